@@ -1,0 +1,68 @@
+//! The KMIP wire protocol for Krypton: a strict TTLV codec and the KMIP 1.0–2.1 message model
+//! shared by krypton-core and krypton-gateway.
+
+mod decode;
+mod encode;
+mod error;
+mod framing;
+mod ttlv;
+
+// The KMIP message model over the item tree.
+mod attribute_type;
+mod attribute_values;
+mod attributes;
+mod credential;
+mod datetime;
+mod enums;
+mod identifier;
+mod message;
+mod object;
+mod operations;
+mod secret;
+mod structure;
+mod tags;
+mod version;
+
+pub use attribute_type::{AttributeReference, AttributeType};
+pub use attribute_values::{CryptographicParameters, Digest, Link, Name, RevocationReason};
+pub use attributes::{Attribute, OtherAttribute, VendorAttribute};
+pub use credential::{
+    AttestationCredential, Authentication, Credential, DelegatedIdentity, DeviceCredential, Nonce,
+    UsernamePasswordCredential,
+};
+pub use datetime::DateTime;
+pub use enums::{
+    AdjustmentType, AttestationType, BatchErrorContinuationOption, BlockCipherMode, CredentialType,
+    CryptographicAlgorithm, CryptographicUsageMask, DigitalSignatureAlgorithm, ExtensionCode,
+    HashingAlgorithm, KeyCompressionType, KeyFormatType, KeyRoleType, KeyWrapType, KmipEnum,
+    LinkType, MaskGenerator, NameType, ObjectGroupMember, ObjectType, Operation, PaddingMethod,
+    QueryFunction, ResultReason, ResultStatus, RevocationReasonCode, SecretDataType, State,
+    StorageStatusMask, UniqueIdentifierPlaceholder,
+};
+pub use identifier::UniqueIdentifier;
+pub use message::{
+    RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem, ResponseHeader,
+    ResponseMessage, TypedRequest, TypedResponse,
+};
+pub use object::{
+    KeyBlock, KeyMaterial, ManagedObject, OpaqueDataType, OpaqueObject, SecretData, SymmetricKey,
+};
+pub use operations::{
+    ActivateRequest, ActivateResponse, AddAttributeRequest, AddAttributeResponse,
+    AdjustAttributeRequest, AdjustAttributeResponse, CheckRequest, CheckResponse, CreateRequest,
+    CreateResponse, DecryptRequest, DecryptResponse, DeleteAttributeRequest,
+    DeleteAttributeResponse, DestroyRequest, DestroyResponse, DiscoverVersionsRequest,
+    DiscoverVersionsResponse, EncryptRequest, EncryptResponse, GetAttributeListRequest,
+    GetAttributeListResponse, GetAttributesRequest, GetAttributesResponse, GetRequest, GetResponse,
+    LocateRequest, LocateResponse, ModifyAttributeRequest, ModifyAttributeResponse, QueryRequest,
+    QueryResponse, RegisterRequest, RegisterResponse, RequestPayload, ResponsePayload,
+    RevokeRequest, RevokeResponse, SetAttributeRequest, SetAttributeResponse,
+};
+pub use secret::{SecretBytes, SecretString};
+pub use version::ProtocolVersion;
+
+pub use decode::{Limits, decode, peek_header};
+pub use encode::{MAX_DEPTH, encode};
+pub use error::Error;
+pub use framing::{FrameReader, FrameWriter};
+pub use ttlv::{Item, ItemType, Tag, Value};

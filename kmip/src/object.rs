@@ -1,0 +1,243 @@
+//! The managed objects Krypton stores: Symmetric Key, Secret Data and Opaque Object, with the
+//! Key Block that carries key material (KMIP 1.4 §2.1.3–2.1.7 and §2.2, 2.1 §2.3 and §3).
+//!
+//! Key material is held in [`SecretBytes`]: wiped on drop, never printed. Wrapped key blocks
+//! (`Key Wrapping Data`), attributes inside a Key Value, and the certificate and asymmetric
+//! object types are refused on decode: the appliance neither stores nor returns them.
+
+use crate::enums::{
+    CryptographicAlgorithm, KeyCompressionType, KeyFormatType, ObjectType, SecretDataType,
+};
+use crate::error::Error;
+use crate::secret::SecretBytes;
+use crate::structure::{Builder, FieldValue, Fields, kmip_struct, read_structure, wrong_type};
+use crate::ttlv::{Item, ItemType, Tag, Value};
+use crate::version::ProtocolVersion;
+
+/// The key material inside a Key Value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyMaterial {
+    /// The key as a byte string: the Raw and Opaque key formats, and the PKCS formats.
+    Bytes(SecretBytes),
+    /// A `Transparent Symmetric Key` structure holding the key bytes.
+    TransparentSymmetricKey(SecretBytes),
+}
+
+impl KeyMaterial {
+    /// The key bytes, whichever the form.
+    #[must_use]
+    pub fn key(&self) -> &SecretBytes {
+        match self {
+            Self::Bytes(key) | Self::TransparentSymmetricKey(key) => key,
+        }
+    }
+
+    fn read(item: &Item, format: KeyFormatType) -> Result<Self, Error> {
+        if format == KeyFormatType::TransparentSymmetricKey {
+            read_structure(item, |fields| fields.required(Tag::KEY))
+                .map(Self::TransparentSymmetricKey)
+        } else {
+            SecretBytes::read(item).map(Self::Bytes)
+        }
+    }
+
+    fn to_item(&self) -> Item {
+        match self {
+            Self::Bytes(key) => Item {
+                tag: Tag::KEY_MATERIAL,
+                value: key.value(),
+            },
+            Self::TransparentSymmetricKey(key) => {
+                let mut b = Builder::new();
+                b.push(Tag::KEY, key);
+                b.finish(Tag::KEY_MATERIAL)
+            }
+        }
+    }
+}
+
+/// A Key Block holding unwrapped key material.
+///
+/// Decoding guarantees that the material's form matches `key_format_type`
+/// ([`KeyMaterial::TransparentSymmetricKey`] exactly for the Transparent Symmetric Key format).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyBlock {
+    pub key_format_type: KeyFormatType,
+    pub key_compression_type: Option<KeyCompressionType>,
+    pub key_material: KeyMaterial,
+    pub cryptographic_algorithm: Option<CryptographicAlgorithm>,
+    pub cryptographic_length: Option<i32>,
+}
+
+impl KeyBlock {
+    /// A Raw key block for symmetric key bytes of algorithm `algorithm`; the length is in bits.
+    #[must_use]
+    pub fn raw(algorithm: CryptographicAlgorithm, key: SecretBytes) -> Self {
+        let bits = i32::try_from(key.len().saturating_mul(8)).unwrap_or(i32::MAX);
+        Self {
+            key_format_type: KeyFormatType::Raw,
+            key_compression_type: None,
+            key_material: KeyMaterial::Bytes(key),
+            cryptographic_algorithm: Some(algorithm),
+            cryptographic_length: Some(bits),
+        }
+    }
+}
+
+impl FieldValue for KeyBlock {
+    fn read(item: &Item) -> Result<Self, Error> {
+        let mut fields = Fields::new(item)?;
+        let key_format_type = fields.required(Tag::KEY_FORMAT_TYPE)?;
+        let key_compression_type = fields.optional(Tag::KEY_COMPRESSION_TYPE)?;
+        let key_value = fields.required_item(Tag::KEY_VALUE)?;
+        let cryptographic_algorithm = fields.optional(Tag::CRYPTOGRAPHIC_ALGORITHM)?;
+        let cryptographic_length = fields.optional(Tag::CRYPTOGRAPHIC_LENGTH)?;
+        fields.finish()?;
+        Ok(Self {
+            key_format_type,
+            key_compression_type,
+            key_material: read_key_value(key_value, key_format_type)?,
+            cryptographic_algorithm,
+            cryptographic_length,
+        })
+    }
+
+    fn value(&self) -> Value {
+        let mut key_value = Builder::new();
+        key_value.push_item(self.key_material.to_item());
+        let mut b = Builder::new();
+        b.push(Tag::KEY_FORMAT_TYPE, &self.key_format_type);
+        b.push_opt(
+            Tag::KEY_COMPRESSION_TYPE,
+            self.key_compression_type.as_ref(),
+        );
+        b.push_item(key_value.finish(Tag::KEY_VALUE));
+        b.push_opt(
+            Tag::CRYPTOGRAPHIC_ALGORITHM,
+            self.cryptographic_algorithm.as_ref(),
+        );
+        b.push_opt(
+            Tag::CRYPTOGRAPHIC_LENGTH,
+            self.cryptographic_length.as_ref(),
+        );
+        b.into_value()
+    }
+}
+
+/// Reads an unwrapped Key Value: a structure holding only the Key Material. A wrapped key
+/// value is a Byte String, refused here as the wrong type.
+fn read_key_value(item: &Item, format: KeyFormatType) -> Result<KeyMaterial, Error> {
+    if !matches!(item.value, Value::Structure(_)) {
+        return Err(wrong_type(item, ItemType::Structure));
+    }
+    read_structure(item, |fields| {
+        KeyMaterial::read(fields.required_item(Tag::KEY_MATERIAL)?, format)
+    })
+}
+
+/// The type of an Opaque Object's data. KMIP defines no values: every one is a vendor
+/// extension, so the raw value is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OpaqueDataType(pub u32);
+
+impl FieldValue for OpaqueDataType {
+    fn read(item: &Item) -> Result<Self, Error> {
+        match item.value {
+            Value::Enumeration(value) => Ok(Self(value)),
+            _ => Err(wrong_type(item, ItemType::Enumeration)),
+        }
+    }
+
+    fn value(&self) -> Value {
+        Value::Enumeration(self.0)
+    }
+}
+
+kmip_struct! {
+    /// A symmetric key.
+    pub struct SymmetricKey {
+        pub key_block: required KeyBlock => KEY_BLOCK,
+    }
+}
+
+kmip_struct! {
+    /// A secret that is not a key: a password or a seed, of any length.
+    pub struct SecretData {
+        pub secret_data_type: required SecretDataType => SECRET_DATA_TYPE,
+        pub key_block: required KeyBlock => KEY_BLOCK,
+    }
+}
+
+kmip_struct! {
+    /// Bytes the server stores without interpreting.
+    pub struct OpaqueObject {
+        pub opaque_data_type: required OpaqueDataType => OPAQUE_DATA_TYPE,
+        pub opaque_data_value: required SecretBytes => OPAQUE_DATA_VALUE,
+    }
+}
+
+/// A managed object the appliance stores.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ManagedObject {
+    SymmetricKey(SymmetricKey),
+    SecretData(SecretData),
+    OpaqueObject(OpaqueObject),
+}
+
+impl ManagedObject {
+    #[must_use]
+    pub fn object_type(&self) -> ObjectType {
+        match self {
+            Self::SymmetricKey(_) => ObjectType::SymmetricKey,
+            Self::SecretData(_) => ObjectType::SecretData,
+            Self::OpaqueObject(_) => ObjectType::OpaqueData,
+        }
+    }
+
+    /// Reads the object a payload announced as `object_type`.
+    pub(crate) fn read(fields: &mut Fields<'_>, object_type: ObjectType) -> Result<Self, Error> {
+        match object_type {
+            ObjectType::SymmetricKey => read_structure(
+                fields.required_item(Tag::SYMMETRIC_KEY)?,
+                SymmetricKey::read_fields,
+            )
+            .map(Self::SymmetricKey),
+            ObjectType::SecretData => read_structure(
+                fields.required_item(Tag::SECRET_DATA)?,
+                SecretData::read_fields,
+            )
+            .map(Self::SecretData),
+            ObjectType::OpaqueData => read_structure(
+                fields.required_item(Tag::OPAQUE_OBJECT)?,
+                OpaqueObject::read_fields,
+            )
+            .map(Self::OpaqueObject),
+            _ => Err(Error::InvalidValue {
+                tag: Tag::OBJECT_TYPE,
+                reason: "object type not supported",
+            }),
+        }
+    }
+
+    pub(crate) fn to_item(&self) -> Item {
+        // Objects are written whole: they hold no field that depends on the version.
+        let latest = ProtocolVersion::V2_1;
+        let mut b = Builder::new();
+        let tag = match self {
+            Self::SymmetricKey(key) => {
+                key.write_fields(&mut b, latest);
+                Tag::SYMMETRIC_KEY
+            }
+            Self::SecretData(secret) => {
+                secret.write_fields(&mut b, latest);
+                Tag::SECRET_DATA
+            }
+            Self::OpaqueObject(opaque) => {
+                opaque.write_fields(&mut b, latest);
+                Tag::OPAQUE_OBJECT
+            }
+        };
+        b.finish(tag)
+    }
+}

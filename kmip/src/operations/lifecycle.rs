@@ -1,0 +1,189 @@
+//! Create, Register, Activate, Revoke and Destroy: the life of a managed object
+//! (KMIP 1.4 §4.1, §4.3, §4.19–4.21).
+
+use crate::attribute_values::RevocationReason;
+use crate::attributes::{
+    Attribute, push_attribute_set, read_attribute_set, read_template_attribute, template_attribute,
+};
+use crate::datetime::DateTime;
+use crate::enums::ObjectType;
+use crate::error::Error;
+use crate::identifier::UniqueIdentifier;
+use crate::object::ManagedObject;
+use crate::operations::{Payload, struct_payload};
+use crate::structure::{Builder, Fields, kmip_struct};
+use crate::ttlv::Tag;
+use crate::version::ProtocolVersion;
+
+/// Create: make a new object of `object_type` with `attributes`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateRequest {
+    pub object_type: ObjectType,
+    pub attributes: Vec<Attribute>,
+}
+
+impl Payload for CreateRequest {
+    fn read(fields: &mut Fields<'_>, version: ProtocolVersion) -> Result<Self, Error> {
+        Ok(Self {
+            object_type: fields.required(Tag::OBJECT_TYPE)?,
+            attributes: read_attribute_set(fields, version)?,
+        })
+    }
+
+    fn write(&self, b: &mut Builder, version: ProtocolVersion) {
+        b.push(Tag::OBJECT_TYPE, &self.object_type);
+        push_attribute_set(b, &self.attributes, version);
+    }
+}
+
+/// The new object's identifier. In KMIP 1.x the server may list the attributes it set
+/// implicitly; KMIP 2.x has no such field, and they are left out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateResponse {
+    pub object_type: ObjectType,
+    pub unique_identifier: String,
+    pub attributes: Vec<Attribute>,
+}
+
+impl Payload for CreateResponse {
+    fn read(fields: &mut Fields<'_>, version: ProtocolVersion) -> Result<Self, Error> {
+        Ok(Self {
+            object_type: fields.required(Tag::OBJECT_TYPE)?,
+            unique_identifier: fields.required(Tag::UNIQUE_IDENTIFIER)?,
+            attributes: read_implicit_attributes(fields, version)?,
+        })
+    }
+
+    fn write(&self, b: &mut Builder, version: ProtocolVersion) {
+        b.push(Tag::OBJECT_TYPE, &self.object_type);
+        b.push(Tag::UNIQUE_IDENTIFIER, &self.unique_identifier);
+        push_implicit_attributes(b, &self.attributes, version);
+    }
+}
+
+/// Register: store `object`, supplied by the client, with `attributes`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisterRequest {
+    pub attributes: Vec<Attribute>,
+    pub object: ManagedObject,
+}
+
+impl RegisterRequest {
+    /// The type of the object being registered.
+    #[must_use]
+    pub fn object_type(&self) -> ObjectType {
+        self.object.object_type()
+    }
+}
+
+impl Payload for RegisterRequest {
+    fn read(fields: &mut Fields<'_>, version: ProtocolVersion) -> Result<Self, Error> {
+        let object_type = fields.required(Tag::OBJECT_TYPE)?;
+        let attributes = read_attribute_set(fields, version)?;
+        let object = ManagedObject::read(fields, object_type)?;
+        Ok(Self { attributes, object })
+    }
+
+    fn write(&self, b: &mut Builder, version: ProtocolVersion) {
+        b.push(Tag::OBJECT_TYPE, &self.object_type());
+        push_attribute_set(b, &self.attributes, version);
+        b.push_item(self.object.to_item());
+    }
+}
+
+/// The registered object's identifier, and in KMIP 1.x the attributes the server set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisterResponse {
+    pub unique_identifier: String,
+    pub attributes: Vec<Attribute>,
+}
+
+impl Payload for RegisterResponse {
+    fn read(fields: &mut Fields<'_>, version: ProtocolVersion) -> Result<Self, Error> {
+        Ok(Self {
+            unique_identifier: fields.required(Tag::UNIQUE_IDENTIFIER)?,
+            attributes: read_implicit_attributes(fields, version)?,
+        })
+    }
+
+    fn write(&self, b: &mut Builder, version: ProtocolVersion) {
+        b.push(Tag::UNIQUE_IDENTIFIER, &self.unique_identifier);
+        push_implicit_attributes(b, &self.attributes, version);
+    }
+}
+
+/// Reads the optional KMIP 1.x `Template-Attribute` of a Create or Register response.
+fn read_implicit_attributes(
+    fields: &mut Fields<'_>,
+    version: ProtocolVersion,
+) -> Result<Vec<Attribute>, Error> {
+    match fields.next_item(Tag::TEMPLATE_ATTRIBUTE) {
+        Some(item) if !version.uses_tagged_attributes() => read_template_attribute(item),
+        Some(item) => Err(Error::UnexpectedField {
+            parent: fields.parent(),
+            field: item.tag,
+        }),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Writes the KMIP 1.x `Template-Attribute` of a Create or Register response, if there is
+/// anything to say in it.
+fn push_implicit_attributes(b: &mut Builder, attributes: &[Attribute], version: ProtocolVersion) {
+    if !version.uses_tagged_attributes() && attributes.iter().any(|a| a.exists_in(version)) {
+        b.push_item(template_attribute(attributes, version));
+    }
+}
+
+kmip_struct! {
+    /// Activate: make an object usable. Without an identifier, the object the previous batch
+    /// item produced.
+    #[derive(Default)]
+    pub struct ActivateRequest {
+        pub unique_identifier: optional UniqueIdentifier => UNIQUE_IDENTIFIER,
+    }
+}
+
+kmip_struct! {
+    pub struct ActivateResponse {
+        pub unique_identifier: required String => UNIQUE_IDENTIFIER,
+    }
+}
+
+kmip_struct! {
+    /// Revoke: withdraw an object from use, for `revocation_reason`.
+    pub struct RevokeRequest {
+        pub unique_identifier: optional UniqueIdentifier => UNIQUE_IDENTIFIER,
+        pub revocation_reason: required RevocationReason => REVOCATION_REASON,
+        pub compromise_occurrence_date: optional DateTime => COMPROMISE_OCCURRENCE_DATE,
+    }
+}
+
+kmip_struct! {
+    pub struct RevokeResponse {
+        pub unique_identifier: required String => UNIQUE_IDENTIFIER,
+    }
+}
+
+kmip_struct! {
+    /// Destroy: erase an object's key material.
+    #[derive(Default)]
+    pub struct DestroyRequest {
+        pub unique_identifier: optional UniqueIdentifier => UNIQUE_IDENTIFIER,
+    }
+}
+
+kmip_struct! {
+    pub struct DestroyResponse {
+        pub unique_identifier: required String => UNIQUE_IDENTIFIER,
+    }
+}
+
+struct_payload!(
+    ActivateRequest,
+    ActivateResponse,
+    RevokeRequest,
+    RevokeResponse,
+    DestroyRequest,
+    DestroyResponse,
+);

@@ -1,0 +1,212 @@
+//! The request and response payloads of the operations this crate types, one module per group
+//! of operations, and the dispatch from an [`Operation`] to its payload.
+//!
+//! A payload of any other operation — one this crate does not type, or a vendor extension —
+//! decodes as [`RequestPayload::Other`] / [`ResponsePayload::Other`] holding the raw TTLV, so a
+//! server can answer *Operation Not Supported* and a proxy can forward it unchanged.
+
+mod attribute;
+mod crypto;
+mod discovery;
+mod lifecycle;
+mod retrieval;
+
+pub use attribute::{
+    AddAttributeRequest, AddAttributeResponse, AdjustAttributeRequest, AdjustAttributeResponse,
+    DeleteAttributeRequest, DeleteAttributeResponse, GetAttributeListRequest,
+    GetAttributeListResponse, GetAttributesRequest, GetAttributesResponse, ModifyAttributeRequest,
+    ModifyAttributeResponse, SetAttributeRequest, SetAttributeResponse,
+};
+pub use crypto::{DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse};
+pub use discovery::{
+    DiscoverVersionsRequest, DiscoverVersionsResponse, QueryRequest, QueryResponse,
+};
+pub use lifecycle::{
+    ActivateRequest, ActivateResponse, CreateRequest, CreateResponse, DestroyRequest,
+    DestroyResponse, RegisterRequest, RegisterResponse, RevokeRequest, RevokeResponse,
+};
+pub use retrieval::{
+    CheckRequest, CheckResponse, GetRequest, GetResponse, LocateRequest, LocateResponse,
+};
+
+use crate::enums::Operation;
+use crate::error::Error;
+use crate::message::{TypedRequest, TypedResponse};
+use crate::structure::{Builder, Fields, read_structure};
+use crate::ttlv::{Item, Tag};
+use crate::version::ProtocolVersion;
+
+/// The body of one payload structure, read and written in the form of a protocol version.
+pub(crate) trait Payload: Sized {
+    fn read(fields: &mut Fields<'_>, version: ProtocolVersion) -> Result<Self, Error>;
+    fn write(&self, b: &mut Builder, version: ProtocolVersion);
+}
+
+/// Implements [`Payload`] for a [`kmip_struct!`] whose form depends on the version only
+/// through its `since` fields.
+macro_rules! struct_payload {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            impl $crate::operations::Payload for $name {
+                fn read(
+                    fields: &mut $crate::structure::Fields<'_>,
+                    _version: $crate::version::ProtocolVersion,
+                ) -> Result<Self, $crate::error::Error> {
+                    Self::read_fields(fields)
+                }
+
+                fn write(
+                    &self,
+                    b: &mut $crate::structure::Builder,
+                    version: $crate::version::ProtocolVersion,
+                ) {
+                    self.write_fields(b, version);
+                }
+            }
+        )+
+    };
+}
+pub(crate) use struct_payload;
+
+/// Reads the payload structure `item` as a `T`.
+fn read_payload<T: Payload>(item: &Item, version: ProtocolVersion) -> Result<T, Error> {
+    read_structure(item, |fields| T::read(fields, version))
+}
+
+/// Builds the payload structure of `payload` under `tag`.
+fn write_payload<T: Payload>(payload: &T, tag: Tag, version: ProtocolVersion) -> Item {
+    let mut b = Builder::new();
+    payload.write(&mut b, version);
+    b.finish(tag)
+}
+
+/// Declares the typed operations: one line per operation, naming its request and response.
+macro_rules! payloads {
+    ($($op:ident($request:ident, $response:ident),)+) => {
+        /// The request payload of one batch item.
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum RequestPayload {
+            $($op($request),)+
+            /// The payload of an operation this crate does not type, as received.
+            Other(Item),
+        }
+
+        /// The response payload of one batch item.
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum ResponsePayload {
+            $($op($response),)+
+            /// The payload of an operation this crate does not type, as received.
+            Other(Item),
+        }
+
+        impl RequestPayload {
+            /// The operation this payload belongs to, or `None` for [`Self::Other`].
+            #[must_use]
+            pub fn operation(&self) -> Option<Operation> {
+                match self {
+                    $(Self::$op(_) => Some(Operation::$op),)+
+                    Self::Other(_) => None,
+                }
+            }
+
+            /// Decodes the `Request Payload` of a batch item for `operation`.
+            pub fn from_item(
+                operation: Operation,
+                item: &Item,
+                version: ProtocolVersion,
+            ) -> Result<Self, Error> {
+                match operation {
+                    $(Operation::$op => read_payload(item, version).map(Self::$op),)+
+                    _ => Ok(Self::Other(item.clone())),
+                }
+            }
+
+            /// The `Request Payload` in the form of `version`.
+            #[must_use]
+            pub fn to_item(&self, version: ProtocolVersion) -> Item {
+                match self {
+                    $(Self::$op(p) => write_payload(p, Tag::REQUEST_PAYLOAD, version),)+
+                    Self::Other(item) => item.clone(),
+                }
+            }
+        }
+
+        impl ResponsePayload {
+            /// The operation this payload belongs to, or `None` for [`Self::Other`].
+            #[must_use]
+            pub fn operation(&self) -> Option<Operation> {
+                match self {
+                    $(Self::$op(_) => Some(Operation::$op),)+
+                    Self::Other(_) => None,
+                }
+            }
+
+            /// Decodes the `Response Payload` of a batch item for `operation`.
+            pub fn from_item(
+                operation: Operation,
+                item: &Item,
+                version: ProtocolVersion,
+            ) -> Result<Self, Error> {
+                match operation {
+                    $(Operation::$op => read_payload(item, version).map(Self::$op),)+
+                    _ => Ok(Self::Other(item.clone())),
+                }
+            }
+
+            /// The `Response Payload` in the form of `version`.
+            #[must_use]
+            pub fn to_item(&self, version: ProtocolVersion) -> Item {
+                match self {
+                    $(Self::$op(p) => write_payload(p, Tag::RESPONSE_PAYLOAD, version),)+
+                    Self::Other(item) => item.clone(),
+                }
+            }
+        }
+
+        $(
+            impl TypedRequest for $request {
+                const OPERATION: Operation = Operation::$op;
+            }
+
+            impl TypedResponse for $response {
+                const OPERATION: Operation = Operation::$op;
+            }
+
+            impl From<$request> for RequestPayload {
+                fn from(payload: $request) -> Self {
+                    Self::$op(payload)
+                }
+            }
+
+            impl From<$response> for ResponsePayload {
+                fn from(payload: $response) -> Self {
+                    Self::$op(payload)
+                }
+            }
+        )+
+    };
+}
+
+payloads! {
+    DiscoverVersions(DiscoverVersionsRequest, DiscoverVersionsResponse),
+    Query(QueryRequest, QueryResponse),
+    Create(CreateRequest, CreateResponse),
+    Register(RegisterRequest, RegisterResponse),
+    Get(GetRequest, GetResponse),
+    GetAttributes(GetAttributesRequest, GetAttributesResponse),
+    GetAttributeList(GetAttributeListRequest, GetAttributeListResponse),
+    AddAttribute(AddAttributeRequest, AddAttributeResponse),
+    ModifyAttribute(ModifyAttributeRequest, ModifyAttributeResponse),
+    DeleteAttribute(DeleteAttributeRequest, DeleteAttributeResponse),
+    SetAttribute(SetAttributeRequest, SetAttributeResponse),
+    AdjustAttribute(AdjustAttributeRequest, AdjustAttributeResponse),
+    Locate(LocateRequest, LocateResponse),
+    Check(CheckRequest, CheckResponse),
+    Activate(ActivateRequest, ActivateResponse),
+    Revoke(RevokeRequest, RevokeResponse),
+    Destroy(DestroyRequest, DestroyResponse),
+    Encrypt(EncryptRequest, EncryptResponse),
+    Decrypt(DecryptRequest, DecryptResponse),
+}

@@ -1,0 +1,233 @@
+//! A SoftHSM2 installation in a temporary directory, driven through PKCS#11 (`cryptoki`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::Error as Pkcs11Error;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use tempfile::TempDir;
+
+/// Where Debian's `softhsm2` package puts the module; `KRYPTON_PKCS11_MODULE` overrides it.
+const DEFAULT_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// What went wrong while setting up or using the test HSM.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A PKCS#11 call failed; `call` names it.
+    #[error("PKCS#11 {call} failed")]
+    Pkcs11 {
+        call: &'static str,
+        #[source]
+        source: Pkcs11Error,
+    },
+    /// The temporary directory or configuration file could not be written.
+    #[error("cannot prepare the SoftHSM2 directory")]
+    Io(#[from] std::io::Error),
+    /// SoftHSM2 always offers one uninitialised slot; not finding it means the module misbehaves.
+    #[error("SoftHSM2 offers no free slot for a new token")]
+    NoFreeSlot,
+    /// No secret key with this label exists in the token.
+    #[error("no key labelled {0:?} in the token")]
+    KeyNotFound(String),
+}
+
+fn pkcs11(call: &'static str) -> impl FnOnce(Pkcs11Error) -> Error {
+    move |source| Error::Pkcs11 { call, source }
+}
+
+/// One SoftHSM2 configuration and token directory for this test process, and the process's one
+/// initialised PKCS#11 context.
+#[derive(Debug)]
+pub struct SoftHsm {
+    dir: TempDir,
+    module: PathBuf,
+    context: Pkcs11,
+    /// Token initialisation and key generation are serialised: concurrent object creation in
+    /// SoftHSM2 has failed at random with CKR_GENERAL_ERROR.
+    admin: Mutex<()>,
+}
+
+impl SoftHsm {
+    /// Creates the temporary token directory and configuration, points `SOFTHSM2_CONF` at it, and
+    /// initialises the PKCS#11 module.
+    ///
+    /// # Safety
+    /// This sets an environment variable of the process, which is only sound while no other
+    /// thread can read the environment: call it first thing in `main`, before any thread starts.
+    pub unsafe fn install() -> Result<Self, Error> {
+        let dir = tempfile::Builder::new()
+            .prefix("krypton-softhsm-")
+            .tempdir()?;
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens)?;
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )?;
+        // SAFETY: the caller guarantees that no other thread exists yet.
+        unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
+
+        let module = std::env::var_os("KRYPTON_PKCS11_MODULE")
+            .map_or_else(|| PathBuf::from(DEFAULT_MODULE), PathBuf::from);
+        let context = Pkcs11::new(&module).map_err(pkcs11("C_GetFunctionList"))?;
+        context
+            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            .map_err(pkcs11("C_Initialize"))?;
+        Ok(Self {
+            dir,
+            module,
+            context,
+            admin: Mutex::new(()),
+        })
+    }
+
+    /// The configuration file that processes started by a test must get as `SOFTHSM2_CONF`.
+    pub fn conf_path(&self) -> PathBuf {
+        self.dir.path().join("softhsm2.conf")
+    }
+
+    /// The PKCS#11 module in use.
+    pub fn module_path(&self) -> &Path {
+        &self.module
+    }
+
+    /// Initialises a new token in the free slot, with a user PIN set, and returns it.
+    pub fn create_token(&self, label: &str) -> Result<TestToken<'_>, Error> {
+        let _admin = self
+            .admin
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let slot = self.free_slot()?;
+        let so_pin = AuthPin::new(format!("so-{label}").into());
+        let user_pin = format!("user-{label}");
+        self.context
+            .init_token(slot, &so_pin, label)
+            .map_err(pkcs11("C_InitToken"))?;
+        let session = self
+            .context
+            .open_rw_session(slot)
+            .map_err(pkcs11("C_OpenSession"))?;
+        session
+            .login(UserType::So, Some(&so_pin))
+            .map_err(pkcs11("C_Login(SO)"))?;
+        session
+            .init_pin(&AuthPin::new(user_pin.clone().into()))
+            .map_err(pkcs11("C_InitPIN"))?;
+        session.logout().map_err(pkcs11("C_Logout"))?;
+        let user = AuthPin::new(user_pin.clone().into());
+        session
+            .login(UserType::User, Some(&user))
+            .map_err(pkcs11("C_Login(User)"))?;
+        Ok(TestToken {
+            hsm: self,
+            session: Mutex::new(session),
+            label: label.to_owned(),
+            user_pin,
+        })
+    }
+
+    fn free_slot(&self) -> Result<Slot, Error> {
+        let slots = self
+            .context
+            .get_slots_with_token()
+            .map_err(pkcs11("C_GetSlotList"))?;
+        for slot in slots {
+            let info = self
+                .context
+                .get_token_info(slot)
+                .map_err(pkcs11("C_GetTokenInfo"))?;
+            if !info.token_initialized() {
+                return Ok(slot);
+            }
+        }
+        Err(Error::NoFreeSlot)
+    }
+}
+
+/// A token of the test HSM, with its label, user PIN and one logged-in session.
+///
+/// The session stays open for the token's lifetime: closing the last session of a slot logs the
+/// application out, and SoftHSM2 then invalidates the object handles it gave out.
+#[derive(Debug)]
+pub struct TestToken<'h> {
+    hsm: &'h SoftHsm,
+    session: Mutex<Session>,
+    label: String,
+    user_pin: String,
+}
+
+impl TestToken<'_> {
+    /// The token label, by which Krypton's configuration finds the token.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The user PIN (a test fixture, not a secret).
+    pub fn user_pin(&self) -> &str {
+        &self.user_pin
+    }
+
+    /// Runs `f` with the token's logged-in read-write session.
+    pub fn with_session<T>(&self, f: impl FnOnce(&Session) -> T) -> T {
+        let session = self
+            .session
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&session)
+    }
+
+    /// Generates a customer root key (L1) inside the token: AES-256, persistent, sensitive and
+    /// never extractable, usable for encrypt/decrypt and wrap/unwrap, as a customer would create it.
+    pub fn generate_l1(&self, key_label: &str) -> Result<ObjectHandle, Error> {
+        let _admin = self
+            .hsm
+            .admin
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let template = [
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            Attribute::Wrap(true),
+            Attribute::Unwrap(true),
+            Attribute::ValueLen(32.into()),
+            Attribute::Label(key_label.as_bytes().to_vec()),
+        ];
+        self.with_session(|s| s.generate_key(&Mechanism::AesKeyGen, &template))
+            .map_err(pkcs11("C_GenerateKey"))
+    }
+
+    /// Finds the secret key with this label.
+    pub fn find_key(&self, key_label: &str) -> Result<ObjectHandle, Error> {
+        let template = [
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::Label(key_label.as_bytes().to_vec()),
+        ];
+        self.with_session(|s| s.find_objects(&template))
+            .map_err(pkcs11("C_FindObjects"))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::KeyNotFound(key_label.to_owned()))
+    }
+
+    /// Deletes the key with this label from the token, as a customer revoking Krypton's access
+    /// at the HSM would.
+    pub fn delete_key(&self, key_label: &str) -> Result<(), Error> {
+        let key = self.find_key(key_label)?;
+        self.with_session(|s| s.destroy_object(key))
+            .map_err(pkcs11("C_DestroyObject"))
+    }
+}
