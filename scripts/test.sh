@@ -10,5 +10,5 @@ cd "$repo"
 export KRYPTON_PYTHON=${KRYPTON_PYTHON:-${KRYPTON_VENV:-$repo/.venv}/bin/python}
 
 cargo fmt --all --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+cargo test --workspace --all-features --locked

@@ -23,6 +23,11 @@ mod structure;
 mod tags;
 mod version;
 
+// KMIP over mutual TLS: server, client and connection pool. Behind the `net` feature, so the
+// codec builds without sockets or TLS.
+#[cfg(feature = "net")]
+pub mod net;
+
 pub use attribute_type::{AttributeReference, AttributeType};
 pub use attribute_values::{CryptographicParameters, Digest, Link, Name, RevocationReason};
 pub use attributes::{Attribute, OtherAttribute, VendorAttribute};

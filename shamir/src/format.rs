@@ -361,12 +361,12 @@ mod tests {
             for &typo in alternatives.iter().filter(|&&c| c != original) {
                 let mut mistyped = canonical.clone();
                 mistyped.replace_range(offset..=offset, &typo.to_string());
+                // Even a typo in the version bits is named as a bad group 1, not as another
+                // version: group 1's check runs before its version is read.
                 match read(&mistyped) {
                     Err(Error::MalformedShare(malformed)) => {
                         assert_eq!(malformed.group(), Some(group), "{mistyped}");
                     }
-                    // A typo in the version bits of group 1 may read as another version only if
-                    // group 1's check passed, which a single typo never allows.
                     other => panic!("{mistyped}: {other:?}"),
                 }
             }

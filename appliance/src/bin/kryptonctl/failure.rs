@@ -1,0 +1,172 @@
+//! Why a command failed, as one line and one exit code a script can rely on.
+
+use std::io;
+use std::process::ExitCode;
+
+use krypton_core::ErrorChain;
+use krypton_core::control::{self, v1::ErrorReason};
+use tonic::Code;
+
+/// A failed command.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The control socket could not be reached.
+    Unreachable(krypton_core::Error),
+    /// The core answered with an error.
+    Core(tonic::Status),
+    /// The share was refused before it was sent.
+    Share(shamir::Error),
+    /// A local file or terminal operation failed.
+    Local {
+        context: &'static str,
+        source: io::Error,
+    },
+}
+
+impl From<tonic::Status> for Failure {
+    fn from(status: tonic::Status) -> Self {
+        Self::Core(status)
+    }
+}
+
+impl Failure {
+    /// What kind of failure this is.
+    pub(crate) fn reason(&self) -> Reason {
+        match self {
+            // The socket's mode refused this user: not a core that is down.
+            Self::Unreachable(error) if denied(error) => Reason::PermissionDenied,
+            Self::Unreachable(_) => Reason::Unreachable,
+            Self::Local { .. } => Reason::Local,
+            Self::Share(
+                shamir::Error::MalformedShare(_) | shamir::Error::UnsupportedVersion { .. },
+            ) => Reason::MalformedShare,
+            Self::Share(_) => Reason::Internal,
+            Self::Core(status) => match control::error_detail(status) {
+                Some(detail) => detail.reason().into(),
+                // No detail: the status came from the transport, not from the core.
+                None if matches!(
+                    status.code(),
+                    Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled
+                ) =>
+                {
+                    Reason::Unreachable
+                }
+                None => Reason::Internal,
+            },
+        }
+    }
+
+    /// The 1-based group of a mistyped share, when it can be pinned down.
+    pub(crate) fn share_group(&self) -> Option<u32> {
+        match self {
+            Self::Share(shamir::Error::MalformedShare(malformed)) => {
+                malformed.group().and_then(|g| u32::try_from(g).ok())
+            }
+            Self::Core(status) => control::error_detail(status).and_then(|d| d.share_group),
+            _ => None,
+        }
+    }
+
+    /// The failure on one line.
+    pub(crate) fn message(&self) -> String {
+        let line = match self {
+            Self::Unreachable(error) => format!("cannot reach the core: {}", ErrorChain(error)),
+            Self::Core(status) => status.message().to_owned(),
+            Self::Share(error) => format!("share refused: {}", ErrorChain(error)),
+            Self::Local { context, source } => format!("{context}: {source}"),
+        };
+        // One line whatever a source put in its message.
+        line.replace(['\n', '\r'], " ")
+    }
+}
+
+/// Whether the OS refused the connection for lack of permission.
+fn denied(error: &krypton_core::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<io::Error>() {
+            return io.kind() == io::ErrorKind::PermissionDenied;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// The kinds of failure a script can tell apart: the core's `ErrorReason`s plus the two that
+/// happen on this side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    Internal,
+    InvalidArgument,
+    Unreachable,
+    Sealed,
+    Uninitialized,
+    AlreadyInitialized,
+    AlreadyUnsealed,
+    MalformedShare,
+    ForeignShare,
+    DuplicateShare,
+    WrongShares,
+    TamperedRecord,
+    PermissionDenied,
+    Local,
+}
+
+impl Reason {
+    /// The stable name printed in `--json` errors.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Internal => "internal",
+            Self::InvalidArgument => "invalid-argument",
+            Self::Unreachable => "unreachable",
+            Self::Sealed => "sealed",
+            Self::Uninitialized => "uninitialized",
+            Self::AlreadyInitialized => "already-initialized",
+            Self::AlreadyUnsealed => "already-unsealed",
+            Self::MalformedShare => "malformed-share",
+            Self::ForeignShare => "foreign-share",
+            Self::DuplicateShare => "duplicate-share",
+            Self::WrongShares => "wrong-shares",
+            Self::TamperedRecord => "tampered-record",
+            Self::PermissionDenied => "permission-denied",
+            Self::Local => "local",
+        }
+    }
+
+    /// The exit code documented in `--help`.
+    pub(crate) fn exit_code(self) -> ExitCode {
+        ExitCode::from(match self {
+            Self::Internal => 1,
+            Self::InvalidArgument => 2,
+            Self::Unreachable => 3,
+            Self::Sealed
+            | Self::Uninitialized
+            | Self::AlreadyInitialized
+            | Self::AlreadyUnsealed => 4,
+            Self::MalformedShare | Self::ForeignShare | Self::DuplicateShare => 5,
+            Self::WrongShares => 6,
+            Self::TamperedRecord => 7,
+            Self::PermissionDenied => 8,
+            Self::Local => 9,
+        })
+    }
+}
+
+impl From<ErrorReason> for Reason {
+    fn from(reason: ErrorReason) -> Self {
+        match reason {
+            ErrorReason::Unspecified | ErrorReason::Internal => Self::Internal,
+            ErrorReason::Sealed => Self::Sealed,
+            ErrorReason::Uninitialized => Self::Uninitialized,
+            ErrorReason::AlreadyInitialized => Self::AlreadyInitialized,
+            ErrorReason::AlreadyUnsealed => Self::AlreadyUnsealed,
+            ErrorReason::InvalidArgument => Self::InvalidArgument,
+            ErrorReason::MalformedShare => Self::MalformedShare,
+            ErrorReason::ForeignShare => Self::ForeignShare,
+            ErrorReason::DuplicateShare => Self::DuplicateShare,
+            ErrorReason::WrongShares => Self::WrongShares,
+            ErrorReason::TamperedRecord => Self::TamperedRecord,
+            ErrorReason::PermissionDenied => Self::PermissionDenied,
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! kryptonctl: the operators' tool for krypton-core.
+//!
+//! Every command is one call on the core's control socket. Output is for people unless
+//! `--json` is given; errors are one line on stderr and a distinct exit code (see `--help`).
+
+mod failure;
+mod output;
+mod shares;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use krypton_core::control::{self, ControlClient, v1};
+
+use crate::failure::Failure;
+use crate::output::Output;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  internal error in the core, or an answer kryptonctl does not understand
+  2  usage error: bad arguments, or values the core refused as out of range
+  3  the core cannot be reached on its control socket
+  4  the core's state does not allow this (sealed, uninitialized, already initialized, already unsealed)
+  5  share refused and not counted (mistyped, from another installation, entered twice)
+  6  wrong shares: the threshold was reached but they do not rebuild the master key; still sealed
+  7  a stored record failed authentication: tampering; the record was not served
+  8  permission denied on the control socket
+  9  local file or terminal error (share file, share directory, prompt)";
+
+/// Operate a krypton-core appliance.
+#[derive(Debug, Parser)]
+#[command(name = "kryptonctl", version, after_help = EXIT_CODES)]
+struct Cli {
+    /// The core's control socket.
+    #[arg(long, global = true, default_value = "/run/krypton/control.sock")]
+    socket: PathBuf,
+    /// Print machine-readable JSON (errors too, on stderr).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate the master key and split it into shares. Once per installation; the shares are
+    /// shown once.
+    Init(InitArgs),
+    /// Submit one share towards unsealing (prompted without echo unless --share-file).
+    Unseal(UnsealArgs),
+    /// Zeroize the master key and every key derived from it.
+    Seal,
+    /// Show the state, unseal progress, linked tenants and uptime.
+    Status,
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// How many shares to create (N).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=255))]
+    shares: u32,
+    /// How many shares unseal the core (K).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=255))]
+    threshold: u32,
+    /// Write each share to DIR/share-<i>.txt (mode 0600) instead of printing it.
+    #[arg(long, value_name = "DIR")]
+    share_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct UnsealArgs {
+    /// Read the share from FILE ("-" for standard input) instead of prompting.
+    #[arg(long, value_name = "FILE", conflicts_with = "reset")]
+    share_file: Option<PathBuf>,
+    /// Forget the shares received so far instead of adding one.
+    #[arg(long)]
+    reset: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Show the newest records, or the records from a sequence number on.
+    Tail {
+        /// How many records (at most 1000).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// Start at this sequence number instead of showing the newest records.
+        #[arg(long, value_name = "SEQUENCE")]
+        from: Option<u64>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let output = Output::new(cli.json);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(source) => {
+            return output.failure(&Failure::Local {
+                context: "starting the async runtime",
+                source,
+            });
+        }
+    };
+    match runtime.block_on(run(cli.command, &cli.socket, &output)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => output.failure(&failure),
+    }
+}
+
+async fn run(command: Command, socket: &Path, output: &Output) -> Result<(), Failure> {
+    let action = Action::prepare(command)?;
+    let mut client = control::connect(socket)
+        .await
+        .map_err(Failure::Unreachable)?;
+    action.perform(&mut client, output).await
+}
+
+/// A command with everything it needs from the local machine already in hand. That is
+/// obtained before the core is contacted: init must not generate shares it then cannot
+/// write, and a mistyped share never leaves the terminal.
+enum Action {
+    Init {
+        request: v1::InitRequest,
+        share_dir: Option<shares::ShareDir>,
+    },
+    Unseal(shares::TypedShare),
+    ResetUnseal,
+    Seal,
+    Status,
+    AuditTail(v1::AuditLogRequest),
+}
+
+impl Action {
+    fn prepare(command: Command) -> Result<Self, Failure> {
+        Ok(match command {
+            Command::Init(args) => Self::Init {
+                share_dir: args
+                    .share_dir
+                    .as_deref()
+                    .map(|dir| shares::ShareDir::prepare(dir, args.shares))
+                    .transpose()?,
+                request: v1::InitRequest {
+                    shares: args.shares,
+                    threshold: args.threshold,
+                },
+            },
+            Command::Unseal(UnsealArgs { reset: true, .. }) => Self::ResetUnseal,
+            Command::Unseal(UnsealArgs { share_file, .. }) => {
+                Self::Unseal(shares::TypedShare::read(share_file.as_deref())?)
+            }
+            Command::Seal => Self::Seal,
+            Command::Status => Self::Status,
+            Command::Audit(AuditCommand::Tail { limit, from }) => {
+                Self::AuditTail(v1::AuditLogRequest {
+                    from_sequence: from,
+                    limit,
+                })
+            }
+        })
+    }
+
+    async fn perform(self, client: &mut ControlClient, output: &Output) -> Result<(), Failure> {
+        match self {
+            Self::Init { request, share_dir } => {
+                let response = client.init(request).await?.into_inner();
+                output.init(&response, share_dir.as_ref())
+            }
+            Self::Unseal(share) => {
+                let response = client.unseal(share.into_request()).await?.into_inner();
+                output.unseal(&response);
+                Ok(())
+            }
+            Self::ResetUnseal => {
+                let response = client
+                    .reset_unseal(v1::ResetUnsealRequest {})
+                    .await?
+                    .into_inner();
+                output.reset(&response);
+                Ok(())
+            }
+            Self::Seal => {
+                let response = client.seal(v1::SealRequest {}).await?.into_inner();
+                output.sealed(&response);
+                Ok(())
+            }
+            Self::Status => {
+                let response = client.status(v1::StatusRequest {}).await?.into_inner();
+                output.status(&response);
+                Ok(())
+            }
+            Self::AuditTail(request) => {
+                let response = client.audit_log(request).await?.into_inner();
+                output.audit(&response);
+                Ok(())
+            }
+        }
+    }
+}

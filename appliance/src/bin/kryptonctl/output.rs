@@ -1,0 +1,249 @@
+//! What kryptonctl prints: lines for people, or one JSON document with `--json`.
+
+use std::process::ExitCode;
+use std::time::{Duration, UNIX_EPOCH};
+
+use krypton_core::control::v1;
+use serde_json::{Value, json};
+
+use crate::failure::Failure;
+use crate::shares::ShareDir;
+
+/// Printer for one command's result.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Output {
+    json: bool,
+}
+
+impl Output {
+    pub(crate) fn new(json: bool) -> Self {
+        Self { json }
+    }
+
+    /// Prints `failure` on one line of stderr and returns its exit code.
+    pub(crate) fn failure(self, failure: &Failure) -> ExitCode {
+        let reason = failure.reason();
+        if self.json {
+            let mut error = json!({ "reason": reason.name(), "message": failure.message() });
+            if let Some(group) = failure.share_group() {
+                error["share_group"] = group.into();
+            }
+            eprintln!("{}", json!({ "error": error }));
+        } else {
+            eprintln!("kryptonctl: {}", failure.message());
+        }
+        reason.exit_code()
+    }
+
+    /// The shares of a fresh init: written to `share_dir`, or printed. If writing fails the
+    /// shares are printed anyway: the core does not keep them, so this is their only chance.
+    pub(crate) fn init(
+        self,
+        response: &v1::InitResponse,
+        share_dir: Option<&ShareDir>,
+    ) -> Result<(), Failure> {
+        let written = share_dir.map(|dir| dir.write(&response.shares));
+        let files = match &written {
+            Some(Ok(files)) => Some(files.as_slice()),
+            Some(Err(_)) | None => None,
+        };
+        let installation = response.installation.clone().unwrap_or_default();
+        if self.json {
+            let mut document = json!({ "installation": installation_json(&installation) });
+            document["shares"] = match files {
+                Some(files) => files.iter().map(|f| f.display().to_string()).collect(),
+                None => response.shares.iter().map(String::as_str).collect(),
+            };
+            document["shares_are"] = if files.is_some() { "files" } else { "text" }.into();
+            println!("{document}");
+        } else {
+            println!(
+                "WARNING: the {n} shares are shown once. The core does not keep them and cannot show them again.\n\
+                 Give each share to a different custodian. Any {k} of the {n} unseal this core; fewer reveal nothing.\n\
+                 Key set {key_set}.",
+                n = installation.shares,
+                k = installation.threshold,
+                key_set = installation.key_set,
+            );
+            match files {
+                Some(files) => {
+                    for file in files {
+                        println!("  wrote {}", file.display());
+                    }
+                    println!("Move each file to its custodian, then delete it from this machine.");
+                }
+                None => {
+                    for (index, share) in (1..).zip(&response.shares) {
+                        println!("\nShare {index} of {}:\n  {share}", response.shares.len());
+                    }
+                }
+            }
+        }
+        match written {
+            Some(Err(failure)) => Err(failure),
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn unseal(self, response: &v1::UnsealResponse) {
+        let progress = response.progress.unwrap_or_default();
+        if self.json {
+            println!(
+                "{}",
+                json!({
+                    "state": state_name(response.state()),
+                    "progress": response.progress.as_ref().map(progress_json),
+                    "audit_sequence": response.audit_sequence,
+                    "restarted_after_expiry": response.restarted_after_expiry,
+                })
+            );
+            return;
+        }
+        if response.restarted_after_expiry {
+            println!(
+                "note: the shares entered earlier had expired and were forgotten; this share starts over"
+            );
+        }
+        match response.audit_sequence {
+            Some(sequence) => println!("unsealed (audit record {sequence})"),
+            None => println!(
+                "share accepted: {}/{} received; the rest must be entered within {}",
+                progress.received,
+                progress.threshold,
+                human_duration(progress.expires_in_secs),
+            ),
+        }
+    }
+
+    pub(crate) fn reset(self, response: &v1::ResetUnsealResponse) {
+        if self.json {
+            println!("{}", json!({ "discarded": response.discarded }));
+        } else {
+            println!(
+                "unseal progress reset: {} share(s) forgotten",
+                response.discarded
+            );
+        }
+    }
+
+    pub(crate) fn sealed(self, response: &v1::SealResponse) {
+        if self.json {
+            println!(
+                "{}",
+                json!({ "state": "sealed", "audit_sequence": response.audit_sequence })
+            );
+        } else {
+            println!(
+                "sealed: master key zeroized (audit record {})",
+                response.audit_sequence
+            );
+        }
+    }
+
+    pub(crate) fn status(self, response: &v1::StatusResponse) {
+        if self.json {
+            println!(
+                "{}",
+                json!({
+                    "state": state_name(response.state()),
+                    "progress": response.progress.as_ref().map(progress_json),
+                    "installation": response.installation.as_ref().map(installation_json),
+                    "tenants_linked": response.tenants_linked,
+                    "uptime_secs": response.uptime_secs,
+                    "audit_sequence": response.audit_sequence,
+                })
+            );
+            return;
+        }
+        println!("state:          {}", state_name(response.state()));
+        if let Some(progress) = &response.progress {
+            println!(
+                "unseal:         {}/{} shares received, expires in {}",
+                progress.received,
+                progress.threshold,
+                human_duration(progress.expires_in_secs)
+            );
+        }
+        if let Some(installation) = &response.installation {
+            println!("key set:        {}", installation.key_set);
+            println!(
+                "shares:         any {} of {}",
+                installation.threshold, installation.shares
+            );
+            println!(
+                "initialized:    {}",
+                humantime::format_rfc3339_seconds(
+                    UNIX_EPOCH + Duration::from_secs(installation.created_unix_secs)
+                )
+            );
+        }
+        println!("tenants linked: {}", response.tenants_linked);
+        println!("uptime:         {}", human_duration(response.uptime_secs));
+        if let Some(sequence) = response.audit_sequence {
+            println!("audit record:   {sequence}");
+        }
+    }
+
+    pub(crate) fn audit(self, response: &v1::AuditLogResponse) {
+        if self.json {
+            let records: Vec<Value> = response
+                .records
+                .iter()
+                .map(|r| {
+                    json!({
+                        "sequence": r.sequence,
+                        "time_unix_millis": r.time_unix_millis,
+                        "operation": r.operation,
+                        "caller": r.caller,
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                json!({ "records": records, "audit_sequence": response.audit_sequence })
+            );
+            return;
+        }
+        for record in &response.records {
+            let time = UNIX_EPOCH + Duration::from_millis(record.time_unix_millis);
+            println!(
+                "{:>8}  {}  {:<10}  {}",
+                record.sequence,
+                humantime::format_rfc3339_millis(time),
+                record.operation,
+                record.caller
+            );
+        }
+    }
+}
+
+fn state_name(state: v1::State) -> &'static str {
+    match state {
+        v1::State::Unspecified => "unknown",
+        v1::State::Uninitialized => "uninitialized",
+        v1::State::Sealed => "sealed",
+        v1::State::Unsealing => "unsealing",
+        v1::State::Unsealed => "unsealed",
+    }
+}
+
+fn progress_json(progress: &v1::UnsealProgress) -> Value {
+    json!({
+        "received": progress.received,
+        "threshold": progress.threshold,
+        "expires_in_secs": progress.expires_in_secs,
+    })
+}
+
+fn installation_json(installation: &v1::Installation) -> Value {
+    json!({
+        "key_set": installation.key_set,
+        "threshold": installation.threshold,
+        "shares": installation.shares,
+        "created_unix_secs": installation.created_unix_secs,
+    })
+}
+
+fn human_duration(secs: u64) -> String {
+    humantime::format_duration(Duration::from_secs(secs)).to_string()
+}

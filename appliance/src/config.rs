@@ -1,0 +1,283 @@
+//! The core's one configuration file (`/etc/krypton/core.toml` by default).
+//!
+//! Every key is checked: an unknown key, a relative path or a limit out of range is an error
+//! at start-up rather than a surprise later. Sections that later parts of the core need (the
+//! HSM, the KMIP listener) are added to [`Config`] by the code that reads them; nothing here is
+//! parsed without being used.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{ConfigError, Error};
+
+/// Where the core reads its configuration when `--config` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/krypton/core.toml";
+
+/// The configuration file is read whole; anything larger than this is not a configuration file.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// The core's validated configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The directory that holds the RocksDB database. Absolute.
+    data_dir: PathBuf,
+    #[serde(default)]
+    control: ControlConfig,
+    #[serde(default)]
+    unseal: UnsealConfig,
+    #[serde(default)]
+    hardening: HardeningConfig,
+}
+
+/// `[control]`: the operators' control socket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct ControlConfig {
+    socket: PathBuf,
+    max_request_bytes: usize,
+    request_timeout_secs: u64,
+    max_concurrent_requests: usize,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        Self {
+            socket: PathBuf::from("/run/krypton/control.sock"),
+            max_request_bytes: 64 * 1024,
+            request_timeout_secs: 30,
+            max_concurrent_requests: 32,
+        }
+    }
+}
+
+/// `[unseal]`: the unseal ceremony.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct UnsealConfig {
+    progress_timeout_secs: u64,
+}
+
+impl Default for UnsealConfig {
+    fn default() -> Self {
+        Self {
+            progress_timeout_secs: 600,
+        }
+    }
+}
+
+/// `[hardening]`: process hardening applied before any secret is read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct HardeningConfig {
+    /// Development only: run even where memory cannot be locked (e.g. a container without
+    /// `CAP_IPC_LOCK`). Secrets may then reach swap.
+    allow_unlocked_memory: bool,
+}
+
+impl Config {
+    /// Reads and validates the configuration file at `path`.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let read = |source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let len = std::fs::metadata(path).map_err(read)?.len();
+        if len > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge { len }.into());
+        }
+        let text = std::fs::read_to_string(path).map_err(read)?;
+        Self::parse(&text)
+    }
+
+    /// Parses and validates configuration text.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let config: Self = toml::from_str(text).map_err(ConfigError::Parse)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        require_absolute("data_dir", &self.data_dir)?;
+        require_absolute("control.socket", &self.control.socket)?;
+        require_range(
+            "control.max_request_bytes",
+            self.control.max_request_bytes as u64,
+            1024,
+            1024 * 1024,
+        )?;
+        require_range(
+            "control.request_timeout_secs",
+            self.control.request_timeout_secs,
+            1,
+            3600,
+        )?;
+        require_range(
+            "control.max_concurrent_requests",
+            self.control.max_concurrent_requests as u64,
+            1,
+            1024,
+        )?;
+        require_range(
+            "unseal.progress_timeout_secs",
+            self.unseal.progress_timeout_secs,
+            1,
+            24 * 3600,
+        )
+    }
+
+    /// The directory that holds the database.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The path of the operators' control socket.
+    pub fn control_socket(&self) -> &Path {
+        &self.control.socket
+    }
+
+    /// The largest control request the core decodes.
+    pub fn max_request_bytes(&self) -> usize {
+        self.control.max_request_bytes
+    }
+
+    /// How long one control request may take before it is cancelled.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.control.request_timeout_secs)
+    }
+
+    /// How many requests one control connection may have in flight.
+    pub fn max_concurrent_requests(&self) -> usize {
+        self.control.max_concurrent_requests
+    }
+
+    /// How long received shares are kept while waiting for the rest.
+    pub fn unseal_progress_timeout(&self) -> Duration {
+        Duration::from_secs(self.unseal.progress_timeout_secs)
+    }
+
+    /// Whether the core may run where memory cannot be locked (development only).
+    pub fn allow_unlocked_memory(&self) -> bool {
+        self.hardening.allow_unlocked_memory
+    }
+}
+
+fn require_absolute(key: &'static str, path: &Path) -> Result<(), ConfigError> {
+    if path.is_absolute() {
+        Ok(())
+    } else {
+        Err(ConfigError::RelativePath {
+            key,
+            path: path.to_owned(),
+        })
+    }
+}
+
+fn require_range(key: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange {
+            key,
+            value,
+            min,
+            max,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_file_takes_defaults() {
+        let config = Config::parse("data_dir = \"/var/lib/krypton\"").unwrap();
+        assert_eq!(config.data_dir(), Path::new("/var/lib/krypton"));
+        assert_eq!(
+            config.control_socket(),
+            Path::new("/run/krypton/control.sock")
+        );
+        assert_eq!(config.unseal_progress_timeout(), Duration::from_secs(600));
+        assert!(!config.allow_unlocked_memory());
+    }
+
+    #[test]
+    fn every_section_is_read() {
+        let config = Config::parse(
+            r#"
+            data_dir = "/srv/krypton"
+            [control]
+            socket = "/tmp/k.sock"
+            max_request_bytes = 4096
+            request_timeout_secs = 5
+            max_concurrent_requests = 4
+            [unseal]
+            progress_timeout_secs = 60
+            [hardening]
+            allow_unlocked_memory = true
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.control_socket(), Path::new("/tmp/k.sock"));
+        assert_eq!(config.max_request_bytes(), 4096);
+        assert_eq!(config.request_timeout(), Duration::from_secs(5));
+        assert_eq!(config.max_concurrent_requests(), 4);
+        assert_eq!(config.unseal_progress_timeout(), Duration::from_secs(60));
+        assert!(config.allow_unlocked_memory());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        for text in [
+            "data_dir = \"/d\"\nlisten = \"x\"",
+            "data_dir = \"/d\"\n[control]\nsocket_mode = 1",
+            "data_dir = \"/d\"\n[contrl]\nsocket = \"/x.sock\"",
+        ] {
+            let err = Config::parse(text).unwrap_err();
+            assert!(
+                matches!(err, Error::Config(ConfigError::Parse(_))),
+                "{text}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn data_dir_is_required_and_absolute() {
+        assert!(matches!(
+            Config::parse("").unwrap_err(),
+            Error::Config(ConfigError::Parse(_))
+        ));
+        assert!(matches!(
+            Config::parse("data_dir = \"var/lib\"").unwrap_err(),
+            Error::Config(ConfigError::RelativePath {
+                key: "data_dir",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn limits_are_bounded() {
+        let err =
+            Config::parse("data_dir = \"/d\"\n[unseal]\nprogress_timeout_secs = 0").unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Config(ConfigError::OutOfRange {
+                key: "unseal.progress_timeout_secs",
+                ..
+            })
+        ));
+        let err = Config::parse("data_dir = \"/d\"\n[control]\nmax_request_bytes = 100000000")
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Config(ConfigError::OutOfRange {
+                key: "control.max_request_bytes",
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,148 @@
+//! How the core's errors travel on the control API: a gRPC code for generic clients and an
+//! [`ErrorDetail`] with a stable reason for ours.
+//!
+//! Faults of the caller or of stored data are described to the caller; faults inside the core
+//! are logged in full and reported only as internal, so a remote caller learns nothing of the
+//! core's insides.
+
+use prost::Message;
+use prost::bytes::Bytes;
+use tonic::{Code, Status};
+
+use super::v1::{ErrorDetail, ErrorReason};
+use crate::error::{Error, ErrorChain};
+
+/// The typed detail of an error status from the core, if it carries one.
+pub fn error_detail(status: &Status) -> Option<ErrorDetail> {
+    ErrorDetail::decode(status.details()).ok()
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Self {
+        let (code, reason) = classify(&error);
+        let detail = ErrorDetail {
+            reason: reason.into(),
+            share_group: share_group(&error),
+        };
+        let message = if reason == ErrorReason::Internal {
+            tracing::error!(error = %ErrorChain(&error), "control request failed");
+            "internal error in the core; see its log".to_owned()
+        } else {
+            ErrorChain(&error).to_string()
+        };
+        Status::with_details(code, message, Bytes::from(detail.encode_to_vec()))
+    }
+}
+
+fn classify(error: &Error) -> (Code, ErrorReason) {
+    use shamir::Error as S;
+    match error {
+        Error::Sealed => (Code::FailedPrecondition, ErrorReason::Sealed),
+        Error::Uninitialized => (Code::FailedPrecondition, ErrorReason::Uninitialized),
+        Error::AlreadyInitialized => (Code::AlreadyExists, ErrorReason::AlreadyInitialized),
+        Error::AlreadyUnsealed => (Code::FailedPrecondition, ErrorReason::AlreadyUnsealed),
+        Error::InvalidSplit(_) | Error::OutOfRange { .. } => {
+            (Code::InvalidArgument, ErrorReason::InvalidArgument)
+        }
+        Error::PermissionDenied { .. } => (Code::PermissionDenied, ErrorReason::PermissionDenied),
+        Error::ShareRefused(refusal) => match refusal {
+            S::MalformedShare(_) | S::UnsupportedVersion { .. } => {
+                (Code::InvalidArgument, ErrorReason::MalformedShare)
+            }
+            S::DuplicateIndex { .. } => (Code::AlreadyExists, ErrorReason::DuplicateShare),
+            S::ForeignKeySet { .. } | S::ThresholdMismatch { .. } | S::MixedKeySets { .. } => {
+                (Code::InvalidArgument, ErrorReason::ForeignShare)
+            }
+            // The core counts shares itself and never combines too few: a bug if it does.
+            _ => (Code::Internal, ErrorReason::Internal),
+        },
+        Error::WrongShares(_) => (Code::InvalidArgument, ErrorReason::WrongShares),
+        Error::TamperedRecord { .. } => (Code::DataLoss, ErrorReason::TamperedRecord),
+        // The core's own faults: the caller can do nothing about them but tell an operator.
+        Error::Config(_)
+        | Error::Store { .. }
+        | Error::Io { .. }
+        | Error::SecretMemory(_)
+        | Error::Hardening(_)
+        | Error::Random(_)
+        | Error::SocketInUse { .. }
+        | Error::SocketPathOccupied { .. }
+        | Error::Transport(_)
+        | Error::Internal(_) => (Code::Internal, ErrorReason::Internal),
+    }
+}
+
+fn share_group(error: &Error) -> Option<u32> {
+    match error {
+        Error::ShareRefused(shamir::Error::MalformedShare(malformed)) => malformed
+            .group()
+            .and_then(|group| u32::try_from(group).ok()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Bug;
+    use crate::store::Column;
+
+    fn round_trip(error: Error) -> (Status, ErrorDetail) {
+        let status = Status::from(error);
+        let detail = error_detail(&status).unwrap();
+        (status, detail)
+    }
+
+    #[test]
+    fn a_mistyped_share_names_its_group() {
+        let malformed: shamir::Error = "0G6QP".parse::<shamir::Share>().unwrap_err();
+        let (status, detail) = round_trip(malformed.into());
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(detail.reason(), ErrorReason::MalformedShare);
+        assert!(
+            status
+                .message()
+                .starts_with("share refused: the share is mistyped")
+        );
+
+        let group_typo = shamir::Error::MalformedShare(shamir::Malformed::GroupCheck { group: 7 });
+        let (_, detail) = round_trip(group_typo.into());
+        assert_eq!(detail.share_group, Some(7));
+    }
+
+    #[test]
+    fn tampering_is_data_loss_and_named() {
+        let (status, detail) = round_trip(Error::TamperedRecord {
+            column: Column::Audit,
+            key: [0u8; 8].as_slice().into(),
+        });
+        assert_eq!(status.code(), Code::DataLoss);
+        assert_eq!(detail.reason(), ErrorReason::TamperedRecord);
+        assert!(status.message().contains("in audit"));
+    }
+
+    #[test]
+    fn internal_faults_are_not_described_to_the_caller() {
+        let (status, detail) = round_trip(Error::Internal(Bug::MissingColumnFamily(Column::Meta)));
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(detail.reason(), ErrorReason::Internal);
+        assert!(!status.message().contains("meta"));
+    }
+
+    #[test]
+    fn state_errors_have_their_own_reasons() {
+        for (error, reason) in [
+            (Error::Sealed, ErrorReason::Sealed),
+            (Error::Uninitialized, ErrorReason::Uninitialized),
+            (Error::AlreadyInitialized, ErrorReason::AlreadyInitialized),
+            (Error::AlreadyUnsealed, ErrorReason::AlreadyUnsealed),
+            (
+                shamir::Error::DuplicateIndex { index: 1 }.into(),
+                ErrorReason::DuplicateShare,
+            ),
+            (shamir::Error::WrongKey.into(), ErrorReason::WrongShares),
+        ] {
+            assert_eq!(round_trip(error).1.reason(), reason);
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The control service: authenticates the caller, runs the operation on the appliance, and
+//! translates between the wire messages and the appliance's types.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tonic::transport::server::UdsConnectInfo;
+use tonic::{Request, Response, Status};
+use zeroize::Zeroizing;
+
+use super::v1;
+use crate::appliance::{Appliance, InstallationInfo, StatusReport, UnsealOutcome, UnsealReport};
+use crate::audit::AuditRecord;
+use crate::caller::Caller;
+use crate::error::{Bug, Error};
+use crate::seal::{Progress, State};
+
+/// Records returned when an audit log request names no limit.
+const DEFAULT_AUDIT_PAGE: usize = 20;
+
+/// Serves the control API from an [`Appliance`].
+#[derive(Debug, Clone)]
+pub(crate) struct ControlService {
+    appliance: Arc<Appliance>,
+    /// Besides root, the only user served: the one the core runs as.
+    owner_uid: u32,
+}
+
+impl ControlService {
+    pub(crate) fn new(appliance: Arc<Appliance>) -> Self {
+        Self {
+            appliance,
+            owner_uid: nix::unistd::geteuid().as_raw(),
+        }
+    }
+
+    /// The caller as the kernel reported it on the socket. The socket's mode already keeps
+    /// other users out; this check holds even if the mode were widened by mistake.
+    fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+        let credentials = request
+            .extensions()
+            .get::<UdsConnectInfo>()
+            .and_then(|info| info.peer_cred);
+        let Some(credentials) = credentials else {
+            return Err(Error::PermissionDenied {
+                caller: "an unidentified peer".to_owned(),
+            }
+            .into());
+        };
+        let caller = Caller::LocalProcess {
+            uid: credentials.uid(),
+            pid: credentials.pid(),
+        };
+        if credentials.uid() == self.owner_uid || credentials.uid() == 0 {
+            Ok(caller)
+        } else {
+            tracing::warn!(%caller, "control request from another user refused");
+            Err(Error::PermissionDenied {
+                caller: caller.to_string(),
+            }
+            .into())
+        }
+    }
+
+    /// Runs `operation` on the blocking pool: appliance calls wait on disk syncs.
+    async fn run<T: Send + 'static>(
+        &self,
+        operation: impl FnOnce(&Appliance) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Status> {
+        let appliance = Arc::clone(&self.appliance);
+        tokio::task::spawn_blocking(move || operation(&appliance))
+            .await
+            .map_err(|join| Error::Internal(Bug::Task(join)))?
+            .map_err(Status::from)
+    }
+}
+
+#[tonic::async_trait]
+impl v1::control_server::Control for ControlService {
+    async fn status(
+        &self,
+        request: Request<v1::StatusRequest>,
+    ) -> Result<Response<v1::StatusResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let report = self.run(move |appliance| appliance.status(&caller)).await?;
+        Ok(Response::new(status_response(report)))
+    }
+
+    async fn init(
+        &self,
+        request: Request<v1::InitRequest>,
+    ) -> Result<Response<v1::InitResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let request = request.into_inner();
+        let threshold = small("threshold", request.threshold)?;
+        let count = small("shares", request.shares)?;
+        let report = self
+            .run(move |appliance| appliance.init(&caller, threshold, count))
+            .await?;
+        Ok(Response::new(v1::InitResponse {
+            shares: report
+                .shares
+                .iter()
+                .map(|share| share.as_str().to_owned())
+                .collect(),
+            installation: Some(installation(&report.installation)),
+        }))
+    }
+
+    async fn unseal(
+        &self,
+        request: Request<v1::UnsealRequest>,
+    ) -> Result<Response<v1::UnsealResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let mut request = request.into_inner();
+        let text = Zeroizing::new(std::mem::take(&mut request.share));
+        let share = text.parse::<shamir::Share>().map_err(|refusal| {
+            tracing::warn!(%caller, error = %refusal, "unseal share refused");
+            Status::from(Error::from(refusal))
+        })?;
+        let report = self
+            .run(move |appliance| appliance.unseal(&caller, share))
+            .await?;
+        Ok(Response::new(unseal_response(report)))
+    }
+
+    async fn reset_unseal(
+        &self,
+        request: Request<v1::ResetUnsealRequest>,
+    ) -> Result<Response<v1::ResetUnsealResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let discarded = self
+            .run(move |appliance| appliance.reset_unseal(&caller))
+            .await?;
+        Ok(Response::new(v1::ResetUnsealResponse {
+            discarded: saturate(discarded),
+        }))
+    }
+
+    async fn seal(
+        &self,
+        request: Request<v1::SealRequest>,
+    ) -> Result<Response<v1::SealResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let audit_sequence = self.run(move |appliance| appliance.seal(&caller)).await?;
+        Ok(Response::new(v1::SealResponse { audit_sequence }))
+    }
+
+    async fn audit_log(
+        &self,
+        request: Request<v1::AuditLogRequest>,
+    ) -> Result<Response<v1::AuditLogResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let request = request.into_inner();
+        let limit = match request.limit {
+            0 => DEFAULT_AUDIT_PAGE,
+            limit => usize::try_from(limit).unwrap_or(usize::MAX),
+        };
+        let (records, audit_sequence) = self
+            .run(move |appliance| appliance.audit_log(&caller, request.from_sequence, limit))
+            .await?;
+        Ok(Response::new(v1::AuditLogResponse {
+            records: records.into_iter().map(audit_record).collect(),
+            audit_sequence,
+        }))
+    }
+}
+
+/// Share counts and thresholds travel as `uint32` but are at most 255.
+fn small(field: &'static str, value: u32) -> Result<u8, Status> {
+    u8::try_from(value).map_err(|_| {
+        Status::from(Error::OutOfRange {
+            field,
+            value: value.into(),
+            max: u8::MAX.into(),
+        })
+    })
+}
+
+fn saturate(value: impl TryInto<u32>) -> u32 {
+    value.try_into().unwrap_or(u32::MAX)
+}
+
+fn state(state: State) -> v1::State {
+    match state {
+        State::Uninitialized => v1::State::Uninitialized,
+        State::Sealed => v1::State::Sealed,
+        State::Unsealing => v1::State::Unsealing,
+        State::Unsealed => v1::State::Unsealed,
+    }
+}
+
+fn progress(progress: Progress) -> v1::UnsealProgress {
+    v1::UnsealProgress {
+        received: saturate(progress.received),
+        threshold: progress.threshold.into(),
+        expires_in_secs: progress
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs(),
+    }
+}
+
+fn installation(info: &InstallationInfo) -> v1::Installation {
+    v1::Installation {
+        key_set: info.key_set.to_string(),
+        threshold: info.threshold.into(),
+        shares: info.shares.into(),
+        created_unix_secs: info.created_unix_secs,
+    }
+}
+
+fn status_response(report: StatusReport) -> v1::StatusResponse {
+    v1::StatusResponse {
+        state: state(report.state).into(),
+        progress: report.progress.map(progress),
+        installation: report.installation.as_ref().map(installation),
+        tenants_linked: saturate(report.tenants_linked),
+        uptime_secs: report.uptime.as_secs(),
+        audit_sequence: report.audit_sequence,
+    }
+}
+
+fn unseal_response(report: UnsealReport) -> v1::UnsealResponse {
+    let (state, progress, audit_sequence) = match report.outcome {
+        UnsealOutcome::Progress(p) => (v1::State::Unsealing, Some(progress(p)), None),
+        UnsealOutcome::Unsealed { audit_sequence } => {
+            (v1::State::Unsealed, None, Some(audit_sequence))
+        }
+    };
+    v1::UnsealResponse {
+        state: state.into(),
+        progress,
+        audit_sequence,
+        restarted_after_expiry: report.restarted_after_expiry,
+    }
+}
+
+fn audit_record(record: AuditRecord) -> v1::AuditRecord {
+    v1::AuditRecord {
+        sequence: record.sequence,
+        time_unix_millis: record.entry.time_unix_millis,
+        operation: record.entry.operation.name().to_owned(),
+        caller: record.entry.caller,
+    }
+}

@@ -1,0 +1,99 @@
+//! Process hardening, applied at start before any secret exists in the process.
+//!
+//! - `RLIMIT_CORE = 0`, soft and hard: no core file can be written, so no key ends up in one.
+//! - `PR_SET_DUMPABLE = 0`: no core dump by any route, and processes of the same user that are
+//!   not root can neither `ptrace` this one nor read its `/proc/<pid>/mem`.
+//! - `mlockall(MCL_CURRENT | MCL_FUTURE)`: no page of the process, now or later, is written to
+//!   swap. New mappings are populated as they are made, so thread stacks and RocksDB's caches
+//!   count in full against `RLIMIT_MEMLOCK`: the core's systemd unit sets `LimitMEMLOCK=infinity`.
+
+use nix::errno::Errno;
+use nix::sys::mman::{MlockAllFlags, mlockall};
+use nix::sys::prctl;
+use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit, setrlimit};
+
+/// What [`harden_process`] may let pass.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Hardening {
+    /// Development only: start even when memory cannot be locked, reporting the failure in
+    /// [`HardeningReport::unlocked_memory`] instead of refusing. Keys may then reach swap.
+    pub allow_unlocked_memory: bool,
+}
+
+/// What [`harden_process`] achieved.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct HardeningReport {
+    /// Why memory is not locked, when [`Hardening::allow_unlocked_memory`] let the process start
+    /// regardless. The caller logs it as a warning.
+    pub unlocked_memory: Option<HardeningError>,
+}
+
+/// The process could not be hardened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HardeningError {
+    /// `setrlimit(RLIMIT_CORE, 0)` failed.
+    #[error("cannot disable core files (setrlimit RLIMIT_CORE = 0)")]
+    CoreLimit(#[source] Errno),
+
+    /// `prctl(PR_SET_DUMPABLE, 0)` failed.
+    #[error("cannot make the process non-dumpable (prctl PR_SET_DUMPABLE = 0)")]
+    Dumpable(#[source] Errno),
+
+    /// `mlockall` failed, almost always because `RLIMIT_MEMLOCK` is below the process's size.
+    #[error(
+        "cannot lock the process's memory (mlockall), so keys could be swapped to disk: \
+         RLIMIT_MEMLOCK is {limit}, too low for this process. Set LimitMEMLOCK=infinity in the \
+         krypton-core systemd unit (or run with CAP_IPC_LOCK); for development only, \
+         `allow_unlocked_memory = true` under [hardening] starts the core regardless",
+        limit = MemlockLimit(*limit)
+    )]
+    MemoryLock {
+        /// The soft `RLIMIT_MEMLOCK` in bytes when `mlockall` failed (`RLIM_INFINITY` when
+        /// unlimited); `None` if it could not be read.
+        limit: Option<u64>,
+        /// The error `mlockall` returned: `ENOMEM` over the limit, `EPERM` with a limit of 0.
+        #[source]
+        source: Errno,
+    },
+}
+
+/// Hardens this process as the module documentation describes.
+///
+/// Call it first thing in `main`, before any key is read or derived. Core dumps are disabled even
+/// when locking memory then fails.
+pub fn harden_process(options: Hardening) -> Result<HardeningReport, HardeningError> {
+    setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(HardeningError::CoreLimit)?;
+    prctl::set_dumpable(false).map_err(HardeningError::Dumpable)?;
+    let unlocked_memory = match lock_memory() {
+        Ok(()) => None,
+        Err(error) if options.allow_unlocked_memory => Some(error),
+        Err(error) => return Err(error),
+    };
+    Ok(HardeningReport { unlocked_memory })
+}
+
+fn lock_memory() -> Result<(), HardeningError> {
+    mlockall(MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE).map_err(|source| {
+        HardeningError::MemoryLock {
+            limit: getrlimit(Resource::RLIMIT_MEMLOCK)
+                .ok()
+                .map(|(soft, _hard)| soft),
+            source,
+        }
+    })
+}
+
+/// Shows a memory-lock limit the way `ulimit -l` and systemd think of it.
+struct MemlockLimit(Option<u64>);
+
+impl std::fmt::Display for MemlockLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            None => f.write_str("unknown"),
+            Some(RLIM_INFINITY) => f.write_str("unlimited"),
+            Some(bytes) => write!(f, "{} KiB", bytes / 1024),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! krypton-core: the sealed appliance that holds the middle of Krypton's key chain.
+//!
+//! It boots sealed, rebuilds its master key from K of N Shamir shares, re-opens each linked
+//! tenant's root key (L2) through the customer's HSM (L1), and wraps and unwraps data keys (L4)
+//! for gateways under service keys (L3). L2 and L3 exist in plaintext only in locked, guarded
+//! memory of this process.
+//!
+//! The crate builds two programs: `krypton-core`, the process ([`Daemon`], configured by
+//! [`Config`]), and `kryptonctl`, the operators' tool, which speaks the [`control`] API.
+//! Everything the core stores lives in one RocksDB database, each value sealed under a key
+//! derived from the master key; the master key itself exists only in guarded memory, and only
+//! while the core is unsealed.
+
+mod appliance;
+mod audit;
+mod caller;
+mod config;
+pub mod control;
+mod daemon;
+mod error;
+mod hardening;
+mod hsm;
+mod installation;
+mod master_key;
+mod seal;
+mod secret;
+mod store;
+
+pub use config::{Config, DEFAULT_CONFIG_PATH};
+pub use daemon::Daemon;
+pub use error::{Bug, ConfigError, Error, ErrorChain};
+pub use hardening::{Hardening, HardeningError, HardeningReport, harden_process};
+pub use hsm::{
+    Hsm, HsmConfig, HsmConfigError, HsmError, InvalidIdentifier, L1Ref, PinError, PinSource,
+    TenantId, WrappedL2, WrappedL2Error,
+};
+pub use secret::{SecretError, SecretKey, WhenIdle};
+pub use store::column::Column;

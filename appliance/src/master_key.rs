@@ -1,0 +1,163 @@
+//! The master key and the purpose keys derived from it.
+//!
+//! The 32-byte master key is generated once at `init`, split into shares, and afterwards exists
+//! only while unsealed, rebuilt from K shares. It is never used directly: HKDF-SHA256 derives
+//! one key per purpose, so the AES-GCM key that seals records is never also an HMAC key.
+//! Every one of these keys lives in its own guarded [`SecretKey`] and is wiped when the
+//! `MasterKey` is dropped (on seal and on shutdown).
+
+use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+use aws_lc_rs::hmac;
+
+use crate::error::{Bug, Error};
+use crate::secret::{SecretKey, WhenIdle};
+
+/// HKDF `info` labels. Part of the on-disk format: changing one orphans every record.
+const RECORD_KEY_LABEL: &[u8] = b"krypton/v1/record-seal";
+const METADATA_KEY_LABEL: &[u8] = b"krypton/v1/metadata-mac";
+
+/// The master key and its derived keys, each in guarded memory.
+pub(crate) struct MasterKey {
+    root: SecretKey,
+    records: SecretKey,
+    metadata: SecretKey,
+}
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(<redacted>)")
+    }
+}
+
+impl MasterKey {
+    /// Draws a new master key from the operating system's RNG.
+    pub(crate) fn generate() -> Result<Self, Error> {
+        Self::from_root(SecretKey::random(WhenIdle::NoAccess)?)
+    }
+
+    /// Rebuilds the master key from `shares` and checks it against `key_check`.
+    pub(crate) fn combine(
+        shares: &[shamir::Share],
+        key_check: &shamir::KeyCheck,
+    ) -> Result<Self, Error> {
+        let root = SecretKey::from_fn(WhenIdle::NoAccess, |root| {
+            shamir::combine_into(shares, key_check, root).map_err(Error::from)
+        })?;
+        Self::from_root(root)
+    }
+
+    fn from_root(root: SecretKey) -> Result<Self, Error> {
+        // The record key seals and opens every stored value, from many threads at once: its
+        // page stays readable. The others are used rarely and are unreadable between uses.
+        let records = derive(&root, RECORD_KEY_LABEL, WhenIdle::ReadOnly)?;
+        let metadata = derive(&root, METADATA_KEY_LABEL, WhenIdle::NoAccess)?;
+        Ok(Self {
+            root,
+            records,
+            metadata,
+        })
+    }
+
+    /// Splits the master key into `count` shares, any `threshold` of which rebuild it.
+    pub(crate) fn split(&self, threshold: u8, count: u8) -> Result<shamir::Split, Error> {
+        self.root
+            .expose(|root| shamir::split(root, threshold, count))
+            .map_err(Error::from)
+    }
+
+    /// The AES-256-GCM key that seals stored records.
+    pub(crate) fn record_key(&self) -> &SecretKey {
+        &self.records
+    }
+
+    /// An HMAC-SHA256 tag over `data` under the metadata key.
+    pub(crate) fn metadata_tag(&self, data: &[u8]) -> hmac::Tag {
+        self.metadata.expose(|key| {
+            let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+            hmac::sign(&key, data)
+        })
+    }
+
+    /// Checks, in constant time, that `tag` is the metadata tag of `data`.
+    pub(crate) fn verify_metadata_tag(&self, data: &[u8], tag: &[u8]) -> bool {
+        self.metadata.expose(|key| {
+            let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+            hmac::verify(&key, data, tag).is_ok()
+        })
+    }
+}
+
+/// HKDF-SHA256 (no salt: the input is already a uniformly random key) expanded under `label`.
+fn derive(root: &SecretKey, label: &[u8], when_idle: WhenIdle) -> Result<SecretKey, Error> {
+    SecretKey::from_fn(when_idle, |out| {
+        root.expose(|root| {
+            Salt::new(HKDF_SHA256, &[])
+                .extract(root)
+                .expand(&[label], HKDF_SHA256)
+                .and_then(|okm| okm.fill(out))
+        })
+        .map_err(|_| Error::Internal(Bug::KeyDerivation))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root_bytes(master: &MasterKey) -> [u8; 32] {
+        master.root.expose(|root| *root)
+    }
+
+    #[test]
+    fn derived_keys_are_distinct_and_deterministic() {
+        let master = MasterKey::generate().unwrap();
+        let root = root_bytes(&master);
+        let records = master.records.expose(|k| *k);
+        let metadata = master.metadata.expose(|k| *k);
+        assert_ne!(records, root);
+        assert_ne!(metadata, root);
+        assert_ne!(records, metadata);
+
+        let again = MasterKey::from_root(
+            SecretKey::from_fn(WhenIdle::NoAccess, |out| {
+                *out = root;
+                Ok::<(), Error>(())
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(again.records.expose(|k| *k), records);
+        assert_eq!(again.metadata.expose(|k| *k), metadata);
+    }
+
+    #[test]
+    fn split_then_combine_rebuilds_the_same_keys() {
+        let master = MasterKey::generate().unwrap();
+        let split = master.split(3, 5).unwrap();
+        let rebuilt = MasterKey::combine(&split.shares[1..4], &split.key_check).unwrap();
+        assert_eq!(root_bytes(&rebuilt), root_bytes(&master));
+        let tag = master.metadata_tag(b"install");
+        assert!(rebuilt.verify_metadata_tag(b"install", tag.as_ref()));
+        assert!(!rebuilt.verify_metadata_tag(b"instal1", tag.as_ref()));
+    }
+
+    #[test]
+    fn combine_reports_a_short_share_set() {
+        let master = MasterKey::generate().unwrap();
+        let split = master.split(3, 5).unwrap();
+        let err = MasterKey::combine(&split.shares[..2], &split.key_check).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::ShareRefused(shamir::Error::NotEnoughShares { .. })
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let master = MasterKey::generate().unwrap();
+        assert_eq!(format!("{master:?}"), "MasterKey(<redacted>)");
+    }
+}
