@@ -12,3 +12,11 @@ export KRYPTON_PYTHON=${KRYPTON_PYTHON:-${KRYPTON_VENV:-$repo/.venv}/bin/python}
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 cargo test --workspace --all-features --locked
+
+# The .deb and .rpm packages, from the binaries the tests just built (dev profile: no second
+# build). Installs and removes packages, so root only (CI runs as root).
+if [ "$(id -u)" -eq 0 ]; then
+    "$repo/packaging/test.sh" --profile dev
+else
+    echo "packaging/test.sh skipped: it installs packages and needs root"
+fi

@@ -17,6 +17,7 @@ use crate::caller::Caller;
 use crate::error::{Bug, Error, ErrorChain};
 use crate::installation::{self, Installation, StoredInstallation};
 use crate::master_key::MasterKey;
+use crate::registry::{EditLock, Registry, RegistryLimits};
 use crate::seal::{AddShare, Lifecycle, Progress, Sealed, State, Unsealed};
 use crate::store::{Column, Store};
 
@@ -26,6 +27,8 @@ pub(crate) struct Appliance {
     store: Store,
     audit: AuditLog,
     lifecycle: RwLock<Lifecycle>,
+    /// Orders the edits of the KMIP object registry's records.
+    registry_edits: EditLock,
     started: Instant,
     unseal_timeout: Duration,
 }
@@ -98,6 +101,7 @@ impl Appliance {
             store,
             audit,
             lifecycle: RwLock::new(lifecycle),
+            registry_edits: EditLock::default(),
             started: Instant::now(),
             unseal_timeout,
         })
@@ -314,14 +318,57 @@ impl Appliance {
         })
     }
 
+    /// Runs `f` with the KMIP object registry, whose records are sealed under the master key;
+    /// refuses with [`Error::Sealed`] while the core is sealed.
+    pub(crate) fn with_registry<T>(&self, f: impl FnOnce(&Registry<'_>) -> T) -> Result<T, Error> {
+        self.with_unsealed(|unsealed| {
+            let registry = Registry::new(
+                &self.store,
+                unsealed.master().record_key(),
+                &self.registry_edits,
+                RegistryLimits::default(),
+            );
+            Ok(f(&registry))
+        })
+    }
+
     /// Runs `f` with the unsealed state; refuses with [`Error::Sealed`] otherwise. The gate
     /// every cryptographic operation passes through.
-    fn with_unsealed<T>(&self, f: impl FnOnce(&Unsealed) -> Result<T, Error>) -> Result<T, Error> {
+    pub(crate) fn with_unsealed<T>(
+        &self,
+        f: impl FnOnce(&Unsealed) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         match &*self.read()? {
             Lifecycle::Unsealed(unsealed) => f(unsealed),
             Lifecycle::Uninitialized => Err(Error::Uninitialized),
             Lifecycle::Sealed(_) | Lifecycle::Unsealing(_) => Err(Error::Sealed),
         }
+    }
+
+    /// The database.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The audit log, for operations that stage their record with their own writes.
+    pub(crate) fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Writes the audit record of `operation` on `subject`, on its own.
+    pub(crate) fn audit_operation(
+        &self,
+        unsealed: &Unsealed,
+        operation: Operation,
+        caller: &Caller,
+        subject: Option<String>,
+    ) -> Result<u64, Error> {
+        let mut batch = self.store.batch(unsealed.master().record_key());
+        let sequence = self
+            .audit
+            .stage_about(&mut batch, operation, caller, subject)?;
+        batch.commit()?;
+        Ok(sequence)
     }
 
     fn append_audit(
@@ -349,6 +396,11 @@ impl Appliance {
         let (next, result) = f(current);
         *guard = next;
         result
+    }
+
+    /// The lifecycle state alone, not audited: for the service manager's status line.
+    pub(crate) fn state(&self) -> Result<State, Error> {
+        Ok(self.read()?.state())
     }
 
     fn read(&self) -> Result<RwLockReadGuard<'_, Lifecycle>, Error> {

@@ -36,6 +36,20 @@ pub(crate) enum Operation {
     Status,
     /// The audit log was read.
     AuditLog,
+    /// A tenant was linked (or relinked) to its L1.
+    TenantLink,
+    /// A tenant was unlinked: its keys zeroized in memory.
+    TenantUnlink,
+    /// A tenant's wrapped keys were destroyed.
+    TenantDestroy,
+    /// The tenants were listed.
+    TenantList,
+    /// A service key (L3) was created.
+    ServiceCreate,
+    /// A service key got a new version.
+    ServiceRotate,
+    /// A tenant's services were listed.
+    ServiceList,
 }
 
 impl Operation {
@@ -47,6 +61,13 @@ impl Operation {
             Self::Seal => "seal",
             Self::Status => "status",
             Self::AuditLog => "audit-log",
+            Self::TenantLink => "tenant-link",
+            Self::TenantUnlink => "tenant-unlink",
+            Self::TenantDestroy => "tenant-destroy",
+            Self::TenantList => "tenant-list",
+            Self::ServiceCreate => "service-create",
+            Self::ServiceRotate => "service-rotate",
+            Self::ServiceList => "service-list",
         }
     }
 }
@@ -69,6 +90,10 @@ pub(crate) struct AuditEntry {
     pub(crate) operation: Operation,
     /// Who asked, as the transport authenticated them.
     pub(crate) caller: String,
+    /// What the operation was about, e.g. `acme` or `acme/payments v2`; never secret. Absent
+    /// for operations on the core as a whole (and in records written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) subject: Option<String>,
 }
 
 /// Hands out sequence numbers and writes and reads records.
@@ -98,6 +123,17 @@ impl AuditLog {
         operation: Operation,
         caller: &Caller,
     ) -> Result<u64, Error> {
+        self.stage_about(batch, operation, caller, None)
+    }
+
+    /// [`stage`](Self::stage) for an operation on `subject` (a tenant, a service).
+    pub(crate) fn stage_about(
+        &self,
+        batch: &mut Batch<'_>,
+        operation: Operation,
+        caller: &Caller,
+        subject: Option<String>,
+    ) -> Result<u64, Error> {
         let sequence = self.next.fetch_add(1, Ordering::Relaxed);
         if sequence == u64::MAX {
             return Err(Error::Internal(Bug::AuditSequenceExhausted));
@@ -106,6 +142,7 @@ impl AuditLog {
             time_unix_millis: now_unix_millis(),
             operation,
             caller: caller.to_string(),
+            subject,
         };
         batch.put_sealed(Column::Audit, &sequence.to_be_bytes(), &entry)?;
         Ok(sequence)

@@ -11,6 +11,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{ConfigError, Error};
+use crate::hsm::HsmConfig;
+use crate::kmip_service::config::{Gateways, KmipConfig};
 
 /// Where the core reads its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/krypton/core.toml";
@@ -30,6 +32,13 @@ pub struct Config {
     unseal: UnsealConfig,
     #[serde(default)]
     hardening: HardeningConfig,
+    /// The customer's HSM; without it tenants cannot be linked.
+    pkcs11: Option<HsmConfig>,
+    /// The KMIP service for gateways; without it only the control socket is served.
+    kmip: Option<KmipConfig>,
+    /// Built from `kmip.gateways` by validation.
+    #[serde(skip)]
+    gateways: Gateways,
 }
 
 /// `[control]`: the operators' control socket.
@@ -94,8 +103,11 @@ impl Config {
 
     /// Parses and validates configuration text.
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let config: Self = toml::from_str(text).map_err(ConfigError::Parse)?;
+        let mut config: Self = toml::from_str(text).map_err(ConfigError::Parse)?;
         config.validate()?;
+        if let Some(kmip) = &config.kmip {
+            config.gateways = kmip.validate()?;
+        }
         Ok(config)
     }
 
@@ -158,13 +170,23 @@ impl Config {
         Duration::from_secs(self.unseal.progress_timeout_secs)
     }
 
+    /// The `[pkcs11]` table, if the core reaches an HSM.
+    pub(crate) fn hsm(&self) -> Option<&HsmConfig> {
+        self.pkcs11.as_ref()
+    }
+
+    /// The `[kmip]` table and the gateways it lists, if the core serves KMIP.
+    pub(crate) fn kmip(&self) -> Option<(&KmipConfig, &Gateways)> {
+        self.kmip.as_ref().map(|kmip| (kmip, &self.gateways))
+    }
+
     /// Whether the core may run where memory cannot be locked (development only).
     pub fn allow_unlocked_memory(&self) -> bool {
         self.hardening.allow_unlocked_memory
     }
 }
 
-fn require_absolute(key: &'static str, path: &Path) -> Result<(), ConfigError> {
+pub(crate) fn require_absolute(key: &'static str, path: &Path) -> Result<(), ConfigError> {
     if path.is_absolute() {
         Ok(())
     } else {

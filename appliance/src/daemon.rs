@@ -1,9 +1,12 @@
-//! The running core: the appliance and the listeners that serve it.
+//! The running core: the appliance, the HSM, and the listeners that serve them: the control
+//! socket always, the KMIP service for gateways when `[kmip]` is configured.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_stream::wrappers::UnixListenerStream;
 use tonic::transport::Server;
 
@@ -13,9 +16,15 @@ use crate::control::service::ControlService;
 use crate::control::socket;
 use crate::control::v1::control_server::ControlServer;
 use crate::error::Error;
+use crate::hierarchy::Hierarchy;
+use crate::hsm::Hsm;
+use crate::kmip_service::KmipService;
+use crate::seal::State;
 
 /// How often an expired unseal attempt is looked for, so its shares leave memory promptly.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(1);
+/// How often the state is compared with the one last reported to systemd (`STATUS=`).
+const STATE_REPORT: Duration = Duration::from_secs(1);
 
 /// The core, opened and ready to serve.
 #[derive(Debug)]
@@ -35,28 +44,85 @@ impl Daemon {
         })
     }
 
-    /// Serves the control API until `shutdown` completes, then lets in-flight requests finish,
-    /// zeroizes every key and removes the socket.
+    /// Opens the HSM (if configured), then serves the control API and the KMIP service until
+    /// `shutdown` completes; then lets in-flight requests finish, zeroizes every key and
+    /// removes the socket.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
+        let hsm = match self.config.hsm() {
+            Some(config) => {
+                let hsm = Hsm::open(config).await.map_err(Error::Hsm)?;
+                tracing::info!("HSM token opened");
+                Some(hsm)
+            }
+            None => None,
+        };
+        let hierarchy = Arc::new(Hierarchy::new(Arc::clone(&self.appliance), hsm));
+        let kmip = match self.config.kmip() {
+            Some((config, gateways)) => {
+                let tls = kmip::net::server_config(&config.tls).map_err(Error::KmipSetup)?;
+                let listener =
+                    TcpListener::bind(config.listen)
+                        .await
+                        .map_err(|source| Error::Io {
+                            context: "binding the KMIP listener",
+                            source,
+                        })?;
+                let service = KmipService::new(Arc::clone(&hierarchy), gateways.clone());
+                Some((listener, Arc::new(tls), config.clone(), service))
+            }
+            None => None,
+        };
         let path = self.config.control_socket();
         let listener = socket::bind(path)?;
         tracing::info!(socket = %path.display(), "control API listening");
+        let (stop, stopping) = watch::channel(false);
+        let kmip = kmip.map(|(listener, tls, config, service)| {
+            let stopping = stopped(stopping.clone());
+            tokio::spawn(kmip::net::serve(
+                listener,
+                tls,
+                config.identity_source,
+                config.limits,
+                Arc::new(service),
+                stopping,
+            ))
+        });
+        let state = self.appliance.state()?;
+        krypton_service::notify::ready(status_line(state));
+        let reporter = tokio::spawn(report_state(Arc::clone(&self.appliance), state));
         let sweeper = tokio::spawn(sweep_expired_unseal(Arc::clone(&self.appliance)));
-        let service = ControlServer::new(ControlService::new(Arc::clone(&self.appliance)))
+        let service = ControlServer::new(ControlService::new(hierarchy))
             .max_decoding_message_size(self.config.max_request_bytes());
         let served = Server::builder()
             .timeout(self.config.request_timeout())
             .concurrency_limit_per_connection(self.config.max_concurrent_requests())
             .add_service(service)
-            .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
+            .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async move {
+                shutdown.await;
+                stop.send_replace(true);
+            })
             .await
             .map_err(Error::Transport);
+        // The control server may also end on an error: stop the KMIP service either way.
+        drop(stopping);
+        if let Some(kmip) = kmip {
+            if let Err(join) = kmip.await {
+                tracing::error!(error = %join, "the KMIP service task failed");
+            }
+        }
         sweeper.abort();
+        reporter.abort();
         let zeroized = self.appliance.zeroize();
         socket::remove(path);
         tracing::info!("core stopped; keys zeroized");
         served.and(zeroized)
     }
+}
+
+/// Completes when `stopping` turns true or its sender is gone.
+async fn stopped(mut stopping: watch::Receiver<bool>) {
+    // An error means the sender was dropped: the daemon is stopping too.
+    let _ = stopping.wait_for(|stop| *stop).await;
 }
 
 async fn sweep_expired_unseal(appliance: Arc<Appliance>) {
@@ -69,5 +135,34 @@ async fn sweep_expired_unseal(appliance: Arc<Appliance>) {
             Ok(Err(error)) => tracing::error!(%error, "unseal expiry sweep failed"),
             Err(error) => tracing::error!(%error, "unseal expiry sweep panicked"),
         }
+    }
+}
+
+/// Keeps `systemctl status` showing the lifecycle state, within [`STATE_REPORT`] of a change.
+async fn report_state(appliance: Arc<Appliance>, mut reported: State) {
+    let mut ticks = tokio::time::interval(STATE_REPORT);
+    loop {
+        ticks.tick().await;
+        let appliance = Arc::clone(&appliance);
+        // A transition holds the lifecycle lock across disk syncs: wait for it off the runtime.
+        match tokio::task::spawn_blocking(move || appliance.state()).await {
+            Ok(Ok(state)) if state != reported => {
+                krypton_service::notify::status(status_line(state));
+                reported = state;
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::error!(%error, "reading the state for systemd failed"),
+            Err(error) => tracing::error!(%error, "reading the state for systemd panicked"),
+        }
+    }
+}
+
+/// The status line systemd shows for each state.
+fn status_line(state: State) -> &'static str {
+    match state {
+        State::Uninitialized => "Uninitialized",
+        State::Sealed => "Sealed",
+        State::Unsealing => "Unsealing",
+        State::Unsealed => "Unsealed",
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use crate::hsm::{HsmError, InvalidIdentifier, TenantId};
 use crate::store::Column;
 
 /// Everything that can go wrong in the core.
@@ -13,7 +14,19 @@ use crate::store::Column;
 ///   [`Sealed`](Error::Sealed), [`Uninitialized`](Error::Uninitialized),
 ///   [`AlreadyInitialized`](Error::AlreadyInitialized), [`AlreadyUnsealed`](Error::AlreadyUnsealed),
 ///   [`InvalidSplit`](Error::InvalidSplit), [`OutOfRange`](Error::OutOfRange),
-///   [`PermissionDenied`](Error::PermissionDenied);
+///   [`PermissionDenied`](Error::PermissionDenied), [`InvalidName`](Error::InvalidName),
+///   [`TenantNotFound`](Error::TenantNotFound), [`TenantLinked`](Error::TenantLinked),
+///   [`L1Mismatch`](Error::L1Mismatch), [`ServiceNotFound`](Error::ServiceNotFound),
+///   [`ServiceExists`](Error::ServiceExists), [`HsmNotConfigured`](Error::HsmNotConfigured);
+/// - **KMIP requests** that are malformed, not allowed or not offered:
+///   [`Kmip`](Error::Kmip), [`InvalidRequest`](Error::InvalidRequest),
+///   [`UnknownGateway`](Error::UnknownGateway), [`TenantNotPermitted`](Error::TenantNotPermitted),
+///   [`ObjectNotFound`](Error::ObjectNotFound),
+///   [`OperationNotSupported`](Error::OperationNotSupported), [`Refused`](Error::Refused);
+/// - **a tenant's keys** out of reach: [`TenantUnavailable`](Error::TenantUnavailable) (unlinked,
+///   or its L1 refused by the HSM), [`Hsm`](Error::Hsm) (the HSM failed a link);
+/// - **wrapped data keys** that do not open: [`MalformedWrappedKey`](Error::MalformedWrappedKey),
+///   [`UnauthenticWrappedKey`](Error::UnauthenticWrappedKey);
 /// - **operator input** at the unseal ceremony: [`ShareRefused`](Error::ShareRefused) (not
 ///   counted, progress kept) and [`WrongShares`](Error::WrongShares) (attempt over, still sealed);
 /// - **stored data** that failed authentication: [`TamperedRecord`](Error::TamperedRecord);
@@ -65,6 +78,117 @@ pub enum Error {
         /// The caller as the transport identified it.
         caller: String,
     },
+
+    /// A tenant id or service name outside its allowed form.
+    #[error("invalid name")]
+    InvalidName(#[source] InvalidIdentifier),
+
+    /// No tenant of this id was ever linked (or it was destroyed).
+    #[error("tenant {0} is not linked")]
+    TenantNotFound(TenantId),
+
+    /// `tenant link` for a tenant that is linked and available.
+    #[error("tenant {0} is already linked")]
+    TenantLinked(TenantId),
+
+    /// A relink names another L1 than the one the tenant's L2 is wrapped under.
+    #[error(
+        "tenant {tenant} is linked to L1 label {stored:?}: relink it with that key, or destroy it first"
+    )]
+    L1Mismatch {
+        /// The tenant.
+        tenant: TenantId,
+        /// The L1 label its wrapped L2 was made with.
+        stored: String,
+    },
+
+    /// The tenant's keys are not in memory: it was unlinked, or the HSM refused its L1 at
+    /// re-open. Every request for it fails closed.
+    #[error("tenant {tenant} is unavailable: {reason}")]
+    TenantUnavailable {
+        /// The tenant.
+        tenant: TenantId,
+        /// Why, for the operator (names no secret).
+        reason: String,
+    },
+
+    /// The tenant has no service of this name.
+    #[error("tenant {tenant} has no service {service}")]
+    ServiceNotFound {
+        /// The tenant.
+        tenant: TenantId,
+        /// The service name.
+        service: String,
+    },
+
+    /// `service create` for a service that exists.
+    #[error("tenant {tenant} already has a service {service}")]
+    ServiceExists {
+        /// The tenant.
+        tenant: TenantId,
+        /// The service name.
+        service: String,
+    },
+
+    /// A tenant link was asked of a core without `[pkcs11]`.
+    #[error("no HSM is configured: add a [pkcs11] table to the core's configuration")]
+    HsmNotConfigured,
+
+    /// The HSM failed or refused while linking or re-opening a tenant.
+    #[error("the HSM failed")]
+    Hsm(#[source] HsmError),
+
+    /// A KMIP request message or batch item that does not decode.
+    #[error("malformed KMIP request")]
+    Kmip(#[source] kmip::Error),
+
+    /// A KMIP request that decodes but asks for something the core does not do this way.
+    #[error("{0}")]
+    InvalidRequest(&'static str),
+
+    /// A KMIP client whose certificate identity is not a configured gateway.
+    #[error("client {0:?} is not a gateway this core serves")]
+    UnknownGateway(String),
+
+    /// A gateway asked for a tenant it is not configured for.
+    #[error("gateway {gateway:?} may not act for tenant {tenant}")]
+    TenantNotPermitted {
+        /// The gateway's certificate identity.
+        gateway: String,
+        /// The tenant asked for.
+        tenant: String,
+    },
+
+    /// A KMIP Unique Identifier that names no object of the core.
+    #[error("no object {0:?}")]
+    ObjectNotFound(String),
+
+    /// A KMIP operation the core does not offer.
+    #[error("operation {0:?} is not supported by krypton-core")]
+    OperationNotSupported(kmip::Operation),
+
+    /// A gateway asked, for itself, for an operation on registry objects: objects belong to
+    /// applications, which a gateway names with a Delegated credential.
+    #[error("{0:?} needs the application's identity: a gateway owns no objects")]
+    GatewayOwnsNoObjects(kmip::Operation),
+
+    /// The KMIP object rules refuse a registry request: the caller's input, the object's
+    /// state, or a limit. The refusal carries its own Result Reason.
+    #[error("{}", .0.message)]
+    Refused(kmip::objects::Refusal),
+
+    /// A registry object authenticated but holds a value this version does not know.
+    #[error("stored object {0:?} holds a value this version of krypton-core does not know")]
+    CorruptObject(String),
+
+    /// A wrapped data key that is not in the format the core writes.
+    #[error("malformed wrapped key: {0}")]
+    MalformedWrappedKey(&'static str),
+
+    /// A wrapped data key that does not open: another L4 identifier, another service key, or
+    /// altered.
+    #[error("the wrapped key does not open under this service key and identifier")]
+    UnauthenticWrappedKey,
 
     /// A share was refused and not counted: mistyped, from another installation, or entered
     /// twice. Progress so far is kept.
@@ -136,6 +260,10 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// The KMIP listener's TLS configuration could not be built from its files.
+    #[error("KMIP service set-up")]
+    KmipSetup(#[source] kmip::net::NetError),
+
     /// The control API's transport failed.
     #[error("control API transport")]
     Transport(#[source] tonic::transport::Error),
@@ -167,12 +295,23 @@ pub enum Bug {
     /// AES-GCM sealing failed.
     #[error("AES-GCM sealing failed")]
     Aead,
+    /// The HSM unwrapped another L2 than the one it had just wrapped.
+    #[error("the HSM did not give back the L2 it wrapped")]
+    HsmRoundTrip,
     /// HKDF refused its own fixed-size output.
     #[error("key derivation failed")]
     KeyDerivation,
     /// An audit key is not a 64-bit sequence number.
     #[error("audit record key has {0} bytes, expected 8")]
     AuditKeyLength(usize),
+    /// More records than the core ever writes under one prefix.
+    #[error("more than {limit} records under one prefix in {column}")]
+    TooManyRecords {
+        /// The family.
+        column: Column,
+        /// The bound.
+        limit: usize,
+    },
     /// The audit sequence reached 2^64 - 1.
     #[error("audit sequence numbers are exhausted")]
     AuditSequenceExhausted,
@@ -209,6 +348,9 @@ pub enum ConfigError {
     /// The file is not valid TOML or has an unknown, missing or mistyped key.
     #[error("invalid configuration")]
     Parse(#[source] toml::de::Error),
+    /// `[[kmip.gateways]]` is empty, too long, repeats a gateway or names an invalid tenant.
+    #[error("{0}")]
+    Gateways(String),
     /// A path that must be absolute is relative.
     #[error("{key} must be an absolute path, not {}", path.display())]
     RelativePath {

@@ -3,7 +3,6 @@
 //! Reads its configuration, hardens the process before any secret can reach it, opens the
 //! store sealed and serves the control API until SIGTERM or SIGINT, then zeroizes its keys.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -13,11 +12,11 @@ use krypton_core::{
 };
 use nix::sys::stat::{Mode, umask};
 use tokio::signal::unix::{SignalKind, signal};
-use tracing_subscriber::EnvFilter;
 
 /// The Krypton core: holds the master key and tenant keys, sealed until K operators unseal it.
 ///
-/// Logs go to stderr; set KRYPTON_LOG (e.g. `debug`, `krypton_core=trace`) to change the level.
+/// Logs go to the systemd journal when run as a systemd service, to stderr otherwise; set
+/// KRYPTON_LOG (e.g. `debug`, `krypton_core=trace`) to change the level.
 #[derive(Debug, Parser)]
 #[command(name = "krypton-core", version)]
 struct Args {
@@ -28,14 +27,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        // Colour for a terminal only: under systemd or a redirect, plain text.
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            EnvFilter::try_from_env("KRYPTON_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    krypton_service::init_logging();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -74,7 +66,7 @@ fn run(args: &Args) -> Result<(), Error> {
     })
 }
 
-/// Completes on the first SIGTERM or SIGINT.
+/// Completes on the first SIGTERM or SIGINT, once systemd has been told the core is stopping.
 fn shutdown_signal() -> Result<impl Future<Output = ()>, Error> {
     let io = |source| Error::Io {
         context: "installing signal handlers",
@@ -88,5 +80,6 @@ fn shutdown_signal() -> Result<impl Future<Output = ()>, Error> {
             _ = interrupt.recv() => "SIGINT",
         };
         tracing::info!(signal = name, "shutting down");
+        krypton_service::notify::stopping();
     })
 }

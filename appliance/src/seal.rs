@@ -11,9 +11,11 @@
 //! so the shares of an abandoned attempt and the keys of a sealed core are dropped, and wiped,
 //! by the move itself. This module does no I/O; [`crate::appliance`] persists and audits.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::error::Error;
+use crate::hierarchy::Keyring;
 use crate::installation::StoredInstallation;
 use crate::master_key::MasterKey;
 
@@ -63,11 +65,13 @@ pub(crate) struct Unsealing {
     deadline: Instant,
 }
 
-/// Holding the master key, rebuilt and verified, with an authenticated install record.
+/// Holding the master key, rebuilt and verified, with an authenticated install record, and
+/// the tenants' keys re-opened since.
 #[derive(Debug)]
 pub(crate) struct Unsealed {
     installation: StoredInstallation,
     master: MasterKey,
+    keyring: Arc<Keyring>,
 }
 
 /// What adding a share led to.
@@ -197,6 +201,7 @@ impl Unsealing {
             Ok(master) => AddShare::Unsealed(Unsealed {
                 installation: self.installation,
                 master,
+                keyring: Arc::default(),
             }),
             Err(error) => AddShare::Failed(Sealed::new(self.installation), error),
         }
@@ -204,9 +209,16 @@ impl Unsealing {
 }
 
 impl Unsealed {
-    /// Drops, and so wipes, the master key and every key derived from it.
+    /// Drops, and so wipes, the master key and every key derived from it, and every tenant's
+    /// L2 and L3s.
     pub(crate) fn seal(self) -> Sealed {
+        self.keyring.close();
         Sealed::new(self.installation)
+    }
+
+    /// The tenants' keys.
+    pub(crate) fn keyring(&self) -> &Arc<Keyring> {
+        &self.keyring
     }
 
     /// The master key.

@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
 use common::Site;
+use common::secrets::{assert_absent, derive, master_key};
 
 /// Flips a bit in the middle of the value stored at `key` in family `family`.
 fn flip_a_bit(site: &Site, family: &str, key: &[u8]) {
@@ -142,7 +140,7 @@ fn workload(site: &Site, shares: &[String], first: usize) {
 /// The master key, the keys derived from it, and every share in both its printed and its
 /// compact form.
 fn secrets(site: &Site, shares: &[String]) -> Vec<(String, Vec<u8>)> {
-    let master = master_key(site, shares);
+    let master = master_key(site, &shares[..3]);
     let mut secrets: Vec<(String, Vec<u8>)> = vec![("master key".into(), master.to_vec())];
     for label in ["krypton/v1/record-seal", "krypton/v1/metadata-mac"] {
         secrets.push((label.into(), derive(&master, label.as_bytes()).to_vec()));
@@ -153,63 +151,4 @@ fn secrets(site: &Site, shares: &[String]) -> Vec<(String, Vec<u8>)> {
         secrets.push((format!("share {} compact", index + 1), compact.into_bytes()));
     }
     secrets
-}
-
-/// Asserts that none of `files` contains any of `secrets`, and that files of each of the
-/// `kinds` were there to search.
-fn assert_absent(files: &[(PathBuf, Vec<u8>)], secrets: &[(String, Vec<u8>)], kinds: &[&str]) {
-    let names: Vec<String> = files
-        .iter()
-        .map(|(path, _)| path.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    for kind in kinds {
-        assert!(
-            names.iter().any(|name| name.contains(kind)),
-            "expected a {kind} file among {names:?}"
-        );
-    }
-    for (path, contents) in files {
-        for (what, secret) in secrets {
-            assert!(
-                !contents
-                    .windows(secret.len())
-                    .any(|window| window == secret.as_slice()),
-                "{what} found in {}",
-                path.display()
-            );
-        }
-    }
-}
-
-/// Rebuilds the master key from the shares and the stored key check, as the core does.
-fn master_key(site: &Site, shares: &[String]) -> [u8; 32] {
-    let db = site.open_db();
-    let meta = db.cf_handle("meta").unwrap();
-    let stored = db.get_cf(meta, b"installation").unwrap().unwrap();
-    let mut record: ciborium::Value = ciborium::from_reader(&stored[32..]).unwrap();
-    let ciborium::Value::Array(bytes) = common::field(record.as_map_mut().unwrap(), "key_check")
-    else {
-        panic!("key_check is not an array");
-    };
-    let bytes: Vec<u8> = bytes
-        .iter()
-        .map(|b| u8::try_from(b.as_integer().unwrap()).unwrap())
-        .collect();
-    let key_check = shamir::KeyCheck::from_bytes(&bytes).unwrap();
-    let parsed: Vec<shamir::Share> = shares[..3].iter().map(|s| s.parse().unwrap()).collect();
-    let mut master = [0u8; 32];
-    shamir::combine_into(&parsed, &key_check, &mut master).unwrap();
-    master
-}
-
-/// The core's documented derivation: HKDF-SHA256, no salt, `info` = the purpose label.
-fn derive(master: &[u8; 32], label: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    Salt::new(HKDF_SHA256, &[])
-        .extract(master)
-        .expand(&[label], HKDF_SHA256)
-        .unwrap()
-        .fill(&mut out)
-        .unwrap();
-    out
 }

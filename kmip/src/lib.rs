@@ -23,6 +23,11 @@ mod structure;
 mod tags;
 mod version;
 
+// The object-management rules shared by the servers (gateway and core). Behind the `objects`
+// feature, which brings serde for the stored metadata.
+#[cfg(feature = "objects")]
+pub mod objects;
+
 // KMIP over mutual TLS: server, client and connection pool. Behind the `net` feature, so the
 // codec builds without sockets or TLS.
 #[cfg(feature = "net")]

@@ -1,11 +1,35 @@
-//! Test harness for Krypton's end-to-end suites: a throw-away SoftHSM2 installation per test
-//! process, with one token per test and customer root keys (L1) generated inside the token.
-//!
-//! SoftHSM2 reads its configuration file from `SOFTHSM2_CONF` when the module is initialised, and a
-//! process may initialise a PKCS#11 module once. So a suite calls [`SoftHsm::install`] first thing in
-//! its own `main` (the suites are `harness = false`), before any thread exists; the processes the
-//! tests spawn (krypton-core) inherit the same configuration and see the same tokens.
+//! What Krypton's end-to-end suites share besides krypton-dev (whose `softhsm` module is their
+//! SoftHSM2 harness and whose `Stack` brings up core and gateway): finding the workspace's
+//! binaries and the Python that runs PyKMIP.
 
-mod softhsm;
+use std::path::PathBuf;
 
-pub use softhsm::{Error, SoftHsm, TestToken};
+/// The directory of the workspace's debug binaries. Test executables live in
+/// `<target>/debug/deps`, so this is found from the running test, whatever the target dir is.
+pub fn debug_bin_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.to_owned()))
+        .unwrap_or_default()
+}
+
+/// The debug binary `name`, or a message saying how to build it.
+pub fn debug_binary(name: &str) -> Result<PathBuf, String> {
+    let path = debug_bin_dir().join(name);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} is missing: run `cargo build --bins` first (`cargo test --workspace` builds it)",
+            path.display()
+        ))
+    }
+}
+
+/// `$KRYPTON_PYTHON`, else `<workspace>/.venv/bin/python` (see `scripts/install-deps.sh`).
+pub fn python() -> PathBuf {
+    std::env::var_os("KRYPTON_PYTHON").map_or_else(
+        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python")),
+        PathBuf::from,
+    )
+}

@@ -17,7 +17,7 @@ use krypton_core::{
     ErrorChain, Hsm, HsmConfig, HsmError, L1Ref, PinError, PinSource, SecretKey, TenantId,
     WhenIdle, WrappedL2,
 };
-use krypton_softhsm_tests::{SoftHsm, TestToken};
+use krypton_dev::softhsm::{SoftHsm, Token};
 use libtest_mimic::{Arguments, Failed, Trial};
 use tempfile::TempDir;
 
@@ -68,7 +68,7 @@ fn main() -> ExitCode {
 
 /// A token with one L1 key, and a PIN file for it.
 struct Fixture<'h> {
-    token: TestToken<'h>,
+    token: Token<'h>,
     config: HsmConfig,
     l1: L1Ref,
     dir: TempDir,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::object::{Attribute, AttributeType};
-use krypton_softhsm_tests::{Error, SoftHsm, TestToken};
+use krypton_dev::softhsm::{Error, SoftHsm, Token};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 type Test = fn(&SoftHsm) -> Result<(), Failed>;
@@ -41,7 +41,7 @@ fn main() -> ExitCode {
 }
 
 fn gcm_encrypt(
-    token: &TestToken<'_>,
+    token: &Token<'_>,
     key: &str,
     aad: &[u8],
     plain: &[u8],
@@ -58,7 +58,7 @@ fn gcm_encrypt(
 }
 
 fn gcm_decrypt(
-    token: &TestToken<'_>,
+    token: &Token<'_>,
     key: &str,
     aad: &[u8],
     iv: [u8; 12],

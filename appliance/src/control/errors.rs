@@ -58,6 +58,17 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
         },
         Error::WrongShares(_) => (Code::InvalidArgument, ErrorReason::WrongShares),
         Error::TamperedRecord { .. } => (Code::DataLoss, ErrorReason::TamperedRecord),
+        Error::InvalidName(_) => (Code::InvalidArgument, ErrorReason::InvalidArgument),
+        Error::TenantNotFound(_) | Error::ServiceNotFound { .. } => {
+            (Code::NotFound, ErrorReason::NotFound)
+        }
+        Error::TenantLinked(_) | Error::ServiceExists { .. } | Error::L1Mismatch { .. } => {
+            (Code::AlreadyExists, ErrorReason::Conflict)
+        }
+        Error::TenantUnavailable { .. } => {
+            (Code::FailedPrecondition, ErrorReason::TenantUnavailable)
+        }
+        Error::HsmNotConfigured | Error::Hsm(_) => (Code::Unavailable, ErrorReason::Hsm),
         // The core's own faults: the caller can do nothing about them but tell an operator.
         Error::Config(_)
         | Error::Store { .. }
@@ -68,7 +79,20 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
         | Error::SocketInUse { .. }
         | Error::SocketPathOccupied { .. }
         | Error::Transport(_)
+        | Error::KmipSetup(_)
         | Error::Internal(_) => (Code::Internal, ErrorReason::Internal),
+        // KMIP-only faults never reach the control API.
+        Error::Kmip(_)
+        | Error::InvalidRequest(_)
+        | Error::UnknownGateway(_)
+        | Error::TenantNotPermitted { .. }
+        | Error::ObjectNotFound(_)
+        | Error::OperationNotSupported(_)
+        | Error::GatewayOwnsNoObjects(_)
+        | Error::Refused(_)
+        | Error::CorruptObject(_)
+        | Error::MalformedWrappedKey(_)
+        | Error::UnauthenticWrappedKey => (Code::Internal, ErrorReason::Internal),
     }
 }
 

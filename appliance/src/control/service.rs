@@ -13,23 +13,26 @@ use crate::appliance::{Appliance, InstallationInfo, StatusReport, UnsealOutcome,
 use crate::audit::AuditRecord;
 use crate::caller::Caller;
 use crate::error::{Bug, Error};
+use crate::hierarchy::{Hierarchy, ServiceInfo, ServiceName, TenantInfo, tenant_id};
 use crate::seal::{Progress, State};
 
 /// Records returned when an audit log request names no limit.
 const DEFAULT_AUDIT_PAGE: usize = 20;
 
-/// Serves the control API from an [`Appliance`].
+/// Serves the control API from an [`Appliance`] and its key [`Hierarchy`].
 #[derive(Debug, Clone)]
 pub(crate) struct ControlService {
     appliance: Arc<Appliance>,
+    hierarchy: Arc<Hierarchy>,
     /// Besides root, the only user served: the one the core runs as.
     owner_uid: u32,
 }
 
 impl ControlService {
-    pub(crate) fn new(appliance: Arc<Appliance>) -> Self {
+    pub(crate) fn new(hierarchy: Arc<Hierarchy>) -> Self {
         Self {
-            appliance,
+            appliance: Arc::clone(hierarchy.appliance()),
+            hierarchy,
             owner_uid: nix::unistd::geteuid().as_raw(),
         }
     }
@@ -121,6 +124,10 @@ impl v1::control_server::Control for ControlService {
         let report = self
             .run(move |appliance| appliance.unseal(&caller, share))
             .await?;
+        if matches!(report.outcome, UnsealOutcome::Unsealed { .. }) {
+            // Bounded per tenant; a tenant the HSM refuses is left unavailable, not waited for.
+            self.hierarchy.reopen().await?;
+        }
         Ok(Response::new(unseal_response(report)))
     }
 
@@ -163,6 +170,129 @@ impl v1::control_server::Control for ControlService {
             records: records.into_iter().map(audit_record).collect(),
             audit_sequence,
         }))
+    }
+
+    async fn link_tenant(
+        &self,
+        request: Request<v1::LinkTenantRequest>,
+    ) -> Result<Response<v1::LinkTenantResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let request = request.into_inner();
+        let tenant = tenant_id(request.tenant)?;
+        let report = self
+            .hierarchy
+            .link(caller, tenant, request.l1_label)
+            .await?;
+        Ok(Response::new(v1::LinkTenantResponse {
+            relinked: report.relinked,
+            audit_sequence: report.audit_sequence,
+        }))
+    }
+
+    async fn unlink_tenant(
+        &self,
+        request: Request<v1::UnlinkTenantRequest>,
+    ) -> Result<Response<v1::UnlinkTenantResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let request = request.into_inner();
+        let tenant = tenant_id(request.tenant)?;
+        let audit_sequence = self
+            .hierarchy
+            .unlink(caller, tenant, request.destroy)
+            .await?;
+        Ok(Response::new(v1::UnlinkTenantResponse { audit_sequence }))
+    }
+
+    async fn list_tenants(
+        &self,
+        request: Request<v1::ListTenantsRequest>,
+    ) -> Result<Response<v1::ListTenantsResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let (tenants, audit_sequence) = self.hierarchy.tenants(caller).await?;
+        Ok(Response::new(v1::ListTenantsResponse {
+            tenants: tenants.into_iter().map(tenant).collect(),
+            audit_sequence,
+        }))
+    }
+
+    async fn create_service(
+        &self,
+        request: Request<v1::CreateServiceRequest>,
+    ) -> Result<Response<v1::ServiceResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let request = request.into_inner();
+        self.new_service_key(caller, request.tenant, request.service, false)
+            .await
+    }
+
+    async fn rotate_service(
+        &self,
+        request: Request<v1::RotateServiceRequest>,
+    ) -> Result<Response<v1::ServiceResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let request = request.into_inner();
+        self.new_service_key(caller, request.tenant, request.service, true)
+            .await
+    }
+
+    async fn list_services(
+        &self,
+        request: Request<v1::ListServicesRequest>,
+    ) -> Result<Response<v1::ListServicesResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let tenant = tenant_id(request.into_inner().tenant)?;
+        let (services, audit_sequence) = self.hierarchy.services(caller, tenant).await?;
+        Ok(Response::new(v1::ListServicesResponse {
+            services: services.into_iter().map(service).collect(),
+            audit_sequence,
+        }))
+    }
+}
+
+impl ControlService {
+    async fn new_service_key(
+        &self,
+        caller: Caller,
+        tenant: String,
+        service_name: String,
+        rotate: bool,
+    ) -> Result<Response<v1::ServiceResponse>, Status> {
+        let tenant = tenant_id(tenant)?;
+        let name = ServiceName::new(service_name)?;
+        let (info, audit_sequence) = self
+            .hierarchy
+            .new_service_key(caller, tenant, name, rotate)
+            .await?;
+        Ok(Response::new(v1::ServiceResponse {
+            service: Some(service(info)),
+            audit_sequence,
+        }))
+    }
+}
+
+fn tenant(info: TenantInfo) -> v1::Tenant {
+    let state = match info.state {
+        "active" => v1::TenantState::Active,
+        "opening" => v1::TenantState::Opening,
+        "unavailable" => v1::TenantState::Unavailable,
+        "unlinked" => v1::TenantState::Unlinked,
+        _ => v1::TenantState::Unspecified,
+    };
+    v1::Tenant {
+        tenant: info.tenant,
+        l1_label: info.l1_label,
+        state: state.into(),
+        reason: info.reason,
+        services: info.services,
+    }
+}
+
+fn service(info: ServiceInfo) -> v1::Service {
+    v1::Service {
+        tenant: info.tenant,
+        service: info.service,
+        unique_identifier: info.unique_identifier,
+        current_version: info.current_version,
     }
 }
 
@@ -242,5 +372,6 @@ fn audit_record(record: AuditRecord) -> v1::AuditRecord {
         time_unix_millis: record.entry.time_unix_millis,
         operation: record.entry.operation.name().to_owned(),
         caller: record.entry.caller,
+        subject: record.entry.subject,
     }
 }

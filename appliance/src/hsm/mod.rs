@@ -44,6 +44,7 @@ pub use error::{HsmError, InvalidIdentifier};
 pub use l1::L1Ref;
 pub use pin::{PinError, PinSource};
 pub use tenant::TenantId;
+pub(crate) use tenant::check_name;
 pub use wrap::{WrappedL2, WrappedL2Error};
 
 /// The core's connection to the customer's HSM token. Clones share one session pool.

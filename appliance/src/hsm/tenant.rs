@@ -7,10 +7,11 @@ use super::error::InvalidIdentifier;
 /// Longest tenant id: room for a UUID or a readable slug, bounded for logs and storage keys.
 const MAX_TENANT_ID_BYTES: usize = 128;
 
-/// A tenant's identifier: 1 to 128 printable ASCII characters, no spaces.
+/// A tenant's identifier: 1 to 128 printable ASCII characters, no spaces, no `/`.
 ///
 /// It is bound into every wrapped L2 as associated data, so a blob made for one tenant never
-/// opens as another's. The restricted alphabet keeps ids unambiguous in logs and messages.
+/// opens as another's. The restricted alphabet keeps ids unambiguous in logs and messages, and
+/// without `/` an id is one segment of a service key's identifier (`l3/<tenant>/<service>`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TenantId(String);
 
@@ -18,21 +19,28 @@ impl TenantId {
     /// Checks and wraps a tenant id.
     pub fn new(id: impl Into<String>) -> Result<Self, InvalidIdentifier> {
         let id = id.into();
-        let valid = (1..=MAX_TENANT_ID_BYTES).contains(&id.len())
-            && id.bytes().all(|b| b.is_ascii_graphic());
-        if valid {
-            Ok(Self(id))
-        } else {
-            Err(InvalidIdentifier {
-                what: "a tenant id",
-                rule: "1 to 128 printable ASCII characters without spaces",
-            })
-        }
+        check_name("a tenant id", &id)?;
+        Ok(Self(id))
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Checks the rule tenant ids and service names share: 1 to 128 printable ASCII characters,
+/// no space, no `/`.
+pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), InvalidIdentifier> {
+    let valid = (1..=MAX_TENANT_ID_BYTES).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
+    if valid {
+        Ok(())
+    } else {
+        Err(InvalidIdentifier {
+            what,
+            rule: "1 to 128 printable ASCII characters without spaces or '/'",
+        })
     }
 }
 
@@ -57,6 +65,7 @@ mod tests {
             "two words".to_owned(),
             "tab\there".to_owned(),
             "ünïcode".to_owned(),
+            "a/b".to_owned(),
         ] {
             assert!(TenantId::new(bad.clone()).is_err(), "{bad:?}");
         }

@@ -48,6 +48,8 @@ pub(crate) enum Scan<'a> {
     From(&'a [u8]),
     /// The records with the greatest keys, returned in key order.
     Last,
+    /// The records at or after `from` whose keys start with `prefix`, in key order.
+    Within { prefix: &'a [u8], from: &'a [u8] },
 }
 
 /// A record read back: its key and its opened value.
@@ -97,6 +99,12 @@ impl Batch<'_> {
     ) -> Result<(), Error> {
         self.batch
             .put_cf(self.store.family(column)?, record_key, value);
+        Ok(())
+    }
+
+    /// Removes the record at `record_key` in `column`.
+    pub(crate) fn delete(&mut self, column: Column, record_key: &[u8]) -> Result<(), Error> {
+        self.batch.delete_cf(self.store.family(column)?, record_key);
         Ok(())
     }
 
@@ -162,6 +170,19 @@ impl Store {
             })
     }
 
+    /// Reads and opens the sealed record at `record_key` in `column`, if there is one. A record
+    /// that fails to open is [`Error::TamperedRecord`]: it is never returned.
+    pub(crate) fn get_sealed<T: DeserializeOwned>(
+        &self,
+        key: &SecretKey,
+        column: Column,
+        record_key: &[u8],
+    ) -> Result<Option<T>, Error> {
+        self.get_plain(column, record_key)?
+            .map(|sealed| open_record(key, column, record_key, &sealed))
+            .transpose()
+    }
+
     /// Reads and opens up to `limit` sealed records of `column`, in key order. A record that
     /// fails to open stops the scan with [`Error::TamperedRecord`]: it is never returned.
     pub(crate) fn scan_sealed<T: DeserializeOwned>(
@@ -171,13 +192,21 @@ impl Store {
         scan: Scan<'_>,
         limit: usize,
     ) -> Result<Vec<Entry<T>>, Error> {
-        let mode = match scan {
-            Scan::From(start) => IteratorMode::From(start, Direction::Forward),
-            Scan::Last => IteratorMode::End,
+        let (mode, prefix) = match scan {
+            Scan::From(start) => (IteratorMode::From(start, Direction::Forward), &[][..]),
+            Scan::Last => (IteratorMode::End, &[][..]),
+            Scan::Within { prefix, from } => (
+                IteratorMode::From(from.max(prefix), Direction::Forward),
+                prefix,
+            ),
         };
         let mut records = self
             .db
             .iterator_cf(self.family(column)?, mode)
+            .take_while(|item| {
+                item.as_ref()
+                    .map_or(true, |(record_key, _)| record_key.starts_with(prefix))
+            })
             .take(limit)
             .map(|item| {
                 let (record_key, sealed) = item.map_err(|source| Error::Store {
@@ -195,6 +224,55 @@ impl Store {
             records.reverse();
         }
         Ok(records)
+    }
+
+    /// Reads and opens the sealed records of `column` whose keys start with `prefix`, in key
+    /// order; more than `limit` of them is an error, not a silent truncation.
+    pub(crate) fn scan_prefix_sealed<T: DeserializeOwned>(
+        &self,
+        key: &SecretKey,
+        column: Column,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Entry<T>>, Error> {
+        let mut records = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.family(column)?,
+            IteratorMode::From(prefix, Direction::Forward),
+        );
+        for item in iter {
+            let (record_key, sealed) = item.map_err(|source| Error::Store {
+                context: "scanning",
+                source,
+            })?;
+            if !record_key.starts_with(prefix) {
+                break;
+            }
+            if records.len() == limit {
+                return Err(Error::Internal(Bug::TooManyRecords { column, limit }));
+            }
+            let value = open_record(key, column, &record_key, &sealed)?;
+            records.push(Entry {
+                key: record_key,
+                value,
+            });
+        }
+        Ok(records)
+    }
+
+    /// Flushes `column` and compacts it whole, so deleted records leave the files on disk
+    /// now rather than at some later compaction: how a destroyed tenant's wrapped keys are
+    /// shredded.
+    pub(crate) fn purge_deleted(&self, column: Column) -> Result<(), Error> {
+        let family = self.family(column)?;
+        let failed = |source| Error::Store {
+            context: "purging deleted records",
+            source,
+        };
+        self.db.flush_cf(family).map_err(failed)?;
+        self.db
+            .compact_range_cf(family, None::<&[u8]>, None::<&[u8]>);
+        Ok(())
     }
 
     /// The greatest key in `column`, if any.

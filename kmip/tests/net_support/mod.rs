@@ -1,4 +1,4 @@
-//! Shared by the `net_*` tests: a test PKI made with rcgen in a temporary directory, KMIP
+//! Shared by the `net_*` tests: a test PKI (krypton-dev's) in a temporary directory, KMIP
 //! servers on ephemeral loopback ports, test services, and raw TLS connections that send
 //! whatever bytes a test needs.
 #![allow(dead_code, clippy::unwrap_used)] // each test crate uses its own part of this module
@@ -17,10 +17,8 @@ use kmip::{
     DiscoverVersionsRequest, FrameReader, Item, Limits, ProtocolVersion, RequestBatchItem,
     RequestHeader, RequestMessage, ResponseMessage, ResultReason, Tag, Value,
 };
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SanType,
-};
+pub use krypton_dev::pki::Subject;
+use krypton_dev::pki::{Ca, client_params, server_params};
 use rustls::crypto::aws_lc_rs;
 use rustls::{ClientConfig, RootCertStore, SupportedProtocolVersion};
 use rustls_pki_types::pem::PemObject;
@@ -45,31 +43,11 @@ pub async fn bounded<F: Future>(future: F) -> F::Output {
         .expect("test step did not complete within its bound")
 }
 
-/// What a client certificate carries.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Subject<'a> {
-    pub common_name: Option<&'a str>,
-    pub dns: &'a [&'a str],
-    pub uris: &'a [&'a str],
-    /// Whether the certificate has an Extended Key Usage extension (with client auth).
-    pub client_auth_eku: bool,
-}
-
-impl<'a> Subject<'a> {
-    /// A certificate with only a Common Name: no SAN, no EKU.
-    pub fn common_name(name: &'a str) -> Self {
-        Self {
-            common_name: Some(name),
-            ..Self::default()
-        }
-    }
-}
-
 /// A CA, a server certificate for [`SERVER_NAME`], and client certificates on demand, as PEM
 /// files in a temporary directory.
 pub struct Pki {
     dir: TempDir,
-    ca: Issuer<'static, KeyPair>,
+    ca: Ca,
     pub ca_file: PathBuf,
     pub server: TlsFiles,
 }
@@ -77,45 +55,44 @@ pub struct Pki {
 impl Pki {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name = name("Krypton Test CA");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let key = KeyPair::generate().unwrap();
-        let certificate = params.self_signed(&key).unwrap();
+        let ca = Ca::new("Krypton Test CA").unwrap();
         let ca_file = dir.path().join("ca.pem");
-        std::fs::write(&ca_file, certificate.pem()).unwrap();
-        let mut pki = Self {
-            ca: Issuer::new(params, key),
-            ca_file: ca_file.clone(),
+        std::fs::write(&ca_file, ca.pem()).unwrap();
+        let server = ca
+            .issue(
+                &server_params(&[SERVER_NAME]).unwrap(),
+                dir.path(),
+                "server",
+            )
+            .unwrap();
+        Self {
             server: TlsFiles {
-                cert_chain: PathBuf::new(),
-                private_key: PathBuf::new(),
-                client_ca: ca_file,
+                cert_chain: server.cert,
+                private_key: server.key,
+                client_ca: ca_file.clone(),
             },
+            ca,
+            ca_file,
             dir,
-        };
-        let mut params = CertificateParams::new(vec![SERVER_NAME.to_owned()]).unwrap();
-        params.distinguished_name = name("krypton test server");
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        (pki.server.cert_chain, pki.server.private_key) = pki.issue("server", &params);
-        pki
+        }
     }
 
     /// A client certificate for `subject`, issued by this PKI's CA, trusting this PKI's server.
     pub fn client(&self, file_name: &str, subject: &Subject<'_>) -> ClientTlsFiles {
-        let (cert_chain, private_key) = self.issue(file_name, &client_params(subject));
+        let files = self
+            .ca
+            .issue(&client_params(subject).unwrap(), self.dir.path(), file_name)
+            .unwrap();
         ClientTlsFiles {
-            cert_chain,
-            private_key,
+            cert_chain: files.cert,
+            private_key: files.key,
             server_ca: self.ca_file.clone(),
         }
     }
 
     /// A client certificate for `subject` in DER, issued by this PKI's CA.
     pub fn client_certificate(&self, subject: &Subject<'_>) -> CertificateDer<'static> {
-        let key = KeyPair::generate().unwrap();
-        let certificate = client_params(subject).signed_by(&key, &self.ca).unwrap();
+        let (certificate, _key) = self.ca.sign(&client_params(subject).unwrap()).unwrap();
         certificate.der().clone()
     }
 
@@ -123,44 +100,6 @@ impl Pki {
     pub fn path(&self, file_name: &str) -> PathBuf {
         self.dir.path().join(file_name)
     }
-
-    fn issue(&self, file_name: &str, params: &CertificateParams) -> (PathBuf, PathBuf) {
-        let key = KeyPair::generate().unwrap();
-        let certificate = params.signed_by(&key, &self.ca).unwrap();
-        let cert_chain = self.path(&format!("{file_name}.pem"));
-        let private_key = self.path(&format!("{file_name}.key"));
-        std::fs::write(&cert_chain, certificate.pem()).unwrap();
-        std::fs::write(&private_key, key.serialize_pem()).unwrap();
-        (cert_chain, private_key)
-    }
-}
-
-fn name(common_name: &str) -> DistinguishedName {
-    let mut name = DistinguishedName::new();
-    name.push(DnType::CommonName, common_name);
-    name
-}
-
-fn client_params(subject: &Subject<'_>) -> CertificateParams {
-    let mut params = CertificateParams::default();
-    params.distinguished_name = subject
-        .common_name
-        .map_or_else(DistinguishedName::new, name);
-    params.subject_alt_names = subject
-        .dns
-        .iter()
-        .map(|dns| SanType::DnsName((*dns).try_into().unwrap()))
-        .chain(
-            subject
-                .uris
-                .iter()
-                .map(|uri| SanType::URI((*uri).try_into().unwrap())),
-        )
-        .collect();
-    if subject.client_auth_eku {
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    }
-    params
 }
 
 /// Server limits small enough for tests: every wait of a few seconds at most.

@@ -16,6 +16,8 @@ pub(crate) enum Failure {
     Core(tonic::Status),
     /// The share was refused before it was sent.
     Share(shamir::Error),
+    /// The command line asks for something only with a confirmation it lacks.
+    Usage(&'static str),
     /// A local file or terminal operation failed.
     Local {
         context: &'static str,
@@ -37,6 +39,7 @@ impl Failure {
             Self::Unreachable(error) if denied(error) => Reason::PermissionDenied,
             Self::Unreachable(_) => Reason::Unreachable,
             Self::Local { .. } => Reason::Local,
+            Self::Usage(_) => Reason::InvalidArgument,
             Self::Share(
                 shamir::Error::MalformedShare(_) | shamir::Error::UnsupportedVersion { .. },
             ) => Reason::MalformedShare,
@@ -74,6 +77,7 @@ impl Failure {
             Self::Core(status) => status.message().to_owned(),
             Self::Share(error) => format!("share refused: {}", ErrorChain(error)),
             Self::Local { context, source } => format!("{context}: {source}"),
+            Self::Usage(message) => (*message).to_owned(),
         };
         // One line whatever a source put in its message.
         line.replace(['\n', '\r'], " ")
@@ -110,6 +114,10 @@ pub(crate) enum Reason {
     TamperedRecord,
     PermissionDenied,
     Local,
+    NotFound,
+    Conflict,
+    TenantUnavailable,
+    Hsm,
 }
 
 impl Reason {
@@ -130,6 +138,10 @@ impl Reason {
             Self::TamperedRecord => "tampered-record",
             Self::PermissionDenied => "permission-denied",
             Self::Local => "local",
+            Self::NotFound => "not-found",
+            Self::Conflict => "conflict",
+            Self::TenantUnavailable => "tenant-unavailable",
+            Self::Hsm => "hsm",
         }
     }
 
@@ -148,6 +160,10 @@ impl Reason {
             Self::TamperedRecord => 7,
             Self::PermissionDenied => 8,
             Self::Local => 9,
+            Self::NotFound => 10,
+            Self::Conflict => 11,
+            Self::TenantUnavailable => 12,
+            Self::Hsm => 13,
         })
     }
 }
@@ -167,6 +183,10 @@ impl From<ErrorReason> for Reason {
             ErrorReason::WrongShares => Self::WrongShares,
             ErrorReason::TamperedRecord => Self::TamperedRecord,
             ErrorReason::PermissionDenied => Self::PermissionDenied,
+            ErrorReason::NotFound => Self::NotFound,
+            ErrorReason::Conflict => Self::Conflict,
+            ErrorReason::TenantUnavailable => Self::TenantUnavailable,
+            ErrorReason::Hsm => Self::Hsm,
         }
     }
 }

@@ -27,7 +27,11 @@ Exit codes:
   6  wrong shares: the threshold was reached but they do not rebuild the master key; still sealed
   7  a stored record failed authentication: tampering; the record was not served
   8  permission denied on the control socket
-  9  local file or terminal error (share file, share directory, prompt)";
+  9  local file or terminal error (share file, share directory, prompt)
+ 10  no such tenant or service
+ 11  conflict: the tenant is already linked, the service exists, or a relink names another L1
+ 12  the tenant is unavailable (unlinked, or its L1 refused by the HSM)
+ 13  the HSM refused or failed (L1 not found or not usable, token down, no [pkcs11] configured)";
 
 /// Operate a krypton-core appliance.
 #[derive(Debug, Parser)]
@@ -57,6 +61,45 @@ enum Command {
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Link, unlink and list tenants (each tenant's root key L2 is wrapped by its L1 in the HSM).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Create, rotate and list a tenant's service keys (L3).
+    #[command(subcommand)]
+    Service(ServiceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Link TENANT to its L1 key in the HSM; relinks an unlinked tenant with the same L1.
+    Link {
+        tenant: String,
+        /// The CKA_LABEL of the tenant's AES-256 key in the configured HSM token.
+        #[arg(long, value_name = "LABEL")]
+        l1: String,
+    },
+    /// The kill switch: zeroize TENANT's keys now; every wrap and unwrap for it fails.
+    Unlink {
+        tenant: String,
+        /// Also delete its wrapped keys: IRREVERSIBLE, nothing wrapped for it opens again.
+        #[arg(long)]
+        destroy: bool,
+        /// Confirms --destroy.
+        #[arg(long, requires = "destroy")]
+        yes: bool,
+    },
+    /// List the tenants and their state.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum ServiceCommand {
+    /// Create service SERVICE of TENANT with a new random key.
+    Create { tenant: String, service: String },
+    /// Add a key version for new wraps; older versions still unwrap.
+    Rotate { tenant: String, service: String },
+    /// List TENANT's services.
+    List { tenant: String },
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +180,12 @@ enum Action {
     Seal,
     Status,
     AuditTail(v1::AuditLogRequest),
+    Link(v1::LinkTenantRequest),
+    Unlink(v1::UnlinkTenantRequest),
+    Tenants,
+    CreateService(v1::CreateServiceRequest),
+    RotateService(v1::RotateServiceRequest),
+    Services(v1::ListServicesRequest),
 }
 
 impl Action {
@@ -164,6 +213,34 @@ impl Action {
                     from_sequence: from,
                     limit,
                 })
+            }
+            Command::Tenant(TenantCommand::Link { tenant, l1 }) => {
+                Self::Link(v1::LinkTenantRequest {
+                    tenant,
+                    l1_label: l1,
+                })
+            }
+            Command::Tenant(TenantCommand::Unlink {
+                destroy: true,
+                yes: false,
+                ..
+            }) => {
+                return Err(Failure::Usage(
+                    "--destroy irreversibly deletes the tenant's keys: confirm with --yes",
+                ));
+            }
+            Command::Tenant(TenantCommand::Unlink {
+                tenant, destroy, ..
+            }) => Self::Unlink(v1::UnlinkTenantRequest { tenant, destroy }),
+            Command::Tenant(TenantCommand::List) => Self::Tenants,
+            Command::Service(ServiceCommand::Create { tenant, service }) => {
+                Self::CreateService(v1::CreateServiceRequest { tenant, service })
+            }
+            Command::Service(ServiceCommand::Rotate { tenant, service }) => {
+                Self::RotateService(v1::RotateServiceRequest { tenant, service })
+            }
+            Command::Service(ServiceCommand::List { tenant }) => {
+                Self::Services(v1::ListServicesRequest { tenant })
             }
         })
     }
@@ -200,6 +277,41 @@ impl Action {
             Self::AuditTail(request) => {
                 let response = client.audit_log(request).await?.into_inner();
                 output.audit(&response);
+                Ok(())
+            }
+            Self::Link(request) => {
+                let tenant = request.tenant.clone();
+                let response = client.link_tenant(request).await?.into_inner();
+                output.linked(&tenant, &response);
+                Ok(())
+            }
+            Self::Unlink(request) => {
+                let (tenant, destroy) = (request.tenant.clone(), request.destroy);
+                let response = client.unlink_tenant(request).await?.into_inner();
+                output.unlinked(&tenant, destroy, &response);
+                Ok(())
+            }
+            Self::Tenants => {
+                let response = client
+                    .list_tenants(v1::ListTenantsRequest {})
+                    .await?
+                    .into_inner();
+                output.tenants(&response);
+                Ok(())
+            }
+            Self::CreateService(request) => {
+                let response = client.create_service(request).await?.into_inner();
+                output.service(&response);
+                Ok(())
+            }
+            Self::RotateService(request) => {
+                let response = client.rotate_service(request).await?.into_inner();
+                output.service(&response);
+                Ok(())
+            }
+            Self::Services(request) => {
+                let response = client.list_services(request).await?.into_inner();
+                output.services(&response);
                 Ok(())
             }
         }

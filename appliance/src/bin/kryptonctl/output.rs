@@ -195,6 +195,7 @@ impl Output {
                         "time_unix_millis": r.time_unix_millis,
                         "operation": r.operation,
                         "caller": r.caller,
+                        "subject": r.subject,
                     })
                 })
                 .collect();
@@ -207,13 +208,153 @@ impl Output {
         for record in &response.records {
             let time = UNIX_EPOCH + Duration::from_millis(record.time_unix_millis);
             println!(
-                "{:>8}  {}  {:<10}  {}",
+                "{:>8}  {}  {:<14}  {}{}",
                 record.sequence,
                 humantime::format_rfc3339_millis(time),
                 record.operation,
-                record.caller
+                record.caller,
+                record
+                    .subject
+                    .as_ref()
+                    .map(|subject| format!("  {subject}"))
+                    .unwrap_or_default(),
             );
         }
+    }
+
+    pub(crate) fn linked(self, tenant: &str, response: &v1::LinkTenantResponse) {
+        if self.json {
+            println!(
+                "{}",
+                json!({ "tenant": tenant, "relinked": response.relinked, "audit_sequence": response.audit_sequence })
+            );
+        } else if response.relinked {
+            println!(
+                "tenant {tenant} relinked: its stored L2 re-opened by the HSM (audit record {})",
+                response.audit_sequence
+            );
+        } else {
+            println!(
+                "tenant {tenant} linked: new L2 wrapped by the HSM (audit record {})",
+                response.audit_sequence
+            );
+        }
+    }
+
+    pub(crate) fn unlinked(
+        self,
+        tenant: &str,
+        destroyed: bool,
+        response: &v1::UnlinkTenantResponse,
+    ) {
+        if self.json {
+            println!(
+                "{}",
+                json!({ "tenant": tenant, "destroyed": destroyed, "audit_sequence": response.audit_sequence })
+            );
+        } else if destroyed {
+            println!(
+                "tenant {tenant} destroyed: keys zeroized, wrapped keys deleted; nothing wrapped for it can be unwrapped again (audit record {})",
+                response.audit_sequence
+            );
+        } else {
+            println!(
+                "tenant {tenant} unlinked: keys zeroized; relink with the same L1 to restore (audit record {})",
+                response.audit_sequence
+            );
+        }
+    }
+
+    pub(crate) fn tenants(self, response: &v1::ListTenantsResponse) {
+        if self.json {
+            let tenants: Vec<Value> = response
+                .tenants
+                .iter()
+                .map(|t| {
+                    json!({
+                        "tenant": t.tenant,
+                        "l1_label": t.l1_label,
+                        "state": tenant_state_name(t.state()),
+                        "reason": t.reason,
+                        "services": t.services,
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                json!({ "tenants": tenants, "audit_sequence": response.audit_sequence })
+            );
+            return;
+        }
+        println!("{:<24}  {:<12}  {:>8}  L1", "TENANT", "STATE", "SERVICES");
+        for t in &response.tenants {
+            println!(
+                "{:<24}  {:<12}  {:>8}  {}{}",
+                t.tenant,
+                tenant_state_name(t.state()),
+                t.services,
+                t.l1_label,
+                t.reason
+                    .as_ref()
+                    .map(|reason| format!("\n    reason: {reason}"))
+                    .unwrap_or_default(),
+            );
+        }
+    }
+
+    pub(crate) fn service(self, response: &v1::ServiceResponse) {
+        let service = response.service.clone().unwrap_or_default();
+        if self.json {
+            let mut document = service_json(&service);
+            document["audit_sequence"] = response.audit_sequence.into();
+            println!("{document}");
+        } else {
+            println!(
+                "service {}/{} at version {}: KMIP identifier {} (audit record {})",
+                service.tenant,
+                service.service,
+                service.current_version,
+                service.unique_identifier,
+                response.audit_sequence
+            );
+        }
+    }
+
+    pub(crate) fn services(self, response: &v1::ListServicesResponse) {
+        if self.json {
+            let services: Vec<Value> = response.services.iter().map(service_json).collect();
+            println!(
+                "{}",
+                json!({ "services": services, "audit_sequence": response.audit_sequence })
+            );
+            return;
+        }
+        println!("{:<24}  {:>7}  KMIP IDENTIFIER", "SERVICE", "VERSION");
+        for s in &response.services {
+            println!(
+                "{:<24}  {:>7}  {}",
+                s.service, s.current_version, s.unique_identifier
+            );
+        }
+    }
+}
+
+fn service_json(service: &v1::Service) -> Value {
+    json!({
+        "tenant": service.tenant,
+        "service": service.service,
+        "unique_identifier": service.unique_identifier,
+        "current_version": service.current_version,
+    })
+}
+
+fn tenant_state_name(state: v1::TenantState) -> &'static str {
+    match state {
+        v1::TenantState::Unspecified => "unknown",
+        v1::TenantState::Active => "active",
+        v1::TenantState::Opening => "opening",
+        v1::TenantState::Unavailable => "unavailable",
+        v1::TenantState::Unlinked => "unlinked",
     }
 }
 

@@ -1,4 +1,10 @@
-//! A SoftHSM2 installation in a temporary directory, driven through PKCS#11 (`cryptoki`).
+//! A SoftHSM2 installation in a directory of its own, driven through PKCS#11 (`cryptoki`): a
+//! temporary one per test process, or a lasting one in the dev data dir.
+//!
+//! SoftHSM2 reads its configuration file from `SOFTHSM2_CONF` when the module is initialised, and
+//! a process may initialise a PKCS#11 module once at a time. So [`SoftHsm::install`] and
+//! [`SoftHsm::install_in`] run first thing in `main`, before any thread exists; the processes
+//! started afterwards (krypton-core) inherit the same configuration and see the same tokens.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -41,11 +47,13 @@ fn pkcs11(call: &'static str) -> impl FnOnce(Pkcs11Error) -> Error {
     move |source| Error::Pkcs11 { call, source }
 }
 
-/// One SoftHSM2 configuration and token directory for this test process, and the process's one
+/// One SoftHSM2 configuration and token directory for this process, and the process's one
 /// initialised PKCS#11 context.
 #[derive(Debug)]
 pub struct SoftHsm {
-    dir: TempDir,
+    dir: PathBuf,
+    /// Set when the directory is temporary: removed when the installation is dropped.
+    _temporary: Option<TempDir>,
     module: PathBuf,
     context: Pkcs11,
     /// Token initialisation and key generation are serialised: concurrent object creation in
@@ -54,19 +62,31 @@ pub struct SoftHsm {
 }
 
 impl SoftHsm {
-    /// Creates the temporary token directory and configuration, points `SOFTHSM2_CONF` at it, and
-    /// initialises the PKCS#11 module.
+    /// Creates a temporary token directory and configuration, points `SOFTHSM2_CONF` at it, and
+    /// initialises the PKCS#11 module. The directory is removed when the installation is dropped.
     ///
     /// # Safety
     /// This sets an environment variable of the process, which is only sound while no other
     /// thread can read the environment: call it first thing in `main`, before any thread starts.
     pub unsafe fn install() -> Result<Self, Error> {
-        let dir = tempfile::Builder::new()
+        let temporary = tempfile::Builder::new()
             .prefix("krypton-softhsm-")
             .tempdir()?;
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir(&tokens)?;
-        let conf = dir.path().join("softhsm2.conf");
+        // SAFETY: the caller's guarantee, passed on.
+        let mut hsm = unsafe { Self::install_in(temporary.path()) }?;
+        hsm._temporary = Some(temporary);
+        Ok(hsm)
+    }
+
+    /// Uses `dir` for the configuration and tokens, creating them if absent and keeping the
+    /// tokens already there, points `SOFTHSM2_CONF` at it, and initialises the PKCS#11 module.
+    ///
+    /// # Safety
+    /// As [`SoftHsm::install`]: no other thread may exist yet.
+    pub unsafe fn install_in(dir: &Path) -> Result<Self, Error> {
+        let tokens = dir.join("tokens");
+        std::fs::create_dir_all(&tokens)?;
+        let conf = dir.join("softhsm2.conf");
         std::fs::write(
             &conf,
             format!(
@@ -84,7 +104,8 @@ impl SoftHsm {
             .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
             .map_err(pkcs11("C_Initialize"))?;
         Ok(Self {
-            dir,
+            dir: dir.to_owned(),
+            _temporary: None,
             module,
             context,
             admin: Mutex::new(()),
@@ -93,7 +114,7 @@ impl SoftHsm {
 
     /// The configuration file that processes started by a test must get as `SOFTHSM2_CONF`.
     pub fn conf_path(&self) -> PathBuf {
-        self.dir.path().join("softhsm2.conf")
+        self.dir.join("softhsm2.conf")
     }
 
     /// The PKCS#11 module in use.
@@ -102,14 +123,13 @@ impl SoftHsm {
     }
 
     /// Initialises a new token in the free slot, with a user PIN set, and returns it.
-    pub fn create_token(&self, label: &str) -> Result<TestToken<'_>, Error> {
+    pub fn create_token(&self, label: &str) -> Result<Token<'_>, Error> {
         let _admin = self
             .admin
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let slot = self.free_slot()?;
         let so_pin = AuthPin::new(format!("so-{label}").into());
-        let user_pin = format!("user-{label}");
         self.context
             .init_token(slot, &so_pin, label)
             .map_err(pkcs11("C_InitToken"))?;
@@ -121,14 +141,40 @@ impl SoftHsm {
             .login(UserType::So, Some(&so_pin))
             .map_err(pkcs11("C_Login(SO)"))?;
         session
-            .init_pin(&AuthPin::new(user_pin.clone().into()))
+            .init_pin(&AuthPin::new(user_pin(label).into()))
             .map_err(pkcs11("C_InitPIN"))?;
         session.logout().map_err(pkcs11("C_Logout"))?;
-        let user = AuthPin::new(user_pin.clone().into());
+        self.logged_in(session, label)
+    }
+
+    /// The token made earlier by [`SoftHsm::create_token`] with this label, if there is one.
+    pub fn open_token(&self, label: &str) -> Result<Option<Token<'_>>, Error> {
+        let slots = self
+            .context
+            .get_slots_with_token()
+            .map_err(pkcs11("C_GetSlotList"))?;
+        for slot in slots {
+            let info = self
+                .context
+                .get_token_info(slot)
+                .map_err(pkcs11("C_GetTokenInfo"))?;
+            if info.token_initialized() && info.label() == label {
+                let session = self
+                    .context
+                    .open_rw_session(slot)
+                    .map_err(pkcs11("C_OpenSession"))?;
+                return self.logged_in(session, label).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    fn logged_in(&self, session: Session, label: &str) -> Result<Token<'_>, Error> {
+        let user_pin = user_pin(label);
         session
-            .login(UserType::User, Some(&user))
+            .login(UserType::User, Some(&AuthPin::new(user_pin.clone().into())))
             .map_err(pkcs11("C_Login(User)"))?;
-        Ok(TestToken {
+        Ok(Token {
             hsm: self,
             session: Mutex::new(session),
             label: label.to_owned(),
@@ -154,25 +200,31 @@ impl SoftHsm {
     }
 }
 
-/// A token of the test HSM, with its label, user PIN and one logged-in session.
+/// The user PIN of the token labelled `label`: derived from the label, because these tokens are
+/// fixtures for tests and development, never a customer's HSM.
+fn user_pin(label: &str) -> String {
+    format!("user-{label}")
+}
+
+/// A token of the SoftHSM2 installation, with its label, user PIN and one logged-in session.
 ///
 /// The session stays open for the token's lifetime: closing the last session of a slot logs the
 /// application out, and SoftHSM2 then invalidates the object handles it gave out.
 #[derive(Debug)]
-pub struct TestToken<'h> {
+pub struct Token<'h> {
     hsm: &'h SoftHsm,
     session: Mutex<Session>,
     label: String,
     user_pin: String,
 }
 
-impl TestToken<'_> {
+impl Token<'_> {
     /// The token label, by which Krypton's configuration finds the token.
     pub fn label(&self) -> &str {
         &self.label
     }
 
-    /// The user PIN (a test fixture, not a secret).
+    /// The user PIN (a fixture, not a secret).
     pub fn user_pin(&self) -> &str {
         &self.user_pin
     }

@@ -1,0 +1,665 @@
+//! The key hierarchy end to end: the real `krypton-core` binary with a real SoftHSM2 token,
+//! driven by the real `kryptonctl`, and gateways speaking KMIP over mutual TLS with their own
+//! certificates.
+//!
+//! The harness initialises SoftHSM2 first thing in `main` (it sets `SOFTHSM2_CONF`, which the
+//! cores started by the tests inherit), so this suite owns its `main`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+#[path = "../../kmip/tests/net_support/mod.rs"]
+mod net_support;
+
+use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use common::Site;
+use common::secrets::{assert_absent, bytes, derive, gcm_open, master_key, open_record};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::aead::GcmParams;
+use kmip::net::{Client, ClientTlsFiles, client_config};
+use kmip::{
+    Authentication, BlockCipherMode, Credential, CryptographicParameters, DecryptRequest,
+    DelegatedIdentity, DiscoverVersionsRequest, EncryptRequest, GetRequest, Item, Operation,
+    ProtocolVersion, QueryRequest, RequestBatchItem, RequestHeader, RequestMessage,
+    ResponseMessage, ResponsePayload, ResultReason, ResultStatus, SecretBytes, TypedRequest,
+};
+use krypton_dev::softhsm::{SoftHsm, Token};
+use libtest_mimic::{Arguments, Failed, Trial};
+use net_support::{Pki, SERVER_NAME, Subject, client_limits};
+
+type Test = fn(&SoftHsm) -> Result<(), Failed>;
+
+fn main() -> ExitCode {
+    // SAFETY: first statement of main; no other thread exists yet.
+    let hsm = match unsafe { SoftHsm::install() } {
+        Ok(hsm) => Arc::new(hsm),
+        Err(e) => {
+            eprintln!("cannot set up SoftHSM2 (is the softhsm2 package installed?): {e:?}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let tests: [(&str, Test); 6] = [
+        (
+            "no_plaintext_key_reaches_the_disk",
+            no_plaintext_key_reaches_the_disk,
+        ),
+        (
+            "link_wrap_restart_unwrap_and_rotate",
+            link_wrap_restart_unwrap_and_rotate,
+        ),
+        (
+            "a_deleted_l1_fails_closed_for_its_tenant_only",
+            a_deleted_l1_fails_closed_for_its_tenant_only,
+        ),
+        (
+            "unlink_is_immediate_and_relink_restores",
+            unlink_is_immediate_and_relink_restores,
+        ),
+        (
+            "gateways_act_only_for_their_tenants",
+            gateways_act_only_for_their_tenants,
+        ),
+        (
+            "tenant_commands_refuse_bad_input",
+            tenant_commands_refuse_bad_input,
+        ),
+    ];
+    let trials = tests
+        .into_iter()
+        .map(|(name, test)| {
+            let hsm = Arc::clone(&hsm);
+            Trial::test(name, move || test(&hsm))
+        })
+        .collect();
+    libtest_mimic::run(&Arguments::from_args(), trials).exit_code()
+}
+
+/// Gateway "gw-1" serves tenants acme and beta; "gw-2" serves beta only.
+const GATEWAYS: &str = r#"
+[[kmip.gateways]]
+identity = "gw-1"
+tenants = ["acme", "beta"]
+[[kmip.gateways]]
+identity = "gw-2"
+tenants = ["beta"]
+"#;
+
+/// A core configured with a SoftHSM2 token holding L1 keys, a KMIP listener and a test PKI.
+struct Installation<'h> {
+    token: Token<'h>,
+    site: Site,
+    pki: Pki,
+    address: String,
+    shares: Vec<String>,
+}
+
+impl<'h> Installation<'h> {
+    /// A token `label` with one L1 per name in `l1s`, a core initialised 2-of-3 and unsealed.
+    fn new(hsm: &'h SoftHsm, label: &str, l1s: &[&str]) -> Result<(Self, common::Core), Failed> {
+        let token = hsm.create_token(label)?;
+        for l1 in l1s {
+            token.generate_l1(l1)?;
+        }
+        let pki = Pki::new();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let pin = pki.path("hsm.pin");
+        std::fs::write(&pin, format!("{}\n", token.user_pin()))?;
+        std::fs::set_permissions(&pin, std::fs::Permissions::from_mode(0o600))?;
+        let site = Site::with_config(&format!(
+            "\n[pkcs11]\nmodule = {module:?}\ntoken_label = {label:?}\npin = {{ file = {pin:?} }}\n\
+             \n[kmip]\nlisten = {address:?}\nidentity_source = \"common_name\"\n\
+             [kmip.tls]\ncert_chain = {cert:?}\nprivate_key = {key:?}\nclient_ca = {ca:?}\n{GATEWAYS}",
+            module = hsm.module_path(),
+            cert = pki.server.cert_chain,
+            key = pki.server.private_key,
+            ca = pki.server.client_ca,
+        ));
+        let core = site.start();
+        let shares = site.init(3, 2);
+        site.unseal(&[&shares[0], &shares[1]]);
+        Ok((
+            Self {
+                token,
+                site,
+                pki,
+                address,
+                shares,
+            },
+            core,
+        ))
+    }
+
+    /// Restarts the core and unseals it (which re-opens every tenant).
+    fn restart(&self, core: &mut common::Core) -> common::Core {
+        core.stop();
+        let core = self.site.start();
+        self.site.unseal(&[&self.shares[2], &self.shares[0]]);
+        core
+    }
+
+    fn ctl(&self, args: &[&str]) -> common::Ctl {
+        self.site.ctl(args)
+    }
+
+    /// A KMIP client with a certificate whose CN is `identity`.
+    async fn gateway(&self, identity: &str) -> Gateway {
+        let files: ClientTlsFiles = self.pki.client(identity, &Subject::common_name(identity));
+        let tls = Arc::new(client_config(&files).unwrap());
+        Gateway(
+            Client::connect(&self.address, SERVER_NAME, tls, &client_limits())
+                .await
+                .unwrap(),
+        )
+    }
+}
+
+/// One gateway's connection to the core.
+struct Gateway(Client);
+
+/// A failed item: its reason and message.
+type Refusal = (ResultReason, String);
+
+impl Gateway {
+    async fn send(&mut self, message: Item) -> ResponseMessage {
+        let response = self.0.call(&message).await.unwrap();
+        ResponseMessage::from_item(&response).unwrap()
+    }
+
+    async fn one(
+        &mut self,
+        header: RequestHeader,
+        payload: impl TypedRequest,
+    ) -> Result<ResponsePayload, Refusal> {
+        let message = RequestMessage {
+            header,
+            batch_items: vec![RequestBatchItem::new(payload)],
+        };
+        let response = self.send(message.to_item()).await;
+        let [item] = <[_; 1]>::try_from(response.batch_items).unwrap();
+        match item.result_status {
+            ResultStatus::Success => Ok(item.payload.unwrap()),
+            _ => Err((
+                item.result_reason.unwrap(),
+                item.result_message.unwrap_or_default(),
+            )),
+        }
+    }
+
+    /// Wraps `l4` (identifier `id`) under `l3`: the gateway's Encrypt.
+    async fn wrap(&mut self, l3: &str, id: &str, l4: &[u8]) -> Result<Vec<u8>, Refusal> {
+        let request = EncryptRequest {
+            unique_identifier: Some(l3.into()),
+            cryptographic_parameters: Some(gcm()),
+            data: SecretBytes::new(l4.to_vec()),
+            iv_counter_nonce: None,
+            authenticated_encryption_additional_data: Some(id.as_bytes().to_vec()),
+        };
+        match self
+            .one(RequestHeader::new(ProtocolVersion::V1_4), request)
+            .await?
+        {
+            ResponsePayload::Encrypt(response) => {
+                assert_eq!(response.iv_counter_nonce, None, "the IV is in the blob");
+                Ok(response.data)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Unwraps the L4 `id` from `blob` under `l3`: the gateway's Decrypt.
+    async fn unwrap(&mut self, l3: &str, id: &str, blob: &[u8]) -> Result<Vec<u8>, Refusal> {
+        let request = DecryptRequest {
+            unique_identifier: Some(l3.into()),
+            cryptographic_parameters: Some(gcm()),
+            data: blob.to_vec(),
+            iv_counter_nonce: None,
+            authenticated_encryption_additional_data: Some(id.as_bytes().to_vec()),
+            authenticated_encryption_tag: None,
+        };
+        match self
+            .one(RequestHeader::new(ProtocolVersion::V1_4), request)
+            .await?
+        {
+            ResponsePayload::Decrypt(response) => Ok(response.data.to_vec()),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+fn gcm() -> CryptographicParameters {
+    CryptographicParameters {
+        block_cipher_mode: Some(BlockCipherMode::Gcm),
+        ..CryptographicParameters::default()
+    }
+}
+
+fn block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(net_support::bounded(future))
+}
+
+fn assert_unavailable(result: Result<Vec<u8>, Refusal>, tenant: &str) {
+    let (reason, message) = result.expect_err("the tenant's keys must be out of reach");
+    assert_eq!(reason, ResultReason::PermissionDenied, "{message}");
+    assert!(
+        message.starts_with(&format!("tenant {tenant} is unavailable")),
+        "{message}"
+    );
+}
+
+fn link_wrap_restart_unwrap_and_rotate(hsm: &SoftHsm) -> Result<(), Failed> {
+    let (core_setup, mut core) = Installation::new(hsm, "round-trip", &["acme-l1"])?;
+    let s = &core_setup;
+    let out = s
+        .ctl(&["tenant", "link", "acme", "--l1", "acme-l1"])
+        .success();
+    assert!(
+        out.stdout().starts_with("tenant acme linked"),
+        "{}",
+        out.stdout()
+    );
+    let created = s
+        .ctl(&["--json", "service", "create", "acme", "payments"])
+        .success()
+        .json();
+    assert_eq!(created["unique_identifier"], "l3/acme/payments");
+    assert_eq!(created["current_version"], 1);
+    let l4 = [0x42u8; 32];
+    let old_blob = block_on(async {
+        let mut gw = s.gateway("gw-1").await;
+        let blob = gw.wrap("l3/acme/payments", "key-1", &l4).await.unwrap();
+        assert_eq!(blob[..5], [1, 0, 0, 0, 1], "format 1, L3 version 1");
+        assert_eq!(
+            gw.unwrap("l3/acme/payments", "key-1", &blob).await.unwrap(),
+            l4
+        );
+        // The L4's identifier is bound: the blob does not open as another key's.
+        let (reason, _) = gw
+            .unwrap("l3/acme/payments", "key-2", &blob)
+            .await
+            .unwrap_err();
+        assert_eq!(reason, ResultReason::CryptographicFailure);
+        blob
+    });
+
+    let mut core = s.restart(&mut core);
+    let tenants = s.ctl(&["--json", "tenant", "list"]).success().json();
+    assert_eq!(tenants["tenants"][0]["state"], "active", "{tenants}");
+    let rotated = s
+        .ctl(&["--json", "service", "rotate", "acme", "payments"])
+        .success()
+        .json();
+    assert_eq!(rotated["current_version"], 2);
+    block_on(async {
+        let mut gw = s.gateway("gw-1").await;
+        assert_eq!(
+            gw.unwrap("l3/acme/payments", "key-1", &old_blob)
+                .await
+                .unwrap(),
+            l4,
+            "a blob made before the restart unwraps after unseal"
+        );
+        let new_blob = gw.wrap("l3/acme/payments", "key-3", &l4).await.unwrap();
+        assert_eq!(new_blob[..5], [1, 0, 0, 0, 2], "new wraps use version 2");
+        assert_eq!(
+            gw.unwrap("l3/acme/payments", "key-3", &new_blob)
+                .await
+                .unwrap(),
+            l4
+        );
+        assert_eq!(
+            gw.unwrap("l3/acme/payments", "key-1", &old_blob)
+                .await
+                .unwrap(),
+            l4,
+            "rotation keeps old blobs readable"
+        );
+    });
+    let services = s
+        .ctl(&["--json", "service", "list", "acme"])
+        .success()
+        .json();
+    assert_eq!(services["services"][0]["current_version"], 2);
+    let audit = s
+        .ctl(&["audit", "tail", "--limit", "50"])
+        .success()
+        .stdout();
+    for operation in ["tenant-link", "service-create", "service-rotate"] {
+        assert!(audit.contains(operation), "{audit}");
+    }
+    core.stop();
+    Ok(())
+}
+
+fn a_deleted_l1_fails_closed_for_its_tenant_only(hsm: &SoftHsm) -> Result<(), Failed> {
+    let (s, mut core) = Installation::new(hsm, "revoked", &["acme-l1", "beta-l1"])?;
+    for (tenant, l1) in [("acme", "acme-l1"), ("beta", "beta-l1")] {
+        s.ctl(&["tenant", "link", tenant, "--l1", l1]).success();
+        s.ctl(&["service", "create", tenant, "svc"]).success();
+    }
+    let l4 = [7u8; 32];
+    let (acme_blob, beta_blob) = block_on(async {
+        let mut gw = s.gateway("gw-1").await;
+        (
+            gw.wrap("l3/acme/svc", "a", &l4).await.unwrap(),
+            gw.wrap("l3/beta/svc", "b", &l4).await.unwrap(),
+        )
+    });
+    // The customer revokes Krypton's access to beta at the HSM.
+    s.token.delete_key("beta-l1")?;
+    let mut core = s.restart(&mut core);
+    let tenants = s.ctl(&["--json", "tenant", "list"]).success().json();
+    let beta = &tenants["tenants"][1];
+    assert_eq!(beta["tenant"], "beta");
+    assert_eq!(beta["state"], "unavailable", "{tenants}");
+    assert!(
+        beta["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not found in the HSM token"),
+        "{beta}"
+    );
+    assert_eq!(tenants["tenants"][0]["state"], "active");
+    block_on(async {
+        let mut gw = s.gateway("gw-1").await;
+        assert_unavailable(gw.unwrap("l3/beta/svc", "b", &beta_blob).await, "beta");
+        assert_unavailable(gw.wrap("l3/beta/svc", "b2", &l4).await, "beta");
+        assert_eq!(gw.unwrap("l3/acme/svc", "a", &acme_blob).await.unwrap(), l4);
+    });
+    // Relinking cannot help while the key is gone: the HSM says why.
+    let out = s
+        .ctl(&["--json", "tenant", "link", "beta", "--l1", "beta-l1"])
+        .fails_with(13);
+    assert_eq!(out.json_error()["reason"], "hsm");
+    core.stop();
+    Ok(())
+}
+
+fn unlink_is_immediate_and_relink_restores(hsm: &SoftHsm) -> Result<(), Failed> {
+    let (s, mut core) = Installation::new(hsm, "kill-switch", &["acme-l1", "other-l1"])?;
+    s.ctl(&["tenant", "link", "acme", "--l1", "acme-l1"])
+        .success();
+    s.ctl(&["service", "create", "acme", "payments"]).success();
+    let l4 = [9u8; 48];
+    block_on(async {
+        let mut gw = s.gateway("gw-1").await;
+        let blob = gw.wrap("l3/acme/payments", "k", &l4).await.unwrap();
+        s.ctl(&["tenant", "unlink", "acme"]).success();
+        // The very next request on the same connection fails.
+        assert_unavailable(gw.unwrap("l3/acme/payments", "k", &blob).await, "acme");
+        assert_unavailable(gw.wrap("l3/acme/payments", "k2", &l4).await, "acme");
+        let tenants = s.ctl(&["--json", "tenant", "list"]).success().json();
+        assert_eq!(tenants["tenants"][0]["state"], "unlinked");
+        // Relink needs the same L1.
+        let out = s
+            .ctl(&["--json", "tenant", "link", "acme", "--l1", "other-l1"])
+            .fails_with(11);
+        assert_eq!(out.json_error()["reason"], "conflict");
+        let out = s
+            .ctl(&["--json", "tenant", "link", "acme", "--l1", "acme-l1"])
+            .success()
+            .json();
+        assert_eq!(out["relinked"], true);
+        assert_eq!(gw.unwrap("l3/acme/payments", "k", &blob).await.unwrap(), l4);
+
+        // An unlinked tenant stays unlinked across a restart...
+        s.ctl(&["tenant", "unlink", "acme"]).success();
+        blob
+    });
+    let mut core = s.restart(&mut core);
+    block_on(async {
+        let mut gw = s.gateway("gw-1").await;
+        let blob = gw.wrap("l3/acme/payments", "k", &l4).await;
+        assert_unavailable(blob, "acme");
+    });
+    // ...and destroy is irreversible: confirmed, then the tenant and its keys are gone.
+    s.ctl(&["tenant", "unlink", "acme", "--destroy"])
+        .fails_with(2);
+    s.ctl(&["tenant", "unlink", "acme", "--destroy", "--yes"])
+        .success();
+    let tenants = s.ctl(&["--json", "tenant", "list"]).success().json();
+    assert_eq!(tenants["tenants"].as_array().unwrap().len(), 0);
+    s.ctl(&["service", "list", "acme"]).fails_with(10);
+    // A new link makes a new L2: nothing of the old one comes back.
+    let out = s
+        .ctl(&["--json", "tenant", "link", "acme", "--l1", "acme-l1"])
+        .success()
+        .json();
+    assert_eq!(out["relinked"], false);
+    s.ctl(&["service", "list", "acme"]).success();
+    let audit = s
+        .ctl(&["--json", "audit", "tail", "--limit", "100"])
+        .success()
+        .json();
+    let operations: Vec<&str> = audit["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["operation"].as_str().unwrap())
+        .collect();
+    assert!(operations.contains(&"tenant-unlink"), "{operations:?}");
+    assert!(operations.contains(&"tenant-destroy"), "{operations:?}");
+    core.stop();
+    Ok(())
+}
+
+fn gateways_act_only_for_their_tenants(hsm: &SoftHsm) -> Result<(), Failed> {
+    let (s, mut core) = Installation::new(hsm, "who-may", &["acme-l1", "beta-l1"])?;
+    for (tenant, l1) in [("acme", "acme-l1"), ("beta", "beta-l1")] {
+        s.ctl(&["tenant", "link", tenant, "--l1", l1]).success();
+        s.ctl(&["service", "create", tenant, "svc"]).success();
+    }
+    block_on(async {
+        // gw-2 serves beta only: acme's service key is refused, whether or not it exists.
+        let mut gw2 = s.gateway("gw-2").await;
+        let (reason, message) = gw2.wrap("l3/acme/svc", "k", &[1; 32]).await.unwrap_err();
+        assert_eq!(reason, ResultReason::PermissionDenied);
+        assert!(message.contains("may not act for tenant acme"), "{message}");
+        assert!(gw2.wrap("l3/beta/svc", "k", &[1; 32]).await.is_ok());
+        let (reason, _) = gw2.wrap("l3/beta/nope", "k", &[1; 32]).await.unwrap_err();
+        assert_eq!(reason, ResultReason::ItemNotFound);
+
+        // A certificate from the trusted CA but not a configured gateway: refused outright.
+        let mut stranger = s.gateway("app-1").await;
+        let (reason, message) = stranger
+            .wrap("l3/beta/svc", "k", &[1; 32])
+            .await
+            .unwrap_err();
+        assert_eq!(reason, ResultReason::PermissionDenied);
+        assert!(message.contains("not a gateway"), "{message}");
+        let query = stranger
+            .one(
+                RequestHeader::new(ProtocolVersion::V1_4),
+                QueryRequest::default(),
+            )
+            .await;
+        assert_eq!(query.unwrap_err().0, ResultReason::PermissionDenied);
+
+        // Forwarding for an application: only for the gateway's own tenants; the owner then
+        // goes to the object registry, which answers Get only once it is connected.
+        let delegated = |tenant: &str| {
+            let mut header = RequestHeader::new(ProtocolVersion::V1_4);
+            header.authentication = Some(Authentication {
+                credentials: vec![Credential::Delegated(DelegatedIdentity {
+                    tenant: tenant.into(),
+                    identity: "app-1".into(),
+                })],
+            });
+            header
+        };
+        let get = || GetRequest {
+            unique_identifier: Some("obj-1".into()),
+            ..GetRequest::default()
+        };
+        let (reason, message) = gw2.one(delegated("acme"), get()).await.unwrap_err();
+        assert_eq!(reason, ResultReason::PermissionDenied, "{message}");
+        // For its own tenant the request reaches the object registry, which has no such
+        // object for this application.
+        let (reason, _) = gw2.one(delegated("beta"), get()).await.unwrap_err();
+        assert_eq!(reason, ResultReason::ItemNotFound);
+        // An application may never use a service key, even through its gateway.
+        let encrypt = EncryptRequest {
+            unique_identifier: Some("l3/beta/svc".into()),
+            cryptographic_parameters: Some(gcm()),
+            data: SecretBytes::new(vec![1; 32]),
+            iv_counter_nonce: None,
+            authenticated_encryption_additional_data: Some(b"k".to_vec()),
+        };
+        let (reason, _) = gw2.one(delegated("beta"), encrypt).await.unwrap_err();
+        assert_eq!(reason, ResultReason::OperationNotSupported);
+
+        // Discover Versions and Query are answered.
+        let versions = gw2
+            .one(
+                RequestHeader::new(ProtocolVersion::V1_4),
+                DiscoverVersionsRequest::default(),
+            )
+            .await
+            .unwrap();
+        let ResponsePayload::DiscoverVersions(versions) = versions else {
+            panic!()
+        };
+        assert!(versions.protocol_versions.contains(&ProtocolVersion::V1_4));
+        let query = gw2
+            .one(
+                RequestHeader::new(ProtocolVersion::V1_4),
+                QueryRequest::default(),
+            )
+            .await
+            .unwrap();
+        let ResponsePayload::Query(query) = query else {
+            panic!()
+        };
+        assert!(query.operations.contains(&Operation::Encrypt));
+
+        // A message that decodes as TTLV but not as a request: Invalid Message, with a reason.
+        let bogus = Item {
+            tag: kmip::Tag::REQUEST_MESSAGE,
+            value: kmip::Value::Structure(vec![Item {
+                tag: kmip::Tag::REQUEST_HEADER,
+                value: kmip::Value::Structure(Vec::new()),
+            }]),
+        };
+        let response = gw2.send(bogus).await;
+        let item = &response.batch_items[0];
+        assert_eq!(item.result_reason, Some(ResultReason::InvalidMessage));
+        assert!(!item.result_message.as_deref().unwrap_or("").is_empty());
+    });
+    // Sealed: every wrap fails, saying why.
+    s.ctl(&["seal"]).success();
+    block_on(async {
+        let mut gw = s.gateway("gw-1").await;
+        let (reason, message) = gw.wrap("l3/beta/svc", "k", &[1; 32]).await.unwrap_err();
+        assert_eq!(
+            (reason, message.as_str()),
+            (ResultReason::GeneralFailure, "krypton-core is sealed")
+        );
+    });
+    core.stop();
+    Ok(())
+}
+
+fn tenant_commands_refuse_bad_input(hsm: &SoftHsm) -> Result<(), Failed> {
+    let (s, mut core) = Installation::new(hsm, "bad-input", &["acme-l1"])?;
+    let out = s
+        .ctl(&["--json", "tenant", "link", "acme", "--l1", "no-such-key"])
+        .fails_with(13);
+    assert!(
+        out.json_error()["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-key")
+    );
+    s.ctl(&["tenant", "link", "a/b", "--l1", "acme-l1"])
+        .fails_with(2);
+    s.ctl(&["tenant", "link", "acme", "--l1", "acme-l1"])
+        .success();
+    s.ctl(&["tenant", "link", "acme", "--l1", "acme-l1"])
+        .fails_with(11);
+    s.ctl(&["service", "create", "acme", "svc"]).success();
+    s.ctl(&["service", "create", "acme", "svc"]).fails_with(11);
+    s.ctl(&["service", "rotate", "acme", "nope"]).fails_with(10);
+    s.ctl(&["service", "create", "ghost", "svc"]).fails_with(10);
+    s.ctl(&["tenant", "unlink", "ghost"]).fails_with(10);
+    core.stop();
+    Ok(())
+}
+
+fn no_plaintext_key_reaches_the_disk(hsm: &SoftHsm) -> Result<(), Failed> {
+    let (s, mut core) = Installation::new(hsm, "plaintext", &["acme-l1"])?;
+    s.ctl(&["tenant", "link", "acme", "--l1", "acme-l1"])
+        .success();
+    s.ctl(&["service", "create", "acme", "svc"]).success();
+    s.ctl(&["service", "rotate", "acme", "svc"]).success();
+    let l4 = [0x5au8; 32];
+    block_on(async {
+        let mut gw = s.gateway("gw-1").await;
+        for n in 0..20 {
+            let id = format!("key-{n}");
+            let blob = gw.wrap("l3/acme/svc", &id, &l4).await.unwrap();
+            assert_eq!(gw.unwrap("l3/acme/svc", &id, &blob).await.unwrap(), l4);
+        }
+    });
+    core.stop();
+    // A restart replays the write-ahead log into table files: both are searched.
+    s.site.start().stop();
+    // Taken before the database is opened here, which could write files of its own.
+    let files = common::files_under(&s.site.data_dir());
+
+    // Recover every key as only someone with K shares AND the customer's HSM could.
+    let master = master_key(&s.site, &s.shares[..2]);
+    let record_key = derive(&master, b"krypton/v1/record-seal");
+    let db = s.site.open_db();
+    let mut tenant = open_record(&db, &record_key, "tenants", b"acme");
+    let wrapped = bytes(common::field(tenant.as_map_mut().unwrap(), "wrapped_l2"));
+    let (mut iv, sealed) = (<[u8; 12]>::try_from(&wrapped[6..18])?, &wrapped[20..]);
+    let aad = [b"krypton/l2-wrap/v1\0".as_slice(), b"acme"].concat();
+    let l1 = s.token.find_key("acme-l1")?;
+    let l2 = s.token.with_session(|session| {
+        let params = GcmParams::new(&mut iv, &aad, 128.into())?;
+        session.decrypt(&Mechanism::AesGcm(params), l1, sealed)
+    })?;
+    assert_eq!(l2.len(), 32);
+    let mut service = open_record(&db, &record_key, "services", b"acme/svc");
+    let ciborium::Value::Array(versions) =
+        common::field(service.as_map_mut().unwrap(), "versions").clone()
+    else {
+        panic!("versions is not an array")
+    };
+    assert_eq!(versions.len(), 2);
+    let mut secrets = vec![
+        ("master key".to_owned(), master.to_vec()),
+        ("record key".to_owned(), record_key.to_vec()),
+        ("L2".to_owned(), l2.clone()),
+        ("L4".to_owned(), l4.to_vec()),
+    ];
+    for (index, version) in versions.iter().enumerate() {
+        let stored = bytes(version);
+        let number = u32::try_from(index + 1)?;
+        let aad = [
+            b"krypton/l3-wrap/v1\0".as_slice(),
+            b"acme\0svc\0",
+            &number.to_be_bytes(),
+        ]
+        .concat();
+        let l3 = gcm_open(&l2, &stored[..12], &aad, &stored[12..]);
+        assert_eq!(l3.len(), 32);
+        secrets.push((format!("L3 version {number}"), l3));
+    }
+    assert_absent(
+        &files,
+        &secrets,
+        &[".sst", ".log", "MANIFEST-", "OPTIONS-", "LOG"],
+    );
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! The configuration files of krypton-core (`core.toml`) and krypton-gateway (`gateway.toml`),
+//! rendered from typed values so that every path and name is quoted correctly.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::Error;
+
+/// krypton-core's configuration: the control socket always; the HSM and the KMIP service for
+/// gateways when given (without them the core serves only its control socket).
+#[derive(Debug, Clone, Serialize)]
+pub struct CoreToml {
+    pub data_dir: PathBuf,
+    pub control: Control,
+    pub hardening: Hardening,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pkcs11: Option<Pkcs11>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kmip: Option<CoreKmip>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Control {
+    pub socket: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Hardening {
+    /// A normal user's RLIMIT_MEMLOCK is too small for mlockall; a package install runs the
+    /// core under systemd with LimitMEMLOCK=infinity and leaves this off.
+    pub allow_unlocked_memory: bool,
+}
+
+/// `[pkcs11]`: the token holding the L1 keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pkcs11 {
+    pub module: PathBuf,
+    pub token_label: String,
+    pub pin: PinFile,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PinFile {
+    pub file: PathBuf,
+}
+
+/// `[kmip]`: the core's KMIP service for gateways.
+#[derive(Debug, Clone, Serialize)]
+pub struct CoreKmip {
+    pub listen: SocketAddr,
+    pub identity_source: &'static str,
+    pub tls: ServerTls,
+    pub gateways: Vec<AllowedGateway>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerTls {
+    pub cert_chain: PathBuf,
+    pub private_key: PathBuf,
+    pub client_ca: PathBuf,
+}
+
+/// One `[[kmip.gateways]]` entry: a gateway identity and the tenants it may use.
+#[derive(Debug, Clone, Serialize)]
+pub struct AllowedGateway {
+    pub identity: String,
+    pub tenants: Vec<String>,
+}
+
+/// krypton-gateway's configuration (docs/gateway.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct GatewayToml {
+    pub listen: SocketAddr,
+    pub identity_source: &'static str,
+    pub tls: ServerTls,
+    pub core: GatewayCore,
+    pub vault: Vault,
+    /// Application identity → the tenant and service whose L3 wraps its keys.
+    pub identities: BTreeMap<String, Mapping>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GatewayCore {
+    pub address: SocketAddr,
+    pub server_name: String,
+    pub tls: ClientTls,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientTls {
+    pub cert_chain: PathBuf,
+    pub private_key: PathBuf,
+    pub server_ca: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Vault {
+    pub backend: &'static str,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Mapping {
+    pub tenant: String,
+    pub service: String,
+}
+
+/// Writes `value` as TOML to `path`, replacing what was there (ports may differ between runs).
+pub fn write<T: Serialize>(path: &Path, file: &'static str, value: &T) -> Result<(), Error> {
+    let text = toml::to_string(value).map_err(|source| Error::Config { file, source })?;
+    std::fs::write(path, text).map_err(|source| Error::Io {
+        action: "write",
+        path: path.to_owned(),
+        source,
+    })
+}

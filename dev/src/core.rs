@@ -1,0 +1,178 @@
+//! krypton-core as the dev run starts it, and its unseal ceremony with dev shares kept on disk.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use crate::config::{self, Control, CoreKmip, CoreToml, Hardening, PinFile, Pkcs11};
+use crate::ctl::{CoreState, Ctl};
+use crate::process::Daemon;
+use crate::token::HsmSetup;
+use crate::{Error, pki};
+
+/// How long the core may take to open its store and control socket.
+const START_LIMIT: Duration = Duration::from_secs(60);
+/// The dev split: three shares, any two of which unseal.
+const SHARES: u32 = 3;
+const THRESHOLD: u32 = 2;
+
+/// What the ceremony had to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Ceremony {
+    /// A new master key was made and split, then the core unsealed with two shares.
+    Initialized,
+    /// The core came up sealed and was unsealed with two saved shares.
+    Unsealed,
+    /// The core was unsealed already.
+    AlreadyUnsealed,
+}
+
+/// A running krypton-core whose files live in one directory: `core.toml`, `store/` and
+/// `control.sock`. Stopped when dropped.
+#[derive(Debug)]
+pub struct Core {
+    daemon: Daemon,
+    ctl: Ctl,
+}
+
+impl Core {
+    /// Writes `dir/core.toml` (with `[pkcs11]` and `[kmip]` when given), starts the core from
+    /// `bin_dir` with its output in `log`, and waits until its control socket answers.
+    pub fn start(
+        bin_dir: &Path,
+        dir: &Path,
+        hsm: Option<&HsmSetup>,
+        kmip: Option<CoreKmip>,
+        log: &Path,
+    ) -> Result<Self, Error> {
+        pki::create_private_dir(dir)?;
+        let socket = dir.join("control.sock");
+        let toml = CoreToml {
+            data_dir: dir.join("store"),
+            control: Control {
+                socket: socket.clone(),
+            },
+            hardening: Hardening {
+                allow_unlocked_memory: true,
+            },
+            pkcs11: hsm.map(|hsm| Pkcs11 {
+                module: hsm.module.clone(),
+                token_label: hsm.token_label.clone(),
+                pin: PinFile {
+                    file: hsm.pin_file.clone(),
+                },
+            }),
+            kmip,
+        };
+        let config_file = dir.join("core.toml");
+        config::write(&config_file, "core.toml", &toml)?;
+        let ctl_program = bin_dir.join("kryptonctl");
+        if !ctl_program.is_file() {
+            return Err(Error::MissingBinary(ctl_program));
+        }
+        let env = hsm.map(HsmSetup::core_env).unwrap_or_default();
+        let env: Vec<_> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+        let mut daemon = Daemon::spawn(
+            "krypton-core",
+            &bin_dir.join("krypton-core"),
+            &["--config".as_ref(), config_file.as_os_str()],
+            &env,
+            log,
+        )?;
+        let ctl = Ctl::new(&ctl_program, &socket);
+        daemon.wait_until("answering on its control socket", START_LIMIT, || {
+            socket.exists() && ctl.status().is_ok()
+        })?;
+        Ok(Self { daemon, ctl })
+    }
+
+    /// kryptonctl for this core.
+    pub fn ctl(&self) -> &Ctl {
+        &self.ctl
+    }
+
+    /// The core's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.daemon.pid()
+    }
+
+    /// The core's log file.
+    pub fn log(&self) -> &Path {
+        self.daemon.log()
+    }
+
+    /// Brings the core to unsealed: a new core is initialised with a 2-of-3 split whose shares
+    /// are written to `share_dir` (DEV ONLY: real shares go to their custodians), and a sealed
+    /// one is unsealed with two of the shares there.
+    pub fn ceremony(&mut self, share_dir: &Path) -> Result<Ceremony, Error> {
+        let done = match self.ctl.status()? {
+            CoreState::Unsealed => return Ok(Ceremony::AlreadyUnsealed),
+            CoreState::Uninitialized => {
+                if share_files(share_dir).iter().any(|file| file.exists()) {
+                    return Err(Error::Inconsistent {
+                        path: share_dir.to_owned(),
+                        what: "shares of an earlier installation are here, but the core is new",
+                    });
+                }
+                pki::create_private_dir(share_dir)?;
+                pki::write_new(
+                    &share_dir.join("DEV-ONLY.txt"),
+                    b"These shares unseal a krypton-dev core. DEV ONLY: real shares are never kept \
+                      together, and never next to the core.\n",
+                    0o600,
+                )
+                .or_else(ignore_existing)?;
+                self.ctl.init(SHARES, THRESHOLD, share_dir)?;
+                Ceremony::Initialized
+            }
+            CoreState::Unsealing => {
+                self.ctl.reset_unseal()?;
+                Ceremony::Unsealed
+            }
+            CoreState::Sealed => Ceremony::Unsealed,
+        };
+        for share in share_files(share_dir).iter().take(THRESHOLD as usize) {
+            if !share.exists() {
+                return Err(Error::Inconsistent {
+                    path: share.clone(),
+                    what: "the saved dev share is missing",
+                });
+            }
+            self.ctl.unseal(share)?;
+        }
+        Ok(done)
+    }
+
+    /// Waits until the core's KMIP service accepts connections on `addr`.
+    pub fn wait_for_kmip(&mut self, addr: SocketAddr) -> Result<(), Error> {
+        self.daemon.wait_for_listener(addr, START_LIMIT)
+    }
+
+    /// Fails if the core has exited.
+    pub fn check_running(&mut self) -> Result<(), Error> {
+        self.daemon.check_running()
+    }
+
+    /// Stops the core (SIGTERM seals it) and returns how it exited.
+    pub fn stop(&mut self) -> Result<Option<ExitStatus>, Error> {
+        self.daemon.stop()
+    }
+}
+
+/// The share files a 2-of-3 dev init writes, in order.
+pub fn share_files(share_dir: &Path) -> Vec<PathBuf> {
+    (1..=SHARES)
+        .map(|i| share_dir.join(format!("share-{i}.txt")))
+        .collect()
+}
+
+fn ignore_existing(error: Error) -> Result<(), Error> {
+    match error {
+        Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(())
+        }
+        other => Err(other),
+    }
+}

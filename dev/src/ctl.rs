@@ -1,0 +1,172 @@
+//! kryptonctl, run as an operator would run it, with `--json` so its answers are read exactly.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::Error;
+use crate::process::run_bounded;
+
+/// The longest one kryptonctl command may take (its own request timeout is shorter).
+const COMMAND_LIMIT: Duration = Duration::from_secs(60);
+
+/// The core's state, as `kryptonctl status` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CoreState {
+    Uninitialized,
+    Sealed,
+    Unsealing,
+    Unsealed,
+}
+
+/// kryptonctl talking to one core's control socket.
+#[derive(Debug, Clone)]
+pub struct Ctl {
+    program: PathBuf,
+    socket: PathBuf,
+}
+
+impl Ctl {
+    pub fn new(program: &Path, socket: &Path) -> Self {
+        Self {
+            program: program.to_owned(),
+            socket: socket.to_owned(),
+        }
+    }
+
+    /// The control socket this talks to.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// The core's state.
+    pub fn status(&self) -> Result<CoreState, Error> {
+        let answer = self.run(&["status".as_ref()])?;
+        match answer.get("state").and_then(Value::as_str) {
+            Some("uninitialized") => Ok(CoreState::Uninitialized),
+            Some("sealed") => Ok(CoreState::Sealed),
+            Some("unsealing") => Ok(CoreState::Unsealing),
+            Some("unsealed") => Ok(CoreState::Unsealed),
+            _ => Err(Error::CtlOutput {
+                command: "status".to_owned(),
+                output: answer.to_string(),
+            }),
+        }
+    }
+
+    /// Generates the master key and writes `shares` shares, any `threshold` of which unseal,
+    /// to `share_dir/share-<i>.txt`.
+    pub fn init(&self, shares: u32, threshold: u32, share_dir: &Path) -> Result<(), Error> {
+        let (shares, threshold) = (shares.to_string(), threshold.to_string());
+        self.run(&[
+            "init".as_ref(),
+            "--shares".as_ref(),
+            shares.as_ref(),
+            "--threshold".as_ref(),
+            threshold.as_ref(),
+            "--share-dir".as_ref(),
+            share_dir.as_os_str(),
+        ])
+        .map(drop)
+    }
+
+    /// Submits the share in `share_file`.
+    pub fn unseal(&self, share_file: &Path) -> Result<(), Error> {
+        self.run(&[
+            "unseal".as_ref(),
+            "--share-file".as_ref(),
+            share_file.as_os_str(),
+        ])
+        .map(drop)
+    }
+
+    /// Forgets the shares submitted so far.
+    pub fn reset_unseal(&self) -> Result<(), Error> {
+        self.run(&["unseal".as_ref(), "--reset".as_ref()]).map(drop)
+    }
+
+    /// Links `tenant` to the L1 key labelled `l1_label` in the configured token.
+    pub fn link_tenant(&self, tenant: &str, l1_label: &str) -> Result<(), Error> {
+        self.run(&[
+            "tenant".as_ref(),
+            "link".as_ref(),
+            tenant.as_ref(),
+            "--l1".as_ref(),
+            l1_label.as_ref(),
+        ])
+        .map(drop)
+    }
+
+    /// Creates the L3 of `service` in `tenant`.
+    pub fn create_service(&self, tenant: &str, service: &str) -> Result<(), Error> {
+        self.run(&[
+            "service".as_ref(),
+            "create".as_ref(),
+            tenant.as_ref(),
+            service.as_ref(),
+        ])
+        .map(drop)
+    }
+
+    /// Runs one command and returns the JSON document it printed (`null` if it printed none).
+    /// Arguments never carry a secret: shares travel in files.
+    fn run(&self, args: &[&OsStr]) -> Result<Value, Error> {
+        let command_line = args
+            .iter()
+            .map(|arg| arg.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut command = Command::new(&self.program);
+        command
+            .arg("--socket")
+            .arg(&self.socket)
+            .arg("--json")
+            .args(args.iter().map(OsString::from));
+        let Some(output) = run_bounded(command, COMMAND_LIMIT)? else {
+            return Err(Error::CtlTimeout {
+                command: command_line,
+                waited: COMMAND_LIMIT,
+            });
+        };
+        if !output.status.success() {
+            let (reason, message) = failure(&output.stderr);
+            return Err(Error::Ctl {
+                command: command_line,
+                status: output.status,
+                reason,
+                message,
+            });
+        }
+        let stdout = output.stdout.trim();
+        if stdout.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(stdout).map_err(|_| Error::CtlOutput {
+            command: command_line,
+            output: stdout.to_owned(),
+        })
+    }
+}
+
+/// The reason and message of kryptonctl's JSON error (`{"error": {"reason", "message"}}`), or
+/// its stderr as it is when that is not JSON.
+fn failure(stderr: &str) -> (String, String) {
+    let error = serde_json::from_str::<Value>(stderr.trim())
+        .ok()
+        .and_then(|document| document.get("error").cloned());
+    let field = |name| {
+        error
+            .as_ref()
+            .and_then(|e| e.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    match (field("reason"), field("message")) {
+        (Some(reason), Some(message)) => (reason, message),
+        _ => ("unknown".to_owned(), stderr.trim().to_owned()),
+    }
+}

@@ -1,0 +1,21 @@
+//! krypton-dev: Krypton on one machine for development and end-to-end tests.
+//!
+//! [`Stack`] brings up krypton-core and krypton-gateway from their binaries with a throw-away
+//! PKI ([`pki`]) and a SoftHSM2 token holding the L1 ([`token`], [`softhsm`]): it writes both
+//! configuration files, runs the unseal ceremony with kryptonctl (dev shares kept on disk, DEV
+//! ONLY), links a tenant to the L1, creates a service L3, and starts the gateway in front. The
+//! `krypton-dev` binary is that stack serving until Ctrl-C; tests start one per test on a
+//! temporary directory and free ports.
+
+pub mod config;
+pub mod core;
+pub mod ctl;
+mod error;
+pub mod pki;
+pub mod process;
+pub mod softhsm;
+pub mod stack;
+pub mod token;
+
+pub use error::Error;
+pub use stack::{Stack, StackConfig, Stopped};

@@ -1,0 +1,226 @@
+//! krypton-dev: runs Krypton on this machine for development, until Ctrl-C.
+//!
+//! Everything is kept in the data dir: a throw-away PKI, a SoftHSM2 token with the L1, the
+//! core's store, the dev unseal shares (DEV ONLY), the gateway's vault and both logs.
+
+use std::error::Error as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use krypton_dev::core::Ceremony;
+use krypton_dev::stack::{claim_data_dir, wipe_data_dir};
+use krypton_dev::{Error, Stack, StackConfig, token};
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+/// Runs krypton-core and krypton-gateway on this machine with a throw-away PKI, SoftHSM2 token
+/// and unseal shares (DEV ONLY), and serves KMIP to applications until Ctrl-C or SIGTERM.
+///
+/// A later run reuses the data dir: the core starts sealed and is unsealed with the saved
+/// shares, and the keys made earlier are still there.
+#[derive(Debug, Parser)]
+#[command(name = "krypton-dev", version)]
+struct Args {
+    /// Where everything is kept.
+    #[arg(long, value_name = "DIR", default_value = "dev-data")]
+    data_dir: PathBuf,
+    /// Delete the data dir of an earlier run and start from scratch.
+    #[arg(long)]
+    fresh: bool,
+    /// Where krypton-core, kryptonctl and krypton-gateway are [default: next to krypton-dev].
+    #[arg(long, value_name = "DIR")]
+    bin_dir: Option<PathBuf>,
+    /// The gateway's KMIP listener for applications.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5696")]
+    listen: SocketAddr,
+    /// The core's KMIP listener for the gateway.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5697")]
+    core_listen: SocketAddr,
+}
+
+/// How often the running processes are checked while serving.
+const HEALTH_CHECK: Duration = Duration::from_millis(500);
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("krypton-dev: {}", chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<ExitCode, Error> {
+    let data_dir = std::path::absolute(&args.data_dir).map_err(|source| Error::Io {
+        action: "resolve",
+        path: args.data_dir.clone(),
+        source,
+    })?;
+    if args.fresh {
+        wipe_data_dir(&data_dir)?;
+    }
+    claim_data_dir(&data_dir)?;
+    // SAFETY: no thread has been started yet.
+    let hsm = unsafe { token::prepare(&data_dir.join("softhsm")) }?;
+    let bin_dir = match args.bin_dir {
+        Some(dir) => dir,
+        None => own_dir()?,
+    };
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| process_error("start the async runtime", source))?;
+    let _context = runtime.enter();
+    // Installed before the stack starts, so that a Ctrl-C during start-up is not lost.
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|e| process_error("handle SIGINT", e))?;
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|e| process_error("handle SIGTERM", e))?;
+
+    let mut config = StackConfig::new(&bin_dir, hsm);
+    config.data_dir = Some(data_dir);
+    config.gateway_listen = args.listen;
+    config.core_listen = args.core_listen;
+    let mut stack = Stack::start(config)?;
+    print_banner(&stack, &bin_dir);
+
+    let served = runtime.block_on(serve(&mut stack, &mut interrupt, &mut terminate));
+    if let Err(error) = served {
+        eprintln!("krypton-dev: {}", chain(&error));
+        eprintln!("krypton-dev: stopping");
+        let _ = stack.stop();
+        return Ok(ExitCode::FAILURE);
+    }
+    println!("krypton-dev: stopping krypton-gateway, then krypton-core (which seals itself)");
+    let stopped = stack.stop()?;
+    let describe = |status: Option<std::process::ExitStatus>| {
+        status.map_or_else(|| "had exited".to_owned(), |s| s.to_string())
+    };
+    println!(
+        "krypton-dev: stopped (krypton-gateway: {}, krypton-core: {})",
+        describe(stopped.gateway),
+        describe(stopped.core)
+    );
+    Ok(if stopped.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Serves until SIGINT or SIGTERM; fails if the core or the gateway exits meanwhile.
+async fn serve(
+    stack: &mut Stack,
+    interrupt: &mut Signal,
+    terminate: &mut Signal,
+) -> Result<(), Error> {
+    let mut check = tokio::time::interval(HEALTH_CHECK);
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
+            _ = check.tick() => stack.check_running()?,
+        }
+    }
+}
+
+/// The directory of this executable, where `cargo build --bins` puts the other binaries too.
+fn own_dir() -> Result<PathBuf, Error> {
+    let exe = std::env::current_exe().map_err(|e| process_error("locate krypton-dev", e))?;
+    Ok(exe.parent().map_or_else(PathBuf::new, Path::to_owned))
+}
+
+fn process_error(action: &'static str, source: std::io::Error) -> Error {
+    Error::Process {
+        action,
+        program: "krypton-dev".to_owned(),
+        source,
+    }
+}
+
+fn chain(error: &Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn print_banner(stack: &Stack, bin_dir: &Path) {
+    let pki = stack.pki();
+    let data = stack.data_dir().display();
+    let logs = stack.data_dir().join("logs");
+    let gateway = stack.gateway_addr();
+    println!("Krypton is running. DEV ONLY: the PKI, the SoftHSM2 token and the unseal shares in");
+    println!("{data} are throw-away development material.\n");
+    println!("  KMIP for applications  {gateway} (krypton-gateway, mutual TLS)");
+    println!(
+        "  core                   KMIP for the gateway on {}, control socket {}",
+        stack.core_addr(),
+        stack.core().ctl().socket().display()
+    );
+    let ceremony = match stack.ceremony() {
+        Ceremony::Initialized => "new installation: master key made, split 2 of 3, unsealed",
+        Ceremony::Unsealed => "started sealed, unsealed with 2 saved shares",
+        _ => "was unsealed already",
+    };
+    println!("  unseal ceremony        {ceremony}");
+    println!(
+        "  tenant / service       demo / app, L1 {:?} in SoftHSM2 token {:?}",
+        token::L1_LABEL,
+        token::TOKEN_LABEL
+    );
+    println!(
+        "  logs                   {} and {}",
+        logs.join("core.log").display(),
+        logs.join("gateway.log").display()
+    );
+    println!(
+        "  pids                   core={} gateway={}",
+        stack.core().pid().unwrap_or(0),
+        stack.gateway_pid().unwrap_or(0)
+    );
+    println!(
+        "  operator CLI           {} --socket {} status\n",
+        bin_dir.join("kryptonctl").display(),
+        stack.core().ctl().socket().display()
+    );
+    println!("Client identities (CA {}):", pki.ca.display());
+    for (name, files) in &pki.apps {
+        println!("  {name:<10} cert {}", files.cert.display());
+        println!("  {:<10} key  {}", "", files.key.display());
+    }
+    if let Some((name, files)) = pki.apps.first() {
+        println!("\nPyKMIP, as {name} (pip install pykmip):\n");
+        println!("from kmip.pie.client import ProxyKmipClient");
+        println!("from kmip.core import enums");
+        println!(
+            "client = ProxyKmipClient(hostname={:?}, port={}, cert={:?}, key={:?}, ca={:?})",
+            gateway.ip().to_string(),
+            gateway.port(),
+            files.cert.display().to_string(),
+            files.key.display().to_string(),
+            pki.ca.display().to_string()
+        );
+        println!("with client:");
+        println!("    uid = client.create(enums.CryptographicAlgorithm.AES, 256)");
+        println!("    print(uid, client.get(uid).value.hex())");
+    }
+    println!(
+        "\nUnseal shares, any 2 of 3 (DEV ONLY: real shares go to separate custodians and are"
+    );
+    println!("never stored with the core):");
+    for share in stack.share_files() {
+        let text = std::fs::read_to_string(&share).unwrap_or_default();
+        println!("  {}: {}", share.display(), text.trim());
+    }
+    println!("\nkrypton-dev: ready (Ctrl-C stops krypton-gateway and krypton-core)");
+}

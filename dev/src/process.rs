@@ -1,0 +1,282 @@
+//! The processes krypton-dev starts: long-running daemons that are always stopped again, and
+//! short commands that are always bounded in time.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::Error;
+
+/// How often a waiting loop looks again.
+const POLL: Duration = Duration::from_millis(50);
+/// How long a daemon gets to stop after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(15);
+/// How much of a daemon's log an error shows.
+const LOG_TAIL_BYTES: u64 = 4096;
+/// How much output of a short command is read.
+const MAX_OUTPUT_BYTES: u64 = 1024 * 1024;
+
+/// A daemon started by krypton-dev, its output going to a log file. Stopped (SIGTERM, then
+/// SIGKILL after a grace period) when dropped.
+///
+/// Daemons run in a process group of their own, so a Ctrl-C in the terminal reaches only
+/// krypton-dev, which stops them in order; and they get SIGTERM if the thread that started them
+/// dies, so not even a killed krypton-dev leaves them behind.
+#[derive(Debug)]
+pub struct Daemon {
+    name: &'static str,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `program` with `args`, its stdout and stderr appended to `log`.
+    pub fn spawn(
+        name: &'static str,
+        program: &Path,
+        args: &[&OsStr],
+        envs: &[(&str, &OsStr)],
+        log: &Path,
+    ) -> Result<Self, Error> {
+        if !program.is_file() {
+            return Err(Error::MissingBinary(program.to_owned()));
+        }
+        let log_file = File::options()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|source| Error::Io {
+                action: "open",
+                path: log.to_owned(),
+                source,
+            })?;
+        let stderr = log_file.try_clone().map_err(|source| Error::Io {
+            action: "open",
+            path: log.to_owned(),
+            source,
+        })?;
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(stderr)
+            .process_group(0);
+        // SAFETY: runs in the child between fork and exec, and makes one async-signal-safe
+        // system call (prctl) without allocating.
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)
+            });
+        }
+        let child = command.spawn().map_err(|source| Error::Process {
+            action: "start",
+            program: program.display().to_string(),
+            source,
+        })?;
+        Ok(Self {
+            name,
+            child: Some(child),
+            log: log.to_owned(),
+        })
+    }
+
+    /// The daemon's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The daemon's log file.
+    pub fn log(&self) -> &Path {
+        &self.log
+    }
+
+    /// Fails if the daemon has exited.
+    pub fn check_running(&mut self) -> Result<(), Error> {
+        let Some(child) = self.child.as_mut() else {
+            return Err(self.process_error("check", std::io::ErrorKind::NotFound.into()));
+        };
+        match child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => {
+                self.child = None;
+                Err(Error::Exited {
+                    name: self.name,
+                    status,
+                    log: self.log.clone(),
+                    tail: log_tail(&self.log),
+                })
+            }
+            Err(source) => Err(self.process_error("check", source)),
+        }
+    }
+
+    /// Waits until `ready` returns true, failing if the daemon exits or `limit` passes first.
+    pub fn wait_until(
+        &mut self,
+        what: &'static str,
+        limit: Duration,
+        mut ready: impl FnMut() -> bool,
+    ) -> Result<(), Error> {
+        let deadline = Instant::now() + limit;
+        loop {
+            self.check_running()?;
+            if ready() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::NotReady {
+                    name: self.name,
+                    what,
+                    waited: limit,
+                    log: self.log.clone(),
+                    tail: log_tail(&self.log),
+                });
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until something accepts TCP connections on `addr`.
+    pub fn wait_for_listener(&mut self, addr: SocketAddr, limit: Duration) -> Result<(), Error> {
+        self.wait_until("listening on its port", limit, || {
+            TcpStream::connect_timeout(&addr, POLL).is_ok()
+        })
+    }
+
+    /// Stops the daemon: SIGTERM, and SIGKILL if it has not exited after a grace period.
+    /// Returns how it exited (`None` if it had already been reaped).
+    pub fn stop(&mut self) -> Result<Option<ExitStatus>, Error> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(None);
+        };
+        let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+        // ESRCH: it has exited already and only waits to be reaped.
+        let _ = kill(pid, Signal::SIGTERM);
+        let deadline = Instant::now() + STOP_GRACE;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return Ok(Some(status)),
+                Ok(None) if Instant::now() < deadline => thread::sleep(POLL),
+                Ok(None) => {
+                    let _ = child.kill();
+                    return child
+                        .wait()
+                        .map(Some)
+                        .map_err(|source| self.process_error("kill", source));
+                }
+                Err(source) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(self.process_error("wait for", source));
+                }
+            }
+        }
+    }
+
+    fn process_error(&self, action: &'static str, source: std::io::Error) -> Error {
+        Error::Process {
+            action,
+            program: self.name.to_owned(),
+            source,
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // Nothing to report to: the caller that wanted the outcome called stop().
+        let _ = self.stop();
+    }
+}
+
+/// The last few kilobytes of a log, for an error message.
+fn log_tail(log: &Path) -> String {
+    let mut tail = Vec::new();
+    if let Ok(mut file) = File::open(log) {
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = file.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES)));
+        let _ = file.take(LOG_TAIL_BYTES).read_to_end(&mut tail);
+    }
+    String::from_utf8_lossy(&tail).into_owned()
+}
+
+/// What a short command printed, and how it exited.
+#[derive(Debug)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `command` to completion with stdin closed; kills it and returns `None` if it takes
+/// longer than `limit`.
+pub fn run_bounded(mut command: Command, limit: Duration) -> Result<Option<Output>, Error> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let process_error = |action, source| Error::Process {
+        action,
+        program: program.clone(),
+        source,
+    };
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| process_error("start", source))?;
+    let stdout = child.stdout.take().map(read_in_background);
+    let stderr = child.stderr.take().map(read_in_background);
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => thread::sleep(POLL),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(None);
+            }
+            Err(source) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(process_error("wait for", source));
+            }
+        }
+    };
+    let collect = |reader: Option<thread::JoinHandle<String>>| {
+        reader
+            .and_then(|handle| handle.join().ok())
+            .unwrap_or_default()
+    };
+    Ok(Some(Output {
+        status,
+        stdout: collect(stdout),
+        stderr: collect(stderr),
+    }))
+}
+
+fn read_in_background(pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.take(MAX_OUTPUT_BYTES).read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// A loopback address whose port was free a moment ago (the port is released before this
+/// returns, so another process could take it first; tests accept that small race).
+pub fn free_loopback_addr() -> Result<SocketAddr, Error> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map_err(Error::NoFreePort)
+}

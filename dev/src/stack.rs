@@ -1,0 +1,347 @@
+//! The whole system on one machine: krypton-core unsealed, a tenant linked to the L1, a service
+//! L3 made, and krypton-gateway serving applications in front of it. The dev run and the
+//! end-to-end tests bring it up the same way.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::Error;
+use crate::config::{
+    self, AllowedGateway, ClientTls, CoreKmip, GatewayCore, GatewayToml, Mapping, ServerTls, Vault,
+};
+use crate::core::{Ceremony, Core, share_files};
+use crate::pki::{self, DevPki, GATEWAY_IDENTITY, SERVER_NAMES};
+use crate::process::{Daemon, free_loopback_addr};
+use crate::token::HsmSetup;
+
+/// How long the gateway may take to open its vault and listen.
+const GATEWAY_START_LIMIT: Duration = Duration::from_secs(60);
+/// The file that marks a directory as a krypton-dev data dir, so that only such a directory is
+/// ever deleted by [`wipe_data_dir`].
+const MARKER: &str = "KRYPTON-DEV-DATA";
+
+/// What to bring up, and where.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// Where everything is kept; `None`: a temporary directory, removed when the stack is dropped.
+    pub data_dir: Option<PathBuf>,
+    /// Where krypton-core, kryptonctl and krypton-gateway are.
+    pub bin_dir: PathBuf,
+    /// The gateway's KMIP listener for applications; port 0: a free port.
+    pub gateway_listen: SocketAddr,
+    /// The core's KMIP listener for the gateway; port 0: a free port.
+    pub core_listen: SocketAddr,
+    /// The HSM holding the L1 the tenant is linked to.
+    pub hsm: HsmSetup,
+    pub tenant: String,
+    pub service: String,
+    /// The application identities the gateway maps to the tenant's service; each gets a client
+    /// certificate.
+    pub apps: Vec<String>,
+}
+
+impl StackConfig {
+    /// A temporary data dir, free ports, tenant "demo" with service "app", and the applications
+    /// "app-alice" and "app-bob".
+    pub fn new(bin_dir: &Path, hsm: HsmSetup) -> Self {
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            data_dir: None,
+            bin_dir: bin_dir.to_owned(),
+            gateway_listen: any_port,
+            core_listen: any_port,
+            hsm,
+            tenant: "demo".to_owned(),
+            service: "app".to_owned(),
+            apps: vec!["app-alice".to_owned(), "app-bob".to_owned()],
+        }
+    }
+}
+
+/// A running core and gateway. Dropping it stops both (gateway first); [`Stack::stop`] does the
+/// same and reports how they exited.
+///
+/// The processes get SIGTERM if the thread that started them exits, so keep the stack on that
+/// thread.
+#[derive(Debug)]
+pub struct Stack {
+    // Fields drop in this order: the gateway stops before the core, and the data dir goes last.
+    gateway: Daemon,
+    core: Core,
+    gateway_addr: SocketAddr,
+    core_addr: SocketAddr,
+    pki: DevPki,
+    data_dir: PathBuf,
+    ceremony: Ceremony,
+    _temporary: Option<TempDir>,
+}
+
+/// How the two processes exited when the stack was stopped (`None`: exited earlier).
+#[derive(Debug, Clone, Copy)]
+pub struct Stopped {
+    pub gateway: Option<ExitStatus>,
+    pub core: Option<ExitStatus>,
+}
+
+impl Stopped {
+    /// Whether both processes exited cleanly.
+    pub fn clean(&self) -> bool {
+        [self.gateway, self.core]
+            .iter()
+            .all(|status| status.is_some_and(|s| s.success()))
+    }
+}
+
+impl Stack {
+    /// Brings the system up, reusing what an earlier run left in the data dir: the PKI, the
+    /// store (sealed: unsealed with the saved dev shares), the tenant link and the service.
+    pub fn start(config: StackConfig) -> Result<Self, Error> {
+        let (temporary, data_dir) = match &config.data_dir {
+            Some(dir) => (None, dir.clone()),
+            None => {
+                let temporary = tempfile::Builder::new()
+                    .prefix("krypton-dev-")
+                    .tempdir()
+                    .map_err(|source| Error::Io {
+                        action: "create",
+                        path: std::env::temp_dir(),
+                        source,
+                    })?;
+                let dir = temporary.path().to_owned();
+                (Some(temporary), dir)
+            }
+        };
+        claim_data_dir(&data_dir)?;
+        let gateway_addr = resolve(config.gateway_listen)?;
+        let core_addr = resolve(config.core_listen)?;
+        let apps: Vec<&str> = config.apps.iter().map(String::as_str).collect();
+        let pki = DevPki::ensure(&data_dir.join("pki"), &apps)?;
+        let logs = data_dir.join("logs");
+        pki::create_private_dir(&logs)?;
+
+        let mut core = Core::start(
+            &config.bin_dir,
+            &data_dir.join("core"),
+            Some(&config.hsm),
+            Some(core_kmip(&config, &pki, core_addr)),
+            &logs.join("core.log"),
+        )?;
+        let ceremony = core.ceremony(&data_dir.join("shares"))?;
+        provision(&core, &config, &data_dir.join("done"))?;
+        core.wait_for_kmip(core_addr)?;
+
+        let gateway = start_gateway(&config, &pki, &data_dir, gateway_addr, core_addr)?;
+        Ok(Self {
+            gateway,
+            core,
+            gateway_addr,
+            core_addr,
+            pki,
+            data_dir,
+            ceremony,
+            _temporary: temporary,
+        })
+    }
+
+    /// Where applications connect.
+    pub fn gateway_addr(&self) -> SocketAddr {
+        self.gateway_addr
+    }
+
+    /// Where the gateway reaches the core.
+    pub fn core_addr(&self) -> SocketAddr {
+        self.core_addr
+    }
+
+    /// The certificates: the CA and one client certificate per application.
+    pub fn pki(&self) -> &DevPki {
+        &self.pki
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The saved dev shares (DEV ONLY).
+    pub fn share_files(&self) -> Vec<PathBuf> {
+        share_files(&self.data_dir.join("shares"))
+    }
+
+    /// What the unseal ceremony had to do on this start.
+    pub fn ceremony(&self) -> Ceremony {
+        self.ceremony
+    }
+
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    pub fn gateway_pid(&self) -> Option<u32> {
+        self.gateway.pid()
+    }
+
+    pub fn gateway_log(&self) -> &Path {
+        self.gateway.log()
+    }
+
+    /// Fails if the core or the gateway has exited.
+    pub fn check_running(&mut self) -> Result<(), Error> {
+        self.core.check_running()?;
+        self.gateway.check_running()
+    }
+
+    /// Stops the gateway, then the core (which seals itself), and reports how they exited.
+    pub fn stop(mut self) -> Result<Stopped, Error> {
+        let gateway = self.gateway.stop();
+        let core = self.core.stop()?;
+        Ok(Stopped {
+            gateway: gateway?,
+            core,
+        })
+    }
+}
+
+/// Deletes a data dir made by an earlier run, refusing any directory krypton-dev did not
+/// make. A missing directory is fine.
+pub fn wipe_data_dir(data_dir: &Path) -> Result<(), Error> {
+    if !data_dir.exists() {
+        return Ok(());
+    }
+    if !data_dir.join(MARKER).is_file() {
+        return Err(Error::NotDevData(data_dir.to_owned()));
+    }
+    std::fs::remove_dir_all(data_dir).map_err(|source| Error::Io {
+        action: "delete",
+        path: data_dir.to_owned(),
+        source,
+    })
+}
+
+/// Makes `data_dir` (private) and marks it as krypton-dev's. An existing directory must be
+/// empty or krypton-dev's already: the mark is what lets `--fresh` delete it later.
+pub fn claim_data_dir(data_dir: &Path) -> Result<(), Error> {
+    let marker = data_dir.join(MARKER);
+    if marker.exists() {
+        return Ok(());
+    }
+    let io = |source| Error::Io {
+        action: "read",
+        path: data_dir.to_owned(),
+        source,
+    };
+    if data_dir.exists() && std::fs::read_dir(data_dir).map_err(io)?.next().is_some() {
+        return Err(Error::NotDevData(data_dir.to_owned()));
+    }
+    pki::create_private_dir(data_dir)?;
+    pki::write_new(
+        &marker,
+        b"krypton-dev keeps a throw-away development installation here. DEV ONLY.\n",
+        0o644,
+    )
+}
+
+fn resolve(addr: SocketAddr) -> Result<SocketAddr, Error> {
+    if addr.port() == 0 {
+        free_loopback_addr()
+    } else {
+        Ok(addr)
+    }
+}
+
+fn core_kmip(config: &StackConfig, pki: &DevPki, listen: SocketAddr) -> CoreKmip {
+    CoreKmip {
+        listen,
+        identity_source: "common_name",
+        tls: ServerTls {
+            cert_chain: pki.core_server.cert.clone(),
+            private_key: pki.core_server.key.clone(),
+            client_ca: pki.ca.clone(),
+        },
+        gateways: vec![AllowedGateway {
+            identity: GATEWAY_IDENTITY.to_owned(),
+            tenants: vec![config.tenant.clone()],
+        }],
+    }
+}
+
+/// Links the tenant and creates the service unless an earlier run did. Each step is recorded
+/// in `done_dir` once the core has confirmed it.
+fn provision(core: &Core, config: &StackConfig, done_dir: &Path) -> Result<(), Error> {
+    pki::create_private_dir(done_dir)?;
+    let step = |name: String, run: &dyn Fn() -> Result<(), Error>| -> Result<(), Error> {
+        let marker = done_dir.join(name);
+        if marker.exists() {
+            return Ok(());
+        }
+        run()?;
+        pki::write_new(&marker, b"", 0o600)
+    };
+    let (tenant, service) = (&config.tenant, &config.service);
+    step(format!("tenant-{tenant}-linked"), &|| {
+        core.ctl().link_tenant(tenant, &config.hsm.l1_label)
+    })?;
+    step(format!("service-{tenant}-{service}-created"), &|| {
+        core.ctl().create_service(tenant, service)
+    })
+}
+
+fn start_gateway(
+    config: &StackConfig,
+    pki: &DevPki,
+    data_dir: &Path,
+    listen: SocketAddr,
+    core_addr: SocketAddr,
+) -> Result<Daemon, Error> {
+    let dir = data_dir.join("gateway");
+    pki::create_private_dir(&dir)?;
+    let identities: BTreeMap<String, Mapping> = config
+        .apps
+        .iter()
+        .map(|app| {
+            let mapping = Mapping {
+                tenant: config.tenant.clone(),
+                service: config.service.clone(),
+            };
+            (app.clone(), mapping)
+        })
+        .collect();
+    let toml = GatewayToml {
+        listen,
+        identity_source: "common_name",
+        tls: ServerTls {
+            cert_chain: pki.gateway_server.cert.clone(),
+            private_key: pki.gateway_server.key.clone(),
+            client_ca: pki.ca.clone(),
+        },
+        core: GatewayCore {
+            address: core_addr,
+            server_name: SERVER_NAMES[0].to_owned(),
+            tls: ClientTls {
+                cert_chain: pki.gateway_client.cert.clone(),
+                private_key: pki.gateway_client.key.clone(),
+                server_ca: pki.ca.clone(),
+            },
+        },
+        vault: Vault {
+            backend: "rocksdb",
+            path: dir.join("vault"),
+        },
+        identities,
+    };
+    let config_file = dir.join("gateway.toml");
+    config::write(&config_file, "gateway.toml", &toml)?;
+    let mut gateway = Daemon::spawn(
+        "krypton-gateway",
+        &config.bin_dir.join("krypton-gateway"),
+        &["--config".as_ref(), config_file.as_os_str()],
+        &[],
+        &data_dir.join("logs").join("gateway.log"),
+    )?;
+    gateway.wait_for_listener(listen, GATEWAY_START_LIMIT)?;
+    Ok(gateway)
+}

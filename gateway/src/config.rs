@@ -1,0 +1,446 @@
+//! The gateway's one configuration file (`/etc/krypton/gateway.toml` by default).
+//!
+//! Every key is checked: an unknown key, a relative path, a limit out of range or a tenant name
+//! the core could not resolve is an error at start-up rather than a surprise later. The
+//! transport's own tables (`[tls]`, `[limits]`, `[core.tls]`, `[core.limits]`) are the
+//! [`kmip::net`] types, with their defaults and humantime durations (`"30s"`).
+//!
+//! ```toml
+//! listen = "127.0.0.1:5696"          # 0.0.0.0:5696 to serve other hosts
+//! identity_source = "common_name"    # or "san_dns", "san_uri"
+//!
+//! [tls]
+//! cert_chain = "/etc/krypton/gateway/server.pem"
+//! private_key = "/etc/krypton/gateway/server.key"
+//! client_ca = "/etc/krypton/gateway/clients-ca.pem"
+//!
+//! [core]
+//! address = "core.example:5697"
+//! server_name = "core.example"
+//! [core.tls]
+//! cert_chain = "/etc/krypton/gateway/to-core.pem"
+//! private_key = "/etc/krypton/gateway/to-core.key"
+//! server_ca = "/etc/krypton/gateway/core-ca.pem"
+//!
+//! [vault]
+//! backend = "rocksdb"                # or "memory"
+//! path = "/var/lib/krypton-gateway/vault"
+//!
+//! [identities]
+//! "payments-app" = { tenant = "acme", service = "payments" }
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use kmip::net::{ClientLimits, ClientTlsFiles, IdentitySource, ServerLimits, TlsFiles};
+use serde::Deserialize;
+
+use crate::error::ConfigError;
+use crate::principal::L3Ref;
+
+/// Where the gateway reads its configuration when `--config` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/krypton/gateway.toml";
+
+/// The IANA port for KMIP over TLS.
+pub const KMIP_PORT: u16 = 5696;
+
+/// The configuration file is read whole; anything larger than this is not a configuration file.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// The gateway's validated configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    listen: SocketAddr,
+    #[serde(default = "default_identity_source")]
+    identity_source: IdentitySource,
+    tls: TlsFiles,
+    #[serde(default)]
+    limits: ServerLimits,
+    core: CoreConfig,
+    vault: VaultConfig,
+    #[serde(default)]
+    keys: KeyLimits,
+    identities: BTreeMap<String, L3Ref>,
+}
+
+/// `[core]`: how the gateway reaches krypton-core.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoreConfig {
+    /// `host:port` of the core's KMIP service.
+    pub address: String,
+    /// The name the core's certificate must carry.
+    pub server_name: String,
+    /// The gateway's client certificate and the CA of the core's certificate.
+    pub tls: ClientTlsFiles,
+    /// Connect and request timeouts, and how many connections the pool keeps.
+    #[serde(default)]
+    pub limits: ClientLimits,
+}
+
+/// `[vault]`: where wrapped keys and their metadata are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "backend", rename_all = "snake_case", deny_unknown_fields)]
+pub enum VaultConfig {
+    /// In process memory: fast, and gone when the gateway stops. (A struct variant, so that
+    /// settings of another backend given with it are refused.)
+    Memory {},
+    /// A RocksDB database in a directory: every write synced before it is acknowledged.
+    Rocksdb {
+        /// The database directory. Absolute.
+        path: PathBuf,
+    },
+}
+
+/// `[keys]`: bounds on what one application may store and ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyLimits {
+    /// The most client-set attributes (names, groups, custom attributes…) one key may carry.
+    pub max_attributes: usize,
+    /// The most bytes those attributes may take, encoded.
+    pub max_attribute_bytes: usize,
+    /// The most keys one Locate considers; Located Items counts at most this many.
+    pub max_locate_items: usize,
+}
+
+impl Default for KeyLimits {
+    fn default() -> Self {
+        Self {
+            max_attributes: 64,
+            max_attribute_bytes: 16 * 1024,
+            max_locate_items: 10_000,
+        }
+    }
+}
+
+impl From<KeyLimits> for kmip::objects::AttributeLimits {
+    fn from(limits: KeyLimits) -> Self {
+        Self {
+            max_attributes: limits.max_attributes,
+            max_attribute_bytes: limits.max_attribute_bytes,
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, KMIP_PORT))
+}
+
+fn default_identity_source() -> IdentitySource {
+    IdentitySource::CommonName
+}
+
+impl Config {
+    /// Reads and validates the configuration file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming what is wrong with the file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let read = |source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let len = std::fs::metadata(path).map_err(read)?.len();
+        if len > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge { len });
+        }
+        let text = std::fs::read_to_string(path).map_err(read)?;
+        Self::parse(&text)
+    }
+
+    /// Parses and validates configuration text.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming what is wrong with the text.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(ConfigError::Parse)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (key, path) in [
+            ("tls.cert_chain", &self.tls.cert_chain),
+            ("tls.private_key", &self.tls.private_key),
+            ("tls.client_ca", &self.tls.client_ca),
+            ("core.tls.cert_chain", &self.core.tls.cert_chain),
+            ("core.tls.private_key", &self.core.tls.private_key),
+            ("core.tls.server_ca", &self.core.tls.server_ca),
+        ] {
+            require_absolute(key, path)?;
+        }
+        if let VaultConfig::Rocksdb { path } = &self.vault {
+            require_absolute("vault.path", path)?;
+        }
+        require_range("keys.max_attributes", self.keys.max_attributes, 1, 1024)?;
+        require_range(
+            "keys.max_attribute_bytes",
+            self.keys.max_attribute_bytes,
+            256,
+            1024 * 1024,
+        )?;
+        require_range(
+            "keys.max_locate_items",
+            self.keys.max_locate_items,
+            1,
+            1_000_000,
+        )?;
+        self.validate_identities()
+    }
+
+    fn validate_identities(&self) -> Result<(), ConfigError> {
+        if self.identities.is_empty() {
+            return Err(ConfigError::NoIdentities);
+        }
+        for (identity, l3) in &self.identities {
+            if let Some((what, value)) = l3.invalid_part() {
+                return Err(ConfigError::InvalidName {
+                    identity: identity.clone(),
+                    what,
+                    value: value.to_owned(),
+                    rule: L3Ref::NAME_RULE,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The address the KMIP listener binds.
+    #[must_use]
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// Where a client's identity is read from in its certificate.
+    #[must_use]
+    pub fn identity_source(&self) -> IdentitySource {
+        self.identity_source
+    }
+
+    /// The listener's certificate, key and client CA bundle.
+    #[must_use]
+    pub fn tls(&self) -> &TlsFiles {
+        &self.tls
+    }
+
+    /// The listener's bounds on clients.
+    #[must_use]
+    pub fn limits(&self) -> &ServerLimits {
+        &self.limits
+    }
+
+    /// How to reach the core.
+    #[must_use]
+    pub fn core(&self) -> &CoreConfig {
+        &self.core
+    }
+
+    /// The vault backend and its settings.
+    #[must_use]
+    pub fn vault(&self) -> &VaultConfig {
+        &self.vault
+    }
+
+    /// Bounds on keys' attributes and on Locate.
+    #[must_use]
+    pub fn keys(&self) -> KeyLimits {
+        self.keys
+    }
+
+    /// Which tenant and service each identity belongs to.
+    #[must_use]
+    pub fn identities(&self) -> &BTreeMap<String, L3Ref> {
+        &self.identities
+    }
+}
+
+fn require_absolute(key: &'static str, path: &Path) -> Result<(), ConfigError> {
+    if path.is_absolute() {
+        Ok(())
+    } else {
+        Err(ConfigError::RelativePath {
+            key,
+            path: path.to_owned(),
+        })
+    }
+}
+
+fn require_range(key: &'static str, value: usize, min: u64, max: u64) -> Result<(), ConfigError> {
+    let value = u64::try_from(value).unwrap_or(u64::MAX);
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange {
+            key,
+            value,
+            min,
+            max,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [tls]
+        cert_chain = "/etc/k/server.pem"
+        private_key = "/etc/k/server.key"
+        client_ca = "/etc/k/ca.pem"
+        [core]
+        address = "core:5697"
+        server_name = "core"
+        [core.tls]
+        cert_chain = "/etc/k/gw.pem"
+        private_key = "/etc/k/gw.key"
+        server_ca = "/etc/k/core-ca.pem"
+        [vault]
+        backend = "memory"
+        [identities]
+        "app-1" = { tenant = "acme", service = "payments" }
+    "#;
+
+    fn with(extra: &str) -> String {
+        format!("{MINIMAL}\n{extra}")
+    }
+
+    #[test]
+    fn minimal_file_takes_defaults() {
+        let config = Config::parse(MINIMAL).unwrap();
+        assert_eq!(config.listen(), "127.0.0.1:5696".parse().unwrap());
+        assert_eq!(config.identity_source(), IdentitySource::CommonName);
+        assert_eq!(config.vault(), &VaultConfig::Memory {});
+        assert_eq!(config.keys(), KeyLimits::default());
+        assert_eq!(config.limits(), &ServerLimits::default());
+        assert_eq!(config.core().limits, ClientLimits::default());
+        assert_eq!(
+            config.identities()["app-1"].unique_identifier(),
+            "l3/acme/payments"
+        );
+    }
+
+    #[test]
+    fn every_section_is_read() {
+        let text = MINIMAL
+            .replace(
+                "[tls]",
+                "listen = \"0.0.0.0:15696\"\nidentity_source = \"san_uri\"\n[tls]",
+            )
+            .replace(
+                "backend = \"memory\"",
+                "backend = \"rocksdb\"\npath = \"/var/lib/kg\"",
+            );
+        let text = format!(
+            "{text}\n\"spiffe://acme/orders\" = {{ tenant = \"acme\", service = \"orders\" }}\n\
+             [limits]\nidle_timeout = \"2m\"\n\
+             [core.limits]\nconnect_timeout = \"250ms\"\npool_size = 4\n\
+             [keys]\nmax_attributes = 8\nmax_attribute_bytes = 4096\nmax_locate_items = 50\n"
+        );
+        let config = Config::parse(&text).unwrap();
+        assert_eq!(config.listen(), "0.0.0.0:15696".parse().unwrap());
+        assert_eq!(config.identity_source(), IdentitySource::SanUri);
+        assert_eq!(
+            config.vault(),
+            &VaultConfig::Rocksdb {
+                path: "/var/lib/kg".into()
+            }
+        );
+        assert_eq!(config.limits().idle_timeout, Duration::from_secs(120));
+        assert_eq!(
+            config.core().limits.connect_timeout,
+            Duration::from_millis(250)
+        );
+        assert_eq!(config.core().limits.pool_size.get(), 4);
+        assert_eq!(
+            config.keys(),
+            KeyLimits {
+                max_attributes: 8,
+                max_attribute_bytes: 4096,
+                max_locate_items: 50
+            }
+        );
+        assert_eq!(config.identities().len(), 2);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        for text in [
+            with("lisen = \"x\""),
+            with("[keys]\nmax_keys = 1"),
+            MINIMAL.replace(
+                "backend = \"memory\"",
+                "backend = \"memory\"\npath = \"/x\"",
+            ),
+            MINIMAL.replace("backend = \"memory\"", "backend = \"redis\""),
+            MINIMAL.replace("service = \"payments\"", "service = \"p\", role = \"x\""),
+        ] {
+            let error = Config::parse(&text).unwrap_err();
+            assert!(matches!(error, ConfigError::Parse(_)), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn paths_must_be_absolute() {
+        let error = Config::parse(&MINIMAL.replace("/etc/k/gw.key", "gw.key")).unwrap_err();
+        assert!(matches!(
+            error,
+            ConfigError::RelativePath {
+                key: "core.tls.private_key",
+                ..
+            }
+        ));
+        let text = MINIMAL.replace(
+            "backend = \"memory\"",
+            "backend = \"rocksdb\"\npath = \"vault\"",
+        );
+        assert!(matches!(
+            Config::parse(&text).unwrap_err(),
+            ConfigError::RelativePath {
+                key: "vault.path",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn limits_are_bounded() {
+        let error = Config::parse(&with("[keys]\nmax_locate_items = 0")).unwrap_err();
+        assert!(matches!(
+            error,
+            ConfigError::OutOfRange {
+                key: "keys.max_locate_items",
+                ..
+            }
+        ));
+        let error = Config::parse(&with("[limits]\nread_timeout = \"0s\"")).unwrap_err();
+        assert!(matches!(error, ConfigError::Parse(_)));
+    }
+
+    #[test]
+    fn identities_must_name_a_resolvable_l3() {
+        let error =
+            Config::parse(&MINIMAL.replace("tenant = \"acme\"", "tenant = \"ac/me\"")).unwrap_err();
+        assert!(
+            matches!(&error, ConfigError::InvalidName { what: "tenant", identity, .. } if identity == "app-1"),
+            "{error}"
+        );
+        let empty = MINIMAL.replace(
+            "\"app-1\" = { tenant = \"acme\", service = \"payments\" }",
+            "",
+        );
+        assert!(matches!(
+            Config::parse(&empty).unwrap_err(),
+            ConfigError::NoIdentities
+        ));
+    }
+}

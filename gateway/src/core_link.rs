@@ -1,0 +1,324 @@
+//! The gateway's link to krypton-core: a pool of persistent mutual-TLS connections carrying
+//! KMIP, authenticated by the gateway's own client certificate.
+//!
+//! Over it the gateway asks the core to wrap and unwrap L4 keys, in standard KMIP 1.4:
+//!
+//! - **wrap** = Encrypt with the L3's Unique Identifier (`l3/<tenant>/<service>`),
+//!   Cryptographic Parameters { Block Cipher Mode: GCM }, the L4 as Data, the L4's own Unique
+//!   Identifier as Authenticated Encryption Additional Data, and no IV: the core generates it.
+//!   The response's Data is a self-describing blob (L3 version, IV, tag) kept as it is.
+//! - **unwrap** = Decrypt with the same identifier, the blob as Data and the same additional
+//!   data; the response's Data is the L4.
+//!
+//! Binding the L4's identifier as additional data means a blob moved to another key's record
+//! does not unwrap. Every call is bounded by the pool's connect and request timeouts; when the
+//! core is down a call fails as soon as the connection does, so Create and Get fail closed at
+//! once, and the next call dials again: the link recovers by itself.
+
+use std::sync::Arc;
+
+use kmip::net::{NetError, Pool};
+use kmip::{
+    BlockCipherMode, CryptographicParameters, DecryptRequest, EncryptRequest, EncryptResponse,
+    Item, ProtocolVersion, RequestBatchItem, RequestHeader, RequestMessage, ResponseMessage,
+    ResponsePayload, ResultReason, ResultStatus, SecretBytes, Tag, TypedRequest,
+};
+
+use crate::config::CoreConfig;
+use crate::principal::L3Ref;
+use crate::vault::WrappedKey;
+
+/// The protocol version of the gateway's own requests: the first with AEAD fields.
+const LINK_VERSION: ProtocolVersion = ProtocolVersion::V1_4;
+
+/// The largest wrapped blob accepted from the core: far above an L4 of 64 bytes plus IV, tag
+/// and version, far below anything that could bloat the vault.
+const MAX_WRAPPED_LEN: usize = 1024;
+
+/// Connections to the core.
+#[derive(Debug)]
+pub struct CoreLink {
+    pool: Pool,
+}
+
+/// Why a call to the core failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// The core could not be reached, or did not answer in time, or the connection broke.
+    #[error("krypton-core is unreachable")]
+    Unreachable(#[source] NetError),
+
+    /// The core answered with a failure.
+    #[error("krypton-core refused ({reason:?}): {message}")]
+    Refused {
+        /// The core's Result Reason.
+        reason: ResultReason,
+        /// The core's Result Message.
+        message: String,
+    },
+
+    /// The core's answer is not what the protocol or the gateway–core contract prescribes.
+    #[error("krypton-core answered out of contract: {0}")]
+    Contract(&'static str),
+
+    /// The core's answer is TTLV but not a KMIP response.
+    #[error("krypton-core's answer is not a KMIP response")]
+    Decode(#[source] kmip::Error),
+}
+
+impl CoreLink {
+    /// A link to the configured core. Opens no connection yet.
+    ///
+    /// # Errors
+    ///
+    /// A configuration [`NetError`] if the TLS files cannot be used or the server name is
+    /// invalid.
+    pub fn new(config: &CoreConfig) -> Result<Self, NetError> {
+        let tls = Arc::new(kmip::net::client_config(&config.tls)?);
+        let pool = Pool::new(
+            &config.address,
+            &config.server_name,
+            tls,
+            config.limits.clone(),
+        )?;
+        Ok(Self { pool })
+    }
+
+    /// Wraps L4 `key`, whose identifier is `id`, under `l3`.
+    pub(crate) async fn wrap(
+        &self,
+        l3: &L3Ref,
+        id: &str,
+        key: &SecretBytes,
+    ) -> Result<WrappedKey, CoreError> {
+        match self.exchange(wrap_request(l3, id, key)).await? {
+            ResponsePayload::Encrypt(response) => wrapped_blob(response),
+            _ => Err(CoreError::Contract(
+                "Encrypt answered with another operation",
+            )),
+        }
+    }
+
+    /// Unwraps the L4 whose identifier is `id` from `wrapped`, under `l3`.
+    pub(crate) async fn unwrap(
+        &self,
+        l3: &L3Ref,
+        id: &str,
+        wrapped: &WrappedKey,
+    ) -> Result<SecretBytes, CoreError> {
+        match self.exchange(unwrap_request(l3, id, wrapped)).await? {
+            ResponsePayload::Decrypt(response) => Ok(response.data),
+            _ => Err(CoreError::Contract(
+                "Decrypt answered with another operation",
+            )),
+        }
+    }
+
+    /// Sends a request message as it is and returns the core's response message as it came.
+    pub(crate) async fn call(&self, request: &Item) -> Result<Item, CoreError> {
+        let response = self
+            .pool
+            .call(request)
+            .await
+            .map_err(CoreError::Unreachable)?;
+        if response.tag == Tag::RESPONSE_MESSAGE {
+            Ok(response)
+        } else {
+            Err(CoreError::Contract("the answer is not a Response Message"))
+        }
+    }
+
+    /// Sends one operation of the gateway's own and returns its successful payload.
+    async fn exchange(&self, payload: impl TypedRequest) -> Result<ResponsePayload, CoreError> {
+        let response = self.call(&link_request(payload)).await?;
+        only_payload(ResponseMessage::from_item(&response).map_err(CoreError::Decode)?)
+    }
+}
+
+/// The Encrypt that wraps L4 `key`, whose identifier is `id`, under `l3`.
+fn wrap_request(l3: &L3Ref, id: &str, key: &SecretBytes) -> EncryptRequest {
+    EncryptRequest {
+        unique_identifier: Some(l3.unique_identifier().into()),
+        cryptographic_parameters: Some(gcm()),
+        data: key.clone(),
+        iv_counter_nonce: None,
+        authenticated_encryption_additional_data: Some(id.as_bytes().to_vec()),
+    }
+}
+
+/// The Decrypt that unwraps the L4 whose identifier is `id` from `wrapped`, under `l3`.
+fn unwrap_request(l3: &L3Ref, id: &str, wrapped: &WrappedKey) -> DecryptRequest {
+    DecryptRequest {
+        unique_identifier: Some(l3.unique_identifier().into()),
+        cryptographic_parameters: Some(gcm()),
+        data: wrapped.as_bytes().to_vec(),
+        iv_counter_nonce: None,
+        authenticated_encryption_additional_data: Some(id.as_bytes().to_vec()),
+        authenticated_encryption_tag: None,
+    }
+}
+
+/// The blob of a wrap, if the answer is the self-describing blob the contract promises.
+fn wrapped_blob(response: EncryptResponse) -> Result<WrappedKey, CoreError> {
+    if response.iv_counter_nonce.is_some() || response.authenticated_encryption_tag.is_some() {
+        // The blob must carry its IV and tag: storing it without them would lose the key.
+        return Err(CoreError::Contract(
+            "Encrypt returned the IV or tag apart from the wrapped blob",
+        ));
+    }
+    if response.data.is_empty() || response.data.len() > MAX_WRAPPED_LEN {
+        return Err(CoreError::Contract(
+            "the wrapped blob has an impossible size",
+        ));
+    }
+    Ok(WrappedKey::new(response.data))
+}
+
+/// A one-operation request of the gateway's own, in the link's version.
+fn link_request(payload: impl TypedRequest) -> Item {
+    RequestMessage {
+        header: RequestHeader::new(LINK_VERSION),
+        batch_items: vec![RequestBatchItem::new(payload)],
+    }
+    .to_item()
+}
+
+/// The payload of the one successful batch item of `response`.
+fn only_payload(response: ResponseMessage) -> Result<ResponsePayload, CoreError> {
+    let [item] = <[_; 1]>::try_from(response.batch_items)
+        .map_err(|_| CoreError::Contract("the answer has more than one batch item"))?;
+    match (item.result_status, item.payload) {
+        (ResultStatus::Success, Some(payload)) => Ok(payload),
+        (ResultStatus::Success, None) => Err(CoreError::Contract("success without a payload")),
+        (ResultStatus::OperationFailed, _) => Err(CoreError::Refused {
+            reason: item.result_reason.unwrap_or(ResultReason::GeneralFailure),
+            message: item.result_message.unwrap_or_default(),
+        }),
+        _ => Err(CoreError::Contract(
+            "a result status other than success or failure",
+        )),
+    }
+}
+
+fn gcm() -> CryptographicParameters {
+    CryptographicParameters {
+        block_cipher_mode: Some(BlockCipherMode::Gcm),
+        ..CryptographicParameters::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kmip::{
+        DateTime, Limits, ProtocolVersion, RequestPayload, ResponseBatchItem, ResponseHeader,
+    };
+
+    use super::*;
+
+    fn l3() -> L3Ref {
+        L3Ref {
+            tenant: "acme".into(),
+            service: "payments".into(),
+        }
+    }
+
+    /// `item` as the core receives it.
+    fn through_wire(item: &Item) -> Item {
+        let mut bytes = Vec::new();
+        kmip::encode(item, &mut bytes).unwrap();
+        kmip::decode(&bytes, &Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn a_wrap_is_the_agreed_encrypt() {
+        let key = SecretBytes::new(vec![0x11; 32]);
+        let sent = through_wire(&link_request(wrap_request(&l3(), "key-1", &key)));
+        let message = RequestMessage::from_item(&sent).unwrap();
+        assert_eq!(message.header.protocol_version, ProtocolVersion::V1_4);
+        assert_eq!(
+            message.header.authentication, None,
+            "the gateway speaks for itself"
+        );
+        let [item] = <[_; 1]>::try_from(message.batch_items).unwrap();
+        let RequestPayload::Encrypt(encrypt) = item.payload else {
+            panic!("{item:?}")
+        };
+        assert_eq!(encrypt.unique_identifier, Some("l3/acme/payments".into()));
+        assert_eq!(
+            encrypt.cryptographic_parameters.unwrap().block_cipher_mode,
+            Some(BlockCipherMode::Gcm)
+        );
+        assert_eq!(&encrypt.data[..], &[0x11; 32]);
+        assert_eq!(encrypt.iv_counter_nonce, None, "the core draws the IV");
+        assert_eq!(
+            encrypt.authenticated_encryption_additional_data.as_deref(),
+            Some(&b"key-1"[..])
+        );
+    }
+
+    #[test]
+    fn an_unwrap_is_the_agreed_decrypt() {
+        let blob = WrappedKey::new(vec![0x22; 61]);
+        let sent = through_wire(&link_request(unwrap_request(&l3(), "key-1", &blob)));
+        let message = RequestMessage::from_item(&sent).unwrap();
+        let [item] = <[_; 1]>::try_from(message.batch_items).unwrap();
+        let RequestPayload::Decrypt(decrypt) = item.payload else {
+            panic!("{item:?}")
+        };
+        assert_eq!(decrypt.unique_identifier, Some("l3/acme/payments".into()));
+        assert_eq!(decrypt.data, vec![0x22; 61]);
+        assert_eq!(
+            decrypt.authenticated_encryption_additional_data.as_deref(),
+            Some(&b"key-1"[..])
+        );
+        assert_eq!(
+            (
+                decrypt.iv_counter_nonce,
+                decrypt.authenticated_encryption_tag
+            ),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn a_blob_must_describe_itself() {
+        let response = |data: Vec<u8>, tag: Option<Vec<u8>>| EncryptResponse {
+            unique_identifier: "l3/acme/payments".into(),
+            data,
+            iv_counter_nonce: None,
+            authenticated_encryption_tag: tag,
+        };
+        assert_eq!(
+            wrapped_blob(response(vec![1; 60], None)).unwrap(),
+            WrappedKey::new(vec![1; 60])
+        );
+        for refused in [
+            response(vec![1; 60], Some(vec![2; 16])),
+            response(Vec::new(), None),
+            response(vec![1; MAX_WRAPPED_LEN + 1], None),
+        ] {
+            assert!(matches!(wrapped_blob(refused), Err(CoreError::Contract(_))));
+        }
+    }
+
+    #[test]
+    fn the_cores_refusal_keeps_its_reason() {
+        let message = |items| ResponseMessage {
+            header: ResponseHeader::new(ProtocolVersion::V1_4, DateTime(0)),
+            batch_items: items,
+        };
+        let refusal = ResponseBatchItem::failure(
+            Some(kmip::Operation::Encrypt),
+            ResultReason::PermissionDenied,
+            "tenant acme is unlinked",
+        );
+        let error = only_payload(message(vec![refusal.clone()])).unwrap_err();
+        assert!(
+            matches!(&error, CoreError::Refused { reason: ResultReason::PermissionDenied, message } if message == "tenant acme is unlinked"),
+            "{error:?}"
+        );
+        let error = only_payload(message(vec![refusal.clone(), refusal])).unwrap_err();
+        assert!(matches!(error, CoreError::Contract(_)));
+    }
+}

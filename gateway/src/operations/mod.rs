@@ -1,0 +1,180 @@
+//! The operations the gateway answers itself: the life of its own L4 keys (Create, Get, the
+//! lifecycle and attribute operations, Locate) and what the server speaks (Discover Versions,
+//! Query).
+//!
+//! Each operation takes a [`Context`] — the caller, the time of the request, the vault and the
+//! core — and returns the response payload or a [`Refusal`]. Operations on an existing key get
+//! the caller's record, already read: the router found it while deciding the request was the
+//! gateway's.
+
+mod attributes;
+mod create;
+mod discovery;
+mod get;
+mod lifecycle;
+mod locate;
+
+use kmip::{
+    DateTime, ProtocolVersion, RequestHeader, RequestPayload, ResponsePayload, ResultReason,
+};
+
+use crate::config::KeyLimits;
+use crate::core_link::{CoreError, CoreLink};
+use crate::error::ErrorChain;
+use crate::principal::Principal;
+use crate::refusal::Refusal;
+use crate::vault::{Record, Vault, VaultError};
+
+/// How often an update is retried when concurrent requests change the same key.
+const MAX_UPDATE_ATTEMPTS: usize = 8;
+
+/// Everything an operation needs to answer one batch item.
+#[derive(Debug)]
+pub(crate) struct Context<'a, V> {
+    pub(crate) vault: &'a V,
+    pub(crate) core: &'a CoreLink,
+    pub(crate) principal: Principal<'a>,
+    /// The request's header, for operations that consult the core on the caller's behalf.
+    pub(crate) header: &'a RequestHeader,
+    /// The time of the request: every date an operation sets, and every state it reads.
+    pub(crate) now: DateTime,
+    pub(crate) keys: KeyLimits,
+}
+
+impl<V> Context<'_, V> {
+    pub(crate) fn version(&self) -> ProtocolVersion {
+        self.header.protocol_version
+    }
+
+    pub(crate) fn owner(&self) -> &str {
+        self.principal.identity
+    }
+}
+
+/// A batch item the gateway answers itself.
+#[derive(Debug)]
+pub(crate) enum Local {
+    /// An operation that names no existing key.
+    Unbound(RequestPayload),
+    /// An operation on one of the caller's keys, with its record.
+    Owned(Box<Record>, RequestPayload),
+}
+
+/// Answers one local batch item.
+pub(crate) async fn run<V: Vault>(
+    context: &Context<'_, V>,
+    local: Local,
+) -> Result<ResponsePayload, Refusal> {
+    use RequestPayload as P;
+    Ok(match local {
+        Local::Unbound(P::Create(request)) => create::create(context, request).await?.into(),
+        Local::Unbound(P::Locate(request)) => locate::locate(context, request).await?.into(),
+        Local::Unbound(P::DiscoverVersions(request)) => {
+            discovery::discover_versions(&request).into()
+        }
+        Local::Unbound(P::Query(request)) => discovery::query(&request).into(),
+        Local::Owned(record, P::Get(request)) => get::get(context, *record, &request).await?.into(),
+        Local::Owned(record, P::Activate(_)) => lifecycle::activate(context, *record).await?.into(),
+        Local::Owned(record, P::Revoke(request)) => {
+            lifecycle::revoke(context, *record, request).await?.into()
+        }
+        Local::Owned(record, P::Destroy(_)) => lifecycle::destroy(context, *record).await?.into(),
+        Local::Owned(record, P::GetAttributes(request)) => {
+            attributes::get_attributes(context, &record, &request).into()
+        }
+        Local::Owned(record, P::GetAttributeList(_)) => {
+            attributes::get_attribute_list(context, &record).into()
+        }
+        Local::Owned(record, P::AddAttribute(request)) => {
+            attributes::add(context, *record, request).await?.into()
+        }
+        Local::Owned(record, P::ModifyAttribute(request)) => {
+            attributes::modify_attribute(context, *record, request)
+                .await?
+                .into()
+        }
+        Local::Owned(record, P::DeleteAttribute(request)) => {
+            attributes::delete(context, *record, request).await?.into()
+        }
+        Local::Owned(record, P::SetAttribute(request)) => {
+            attributes::set(context, *record, request).await?.into()
+        }
+        Local::Owned(record, P::AdjustAttribute(request)) => {
+            attributes::adjust(context, *record, request).await?.into()
+        }
+        Local::Owned(..) | Local::Unbound(_) => {
+            return Err(Refusal::new(
+                ResultReason::OperationNotSupported,
+                "the operation is not available for keys the gateway holds: fetch the key with Get",
+            ));
+        }
+    })
+}
+
+/// Applies `change` to the caller's `record` and stores it; when a concurrent request changed
+/// the record first, reads it again and reapplies `change`, a bounded number of times.
+async fn update<V: Vault, T>(
+    context: &Context<'_, V>,
+    mut record: Record,
+    mut change: impl FnMut(&mut Record) -> Result<T, Refusal>,
+) -> Result<T, Refusal> {
+    let id = record.id.clone();
+    for _ in 0..MAX_UPDATE_ATTEMPTS {
+        let outcome = change(&mut record)?;
+        match context.vault.update(record).await {
+            Ok(()) => return Ok(outcome),
+            Err(VaultError::Conflict) => {}
+            Err(VaultError::NotFound) => return Err(Refusal::not_found(&id)),
+            Err(error) => return Err(vault_failure(&error)),
+        }
+        record = context
+            .vault
+            .get(context.owner(), &id)
+            .await
+            .map_err(|error| vault_failure(&error))?
+            .ok_or_else(|| Refusal::not_found(&id))?;
+    }
+    Err(Refusal::new(
+        ResultReason::GeneralFailure,
+        "the key is being changed by concurrent requests; retry",
+    ))
+}
+
+/// The refusal for a vault failure, which is logged: the client learns only that it happened.
+pub(crate) fn vault_failure(error: &VaultError) -> Refusal {
+    tracing::error!(error = %ErrorChain(error), "vault failure");
+    Refusal::new(
+        ResultReason::GeneralFailure,
+        "the gateway's key vault failed; the operation was not carried out",
+    )
+}
+
+/// The refusal for a failed call to the core made to `action` (say, "wrap the new key").
+pub(crate) fn core_failure(action: &'static str, error: CoreError) -> Refusal {
+    match error {
+        CoreError::Refused { reason, message } => {
+            tracing::warn!(?reason, %message, "krypton-core refused to {action}");
+            Refusal::new(
+                reason,
+                format!("krypton-core refused to {action}: {message}"),
+            )
+        }
+        CoreError::Unreachable(ref source) => {
+            tracing::warn!(error = %ErrorChain(source), "krypton-core unreachable: cannot {action}");
+            Refusal::new(
+                ResultReason::GeneralFailure,
+                format!(
+                    "krypton-core is unreachable, so the gateway cannot {action} now; \
+                     nothing was changed: retry when it is back"
+                ),
+            )
+        }
+        error => {
+            tracing::error!(error = %ErrorChain(&error), "krypton-core broke the contract");
+            Refusal::new(
+                ResultReason::GeneralFailure,
+                format!("krypton-core's answer did not allow to {action}; see the gateway's log"),
+            )
+        }
+    }
+}

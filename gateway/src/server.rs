@@ -1,0 +1,127 @@
+//! The running gateway: the configured vault, the link to the core and the KMIP listener, from
+//! start-up to shutdown.
+//!
+//! [`Server::bind`] does everything that can fail on the operator's files — TLS set-up, opening
+//! the vault, binding the port — so a gateway that starts is one that serves.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use kmip::net::{IdentitySource, ServerLimits};
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+
+use crate::config::{Config, VaultConfig};
+use crate::core_link::CoreLink;
+use crate::error::Error;
+use crate::principal::Tenancy;
+use crate::service::Gateway;
+use crate::vault::{MemoryVault, RocksDbVault, Vault};
+
+/// A gateway bound to its port, ready to serve.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    identity_source: IdentitySource,
+    limits: ServerLimits,
+    gateway: Backend,
+}
+
+/// The gateway over the vault backend the configuration names.
+#[derive(Debug)]
+enum Backend {
+    Memory(Arc<Gateway<MemoryVault>>),
+    RocksDb(Arc<Gateway<RocksDbVault>>),
+}
+
+impl Server {
+    /// Sets up TLS, the core link and the vault, and binds the listener.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Net`] for TLS files that cannot be used, [`Error::Vault`] for a vault that
+    /// cannot be opened, [`Error::Io`] if the address cannot be bound.
+    pub async fn bind(config: &Config) -> Result<Self, Error> {
+        let tls = Arc::new(kmip::net::server_config(config.tls())?);
+        let core = CoreLink::new(config.core())?;
+        let tenancy = Tenancy::new(config.identities());
+        let keys = config.keys();
+        let gateway = match config.vault() {
+            VaultConfig::Memory {} => Backend::Memory(Arc::new(Gateway::new(
+                MemoryVault::new(),
+                core,
+                tenancy,
+                keys,
+            ))),
+            VaultConfig::Rocksdb { path } => {
+                let vault = RocksDbVault::open(path).await?;
+                Backend::RocksDb(Arc::new(Gateway::new(vault, core, tenancy, keys)))
+            }
+        };
+        let listener = TcpListener::bind(config.listen())
+            .await
+            .map_err(|source| Error::Io {
+                context: "binding the KMIP listener",
+                source,
+            })?;
+        Ok(Self {
+            listener,
+            tls,
+            identity_source: config.identity_source(),
+            limits: config.limits().clone(),
+            gateway,
+        })
+    }
+
+    /// The address the listener is bound to (useful when the configuration asks for port 0).
+    ///
+    /// # Errors
+    ///
+    /// The OS error if the socket cannot tell.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish and closes the
+    /// vault.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        match self.gateway {
+            Backend::Memory(gateway) => {
+                serve(
+                    self.listener,
+                    self.tls,
+                    self.identity_source,
+                    self.limits,
+                    gateway,
+                    shutdown,
+                )
+                .await;
+            }
+            Backend::RocksDb(gateway) => {
+                serve(
+                    self.listener,
+                    self.tls,
+                    self.identity_source,
+                    self.limits,
+                    gateway,
+                    shutdown,
+                )
+                .await;
+            }
+        }
+    }
+}
+
+async fn serve<V: Vault>(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    identity_source: IdentitySource,
+    limits: ServerLimits,
+    gateway: Arc<Gateway<V>>,
+    shutdown: impl Future<Output = ()>,
+) {
+    kmip::net::serve(listener, tls, identity_source, limits, gateway, shutdown).await;
+}

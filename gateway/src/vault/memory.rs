@@ -1,0 +1,71 @@
+//! The in-memory vault: records in a map in process memory, gone when the gateway stops.
+//!
+//! For the speed tier, where keys live as long as the workload that uses them.
+
+use std::collections::BTreeMap;
+use std::sync::{PoisonError, RwLock};
+
+use crate::vault::{Filter, Record, Vault, VaultError};
+
+/// Records keyed by `(owner, id)`, ordered so one owner's records are one range.
+#[derive(Debug, Default)]
+pub struct MemoryVault {
+    records: RwLock<BTreeMap<(String, String), Record>>,
+}
+
+impl MemoryVault {
+    /// An empty vault.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+// Every critical section below is one map operation, which a panic cannot leave half done, so
+// a poisoned lock still guards a consistent map and is taken over.
+impl Vault for MemoryVault {
+    async fn create(&self, record: Record) -> Result<(), VaultError> {
+        let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
+        let key = (record.owner.clone(), record.id.clone());
+        if records.contains_key(&key) {
+            return Err(VaultError::Exists);
+        }
+        records.insert(key, record);
+        Ok(())
+    }
+
+    async fn get(&self, owner: &str, id: &str) -> Result<Option<Record>, VaultError> {
+        let records = self.records.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(records.get(&(owner.to_owned(), id.to_owned())).cloned())
+    }
+
+    async fn update(&self, mut record: Record) -> Result<(), VaultError> {
+        let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
+        let stored = records
+            .get_mut(&(record.owner.clone(), record.id.clone()))
+            .ok_or(VaultError::NotFound)?;
+        if stored.revision != record.revision {
+            return Err(VaultError::Conflict);
+        }
+        record.revision = record.revision.saturating_add(1);
+        *stored = record;
+        Ok(())
+    }
+
+    async fn locate(
+        &self,
+        owner: &str,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<String>, VaultError> {
+        let records = self.records.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(records
+            .range((owner.to_owned(), String::new())..)
+            .map(|(_, record)| record)
+            .take_while(|record| record.owner == owner)
+            .filter(|record| filter.matches(&record.id, &record.metadata))
+            .take(limit)
+            .map(|record| record.id.clone())
+            .collect())
+    }
+}

@@ -1,0 +1,116 @@
+//! The pluggable vault: where the gateway keeps wrapped L4 keys and their metadata.
+//!
+//! A vault holds [`Record`]s keyed by `(owner, id)`: every call names the owner, so a backend
+//! cannot hand one identity another's key. It never holds a key in plaintext, nor the L3 that
+//! could open one.
+//!
+//! The trait asks only what a key-value store with a compare-and-set can give, so Redis and
+//! PostgreSQL backends fit beside the two here: create-if-absent, read, replace-if-unchanged
+//! (by [`Record::revision`]) and a scan of one owner's records. Destroying a key is a
+//! replacement that drops the wrapped bytes and keeps the metadata, as KMIP requires of Destroy.
+
+mod memory;
+mod record;
+mod rocksdb;
+
+use std::error::Error as StdError;
+use std::future::Future;
+
+pub use self::rocksdb::RocksDbVault;
+pub use kmip::objects::Filter;
+pub use memory::MemoryVault;
+pub use record::{Record, WrappedKey};
+
+/// Storage for wrapped L4 keys.
+///
+/// Implementations are cheap to share (`&self` everywhere) and never block the async runtime:
+/// a backend whose client blocks runs it on [`tokio::task::spawn_blocking`].
+pub trait Vault: Send + Sync + 'static {
+    /// Stores a new record.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Exists`] if the owner has a record with this id; a storage error.
+    fn create(&self, record: Record) -> impl Future<Output = Result<(), VaultError>> + Send;
+
+    /// The owner's record `id`, if there is one.
+    ///
+    /// # Errors
+    ///
+    /// A storage error, or [`VaultError::Corrupt`] for a record that does not decode.
+    fn get(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Record>, VaultError>> + Send;
+
+    /// Replaces a record the caller read and changed. `record.revision` is the revision the
+    /// caller read; the record is stored with the next revision if the stored one still has
+    /// that revision.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Conflict`] if the record changed since it was read (read it again and
+    /// retry), [`VaultError::NotFound`] if it is gone; a storage error.
+    fn update(&self, record: Record) -> impl Future<Output = Result<(), VaultError>> + Send;
+
+    /// The ids of the owner's records that `filter` matches, in id order, at most `limit`.
+    ///
+    /// # Errors
+    ///
+    /// A storage error, or [`VaultError::Corrupt`] for a record that does not decode.
+    fn locate(
+        &self,
+        owner: &str,
+        filter: &Filter,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<String>, VaultError>> + Send;
+}
+
+/// Why a vault call failed.
+///
+/// [`Exists`](Self::Exists), [`NotFound`](Self::NotFound) and [`Conflict`](Self::Conflict) are
+/// answers about the records; [`Storage`](Self::Storage) is the environment;
+/// [`Corrupt`](Self::Corrupt) is stored data that cannot be trusted; [`Task`](Self::Task) is a
+/// bug.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// A record with this owner and id exists already.
+    #[error("a record with this owner and id exists already")]
+    Exists,
+
+    /// The record to update does not exist.
+    #[error("the record does not exist")]
+    NotFound,
+
+    /// The record changed since it was read.
+    #[error("the record changed since it was read")]
+    Conflict,
+
+    /// The backend's storage failed.
+    #[error("vault storage failed while {context}")]
+    Storage {
+        /// What the vault was doing.
+        context: &'static str,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+
+    /// A stored record does not decode: damaged, or written by an incompatible version.
+    #[error("stored record {id:?} of {owner:?} does not decode")]
+    Corrupt {
+        /// The record's owner.
+        owner: String,
+        /// The record's id.
+        id: String,
+        /// The decoder's error.
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+
+    /// A blocking vault task panicked or was cancelled.
+    #[error("a vault task failed")]
+    Task(#[source] tokio::task::JoinError),
+}

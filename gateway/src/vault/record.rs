@@ -1,0 +1,71 @@
+//! One stored L4 key: who owns it, the L3 that wrapped it, the wrapped bytes while the key
+//! exists, and its metadata.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cbor::Bytes;
+use crate::metadata::Metadata;
+use crate::principal::L3Ref;
+
+/// A record of the vault, keyed by `(owner, id)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The identity that created the key: the only one that can see it.
+    pub owner: String,
+    /// The key's Unique Identifier.
+    pub id: String,
+    /// 1 when created, one more at each update: what [`Vault::update`](super::Vault::update)
+    /// compares to detect a concurrent change.
+    pub revision: u64,
+    /// The service key the core wrapped the key under; unwrapping asks for the same one.
+    pub l3: L3Ref,
+    /// The key, wrapped by the core; `None` once the key is destroyed.
+    pub wrapped: Option<WrappedKey>,
+    pub metadata: Metadata,
+}
+
+impl Record {
+    /// A new record, at revision 1.
+    #[must_use]
+    pub fn new(
+        owner: impl Into<String>,
+        id: impl Into<String>,
+        l3: L3Ref,
+        wrapped: WrappedKey,
+        metadata: Metadata,
+    ) -> Self {
+        Self {
+            owner: owner.into(),
+            id: id.into(),
+            revision: 1,
+            l3,
+            wrapped: Some(wrapped),
+            metadata,
+        }
+    }
+}
+
+/// An L4 key as the core wrapped it: an opaque, self-describing blob (L3 version, IV, tag and
+/// ciphertext) that only the core can open. Not secret on its own, but never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrappedKey(Bytes);
+
+impl WrappedKey {
+    #[must_use]
+    pub fn new(blob: Vec<u8>) -> Self {
+        Self(Bytes(blob))
+    }
+
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0.0
+    }
+}
+
+impl fmt::Debug for WrappedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WrappedKey(<{} bytes>)", self.0.0.len())
+    }
+}

@@ -1,0 +1,238 @@
+//! The durable vault: one RocksDB database, each record CBOR under `(owner, id)`.
+//!
+//! Every write is synced to the write-ahead log before it is acknowledged, so a key the client
+//! was told exists survives a crash or `kill -9`. Writers take no lock of ours while syncing
+//! one another's records, so RocksDB groups concurrent writes into one WAL write and one sync
+//! (its group commit). A compare-and-set holds a lock striped by record, so updates of one
+//! record are ordered while different records proceed in parallel.
+//!
+//! RocksDB calls block, so each runs on the blocking thread pool, never on the async runtime.
+
+use std::collections::hash_map::DefaultHasher;
+use std::fs::DirBuilder;
+use std::hash::{Hash, Hasher};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use ::rocksdb::{DB, DBRecoveryMode, Direction, IteratorMode, Options, WriteOptions};
+
+use crate::cbor;
+use crate::vault::{Filter, Record, Vault, VaultError};
+
+/// Old RocksDB info logs kept in the database directory.
+const KEEP_INFO_LOGS: usize = 10;
+
+/// How many locks the compare-and-set is striped over.
+const LOCK_STRIPES: usize = 64;
+
+/// A vault in a RocksDB database directory.
+#[derive(Clone)]
+pub struct RocksDbVault {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DB,
+    stripes: Vec<Mutex<()>>,
+}
+
+impl std::fmt::Debug for RocksDbVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RocksDbVault")
+            .field("path", &self.inner.db.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RocksDbVault {
+    /// Opens the database in `dir`, creating it if missing.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Storage`] if the directory cannot be created or the database opened (for
+    /// example because another process has it open).
+    pub async fn open(dir: &Path) -> Result<Self, VaultError> {
+        let dir = dir.to_owned();
+        let db = tokio::task::spawn_blocking(move || open_db(&dir))
+            .await
+            .map_err(VaultError::Task)??;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            }),
+        })
+    }
+
+    /// Runs `work` on the blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Inner) -> Result<T, VaultError> + Send + 'static,
+    ) -> Result<T, VaultError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || work(&inner))
+            .await
+            .map_err(VaultError::Task)?
+    }
+}
+
+fn open_db(dir: &Path) -> Result<DB, VaultError> {
+    // Wrapped keys are for the gateway's eyes only, like the core's data directory.
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| storage("creating the vault directory", source))?;
+    let mut options = Options::default();
+    options.create_if_missing(true);
+    options.set_keep_log_file_num(KEEP_INFO_LOGS);
+    // Every acknowledged write was synced, so replay up to the last intact WAL record: only a
+    // write that was never acknowledged can be torn.
+    options.set_wal_recovery_mode(DBRecoveryMode::PointInTime);
+    DB::open(&options, dir).map_err(|source| storage("opening the vault database", source))
+}
+
+impl Vault for RocksDbVault {
+    async fn create(&self, record: Record) -> Result<(), VaultError> {
+        self.blocking(move |inner| {
+            let key = record_key(&record.owner, &record.id);
+            let value = encode(&record)?;
+            let _stripe = inner.lock(&key);
+            if inner.read(&key)?.is_some() {
+                return Err(VaultError::Exists);
+            }
+            inner.write(&key, &value)
+        })
+        .await
+    }
+
+    async fn get(&self, owner: &str, id: &str) -> Result<Option<Record>, VaultError> {
+        let key = record_key(owner, id);
+        let (owner, id) = (owner.to_owned(), id.to_owned());
+        self.blocking(move |inner| {
+            inner
+                .read(&key)?
+                .map(|value| decode(&owner, &id, &value))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn update(&self, mut record: Record) -> Result<(), VaultError> {
+        self.blocking(move |inner| {
+            let key = record_key(&record.owner, &record.id);
+            let read = record.revision;
+            record.revision = read.saturating_add(1);
+            let value = encode(&record)?;
+            let _stripe = inner.lock(&key);
+            let stored = inner.read(&key)?.ok_or(VaultError::NotFound)?;
+            if decode(&record.owner, &record.id, &stored)?.revision != read {
+                return Err(VaultError::Conflict);
+            }
+            inner.write(&key, &value)
+        })
+        .await
+    }
+
+    async fn locate(
+        &self,
+        owner: &str,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<String>, VaultError> {
+        let owner = owner.to_owned();
+        let filter = filter.clone();
+        self.blocking(move |inner| inner.scan(&owner, &filter, limit))
+            .await
+    }
+}
+
+impl Inner {
+    /// The lock of the stripe `key` falls in. Held only around a read-compare-write of one
+    /// record; a poisoned stripe guards no data of its own and is taken over.
+    fn lock(&self, key: &[u8]) -> std::sync::MutexGuard<'_, ()> {
+        let mut hasher = DefaultHasher::new();
+        key.hash(&mut hasher);
+        let stripe = usize::try_from(hasher.finish() % LOCK_STRIPES as u64).unwrap_or(0);
+        self.stripes[stripe]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, VaultError> {
+        self.db
+            .get(key)
+            .map_err(|source| storage("reading a record", source))
+    }
+
+    /// Writes and syncs the WAL before returning.
+    fn write(&self, key: &[u8], value: &[u8]) -> Result<(), VaultError> {
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        self.db
+            .put_opt(key, value, &options)
+            .map_err(|source| storage("writing a record", source))
+    }
+
+    fn scan(&self, owner: &str, filter: &Filter, limit: usize) -> Result<Vec<String>, VaultError> {
+        let prefix = owner_prefix(owner);
+        let mut ids = Vec::new();
+        for entry in self
+            .db
+            .iterator(IteratorMode::From(prefix.as_slice(), Direction::Forward))
+        {
+            let (key, value) = entry.map_err(|source| storage("scanning records", source))?;
+            let Some(id) = key.strip_prefix(prefix.as_slice()) else {
+                break;
+            };
+            let record = decode(owner, &String::from_utf8_lossy(id), &value)?;
+            if filter.matches(&record.id, &record.metadata) {
+                ids.push(record.id);
+                if ids.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// The key of a record: the owner's length (4 bytes, big-endian) and bytes, then the id. The
+/// length prefix keeps one owner's records a contiguous range that no other owner's name can
+/// extend.
+fn record_key(owner: &str, id: &str) -> Vec<u8> {
+    let mut key = owner_prefix(owner);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn owner_prefix(owner: &str) -> Vec<u8> {
+    let length = u32::try_from(owner.len()).unwrap_or(u32::MAX);
+    let mut prefix = Vec::with_capacity(4 + owner.len());
+    prefix.extend_from_slice(&length.to_be_bytes());
+    prefix.extend_from_slice(owner.as_bytes());
+    prefix
+}
+
+fn encode(record: &Record) -> Result<Vec<u8>, VaultError> {
+    cbor::encode(record).map_err(|source| storage("encoding a record", source))
+}
+
+fn decode(owner: &str, id: &str, value: &[u8]) -> Result<Record, VaultError> {
+    cbor::decode(value).map_err(|source| VaultError::Corrupt {
+        owner: owner.to_owned(),
+        id: id.to_owned(),
+        source: Box::new(source),
+    })
+}
+
+fn storage(
+    context: &'static str,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> VaultError {
+    VaultError::Storage {
+        context,
+        source: Box::new(source),
+    }
+}

@@ -1,0 +1,258 @@
+//! What the gateway's integration tests share: a real test PKI on disk, gateway configuration
+//! files with a pluggable `[core]` section, a gateway served in-process on an ephemeral port, and
+//! a core address where nothing listens.
+//!
+//! Tests that need krypton-core take the core's section from [`core_section`]; today every test
+//! points it at [`dead_address`], and the end-to-end suite will point it at a real core.
+
+// Every test binary compiles this module and uses a part of it.
+#![allow(dead_code)]
+
+use std::fs;
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kmip::net::ClientTlsFiles;
+use krypton_gateway::{Config, Server};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+/// The longest any step of a test may take before the test fails instead of hanging.
+pub const BOUND: Duration = Duration::from_secs(20);
+
+/// Awaits `future`, failing the test if it takes longer than [`BOUND`].
+pub async fn bounded<F: Future>(future: F) -> F::Output {
+    tokio::time::timeout(BOUND, future)
+        .await
+        .expect("test step did not complete within its bound")
+}
+
+/// A certificate authority in a temporary directory, issuing certificates as PEM files.
+pub struct Pki {
+    dir: TempDir,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+/// A certificate and its private key, as files.
+pub struct Credentials {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Pki {
+    pub fn new() -> Self {
+        let dir = TempDir::new().unwrap();
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Krypton test CA");
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        fs::write(dir.path().join("ca.pem"), cert.pem()).unwrap();
+        Self {
+            dir,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// The directory the files are in.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The CA certificate.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// A server certificate for `localhost` and 127.0.0.1.
+    pub fn server(&self, name: &str) -> Credentials {
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        self.issue(name, params)
+    }
+
+    /// A client certificate whose subject common name is `name`.
+    pub fn client(&self, name: &str) -> Credentials {
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        self.issue(name, params)
+    }
+
+    /// The gateway's credentials towards the core.
+    pub fn core_client(&self) -> ClientTlsFiles {
+        let gateway = self.client("krypton-gateway");
+        ClientTlsFiles {
+            cert_chain: gateway.cert,
+            private_key: gateway.key,
+            server_ca: self.ca(),
+        }
+    }
+
+    /// The client-side TLS files of `name`, trusting this CA for the server.
+    pub fn client_files(&self, name: &str) -> ClientTlsFiles {
+        let client = self.client(name);
+        ClientTlsFiles {
+            cert_chain: client.cert,
+            private_key: client.key,
+            server_ca: self.ca(),
+        }
+    }
+
+    fn issue(&self, name: &str, mut params: CertificateParams) -> Credentials {
+        params.use_authority_key_identifier_extension = true;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let file = name.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+        let credentials = Credentials {
+            cert: self.dir.path().join(format!("{file}.pem")),
+            key: self.dir.path().join(format!("{file}.key")),
+        };
+        fs::write(&credentials.cert, cert.pem()).unwrap();
+        fs::write(&credentials.key, key.serialize_pem()).unwrap();
+        credentials
+    }
+}
+
+/// `127.0.0.1:<port>` where nothing listens: the port was free a moment ago, and is closed.
+pub fn dead_address() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    address.to_string()
+}
+
+/// The `[core]` section for a core at `address` whose certificate, issued by `pki`, names
+/// `localhost`; the gateway authenticates as `krypton-gateway`. Timeouts are short, so a test
+/// against a core that is down fails closed quickly.
+pub fn core_section(pki: &Pki, address: &str) -> String {
+    let core = pki.core_client();
+    format!(
+        r#"[core]
+address = "{address}"
+server_name = "localhost"
+[core.tls]
+cert_chain = "{cert}"
+private_key = "{key}"
+server_ca = "{ca}"
+[core.limits]
+connect_timeout = "2s"
+request_timeout = "5s"
+"#,
+        cert = core.cert_chain.display(),
+        key = core.private_key.display(),
+        ca = core.server_ca.display(),
+    )
+}
+
+/// A gateway configuration: listening on `listen` with `pki`'s server certificate, trusting
+/// `pki`'s CA for clients, with `limits` (the body of a `[limits]` table, may be empty), the
+/// `core` section (see [`core_section`]) and the `vault` section. The identities `app-a` and
+/// `app-b` are services `payments` and `orders` of tenant `acme`.
+pub fn gateway_toml(pki: &Pki, listen: &str, limits: &str, core: &str, vault: &str) -> String {
+    let server = pki.server("localhost");
+    format!(
+        r#"listen = "{listen}"
+identity_source = "common_name"
+
+[tls]
+cert_chain = "{cert}"
+private_key = "{key}"
+client_ca = "{ca}"
+
+[limits]
+{limits}
+
+{core}
+{vault}
+
+[identities]
+"app-a" = {{ tenant = "acme", service = "payments" }}
+"app-b" = {{ tenant = "acme", service = "orders" }}
+"#,
+        cert = server.cert.display(),
+        key = server.key.display(),
+        ca = pki.ca().display(),
+    )
+}
+
+/// The `[vault]` section of an in-memory vault.
+pub const MEMORY_VAULT: &str = "[vault]\nbackend = \"memory\"\n";
+
+/// The `[vault]` section of a RocksDB vault at `path`.
+pub fn rocksdb_vault(path: &Path) -> String {
+    format!(
+        "[vault]\nbackend = \"rocksdb\"\npath = \"{}\"\n",
+        path.display()
+    )
+}
+
+/// A gateway served by this process (the library's [`Server`], as the binary runs it).
+pub struct InProcess {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl InProcess {
+    /// Binds a gateway configured by `toml` (listen on port 0 for an ephemeral port) and serves
+    /// it on a task of the current runtime.
+    pub async fn start(toml: &str) -> Self {
+        let config = Config::parse(toml).unwrap();
+        let server = Server::bind(&config).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Shuts the gateway down and waits until it has drained.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        bounded(&mut self.task).await.unwrap();
+    }
+}
+
+/// `files` as a client TLS configuration, as the library builds it.
+pub fn client_tls(files: &ClientTlsFiles) -> Arc<ClientConfig> {
+    Arc::new(kmip::net::client_config(files).unwrap())
+}
+
+/// A TLS connection to a gateway at `addr` (certificate for `localhost`) on which a test writes
+/// raw bytes.
+pub async fn raw_connect(
+    addr: SocketAddr,
+    tls: Arc<ClientConfig>,
+) -> std::io::Result<TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(addr).await?;
+    TlsConnector::from(tls)
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+}

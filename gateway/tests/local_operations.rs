@@ -1,0 +1,822 @@
+//! The operations the gateway answers from its own vault, driven through its KMIP request path
+//! (`Gateway::answer`) with real TLS material for a core that is down: lifecycle, attributes,
+//! identity isolation, batches, and Create/Get failing closed.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use common::{Pki, dead_address};
+use kmip::net::ClientLimits;
+use kmip::{
+    ActivateRequest, AddAttributeRequest, Attribute, AttributeReference, AttributeType,
+    BatchErrorContinuationOption, CreateRequest, CryptographicAlgorithm, CryptographicUsageMask,
+    DateTime, DeleteAttributeRequest, DestroyRequest, DiscoverVersionsRequest,
+    GetAttributeListRequest, GetAttributesRequest, GetRequest, Item, ModifyAttributeRequest, Name,
+    ObjectType, Operation, ProtocolVersion, QueryFunction, QueryRequest, RequestBatchItem,
+    RequestHeader, RequestMessage, ResponseBatchItem, ResponseMessage, ResponsePayload,
+    ResultReason, ResultStatus, RevocationReason, RevocationReasonCode, RevokeRequest,
+    SetAttributeRequest, State, Tag, TypedRequest, Value,
+};
+use krypton_gateway::{
+    CoreConfig, CoreLink, Filter, Gateway, KeyLimits, L3Ref, MemoryVault, Metadata, Record,
+    Tenancy, Vault, WrappedKey,
+};
+
+const V1_4: ProtocolVersion = ProtocolVersion::V1_4;
+const V2_0: ProtocolVersion = ProtocolVersion::V2_0;
+
+struct Harness {
+    gateway: Gateway<MemoryVault>,
+    _pki: Pki,
+}
+
+fn l3(tenant: &str, service: &str) -> L3Ref {
+    L3Ref {
+        tenant: tenant.into(),
+        service: service.into(),
+    }
+}
+
+/// A gateway whose core is down, with `keys` of app-a in its vault: `(id, state)`.
+async fn harness(keys: &[(&str, State)]) -> Harness {
+    harness_with_core(keys, dead_address(), ClientLimits::default()).await
+}
+
+/// A gateway with `keys` of app-a in its vault, its core at `address`.
+async fn harness_with_core(
+    keys: &[(&str, State)],
+    address: String,
+    limits: ClientLimits,
+) -> Harness {
+    let pki = Pki::new();
+    let core = CoreLink::new(&CoreConfig {
+        address,
+        server_name: "localhost".into(),
+        tls: pki.core_client(),
+        limits,
+    })
+    .unwrap();
+    let vault = MemoryVault::new();
+    for (id, state) in keys {
+        let mut metadata = metadata();
+        metadata.state = *state;
+        if *state == State::Active {
+            metadata.activation_date = Some(DateTime(1_000));
+        }
+        let record = Record::new(
+            "app-a",
+            *id,
+            l3("acme", "payments"),
+            WrappedKey::new(vec![7; 60]),
+            metadata,
+        );
+        vault.create(record).await.unwrap();
+    }
+    let identities = BTreeMap::from([
+        ("app-a".to_owned(), l3("acme", "payments")),
+        ("app-b".to_owned(), l3("acme", "orders")),
+    ]);
+    Harness {
+        gateway: Gateway::new(vault, core, Tenancy::new(&identities), KeyLimits::default()),
+        _pki: pki,
+    }
+}
+
+fn metadata() -> Metadata {
+    Metadata {
+        object_type: ObjectType::SymmetricKey,
+        algorithm: Some(CryptographicAlgorithm::Aes),
+        length: Some(256),
+        usage_mask: Some(CryptographicUsageMask::ENCRYPT),
+        state: State::PreActive,
+        initial_date: DateTime(1_000),
+        activation_date: None,
+        deactivation_date: None,
+        destroy_date: None,
+        compromise_date: None,
+        compromise_occurrence_date: None,
+        revocation_reason: None,
+        last_change_date: DateTime(1_000),
+        client_attributes: vec![Attribute::Name(Name::text("disk"))],
+    }
+}
+
+impl Harness {
+    async fn batch(
+        &self,
+        identity: &str,
+        header: RequestHeader,
+        items: Vec<RequestBatchItem>,
+    ) -> Vec<ResponseBatchItem> {
+        let version = header.protocol_version;
+        let request = RequestMessage {
+            header,
+            batch_items: items,
+        }
+        .to_item();
+        let response =
+            ResponseMessage::from_item(&self.gateway.answer(identity, request).await).unwrap();
+        assert_eq!(response.header.protocol_version, version);
+        response.batch_items
+    }
+
+    async fn ask(
+        &self,
+        identity: &str,
+        version: ProtocolVersion,
+        payload: impl TypedRequest,
+    ) -> ResponseBatchItem {
+        let mut items = self
+            .batch(
+                identity,
+                RequestHeader::new(version),
+                vec![RequestBatchItem::new(payload)],
+            )
+            .await;
+        assert_eq!(items.len(), 1);
+        items.remove(0)
+    }
+
+    async fn attributes(&self, id: &str) -> Vec<Attribute> {
+        let answer = self
+            .ask(
+                "app-a",
+                V2_0,
+                GetAttributesRequest {
+                    unique_identifier: Some(id.into()),
+                    attribute_references: Vec::new(),
+                },
+            )
+            .await;
+        let Some(ResponsePayload::GetAttributes(response)) = answer.payload else {
+            panic!("{answer:?}")
+        };
+        response.attributes
+    }
+
+    async fn state(&self, id: &str) -> State {
+        self.attributes(id)
+            .await
+            .into_iter()
+            .find_map(|attribute| match attribute {
+                Attribute::State(state) => Some(state),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    async fn record(&self, id: &str) -> Record {
+        self.gateway
+            .vault()
+            .get("app-a", id)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+}
+
+fn succeeded(answer: &ResponseBatchItem) {
+    assert_eq!(answer.result_status, ResultStatus::Success, "{answer:?}");
+}
+
+fn refused(answer: &ResponseBatchItem, reason: ResultReason) {
+    assert_eq!(
+        answer.result_status,
+        ResultStatus::OperationFailed,
+        "{answer:?}"
+    );
+    assert_eq!(answer.result_reason, Some(reason), "{answer:?}");
+}
+
+fn id(id: &str) -> Option<kmip::UniqueIdentifier> {
+    Some(id.into())
+}
+
+fn revoke(key: &str, code: RevocationReasonCode) -> RevokeRequest {
+    RevokeRequest {
+        unique_identifier: id(key),
+        revocation_reason: RevocationReason {
+            code,
+            message: Some("test".into()),
+        },
+        compromise_occurrence_date: None,
+    }
+}
+
+fn create_aes() -> CreateRequest {
+    CreateRequest {
+        object_type: ObjectType::SymmetricKey,
+        attributes: vec![
+            Attribute::CryptographicAlgorithm(CryptographicAlgorithm::Aes),
+            Attribute::CryptographicLength(256),
+            Attribute::Name(Name::text("new")),
+        ],
+    }
+}
+
+#[tokio::test]
+async fn the_full_lifecycle_of_a_key_is_local() {
+    let h = harness(&[("k1", State::PreActive)]).await;
+
+    succeeded(
+        &h.ask(
+            "app-a",
+            V1_4,
+            ActivateRequest {
+                unique_identifier: id("k1"),
+            },
+        )
+        .await,
+    );
+    assert_eq!(h.state("k1").await, State::Active);
+    assert!(
+        h.attributes("k1")
+            .await
+            .iter()
+            .any(|a| matches!(a, Attribute::ActivationDate(_)))
+    );
+
+    // Activating twice, destroying an active key: refused by state, in each version's terms.
+    let again = h
+        .ask(
+            "app-a",
+            V2_0,
+            ActivateRequest {
+                unique_identifier: id("k1"),
+            },
+        )
+        .await;
+    refused(&again, ResultReason::WrongKeyLifecycleState);
+    let again = h
+        .ask(
+            "app-a",
+            V1_4,
+            ActivateRequest {
+                unique_identifier: id("k1"),
+            },
+        )
+        .await;
+    refused(&again, ResultReason::PermissionDenied);
+    let early = h
+        .ask(
+            "app-a",
+            V2_0,
+            DestroyRequest {
+                unique_identifier: id("k1"),
+            },
+        )
+        .await;
+    refused(&early, ResultReason::WrongKeyLifecycleState);
+
+    succeeded(
+        &h.ask(
+            "app-a",
+            V1_4,
+            revoke("k1", RevocationReasonCode::Superseded),
+        )
+        .await,
+    );
+    assert_eq!(h.state("k1").await, State::Deactivated);
+    let attributes = h.attributes("k1").await;
+    assert!(
+        attributes
+            .iter()
+            .any(|a| matches!(a, Attribute::DeactivationDate(_)))
+    );
+    assert!(attributes.iter().any(|a| matches!(
+        a,
+        Attribute::RevocationReason(r) if r.code == RevocationReasonCode::Superseded
+    )));
+
+    succeeded(
+        &h.ask(
+            "app-a",
+            V1_4,
+            DestroyRequest {
+                unique_identifier: id("k1"),
+            },
+        )
+        .await,
+    );
+    assert_eq!(h.state("k1").await, State::Destroyed);
+    let record = h.record("k1").await;
+    assert_eq!(record.wrapped, None, "the wrapped key is shredded");
+    assert!(record.metadata.destroy_date.is_some(), "the metadata stays");
+
+    let get = h
+        .ask(
+            "app-a",
+            V2_0,
+            GetRequest {
+                unique_identifier: id("k1"),
+                ..GetRequest::default()
+            },
+        )
+        .await;
+    refused(&get, ResultReason::ObjectDestroyed);
+    let get = h
+        .ask(
+            "app-a",
+            V1_4,
+            GetRequest {
+                unique_identifier: id("k1"),
+                ..GetRequest::default()
+            },
+        )
+        .await;
+    refused(&get, ResultReason::PermissionDenied);
+    let twice = h
+        .ask(
+            "app-a",
+            V2_0,
+            DestroyRequest {
+                unique_identifier: id("k1"),
+            },
+        )
+        .await;
+    refused(&twice, ResultReason::ObjectDestroyed);
+}
+
+#[tokio::test]
+async fn revocation_reasons_lead_where_the_spec_says() {
+    let h = harness(&[
+        ("compromised", State::Active),
+        ("ca-compromised", State::PreActive),
+        ("superseded", State::Active),
+        ("pre-active", State::PreActive),
+    ])
+    .await;
+    succeeded(
+        &h.ask(
+            "app-a",
+            V1_4,
+            revoke("compromised", RevocationReasonCode::KeyCompromise),
+        )
+        .await,
+    );
+    succeeded(
+        &h.ask(
+            "app-a",
+            V1_4,
+            revoke("ca-compromised", RevocationReasonCode::CaCompromise),
+        )
+        .await,
+    );
+    succeeded(
+        &h.ask(
+            "app-a",
+            V1_4,
+            revoke("superseded", RevocationReasonCode::CessationOfOperation),
+        )
+        .await,
+    );
+    succeeded(
+        &h.ask(
+            "app-a",
+            V1_4,
+            revoke("pre-active", RevocationReasonCode::Unspecified),
+        )
+        .await,
+    );
+    assert_eq!(h.state("compromised").await, State::Compromised);
+    assert_eq!(h.state("ca-compromised").await, State::Compromised);
+    assert_eq!(h.state("superseded").await, State::Deactivated);
+    assert_eq!(h.state("pre-active").await, State::Deactivated);
+    let attributes = h.attributes("compromised").await;
+    assert!(attributes.contains(&Attribute::CompromiseOccurrenceDate(DateTime(1_000))));
+
+    // A deactivated key cannot be revoked again for a reason other than compromise.
+    let again = h
+        .ask(
+            "app-a",
+            V2_0,
+            revoke("superseded", RevocationReasonCode::Superseded),
+        )
+        .await;
+    refused(&again, ResultReason::WrongKeyLifecycleState);
+
+    // A compromised key is refused by its local state: the core (down) is never asked.
+    let get = h
+        .ask(
+            "app-a",
+            V2_0,
+            GetRequest {
+                unique_identifier: id("compromised"),
+                ..GetRequest::default()
+            },
+        )
+        .await;
+    refused(&get, ResultReason::WrongKeyLifecycleState);
+    succeeded(
+        &h.ask(
+            "app-a",
+            V1_4,
+            DestroyRequest {
+                unique_identifier: id("compromised"),
+            },
+        )
+        .await,
+    );
+    assert_eq!(h.state("compromised").await, State::DestroyedCompromised);
+}
+
+#[tokio::test]
+async fn create_and_get_fail_closed_while_the_core_is_down() {
+    let h = harness(&[("k1", State::Active), ("k2", State::Deactivated)]).await;
+    for version in [ProtocolVersion::V1_0, V1_4, V2_0] {
+        let create = h.ask("app-a", version, create_aes()).await;
+        refused(&create, ResultReason::GeneralFailure);
+        assert!(
+            create
+                .result_message
+                .as_deref()
+                .unwrap()
+                .contains("unreachable"),
+            "{create:?}"
+        );
+        for key in ["k1", "k2"] {
+            let get = h
+                .ask(
+                    "app-a",
+                    version,
+                    GetRequest {
+                        unique_identifier: id(key),
+                        ..GetRequest::default()
+                    },
+                )
+                .await;
+            refused(&get, ResultReason::GeneralFailure);
+            assert!(
+                get.result_message
+                    .as_deref()
+                    .unwrap()
+                    .contains("unreachable"),
+                "{get:?}"
+            );
+        }
+    }
+    // Nothing half-written: the vault holds the two keys it had.
+    let everything = Filter::new(Vec::new(), None, DateTime::now());
+    let stored = h
+        .gateway
+        .vault()
+        .locate("app-a", &everything, 100)
+        .await
+        .unwrap();
+    assert_eq!(stored, ["k1", "k2"]);
+    assert_eq!(h.record("k1").await.revision, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_and_get_fail_closed_within_the_connect_timeout_when_the_core_hangs() {
+    // A core that accepts TCP connections and never says a word: the TLS handshake stalls.
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = hung.local_addr().unwrap().to_string();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = hung.accept().await {
+            open.push(stream);
+        }
+    });
+    let limits = ClientLimits {
+        connect_timeout: Duration::from_millis(300),
+        request_timeout: Duration::from_millis(600),
+        ..ClientLimits::default()
+    };
+    let h = harness_with_core(&[("k1", State::Active)], address, limits).await;
+    let get = GetRequest {
+        unique_identifier: id("k1"),
+        ..GetRequest::default()
+    };
+    for answer in [
+        timed(h.ask("app-a", V2_0, create_aes())).await,
+        timed(h.ask("app-a", V1_4, get)).await,
+    ] {
+        refused(&answer, ResultReason::GeneralFailure);
+        let message = answer.result_message.as_deref().unwrap();
+        assert!(message.contains("unreachable"), "{message}");
+    }
+    // The local operations do not wait for it at all.
+    let revoked = timed(h.ask(
+        "app-a",
+        V1_4,
+        revoke("k1", RevocationReasonCode::Superseded),
+    ))
+    .await;
+    succeeded(&revoked);
+    held.abort();
+}
+
+/// Awaits an answer that must come within the core's connect timeout and some slack.
+async fn timed(answer: impl Future<Output = ResponseBatchItem>) -> ResponseBatchItem {
+    let began = Instant::now();
+    let answer = answer.await;
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(2), "took {took:?}: {answer:?}");
+    answer
+}
+
+#[tokio::test]
+async fn another_identity_cannot_tell_a_key_exists() {
+    let h = harness(&[("k1", State::Active)]).await;
+    let probes = |key: &str| -> Vec<RequestBatchItem> {
+        vec![
+            RequestBatchItem::new(GetRequest {
+                unique_identifier: id(key),
+                ..GetRequest::default()
+            }),
+            RequestBatchItem::new(GetAttributesRequest {
+                unique_identifier: id(key),
+                attribute_references: Vec::new(),
+            }),
+            RequestBatchItem::new(revoke(key, RevocationReasonCode::KeyCompromise)),
+            RequestBatchItem::new(DestroyRequest {
+                unique_identifier: id(key),
+            }),
+            RequestBatchItem::new(ActivateRequest {
+                unique_identifier: id(key),
+            }),
+        ]
+    };
+    for item in probes("k1").into_iter().zip(probes("no-such-key")) {
+        let (existing, missing) = item;
+        let mut header = RequestHeader::new(V1_4);
+        header.batch_error_continuation_option = Some(BatchErrorContinuationOption::Continue);
+        let on_existing = h.batch("app-b", header.clone(), vec![existing]).await;
+        let on_missing = h.batch("app-b", header, vec![missing]).await;
+        assert_eq!(on_existing[0].result_status, ResultStatus::OperationFailed);
+        assert_eq!(
+            (
+                &on_existing[0].result_reason,
+                &on_existing[0].result_message
+            ),
+            (&on_missing[0].result_reason, &on_missing[0].result_message),
+            "app-b's answers must not depend on app-a's keys"
+        );
+    }
+    let record = h.record("k1").await;
+    assert_eq!((record.revision, record.metadata.state), (1, State::Active));
+}
+
+#[tokio::test]
+async fn identities_outside_the_configuration_are_refused() {
+    let h = harness(&[("k1", State::Active)]).await;
+    let answers = h
+        .batch(
+            "intruder",
+            RequestHeader::new(V1_4),
+            vec![
+                RequestBatchItem::new(GetAttributesRequest {
+                    unique_identifier: id("k1"),
+                    attribute_references: Vec::new(),
+                })
+                .with_id(*b"1"),
+                RequestBatchItem::new(QueryRequest::default()).with_id(*b"2"),
+            ],
+        )
+        .await;
+    assert_eq!(answers.len(), 2);
+    for (answer, batch_id) in answers.iter().zip([b"1", b"2"]) {
+        refused(answer, ResultReason::PermissionDenied);
+        assert_eq!(answer.unique_batch_item_id.as_deref(), Some(&batch_id[..]));
+    }
+}
+
+#[tokio::test]
+async fn client_attributes_are_edited_and_server_attributes_are_not() {
+    let h = harness(&[("k1", State::PreActive)]).await;
+    let name = |text: &str| Attribute::Name(Name::text(text));
+
+    let added = h
+        .ask(
+            "app-a",
+            V1_4,
+            AddAttributeRequest {
+                unique_identifier: id("k1"),
+                attribute: name("second"),
+            },
+        )
+        .await;
+    succeeded(&added);
+    let Some(ResponsePayload::AddAttribute(echo)) = &added.payload else {
+        panic!()
+    };
+    assert_eq!(
+        echo.attribute,
+        Some(name("second")),
+        "KMIP 1.x echoes the attribute"
+    );
+
+    let modified = ModifyAttributeRequest {
+        unique_identifier: id("k1"),
+        attribute_index: Some(1),
+        current_attribute: None,
+        new_attribute: name("renamed"),
+    };
+    succeeded(&h.ask("app-a", V1_4, modified).await);
+    let names: Vec<_> = h
+        .attributes("k1")
+        .await
+        .into_iter()
+        .filter(|a| matches!(a, Attribute::Name(_)))
+        .collect();
+    assert_eq!(names, [name("disk"), name("renamed")]);
+
+    let deleted = DeleteAttributeRequest {
+        unique_identifier: id("k1"),
+        attribute: AttributeReference::Standard(AttributeType::Name),
+        attribute_index: None,
+        current_attribute: Some(name("disk")),
+    };
+    succeeded(&h.ask("app-a", V2_0, deleted).await);
+    let set = SetAttributeRequest {
+        unique_identifier: id("k1"),
+        new_attribute: Attribute::Description("payments key".into()),
+    };
+    succeeded(&h.ask("app-a", V2_0, set).await);
+    let attributes = h.attributes("k1").await;
+    assert!(attributes.contains(&Attribute::Description("payments key".into())));
+    assert!(!attributes.contains(&name("disk")));
+
+    let list = h
+        .ask(
+            "app-a",
+            V1_4,
+            GetAttributeListRequest {
+                unique_identifier: id("k1"),
+            },
+        )
+        .await;
+    let Some(ResponsePayload::GetAttributeList(list)) = list.payload else {
+        panic!()
+    };
+    for expected in [
+        AttributeType::State,
+        AttributeType::Name,
+        AttributeType::Description,
+        AttributeType::InitialDate,
+    ] {
+        assert!(
+            list.attribute_references
+                .contains(&AttributeReference::Standard(expected)),
+            "{expected:?}"
+        );
+    }
+
+    // The gateway's own attributes change only through the lifecycle.
+    let forged = AddAttributeRequest {
+        unique_identifier: id("k1"),
+        attribute: Attribute::State(State::Active),
+    };
+    refused(
+        &h.ask("app-a", V2_0, forged.clone()).await,
+        ResultReason::ReadOnlyAttribute,
+    );
+    refused(
+        &h.ask("app-a", V1_4, forged).await,
+        ResultReason::InvalidField,
+    );
+    let set_name = SetAttributeRequest {
+        unique_identifier: id("k1"),
+        new_attribute: name("x"),
+    };
+    refused(
+        &h.ask("app-a", V2_0, set_name).await,
+        ResultReason::MultiValuedAttribute,
+    );
+    assert_eq!(h.state("k1").await, State::PreActive);
+}
+
+#[tokio::test]
+async fn get_attributes_answers_what_was_asked_in_the_clients_version() {
+    let h = harness(&[("k1", State::Active)]).await;
+    let answer = h
+        .ask(
+            "app-a",
+            ProtocolVersion::V1_0,
+            GetAttributesRequest {
+                unique_identifier: id("k1"),
+                attribute_references: vec![AttributeReference::Standard(AttributeType::State)],
+            },
+        )
+        .await;
+    let Some(ResponsePayload::GetAttributes(response)) = answer.payload else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(response.unique_identifier, "k1");
+    assert_eq!(response.attributes, [Attribute::State(State::Active)]);
+}
+
+#[tokio::test]
+async fn batches_are_answered_item_by_item() {
+    let h = harness(&[("active", State::Active), ("pre", State::PreActive)]).await;
+    let items = || {
+        vec![
+            RequestBatchItem::new(DestroyRequest {
+                unique_identifier: id("active"),
+            })
+            .with_id(*b"a"),
+            RequestBatchItem::new(ActivateRequest {
+                unique_identifier: id("pre"),
+            })
+            .with_id(*b"b"),
+        ]
+    };
+    // Stop, the default: the batch ends at the failed item.
+    let stopped = h.batch("app-a", RequestHeader::new(V1_4), items()).await;
+    assert_eq!(stopped.len(), 1);
+    refused(&stopped[0], ResultReason::PermissionDenied);
+    assert_eq!(stopped[0].unique_batch_item_id.as_deref(), Some(&b"a"[..]));
+    assert_eq!(h.state("pre").await, State::PreActive);
+
+    let mut header = RequestHeader::new(V1_4);
+    header.batch_error_continuation_option = Some(BatchErrorContinuationOption::Continue);
+    let continued = h.batch("app-a", header, items()).await;
+    assert_eq!(continued.len(), 2);
+    assert_eq!(
+        continued[1].unique_batch_item_id.as_deref(),
+        Some(&b"b"[..])
+    );
+    assert_eq!(continued[1].operation, Some(Operation::Activate));
+    succeeded(&continued[1]);
+    assert_eq!(h.state("pre").await, State::Active);
+
+    let mut header = RequestHeader::new(V1_4);
+    header.batch_error_continuation_option = Some(BatchErrorContinuationOption::Undo);
+    let undone = h.batch("app-a", header, items()).await;
+    assert_eq!(undone.len(), 2);
+    refused(&undone[0], ResultReason::FeatureNotSupported);
+}
+
+#[tokio::test]
+async fn versions_and_capabilities_are_the_gateways() {
+    let h = harness(&[]).await;
+    let versions = h
+        .ask(
+            "app-a",
+            ProtocolVersion::V1_1,
+            DiscoverVersionsRequest::default(),
+        )
+        .await;
+    let Some(ResponsePayload::DiscoverVersions(versions)) = versions.payload else {
+        panic!()
+    };
+    assert_eq!(versions.protocol_versions, ProtocolVersion::SUPPORTED);
+
+    let query = QueryRequest {
+        query_functions: vec![QueryFunction::QueryOperations, QueryFunction::QueryObjects],
+    };
+    let answer = h.ask("app-a", ProtocolVersion::V1_0, query.clone()).await;
+    let Some(ResponsePayload::Query(offer)) = answer.payload else {
+        panic!()
+    };
+    assert!(offer.operations.contains(&Operation::Create));
+    assert!(
+        !offer.operations.contains(&Operation::DiscoverVersions),
+        "1.0 has no Discover Versions"
+    );
+    let answer = h.ask("app-a", V2_0, query).await;
+    let Some(ResponsePayload::Query(offer)) = answer.payload else {
+        panic!()
+    };
+    assert!(offer.operations.contains(&Operation::SetAttribute));
+}
+
+#[tokio::test]
+async fn a_request_that_is_not_kmip_gets_invalid_message_in_its_version() {
+    let h = harness(&[]).await;
+    let mut request = RequestMessage {
+        header: RequestHeader::new(ProtocolVersion::V1_2),
+        batch_items: vec![RequestBatchItem::new(QueryRequest::default())],
+    }
+    .to_item();
+    // A header without its Batch Count.
+    let Value::Structure(message) = &mut request.value else {
+        panic!()
+    };
+    let Value::Structure(header) = &mut message[0].value else {
+        panic!()
+    };
+    header.retain(|field| field.tag != Tag::BATCH_COUNT);
+    let response: Item = h.gateway.answer("app-a", request).await;
+    let response = ResponseMessage::from_item(&response).unwrap();
+    assert_eq!(response.header.protocol_version, ProtocolVersion::V1_2);
+    refused(&response.batch_items[0], ResultReason::InvalidMessage);
+}
+
+#[tokio::test]
+async fn operations_that_would_use_the_key_here_are_not_offered() {
+    let h = harness(&[("k1", State::Active)]).await;
+    let check = kmip::CheckRequest {
+        unique_identifier: id("k1"),
+        ..kmip::CheckRequest::default()
+    };
+    refused(
+        &h.ask("app-a", V1_4, check).await,
+        ResultReason::OperationNotSupported,
+    );
+}

@@ -1,0 +1,366 @@
+//! The vault contract, checked against every backend: one generic body per behaviour, run once
+//! per backend, and the durability only the RocksDB vault promises.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use kmip::{
+    Attribute, CryptographicAlgorithm, CryptographicUsageMask, DateTime, Name, ObjectType, State,
+    StorageStatusMask,
+};
+use krypton_gateway::{
+    Filter, L3Ref, MemoryVault, Metadata, Record, RocksDbVault, Vault, VaultError, WrappedKey,
+};
+use tempfile::TempDir;
+
+const NOW: DateTime = DateTime(1_700_000_000);
+
+fn l3() -> L3Ref {
+    L3Ref {
+        tenant: "acme".into(),
+        service: "payments".into(),
+    }
+}
+
+fn metadata(names: &[&str]) -> Metadata {
+    Metadata {
+        object_type: ObjectType::SymmetricKey,
+        algorithm: Some(CryptographicAlgorithm::Aes),
+        length: Some(256),
+        usage_mask: Some(CryptographicUsageMask::ENCRYPT | CryptographicUsageMask::DECRYPT),
+        state: State::PreActive,
+        initial_date: NOW,
+        activation_date: None,
+        deactivation_date: None,
+        destroy_date: None,
+        compromise_date: None,
+        compromise_occurrence_date: None,
+        revocation_reason: None,
+        last_change_date: NOW,
+        client_attributes: names
+            .iter()
+            .map(|name| Attribute::Name(Name::text(*name)))
+            .collect(),
+    }
+}
+
+fn record(owner: &str, id: &str, names: &[&str]) -> Record {
+    Record::new(
+        owner,
+        id,
+        l3(),
+        WrappedKey::new(format!("blob of {id}").into_bytes()),
+        metadata(names),
+    )
+}
+
+fn filter(attributes: Vec<Attribute>) -> Filter {
+    Filter::new(attributes, None, NOW)
+}
+
+// ---- The behaviours every backend must have ---------------------------------------------------
+
+async fn created_records_read_back<V: Vault>(vault: V) {
+    let stored = record("app-a", "k1", &["disk"]);
+    vault.create(stored.clone()).await.unwrap();
+    assert_eq!(vault.get("app-a", "k1").await.unwrap(), Some(stored));
+    assert_eq!(vault.get("app-a", "k2").await.unwrap(), None);
+}
+
+async fn an_id_is_created_once<V: Vault>(vault: V) {
+    vault.create(record("app-a", "k1", &[])).await.unwrap();
+    let again = vault.create(record("app-a", "k1", &["other"])).await;
+    assert!(matches!(again, Err(VaultError::Exists)), "{again:?}");
+    assert_eq!(
+        vault.get("app-a", "k1").await.unwrap(),
+        Some(record("app-a", "k1", &[]))
+    );
+}
+
+async fn owners_never_see_each_others_records<V: Vault>(vault: V) {
+    vault
+        .create(record("app-a", "k1", &["shared-name"]))
+        .await
+        .unwrap();
+    vault
+        .create(record("app-b", "k2", &["shared-name"]))
+        .await
+        .unwrap();
+    // One owner's name must not extend into another's key range.
+    vault
+        .create(record("app-ab", "k3", &["shared-name"]))
+        .await
+        .unwrap();
+    assert_eq!(vault.get("app-b", "k1").await.unwrap(), None);
+    assert_eq!(vault.get("app-a", "k2").await.unwrap(), None);
+    let by_name = filter(vec![Attribute::Name(Name::text("shared-name"))]);
+    assert_eq!(vault.locate("app-a", &by_name, 10).await.unwrap(), ["k1"]);
+    assert_eq!(vault.locate("app-b", &by_name, 10).await.unwrap(), ["k2"]);
+    assert_eq!(vault.locate("app-ab", &by_name, 10).await.unwrap(), ["k3"]);
+    assert!(vault.locate("app", &by_name, 10).await.unwrap().is_empty());
+}
+
+async fn updates_compare_the_revision<V: Vault>(vault: V) {
+    vault.create(record("app-a", "k1", &[])).await.unwrap();
+    let read = vault.get("app-a", "k1").await.unwrap().unwrap();
+    assert_eq!(read.revision, 1);
+
+    let mut first = read.clone();
+    first.metadata.state = State::Active;
+    vault.update(first).await.unwrap();
+
+    let mut stale = read;
+    stale.metadata.state = State::Compromised;
+    let conflict = vault.update(stale).await;
+    assert!(
+        matches!(conflict, Err(VaultError::Conflict)),
+        "{conflict:?}"
+    );
+
+    let now = vault.get("app-a", "k1").await.unwrap().unwrap();
+    assert_eq!(now.revision, 2);
+    assert_eq!(now.metadata.state, State::Active);
+
+    let missing = vault.update(record("app-a", "nope", &[])).await;
+    assert!(matches!(missing, Err(VaultError::NotFound)), "{missing:?}");
+}
+
+async fn destroying_drops_the_blob_and_keeps_the_metadata<V: Vault>(vault: V) {
+    vault
+        .create(record("app-a", "k1", &["gone"]))
+        .await
+        .unwrap();
+    let mut destroyed = vault.get("app-a", "k1").await.unwrap().unwrap();
+    destroyed.wrapped = None;
+    destroyed.metadata.state = State::Destroyed;
+    destroyed.metadata.destroy_date = Some(NOW);
+    vault.update(destroyed).await.unwrap();
+    let read = vault.get("app-a", "k1").await.unwrap().unwrap();
+    assert_eq!(read.wrapped, None);
+    assert_eq!(read.metadata.state, State::Destroyed);
+
+    let by_name = filter(vec![Attribute::Name(Name::text("gone"))]);
+    assert!(
+        vault
+            .locate("app-a", &by_name, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let destroyed_storage = Filter::new(
+        vec![Attribute::Name(Name::text("gone"))],
+        Some(StorageStatusMask::DESTROYED_STORAGE),
+        NOW,
+    );
+    assert_eq!(
+        vault.locate("app-a", &destroyed_storage, 10).await.unwrap(),
+        ["k1"]
+    );
+}
+
+async fn locate_matches_values_masks_and_date_ranges<V: Vault>(vault: V) {
+    for (id, name) in [("k1", "alpha"), ("k2", "beta"), ("k3", "alpha")] {
+        vault.create(record("app-a", id, &[name])).await.unwrap();
+    }
+    let mut active = vault.get("app-a", "k3").await.unwrap().unwrap();
+    active.metadata.state = State::Active;
+    active.metadata.activation_date = Some(DateTime(NOW.0 + 100));
+    vault.update(active).await.unwrap();
+
+    let locate = |attributes| {
+        let vault = &vault;
+        async move {
+            vault
+                .locate("app-a", &filter(attributes), 10)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(locate(vec![]).await, ["k1", "k2", "k3"]);
+    assert_eq!(
+        locate(vec![Attribute::Name(Name::text("alpha"))]).await,
+        ["k1", "k3"]
+    );
+    assert_eq!(
+        locate(vec![
+            Attribute::Name(Name::text("alpha")),
+            Attribute::State(State::PreActive)
+        ])
+        .await,
+        ["k1"]
+    );
+    // A mask matches every key that has at least its bits.
+    assert_eq!(
+        locate(vec![Attribute::CryptographicUsageMask(
+            CryptographicUsageMask::DECRYPT
+        )])
+        .await
+        .len(),
+        3
+    );
+    assert!(
+        locate(vec![Attribute::CryptographicUsageMask(
+            CryptographicUsageMask::SIGN
+        )])
+        .await
+        .is_empty()
+    );
+    // Two dates of one attribute are a range.
+    assert_eq!(
+        locate(vec![
+            Attribute::ActivationDate(DateTime(NOW.0 + 200)),
+            Attribute::ActivationDate(DateTime(NOW.0 + 50)),
+        ])
+        .await,
+        ["k3"]
+    );
+    assert!(
+        locate(vec![
+            Attribute::ActivationDate(DateTime(NOW.0 + 101)),
+            Attribute::ActivationDate(DateTime(NOW.0 + 200)),
+        ])
+        .await
+        .is_empty()
+    );
+    assert_eq!(
+        vault.locate("app-a", &filter(vec![]), 2).await.unwrap(),
+        ["k1", "k2"],
+        "the limit bounds the answer"
+    );
+}
+
+async fn concurrent_updates_lose_nothing<V: Vault>(vault: V) {
+    let vault = Arc::new(vault);
+    vault.create(record("app-a", "k1", &[])).await.unwrap();
+    let writers = (0..8).map(|writer| {
+        let vault = Arc::clone(&vault);
+        tokio::spawn(async move {
+            loop {
+                let mut read = vault.get("app-a", "k1").await.unwrap().unwrap();
+                read.metadata
+                    .client_attributes
+                    .push(Attribute::Name(Name::text(format!("writer-{writer}"))));
+                match vault.update(read).await {
+                    Ok(()) => return,
+                    Err(VaultError::Conflict) => {}
+                    Err(error) => panic!("{error}"),
+                }
+            }
+        })
+    });
+    for writer in writers.collect::<Vec<_>>() {
+        writer.await.unwrap();
+    }
+    let last = vault.get("app-a", "k1").await.unwrap().unwrap();
+    assert_eq!(last.metadata.client_attributes.len(), 8);
+    assert_eq!(last.revision, 9);
+}
+
+// ---- One instantiation per backend ------------------------------------------------------------
+
+/// Runs every behaviour against a fresh vault from `open`.
+macro_rules! conformance {
+    ($backend:ident, $open:expr) => {
+        mod $backend {
+            use super::*;
+
+            conformance!(@tests $open;
+                created_records_read_back,
+                an_id_is_created_once,
+                owners_never_see_each_others_records,
+                updates_compare_the_revision,
+                destroying_drops_the_blob_and_keeps_the_metadata,
+                locate_matches_values_masks_and_date_ranges,
+                concurrent_updates_lose_nothing,
+            );
+        }
+    };
+    (@tests $open:expr; $($behaviour:ident,)+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $behaviour() {
+                // The guard keeps whatever the vault lives in until the body is done.
+                let (vault, _guard) = $open().await;
+                super::$behaviour(vault).await;
+            }
+        )+
+    };
+}
+
+async fn memory() -> (MemoryVault, ()) {
+    (MemoryVault::new(), ())
+}
+
+async fn rocksdb() -> (RocksDbVault, TempDir) {
+    let dir = TempDir::new().unwrap();
+    let vault = RocksDbVault::open(&dir.path().join("vault")).await.unwrap();
+    (vault, dir)
+}
+
+conformance!(memory_backend, memory);
+conformance!(rocksdb_backend, rocksdb);
+
+// ---- Durability -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_rocksdb_vault_keeps_every_record_across_a_restart() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("vault");
+    let mut written = Vec::new();
+    {
+        let vault = RocksDbVault::open(&path).await.unwrap();
+        for n in 0..50 {
+            let stored = record(&format!("app-{}", n % 3), &format!("k{n:02}"), &["kept"]);
+            vault.create(stored.clone()).await.unwrap();
+            written.push(stored);
+        }
+        let mut changed = written[7].clone();
+        changed.wrapped = None;
+        changed.metadata.state = State::Destroyed;
+        vault.update(changed.clone()).await.unwrap();
+        changed.revision = 2;
+        written[7] = changed;
+    }
+    let vault = RocksDbVault::open(&path).await.unwrap();
+    for stored in &written {
+        assert_eq!(
+            vault.get(&stored.owner, &stored.id).await.unwrap().as_ref(),
+            Some(stored)
+        );
+    }
+    let kept = filter(vec![Attribute::Name(Name::text("kept"))]);
+    // app-1 has 17 records, one of them (k07) destroyed.
+    assert_eq!(vault.locate("app-1", &kept, 100).await.unwrap().len(), 16);
+}
+
+#[tokio::test]
+async fn a_second_process_cannot_open_a_vault_in_use() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("vault");
+    let _first = RocksDbVault::open(&path).await.unwrap();
+    let second = RocksDbVault::open(&path).await;
+    assert!(
+        matches!(second, Err(VaultError::Storage { .. })),
+        "{second:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_damaged_record_is_reported_not_served() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("vault");
+    {
+        let vault = RocksDbVault::open(&path).await.unwrap();
+        vault.create(record("app-a", "k1", &[])).await.unwrap();
+    }
+    // Overwrite the record with bytes that are not CBOR of a record, through RocksDB itself.
+    {
+        let db = rocksdb::DB::open_default(&path).unwrap();
+        let mut key = 5u32.to_be_bytes().to_vec();
+        key.extend_from_slice(b"app-ak1");
+        db.put(&key, b"\xff\x00 not a record").unwrap();
+    }
+    let vault = RocksDbVault::open(&path).await.unwrap();
+    let read = vault.get("app-a", "k1").await;
+    assert!(matches!(read, Err(VaultError::Corrupt { .. })), "{read:?}");
+}

@@ -1,0 +1,22 @@
+//! The KMIP object-management rules a server applies to the objects it keeps, whatever it keeps
+//! them in: the lifecycle state table, which attributes the server manages and which the client
+//! owns, the attribute edits, Locate's matching, and the refusals with their Result Reasons.
+//!
+//! krypton-gateway applies them to its L4 keys and krypton-core to the objects applications
+//! register through the gateway; both store [`Metadata`] (serde, so any record format fits) and
+//! answer with [`Refusal`]s. Behind the `objects` feature, which brings serde.
+
+pub mod attribute_edit;
+pub mod attribute_policy;
+pub mod bytes;
+pub mod filter;
+pub mod identifier;
+pub mod lifecycle;
+pub mod metadata;
+pub mod refusal;
+
+pub use attribute_policy::AttributeLimits;
+pub use bytes::Bytes;
+pub use filter::Filter;
+pub use metadata::Metadata;
+pub use refusal::Refusal;

@@ -1,0 +1,124 @@
+//! The closed loop: connect and prepare every connection, start them together, run each until
+//! the deadline, gather the tallies.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use kmip::ProtocolVersion;
+use kmip::net::{Client, ClientLimits, ClientTlsFiles, client_config};
+use rustls::ClientConfig;
+use tokio::task::JoinSet;
+
+use crate::args::Args;
+use crate::error::Error;
+use crate::report::{Report, Tally};
+use crate::workload::{self, Plan, Session};
+
+/// Where and how every connection dials.
+#[derive(Debug)]
+struct Target {
+    address: String,
+    server_name: String,
+    tls: Arc<ClientConfig>,
+    limits: ClientLimits,
+    version: ProtocolVersion,
+}
+
+impl Target {
+    async fn connect(&self, connection: usize) -> Result<Session, Error> {
+        let client = Client::connect(
+            &self.address,
+            &self.server_name,
+            Arc::clone(&self.tls),
+            &self.limits,
+        )
+        .await
+        .map_err(|source| Error::Connect { connection, source })?;
+        Ok(Session {
+            client,
+            version: self.version,
+        })
+    }
+}
+
+/// Runs the load `args` describe and reports it.
+///
+/// # Errors
+///
+/// [`Error::Tls`] for unusable files; a connection that cannot connect or prepare its
+/// workload stops the run before it is measured. Failures during the run are counted in the
+/// report instead.
+pub async fn run(args: &Args) -> Result<Report, Error> {
+    let files = ClientTlsFiles {
+        cert_chain: args.cert.clone(),
+        private_key: args.key.clone(),
+        server_ca: args.ca.clone(),
+    };
+    let target = Arc::new(Target {
+        address: args.address.clone(),
+        server_name: args.server_name.clone(),
+        tls: Arc::new(client_config(&files).map_err(Error::Tls)?),
+        limits: ClientLimits {
+            connect_timeout: args.request_timeout,
+            request_timeout: args.request_timeout,
+            ..ClientLimits::default()
+        },
+        version: args.kmip_version,
+    });
+    let mut ready = Vec::with_capacity(usize::from(args.connections));
+    for connection in 0..usize::from(args.connections) {
+        let mut session = target.connect(connection).await?;
+        let plan = workload::prepare(args.workload, &mut session).await?;
+        ready.push((connection, session, plan));
+    }
+
+    let started = Instant::now();
+    let deadline = started + args.duration;
+    let mut workers = JoinSet::new();
+    for (connection, session, plan) in ready {
+        let target = Arc::clone(&target);
+        workers
+            .spawn(async move { closed_loop(&target, connection, &plan, session, deadline).await });
+    }
+    let mut tallies = Vec::with_capacity(usize::from(args.connections));
+    while let Some(joined) = workers.join_next().await {
+        // A worker that panicked is a bug here, not a server fault: say so rather than report
+        // numbers that miss a connection.
+        match joined {
+            Ok(tally) => tallies.push(tally),
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        }
+    }
+    Ok(Report::new(args, started.elapsed(), tallies))
+}
+
+/// One connection's loop: the next operation starts when the previous one ended, until
+/// `deadline`. A failed operation is counted; one that lost the connection dials anew.
+async fn closed_loop(
+    target: &Target,
+    connection: usize,
+    plan: &Plan,
+    mut session: Session,
+    deadline: Instant,
+) -> Tally {
+    let mut tally = Tally::default();
+    while Instant::now() < deadline {
+        let began = Instant::now();
+        match workload::once(plan, &mut session).await {
+            Ok(()) => tally.succeeded(began.elapsed()),
+            Err(error) => {
+                tally.failed(&error);
+                if !session.client.is_usable() {
+                    match target.connect(connection).await {
+                        Ok(fresh) => session = fresh,
+                        Err(error) => {
+                            tally.failed(&error);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    tally
+}

@@ -1,0 +1,173 @@
+//! The requests of each workload, and the check that each was answered with success.
+//!
+//! Requests are plain KMIP a standard server understands: an AES-256 Create with a usage mask
+//! (PyKMIP's server requires one), Get by identifier, Revoke with Cessation of Operation.
+
+use kmip::net::Client;
+use kmip::{
+    ActivateRequest, Attribute, CreateRequest, CryptographicAlgorithm, CryptographicUsageMask,
+    DestroyRequest, GetRequest, LocateRequest, Name, ObjectType, ProtocolVersion, QueryFunction,
+    QueryRequest, RequestBatchItem, RequestHeader, RequestMessage, ResponseMessage,
+    ResponsePayload, ResultStatus, RevocationReason, RevocationReasonCode, RevokeRequest,
+    TypedRequest,
+};
+
+use crate::args::Workload;
+use crate::error::Error;
+
+/// The name Locate looks for: no key carries it, so every Locate searches and finds nothing.
+const ABSENT_NAME: &str = "krypton-load: no key has this name";
+
+/// One connection's client, in the KMIP version of the run.
+#[derive(Debug)]
+pub struct Session {
+    pub client: Client,
+    pub version: ProtocolVersion,
+}
+
+/// A workload readied on one connection: what [`once`] repeats.
+#[derive(Debug)]
+pub enum Plan {
+    Create,
+    /// Get of this key.
+    Get(String),
+    CreateGet,
+    Lifecycle,
+    Query,
+    Locate,
+}
+
+/// Readies `workload` on `session`, outside the measurement: `get` creates its key.
+///
+/// # Errors
+///
+/// The failure of the set-up request.
+pub async fn prepare(workload: Workload, session: &mut Session) -> Result<Plan, Error> {
+    Ok(match workload {
+        Workload::Create => Plan::Create,
+        Workload::Get => Plan::Get(session.create().await?),
+        Workload::CreateGet => Plan::CreateGet,
+        Workload::Lifecycle => Plan::Lifecycle,
+        Workload::Query => Plan::Query,
+        Workload::Locate => Plan::Locate,
+    })
+}
+
+/// Runs `plan` once on `session`.
+///
+/// # Errors
+///
+/// The failure of the first request that failed; the rest of the operation is not run.
+pub async fn once(plan: &Plan, session: &mut Session) -> Result<(), Error> {
+    match plan {
+        Plan::Create => session.create().await.map(drop),
+        Plan::Get(key) => session.get(key).await,
+        Plan::CreateGet => {
+            let key = session.create().await?;
+            session.get(&key).await
+        }
+        Plan::Lifecycle => session.lifecycle().await,
+        Plan::Query => session.query().await,
+        Plan::Locate => session.locate().await,
+    }
+}
+
+impl Session {
+    async fn create(&mut self) -> Result<String, Error> {
+        let request = CreateRequest {
+            object_type: ObjectType::SymmetricKey,
+            attributes: vec![
+                Attribute::CryptographicAlgorithm(CryptographicAlgorithm::Aes),
+                Attribute::CryptographicLength(256),
+                Attribute::CryptographicUsageMask(
+                    CryptographicUsageMask::ENCRYPT | CryptographicUsageMask::DECRYPT,
+                ),
+            ],
+        };
+        match self.call(request).await? {
+            ResponsePayload::Create(created) => Ok(created.unique_identifier),
+            _ => Err(Error::Unexpected {
+                operation: CreateRequest::OPERATION,
+            }),
+        }
+    }
+
+    async fn get(&mut self, key: &str) -> Result<(), Error> {
+        self.call(GetRequest {
+            unique_identifier: Some(key.into()),
+            ..GetRequest::default()
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn lifecycle(&mut self) -> Result<(), Error> {
+        let key = self.create().await?;
+        let id = || Some(key.as_str().into());
+        self.call(ActivateRequest {
+            unique_identifier: id(),
+        })
+        .await?;
+        self.get(&key).await?;
+        self.call(RevokeRequest {
+            unique_identifier: id(),
+            revocation_reason: RevocationReason {
+                code: RevocationReasonCode::CessationOfOperation,
+                message: None,
+            },
+            compromise_occurrence_date: None,
+        })
+        .await?;
+        self.call(DestroyRequest {
+            unique_identifier: id(),
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn query(&mut self) -> Result<(), Error> {
+        self.call(QueryRequest {
+            query_functions: vec![QueryFunction::QueryOperations, QueryFunction::QueryObjects],
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn locate(&mut self) -> Result<(), Error> {
+        self.call(LocateRequest {
+            attributes: vec![Attribute::Name(Name::text(ABSENT_NAME))],
+            ..LocateRequest::default()
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Sends one request of one batch item; returns the payload of a successful answer.
+    async fn call<R: TypedRequest>(&mut self, request: R) -> Result<ResponsePayload, Error> {
+        let operation = R::OPERATION;
+        let message = RequestMessage {
+            header: RequestHeader::new(self.version),
+            batch_items: vec![RequestBatchItem::new(request)],
+        }
+        .to_item();
+        let answer = self
+            .client
+            .call(&message)
+            .await
+            .map_err(|source| Error::Transport { operation, source })?;
+        let response = ResponseMessage::from_item(&answer)
+            .map_err(|source| Error::Malformed { operation, source })?;
+        let [item] = <[_; 1]>::try_from(response.batch_items)
+            .map_err(|_| Error::Unexpected { operation })?;
+        if item.result_status != ResultStatus::Success {
+            return Err(Error::Refused {
+                operation,
+                reason: item.result_reason,
+                message: item.result_message,
+            });
+        }
+        // A Success with no payload is what some operations answer in some versions; for the
+        // operations here it means the server did not do what was asked.
+        item.payload.ok_or(Error::Unexpected { operation })
+    }
+}

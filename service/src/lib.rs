@@ -1,0 +1,77 @@
+//! What krypton-core and krypton-gateway need from the service manager that runs them.
+//!
+//! - [`init_logging`]: structured records to the systemd journal when the process's stderr is
+//!   the journal (it runs as a systemd service), human-readable lines on stderr otherwise.
+//! - [`notify`]: readiness, status and shutdown reports to systemd (`Type=notify`). Outside
+//!   systemd (no `NOTIFY_SOCKET`) they do nothing.
+
+use std::io::{self, IsTerminal};
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+pub mod notify;
+
+/// The environment variable that sets the log filter (`debug`, `krypton_core=trace`, ...).
+pub const LOG_FILTER_VAR: &str = "KRYPTON_LOG";
+
+/// The variable systemd sets to `<device>:<inode>` of the journal stream it connected to the
+/// service's stdout and stderr.
+const JOURNAL_STREAM_VAR: &str = "JOURNAL_STREAM";
+
+/// Where [`init_logging`] sent the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogTarget {
+    /// The systemd journal, one entry per event with its fields as journal fields.
+    Journal,
+    /// Formatted lines on stderr.
+    Stderr,
+}
+
+/// Installs the process's global subscriber, filtered by [`LOG_FILTER_VAR`] (default `info`).
+///
+/// Journal entries keep each event's fields as separate journal fields (`F_ERROR=`,
+/// `F_SOCKET=`, ...) so they can be matched with `journalctl F_SOCKET=...`. Call once, first
+/// thing in `main`.
+pub fn init_logging() -> LogTarget {
+    let filter = EnvFilter::try_from_env(LOG_FILTER_VAR).unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    if stderr_is_journal() {
+        // The journal socket can be missing even under systemd (e.g. a minimal container):
+        // then the stream on stderr still reaches the journal, as plain lines.
+        if let Ok(journal) = tracing_journald::layer() {
+            registry.with(journal).init();
+            return LogTarget::Journal;
+        }
+    }
+    registry
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(io::stderr)
+                // Colour for a terminal only: under a redirect, plain text.
+                .with_ansi(io::stderr().is_terminal()),
+        )
+        .init();
+    LogTarget::Stderr
+}
+
+/// Whether stderr is the stream systemd connected to the journal. `JOURNAL_STREAM` alone is not
+/// enough: a child started from a service inherits the variable with another stderr.
+fn stderr_is_journal() -> bool {
+    let Some(stream) = std::env::var_os(JOURNAL_STREAM_VAR) else {
+        return false;
+    };
+    let Some((device, inode)) = stream.to_str().and_then(|value| value.split_once(':')) else {
+        return false;
+    };
+    let Ok(stderr) = io::stderr().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    let Ok(metadata) = std::fs::File::from(stderr).metadata() else {
+        return false;
+    };
+    device.parse() == Ok(metadata.dev()) && inode.parse() == Ok(metadata.ino())
+}

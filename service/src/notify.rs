@@ -1,0 +1,28 @@
+//! Reports to systemd through `sd_notify` (`Type=notify` units).
+//!
+//! A report that cannot be sent is logged and otherwise ignored: the service works the same,
+//! and systemd's start timeout tells the operator if readiness never arrived.
+
+use sd_notify::NotifyState;
+
+/// The listeners are up: systemd may start the units ordered after this one. `status` is the
+/// one-line state shown by `systemctl status`.
+pub fn ready(status: &str) {
+    send(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// A new one-line state for `systemctl status`.
+pub fn status(status: &str) {
+    send(&[NotifyState::Status(status)]);
+}
+
+/// Shutdown has begun.
+pub fn stopping() {
+    send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
+}
+
+fn send(states: &[NotifyState<'_>]) {
+    if let Err(error) = sd_notify::notify(states) {
+        tracing::warn!(%error, "cannot report to systemd (sd_notify)");
+    }
+}
