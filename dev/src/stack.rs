@@ -78,6 +78,7 @@ pub struct Stack {
     pki: DevPki,
     data_dir: PathBuf,
     ceremony: Ceremony,
+    config: StackConfig,
     _temporary: Option<TempDir>,
 }
 
@@ -124,17 +125,7 @@ impl Stack {
         let logs = data_dir.join("logs");
         pki::create_private_dir(&logs)?;
 
-        let mut core = Core::start(
-            &config.bin_dir,
-            &data_dir.join("core"),
-            Some(&config.hsm),
-            Some(core_kmip(&config, &pki, core_addr)),
-            &logs.join("core.log"),
-        )?;
-        let ceremony = core.ceremony(&data_dir.join("shares"))?;
-        provision(&core, &config, &data_dir.join("done"))?;
-        core.wait_for_kmip(core_addr)?;
-
+        let (core, ceremony) = start_core(&config, &pki, &data_dir, core_addr)?;
         let gateway = start_gateway(&config, &pki, &data_dir, gateway_addr, core_addr)?;
         Ok(Self {
             gateway,
@@ -144,8 +135,38 @@ impl Stack {
             pki,
             data_dir,
             ceremony,
+            config,
             _temporary: temporary,
         })
+    }
+
+    /// Stops only the core (SIGTERM seals it) and leaves the gateway running, so that the
+    /// gateway's behaviour without its core can be seen. Returns how the core exited.
+    pub fn stop_core(&mut self) -> Result<Option<ExitStatus>, Error> {
+        self.core.stop()
+    }
+
+    /// Starts the core again on the same store and port after [`Stack::stop_core`], unseals it
+    /// with the saved dev shares and waits for its KMIP service, as [`Stack::start`] does.
+    pub fn restart_core(&mut self) -> Result<Ceremony, Error> {
+        self.core.stop()?;
+        let (core, ceremony) = start_core(&self.config, &self.pki, &self.data_dir, self.core_addr)?;
+        self.core = core;
+        self.ceremony = ceremony;
+        Ok(ceremony)
+    }
+
+    /// Stops the gateway and starts it again on the same vault and port.
+    pub fn restart_gateway(&mut self) -> Result<Option<ExitStatus>, Error> {
+        let stopped = self.gateway.stop()?;
+        self.gateway = start_gateway(
+            &self.config,
+            &self.pki,
+            &self.data_dir,
+            self.gateway_addr,
+            self.core_addr,
+        )?;
+        Ok(stopped)
     }
 
     /// Where applications connect.
@@ -288,6 +309,26 @@ fn provision(core: &Core, config: &StackConfig, done_dir: &Path) -> Result<(), E
     step(format!("service-{tenant}-{service}-created"), &|| {
         core.ctl().create_service(tenant, service)
     })
+}
+
+/// Starts the core, brings it to unsealed, provisions it and waits for its KMIP service.
+fn start_core(
+    config: &StackConfig,
+    pki: &DevPki,
+    data_dir: &Path,
+    core_addr: SocketAddr,
+) -> Result<(Core, Ceremony), Error> {
+    let mut core = Core::start(
+        &config.bin_dir,
+        &data_dir.join("core"),
+        Some(&config.hsm),
+        Some(core_kmip(config, pki, core_addr)),
+        &data_dir.join("logs").join("core.log"),
+    )?;
+    let ceremony = core.ceremony(&data_dir.join("shares"))?;
+    provision(&core, config, &data_dir.join("done"))?;
+    core.wait_for_kmip(core_addr)?;
+    Ok((core, ceremony))
 }
 
 fn start_gateway(

@@ -1,0 +1,79 @@
+"""PyKMIP's ProxyKmipClient as an application of krypton-gateway, driven by the end-to-end tests.
+
+Usage: client.py HOST PORT CERT KEY CA COMMANDS
+
+COMMANDS is a JSON list run in order on one connection, each an object with "op" and its
+arguments:
+  {"op": "create", "name": N}           AES-256, Name N, usage mask Encrypt|Decrypt -> uid
+  {"op": "activate", "uid": U}          -> uid
+  {"op": "get", "uid": U}               -> {"type": object type, "value": hex}
+  {"op": "get_attributes", "uid": U}    -> {attribute name: value as text}
+  {"op": "locate", "name": N}           -> [uid, ...]
+  {"op": "revoke", "uid": U}            Cessation of Operation -> uid
+  {"op": "destroy", "uid": U}           -> uid
+  {"op": "register_secret", "value": H} Secret Data (password) of the hex bytes H -> uid
+
+Prints one JSON list with one entry per command: {"ok": result}, or {"error": Result Reason,
+"message": Result Message} for a KMIP failure, or {"exception": text} for anything else (such
+as a dropped connection). The exit status is 0 whenever the list is printed.
+"""
+
+import json
+import sys
+
+from kmip.core import enums
+from kmip.core.factories.attributes import AttributeFactory
+from kmip.pie import objects
+from kmip.pie.client import ProxyKmipClient
+from kmip.pie.exceptions import KmipOperationFailure
+
+
+def run(client, command):
+    op = command["op"]
+    if op == "create":
+        mask = [enums.CryptographicUsageMask.ENCRYPT, enums.CryptographicUsageMask.DECRYPT]
+        return client.create(
+            enums.CryptographicAlgorithm.AES, 256, name=command["name"],
+            cryptographic_usage_mask=mask)
+    if op == "activate":
+        client.activate(command["uid"])
+        return command["uid"]
+    if op == "get":
+        managed = client.get(command["uid"])
+        return {"type": managed.object_type.name, "value": managed.value.hex()}
+    if op == "get_attributes":
+        _, attributes = client.get_attributes(command["uid"])
+        return {a.attribute_name.value: str(a.attribute_value) for a in attributes}
+    if op == "locate":
+        name = AttributeFactory().create_attribute(enums.AttributeType.NAME, command["name"])
+        return client.locate(attributes=[name])
+    if op == "revoke":
+        client.revoke(enums.RevocationReasonCode.CESSATION_OF_OPERATION, command["uid"])
+        return command["uid"]
+    if op == "destroy":
+        client.destroy(command["uid"])
+        return command["uid"]
+    if op == "register_secret":
+        secret = objects.SecretData(
+            bytes.fromhex(command["value"]), enums.SecretDataType.PASSWORD)
+        return client.register(secret)
+    raise ValueError("unknown op " + op)
+
+
+def main():
+    host, port, cert, key, ca, commands = sys.argv[1:7]
+    results = []
+    client = ProxyKmipClient(hostname=host, port=int(port), cert=cert, key=key, ca=ca)
+    with client:
+        for command in json.loads(commands):
+            try:
+                results.append({"ok": run(client, command)})
+            except KmipOperationFailure as failure:
+                results.append({"error": failure.reason.name, "message": failure.message})
+            except Exception as error:  # a dropped connection: reported, the rest still tried
+                results.append({"exception": repr(error)})
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
