@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use krypton_service::config::{parse_toml, read_toml, require_absolute, require_range};
 use serde::Deserialize;
 
 use crate::error::{ConfigError, Error};
@@ -16,9 +17,6 @@ use crate::kmip_service::config::{Gateways, KmipConfig};
 
 /// Where the core reads its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/krypton/core.toml";
-
-/// The configuration file is read whole; anything larger than this is not a configuration file.
-const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// The core's validated configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -49,6 +47,7 @@ struct ControlConfig {
     max_request_bytes: usize,
     request_timeout_secs: u64,
     max_concurrent_requests: usize,
+    max_connections: usize,
 }
 
 impl Default for ControlConfig {
@@ -58,6 +57,7 @@ impl Default for ControlConfig {
             max_request_bytes: 64 * 1024,
             request_timeout_secs: 30,
             max_concurrent_requests: 32,
+            max_connections: 16,
         }
     }
 }
@@ -89,26 +89,25 @@ struct HardeningConfig {
 impl Config {
     /// Reads and validates the configuration file at `path`.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let read = |source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        };
-        let len = std::fs::metadata(path).map_err(read)?.len();
-        if len > MAX_CONFIG_BYTES {
-            return Err(ConfigError::TooLarge { len }.into());
-        }
-        let text = std::fs::read_to_string(path).map_err(read)?;
-        Self::parse(&text)
+        read_toml::<Self>(path)
+            .map_err(ConfigError::from)?
+            .validated()
     }
 
     /// Parses and validates configuration text.
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let mut config: Self = toml::from_str(text).map_err(ConfigError::Parse)?;
-        config.validate()?;
-        if let Some(kmip) = &config.kmip {
-            config.gateways = kmip.validate()?;
+        parse_toml::<Self>(text)
+            .map_err(ConfigError::from)?
+            .validated()
+    }
+
+    /// Checks what the types alone do not, and builds the gateway table.
+    fn validated(mut self) -> Result<Self, Error> {
+        self.validate()?;
+        if let Some(kmip) = &self.kmip {
+            self.gateways = kmip.validate()?;
         }
-        Ok(config)
+        Ok(self)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -116,7 +115,7 @@ impl Config {
         require_absolute("control.socket", &self.control.socket)?;
         require_range(
             "control.max_request_bytes",
-            self.control.max_request_bytes as u64,
+            self.control.max_request_bytes,
             1024,
             1024 * 1024,
         )?;
@@ -128,7 +127,13 @@ impl Config {
         )?;
         require_range(
             "control.max_concurrent_requests",
-            self.control.max_concurrent_requests as u64,
+            self.control.max_concurrent_requests,
+            1,
+            1024,
+        )?;
+        require_range(
+            "control.max_connections",
+            self.control.max_connections,
             1,
             1024,
         )?;
@@ -137,7 +142,8 @@ impl Config {
             self.unseal.progress_timeout_secs,
             1,
             24 * 3600,
-        )
+        )?;
+        Ok(())
     }
 
     /// The directory that holds the database.
@@ -165,6 +171,11 @@ impl Config {
         self.control.max_concurrent_requests
     }
 
+    /// How many control connections are served at once; more wait to be accepted.
+    pub fn max_connections(&self) -> usize {
+        self.control.max_connections
+    }
+
     /// How long received shares are kept while waiting for the rest.
     pub fn unseal_progress_timeout(&self) -> Duration {
         Duration::from_secs(self.unseal.progress_timeout_secs)
@@ -186,32 +197,10 @@ impl Config {
     }
 }
 
-pub(crate) fn require_absolute(key: &'static str, path: &Path) -> Result<(), ConfigError> {
-    if path.is_absolute() {
-        Ok(())
-    } else {
-        Err(ConfigError::RelativePath {
-            key,
-            path: path.to_owned(),
-        })
-    }
-}
-
-fn require_range(key: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
-    if (min..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(ConfigError::OutOfRange {
-            key,
-            value,
-            min,
-            max,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use krypton_service::config::{ConfigFileError, OutOfRange, RelativePath};
+
     use super::*;
 
     #[test]
@@ -260,7 +249,10 @@ mod tests {
         ] {
             let err = Config::parse(text).unwrap_err();
             assert!(
-                matches!(err, Error::Config(ConfigError::Parse(_))),
+                matches!(
+                    err,
+                    Error::Config(ConfigError::File(ConfigFileError::Parse(_)))
+                ),
                 "{text}: {err}"
             );
         }
@@ -270,14 +262,14 @@ mod tests {
     fn data_dir_is_required_and_absolute() {
         assert!(matches!(
             Config::parse("").unwrap_err(),
-            Error::Config(ConfigError::Parse(_))
+            Error::Config(ConfigError::File(ConfigFileError::Parse(_)))
         ));
         assert!(matches!(
             Config::parse("data_dir = \"var/lib\"").unwrap_err(),
-            Error::Config(ConfigError::RelativePath {
+            Error::Config(ConfigError::RelativePath(RelativePath {
                 key: "data_dir",
                 ..
-            })
+            }))
         ));
     }
 
@@ -287,19 +279,19 @@ mod tests {
             Config::parse("data_dir = \"/d\"\n[unseal]\nprogress_timeout_secs = 0").unwrap_err();
         assert!(matches!(
             err,
-            Error::Config(ConfigError::OutOfRange {
+            Error::Config(ConfigError::OutOfRange(OutOfRange {
                 key: "unseal.progress_timeout_secs",
                 ..
-            })
+            }))
         ));
         let err = Config::parse("data_dir = \"/d\"\n[control]\nmax_request_bytes = 100000000")
             .unwrap_err();
         assert!(matches!(
             err,
-            Error::Config(ConfigError::OutOfRange {
+            Error::Config(ConfigError::OutOfRange(OutOfRange {
                 key: "control.max_request_bytes",
                 ..
-            })
+            }))
         ));
     }
 }

@@ -4,6 +4,10 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+pub use krypton_service::ErrorChain;
+use krypton_service::config::{ConfigFileError, OutOfRange, RelativePath};
+use krypton_service::daemon::StartError;
+
 use crate::hsm::{HsmError, InvalidIdentifier, TenantId};
 use crate::store::Column;
 
@@ -34,7 +38,7 @@ use crate::store::Column;
 ///   [`Store`](Error::Store), [`Io`](Error::Io), [`SecretMemory`](Error::SecretMemory),
 ///   [`Hardening`](Error::Hardening), [`Random`](Error::Random),
 ///   [`SocketInUse`](Error::SocketInUse), [`SocketPathOccupied`](Error::SocketPathOccupied),
-///   [`Transport`](Error::Transport);
+///   [`Transport`](Error::Transport), [`Start`](Error::Start);
 /// - **bugs** in this crate or a dependency: [`Internal`](Error::Internal).
 ///
 /// No variant carries secret material.
@@ -211,7 +215,7 @@ pub enum Error {
     },
 
     /// The configuration file is missing, unreadable or invalid.
-    #[error("configuration: {0}")]
+    #[error("configuration")]
     Config(#[from] ConfigError),
 
     /// The database failed.
@@ -267,6 +271,10 @@ pub enum Error {
     /// The control API's transport failed.
     #[error("control API transport")]
     Transport(#[source] tonic::transport::Error),
+
+    /// The async runtime or the signal handlers could not be set up.
+    #[error(transparent)]
+    Start(#[from] StartError),
 
     /// A bug: a condition the code rules out happened.
     #[error("internal error")]
@@ -330,47 +338,19 @@ pub enum Bug {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {}", path.display())]
-    Read {
-        /// The configuration file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: io::Error,
-    },
-    /// The file is larger than any configuration file.
-    #[error("the file has {len} bytes; a configuration file is at most 1 MiB")]
-    TooLarge {
-        /// The file's size.
-        len: u64,
-    },
-    /// The file is not valid TOML or has an unknown, missing or mistyped key.
-    #[error("invalid configuration")]
-    Parse(#[source] toml::de::Error),
+    /// The file could not be read, is too large, or is not valid TOML or has an unknown,
+    /// missing or mistyped key.
+    #[error(transparent)]
+    File(#[from] ConfigFileError),
     /// `[[kmip.gateways]]` is empty, too long, repeats a gateway or names an invalid tenant.
     #[error("{0}")]
     Gateways(String),
     /// A path that must be absolute is relative.
-    #[error("{key} must be an absolute path, not {}", path.display())]
-    RelativePath {
-        /// The key.
-        key: &'static str,
-        /// The path given.
-        path: PathBuf,
-    },
+    #[error(transparent)]
+    RelativePath(#[from] RelativePath),
     /// A number is outside its allowed range.
-    #[error("{key} is {value}, must be between {min} and {max}")]
-    OutOfRange {
-        /// The key.
-        key: &'static str,
-        /// The value given.
-        value: u64,
-        /// Smallest allowed.
-        min: u64,
-        /// Largest allowed.
-        max: u64,
-    },
+    #[error(transparent)]
+    OutOfRange(#[from] OutOfRange),
 }
 
 impl From<shamir::Error> for Error {
@@ -395,22 +375,6 @@ impl From<shamir::Error> for Error {
 impl From<Bug> for Error {
     fn from(bug: Bug) -> Self {
         Self::Internal(bug)
-    }
-}
-
-/// Displays an error followed by each of its sources, on one line: `a: b: c`.
-#[derive(Debug, Clone, Copy)]
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
     }
 }
 

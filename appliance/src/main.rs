@@ -10,8 +10,8 @@ use clap::Parser;
 use krypton_core::{
     Config, DEFAULT_CONFIG_PATH, Daemon, Error, ErrorChain, Hardening, harden_process,
 };
+use krypton_service::daemon::serve;
 use nix::sys::stat::{Mode, umask};
-use tokio::signal::unix::{SignalKind, signal};
 
 /// The Krypton core: holds the master key and tenant keys, sealed until K operators unseal it.
 ///
@@ -28,13 +28,11 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     krypton_service::init_logging();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(error = %ErrorChain(&error), "krypton-core stopped on an error");
-            ExitCode::FAILURE
-        }
-    }
+    let Err(error) = run(&args) else {
+        return ExitCode::SUCCESS;
+    };
+    tracing::error!(error = %ErrorChain(&error), "krypton-core stopped on an error");
+    ExitCode::FAILURE
 }
 
 fn run(args: &Args) -> Result<(), Error> {
@@ -53,33 +51,6 @@ fn run(args: &Args) -> Result<(), Error> {
             "memory is NOT locked (allowed by [hardening] allow_unlocked_memory): keys may reach swap"
         ),
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            context: "starting the async runtime",
-            source,
-        })?;
-    runtime.block_on(async move {
-        let shutdown = shutdown_signal()?;
-        Daemon::open(config)?.run(shutdown).await
-    })
-}
-
-/// Completes on the first SIGTERM or SIGINT, once systemd has been told the core is stopping.
-fn shutdown_signal() -> Result<impl Future<Output = ()>, Error> {
-    let io = |source| Error::Io {
-        context: "installing signal handlers",
-        source,
-    };
-    let mut terminate = signal(SignalKind::terminate()).map_err(io)?;
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(io)?;
-    Ok(async move {
-        let name = tokio::select! {
-            _ = terminate.recv() => "SIGTERM",
-            _ = interrupt.recv() => "SIGINT",
-        };
-        tracing::info!(signal = name, "shutting down");
-        krypton_service::notify::stopping();
-    })
+    // The runtime's threads start only here, after the process is hardened.
+    serve(|shutdown| async move { Daemon::open(config)?.run(shutdown).await })
 }

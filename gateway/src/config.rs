@@ -35,6 +35,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use kmip::net::{ClientLimits, ClientTlsFiles, IdentitySource, ServerLimits, TlsFiles};
+use krypton_service::config::{parse_toml, read_toml, require_absolute, require_range};
 use serde::Deserialize;
 
 use crate::error::ConfigError;
@@ -45,9 +46,6 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/krypton/gateway.toml";
 
 /// The IANA port for KMIP over TLS.
 pub const KMIP_PORT: u16 = 5696;
-
-/// The configuration file is read whole; anything larger than this is not a configuration file.
-const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// The gateway's validated configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -142,16 +140,7 @@ impl Config {
     ///
     /// [`ConfigError`] naming what is wrong with the file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let read = |source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        };
-        let len = std::fs::metadata(path).map_err(read)?.len();
-        if len > MAX_CONFIG_BYTES {
-            return Err(ConfigError::TooLarge { len });
-        }
-        let text = std::fs::read_to_string(path).map_err(read)?;
-        Self::parse(&text)
+        read_toml::<Self>(path)?.validated()
     }
 
     /// Parses and validates configuration text.
@@ -160,9 +149,13 @@ impl Config {
     ///
     /// [`ConfigError`] naming what is wrong with the text.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let config: Self = toml::from_str(text).map_err(ConfigError::Parse)?;
-        config.validate()?;
-        Ok(config)
+        parse_toml::<Self>(text)?.validated()
+    }
+
+    /// Checks what the types alone do not.
+    fn validated(self) -> Result<Self, ConfigError> {
+        self.validate()?;
+        Ok(self)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -261,34 +254,11 @@ impl Config {
     }
 }
 
-fn require_absolute(key: &'static str, path: &Path) -> Result<(), ConfigError> {
-    if path.is_absolute() {
-        Ok(())
-    } else {
-        Err(ConfigError::RelativePath {
-            key,
-            path: path.to_owned(),
-        })
-    }
-}
-
-fn require_range(key: &'static str, value: usize, min: u64, max: u64) -> Result<(), ConfigError> {
-    let value = u64::try_from(value).unwrap_or(u64::MAX);
-    if (min..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(ConfigError::OutOfRange {
-            key,
-            value,
-            min,
-            max,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use krypton_service::config::{ConfigFileError, OutOfRange, RelativePath};
 
     use super::*;
 
@@ -385,7 +355,10 @@ mod tests {
             MINIMAL.replace("service = \"payments\"", "service = \"p\", role = \"x\""),
         ] {
             let error = Config::parse(&text).unwrap_err();
-            assert!(matches!(error, ConfigError::Parse(_)), "{text}: {error}");
+            assert!(
+                matches!(error, ConfigError::File(ConfigFileError::Parse(_))),
+                "{text}: {error}"
+            );
         }
     }
 
@@ -394,10 +367,10 @@ mod tests {
         let error = Config::parse(&MINIMAL.replace("/etc/k/gw.key", "gw.key")).unwrap_err();
         assert!(matches!(
             error,
-            ConfigError::RelativePath {
+            ConfigError::RelativePath(RelativePath {
                 key: "core.tls.private_key",
                 ..
-            }
+            })
         ));
         let text = MINIMAL.replace(
             "backend = \"memory\"",
@@ -405,10 +378,10 @@ mod tests {
         );
         assert!(matches!(
             Config::parse(&text).unwrap_err(),
-            ConfigError::RelativePath {
+            ConfigError::RelativePath(RelativePath {
                 key: "vault.path",
                 ..
-            }
+            })
         ));
     }
 
@@ -417,13 +390,16 @@ mod tests {
         let error = Config::parse(&with("[keys]\nmax_locate_items = 0")).unwrap_err();
         assert!(matches!(
             error,
-            ConfigError::OutOfRange {
+            ConfigError::OutOfRange(OutOfRange {
                 key: "keys.max_locate_items",
                 ..
-            }
+            })
         ));
         let error = Config::parse(&with("[limits]\nread_timeout = \"0s\"")).unwrap_err();
-        assert!(matches!(error, ConfigError::Parse(_)));
+        assert!(matches!(
+            error,
+            ConfigError::File(ConfigFileError::Parse(_))
+        ));
     }
 
     #[test]

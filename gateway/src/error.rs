@@ -4,9 +4,11 @@
 //! with a KMIP result (see [`crate::refusal`]), and the fault behind it is logged.
 
 use std::io;
-use std::path::PathBuf;
 
 use kmip::net::NetError;
+pub use krypton_service::ErrorChain;
+use krypton_service::config::{ConfigFileError, OutOfRange, RelativePath};
+use krypton_service::daemon::StartError;
 
 use crate::vault::VaultError;
 
@@ -15,7 +17,8 @@ use crate::vault::VaultError;
 /// The variants fall into groups that call for different answers:
 /// - **the operator's configuration**: [`Config`](Error::Config), and the configuration
 ///   variants of [`Net`](Error::Net) (a TLS file that cannot be read or does not fit);
-/// - **the environment** (disk, sockets, the OS): [`Vault`](Error::Vault), [`Io`](Error::Io);
+/// - **the environment** (disk, sockets, the OS): [`Vault`](Error::Vault), [`Io`](Error::Io),
+///   [`Start`](Error::Start);
 /// - **bugs**: [`VaultError::Task`] inside [`Vault`](Error::Vault).
 ///
 /// No variant carries key material.
@@ -43,54 +46,28 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+
+    /// The async runtime or the signal handlers could not be set up.
+    #[error(transparent)]
+    Start(#[from] StartError),
 }
 
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {}", path.display())]
-    Read {
-        /// The configuration file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: io::Error,
-    },
-
-    /// The file is larger than any configuration file.
-    #[error("the file has {len} bytes; a configuration file is at most 1 MiB")]
-    TooLarge {
-        /// The file's size.
-        len: u64,
-    },
-
-    /// The file is not valid TOML or has an unknown, missing or mistyped key.
-    #[error("invalid configuration")]
-    Parse(#[source] toml::de::Error),
+    /// The file could not be read, is too large, or is not valid TOML or has an unknown,
+    /// missing or mistyped key.
+    #[error(transparent)]
+    File(#[from] ConfigFileError),
 
     /// A path that must be absolute is relative.
-    #[error("{key} must be an absolute path, not {}", path.display())]
-    RelativePath {
-        /// The key.
-        key: &'static str,
-        /// The path given.
-        path: PathBuf,
-    },
+    #[error(transparent)]
+    RelativePath(#[from] RelativePath),
 
     /// A number is outside its allowed range.
-    #[error("{key} is {value}, must be between {min} and {max}")]
-    OutOfRange {
-        /// The key.
-        key: &'static str,
-        /// The value given.
-        value: u64,
-        /// Smallest allowed.
-        min: u64,
-        /// Largest allowed.
-        max: u64,
-    },
+    #[error(transparent)]
+    OutOfRange(#[from] OutOfRange),
 
     /// A tenant or service name in the identity map cannot name an L3 in the core.
     #[error("identity {identity:?}: {what} {value:?} must be {rule}")]
@@ -108,20 +85,4 @@ pub enum ConfigError {
     /// The identity map is empty: no application could use the gateway.
     #[error("[identities] maps no identity to a tenant and service")]
     NoIdentities,
-}
-
-/// Displays an error followed by each of its sources, on one line: `a: b: c`.
-#[derive(Debug, Clone, Copy)]
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
-    }
 }

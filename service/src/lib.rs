@@ -1,9 +1,15 @@
-//! What krypton-core and krypton-gateway need from the service manager that runs them.
+//! What krypton-core and krypton-gateway need from the service manager that runs them, and the
+//! start-up both daemons share: their configuration file and the shell of their `main`.
 //!
 //! - [`init_logging`]: structured records to the systemd journal when the process's stderr is
 //!   the journal (it runs as a systemd service), human-readable lines on stderr otherwise.
 //! - [`notify`]: readiness, status and shutdown reports to systemd (`Type=notify`). Outside
 //!   systemd (no `NOTIFY_SOCKET`) they do nothing.
+//! - [`config`]: the configuration file read within a bound and parsed as TOML, and the checks
+//!   its values share (a number in range, an absolute path), naming the file or the key.
+//! - [`daemon`]: the shell of `main`: the async runtime, and SIGTERM and SIGINT as the
+//!   shutdown signal.
+//! - [`ErrorChain`]: an error and its causes on one line, as the daemons log them.
 
 use std::io::{self, IsTerminal};
 use std::os::fd::AsFd;
@@ -13,7 +19,12 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+pub mod config;
+pub mod daemon;
+mod error_chain;
 pub mod notify;
+
+pub use error_chain::ErrorChain;
 
 /// The environment variable that sets the log filter (`debug`, `krypton_core=trace`, ...).
 pub const LOG_FILTER_VAR: &str = "KRYPTON_LOG";

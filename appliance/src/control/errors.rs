@@ -80,6 +80,7 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
         | Error::SocketPathOccupied { .. }
         | Error::Transport(_)
         | Error::KmipSetup(_)
+        | Error::Start(_)
         | Error::Internal(_) => (Code::Internal, ErrorReason::Internal),
         // KMIP-only faults never reach the control API.
         Error::Kmip(_)

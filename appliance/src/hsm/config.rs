@@ -7,6 +7,7 @@
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
+use krypton_service::config::{OutOfRange, RelativePath, require_absolute, require_range};
 use serde::Deserialize;
 
 use super::pin::PinSource;
@@ -69,13 +70,8 @@ fn default_call_timeout_ms() -> u64 {
 #[non_exhaustive]
 pub enum HsmConfigError {
     /// A path that must be absolute is relative.
-    #[error("{key} must be an absolute path, not {}", path.display())]
-    RelativePath {
-        /// The key.
-        key: &'static str,
-        /// The path given.
-        path: PathBuf,
-    },
+    #[error(transparent)]
+    RelativePath(#[from] RelativePath),
     /// The token label cannot match any token.
     #[error(
         "pkcs11.token_label must be 1 to {MAX_TOKEN_LABEL_BYTES} bytes without trailing spaces, not {label:?}"
@@ -91,17 +87,8 @@ pub enum HsmConfigError {
         name: String,
     },
     /// A number is outside its allowed range.
-    #[error("{key} is {value}, must be between {min} and {max}")]
-    OutOfRange {
-        /// The key.
-        key: &'static str,
-        /// The value given.
-        value: u64,
-        /// Smallest allowed.
-        min: u64,
-        /// Largest allowed.
-        max: u64,
-    },
+    #[error(transparent)]
+    OutOfRange(#[from] OutOfRange),
 }
 
 impl HsmConfig {
@@ -153,11 +140,8 @@ impl TryFrom<RawHsmConfig> for HsmConfig {
 }
 
 fn check_absolute(key: &'static str, path: PathBuf) -> Result<PathBuf, HsmConfigError> {
-    if path.is_absolute() {
-        Ok(path)
-    } else {
-        Err(HsmConfigError::RelativePath { key, path })
-    }
+    require_absolute(key, &path)?;
+    Ok(path)
 }
 
 fn check_token_label(label: String) -> Result<String, HsmConfigError> {
@@ -189,27 +173,13 @@ fn check_pin_source(pin: PinSource) -> Result<PinSource, HsmConfigError> {
 }
 
 fn check_pool_size(pool_size: usize) -> Result<usize, HsmConfigError> {
-    let value = u64::try_from(pool_size).unwrap_or(u64::MAX);
-    check_range("pkcs11.pool_size", value, 1, MAX_POOL_SIZE as u64)?;
+    require_range("pkcs11.pool_size", pool_size, 1, MAX_POOL_SIZE as u64)?;
     Ok(pool_size)
 }
 
 fn check_call_timeout(ms: u64) -> Result<Duration, HsmConfigError> {
-    check_range("pkcs11.call_timeout_ms", ms, 1, MAX_CALL_TIMEOUT_MS)?;
+    require_range("pkcs11.call_timeout_ms", ms, 1, MAX_CALL_TIMEOUT_MS)?;
     Ok(Duration::from_millis(ms))
-}
-
-fn check_range(key: &'static str, value: u64, min: u64, max: u64) -> Result<(), HsmConfigError> {
-    if (min..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(HsmConfigError::OutOfRange {
-            key,
-            value,
-            min,
-            max,
-        })
-    }
 }
 
 #[cfg(test)]

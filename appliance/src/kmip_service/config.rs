@@ -19,9 +19,9 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use kmip::net::{IdentitySource, ServerLimits, TlsFiles};
+use krypton_service::config::require_absolute;
 use serde::Deserialize;
 
-use crate::config::require_absolute;
 use crate::error::ConfigError;
 use crate::hsm::TenantId;
 
