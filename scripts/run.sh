@@ -9,5 +9,13 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 "$repo/scripts/install-deps.sh"
 cd "$repo"
-cargo build --release --locked --bins
-exec "${CARGO_TARGET_DIR:-$repo/target}/release/krypton-dev" "$@"
+# KRYPTON_BIN_DIR runs binaries built elsewhere instead of building the release ones: the
+# end-to-end test (softhsm-tests/tests/dev_run.rs) runs this script on the debug binaries that
+# `cargo test` has just built.
+if [ -n "${KRYPTON_BIN_DIR:-}" ]; then
+    bin_dir=$KRYPTON_BIN_DIR
+else
+    cargo build --release --locked --bins
+    bin_dir=${CARGO_TARGET_DIR:-$repo/target}/release
+fi
+exec "$bin_dir/krypton-dev" "$@"

@@ -28,54 +28,40 @@ use kmip::{
     ResponseMessage, ResponsePayload, ResultReason, ResultStatus, SecretBytes, TypedRequest,
 };
 use krypton_dev::softhsm::{SoftHsm, Token};
-use libtest_mimic::{Arguments, Failed, Trial};
+use krypton_softhsm_tests::suite::{self, HsmTest};
+use libtest_mimic::Failed;
 use net_support::{Pki, SERVER_NAME, Subject, client_limits};
 
-type Test = fn(&SoftHsm) -> Result<(), Failed>;
+const TESTS: [(&str, HsmTest); 6] = [
+    (
+        "no_plaintext_key_reaches_the_disk",
+        no_plaintext_key_reaches_the_disk,
+    ),
+    (
+        "link_wrap_restart_unwrap_and_rotate",
+        link_wrap_restart_unwrap_and_rotate,
+    ),
+    (
+        "a_deleted_l1_fails_closed_for_its_tenant_only",
+        a_deleted_l1_fails_closed_for_its_tenant_only,
+    ),
+    (
+        "unlink_is_immediate_and_relink_restores",
+        unlink_is_immediate_and_relink_restores,
+    ),
+    (
+        "gateways_act_only_for_their_tenants",
+        gateways_act_only_for_their_tenants,
+    ),
+    (
+        "tenant_commands_refuse_bad_input",
+        tenant_commands_refuse_bad_input,
+    ),
+];
 
 fn main() -> ExitCode {
     // SAFETY: first statement of main; no other thread exists yet.
-    let hsm = match unsafe { SoftHsm::install() } {
-        Ok(hsm) => Arc::new(hsm),
-        Err(e) => {
-            eprintln!("cannot set up SoftHSM2 (is the softhsm2 package installed?): {e:?}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let tests: [(&str, Test); 6] = [
-        (
-            "no_plaintext_key_reaches_the_disk",
-            no_plaintext_key_reaches_the_disk,
-        ),
-        (
-            "link_wrap_restart_unwrap_and_rotate",
-            link_wrap_restart_unwrap_and_rotate,
-        ),
-        (
-            "a_deleted_l1_fails_closed_for_its_tenant_only",
-            a_deleted_l1_fails_closed_for_its_tenant_only,
-        ),
-        (
-            "unlink_is_immediate_and_relink_restores",
-            unlink_is_immediate_and_relink_restores,
-        ),
-        (
-            "gateways_act_only_for_their_tenants",
-            gateways_act_only_for_their_tenants,
-        ),
-        (
-            "tenant_commands_refuse_bad_input",
-            tenant_commands_refuse_bad_input,
-        ),
-    ];
-    let trials = tests
-        .into_iter()
-        .map(|(name, test)| {
-            let hsm = Arc::clone(&hsm);
-            Trial::test(name, move || test(&hsm))
-        })
-        .collect();
-    libtest_mimic::run(&Arguments::from_args(), trials).exit_code()
+    unsafe { suite::run_on_softhsm(&TESTS) }
 }
 
 /// Gateway "gw-1" serves tenants acme and beta; "gw-2" serves beta only.

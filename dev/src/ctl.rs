@@ -101,6 +101,28 @@ impl Ctl {
         .map(drop)
     }
 
+    /// Seals the core: every key is wiped from memory until the next unseal.
+    pub fn seal(&self) -> Result<(), Error> {
+        self.run(&["seal".as_ref()]).map(drop)
+    }
+
+    /// The kill switch: wipes `tenant`'s L2 and L3s now (a later [`Ctl::link_tenant`] with the
+    /// same L1 restores them).
+    pub fn unlink_tenant(&self, tenant: &str) -> Result<(), Error> {
+        self.run(&["tenant".as_ref(), "unlink".as_ref(), tenant.as_ref()])
+            .map(drop)
+    }
+
+    /// `tenant`'s state as `kryptonctl tenant list` reports it ("active", "unlinked",
+    /// "unavailable"), or `None` for an unknown tenant.
+    pub fn tenant_state(&self, tenant: &str) -> Result<Option<String>, Error> {
+        let answer = self.run(&["tenant".as_ref(), "list".as_ref()])?;
+        let tenants = answer["tenants"].as_array().into_iter().flatten();
+        Ok(tenants
+            .filter(|entry| entry["tenant"] == tenant)
+            .find_map(|entry| entry["state"].as_str().map(str::to_owned)))
+    }
+
     /// Creates the L3 of `service` in `tenant`.
     pub fn create_service(&self, tenant: &str, service: &str) -> Result<(), Error> {
         self.run(&[
@@ -110,6 +132,18 @@ impl Ctl {
             service.as_ref(),
         ])
         .map(drop)
+    }
+
+    /// Adds a key version to `service` of `tenant` for new wraps; returns the new version.
+    pub fn rotate_service(&self, tenant: &str, service: &str) -> Result<u64, Error> {
+        let command = ["service", "rotate", tenant, service];
+        let answer = self.run(&command.map(AsRef::as_ref))?;
+        answer["current_version"]
+            .as_u64()
+            .ok_or_else(|| Error::CtlOutput {
+                command: command.join(" "),
+                output: answer.to_string(),
+            })
     }
 
     /// Runs one command and returns the JSON document it printed (`null` if it printed none).

@@ -169,6 +169,11 @@ impl Stack {
         Ok(stopped)
     }
 
+    /// What the stack was started with: its tenant, service and applications among them.
+    pub fn config(&self) -> &StackConfig {
+        &self.config
+    }
+
     /// Where applications connect.
     pub fn gateway_addr(&self) -> SocketAddr {
         self.gateway_addr

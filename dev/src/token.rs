@@ -45,6 +45,12 @@ pub unsafe fn prepare(dir: &Path) -> Result<HsmSetup, Error> {
     pki::create_private_dir(dir)?;
     // SAFETY: the caller's guarantee, passed on.
     let hsm = unsafe { SoftHsm::install_in(dir) }?;
+    prepare_in(&hsm, dir)
+}
+
+/// As [`prepare`], with a SoftHSM2 installation the caller made in `dir` and keeps, for tests
+/// that go on to add or delete keys in the token.
+pub fn prepare_in(hsm: &SoftHsm, dir: &Path) -> Result<HsmSetup, Error> {
     let token = match hsm.open_token(TOKEN_LABEL)? {
         Some(token) => token,
         None => hsm.create_token(TOKEN_LABEL)?,

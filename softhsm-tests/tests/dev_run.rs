@@ -1,9 +1,10 @@
-//! The README's run command end to end: the `krypton-dev` binary brings up krypton-core and
+//! The README's run command end to end: `scripts/run.sh` (krypton-dev) brings up krypton-core and
 //! krypton-gateway (SoftHSM2 token, ceremony, tenant link, service L3), PyKMIP creates and gets
 //! a key through the gateway, Ctrl-C (SIGINT) stops both processes, and a second run on the same
 //! data dir comes back unsealed with the key still there.
 //!
-//! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
+//! Runs the debug binaries of the workspace (`cargo test --workspace` builds them): the script's
+//! `KRYPTON_BIN_DIR` replaces its release build, everything else is what a user runs.
 
 #![allow(clippy::unwrap_used)]
 
@@ -16,16 +17,17 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use krypton_dev::process::free_loopback_addr;
-use krypton_softhsm_tests::{debug_binary, python};
+use krypton_softhsm_tests::pykmip::App;
+use krypton_softhsm_tests::{debug_bin_dir, debug_binary};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
 
+const RUN_COMMAND: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/run.sh");
 /// Bring-up includes building RocksDB stores and a SoftHSM2 token; generous for a loaded CI.
 const READY_LIMIT: Duration = Duration::from_secs(180);
 const STOP_LIMIT: Duration = Duration::from_secs(60);
-const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dev_run/client.py");
 
 /// A running `krypton-dev`, killed (with the processes it started) if the test fails.
 struct DevRun {
@@ -42,10 +44,12 @@ impl DevRun {
         for name in ["krypton-core", "kryptonctl", "krypton-gateway"] {
             debug_binary(name).unwrap_or_else(|message| panic!("{message}"));
         }
-        let program = debug_binary("krypton-dev").unwrap_or_else(|message| panic!("{message}"));
+        debug_binary("krypton-dev").unwrap_or_else(|message| panic!("{message}"));
         let gateway = free_loopback_addr().unwrap();
         let core = free_loopback_addr().unwrap();
-        let mut child = Command::new(program)
+        // The README's run command itself, on the debug binaries instead of a release build.
+        let mut child = Command::new(RUN_COMMAND)
+            .env("KRYPTON_BIN_DIR", debug_bin_dir())
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--listen")
@@ -132,26 +136,9 @@ impl DevRun {
         self.output.iter().any(|line| line.contains(text))
     }
 
-    /// Runs the PyKMIP client as app-alice.
-    fn client(&self, args: &[&str]) -> Value {
-        let pki = self.data_dir.join("pki");
-        let output = Command::new(python())
-            .arg(CLIENT)
-            .arg(self.gateway.ip().to_string())
-            .arg(self.gateway.port().to_string())
-            .arg(pki.join("app-alice.pem"))
-            .arg(pki.join("app-alice.key"))
-            .arg(pki.join("ca.pem"))
-            .args(args)
-            .output()
-            .expect("KRYPTON_PYTHON runs");
-        assert!(
-            output.status.success(),
-            "PyKMIP {args:?} failed: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
+    /// PyKMIP as app-alice, with the certificate files the dev run wrote.
+    fn alice(&self) -> App {
+        App::in_data_dir(&self.data_dir, self.gateway, "app-alice")
     }
 
     fn core_state(&self) -> String {
@@ -225,16 +212,14 @@ fn dev_run_serves_pykmip_and_survives_a_restart() {
     assert!(first.banner_has("DEV ONLY"));
     assert!(first.banner_has("ProxyKmipClient("));
     assert!(first.banner_has("share-2.txt"));
-    let created = first.client(&["create"]);
-    let uid = created["uid"].as_str().unwrap().to_owned();
-    let key = created["key"].as_str().unwrap().to_owned();
-    assert_eq!(key.len(), 64, "an AES-256 key: {created}");
-    assert_eq!(first.client(&["get", &uid])["key"], key.as_str());
+    let uid = first.alice().create("dev-run");
+    let key = first.alice().get(&uid);
+    assert_eq!(key.len(), 64, "an AES-256 key: {key}");
     first.interrupt();
 
     let second = DevRun::start(&data_dir);
     assert!(second.banner_has("started sealed, unsealed with 2 saved shares"));
     assert_eq!(second.core_state(), "unsealed");
-    assert_eq!(second.client(&["get", &uid])["key"], key.as_str());
+    assert_eq!(second.alice().get(&uid), key);
     second.interrupt();
 }

@@ -4,148 +4,58 @@
 //! lifecycle, isolation between identities, the core going away and coming back, a gateway
 //! restart on its RocksDB vault, and Register forwarded to the core's registry.
 //!
-//! Runs the debug binaries of the workspace (`cargo test --workspace` builds them). One SoftHSM2
-//! token (made before any thread starts: its configuration is an environment variable) serves
-//! every test; each test has its own data dir, ports and processes, stopped when it ends.
+//! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
 
 #![allow(clippy::unwrap_used)]
 
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
-use krypton_dev::token::{self, HsmSetup};
-use krypton_dev::{Stack, StackConfig};
-use krypton_softhsm_tests::{debug_bin_dir, debug_binary, python};
-use libtest_mimic::{Arguments, Trial};
-use serde_json::{Value, json};
+use krypton_softhsm_tests::pykmip::{App, ok, reason};
+use krypton_softhsm_tests::suite::{self, Fixture, Test};
+use serde_json::json;
 
-const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/gateway_core/client.py");
 const ALICE: &str = "app-alice";
 const BOB: &str = "app-bob";
 
-type Test = fn(&HsmSetup);
+const TESTS: [(&str, Test); 5] = [
+    ("lifecycle_per_identity", lifecycle_per_identity),
+    ("identities_are_isolated", identities_are_isolated),
+    (
+        "core_down_fails_closed_and_comes_back",
+        core_down_fails_closed_and_comes_back,
+    ),
+    (
+        "gateway_restart_keeps_every_key",
+        gateway_restart_keeps_every_key,
+    ),
+    (
+        "register_secret_data_is_forwarded_to_the_core",
+        register_secret_data_is_forwarded_to_the_core,
+    ),
+];
 
 fn main() -> ExitCode {
-    let dir = tempfile::tempdir().unwrap();
-    // SAFETY: first thing main does after making a directory; no other thread exists yet.
-    let hsm = match unsafe { token::prepare(&dir.path().join("softhsm")) } {
-        Ok(hsm) => hsm,
-        Err(e) => {
-            eprintln!("cannot set up the SoftHSM2 token: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let tests: [(&str, Test); 5] = [
-        ("lifecycle_per_identity", lifecycle_per_identity),
-        ("identities_are_isolated", identities_are_isolated),
-        (
-            "core_down_fails_closed_and_comes_back",
-            core_down_fails_closed_and_comes_back,
-        ),
-        (
-            "gateway_restart_keeps_every_key",
-            gateway_restart_keeps_every_key,
-        ),
-        (
-            "register_secret_data_is_forwarded_to_the_core",
-            register_secret_data_is_forwarded_to_the_core,
-        ),
-    ];
-    let trials = tests
-        .into_iter()
-        .map(|(name, test)| {
-            let hsm = hsm.clone();
-            Trial::test(name, move || {
-                test(&hsm);
-                Ok(())
-            })
-        })
-        .collect();
-    let conclusion = libtest_mimic::run(&Arguments::from_args(), trials);
-    drop(dir);
-    conclusion.exit_code()
+    // SAFETY: first statement of main; no other thread exists yet.
+    unsafe { suite::run(&TESTS) }
 }
 
-/// A stack of its own: temporary data dir, free ports; stopped when dropped.
-fn stack(hsm: &HsmSetup) -> Stack {
-    for name in ["krypton-core", "kryptonctl", "krypton-gateway"] {
-        debug_binary(name).unwrap_or_else(|message| panic!("{message}"));
-    }
-    Stack::start(StackConfig::new(&debug_bin_dir(), hsm.clone())).unwrap()
-}
-
-/// Runs `commands` (see client.py) as `app` on one connection; one result per command.
-fn client(stack: &Stack, app: &str, commands: &Value) -> Vec<Value> {
-    let pki = stack.pki();
-    let (_, files) = pki.apps.iter().find(|(name, _)| name == app).unwrap();
-    let addr = stack.gateway_addr();
-    let output = Command::new(python())
-        .arg(CLIENT)
-        .arg(addr.ip().to_string())
-        .arg(addr.port().to_string())
-        .arg(&files.cert)
-        .arg(&files.key)
-        .arg(&pki.ca)
-        .arg(commands.to_string())
-        .output()
-        .expect("KRYPTON_PYTHON runs");
-    assert!(
-        output.status.success(),
-        "PyKMIP {commands} failed: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(results.len(), commands.as_array().unwrap().len());
-    results
-}
-
-/// The result of a command that must have succeeded.
-fn ok(result: &Value) -> &Value {
-    result
-        .get("ok")
-        .unwrap_or_else(|| panic!("expected success: {result}"))
-}
-
-/// The KMIP Result Reason of a command that must have failed with a KMIP error.
-fn reason(result: &Value) -> &str {
-    result["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("expected a KMIP error: {result}"))
-}
-
-/// Creates an AES-256 key named `name` as `app`; its id.
-fn create(stack: &Stack, app: &str, name: &str) -> String {
-    let results = client(stack, app, &json!([{"op": "create", "name": name}]));
-    ok(&results[0]).as_str().unwrap().to_owned()
-}
-
-/// The key bytes `app` gets for `uid`, as hex.
-fn get(stack: &Stack, app: &str, uid: &str) -> String {
-    let results = client(stack, app, &json!([{"op": "get", "uid": uid}]));
-    ok(&results[0])["value"].as_str().unwrap().to_owned()
-}
-
-fn lifecycle_per_identity(hsm: &HsmSetup) {
-    let stack = stack(hsm);
+fn lifecycle_per_identity(fixture: &Fixture) {
+    let stack = fixture.stack();
     let mut keys = Vec::new();
     for app in [ALICE, BOB] {
         let name = format!("lifecycle-{app}");
-        let uid = create(&stack, app, &name);
-        let results = client(
-            &stack,
-            app,
-            &json!([
-                {"op": "activate", "uid": uid},
-                {"op": "get", "uid": uid},
-                {"op": "get_attributes", "uid": uid},
-                {"op": "locate", "name": name},
-                {"op": "revoke", "uid": uid},
-                {"op": "get", "uid": uid},
-                {"op": "destroy", "uid": uid},
-                {"op": "get", "uid": uid},
-                {"op": "locate", "name": name},
-            ]),
-        );
+        let uid = App::of(&stack, app).create(&name);
+        let results = App::of(&stack, app).run(&json!([
+            {"op": "activate", "uid": uid},
+            {"op": "get", "uid": uid},
+            {"op": "get_attributes", "uid": uid},
+            {"op": "locate", "name": name},
+            {"op": "revoke", "uid": uid},
+            {"op": "get", "uid": uid},
+            {"op": "destroy", "uid": uid},
+            {"op": "get", "uid": uid},
+            {"op": "locate", "name": name},
+        ]));
         ok(&results[0]);
         let key = ok(&results[1]);
         assert_eq!(key["type"], "SYMMETRIC_KEY", "{key}");
@@ -184,23 +94,19 @@ fn lifecycle_per_identity(hsm: &HsmSetup) {
     assert_ne!(keys[0], keys[1]);
 }
 
-fn identities_are_isolated(hsm: &HsmSetup) {
-    let stack = stack(hsm);
+fn identities_are_isolated(fixture: &Fixture) {
+    let stack = fixture.stack();
     let name = "alice-only";
-    let uid = create(&stack, ALICE, name);
-    let key = get(&stack, ALICE, &uid);
-    let results = client(
-        &stack,
-        BOB,
-        &json!([
-            {"op": "get", "uid": uid},
-            {"op": "get_attributes", "uid": uid},
-            {"op": "locate", "name": name},
-            {"op": "activate", "uid": uid},
-            {"op": "revoke", "uid": uid},
-            {"op": "destroy", "uid": uid},
-        ]),
-    );
+    let uid = App::of(&stack, ALICE).create(name);
+    let key = App::of(&stack, ALICE).get(&uid);
+    let results = App::of(&stack, BOB).run(&json!([
+        {"op": "get", "uid": uid},
+        {"op": "get_attributes", "uid": uid},
+        {"op": "locate", "name": name},
+        {"op": "activate", "uid": uid},
+        {"op": "revoke", "uid": uid},
+        {"op": "destroy", "uid": uid},
+    ]));
     for (i, result) in results.iter().enumerate() {
         if i == 2 {
             assert_eq!(ok(result), &json!([]), "Bob locates Alice's key");
@@ -213,29 +119,25 @@ fn identities_are_isolated(hsm: &HsmSetup) {
         assert!(!result.to_string().contains(&key), "{result}");
     }
     // Alice's key is untouched: still Pre-Active, still hers.
-    assert_eq!(get(&stack, ALICE, &uid), key);
-    let results = client(&stack, ALICE, &json!([{"op": "destroy", "uid": uid}]));
+    assert_eq!(App::of(&stack, ALICE).get(&uid), key);
+    let results = App::of(&stack, ALICE).run(&json!([{"op": "destroy", "uid": uid}]));
     ok(&results[0]);
 }
 
-fn core_down_fails_closed_and_comes_back(hsm: &HsmSetup) {
-    let mut stack = stack(hsm);
-    let uid = create(&stack, ALICE, "survives-the-core");
-    let key = get(&stack, ALICE, &uid);
-    let results = client(&stack, ALICE, &json!([{"op": "activate", "uid": uid}]));
+fn core_down_fails_closed_and_comes_back(fixture: &Fixture) {
+    let mut stack = fixture.stack();
+    let uid = App::of(&stack, ALICE).create("survives-the-core");
+    let key = App::of(&stack, ALICE).get(&uid);
+    let results = App::of(&stack, ALICE).run(&json!([{"op": "activate", "uid": uid}]));
     ok(&results[0]);
 
     stack.stop_core().unwrap();
-    let results = client(
-        &stack,
-        ALICE,
-        &json!([
-            {"op": "create", "name": "while-the-core-is-down"},
-            {"op": "get", "uid": uid},
-            {"op": "revoke", "uid": uid},
-            {"op": "destroy", "uid": uid},
-        ]),
-    );
+    let results = App::of(&stack, ALICE).run(&json!([
+        {"op": "create", "name": "while-the-core-is-down"},
+        {"op": "get", "uid": uid},
+        {"op": "revoke", "uid": uid},
+        {"op": "destroy", "uid": uid},
+    ]));
     for result in &results[..2] {
         assert_eq!(reason(result), "GENERAL_FAILURE", "{result}");
         assert!(
@@ -249,31 +151,25 @@ fn core_down_fails_closed_and_comes_back(hsm: &HsmSetup) {
     ok(&results[2]);
     ok(&results[3]);
     // The failed Create stored nothing.
-    let results = client(
-        &stack,
-        ALICE,
-        &json!([{"op": "locate", "name": "while-the-core-is-down"}]),
-    );
+    let results =
+        App::of(&stack, ALICE).run(&json!([{"op": "locate", "name": "while-the-core-is-down"}]));
     // Locate fails rather than answer from the vault alone.
     assert_eq!(reason(&results[0]), "GENERAL_FAILURE", "{}", results[0]);
 
     stack.restart_core().unwrap();
-    let results = client(
-        &stack,
-        ALICE,
-        &json!([{"op": "locate", "name": "while-the-core-is-down"}]),
-    );
+    let results =
+        App::of(&stack, ALICE).run(&json!([{"op": "locate", "name": "while-the-core-is-down"}]));
     assert_eq!(ok(&results[0]), &json!([]));
-    let uid = create(&stack, ALICE, "after-the-core-came-back");
-    assert_eq!(get(&stack, ALICE, &uid).len(), 64);
+    let uid = App::of(&stack, ALICE).create("after-the-core-came-back");
+    assert_eq!(App::of(&stack, ALICE).get(&uid).len(), 64);
 }
 
-fn gateway_restart_keeps_every_key(hsm: &HsmSetup) {
-    let mut stack = stack(hsm);
+fn gateway_restart_keeps_every_key(fixture: &Fixture) {
+    let mut stack = fixture.stack();
     let mut keys = Vec::new();
     for (i, app) in [ALICE, BOB, ALICE].into_iter().enumerate() {
-        let uid = create(&stack, app, &format!("kept-{i}"));
-        let key = get(&stack, app, &uid);
+        let uid = App::of(&stack, app).create(&format!("kept-{i}"));
+        let key = App::of(&stack, app).get(&uid);
         keys.push((app, uid, key));
     }
     let stopped = stack.restart_gateway().unwrap();
@@ -282,24 +178,20 @@ fn gateway_restart_keeps_every_key(hsm: &HsmSetup) {
         "{stopped:?}"
     );
     for (app, uid, key) in &keys {
-        assert_eq!(&get(&stack, app, uid), key, "{app}'s {uid}");
+        assert_eq!(&App::of(&stack, app).get(uid), key, "{app}'s {uid}");
     }
 }
 
-fn register_secret_data_is_forwarded_to_the_core(hsm: &HsmSetup) {
-    let stack = stack(hsm);
+fn register_secret_data_is_forwarded_to_the_core(fixture: &Fixture) {
+    let stack = fixture.stack();
     let secret = "6b727970746f6e2d7365637265742d64617461";
-    let results = client(
-        &stack,
-        ALICE,
-        &json!([{"op": "register_secret", "value": secret}]),
-    );
+    let results = App::of(&stack, ALICE).run(&json!([{"op": "register_secret", "value": secret}]));
     let uid = ok(&results[0]).as_str().unwrap().to_owned();
-    let results = client(&stack, ALICE, &json!([{"op": "get", "uid": uid}]));
+    let results = App::of(&stack, ALICE).run(&json!([{"op": "get", "uid": uid}]));
     let object = ok(&results[0]);
     assert_eq!(object["type"], "SECRET_DATA", "{object}");
     assert_eq!(object["value"], secret);
-    let results = client(&stack, BOB, &json!([{"op": "get", "uid": uid}]));
+    let results = App::of(&stack, BOB).run(&json!([{"op": "get", "uid": uid}]));
     assert!(
         ["ITEM_NOT_FOUND", "PERMISSION_DENIED"].contains(&reason(&results[0])),
         "{}",

@@ -10,7 +10,6 @@ use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use cryptoki::object::Attribute;
 use krypton_core::{
@@ -18,52 +17,38 @@ use krypton_core::{
     WhenIdle, WrappedL2,
 };
 use krypton_dev::softhsm::{SoftHsm, Token};
-use libtest_mimic::{Arguments, Failed, Trial};
+use krypton_softhsm_tests::suite::{self, HsmTest};
+use libtest_mimic::Failed;
 use tempfile::TempDir;
 
-type Test = fn(&SoftHsm) -> Result<(), Failed>;
+const TESTS: [(&str, HsmTest); 13] = [
+    ("wrap_and_unwrap_round_trip", wrap_and_unwrap_round_trip),
+    ("l1_is_found_by_id", l1_is_found_by_id),
+    (
+        "blob_for_one_tenant_refuses_another",
+        blob_for_one_tenant_refuses_another,
+    ),
+    ("tampered_blobs_are_refused", tampered_blobs_are_refused),
+    ("deleted_l1_is_not_found", deleted_l1_is_not_found),
+    ("l1_without_decrypt_refuses", l1_without_decrypt_refuses),
+    ("wrong_pin_fails_login", wrong_pin_fails_login),
+    (
+        "pin_file_readable_by_others_is_refused",
+        pin_file_readable_by_others_is_refused,
+    ),
+    ("unknown_token_is_not_found", unknown_token_is_not_found),
+    ("missing_module_fails_to_load", missing_module_fails_to_load),
+    ("many_tasks_share_the_pool", many_tasks_share_the_pool),
+    ("closed_sessions_are_reopened", closed_sessions_are_reopened),
+    (
+        "logout_behind_the_pool_is_recovered",
+        logout_behind_the_pool_is_recovered,
+    ),
+];
 
 fn main() -> ExitCode {
     // SAFETY: first statement of main; no other thread exists yet.
-    let hsm = match unsafe { SoftHsm::install() } {
-        Ok(hsm) => Arc::new(hsm),
-        Err(e) => {
-            eprintln!("cannot set up SoftHSM2 (is the softhsm2 package installed?): {e:?}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let tests: [(&str, Test); 13] = [
-        ("wrap_and_unwrap_round_trip", wrap_and_unwrap_round_trip),
-        ("l1_is_found_by_id", l1_is_found_by_id),
-        (
-            "blob_for_one_tenant_refuses_another",
-            blob_for_one_tenant_refuses_another,
-        ),
-        ("tampered_blobs_are_refused", tampered_blobs_are_refused),
-        ("deleted_l1_is_not_found", deleted_l1_is_not_found),
-        ("l1_without_decrypt_refuses", l1_without_decrypt_refuses),
-        ("wrong_pin_fails_login", wrong_pin_fails_login),
-        (
-            "pin_file_readable_by_others_is_refused",
-            pin_file_readable_by_others_is_refused,
-        ),
-        ("unknown_token_is_not_found", unknown_token_is_not_found),
-        ("missing_module_fails_to_load", missing_module_fails_to_load),
-        ("many_tasks_share_the_pool", many_tasks_share_the_pool),
-        ("closed_sessions_are_reopened", closed_sessions_are_reopened),
-        (
-            "logout_behind_the_pool_is_recovered",
-            logout_behind_the_pool_is_recovered,
-        ),
-    ];
-    let trials = tests
-        .into_iter()
-        .map(|(name, test)| {
-            let hsm = Arc::clone(&hsm);
-            Trial::test(name, move || test(&hsm))
-        })
-        .collect();
-    libtest_mimic::run(&Arguments::from_args(), trials).exit_code()
+    unsafe { suite::run_on_softhsm(&TESTS) }
 }
 
 /// A token with one L1 key, and a PIN file for it.

@@ -2,42 +2,27 @@
 //! AES-GCM mechanism (tenant bound as AAD) that krypton-core uses to wrap a tenant's L2 under its L1.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::object::{Attribute, AttributeType};
 use krypton_dev::softhsm::{Error, SoftHsm, Token};
-use libtest_mimic::{Arguments, Failed, Trial};
+use krypton_softhsm_tests::suite::{self, HsmTest};
+use libtest_mimic::Failed;
 
-type Test = fn(&SoftHsm) -> Result<(), Failed>;
+const TESTS: [(&str, HsmTest); 4] = [
+    (
+        "l1_is_sensitive_and_never_extractable",
+        l1_is_sensitive_and_never_extractable,
+    ),
+    ("l1_gcm_binds_the_tenant", l1_gcm_binds_the_tenant),
+    ("deleted_l1_is_gone", deleted_l1_is_gone),
+    ("tokens_are_isolated", tokens_are_isolated),
+];
 
 fn main() -> ExitCode {
     // SAFETY: first statement of main; no other thread exists yet.
-    let hsm = match unsafe { SoftHsm::install() } {
-        Ok(hsm) => Arc::new(hsm),
-        Err(e) => {
-            eprintln!("cannot set up SoftHSM2 (is the softhsm2 package installed?): {e:?}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let tests: [(&str, Test); 4] = [
-        (
-            "l1_is_sensitive_and_never_extractable",
-            l1_is_sensitive_and_never_extractable,
-        ),
-        ("l1_gcm_binds_the_tenant", l1_gcm_binds_the_tenant),
-        ("deleted_l1_is_gone", deleted_l1_is_gone),
-        ("tokens_are_isolated", tokens_are_isolated),
-    ];
-    let trials = tests
-        .into_iter()
-        .map(|(name, test)| {
-            let hsm = Arc::clone(&hsm);
-            Trial::test(name, move || test(&hsm))
-        })
-        .collect();
-    libtest_mimic::run(&Arguments::from_args(), trials).exit_code()
+    unsafe { suite::run_on_softhsm(&TESTS) }
 }
 
 fn gcm_encrypt(

@@ -1,0 +1,114 @@
+//! PyKMIP's `ProxyKmipClient` as an application of krypton-gateway: `pykmip/client.py` runs a
+//! list of commands on one mutual-TLS connection and prints one JSON result per command.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use krypton_dev::Stack;
+use serde_json::{Value, json};
+
+use crate::binaries::python;
+
+const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/pykmip/client.py");
+
+/// Where a client connects and the certificate files it presents.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub gateway: SocketAddr,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+}
+
+impl App {
+    /// Application `name` of `stack` (one of its `StackConfig::apps`).
+    pub fn of(stack: &Stack, name: &str) -> Self {
+        let pki = stack.pki();
+        let (_, files) = pki
+            .apps
+            .iter()
+            .find(|(app, _)| app == name)
+            .unwrap_or_else(|| panic!("the stack has no application {name}"));
+        Self {
+            gateway: stack.gateway_addr(),
+            cert: files.cert.clone(),
+            key: files.key.clone(),
+            ca: pki.ca.clone(),
+        }
+    }
+
+    /// Application `name` of a krypton-dev data dir (`<data dir>/pki/<name>.pem` and `.key`).
+    pub fn in_data_dir(data_dir: &Path, gateway: SocketAddr, name: &str) -> Self {
+        let pki = data_dir.join("pki");
+        Self {
+            gateway,
+            cert: pki.join(format!("{name}.pem")),
+            key: pki.join(format!("{name}.key")),
+            ca: pki.join("ca.pem"),
+        }
+    }
+
+    /// Runs `commands` (see client.py) on one connection; one result per command.
+    pub fn run(&self, commands: &Value) -> Vec<Value> {
+        let output = Command::new(python())
+            .arg(CLIENT)
+            .arg(self.gateway.ip().to_string())
+            .arg(self.gateway.port().to_string())
+            .arg(&self.cert)
+            .arg(&self.key)
+            .arg(&self.ca)
+            .arg(commands.to_string())
+            .output()
+            .expect("KRYPTON_PYTHON runs");
+        assert!(
+            output.status.success(),
+            "PyKMIP {commands} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let results: Vec<Value> = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("client.py printed {:?}", output.stdout));
+        assert_eq!(results.len(), commands.as_array().map_or(0, Vec::len));
+        results
+    }
+
+    /// Creates an AES-256 key named `name`; its id.
+    pub fn create(&self, name: &str) -> String {
+        let results = self.run(&json!([{"op": "create", "name": name}]));
+        text(ok(&results[0])).to_owned()
+    }
+
+    /// The key bytes of `uid`, as hex.
+    pub fn get(&self, uid: &str) -> String {
+        let results = self.run(&json!([{"op": "get", "uid": uid}]));
+        text(&ok(&results[0])["value"]).to_owned()
+    }
+}
+
+/// The result of a command that must have succeeded.
+pub fn ok(result: &Value) -> &Value {
+    result
+        .get("ok")
+        .unwrap_or_else(|| panic!("expected success: {result}"))
+}
+
+/// The KMIP Result Reason of a command that must have failed with a KMIP error.
+pub fn reason(result: &Value) -> &str {
+    result["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a KMIP error: {result}"))
+}
+
+/// The Result Message of a command that failed with a KMIP error.
+pub fn message(result: &Value) -> &str {
+    result["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a KMIP error with a message: {result}"))
+}
+
+fn text(value: &Value) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("expected text: {value}"))
+}

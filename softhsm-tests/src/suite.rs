@@ -1,0 +1,147 @@
+//! The `main` of a SoftHSM2 suite. SoftHSM2 takes its configuration from an environment variable
+//! that must be set before any thread starts, so the installation is made first and shared by
+//! every test, which libtest-mimic then runs as `cargo test` would (filters, `--list`, threads).
+//!
+//! - [`run`]: tests that each bring up their own krypton-core + krypton-gateway stack on one dev
+//!   token ([`Fixture`]), with their own data dir, ports and processes, stopped when dropped.
+//! - [`run_on_softhsm`]: tests of the PKCS#11 layer on a bare temporary installation.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use krypton_dev::softhsm::SoftHsm;
+use krypton_dev::token::{self, HsmSetup, TOKEN_LABEL};
+use krypton_dev::{Stack, StackConfig};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+use crate::binaries::{debug_bin_dir, debug_binary};
+
+/// A test of a stack suite.
+pub type Test = fn(&Fixture);
+
+/// A test of a suite on a bare SoftHSM2 installation.
+pub type HsmTest = fn(&SoftHsm) -> Result<(), Failed>;
+
+/// What every test of a suite shares: the dev token and the PKCS#11 context that made it.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    hsm: HsmSetup,
+    softhsm: Arc<SoftHsm>,
+}
+
+impl Fixture {
+    /// The HSM set-up whose L1 the stacks' tenant is linked to.
+    pub fn hsm(&self) -> &HsmSetup {
+        &self.hsm
+    }
+
+    /// A stack of the debug binaries on a temporary data dir and free ports.
+    pub fn stack(&self) -> Stack {
+        self.stack_with(self.hsm.clone())
+    }
+
+    /// As [`Fixture::stack`], with the tenant linked to the L1 of `hsm` (see [`Fixture::new_l1`]).
+    pub fn stack_with(&self, hsm: HsmSetup) -> Stack {
+        for name in ["krypton-core", "kryptonctl", "krypton-gateway"] {
+            debug_binary(name).unwrap_or_else(|message| panic!("{message}"));
+        }
+        Stack::start(StackConfig::new(&debug_bin_dir(), hsm))
+            .unwrap_or_else(|error| panic!("the stack did not start: {error}"))
+    }
+
+    /// Generates an L1 key labelled `label` in the dev token, for a test that goes on to delete
+    /// it; returns the set-up that links to it.
+    pub fn new_l1(&self, label: &str) -> HsmSetup {
+        let token = self.token();
+        token
+            .generate_l1(label)
+            .unwrap_or_else(|error| panic!("cannot generate L1 {label}: {error}"));
+        HsmSetup {
+            l1_label: label.to_owned(),
+            ..self.hsm.clone()
+        }
+    }
+
+    /// Deletes the L1 labelled `label` from the dev token, as a customer revoking Krypton's
+    /// access at the HSM would.
+    pub fn delete_l1(&self, label: &str) {
+        self.token()
+            .delete_key(label)
+            .unwrap_or_else(|error| panic!("cannot delete L1 {label}: {error}"));
+    }
+
+    fn token(&self) -> krypton_dev::softhsm::Token<'_> {
+        self.softhsm
+            .open_token(TOKEN_LABEL)
+            .ok()
+            .flatten()
+            .expect("the dev token made by the suite")
+    }
+}
+
+/// Makes the dev token, runs `tests` (filtered and reported as `cargo test` does) and removes
+/// the token again.
+///
+/// # Safety
+/// Sets `SOFTHSM2_CONF` for the process: call it first thing in `main`, before any thread starts.
+pub unsafe fn run(tests: &[(&'static str, Test)]) -> ExitCode {
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(error) => {
+            eprintln!("cannot make the suite's temporary directory: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let hsm_dir = dir.path().join("softhsm");
+    // SAFETY: the caller's guarantee, passed on.
+    let prepared = unsafe { SoftHsm::install_in(&hsm_dir) }
+        .map_err(krypton_dev::Error::from)
+        .and_then(|softhsm| Ok((token::prepare_in(&softhsm, &hsm_dir)?, softhsm)));
+    let fixture = match prepared {
+        Ok((hsm, softhsm)) => Fixture {
+            hsm,
+            softhsm: Arc::new(softhsm),
+        },
+        Err(error) => {
+            eprintln!("cannot set up the SoftHSM2 token (is softhsm2 installed?): {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let trials = tests
+        .iter()
+        .map(|&(name, test)| {
+            let fixture = fixture.clone();
+            Trial::test(name, move || {
+                test(&fixture);
+                Ok(())
+            })
+        })
+        .collect();
+    let exit = libtest_mimic::run(&Arguments::from_args(), trials).exit_code();
+    drop(fixture);
+    drop(dir);
+    exit
+}
+
+/// Makes a temporary SoftHSM2 installation (no token yet), runs `tests` on it and removes it.
+///
+/// # Safety
+/// As [`run`]: first thing in `main`, before any thread starts.
+pub unsafe fn run_on_softhsm(tests: &[(&'static str, HsmTest)]) -> ExitCode {
+    // SAFETY: the caller's guarantee, passed on.
+    let hsm = match unsafe { SoftHsm::install() } {
+        Ok(hsm) => Arc::new(hsm),
+        Err(error) => {
+            eprintln!("cannot set up SoftHSM2 (is the softhsm2 package installed?): {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let trials = tests
+        .iter()
+        .map(|&(name, test)| {
+            let hsm = Arc::clone(&hsm);
+            Trial::test(name, move || test(&hsm))
+        })
+        .collect();
+    libtest_mimic::run(&Arguments::from_args(), trials).exit_code()
+}
