@@ -7,14 +7,13 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::UnixListenerStream;
 use tonic::transport::Server;
 
 use crate::appliance::Appliance;
 use crate::config::Config;
 use crate::control::service::ControlService;
-use crate::control::socket;
 use crate::control::v1::control_server::ControlServer;
+use crate::control::{connections, socket};
 use crate::error::Error;
 use crate::hierarchy::Hierarchy;
 use crate::hsm::Hsm;
@@ -97,10 +96,13 @@ impl Daemon {
             .timeout(self.config.request_timeout())
             .concurrency_limit_per_connection(self.config.max_concurrent_requests())
             .add_service(service)
-            .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async move {
-                shutdown.await;
-                stop.send_replace(true);
-            })
+            .serve_with_incoming_shutdown(
+                connections::capped(listener, self.config.max_connections()),
+                async move {
+                    shutdown.await;
+                    stop.send_replace(true);
+                },
+            )
             .await
             .map_err(Error::Transport);
         // The control server may also end on an error: stop the KMIP service either way.

@@ -5,6 +5,7 @@
 //! a typed [`v1::ErrorDetail`], read back with [`error_detail`].
 
 mod client;
+pub(crate) mod connections;
 mod errors;
 mod redact;
 pub(crate) mod service;
