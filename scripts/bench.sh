@@ -1,0 +1,330 @@
+#!/usr/bin/env bash
+# Benchmarks Krypton side by side with the PyKMIP server as the peer, in one run on this machine.
+#
+# Builds the release binaries (unless KRYPTON_BIN_DIR names binaries built already), starts a
+# throw-away Krypton stack (krypton-dev: krypton-core + krypton-gateway with a SoftHSM2 L1) and
+# a PyKMIP server (from the venv at ${KRYPTON_VENV:-<repo>/.venv}, installed there by
+# scripts/install-deps.sh), both on free loopback ports and with the same dev PKI: the PyKMIP
+# server presents the gateway's server certificate and requires a client certificate from the
+# same CA; krypton-load connects to both as app-alice. Then it runs the same krypton-load
+# workloads against each server in turn (for every workload and connection count: Krypton,
+# then PyKMIP), writes each JSON report to the output directory and prints a side-by-side
+# markdown table (also saved there as table.md).
+#
+# Everything else lives in a temporary directory that is deleted on exit, and both servers are
+# stopped on exit, whatever the cause. Every wait is bounded. `--help` lists the options.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+venv=${KRYPTON_VENV:-$repo/.venv}
+duration=${BENCH_DURATION:-20}
+connections=${BENCH_CONNECTIONS:-1 16}
+workloads=${BENCH_WORKLOADS:-create get create-get}
+kmip_version=${BENCH_KMIP_VERSION:-1.4}
+out=${BENCH_OUT:-}
+
+# Bounds on the waits: start-up of each server, and its orderly stop before it is killed.
+readonly START_TIMEOUT=180
+readonly STOP_TIMEOUT=30
+# krypton-load's own bound on one request (and one connect); its run is bounded from it below.
+readonly REQUEST_TIMEOUT=10
+
+usage() {
+    cat <<EOF
+Usage: scripts/bench.sh [options]
+
+Runs krypton-load against krypton-gateway + krypton-core and against the PyKMIP server, one
+after the other in the same run, and prints the results side by side.
+
+  --duration SECONDS     how long each measurement runs (default 20; env BENCH_DURATION)
+  --connections "N ..."  connection counts (default "1 16"; env BENCH_CONNECTIONS)
+  --workloads "W ..."    krypton-load workloads (default "create get create-get";
+                         env BENCH_WORKLOADS)
+  --kmip-version V       KMIP version of the requests (default 1.4; env BENCH_KMIP_VERSION)
+  --out DIR              where the reports go (default: a new krypton-bench-<time> directory
+                         under \${TMPDIR:-/tmp}; env BENCH_OUT)
+
+KRYPTON_BIN_DIR runs binaries built already instead of building the release ones;
+KRYPTON_VENV is the venv with PyKMIP (default <repo>/.venv).
+EOF
+}
+
+fail() {
+    echo "bench: $*" >&2
+    exit 1
+}
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --duration) duration=${2:?--duration needs a value}; shift 2 ;;
+        --connections) connections=${2:?--connections needs a value}; shift 2 ;;
+        --workloads) workloads=${2:?--workloads needs a value}; shift 2 ;;
+        --kmip-version) kmip_version=${2:?--kmip-version needs a value}; shift 2 ;;
+        --out) out=${2:?--out needs a value}; shift 2 ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; fail "unknown argument: $1" ;;
+    esac
+done
+
+read -ra connection_counts <<<"$connections"
+read -ra workload_names <<<"$workloads"
+[[ $duration =~ ^[1-9][0-9]{0,4}$ ]] || fail "--duration must be a whole number of seconds, not '$duration'"
+[ ${#connection_counts[@]} -gt 0 ] || fail "--connections names no connection count"
+for c in "${connection_counts[@]}"; do
+    if ! [[ $c =~ ^[1-9][0-9]{0,3}$ ]] || [ "$c" -gt 4096 ]; then
+        fail "a connection count must be a number from 1 to 4096, not '$c'"
+    fi
+done
+[ ${#workload_names[@]} -gt 0 ] || fail "--workloads names no workload"
+for w in "${workload_names[@]}"; do
+    case $w in
+        create | get | create-get | lifecycle | query | locate) ;;
+        *) fail "unknown workload '$w' (create, get, create-get, lifecycle, query, locate)" ;;
+    esac
+done
+
+"$repo/scripts/install-deps.sh"
+if [ -n "${KRYPTON_BIN_DIR:-}" ]; then
+    bin_dir=$KRYPTON_BIN_DIR
+else
+    (cd "$repo" && cargo build --release --locked --bins)
+    target=${CARGO_TARGET_DIR:-target}
+    # cargo reads a relative CARGO_TARGET_DIR from where it ran: the repo.
+    case $target in /*) ;; *) target=$repo/$target ;; esac
+    bin_dir=$target/release
+fi
+bin_dir=$(cd "$bin_dir" && pwd)
+for bin in krypton-dev krypton-load; do
+    [ -x "$bin_dir/$bin" ] || fail "no $bin in $bin_dir"
+done
+pykmip_server=$venv/bin/pykmip-server
+[ -x "$pykmip_server" ] || fail "no PyKMIP server at $pykmip_server (scripts/install-deps.sh installs it)"
+
+if [ -z "$out" ]; then
+    out=${TMPDIR:-/tmp}/krypton-bench-$(date +%Y%m%d-%H%M%S)
+fi
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/krypton-bench-work.XXXXXX")
+dev_pid=
+pykmip_pid=
+load_pid=
+load_files=
+
+# Deletes the report and error files $1.{json,err} that stayed empty.
+drop_empty() {
+    local file
+    for file in "$1.json" "$1.err"; do
+        [ -s "$file" ] || rm -f "$file"
+    done
+}
+
+# Stops the server whose process (and process group, made by setsid) is $1: SIGTERM for an
+# orderly stop (krypton-dev stops the gateway, then the core), SIGKILL to the group if it is
+# still there after STOP_TIMEOUT seconds or has left children behind.
+stop_server() {
+    local pid=$1 name=$2 waited=0
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null && [ $waited -lt $((STOP_TIMEOUT * 5)) ]; do
+        sleep 0.2
+        waited=$((waited + 1))
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "bench: $name did not stop within ${STOP_TIMEOUT}s; killing it" >&2
+    fi
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    if [ -n "$load_pid" ]; then
+        kill -TERM "$load_pid" 2>/dev/null || true
+        wait "$load_pid" 2>/dev/null || true
+        echo "bench: interrupted; the finished runs are in $out" >&2
+        drop_empty "$load_files"
+    fi
+    stop_server "$pykmip_pid" "the PyKMIP server"
+    stop_server "$dev_pid" krypton-dev
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Waits until `$4...` succeeds, for server $1 (process $2, output in $3); fails if the process
+# exits first or START_TIMEOUT seconds pass.
+wait_ready() {
+    local name=$1 pid=$2 log=$3 deadline=$((SECONDS + START_TIMEOUT))
+    shift 3
+    until "$@"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$log" >&2 || true
+            fail "$name exited before it was ready"
+        fi
+        if [ $SECONDS -ge $deadline ]; then
+            tail -n 20 "$log" >&2 || true
+            fail "$name was not ready within ${START_TIMEOUT}s"
+        fi
+        sleep 0.2
+    done
+}
+
+# Whether a socket listens on loopback port $1, without connecting to it.
+listening() {
+    grep -qi "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") 00000000:0000 0A " /proc/net/tcp
+}
+
+# Three distinct free loopback ports, held together while chosen.
+read -r gateway_port core_port pykmip_port < <("$venv/bin/python" -c '
+import socket
+sockets = [socket.socket() for _ in range(3)]
+for s in sockets:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in sockets))
+') || fail "cannot pick free ports"
+
+# Both servers run from the work directory: nothing they write lands in the repo.
+cd "$work"
+
+echo "bench: starting Krypton (krypton-dev) on 127.0.0.1:$gateway_port"
+setsid "$bin_dir/krypton-dev" --data-dir "$work/krypton" \
+    --listen "127.0.0.1:$gateway_port" --core-listen "127.0.0.1:$core_port" \
+    >"$work/krypton-dev.log" 2>&1 </dev/null &
+dev_pid=$!
+wait_ready krypton-dev "$dev_pid" "$work/krypton-dev.log" \
+    grep -qsF "krypton-dev: ready" "$work/krypton-dev.log"
+
+pki=$work/krypton/pki
+mkdir -p "$work/pykmip/policies"
+# The PyKMIP server with the dev PKI: the gateway's server certificate (names localhost and
+# 127.0.0.1), client certificates required and checked against the dev CA (ssl.CERT_REQUIRED),
+# TLS 1.2 (PyKMIP's suite for it; its Basic suite is TLS 1.0, which rustls does not speak).
+# enable_tls_client_auth=False only skips PyKMIP's extra demand that a client certificate carry
+# the clientAuth extended key usage, which the dev PKI's client certificates do not. Identity:
+# the certificate's Common Name. Policy: the built-in "default" one (the policy directory is
+# empty): anyone authenticated may Create, the owner (the creator's identity) may Get. Storage:
+# a SQLite file. Logging at WARNING, so that it does not write a log line per request.
+cat >"$work/pykmip/server.conf" <<EOF
+[server]
+hostname=127.0.0.1
+port=$pykmip_port
+certificate_path=$pki/gateway-server.pem
+key_path=$pki/gateway-server.key
+ca_path=$pki/ca.pem
+auth_suite=TLS1.2
+enable_tls_client_auth=False
+policy_path=$work/pykmip/policies
+database_path=$work/pykmip/pykmip.sqlite
+logging_level=WARNING
+EOF
+
+echo "bench: starting the PyKMIP server on 127.0.0.1:$pykmip_port"
+setsid "$pykmip_server" --config_path "$work/pykmip/server.conf" \
+    --log_path "$work/pykmip/server.log" >"$work/pykmip/stdout.log" 2>&1 </dev/null &
+pykmip_pid=$!
+# Its "ready" is logged at INFO; it listens only once it serves (it binds earlier).
+wait_ready "the PyKMIP server" "$pykmip_pid" "$work/pykmip/server.log" listening "$pykmip_port"
+
+krypton_version=$("$bin_dir/krypton-dev" --version | awk '{print $2}')
+pykmip_version=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("pykmip"))')
+cat >"$out/setup.txt" <<EOF
+date: $(date -u +%Y-%m-%dT%H:%M:%SZ)
+host: $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+krypton: $krypton_version (krypton-dev: krypton-gateway + krypton-core, SoftHSM2 L1, RocksDB)
+pykmip: $pykmip_version (pykmip-server, SQLite, TLS 1.2)
+krypton-load: KMIP $kmip_version, ${duration}s per run, as app-alice
+EOF
+cp "$work/pykmip/server.conf" "$out/pykmip-server.conf"
+
+# One krypton-load run against $1 (krypton or pykmip) at port $2: workload $3, $4 connections.
+# Its status goes into runs.tsv: 0 all succeeded, 1 some failed (both with a JSON report),
+# 2 it could not run (set-up failed), 124 it was stopped at its bound.
+measure() {
+    local peer=$1 port=$2 workload=$3 count=$4 status=0
+    local name=$peer-$workload-c$count
+    # Connecting and the set-up of `get` take up to two request timeouts per connection.
+    local limit=$((duration + 2 * REQUEST_TIMEOUT * count + 30))
+    echo "bench: $workload, $count connection(s), against $peer"
+    timeout --kill-after=10 "$limit" "$bin_dir/krypton-load" \
+        --address "127.0.0.1:$port" --server-name localhost \
+        --cert "$pki/app-alice.pem" --key "$pki/app-alice.key" --ca "$pki/ca.pem" \
+        --workload "$workload" --connections "$count" --duration "${duration}s" \
+        --kmip-version "$kmip_version" --request-timeout "${REQUEST_TIMEOUT}s" --json \
+        >"$out/$name.json" 2>"$out/$name.err" &
+    # Waited for in the background, so that Ctrl-C or SIGTERM stops the run at once (the shell
+    # runs its traps only when a foreground command has ended).
+    load_pid=$!
+    load_files=$out/$name
+    wait "$load_pid" || status=$?
+    load_pid=
+    drop_empty "$out/$name"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$peer" "$workload" "$count" "$status" "$limit" >>"$out/runs.tsv"
+}
+
+: >"$out/runs.tsv"
+for workload in "${workload_names[@]}"; do
+    for count in "${connection_counts[@]}"; do
+        measure krypton "$gateway_port" "$workload" "$count"
+        measure pykmip "$pykmip_port" "$workload" "$count"
+    done
+done
+
+"$venv/bin/python" - "$out" "$krypton_version" "$pykmip_version" <<'EOF' | tee "$out/table.md"
+"""Renders the runs in runs.tsv as one markdown table, each Krypton row next to its PyKMIP row."""
+import json
+import os
+import sys
+
+out, krypton_version, pykmip_version = sys.argv[1:4]
+names = {
+    "krypton": f"Krypton {krypton_version}",
+    "pykmip": f"PyKMIP {pykmip_version}",
+}
+
+
+def millis(micros):
+    ms = micros / 1000
+    return f"{ms:.0f} ms" if ms >= 100 else f"{ms:.1f} ms" if ms >= 10 else f"{ms:.2f} ms"
+
+
+rows, notes = [], []
+with open(os.path.join(out, "runs.tsv")) as runs:
+    for line in runs:
+        peer, workload, count, status, limit = line.rstrip("\n").split("\t")
+        name = f"{peer}-{workload}-c{count}"
+        cells = [workload, count, names[peer]]
+        report_path = os.path.join(out, name + ".json")
+        if status in ("0", "1") and os.path.exists(report_path):
+            with open(report_path) as f:
+                report = json.load(f)
+            latency = report["latency_us"]
+            cells.append(f"{report['ops_per_s']:,.0f}")
+            if latency:
+                cells += [millis(latency[k]) for k in ("p50", "p90", "p99", "p99.9")]
+            else:
+                cells += ["–"] * 4
+            cells.append(f"{report['failures']:,}")
+            if report["first_failure"]:
+                notes.append(f"{name}: first failure: {report['first_failure']}")
+        else:
+            what = f"stopped after {limit} s" if status == "124" else f"did not run (exit {status})"
+            cells += ["–"] * 5 + [what]
+            error_path = os.path.join(out, name + ".err")
+            if os.path.exists(error_path):
+                with open(error_path) as f:
+                    notes.append(f"{name}: {f.read().strip()}")
+        rows.append(cells)
+
+print("| workload | connections | server | ops/s | p50 | p90 | p99 | p99.9 | failed |")
+print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+for cells in rows:
+    print("| " + " | ".join(cells) + " |")
+if notes:
+    print()
+    for note in notes:
+        print(f"- {note}")
+EOF
+echo
+echo "bench: reports, set-up and table in $out"
