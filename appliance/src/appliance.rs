@@ -7,7 +7,7 @@
 //! syncs; async callers run them on the blocking pool.
 
 use std::path::Path;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
@@ -338,10 +338,20 @@ impl Appliance {
         &self,
         f: impl FnOnce(&Unsealed) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        match &*self.read()? {
-            Lifecycle::Unsealed(unsealed) => f(unsealed),
-            Lifecycle::Uninitialized => Err(Error::Uninitialized),
-            Lifecycle::Sealed(_) | Lifecycle::Unsealing(_) => Err(Error::Sealed),
+        gate(&*self.read()?, f)
+    }
+
+    /// As [`Appliance::with_unsealed`], but never waits: while a seal or unseal holds the
+    /// lifecycle lock (across a disk sync), `f` is handed back for the caller to run where
+    /// waiting is allowed.
+    pub(crate) fn try_with_unsealed<T, F>(&self, f: F) -> Result<Result<T, Error>, F>
+    where
+        F: FnOnce(&Unsealed) -> Result<T, Error>,
+    {
+        match self.lifecycle.try_read() {
+            Ok(lifecycle) => Ok(gate(&lifecycle, f)),
+            Err(TryLockError::WouldBlock) => Err(f),
+            Err(TryLockError::Poisoned(_)) => Ok(Err(Bug::LockPoisoned.into())),
         }
     }
 
@@ -409,6 +419,18 @@ impl Appliance {
 
     fn write(&self) -> Result<RwLockWriteGuard<'_, Lifecycle>, Error> {
         self.lifecycle.write().map_err(|_| Bug::LockPoisoned.into())
+    }
+}
+
+/// Runs `f` if the appliance is unsealed; refuses otherwise.
+fn gate<T>(
+    lifecycle: &Lifecycle,
+    f: impl FnOnce(&Unsealed) -> Result<T, Error>,
+) -> Result<T, Error> {
+    match lifecycle {
+        Lifecycle::Unsealed(unsealed) => f(unsealed),
+        Lifecycle::Uninitialized => Err(Error::Uninitialized),
+        Lifecycle::Sealed(_) | Lifecycle::Unsealing(_) => Err(Error::Sealed),
     }
 }
 

@@ -456,32 +456,32 @@ impl Hierarchy {
     }
 
     /// Wraps L4 `key`, whose identifier is `id`, under the current version of `l3`.
-    pub(crate) fn wrap(&self, l3: &L3Id, id: &[u8], key: &[u8]) -> Result<Vec<u8>, Error> {
-        self.appliance.with_unsealed(|unsealed| {
-            unsealed.keyring().with_tenant(&l3.tenant, |keys| {
-                let (version, l3_key) =
-                    service(keys, l3)?.current().ok_or_else(|| not_found(l3))?;
-                wrapped_key::wrap(l3_key, version, id, key)
-            })
+    pub(crate) fn wrap(
+        unsealed: &Unsealed,
+        l3: &L3Id,
+        id: &[u8],
+        key: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        unsealed.keyring().with_tenant(&l3.tenant, |keys| {
+            let (version, l3_key) = service(keys, l3)?.current().ok_or_else(|| not_found(l3))?;
+            wrapped_key::wrap(l3_key, version, id, key)
         })
     }
 
     /// Unwraps the L4 whose identifier is `id` from `blob`, under the version of `l3` the blob
     /// names.
     pub(crate) fn unwrap(
-        &self,
+        unsealed: &Unsealed,
         l3: &L3Id,
         id: &[u8],
         blob: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
         let version = wrapped_key::version(blob)?;
-        self.appliance.with_unsealed(|unsealed| {
-            unsealed.keyring().with_tenant(&l3.tenant, |keys| {
-                let l3_key = service(keys, l3)?
-                    .version(version)
-                    .ok_or(Error::UnauthenticWrappedKey)?;
-                wrapped_key::unwrap(l3_key, id, blob)
-            })
+        unsealed.keyring().with_tenant(&l3.tenant, |keys| {
+            let l3_key = service(keys, l3)?
+                .version(version)
+                .ok_or(Error::UnauthenticWrappedKey)?;
+            wrapped_key::unwrap(l3_key, id, blob)
         })
     }
 

@@ -202,26 +202,35 @@ impl Pool {
     }
 
     /// The slot of the one token labelled as configured.
+    ///
+    /// A slot whose token cannot be read (SoftHSM2 answers CKR_GENERAL_ERROR for a token that
+    /// another process is initialising at that moment) does not stop the search: it is only
+    /// reported if no readable token carries the label, since it might have been ours.
     fn find_slot(&self) -> Result<Slot, HsmError> {
         let mut matching = Vec::new();
+        let mut unreadable = None;
         for slot in self
             .context
             .get_slots_with_token()
             .map_err(HsmError::from_call)?
         {
-            let info = self
-                .context
-                .get_token_info(slot)
-                .map_err(HsmError::from_call)?;
-            if info.label() == self.token_label {
-                matching.push(slot);
+            match self.context.get_token_info(slot) {
+                Ok(info) if info.label() == self.token_label => matching.push(slot),
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%slot, %error, "skipping an HSM slot whose token cannot be read");
+                    unreadable.get_or_insert(error);
+                }
             }
         }
         match matching[..] {
             [slot] => Ok(slot),
-            [] => Err(HsmError::TokenNotFound {
-                label: self.token_label.clone(),
-            }),
+            [] => Err(unreadable.map_or_else(
+                || HsmError::TokenNotFound {
+                    label: self.token_label.clone(),
+                },
+                HsmError::from_call,
+            )),
             _ => Err(HsmError::TokenNotUnique {
                 label: self.token_label.clone(),
                 count: matching.len(),

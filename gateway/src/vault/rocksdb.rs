@@ -15,7 +15,10 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use ::rocksdb::{DB, DBRecoveryMode, Direction, IteratorMode, Options, WriteOptions};
+use ::rocksdb::{
+    DB, DBRecoveryMode, Direction, ErrorKind, IteratorMode, Options, ReadOptions, ReadTier,
+    WriteOptions,
+};
 
 use crate::cbor;
 use crate::vault::{Filter, Record, Vault, VaultError};
@@ -109,6 +112,11 @@ impl Vault for RocksDbVault {
 
     async fn get(&self, owner: &str, id: &str) -> Result<Option<Record>, VaultError> {
         let key = record_key(owner, id);
+        // Every Get of a key comes here: a record in the memtable or the block cache is read
+        // inline, which never touches the disk and costs less than the hop to the blocking pool.
+        if let Some(cached) = self.inner.read_cached(&key)? {
+            return cached.map(|value| decode(owner, id, &value)).transpose();
+        }
         let (owner, id) = (owner.to_owned(), id.to_owned());
         self.blocking(move |inner| {
             inner
@@ -164,6 +172,18 @@ impl Inner {
         self.db
             .get(key)
             .map_err(|source| storage("reading a record", source))
+    }
+
+    /// Reads `key` from memory only (memtable and block cache): `None` when answering would
+    /// need the disk.
+    fn read_cached(&self, key: &[u8]) -> Result<Option<Option<Vec<u8>>>, VaultError> {
+        let mut memory_only = ReadOptions::default();
+        memory_only.set_read_tier(ReadTier::BlockCache);
+        match self.db.get_opt(key, &memory_only) {
+            Ok(found) => Ok(Some(found)),
+            Err(error) if error.kind() == ErrorKind::Incomplete => Ok(None),
+            Err(source) => Err(storage("reading a record", source)),
+        }
     }
 
     /// Writes and syncs the WAL before returning.
@@ -234,5 +254,35 @@ fn storage(
     VaultError::Storage {
         context,
         source: Box::new(source),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `get` relies on: a record only on disk is not read from memory (the caller then
+    /// reads it on the blocking pool), and once read it is served from the block cache.
+    #[tokio::test]
+    async fn a_cold_record_is_left_to_the_blocking_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault");
+        {
+            let vault = RocksDbVault::open(&path).await.unwrap();
+            vault.inner.write(b"k", b"v").unwrap();
+            assert_eq!(
+                vault.inner.read_cached(b"k").unwrap(),
+                Some(Some(b"v".to_vec()))
+            );
+            vault.inner.db.flush().unwrap();
+        }
+        let vault = RocksDbVault::open(&path).await.unwrap();
+        assert_eq!(vault.inner.read_cached(b"k").unwrap(), None);
+        assert_eq!(vault.inner.read(b"k").unwrap(), Some(b"v".to_vec()));
+        assert_eq!(
+            vault.inner.read_cached(b"k").unwrap(),
+            Some(Some(b"v".to_vec()))
+        );
+        assert_eq!(vault.inner.read_cached(b"absent").unwrap(), Some(None));
     }
 }
