@@ -20,9 +20,10 @@ use std::process::{Child, Command, ExitStatus};
 use std::thread::sleep;
 use std::time::Duration;
 
+use common::records::app_a_key;
 use common::{Pki, core_section, dead_address, gateway_toml, rocksdb_vault};
-use kmip::{Attribute, CryptographicAlgorithm, DateTime, Name, ObjectType, State};
-use krypton_gateway::{L3Ref, Metadata, Record, RocksDbVault, Vault, WrappedKey};
+use kmip::State;
+use krypton_gateway::{RocksDbVault, Vault};
 use serde_json::{Value, json};
 
 const VERSIONS: [&str; 3] = ["1.2", "1.4", "2.0"];
@@ -57,35 +58,10 @@ fn seed(path: &Path) {
     runtime.block_on(async {
         let vault = RocksDbVault::open(path).await.unwrap();
         for (id, state) in keys {
-            let mut metadata = metadata(&id);
-            metadata.state = state;
-            let l3 = L3Ref {
-                tenant: "acme".into(),
-                service: "payments".into(),
-            };
-            let record = Record::new("app-a", id, l3, WrappedKey::new(vec![9; 60]), metadata);
-            vault.create(record).await.unwrap();
+            let name = format!("name of {id}");
+            vault.create(app_a_key(&id, state, &[&name])).await.unwrap();
         }
     });
-}
-
-fn metadata(id: &str) -> Metadata {
-    Metadata {
-        object_type: ObjectType::SymmetricKey,
-        algorithm: Some(CryptographicAlgorithm::Aes),
-        length: Some(256),
-        usage_mask: None,
-        state: State::PreActive,
-        initial_date: DateTime(1_600_000_000),
-        activation_date: None,
-        deactivation_date: None,
-        destroy_date: None,
-        compromise_date: None,
-        compromise_occurrence_date: None,
-        revocation_reason: None,
-        last_change_date: DateTime(1_600_000_000),
-        client_attributes: vec![Attribute::Name(Name::text(format!("name of {id}")))],
-    }
 }
 
 /// A gateway set-up on disk: PKI, vault and configuration file.

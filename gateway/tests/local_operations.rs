@@ -9,21 +9,21 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use common::records::{CREATED, app_a_key, l3};
 use common::{Pki, dead_address};
 use kmip::net::ClientLimits;
 use kmip::{
     ActivateRequest, AddAttributeRequest, Attribute, AttributeReference, AttributeType,
-    BatchErrorContinuationOption, CreateRequest, CryptographicAlgorithm, CryptographicUsageMask,
-    DateTime, DeleteAttributeRequest, DestroyRequest, DiscoverVersionsRequest,
-    GetAttributeListRequest, GetAttributesRequest, GetRequest, Item, ModifyAttributeRequest, Name,
-    ObjectType, Operation, ProtocolVersion, QueryFunction, QueryRequest, RequestBatchItem,
-    RequestHeader, RequestMessage, ResponseBatchItem, ResponseMessage, ResponsePayload,
-    ResultReason, ResultStatus, RevocationReason, RevocationReasonCode, RevokeRequest,
-    SetAttributeRequest, State, Tag, TypedRequest, Value,
+    BatchErrorContinuationOption, CreateRequest, CryptographicAlgorithm, DateTime,
+    DeleteAttributeRequest, DestroyRequest, DiscoverVersionsRequest, GetAttributeListRequest,
+    GetAttributesRequest, GetRequest, Item, ModifyAttributeRequest, Name, ObjectType, Operation,
+    ProtocolVersion, QueryFunction, QueryRequest, RequestBatchItem, RequestHeader, RequestMessage,
+    ResponseBatchItem, ResponseMessage, ResponsePayload, ResultReason, ResultStatus,
+    RevocationReason, RevocationReasonCode, RevokeRequest, SetAttributeRequest, State, Tag,
+    TypedRequest, Value,
 };
 use krypton_gateway::{
-    CoreConfig, CoreLink, Filter, Gateway, KeyLimits, L3Ref, MemoryVault, Metadata, Record,
-    Tenancy, Vault, WrappedKey,
+    CoreConfig, CoreLink, Filter, Gateway, KeyLimits, MemoryVault, Record, Tenancy, Vault,
 };
 
 const V1_4: ProtocolVersion = ProtocolVersion::V1_4;
@@ -32,13 +32,6 @@ const V2_0: ProtocolVersion = ProtocolVersion::V2_0;
 struct Harness {
     gateway: Gateway<MemoryVault>,
     _pki: Pki,
-}
-
-fn l3(tenant: &str, service: &str) -> L3Ref {
-    L3Ref {
-        tenant: tenant.into(),
-        service: service.into(),
-    }
 }
 
 /// A gateway whose core is down, with `keys` of app-a in its vault: `(id, state)`.
@@ -62,19 +55,10 @@ async fn harness_with_core(
     .unwrap();
     let vault = MemoryVault::new();
     for (id, state) in keys {
-        let mut metadata = metadata();
-        metadata.state = *state;
-        if *state == State::Active {
-            metadata.activation_date = Some(DateTime(1_000));
-        }
-        let record = Record::new(
-            "app-a",
-            *id,
-            l3("acme", "payments"),
-            WrappedKey::new(vec![7; 60]),
-            metadata,
-        );
-        vault.create(record).await.unwrap();
+        vault
+            .create(app_a_key(id, *state, &["disk"]))
+            .await
+            .unwrap();
     }
     let identities = BTreeMap::from([
         ("app-a".to_owned(), l3("acme", "payments")),
@@ -83,25 +67,6 @@ async fn harness_with_core(
     Harness {
         gateway: Gateway::new(vault, core, Tenancy::new(&identities), KeyLimits::default()),
         _pki: pki,
-    }
-}
-
-fn metadata() -> Metadata {
-    Metadata {
-        object_type: ObjectType::SymmetricKey,
-        algorithm: Some(CryptographicAlgorithm::Aes),
-        length: Some(256),
-        usage_mask: Some(CryptographicUsageMask::ENCRYPT),
-        state: State::PreActive,
-        initial_date: DateTime(1_000),
-        activation_date: None,
-        deactivation_date: None,
-        destroy_date: None,
-        compromise_date: None,
-        compromise_occurrence_date: None,
-        revocation_reason: None,
-        last_change_date: DateTime(1_000),
-        client_attributes: vec![Attribute::Name(Name::text("disk"))],
     }
 }
 
@@ -124,15 +89,11 @@ impl Harness {
         response.batch_items
     }
 
-    async fn ask(
-        &self,
-        identity: &str,
-        version: ProtocolVersion,
-        payload: impl TypedRequest,
-    ) -> ResponseBatchItem {
+    /// Asks as app-a in `version`: the one answer.
+    async fn ask(&self, version: ProtocolVersion, payload: impl TypedRequest) -> ResponseBatchItem {
         let mut items = self
             .batch(
-                identity,
+                "app-a",
                 RequestHeader::new(version),
                 vec![RequestBatchItem::new(payload)],
             )
@@ -141,10 +102,24 @@ impl Harness {
         items.remove(0)
     }
 
+    /// Asks as app-a in `version`; the answer must be a success.
+    async fn succeeds(&self, version: ProtocolVersion, payload: impl TypedRequest) {
+        succeeded(&self.ask(version, payload).await);
+    }
+
+    /// Asks as app-a in `version`; the answer must be a refusal for `reason`.
+    async fn refuses(
+        &self,
+        version: ProtocolVersion,
+        payload: impl TypedRequest,
+        reason: ResultReason,
+    ) {
+        refused(&self.ask(version, payload).await, reason);
+    }
+
     async fn attributes(&self, id: &str) -> Vec<Attribute> {
         let answer = self
             .ask(
-                "app-a",
                 V2_0,
                 GetAttributesRequest {
                     unique_identifier: Some(id.into()),
@@ -192,8 +167,34 @@ fn refused(answer: &ResponseBatchItem, reason: ResultReason) {
     assert_eq!(answer.result_reason, Some(reason), "{answer:?}");
 }
 
+/// A refusal because the core cannot be reached: the gateway fails closed.
+fn failed_closed(answer: &ResponseBatchItem) {
+    refused(answer, ResultReason::GeneralFailure);
+    let message = answer.result_message.as_deref().unwrap();
+    assert!(message.contains("unreachable"), "{answer:?}");
+}
+
 fn id(id: &str) -> Option<kmip::UniqueIdentifier> {
     Some(id.into())
+}
+
+fn activate(key: &str) -> ActivateRequest {
+    ActivateRequest {
+        unique_identifier: id(key),
+    }
+}
+
+fn destroy(key: &str) -> DestroyRequest {
+    DestroyRequest {
+        unique_identifier: id(key),
+    }
+}
+
+fn get(key: &str) -> GetRequest {
+    GetRequest {
+        unique_identifier: id(key),
+        ..GetRequest::default()
+    }
 }
 
 fn revoke(key: &str, code: RevocationReasonCode) -> RevokeRequest {
@@ -222,16 +223,7 @@ fn create_aes() -> CreateRequest {
 async fn the_full_lifecycle_of_a_key_is_local() {
     let h = harness(&[("k1", State::PreActive)]).await;
 
-    succeeded(
-        &h.ask(
-            "app-a",
-            V1_4,
-            ActivateRequest {
-                unique_identifier: id("k1"),
-            },
-        )
-        .await,
-    );
+    h.succeeds(V1_4, activate("k1")).await;
     assert_eq!(h.state("k1").await, State::Active);
     assert!(
         h.attributes("k1")
@@ -241,45 +233,15 @@ async fn the_full_lifecycle_of_a_key_is_local() {
     );
 
     // Activating twice, destroying an active key: refused by state, in each version's terms.
-    let again = h
-        .ask(
-            "app-a",
-            V2_0,
-            ActivateRequest {
-                unique_identifier: id("k1"),
-            },
-        )
+    h.refuses(V2_0, activate("k1"), ResultReason::WrongKeyLifecycleState)
         .await;
-    refused(&again, ResultReason::WrongKeyLifecycleState);
-    let again = h
-        .ask(
-            "app-a",
-            V1_4,
-            ActivateRequest {
-                unique_identifier: id("k1"),
-            },
-        )
+    h.refuses(V1_4, activate("k1"), ResultReason::PermissionDenied)
         .await;
-    refused(&again, ResultReason::PermissionDenied);
-    let early = h
-        .ask(
-            "app-a",
-            V2_0,
-            DestroyRequest {
-                unique_identifier: id("k1"),
-            },
-        )
+    h.refuses(V2_0, destroy("k1"), ResultReason::WrongKeyLifecycleState)
         .await;
-    refused(&early, ResultReason::WrongKeyLifecycleState);
 
-    succeeded(
-        &h.ask(
-            "app-a",
-            V1_4,
-            revoke("k1", RevocationReasonCode::Superseded),
-        )
-        .await,
-    );
+    h.succeeds(V1_4, revoke("k1", RevocationReasonCode::Superseded))
+        .await;
     assert_eq!(h.state("k1").await, State::Deactivated);
     let attributes = h.attributes("k1").await;
     assert!(
@@ -292,135 +254,59 @@ async fn the_full_lifecycle_of_a_key_is_local() {
         Attribute::RevocationReason(r) if r.code == RevocationReasonCode::Superseded
     )));
 
-    succeeded(
-        &h.ask(
-            "app-a",
-            V1_4,
-            DestroyRequest {
-                unique_identifier: id("k1"),
-            },
-        )
-        .await,
-    );
+    h.succeeds(V1_4, destroy("k1")).await;
     assert_eq!(h.state("k1").await, State::Destroyed);
     let record = h.record("k1").await;
     assert_eq!(record.wrapped, None, "the wrapped key is shredded");
     assert!(record.metadata.destroy_date.is_some(), "the metadata stays");
 
-    let get = h
-        .ask(
-            "app-a",
-            V2_0,
-            GetRequest {
-                unique_identifier: id("k1"),
-                ..GetRequest::default()
-            },
-        )
+    h.refuses(V2_0, get("k1"), ResultReason::ObjectDestroyed)
         .await;
-    refused(&get, ResultReason::ObjectDestroyed);
-    let get = h
-        .ask(
-            "app-a",
-            V1_4,
-            GetRequest {
-                unique_identifier: id("k1"),
-                ..GetRequest::default()
-            },
-        )
+    h.refuses(V1_4, get("k1"), ResultReason::PermissionDenied)
         .await;
-    refused(&get, ResultReason::PermissionDenied);
-    let twice = h
-        .ask(
-            "app-a",
-            V2_0,
-            DestroyRequest {
-                unique_identifier: id("k1"),
-            },
-        )
+    h.refuses(V2_0, destroy("k1"), ResultReason::ObjectDestroyed)
         .await;
-    refused(&twice, ResultReason::ObjectDestroyed);
 }
 
 #[tokio::test]
 async fn revocation_reasons_lead_where_the_spec_says() {
-    let h = harness(&[
-        ("compromised", State::Active),
-        ("ca-compromised", State::PreActive),
-        ("superseded", State::Active),
-        ("pre-active", State::PreActive),
-    ])
-    .await;
-    succeeded(
-        &h.ask(
-            "app-a",
-            V1_4,
-            revoke("compromised", RevocationReasonCode::KeyCompromise),
-        )
-        .await,
-    );
-    succeeded(
-        &h.ask(
-            "app-a",
-            V1_4,
-            revoke("ca-compromised", RevocationReasonCode::CaCompromise),
-        )
-        .await,
-    );
-    succeeded(
-        &h.ask(
-            "app-a",
-            V1_4,
-            revoke("superseded", RevocationReasonCode::CessationOfOperation),
-        )
-        .await,
-    );
-    succeeded(
-        &h.ask(
-            "app-a",
-            V1_4,
-            revoke("pre-active", RevocationReasonCode::Unspecified),
-        )
-        .await,
-    );
-    assert_eq!(h.state("compromised").await, State::Compromised);
-    assert_eq!(h.state("ca-compromised").await, State::Compromised);
-    assert_eq!(h.state("superseded").await, State::Deactivated);
-    assert_eq!(h.state("pre-active").await, State::Deactivated);
+    use RevocationReasonCode::{CaCompromise, CessationOfOperation, KeyCompromise, Unspecified};
+    use State::{Active, Compromised, Deactivated, PreActive};
+
+    // A key in a state, revoked for a reason, ends in a state.
+    let revocations = [
+        ("compromised", Active, KeyCompromise, Compromised),
+        ("ca-compromised", PreActive, CaCompromise, Compromised),
+        ("superseded", Active, CessationOfOperation, Deactivated),
+        ("pre-active", PreActive, Unspecified, Deactivated),
+    ];
+    let keys = revocations.map(|(key, state, _, _)| (key, state));
+    let h = harness(&keys).await;
+    for (key, _, reason, _) in revocations {
+        h.succeeds(V1_4, revoke(key, reason)).await;
+    }
+    for (key, _, _, revoked) in revocations {
+        assert_eq!(h.state(key).await, revoked, "{key}");
+    }
     let attributes = h.attributes("compromised").await;
-    assert!(attributes.contains(&Attribute::CompromiseOccurrenceDate(DateTime(1_000))));
+    assert!(attributes.contains(&Attribute::CompromiseOccurrenceDate(CREATED)));
 
     // A deactivated key cannot be revoked again for a reason other than compromise.
-    let again = h
-        .ask(
-            "app-a",
-            V2_0,
-            revoke("superseded", RevocationReasonCode::Superseded),
-        )
-        .await;
-    refused(&again, ResultReason::WrongKeyLifecycleState);
+    h.refuses(
+        V2_0,
+        revoke("superseded", RevocationReasonCode::Superseded),
+        ResultReason::WrongKeyLifecycleState,
+    )
+    .await;
 
     // A compromised key is refused by its local state: the core (down) is never asked.
-    let get = h
-        .ask(
-            "app-a",
-            V2_0,
-            GetRequest {
-                unique_identifier: id("compromised"),
-                ..GetRequest::default()
-            },
-        )
-        .await;
-    refused(&get, ResultReason::WrongKeyLifecycleState);
-    succeeded(
-        &h.ask(
-            "app-a",
-            V1_4,
-            DestroyRequest {
-                unique_identifier: id("compromised"),
-            },
-        )
-        .await,
-    );
+    h.refuses(
+        V2_0,
+        get("compromised"),
+        ResultReason::WrongKeyLifecycleState,
+    )
+    .await;
+    h.succeeds(V1_4, destroy("compromised")).await;
     assert_eq!(h.state("compromised").await, State::DestroyedCompromised);
 }
 
@@ -428,35 +314,9 @@ async fn revocation_reasons_lead_where_the_spec_says() {
 async fn create_and_get_fail_closed_while_the_core_is_down() {
     let h = harness(&[("k1", State::Active), ("k2", State::Deactivated)]).await;
     for version in [ProtocolVersion::V1_0, V1_4, V2_0] {
-        let create = h.ask("app-a", version, create_aes()).await;
-        refused(&create, ResultReason::GeneralFailure);
-        assert!(
-            create
-                .result_message
-                .as_deref()
-                .unwrap()
-                .contains("unreachable"),
-            "{create:?}"
-        );
+        failed_closed(&h.ask(version, create_aes()).await);
         for key in ["k1", "k2"] {
-            let get = h
-                .ask(
-                    "app-a",
-                    version,
-                    GetRequest {
-                        unique_identifier: id(key),
-                        ..GetRequest::default()
-                    },
-                )
-                .await;
-            refused(&get, ResultReason::GeneralFailure);
-            assert!(
-                get.result_message
-                    .as_deref()
-                    .unwrap()
-                    .contains("unreachable"),
-                "{get:?}"
-            );
+            failed_closed(&h.ask(version, get(key)).await);
         }
     }
     // Nothing half-written: the vault holds the two keys it had.
@@ -488,25 +348,10 @@ async fn create_and_get_fail_closed_within_the_connect_timeout_when_the_core_han
         ..ClientLimits::default()
     };
     let h = harness_with_core(&[("k1", State::Active)], address, limits).await;
-    let get = GetRequest {
-        unique_identifier: id("k1"),
-        ..GetRequest::default()
-    };
-    for answer in [
-        timed(h.ask("app-a", V2_0, create_aes())).await,
-        timed(h.ask("app-a", V1_4, get)).await,
-    ] {
-        refused(&answer, ResultReason::GeneralFailure);
-        let message = answer.result_message.as_deref().unwrap();
-        assert!(message.contains("unreachable"), "{message}");
-    }
+    failed_closed(&timed(h.ask(V2_0, create_aes())).await);
+    failed_closed(&timed(h.ask(V1_4, get("k1"))).await);
     // The local operations do not wait for it at all.
-    let revoked = timed(h.ask(
-        "app-a",
-        V1_4,
-        revoke("k1", RevocationReasonCode::Superseded),
-    ))
-    .await;
+    let revoked = timed(h.ask(V1_4, revoke("k1", RevocationReasonCode::Superseded))).await;
     succeeded(&revoked);
     held.abort();
 }
@@ -525,21 +370,14 @@ async fn another_identity_cannot_tell_a_key_exists() {
     let h = harness(&[("k1", State::Active)]).await;
     let probes = |key: &str| -> Vec<RequestBatchItem> {
         vec![
-            RequestBatchItem::new(GetRequest {
-                unique_identifier: id(key),
-                ..GetRequest::default()
-            }),
+            RequestBatchItem::new(get(key)),
             RequestBatchItem::new(GetAttributesRequest {
                 unique_identifier: id(key),
                 attribute_references: Vec::new(),
             }),
             RequestBatchItem::new(revoke(key, RevocationReasonCode::KeyCompromise)),
-            RequestBatchItem::new(DestroyRequest {
-                unique_identifier: id(key),
-            }),
-            RequestBatchItem::new(ActivateRequest {
-                unique_identifier: id(key),
-            }),
+            RequestBatchItem::new(destroy(key)),
+            RequestBatchItem::new(activate(key)),
         ]
     };
     for item in probes("k1").into_iter().zip(probes("no-such-key")) {
@@ -593,7 +431,6 @@ async fn client_attributes_are_edited_and_server_attributes_are_not() {
 
     let added = h
         .ask(
-            "app-a",
             V1_4,
             AddAttributeRequest {
                 unique_identifier: id("k1"),
@@ -617,7 +454,7 @@ async fn client_attributes_are_edited_and_server_attributes_are_not() {
         current_attribute: None,
         new_attribute: name("renamed"),
     };
-    succeeded(&h.ask("app-a", V1_4, modified).await);
+    h.succeeds(V1_4, modified).await;
     let names: Vec<_> = h
         .attributes("k1")
         .await
@@ -632,19 +469,18 @@ async fn client_attributes_are_edited_and_server_attributes_are_not() {
         attribute_index: None,
         current_attribute: Some(name("disk")),
     };
-    succeeded(&h.ask("app-a", V2_0, deleted).await);
+    h.succeeds(V2_0, deleted).await;
     let set = SetAttributeRequest {
         unique_identifier: id("k1"),
         new_attribute: Attribute::Description("payments key".into()),
     };
-    succeeded(&h.ask("app-a", V2_0, set).await);
+    h.succeeds(V2_0, set).await;
     let attributes = h.attributes("k1").await;
     assert!(attributes.contains(&Attribute::Description("payments key".into())));
     assert!(!attributes.contains(&name("disk")));
 
     let list = h
         .ask(
-            "app-a",
             V1_4,
             GetAttributeListRequest {
                 unique_identifier: id("k1"),
@@ -672,22 +508,15 @@ async fn client_attributes_are_edited_and_server_attributes_are_not() {
         unique_identifier: id("k1"),
         attribute: Attribute::State(State::Active),
     };
-    refused(
-        &h.ask("app-a", V2_0, forged.clone()).await,
-        ResultReason::ReadOnlyAttribute,
-    );
-    refused(
-        &h.ask("app-a", V1_4, forged).await,
-        ResultReason::InvalidField,
-    );
+    h.refuses(V2_0, forged.clone(), ResultReason::ReadOnlyAttribute)
+        .await;
+    h.refuses(V1_4, forged, ResultReason::InvalidField).await;
     let set_name = SetAttributeRequest {
         unique_identifier: id("k1"),
         new_attribute: name("x"),
     };
-    refused(
-        &h.ask("app-a", V2_0, set_name).await,
-        ResultReason::MultiValuedAttribute,
-    );
+    h.refuses(V2_0, set_name, ResultReason::MultiValuedAttribute)
+        .await;
     assert_eq!(h.state("k1").await, State::PreActive);
 }
 
@@ -696,7 +525,6 @@ async fn get_attributes_answers_what_was_asked_in_the_clients_version() {
     let h = harness(&[("k1", State::Active)]).await;
     let answer = h
         .ask(
-            "app-a",
             ProtocolVersion::V1_0,
             GetAttributesRequest {
                 unique_identifier: id("k1"),
@@ -716,14 +544,8 @@ async fn batches_are_answered_item_by_item() {
     let h = harness(&[("active", State::Active), ("pre", State::PreActive)]).await;
     let items = || {
         vec![
-            RequestBatchItem::new(DestroyRequest {
-                unique_identifier: id("active"),
-            })
-            .with_id(*b"a"),
-            RequestBatchItem::new(ActivateRequest {
-                unique_identifier: id("pre"),
-            })
-            .with_id(*b"b"),
+            RequestBatchItem::new(destroy("active")).with_id(*b"a"),
+            RequestBatchItem::new(activate("pre")).with_id(*b"b"),
         ]
     };
     // Stop, the default: the batch ends at the failed item.
@@ -756,11 +578,7 @@ async fn batches_are_answered_item_by_item() {
 async fn versions_and_capabilities_are_the_gateways() {
     let h = harness(&[]).await;
     let versions = h
-        .ask(
-            "app-a",
-            ProtocolVersion::V1_1,
-            DiscoverVersionsRequest::default(),
-        )
+        .ask(ProtocolVersion::V1_1, DiscoverVersionsRequest::default())
         .await;
     let Some(ResponsePayload::DiscoverVersions(versions)) = versions.payload else {
         panic!()
@@ -770,7 +588,7 @@ async fn versions_and_capabilities_are_the_gateways() {
     let query = QueryRequest {
         query_functions: vec![QueryFunction::QueryOperations, QueryFunction::QueryObjects],
     };
-    let answer = h.ask("app-a", ProtocolVersion::V1_0, query.clone()).await;
+    let answer = h.ask(ProtocolVersion::V1_0, query.clone()).await;
     let Some(ResponsePayload::Query(offer)) = answer.payload else {
         panic!()
     };
@@ -779,7 +597,7 @@ async fn versions_and_capabilities_are_the_gateways() {
         !offer.operations.contains(&Operation::DiscoverVersions),
         "1.0 has no Discover Versions"
     );
-    let answer = h.ask("app-a", V2_0, query).await;
+    let answer = h.ask(V2_0, query).await;
     let Some(ResponsePayload::Query(offer)) = answer.payload else {
         panic!()
     };
@@ -815,8 +633,6 @@ async fn operations_that_would_use_the_key_here_are_not_offered() {
         unique_identifier: id("k1"),
         ..kmip::CheckRequest::default()
     };
-    refused(
-        &h.ask("app-a", V1_4, check).await,
-        ResultReason::OperationNotSupported,
-    );
+    h.refuses(V1_4, check, ResultReason::OperationNotSupported)
+        .await;
 }

@@ -2,57 +2,17 @@
 //! per backend, and the durability only the RocksDB vault promises.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::Arc;
 
-use kmip::{
-    Attribute, CryptographicAlgorithm, CryptographicUsageMask, DateTime, Name, ObjectType, State,
-    StorageStatusMask,
-};
-use krypton_gateway::{
-    Filter, L3Ref, MemoryVault, Metadata, Record, RocksDbVault, Vault, VaultError, WrappedKey,
-};
+use common::records::{CREATED, record};
+use kmip::{Attribute, CryptographicUsageMask, DateTime, Name, State, StorageStatusMask};
+use krypton_gateway::{Filter, MemoryVault, RocksDbVault, Vault, VaultError};
 use tempfile::TempDir;
 
-const NOW: DateTime = DateTime(1_700_000_000);
-
-fn l3() -> L3Ref {
-    L3Ref {
-        tenant: "acme".into(),
-        service: "payments".into(),
-    }
-}
-
-fn metadata(names: &[&str]) -> Metadata {
-    Metadata {
-        object_type: ObjectType::SymmetricKey,
-        algorithm: Some(CryptographicAlgorithm::Aes),
-        length: Some(256),
-        usage_mask: Some(CryptographicUsageMask::ENCRYPT | CryptographicUsageMask::DECRYPT),
-        state: State::PreActive,
-        initial_date: NOW,
-        activation_date: None,
-        deactivation_date: None,
-        destroy_date: None,
-        compromise_date: None,
-        compromise_occurrence_date: None,
-        revocation_reason: None,
-        last_change_date: NOW,
-        client_attributes: names
-            .iter()
-            .map(|name| Attribute::Name(Name::text(*name)))
-            .collect(),
-    }
-}
-
-fn record(owner: &str, id: &str, names: &[&str]) -> Record {
-    Record::new(
-        owner,
-        id,
-        l3(),
-        WrappedKey::new(format!("blob of {id}").into_bytes()),
-        metadata(names),
-    )
-}
+/// The tests' clock: the moment every test record was created.
+const NOW: DateTime = CREATED;
 
 fn filter(attributes: Vec<Attribute>) -> Filter {
     Filter::new(attributes, None, NOW)

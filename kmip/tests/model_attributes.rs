@@ -3,26 +3,15 @@
 //! attributes a version lacks.
 #![allow(clippy::unwrap_used)]
 
+mod items;
+
+use items::{batch_item, enumeration, integer, request_item, structure, text, version};
 use kmip::{
     Attribute, AttributeReference, AttributeType, CreateRequest, CryptographicAlgorithm, DateTime,
     Error, GetAttributesResponse, Item, ModifyAttributeRequest, Name, ObjectType, ProtocolVersion,
     RequestBatchItem, RequestHeader, RequestMessage, RequestPayload, ResponseBatchItem,
     ResponseHeader, ResponseMessage, Tag, Value, VendorAttribute,
 };
-
-fn structure(tag: Tag, items: Vec<Item>) -> Item {
-    Item {
-        tag,
-        value: Value::Structure(items),
-    }
-}
-
-fn text(tag: Tag, value: &str) -> Item {
-    Item {
-        tag,
-        value: Value::TextString(value.into()),
-    }
-}
 
 fn named(name: &str, value: Value) -> Item {
     structure(
@@ -91,10 +80,7 @@ fn the_version_decides_the_attribute_form() {
                     "Name",
                     Value::Structure(vec![
                         text(Tag::NAME_VALUE, "key-1"),
-                        Item {
-                            tag: Tag::NAME_TYPE,
-                            value: Value::Enumeration(1)
-                        },
+                        enumeration(Tag::NAME_TYPE, 1),
                     ])
                 ),
             ]
@@ -108,18 +94,12 @@ fn the_version_decides_the_attribute_form() {
         structure(
             Tag::ATTRIBUTES,
             vec![
-                Item {
-                    tag: Tag::CRYPTOGRAPHIC_ALGORITHM,
-                    value: Value::Enumeration(3)
-                },
+                enumeration(Tag::CRYPTOGRAPHIC_ALGORITHM, 3),
                 structure(
                     Tag::NAME,
                     vec![
                         text(Tag::NAME_VALUE, "key-1"),
-                        Item {
-                            tag: Tag::NAME_TYPE,
-                            value: Value::Enumeration(1)
-                        },
+                        enumeration(Tag::NAME_TYPE, 1),
                     ]
                 ),
             ]
@@ -143,19 +123,7 @@ fn a_2_x_message_must_use_the_attributes_structure() {
     let Value::Structure(header) = &mut children[0].value else {
         unreachable!()
     };
-    header[0] = structure(
-        Tag::PROTOCOL_VERSION,
-        vec![
-            Item {
-                tag: Tag::PROTOCOL_VERSION_MAJOR,
-                value: Value::Integer(2),
-            },
-            Item {
-                tag: Tag::PROTOCOL_VERSION_MINOR,
-                value: Value::Integer(0),
-            },
-        ],
-    );
+    header[0] = version(2, 0);
     let err = RequestMessage::from_item(&item).unwrap_err();
     assert!(
         matches!(
@@ -300,33 +268,8 @@ fn unknown_attributes_are_refused() {
         "{err:?}"
     );
 
-    let attributes = structure(
-        Tag::ATTRIBUTES,
-        vec![Item {
-            tag: Tag(0x42_0001 + 0x7000),
-            value: Value::Integer(1),
-        }],
-    );
-    let create = structure(
-        Tag::BATCH_ITEM,
-        vec![
-            Item {
-                tag: Tag::OPERATION,
-                value: Value::Enumeration(1),
-            },
-            structure(
-                Tag::REQUEST_PAYLOAD,
-                vec![
-                    Item {
-                        tag: Tag::OBJECT_TYPE,
-                        value: Value::Enumeration(2),
-                    },
-                    attributes,
-                ],
-            ),
-        ],
-    );
-    let mut message = create_message_item(create);
+    let unknown = structure(Tag::ATTRIBUTES, vec![integer(Tag(0x42_0001 + 0x7000), 1)]);
+    let message = create_v2_1(unknown);
     let err = RequestMessage::from_item(&message).unwrap_err();
     assert!(
         matches!(
@@ -340,31 +283,11 @@ fn unknown_attributes_are_refused() {
     );
 
     // A wrongly typed standard attribute names the attribute value it arrived in.
-    let Value::Structure(children) = &mut message.value else {
-        unreachable!()
-    };
-    children[1] = structure(
-        Tag::BATCH_ITEM,
-        vec![
-            Item {
-                tag: Tag::OPERATION,
-                value: Value::Enumeration(1),
-            },
-            structure(
-                Tag::REQUEST_PAYLOAD,
-                vec![
-                    Item {
-                        tag: Tag::OBJECT_TYPE,
-                        value: Value::Enumeration(2),
-                    },
-                    structure(
-                        Tag::ATTRIBUTES,
-                        vec![text(Tag::CRYPTOGRAPHIC_LENGTH, "256")],
-                    ),
-                ],
-            ),
-        ],
+    let mistyped = structure(
+        Tag::ATTRIBUTES,
+        vec![text(Tag::CRYPTOGRAPHIC_LENGTH, "256")],
     );
+    let message = create_v2_1(mistyped);
     let err = RequestMessage::from_item(&message).unwrap_err();
     assert!(
         matches!(
@@ -378,35 +301,10 @@ fn unknown_attributes_are_refused() {
     );
 }
 
-fn create_message_item(batch_item: Item) -> Item {
-    structure(
-        Tag::REQUEST_MESSAGE,
-        vec![
-            structure(
-                Tag::REQUEST_HEADER,
-                vec![
-                    structure(
-                        Tag::PROTOCOL_VERSION,
-                        vec![
-                            Item {
-                                tag: Tag::PROTOCOL_VERSION_MAJOR,
-                                value: Value::Integer(2),
-                            },
-                            Item {
-                                tag: Tag::PROTOCOL_VERSION_MINOR,
-                                value: Value::Integer(1),
-                            },
-                        ],
-                    ),
-                    Item {
-                        tag: Tag::BATCH_COUNT,
-                        value: Value::Integer(1),
-                    },
-                ],
-            ),
-            batch_item,
-        ],
-    )
+/// A KMIP 2.1 Create request for a symmetric key with `attributes` (an Attributes structure).
+fn create_v2_1(attributes: Item) -> Item {
+    let create = batch_item(1, vec![enumeration(Tag::OBJECT_TYPE, 2), attributes]);
+    request_item((2, 1), vec![create])
 }
 
 #[test]
@@ -456,13 +354,7 @@ fn a_1_x_attribute_index_is_kept_where_it_selects_an_instance() {
     let Value::Structure(attribute) = &fields[1].value else {
         panic!()
     };
-    assert_eq!(
-        attribute[1],
-        Item {
-            tag: Tag::ATTRIBUTE_INDEX,
-            value: Value::Integer(2)
-        }
-    );
+    assert_eq!(attribute[1], integer(Tag::ATTRIBUTE_INDEX, 2));
 }
 
 #[test]

@@ -2,17 +2,20 @@
 //! they arrived under, and vendor operation codes are kept.
 #![allow(clippy::unwrap_used)]
 
+mod items;
+
 use std::collections::HashSet;
 use std::fmt::Debug;
 
+use items::{batch_item, enumeration, request_item, structure};
 use kmip::{
     AdjustmentType, AttestationType, BatchErrorContinuationOption, BlockCipherMode, CredentialType,
     CryptographicAlgorithm, CryptographicUsageMask, DigitalSignatureAlgorithm, Error,
-    ExtensionCode, HashingAlgorithm, Item, KeyCompressionType, KeyFormatType, KeyRoleType,
-    KeyWrapType, KmipEnum, LinkType, MaskGenerator, NameType, ObjectGroupMember, ObjectType,
-    Operation, PaddingMethod, ProtocolVersion, QueryFunction, RequestMessage, ResultReason,
-    ResultStatus, RevocationReasonCode, SecretDataType, State, StorageStatusMask, Tag,
-    UniqueIdentifierPlaceholder, Value,
+    ExtensionCode, HashingAlgorithm, KeyCompressionType, KeyFormatType, KeyRoleType, KeyWrapType,
+    KmipEnum, LinkType, MaskGenerator, NameType, ObjectGroupMember, ObjectType, Operation,
+    PaddingMethod, ProtocolVersion, QueryFunction, RequestMessage, ResultReason, ResultStatus,
+    RevocationReasonCode, SecretDataType, State, StorageStatusMask, Tag,
+    UniqueIdentifierPlaceholder,
 };
 
 /// Every value maps to a distinct wire value and back to itself.
@@ -94,39 +97,15 @@ fn vendor_operation_codes_are_kept_and_other_unknown_codes_refused() {
 
 #[test]
 fn unknown_enumeration_value_names_its_tag() {
-    let item = structure(
-        Tag::REQUEST_MESSAGE,
-        vec![
-            structure(
-                Tag::REQUEST_HEADER,
-                vec![
-                    version_item(1, 2),
-                    Item {
-                        tag: Tag::BATCH_COUNT,
-                        value: Value::Integer(1),
-                    },
-                ],
-            ),
-            structure(
-                Tag::BATCH_ITEM,
-                vec![
-                    Item {
-                        tag: Tag::OPERATION,
-                        value: Value::Enumeration(0x01),
-                    },
-                    structure(
-                        Tag::REQUEST_PAYLOAD,
-                        vec![
-                            Item {
-                                tag: Tag::OBJECT_TYPE,
-                                value: Value::Enumeration(0x99),
-                            },
-                            structure(Tag::TEMPLATE_ATTRIBUTE, vec![]),
-                        ],
-                    ),
-                ],
-            ),
-        ],
+    let item = request_item(
+        (1, 2),
+        vec![batch_item(
+            0x01,
+            vec![
+                enumeration(Tag::OBJECT_TYPE, 0x99),
+                structure(Tag::TEMPLATE_ATTRIBUTE, vec![]),
+            ],
+        )],
     );
     let err = RequestMessage::from_item(&item).unwrap_err();
     assert!(
@@ -156,6 +135,11 @@ fn masks_keep_every_bit_and_print_their_names() {
 
 #[test]
 fn result_reasons_are_translated_for_older_clients() {
+    use ResultReason::{
+        InvalidMessage, ItemNotFound, ObjectNotFound, PermissionDenied, Sensitive,
+        UnsupportedProtocolVersion,
+    };
+
     for &reason in ResultReason::ALL {
         assert_eq!(reason.for_version(ProtocolVersion::V2_1), reason);
         for version in ProtocolVersion::SUPPORTED {
@@ -166,43 +150,17 @@ fn result_reasons_are_translated_for_older_clients() {
             );
         }
     }
-    assert_eq!(
-        ResultReason::ObjectNotFound.for_version(ProtocolVersion::V1_4),
-        ResultReason::ItemNotFound
-    );
-    assert_eq!(
-        ResultReason::Sensitive.for_version(ProtocolVersion::V1_2),
-        ResultReason::PermissionDenied
-    );
-    assert_eq!(
-        ResultReason::Sensitive.for_version(ProtocolVersion::V1_4),
-        ResultReason::Sensitive
-    );
-    assert_eq!(
-        ResultReason::UnsupportedProtocolVersion.for_version(ProtocolVersion::V1_0),
-        ResultReason::InvalidMessage
-    );
-}
-
-fn structure(tag: Tag, items: Vec<Item>) -> Item {
-    Item {
-        tag,
-        value: Value::Structure(items),
+    // A reason, the version of the client, what that client receives.
+    for (reason, version, sent) in [
+        (ObjectNotFound, ProtocolVersion::V1_4, ItemNotFound),
+        (Sensitive, ProtocolVersion::V1_2, PermissionDenied),
+        (Sensitive, ProtocolVersion::V1_4, Sensitive),
+        (
+            UnsupportedProtocolVersion,
+            ProtocolVersion::V1_0,
+            InvalidMessage,
+        ),
+    ] {
+        assert_eq!(reason.for_version(version), sent, "{reason:?} to {version}");
     }
-}
-
-fn version_item(major: i32, minor: i32) -> Item {
-    structure(
-        Tag::PROTOCOL_VERSION,
-        vec![
-            Item {
-                tag: Tag::PROTOCOL_VERSION_MAJOR,
-                value: Value::Integer(major),
-            },
-            Item {
-                tag: Tag::PROTOCOL_VERSION_MINOR,
-                value: Value::Integer(minor),
-            },
-        ],
-    )
 }

@@ -2,6 +2,9 @@
 //! protocol versions, identifiers and the secrets that must not print.
 #![allow(clippy::unwrap_used)]
 
+mod items;
+
+use items::{batch_item, enumeration, header, integer, request_item, structure, text};
 use kmip::{
     ActivateRequest, Authentication, Credential, CryptographicAlgorithm, DateTime, Error,
     ExtensionCode, GetResponse, Item, KeyBlock, KmipEnum, Limits, ManagedObject, Operation,
@@ -9,67 +12,6 @@ use kmip::{
     ResponseBatchItem, ResponseHeader, ResponseMessage, ResultReason, SecretBytes, SymmetricKey,
     Tag, UniqueIdentifier, UniqueIdentifierPlaceholder, UsernamePasswordCredential, Value,
 };
-
-fn structure(tag: Tag, items: Vec<Item>) -> Item {
-    Item {
-        tag,
-        value: Value::Structure(items),
-    }
-}
-
-fn integer(tag: Tag, value: i32) -> Item {
-    Item {
-        tag,
-        value: Value::Integer(value),
-    }
-}
-
-fn enumeration(tag: Tag, value: u32) -> Item {
-    Item {
-        tag,
-        value: Value::Enumeration(value),
-    }
-}
-
-fn text(tag: Tag, value: &str) -> Item {
-    Item {
-        tag,
-        value: Value::TextString(value.into()),
-    }
-}
-
-fn header(major: i32, minor: i32, batch_count: i32) -> Item {
-    structure(
-        Tag::REQUEST_HEADER,
-        vec![
-            structure(
-                Tag::PROTOCOL_VERSION,
-                vec![
-                    integer(Tag::PROTOCOL_VERSION_MAJOR, major),
-                    integer(Tag::PROTOCOL_VERSION_MINOR, minor),
-                ],
-            ),
-            integer(Tag::BATCH_COUNT, batch_count),
-        ],
-    )
-}
-
-fn request_item(version: (i32, i32), batch_items: Vec<Item>) -> Item {
-    let count = i32::try_from(batch_items.len()).unwrap();
-    let mut children = vec![header(version.0, version.1, count)];
-    children.extend(batch_items);
-    structure(Tag::REQUEST_MESSAGE, children)
-}
-
-fn batch_item(operation: u32, payload: Vec<Item>) -> Item {
-    structure(
-        Tag::BATCH_ITEM,
-        vec![
-            enumeration(Tag::OPERATION, operation),
-            structure(Tag::REQUEST_PAYLOAD, payload),
-        ],
-    )
-}
 
 /// Decodes `item` through the wire, to exercise the codec as well.
 fn through_wire(item: &Item) -> Item {

@@ -22,24 +22,33 @@ fn reject_bytes(bytes: &[u8], limits: &Limits) -> Error {
     }
 }
 
+/// Asserts that the input is rejected with an error matching the pattern: `wire` in the
+/// specification's notation (see [`spec`]) under the default limits, or `bytes = .., limits = ..`.
+macro_rules! assert_rejects {
+    (bytes = $bytes:expr, limits = $limits:expr, $pattern:pat $(if $guard:expr)?) => {{
+        let error = reject_bytes($bytes, $limits);
+        assert!(matches!(error, $pattern $(if $guard)?), "{error:?}");
+    }};
+    ($wire:expr, $pattern:pat $(if $guard:expr)?) => {{
+        let wire: &str = $wire;
+        let error = reject(wire);
+        assert!(matches!(error, $pattern $(if $guard)?), "{wire:?}: {error:?}");
+    }};
+}
+
 #[test]
 fn unknown_item_type() {
-    let error = reject("42 00 20 | 0C | 00 00 00 04 | 00 00 00 08 00 00 00 00");
-    assert!(
-        matches!(
-            error,
-            Error::UnknownItemType {
-                offset: 0,
-                tag: TAG,
-                byte: 0x0C
-            }
-        ),
-        "{error:?}"
+    assert_rejects!(
+        "42 00 20 | 0C | 00 00 00 04 | 00 00 00 08 00 00 00 00",
+        Error::UnknownItemType {
+            offset: 0,
+            tag: TAG,
+            byte: 0x0C
+        }
     );
-    let error = reject("42 00 20 | 00 | 00 00 00 00");
-    assert!(
-        matches!(error, Error::UnknownItemType { byte: 0x00, .. }),
-        "{error:?}"
+    assert_rejects!(
+        "42 00 20 | 00 | 00 00 00 00",
+        Error::UnknownItemType { byte: 0x00, .. }
     );
 }
 
@@ -88,10 +97,10 @@ fn wrong_length_for_fixed_size_types() {
             4,
         ),
     ] {
-        let error = reject(wire);
-        assert!(
-            matches!(error, Error::InvalidLength { offset: 0, tag: TAG, item_type: t, length: l } if t == item_type && l == length),
-            "{wire}: {error:?}"
+        assert_rejects!(
+            wire,
+            Error::InvalidLength { offset: 0, tag: TAG, item_type: t, length: l }
+                if t == item_type && l == length
         );
     }
 }
@@ -105,114 +114,80 @@ fn non_zero_padding() {
         "42 00 20 | 07 | 00 00 00 0B | 48 65 6C 6C 6F 20 57 6F 72 6C 64 00 00 00 00 20",
         "42 00 20 | 08 | 00 00 00 03 | 01 02 03 00 FF 00 00 00",
     ] {
-        let error = reject(wire);
-        assert!(
-            matches!(
-                error,
-                Error::NonZeroPadding {
-                    offset: 0,
-                    tag: TAG
-                }
-            ),
-            "{wire}: {error:?}"
+        assert_rejects!(
+            wire,
+            Error::NonZeroPadding {
+                offset: 0,
+                tag: TAG
+            }
         );
     }
 }
 
 #[test]
 fn missing_padding_at_the_end_of_the_input() {
-    let error = reject("42 00 20 | 07 | 00 00 00 0B | 48 65 6C 6C 6F 20 57 6F 72 6C 64");
-    assert!(
-        matches!(
-            error,
+    for wire in [
+        "42 00 20 | 07 | 00 00 00 0B | 48 65 6C 6C 6F 20 57 6F 72 6C 64",
+        "42 00 20 | 02 | 00 00 00 04 | 00 00 00 08",
+    ] {
+        assert_rejects!(
+            wire,
             Error::Truncated {
                 offset: 0,
                 tag: Some(TAG)
             }
-        ),
-        "{error:?}"
-    );
-    let error = reject("42 00 20 | 02 | 00 00 00 04 | 00 00 00 08");
-    assert!(
-        matches!(
-            error,
-            Error::Truncated {
-                offset: 0,
-                tag: Some(TAG)
-            }
-        ),
-        "{error:?}"
-    );
+        );
+    }
 }
 
 #[test]
 fn truncated_header() {
     for wire in ["", "42", "42 00 20 | 02 | 00 00 00"] {
-        let error = reject(wire);
-        assert!(
-            matches!(
-                error,
-                Error::Truncated {
-                    offset: 0,
-                    tag: None
-                }
-            ),
-            "{wire:?}: {error:?}"
+        assert_rejects!(
+            wire,
+            Error::Truncated {
+                offset: 0,
+                tag: None
+            }
         );
     }
 }
 
 #[test]
 fn length_running_past_the_message() {
-    let error = reject("42 00 20 | 07 | 00 00 00 20 | 48 65 6C 6C 6F 20 57 6F");
-    assert!(
-        matches!(
-            error,
-            Error::LengthOverrun {
-                offset: 0,
-                tag: TAG,
-                length: 0x20,
-                available: 8
-            }
-        ),
-        "{error:?}"
+    assert_rejects!(
+        "42 00 20 | 07 | 00 00 00 20 | 48 65 6C 6C 6F 20 57 6F",
+        Error::LengthOverrun {
+            offset: 0,
+            tag: TAG,
+            length: 0x20,
+            available: 8
+        }
     );
-    let error = reject(
+    assert_rejects!(
         "42 00 20 | 01 | 00 00 00 18 | 42 00 04 | 05 | 00 00 00 04 | 00 00 00 FE 00 00 00 00",
-    );
-    assert!(
-        matches!(
-            error,
-            Error::LengthOverrun {
-                offset: 0,
-                length: 0x18,
-                available: 16,
-                ..
-            }
-        ),
-        "{error:?}"
+        Error::LengthOverrun {
+            offset: 0,
+            length: 0x18,
+            available: 16,
+            ..
+        }
     );
 }
 
 #[test]
 fn length_running_past_the_parent_structure() {
     // The inner structure claims 16 bytes but its Text String child needs 24.
-    let error = reject(
+    assert_rejects!(
         "42 00 20 | 01 | 00 00 00 20 | \
          42 00 01 | 01 | 00 00 00 10 | \
          42 00 02 | 07 | 00 00 00 10 | 41 42 43 44 45 46 47 48 | 41 42 43 44 45 46 47 48",
-    );
-    assert!(
-        matches!(
-            error,
-            Error::LengthOverrun {
-                offset: 16,
-                tag: Tag(0x42_0002),
-                length: 16,
-                available: 8
-            }
-        ),
-        "{error:?}"
+        Error::LengthOverrun {
+            offset: 16,
+            tag: Tag(0x42_0002),
+            length: 16,
+            available: 8
+        }
     );
 }
 
@@ -235,17 +210,13 @@ fn invalid_utf8_in_a_text_string() {
 
 #[test]
 fn boolean_other_than_zero_or_one() {
-    let error = reject("42 00 20 | 06 | 00 00 00 08 | 00 00 00 00 00 00 00 02");
-    assert!(
-        matches!(
-            error,
-            Error::InvalidBoolean {
-                offset: 0,
-                tag: TAG,
-                value: 2
-            }
-        ),
-        "{error:?}"
+    assert_rejects!(
+        "42 00 20 | 06 | 00 00 00 08 | 00 00 00 00 00 00 00 02",
+        Error::InvalidBoolean {
+            offset: 0,
+            tag: TAG,
+            value: 2
+        }
     );
 }
 
@@ -267,10 +238,10 @@ fn depth_bomb(depth: usize) -> Vec<u8> {
 fn nesting_deeper_than_the_limit() {
     let limits = Limits::default();
     assert!(decode(&depth_bomb(limits.max_depth), &limits).is_ok());
-    let error = reject_bytes(&depth_bomb(limits.max_depth + 1), &limits);
-    assert!(
-        matches!(error, Error::TooDeep { offset, tag: Tag(0x42_0001), limit: 32 } if offset == 32 * 8),
-        "{error:?}"
+    assert_rejects!(
+        bytes = &depth_bomb(limits.max_depth + 1),
+        limits = &limits,
+        Error::TooDeep { offset, tag: Tag(0x42_0001), limit: 32 } if offset == 32 * 8
     );
 }
 
@@ -281,16 +252,13 @@ fn depth_limit_is_capped_at_max_depth() {
         ..Limits::default()
     };
     assert!(decode(&depth_bomb(MAX_DEPTH), &limits).is_ok());
-    let error = reject_bytes(&depth_bomb(MAX_DEPTH + 1), &limits);
-    assert!(
-        matches!(
-            error,
-            Error::TooDeep {
-                limit: MAX_DEPTH,
-                ..
-            }
-        ),
-        "{error:?}"
+    assert_rejects!(
+        bytes = &depth_bomb(MAX_DEPTH + 1),
+        limits = &limits,
+        Error::TooDeep {
+            limit: MAX_DEPTH,
+            ..
+        }
     );
 }
 
@@ -298,78 +266,50 @@ fn depth_limit_is_capped_at_max_depth() {
 fn message_larger_than_the_limit() {
     let bytes =
         spec("42 00 20 | 07 | 00 00 00 10 | 41 42 43 44 45 46 47 48 | 41 42 43 44 45 46 47 48");
-    let limits = Limits {
-        max_message_len: 23,
+    let limit = |max_message_len| Limits {
+        max_message_len,
         ..Limits::default()
     };
-    let error = reject_bytes(&bytes, &limits);
-    assert!(
-        matches!(
-            error,
-            Error::MessageTooLarge {
-                length: 24,
-                limit: 23
-            }
-        ),
-        "{error:?}"
+    assert_rejects!(
+        bytes = &bytes,
+        limits = &limit(23),
+        Error::MessageTooLarge {
+            length: 24,
+            limit: 23
+        }
     );
-    assert!(
-        decode(
-            &bytes,
-            &Limits {
-                max_message_len: 24,
-                ..Limits::default()
-            }
-        )
-        .is_ok()
-    );
+    assert!(decode(&bytes, &limit(24)).is_ok());
 }
 
 #[test]
 fn trailing_bytes_after_the_top_level_item() {
-    let error = reject(
+    assert_rejects!(
         "42 00 20 | 02 | 00 00 00 04 | 00 00 00 08 00 00 00 00 | 42 00 20 | 02 | 00 00 00 04",
+        Error::TrailingBytes {
+            offset: 16,
+            count: 8
+        }
     );
-    assert!(
-        matches!(
-            error,
-            Error::TrailingBytes {
-                offset: 16,
-                count: 8
-            }
-        ),
-        "{error:?}"
-    );
-    let error = reject("42 00 20 | 01 | 00 00 00 00 | 00");
-    assert!(
-        matches!(
-            error,
-            Error::TrailingBytes {
-                offset: 8,
-                count: 1
-            }
-        ),
-        "{error:?}"
+    assert_rejects!(
+        "42 00 20 | 01 | 00 00 00 00 | 00",
+        Error::TrailingBytes {
+            offset: 8,
+            count: 1
+        }
     );
 }
 
 #[test]
 fn faults_deep_inside_report_their_own_offset_and_tag() {
     // The second child's padding is dirty.
-    let error = reject(
+    assert_rejects!(
         "42 00 20 | 01 | 00 00 00 20 | \
          42 00 04 | 05 | 00 00 00 04 | 00 00 00 FE 00 00 00 00 | \
          42 00 05 | 02 | 00 00 00 04 | 00 00 00 FF 00 00 07 00",
-    );
-    assert!(
-        matches!(
-            error,
-            Error::NonZeroPadding {
-                offset: 24,
-                tag: Tag(0x42_0005)
-            }
-        ),
-        "{error:?}"
+        Error::NonZeroPadding {
+            offset: 24,
+            tag: Tag(0x42_0005)
+        }
     );
 }
 

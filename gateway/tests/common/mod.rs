@@ -1,12 +1,14 @@
 //! What the gateway's integration tests share: a real test PKI on disk, gateway configuration
-//! files with a pluggable `[core]` section, a gateway served in-process on an ephemeral port, and
-//! a core address where nothing listens.
+//! files with a pluggable `[core]` section, a gateway served in-process on an ephemeral port, a
+//! core address where nothing listens, and the vault records of test keys ([`records`]).
 //!
 //! Tests that need krypton-core take the core's section from [`core_section`]; today every test
 //! points it at [`dead_address`], and the end-to-end suite will point it at a real core.
 
 // Every test binary compiles this module and uses a part of it.
 #![allow(dead_code)]
+
+pub mod records;
 
 use std::fs;
 use std::future::Future;
@@ -16,11 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kmip::net::ClientTlsFiles;
-use krypton_gateway::{Config, Server};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+use krypton_dev::pki::{
+    Ca, CertFiles, GATEWAY_IDENTITY, SERVER_NAMES, Subject, client_params, server_params,
 };
+use krypton_gateway::{Config, Server};
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use tempfile::TempDir;
@@ -40,34 +41,19 @@ pub async fn bounded<F: Future>(future: F) -> F::Output {
         .expect("test step did not complete within its bound")
 }
 
-/// A certificate authority in a temporary directory, issuing certificates as PEM files.
+/// A test PKI in a temporary directory, made with krypton-dev's (as the dev run's and the KMIP
+/// transport tests' are): a CA whose certificate is `ca.pem`, issuing certificates as PEM files.
 pub struct Pki {
     dir: TempDir,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-/// A certificate and its private key, as files.
-pub struct Credentials {
-    pub cert: PathBuf,
-    pub key: PathBuf,
+    ca: Ca,
 }
 
 impl Pki {
     pub fn new() -> Self {
         let dir = TempDir::new().unwrap();
-        let mut params = CertificateParams::new(Vec::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "Krypton test CA");
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        fs::write(dir.path().join("ca.pem"), cert.pem()).unwrap();
-        Self {
-            dir,
-            issuer: Issuer::new(params, key),
-        }
+        let ca = Ca::new("Krypton test CA").unwrap();
+        fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+        Self { dir, ca }
     }
 
     /// The directory the files are in.
@@ -81,30 +67,25 @@ impl Pki {
     }
 
     /// A server certificate for `localhost` and 127.0.0.1.
-    pub fn server(&self, name: &str) -> Credentials {
-        let mut params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        self.issue(name, params)
+    pub fn server(&self) -> CertFiles {
+        let params = server_params(&SERVER_NAMES).unwrap();
+        self.ca.issue(&params, self.dir(), "server").unwrap()
     }
 
-    /// A client certificate whose subject common name is `name`.
-    pub fn client(&self, name: &str) -> Credentials {
-        let mut params = CertificateParams::new(Vec::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        self.issue(name, params)
+    /// A client certificate (with the client-auth EKU) whose subject common name is `name`.
+    pub fn client(&self, name: &str) -> CertFiles {
+        let subject = Subject {
+            client_auth_eku: true,
+            ..Subject::common_name(name)
+        };
+        let file = name.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+        let params = client_params(&subject).unwrap();
+        self.ca.issue(&params, self.dir(), &file).unwrap()
     }
 
     /// The gateway's credentials towards the core.
     pub fn core_client(&self) -> ClientTlsFiles {
-        let gateway = self.client("krypton-gateway");
-        ClientTlsFiles {
-            cert_chain: gateway.cert,
-            private_key: gateway.key,
-            server_ca: self.ca(),
-        }
+        self.client_files(GATEWAY_IDENTITY)
     }
 
     /// The client-side TLS files of `name`, trusting this CA for the server.
@@ -115,21 +96,6 @@ impl Pki {
             private_key: client.key,
             server_ca: self.ca(),
         }
-    }
-
-    fn issue(&self, name: &str, mut params: CertificateParams) -> Credentials {
-        params.use_authority_key_identifier_extension = true;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        let file = name.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
-        let credentials = Credentials {
-            cert: self.dir.path().join(format!("{file}.pem")),
-            key: self.dir.path().join(format!("{file}.key")),
-        };
-        fs::write(&credentials.cert, cert.pem()).unwrap();
-        fs::write(&credentials.key, key.serialize_pem()).unwrap();
-        credentials
     }
 }
 
@@ -169,7 +135,7 @@ request_timeout = "5s"
 /// `core` section (see [`core_section`]) and the `vault` section. The identities `app-a` and
 /// `app-b` are services `payments` and `orders` of tenant `acme`.
 pub fn gateway_toml(pki: &Pki, listen: &str, limits: &str, core: &str, vault: &str) -> String {
-    let server = pki.server("localhost");
+    let server = pki.server();
     format!(
         r#"listen = "{listen}"
 identity_source = "common_name"
