@@ -10,7 +10,9 @@ use std::fmt;
 use crate::enums::{AttestationType, CredentialType};
 use crate::error::Error;
 use crate::secret::SecretString;
-use crate::structure::{Builder, Fields, kmip_struct, read_structure, structure_field};
+use crate::structure::{
+    Builder, Fields, kmip_struct, read_structure, structure_field, write_structure,
+};
 use crate::ttlv::{Item, Tag};
 use crate::version::ProtocolVersion;
 
@@ -161,9 +163,7 @@ impl Credential {
 
 /// Builds a `Credential Value` structure with `write`.
 fn write_whole(write: impl FnOnce(&mut Builder)) -> Item {
-    let mut b = Builder::new();
-    write(&mut b);
-    b.finish(Tag::CREDENTIAL_VALUE)
+    write_structure(Tag::CREDENTIAL_VALUE, write)
 }
 
 /// The `Authentication` of a request header: one credential in KMIP 1.0 and 1.1, one or more

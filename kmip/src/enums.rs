@@ -61,52 +61,37 @@ impl fmt::Debug for ExtensionCode {
 ///
 /// `extensible` adds an `Extension(ExtensionCode)` variant that keeps vendor values.
 macro_rules! kmip_enum {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $value:literal,)+ }
-    ) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        #[non_exhaustive]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)+
-        }
-
-        impl $name {
-            /// Every value this enumeration defines, in the specification's order.
-            pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
-        }
-
-        impl KmipEnum for $name {
-            fn from_u32(value: u32) -> Option<Self> {
-                match value {
-                    $($value => Some(Self::$variant),)+
-                    _ => None,
-                }
-            }
-
-            fn to_u32(self) -> u32 {
-                match self {
-                    $(Self::$variant => $value,)+
-                }
-            }
-        }
+    ($(#[$meta:meta])* pub enum $name:ident { $($table:tt)+ }) => {
+        kmip_enum!(@define $(#[$meta])* $name [] [_ => None] [] { $($table)+ });
     };
+    ($(#[$meta:meta])* extensible pub enum $name:ident { $($table:tt)+ }) => {
+        kmip_enum!(@define $(#[$meta])* $name
+            [
+                /// A vendor extension value.
+                Extension(ExtensionCode),
+            ]
+            [value => ExtensionCode::new(value).map(Self::Extension)]
+            [Self::Extension(code) => code.code(),]
+            { $($table)+ }
+        );
+    };
+    // The enumeration, with the extra variants, the `from_u32` arm for values outside the table
+    // and the `to_u32` arms for the extra variants that the two forms above pass in.
     (
-        $(#[$meta:meta])*
-        extensible pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $value:literal,)+ }
+        @define $(#[$meta:meta])* $name:ident
+        [$($extra_variant:tt)*] [$($from_other:tt)+] [$($to_extra:tt)*]
+        { $($(#[$vmeta:meta])* $variant:ident = $value:literal,)+ }
     ) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #[non_exhaustive]
         pub enum $name {
             $($(#[$vmeta])* $variant,)+
-            /// A vendor extension value.
-            Extension(ExtensionCode),
+            $($extra_variant)*
         }
 
         impl $name {
-            /// Every value the specification defines, in its order (extensions excluded).
+            /// Every value the specification defines, in its order (vendor extensions excluded).
             pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
         }
 
@@ -114,14 +99,14 @@ macro_rules! kmip_enum {
             fn from_u32(value: u32) -> Option<Self> {
                 match value {
                     $($value => Some(Self::$variant),)+
-                    _ => ExtensionCode::new(value).map(Self::Extension),
+                    $($from_other)+
                 }
             }
 
             fn to_u32(self) -> u32 {
                 match self {
                     $(Self::$variant => $value,)+
-                    Self::Extension(code) => code.code(),
+                    $($to_extra)*
                 }
             }
         }

@@ -12,7 +12,7 @@ use crate::enums::{
 };
 use crate::error::Error;
 use crate::operations::{RequestPayload, ResponsePayload};
-use crate::structure::{Builder, FieldValue, Fields};
+use crate::structure::{Builder, FieldValue, Fields, read_structure, write_structure};
 use crate::ttlv::{Item, Tag, Value};
 use crate::version::ProtocolVersion;
 
@@ -65,13 +65,21 @@ impl RequestHeader {
             time_stamp: None,
         }
     }
+}
 
-    /// Reads the header and the batch count it announces.
-    fn read(item: &Item) -> Result<(Self, i32), Error> {
-        let mut fields = Fields::new(item)?;
-        let protocol_version: ProtocolVersion = fields.required(Tag::PROTOCOL_VERSION)?;
-        protocol_version.supported()?;
-        let header = Self {
+impl Header for RequestHeader {
+    const MESSAGE: Tag = Tag::REQUEST_MESSAGE;
+    const TAG: Tag = Tag::REQUEST_HEADER;
+
+    fn protocol_version(&self) -> ProtocolVersion {
+        self.protocol_version
+    }
+
+    fn read_fields(
+        fields: &mut Fields<'_>,
+        protocol_version: ProtocolVersion,
+    ) -> Result<Self, Error> {
+        Ok(Self {
             protocol_version,
             maximum_response_size: fields.optional(Tag::MAXIMUM_RESPONSE_SIZE)?,
             client_correlation_value: fields.optional(Tag::CLIENT_CORRELATION_VALUE)?,
@@ -87,30 +95,21 @@ impl RequestHeader {
                 .optional(Tag::BATCH_ERROR_CONTINUATION_OPTION)?,
             batch_order_option: fields.optional(Tag::BATCH_ORDER_OPTION)?,
             time_stamp: fields.optional(Tag::TIME_STAMP)?,
-        };
-        let batch_count = fields.required(Tag::BATCH_COUNT)?;
-        fields.finish()?;
-        Ok((header, batch_count))
+        })
     }
 
-    fn to_item(&self, batch_count: i32) -> Item {
+    fn write_fields(&self, b: &mut Builder) {
         let version = self.protocol_version;
-        let mut b = Builder::new();
-        b.push(Tag::PROTOCOL_VERSION, &version);
         b.push_opt(
             Tag::MAXIMUM_RESPONSE_SIZE,
             self.maximum_response_size.as_ref(),
         );
-        if version >= ProtocolVersion::V1_4 {
-            b.push_opt(
-                Tag::CLIENT_CORRELATION_VALUE,
-                self.client_correlation_value.as_ref(),
-            );
-            b.push_opt(
-                Tag::SERVER_CORRELATION_VALUE,
-                self.server_correlation_value.as_ref(),
-            );
-        }
+        push_correlation_values(
+            b,
+            version,
+            self.client_correlation_value.as_ref(),
+            self.server_correlation_value.as_ref(),
+        );
         b.push_opt(
             Tag::ASYNCHRONOUS_INDICATOR,
             self.asynchronous_indicator.as_ref(),
@@ -131,8 +130,6 @@ impl RequestHeader {
         );
         b.push_opt(Tag::BATCH_ORDER_OPTION, self.batch_order_option.as_ref());
         b.push_opt(Tag::TIME_STAMP, self.time_stamp.as_ref());
-        b.push(Tag::BATCH_COUNT, &batch_count);
-        b.finish(Tag::REQUEST_HEADER)
     }
 }
 
@@ -168,27 +165,25 @@ impl RequestBatchItem {
         self.unique_batch_item_id = Some(id.into());
         self
     }
+}
 
-    fn read(item: &Item, version: ProtocolVersion) -> Result<Self, Error> {
-        let mut fields = Fields::new(item)?;
+impl BatchItem for RequestBatchItem {
+    fn read_fields(fields: &mut Fields<'_>, version: ProtocolVersion) -> Result<Self, Error> {
         let operation = fields.required(Tag::OPERATION)?;
         let ephemeral = fields.optional(Tag::EPHEMERAL)?;
         let unique_batch_item_id = fields.optional(Tag::UNIQUE_BATCH_ITEM_ID)?;
         let payload = fields.required_item(Tag::REQUEST_PAYLOAD)?;
         let payload = RequestPayload::from_item(operation, payload, version)?;
-        let message_extension = fields.optional(Tag::MESSAGE_EXTENSION)?;
-        fields.finish()?;
         Ok(Self {
             operation,
             ephemeral,
             unique_batch_item_id,
             payload,
-            message_extension,
+            message_extension: fields.optional(Tag::MESSAGE_EXTENSION)?,
         })
     }
 
-    fn to_item(&self, version: ProtocolVersion) -> Item {
-        let mut b = Builder::new();
+    fn write_fields(&self, b: &mut Builder, version: ProtocolVersion) {
         b.push(Tag::OPERATION, &self.operation);
         if version >= ProtocolVersion::V2_0 {
             b.push_opt(Tag::EPHEMERAL, self.ephemeral.as_ref());
@@ -199,7 +194,6 @@ impl RequestBatchItem {
         );
         b.push_item(self.payload.to_item(version));
         b.push_opt(Tag::MESSAGE_EXTENSION, self.message_extension.as_ref());
-        b.finish(Tag::BATCH_ITEM)
     }
 }
 
@@ -214,15 +208,7 @@ impl RequestMessage {
     /// Decodes a request. The protocol version must be one of
     /// [`ProtocolVersion::SUPPORTED`], and the batch count must match the batch items.
     pub fn from_item(item: &Item) -> Result<Self, Error> {
-        expect_tag(item, Tag::REQUEST_MESSAGE)?;
-        let mut fields = Fields::new(item)?;
-        let (header, batch_count) =
-            RequestHeader::read(fields.required_item(Tag::REQUEST_HEADER)?)?;
-        let batch_items = read_batch(&mut fields, batch_count, |item| {
-            RequestBatchItem::read(item, header.protocol_version)
-        })?;
-        fields.finish()?;
-        Ok(Self {
+        read_message(item).map(|(header, batch_items)| Self {
             header,
             batch_items,
         })
@@ -231,13 +217,7 @@ impl RequestMessage {
     /// Encodes the request in the form of its header's protocol version.
     #[must_use]
     pub fn to_item(&self) -> Item {
-        let version = self.header.protocol_version;
-        let mut b = Builder::new();
-        b.push_item(self.header.to_item(batch_count(self.batch_items.len())));
-        for item in &self.batch_items {
-            b.push_item(item.to_item(version));
-        }
-        b.finish(Tag::REQUEST_MESSAGE)
+        message_item(&self.header, &self.batch_items)
     }
 
     /// The protocol version a request item claims, read leniently: for answering, in the
@@ -282,38 +262,36 @@ impl ResponseHeader {
             server_correlation_value: None,
         }
     }
+}
 
-    fn read(item: &Item) -> Result<(Self, i32), Error> {
-        let mut fields = Fields::new(item)?;
-        let protocol_version: ProtocolVersion = fields.required(Tag::PROTOCOL_VERSION)?;
-        protocol_version.supported()?;
-        let header = Self {
+impl Header for ResponseHeader {
+    const MESSAGE: Tag = Tag::RESPONSE_MESSAGE;
+    const TAG: Tag = Tag::RESPONSE_HEADER;
+
+    fn protocol_version(&self) -> ProtocolVersion {
+        self.protocol_version
+    }
+
+    fn read_fields(
+        fields: &mut Fields<'_>,
+        protocol_version: ProtocolVersion,
+    ) -> Result<Self, Error> {
+        Ok(Self {
             protocol_version,
             time_stamp: fields.required(Tag::TIME_STAMP)?,
             client_correlation_value: fields.optional(Tag::CLIENT_CORRELATION_VALUE)?,
             server_correlation_value: fields.optional(Tag::SERVER_CORRELATION_VALUE)?,
-        };
-        let batch_count = fields.required(Tag::BATCH_COUNT)?;
-        fields.finish()?;
-        Ok((header, batch_count))
+        })
     }
 
-    fn to_item(&self, batch_count: i32) -> Item {
-        let mut b = Builder::new();
-        b.push(Tag::PROTOCOL_VERSION, &self.protocol_version);
+    fn write_fields(&self, b: &mut Builder) {
         b.push(Tag::TIME_STAMP, &self.time_stamp);
-        if self.protocol_version >= ProtocolVersion::V1_4 {
-            b.push_opt(
-                Tag::CLIENT_CORRELATION_VALUE,
-                self.client_correlation_value.as_ref(),
-            );
-            b.push_opt(
-                Tag::SERVER_CORRELATION_VALUE,
-                self.server_correlation_value.as_ref(),
-            );
-        }
-        b.push(Tag::BATCH_COUNT, &batch_count);
-        b.finish(Tag::RESPONSE_HEADER)
+        push_correlation_values(
+            b,
+            self.protocol_version,
+            self.client_correlation_value.as_ref(),
+            self.server_correlation_value.as_ref(),
+        );
     }
 }
 
@@ -382,9 +360,10 @@ impl ResponseBatchItem {
         self.unique_batch_item_id = Some(id.into());
         self
     }
+}
 
-    fn read(item: &Item, version: ProtocolVersion) -> Result<Self, Error> {
-        let mut fields = Fields::new(item)?;
+impl BatchItem for ResponseBatchItem {
+    fn read_fields(fields: &mut Fields<'_>, version: ProtocolVersion) -> Result<Self, Error> {
         let operation: Option<Operation> = fields.optional(Tag::OPERATION)?;
         let unique_batch_item_id = fields.optional(Tag::UNIQUE_BATCH_ITEM_ID)?;
         let result_status = fields.required(Tag::RESULT_STATUS)?;
@@ -399,8 +378,6 @@ impl ResponseBatchItem {
             (None, Some(payload)) => Some(ResponsePayload::Other(payload.clone())),
             (_, None) => None,
         };
-        let message_extension = fields.optional(Tag::MESSAGE_EXTENSION)?;
-        fields.finish()?;
         Ok(Self {
             operation,
             unique_batch_item_id,
@@ -409,12 +386,11 @@ impl ResponseBatchItem {
             result_message,
             asynchronous_correlation_value,
             payload,
-            message_extension,
+            message_extension: fields.optional(Tag::MESSAGE_EXTENSION)?,
         })
     }
 
-    fn to_item(&self, version: ProtocolVersion) -> Item {
-        let mut b = Builder::new();
+    fn write_fields(&self, b: &mut Builder, version: ProtocolVersion) {
         b.push_opt(Tag::OPERATION, self.operation.as_ref());
         b.push_opt(
             Tag::UNIQUE_BATCH_ITEM_ID,
@@ -432,7 +408,6 @@ impl ResponseBatchItem {
             b.push_item(payload.to_item(version));
         }
         b.push_opt(Tag::MESSAGE_EXTENSION, self.message_extension.as_ref());
-        b.finish(Tag::BATCH_ITEM)
     }
 }
 
@@ -447,15 +422,7 @@ impl ResponseMessage {
     /// Decodes a response. The protocol version must be one of
     /// [`ProtocolVersion::SUPPORTED`], and the batch count must match the batch items.
     pub fn from_item(item: &Item) -> Result<Self, Error> {
-        expect_tag(item, Tag::RESPONSE_MESSAGE)?;
-        let mut fields = Fields::new(item)?;
-        let (header, batch_count) =
-            ResponseHeader::read(fields.required_item(Tag::RESPONSE_HEADER)?)?;
-        let batch_items = read_batch(&mut fields, batch_count, |item| {
-            ResponseBatchItem::read(item, header.protocol_version)
-        })?;
-        fields.finish()?;
-        Ok(Self {
+        read_message(item).map(|(header, batch_items)| Self {
             header,
             batch_items,
         })
@@ -465,13 +432,85 @@ impl ResponseMessage {
     /// reasons newer than that version are left out or mapped to older equivalents.
     #[must_use]
     pub fn to_item(&self) -> Item {
-        let version = self.header.protocol_version;
-        let mut b = Builder::new();
-        b.push_item(self.header.to_item(batch_count(self.batch_items.len())));
-        for item in &self.batch_items {
-            b.push_item(item.to_item(version));
+        message_item(&self.header, &self.batch_items)
+    }
+}
+
+/// The header of a request or a response. Both read and write the same frame — the
+/// Protocol Version first, checked before anything else is read, the Batch Count last — around
+/// fields of their own.
+trait Header: Sized {
+    /// The tag of the message this header heads.
+    const MESSAGE: Tag;
+    const TAG: Tag;
+
+    fn protocol_version(&self) -> ProtocolVersion;
+
+    /// Reads the fields between the Protocol Version and the Batch Count.
+    fn read_fields(
+        fields: &mut Fields<'_>,
+        protocol_version: ProtocolVersion,
+    ) -> Result<Self, Error>;
+
+    /// Writes the fields between the Protocol Version and the Batch Count, in the form of the
+    /// header's own version.
+    fn write_fields(&self, b: &mut Builder);
+}
+
+/// One batch item of a request or a response, read and written in the form of the message's
+/// protocol version.
+trait BatchItem: Sized {
+    fn read_fields(fields: &mut Fields<'_>, version: ProtocolVersion) -> Result<Self, Error>;
+
+    fn write_fields(&self, b: &mut Builder, version: ProtocolVersion);
+}
+
+/// Decodes a message headed by an `H`. The protocol version must be one of
+/// [`ProtocolVersion::SUPPORTED`]: it decides the form of the batch items, so it is checked
+/// before any of them is read.
+fn read_message<H: Header, B: BatchItem>(item: &Item) -> Result<(H, Vec<B>), Error> {
+    expect_tag(item, H::MESSAGE)?;
+    read_structure(item, |fields| {
+        let (header, batch_count) = read_structure(fields.required_item(H::TAG)?, |fields| {
+            let protocol_version = fields.required::<ProtocolVersion>(Tag::PROTOCOL_VERSION)?;
+            let header = H::read_fields(fields, protocol_version.supported()?)?;
+            Ok((header, fields.required(Tag::BATCH_COUNT)?))
+        })?;
+        let version = header.protocol_version();
+        let batch_items = read_batch(fields, batch_count, |item| {
+            read_structure(item, |fields| B::read_fields(fields, version))
+        })?;
+        Ok((header, batch_items))
+    })
+}
+
+/// Builds a message in the form of its header's protocol version.
+fn message_item<H: Header, B: BatchItem>(header: &H, batch_items: &[B]) -> Item {
+    let version = header.protocol_version();
+    write_structure(H::MESSAGE, |b| {
+        b.push_item(write_structure(H::TAG, |b| {
+            b.push(Tag::PROTOCOL_VERSION, &version);
+            header.write_fields(b);
+            b.push(Tag::BATCH_COUNT, &batch_count(batch_items.len()));
+        }));
+        for item in batch_items {
+            b.push_item(write_structure(Tag::BATCH_ITEM, |b| {
+                item.write_fields(b, version);
+            }));
         }
-        b.finish(Tag::RESPONSE_MESSAGE)
+    })
+}
+
+/// Writes the correlation values both headers carry from KMIP 1.4 on.
+fn push_correlation_values(
+    b: &mut Builder,
+    version: ProtocolVersion,
+    client: Option<&String>,
+    server: Option<&String>,
+) {
+    if version >= ProtocolVersion::V1_4 {
+        b.push_opt(Tag::CLIENT_CORRELATION_VALUE, client);
+        b.push_opt(Tag::SERVER_CORRELATION_VALUE, server);
     }
 }
 

@@ -121,6 +121,13 @@ pub(crate) fn read_structure<T>(
     Ok(value)
 }
 
+/// Builds the structure `tag` from the fields `write` pushes: the mirror of [`read_structure`].
+pub(crate) fn write_structure(tag: Tag, write: impl FnOnce(&mut Builder)) -> Item {
+    let mut b = Builder::new();
+    write(&mut b);
+    b.finish(tag)
+}
+
 /// Builds the children of a structure in order.
 #[derive(Debug, Default)]
 pub(crate) struct Builder {

@@ -131,20 +131,13 @@ mod tests {
 
     fn key(state: State) -> Metadata {
         Metadata {
-            object_type: ObjectType::SymmetricKey,
-            algorithm: Some(CryptographicAlgorithm::Aes),
-            length: Some(128),
-            usage_mask: None,
             state,
-            initial_date: T0,
-            activation_date: None,
-            deactivation_date: None,
-            destroy_date: None,
-            compromise_date: None,
-            compromise_occurrence_date: None,
-            revocation_reason: None,
-            last_change_date: T0,
-            client_attributes: Vec::new(),
+            ..Metadata::new(
+                ObjectType::SymmetricKey,
+                Some(CryptographicAlgorithm::Aes),
+                Some(128),
+                T0,
+            )
         }
     }
 

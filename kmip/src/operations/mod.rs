@@ -32,7 +32,7 @@ pub use retrieval::{
 use crate::enums::Operation;
 use crate::error::Error;
 use crate::message::{TypedRequest, TypedResponse};
-use crate::structure::{Builder, Fields, read_structure};
+use crate::structure::{Builder, Fields, read_structure, write_structure};
 use crate::ttlv::{Item, Tag};
 use crate::version::ProtocolVersion;
 
@@ -75,33 +75,41 @@ fn read_payload<T: Payload>(item: &Item, version: ProtocolVersion) -> Result<T, 
 
 /// Builds the payload structure of `payload` under `tag`.
 fn write_payload<T: Payload>(payload: &T, tag: Tag, version: ProtocolVersion) -> Item {
-    let mut b = Builder::new();
-    payload.write(&mut b, version);
-    b.finish(tag)
+    write_structure(tag, |b| payload.write(b, version))
 }
 
 /// Declares the typed operations: one line per operation, naming its request and response.
 macro_rules! payloads {
     ($($op:ident($request:ident, $response:ident),)+) => {
-        /// The request payload of one batch item.
-        #[derive(Clone, Debug, PartialEq, Eq)]
-        #[non_exhaustive]
-        pub enum RequestPayload {
+        payload_enum!(
+            RequestPayload, TypedRequest, "request", REQUEST_PAYLOAD, "Request Payload",
             $($op($request),)+
-            /// The payload of an operation this crate does not type, as received.
-            Other(Item),
-        }
+        );
+        payload_enum!(
+            ResponsePayload, TypedResponse, "response", RESPONSE_PAYLOAD, "Response Payload",
+            $($op($response),)+
+        );
+    };
+}
 
-        /// The response payload of one batch item.
+/// Declares one side of [`payloads!`]: the payload enum of requests or of responses, its
+/// dispatch on the operation, and the conversions from each typed payload. The two sides
+/// differ only in the payload types, the tag and the words of their documentation.
+macro_rules! payload_enum {
+    (
+        $name:ident, $typed:ident, $side:literal, $tag:ident, $field:literal,
+        $($op:ident($payload:ident),)+
+    ) => {
+        #[doc = concat!("The ", $side, " payload of one batch item.")]
         #[derive(Clone, Debug, PartialEq, Eq)]
         #[non_exhaustive]
-        pub enum ResponsePayload {
-            $($op($response),)+
+        pub enum $name {
+            $($op($payload),)+
             /// The payload of an operation this crate does not type, as received.
             Other(Item),
         }
 
-        impl RequestPayload {
+        impl $name {
             /// The operation this payload belongs to, or `None` for [`Self::Other`].
             #[must_use]
             pub fn operation(&self) -> Option<Operation> {
@@ -111,7 +119,7 @@ macro_rules! payloads {
                 }
             }
 
-            /// Decodes the `Request Payload` of a batch item for `operation`.
+            #[doc = concat!("Decodes the `", $field, "` of a batch item for `operation`.")]
             pub fn from_item(
                 operation: Operation,
                 item: &Item,
@@ -123,65 +131,23 @@ macro_rules! payloads {
                 }
             }
 
-            /// The `Request Payload` in the form of `version`.
+            #[doc = concat!("The `", $field, "` in the form of `version`.")]
             #[must_use]
             pub fn to_item(&self, version: ProtocolVersion) -> Item {
                 match self {
-                    $(Self::$op(p) => write_payload(p, Tag::REQUEST_PAYLOAD, version),)+
-                    Self::Other(item) => item.clone(),
-                }
-            }
-        }
-
-        impl ResponsePayload {
-            /// The operation this payload belongs to, or `None` for [`Self::Other`].
-            #[must_use]
-            pub fn operation(&self) -> Option<Operation> {
-                match self {
-                    $(Self::$op(_) => Some(Operation::$op),)+
-                    Self::Other(_) => None,
-                }
-            }
-
-            /// Decodes the `Response Payload` of a batch item for `operation`.
-            pub fn from_item(
-                operation: Operation,
-                item: &Item,
-                version: ProtocolVersion,
-            ) -> Result<Self, Error> {
-                match operation {
-                    $(Operation::$op => read_payload(item, version).map(Self::$op),)+
-                    _ => Ok(Self::Other(item.clone())),
-                }
-            }
-
-            /// The `Response Payload` in the form of `version`.
-            #[must_use]
-            pub fn to_item(&self, version: ProtocolVersion) -> Item {
-                match self {
-                    $(Self::$op(p) => write_payload(p, Tag::RESPONSE_PAYLOAD, version),)+
+                    $(Self::$op(p) => write_payload(p, Tag::$tag, version),)+
                     Self::Other(item) => item.clone(),
                 }
             }
         }
 
         $(
-            impl TypedRequest for $request {
+            impl $typed for $payload {
                 const OPERATION: Operation = Operation::$op;
             }
 
-            impl TypedResponse for $response {
-                const OPERATION: Operation = Operation::$op;
-            }
-
-            impl From<$request> for RequestPayload {
-                fn from(payload: $request) -> Self {
-                    Self::$op(payload)
-                }
-            }
-
-            impl From<$response> for ResponsePayload {
-                fn from(payload: $response) -> Self {
+            impl From<$payload> for $name {
+                fn from(payload: $payload) -> Self {
                     Self::$op(payload)
                 }
             }
