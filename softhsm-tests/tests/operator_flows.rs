@@ -83,14 +83,17 @@ fn sealing_fails_closed_and_the_ceremony_reopens(fixture: &Fixture) {
     let key = alice.get(&uid);
     let ctl = stack.core().ctl();
 
+    let refused_while_sealed = || {
+        assert_create_and_get_refused(
+            &alice,
+            &uid,
+            &key,
+            "GENERAL_FAILURE",
+            "krypton-core is sealed",
+        )
+    };
     ctl.seal().unwrap();
-    assert_create_and_get_refused(
-        &alice,
-        &uid,
-        &key,
-        "GENERAL_FAILURE",
-        "krypton-core is sealed",
-    );
+    refused_while_sealed();
     // Gateway-local operations go on: Activate is a vault update.
     let results = alice.run(&json!([{"op": "activate", "uid": uid}]));
     assert_eq!(results[0], json!({"ok": uid}));
@@ -99,13 +102,7 @@ fn sealing_fails_closed_and_the_ceremony_reopens(fixture: &Fixture) {
     let shares = stack.share_files();
     assert_eq!(shares.len(), 3);
     ctl.unseal(&shares[2]).unwrap();
-    assert_create_and_get_refused(
-        &alice,
-        &uid,
-        &key,
-        "GENERAL_FAILURE",
-        "krypton-core is sealed",
-    );
+    refused_while_sealed();
     // ...two are, and the tenant's L2 is re-opened through the HSM.
     ctl.unseal(&shares[0]).unwrap();
     wait_for_tenant(&stack, "active");

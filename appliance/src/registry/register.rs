@@ -12,7 +12,7 @@ use kmip::objects::Metadata;
 use kmip::objects::attribute_policy::{admit, describe};
 use kmip::{
     Attribute, CryptographicAlgorithm, DateTime, KeyBlock, KeyFormatType, ManagedObject,
-    RegisterRequest, ResultReason, State,
+    RegisterRequest, ResultReason,
 };
 
 use kmip::objects::Refusal;
@@ -28,22 +28,7 @@ pub(super) fn read(
 ) -> Result<(Metadata, Material), Refusal> {
     let object_type = request.object_type();
     let (algorithm, length) = check_object(&request.object, limits)?;
-    let mut metadata = Metadata {
-        object_type,
-        algorithm,
-        length,
-        usage_mask: None,
-        state: State::PreActive,
-        initial_date: now,
-        activation_date: None,
-        deactivation_date: None,
-        destroy_date: None,
-        compromise_date: None,
-        compromise_occurrence_date: None,
-        revocation_reason: None,
-        last_change_date: now,
-        client_attributes: Vec::new(),
-    };
+    let mut metadata = Metadata::new(object_type, algorithm, length, now);
     for attribute in request.attributes {
         match attribute {
             Attribute::ObjectType(given) if given == object_type => {}

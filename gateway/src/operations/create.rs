@@ -8,7 +8,7 @@
 
 use kmip::{
     Attribute, CreateRequest, CreateResponse, CryptographicAlgorithm, CryptographicUsageMask,
-    DateTime, ObjectType, ResultReason, SecretBytes, State,
+    DateTime, ObjectType, ResultReason, SecretBytes,
 };
 use zeroize::Zeroizing;
 
@@ -113,20 +113,16 @@ impl Template {
 
     fn into_metadata(self, now: DateTime) -> Metadata {
         Metadata {
-            object_type: ObjectType::SymmetricKey,
-            algorithm: Some(self.algorithm),
-            length: Some(self.length),
             usage_mask: self.usage_mask,
-            state: State::PreActive,
-            initial_date: now,
             activation_date: self.activation_date,
             deactivation_date: self.deactivation_date,
-            destroy_date: None,
-            compromise_date: None,
-            compromise_occurrence_date: None,
-            revocation_reason: None,
-            last_change_date: now,
             client_attributes: self.client_attributes,
+            ..Metadata::new(
+                ObjectType::SymmetricKey,
+                Some(self.algorithm),
+                Some(self.length),
+                now,
+            )
         }
     }
 }
@@ -196,7 +192,7 @@ fn random_failure() -> Refusal {
 
 #[cfg(test)]
 mod tests {
-    use kmip::Name;
+    use kmip::{Name, State};
 
     use super::*;
 

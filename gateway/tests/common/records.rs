@@ -20,23 +20,17 @@ pub fn l3(tenant: &str, service: &str) -> L3Ref {
 /// `names`.
 pub fn metadata(names: &[&str]) -> Metadata {
     Metadata {
-        object_type: ObjectType::SymmetricKey,
-        algorithm: Some(CryptographicAlgorithm::Aes),
-        length: Some(256),
         usage_mask: Some(CryptographicUsageMask::ENCRYPT | CryptographicUsageMask::DECRYPT),
-        state: State::PreActive,
-        initial_date: CREATED,
-        activation_date: None,
-        deactivation_date: None,
-        destroy_date: None,
-        compromise_date: None,
-        compromise_occurrence_date: None,
-        revocation_reason: None,
-        last_change_date: CREATED,
         client_attributes: names
             .iter()
             .map(|name| Attribute::Name(Name::text(*name)))
             .collect(),
+        ..Metadata::new(
+            ObjectType::SymmetricKey,
+            Some(CryptographicAlgorithm::Aes),
+            Some(256),
+            CREATED,
+        )
     }
 }
 
