@@ -33,6 +33,11 @@ use super::blocking::{Abandoned, run_bounded};
 use super::error::HsmError;
 use crate::error::ErrorChain;
 
+/// How many times the token is searched for before the core gives up, and the pause before
+/// the next search (growing: 100, 200, 300 ms; well inside any call timeout).
+const SEARCH_ATTEMPTS: u32 = 4;
+const SEARCH_PAUSE: Duration = Duration::from_millis(100);
+
 /// Sessions on one token, shared by every call the core makes to it.
 pub(super) struct Pool {
     context: Pkcs11,
@@ -201,12 +206,31 @@ impl Pool {
         }
     }
 
-    /// The slot of the one token labelled as configured.
-    ///
-    /// A slot whose token cannot be read (SoftHSM2 answers CKR_GENERAL_ERROR for a token that
-    /// another process is initialising at that moment) does not stop the search: it is only
-    /// reported if no readable token carries the label, since it might have been ours.
+    /// The slot of the one token labelled as configured, searched for again a few times while
+    /// no readable token carries the label. A file-backed token such as SoftHSM2's cannot be
+    /// read (CKR_GENERAL_ERROR), or is missing from the slot list, for a moment while another
+    /// process rewrites it: seen when several cores log in to one token at once.
     fn find_slot(&self) -> Result<Slot, HsmError> {
+        let mut attempt = 1;
+        loop {
+            match self.search_slots() {
+                Err(error)
+                    if attempt < SEARCH_ATTEMPTS
+                        && !matches!(error, HsmError::TokenNotUnique { .. }) =>
+                {
+                    tracing::debug!(%error, attempt, "the HSM token was not found; searching again");
+                    std::thread::sleep(SEARCH_PAUSE * attempt);
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// One search of the slots for the token. A slot whose token cannot be read does not stop
+    /// the search: it is only reported if no readable token carries the label, since it might
+    /// have been ours.
+    fn search_slots(&self) -> Result<Slot, HsmError> {
         let mut matching = Vec::new();
         let mut unreadable = None;
         for slot in self
