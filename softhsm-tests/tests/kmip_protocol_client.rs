@@ -63,12 +63,20 @@ const CHECKED_ATTRIBUTES: [&str; 5] = [
     "Name",
 ];
 
-const TESTS: [(&str, Test); 3] = [
+const TESTS: [(&str, Test); 5] = [
     (
         "lifecycle_per_identity_at_each_version",
         lifecycle_per_identity_at_each_version,
     ),
     ("identities_are_isolated", identities_are_isolated),
+    (
+        "core_down_fails_closed_and_comes_back",
+        core_down_fails_closed_and_comes_back,
+    ),
+    (
+        "gateway_restart_keeps_every_key",
+        gateway_restart_keeps_every_key,
+    ),
     ("discover_versions_and_query", discover_versions_and_query),
 ];
 
@@ -174,6 +182,91 @@ fn identities_are_isolated(fixture: &Fixture) {
         assert_eq!(alice.attributes(&id).state(), Some(State::PreActive));
         assert_eq!(alice.get(&id), key);
         alice.destroy(&id);
+    }
+}
+
+/// With the core stopped, at each version: Create and Get of an active key fail closed (General
+/// Failure, the core named unreachable, no key bytes) while Revoke and Destroy, which only take
+/// keys out of use, succeed. Once the core is back the failed Creates left nothing behind, and
+/// Create and Get work again.
+fn core_down_fails_closed_and_comes_back(fixture: &Fixture) {
+    let mut stack = fixture.stack();
+    let mut keys = Vec::new();
+    for version in VERSIONS {
+        let mut client = Client::connect(&stack, ALICE, version);
+        let id = client.create_aes_256(&format!("survives-the-core-{version}"));
+        client.activate(&id);
+        let key = client.get(&id);
+        keys.push((version, id, key));
+    }
+
+    stack.stop_core().unwrap();
+    for (version, id, key) in &keys {
+        let mut client = Client::connect(&stack, ALICE, *version);
+        let attempts = [
+            create_request(&format!("while-the-core-is-down-{version}")),
+            get_request(id),
+        ];
+        for attempt in attempts {
+            let operation = attempt.operation();
+            let (reason, message) = client.refused(attempt);
+            assert_eq!(
+                reason,
+                ResultReason::GeneralFailure,
+                "{operation:?} at {version}: {message}"
+            );
+            assert!(
+                message.contains("unreachable"),
+                "{operation:?} at {version}: {message}"
+            );
+            assert!(
+                !message.to_lowercase().contains(&hex_of(key)),
+                "{operation:?} at {version}: {message}"
+            );
+        }
+        client.revoke(id, RevocationReasonCode::CessationOfOperation);
+        client.destroy(id);
+    }
+
+    stack.restart_core().unwrap();
+    for version in VERSIONS {
+        let mut client = Client::connect(&stack, ALICE, version);
+        assert_eq!(
+            client.locate(&format!("while-the-core-is-down-{version}")),
+            Vec::<String>::new(),
+            "a Create that failed stored a key at {version}"
+        );
+        let id = client.create_aes_256(&format!("after-the-core-came-back-{version}"));
+        let key = client.get(&id);
+        assert!(
+            keys.iter().all(|(_, _, before)| *before != key),
+            "at {version}"
+        );
+    }
+}
+
+/// Keys of both identities, made at each version, are still theirs with the same bytes after
+/// the gateway restarts on its vault.
+fn gateway_restart_keeps_every_key(fixture: &Fixture) {
+    let mut stack = fixture.stack();
+    let mut keys = Vec::new();
+    for version in VERSIONS {
+        for app in [ALICE, BOB] {
+            let mut client = Client::connect(&stack, app, version);
+            let id = client.create_aes_256(&format!("kept-{app}-{version}"));
+            let key = client.get(&id);
+            keys.push((app, version, id, key));
+        }
+    }
+
+    let stopped = stack.restart_gateway().unwrap();
+    assert!(
+        stopped.is_some_and(|status| status.success()),
+        "{stopped:?}"
+    );
+    for &(app, version, ref id, ref key) in &keys {
+        let mut client = Client::connect(&stack, app, version);
+        assert_eq!(&client.get(id), key, "{app}'s {id} at {version}");
     }
 }
 
@@ -363,19 +456,7 @@ impl Client {
 
     /// Creates an AES-256 key named `name` for encryption and decryption; its identifier.
     fn create_aes_256(&mut self, name: &str) -> String {
-        let template = TemplateAttribute::unnamed(vec![
-            Attribute::Name(name.to_owned()),
-            Attribute::CryptographicAlgorithm(CryptographicAlgorithm::AES),
-            Attribute::CryptographicLength(256),
-            // The crate's helper takes one usage flag; the mask is an Integer of several.
-            Attribute(
-                AttributeName("Cryptographic Usage Mask".to_owned()),
-                Option::<AttributeIndex>::None,
-                AttributeValue::Integer(USAGE_MASK),
-            ),
-        ]);
-        let payload = RequestPayload::Create(ObjectType::SymmetricKey, template);
-        let ResponsePayload::Create(created) = self.ok(payload) else {
+        let ResponsePayload::Create(created) = self.ok(create_request(name)) else {
             unreachable!("checked by Client::ok")
         };
         assert_eq!(created.object_type, ObjectType::SymmetricKey);
@@ -458,6 +539,22 @@ impl Client {
     }
 }
 
+/// Create of an AES-256 key named `name` for encryption and decryption.
+fn create_request(name: &str) -> RequestPayload {
+    let template = TemplateAttribute::unnamed(vec![
+        Attribute::Name(name.to_owned()),
+        Attribute::CryptographicAlgorithm(CryptographicAlgorithm::AES),
+        Attribute::CryptographicLength(256),
+        // The crate's helper takes one usage flag; the mask is an Integer of several.
+        Attribute(
+            AttributeName("Cryptographic Usage Mask".to_owned()),
+            Option::<AttributeIndex>::None,
+            AttributeValue::Integer(USAGE_MASK),
+        ),
+    ]);
+    RequestPayload::Create(ObjectType::SymmetricKey, template)
+}
+
 fn get_request(id: &str) -> RequestPayload {
     RequestPayload::Get(Some(UniqueIdentifier(id.to_owned())), None, None, None)
 }
@@ -492,6 +589,10 @@ fn key_bytes(id: &str, got: GetResponsePayload) -> Vec<u8> {
     };
     assert_eq!(bytes.len(), 32, "{id}");
     bytes
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The operation a response payload answers.

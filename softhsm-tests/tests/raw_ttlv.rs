@@ -1,11 +1,13 @@
 //! krypton-gateway in front of krypton-core, spoken to in raw TTLV over mutual TLS as
-//! "app-alice": requests written out byte by byte below (every line one item, its tag named),
+//! "app-alice" (and "app-bob" where identities meet): requests written out byte by byte below (every line one item, its tag named),
 //! responses taken apart by this file's own small TTLV reader. Nothing of Krypton's `kmip` codec
 //! is used, so the bytes on the wire are checked against the specification rather than against
 //! the code that produced them.
 //!
-//! Covers Discover Versions and Query, Create then Get of an AES-256 key, a batch answered item
-//! by item with its Unique Batch Item IDs, requests at KMIP 1.0 and 2.0 answered in their own
+//! Covers Discover Versions and Query, Create then Get of an AES-256 key, the lifecycle of a key
+//! (Create, Activate, Get, Revoke, Destroy) with Bob refused it throughout, the core going away
+//! (Create and Get fail closed, Revoke and Destroy go on) and coming back, a gateway restart that
+//! keeps the key, a batch answered item by item with its Unique Batch Item IDs, requests at KMIP 1.0 and 2.0 answered in their own
 //! version (Get Attributes with only 1.0 attributes, or in the 2.x Attributes structure), and bad
 //! input — garbage, a message that is not a structure, an over-long length, a truncated message,
 //! valid TTLV that is no request — answered with an error or a closed connection within a
@@ -26,6 +28,7 @@ use krypton_softhsm_tests::suite::{self, Fixture, Test};
 use krypton_softhsm_tests::tls::{self, TlsStream};
 
 const ALICE: &str = "app-alice";
+const BOB: &str = "app-bob";
 
 /// The longest any read or write may wait: a response that takes longer is a hang.
 const IO_TIMEOUT: Duration = Duration::from_secs(15);
@@ -73,17 +76,24 @@ const DATE_TIME: u8 = 0x09;
 const OP_CREATE: u32 = 0x01;
 const OP_GET: u32 = 0x0A;
 const OP_GET_ATTRIBUTES: u32 = 0x0B;
+const OP_ACTIVATE: u32 = 0x12;
+const OP_REVOKE: u32 = 0x13;
+const OP_DESTROY: u32 = 0x14;
 const OP_QUERY: u32 = 0x18;
 const OP_DISCOVER_VERSIONS: u32 = 0x1E;
 /// Join Split Key: the last operation KMIP 1.2 defines.
 const OP_LAST_OF_1_2: u32 = 0x29;
 const STATUS_SUCCESS: u32 = 0;
 const STATUS_OPERATION_FAILED: u32 = 1;
+const REASON_ITEM_NOT_FOUND: u32 = 0x01;
 const REASON_INVALID_MESSAGE: u32 = 0x04;
+const REASON_PERMISSION_DENIED: u32 = 0x0C;
+const REASON_GENERAL_FAILURE: u32 = 0x0100;
 const OBJECT_SYMMETRIC_KEY: u32 = 0x02;
 const FORMAT_RAW: u32 = 0x01;
 const ALGORITHM_AES: u32 = 0x03;
 const STATE_PRE_ACTIVE: u32 = 0x01;
+const REVOCATION_CESSATION_OF_OPERATION: u32 = 0x06;
 
 /// The attributes KMIP 1.0 defines (§3), by name.
 const KMIP_1_0_ATTRIBUTES: [&str; 32] = [
@@ -121,11 +131,20 @@ const KMIP_1_0_ATTRIBUTES: [&str; 32] = [
     "Last Change Date",
 ];
 
-const TESTS: [(&str, Test); 6] = [
+const TESTS: [(&str, Test); 9] = [
     ("discover_versions_and_query", discover_versions_and_query),
     (
         "create_then_get_returns_32_key_bytes",
         create_then_get_returns_32_key_bytes,
+    ),
+    ("lifecycle_and_isolation", lifecycle_and_isolation),
+    (
+        "core_down_fails_closed_and_comes_back",
+        core_down_fails_closed_and_comes_back,
+    ),
+    (
+        "gateway_restart_keeps_the_key",
+        gateway_restart_keeps_the_key,
     ),
     (
         "a_batch_is_answered_item_by_item",
@@ -231,6 +250,94 @@ fn create_then_get_returns_32_key_bytes(fixture: &Fixture) {
         panic!("one batch item expected: {again:?}")
     };
     assert_eq!(aes_256_key(succeeded(item, OP_GET), &id), key);
+}
+
+/// Alice's key through its lifecycle, at KMIP 1.2: readable while Active and after Revoke, never
+/// by Bob, who cannot destroy it either, and refused to Alice too once she destroys it.
+fn lifecycle_and_isolation(fixture: &Fixture) {
+    let stack = fixture.stack();
+    let mut alice = Connection::open(&stack);
+    let id = alice.create();
+    alice.on_key_succeeds(&on_key(KMIP_1_2, OP_ACTIVATE, &id), OP_ACTIVATE, &id);
+    let key = alice.get(&id);
+    alice.on_key_succeeds(
+        &revoke(KMIP_1_2, &id, REVOCATION_CESSATION_OF_OPERATION),
+        OP_REVOKE,
+        &id,
+    );
+    // A revoked (Deactivated) key can still be read: old data stays decryptable.
+    assert_eq!(alice.get(&id), key);
+
+    let mut bob = Connection::open_as(&stack, BOB);
+    for operation in [OP_GET, OP_DESTROY] {
+        let item = bob.answer(&on_key(KMIP_1_2, operation, &id));
+        let reason = failed(&item);
+        assert!(
+            [REASON_ITEM_NOT_FOUND, REASON_PERMISSION_DENIED].contains(&reason),
+            "Bob's {operation:#x} of Alice's key: {item:?}"
+        );
+        assert_no_key(&item, &key);
+    }
+    // Bob's Destroy left the key as it was.
+    assert_eq!(alice.get(&id), key);
+
+    alice.on_key_succeeds(&on_key(KMIP_1_2, OP_DESTROY, &id), OP_DESTROY, &id);
+    let item = alice.answer(&on_key(KMIP_1_2, OP_GET, &id));
+    let reason = failed(&item);
+    assert!(
+        [REASON_ITEM_NOT_FOUND, REASON_PERMISSION_DENIED].contains(&reason),
+        "Get after Destroy: {item:?}"
+    );
+    assert_no_key(&item, &key);
+}
+
+/// With the core stopped, on a connection made before: Create and Get fail closed (General
+/// Failure, the core named unreachable, no key bytes), Revoke and Destroy of the active key
+/// succeed. With the core back, the same connection creates and reads keys again.
+fn core_down_fails_closed_and_comes_back(fixture: &Fixture) {
+    let mut stack = fixture.stack();
+    let mut alice = Connection::open(&stack);
+    let id = alice.create();
+    alice.on_key_succeeds(&on_key(KMIP_1_2, OP_ACTIVATE, &id), OP_ACTIVATE, &id);
+    let key = alice.get(&id);
+
+    stack.stop_core().unwrap();
+    for request in [create_aes_256_1x(KMIP_1_2), on_key(KMIP_1_2, OP_GET, &id)] {
+        let item = alice.answer(&request);
+        assert_eq!(failed(&item), REASON_GENERAL_FAILURE, "{item:?}");
+        assert!(
+            item.child(RESULT_MESSAGE).text().contains("unreachable"),
+            "{item:?}"
+        );
+        assert_no_key(&item, &key);
+    }
+    alice.on_key_succeeds(
+        &revoke(KMIP_1_2, &id, REVOCATION_CESSATION_OF_OPERATION),
+        OP_REVOKE,
+        &id,
+    );
+    alice.on_key_succeeds(&on_key(KMIP_1_2, OP_DESTROY, &id), OP_DESTROY, &id);
+
+    stack.restart_core().unwrap();
+    let id = alice.create();
+    assert_ne!(alice.get(&id), key);
+}
+
+/// A key made before a gateway restart is read, with the same bytes, on a connection to the
+/// restarted gateway: its vault kept the key.
+fn gateway_restart_keeps_the_key(fixture: &Fixture) {
+    let mut stack = fixture.stack();
+    let mut alice = Connection::open(&stack);
+    let id = alice.create();
+    let key = alice.get(&id);
+
+    let stopped = stack.restart_gateway().unwrap();
+    assert!(
+        stopped.is_some_and(|status| status.success()),
+        "{stopped:?}"
+    );
+    assert_eq!(Connection::open(&stack).get(&id), key);
+    stack_still_running(stack);
 }
 
 fn a_batch_is_answered_item_by_item(fixture: &Fixture) {
@@ -400,6 +507,9 @@ fn stack_still_running(mut stack: Stack) {
 
 type Version = (u32, u32);
 
+/// The version of the lifecycle tests' requests.
+const KMIP_1_2: Version = (1, 2);
+
 /// The checks of a Get Attributes payload in one protocol version.
 type AttributesCheck = fn(&Ttlv);
 
@@ -523,6 +633,27 @@ fn on_key(version: Version, operation: u32, id: &str) -> Vec<u8> {
     ))
 }
 
+/// Revoke of key `id`, which must be a UUID (36 characters: the lengths below count on it), for
+/// `reason` (a Revocation Reason Code).
+fn revoke(version: Version, id: &str, reason: u32) -> Vec<u8> {
+    assert_eq!(id.len(), 36, "not a UUID: {id}");
+    hex(&format!(
+        concat!(
+            "420078 01 000000A8",                       // Request Message, 168 bytes
+            "{header}",                                 //   Request Header, 64 bytes
+            "42000F 01 00000060",                       //   Batch Item, 96 bytes
+            "42005C 05 00000004 00000013 00000000",     //     Operation: Revoke
+            "420079 01 00000048",                       //     Request Payload, 72 bytes
+            "420094 07 00000024 {id} 00000000", //       Unique Identifier, 36 bytes + padding
+            "420081 01 00000010",               //       Revocation Reason, 16 bytes
+            "420082 05 00000004 {reason:08X} 00000000", //         Revocation Reason Code
+        ),
+        header = request_header(version, 1),
+        id = hex_of(id.as_bytes()),
+        reason = reason,
+    ))
+}
+
 /// A batch of two items with Unique Batch Item IDs: Create of an AES-256 key, then Get naming
 /// no key, which the ID Placeholder the Create set stands for.
 fn batch_create_then_get(version: Version) -> Vec<u8> {
@@ -583,8 +714,13 @@ enum Next {
 
 impl Connection {
     fn open(stack: &Stack) -> Self {
-        let stream = tls::connect(&App::of(stack, ALICE), IO_TIMEOUT)
-            .unwrap_or_else(|error| panic!("cannot connect to the gateway: {error}"));
+        Self::open_as(stack, ALICE)
+    }
+
+    /// A mutual-TLS connection as the application `app`.
+    fn open_as(stack: &Stack, app: &str) -> Self {
+        let stream = tls::connect(&App::of(stack, app), IO_TIMEOUT)
+            .unwrap_or_else(|error| panic!("{app} cannot connect to the gateway: {error}"));
         Self { stream }
     }
 
@@ -607,6 +743,47 @@ impl Connection {
             Next::Response(response) => response,
             Next::Closed => panic!("the gateway closed the connection instead of answering"),
         }
+    }
+
+    /// The one batch item of the response to `request`, a request of one item at KMIP 1.2.
+    fn answer(&mut self, request: &[u8]) -> Ttlv {
+        let response = self.exchange(request);
+        assert_eq!(
+            response.items(KMIP_1_2).len(),
+            1,
+            "one batch item expected: {response:?}"
+        );
+        response
+            .children
+            .into_iter()
+            .find(|child| child.tag == BATCH_ITEM)
+            .unwrap()
+    }
+
+    /// Creates an AES-256 key at KMIP 1.2; its identifier.
+    fn create(&mut self) -> String {
+        let item = self.answer(&create_aes_256_1x(KMIP_1_2));
+        let payload = succeeded(&item, OP_CREATE);
+        assert_eq!(
+            payload.child(OBJECT_TYPE).enumeration(),
+            OBJECT_SYMMETRIC_KEY
+        );
+        payload.child(UNIQUE_IDENTIFIER).text().to_owned()
+    }
+
+    /// The 32 bytes of key `id`, read by a Get at KMIP 1.2.
+    fn get(&mut self, id: &str) -> Vec<u8> {
+        let item = self.answer(&on_key(KMIP_1_2, OP_GET, id));
+        aes_256_key(succeeded(&item, OP_GET), id)
+    }
+
+    /// `request`, `operation` on key `id` at KMIP 1.2, must succeed and name the key.
+    fn on_key_succeeds(&mut self, request: &[u8], operation: u32, id: &str) {
+        let item = self.answer(request);
+        assert_eq!(
+            succeeded(&item, operation).child(UNIQUE_IDENTIFIER).text(),
+            id
+        );
     }
 
     /// Discover Versions at 1.2 must succeed: the connection is served.
@@ -692,6 +869,16 @@ fn failed(item: &Ttlv) -> u32 {
     assert!(!item.child(RESULT_MESSAGE).text().is_empty(), "{item:?}");
     assert!(item.find(RESPONSE_PAYLOAD).is_none(), "{item:?}");
     item.child(RESULT_REASON).enumeration()
+}
+
+/// `key` appears nowhere in a refused batch item: neither as bytes nor as hex in its message.
+fn assert_no_key(item: &Ttlv, key: &[u8]) {
+    assert!(
+        !item.value.windows(key.len()).any(|bytes| bytes == key),
+        "{item:?}"
+    );
+    let message = item.child(RESULT_MESSAGE).text().to_uppercase();
+    assert!(!message.contains(&hex_of(key)), "{item:?}");
 }
 
 /// The 32 key bytes of a Get payload that must hold `id`, a Raw AES-256 Symmetric Key.

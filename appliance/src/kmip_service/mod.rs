@@ -264,8 +264,9 @@ impl KmipService {
 
     /// Runs the L4 crypto `f` with the unsealed state. Inline when the lifecycle lock is free:
     /// an AES-GCM of a few dozen bytes costs less than a hop to the blocking pool, and every
-    /// Get and Create through a gateway comes here. On the blocking pool when a seal or unseal
-    /// holds the lock across a disk sync, so that no runtime thread waits for the disk.
+    /// Get and Create through a gateway comes here (the keyring's lock beneath is only ever
+    /// held for in-memory updates). On the blocking pool when a seal or unseal holds the
+    /// lifecycle lock across a disk sync, so that no runtime thread waits for the disk.
     async fn with_unsealed<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Unsealed) -> Result<T, Error> + Send + 'static,
