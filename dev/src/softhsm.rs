@@ -14,7 +14,7 @@ use cryptoki::error::Error as Pkcs11Error;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
-use cryptoki::slot::Slot;
+use cryptoki::slot::{Slot, TokenInfo};
 use cryptoki::types::AuthPin;
 use tempfile::TempDir;
 
@@ -149,24 +149,16 @@ impl SoftHsm {
 
     /// The token made earlier by [`SoftHsm::create_token`] with this label, if there is one.
     pub fn open_token(&self, label: &str) -> Result<Option<Token<'_>>, Error> {
-        let slots = self
+        let Some(slot) =
+            self.slot_where(|info| info.token_initialized() && info.label() == label)?
+        else {
+            return Ok(None);
+        };
+        let session = self
             .context
-            .get_slots_with_token()
-            .map_err(pkcs11("C_GetSlotList"))?;
-        for slot in slots {
-            let info = self
-                .context
-                .get_token_info(slot)
-                .map_err(pkcs11("C_GetTokenInfo"))?;
-            if info.token_initialized() && info.label() == label {
-                let session = self
-                    .context
-                    .open_rw_session(slot)
-                    .map_err(pkcs11("C_OpenSession"))?;
-                return self.logged_in(session, label).map(Some);
-            }
-        }
-        Ok(None)
+            .open_rw_session(slot)
+            .map_err(pkcs11("C_OpenSession"))?;
+        self.logged_in(session, label).map(Some)
     }
 
     fn logged_in(&self, session: Session, label: &str) -> Result<Token<'_>, Error> {
@@ -183,6 +175,12 @@ impl SoftHsm {
     }
 
     fn free_slot(&self) -> Result<Slot, Error> {
+        self.slot_where(|info| !info.token_initialized())?
+            .ok_or(Error::NoFreeSlot)
+    }
+
+    /// The first slot whose token `wanted` accepts.
+    fn slot_where(&self, wanted: impl Fn(&TokenInfo) -> bool) -> Result<Option<Slot>, Error> {
         let slots = self
             .context
             .get_slots_with_token()
@@ -192,11 +190,11 @@ impl SoftHsm {
                 .context
                 .get_token_info(slot)
                 .map_err(pkcs11("C_GetTokenInfo"))?;
-            if !info.token_initialized() {
-                return Ok(slot);
+            if wanted(&info) {
+                return Ok(Some(slot));
             }
         }
-        Err(Error::NoFreeSlot)
+        Ok(None)
     }
 }
 
