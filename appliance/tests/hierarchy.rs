@@ -91,10 +91,7 @@ impl<'h> Installation<'h> {
             token.generate_l1(l1)?;
         }
         let pki = Pki::new();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let address = format!("127.0.0.1:{port}");
+        let address = krypton_dev::process::free_loopback_addr()?.to_string();
         let pin = pki.path("hsm.pin");
         std::fs::write(&pin, format!("{}\n", token.user_pin()))?;
         std::fs::set_permissions(&pin, std::fs::Permissions::from_mode(0o600))?;

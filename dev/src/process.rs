@@ -1,6 +1,7 @@
 //! The processes krypton-dev starts: long-running daemons that are always stopped again, and
 //! short commands that are always bounded in time.
 
+use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -8,6 +9,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,6 +24,8 @@ const POLL: Duration = Duration::from_millis(50);
 const STOP_GRACE: Duration = Duration::from_secs(15);
 /// How much of a daemon's log an error shows.
 const LOG_TAIL_BYTES: u64 = 4096;
+/// How many ports [`free_loopback_addr`] draws from the kernel before giving up.
+const MAX_PORT_DRAWS: usize = 64;
 /// How much output of a short command is read.
 const MAX_OUTPUT_BYTES: u64 = 1024 * 1024;
 
@@ -273,10 +277,22 @@ fn read_in_background(pipe: impl Read + Send + 'static) -> thread::JoinHandle<St
     })
 }
 
-/// A loopback address whose port was free a moment ago (the port is released before this
-/// returns, so another process could take it first; tests accept that small race).
+/// A loopback address whose port was free a moment ago and that this process has not handed
+/// out before. The port is released before this returns, so another process could take it
+/// first; but two stacks of one test binary never race for one port, nor does a new stack take
+/// the port of a daemon another stack stopped and is about to restart. (The kernel may well give
+/// a just-released port out again, and a waiter that only sees *something* listen there would
+/// take another stack's daemon for its own.)
 pub fn free_loopback_addr() -> Result<SocketAddr, Error> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map_err(Error::NoFreePort)
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    for _ in 0..MAX_PORT_DRAWS {
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map_err(Error::NoFreePort)?;
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(PoisonError::into_inner);
+        if handed_out.insert(addr.port()) {
+            return Ok(addr);
+        }
+    }
+    Err(Error::NoFreePort(std::io::ErrorKind::AddrInUse.into()))
 }

@@ -14,7 +14,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::thread::sleep;
@@ -23,6 +23,7 @@ use std::time::Duration;
 use common::records::app_a_key;
 use common::{Pki, core_section, dead_address, gateway_toml, rocksdb_vault};
 use kmip::State;
+use krypton_dev::process::free_loopback_addr;
 use krypton_gateway::{RocksDbVault, Vault};
 use serde_json::{Value, json};
 
@@ -85,7 +86,7 @@ impl Setup {
     fn new(pki: Pki, core: &str) -> Self {
         let vault = pki.dir().join("vault");
         seed(&vault);
-        let port = free_port();
+        let port = free_loopback_addr().unwrap().port();
         let config = pki.dir().join("gateway.toml");
         let toml = gateway_toml(
             &pki,
@@ -192,14 +193,6 @@ impl Drop for Gateway {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn ok(value: Value) -> Value {

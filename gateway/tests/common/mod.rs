@@ -12,7 +12,7 @@ pub mod records;
 
 use std::fs;
 use std::future::Future;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +21,7 @@ use kmip::net::ClientTlsFiles;
 use krypton_dev::pki::{
     Ca, CertFiles, GATEWAY_IDENTITY, SERVER_NAMES, Subject, client_params, server_params,
 };
+use krypton_dev::process::free_loopback_addr;
 use krypton_gateway::{Config, Server};
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
@@ -101,10 +102,7 @@ impl Pki {
 
 /// `127.0.0.1:<port>` where nothing listens: the port was free a moment ago, and is closed.
 pub fn dead_address() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    drop(listener);
-    address.to_string()
+    free_loopback_addr().unwrap().to_string()
 }
 
 /// The `[core]` section for a core at `address` whose certificate, issued by `pki`, names
