@@ -216,6 +216,33 @@ async fn concurrent_updates_lose_nothing<V: Vault>(vault: V) {
     assert_eq!(last.revision, 9);
 }
 
+async fn concurrent_creates_of_one_id_store_one<V: Vault>(vault: V) {
+    let vault = Arc::new(vault);
+    let creators = (0..8).map(|creator| {
+        let vault = Arc::clone(&vault);
+        tokio::spawn(async move {
+            let tag = format!("creator-{creator}");
+            let created = vault.create(record("app-a", "k1", &[&tag])).await;
+            (tag, created)
+        })
+    });
+    let mut winners = Vec::new();
+    for creator in creators.collect::<Vec<_>>() {
+        match creator.await.unwrap() {
+            (tag, Ok(())) => winners.push(tag),
+            (_, Err(VaultError::Exists)) => {}
+            (_, Err(error)) => panic!("{error}"),
+        }
+    }
+    let [winner] = winners.as_slice() else {
+        panic!("one create of the id must win: {winners:?}");
+    };
+    assert_eq!(
+        vault.get("app-a", "k1").await.unwrap(),
+        Some(record("app-a", "k1", &[winner]))
+    );
+}
+
 // ---- One instantiation per backend ------------------------------------------------------------
 
 /// Runs every behaviour against a fresh vault from `open`.
@@ -232,6 +259,7 @@ macro_rules! conformance {
                 destroying_drops_the_blob_and_keeps_the_metadata,
                 locate_matches_values_masks_and_date_ranges,
                 concurrent_updates_lose_nothing,
+                concurrent_creates_of_one_id_store_one,
             );
         }
     };

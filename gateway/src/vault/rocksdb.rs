@@ -3,11 +3,14 @@
 //! Every write is synced to the write-ahead log before it is acknowledged, so a key the client
 //! was told exists survives a crash or `kill -9`. Writers take no lock of ours while syncing
 //! one another's records, so RocksDB groups concurrent writes into one WAL write and one sync
-//! (its group commit). A compare-and-set holds a lock striped by record, so updates of one
+//! (its group commit). A create only claims its key while it checks and writes it, and takes no
+//! lock: a lock held across the sync would make every writer that needs it wait a whole sync
+//! and miss the group. A compare-and-set holds a lock striped by record, so updates of one
 //! record are ordered while different records proceed in parallel.
 //!
 //! RocksDB calls block, so each runs on the blocking thread pool, never on the async runtime.
 
+use std::collections::HashSet;
 use std::collections::hash_map::DefaultHasher;
 use std::fs::DirBuilder;
 use std::hash::{Hash, Hasher};
@@ -37,7 +40,10 @@ pub struct RocksDbVault {
 
 struct Inner {
     db: DB,
+    /// Orders the read-compare-write of updates, per stripe of records.
     stripes: Vec<Mutex<()>>,
+    /// The keys of the creates being checked and written.
+    creating: Mutex<HashSet<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for RocksDbVault {
@@ -64,6 +70,7 @@ impl RocksDbVault {
             inner: Arc::new(Inner {
                 db,
                 stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+                creating: Mutex::default(),
             }),
         })
     }
@@ -101,11 +108,11 @@ impl Vault for RocksDbVault {
         self.blocking(move |inner| {
             let key = record_key(&record.owner, &record.id);
             let value = encode(&record)?;
-            let _stripe = inner.lock(&key);
-            if inner.read(&key)?.is_some() {
+            let claim = Claim::take(inner, key).ok_or(VaultError::Exists)?;
+            if inner.read(&claim.key)?.is_some() {
                 return Err(VaultError::Exists);
             }
-            inner.write(&key, &value)
+            inner.write(&claim.key, &value)
         })
         .await
     }
@@ -168,6 +175,11 @@ impl Inner {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn creating(&self) -> std::sync::MutexGuard<'_, HashSet<Vec<u8>>> {
+        // Each change of the set is one insert or remove: a panic cannot leave it half-changed.
+        self.creating.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, VaultError> {
         self.db
             .get(key)
@@ -215,6 +227,27 @@ impl Inner {
             }
         }
         Ok(ids)
+    }
+}
+
+/// A create's claim on its key, given back when the create is done, whatever its outcome.
+struct Claim<'a> {
+    inner: &'a Inner,
+    key: Vec<u8>,
+}
+
+impl<'a> Claim<'a> {
+    /// Claims `key`; `None` if another create has it.
+    fn take(inner: &'a Inner, key: Vec<u8>) -> Option<Self> {
+        let claimed = inner.creating().insert(key.clone());
+        // Built only once claimed: dropping an unclaimed one would give back another's claim.
+        claimed.then(|| Self { inner, key })
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.inner.creating().remove(&self.key);
     }
 }
 
