@@ -1,5 +1,5 @@
-//! The running core: the appliance, the HSM, and the listeners that serve them: the control
-//! socket always, the KMIP service for gateways when `[kmip]` is configured.
+//! The running core: the [`Core`] and the listeners that adapt to it: the control socket
+//! always, the KMIP service for gateways when `[kmip]` is configured.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,13 +9,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::Server;
 
-use crate::appliance::Appliance;
 use crate::config::Config;
 use crate::control::service::ControlService;
 use crate::control::v1::control_server::ControlServer;
 use crate::control::{connections, socket};
+use crate::core::Core;
 use crate::error::Error;
-use crate::hierarchy::Hierarchy;
 use crate::hsm::Hsm;
 use crate::kmip_service::KmipService;
 use crate::seal::State;
@@ -25,27 +24,22 @@ const EXPIRY_SWEEP: Duration = Duration::from_secs(1);
 /// How often the state is compared with the one last reported to systemd (`STATUS=`).
 const STATE_REPORT: Duration = Duration::from_secs(1);
 
-/// The core, opened and ready to serve.
+/// The core process, configured and ready to start.
 #[derive(Debug)]
 pub struct Daemon {
     config: Config,
-    appliance: Arc<Appliance>,
 }
 
 impl Daemon {
-    /// Opens the store under the configured data directory. The core starts sealed (or
-    /// uninitialized); nothing is served until [`run`](Self::run).
-    pub fn open(config: Config) -> Result<Self, Error> {
-        let appliance = Appliance::open(config.data_dir(), config.unseal_progress_timeout())?;
-        Ok(Self {
-            config,
-            appliance: Arc::new(appliance),
-        })
+    /// The core as `config` describes it; nothing is opened until [`run`](Self::run).
+    pub fn new(config: Config) -> Self {
+        Self { config }
     }
 
-    /// Opens the HSM (if configured), then serves the control API and the KMIP service until
-    /// `shutdown` completes; then lets in-flight requests finish, zeroizes every key and
-    /// removes the socket.
+    /// Opens the HSM (if configured) and the store (the core starts sealed or
+    /// uninitialized), then serves the control API and the KMIP service until `shutdown`
+    /// completes; then lets in-flight requests finish, zeroizes every key and removes the
+    /// socket.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
         let hsm = match self.config.hsm() {
             Some(config) => {
@@ -55,7 +49,11 @@ impl Daemon {
             }
             None => None,
         };
-        let hierarchy = Arc::new(Hierarchy::new(Arc::clone(&self.appliance), hsm));
+        let core = Arc::new(Core::open(
+            self.config.data_dir(),
+            self.config.unseal_progress_timeout(),
+            hsm,
+        )?);
         let kmip = match self.config.kmip() {
             Some((config, gateways)) => {
                 let tls = kmip::net::server_config(&config.tls).map_err(Error::KmipSetup)?;
@@ -66,7 +64,7 @@ impl Daemon {
                             context: "binding the KMIP listener",
                             source,
                         })?;
-                let service = KmipService::new(Arc::clone(&hierarchy), gateways.clone());
+                let service = KmipService::new(Arc::clone(&core), gateways.clone());
                 Some((listener, Arc::new(tls), config.clone(), service))
             }
             None => None,
@@ -86,11 +84,11 @@ impl Daemon {
                 stopping,
             ))
         });
-        let state = self.appliance.state()?;
+        let state = core.state()?;
         krypton_service::notify::ready(status_line(state));
-        let reporter = tokio::spawn(report_state(Arc::clone(&self.appliance), state));
-        let sweeper = tokio::spawn(sweep_expired_unseal(Arc::clone(&self.appliance)));
-        let service = ControlServer::new(ControlService::new(hierarchy))
+        let reporter = tokio::spawn(report_state(Arc::clone(&core), state));
+        let sweeper = tokio::spawn(sweep_expired_unseal(Arc::clone(&core)));
+        let service = ControlServer::new(ControlService::new(Arc::clone(&core)))
             .max_decoding_message_size(self.config.max_request_bytes());
         let served = Server::builder()
             .timeout(self.config.request_timeout())
@@ -114,7 +112,7 @@ impl Daemon {
         }
         sweeper.abort();
         reporter.abort();
-        let zeroized = self.appliance.zeroize();
+        let zeroized = core.zeroize();
         socket::remove(path);
         tracing::info!("core stopped; keys zeroized");
         served.and(zeroized)
@@ -127,12 +125,12 @@ async fn stopped(mut stopping: watch::Receiver<bool>) {
     let _ = stopping.wait_for(|stop| *stop).await;
 }
 
-async fn sweep_expired_unseal(appliance: Arc<Appliance>) {
+async fn sweep_expired_unseal(core: Arc<Core>) {
     let mut ticks = tokio::time::interval(EXPIRY_SWEEP);
     loop {
         ticks.tick().await;
-        let appliance = Arc::clone(&appliance);
-        match tokio::task::spawn_blocking(move || appliance.expire_unseal()).await {
+        let core = Arc::clone(&core);
+        match tokio::task::spawn_blocking(move || core.expire_unseal()).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::error!(%error, "unseal expiry sweep failed"),
             Err(error) => tracing::error!(%error, "unseal expiry sweep panicked"),
@@ -141,13 +139,13 @@ async fn sweep_expired_unseal(appliance: Arc<Appliance>) {
 }
 
 /// Keeps `systemctl status` showing the lifecycle state, within [`STATE_REPORT`] of a change.
-async fn report_state(appliance: Arc<Appliance>, mut reported: State) {
+async fn report_state(core: Arc<Core>, mut reported: State) {
     let mut ticks = tokio::time::interval(STATE_REPORT);
     loop {
         ticks.tick().await;
-        let appliance = Arc::clone(&appliance);
+        let core = Arc::clone(&core);
         // A transition holds the lifecycle lock across disk syncs: wait for it off the runtime.
-        match tokio::task::spawn_blocking(move || appliance.state()).await {
+        match tokio::task::spawn_blocking(move || core.state()).await {
             Ok(Ok(state)) if state != reported => {
                 krypton_service::notify::status(status_line(state));
                 reported = state;

@@ -306,9 +306,6 @@ pub enum Bug {
     /// The HSM unwrapped another L2 than the one it had just wrapped.
     #[error("the HSM did not give back the L2 it wrapped")]
     HsmRoundTrip,
-    /// HKDF refused its own fixed-size output.
-    #[error("key derivation failed")]
-    KeyDerivation,
     /// An audit key is not a 64-bit sequence number.
     #[error("audit record key has {0} bytes, expected 8")]
     AuditKeyLength(usize),

@@ -11,11 +11,11 @@
 //! derived from the master key; the master key itself exists only in guarded memory, and only
 //! while the core is unsealed.
 
-mod appliance;
 mod audit;
 mod caller;
 mod config;
 pub mod control;
+mod core;
 mod daemon;
 mod error;
 mod hardening;

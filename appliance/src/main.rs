@@ -52,5 +52,5 @@ fn run(args: &Args) -> Result<(), Error> {
         ),
     }
     // The runtime's threads start only here, after the process is hardened.
-    serve(|shutdown| async move { Daemon::open(config)?.run(shutdown).await })
+    serve(|shutdown| async move { Daemon::new(config).run(shutdown).await })
 }

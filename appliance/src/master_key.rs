@@ -6,10 +6,9 @@
 //! Every one of these keys lives in its own guarded [`SecretKey`] and is wiped when the
 //! `MasterKey` is dropped (on seal and on shutdown).
 
-use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
 use aws_lc_rs::hmac;
 
-use crate::error::{Bug, Error};
+use crate::error::Error;
 use crate::secret::{SecretKey, WhenIdle};
 
 /// HKDF `info` labels. Part of the on-disk format: changing one orphans every record.
@@ -87,17 +86,9 @@ impl MasterKey {
     }
 }
 
-/// HKDF-SHA256 (no salt: the input is already a uniformly random key) expanded under `label`.
+/// The key derived from `root` for the purpose `label`.
 fn derive(root: &SecretKey, label: &[u8], when_idle: WhenIdle) -> Result<SecretKey, Error> {
-    SecretKey::from_fn(when_idle, |out| {
-        root.expose(|root| {
-            Salt::new(HKDF_SHA256, &[])
-                .extract(root)
-                .expand(&[label], HKDF_SHA256)
-                .and_then(|okm| okm.fill(out))
-        })
-        .map_err(|_| Error::Internal(Bug::KeyDerivation))
-    })
+    Ok(root.derive(&[label], when_idle)?)
 }
 
 #[cfg(test)]

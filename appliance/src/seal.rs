@@ -9,7 +9,7 @@
 //!
 //! Every start begins `Sealed` (or `Uninitialized`). Transitions consume the state they leave,
 //! so the shares of an abandoned attempt and the keys of a sealed core are dropped, and wiped,
-//! by the move itself. This module does no I/O; [`crate::appliance`] persists and audits.
+//! by the move itself. This module does no I/O; [`crate::core`] persists and audits.
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -16,6 +16,7 @@ use std::fmt;
 use std::ptr::NonNull;
 use std::sync::{Mutex, PoisonError};
 
+use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use memsec::Prot;
 use nix::errno::Errno;
@@ -73,6 +74,9 @@ pub enum SecretError {
     /// The system random number generator failed.
     #[error("the system random number generator failed")]
     Random(#[source] aws_lc_rs::error::Unspecified),
+    /// HKDF refused to expand a 32-byte key: a bug, its output length is fixed.
+    #[error("key derivation failed")]
+    Derivation,
 }
 
 impl SecretKey {
@@ -104,6 +108,20 @@ impl SecretKey {
             WhenIdle::ReadOnly => Prot::ReadOnly,
         })?;
         Ok(key)
+    }
+
+    /// A new key derived from this one by HKDF-SHA256 (no salt: this key is already uniformly
+    /// random) expanded under `info`, in its own guarded memory.
+    pub(crate) fn derive(&self, info: &[&[u8]], when_idle: WhenIdle) -> Result<Self, SecretError> {
+        Self::from_fn(when_idle, |out| {
+            self.expose(|root| {
+                Salt::new(HKDF_SHA256, &[])
+                    .extract(root)
+                    .expand(info, HKDF_SHA256)
+                    .and_then(|okm| okm.fill(out))
+            })
+            .map_err(|_| SecretError::Derivation)
+        })
     }
 
     /// Runs `f` with the key. The reference cannot outlive the call; whatever `f` copies out of

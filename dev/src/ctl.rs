@@ -113,6 +113,27 @@ impl Ctl {
             .map(drop)
     }
 
+    /// Unlinks `tenant` and deletes its wrapped keys and registry objects for good.
+    pub fn destroy_tenant(&self, tenant: &str) -> Result<(), Error> {
+        let args: [&OsStr; 5] = [
+            "tenant".as_ref(),
+            "unlink".as_ref(),
+            tenant.as_ref(),
+            "--destroy".as_ref(),
+            "--yes".as_ref(),
+        ];
+        self.run(&args).map(drop)
+    }
+
+    /// Why `tenant` is unavailable, as `kryptonctl tenant list` reports it.
+    pub fn tenant_reason(&self, tenant: &str) -> Result<Option<String>, Error> {
+        let answer = self.run(&["tenant".as_ref(), "list".as_ref()])?;
+        let tenants = answer["tenants"].as_array().into_iter().flatten();
+        Ok(tenants
+            .filter(|entry| entry["tenant"] == tenant)
+            .find_map(|entry| entry["reason"].as_str().map(str::to_owned)))
+    }
+
     /// `tenant`'s state as `kryptonctl tenant list` reports it ("active", "unlinked",
     /// "unavailable"), or `None` for an unknown tenant.
     pub fn tenant_state(&self, tenant: &str) -> Result<Option<String>, Error> {

@@ -12,6 +12,8 @@ arguments:
   {"op": "revoke", "uid": U}            Cessation of Operation -> uid
   {"op": "destroy", "uid": U}           -> uid
   {"op": "register_secret", "value": H} Secret Data (password) of the hex bytes H -> uid
+  {"op": "register_key", "value": H}    AES Symmetric Key of the hex bytes H -> uid
+  {"op": "register_opaque", "value": H} Opaque Object of the hex bytes H -> uid
 
 Prints one JSON list with one entry per command: {"ok": result}, or {"error": Result Reason,
 "message": Result Message} for a KMIP failure, or {"exception": text} for anything else (such
@@ -57,6 +59,14 @@ def run(client, command):
         secret = objects.SecretData(
             bytes.fromhex(command["value"]), enums.SecretDataType.PASSWORD)
         return client.register(secret)
+    if op == "register_key":
+        value = bytes.fromhex(command["value"])
+        key = objects.SymmetricKey(enums.CryptographicAlgorithm.AES, len(value) * 8, value)
+        return client.register(key)
+    if op == "register_opaque":
+        opaque = objects.OpaqueObject(
+            bytes.fromhex(command["value"]), enums.OpaqueDataType.NONE)
+        return client.register(opaque)
     raise ValueError("unknown op " + op)
 
 

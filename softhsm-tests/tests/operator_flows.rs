@@ -130,15 +130,18 @@ fn unlink_is_the_kill_switch_and_relink_restores(fixture: &Fixture) {
     let why = format!("tenant {tenant} is unavailable");
     assert_create_and_get_refused(&alice, &uid, &key, "PERMISSION_DENIED", &why);
     assert_create_and_get_refused(&bob, &bobs, &bobs_key, "PERMISSION_DENIED", &why);
-    // The refused Create stored nothing.
+    // Locate searches the core's registry too, whose objects fall with the tenant: refused.
     let results = alice.run(&json!([{"op": "locate", "name": "refused"}]));
-    assert_eq!(results[0], json!({"ok": []}));
+    assert_eq!(reason(&results[0]), "PERMISSION_DENIED", "{}", results[0]);
 
     // Relinking to the same L1 re-opens the tenant's L2 from its wrapped copy: the keys are back.
     ctl.link_tenant(tenant, &fixture.hsm().l1_label).unwrap();
     wait_for_tenant(&stack, "active");
     assert_eq!(alice.get(&uid), key);
     assert_eq!(bob.get(&bobs), bobs_key);
+    // The refused Create stored nothing.
+    let results = alice.run(&json!([{"op": "locate", "name": "refused"}]));
+    assert_eq!(results[0], json!({"ok": []}));
 }
 
 fn a_deleted_l1_fails_closed_after_restart(fixture: &Fixture) {

@@ -1,5 +1,5 @@
-//! The control service: authenticates the caller, runs the operation on the appliance, and
-//! translates between the wire messages and the appliance's types.
+//! The control service: authenticates the caller, runs the operation on the [`Core`], and
+//! translates between the wire messages and the core's types. It holds nothing but the core.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,30 +9,30 @@ use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
 
 use super::v1;
-use crate::appliance::{Appliance, InstallationInfo, StatusReport, UnsealOutcome, UnsealReport};
 use crate::audit::AuditRecord;
 use crate::caller::Caller;
+use crate::core::{
+    Core, InstallationInfo, ServiceInfo, StatusReport, TenantInfo, UnsealOutcome, UnsealReport,
+};
 use crate::error::{Bug, Error};
-use crate::hierarchy::{Hierarchy, ServiceInfo, ServiceName, TenantInfo, tenant_id};
+use crate::hierarchy::{ServiceName, tenant_id};
 use crate::seal::{Progress, State};
 
 /// Records returned when an audit log request names no limit.
 const DEFAULT_AUDIT_PAGE: usize = 20;
 
-/// Serves the control API from an [`Appliance`] and its key [`Hierarchy`].
+/// Serves the control API from the [`Core`].
 #[derive(Debug, Clone)]
 pub(crate) struct ControlService {
-    appliance: Arc<Appliance>,
-    hierarchy: Arc<Hierarchy>,
+    core: Arc<Core>,
     /// Besides root, the only user served: the one the core runs as.
     owner_uid: u32,
 }
 
 impl ControlService {
-    pub(crate) fn new(hierarchy: Arc<Hierarchy>) -> Self {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
         Self {
-            appliance: Arc::clone(hierarchy.appliance()),
-            hierarchy,
+            core,
             owner_uid: nix::unistd::geteuid().as_raw(),
         }
     }
@@ -65,13 +65,13 @@ impl ControlService {
         }
     }
 
-    /// Runs `operation` on the blocking pool: appliance calls wait on disk syncs.
+    /// Runs a synchronous `operation` of the core on the blocking pool: it waits on disk syncs.
     async fn run<T: Send + 'static>(
         &self,
-        operation: impl FnOnce(&Appliance) -> Result<T, Error> + Send + 'static,
+        operation: impl FnOnce(&Core) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Status> {
-        let appliance = Arc::clone(&self.appliance);
-        tokio::task::spawn_blocking(move || operation(&appliance))
+        let core = Arc::clone(&self.core);
+        tokio::task::spawn_blocking(move || operation(&core))
             .await
             .map_err(|join| Error::Internal(Bug::Task(join)))?
             .map_err(Status::from)
@@ -85,7 +85,7 @@ impl v1::control_server::Control for ControlService {
         request: Request<v1::StatusRequest>,
     ) -> Result<Response<v1::StatusResponse>, Status> {
         let caller = self.caller(&request)?;
-        let report = self.run(move |appliance| appliance.status(&caller)).await?;
+        let report = self.run(move |core| core.status(&caller)).await?;
         Ok(Response::new(status_response(report)))
     }
 
@@ -98,7 +98,7 @@ impl v1::control_server::Control for ControlService {
         let threshold = small("threshold", request.threshold)?;
         let count = small("shares", request.shares)?;
         let report = self
-            .run(move |appliance| appliance.init(&caller, threshold, count))
+            .run(move |core| core.init(&caller, threshold, count))
             .await?;
         Ok(Response::new(v1::InitResponse {
             shares: report
@@ -121,13 +121,8 @@ impl v1::control_server::Control for ControlService {
             tracing::warn!(%caller, error = %refusal, "unseal share refused");
             Status::from(Error::from(refusal))
         })?;
-        let report = self
-            .run(move |appliance| appliance.unseal(&caller, share))
-            .await?;
-        if matches!(report.outcome, UnsealOutcome::Unsealed { .. }) {
-            // Bounded per tenant; a tenant the HSM refuses is left unavailable, not waited for.
-            self.hierarchy.reopen().await?;
-        }
+        // An unseal re-opens every linked tenant before it returns, each bounded in time.
+        let report = self.core.unseal(caller, share).await?;
         Ok(Response::new(unseal_response(report)))
     }
 
@@ -136,9 +131,7 @@ impl v1::control_server::Control for ControlService {
         request: Request<v1::ResetUnsealRequest>,
     ) -> Result<Response<v1::ResetUnsealResponse>, Status> {
         let caller = self.caller(&request)?;
-        let discarded = self
-            .run(move |appliance| appliance.reset_unseal(&caller))
-            .await?;
+        let discarded = self.run(move |core| core.reset_unseal(&caller)).await?;
         Ok(Response::new(v1::ResetUnsealResponse {
             discarded: saturate(discarded),
         }))
@@ -149,7 +142,7 @@ impl v1::control_server::Control for ControlService {
         request: Request<v1::SealRequest>,
     ) -> Result<Response<v1::SealResponse>, Status> {
         let caller = self.caller(&request)?;
-        let audit_sequence = self.run(move |appliance| appliance.seal(&caller)).await?;
+        let audit_sequence = self.run(move |core| core.seal(&caller)).await?;
         Ok(Response::new(v1::SealResponse { audit_sequence }))
     }
 
@@ -164,7 +157,7 @@ impl v1::control_server::Control for ControlService {
             limit => usize::try_from(limit).unwrap_or(usize::MAX),
         };
         let (records, audit_sequence) = self
-            .run(move |appliance| appliance.audit_log(&caller, request.from_sequence, limit))
+            .run(move |core| core.audit_log(&caller, request.from_sequence, limit))
             .await?;
         Ok(Response::new(v1::AuditLogResponse {
             records: records.into_iter().map(audit_record).collect(),
@@ -179,10 +172,7 @@ impl v1::control_server::Control for ControlService {
         let caller = self.caller(&request)?;
         let request = request.into_inner();
         let tenant = tenant_id(request.tenant)?;
-        let report = self
-            .hierarchy
-            .link(caller, tenant, request.l1_label)
-            .await?;
+        let report = self.core.link(caller, tenant, request.l1_label).await?;
         Ok(Response::new(v1::LinkTenantResponse {
             relinked: report.relinked,
             audit_sequence: report.audit_sequence,
@@ -196,10 +186,7 @@ impl v1::control_server::Control for ControlService {
         let caller = self.caller(&request)?;
         let request = request.into_inner();
         let tenant = tenant_id(request.tenant)?;
-        let audit_sequence = self
-            .hierarchy
-            .unlink(caller, tenant, request.destroy)
-            .await?;
+        let audit_sequence = self.core.unlink(caller, tenant, request.destroy).await?;
         Ok(Response::new(v1::UnlinkTenantResponse { audit_sequence }))
     }
 
@@ -208,7 +195,7 @@ impl v1::control_server::Control for ControlService {
         request: Request<v1::ListTenantsRequest>,
     ) -> Result<Response<v1::ListTenantsResponse>, Status> {
         let caller = self.caller(&request)?;
-        let (tenants, audit_sequence) = self.hierarchy.tenants(caller).await?;
+        let (tenants, audit_sequence) = self.core.tenants(caller).await?;
         Ok(Response::new(v1::ListTenantsResponse {
             tenants: tenants.into_iter().map(tenant).collect(),
             audit_sequence,
@@ -241,7 +228,7 @@ impl v1::control_server::Control for ControlService {
     ) -> Result<Response<v1::ListServicesResponse>, Status> {
         let caller = self.caller(&request)?;
         let tenant = tenant_id(request.into_inner().tenant)?;
-        let (services, audit_sequence) = self.hierarchy.services(caller, tenant).await?;
+        let (services, audit_sequence) = self.core.services(caller, tenant).await?;
         Ok(Response::new(v1::ListServicesResponse {
             services: services.into_iter().map(service).collect(),
             audit_sequence,
@@ -260,7 +247,7 @@ impl ControlService {
         let tenant = tenant_id(tenant)?;
         let name = ServiceName::new(service_name)?;
         let (info, audit_sequence) = self
-            .hierarchy
+            .core
             .new_service_key(caller, tenant, name, rotate)
             .await?;
         Ok(Response::new(v1::ServiceResponse {

@@ -1,18 +1,25 @@
 //! The tenants' keys in memory: each tenant's L2 and its services' L3 versions, in guarded
 //! memory, or the reason a tenant has none.
 //!
-//! The keyring belongs to the unsealed state (see [`crate::seal::Unsealed`]): seal closes it,
-//! which drops, and so wipes, every key at once, and a closed keyring takes no new keys, so a
-//! re-open still running when the core is sealed cannot bring keys back. Replacing a tenant's
-//! state drops its old keys under the write lock: once [`Keyring::set`] returns, no wrap or
-//! unwrap can use them. That is the kill switch.
+//! The keyring belongs to the unsealed state: seal closes it, which drops, and so wipes, every
+//! key at once, and a closed keyring takes no new keys, so a re-open still running when the core
+//! is sealed cannot bring keys back.
+//!
+//! **The lock discipline.** Each tenant's slot carries a generation, bumped by every change.
+//! Taking keys *away* ([`Keyring::revoke`]: unlink, an L1 found gone) never waits and always
+//! wins: the old state, keys and all, is dropped under the write lock, and once it returns no
+//! wrap or unwrap can use them. That is the kill switch. Putting keys *in* is slow (the HSM
+//! unwraps the L2 first), so it is a compare-and-set ([`Keyring::install`]): it succeeds only
+//! if the slot is still at the generation the work started from ([`Keyring::ticket`]). An
+//! unlink that lands while a re-open or a link is talking to the HSM therefore cannot be undone
+//! by it: the late install finds a newer generation and its keys are dropped.
 
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::Error;
 use crate::hsm::TenantId;
-use crate::secret::SecretKey;
+use crate::secret::{SecretKey, WhenIdle};
 
 use super::names::ServiceName;
 
@@ -41,11 +48,39 @@ impl TenantState {
     }
 }
 
-/// A tenant's L2 and its service keys.
+/// A tenant's L2, the registry key derived from it, and its service keys.
 #[derive(Debug)]
 pub(crate) struct TenantKeys {
-    pub(super) l2: SecretKey,
-    pub(super) services: HashMap<ServiceName, ServiceKeys>,
+    pub(crate) l2: SecretKey,
+    /// Seals the tenant's objects in the core's registry. Shared (not copied) with a registry
+    /// operation in flight, which checks afterwards that the tenant was not revoked meanwhile.
+    registry: Arc<SecretKey>,
+    pub(crate) services: HashMap<ServiceName, ServiceKeys>,
+}
+
+/// HKDF `info` label of a tenant's registry key. Part of the on-disk format.
+const REGISTRY_KEY_LABEL: &[u8] = b"krypton/v1/registry-seal";
+
+impl TenantKeys {
+    /// The keys of `tenant`: its L2, the registry key derived from it, and its services.
+    pub(crate) fn new(
+        tenant: &TenantId,
+        l2: SecretKey,
+        services: HashMap<ServiceName, ServiceKeys>,
+    ) -> Result<Self, Error> {
+        let info: [&[u8]; 2] = [REGISTRY_KEY_LABEL, tenant.as_str().as_bytes()];
+        let registry = Arc::new(l2.derive(&info, WhenIdle::ReadOnly)?);
+        Ok(Self {
+            l2,
+            registry,
+            services,
+        })
+    }
+
+    /// The key that seals the tenant's registry objects.
+    pub(crate) fn registry_key(&self) -> &SecretKey {
+        &self.registry
+    }
 }
 
 /// Every version of one service key; version `n` is at index `n - 1`.
@@ -76,9 +111,26 @@ pub(crate) struct Keyring {
 
 #[derive(Debug, Default)]
 struct Inner {
-    tenants: HashMap<TenantId, TenantState>,
+    tenants: HashMap<TenantId, Slot>,
+    /// The last generation handed out, for every tenant: never reused, so a ticket taken
+    /// before a tenant was forgotten cannot match a later slot.
+    generation: u64,
     closed: bool,
 }
+
+#[derive(Debug)]
+struct Slot {
+    generation: u64,
+    state: TenantState,
+}
+
+/// The generation of a tenant's slot when slow work on it began; see [`Keyring::install`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticket(u64);
+
+/// The slot changed since the ticket was taken: the install was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Superseded;
 
 impl Keyring {
     /// Runs `f` with the keys of `tenant`; fails closed if it has none in memory.
@@ -92,7 +144,7 @@ impl Keyring {
             tenant: tenant.clone(),
             reason: reason.to_owned(),
         };
-        match inner.tenants.get(tenant) {
+        match inner.tenants.get(tenant).map(|slot| &slot.state) {
             Some(TenantState::Active(keys)) => f(keys),
             Some(TenantState::Unavailable(reason)) => Err(unavailable(reason)),
             Some(TenantState::Unlinked) => Err(unavailable("it is unlinked")),
@@ -103,42 +155,92 @@ impl Keyring {
         }
     }
 
+    /// `tenant`'s registry key and the ticket it was read at, for an operation that runs
+    /// without the keyring's lock and checks [`is_current`](Self::is_current) at its end.
+    pub(crate) fn registry_key(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<(Arc<SecretKey>, Ticket), Error> {
+        let ticket = self.ticket(tenant);
+        self.with_tenant(tenant, |keys| Ok((Arc::clone(&keys.registry), ticket)))
+    }
+
+    /// Whether `tenant`'s slot is still at `ticket`: nothing revoked or replaced its keys.
+    pub(crate) fn is_current(&self, tenant: &TenantId, ticket: Ticket) -> bool {
+        self.ticket(tenant) == ticket
+    }
+
     /// Whether `tenant`'s keys are in memory.
-    pub(super) fn is_active(&self, tenant: &TenantId) -> bool {
+    pub(crate) fn is_active(&self, tenant: &TenantId) -> bool {
         matches!(
-            self.read().tenants.get(tenant),
+            self.read().tenants.get(tenant).map(|slot| &slot.state),
             Some(TenantState::Active(_))
         )
     }
 
     /// The name of `tenant`'s state and the reason it is unavailable, if it is.
-    pub(super) fn describe(&self, tenant: &TenantId) -> Option<(&'static str, Option<String>)> {
-        self.read().tenants.get(tenant).map(|state| {
-            let reason = match state {
+    pub(crate) fn describe(&self, tenant: &TenantId) -> Option<(&'static str, Option<String>)> {
+        self.read().tenants.get(tenant).map(|slot| {
+            let reason = match &slot.state {
                 TenantState::Unavailable(reason) => Some(reason.clone()),
                 _ => None,
             };
-            (state.name(), reason)
+            (slot.state.name(), reason)
         })
     }
 
-    /// Sets `tenant`'s state, dropping (wiping) the keys it had. Ignored once closed.
-    pub(super) fn set(&self, tenant: &TenantId, state: TenantState) {
+    /// The generation of `tenant`'s slot now, to [`install`](Self::install) against later.
+    pub(crate) fn ticket(&self, tenant: &TenantId) -> Ticket {
+        Ticket(
+            self.read()
+                .tenants
+                .get(tenant)
+                .map_or(0, |slot| slot.generation),
+        )
+    }
+
+    /// Sets `tenant`'s state without keys (opening, unavailable, unlinked), dropping (wiping)
+    /// the keys it had, whatever work on it is under way; returns the new generation. Never
+    /// waits for anything but the in-memory lock. Ignored once closed.
+    pub(crate) fn revoke(&self, tenant: &TenantId, state: TenantState) -> Ticket {
+        debug_assert!(
+            !matches!(state, TenantState::Active(_)),
+            "keys go in by install"
+        );
         let mut inner = self.write();
-        if !inner.closed {
-            // The old state, keys and all, is dropped here, under the lock.
-            inner.tenants.insert(tenant.clone(), state);
+        Self::put(&mut inner, tenant, state)
+    }
+
+    /// Sets `tenant`'s state to `state` if its slot is still at `ticket`'s generation; else
+    /// drops `state` (wiping any keys in it) and reports [`Superseded`].
+    pub(crate) fn install(
+        &self,
+        tenant: &TenantId,
+        ticket: Ticket,
+        state: TenantState,
+    ) -> Result<(), Superseded> {
+        let mut inner = self.write();
+        let current = inner.tenants.get(tenant).map_or(0, |slot| slot.generation);
+        if inner.closed || current != ticket.0 {
+            return Err(Superseded);
         }
+        Self::put(&mut inner, tenant, state);
+        Ok(())
     }
 
     /// Forgets `tenant` altogether (it was destroyed), wiping its keys.
-    pub(super) fn remove(&self, tenant: &TenantId) {
+    pub(crate) fn remove(&self, tenant: &TenantId) {
         self.write().tenants.remove(tenant);
     }
 
     /// Adds `l3` as the next version of `service` of the active `tenant`.
-    pub(super) fn add_version(&self, tenant: &TenantId, service: &ServiceName, l3: SecretKey) {
-        if let Some(TenantState::Active(keys)) = self.write().tenants.get_mut(tenant) {
+    pub(crate) fn add_version(&self, tenant: &TenantId, service: &ServiceName, l3: SecretKey) {
+        let mut inner = self.write();
+        if let Some(Slot {
+            state: TenantState::Active(keys),
+            ..
+        }) = inner.tenants.get_mut(tenant)
+        {
             keys.services
                 .entry(service.clone())
                 .or_default()
@@ -154,6 +256,19 @@ impl Keyring {
         inner.tenants.clear();
     }
 
+    fn put(inner: &mut Inner, tenant: &TenantId, state: TenantState) -> Ticket {
+        if inner.closed {
+            return Ticket(0);
+        }
+        inner.generation += 1;
+        let generation = inner.generation;
+        // The old state, keys and all, is dropped here, under the lock.
+        inner
+            .tenants
+            .insert(tenant.clone(), Slot { generation, state });
+        Ticket(generation)
+    }
+
     // A panic while holding the lock leaves at worst a tenant in its old or new state, both
     // consistent: the lock is used past poisoning rather than failing every request.
     fn read(&self) -> RwLockReadGuard<'_, Inner> {
@@ -162,5 +277,67 @@ impl Keyring {
 
     fn write(&self) -> RwLockWriteGuard<'_, Inner> {
         self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> TenantState {
+        let tenant = TenantId::new("acme").unwrap();
+        let l2 = SecretKey::random(WhenIdle::NoAccess).unwrap();
+        TenantState::Active(TenantKeys::new(&tenant, l2, HashMap::new()).unwrap())
+    }
+
+    #[test]
+    fn an_unlink_during_a_reopen_is_never_undone() {
+        let keyring = Keyring::default();
+        let tenant = TenantId::new("acme").unwrap();
+        // The unseal marks the tenant opening and the re-open goes to the HSM with its ticket.
+        let reopen = keyring.revoke(&tenant, TenantState::Opening);
+        // The operator unlinks while the HSM is still answering.
+        keyring.revoke(&tenant, TenantState::Unlinked);
+        // The HSM answers: the re-open's keys are dropped, the unlink stands.
+        assert_eq!(keyring.install(&tenant, reopen, keys()), Err(Superseded));
+        assert_eq!(keyring.describe(&tenant), Some(("unlinked", None)));
+        assert!(!keyring.is_active(&tenant));
+    }
+
+    #[test]
+    fn an_install_at_its_generation_succeeds_and_a_revoke_wipes_it() {
+        let keyring = Keyring::default();
+        let tenant = TenantId::new("acme").unwrap();
+        let ticket = keyring.ticket(&tenant);
+        keyring.install(&tenant, ticket, keys()).unwrap();
+        assert!(keyring.is_active(&tenant));
+        // A second install from the same (now stale) ticket is refused.
+        assert_eq!(keyring.install(&tenant, ticket, keys()), Err(Superseded));
+        keyring.revoke(&tenant, TenantState::Unavailable("L1 deleted".into()));
+        assert!(!keyring.is_active(&tenant));
+        assert!(matches!(
+            keyring.with_tenant(&tenant, |_| Ok(())),
+            Err(Error::TenantUnavailable { .. })
+        ));
+    }
+
+    #[test]
+    fn a_forgotten_tenant_does_not_accept_an_old_ticket() {
+        let keyring = Keyring::default();
+        let tenant = TenantId::new("acme").unwrap();
+        let old = keyring.revoke(&tenant, TenantState::Opening);
+        keyring.remove(&tenant);
+        keyring.revoke(&tenant, TenantState::Opening);
+        assert_eq!(keyring.install(&tenant, old, keys()), Err(Superseded));
+    }
+
+    #[test]
+    fn a_closed_keyring_takes_no_keys() {
+        let keyring = Keyring::default();
+        let tenant = TenantId::new("acme").unwrap();
+        let ticket = keyring.revoke(&tenant, TenantState::Opening);
+        keyring.close();
+        assert_eq!(keyring.install(&tenant, ticket, keys()), Err(Superseded));
+        assert!(keyring.describe(&tenant).is_none());
     }
 }

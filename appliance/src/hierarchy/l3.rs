@@ -18,12 +18,12 @@ const SEALED_LEN: usize = IV_LEN + KEY_LEN + TAG_LEN;
 
 /// Draws a new L3 into guarded memory. L3s are used on every wrap and unwrap, by many
 /// threads at once, so their pages stay readable (see [`WhenIdle::ReadOnly`]).
-pub(super) fn generate() -> Result<SecretKey, Error> {
+pub(crate) fn generate() -> Result<SecretKey, Error> {
     Ok(SecretKey::random(WhenIdle::ReadOnly)?)
 }
 
 /// Seals `l3` under `l2` for `tenant`, `service`, `version`.
-pub(super) fn seal(
+pub(crate) fn seal(
     l2: &SecretKey,
     tenant: &TenantId,
     service: &ServiceName,
@@ -37,7 +37,7 @@ pub(super) fn seal(
 
 /// Opens a sealed L3 into guarded memory; `None` if it is not the L3 of this tenant,
 /// service and version under this L2.
-pub(super) fn open(
+pub(crate) fn open(
     l2: &SecretKey,
     tenant: &TenantId,
     service: &ServiceName,

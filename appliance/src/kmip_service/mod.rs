@@ -35,11 +35,11 @@ use kmip::{
     UniqueIdentifier,
 };
 
-use crate::error::{Bug, Error};
-use crate::hierarchy::{Hierarchy, L3Id};
+use crate::core::Core;
+use crate::error::Error;
+use crate::hierarchy::L3Id;
 use crate::hsm::TenantId;
 use crate::registry::Owner;
-use crate::seal::Unsealed;
 use config::Gateways;
 use registry_seam::{Requester, registry_answer};
 pub(crate) use result::result_of;
@@ -71,7 +71,7 @@ const OPERATIONS: [Operation; 17] = [
 /// The KMIP service.
 #[derive(Debug)]
 pub(crate) struct KmipService {
-    hierarchy: Arc<Hierarchy>,
+    core: Arc<Core>,
     gateways: Gateways,
 }
 
@@ -83,11 +83,8 @@ struct Checked<'a> {
 }
 
 impl KmipService {
-    pub(crate) fn new(hierarchy: Arc<Hierarchy>, gateways: Gateways) -> Self {
-        Self {
-            hierarchy,
-            gateways,
-        }
+    pub(crate) fn new(core: Arc<Core>, gateways: Gateways) -> Self {
+        Self { core, gateways }
     }
 
     /// Answers a decoded request message from `peer`.
@@ -204,9 +201,7 @@ impl KmipService {
             RequestPayload::Decrypt(request) if for_gateway => {
                 self.decrypt(checked, request).await.map(Into::into)
             }
-            _ => {
-                registry_answer(self.hierarchy.appliance(), &checked.requester, header, item).await
-            }
+            _ => registry_answer(&self.core, &checked.requester, header, item).await,
         }
     }
 
@@ -226,9 +221,7 @@ impl KmipService {
         let id = additional_data(request.authenticated_encryption_additional_data)?;
         let uid = l3.to_string();
         let data = request.data;
-        let blob = self
-            .with_unsealed(move |unsealed| Hierarchy::wrap(unsealed, &l3, &id, &data))
-            .await?;
+        let blob = self.core.wrap(l3, id, data).await?;
         Ok(EncryptResponse {
             unique_identifier: uid,
             data: blob,
@@ -253,31 +246,11 @@ impl KmipService {
         let id = additional_data(request.authenticated_encryption_additional_data)?;
         let uid = l3.to_string();
         let blob = request.data;
-        let key = self
-            .with_unsealed(move |unsealed| Hierarchy::unwrap(unsealed, &l3, &id, &blob))
-            .await?;
+        let key = self.core.unwrap(l3, id, blob).await?;
         Ok(DecryptResponse {
             unique_identifier: uid,
             data: SecretBytes::new(key.to_vec()),
         })
-    }
-
-    /// Runs the L4 crypto `f` with the unsealed state. Inline when the lifecycle lock is free:
-    /// an AES-GCM of a few dozen bytes costs less than a hop to the blocking pool, and every
-    /// Get and Create through a gateway comes here (the keyring's lock beneath is only ever
-    /// held for in-memory updates). On the blocking pool when a seal or unseal holds the
-    /// lifecycle lock across a disk sync, so that no runtime thread waits for the disk.
-    async fn with_unsealed<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Unsealed) -> Result<T, Error> + Send + 'static,
-    ) -> Result<T, Error> {
-        match self.hierarchy.appliance().try_with_unsealed(f) {
-            Ok(done) => done,
-            Err(f) => {
-                let appliance = Arc::clone(self.hierarchy.appliance());
-                blocking(move || appliance.with_unsealed(f)).await
-            }
-        }
     }
 
     /// The service key a request names, if the gateway may use it.
@@ -392,14 +365,4 @@ fn query(_request: &QueryRequest) -> QueryResponse {
         vendor_identification: Some(VENDOR.to_owned()),
         ..QueryResponse::default()
     }
-}
-
-/// Runs crypto on the blocking pool: it takes the lifecycle lock, which a seal or unseal may
-/// hold across a disk sync.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
-) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|join| Error::Internal(Bug::Task(join)))?
 }

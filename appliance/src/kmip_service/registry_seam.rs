@@ -8,10 +8,11 @@
 
 use std::sync::Arc;
 
-use kmip::{DateTime, RequestBatchItem, RequestHeader, ResponsePayload};
+use kmip::{RequestBatchItem, RequestHeader, ResponsePayload};
 
-use crate::appliance::Appliance;
+use crate::core::Core;
 use crate::error::Error;
+use crate::hsm::TenantId;
 use crate::registry::Owner;
 
 /// On whose behalf a request is made.
@@ -32,11 +33,10 @@ pub(crate) enum Requester {
     },
 }
 
-/// Answers one batch item on the core's own object registry, on the blocking pool (the
-/// registry syncs to disk and takes the lifecycle lock). Errors are mapped to the KMIP result
-/// by [`super::result::result_of`].
+/// Answers one batch item on the core's own object registry, for the application the gateway
+/// named. Errors are mapped to the KMIP result by [`super::result::result_of`].
 pub(crate) async fn registry_answer(
-    appliance: &Arc<Appliance>,
+    core: &Arc<Core>,
     requester: &Requester,
     header: &RequestHeader,
     item: RequestBatchItem,
@@ -44,14 +44,7 @@ pub(crate) async fn registry_answer(
     let Requester::Application { owner, .. } = requester else {
         return Err(Error::GatewayOwnsNoObjects(item.operation));
     };
-    let (appliance, owner) = (Arc::clone(appliance), owner.clone());
-    let version = header.protocol_version;
-    super::blocking(move || {
-        appliance
-            .with_registry(|registry| {
-                registry.answer(&owner, version, DateTime::now(), item.payload)
-            })?
-            .map_err(Error::from)
-    })
-    .await
+    let tenant = TenantId::new(owner.tenant.as_str()).map_err(Error::InvalidName)?;
+    core.registry(tenant, owner.clone(), header.protocol_version, item.payload)
+        .await
 }

@@ -10,9 +10,12 @@
 //!
 //! Every object belongs to an [`Owner`], a (tenant, identity) pair; records are keyed by owner
 //! first (see [`record`]), so an owner reaches only its own objects and another's are Item Not
-//! Found, never the object. Records are sealed under the master key's record key by the
-//! [`Store`]; key material is held in wiped memory ([`kmip::SecretBytes`]) and returned only by
-//! Get. Destroy drops the material and keeps the metadata.
+//! Found, never the object. Records are sealed by the [`Store`] under the owner's *tenant's*
+//! registry key, derived from the tenant's L2 (see [`crate::hierarchy::TenantKeys`]): the
+//! master key alone (K shares without the customer's HSM) opens none of them, and while the
+//! tenant is unlinked or its L1 is gone the core has no key to open them with. Key material is
+//! held in wiped memory ([`kmip::SecretBytes`]) and returned only by Get. Destroy drops the
+//! material and keeps the metadata; destroying the tenant deletes its objects ([`forget`]).
 //!
 //! Edits of an existing object are read-modify-write: they are serialised by one lock, so two
 //! concurrent requests on an object never lose each other's change. The control path is not
@@ -21,6 +24,7 @@
 mod operations;
 mod record;
 mod register;
+mod tenancy;
 #[cfg(test)]
 mod tests;
 
@@ -32,6 +36,8 @@ use kmip::{DateTime, ProtocolVersion, RequestPayload, ResponsePayload, ResultRea
 use crate::error::Error;
 use crate::secret::SecretKey;
 use crate::store::Store;
+
+pub(crate) use tenancy::{forget, migrate_legacy};
 
 /// Who an object belongs to: the application's identity within its tenant, as the gateway
 /// conveyed it.

@@ -128,7 +128,7 @@ impl<'r> Object<'r> {
         let stored = self
             .registry
             .store
-            .get_sealed(self.registry.record_key, Column::Objects, &self.key)?
+            .get_sealed(self.registry.record_key, Column::Registry, &self.key)?
             .ok_or_else(|| Refusal::not_found(&self.id))?;
         Ok((self.id.clone(), stored))
     }
@@ -143,7 +143,7 @@ impl<'r> Object<'r> {
         let (id, mut stored) = self.read()?;
         let response = change(&id, &mut stored)?;
         let mut batch = self.registry.store.batch(self.registry.record_key);
-        batch.put_sealed(Column::Objects, &self.key, &stored)?;
+        batch.put_sealed(Column::Registry, &self.key, &stored)?;
         batch.commit()?;
         Ok(response)
     }
@@ -177,7 +177,7 @@ fn register(
         material: Some(material),
     };
     let mut batch = registry.store.batch(registry.record_key);
-    batch.put_sealed(Column::Objects, &record::record_key(owner, &id), &stored)?;
+    batch.put_sealed(Column::Registry, &record::record_key(owner, &id), &stored)?;
     batch.commit()?;
     tracing::info!(tenant = %owner.tenant, identity = %owner.identity, object = %id, ?object_type, "object registered");
     Ok(RegisterResponse {
@@ -345,7 +345,7 @@ fn matching(
     loop {
         let page = registry.store.scan_sealed::<StoredObject>(
             registry.record_key,
-            Column::Objects,
+            Column::Registry,
             Scan::Within {
                 prefix: &prefix,
                 from: &from,

@@ -1,6 +1,6 @@
 //! One registered object as the registry stores it, and where.
 //!
-//! Records live in the `objects` column family under `owner || id`, the owner written as two
+//! Records live in the `registry` column family under `owner || id`, the owner written as two
 //! length-prefixed strings (tenant, identity): one owner's records are one key range, and no
 //! choice of names can make one owner's key a prefix of another's. The value is sealed like
 //! every record of the core, so key material never reaches the disk in plaintext.
@@ -125,14 +125,24 @@ fn key_bytes(material: KeyMaterial) -> SecretBytes {
 
 /// The start of every record key of `owner`.
 pub(super) fn owner_prefix(owner: &Owner) -> Vec<u8> {
-    let mut prefix = Vec::with_capacity(4 + owner.tenant.len() + owner.identity.len());
-    for part in [&owner.tenant, &owner.identity] {
-        // Tenants and identities are bounded far below 64 KiB by the registry's checks.
-        let len = u16::try_from(part.len()).unwrap_or(u16::MAX);
-        prefix.extend_from_slice(&len.to_be_bytes());
-        prefix.extend_from_slice(part.as_bytes());
-    }
+    let mut prefix = tenant_prefix(&owner.tenant);
+    push_part(&mut prefix, &owner.identity);
     prefix
+}
+
+/// The start of every record key of every owner of `tenant`.
+pub(super) fn tenant_prefix(tenant: &str) -> Vec<u8> {
+    let mut prefix = Vec::with_capacity(2 + tenant.len());
+    push_part(&mut prefix, tenant);
+    prefix
+}
+
+/// Appends `part`, length-prefixed, to a record key.
+fn push_part(key: &mut Vec<u8>, part: &str) {
+    // Tenants and identities are bounded far below 64 KiB by the registry's checks.
+    let len = u16::try_from(part.len()).unwrap_or(u16::MAX);
+    key.extend_from_slice(&len.to_be_bytes());
+    key.extend_from_slice(part.as_bytes());
 }
 
 /// The record key of object `id` of `owner`.

@@ -17,6 +17,7 @@ use kmip::{
 use tempfile::TempDir;
 
 use super::*;
+use crate::hsm::TenantId;
 use crate::registry::record::{self, StoredObject};
 use crate::secret::WhenIdle;
 use crate::store::Column;
@@ -296,7 +297,7 @@ fn destroy_removes_the_material_and_keeps_the_metadata() {
     f.answer(&alice(), destroy(&id));
     let stored: StoredObject = f
         .store
-        .get_sealed(&f.key, Column::Objects, &record::record_key(&alice(), &id))
+        .get_sealed(&f.key, Column::Registry, &record::record_key(&alice(), &id))
         .unwrap()
         .unwrap();
     assert!(stored.material.is_none());
@@ -977,4 +978,85 @@ fn the_lifecycle_round_trips_through_the_codec_in_1_2_1_4_and_2_0() {
             Some(ResultReason::MissingData)
         );
     }
+}
+
+/// Moves object `id` of `owner` back to where the core kept it before objects were sealed
+/// under their tenant: the `objects` family, sealed under `master`.
+fn make_legacy(f: &Fixture, master: &SecretKey, owner: &Owner, id: &str) {
+    let key = record::record_key(owner, id);
+    let stored: StoredObject = f
+        .store
+        .get_sealed(&f.key, Column::Registry, &key)
+        .unwrap()
+        .unwrap();
+    let mut batch = f.store.batch(master);
+    batch.put_sealed(Column::Objects, &key, &stored).unwrap();
+    batch.delete(Column::Registry, &key).unwrap();
+    batch.commit().unwrap();
+}
+
+#[test]
+fn legacy_objects_move_under_their_tenants_key_and_the_master_key_opens_none() {
+    let f = Fixture::new();
+    let master = SecretKey::random(WhenIdle::ReadOnly).unwrap();
+    let acme = TenantId::new("acme").unwrap();
+    let bytes = key_bytes(24, 0x5a);
+    let ids: Vec<String> = (0..3)
+        .map(|n| f.register(&alice(), secret(&format!("s{n}"), bytes.clone())))
+        .collect();
+    let other_tenant = owner("globex", "carol");
+    let theirs = f.register(&other_tenant, secret("theirs", bytes.clone()));
+    for id in &ids {
+        make_legacy(&f, &master, &alice(), id);
+    }
+    make_legacy(&f, &master, &other_tenant, &theirs);
+    // Before the move the registry finds none of acme's objects.
+    assert_eq!(
+        f.refused(&alice(), get(&ids[0])),
+        ResultReason::ItemNotFound
+    );
+
+    assert_eq!(migrate_legacy(&f.store, &master, &f.key, &acme).unwrap(), 3);
+    for id in &ids {
+        assert_eq!(material(&object(f.answer(&alice(), get(id)))), bytes[..]);
+        // Sealed under the tenant's key: the master key alone does not open it.
+        let opened = f.store.get_sealed::<StoredObject>(
+            &master,
+            Column::Registry,
+            &record::record_key(&alice(), id),
+        );
+        assert!(
+            matches!(opened, Err(Error::TamperedRecord { .. })),
+            "{opened:?}"
+        );
+    }
+    // Only acme's objects moved, and a second run (or a resumed one) moves nothing.
+    assert_eq!(migrate_legacy(&f.store, &master, &f.key, &acme).unwrap(), 0);
+    assert!(
+        f.store
+            .last_key(Column::Objects)
+            .unwrap()
+            .is_some_and(|key| key.starts_with(&record::tenant_prefix("globex")))
+    );
+}
+
+#[test]
+fn a_destroyed_tenants_objects_are_deleted_and_no_other() {
+    let f = Fixture::new();
+    let acme = TenantId::new("acme").unwrap();
+    let bytes = key_bytes(24, 0x11);
+    let ours = f.register(&alice(), secret("ours", bytes.clone()));
+    let bob = owner("acme", "bob");
+    let bobs = f.register(&bob, secret("bobs", bytes.clone()));
+    let other_tenant = owner("acme2", "alice");
+    let theirs = f.register(&other_tenant, secret("theirs", bytes.clone()));
+    let mut batch = f.store.batch(&f.key);
+    forget(&mut batch, &acme).unwrap();
+    batch.commit().unwrap();
+    assert_eq!(f.refused(&alice(), get(&ours)), ResultReason::ItemNotFound);
+    assert_eq!(f.refused(&bob, get(&bobs)), ResultReason::ItemNotFound);
+    assert_eq!(
+        material(&object(f.answer(&other_tenant, get(&theirs)))),
+        bytes[..]
+    );
 }

@@ -12,19 +12,25 @@ pub enum Column {
     Tenants,
     /// Service keys (L3) and their versions.
     Services,
-    /// The KMIP object registry.
+    /// The KMIP object registry as it was before objects fell with their tenant: sealed under
+    /// the master key. Emptied tenant by tenant into [`Column::Registry`] when each tenant next
+    /// opens; never written.
     Objects,
+    /// The KMIP object registry: each object sealed under its tenant's registry key, derived
+    /// from the tenant's L2, so it opens only while the tenant's L1 does.
+    Registry,
     /// The audit log, keyed by sequence number.
     Audit,
 }
 
 impl Column {
     /// Every family, in the order they are opened.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Meta,
         Self::Tenants,
         Self::Services,
         Self::Objects,
+        Self::Registry,
         Self::Audit,
     ];
 
@@ -35,6 +41,7 @@ impl Column {
             Self::Tenants => "tenants",
             Self::Services => "services",
             Self::Objects => "objects",
+            Self::Registry => "registry",
             Self::Audit => "audit",
         }
     }

@@ -108,6 +108,31 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// Removes every record of `column` whose key starts with `prefix`.
+    pub(crate) fn delete_prefix(&mut self, column: Column, prefix: &[u8]) -> Result<(), Error> {
+        let family = self.store.family(column)?;
+        if let Some(end) = prefix_end(prefix) {
+            self.batch.delete_range_cf(family, prefix, &end[..]);
+            return Ok(());
+        }
+        // A prefix of 0xff bytes only has no end key: delete what the scan finds.
+        let keys = self
+            .store
+            .db
+            .iterator_cf(family, IteratorMode::From(prefix, Direction::Forward));
+        for item in keys {
+            let (key, _) = item.map_err(|source| Error::Store {
+                context: "scanning",
+                source,
+            })?;
+            if !key.starts_with(prefix) {
+                break;
+            }
+            self.batch.delete_cf(family, key);
+        }
+        Ok(())
+    }
+
     /// Commits the batch: it is in the synced WAL when this returns `Ok`.
     pub(crate) fn commit(self) -> Result<(), Error> {
         let mut options = WriteOptions::default();
@@ -120,6 +145,18 @@ impl Batch<'_> {
                 source,
             })
     }
+}
+
+/// The least key greater than every key that starts with `prefix`, if there is one.
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
 }
 
 impl Store {

@@ -18,9 +18,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a core may take to stop after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The column families of the core's database, as it names them on disk.
-pub const COLUMN_FAMILIES: [&str; 5] = ["meta", "tenants", "services", "objects", "audit"];
-
 /// A data directory, a socket path and a configuration file: one installation.
 pub struct Site {
     dir: tempfile::TempDir,
@@ -176,7 +173,7 @@ impl Site {
         rocksdb::DB::open_cf(
             &rocksdb::Options::default(),
             self.data_dir(),
-            COLUMN_FAMILIES,
+            krypton_core::Column::ALL.map(krypton_core::Column::name),
         )
         .unwrap()
     }

@@ -1,37 +1,26 @@
-//! The appliance: the lifecycle state machine bound to its store and audit log.
+//! The unseal ceremony and the lifecycle around it: init, status, unseal (and the re-open of
+//! every linked tenant that follows it), reset, seal, expiry and the zeroization at shutdown.
 //!
-//! Every operation of the control API (and, later, of the KMIP service) is a method here. The
-//! lifecycle sits behind a read-write lock: transitions (init, unseal, reset, seal, expiry)
-//! take it for writing; everything that only uses the keys takes it for reading, so concurrent
-//! audited operations reach RocksDB together and share its group commit. Methods block on disk
-//! syncs; async callers run them on the blocking pool.
+//! An unseal that reaches the threshold does, under the lifecycle's write lock, everything that
+//! must be true the moment the core reads as unsealed: the unseal is audited, and every tenant
+//! on record is in the keyring, linked ones as *opening* (so a request for one says it is being
+//! re-opened, never "not linked") and unlinked ones as *unlinked*. Only then does the HSM
+//! re-open the linked ones, outside every lock (see [`Core::reopen`]).
 
-use std::path::Path;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
+use super::tenants::Opening;
+use super::{Core, blocking};
 use crate::audit::{AuditLog, AuditRecord, Operation};
 use crate::caller::Caller;
-use crate::error::{Bug, Error, ErrorChain};
+use crate::error::{Error, ErrorChain};
 use crate::installation::{self, Installation, StoredInstallation};
 use crate::master_key::MasterKey;
-use crate::registry::{EditLock, Registry, RegistryLimits};
 use crate::seal::{AddShare, Lifecycle, Progress, Sealed, State, Unsealed};
-use crate::store::{Column, Store};
-
-/// The core's state, persistent and in memory.
-#[derive(Debug)]
-pub(crate) struct Appliance {
-    store: Store,
-    audit: AuditLog,
-    lifecycle: RwLock<Lifecycle>,
-    /// Orders the edits of the KMIP object registry's records.
-    registry_edits: EditLock,
-    started: Instant,
-    unseal_timeout: Duration,
-}
+use crate::store::Column;
 
 /// What `status` reports.
 #[derive(Debug)]
@@ -86,27 +75,10 @@ pub(crate) enum UnsealOutcome {
     Unsealed { audit_sequence: u64 },
 }
 
-impl Appliance {
-    /// Opens the store in `data_dir`. The core starts sealed, or uninitialized.
-    pub(crate) fn open(data_dir: &Path, unseal_timeout: Duration) -> Result<Self, Error> {
-        let store = Store::open(data_dir)?;
-        let audit = AuditLog::open(&store)?;
-        let installation = store
-            .get_plain(Column::Meta, installation::RECORD_KEY)?
-            .map(|stored| StoredInstallation::decode(&stored))
-            .transpose()?;
-        let lifecycle = Lifecycle::boot(installation);
-        tracing::info!(state = ?lifecycle.state(), "core started");
-        Ok(Self {
-            store,
-            audit,
-            lifecycle: RwLock::new(lifecycle),
-            registry_edits: EditLock::default(),
-            started: Instant::now(),
-            unseal_timeout,
-        })
-    }
+/// Where one share left the unseal, and the tenants to re-open if it unsealed.
+type Settled = (UnsealOutcome, Option<Vec<Opening>>);
 
+impl Core {
     /// The lifecycle state, progress, installation, linked tenants and uptime. Audited when
     /// unsealed.
     pub(crate) fn status(&self, caller: &Caller) -> Result<StatusReport, Error> {
@@ -177,12 +149,28 @@ impl Appliance {
     }
 
     /// Takes one share. Unseals when the threshold is reached and the shares rebuild and verify
-    /// the master key; the unseal is audited before it is reported.
-    pub(crate) fn unseal(
+    /// the master key; the unseal is audited before it is reported. An unseal then re-opens
+    /// every linked tenant through the HSM before it returns (each bounded in time).
+    pub(crate) async fn unseal(
+        self: &Arc<Self>,
+        caller: Caller,
+        share: shamir::Share,
+    ) -> Result<UnsealReport, Error> {
+        let core = Arc::clone(self);
+        let (report, opening) = blocking(move || core.add_share(&caller, share)).await?;
+        if let Some(opening) = opening {
+            self.reopen(opening).await;
+        }
+        Ok(report)
+    }
+
+    /// One share, under the lifecycle's write lock: the report, and the tenants to re-open
+    /// when it unsealed.
+    fn add_share(
         &self,
         caller: &Caller,
         share: shamir::Share,
-    ) -> Result<UnsealReport, Error> {
+    ) -> Result<(UnsealReport, Option<Vec<Opening>>), Error> {
         let index = share.index();
         let deadline = Instant::now() + self.unseal_timeout;
         self.transition(|lifecycle| {
@@ -194,9 +182,12 @@ impl Appliance {
                 Lifecycle::Unsealing(attempt) => attempt.add_share(share),
             };
             let (next, outcome) = self.settle(step, caller, index);
-            let report = outcome.map(|outcome| UnsealReport {
-                outcome,
-                restarted_after_expiry: restarted,
+            let report = outcome.map(|(outcome, opening)| {
+                let report = UnsealReport {
+                    outcome,
+                    restarted_after_expiry: restarted,
+                };
+                (report, opening)
             });
             (next, report)
         })
@@ -208,7 +199,7 @@ impl Appliance {
         step: AddShare,
         caller: &Caller,
         index: u8,
-    ) -> (Lifecycle, Result<UnsealOutcome, Error>) {
+    ) -> (Lifecycle, Result<Settled, Error>) {
         match step {
             AddShare::Pending(attempt) => {
                 let progress = attempt.progress();
@@ -221,20 +212,23 @@ impl Appliance {
                 );
                 (
                     Lifecycle::Unsealing(attempt),
-                    Ok(UnsealOutcome::Progress(progress)),
+                    Ok((UnsealOutcome::Progress(progress), None)),
                 )
             }
             AddShare::Unsealed(unsealed) => {
-                match self.append_audit(&unsealed, Operation::Unseal, caller) {
-                    Ok(sequence) => {
+                let opened = self
+                    .append_audit(&unsealed, Operation::Unseal, caller)
+                    .and_then(|sequence| Ok((sequence, self.mark_tenants(&unsealed)?)));
+                match opened {
+                    Ok((sequence, opening)) => {
                         tracing::warn!(%caller, index, audit_sequence = sequence, "unsealed: master key rebuilt and verified");
                         let outcome = UnsealOutcome::Unsealed {
                             audit_sequence: sequence,
                         };
-                        (Lifecycle::Unsealed(unsealed), Ok(outcome))
+                        (Lifecycle::Unsealed(unsealed), Ok((outcome, Some(opening))))
                     }
                     Err(error) => {
-                        tracing::error!(error = %ErrorChain(&error), "the unseal could not be audited; staying sealed");
+                        tracing::error!(error = %ErrorChain(&error), "the unseal could not be audited or the tenants read; staying sealed");
                         (Lifecycle::Sealed(unsealed.seal()), Err(error))
                     }
                 }
@@ -318,69 +312,7 @@ impl Appliance {
         })
     }
 
-    /// Runs `f` with the KMIP object registry, whose records are sealed under the master key;
-    /// refuses with [`Error::Sealed`] while the core is sealed.
-    pub(crate) fn with_registry<T>(&self, f: impl FnOnce(&Registry<'_>) -> T) -> Result<T, Error> {
-        self.with_unsealed(|unsealed| {
-            let registry = Registry::new(
-                &self.store,
-                unsealed.master().record_key(),
-                &self.registry_edits,
-                RegistryLimits::default(),
-            );
-            Ok(f(&registry))
-        })
-    }
-
-    /// Runs `f` with the unsealed state; refuses with [`Error::Sealed`] otherwise. The gate
-    /// every cryptographic operation passes through.
-    pub(crate) fn with_unsealed<T>(
-        &self,
-        f: impl FnOnce(&Unsealed) -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        gate(&*self.read()?, f)
-    }
-
-    /// As [`Appliance::with_unsealed`], but never waits: while a seal or unseal holds the
-    /// lifecycle lock (across a disk sync), `f` is handed back for the caller to run where
-    /// waiting is allowed.
-    pub(crate) fn try_with_unsealed<T, F>(&self, f: F) -> Result<Result<T, Error>, F>
-    where
-        F: FnOnce(&Unsealed) -> Result<T, Error>,
-    {
-        match self.lifecycle.try_read() {
-            Ok(lifecycle) => Ok(gate(&lifecycle, f)),
-            Err(TryLockError::WouldBlock) => Err(f),
-            Err(TryLockError::Poisoned(_)) => Ok(Err(Bug::LockPoisoned.into())),
-        }
-    }
-
-    /// The database.
-    pub(crate) fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// The audit log, for operations that stage their record with their own writes.
-    pub(crate) fn audit(&self) -> &AuditLog {
-        &self.audit
-    }
-
-    /// Writes the audit record of `operation` on `subject`, on its own.
-    pub(crate) fn audit_operation(
-        &self,
-        unsealed: &Unsealed,
-        operation: Operation,
-        caller: &Caller,
-        subject: Option<String>,
-    ) -> Result<u64, Error> {
-        let mut batch = self.store.batch(unsealed.master().record_key());
-        let sequence = self
-            .audit
-            .stage_about(&mut batch, operation, caller, subject)?;
-        batch.commit()?;
-        Ok(sequence)
-    }
-
+    /// Appends the audit record of `operation` on its own.
     fn append_audit(
         &self,
         unsealed: &Unsealed,
@@ -393,44 +325,6 @@ impl Appliance {
             operation,
             caller,
         )
-    }
-
-    /// Moves the lifecycle through `f`, which consumes the current state and returns the next.
-    /// If `f` panics the lock is poisoned and every later call fails closed.
-    fn transition<T>(
-        &self,
-        f: impl FnOnce(Lifecycle) -> (Lifecycle, Result<T, Error>),
-    ) -> Result<T, Error> {
-        let mut guard = self.write()?;
-        let current = std::mem::replace(&mut *guard, Lifecycle::Uninitialized);
-        let (next, result) = f(current);
-        *guard = next;
-        result
-    }
-
-    /// The lifecycle state alone, not audited: for the service manager's status line.
-    pub(crate) fn state(&self) -> Result<State, Error> {
-        Ok(self.read()?.state())
-    }
-
-    fn read(&self) -> Result<RwLockReadGuard<'_, Lifecycle>, Error> {
-        self.lifecycle.read().map_err(|_| Bug::LockPoisoned.into())
-    }
-
-    fn write(&self) -> Result<RwLockWriteGuard<'_, Lifecycle>, Error> {
-        self.lifecycle.write().map_err(|_| Bug::LockPoisoned.into())
-    }
-}
-
-/// Runs `f` if the appliance is unsealed; refuses otherwise.
-fn gate<T>(
-    lifecycle: &Lifecycle,
-    f: impl FnOnce(&Unsealed) -> Result<T, Error>,
-) -> Result<T, Error> {
-    match lifecycle {
-        Lifecycle::Unsealed(unsealed) => f(unsealed),
-        Lifecycle::Uninitialized => Err(Error::Uninitialized),
-        Lifecycle::Sealed(_) | Lifecycle::Unsealing(_) => Err(Error::Sealed),
     }
 }
 

@@ -1,0 +1,152 @@
+//! The core's one owner: the sealed or unsealed state, the store, the audit log, the HSM and,
+//! while unsealed, the keyring. Every state transition is a method here, and the control API
+//! and the KMIP service are thin adapters that hold only an `Arc<Core>`.
+//!
+//! | what                                   | where                  |
+//! |----------------------------------------|------------------------|
+//! | init, unseal (and re-open), seal       | [`ceremony`]           |
+//! | link, unlink, relink, destroy, services | [`tenants`]            |
+//! | wrap / unwrap of L4s, the registry     | [`data`]               |
+//!
+//! **Locks, outermost first.**
+//! 1. `admin` (async mutex): one persistent tenant or service change at a time (link, the
+//!    durable half of unlink, service create/rotate). Held across HSM calls, never by the data
+//!    path, never by the kill switch's in-memory half.
+//! 2. `lifecycle` (read-write lock): transitions (init, unseal, seal, expiry) write it; every
+//!    operation that needs the master key reads it. A transition may hold it across a disk
+//!    sync; the data path only ever *tries* it and otherwise goes to the blocking pool.
+//! 3. The keyring's own lock (in-memory only, see [`crate::hierarchy::Keyring`]): keys are
+//!    taken away at once and put in only by compare-and-set against a generation, so a slow
+//!    link or re-open can never undo an unlink that landed meanwhile.
+
+mod ceremony;
+mod data;
+mod tenants;
+
+use std::path::Path;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use crate::audit::{AuditLog, Operation};
+use crate::caller::Caller;
+use crate::error::{Bug, Error};
+use crate::hsm::Hsm;
+use crate::installation::{self, StoredInstallation};
+use crate::registry::EditLock;
+use crate::seal::{Lifecycle, State, Unsealed};
+use crate::store::{Column, Store};
+
+pub(crate) use ceremony::{InstallationInfo, StatusReport, UnsealOutcome, UnsealReport};
+pub(crate) use tenants::{ServiceInfo, TenantInfo};
+
+/// The core: its state, persistent and in memory.
+#[derive(Debug)]
+pub(crate) struct Core {
+    store: Store,
+    audit: AuditLog,
+    lifecycle: RwLock<Lifecycle>,
+    hsm: Option<Hsm>,
+    admin: tokio::sync::Mutex<()>,
+    /// Orders the edits of the KMIP object registry's records.
+    registry_edits: EditLock,
+    started: Instant,
+    unseal_timeout: Duration,
+}
+
+impl Core {
+    /// Opens the store in `data_dir`. The core starts sealed, or uninitialized. `hsm` is the
+    /// customer's HSM, if one is configured: without it no tenant can be linked or re-opened.
+    pub(crate) fn open(
+        data_dir: &Path,
+        unseal_timeout: Duration,
+        hsm: Option<Hsm>,
+    ) -> Result<Self, Error> {
+        let store = Store::open(data_dir)?;
+        let audit = AuditLog::open(&store)?;
+        let installation = store
+            .get_plain(Column::Meta, installation::RECORD_KEY)?
+            .map(|stored| StoredInstallation::decode(&stored))
+            .transpose()?;
+        let lifecycle = Lifecycle::boot(installation);
+        tracing::info!(state = ?lifecycle.state(), "core started");
+        Ok(Self {
+            store,
+            audit,
+            lifecycle: RwLock::new(lifecycle),
+            hsm,
+            admin: tokio::sync::Mutex::new(()),
+            registry_edits: EditLock::default(),
+            started: Instant::now(),
+            unseal_timeout,
+        })
+    }
+
+    /// The lifecycle state alone, not audited: for the service manager's status line.
+    pub(crate) fn state(&self) -> Result<State, Error> {
+        Ok(self.read()?.state())
+    }
+
+    /// Runs `f` with the unsealed state; refuses with [`Error::Sealed`] otherwise. The gate
+    /// every operation that needs a key passes through.
+    fn with_unsealed<T>(&self, f: impl FnOnce(&Unsealed) -> Result<T, Error>) -> Result<T, Error> {
+        gate(&*self.read()?, f)
+    }
+
+    /// Writes the audit record of `operation` on `subject`, on its own.
+    fn audit_operation(
+        &self,
+        unsealed: &Unsealed,
+        operation: Operation,
+        caller: &Caller,
+        subject: Option<String>,
+    ) -> Result<u64, Error> {
+        let mut batch = self.store.batch(unsealed.master().record_key());
+        let sequence = self
+            .audit
+            .stage_about(&mut batch, operation, caller, subject)?;
+        batch.commit()?;
+        Ok(sequence)
+    }
+
+    /// Moves the lifecycle through `f`, which consumes the current state and returns the next.
+    /// If `f` panics the lock is poisoned and every later call fails closed.
+    fn transition<T>(
+        &self,
+        f: impl FnOnce(Lifecycle) -> (Lifecycle, Result<T, Error>),
+    ) -> Result<T, Error> {
+        let mut guard = self.write()?;
+        let current = std::mem::replace(&mut *guard, Lifecycle::Uninitialized);
+        let (next, result) = f(current);
+        *guard = next;
+        result
+    }
+
+    fn read(&self) -> Result<RwLockReadGuard<'_, Lifecycle>, Error> {
+        self.lifecycle.read().map_err(|_| Bug::LockPoisoned.into())
+    }
+
+    fn write(&self) -> Result<RwLockWriteGuard<'_, Lifecycle>, Error> {
+        self.lifecycle.write().map_err(|_| Bug::LockPoisoned.into())
+    }
+}
+
+/// Runs `f` if the core is unsealed; refuses otherwise.
+fn gate<T>(
+    lifecycle: &Lifecycle,
+    f: impl FnOnce(&Unsealed) -> Result<T, Error>,
+) -> Result<T, Error> {
+    match lifecycle {
+        Lifecycle::Unsealed(unsealed) => f(unsealed),
+        Lifecycle::Uninitialized => Err(Error::Uninitialized),
+        Lifecycle::Sealed(_) | Lifecycle::Unsealing(_) => Err(Error::Sealed),
+    }
+}
+
+/// Runs `f` on the blocking pool: it syncs to disk or waits for the lifecycle lock.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|join| Error::Internal(Bug::Task(join)))?
+}

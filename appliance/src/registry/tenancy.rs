@@ -1,0 +1,63 @@
+//! What happens to a tenant's objects when the tenant opens or is destroyed.
+//!
+//! Objects are sealed under their tenant's registry key (derived from the L2) in the
+//! [`Column::Registry`] family. Before that, the core sealed them under the master key in
+//! [`Column::Objects`]; such a legacy object moves when its tenant next opens (the first unseal
+//! after an upgrade, or a relink): each page of records is re-sealed under the tenant's key and
+//! deleted from the old family in one atomic batch, so an interrupted migration resumes where it
+//! stopped, and the old family is compacted afterwards so the master-sealed copies leave the
+//! disk. A tenant with nothing left in the old family costs one seek.
+
+use crate::error::Error;
+use crate::hsm::TenantId;
+use crate::registry::record::{StoredObject, tenant_prefix};
+use crate::secret::SecretKey;
+use crate::store::{Batch, Column, Scan, Store};
+
+/// How many legacy records one migration batch moves.
+const MIGRATION_PAGE: usize = 256;
+
+/// Moves `tenant`'s legacy objects, sealed under `master_key`, into the registry sealed under
+/// `registry_key`. Returns how many moved.
+pub(crate) fn migrate_legacy(
+    store: &Store,
+    master_key: &SecretKey,
+    registry_key: &SecretKey,
+    tenant: &TenantId,
+) -> Result<usize, Error> {
+    let prefix = tenant_prefix(tenant.as_str());
+    let mut moved = 0;
+    loop {
+        let page = store.scan_sealed::<StoredObject>(
+            master_key,
+            Column::Objects,
+            Scan::Within {
+                prefix: &prefix,
+                from: &prefix,
+            },
+            MIGRATION_PAGE,
+        )?;
+        if page.is_empty() {
+            break;
+        }
+        let mut batch = store.batch(registry_key);
+        for entry in &page {
+            batch.put_sealed(Column::Registry, &entry.key, &entry.value)?;
+            batch.delete(Column::Objects, &entry.key)?;
+        }
+        batch.commit()?;
+        moved += page.len();
+    }
+    if moved > 0 {
+        store.purge_deleted(Column::Objects)?;
+        tracing::warn!(%tenant, moved, "registry objects re-sealed under the tenant's key");
+    }
+    Ok(moved)
+}
+
+/// Adds the deletion of every object of `tenant`, in both families, to `batch`.
+pub(crate) fn forget(batch: &mut Batch<'_>, tenant: &TenantId) -> Result<(), Error> {
+    let prefix = tenant_prefix(tenant.as_str());
+    batch.delete_prefix(Column::Registry, &prefix)?;
+    batch.delete_prefix(Column::Objects, &prefix)
+}
