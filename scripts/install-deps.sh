@@ -11,6 +11,7 @@ apt_packages=(
     cmake                   # aws-lc-sys falls back to it on some hosts
     protobuf-compiler       # the control API's .proto
     softhsm2 opensc         # the HSM in tests and the dev setup, and pkcs11-tool
+    opensc-pkcs11           # pkcs11-spy.so: tests stall the HSM by holding its log pipe full
     python3-venv            # PyKMIP's venv
 )
 

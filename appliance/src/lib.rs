@@ -23,6 +23,7 @@ mod hierarchy;
 mod hsm;
 mod installation;
 mod kmip_service;
+mod liveness;
 mod master_key;
 mod registry;
 mod seal;
@@ -34,8 +35,9 @@ pub use daemon::Daemon;
 pub use error::{Bug, ConfigError, Error, ErrorChain};
 pub use hardening::{Hardening, HardeningError, HardeningReport, harden_process};
 pub use hsm::{
-    Hsm, HsmConfig, HsmConfigError, HsmError, InvalidIdentifier, L1Ref, PinError, PinSource,
-    TenantId, WrappedL2, WrappedL2Error,
+    Hsm, HsmConfig, HsmConfigError, HsmError, InvalidIdentifier, L1Answer, L1Ref, Outage, PinError,
+    PinSource, Probe, Refusal, TenantId, WrappedL2, WrappedL2Error,
 };
+pub use liveness::{Decision, FailReason, LivenessConfig, TenantLiveness};
 pub use secret::{SecretError, SecretKey, WhenIdle};
 pub use store::column::Column;

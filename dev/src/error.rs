@@ -24,6 +24,14 @@ pub enum Error {
     /// Caller misuse: a program to run is not where it is looked for.
     #[error("{0}: not found (build it with `cargo build --bins`, or pass --bin-dir)")]
     MissingBinary(PathBuf),
+    /// Caller misuse: a program or library of a system package is not installed.
+    #[error(
+        "{path}: not found (install the Debian package {package}; scripts/install-deps.sh does)"
+    )]
+    MissingPackage {
+        path: PathBuf,
+        package: &'static str,
+    },
     /// A file or directory operation failed.
     #[error("cannot {action} {path}")]
     Io {

@@ -6,6 +6,9 @@
 //! ONLY), links a tenant to the L1, creates a service L3, and starts the gateway in front. The
 //! `krypton-dev` binary is that stack serving until Ctrl-C; tests start one per test on a
 //! temporary directory and free ports.
+//!
+//! For tests of an HSM that stops answering, [`stall`] puts OpenSC's PKCS#11 spy in front of
+//! SoftHSM2 and can block every call in the module until released.
 
 pub mod config;
 pub mod core;
@@ -15,6 +18,7 @@ pub mod pki;
 pub mod process;
 pub mod softhsm;
 pub mod stack;
+pub mod stall;
 pub mod token;
 
 pub use error::Error;

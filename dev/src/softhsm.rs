@@ -43,6 +43,12 @@ pub enum Error {
     KeyNotFound(String),
 }
 
+/// The SoftHSM2 module of this machine: `KRYPTON_PKCS11_MODULE`, or where Debian puts it.
+pub fn module() -> PathBuf {
+    std::env::var_os("KRYPTON_PKCS11_MODULE")
+        .map_or_else(|| PathBuf::from(DEFAULT_MODULE), PathBuf::from)
+}
+
 fn pkcs11(call: &'static str) -> impl FnOnce(Pkcs11Error) -> Error {
     move |source| Error::Pkcs11 { call, source }
 }
@@ -97,8 +103,7 @@ impl SoftHsm {
         // SAFETY: the caller guarantees that no other thread exists yet.
         unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
 
-        let module = std::env::var_os("KRYPTON_PKCS11_MODULE")
-            .map_or_else(|| PathBuf::from(DEFAULT_MODULE), PathBuf::from);
+        let module = module();
         let context = Pkcs11::new(&module).map_err(pkcs11("C_GetFunctionList"))?;
         context
             .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))

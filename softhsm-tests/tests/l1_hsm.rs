@@ -1,6 +1,9 @@
 //! krypton-core's HSM client (`krypton_core::Hsm`) against a real SoftHSM2 token: wrapping a
 //! tenant's L2 under a customer L1 key, and every way the customer, the token or the operator
-//! can make that fail.
+//! can make that fail; and the liveness probe of an L1 (`Hsm::probe_l1`), which tells an L1 the
+//! customer revoked from an HSM that does not answer. For the latter the token is reached
+//! through OpenSC's PKCS#11 spy, whose log pipe the test can hold full so that every call
+//! blocks in the module (`krypton_dev::stall`).
 //!
 //! The harness initialised the module first in this process; `Hsm` shares that initialisation
 //! (one PKCS#11 state per process), exactly as it would with any other component of the core
@@ -9,19 +12,23 @@
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use cryptoki::object::Attribute;
 use krypton_core::{
-    ErrorChain, Hsm, HsmConfig, HsmError, L1Ref, PinError, PinSource, SecretKey, TenantId,
-    WhenIdle, WrappedL2,
+    ErrorChain, Hsm, HsmConfig, HsmError, L1Ref, Outage, PinError, PinSource, Probe, Refusal,
+    SecretKey, TenantId, WhenIdle, WrappedL2,
 };
-use krypton_dev::softhsm::{SoftHsm, Token};
+use krypton_dev::process::run_bounded;
+use krypton_dev::softhsm::{self, SoftHsm, Token};
+use krypton_dev::stall::HsmStall;
 use krypton_softhsm_tests::suite::{self, HsmTest};
 use libtest_mimic::Failed;
 use tempfile::TempDir;
 
-const TESTS: [(&str, HsmTest); 13] = [
+const TESTS: [(&str, HsmTest); 18] = [
     ("wrap_and_unwrap_round_trip", wrap_and_unwrap_round_trip),
     ("l1_is_found_by_id", l1_is_found_by_id),
     (
@@ -44,10 +51,47 @@ const TESTS: [(&str, HsmTest); 13] = [
         "logout_behind_the_pool_is_recovered",
         logout_behind_the_pool_is_recovered,
     ),
+    (
+        "probe_of_a_working_l1_is_alive",
+        probe_of_a_working_l1_is_alive,
+    ),
+    (
+        "probe_of_a_deleted_l1_is_refused",
+        probe_of_a_deleted_l1_is_refused,
+    ),
+    (
+        "probe_of_an_l1_without_decrypt_is_refused",
+        probe_of_an_l1_without_decrypt_is_refused,
+    ),
+    (
+        "probe_of_another_l2_or_l1_is_refused",
+        probe_of_another_l2_or_l1_is_refused,
+    ),
+    (
+        "probe_of_a_stalled_hsm_is_bounded_until_it_is_back",
+        probe_of_a_stalled_hsm_is_bounded_until_it_is_back,
+    ),
 ];
 
+/// The FIFO of the PKCS#11 spy through which the stalled-HSM test reaches the token. The spy
+/// reads its path from the environment, which is set before any thread starts.
+static SPY_FIFO: OnceLock<PathBuf> = OnceLock::new();
+
 fn main() -> ExitCode {
-    // SAFETY: first statement of main; no other thread exists yet.
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(error) => {
+            eprintln!("cannot make a directory for the PKCS#11 spy's FIFO: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let fifo = dir.path().join("pkcs11-spy.fifo");
+    for (name, value) in HsmStall::envs(&softhsm::module(), &fifo) {
+        // SAFETY: main has started no thread yet, and tempdir starts none.
+        unsafe { std::env::set_var(name, value) };
+    }
+    SPY_FIFO.get_or_init(|| fifo);
+    // SAFETY: still no other thread.
     unsafe { suite::run_on_softhsm(&TESTS) }
 }
 
@@ -400,5 +444,182 @@ fn close_all_sessions(module: &Path, slot: u64) -> Result<(), Failed> {
         Ok(())
     } else {
         Err(format!("C_CloseAllSessions failed: 0x{rv:x}").into())
+    }
+}
+
+/// Longest wait for one HSM call in the unreachable-HSM test.
+const CALL_TIMEOUT: Duration = Duration::from_secs(1);
+/// A probe not back after this long hangs: far above the bound of a few call timeouts.
+const HANG: Duration = Duration::from_secs(30);
+
+/// Probes `l1` for tenant `t` whose L2 is `l2`, failing the test if the probe does not return
+/// within [`HANG`]; returns the verdict and how long the probe took.
+async fn probe(
+    client: &Hsm,
+    l1: &L1Ref,
+    t: &TenantId,
+    wrapped: &WrappedL2,
+    l2: &SecretKey,
+) -> Result<(Probe, Duration), Failed> {
+    let start = Instant::now();
+    let answer = tokio::time::timeout(HANG, client.probe_l1(l1, t, wrapped))
+        .await
+        .map_err(|_| format!("the probe did not return within {HANG:?}"))?;
+    Ok((answer.verdict(l2), start.elapsed()))
+}
+
+fn probe_of_a_working_l1_is_alive(hsm: &SoftHsm) -> Result<(), Failed> {
+    let f = fixture(hsm, "probe-alive")?;
+    block_on(async {
+        let client = Hsm::open(&f.config).await?;
+        let t = tenant("alive")?;
+        let l2 = random_l2()?;
+        let wrapped = client.wrap_l2(&f.l1, &t, &l2).await?;
+        // The first probe finds the key, the second uses the remembered handle.
+        for _ in 0..2 {
+            assert_eq!(
+                probe(&client, &f.l1, &t, &wrapped, &l2).await?.0,
+                Probe::Alive
+            );
+        }
+        Ok(())
+    })
+}
+
+fn probe_of_a_deleted_l1_is_refused(hsm: &SoftHsm) -> Result<(), Failed> {
+    let f = fixture(hsm, "probe-delete")?;
+    block_on(async {
+        let client = Hsm::open(&f.config).await?;
+        let t = tenant("deleted")?;
+        let l2 = random_l2()?;
+        let wrapped = client.wrap_l2(&f.l1, &t, &l2).await?;
+        assert_eq!(
+            probe(&client, &f.l1, &t, &wrapped, &l2).await?.0,
+            Probe::Alive
+        );
+        // The customer deletes the key from another process, while the client remembers its
+        // handle.
+        delete_with_pkcs11_tool(hsm, &f.token, L1_LABEL)?;
+        let refused = Probe::Refused(Refusal::L1NotFound);
+        assert_eq!(probe(&client, &f.l1, &t, &wrapped, &l2).await?.0, refused);
+        // And stays refused: a refusal is an answer, not a fluke.
+        assert_eq!(probe(&client, &f.l1, &t, &wrapped, &l2).await?.0, refused);
+        Ok(())
+    })
+}
+
+fn probe_of_an_l1_without_decrypt_is_refused(hsm: &SoftHsm) -> Result<(), Failed> {
+    let f = fixture(hsm, "probe-no-decrypt")?;
+    block_on(async {
+        let client = Hsm::open(&f.config).await?;
+        let t = tenant("no-decrypt")?;
+        let l2 = random_l2()?;
+        let wrapped = client.wrap_l2(&f.l1, &t, &l2).await?;
+        assert_eq!(
+            probe(&client, &f.l1, &t, &wrapped, &l2).await?.0,
+            Probe::Alive
+        );
+        // SoftHSM2 lets the customer turn CKA_DECRYPT off on a key (C_SetAttributeValue).
+        let key = f.token.find_key(L1_LABEL)?;
+        f.token
+            .with_session(|s| s.update_attributes(key, &[Attribute::Decrypt(false)]))?;
+        assert_eq!(
+            probe(&client, &f.l1, &t, &wrapped, &l2).await?.0,
+            Probe::Refused(Refusal::L1NotPermitted)
+        );
+        // Turned on again, the L1 serves the tenant again.
+        f.token
+            .with_session(|s| s.update_attributes(key, &[Attribute::Decrypt(true)]))?;
+        assert_eq!(
+            probe(&client, &f.l1, &t, &wrapped, &l2).await?.0,
+            Probe::Alive
+        );
+        Ok(())
+    })
+}
+
+fn probe_of_another_l2_or_l1_is_refused(hsm: &SoftHsm) -> Result<(), Failed> {
+    let f = fixture(hsm, "probe-other")?;
+    block_on(async {
+        let client = Hsm::open(&f.config).await?;
+        // The harness session may create keys once the client has logged in.
+        f.token.generate_l1("replacement-l1")?;
+        let t = tenant("other")?;
+        let l2 = random_l2()?;
+        let wrapped = client.wrap_l2(&f.l1, &t, &l2).await?;
+        // The wrapped L2 opens, but not to the L2 in memory.
+        assert_eq!(
+            probe(&client, &f.l1, &t, &wrapped, &random_l2()?).await?.0,
+            Probe::Refused(Refusal::L2Differs)
+        );
+        // The reference names another key than the one the L2 was wrapped under.
+        let other = L1Ref::label("replacement-l1")?;
+        assert_eq!(
+            probe(&client, &other, &t, &wrapped, &l2).await?.0,
+            Probe::Refused(Refusal::WrappedL2Refused)
+        );
+        // Neither refusal changed anything: the right pair is still alive.
+        assert_eq!(
+            probe(&client, &f.l1, &t, &wrapped, &l2).await?.0,
+            Probe::Alive
+        );
+        Ok(())
+    })
+}
+
+fn probe_of_a_stalled_hsm_is_bounded_until_it_is_back(hsm: &SoftHsm) -> Result<(), Failed> {
+    let f = fixture(hsm, "probe-stall")?;
+    let stall = HsmStall::open(SPY_FIFO.get().ok_or("main chose no FIFO")?)?;
+    let config = HsmConfig::new(
+        HsmStall::spy_module(),
+        f.token.label(),
+        PinSource::File(f.dir.path().join("hsm.pin")),
+    )?
+    .with_pool_size(2)?
+    .with_call_timeout(CALL_TIMEOUT)?;
+    block_on(async {
+        let client = Hsm::open(&config).await?;
+        let t = tenant("stall")?;
+        let l2 = random_l2()?;
+        let wrapped = client.wrap_l2(&f.l1, &t, &l2).await?;
+        assert_eq!(
+            probe(&client, &f.l1, &t, &wrapped, &l2).await?.0,
+            Probe::Alive
+        );
+
+        // The HSM stops answering. Three probes: one per pooled session, whose calls hang in
+        // the module, and one that finds no free session. Each is back once its waits time out.
+        stall.stall()?;
+        for n in 1..=3 {
+            let (verdict, took) = probe(&client, &f.l1, &t, &wrapped, &l2).await?;
+            eprintln!("stalled HSM, probe {n}: {verdict} after {took:?}");
+            assert_eq!(verdict, Probe::Unreachable(Outage::TimedOut), "probe {n}");
+        }
+        // Back: the hung calls complete, and the next probe finds the L1 again.
+        stall.release();
+        let (verdict, took) = probe(&client, &f.l1, &t, &wrapped, &l2).await?;
+        eprintln!("released HSM: {verdict} after {took:?}");
+        assert_eq!(verdict, Probe::Alive);
+        Ok(())
+    })
+}
+
+/// Deletes the secret key `label` from `token` with `pkcs11-tool`, from a process of its own, as
+/// a customer would.
+fn delete_with_pkcs11_tool(hsm: &SoftHsm, token: &Token, label: &str) -> Result<(), Failed> {
+    let mut command = Command::new("pkcs11-tool");
+    command
+        .arg("--module")
+        .arg(hsm.module_path())
+        .args(["--token-label", token.label(), "--login", "--pin"])
+        .arg(token.user_pin())
+        .args(["--delete-object", "--type", "secrkey", "--label", label])
+        .env("SOFTHSM2_CONF", hsm.conf_path());
+    let output = run_bounded(command, Duration::from_secs(30))?
+        .ok_or("pkcs11-tool did not finish within 30 s")?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!("pkcs11-tool failed ({}): {}", output.status, output.stderr).into())
     }
 }

@@ -11,6 +11,7 @@ use krypton_service::config::{OutOfRange, RelativePath, require_absolute, requir
 use serde::Deserialize;
 
 use super::pin::PinSource;
+use crate::liveness::LivenessConfig;
 
 /// Sessions kept open when `pool_size` is not given.
 const DEFAULT_POOL_SIZE: usize = 4;
@@ -33,6 +34,10 @@ const MAX_TOKEN_LABEL_BYTES: usize = 32;
 /// pin = { file = "/etc/krypton/hsm.pin" }   # or { systemd_credential = "krypton-hsm-pin" }
 /// pool_size = 4                             # sessions kept open (1 to 64)
 /// call_timeout_ms = 5000                    # longest wait for one HSM call (1 to 300000)
+///
+/// [pkcs11.liveness]                         # optional: see LivenessConfig
+/// interval_secs = 5
+/// grace_secs = 60
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "RawHsmConfig")]
@@ -42,6 +47,7 @@ pub struct HsmConfig {
     pub(super) pin: PinSource,
     pub(super) pool_size: usize,
     pub(super) call_timeout: Duration,
+    liveness: LivenessConfig,
 }
 
 /// The table as written, before it is checked.
@@ -55,6 +61,8 @@ struct RawHsmConfig {
     pool_size: usize,
     #[serde(default = "default_call_timeout_ms")]
     call_timeout_ms: u64,
+    #[serde(default)]
+    liveness: LivenessConfig,
 }
 
 fn default_pool_size() -> usize {
@@ -92,7 +100,7 @@ pub enum HsmConfigError {
 }
 
 impl HsmConfig {
-    /// A configuration with the default pool size and call timeout.
+    /// A configuration with the default pool size, call timeout and liveness checks.
     pub fn new(
         module: impl Into<PathBuf>,
         token_label: impl Into<String>,
@@ -104,6 +112,7 @@ impl HsmConfig {
             pin,
             pool_size: DEFAULT_POOL_SIZE,
             call_timeout_ms: DEFAULT_CALL_TIMEOUT_MS,
+            liveness: LivenessConfig::default(),
         })
     }
 
@@ -123,6 +132,17 @@ impl HsmConfig {
             ..self
         })
     }
+
+    /// The same configuration with other liveness checks (valid by construction).
+    pub fn with_liveness(self, liveness: LivenessConfig) -> Self {
+        Self { liveness, ..self }
+    }
+
+    /// How often the core probes each tenant's L1 in this HSM, and how long it keeps tenants
+    /// while the HSM does not answer.
+    pub fn liveness(&self) -> LivenessConfig {
+        self.liveness
+    }
 }
 
 impl TryFrom<RawHsmConfig> for HsmConfig {
@@ -135,6 +155,7 @@ impl TryFrom<RawHsmConfig> for HsmConfig {
             pin: check_pin_source(raw.pin)?,
             pool_size: check_pool_size(raw.pool_size)?,
             call_timeout: check_call_timeout(raw.call_timeout_ms)?,
+            liveness: raw.liveness,
         })
     }
 }
@@ -206,6 +227,7 @@ mod tests {
             Duration::from_millis(DEFAULT_CALL_TIMEOUT_MS)
         );
         assert_eq!(config.pin, PinSource::File("/etc/krypton/hsm.pin".into()));
+        assert_eq!(config.liveness(), LivenessConfig::default());
 
         let config = parse(
             r#"
@@ -214,9 +236,13 @@ mod tests {
             pin = { systemd_credential = "hsm-pin" }
             pool_size = 8
             call_timeout_ms = 250
+            [liveness]
+            interval_secs = 2
+            grace_secs = 0
             "#,
         )
         .unwrap();
+        assert_eq!(config.liveness(), LivenessConfig::new(2, 0).unwrap());
         assert_eq!(config.pool_size, 8);
         assert_eq!(config.call_timeout, Duration::from_millis(250));
         assert_eq!(config.pin, PinSource::SystemdCredential("hsm-pin".into()));
@@ -234,6 +260,9 @@ pin = { file = "/p" }
             "pool_size = 65",
             "call_timeout_ms = 0",
             "call_timeout_ms = 300001",
+            "liveness = { interval_secs = 0 }",
+            "liveness = { grace_secs = 86401 }",
+            "liveness = { timeout = 1 }",
         ] {
             assert!(parse(&format!("{base}{extra}")).is_err(), "{extra}");
         }

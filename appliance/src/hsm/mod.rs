@@ -11,7 +11,9 @@
 //! of the pool ([`pool`]); an operation that finds the token gone is retried once on fresh
 //! sessions, and one that fails with a remembered L1 handle once with a fresh lookup ([`l1`]).
 //! Failures are typed ([`HsmError`]) so that a tenant whose L1 was revoked is told apart from
-//! a token that is down, a blob that does not open, or a bad configuration.
+//! a token that is down, a blob that does not open, or a bad configuration. A liveness probe
+//! ([`probe`]) re-opens a tenant's stored wrapped L2 and sorts the outcome into alive, refused
+//! by the HSM, or unreachable.
 //! The PKCS#11 module is loaded and initialised once per process ([`module`]).
 
 mod blocking;
@@ -21,6 +23,7 @@ mod l1;
 mod module;
 mod pin;
 mod pool;
+mod probe;
 mod tenant;
 mod wrap;
 
@@ -43,6 +46,7 @@ pub use config::{HsmConfig, HsmConfigError};
 pub use error::{HsmError, InvalidIdentifier};
 pub use l1::L1Ref;
 pub use pin::{PinError, PinSource};
+pub use probe::{L1Answer, Outage, Probe, Refusal};
 pub use tenant::TenantId;
 pub(crate) use tenant::check_name;
 pub use wrap::{WrappedL2, WrappedL2Error};
