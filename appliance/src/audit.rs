@@ -42,6 +42,9 @@ pub(crate) enum Operation {
     TenantUnlink,
     /// A tenant's wrapped keys were destroyed.
     TenantDestroy,
+    /// The core failed a tenant closed: its L1 was refused by the HSM, or the HSM stayed
+    /// unreachable past the grace.
+    TenantFailClosed,
     /// The tenants were listed.
     TenantList,
     /// A service key (L3) was created.
@@ -64,6 +67,7 @@ impl Operation {
             Self::TenantLink => "tenant-link",
             Self::TenantUnlink => "tenant-unlink",
             Self::TenantDestroy => "tenant-destroy",
+            Self::TenantFailClosed => "tenant-fail-closed",
             Self::TenantList => "tenant-list",
             Self::ServiceCreate => "service-create",
             Self::ServiceRotate => "service-rotate",

@@ -1,4 +1,4 @@
-//! Who made a control request, as the transport authenticated them.
+//! Who made a control request, as the transport authenticated them, or the core itself.
 
 use std::fmt;
 
@@ -12,6 +12,8 @@ pub(crate) enum Caller {
         /// The peer's process id, where the kernel reports one.
         pid: Option<i32>,
     },
+    /// The core, deciding on its own: a tenant whose L1 the HSM refused is failed closed.
+    Core,
 }
 
 impl fmt::Display for Caller {
@@ -22,6 +24,7 @@ impl fmt::Display for Caller {
                 pid: Some(pid),
             } => write!(f, "uid={uid} pid={pid}"),
             Self::LocalProcess { uid, pid: None } => write!(f, "uid={uid}"),
+            Self::Core => f.write_str("krypton-core"),
         }
     }
 }

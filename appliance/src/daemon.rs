@@ -88,6 +88,10 @@ impl Daemon {
         krypton_service::notify::ready(status_line(state));
         let reporter = tokio::spawn(report_state(Arc::clone(&core), state));
         let sweeper = tokio::spawn(sweep_expired_unseal(Arc::clone(&core)));
+        let watcher = self
+            .config
+            .hsm()
+            .map(|hsm| tokio::spawn(Arc::clone(&core).watch_l1s(hsm.liveness())));
         let service = ControlServer::new(ControlService::new(Arc::clone(&core)))
             .max_decoding_message_size(self.config.max_request_bytes());
         let served = Server::builder()
@@ -111,6 +115,9 @@ impl Daemon {
             }
         }
         sweeper.abort();
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
         reporter.abort();
         let zeroized = core.zeroize();
         socket::remove(path);

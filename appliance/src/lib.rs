@@ -38,6 +38,6 @@ pub use hsm::{
     Hsm, HsmConfig, HsmConfigError, HsmError, InvalidIdentifier, L1Answer, L1Ref, Outage, PinError,
     PinSource, Probe, Refusal, TenantId, WrappedL2, WrappedL2Error,
 };
-pub use liveness::{Decision, FailReason, LivenessConfig, TenantLiveness};
+pub use liveness::LivenessConfig;
 pub use secret::{SecretError, SecretKey, WhenIdle};
 pub use store::column::Column;

@@ -168,12 +168,6 @@ impl TenantLiveness {
             }
         }
     }
-
-    /// When the current run of unreachable verdicts began, if the last verdict was one: the
-    /// tenant is kept, but on borrowed time.
-    pub fn unreachable_since(&self) -> Option<Instant> {
-        self.unreachable_since
-    }
 }
 
 impl fmt::Display for FailReason {
@@ -209,7 +203,7 @@ mod tests {
                 Decision::Keep
             );
         }
-        assert_eq!(tenant.unreachable_since(), None);
+        assert_eq!(tenant.unreachable_since, None);
     }
 
     #[test]
@@ -229,7 +223,7 @@ mod tests {
     fn an_unreachable_hsm_fails_once_the_grace_is_up() {
         let (mut tenant, t0) = (TenantLiveness::default(), Instant::now());
         assert_eq!(tenant.observe(DOWN, t0, GRACE), Decision::Keep);
-        assert_eq!(tenant.unreachable_since(), Some(t0));
+        assert_eq!(tenant.unreachable_since, Some(t0));
         let other = Probe::Unreachable(Outage::TokenUnavailable);
         assert_eq!(tenant.observe(other, t0 + secs(30), GRACE), Decision::Keep);
         assert_eq!(tenant.observe(DOWN, t0 + secs(59), GRACE), Decision::Keep);
@@ -256,7 +250,7 @@ mod tests {
             tenant.observe(Probe::Alive, t0 + secs(56), GRACE),
             Decision::Keep
         );
-        assert_eq!(tenant.unreachable_since(), None);
+        assert_eq!(tenant.unreachable_since, None);
         // A new run starts its own count: 61 s after the first outage, 5 s into this one.
         assert_eq!(tenant.observe(DOWN, t0 + secs(57), GRACE), Decision::Keep);
         assert_eq!(tenant.observe(DOWN, t0 + secs(62), GRACE), Decision::Keep);
@@ -283,7 +277,7 @@ mod tests {
         let (mut tenant, t0) = (TenantLiveness::default(), Instant::now());
         assert_eq!(tenant.observe(DOWN, t0 + secs(10), GRACE), Decision::Keep);
         assert_eq!(tenant.observe(DOWN, t0, GRACE), Decision::Keep);
-        assert_eq!(tenant.unreachable_since(), Some(t0 + secs(10)));
+        assert_eq!(tenant.unreachable_since, Some(t0 + secs(10)));
     }
 
     #[test]

@@ -40,6 +40,16 @@ pub struct Pkcs11 {
     pub module: PathBuf,
     pub token_label: String,
     pub pin: PinFile,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<Liveness>,
+}
+
+/// `[pkcs11.liveness]`: how often the core probes each tenant's L1, and how long it keeps a
+/// tenant whose HSM does not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Liveness {
+    pub interval_secs: u64,
+    pub grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -63,6 +63,7 @@ impl Core {
                 pin: PinFile {
                     file: hsm.pin_file.clone(),
                 },
+                liveness: hsm.liveness,
             }),
             kmip,
         };

@@ -125,6 +125,20 @@ impl Ctl {
         self.run(&args).map(drop)
     }
 
+    /// The newest `limit` records of the audit log, as `kryptonctl --json audit tail` prints
+    /// them.
+    pub fn audit_tail(&self, limit: u32) -> Result<Vec<Value>, Error> {
+        let limit = limit.to_string();
+        let args: [&OsStr; 4] = [
+            "audit".as_ref(),
+            "tail".as_ref(),
+            "--limit".as_ref(),
+            limit.as_ref(),
+        ];
+        let answer = self.run(&args)?;
+        Ok(answer["records"].as_array().cloned().unwrap_or_default())
+    }
+
     /// Why `tenant` is unavailable, as `kryptonctl tenant list` reports it.
     pub fn tenant_reason(&self, tenant: &str) -> Result<Option<String>, Error> {
         let answer = self.run(&["tenant".as_ref(), "list".as_ref()])?;

@@ -4,6 +4,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::config::Liveness;
 use crate::softhsm::{self, SoftHsm};
 use crate::{Error, pki};
 
@@ -23,6 +24,11 @@ pub struct HsmSetup {
     /// The user PIN, in a file of mode 0600.
     pub pin_file: PathBuf,
     pub l1_label: String,
+    /// The core's `[pkcs11.liveness]` table; `None`: the core's defaults.
+    pub liveness: Option<Liveness>,
+    /// More environment for krypton-core, such as what a PKCS#11 module in front of SoftHSM2
+    /// needs ([`crate::stall::HsmStall::envs`]).
+    pub extra_env: Vec<(&'static str, OsString)>,
 }
 
 impl HsmSetup {
@@ -31,6 +37,7 @@ impl HsmSetup {
         self.softhsm_conf
             .iter()
             .map(|conf| ("SOFTHSM2_CONF", conf.clone().into_os_string()))
+            .chain(self.extra_env.iter().cloned())
             .collect()
     }
 }
@@ -72,5 +79,7 @@ pub fn prepare_in(hsm: &SoftHsm, dir: &Path) -> Result<HsmSetup, Error> {
         token_label: TOKEN_LABEL.to_owned(),
         pin_file,
         l1_label: L1_LABEL.to_owned(),
+        liveness: None,
+        extra_env: Vec::new(),
     })
 }

@@ -11,6 +11,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use krypton_dev::Stack;
+use krypton_dev::config::Liveness;
+use krypton_dev::softhsm;
+use krypton_dev::stall::HsmStall;
 use krypton_softhsm_tests::pykmip::{App, message, ok, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, Test};
 use serde_json::{Value, json};
@@ -19,10 +22,26 @@ const ALICE: &str = "app-alice";
 /// How long the core may take to re-open a tenant's L2 through the HSM after a link.
 const REOPEN_LIMIT: Duration = Duration::from_secs(30);
 
-const TESTS: [(&str, Test); 1] = [(
-    "registered_objects_fall_with_their_tenant",
-    registered_objects_fall_with_their_tenant,
-)];
+/// The probe interval the liveness tests give the core, and the longest they wait for a
+/// verdict (a bound against a hang, not a speed assertion: the time is measured by the
+/// benchmark in docs/benchmarks.md).
+const PROBE_INTERVAL_SECS: u64 = 1;
+const FAIL_CLOSED_LIMIT: Duration = Duration::from_secs(60);
+
+const TESTS: [(&str, Test); 3] = [
+    (
+        "registered_objects_fall_with_their_tenant",
+        registered_objects_fall_with_their_tenant,
+    ),
+    (
+        "an_l1_deleted_while_serving_fails_the_tenant_closed_without_a_restart",
+        an_l1_deleted_while_serving_fails_the_tenant_closed_without_a_restart,
+    ),
+    (
+        "an_unreachable_hsm_fails_the_tenant_closed_after_the_grace",
+        an_unreachable_hsm_fails_the_tenant_closed_after_the_grace,
+    ),
+];
 
 fn main() -> ExitCode {
     // SAFETY: first statement of main; no other thread exists yet.
@@ -73,8 +92,12 @@ fn assert_refused(app: &App, objects: &[(String, String)], expected: &str, why: 
 }
 
 fn wait_for_tenant(stack: &Stack, state: &str) {
+    wait_for_tenant_within(stack, state, REOPEN_LIMIT);
+}
+
+fn wait_for_tenant_within(stack: &Stack, state: &str, limit: Duration) {
     let tenant = &stack.config().tenant;
-    let deadline = Instant::now() + REOPEN_LIMIT;
+    let deadline = Instant::now() + limit;
     loop {
         let now = stack.core().ctl().tenant_state(tenant).unwrap();
         if now.as_deref() == Some(state) {
@@ -82,7 +105,7 @@ fn wait_for_tenant(stack: &Stack, state: &str) {
         }
         assert!(
             Instant::now() < deadline,
-            "tenant {tenant} is {now:?}, not {state}, after {REOPEN_LIMIT:?}"
+            "tenant {tenant} is {now:?}, not {state}, after {limit:?}"
         );
         thread::sleep(Duration::from_millis(100));
     }
@@ -121,4 +144,117 @@ fn registered_objects_fall_with_their_tenant(fixture: &Fixture) {
     ctl.link_tenant(tenant, &fixture.hsm().l1_label).unwrap();
     ctl.create_service(tenant, &stack.config().service).unwrap();
     assert_refused(&alice, &objects, "ITEM_NOT_FOUND", "");
+}
+
+/// A key created by `app` and a secret it registered, with their values, for the checks of a
+/// tenant that fails closed: (created uid, its key, registered objects).
+fn a_key_and_a_secret(app: &App) -> (String, String, Vec<(String, String)>) {
+    let uid = app.create("under-watch");
+    let key = app.get(&uid);
+    let results = app.run(&json!([{"op": "register_secret", "value": "5ec2e7"}]));
+    let secret = vec![(
+        ok(&results[0]).as_str().unwrap().to_owned(),
+        "5ec2e7".to_owned(),
+    )];
+    (uid, key, secret)
+}
+
+/// Create, Get and a registry Get all refused for an unavailable tenant, no value returned.
+fn assert_everything_refused(
+    app: &App,
+    tenant: &str,
+    uid: &str,
+    key: &str,
+    secret: &[(String, String)],
+) {
+    let why = format!("tenant {tenant} is unavailable");
+    let results = app.run(&json!([
+        {"op": "create", "name": "refused"},
+        {"op": "get", "uid": uid},
+    ]));
+    for result in &results {
+        assert_eq!(reason(result), "PERMISSION_DENIED", "{result}");
+        assert!(message(result).contains(&why), "{result}");
+        assert!(!result.to_string().contains(key), "{result}");
+    }
+    assert_refused(app, secret, "PERMISSION_DENIED", &why);
+}
+
+fn an_l1_deleted_while_serving_fails_the_tenant_closed_without_a_restart(fixture: &Fixture) {
+    const L1: &str = "deleted-while-serving";
+    let mut hsm = fixture.new_l1(L1);
+    hsm.liveness = Some(Liveness {
+        interval_secs: PROBE_INTERVAL_SECS,
+        grace_secs: 60,
+    });
+    let stack = fixture.stack_with(hsm);
+    let alice = App::of(&stack, ALICE);
+    let (uid, key, secret) = a_key_and_a_secret(&alice);
+    let tenant = stack.config().tenant.clone();
+
+    // The customer deletes the L1 in the HSM; the core is neither restarted nor sealed.
+    fixture.delete_l1(L1);
+    let deleted = Instant::now();
+    wait_for_tenant_within(&stack, "unavailable", FAIL_CLOSED_LIMIT);
+    eprintln!(
+        "L1 deleted -> tenant unavailable in {:?}",
+        deleted.elapsed()
+    );
+    let reason = stack.core().ctl().tenant_reason(&tenant).unwrap().unwrap();
+    assert!(reason.contains("the HSM refused the L1"), "{reason}");
+    assert_everything_refused(&alice, &tenant, &uid, &key, &secret);
+    // The decision is in the audit log, made by the core itself.
+    let audit = stack.core().ctl().audit_tail(20).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r["operation"] == "tenant-fail-closed" && r["caller"] == "krypton-core"),
+        "{audit:?}"
+    );
+}
+
+fn an_unreachable_hsm_fails_the_tenant_closed_after_the_grace(fixture: &Fixture) {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pkcs11-spy.fifo");
+    // Opened before the core loads the module: the spy waits for the FIFO's reader.
+    let stall = HsmStall::open(&fifo).unwrap();
+    let mut hsm = fixture.hsm().clone();
+    hsm.module = HsmStall::spy_module();
+    hsm.extra_env = HsmStall::envs(&softhsm::module(), &fifo).to_vec();
+    hsm.liveness = Some(Liveness {
+        interval_secs: PROBE_INTERVAL_SECS,
+        grace_secs: 20,
+    });
+    let stack = fixture.stack_with(hsm.clone());
+    let alice = App::of(&stack, ALICE);
+    let (uid, key, secret) = a_key_and_a_secret(&alice);
+    let tenant = stack.config().tenant.clone();
+
+    // The HSM stops answering. Within the grace the tenant is served, and a hung HSM holds up
+    // neither Get nor Create: the data path never waits for it.
+    stall.stall().unwrap();
+    let stalled = Instant::now();
+    assert_eq!(alice.get(&uid), key);
+    assert_eq!(alice.get(&alice.create("while-the-hsm-hangs")).len(), 64);
+    assert_readable(&alice, &secret);
+    // Past the grace, the tenant fails closed.
+    wait_for_tenant_within(&stack, "unavailable", FAIL_CLOSED_LIMIT);
+    eprintln!(
+        "HSM stalled -> tenant unavailable in {:?}",
+        stalled.elapsed()
+    );
+    let reason = stack.core().ctl().tenant_reason(&tenant).unwrap().unwrap();
+    assert!(reason.contains("the HSM was unreachable"), "{reason}");
+    assert_everything_refused(&alice, &tenant, &uid, &key, &secret);
+
+    // The HSM is back: a relink restores the tenant and everything it had.
+    stall.release();
+    stack
+        .core()
+        .ctl()
+        .link_tenant(&tenant, &hsm.l1_label)
+        .unwrap();
+    wait_for_tenant(&stack, "active");
+    assert_eq!(alice.get(&uid), key);
+    assert_readable(&alice, &secret);
 }

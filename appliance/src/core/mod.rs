@@ -7,6 +7,7 @@
 //! | init, unseal (and re-open), seal       | [`ceremony`]           |
 //! | link, unlink, relink, destroy, services | [`tenants`]            |
 //! | wrap / unwrap of L4s, the registry     | [`data`]               |
+//! | L1 liveness: failing a tenant closed   | [`watch`]              |
 //!
 //! **Locks, outermost first.**
 //! 1. `admin` (async mutex): one persistent tenant or service change at a time (link, the
@@ -22,6 +23,7 @@
 mod ceremony;
 mod data;
 mod tenants;
+mod watch;
 
 use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};

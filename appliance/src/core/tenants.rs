@@ -29,7 +29,7 @@ use crate::audit::Operation;
 use crate::caller::Caller;
 use crate::error::{Bug, Error, ErrorChain};
 use crate::hierarchy::records::{self, ServiceRecord, TenantRecord};
-use crate::hierarchy::{ServiceName, TenantKeys, TenantState, Ticket, l3};
+use crate::hierarchy::{Origin, ServiceName, TenantKeys, TenantState, Ticket, l3};
 use crate::hsm::{L1Ref, TenantId};
 use crate::registry;
 use crate::seal::Unsealed;
@@ -136,8 +136,12 @@ impl Core {
                 (l2, record, false)
             }
         };
+        let origin = Origin {
+            l1,
+            wrapped: records::wrapped_l2(&tenant, &record)?,
+        };
         self.unsealed(move |core, unsealed| {
-            let keys = core.open_keys(unsealed, &tenant, l2)?;
+            let keys = core.open_keys(unsealed, &tenant, l2, origin)?;
             let record = TenantRecord {
                 linked: true,
                 ..record
@@ -428,7 +432,8 @@ impl Core {
             .await
             .map_err(Error::Hsm)?;
         let tenant = tenant.clone();
-        self.unsealed(move |core, unsealed| core.open_keys(unsealed, &tenant, l2))
+        let origin = Origin { l1, wrapped };
+        self.unsealed(move |core, unsealed| core.open_keys(unsealed, &tenant, l2, origin))
             .await
     }
 
@@ -439,10 +444,11 @@ impl Core {
         unsealed: &Unsealed,
         tenant: &TenantId,
         l2: SecretKey,
+        origin: Origin,
     ) -> Result<TenantKeys, Error> {
         let key = record_key(unsealed);
         let services = records::open_services(&self.store, key, tenant, &l2)?;
-        let keys = TenantKeys::new(tenant, l2, services)?;
+        let keys = TenantKeys::new(tenant, l2, origin, services)?;
         registry::migrate_legacy(&self.store, key, keys.registry_key(), tenant)?;
         Ok(keys)
     }

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::Error;
-use crate::hsm::TenantId;
+use crate::hsm::{L1Answer, L1Ref, Probe, TenantId, WrappedL2};
 use crate::secret::{SecretKey, WhenIdle};
 
 use super::names::ServiceName;
@@ -48,30 +48,42 @@ impl TenantState {
     }
 }
 
-/// A tenant's L2, the registry key derived from it, and its service keys.
+/// A tenant's L2, the registry key derived from it, and its service keys; and what the HSM
+/// needs to check that the L2's L1 still answers.
 #[derive(Debug)]
 pub(crate) struct TenantKeys {
     pub(crate) l2: SecretKey,
+    origin: Origin,
     /// Seals the tenant's objects in the core's registry. Shared (not copied) with a registry
     /// operation in flight, which checks afterwards that the tenant was not revoked meanwhile.
     registry: Arc<SecretKey>,
     pub(crate) services: HashMap<ServiceName, ServiceKeys>,
 }
 
+/// Where a tenant's L2 came from: the L1 and the L2 as the HSM wrapped it.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    pub(crate) l1: L1Ref,
+    pub(crate) wrapped: WrappedL2,
+}
+
 /// HKDF `info` label of a tenant's registry key. Part of the on-disk format.
 const REGISTRY_KEY_LABEL: &[u8] = b"krypton/v1/registry-seal";
 
 impl TenantKeys {
-    /// The keys of `tenant`: its L2, the registry key derived from it, and its services.
+    /// The keys of `tenant`: its L2 (opened from `origin`), the registry key derived from
+    /// it, and its services.
     pub(crate) fn new(
         tenant: &TenantId,
         l2: SecretKey,
+        origin: Origin,
         services: HashMap<ServiceName, ServiceKeys>,
     ) -> Result<Self, Error> {
         let info: [&[u8]; 2] = [REGISTRY_KEY_LABEL, tenant.as_str().as_bytes()];
         let registry = Arc::new(l2.derive(&info, WhenIdle::ReadOnly)?);
         Ok(Self {
             l2,
+            origin,
             registry,
             services,
         })
@@ -168,6 +180,39 @@ impl Keyring {
     /// Whether `tenant`'s slot is still at `ticket`: nothing revoked or replaced its keys.
     pub(crate) fn is_current(&self, tenant: &TenantId, ticket: Ticket) -> bool {
         self.ticket(tenant) == ticket
+    }
+
+    /// Every tenant whose keys are in memory, with where its L2 came from and the ticket to
+    /// judge a probe of its L1 at ([`verdict`](Self::verdict)).
+    pub(crate) fn active(&self) -> Vec<(TenantId, Origin, Ticket)> {
+        self.read()
+            .tenants
+            .iter()
+            .filter_map(|(tenant, slot)| match &slot.state {
+                TenantState::Active(keys) => {
+                    Some((tenant.clone(), keys.origin.clone(), Ticket(slot.generation)))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The verdict on `answer`, a probe of `tenant`'s L1 begun at `ticket`, against the L2 in
+    /// memory; `None` (and the answer wiped) if the tenant changed since.
+    pub(crate) fn verdict(
+        &self,
+        tenant: &TenantId,
+        ticket: Ticket,
+        answer: L1Answer,
+    ) -> Option<Probe> {
+        let inner = self.read();
+        match inner.tenants.get(tenant) {
+            Some(Slot {
+                generation,
+                state: TenantState::Active(keys),
+            }) if *generation == ticket.0 => Some(answer.verdict(&keys.l2)),
+            _ => None,
+        }
     }
 
     /// Whether `tenant`'s keys are in memory.
@@ -287,7 +332,11 @@ mod tests {
     fn keys() -> TenantState {
         let tenant = TenantId::new("acme").unwrap();
         let l2 = SecretKey::random(WhenIdle::NoAccess).unwrap();
-        TenantState::Active(TenantKeys::new(&tenant, l2, HashMap::new()).unwrap())
+        let origin = Origin {
+            l1: L1Ref::label("l1").unwrap(),
+            wrapped: WrappedL2::sample(),
+        };
+        TenantState::Active(TenantKeys::new(&tenant, l2, origin, HashMap::new()).unwrap())
     }
 
     #[test]

@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 use crate::error::Error;
 
-pub(crate) use keyring::{Keyring, ServiceKeys, TenantKeys, TenantState, Ticket};
+pub(crate) use keyring::{Keyring, Origin, ServiceKeys, TenantKeys, TenantState, Ticket};
 pub(crate) use names::{L3Id, ServiceName, tenant_id};
 
 /// Wraps L4 `key`, whose identifier is `id`, under the current version of `l3`.

@@ -176,18 +176,26 @@ impl Reader<'_> {
 }
 
 #[cfg(test)]
+impl WrappedL2 {
+    /// A well-formed wrapped L2 that no HSM made, for tests of what carries one.
+    pub(crate) fn sample() -> Self {
+        let mut sealed = [0u8; SEALED_LEN];
+        sealed
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, b)| *b = i as u8);
+        Self::new([0xa5; IV_LEN], sealed)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use cryptoki::mechanism::MechanismType;
 
     use super::*;
 
     fn sample() -> WrappedL2 {
-        let mut sealed = [0u8; SEALED_LEN];
-        sealed
-            .iter_mut()
-            .enumerate()
-            .for_each(|(i, b)| *b = i as u8);
-        WrappedL2::new([0xa5; IV_LEN], sealed)
+        WrappedL2::sample()
     }
 
     #[test]
