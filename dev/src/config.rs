@@ -41,6 +41,8 @@ pub struct Pkcs11 {
     pub token_label: String,
     pub pin: PinFile,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub liveness: Option<Liveness>,
 }
 

@@ -63,6 +63,7 @@ impl Core {
                 pin: PinFile {
                     file: hsm.pin_file.clone(),
                 },
+                call_timeout_ms: hsm.call_timeout_ms,
                 liveness: hsm.liveness,
             }),
             kmip,

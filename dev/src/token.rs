@@ -24,6 +24,8 @@ pub struct HsmSetup {
     /// The user PIN, in a file of mode 0600.
     pub pin_file: PathBuf,
     pub l1_label: String,
+    /// The core's longest wait for one HSM call; `None`: the core's default.
+    pub call_timeout_ms: Option<u64>,
     /// The core's `[pkcs11.liveness]` table; `None`: the core's defaults.
     pub liveness: Option<Liveness>,
     /// More environment for krypton-core, such as what a PKCS#11 module in front of SoftHSM2
@@ -79,6 +81,7 @@ pub fn prepare_in(hsm: &SoftHsm, dir: &Path) -> Result<HsmSetup, Error> {
         token_label: TOKEN_LABEL.to_owned(),
         pin_file,
         l1_label: L1_LABEL.to_owned(),
+        call_timeout_ms: None,
         liveness: None,
         extra_env: Vec::new(),
     })

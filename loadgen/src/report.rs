@@ -2,7 +2,7 @@
 //! percentiles, shown as text or JSON.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
@@ -16,18 +16,24 @@ pub struct Tally {
     latencies: Vec<u64>,
     failures: u64,
     first_failure: Option<String>,
+    /// When the last successful operation ended and the first failed one did, by the wall
+    /// clock: what an outside event (an operator's unlink) is timed against.
+    last_success_at: Option<SystemTime>,
+    first_failure_at: Option<SystemTime>,
 }
 
 impl Tally {
     pub fn succeeded(&mut self, latency: Duration) {
         self.latencies
             .push(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX));
+        self.last_success_at = Some(SystemTime::now());
     }
 
     pub fn failed(&mut self, error: &Error) {
         self.failures += 1;
         if self.first_failure.is_none() {
             self.first_failure = Some(Chain(error).to_string());
+            self.first_failure_at = Some(SystemTime::now());
         }
     }
 }
@@ -83,6 +89,8 @@ pub struct Report {
     pub operations: u64,
     pub failures: u64,
     pub first_failure: Option<String>,
+    pub last_success_at: Option<SystemTime>,
+    pub first_failure_at: Option<SystemTime>,
     pub latency: Option<Latency>,
 }
 
@@ -90,6 +98,8 @@ impl Report {
     pub fn new(args: &Args, elapsed: Duration, tallies: Vec<Tally>) -> Self {
         let failures = tallies.iter().map(|tally| tally.failures).sum();
         let first_failure = tallies.iter().find_map(|tally| tally.first_failure.clone());
+        let last_success_at = tallies.iter().filter_map(|t| t.last_success_at).max();
+        let first_failure_at = tallies.iter().filter_map(|t| t.first_failure_at).min();
         let mut latencies: Vec<u64> = tallies
             .into_iter()
             .flat_map(|tally| tally.latencies)
@@ -103,6 +113,8 @@ impl Report {
             operations: latencies.len() as u64,
             failures,
             first_failure,
+            last_success_at,
+            first_failure_at,
             latency: Latency::of(&mut latencies),
         }
     }
@@ -130,6 +142,10 @@ impl Report {
                 "mean": micros(latency.mean),
             })
         });
+        let unix_ms = |at: Option<SystemTime>| {
+            at.and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+                .map(|since| since.as_millis())
+        };
         json!({
             "workload": self.workload,
             "connections": self.connections,
@@ -139,6 +155,8 @@ impl Report {
             "operations": self.operations,
             "failures": self.failures,
             "first_failure": self.first_failure,
+            "last_success_unix_ms": unix_ms(self.last_success_at),
+            "first_failure_unix_ms": unix_ms(self.first_failure_at),
             "ops_per_s": self.ops_per_second(),
             "latency_us": latency,
         })

@@ -28,7 +28,7 @@ const REOPEN_LIMIT: Duration = Duration::from_secs(30);
 const PROBE_INTERVAL_SECS: u64 = 1;
 const FAIL_CLOSED_LIMIT: Duration = Duration::from_secs(60);
 
-const TESTS: [(&str, Test); 3] = [
+const TESTS: [(&str, Test); 4] = [
     (
         "registered_objects_fall_with_their_tenant",
         registered_objects_fall_with_their_tenant,
@@ -40,6 +40,10 @@ const TESTS: [(&str, Test); 3] = [
     (
         "an_unreachable_hsm_fails_the_tenant_closed_after_the_grace",
         an_unreachable_hsm_fails_the_tenant_closed_after_the_grace,
+    ),
+    (
+        "an_unlink_during_the_reopen_after_an_unseal_stands",
+        an_unlink_during_the_reopen_after_an_unseal_stands,
     ),
 ];
 
@@ -257,4 +261,58 @@ fn an_unreachable_hsm_fails_the_tenant_closed_after_the_grace(fixture: &Fixture)
     wait_for_tenant(&stack, "active");
     assert_eq!(alice.get(&uid), key);
     assert_readable(&alice, &secret);
+}
+
+fn an_unlink_during_the_reopen_after_an_unseal_stands(fixture: &Fixture) {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pkcs11-spy.fifo");
+    let stall = HsmStall::open(&fifo).unwrap();
+    let mut hsm = fixture.hsm().clone();
+    hsm.module = HsmStall::spy_module();
+    hsm.extra_env = HsmStall::envs(&softhsm::module(), &fifo).to_vec();
+    // The re-open must wait for the stalled HSM rather than time out, and no probe runs.
+    hsm.call_timeout_ms = Some(60_000);
+    hsm.liveness = Some(Liveness {
+        interval_secs: 3600,
+        grace_secs: 86_400,
+    });
+    let stack = fixture.stack_with(hsm);
+    let alice = App::of(&stack, ALICE);
+    let uid = alice.create("through-the-race");
+    let key = alice.get(&uid);
+    let tenant = stack.config().tenant.clone();
+    let ctl = stack.core().ctl();
+    let shares = stack.share_files();
+    ctl.seal().unwrap();
+
+    // The unseal's re-open of the tenant's L2 hangs in the HSM...
+    stall.stall().unwrap();
+    thread::scope(|scope| {
+        let unseal = scope.spawn(|| {
+            ctl.unseal(&shares[0]).unwrap();
+            ctl.unseal(&shares[1]).unwrap();
+        });
+        // (The core answers "sealed" until the second share is in.)
+        let deadline = Instant::now() + REOPEN_LIMIT;
+        while ctl.tenant_state(&tenant).ok().flatten().as_deref() != Some("opening") {
+            assert!(Instant::now() < deadline, "the tenant never showed as opening");
+            thread::sleep(Duration::from_millis(50));
+        }
+        // ...the operator unlinks meanwhile (the kill switch waits for no HSM)...
+        ctl.unlink_tenant(&tenant).unwrap();
+        assert_eq!(
+            ctl.tenant_state(&tenant).unwrap().as_deref(),
+            Some("unlinked")
+        );
+        // ...and then the HSM answers: the late re-open does not bring the keys back.
+        stall.release();
+        unseal.join().unwrap();
+    });
+    assert_eq!(
+        ctl.tenant_state(&tenant).unwrap().as_deref(),
+        Some("unlinked")
+    );
+    let results = alice.run(&json!([{"op": "get", "uid": uid}]));
+    assert_eq!(reason(&results[0]), "PERMISSION_DENIED", "{}", results[0]);
+    assert!(!results[0].to_string().contains(&key));
 }

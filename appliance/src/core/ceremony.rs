@@ -159,7 +159,12 @@ impl Core {
         let core = Arc::clone(self);
         let (report, opening) = blocking(move || core.add_share(&caller, share)).await?;
         if let Some(opening) = opening {
-            self.reopen(opening).await;
+            // A task of its own: a caller that gives up (the control request's timeout) must
+            // not cancel the re-open halfway and leave tenants opening for ever.
+            let core = Arc::clone(self);
+            if let Err(join) = tokio::spawn(async move { core.reopen(opening).await }).await {
+                tracing::error!(error = %join, "the tenants' re-open task failed");
+            }
         }
         Ok(report)
     }
