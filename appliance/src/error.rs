@@ -189,6 +189,10 @@ pub enum Error {
     #[error("malformed wrapped key: {0}")]
     MalformedWrappedKey(&'static str),
 
+    /// A data key (L4) its gateway destroyed: its wrapped copies never unwrap again.
+    #[error("data key {0} was destroyed")]
+    Shredded(String),
+
     /// A wrapped data key that does not open: another L4 identifier, another service key, or
     /// altered.
     #[error("the wrapped key does not open under this service key and identifier")]

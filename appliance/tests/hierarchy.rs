@@ -23,8 +23,8 @@ use cryptoki::mechanism::aead::GcmParams;
 use kmip::net::{Client, ClientTlsFiles, client_config};
 use kmip::{
     Authentication, BlockCipherMode, Credential, CryptographicParameters, DecryptRequest,
-    DelegatedIdentity, DiscoverVersionsRequest, EncryptRequest, GetRequest, Item, Operation,
-    ProtocolVersion, QueryRequest, RequestBatchItem, RequestHeader, RequestMessage,
+    DelegatedIdentity, DestroyRequest, DiscoverVersionsRequest, EncryptRequest, GetRequest, Item,
+    Operation, ProtocolVersion, QueryRequest, RequestBatchItem, RequestHeader, RequestMessage,
     ResponseMessage, ResponsePayload, ResultReason, ResultStatus, SecretBytes, TypedRequest,
 };
 use krypton_dev::softhsm::{SoftHsm, Token};
@@ -32,7 +32,7 @@ use krypton_softhsm_tests::suite::{self, HsmTest};
 use libtest_mimic::Failed;
 use net_support::{Pki, SERVER_NAME, Subject, client_limits};
 
-const TESTS: [(&str, HsmTest); 6] = [
+const TESTS: [(&str, HsmTest); 7] = [
     (
         "no_plaintext_key_reaches_the_disk",
         no_plaintext_key_reaches_the_disk,
@@ -56,6 +56,10 @@ const TESTS: [(&str, HsmTest); 6] = [
     (
         "tenant_commands_refuse_bad_input",
         tenant_commands_refuse_bad_input,
+    ),
+    (
+        "a_destroyed_data_key_never_unwraps_again",
+        a_destroyed_data_key_never_unwraps_again,
     ),
 ];
 
@@ -213,6 +217,18 @@ impl Gateway {
             ResponsePayload::Decrypt(response) => Ok(response.data.to_vec()),
             other => panic!("{other:?}"),
         }
+    }
+}
+
+impl Gateway {
+    /// Tells the core that the L4 bound to `binding` under `l3` (`l3/<t>/<s>`) was destroyed.
+    async fn shred(&mut self, l3: &str, binding: &str) -> Result<ResponsePayload, Refusal> {
+        let l4 = format!("l4/{}/{}", &l3[3..], hex::encode(binding));
+        let request = DestroyRequest {
+            unique_identifier: Some(l4.as_str().into()),
+        };
+        self.one(RequestHeader::new(ProtocolVersion::V1_4), request)
+            .await
     }
 }
 
@@ -644,5 +660,59 @@ fn no_plaintext_key_reaches_the_disk(hsm: &SoftHsm) -> Result<(), Failed> {
         &secrets,
         &[".sst", ".log", "MANIFEST-", "OPTIONS-", "LOG"],
     );
+    Ok(())
+}
+
+fn a_destroyed_data_key_never_unwraps_again(hsm: &SoftHsm) -> Result<(), Failed> {
+    let (s, mut core) = Installation::new(hsm, "shred", &["acme-l1", "beta-l1"])?;
+    for (tenant, l1) in [("acme", "acme-l1"), ("beta", "beta-l1")] {
+        s.ctl(&["tenant", "link", tenant, "--l1", l1]).success();
+        s.ctl(&["service", "create", tenant, "payments"]).success();
+    }
+    let l4 = [7u8; 32];
+    let (doomed, kept) = block_on(async {
+        let mut gw = s.gateway("gw-1").await;
+        let doomed = gw.wrap("l3/acme/payments", "k1", &l4).await.unwrap();
+        let kept = gw.wrap("l3/acme/payments", "k2", &l4).await.unwrap();
+        gw.shred("l3/acme/payments", "k1").await.unwrap();
+        // Twice is once.
+        gw.shred("l3/acme/payments", "k1").await.unwrap();
+        let (reason, message) = gw
+            .unwrap("l3/acme/payments", "k1", &doomed)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            reason,
+            ResultReason::ObjectDestroyed.for_version(ProtocolVersion::V1_4),
+            "{message}"
+        );
+        assert!(message.contains("was destroyed"), "{message}");
+        assert_eq!(
+            gw.unwrap("l3/acme/payments", "k2", &kept).await.unwrap(),
+            l4
+        );
+        // The same identifier under another tenant's service is another key.
+        let beta = gw.wrap("l3/beta/payments", "k1", &l4).await.unwrap();
+        assert_eq!(
+            gw.unwrap("l3/beta/payments", "k1", &beta).await.unwrap(),
+            l4
+        );
+        // A gateway destroys only keys of its own tenants.
+        let mut other = s.gateway("gw-2").await;
+        let (reason, _) = other.shred("l3/acme/payments", "k2").await.unwrap_err();
+        assert_eq!(reason, ResultReason::PermissionDenied);
+        (doomed, kept)
+    });
+    // Durable: a restart and the ceremony change nothing.
+    let mut core2 = s.restart(&mut core);
+    block_on(async {
+        let mut gw = s.gateway("gw-1").await;
+        assert!(gw.unwrap("l3/acme/payments", "k1", &doomed).await.is_err());
+        assert_eq!(
+            gw.unwrap("l3/acme/payments", "k2", &kept).await.unwrap(),
+            l4
+        );
+    });
+    core2.stop();
     Ok(())
 }

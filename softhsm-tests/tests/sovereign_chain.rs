@@ -295,7 +295,10 @@ fn an_unlink_during_the_reopen_after_an_unseal_stands(fixture: &Fixture) {
         // (The core answers "sealed" until the second share is in.)
         let deadline = Instant::now() + REOPEN_LIMIT;
         while ctl.tenant_state(&tenant).ok().flatten().as_deref() != Some("opening") {
-            assert!(Instant::now() < deadline, "the tenant never showed as opening");
+            assert!(
+                Instant::now() < deadline,
+                "the tenant never showed as opening"
+            );
             thread::sleep(Duration::from_millis(50));
         }
         // ...the operator unlinks meanwhile (the kill switch waits for no HSM)...

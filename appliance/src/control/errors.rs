@@ -93,6 +93,7 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
         | Error::Refused(_)
         | Error::CorruptObject(_)
         | Error::MalformedWrappedKey(_)
+        | Error::Shredded(_)
         | Error::UnauthenticWrappedKey => (Code::Internal, ErrorReason::Internal),
     }
 }

@@ -1,24 +1,28 @@
-//! The data path: wrap and unwrap of L4s for gateways, and the object registry for
-//! applications.
+//! The data path: wrap and unwrap of L4s for gateways (and the record of the L4s they
+//! destroyed, which no unwrap opens again), and the object registry for applications.
 //!
-//! A wrap or unwrap is one read of the lifecycle (unsealed?) and one read of the keyring (the
-//! tenant's L3), then AES on a few dozen bytes. It runs inline on the caller's thread when the
+//! A wrap is one read of the lifecycle (unsealed?) and one read of the keyring (the tenant's
+//! L3), then AES on a few dozen bytes; an unwrap also looks the L4 up among the destroyed ones
+//! (one RocksDB point read, from memory in the common case). It runs inline on the caller's thread when the
 //! lifecycle lock is free, which is always but during a seal or unseal: an AES-GCM of a few
 //! dozen bytes costs less than a hop to the blocking pool, and every Get and Create through a
 //! gateway comes here. While a transition holds the lock across a disk sync, the request goes
 //! to the blocking pool instead, so that no runtime thread waits for the disk.
 
 use std::sync::{Arc, TryLockError};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use kmip::{DateTime, ProtocolVersion, RequestPayload, ResponsePayload, SecretBytes};
 use zeroize::Zeroizing;
 
 use super::{Core, blocking, gate};
 use crate::error::{Bug, Error};
+use crate::hierarchy::shred::{self, L4Id, Shredded};
 use crate::hierarchy::{self, L3Id};
 use crate::hsm::TenantId;
 use crate::registry::{Owner, Registry, RegistryLimits};
 use crate::seal::Unsealed;
+use crate::store::Column;
 
 impl Core {
     /// Wraps L4 `key`, whose identifier is `id`, under the current version of `l3`.
@@ -28,20 +32,56 @@ impl Core {
         id: Vec<u8>,
         key: SecretBytes,
     ) -> Result<Vec<u8>, Error> {
-        self.keys(move |unsealed| hierarchy::wrap(unsealed.keyring(), &l3, &id, &key))
+        self.keys(move |_, unsealed| hierarchy::wrap(unsealed.keyring(), &l3, &id, &key))
             .await
     }
 
     /// Unwraps the L4 whose identifier is `id` from `blob`, under the version of `l3` the
-    /// blob names.
+    /// blob names; refuses an L4 that was destroyed ([`shred`](Self::shred)).
     pub(crate) async fn unwrap(
         self: &Arc<Self>,
         l3: L3Id,
         id: Vec<u8>,
         blob: Vec<u8>,
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        self.keys(move |unsealed| hierarchy::unwrap(unsealed.keyring(), &l3, &id, &blob))
-            .await
+        self.keys(move |core, unsealed| {
+            let shredded = shred::record_key(&l3, &id);
+            if core.store.get_plain(Column::Shredded, &shredded)?.is_some() {
+                return Err(Error::Shredded(L4Id { l3, binding: id }.to_string()));
+            }
+            hierarchy::unwrap(unsealed.keyring(), &l3, &id, &blob)
+        })
+        .await
+    }
+
+    /// Records that the gateway destroyed `l4`: from now on its wrapped blob never unwraps,
+    /// wherever a copy survives. Needs no key of the tenant (it works while the tenant is
+    /// unlinked), only an unsealed core; doing it twice is doing it once.
+    pub(crate) async fn shred(self: &Arc<Self>, l4: L4Id) -> Result<(), Error> {
+        let core = Arc::clone(self);
+        blocking(move || {
+            core.with_unsealed(|unsealed| {
+                let tenant = &l4.l3.tenant;
+                if unsealed.keyring().describe(tenant).is_none() {
+                    return Err(Error::TenantNotFound(tenant.clone()));
+                }
+                let destroyed_unix_secs = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |since| since.as_secs());
+                let mut batch = core.store.batch(unsealed.master().record_key());
+                batch.put_sealed(
+                    Column::Shredded,
+                    &shred::record_key(&l4.l3, &l4.binding),
+                    &Shredded {
+                        destroyed_unix_secs,
+                    },
+                )?;
+                batch.commit()?;
+                tracing::info!(l4 = %l4.l3, "data key destroyed: its wrapped copies no longer unwrap");
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// Answers one request of `owner` (of `tenant`) on the object registry, made in
@@ -86,14 +126,14 @@ impl Core {
     /// on the blocking pool while a transition holds it.
     async fn keys<T: Send + 'static>(
         self: &Arc<Self>,
-        f: impl FnOnce(&Unsealed) -> Result<T, Error> + Send + 'static,
+        f: impl FnOnce(&Core, &Unsealed) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let f = match self.lifecycle.try_read() {
-            Ok(lifecycle) => return gate(&lifecycle, f),
+            Ok(lifecycle) => return gate(&lifecycle, |unsealed| f(self, unsealed)),
             Err(TryLockError::Poisoned(_)) => return Err(Bug::LockPoisoned.into()),
             Err(TryLockError::WouldBlock) => f,
         };
         let core = Arc::clone(self);
-        blocking(move || core.with_unsealed(f)).await
+        blocking(move || core.with_unsealed(|unsealed| f(&core, unsealed))).await
     }
 }

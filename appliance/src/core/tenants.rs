@@ -35,6 +35,7 @@ use crate::registry;
 use crate::seal::Unsealed;
 use crate::secret::{SecretKey, WhenIdle};
 use crate::store::Column;
+use crate::store::key::tenant_prefix;
 
 /// The longest one tenant's re-open may take after an unseal: the HSM unwrap (itself bounded
 /// by `call_timeout_ms`, retried once) and opening its L3s.
@@ -214,6 +215,7 @@ impl Core {
                     batch.delete(Column::Services, &service.key)?;
                 }
                 registry::forget(&mut batch, &tenant)?;
+                batch.delete_prefix(Column::Shredded, &tenant_prefix(tenant.as_str()))?;
                 Operation::TenantDestroy
             } else {
                 let record = TenantRecord {
@@ -234,6 +236,7 @@ impl Core {
                     Column::Services,
                     Column::Registry,
                     Column::Objects,
+                    Column::Shredded,
                 ] {
                     core.store.purge_deleted(column)?;
                 }

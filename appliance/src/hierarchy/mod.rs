@@ -14,6 +14,7 @@ mod keyring;
 pub(crate) mod l3;
 mod names;
 pub(crate) mod records;
+pub(crate) mod shred;
 pub(crate) mod wrapped_key;
 
 use zeroize::Zeroizing;

@@ -28,16 +28,17 @@ use std::sync::Arc;
 use kmip::net::{PeerIdentity, Service};
 use kmip::{
     BatchErrorContinuationOption, BlockCipherMode, Credential, CryptographicParameters, DateTime,
-    DecryptRequest, DecryptResponse, DiscoverVersionsRequest, DiscoverVersionsResponse,
-    EncryptRequest, EncryptResponse, Item, ObjectType, Operation, ProtocolVersion, QueryRequest,
-    QueryResponse, RequestBatchItem, RequestHeader, RequestMessage, RequestPayload,
-    ResponseBatchItem, ResponseHeader, ResponseMessage, ResponsePayload, ResultStatus, SecretBytes,
-    UniqueIdentifier,
+    DecryptRequest, DecryptResponse, DestroyRequest, DestroyResponse, DiscoverVersionsRequest,
+    DiscoverVersionsResponse, EncryptRequest, EncryptResponse, Item, ObjectType, Operation,
+    ProtocolVersion, QueryRequest, QueryResponse, RequestBatchItem, RequestHeader, RequestMessage,
+    RequestPayload, ResponseBatchItem, ResponseHeader, ResponseMessage, ResponsePayload,
+    ResultStatus, SecretBytes, UniqueIdentifier,
 };
 
 use crate::core::Core;
 use crate::error::Error;
 use crate::hierarchy::L3Id;
+use crate::hierarchy::shred::L4Id;
 use crate::hsm::TenantId;
 use crate::registry::Owner;
 use config::Gateways;
@@ -201,6 +202,9 @@ impl KmipService {
             RequestPayload::Decrypt(request) if for_gateway => {
                 self.decrypt(checked, request).await.map(Into::into)
             }
+            RequestPayload::Destroy(request) if for_gateway => {
+                self.destroy_l4(checked, request).await.map(Into::into)
+            }
             _ => registry_answer(&self.core, &checked.requester, header, item).await,
         }
     }
@@ -253,6 +257,27 @@ impl KmipService {
         })
     }
 
+    /// Records that the gateway destroyed the L4 named `l4/<tenant>/<service>/<binding>`, so
+    /// that no copy of its wrapped blob unwraps again.
+    async fn destroy_l4(
+        &self,
+        checked: &Checked<'_>,
+        request: DestroyRequest,
+    ) -> Result<DestroyResponse, Error> {
+        let text = request
+            .unique_identifier
+            .as_ref()
+            .and_then(UniqueIdentifier::as_text)
+            .ok_or(Error::InvalidRequest(
+                "a gateway's Destroy names the data key as l4/<tenant>/<service>/<binding>",
+            ))?;
+        let l4 = L4Id::parse(text).ok_or_else(|| Error::ObjectNotFound(text.to_owned()))?;
+        self.permit(checked, &l4.l3.tenant)?;
+        let unique_identifier = text.to_owned();
+        self.core.shred(l4).await?;
+        Ok(DestroyResponse { unique_identifier })
+    }
+
     /// The service key a request names, if the gateway may use it.
     fn service_key(
         &self,
@@ -265,13 +290,19 @@ impl KmipService {
                 "Encrypt and Decrypt name the service key by its Unique Identifier",
             ))?;
         let l3 = L3Id::parse(text).ok_or_else(|| Error::ObjectNotFound(text.to_owned()))?;
-        if !checked.tenants.contains(&l3.tenant) {
-            return Err(Error::TenantNotPermitted {
-                gateway: checked.gateway.to_owned(),
-                tenant: l3.tenant.to_string(),
-            });
-        }
+        self.permit(checked, &l3.tenant)?;
         Ok(l3)
+    }
+
+    /// Refuses a request of a gateway for a tenant it is not configured for.
+    fn permit(&self, checked: &Checked<'_>, tenant: &TenantId) -> Result<(), Error> {
+        if checked.tenants.contains(tenant) {
+            return Ok(());
+        }
+        Err(Error::TenantNotPermitted {
+            gateway: checked.gateway.to_owned(),
+            tenant: tenant.to_string(),
+        })
     }
 }
 

@@ -35,6 +35,7 @@ pub(crate) fn result_of(error: &Error) -> (ResultReason, String) {
         Error::OperationNotSupported(_) => described(ResultReason::OperationNotSupported),
         Error::Refused(refusal) => (refusal.reason, refusal.message.to_string()),
         Error::UnauthenticWrappedKey => described(ResultReason::CryptographicFailure),
+        Error::Shredded(_) => described(ResultReason::ObjectDestroyed),
         _ => {
             tracing::error!(error = %ErrorChain(error), "KMIP request failed inside the core");
             (

@@ -13,6 +13,7 @@ use kmip::{
 use serde::{Deserialize, Serialize};
 
 use crate::registry::Owner;
+use crate::store::key::{push_part, tenant_prefix};
 
 /// A registered object: its metadata, and its material until it is destroyed.
 #[derive(Debug, Serialize, Deserialize)]
@@ -128,21 +129,6 @@ pub(super) fn owner_prefix(owner: &Owner) -> Vec<u8> {
     let mut prefix = tenant_prefix(&owner.tenant);
     push_part(&mut prefix, &owner.identity);
     prefix
-}
-
-/// The start of every record key of every owner of `tenant`.
-pub(super) fn tenant_prefix(tenant: &str) -> Vec<u8> {
-    let mut prefix = Vec::with_capacity(2 + tenant.len());
-    push_part(&mut prefix, tenant);
-    prefix
-}
-
-/// Appends `part`, length-prefixed, to a record key.
-fn push_part(key: &mut Vec<u8>, part: &str) {
-    // Tenants and identities are bounded far below 64 KiB by the registry's checks.
-    let len = u16::try_from(part.len()).unwrap_or(u16::MAX);
-    key.extend_from_slice(&len.to_be_bytes());
-    key.extend_from_slice(part.as_bytes());
 }
 
 /// The record key of object `id` of `owner`.

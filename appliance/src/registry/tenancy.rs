@@ -10,8 +10,9 @@
 
 use crate::error::Error;
 use crate::hsm::TenantId;
-use crate::registry::record::{StoredObject, tenant_prefix};
+use crate::registry::record::StoredObject;
 use crate::secret::SecretKey;
+use crate::store::key::tenant_prefix;
 use crate::store::{Batch, Column, Scan, Store};
 
 /// How many legacy records one migration batch moves.

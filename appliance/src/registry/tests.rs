@@ -1036,7 +1036,7 @@ fn legacy_objects_move_under_their_tenants_key_and_the_master_key_opens_none() {
         f.store
             .last_key(Column::Objects)
             .unwrap()
-            .is_some_and(|key| key.starts_with(&record::tenant_prefix("globex")))
+            .is_some_and(|key| key.starts_with(&crate::store::key::tenant_prefix("globex")))
     );
 }
 

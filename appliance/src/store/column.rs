@@ -21,17 +21,21 @@ pub enum Column {
     Registry,
     /// The audit log, keyed by sequence number.
     Audit,
+    /// The data keys (L4) destroyed: one small record per key, so that its wrapped copy, wherever
+    /// it survives (a vault backup), never unwraps again.
+    Shredded,
 }
 
 impl Column {
     /// Every family, in the order they are opened.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Meta,
         Self::Tenants,
         Self::Services,
         Self::Objects,
         Self::Registry,
         Self::Audit,
+        Self::Shredded,
     ];
 
     /// The family's name on disk. Never change one: it is bound into every sealed record.
@@ -43,6 +47,7 @@ impl Column {
             Self::Objects => "objects",
             Self::Registry => "registry",
             Self::Audit => "audit",
+            Self::Shredded => "shredded",
         }
     }
 }

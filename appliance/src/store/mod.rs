@@ -8,6 +8,7 @@
 //! concurrent writers into one WAL write and one sync.
 
 pub(crate) mod column;
+pub(crate) mod key;
 mod sealed_record;
 
 use std::io;
