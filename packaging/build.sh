@@ -2,7 +2,7 @@
 # Packages krypton-core (krypton-core, kryptonctl) and krypton-gateway as .deb (cargo-deb) and
 # .rpm (cargo-generate-rpm) from binaries ALREADY BUILT with the chosen Cargo profile:
 #
-#   cargo build --release --locked -p krypton-core -p krypton-gateway --bins
+#   cargo build --release --locked -p krypton-core -p kryptonctl -p krypton-gateway --bins
 #   packaging/build.sh                      # --profile release (the default)
 #   packaging/build.sh --profile dev        # what CI does, reusing the test suite's build
 #
@@ -55,7 +55,7 @@ for binary in krypton-core kryptonctl krypton-gateway; do
     built="$target_dir/$profile_dir/$binary"
     if [ ! -x "$built" ]; then
         echo "build.sh: $built is missing; build it first:" \
-            "cargo build --locked --profile $profile -p krypton-core -p krypton-gateway --bins" >&2
+            "cargo build --locked --profile $profile -p krypton-core -p kryptonctl -p krypton-gateway --bins" >&2
         exit 1
     fi
     strip --strip-all -o "$stage/$profile_dir/$binary" "$built"

@@ -5,16 +5,16 @@
 //! for gateways under service keys (L3). L2 and L3 exist in plaintext only in locked, guarded
 //! memory of this process.
 //!
-//! The crate builds two programs: `krypton-core`, the process ([`Daemon`], configured by
-//! [`Config`]), and `kryptonctl`, the operators' tool, which speaks the [`control`] API.
-//! Everything the core stores lives in one RocksDB database, each value sealed under a key
-//! derived from the master key; the master key itself exists only in guarded memory, and only
-//! while the core is unsealed.
+//! The crate builds the `krypton-core` process ([`Daemon`], configured by [`Config`]), which
+//! serves the control API of `krypton-control-api` to operators' `kryptonctl` on an owner-only
+//! Unix socket. Everything the core stores lives in one RocksDB database, each value sealed
+//! under a key derived from the master key; the master key itself exists only in guarded
+//! memory, and only while the core is unsealed.
 
 mod audit;
 mod caller;
 mod config;
-pub mod control;
+mod control;
 mod core;
 mod daemon;
 mod error;

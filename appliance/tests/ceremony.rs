@@ -7,7 +7,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 
 use common::Site;
-use krypton_core::control::{self, v1};
+use krypton_control_api::{self as control, v1};
 
 #[test]
 fn init_three_of_five_then_unseal_with_every_three_in_every_order() {
@@ -370,7 +370,7 @@ fn another_user_is_refused_by_the_socket_mode_and_by_the_core() {
     let site = Site::new();
     let _core = site.start();
     let as_nobody = || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kryptonctl"))
+        let out = std::process::Command::new(common::kryptonctl())
             .args(["--json", "--socket"])
             .arg(&site.socket)
             .arg("status")
@@ -406,13 +406,6 @@ fn unknown_configuration_keys_stop_the_core() {
     let site = Site::with_config("\n[contrl]\nsocket = \"/run/krypton/other.sock\"\n");
     let log = failed_start(&site.config);
     assert!(log.contains("unknown field `contrl`"), "{log}");
-}
-
-#[test]
-fn an_unreachable_core_has_its_own_exit_code() {
-    let site = Site::new();
-    let out = site.ctl(&["--json", "status"]).fails_with(3);
-    assert_eq!(out.json_error()["reason"], "unreachable");
 }
 
 /// `share` with one character of group `group` (1-based) changed.

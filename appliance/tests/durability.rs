@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use common::Site;
-use krypton_core::control::v1;
+use krypton_control_api::v1;
 
 /// Concurrent writers, so that RocksDB groups their commits.
 const WRITERS: usize = 4;

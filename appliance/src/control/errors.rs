@@ -12,11 +12,6 @@ use tonic::{Code, Status};
 use super::v1::{ErrorDetail, ErrorReason};
 use crate::error::{Error, ErrorChain};
 
-/// The typed detail of an error status from the core, if it carries one.
-pub fn error_detail(status: &Status) -> Option<ErrorDetail> {
-    ErrorDetail::decode(status.details()).ok()
-}
-
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         let (code, reason) = classify(&error);
@@ -109,6 +104,8 @@ fn share_group(error: &Error) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    use krypton_control_api::error_detail;
+
     use super::*;
     use crate::error::Bug;
     use crate::store::Column;

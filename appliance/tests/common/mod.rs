@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use krypton_core::control::{self, ControlClient};
+use krypton_control_api::{self as control, ControlClient};
+use krypton_softhsm_tests::debug_binary;
 
 /// How long a core may take to open its store and listen.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -104,7 +105,7 @@ impl Site {
     /// Runs kryptonctl with `stdin` as its standard input.
     pub fn ctl_with_stdin(&self, args: &[&str], stdin: &str) -> Ctl {
         use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kryptonctl"))
+        let mut child = Command::new(kryptonctl())
             .arg("--socket")
             .arg(&self.socket)
             .args(args)
@@ -262,6 +263,12 @@ impl Drop for Core {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// The `kryptonctl` binary, built beside the test binaries (it is another package's:
+/// `cargo test --workspace` builds it, or `cargo build -p kryptonctl`).
+pub fn kryptonctl() -> PathBuf {
+    debug_binary("kryptonctl").unwrap_or_else(|message| panic!("{message}"))
 }
 
 /// The output of one kryptonctl run.

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::v1::{InitResponse, UnsealRequest};
+use crate::v1::{InitResponse, UnsealRequest};
 
 impl fmt::Debug for UnsealRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

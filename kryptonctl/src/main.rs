@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use krypton_core::control::{self, ControlClient, v1};
+use krypton_control_api::{self as control, ControlClient, v1};
 
 use crate::failure::Failure;
 use crate::output::Output;
@@ -21,7 +21,7 @@ Exit codes:
   0  success
   1  internal error in the core, or an answer kryptonctl does not understand
   2  usage error: bad arguments, or values the core refused as out of range
-  3  the core cannot be reached on its control socket
+  3  the core cannot be reached on its control socket, or the connection broke before it answered
   4  the core's state does not allow this (sealed, uninitialized, already initialized, already unsealed)
   5  share refused and not counted (mistyped, from another installation, entered twice)
   6  wrong shares: the threshold was reached but they do not rebuild the master key; still sealed

@@ -3,15 +3,15 @@
 use std::io;
 use std::process::ExitCode;
 
-use krypton_core::ErrorChain;
-use krypton_core::control::{self, v1::ErrorReason};
+use krypton_control_api::{self as control, ConnectError, v1::ErrorReason};
+use krypton_service::ErrorChain;
 use tonic::Code;
 
 /// A failed command.
 #[derive(Debug)]
 pub(crate) enum Failure {
     /// The control socket could not be reached.
-    Unreachable(krypton_core::Error),
+    Unreachable(ConnectError),
     /// The core answered with an error.
     Core(tonic::Status),
     /// The share was refused before it was sent.
@@ -46,10 +46,11 @@ impl Failure {
             Self::Share(_) => Reason::Internal,
             Self::Core(status) => match control::error_detail(status) {
                 Some(detail) => detail.reason().into(),
-                // No detail: the status came from the transport, not from the core.
+                // No detail: the status came from the transport, not from the core. A connection
+                // lost mid-request is `Unknown`: tonic has no better code for it.
                 None if matches!(
                     status.code(),
-                    Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled
+                    Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown
                 ) =>
                 {
                     Reason::Unreachable
@@ -73,7 +74,11 @@ impl Failure {
     /// The failure on one line.
     pub(crate) fn message(&self) -> String {
         let line = match self {
-            Self::Unreachable(error) => format!("cannot reach the core: {}", ErrorChain(error)),
+            Self::Unreachable(error) => ErrorChain(error).to_string(),
+            // No detail: the transport's words (a lost connection, a deadline), not the core's.
+            Self::Core(status) if control::error_detail(status).is_none() => {
+                format!("no usable answer from the core: {}", status.message())
+            }
             Self::Core(status) => status.message().to_owned(),
             Self::Share(error) => format!("share refused: {}", ErrorChain(error)),
             Self::Local { context, source } => format!("{context}: {source}"),
@@ -85,7 +90,7 @@ impl Failure {
 }
 
 /// Whether the OS refused the connection for lack of permission.
-fn denied(error: &krypton_core::Error) -> bool {
+fn denied(error: &ConnectError) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<io::Error>() {

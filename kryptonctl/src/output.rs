@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 
-use krypton_core::control::v1;
+use krypton_control_api::v1;
 use serde_json::{Value, json};
 
 use crate::failure::Failure;

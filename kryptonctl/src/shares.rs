@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use krypton_core::control::v1;
+use krypton_control_api::v1;
 use zeroize::Zeroizing;
 
 use crate::failure::Failure;
