@@ -58,6 +58,21 @@ impl Ctl {
         }
     }
 
+    /// The tenants `kryptonctl status` reports unavailable, with the reason of each.
+    pub fn unavailable_tenants(&self) -> Result<Vec<(String, String)>, Error> {
+        let answer = self.run(&["status".as_ref()])?;
+        let listed = answer["unavailable_tenants"]
+            .as_array()
+            .into_iter()
+            .flatten();
+        Ok(listed
+            .filter_map(|entry| {
+                let tenant = entry["tenant"].as_str()?;
+                Some((tenant.to_owned(), entry["reason"].as_str()?.to_owned()))
+            })
+            .collect())
+    }
+
     /// Generates the master key and writes `shares` shares, any `threshold` of which unseal,
     /// to `share_dir/share-<i>.txt`.
     pub fn init(&self, shares: u32, threshold: u32, share_dir: &Path) -> Result<(), Error> {

@@ -149,6 +149,11 @@ impl Output {
                     "progress": response.progress.as_ref().map(progress_json),
                     "installation": response.installation.as_ref().map(installation_json),
                     "tenants_linked": response.tenants_linked,
+                    "unavailable_tenants": response
+                        .unavailable_tenants
+                        .iter()
+                        .map(|t| json!({ "tenant": t.tenant, "reason": t.reason }))
+                        .collect::<Vec<_>>(),
                     "uptime_secs": response.uptime_secs,
                     "audit_sequence": response.audit_sequence,
                 })
@@ -178,6 +183,12 @@ impl Output {
             );
         }
         println!("tenants linked: {}", response.tenants_linked);
+        for unavailable in &response.unavailable_tenants {
+            println!(
+                "UNAVAILABLE:    tenant {}: {}",
+                unavailable.tenant, unavailable.reason
+            );
+        }
         println!("uptime:         {}", human_duration(response.uptime_secs));
         if let Some(sequence) = response.audit_sequence {
             println!("audit record:   {sequence}");

@@ -206,6 +206,11 @@ fn an_l1_deleted_while_serving_fails_the_tenant_closed_without_a_restart(fixture
     );
     let reason = stack.core().ctl().tenant_reason(&tenant).unwrap().unwrap();
     assert!(reason.contains("the HSM refused the L1"), "{reason}");
+    assert_eq!(
+        stack.core().ctl().unavailable_tenants().unwrap(),
+        [(tenant.clone(), reason)],
+        "status names the tenant and why"
+    );
     assert_everything_refused(&alice, &tenant, &uid, &key, &secret);
     // The decision is in the audit log, made by the core itself.
     let audit = stack.core().ctl().audit_tail(20).unwrap();

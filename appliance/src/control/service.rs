@@ -333,6 +333,14 @@ fn status_response(report: StatusReport) -> v1::StatusResponse {
         progress: report.progress.map(progress),
         installation: report.installation.as_ref().map(installation),
         tenants_linked: saturate(report.tenants_linked),
+        unavailable_tenants: report
+            .unavailable
+            .into_iter()
+            .map(|(tenant, reason)| v1::UnavailableTenant {
+                tenant: tenant.to_string(),
+                reason,
+            })
+            .collect(),
         uptime_secs: report.uptime.as_secs(),
         audit_sequence: report.audit_sequence,
     }

@@ -17,6 +17,7 @@ use super::{Core, blocking};
 use crate::audit::{AuditLog, AuditRecord, Operation};
 use crate::caller::Caller;
 use crate::error::{Error, ErrorChain};
+use crate::hsm::TenantId;
 use crate::installation::{self, Installation, StoredInstallation};
 use crate::master_key::MasterKey;
 use crate::seal::{AddShare, Lifecycle, Progress, Sealed, State, Unsealed};
@@ -29,6 +30,8 @@ pub(crate) struct StatusReport {
     pub(crate) progress: Option<Progress>,
     pub(crate) installation: Option<InstallationInfo>,
     pub(crate) tenants_linked: u64,
+    /// The tenants failed closed (their L1 refused or the HSM away), with the reason.
+    pub(crate) unavailable: Vec<(TenantId, String)>,
     pub(crate) uptime: Duration,
     pub(crate) audit_sequence: Option<u64>,
 }
@@ -90,17 +93,19 @@ impl Core {
             Lifecycle::Unsealing(attempt) => (State::Unsealing, Some(attempt.progress())),
             other => (other.state(), None),
         };
-        let audit_sequence = match &*lifecycle {
-            Lifecycle::Unsealed(unsealed) => {
-                Some(self.append_audit(unsealed, Operation::Status, caller)?)
-            }
-            _ => None,
+        let (audit_sequence, unavailable) = match &*lifecycle {
+            Lifecycle::Unsealed(unsealed) => (
+                Some(self.append_audit(unsealed, Operation::Status, caller)?),
+                unsealed.keyring().unavailable(),
+            ),
+            _ => (None, Vec::new()),
         };
         Ok(StatusReport {
             state,
             progress,
             installation: lifecycle.installation().map(info),
             tenants_linked: self.store.count(Column::Tenants)?,
+            unavailable,
             uptime: now.saturating_duration_since(self.started),
             audit_sequence,
         })

@@ -182,6 +182,21 @@ impl Keyring {
         self.ticket(tenant) == ticket
     }
 
+    /// Every tenant that is unavailable, with the reason, in name order.
+    pub(crate) fn unavailable(&self) -> Vec<(TenantId, String)> {
+        let mut unavailable: Vec<_> = self
+            .read()
+            .tenants
+            .iter()
+            .filter_map(|(tenant, slot)| match &slot.state {
+                TenantState::Unavailable(reason) => Some((tenant.clone(), reason.clone())),
+                _ => None,
+            })
+            .collect();
+        unavailable.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        unavailable
+    }
+
     /// Every tenant whose keys are in memory, with where its L2 came from and the ticket to
     /// judge a probe of its L1 at ([`verdict`](Self::verdict)).
     pub(crate) fn active(&self) -> Vec<(TenantId, Origin, Ticket)> {
