@@ -11,7 +11,7 @@ use std::time::Duration;
 use krypton_service::config::{parse_toml, read_toml, require_absolute, require_range};
 use serde::Deserialize;
 
-use crate::error::{ConfigError, Error};
+use crate::error::ConfigError;
 use crate::hsm::HsmConfig;
 use crate::kmip_service::config::{Gateways, KmipConfig};
 
@@ -88,21 +88,21 @@ struct HardeningConfig {
 
 impl Config {
     /// Reads and validates the configuration file at `path`.
-    pub fn load(path: &Path) -> Result<Self, Error> {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
         read_toml::<Self>(path)
             .map_err(ConfigError::from)?
             .validated()
     }
 
     /// Parses and validates configuration text.
-    pub fn parse(text: &str) -> Result<Self, Error> {
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
         parse_toml::<Self>(text)
             .map_err(ConfigError::from)?
             .validated()
     }
 
     /// Checks what the types alone do not, and builds the gateway table.
-    fn validated(mut self) -> Result<Self, Error> {
+    fn validated(mut self) -> Result<Self, ConfigError> {
         self.validate()?;
         if let Some(kmip) = &self.kmip {
             self.gateways = kmip.validate()?;
@@ -249,10 +249,7 @@ mod tests {
         ] {
             let err = Config::parse(text).unwrap_err();
             assert!(
-                matches!(
-                    err,
-                    Error::Config(ConfigError::File(ConfigFileError::Parse(_)))
-                ),
+                matches!(err, ConfigError::File(ConfigFileError::Parse(_))),
                 "{text}: {err}"
             );
         }
@@ -262,14 +259,14 @@ mod tests {
     fn data_dir_is_required_and_absolute() {
         assert!(matches!(
             Config::parse("").unwrap_err(),
-            Error::Config(ConfigError::File(ConfigFileError::Parse(_)))
+            ConfigError::File(ConfigFileError::Parse(_))
         ));
         assert!(matches!(
             Config::parse("data_dir = \"var/lib\"").unwrap_err(),
-            Error::Config(ConfigError::RelativePath(RelativePath {
+            ConfigError::RelativePath(RelativePath {
                 key: "data_dir",
                 ..
-            }))
+            })
         ));
     }
 
@@ -279,19 +276,19 @@ mod tests {
             Config::parse("data_dir = \"/d\"\n[unseal]\nprogress_timeout_secs = 0").unwrap_err();
         assert!(matches!(
             err,
-            Error::Config(ConfigError::OutOfRange(OutOfRange {
+            ConfigError::OutOfRange(OutOfRange {
                 key: "unseal.progress_timeout_secs",
                 ..
-            }))
+            })
         ));
         let err = Config::parse("data_dir = \"/d\"\n[control]\nmax_request_bytes = 100000000")
             .unwrap_err();
         assert!(matches!(
             err,
-            Error::Config(ConfigError::OutOfRange(OutOfRange {
+            ConfigError::OutOfRange(OutOfRange {
                 key: "control.max_request_bytes",
                 ..
-            }))
+            })
         ));
     }
 }

@@ -14,7 +14,7 @@ use crate::control::service::ControlService;
 use crate::control::v1::control_server::ControlServer;
 use crate::control::{connections, socket};
 use crate::core::Core;
-use crate::error::Error;
+use crate::error::StartError;
 use crate::hsm::Hsm;
 use crate::kmip_service::KmipService;
 use crate::seal::State;
@@ -40,10 +40,10 @@ impl Daemon {
     /// uninitialized), then serves the control API and the KMIP service until `shutdown`
     /// completes; then lets in-flight requests finish, zeroizes every key and removes the
     /// socket.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartError> {
         let hsm = match self.config.hsm() {
             Some(config) => {
-                let hsm = Hsm::open(config).await.map_err(Error::Hsm)?;
+                let hsm = Hsm::open(config).await.map_err(StartError::Hsm)?;
                 tracing::info!("HSM token opened");
                 Some(hsm)
             }
@@ -56,11 +56,11 @@ impl Daemon {
         )?);
         let kmip = match self.config.kmip() {
             Some((config, gateways)) => {
-                let tls = kmip::net::server_config(&config.tls).map_err(Error::KmipSetup)?;
+                let tls = kmip::net::server_config(&config.tls).map_err(StartError::KmipSetup)?;
                 let listener =
                     TcpListener::bind(config.listen)
                         .await
-                        .map_err(|source| Error::Io {
+                        .map_err(|source| StartError::Io {
                             context: "binding the KMIP listener",
                             source,
                         })?;
@@ -106,7 +106,7 @@ impl Daemon {
                 },
             )
             .await
-            .map_err(Error::Transport);
+            .map_err(StartError::Transport);
         // The control server may also end on an error: stop the KMIP service either way.
         drop(stopping);
         if let Some(kmip) = kmip {
@@ -122,7 +122,7 @@ impl Daemon {
         let zeroized = core.zeroize();
         socket::remove(path);
         tracing::info!("core stopped; keys zeroized");
-        served.and(zeroized)
+        served.and(zeroized.map_err(StartError::from))
     }
 }
 

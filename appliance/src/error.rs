@@ -6,12 +6,12 @@ use std::path::PathBuf;
 
 pub use krypton_service::ErrorChain;
 use krypton_service::config::{ConfigFileError, OutOfRange, RelativePath};
-use krypton_service::daemon::StartError;
+use krypton_service::daemon::StartError as RuntimeError;
 
 use crate::hsm::{HsmError, InvalidIdentifier, TenantId};
 use crate::store::Column;
 
-/// Everything that can go wrong in the core.
+/// Why an operation of the core — a control request or a KMIP request — failed.
 ///
 /// The variants fall into groups that call for different answers:
 /// - **caller misuse** (the request does not fit the core's state or the API's bounds):
@@ -34,11 +34,8 @@ use crate::store::Column;
 /// - **operator input** at the unseal ceremony: [`ShareRefused`](Error::ShareRefused) (not
 ///   counted, progress kept) and [`WrongShares`](Error::WrongShares) (attempt over, still sealed);
 /// - **stored data** that failed authentication: [`TamperedRecord`](Error::TamperedRecord);
-/// - **the environment** (configuration, disk, OS, socket): [`Config`](Error::Config),
-///   [`Store`](Error::Store), [`Io`](Error::Io), [`SecretMemory`](Error::SecretMemory),
-///   [`Hardening`](Error::Hardening), [`Random`](Error::Random),
-///   [`SocketInUse`](Error::SocketInUse), [`SocketPathOccupied`](Error::SocketPathOccupied),
-///   [`Transport`](Error::Transport), [`Start`](Error::Start);
+/// - **the environment** (disk, OS): [`Store`](Error::Store), [`Io`](Error::Io),
+///   [`SecretMemory`](Error::SecretMemory), [`Random`](Error::Random);
 /// - **bugs** in this crate or a dependency: [`Internal`](Error::Internal).
 ///
 /// No variant carries secret material.
@@ -218,10 +215,6 @@ pub enum Error {
         key: Box<[u8]>,
     },
 
-    /// The configuration file is missing, unreadable or invalid.
-    #[error("configuration")]
-    Config(#[from] ConfigError),
-
     /// The database failed.
     #[error("database error while {context}")]
     Store {
@@ -246,13 +239,44 @@ pub enum Error {
     #[error("guarded key memory")]
     SecretMemory(#[from] crate::secret::SecretError),
 
+    /// The operating system's random number generator failed.
+    #[error("the system random number generator failed")]
+    Random(#[source] shamir::Error),
+
+    /// A bug: a condition the code rules out happened.
+    #[error("internal error")]
+    Internal(#[source] Bug),
+}
+
+/// Why the core could not start, or stopped serving. Each of these ends the process.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration file is missing, unreadable or invalid.
+    #[error("configuration")]
+    Config(#[from] ConfigError),
+
     /// The process could not be hardened as configured.
     #[error("process hardening")]
     Hardening(#[source] crate::hardening::HardeningError),
 
-    /// The operating system's random number generator failed.
-    #[error("the system random number generator failed")]
-    Random(#[source] shamir::Error),
+    /// The HSM named in `[pkcs11]` could not be opened.
+    #[error("the HSM could not be opened")]
+    Hsm(#[source] HsmError),
+
+    /// The store could not be opened, or the core failed while starting or stopping.
+    #[error("the core's store")]
+    Core(#[from] Error),
+
+    /// A listener could not be set up.
+    #[error("I/O error while {context}")]
+    Io {
+        /// What the core was doing.
+        context: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
 
     /// Another process is serving the control socket.
     #[error("{} is in use by a running process", path.display())]
@@ -278,11 +302,7 @@ pub enum Error {
 
     /// The async runtime or the signal handlers could not be set up.
     #[error(transparent)]
-    Start(#[from] StartError),
-
-    /// A bug: a condition the code rules out happened.
-    #[error("internal error")]
-    Internal(#[source] Bug),
+    Runtime(#[from] RuntimeError),
 }
 
 /// A condition that should be impossible: reaching one is a bug in this crate or a dependency.

@@ -32,7 +32,7 @@ mod store;
 
 pub use config::{Config, DEFAULT_CONFIG_PATH};
 pub use daemon::Daemon;
-pub use error::{Bug, ConfigError, Error, ErrorChain};
+pub use error::{Bug, ConfigError, Error, ErrorChain, StartError};
 pub use hardening::{Hardening, HardeningError, HardeningReport, harden_process};
 pub use hsm::{
     Hsm, HsmConfig, HsmConfigError, HsmError, InvalidIdentifier, L1Answer, L1Ref, Outage, PinError,

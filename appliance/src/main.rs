@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use krypton_core::{
-    Config, DEFAULT_CONFIG_PATH, Daemon, Error, ErrorChain, Hardening, harden_process,
+    Config, DEFAULT_CONFIG_PATH, Daemon, ErrorChain, Hardening, StartError, harden_process,
 };
 use krypton_service::daemon::serve;
 use nix::sys::stat::{Mode, umask};
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn run(args: &Args) -> Result<(), Error> {
+fn run(args: &Args) -> Result<(), StartError> {
     // Everything the core creates (database files, the control socket) is for its owner
     // alone. Set before any thread exists, so no file is ever created under a wider mask.
     umask(Mode::from_bits_truncate(0o077));
@@ -43,7 +43,7 @@ fn run(args: &Args) -> Result<(), Error> {
     let hardening = harden_process(Hardening {
         allow_unlocked_memory: config.allow_unlocked_memory(),
     })
-    .map_err(Error::Hardening)?;
+    .map_err(StartError::Hardening)?;
     match &hardening.unlocked_memory {
         None => tracing::info!("process hardened: no core dumps, memory locked"),
         Some(error) => tracing::warn!(

@@ -65,17 +65,10 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
         }
         Error::HsmNotConfigured | Error::Hsm(_) => (Code::Unavailable, ErrorReason::Hsm),
         // The core's own faults: the caller can do nothing about them but tell an operator.
-        Error::Config(_)
-        | Error::Store { .. }
+        Error::Store { .. }
         | Error::Io { .. }
         | Error::SecretMemory(_)
-        | Error::Hardening(_)
         | Error::Random(_)
-        | Error::SocketInUse { .. }
-        | Error::SocketPathOccupied { .. }
-        | Error::Transport(_)
-        | Error::KmipSetup(_)
-        | Error::Start(_)
         | Error::Internal(_) => (Code::Internal, ErrorReason::Internal),
         // KMIP-only faults never reach the control API.
         Error::Kmip(_)

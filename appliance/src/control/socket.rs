@@ -6,7 +6,7 @@ use std::path::Path;
 
 use tokio::net::UnixListener;
 
-use crate::error::Error;
+use crate::error::StartError;
 
 /// Read and write for the owner, nothing for anyone else: connecting needs write permission.
 const SOCKET_MODE: u32 = 0o600;
@@ -16,8 +16,8 @@ const SOCKET_MODE: u32 = 0o600;
 /// A socket left by a core that died is replaced; a socket a live core is serving, or a path
 /// that is not a socket at all, is refused. The process umask (0077, set at start) makes the
 /// socket owner-only from the moment it exists; the explicit mode then drops the execute bit.
-pub(crate) fn bind(path: &Path) -> Result<UnixListener, Error> {
-    let io = |context| move |source| Error::Io { context, source };
+pub(crate) fn bind(path: &Path) -> Result<UnixListener, StartError> {
+    let io = |context| move |source| StartError::Io { context, source };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io("creating the control socket's directory"))?;
     }
@@ -41,34 +41,34 @@ pub(crate) fn remove(path: &Path) {
     }
 }
 
-fn remove_stale(path: &Path) -> Result<(), Error> {
+fn remove_stale(path: &Path) -> Result<(), StartError> {
     let metadata = match std::fs::symlink_metadata(path) {
         Ok(metadata) => metadata,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(source) => {
-            return Err(Error::Io {
+            return Err(StartError::Io {
                 context: "inspecting the control socket path",
                 source,
             });
         }
     };
     if !metadata.file_type().is_socket() {
-        return Err(Error::SocketPathOccupied {
+        return Err(StartError::SocketPathOccupied {
             path: path.to_owned(),
         });
     }
     match std::os::unix::net::UnixStream::connect(path) {
-        Ok(_) => Err(Error::SocketInUse {
+        Ok(_) => Err(StartError::SocketInUse {
             path: path.to_owned(),
         }),
         Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
             tracing::info!(path = %path.display(), "replacing a stale control socket");
-            std::fs::remove_file(path).map_err(|source| Error::Io {
+            std::fs::remove_file(path).map_err(|source| StartError::Io {
                 context: "removing a stale control socket",
                 source,
             })
         }
-        Err(source) => Err(Error::Io {
+        Err(source) => Err(StartError::Io {
             context: "probing an existing control socket",
             source,
         }),
@@ -93,7 +93,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("control.sock");
         let live = bind(&path).unwrap();
-        assert!(matches!(bind(&path), Err(Error::SocketInUse { .. })));
+        assert!(matches!(bind(&path), Err(StartError::SocketInUse { .. })));
         drop(live);
         // The file outlives its listener, as after a crash.
         assert!(path.exists());
@@ -105,7 +105,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("control.sock");
         std::fs::write(&path, b"not a socket").unwrap();
-        assert!(matches!(bind(&path), Err(Error::SocketPathOccupied { .. })));
+        assert!(matches!(
+            bind(&path),
+            Err(StartError::SocketPathOccupied { .. })
+        ));
         assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
     }
 }

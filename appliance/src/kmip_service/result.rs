@@ -36,7 +36,27 @@ pub(crate) fn result_of(error: &Error) -> (ResultReason, String) {
         Error::Refused(refusal) => (refusal.reason, refusal.message.to_string()),
         Error::UnauthenticWrappedKey => described(ResultReason::CryptographicFailure),
         Error::Shredded(_) => described(ResultReason::ObjectDestroyed),
-        _ => {
+        // Control-side refusals cannot come from a KMIP request; and the core's own faults.
+        // Either way the client learns only that the core failed: the log has the rest.
+        Error::AlreadyInitialized
+        | Error::AlreadyUnsealed
+        | Error::InvalidSplit(_)
+        | Error::OutOfRange { .. }
+        | Error::PermissionDenied { .. }
+        | Error::TenantLinked(_)
+        | Error::L1Mismatch { .. }
+        | Error::ServiceExists { .. }
+        | Error::HsmNotConfigured
+        | Error::Hsm(_)
+        | Error::ShareRefused(_)
+        | Error::WrongShares(_)
+        | Error::CorruptObject(_)
+        | Error::TamperedRecord { .. }
+        | Error::Store { .. }
+        | Error::Io { .. }
+        | Error::SecretMemory(_)
+        | Error::Random(_)
+        | Error::Internal(_) => {
             tracing::error!(error = %ErrorChain(error), "KMIP request failed inside the core");
             (
                 ResultReason::GeneralFailure,
