@@ -23,15 +23,9 @@ fail() {
 }
 
 "$repo/scripts/install-deps.sh"
-if [ -n "${KRYPTON_BIN_DIR:-}" ]; then
-    bin_dir=$KRYPTON_BIN_DIR
-else
-    (cd "$repo" && cargo build --release --locked --bins)
-    target=${CARGO_TARGET_DIR:-target}
-    case $target in /*) ;; *) target=$repo/$target ;; esac
-    bin_dir=$target/release
-fi
-bin_dir=$(cd "$bin_dir" && pwd)
+# shellcheck source=scripts/bench-lib.sh
+. "$repo/scripts/bench-lib.sh"
+bin_dir=$(bench_bin_dir)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/krypton-kill-switch.XXXXXX")
@@ -46,13 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-read -r gateway_port core_port < <("$venv/bin/python" -c '
-import socket
-sockets = [socket.socket() for _ in range(2)]
-for s in sockets:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in sockets))
-') || fail "cannot pick free ports"
+read -r gateway_port core_port < <(free_loopback_ports 2)
 
 cd "$work"
 setsid "$bin_dir/krypton-dev" --data-dir "$work/krypton" \

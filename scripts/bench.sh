@@ -84,16 +84,9 @@ for w in "${workload_names[@]}"; do
 done
 
 "$repo/scripts/install-deps.sh"
-if [ -n "${KRYPTON_BIN_DIR:-}" ]; then
-    bin_dir=$KRYPTON_BIN_DIR
-else
-    (cd "$repo" && cargo build --release --locked --bins)
-    target=${CARGO_TARGET_DIR:-target}
-    # cargo reads a relative CARGO_TARGET_DIR from where it ran: the repo.
-    case $target in /*) ;; *) target=$repo/$target ;; esac
-    bin_dir=$target/release
-fi
-bin_dir=$(cd "$bin_dir" && pwd)
+# shellcheck source=scripts/bench-lib.sh
+. "$repo/scripts/bench-lib.sh"
+bin_dir=$(bench_bin_dir)
 for bin in krypton-dev krypton-load; do
     [ -x "$bin_dir/$bin" ] || fail "no $bin in $bin_dir"
 done
@@ -177,13 +170,7 @@ listening() {
 }
 
 # Three distinct free loopback ports, held together while chosen.
-read -r gateway_port core_port pykmip_port < <("$venv/bin/python" -c '
-import socket
-sockets = [socket.socket() for _ in range(3)]
-for s in sockets:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in sockets))
-') || fail "cannot pick free ports"
+read -r gateway_port core_port pykmip_port < <(free_loopback_ports 3)
 
 # Both servers run from the work directory: nothing they write lands in the repo.
 cd "$work"

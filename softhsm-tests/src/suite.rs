@@ -6,10 +6,13 @@
 //!   token ([`Fixture`]), with their own data dir, ports and processes, stopped when dropped.
 //! - [`run_on_softhsm`]: tests of the PKCS#11 layer on a bare temporary installation.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use krypton_dev::softhsm::SoftHsm;
+use krypton_dev::softhsm::{self, SoftHsm};
+use krypton_dev::stall::HsmStall;
 use krypton_dev::token::{self, HsmSetup, TOKEN_LABEL};
 use krypton_dev::{Stack, StackConfig};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -70,13 +73,54 @@ impl Fixture {
             .unwrap_or_else(|error| panic!("cannot delete L1 {label}: {error}"));
     }
 
-    fn token(&self) -> krypton_dev::softhsm::Token<'_> {
+    fn token(&self) -> softhsm::Token<'_> {
         self.softhsm
             .open_token(TOKEN_LABEL)
             .ok()
             .flatten()
             .expect("the dev token made by the suite")
     }
+}
+
+/// How long the core may take to re-open a tenant's L2 through the HSM (after an unseal or a
+/// relink): a bound against a hang, not a speed expectation.
+pub const REOPEN_LIMIT: Duration = Duration::from_secs(30);
+
+/// Waits until the stack's tenant is in `state` as `kryptonctl tenant list` reports it, for
+/// at most `limit`.
+pub fn wait_for_tenant(stack: &Stack, state: &str, limit: Duration) {
+    let tenant = &stack.config().tenant;
+    let deadline = Instant::now() + limit;
+    loop {
+        let now = stack
+            .core()
+            .ctl()
+            .tenant_state(tenant)
+            .unwrap_or_else(|error| {
+                panic!("kryptonctl tenant list failed: {error}");
+            });
+        if now.as_deref() == Some(state) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tenant {tenant} is {now:?}, not {state}, after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The fixture's HSM reached through OpenSC's PKCS#11 spy, whose FIFO `stall` holds: a core
+/// started with the returned set-up can be made to hang in every HSM call ([`HsmStall::stall`]).
+/// The [`HsmStall`] must outlive the core; `fifo` is a path in a directory the test owns.
+pub fn stalling_hsm(fixture: &Fixture, fifo: &Path) -> (HsmStall, HsmSetup) {
+    // Opened before the core loads the module: the spy waits for the FIFO's reader.
+    let stall =
+        HsmStall::open(fifo).unwrap_or_else(|error| panic!("cannot open the stall: {error}"));
+    let mut hsm = fixture.hsm().clone();
+    hsm.module = HsmStall::spy_module();
+    hsm.extra_env = HsmStall::envs(&softhsm::module(), fifo).to_vec();
+    (stall, hsm)
 }
 
 /// Makes the dev token, runs `tests` (filtered and reported as `cargo test` does) and removes

@@ -8,18 +8,14 @@
 #![allow(clippy::unwrap_used)]
 
 use std::process::ExitCode;
-use std::thread;
-use std::time::{Duration, Instant};
 
 use krypton_dev::Stack;
 use krypton_softhsm_tests::pykmip::{App, message, reason};
-use krypton_softhsm_tests::suite::{self, Fixture, Test};
+use krypton_softhsm_tests::suite::{self, Fixture, REOPEN_LIMIT, Test};
 use serde_json::{Value, json};
 
 const ALICE: &str = "app-alice";
 const BOB: &str = "app-bob";
-/// How long the core may take to re-open a tenant's L2 through the HSM after an unseal.
-const REOPEN_LIMIT: Duration = Duration::from_secs(30);
 
 const TESTS: [(&str, Test); 4] = [
     (
@@ -59,21 +55,8 @@ fn assert_create_and_get_refused(app: &App, uid: &str, key: &str, expected: &str
     }
 }
 
-/// Waits until the stack's tenant is in `state` (the core re-opens L2s after an unseal).
 fn wait_for_tenant(stack: &Stack, state: &str) {
-    let tenant = &stack.config().tenant;
-    let deadline = Instant::now() + REOPEN_LIMIT;
-    loop {
-        let now = stack.core().ctl().tenant_state(tenant).unwrap();
-        if now.as_deref() == Some(state) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "tenant {tenant} is {now:?}, not {state}, after {REOPEN_LIMIT:?}"
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
+    suite::wait_for_tenant(stack, state, REOPEN_LIMIT);
 }
 
 fn sealing_fails_closed_and_the_ceremony_reopens(fixture: &Fixture) {

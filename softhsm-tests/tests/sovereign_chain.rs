@@ -12,15 +12,11 @@ use std::time::{Duration, Instant};
 
 use krypton_dev::Stack;
 use krypton_dev::config::Liveness;
-use krypton_dev::softhsm;
-use krypton_dev::stall::HsmStall;
 use krypton_softhsm_tests::pykmip::{App, message, ok, reason};
-use krypton_softhsm_tests::suite::{self, Fixture, Test};
+use krypton_softhsm_tests::suite::{self, Fixture, REOPEN_LIMIT, Test, stalling_hsm};
 use serde_json::{Value, json};
 
 const ALICE: &str = "app-alice";
-/// How long the core may take to re-open a tenant's L2 through the HSM after a link.
-const REOPEN_LIMIT: Duration = Duration::from_secs(30);
 
 /// The probe interval the liveness tests give the core, and the longest they wait for a
 /// verdict (a bound against a hang, not a speed assertion: the time is measured by the
@@ -96,23 +92,7 @@ fn assert_refused(app: &App, objects: &[(String, String)], expected: &str, why: 
 }
 
 fn wait_for_tenant(stack: &Stack, state: &str) {
-    wait_for_tenant_within(stack, state, REOPEN_LIMIT);
-}
-
-fn wait_for_tenant_within(stack: &Stack, state: &str, limit: Duration) {
-    let tenant = &stack.config().tenant;
-    let deadline = Instant::now() + limit;
-    loop {
-        let now = stack.core().ctl().tenant_state(tenant).unwrap();
-        if now.as_deref() == Some(state) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "tenant {tenant} is {now:?}, not {state}, after {limit:?}"
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
+    suite::wait_for_tenant(stack, state, REOPEN_LIMIT);
 }
 
 fn registered_objects_fall_with_their_tenant(fixture: &Fixture) {
@@ -199,7 +179,7 @@ fn an_l1_deleted_while_serving_fails_the_tenant_closed_without_a_restart(fixture
     // The customer deletes the L1 in the HSM; the core is neither restarted nor sealed.
     fixture.delete_l1(L1);
     let deleted = Instant::now();
-    wait_for_tenant_within(&stack, "unavailable", FAIL_CLOSED_LIMIT);
+    suite::wait_for_tenant(&stack, "unavailable", FAIL_CLOSED_LIMIT);
     eprintln!(
         "L1 deleted -> tenant unavailable in {:?}",
         deleted.elapsed()
@@ -224,12 +204,7 @@ fn an_l1_deleted_while_serving_fails_the_tenant_closed_without_a_restart(fixture
 
 fn an_unreachable_hsm_fails_the_tenant_closed_after_the_grace(fixture: &Fixture) {
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("pkcs11-spy.fifo");
-    // Opened before the core loads the module: the spy waits for the FIFO's reader.
-    let stall = HsmStall::open(&fifo).unwrap();
-    let mut hsm = fixture.hsm().clone();
-    hsm.module = HsmStall::spy_module();
-    hsm.extra_env = HsmStall::envs(&softhsm::module(), &fifo).to_vec();
+    let (stall, mut hsm) = stalling_hsm(fixture, &dir.path().join("pkcs11-spy.fifo"));
     hsm.liveness = Some(Liveness {
         interval_secs: PROBE_INTERVAL_SECS,
         grace_secs: 20,
@@ -247,7 +222,7 @@ fn an_unreachable_hsm_fails_the_tenant_closed_after_the_grace(fixture: &Fixture)
     assert_eq!(alice.get(&alice.create("while-the-hsm-hangs")).len(), 64);
     assert_readable(&alice, &secret);
     // Past the grace, the tenant fails closed.
-    wait_for_tenant_within(&stack, "unavailable", FAIL_CLOSED_LIMIT);
+    suite::wait_for_tenant(&stack, "unavailable", FAIL_CLOSED_LIMIT);
     eprintln!(
         "HSM stalled -> tenant unavailable in {:?}",
         stalled.elapsed()
@@ -270,11 +245,7 @@ fn an_unreachable_hsm_fails_the_tenant_closed_after_the_grace(fixture: &Fixture)
 
 fn an_unlink_during_the_reopen_after_an_unseal_stands(fixture: &Fixture) {
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("pkcs11-spy.fifo");
-    let stall = HsmStall::open(&fifo).unwrap();
-    let mut hsm = fixture.hsm().clone();
-    hsm.module = HsmStall::spy_module();
-    hsm.extra_env = HsmStall::envs(&softhsm::module(), &fifo).to_vec();
+    let (stall, mut hsm) = stalling_hsm(fixture, &dir.path().join("pkcs11-spy.fifo"));
     // The re-open must wait for the stalled HSM rather than time out, and no probe runs.
     hsm.call_timeout_ms = Some(60_000);
     hsm.liveness = Some(Liveness {
