@@ -10,6 +10,8 @@
 mod common;
 #[path = "../../kmip/tests/net_support/mod.rs"]
 mod net_support;
+#[path = "../../kmip/tests/requests/mod.rs"]
+mod requests;
 
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
@@ -22,17 +24,19 @@ use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
 use kmip::net::{Client, ClientTlsFiles, client_config};
 use kmip::{
-    Authentication, BlockCipherMode, Credential, CryptographicParameters, DecryptRequest,
-    DelegatedIdentity, DestroyRequest, DiscoverVersionsRequest, EncryptRequest, GetRequest, Item,
-    Operation, ProtocolVersion, QueryRequest, RequestBatchItem, RequestHeader, RequestMessage,
-    ResponseMessage, ResponsePayload, ResultReason, ResultStatus, SecretBytes, TypedRequest,
+    Attribute, Authentication, BatchErrorContinuationOption, BlockCipherMode, Credential,
+    CryptographicParameters, DecryptRequest, DelegatedIdentity, DestroyRequest,
+    DiscoverVersionsRequest, EncryptRequest, GetRequest, Item, KmipEnum, LocateRequest, Name,
+    Operation, ProtocolVersion, QueryFunction, QueryRequest, RequestBatchItem, RequestHeader,
+    RequestMessage, RequestPayload, ResponseBatchItem, ResponseMessage, ResponsePayload,
+    ResultReason, ResultStatus, SecretBytes, TypedRequest, UnassignedCode,
 };
 use krypton_dev::softhsm::{SoftHsm, Token};
 use krypton_softhsm_tests::suite::{self, HsmTest};
 use libtest_mimic::Failed;
 use net_support::{Pki, SERVER_NAME, Subject, client_limits};
 
-const TESTS: [(&str, HsmTest); 7] = [
+const TESTS: [(&str, HsmTest); 8] = [
     (
         "no_plaintext_key_reaches_the_disk",
         no_plaintext_key_reaches_the_disk,
@@ -60,6 +64,10 @@ const TESTS: [(&str, HsmTest); 7] = [
     (
         "a_destroyed_data_key_never_unwraps_again",
         a_destroyed_data_key_never_unwraps_again,
+    ),
+    (
+        "the_core_answers_what_it_offers_batch_by_batch",
+        the_core_answers_what_it_offers_batch_by_batch,
     ),
 ];
 
@@ -159,6 +167,19 @@ impl Gateway {
         ResponseMessage::from_item(&response).unwrap()
     }
 
+    /// The answers to `items` sent under `header`.
+    async fn batch(
+        &mut self,
+        header: RequestHeader,
+        items: Vec<RequestBatchItem>,
+    ) -> Vec<ResponseBatchItem> {
+        let message = RequestMessage {
+            header,
+            batch_items: items,
+        };
+        self.send(message.to_item()).await.batch_items
+    }
+
     async fn one(
         &mut self,
         header: RequestHeader,
@@ -230,6 +251,18 @@ impl Gateway {
         self.one(RequestHeader::new(ProtocolVersion::V1_4), request)
             .await
     }
+}
+
+/// A 1.4 header of a gateway forwarding for application "app-1" of `tenant`.
+fn delegated(tenant: &str) -> RequestHeader {
+    let mut header = RequestHeader::new(ProtocolVersion::V1_4);
+    header.authentication = Some(Authentication {
+        credentials: vec![Credential::Delegated(DelegatedIdentity {
+            tenant: tenant.into(),
+            identity: "app-1".into(),
+        })],
+    });
+    header
 }
 
 fn gcm() -> CryptographicParameters {
@@ -486,16 +519,6 @@ fn gateways_act_only_for_their_tenants(hsm: &SoftHsm) -> Result<(), Failed> {
 
         // Forwarding for an application: only for the gateway's own tenants; the owner then
         // goes to the object registry, which answers Get only once it is connected.
-        let delegated = |tenant: &str| {
-            let mut header = RequestHeader::new(ProtocolVersion::V1_4);
-            header.authentication = Some(Authentication {
-                credentials: vec![Credential::Delegated(DelegatedIdentity {
-                    tenant: tenant.into(),
-                    identity: "app-1".into(),
-                })],
-            });
-            header
-        };
         let get = || GetRequest {
             unique_identifier: Some("obj-1".into()),
             ..GetRequest::default()
@@ -532,7 +555,9 @@ fn gateways_act_only_for_their_tenants(hsm: &SoftHsm) -> Result<(), Failed> {
         let query = gw2
             .one(
                 RequestHeader::new(ProtocolVersion::V1_4),
-                QueryRequest::default(),
+                QueryRequest {
+                    query_functions: vec![QueryFunction::QueryOperations],
+                },
             )
             .await
             .unwrap();
@@ -563,6 +588,198 @@ fn gateways_act_only_for_their_tenants(hsm: &SoftHsm) -> Result<(), Failed> {
             (reason, message.as_str()),
             (ResultReason::GeneralFailure, "krypton-core is sealed")
         );
+    });
+    core.stop();
+    Ok(())
+}
+
+/// The core's KMIP port as the shared skeleton makes it: Query lists exactly the operations the
+/// core answers (Adjust Attribute among them), and only what the Query Functions ask; each
+/// listed operation reaches its handler; any other operation — codes KMIP does not define
+/// included — is Operation Not Supported with the connection kept; batches of wraps run under
+/// Stop, Continue and Undo, and Undo is refused for a batch that could change state.
+fn the_core_answers_what_it_offers_batch_by_batch(hsm: &SoftHsm) -> Result<(), Failed> {
+    let (s, mut core) = Installation::new(hsm, "offer", &["beta-l1"])?;
+    s.ctl(&["tenant", "link", "beta", "--l1", "beta-l1"])
+        .success();
+    s.ctl(&["service", "create", "beta", "svc"]).success();
+    block_on(async {
+        let mut gw = s.gateway("gw-2").await;
+        let v1_4 = || RequestHeader::new(ProtocolVersion::V1_4);
+
+        let query = |functions: &[QueryFunction]| QueryRequest {
+            query_functions: functions.to_vec(),
+        };
+        // At 2.0, which defines Set and Adjust Attribute.
+        let ResponsePayload::Query(offer) = gw
+            .one(
+                RequestHeader::new(ProtocolVersion::V2_0),
+                query(&[QueryFunction::QueryOperations]),
+            )
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        for operation in [
+            Operation::AdjustAttribute,
+            Operation::Encrypt,
+            Operation::Get,
+        ] {
+            assert!(offer.operations.contains(&operation), "{offer:?}");
+        }
+        assert!(offer.object_types.is_empty() && offer.vendor_identification.is_none());
+        let ResponsePayload::Query(about) = gw
+            .one(v1_4(), query(&[QueryFunction::QueryServerInformation]))
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(about.vendor_identification.as_deref(), Some("Krypton core"));
+        assert!(about.operations.is_empty(), "{about:?}");
+        let (reason, _) = gw.one(v1_4(), query(&[])).await.unwrap_err();
+        assert_eq!(reason, ResultReason::MissingData);
+
+        // Every listed operation reaches its handler: the gateway's own wrap and unwrap, the
+        // registry's for an application (at 2.0, which defines all of them).
+        for &operation in &offer.operations {
+            let for_gateway = matches!(operation, Operation::Encrypt | Operation::Decrypt);
+            let (mut header, id) = if for_gateway {
+                (v1_4(), "l3/beta/svc")
+            } else {
+                (delegated("beta"), "obj-1")
+            };
+            header.protocol_version = ProtocolVersion::V2_0;
+            let payload = requests::request(operation, id)
+                .unwrap_or_else(|| panic!("no request of {operation:?} to send"));
+            let item = RequestBatchItem {
+                operation,
+                ephemeral: None,
+                unique_batch_item_id: None,
+                payload,
+                message_extension: None,
+            };
+            let answer = gw.batch(header, vec![item]).await;
+            assert_ne!(
+                answer[0].result_reason,
+                Some(ResultReason::OperationNotSupported),
+                "{operation:?}: {answer:?}"
+            );
+        }
+
+        // Not offered, and not even KMIP: refused in its place, the connection served on.
+        for code in [
+            0x0000_00FF,
+            0x00AB_CDEF,
+            0x8000_0042,
+            Operation::Rekey.to_u32(),
+        ] {
+            let operation = Operation::from_u32(code)
+                .or_else(|| UnassignedCode::new(code).map(Operation::Unassigned))
+                .unwrap();
+            let item = RequestBatchItem {
+                operation,
+                ephemeral: None,
+                unique_batch_item_id: Some(b"x".to_vec()),
+                payload: RequestPayload::Other(Item {
+                    tag: kmip::Tag::REQUEST_PAYLOAD,
+                    value: kmip::Value::Structure(Vec::new()),
+                }),
+                message_extension: None,
+            };
+            let answer = gw.batch(delegated("beta"), vec![item]).await;
+            assert_eq!(answer[0].result_status, ResultStatus::OperationFailed);
+            assert_eq!(
+                answer[0].result_reason,
+                Some(ResultReason::OperationNotSupported),
+                "{code:#x}"
+            );
+            assert_eq!(answer[0].operation, Some(operation));
+            assert_eq!(answer[0].unique_batch_item_id.as_deref(), Some(&b"x"[..]));
+            assert!(gw.wrap("l3/beta/svc", "k", &[1; 32]).await.is_ok());
+        }
+
+        // Batches of wraps, which change nothing; the middle one names no service.
+        let wrap = |service: &str| {
+            RequestBatchItem::new(
+                match requests::request(Operation::Encrypt, &format!("l3/beta/{service}")) {
+                    Some(RequestPayload::Encrypt(request)) => request,
+                    other => panic!("{other:?}"),
+                },
+            )
+        };
+        let wraps = || vec![wrap("svc"), wrap("nope"), wrap("svc")];
+        let with = |option| {
+            let mut header = v1_4();
+            header.batch_error_continuation_option = Some(option);
+            header
+        };
+        let statuses = |answers: &[ResponseBatchItem]| {
+            answers
+                .iter()
+                .map(|answer| answer.result_status)
+                .collect::<Vec<_>>()
+        };
+        use BatchErrorContinuationOption::{Continue, Stop, Undo};
+        let stopped = gw.batch(with(Stop), wraps()).await;
+        assert_eq!(
+            statuses(&stopped),
+            [ResultStatus::Success, ResultStatus::OperationFailed]
+        );
+        assert_eq!(stopped[1].result_reason, Some(ResultReason::ItemNotFound));
+        let continued = gw.batch(with(Continue), wraps()).await;
+        assert_eq!(
+            statuses(&continued),
+            [
+                ResultStatus::Success,
+                ResultStatus::OperationFailed,
+                ResultStatus::Success
+            ]
+        );
+        let undone = gw.batch(with(Undo), wraps()).await;
+        assert_eq!(
+            statuses(&undone),
+            [ResultStatus::OperationUndone, ResultStatus::OperationFailed]
+        );
+        assert_eq!(undone[0].payload, None, "an undone wrap gives no blob");
+
+        // Under Undo, a batch that could change state is refused whole: nothing is registered.
+        let register = |name: &str| {
+            let Some(RequestPayload::Register(mut request)) =
+                requests::request(Operation::Register, "")
+            else {
+                panic!()
+            };
+            request.attributes = vec![Attribute::Name(Name::text(name))];
+            RequestBatchItem::new(request)
+        };
+        let mut header = delegated("beta");
+        header.batch_error_continuation_option = Some(Undo);
+        let refused = gw
+            .batch(header, vec![register("undo-1"), register("undo-2")])
+            .await;
+        for answer in &refused {
+            assert_eq!(
+                answer.result_reason,
+                Some(ResultReason::FeatureNotSupported),
+                "{answer:?}"
+            );
+        }
+        let located = gw
+            .one(
+                delegated("beta"),
+                LocateRequest {
+                    attributes: vec![Attribute::Name(Name::text("undo-1"))],
+                    ..LocateRequest::default()
+                },
+            )
+            .await
+            .unwrap();
+        let ResponsePayload::Locate(located) = located else {
+            panic!("{located:?}")
+        };
+        assert!(located.unique_identifiers.is_empty(), "{located:?}");
     });
     core.stop();
     Ok(())

@@ -5,11 +5,11 @@
 //! authenticated from the application's certificate: an application can never speak for
 //! another. The core accepts that credential only from gateway certificates it trusts, enforces
 //! ownership by it, and answers in the request's protocol version; the gateway relays the
-//! answer unchanged.
+//! answer's payload, or its Result Reason and Result Message, unchanged.
 
 use kmip::{
-    Authentication, Credential, DelegatedIdentity, Item, RequestBatchItem, RequestHeader,
-    RequestMessage, ResponseBatchItem, ResponseMessage,
+    Authentication, Credential, DelegatedIdentity, RequestBatchItem, RequestHeader, RequestMessage,
+    ResponseMessage, ResponsePayload, ResultReason, ResultStatus,
 };
 
 use crate::core_link::{CoreError, CoreLink};
@@ -29,33 +29,32 @@ pub fn delegated(header: &RequestHeader, principal: Principal<'_>) -> RequestHea
     }
 }
 
-/// Forwards `batch_items` under `header` for `principal`; returns the core's Response Message
-/// as it came.
-pub(crate) async fn forward_message(
-    core: &CoreLink,
-    header: &RequestHeader,
-    batch_items: Vec<RequestBatchItem>,
-    principal: Principal<'_>,
-) -> Result<Item, CoreError> {
-    let message = RequestMessage {
-        header: delegated(header, principal),
-        batch_items,
-    };
-    core.call(&message.to_item()).await
-}
-
-/// Forwards one batch item of a larger batch on its own; returns the core's answer to it.
+/// Forwards one batch item under `header` for `principal`, on its own; returns the core's
+/// answer: its payload, or its refusal as [`CoreError::Refused`].
 pub(crate) async fn forward_item(
     core: &CoreLink,
     header: &RequestHeader,
     item: RequestBatchItem,
     principal: Principal<'_>,
-) -> Result<ResponseBatchItem, CoreError> {
-    let response = forward_message(core, header, vec![item], principal).await?;
+) -> Result<ResponsePayload, CoreError> {
+    let message = RequestMessage {
+        header: delegated(header, principal),
+        batch_items: vec![item],
+    };
+    let response = core.call(&message.to_item()).await?;
     let response = ResponseMessage::from_item(&response).map_err(CoreError::Decode)?;
     let [item] = <[_; 1]>::try_from(response.batch_items)
         .map_err(|_| CoreError::Contract("one request item got several answers"))?;
-    Ok(item)
+    match (item.result_status, item.payload) {
+        (ResultStatus::Success, Some(payload)) => Ok(payload),
+        (ResultStatus::OperationFailed, _) => Err(CoreError::Refused {
+            reason: item.result_reason.unwrap_or(ResultReason::GeneralFailure),
+            message: item.result_message.unwrap_or_default(),
+        }),
+        _ => Err(CoreError::Contract(
+            "an item answered neither with a payload nor as failed",
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -2,35 +2,64 @@
 //! forwarded to the core.
 //!
 //! **Routing.** The gateway answers Create of symmetric keys, Locate, Discover Versions and
-//! Query, and every operation on a key the caller owns in the vault. Everything else — other
-//! operations, and identifiers the caller does not own here — goes to the core, which answers
-//! for the caller's objects there and *Item Not Found* for everything else. So another
-//! identity's key is never found, and whether it exists is never said.
+//! Query, and every operation on a key the caller owns in the vault. The other operations it
+//! offers — and identifiers the caller does not own here — go to the core, which answers for
+//! the caller's objects there and *Item Not Found* for everything else. So another identity's
+//! key is never found, and whether it exists is never said. An operation the gateway does not
+//! offer ([`SERVER`]) is answered *Operation Not Supported* without going anywhere.
 //!
-//! **Batches.** A one-item request to forward travels as it came (its Authentication replaced),
-//! and the core's response is relayed as it came. A batch of several items is answered item by
-//! item in order, each forwarded item sent on its own; the gateway keeps the batch's ID
-//! Placeholder itself, from the object each Create or Register made, and writes it into the
-//! items that rely on it, so a batch like Register + Activate works across both sides. Batch
-//! Error Continuation Option *Stop* (the default) ends the batch at the first failure,
-//! *Continue* runs every item, and *Undo* is refused for batches of several items: the gateway
-//! cannot take back what the core did.
+//! **Batches.** The shared skeleton (`kmip::server`) runs the batch: Batch Error Continuation
+//! Options, the ID Placeholder, Discover Versions and Query. Each item to forward travels on its
+//! own (its Authentication replaced), with the ID Placeholder written into it, so a batch like
+//! Register + Activate works across both sides; the core's answer to it — payload, or Result
+//! Reason and Result Message — is relayed unchanged. *Undo* is refused for a batch of several
+//! items that may change anything: the gateway cannot take back what it or the core did.
 
 use kmip::net::{PeerIdentity, Service};
+use kmip::server::{self, Dispatch, Offered, Server};
 use kmip::{
-    BatchErrorContinuationOption, DateTime, Item, ObjectType, Operation, ProtocolVersion,
-    RequestBatchItem, RequestMessage, RequestPayload, ResponseBatchItem, ResponseHeader,
-    ResponseMessage, ResponsePayload, ResultReason, ResultStatus, UniqueIdentifier,
-    UniqueIdentifierPlaceholder,
+    DateTime, Item, ObjectType, Operation, RequestBatchItem, RequestHeader, RequestPayload,
+    ResponsePayload, ResultReason, UniqueIdentifier, UniqueIdentifierPlaceholder,
 };
 
 use crate::config::KeyLimits;
 use crate::core_link::{CoreError, CoreLink};
-use crate::forward::{forward_item, forward_message};
+use crate::forward::forward_item;
 use crate::operations::{self, Context, Local, core_failure, vault_failure};
-use crate::principal::Tenancy;
+use crate::principal::{Principal, Tenancy};
 use crate::refusal::Refusal;
 use crate::vault::Vault;
+
+/// What the gateway offers: the operations it answers for its own keys and those it forwards
+/// to the core, the object types a client can create (symmetric keys, held here) or register
+/// (held by the core). Query lists these; any other operation is refused.
+static SERVER: Server = Server::new(
+    &[
+        Offered::changes(Operation::Create),
+        Offered::changes(Operation::Register),
+        Offered::reads(Operation::Locate),
+        Offered::reads(Operation::Check),
+        Offered::reads(Operation::Get),
+        Offered::reads(Operation::GetAttributes),
+        Offered::reads(Operation::GetAttributeList),
+        Offered::changes(Operation::AddAttribute),
+        Offered::changes(Operation::ModifyAttribute),
+        Offered::changes(Operation::DeleteAttribute),
+        Offered::changes(Operation::Activate),
+        Offered::changes(Operation::Revoke),
+        Offered::changes(Operation::Destroy),
+        Offered::reads(Operation::Query),
+        Offered::reads(Operation::DiscoverVersions),
+        Offered::changes(Operation::SetAttribute),
+        Offered::changes(Operation::AdjustAttribute),
+    ],
+    &[
+        ObjectType::SymmetricKey,
+        ObjectType::SecretData,
+        ObjectType::OpaqueData,
+    ],
+    concat!("Krypton gateway ", env!("CARGO_PKG_VERSION")),
+);
 
 /// The KMIP front door: the vault of the gateway's own keys, the link to the core, and who may
 /// use them.
@@ -40,6 +69,14 @@ pub struct Gateway<V> {
     core: CoreLink,
     tenancy: Tenancy,
     keys: KeyLimits,
+}
+
+/// The items of one request, answered for one caller.
+struct Items<'a, V> {
+    gateway: &'a Gateway<V>,
+    principal: Principal<'a>,
+    /// The time of the request.
+    now: DateTime,
 }
 
 /// Where one batch item is answered.
@@ -70,9 +107,9 @@ impl<V: Vault> Gateway<V> {
     /// The response to `request` from the application known as `identity`.
     pub async fn answer(&self, identity: &str, request: Item) -> Item {
         let now = DateTime::now();
-        let message = match RequestMessage::from_item(&request) {
+        let message = match server::read(&request) {
             Ok(message) => message,
-            Err(error) => return malformed(&request, &error, now),
+            Err(answer) => return answer,
         };
         let Some(principal) = self.tenancy.principal(identity) else {
             tracing::warn!(identity, "request refused: identity is not in [identities]");
@@ -80,95 +117,14 @@ impl<V: Vault> Gateway<V> {
                 ResultReason::PermissionDenied,
                 format!("identity {identity:?} is not assigned to a tenant on this gateway"),
             );
-            return refuse_all(&message, &refusal, now);
+            return server::refuse(&message, &refusal);
         };
-        let undo = message.header.batch_error_continuation_option
-            == Some(BatchErrorContinuationOption::Undo);
-        if undo && message.batch_items.len() > 1 {
-            let refusal = Refusal::new(
-                ResultReason::FeatureNotSupported,
-                "Batch Error Continuation Option Undo is not supported; use Stop or Continue",
-            );
-            return refuse_all(&message, &refusal, now);
-        }
-        let RequestMessage {
-            header,
-            batch_items,
-        } = message;
-        let context = Context {
-            vault: &self.vault,
-            core: &self.core,
+        let items = Items {
+            gateway: self,
             principal,
-            header: &header,
             now,
-            keys: self.keys,
         };
-        match <[_; 1]>::try_from(batch_items) {
-            Ok([item]) => self.answer_one(&context, item).await,
-            Err(items) => self.answer_batch(&context, items).await,
-        }
-    }
-
-    /// A one-item request: answered here, or forwarded whole with the core's response relayed
-    /// as it came.
-    async fn answer_one(&self, context: &Context<'_, V>, item: RequestBatchItem) -> Item {
-        let (operation, batch_id) = (item.operation, item.unique_batch_item_id.clone());
-        let answer = match self.route(context, item, None).await {
-            Route::Here(local) => answer_here(context, operation, batch_id, local).await,
-            Route::Core(item) => {
-                let forwarded =
-                    forward_message(&self.core, context.header, vec![item], context.principal);
-                match forwarded.await {
-                    Ok(response) => return response,
-                    Err(error) => result_item(operation, batch_id, Err(forward_failure(error))),
-                }
-            }
-        };
-        respond(context, vec![answer])
-    }
-
-    /// A batch of several items, answered in order with the gateway keeping the ID Placeholder.
-    async fn answer_batch(&self, context: &Context<'_, V>, items: Vec<RequestBatchItem>) -> Item {
-        let stop_on_failure = context.header.batch_error_continuation_option
-            != Some(BatchErrorContinuationOption::Continue);
-        let mut placeholder: Option<String> = None;
-        let mut answers = Vec::with_capacity(items.len());
-        for item in items {
-            let answer = self
-                .answer_item(context, item, placeholder.as_deref())
-                .await;
-            if let Some(created) = answer.payload.as_ref().and_then(created_id) {
-                placeholder = Some(created.to_owned());
-            }
-            let failed = answer.result_status != ResultStatus::Success;
-            answers.push(answer);
-            if failed && stop_on_failure {
-                break;
-            }
-        }
-        respond(context, answers)
-    }
-
-    /// One item of a batch, forwarded on its own if it is not the gateway's.
-    async fn answer_item(
-        &self,
-        context: &Context<'_, V>,
-        item: RequestBatchItem,
-        placeholder: Option<&str>,
-    ) -> ResponseBatchItem {
-        let (operation, batch_id) = (item.operation, item.unique_batch_item_id.clone());
-        match self.route(context, item, placeholder).await {
-            Route::Here(local) => answer_here(context, operation, batch_id, local).await,
-            Route::Core(item) => {
-                match forward_item(&self.core, context.header, item, context.principal).await {
-                    Ok(answer) => ResponseBatchItem {
-                        unique_batch_item_id: batch_id,
-                        ..answer
-                    },
-                    Err(error) => result_item(operation, batch_id, Err(forward_failure(error))),
-                }
-            }
-        }
+        SERVER.answer(message, &items).await
     }
 
     /// Decides where `item` is answered, reading the caller's record when the item names an
@@ -181,9 +137,7 @@ impl<V: Vault> Gateway<V> {
     ) -> Route {
         let unbound = match &item.payload {
             RequestPayload::Create(create) => create.object_type == ObjectType::SymmetricKey,
-            RequestPayload::Locate(_)
-            | RequestPayload::DiscoverVersions(_)
-            | RequestPayload::Query(_) => true,
+            RequestPayload::Locate(_) => true,
             _ => false,
         };
         if unbound {
@@ -196,6 +150,32 @@ impl<V: Vault> Gateway<V> {
             Ok(Some(record)) => Route::Here(Ok(Local::Owned(Box::new(record), item.payload))),
             Ok(None) => Route::Core(item),
             Err(error) => Route::Here(Err(vault_failure(&error))),
+        }
+    }
+}
+
+impl<V: Vault> Dispatch for Items<'_, V> {
+    /// One item, answered here or forwarded on its own to the core.
+    async fn answer(
+        &self,
+        header: &RequestHeader,
+        item: RequestBatchItem,
+        placeholder: Option<&str>,
+    ) -> Result<ResponsePayload, Refusal> {
+        let gateway = self.gateway;
+        let context = Context {
+            vault: &gateway.vault,
+            core: &gateway.core,
+            principal: self.principal,
+            header,
+            now: self.now,
+            keys: gateway.keys,
+        };
+        match gateway.route(&context, item, placeholder).await {
+            Route::Here(local) => operations::run(&context, local?).await,
+            Route::Core(item) => forward_item(&gateway.core, header, item, self.principal)
+                .await
+                .map_err(relay_failure),
         }
     }
 }
@@ -239,115 +219,22 @@ fn target(payload: &mut RequestPayload) -> Option<&mut Option<UniqueIdentifier>>
         P::Activate(request) => &mut request.unique_identifier,
         P::Revoke(request) => &mut request.unique_identifier,
         P::Destroy(request) => &mut request.unique_identifier,
-        P::Encrypt(request) => &mut request.unique_identifier,
-        P::Decrypt(request) => &mut request.unique_identifier,
         _ => return None,
     })
 }
 
-/// The identifier of the object a Create or Register made: the batch's next ID Placeholder.
-fn created_id(payload: &ResponsePayload) -> Option<&str> {
-    match payload {
-        ResponsePayload::Create(response) => Some(&response.unique_identifier),
-        ResponsePayload::Register(response) => Some(&response.unique_identifier),
-        _ => None,
+/// The refusal for an item the core did not answer: its own refusal, relayed as it came, or
+/// the gateway's account of why it could not be asked.
+fn relay_failure(error: CoreError) -> Refusal {
+    match error {
+        CoreError::Refused { reason, message } => Refusal::new(reason, message),
+        error => core_failure("forward the request to krypton-core", error),
     }
-}
-
-/// The answer to an item the gateway keeps: the operation's result, or the router's refusal.
-async fn answer_here<V: Vault>(
-    context: &Context<'_, V>,
-    operation: Operation,
-    batch_id: Option<Vec<u8>>,
-    local: Result<Local, Refusal>,
-) -> ResponseBatchItem {
-    let answered = match local {
-        Ok(local) => operations::run(context, local).await,
-        Err(refusal) => Err(refusal),
-    };
-    result_item(operation, batch_id, answered)
-}
-
-/// The refusal for a request the core could not be asked.
-fn forward_failure(error: CoreError) -> Refusal {
-    core_failure("forward the request to krypton-core", error)
-}
-
-/// The response item for a locally answered (or refused) batch item.
-fn result_item(
-    operation: Operation,
-    unique_batch_item_id: Option<Vec<u8>>,
-    answered: Result<ResponsePayload, Refusal>,
-) -> ResponseBatchItem {
-    let mut item = match answered {
-        Ok(payload) => ResponseBatchItem {
-            operation: Some(operation),
-            unique_batch_item_id: None,
-            result_status: ResultStatus::Success,
-            result_reason: None,
-            result_message: None,
-            asynchronous_correlation_value: None,
-            payload: Some(payload),
-            message_extension: None,
-        },
-        Err(refusal) => refusal.into_item(Some(operation)),
-    };
-    item.unique_batch_item_id = unique_batch_item_id;
-    item
-}
-
-/// The Response Message for `items`, in the request's version, echoing its correlation value.
-fn respond<V>(context: &Context<'_, V>, items: Vec<ResponseBatchItem>) -> Item {
-    let mut header = ResponseHeader::new(context.version(), context.now);
-    header.client_correlation_value = context.header.client_correlation_value.clone();
-    ResponseMessage {
-        header,
-        batch_items: items,
-    }
-    .to_item()
-}
-
-/// Every item of `message` refused for the same reason.
-fn refuse_all(message: &RequestMessage, refusal: &Refusal, now: DateTime) -> Item {
-    let batch_items = message
-        .batch_items
-        .iter()
-        .map(|item| {
-            result_item(
-                item.operation,
-                item.unique_batch_item_id.clone(),
-                Err(refusal.clone()),
-            )
-        })
-        .collect();
-    ResponseMessage {
-        header: ResponseHeader::new(message.header.protocol_version, now),
-        batch_items,
-    }
-    .to_item()
-}
-
-/// The answer to valid TTLV that is not a valid request: *Invalid Message* (or the codec's
-/// reason) in the version the request claims, if the gateway speaks it.
-fn malformed(request: &Item, error: &kmip::Error, now: DateTime) -> Item {
-    tracing::info!(%error, "malformed request");
-    let version = RequestMessage::protocol_version_of(request)
-        .filter(|version| version.is_supported())
-        .unwrap_or(ProtocolVersion::V1_0);
-    ResponseMessage {
-        header: ResponseHeader::new(version, now),
-        batch_items: vec![ResponseBatchItem::failure(
-            None,
-            error.result_reason(),
-            error.to_string(),
-        )],
-    }
-    .to_item()
 }
 
 #[cfg(test)]
 mod tests {
-    use kmip::{ActivateRequest, CreateResponse, GetRequest, QueryRequest};
+    use kmip::{ActivateRequest, GetRequest, QueryRequest};
 
     use super::*;
 
@@ -393,19 +280,5 @@ mod tests {
         assert_eq!(resolve_target(&mut by_index, Some("k9")), None);
         let mut query = RequestPayload::from(QueryRequest::default());
         assert_eq!(resolve_target(&mut query, Some("k9")), None);
-    }
-
-    #[test]
-    fn creations_set_the_placeholder() {
-        let created = ResponsePayload::from(CreateResponse {
-            object_type: ObjectType::SymmetricKey,
-            unique_identifier: "new".into(),
-            attributes: Vec::new(),
-        });
-        assert_eq!(created_id(&created), Some("new"));
-        let other = ResponsePayload::from(kmip::ActivateResponse {
-            unique_identifier: "k1".into(),
-        });
-        assert_eq!(created_id(&other), None);
     }
 }

@@ -194,6 +194,51 @@ async fn nesting_deeper_than_the_limit_is_refused() {
     gateway.stop().await;
 }
 
+/// A KMIP 1.4 request, byte by byte, of one batch item whose Operation is `code`, with an
+/// empty payload.
+fn one_item_of_operation(code: u32) -> Vec<u8> {
+    let [c0, c1, c2, c3] = code.to_be_bytes();
+    [
+        &[0x42, 0x00, 0x78, 0x01, 0, 0, 0, 0x60][..], // Request Message, 96 bytes
+        &[0x42, 0x00, 0x77, 0x01, 0, 0, 0, 0x38],     //   Request Header, 56 bytes
+        &[0x42, 0x00, 0x69, 0x01, 0, 0, 0, 0x20],     //     Protocol Version, 32 bytes
+        &[0x42, 0x00, 0x6A, 0x02, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0], // Major: 1
+        &[0x42, 0x00, 0x6B, 0x02, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 0], // Minor: 4
+        &[0x42, 0x00, 0x0D, 0x02, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0], //   Batch Count: 1
+        &[0x42, 0x00, 0x0F, 0x01, 0, 0, 0, 0x18],     //   Batch Item, 24 bytes
+        &[
+            0x42, 0x00, 0x5C, 0x05, 0, 0, 0, 4, c0, c1, c2, c3, 0, 0, 0, 0,
+        ], // Operation
+        &[0x42, 0x00, 0x79, 0x01, 0, 0, 0, 0],        //     Request Payload, empty
+    ]
+    .concat()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_kmip_does_not_define_is_refused_and_the_connection_kept() {
+    let (gateway, pki) = gateway().await;
+    let mut client = raw(&gateway, &pki).await;
+    for code in [0x0000_00FF, 0x00AB_CDEF] {
+        client
+            .write_all(&one_item_of_operation(code))
+            .await
+            .unwrap();
+        let (reason, message) = read_failure(&mut client).await;
+        assert_eq!(reason, ResultReason::OperationNotSupported, "{message}");
+        assert!(message.contains(&format!("0x{code:08X}")), "{message}");
+        // The same connection is served on.
+        client.write_all(&query_bytes()).await.unwrap();
+        let response = read_message(&mut client).await.unwrap().unwrap();
+        let response = ResponseMessage::from_item(&response).unwrap();
+        assert_eq!(
+            response.batch_items[0].result_status,
+            ResultStatus::Success,
+            "{response:?}"
+        );
+    }
+    gateway.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_half_message_is_dropped_after_the_read_timeout() {
     let (gateway, pki) = gateway().await;

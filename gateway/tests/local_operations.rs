@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "../../kmip/tests/requests/mod.rs"]
+mod requests;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -567,11 +569,38 @@ async fn batches_are_answered_item_by_item() {
     succeeded(&continued[1]);
     assert_eq!(h.state("pre").await, State::Active);
 
-    let mut header = RequestHeader::new(V1_4);
-    header.batch_error_continuation_option = Some(BatchErrorContinuationOption::Undo);
-    let undone = h.batch("app-a", header, items()).await;
+    // Undo: a batch that changes state cannot be taken back, so it is refused whole.
+    let mut undo = RequestHeader::new(V1_4);
+    undo.batch_error_continuation_option = Some(BatchErrorContinuationOption::Undo);
+    let undone = h.batch("app-a", undo.clone(), items()).await;
     assert_eq!(undone.len(), 2);
-    refused(&undone[0], ResultReason::FeatureNotSupported);
+    for answer in &undone {
+        refused(answer, ResultReason::FeatureNotSupported);
+    }
+    assert_eq!(h.record("active").await.metadata.state, State::Active);
+
+    // A batch that only reads runs; at a failure the reads before it are withdrawn.
+    let read = |key: &str| {
+        RequestBatchItem::new(GetAttributesRequest {
+            unique_identifier: id(key),
+            attribute_references: Vec::new(),
+        })
+    };
+    let undone = h
+        .batch(
+            "app-a",
+            undo,
+            vec![read("active"), read("not-here"), read("pre")],
+        )
+        .await;
+    let statuses: Vec<_> = undone.iter().map(|answer| answer.result_status).collect();
+    assert_eq!(
+        statuses,
+        [ResultStatus::OperationUndone, ResultStatus::OperationFailed]
+    );
+    assert_eq!(undone[0].payload, None);
+    // "not-here" went to the core, which is down.
+    refused(&undone[1], ResultReason::GeneralFailure);
 }
 
 #[tokio::test]
@@ -602,6 +631,47 @@ async fn versions_and_capabilities_are_the_gateways() {
         panic!()
     };
     assert!(offer.operations.contains(&Operation::SetAttribute));
+}
+
+/// What Query lists is what the gateway dispatches: each listed operation is answered here
+/// (Create and Locate fail closed with the core down) or forwarded (an object not in the vault:
+/// the core, down, is named unreachable); every other operation is Operation Not Supported.
+#[tokio::test]
+async fn every_operation_listed_is_dispatched_and_no_other() {
+    let h = harness(&[]).await;
+    let query = QueryRequest {
+        query_functions: vec![QueryFunction::QueryOperations],
+    };
+    let answer = h.ask(V2_0, query).await;
+    let Some(ResponsePayload::Query(offer)) = answer.payload else {
+        panic!("{answer:?}")
+    };
+    for &operation in Operation::ALL {
+        let Some(payload) = requests::request(operation, "not-here") else {
+            assert!(
+                !offer.operations.contains(&operation),
+                "{operation:?} is listed but the model has no request of it"
+            );
+            continue;
+        };
+        let item = RequestBatchItem {
+            operation,
+            ephemeral: None,
+            unique_batch_item_id: None,
+            payload,
+            message_extension: None,
+        };
+        let answer = h
+            .batch("app-a", RequestHeader::new(V2_0), vec![item])
+            .await
+            .remove(0);
+        let not_supported = answer.result_reason == Some(ResultReason::OperationNotSupported);
+        assert_eq!(
+            not_supported,
+            !offer.operations.contains(&operation),
+            "{operation:?}: {answer:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -9,8 +9,11 @@
 //! [`Error::UnknownEnumValue`], naming the tag it arrived under. The one exception is
 //! [`Operation`], whose vendor extension values (`0x8XXXXXXX`, KMIP 1.4 §9.1.3.2) are kept as
 //! [`ExtensionCode`]s: a server must still answer such a batch item with *Operation Not
-//! Supported*, and a proxy must be able to forward it. Every other field the model interprets is
-//! one a server acts on, and an extension value it cannot interpret is best refused early.
+//! Supported*, and a proxy must be able to forward it. The Operation field of a batch item goes
+//! one step further and keeps any code, as an [`UnassignedCode`]: a code KMIP does not define
+//! is answered *Operation Not Supported* for that item (KMIP 1.4 §11.1), not by refusing the
+//! whole message. Every other field the model interprets is one a server acts on, and a value it
+//! cannot interpret is best refused early.
 
 use std::fmt;
 use std::ops::{BitAnd, BitOr, BitOrAssign};
@@ -57,9 +60,38 @@ impl fmt::Debug for ExtensionCode {
     }
 }
 
+/// A code of an extensible enumeration that is neither defined nor a vendor extension value
+/// (say `0x0000_00FF` as an Operation). Only the Operation field of a batch item keeps one, as
+/// [`Operation::Unassigned`]: a server answers that item *Operation Not Supported* and the rest
+/// of the batch as usual. [`KmipEnum::from_u32`] never gives one: everywhere else such a code
+/// is refused.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UnassignedCode(u32);
+
+impl UnassignedCode {
+    /// The unassigned code `code`, or `None` if `code` is an Operation or a vendor extension.
+    #[must_use]
+    pub fn new(code: u32) -> Option<Self> {
+        Operation::from_u32(code).is_none().then_some(Self(code))
+    }
+
+    /// The wire value.
+    #[must_use]
+    pub const fn code(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Debug for UnassignedCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UnassignedCode(0x{:08X})", self.0)
+    }
+}
+
 /// Declares a KMIP enumeration from its table of values.
 ///
-/// `extensible` adds an `Extension(ExtensionCode)` variant that keeps vendor values.
+/// `extensible` adds an `Extension(ExtensionCode)` variant that keeps vendor values, and an
+/// `Unassigned(UnassignedCode)` variant that only a batch item's decoder makes.
 macro_rules! kmip_enum {
     ($(#[$meta:meta])* pub enum $name:ident { $($table:tt)+ }) => {
         kmip_enum!(@define $(#[$meta])* $name [] [_ => None] [] { $($table)+ });
@@ -69,9 +101,11 @@ macro_rules! kmip_enum {
             [
                 /// A vendor extension value.
                 Extension(ExtensionCode),
+                /// A code KMIP does not define, kept only in a batch item's Operation field.
+                Unassigned(UnassignedCode),
             ]
             [value => ExtensionCode::new(value).map(Self::Extension)]
-            [Self::Extension(code) => code.code(),]
+            [Self::Extension(code) => code.code(), Self::Unassigned(code) => code.code(),]
             { $($table)+ }
         );
     };
@@ -119,7 +153,20 @@ pub(crate) fn decode_enum<E: KmipEnum>(tag: Tag, value: u32) -> Result<E, Error>
 }
 
 impl Operation {
-    /// The first protocol version that defines this operation (vendor extensions: any).
+    /// Reads the Operation field of a batch item, which keeps any code: one KMIP does not
+    /// define becomes [`Self::Unassigned`], for the server to answer that item *Operation Not
+    /// Supported* rather than refuse the message.
+    pub(crate) fn read_in_batch_item(item: &Item) -> Result<Self, Error> {
+        match item.value {
+            Value::Enumeration(value) => {
+                Ok(Self::from_u32(value).unwrap_or(Self::Unassigned(UnassignedCode(value))))
+            }
+            _ => Err(wrong_type(item, ItemType::Enumeration)),
+        }
+    }
+
+    /// The first protocol version that defines this operation (vendor extensions and
+    /// unassigned codes: any).
     #[must_use]
     pub fn since(self) -> ProtocolVersion {
         match self.to_u32() {
@@ -343,7 +390,8 @@ kmip_mask! {
 
 kmip_enum! {
     /// An operation (KMIP 1.4 §9.1.3.2.27, 2.1 §11.38). Vendor extension codes (`0x8XXXXXXX`)
-    /// are kept, so a server can answer *Operation Not Supported* and a proxy can forward them.
+    /// are kept, so a server can answer *Operation Not Supported* and a proxy can forward them;
+    /// in a batch item, so is any other code ([`UnassignedCode`]).
     extensible pub enum Operation {
         Create = 0x00000001,
         CreateKeyPair = 0x00000002,

@@ -33,6 +33,11 @@ pub mod objects;
 #[cfg(feature = "net")]
 pub mod net;
 
+// The server skeleton the two daemons share: batches, responses, Discover Versions and Query
+// from one table of operations. Behind the `server` feature.
+#[cfg(feature = "server")]
+pub mod server;
+
 pub use attribute_type::{AttributeReference, AttributeType};
 pub use attribute_values::{CryptographicParameters, Digest, Link, Name, RevocationReason};
 pub use attributes::{Attribute, OtherAttribute, VendorAttribute};
@@ -47,7 +52,7 @@ pub use enums::{
     HashingAlgorithm, KeyCompressionType, KeyFormatType, KeyRoleType, KeyWrapType, KmipEnum,
     LinkType, MaskGenerator, NameType, ObjectGroupMember, ObjectType, Operation, PaddingMethod,
     QueryFunction, ResultReason, ResultStatus, RevocationReasonCode, SecretDataType, State,
-    StorageStatusMask, UniqueIdentifierPlaceholder,
+    StorageStatusMask, UnassignedCode, UniqueIdentifierPlaceholder,
 };
 pub use identifier::UniqueIdentifier;
 pub use message::{

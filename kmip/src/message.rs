@@ -136,7 +136,8 @@ impl Header for RequestHeader {
 /// One operation of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestBatchItem {
-    /// The operation. Decoding guarantees that a typed `payload` belongs to it.
+    /// The operation. Decoding guarantees that a typed `payload` belongs to it, and keeps a
+    /// code KMIP does not define as [`Operation::Unassigned`].
     pub operation: Operation,
     /// KMIP 2.0: the server keeps no state for this item.
     pub ephemeral: Option<bool>,
@@ -169,7 +170,7 @@ impl RequestBatchItem {
 
 impl BatchItem for RequestBatchItem {
     fn read_fields(fields: &mut Fields<'_>, version: ProtocolVersion) -> Result<Self, Error> {
-        let operation = fields.required(Tag::OPERATION)?;
+        let operation = Operation::read_in_batch_item(fields.required_item(Tag::OPERATION)?)?;
         let ephemeral = fields.optional(Tag::EPHEMERAL)?;
         let unique_batch_item_id = fields.optional(Tag::UNIQUE_BATCH_ITEM_ID)?;
         let payload = fields.required_item(Tag::REQUEST_PAYLOAD)?;
@@ -364,7 +365,10 @@ impl ResponseBatchItem {
 
 impl BatchItem for ResponseBatchItem {
     fn read_fields(fields: &mut Fields<'_>, version: ProtocolVersion) -> Result<Self, Error> {
-        let operation: Option<Operation> = fields.optional(Tag::OPERATION)?;
+        let operation = fields
+            .next_item(Tag::OPERATION)
+            .map(Operation::read_in_batch_item)
+            .transpose()?;
         let unique_batch_item_id = fields.optional(Tag::UNIQUE_BATCH_ITEM_ID)?;
         let result_status = fields.required(Tag::RESULT_STATUS)?;
         let result_reason = fields.optional(Tag::RESULT_REASON)?;
@@ -419,6 +423,20 @@ pub struct ResponseMessage {
 }
 
 impl ResponseMessage {
+    /// A response in `version`, stamped now, of one failed batch item that names no operation:
+    /// the answer to a request that could not be read.
+    #[must_use]
+    pub fn failure(
+        version: ProtocolVersion,
+        reason: ResultReason,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            header: ResponseHeader::new(version, DateTime::now()),
+            batch_items: vec![ResponseBatchItem::failure(None, reason, message)],
+        }
+    }
+
     /// Decodes a response. The protocol version must be one of
     /// [`ProtocolVersion::SUPPORTED`], and the batch count must match the batch items.
     pub fn from_item(item: &Item) -> Result<Self, Error> {

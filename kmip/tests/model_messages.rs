@@ -10,7 +10,8 @@ use kmip::{
     ExtensionCode, GetResponse, Item, KeyBlock, KmipEnum, Limits, ManagedObject, Operation,
     ProtocolVersion, RequestBatchItem, RequestHeader, RequestMessage, RequestPayload,
     ResponseBatchItem, ResponseHeader, ResponseMessage, ResultReason, SecretBytes, SymmetricKey,
-    Tag, UniqueIdentifier, UniqueIdentifierPlaceholder, UsernamePasswordCredential, Value,
+    Tag, UnassignedCode, UniqueIdentifier, UniqueIdentifierPlaceholder, UsernamePasswordCredential,
+    Value,
 };
 
 /// Decodes `item` through the wire, to exercise the codec as well.
@@ -60,6 +61,55 @@ fn unknown_operations_keep_their_code_and_raw_payload() {
     };
     let decoded = ResponseMessage::from_item(&through_wire(&answer.to_item())).unwrap();
     assert_eq!(decoded, answer);
+}
+
+#[test]
+fn operation_codes_kmip_does_not_define_are_kept_only_in_batch_items() {
+    let payload = vec![text(Tag::UNIQUE_IDENTIFIER, "k1")];
+    let item = request_item((2, 0), vec![batch_item(0x00AB_CDEF, payload.clone())]);
+    let message = RequestMessage::from_item(&through_wire(&item)).unwrap();
+    let code = UnassignedCode::new(0x00AB_CDEF).unwrap();
+    assert_eq!(
+        message.batch_items[0].operation,
+        Operation::Unassigned(code)
+    );
+    assert_eq!(
+        message.batch_items[0].payload,
+        RequestPayload::Other(structure(Tag::REQUEST_PAYLOAD, payload))
+    );
+    assert_eq!(message.to_item(), item);
+
+    // Echoed in the answer, which decodes.
+    let answer = ResponseMessage {
+        header: ResponseHeader::new(ProtocolVersion::V2_0, DateTime(0)),
+        batch_items: vec![ResponseBatchItem::failure(
+            Some(Operation::Unassigned(code)),
+            ResultReason::OperationNotSupported,
+            "not a KMIP operation",
+        )],
+    };
+    let decoded = ResponseMessage::from_item(&through_wire(&answer.to_item())).unwrap();
+    assert_eq!(decoded, answer);
+
+    // Anywhere else, such a code is refused: here, in a Query answer's list.
+    let query = structure(
+        Tag::RESPONSE_PAYLOAD,
+        vec![enumeration(Tag::OPERATION, 0x00AB_CDEF)],
+    );
+    let err = kmip::ResponsePayload::from_item(Operation::Query, &query, ProtocolVersion::V2_0)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::UnknownEnumValue {
+                tag: Tag::OPERATION,
+                value: 0x00AB_CDEF
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(UnassignedCode::new(Operation::Rekey.to_u32()), None);
+    assert_eq!(UnassignedCode::new(0x8000_0042), None, "a vendor extension");
 }
 
 #[test]

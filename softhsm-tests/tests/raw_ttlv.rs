@@ -4,10 +4,13 @@
 //! is used, so the bytes on the wire are checked against the specification rather than against
 //! the code that produced them.
 //!
-//! Covers Discover Versions and Query, Create then Get of an AES-256 key, the lifecycle of a key
-//! (Create, Activate, Get, Revoke, Destroy) with Bob refused it throughout, the core going away
-//! (Create and Get fail closed, Revoke and Destroy go on) and coming back, a gateway restart that
-//! keeps the key, a batch answered item by item with its Unique Batch Item IDs, requests at KMIP 1.0 and 2.0 answered in their own
+//! Covers Discover Versions and Query (only the Query Functions asked), Create then Get of an
+//! AES-256 key, the lifecycle of a key (Create, Activate, Get, Revoke, Destroy) with Bob refused
+//! it throughout, the core going away (Create and Get fail closed, Revoke and Destroy go on) and
+//! coming back, a gateway restart that keeps the key, a batch answered item by item with its
+//! Unique Batch Item IDs, batches under each Batch Error Continuation Option (Stop, Continue,
+//! Undo), operation codes KMIP does not define (Operation Not Supported, the connection kept),
+//! requests at KMIP 1.0 and 2.0 answered in their own
 //! version (Get Attributes with only 1.0 attributes, or in the 2.x Attributes structure), and bad
 //! input — garbage, a message that is not a structure, an over-long length, a truncated message,
 //! valid TTLV that is no request — answered with an error or a closed connection within a
@@ -50,6 +53,7 @@ const RESULT_STATUS: u32 = 0x42007F;
 const RESULT_REASON: u32 = 0x42007E;
 const RESULT_MESSAGE: u32 = 0x42007D;
 const RESPONSE_PAYLOAD: u32 = 0x42007C;
+const VENDOR_IDENTIFICATION: u32 = 0x42009D;
 const OBJECT_TYPE: u32 = 0x420057;
 const UNIQUE_IDENTIFIER: u32 = 0x420094;
 const SYMMETRIC_KEY: u32 = 0x42008F;
@@ -85,8 +89,11 @@ const OP_DISCOVER_VERSIONS: u32 = 0x1E;
 const OP_LAST_OF_1_2: u32 = 0x29;
 const STATUS_SUCCESS: u32 = 0;
 const STATUS_OPERATION_FAILED: u32 = 1;
+const STATUS_OPERATION_UNDONE: u32 = 3;
 const REASON_ITEM_NOT_FOUND: u32 = 0x01;
 const REASON_INVALID_MESSAGE: u32 = 0x04;
+const REASON_OPERATION_NOT_SUPPORTED: u32 = 0x05;
+const REASON_FEATURE_NOT_SUPPORTED: u32 = 0x08;
 const REASON_PERMISSION_DENIED: u32 = 0x0C;
 const REASON_GENERAL_FAILURE: u32 = 0x0100;
 const OBJECT_SYMMETRIC_KEY: u32 = 0x02;
@@ -94,6 +101,11 @@ const FORMAT_RAW: u32 = 0x01;
 const ALGORITHM_AES: u32 = 0x03;
 const STATE_PRE_ACTIVE: u32 = 0x01;
 const REVOCATION_CESSATION_OF_OPERATION: u32 = 0x06;
+const CONTINUE: u32 = 0x01;
+const STOP: u32 = 0x02;
+const UNDO: u32 = 0x03;
+/// A key no one has, in the form of the gateway's identifiers.
+const NO_SUCH_KEY: &str = "00000000-0000-0000-0000-000000000000";
 
 /// The attributes KMIP 1.0 defines (§3), by name.
 const KMIP_1_0_ATTRIBUTES: [&str; 32] = [
@@ -131,7 +143,7 @@ const KMIP_1_0_ATTRIBUTES: [&str; 32] = [
     "Last Change Date",
 ];
 
-const TESTS: [(&str, Test); 9] = [
+const TESTS: [(&str, Test); 11] = [
     ("discover_versions_and_query", discover_versions_and_query),
     (
         "create_then_get_returns_32_key_bytes",
@@ -149,6 +161,14 @@ const TESTS: [(&str, Test); 9] = [
     (
         "a_batch_is_answered_item_by_item",
         a_batch_is_answered_item_by_item,
+    ),
+    (
+        "batch_error_continuation_options_stop_continue_and_undo",
+        batch_error_continuation_options_stop_continue_and_undo,
+    ),
+    (
+        "an_operation_kmip_does_not_define_is_not_supported_and_the_connection_kept",
+        an_operation_kmip_does_not_define_is_not_supported_and_the_connection_kept,
     ),
     (
         "requests_at_1_0_and_2_0_are_answered_in_their_version",
@@ -223,6 +243,20 @@ fn discover_versions_and_query(fixture: &Fixture) {
         object_types.contains(&OBJECT_SYMMETRIC_KEY),
         "{object_types:x?}"
     );
+    assert!(payload.find(VENDOR_IDENTIFICATION).is_none(), "{payload:?}");
+
+    // Only what is asked: here the server information, and neither list.
+    let item = connection.answer(&query_server_information(KMIP_1_2));
+    let payload = succeeded(&item, OP_QUERY);
+    assert!(
+        payload
+            .child(VENDOR_IDENTIFICATION)
+            .text()
+            .starts_with("Krypton gateway"),
+        "{payload:?}"
+    );
+    assert!(payload.find(OPERATION).is_none(), "{payload:?}");
+    assert!(payload.find(OBJECT_TYPE).is_none(), "{payload:?}");
 }
 
 fn create_then_get_returns_32_key_bytes(fixture: &Fixture) {
@@ -359,6 +393,85 @@ fn a_batch_is_answered_item_by_item(fixture: &Fixture) {
         .text();
     // The Get named no key: the ID Placeholder, set by the Create, stood for it.
     aes_256_key(succeeded(got, OP_GET), id);
+}
+
+/// Batches of Gets of Alice's key and of a key no one has, through the gateway to the core: Stop
+/// ends at the failure, Continue runs every item, Undo withdraws the Get before the failure and
+/// refuses outright a batch with a Create, which could not be taken back.
+fn batch_error_continuation_options_stop_continue_and_undo(fixture: &Fixture) {
+    let stack = fixture.stack();
+    let mut alice = Connection::open(&stack);
+    let id = alice.create();
+    let key = alice.get(&id);
+    let get = get_item(&id);
+    let missing = get_item(NO_SUCH_KEY);
+
+    let response = alice.exchange(&batch(KMIP_1_2, STOP, &[&get, &missing, &get]));
+    let [got, refused] = response.items(KMIP_1_2)[..] else {
+        panic!("Stop: two batch items expected: {response:?}")
+    };
+    assert_eq!(aes_256_key(succeeded(got, OP_GET), &id), key);
+    assert_eq!(failed(refused), REASON_ITEM_NOT_FOUND, "{refused:?}");
+
+    let response = alice.exchange(&batch(KMIP_1_2, CONTINUE, &[&missing, &get, &missing]));
+    let [first, got, last] = response.items(KMIP_1_2)[..] else {
+        panic!("Continue: three batch items expected: {response:?}")
+    };
+    assert_eq!(failed(first), REASON_ITEM_NOT_FOUND, "{first:?}");
+    assert_eq!(aes_256_key(succeeded(got, OP_GET), &id), key);
+    assert_eq!(failed(last), REASON_ITEM_NOT_FOUND, "{last:?}");
+
+    // Gets change nothing: under Undo the batch runs, and the Get before the failure is
+    // reported undone, without its key.
+    let response = alice.exchange(&batch(KMIP_1_2, UNDO, &[&get, &missing, &get]));
+    let [undone, refused] = response.items(KMIP_1_2)[..] else {
+        panic!("Undo: two batch items expected: {response:?}")
+    };
+    assert_eq!(
+        undone.child(RESULT_STATUS).enumeration(),
+        STATUS_OPERATION_UNDONE,
+        "{undone:?}"
+    );
+    assert_eq!(undone.child(OPERATION).enumeration(), OP_GET);
+    assert!(undone.find(RESPONSE_PAYLOAD).is_none(), "{undone:?}");
+    assert_no_key(undone, &key);
+    assert_eq!(failed(refused), REASON_ITEM_NOT_FOUND, "{refused:?}");
+
+    // A Create cannot be undone: the batch is refused whole, before anything runs.
+    let response = alice.exchange(&batch(KMIP_1_2, UNDO, &[&create_item(), &missing]));
+    let [create, get] = response.items(KMIP_1_2)[..] else {
+        panic!("Undo with a Create: two batch items expected: {response:?}")
+    };
+    for refused in [create, get] {
+        assert_eq!(failed(refused), REASON_FEATURE_NOT_SUPPORTED, "{refused:?}");
+    }
+    assert_eq!(create.child(OPERATION).enumeration(), OP_CREATE);
+}
+
+/// Operation codes KMIP does not define: each item answered Operation Not Supported, the code
+/// echoed, the other items of its batch answered, and the connection served on.
+fn an_operation_kmip_does_not_define_is_not_supported_and_the_connection_kept(fixture: &Fixture) {
+    let stack = fixture.stack();
+    let mut connection = Connection::open(&stack);
+    for code in [0x0000_00FF, 0x00AB_CDEF] {
+        let unknown = item_without_payload(code);
+        let item = connection.answer(&batch(KMIP_1_2, STOP, &[&unknown]));
+        assert_eq!(failed(&item), REASON_OPERATION_NOT_SUPPORTED, "{item:?}");
+        assert_eq!(item.child(OPERATION).enumeration(), code, "{item:?}");
+        connection.discover_versions();
+
+        let discover = item_without_payload(OP_DISCOVER_VERSIONS);
+        let response = connection.exchange(&batch(KMIP_1_2, CONTINUE, &[&unknown, &discover]));
+        let [refused, answered] = response.items(KMIP_1_2)[..] else {
+            panic!("two batch items expected: {response:?}")
+        };
+        assert_eq!(
+            failed(refused),
+            REASON_OPERATION_NOT_SUPPORTED,
+            "{refused:?}"
+        );
+        succeeded(answered, OP_DISCOVER_VERSIONS);
+    }
 }
 
 fn requests_at_1_0_and_2_0_are_answered_in_their_version(fixture: &Fixture) {
@@ -559,6 +672,96 @@ fn query(version: Version) -> Vec<u8> {
     ))
 }
 
+/// Query for the server information alone.
+fn query_server_information(version: Version) -> Vec<u8> {
+    hex(&format!(
+        concat!(
+            "420078 01 00000070",                   // Request Message, 112 bytes
+            "{header}",                             //   Request Header, 64 bytes
+            "42000F 01 00000028",                   //   Batch Item, 40 bytes
+            "42005C 05 00000004 00000018 00000000", //     Operation: Query
+            "420079 01 00000010",                   //     Request Payload, 16 bytes
+            "420074 05 00000004 00000003 00000000", //       Query Function: Server Information
+        ),
+        header = request_header(version, 1),
+    ))
+}
+
+/// A request at `version` of `items` (batch items as below, whose lengths are counted here)
+/// under the Batch Error Continuation Option `option`.
+fn batch(version: Version, option: u32, items: &[&str]) -> Vec<u8> {
+    let count = u32::try_from(items.len()).unwrap();
+    let items = items.concat();
+    let length = 80 + hex_digits(&items) / 2;
+    hex(&format!(
+        concat!(
+            "420078 01 {length:08X}", // Request Message
+            "{header}",               //   Request Header, 80 bytes
+            "{items}",
+        ),
+        length = length,
+        header = request_header_with_option(version, count, option),
+        items = items,
+    ))
+}
+
+/// A Request Header (80 bytes in all) at `version` for `count` batch items, with a Batch Error
+/// Continuation Option.
+fn request_header_with_option((major, minor): Version, count: u32, option: u32) -> String {
+    format!(
+        concat!(
+            "420077 01 00000048",                       // Request Header, 72 bytes
+            "420069 01 00000020",                       //   Protocol Version, 32 bytes
+            "42006A 02 00000004 {major:08X} 00000000",  //     Protocol Version Major
+            "42006B 02 00000004 {minor:08X} 00000000",  //     Protocol Version Minor
+            "42000E 05 00000004 {option:08X} 00000000", //   Batch Error Continuation Option
+            "42000D 02 00000004 {count:08X} 00000000",  //   Batch Count
+        ),
+        major = major,
+        minor = minor,
+        option = option,
+        count = count,
+    )
+}
+
+/// A Batch Item (80 bytes in all): Get of key `id`, which must be a UUID.
+fn get_item(id: &str) -> String {
+    assert_eq!(id.len(), 36, "not a UUID: {id}");
+    format!(
+        concat!(
+            "42000F 01 00000048",                   // Batch Item, 72 bytes
+            "42005C 05 00000004 0000000A 00000000", //   Operation: Get
+            "420079 01 00000030",                   //   Request Payload, 48 bytes
+            "420094 07 00000024 {id} 00000000",     //     Unique Identifier, 36 bytes + padding
+        ),
+        id = hex_of(id.as_bytes()),
+    )
+}
+
+/// A Batch Item (224 bytes in all): Create of an AES-256 key at KMIP 1.x.
+fn create_item() -> String {
+    format!(
+        concat!(
+            "42000F 01 000000D8",                   // Batch Item, 216 bytes
+            "42005C 05 00000004 00000001 00000000", //   Operation: Create
+            "{payload}",                            //   Request Payload, 200 bytes
+        ),
+        payload = CREATE_AES_256_PAYLOAD_1X,
+    )
+}
+
+/// A Batch Item (32 bytes in all) of the operation coded `operation`, with an empty payload.
+fn item_without_payload(operation: u32) -> String {
+    format!(
+        concat!(
+            "42000F 01 00000018",                          // Batch Item, 24 bytes
+            "42005C 05 00000004 {operation:08X} 00000000", //   Operation
+            "420079 01 00000000",                          //   Request Payload, empty
+        ),
+        operation = operation,
+    )
+}
+
 /// The Request Payload (200 bytes in all) of a KMIP 1.x Create of an AES-256 key for Encrypt
 /// and Decrypt: attributes in a Template-Attribute, each named by text.
 const CREATE_AES_256_PAYLOAD_1X: &str = concat!(
@@ -690,6 +893,11 @@ fn hex(text: &str) -> Vec<u8> {
         assert_eq!(stated, bytes.len() - 8, "miscounted message: {text}");
     }
     bytes
+}
+
+/// How many hex digits `text` holds.
+fn hex_digits(text: &str) -> usize {
+    text.bytes().filter(|b| !b.is_ascii_whitespace()).count()
 }
 
 fn hex_of(bytes: &[u8]) -> String {

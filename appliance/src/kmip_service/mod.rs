@@ -9,7 +9,9 @@
 //! Identifier `l3/<tenant>/<service>` (AES-256-GCM, IV drawn by the core, the L4's identifier
 //! as Authenticated Encryption Additional Data, the result a self-describing blob: see
 //! [`crate::hierarchy::wrapped_key`]). Discover Versions and Query are answered for anyone
-//! listed.
+//! listed, from the core's table of operations ([`SERVER`]), by the skeleton both daemons share
+//! (`kmip::server`), which also runs batches and refuses every operation the table does not
+//! list.
 //!
 //! **On behalf of applications.** A request carrying a Delegated credential
 //! (`kmip::Credential::Delegated`) is the gateway forwarding for an application. It is
@@ -26,13 +28,13 @@ mod result;
 use std::sync::Arc;
 
 use kmip::net::{PeerIdentity, Service};
+use kmip::objects::Refusal;
+use kmip::server::{self, Dispatch, Offered, Server};
 use kmip::{
-    BatchErrorContinuationOption, BlockCipherMode, Credential, CryptographicParameters, DateTime,
-    DecryptRequest, DecryptResponse, DestroyRequest, DestroyResponse, DiscoverVersionsRequest,
-    DiscoverVersionsResponse, EncryptRequest, EncryptResponse, Item, ObjectType, Operation,
-    ProtocolVersion, QueryRequest, QueryResponse, RequestBatchItem, RequestHeader, RequestMessage,
-    RequestPayload, ResponseBatchItem, ResponseHeader, ResponseMessage, ResponsePayload,
-    ResultStatus, SecretBytes, UniqueIdentifier,
+    BlockCipherMode, Credential, CryptographicParameters, DecryptRequest, DecryptResponse,
+    DestroyRequest, DestroyResponse, EncryptRequest, EncryptResponse, Item, ObjectType, Operation,
+    RequestBatchItem, RequestHeader, RequestPayload, ResponsePayload, SecretBytes,
+    UniqueIdentifier,
 };
 
 use crate::core::Core;
@@ -45,29 +47,37 @@ use config::Gateways;
 use registry_seam::{Requester, registry_answer};
 pub(crate) use result::result_of;
 
-/// What the core calls itself in Query responses.
-const VENDOR: &str = "Krypton core";
-/// The operations the core answers: wrap and unwrap for gateways, the protocol's own, and the
-/// object registry's for applications.
-const OPERATIONS: [Operation; 17] = [
-    Operation::Encrypt,
-    Operation::Decrypt,
-    Operation::DiscoverVersions,
-    Operation::Query,
-    Operation::Register,
-    Operation::Locate,
-    Operation::Get,
-    Operation::GetAttributes,
-    Operation::GetAttributeList,
-    Operation::Check,
-    Operation::Activate,
-    Operation::Revoke,
-    Operation::Destroy,
-    Operation::AddAttribute,
-    Operation::ModifyAttribute,
-    Operation::DeleteAttribute,
-    Operation::SetAttribute,
-];
+/// What the core offers: wrap and unwrap for gateways, the protocol's own operations, and the
+/// object registry's for applications, with the object types the registry keeps. Query lists
+/// these; any other operation is refused.
+static SERVER: Server = Server::new(
+    &[
+        Offered::reads(Operation::Encrypt),
+        Offered::reads(Operation::Decrypt),
+        Offered::reads(Operation::DiscoverVersions),
+        Offered::reads(Operation::Query),
+        Offered::changes(Operation::Register),
+        Offered::reads(Operation::Locate),
+        Offered::reads(Operation::Get),
+        Offered::reads(Operation::GetAttributes),
+        Offered::reads(Operation::GetAttributeList),
+        Offered::reads(Operation::Check),
+        Offered::changes(Operation::Activate),
+        Offered::changes(Operation::Revoke),
+        Offered::changes(Operation::Destroy),
+        Offered::changes(Operation::AddAttribute),
+        Offered::changes(Operation::ModifyAttribute),
+        Offered::changes(Operation::DeleteAttribute),
+        Offered::changes(Operation::SetAttribute),
+        Offered::changes(Operation::AdjustAttribute),
+    ],
+    &[
+        ObjectType::SymmetricKey,
+        ObjectType::SecretData,
+        ObjectType::OpaqueData,
+    ],
+    "Krypton core",
+);
 
 /// The KMIP service.
 #[derive(Debug)]
@@ -86,56 +96,6 @@ struct Checked<'a> {
 impl KmipService {
     pub(crate) fn new(core: Arc<Core>, gateways: Gateways) -> Self {
         Self { core, gateways }
-    }
-
-    /// Answers a decoded request message from `peer`.
-    async fn answer(&self, peer: &PeerIdentity, message: RequestMessage) -> Item {
-        let RequestMessage {
-            header,
-            batch_items,
-        } = message;
-        let checked = match self.check(peer, &header) {
-            Ok(checked) => checked,
-            Err(refusal) => {
-                let (reason, message) = result_of(&refusal);
-                tracing::warn!(peer = %peer, ?reason, %message, "KMIP request refused");
-                let answers = batch_items
-                    .iter()
-                    .map(|item| {
-                        let failure =
-                            ResponseBatchItem::failure(Some(item.operation), reason, &message);
-                        ResponseBatchItem {
-                            unique_batch_item_id: item.unique_batch_item_id.clone(),
-                            ..failure
-                        }
-                    })
-                    .collect();
-                return respond(header, answers);
-            }
-        };
-        let stop_on_failure =
-            header.batch_error_continuation_option != Some(BatchErrorContinuationOption::Continue);
-        let mut answers = Vec::with_capacity(batch_items.len());
-        for item in batch_items {
-            let (operation, id) = (item.operation, item.unique_batch_item_id.clone());
-            let answer = match self.answer_item(&checked, &header, item).await {
-                Ok(payload) => success(operation, payload),
-                Err(error) => {
-                    let (reason, message) = result_of(&error);
-                    tracing::warn!(peer = %peer, ?operation, ?reason, %message, "KMIP request refused");
-                    ResponseBatchItem::failure(Some(operation), reason, message)
-                }
-            };
-            let failed = answer.result_status != ResultStatus::Success;
-            answers.push(ResponseBatchItem {
-                unique_batch_item_id: id,
-                ..answer
-            });
-            if failed && stop_on_failure {
-                break;
-            }
-        }
-        respond(header, answers)
     }
 
     /// Who is asking: a configured gateway, for itself or (Delegated credential) for an
@@ -194,8 +154,6 @@ impl KmipService {
     ) -> Result<ResponsePayload, Error> {
         let for_gateway = matches!(checked.requester, Requester::Gateway { .. });
         match item.payload {
-            RequestPayload::DiscoverVersions(request) => Ok(discover_versions(&request).into()),
-            RequestPayload::Query(request) => Ok(query(&request).into()),
             RequestPayload::Encrypt(request) if for_gateway => {
                 self.encrypt(checked, request).await.map(Into::into)
             }
@@ -308,49 +266,53 @@ impl KmipService {
 
 impl Service for KmipService {
     async fn handle(&self, peer: &PeerIdentity, request: Item) -> Item {
-        match RequestMessage::from_item(&request) {
-            Ok(message) => self.answer(peer, message).await,
-            Err(error) => malformed(&request, Error::Kmip(error)),
+        let message = match server::read(&request) {
+            Ok(message) => message,
+            Err(answer) => return answer,
+        };
+        match self.check(peer, &message.header) {
+            Ok(checked) => {
+                let items = Items {
+                    service: self,
+                    peer,
+                    checked,
+                };
+                SERVER.answer(message, &items).await
+            }
+            Err(error) => server::refuse(&message, &refusal(peer, None, &error)),
         }
     }
 }
 
-/// The response message to `header`'s request: its version and correlation value.
-fn respond(header: RequestHeader, answers: Vec<ResponseBatchItem>) -> Item {
-    let mut response_header = ResponseHeader::new(header.protocol_version, DateTime::now());
-    response_header.client_correlation_value = header.client_correlation_value;
-    ResponseMessage {
-        header: response_header,
-        batch_items: answers,
-    }
-    .to_item()
+/// The items of one request, answered for a checked requester.
+struct Items<'a> {
+    service: &'a KmipService,
+    peer: &'a PeerIdentity,
+    checked: Checked<'a>,
 }
 
-/// The answer to a message that does not decode: one failed item, Invalid Message.
-fn malformed(request: &Item, error: Error) -> Item {
-    let (reason, message) = result_of(&error);
-    tracing::warn!(%message, "malformed KMIP request");
-    let version = RequestMessage::protocol_version_of(request)
-        .filter(|version| version.is_supported())
-        .unwrap_or(ProtocolVersion::V1_0);
-    ResponseMessage {
-        header: ResponseHeader::new(version, DateTime::now()),
-        batch_items: vec![ResponseBatchItem::failure(None, reason, message)],
+impl Dispatch for Items<'_> {
+    /// The core resolves no ID Placeholder: a gateway writes the identifier into each item it
+    /// forwards, so `_placeholder` is left unused.
+    async fn answer(
+        &self,
+        header: &RequestHeader,
+        item: RequestBatchItem,
+        _placeholder: Option<&str>,
+    ) -> Result<ResponsePayload, Refusal> {
+        let operation = item.operation;
+        self.service
+            .answer_item(&self.checked, header, item)
+            .await
+            .map_err(|error| refusal(self.peer, Some(operation), &error))
     }
-    .to_item()
 }
 
-fn success(operation: Operation, payload: ResponsePayload) -> ResponseBatchItem {
-    ResponseBatchItem {
-        operation: Some(operation),
-        unique_batch_item_id: None,
-        result_status: ResultStatus::Success,
-        result_reason: None,
-        result_message: None,
-        asynchronous_correlation_value: None,
-        payload: Some(payload),
-        message_extension: None,
-    }
+/// The KMIP answer to `error`, logged with who asked and for which operation.
+fn refusal(peer: &PeerIdentity, operation: Option<Operation>, error: &Error) -> Refusal {
+    let (reason, message) = result_of(error);
+    tracing::warn!(peer = %peer, ?operation, ?reason, %message, "KMIP request refused");
+    Refusal::new(reason, message)
 }
 
 /// Only AES-GCM (the L3's algorithm and mode); unset fields take those values.
@@ -370,30 +332,4 @@ fn additional_data(aad: Option<Vec<u8>>) -> Result<Vec<u8>, Error> {
         .ok_or(Error::InvalidRequest(
             "the Authenticated Encryption Additional Data must be the L4's Unique Identifier",
         ))
-}
-
-/// The versions both sides speak, the core's preferred (newest) first.
-fn discover_versions(request: &DiscoverVersionsRequest) -> DiscoverVersionsResponse {
-    let ours = ProtocolVersion::SUPPORTED.iter().copied();
-    let protocol_versions = if request.protocol_versions.is_empty() {
-        ours.collect()
-    } else {
-        ours.filter(|v| request.protocol_versions.contains(v))
-            .collect()
-    };
-    DiscoverVersionsResponse { protocol_versions }
-}
-
-/// What the core offers: its operations and, for the registry, the object types it keeps.
-fn query(_request: &QueryRequest) -> QueryResponse {
-    QueryResponse {
-        operations: OPERATIONS.to_vec(),
-        object_types: vec![
-            ObjectType::SymmetricKey,
-            ObjectType::SecretData,
-            ObjectType::OpaqueData,
-        ],
-        vendor_identification: Some(VENDOR.to_owned()),
-        ..QueryResponse::default()
-    }
 }

@@ -10,9 +10,7 @@
 //! When the core is unreachable the Locate fails rather than answer with half the objects: a
 //! client told "not found" may create a duplicate or conclude a key was deleted.
 
-use kmip::{
-    LocateRequest, LocateResponse, RequestBatchItem, ResponsePayload, ResultReason, ResultStatus,
-};
+use kmip::{LocateRequest, LocateResponse, RequestBatchItem, ResponsePayload, ResultReason};
 
 use crate::core_link::CoreError;
 use crate::forward::forward_item;
@@ -66,19 +64,15 @@ async fn search_core<V>(
 ) -> Result<LocateResponse, CoreError> {
     request.offset_items = None;
     request.maximum_items = wanted.map(|wanted| i32::try_from(wanted).unwrap_or(i32::MAX));
-    let item = forward_item(
+    let payload = forward_item(
         context.core,
         context.header,
         RequestBatchItem::new(request),
         context.principal,
     )
     .await?;
-    match (item.result_status, item.payload) {
-        (ResultStatus::Success, Some(ResponsePayload::Locate(response))) => Ok(response),
-        (ResultStatus::OperationFailed, _) => Err(CoreError::Refused {
-            reason: item.result_reason.unwrap_or(ResultReason::GeneralFailure),
-            message: item.result_message.unwrap_or_default(),
-        }),
+    match payload {
+        ResponsePayload::Locate(response) => Ok(response),
         _ => Err(CoreError::Contract(
             "Locate answered without a Locate payload",
         )),

@@ -1,6 +1,6 @@
 //! The operations the gateway answers itself: the life of its own L4 keys (Create, Get, the
-//! lifecycle and attribute operations, Locate) and what the server speaks (Discover Versions,
-//! Query).
+//! lifecycle and attribute operations, Locate). Discover Versions and Query are the shared
+//! skeleton's (`kmip::server`), answered from the gateway's table of operations.
 //!
 //! Each operation takes a [`Context`] — the caller, the time of the request, the vault and the
 //! core — and returns the response payload or a [`Refusal`]. Operations on an existing key get
@@ -9,7 +9,6 @@
 
 mod attributes;
 mod create;
-mod discovery;
 mod get;
 mod lifecycle;
 mod locate;
@@ -69,10 +68,6 @@ pub(crate) async fn run<V: Vault>(
     Ok(match local {
         Local::Unbound(P::Create(request)) => create::create(context, request).await?.into(),
         Local::Unbound(P::Locate(request)) => locate::locate(context, request).await?.into(),
-        Local::Unbound(P::DiscoverVersions(request)) => {
-            discovery::discover_versions(&request).into()
-        }
-        Local::Unbound(P::Query(request)) => discovery::query(&request).into(),
         Local::Owned(record, P::Get(request)) => get::get(context, *record, &request).await?.into(),
         Local::Owned(record, P::Activate(_)) => lifecycle::activate(context, *record).await?.into(),
         Local::Owned(record, P::Revoke(request)) => {

@@ -23,10 +23,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tracing::{Span, debug, info, warn};
 
-use crate::datetime::DateTime;
 use crate::enums::ResultReason;
 use crate::framing::{FrameReader, FrameWriter};
-use crate::message::{RequestMessage, ResponseBatchItem, ResponseHeader, ResponseMessage};
+use crate::message::{RequestMessage, ResponseMessage};
 use crate::net::error::NetError;
 use crate::net::identity::{IdentitySource, PeerIdentity};
 use crate::net::limits::ServerLimits;
@@ -256,13 +255,5 @@ fn log_end(end: &End) {
 /// A Response Message with one failed batch item, which names no operation: the request's is
 /// unknown or irrelevant.
 fn error_response(version: ProtocolVersion, reason: ResultReason, message: &impl Display) -> Item {
-    ResponseMessage {
-        header: ResponseHeader::new(version, DateTime::now()),
-        batch_items: vec![ResponseBatchItem::failure(
-            None,
-            reason,
-            message.to_string(),
-        )],
-    }
-    .to_item()
+    ResponseMessage::failure(version, reason, message.to_string()).to_item()
 }

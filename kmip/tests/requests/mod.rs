@@ -1,0 +1,144 @@
+//! One request of each operation the model types, well formed enough to reach a server's
+//! handler for that operation: for the tests that check a server answers every operation it
+//! lists in Query, and refuses the others. Shared with the daemons' suites (`#[path]`).
+#![allow(dead_code)] // each test crate uses its own part of this module
+
+use kmip::{
+    ActivateRequest, AddAttributeRequest, AdjustAttributeRequest, AdjustmentType, Attribute,
+    AttributeReference, AttributeType, BlockCipherMode, CheckRequest, CreateRequest,
+    CryptographicAlgorithm, CryptographicParameters, DecryptRequest, DeleteAttributeRequest,
+    DestroyRequest, DiscoverVersionsRequest, EncryptRequest, GetAttributeListRequest,
+    GetAttributesRequest, GetRequest, KeyBlock, KeyFormatType, KeyMaterial, LocateRequest,
+    ManagedObject, ModifyAttributeRequest, Name, ObjectType, Operation, QueryFunction,
+    QueryRequest, RegisterRequest, RequestPayload, RevocationReason, RevocationReasonCode,
+    RevokeRequest, SecretBytes, SecretData, SecretDataType, SetAttributeRequest, Value,
+};
+
+/// A request of `operation` naming the object `id` where it names one (the service key, for
+/// Encrypt and Decrypt; AES-GCM, the additional data `id` too). `None` for an operation the
+/// model does not type.
+pub fn request(operation: Operation, id: &str) -> Option<RequestPayload> {
+    let uid = || Some(id.into());
+    let name = || Attribute::Name(Name::text("every-operation"));
+    let gcm = || {
+        Some(CryptographicParameters {
+            block_cipher_mode: Some(BlockCipherMode::Gcm),
+            ..CryptographicParameters::default()
+        })
+    };
+    Some(match operation {
+        Operation::DiscoverVersions => DiscoverVersionsRequest::default().into(),
+        Operation::Query => QueryRequest {
+            query_functions: vec![QueryFunction::QueryOperations],
+        }
+        .into(),
+        Operation::Create => CreateRequest {
+            object_type: ObjectType::SymmetricKey,
+            attributes: vec![
+                Attribute::CryptographicAlgorithm(CryptographicAlgorithm::Aes),
+                Attribute::CryptographicLength(256),
+            ],
+        }
+        .into(),
+        Operation::Register => RegisterRequest {
+            attributes: vec![name()],
+            object: ManagedObject::SecretData(SecretData {
+                secret_data_type: SecretDataType::Password,
+                key_block: KeyBlock {
+                    key_format_type: KeyFormatType::Opaque,
+                    key_compression_type: None,
+                    key_material: KeyMaterial::Bytes(SecretBytes::new(b"every".to_vec())),
+                    cryptographic_algorithm: None,
+                    cryptographic_length: None,
+                },
+            }),
+        }
+        .into(),
+        Operation::Locate => LocateRequest::default().into(),
+        Operation::Get => GetRequest {
+            unique_identifier: uid(),
+            ..GetRequest::default()
+        }
+        .into(),
+        Operation::GetAttributes => GetAttributesRequest {
+            unique_identifier: uid(),
+            attribute_references: Vec::new(),
+        }
+        .into(),
+        Operation::GetAttributeList => GetAttributeListRequest {
+            unique_identifier: uid(),
+        }
+        .into(),
+        Operation::Check => CheckRequest {
+            unique_identifier: uid(),
+            ..CheckRequest::default()
+        }
+        .into(),
+        Operation::Activate => ActivateRequest {
+            unique_identifier: uid(),
+        }
+        .into(),
+        Operation::Revoke => RevokeRequest {
+            unique_identifier: uid(),
+            revocation_reason: RevocationReason {
+                code: RevocationReasonCode::CessationOfOperation,
+                message: None,
+            },
+            compromise_occurrence_date: None,
+        }
+        .into(),
+        Operation::Destroy => DestroyRequest {
+            unique_identifier: uid(),
+        }
+        .into(),
+        Operation::AddAttribute => AddAttributeRequest {
+            unique_identifier: uid(),
+            attribute: name(),
+        }
+        .into(),
+        Operation::ModifyAttribute => ModifyAttributeRequest {
+            unique_identifier: uid(),
+            attribute_index: None,
+            current_attribute: None,
+            new_attribute: name(),
+        }
+        .into(),
+        Operation::DeleteAttribute => DeleteAttributeRequest {
+            unique_identifier: uid(),
+            attribute: AttributeReference::Standard(AttributeType::Name),
+            attribute_index: None,
+            current_attribute: None,
+        }
+        .into(),
+        Operation::SetAttribute => SetAttributeRequest {
+            unique_identifier: uid(),
+            new_attribute: name(),
+        }
+        .into(),
+        Operation::AdjustAttribute => AdjustAttributeRequest {
+            unique_identifier: uid(),
+            attribute_reference: AttributeReference::Standard(AttributeType::UsageLimits),
+            adjustment_type: AdjustmentType::Increment,
+            adjustment_value: Some(Value::LongInteger(1)),
+        }
+        .into(),
+        Operation::Encrypt => EncryptRequest {
+            unique_identifier: uid(),
+            cryptographic_parameters: gcm(),
+            data: SecretBytes::new(vec![1; 32]),
+            iv_counter_nonce: None,
+            authenticated_encryption_additional_data: Some(id.as_bytes().to_vec()),
+        }
+        .into(),
+        Operation::Decrypt => DecryptRequest {
+            unique_identifier: uid(),
+            cryptographic_parameters: gcm(),
+            data: vec![1; 64],
+            iv_counter_nonce: None,
+            authenticated_encryption_additional_data: Some(id.as_bytes().to_vec()),
+            authenticated_encryption_tag: None,
+        }
+        .into(),
+        _ => return None,
+    })
+}
