@@ -189,9 +189,9 @@ pub enum Error {
     #[error("malformed wrapped key: {0}")]
     MalformedWrappedKey(&'static str),
 
-    /// A wrapped data key that does not open: another L4 identifier, another service key, or
-    /// altered.
-    #[error("the wrapped key does not open under this service key and identifier")]
+    /// A wrapped data key that does not open: another owner or L4 identifier, another service
+    /// key, or altered.
+    #[error("the wrapped key does not open under this service key, owner and identifier")]
     UnauthenticWrappedKey,
 
     /// A share was refused and not counted: mistyped, from another installation, or entered
@@ -244,7 +244,7 @@ pub enum Error {
 
     /// The process could not be hardened as configured.
     #[error("process hardening")]
-    Hardening(#[source] crate::hardening::HardeningError),
+    Hardening(#[source] krypton_service::hardening::HardeningError),
 
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed")]

@@ -12,7 +12,8 @@ use tempfile::TempDir;
 
 use crate::Error;
 use crate::config::{
-    self, AllowedGateway, ClientTls, CoreKmip, GatewayCore, GatewayToml, Mapping, ServerTls, Vault,
+    self, AllowedGateway, ClientTls, CoreKmip, GatewayCore, GatewayToml, Hardening, Mapping,
+    ServerTls, Vault,
 };
 use crate::core::{Ceremony, Core, share_files};
 use crate::pki::{self, DevPki, GATEWAY_IDENTITY, SERVER_NAMES};
@@ -376,6 +377,9 @@ fn start_gateway(
         vault: Vault {
             backend: "rocksdb",
             path: dir.join("vault"),
+        },
+        hardening: Hardening {
+            allow_unlocked_memory: true,
         },
         identities,
     };

@@ -10,6 +10,7 @@
 
 use std::sync::{Arc, TryLockError};
 
+use kmip::objects::WrapBinding;
 use kmip::{DateTime, ProtocolVersion, RequestPayload, ResponsePayload, SecretBytes};
 use zeroize::Zeroizing;
 
@@ -21,26 +22,25 @@ use crate::registry::{Owner, Registry, RegistryLimits};
 use crate::seal::Unsealed;
 
 impl Core {
-    /// Wraps L4 `key`, whose identifier is `id`, under the current version of `l3`.
+    /// Wraps L4 `key`, the one `binding` names, under the current version of `l3`.
     pub(crate) async fn wrap(
         self: &Arc<Self>,
         l3: L3Id,
-        id: Vec<u8>,
+        binding: WrapBinding,
         key: SecretBytes,
     ) -> Result<Vec<u8>, Error> {
-        self.keys(move |unsealed| hierarchy::wrap(unsealed.keyring(), &l3, &id, &key))
+        self.keys(move |unsealed| hierarchy::wrap(unsealed.keyring(), &l3, &binding, &key))
             .await
     }
 
-    /// Unwraps the L4 whose identifier is `id` from `blob`, under the version of `l3` the
-    /// blob names.
+    /// Unwraps the L4 `binding` names from `blob`, under the version of `l3` the blob names.
     pub(crate) async fn unwrap(
         self: &Arc<Self>,
         l3: L3Id,
-        id: Vec<u8>,
+        binding: WrapBinding,
         blob: Vec<u8>,
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        self.keys(move |unsealed| hierarchy::unwrap(unsealed.keyring(), &l3, &id, &blob))
+        self.keys(move |unsealed| hierarchy::unwrap(unsealed.keyring(), &l3, &binding, &blob))
             .await
     }
 
