@@ -56,7 +56,7 @@ fn seal(algorithm: &'static Algorithm, key: &SecretKey, aad: &[u8], plaintext: &
                 .seal_in_place_append_tag(Aad::from(aad), &mut sealed)
         })
         .expect("seal");
-    [nonce.as_ref(), &sealed].concat()
+    [&nonce.as_ref()[..], &sealed].concat()
 }
 
 fn open(algorithm: &'static Algorithm, key: &SecretKey, aad: &[u8], blob: &[u8]) -> usize {
@@ -71,7 +71,12 @@ fn open(algorithm: &'static Algorithm, key: &SecretKey, aad: &[u8], blob: &[u8])
     .expect("open")
 }
 
-fn bench(c: &mut Criterion, group: &str, plaintext: &[u8], cases: [(&str, &'static Algorithm, Vec<u8>); 2]) {
+fn bench(
+    c: &mut Criterion,
+    group: &str,
+    plaintext: &[u8],
+    cases: [(&str, &'static Algorithm, Vec<u8>); 2],
+) {
     // The guarded memory the core keeps L3s in: no access while idle.
     let key = SecretKey::random(WhenIdle::NoAccess).expect("guarded key");
     let mut group = c.benchmark_group(group);

@@ -688,7 +688,11 @@ fn a_blob_opens_only_in_its_place_and_format_1_blobs_still_open(
             ("l3/beta/svc", APP, "key-1"),
         ] {
             let (reason, message) = gw.unwrap_as(l3, owner, id, &blob).await.unwrap_err();
-            assert_eq!(reason, ResultReason::CryptographicFailure, "{l3} {owner} {id}");
+            assert_eq!(
+                reason,
+                ResultReason::CryptographicFailure,
+                "{l3} {owner} {id}"
+            );
             assert!(message.contains("owner and identifier"), "{message}");
         }
 

@@ -119,7 +119,10 @@ impl CoreLink {
         id: &str,
         wrapped: &WrappedKey,
     ) -> Result<SecretBytes, CoreError> {
-        match self.exchange(unwrap_request(l3, owner, id, wrapped)?).await? {
+        match self
+            .exchange(unwrap_request(l3, owner, id, wrapped)?)
+            .await?
+        {
             ResponsePayload::Decrypt(response) => Ok(response.data),
             _ => Err(CoreError::Contract(
                 "Decrypt answered with another operation",

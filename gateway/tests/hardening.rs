@@ -196,7 +196,11 @@ fn an_unprivileged_gateway_is_not_dumpable_and_warns_that_memory_is_not_locked()
         .gid(NOBODY)
         .spawn()
         .unwrap();
-    let ordinary_owner = proc_owner(&Path::new("/proc").join(ordinary.id().to_string()).join("status"));
+    let ordinary_owner = proc_owner(
+        &Path::new("/proc")
+            .join(ordinary.id().to_string())
+            .join("status"),
+    );
     ordinary.kill().unwrap();
     ordinary.wait().unwrap();
     assert_eq!(ordinary_owner, NOBODY);

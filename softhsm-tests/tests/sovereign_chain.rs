@@ -9,7 +9,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::future::Future;
 use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -146,15 +145,15 @@ fn registered_objects_fall_with_their_tenant(fixture: &Fixture) {
 }
 
 /// Runs `edit` on the stopped gateway's vault, as anyone with access to its storage could.
-fn with_vault<F: Future<Output = ()>>(stack: &Stack, edit: impl FnOnce(RocksDbVault) -> F) {
+fn with_vault<T>(stack: &Stack, edit: impl AsyncFnOnce(&RocksDbVault) -> T) -> T {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
         let vault = RocksDbVault::open(&stack.gateway_vault()).await.unwrap();
-        edit(vault).await;
-    });
+        edit(&vault).await
+    })
 }
 
 /// The key of `owner`'s record `id` in the RocksDB vault: the owner's length (4 bytes,
@@ -183,7 +182,10 @@ fn assert_get_refused(app: &App, uid: &str, expected: &str, why: &str, value: &s
 
 fn a_vault_record_moved_or_copied_is_refused(fixture: &Fixture) {
     let mut stack = fixture.stack();
-    let (tenant, service) = (stack.config().tenant.clone(), stack.config().service.clone());
+    let (tenant, service) = (
+        stack.config().tenant.clone(),
+        stack.config().service.clone(),
+    );
     let other = format!("{service}-other");
     stack.core().ctl().create_service(&tenant, &other).unwrap();
     let alice = App::of(&stack, ALICE);
@@ -191,7 +193,7 @@ fn a_vault_record_moved_or_copied_is_refused(fixture: &Fixture) {
     let (repointed, repointed_value) = alice_key(&alice, "repointed");
 
     stack.stop_gateway().unwrap();
-    with_vault(&stack, |vault| async move {
+    with_vault(&stack, async |vault| {
         let record = vault.get(ALICE, &copied).await.unwrap().unwrap();
         // Copied to Bob under the same id, the record rewritten to name Bob.
         let mut to_bob = record.clone();
@@ -216,17 +218,44 @@ fn a_vault_record_moved_or_copied_is_refused(fixture: &Fixture) {
 
     let bob = App::of(&stack, BOB);
     let altered = "altered, moved or copied";
-    assert_get_refused(&bob, &copied, "CRYPTOGRAPHIC_FAILURE", altered, &copied_value);
-    assert_get_refused(&alice, "moved", "CRYPTOGRAPHIC_FAILURE", altered, &copied_value);
-    assert_get_refused(&alice, &repointed, "CRYPTOGRAPHIC_FAILURE", altered, &repointed_value);
-    assert_get_refused(&bob, "raw-copy", "GENERAL_FAILURE", "moved or copied", &copied_value);
+    assert_get_refused(
+        &bob,
+        &copied,
+        "CRYPTOGRAPHIC_FAILURE",
+        altered,
+        &copied_value,
+    );
+    assert_get_refused(
+        &alice,
+        "moved",
+        "CRYPTOGRAPHIC_FAILURE",
+        altered,
+        &copied_value,
+    );
+    assert_get_refused(
+        &alice,
+        &repointed,
+        "CRYPTOGRAPHIC_FAILURE",
+        altered,
+        &repointed_value,
+    );
+    assert_get_refused(
+        &bob,
+        "raw-copy",
+        "GENERAL_FAILURE",
+        "moved or copied",
+        &copied_value,
+    );
     // The original still opens in its place.
     assert_eq!(alice.get(&copied), copied_value);
 }
 
 fn a_format_1_record_still_opens_and_is_bound_on_its_first_get(fixture: &Fixture) {
     let mut stack = fixture.stack();
-    let (tenant, service) = (stack.config().tenant.clone(), stack.config().service.clone());
+    let (tenant, service) = (
+        stack.config().tenant.clone(),
+        stack.config().service.clone(),
+    );
     let alice = App::of(&stack, ALICE);
     let (uid, _) = alice_key(&alice, "legacy");
 
@@ -259,33 +288,29 @@ fn a_format_1_record_still_opens_and_is_bound_on_its_first_get(fixture: &Fixture
     let legacy_value = "6b".repeat(32);
     let legacy = secrets::wrap_l4_v1(&l3, 1, &uid, &[0x6b; 32]);
     stack.stop_gateway().unwrap();
-    with_vault(&stack, |vault| {
-        let uid = uid.clone();
-        async move {
-            let mut record = vault.get(ALICE, &uid).await.unwrap().unwrap();
-            record.wrapped = Some(WrappedKey::new(legacy));
-            vault.update(record).await.unwrap();
-        }
+    with_vault(&stack, async |vault| {
+        let mut record = vault.get(ALICE, &uid).await.unwrap().unwrap();
+        record.wrapped = Some(WrappedKey::new(legacy));
+        vault.update(record).await.unwrap();
     });
     stack.restart_gateway().unwrap();
 
     // Format 1 binds the identifier only: it opens, and the gateway binds it on the way.
     assert_eq!(alice.get(&uid), legacy_value);
     stack.stop_gateway().unwrap();
-    with_vault(&stack, |vault| {
-        let (uid, tenant, service) = (uid.clone(), tenant.clone(), service.clone());
-        async move {
-            let record = vault.get(ALICE, &uid).await.unwrap().unwrap();
-            assert_eq!(record.revision, 4, "created, activated, given the old blob, re-wrapped");
-            let blob = record.wrapped.unwrap();
-            assert_eq!(blob.as_bytes()[0], 2, "re-wrapped in format 2");
-            assert_eq!(
-                secrets::open_l4_v2(&l3, &tenant, &service, ALICE, &uid, blob.as_bytes()),
-                [0x6b; 32]
-            );
-        }
+    let record = with_vault(&stack, async |vault| {
+        vault.get(ALICE, &uid).await.unwrap().unwrap()
     });
+    assert_eq!(
+        record.revision, 4,
+        "created, activated, given the old blob, re-wrapped"
+    );
+    let blob = record.wrapped.unwrap();
+    assert_eq!(blob.as_bytes()[0], 2, "re-wrapped in format 2");
+    assert_eq!(
+        secrets::open_l4_v2(&l3, &tenant, &service, ALICE, &uid, blob.as_bytes()),
+        [0x6b; 32]
+    );
     stack.restart_gateway().unwrap();
     assert_eq!(alice.get(&uid), legacy_value);
 }
-

@@ -104,9 +104,7 @@ pub(super) fn unwrap(
 
 /// The blob's format, once its length is checked.
 fn format(blob: &[u8]) -> Result<u8, Error> {
-    let format = *blob
-        .first()
-        .ok_or(Error::MalformedWrappedKey("empty"))?;
+    let format = *blob.first().ok_or(Error::MalformedWrappedKey("empty"))?;
     if format != BLOB_FORMAT_ID_ONLY && format != BLOB_FORMAT_BOUND {
         return Err(Error::MalformedWrappedKey("unknown format version"));
     }
@@ -126,7 +124,8 @@ fn associated_data_v2(l3: &L3Id, version: u32, binding: &WrapBinding) -> Result<
         &binding.owner,
         &binding.id,
     ];
-    let mut aad = Vec::with_capacity(DOMAIN_V2.len() + 12 + fields.iter().map(|f| f.len()).sum::<usize>());
+    let mut aad =
+        Vec::with_capacity(DOMAIN_V2.len() + 12 + fields.iter().map(|f| f.len()).sum::<usize>());
     aad.extend_from_slice(DOMAIN_V2);
     for (index, field) in fields.iter().enumerate() {
         if index == 2 {
@@ -175,7 +174,8 @@ mod tests {
             2 => &AES_256_GCM_SIV,
             other => panic!("format {other}"),
         };
-        let key = l3_key.expose(|bytes| LessSafeKey::new(UnboundKey::new(algorithm, bytes).unwrap()));
+        let key =
+            l3_key.expose(|bytes| LessSafeKey::new(UnboundKey::new(algorithm, bytes).unwrap()));
         let nonce = Nonce::try_assume_unique_for_key(&blob[5..17]).unwrap();
         let mut buffer = blob[17..].to_vec();
         let len = key

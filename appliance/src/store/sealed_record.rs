@@ -115,8 +115,12 @@ pub(crate) fn open(
     let plaintext_len = key
         .expose(|bytes| {
             let aead = RandomizedNonceKey::new(version.algorithm(), bytes)?;
-            aead.open_in_place(nonce, Aad::from(aad(version, column, record_key)), &mut buffer)
-                .map(|plaintext| plaintext.len())
+            aead.open_in_place(
+                nonce,
+                Aad::from(aad(version, column, record_key)),
+                &mut buffer,
+            )
+            .map(|plaintext| plaintext.len())
         })
         .map_err(|_| Unauthentic)?;
     buffer.truncate(plaintext_len);
@@ -277,10 +281,16 @@ mod tests {
         assert_eq!(open(&key, Column::Meta, b"j", &old), Err(Unauthentic));
         let mut relabelled = old.clone();
         relabelled[0] = 2;
-        assert_eq!(open(&key, Column::Meta, b"k", &relabelled), Err(Unauthentic));
+        assert_eq!(
+            open(&key, Column::Meta, b"k", &relabelled),
+            Err(Unauthentic)
+        );
         let mut downgraded = seal(&key, Column::Meta, b"k", b"payload").unwrap();
         downgraded[0] = 1;
-        assert_eq!(open(&key, Column::Meta, b"k", &downgraded), Err(Unauthentic));
+        assert_eq!(
+            open(&key, Column::Meta, b"k", &downgraded),
+            Err(Unauthentic)
+        );
         let mut unknown = old;
         unknown[0] = 3;
         assert_eq!(open(&key, Column::Meta, b"k", &unknown), Err(Unauthentic));

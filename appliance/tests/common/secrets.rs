@@ -169,7 +169,10 @@ pub fn tenant_l2(
 ) -> Vec<u8> {
     let mut record = open_record(db, record_key, "tenants", tenant.as_bytes());
     let wrapped = bytes(field(record.as_map_mut().unwrap(), "wrapped_l2"));
-    let (mut iv, sealed) = (<[u8; 12]>::try_from(&wrapped[6..18]).unwrap(), &wrapped[20..]);
+    let (mut iv, sealed) = (
+        <[u8; 12]>::try_from(&wrapped[6..18]).unwrap(),
+        &wrapped[20..],
+    );
     let aad = [b"krypton/l2-wrap/v1\0".as_slice(), tenant.as_bytes()].concat();
     let l1 = token.find_key(l1).unwrap();
     let l2 = token
@@ -224,7 +227,12 @@ pub fn service_l3s(
 /// `1 || L3 version || IV (12) || AES-256-GCM(l4) || tag`, associated data
 /// `"krypton/l4-wrap/v1\0" || L3 version || id`.
 pub fn wrap_l4_v1(l3: &[u8], version: u32, id: &str, l4: &[u8]) -> Vec<u8> {
-    let aad = [b"krypton/l4-wrap/v1\0".as_slice(), &version.to_be_bytes(), id.as_bytes()].concat();
+    let aad = [
+        b"krypton/l4-wrap/v1\0".as_slice(),
+        &version.to_be_bytes(),
+        id.as_bytes(),
+    ]
+    .concat();
     let key = RandomizedNonceKey::new(&AES_256_GCM, l3).unwrap();
     let mut sealed = l4.to_vec();
     let nonce = key
@@ -237,7 +245,14 @@ pub fn wrap_l4_v1(l3: &[u8], version: u32, id: &str, l4: &[u8]) -> Vec<u8> {
 /// nonce (12) || AES-256-GCM-SIV(l4) || tag`, associated data `"krypton/l4-wrap/v2\0" ||
 /// len16(tenant) || tenant || len16(service) || service || L3 version || len16(owner) ||
 /// owner || len16(id) || id`.
-pub fn open_l4_v2(l3: &[u8], tenant: &str, service: &str, owner: &str, id: &str, blob: &[u8]) -> Vec<u8> {
+pub fn open_l4_v2(
+    l3: &[u8],
+    tenant: &str,
+    service: &str,
+    owner: &str,
+    id: &str,
+    blob: &[u8],
+) -> Vec<u8> {
     assert_eq!(blob[0], 2, "format 2");
     let with_length = |field: &str| {
         [

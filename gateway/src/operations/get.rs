@@ -120,7 +120,9 @@ async fn rewrap<V: Vault>(context: &Context<'_, V>, record: &Record, key: &Secre
         ..record.clone()
     };
     match context.vault.update(updated).await {
-        Ok(()) => tracing::info!(owner = %record.owner, key = %record.id, "key re-wrapped, bound to its owner and identifier"),
+        Ok(()) => {
+            tracing::info!(owner = %record.owner, key = %record.id, "key re-wrapped, bound to its owner and identifier")
+        }
         Err(VaultError::Conflict | VaultError::NotFound) => {
             tracing::debug!(key = %record.id, "the key changed while it was re-wrapped; the next Get tries again");
         }

@@ -118,7 +118,9 @@ pub enum VaultError {
     /// A stored record names another owner or id than the key it is stored under: it was moved
     /// or copied there (a restored backup, a writer with access to the storage), and is not
     /// served.
-    #[error("stored record {id:?} of {owner:?} names another owner or id: it was moved or copied there")]
+    #[error(
+        "stored record {id:?} of {owner:?} names another owner or id: it was moved or copied there"
+    )]
     Misplaced {
         /// The owner it is stored under.
         owner: String,

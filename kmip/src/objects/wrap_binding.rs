@@ -124,9 +124,7 @@ fn put_field(bytes: &mut Vec<u8>, field: &str) -> Result<(), InvalidBinding> {
 }
 
 fn take_field(bytes: &[u8]) -> Result<(&str, &[u8]), InvalidBinding> {
-    let (len, rest) = bytes
-        .split_first_chunk::<2>()
-        .ok_or(TRUNCATED)?;
+    let (len, rest) = bytes.split_first_chunk::<2>().ok_or(TRUNCATED)?;
     let len = usize::from(u16::from_be_bytes(*len));
     checked_len(len)?;
     if rest.len() < len {
