@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use krypton_service::config::{parse_toml, read_toml, require_absolute, require_range};
+use krypton_service::hardening::Hardening;
 use serde::Deserialize;
 
 use crate::error::ConfigError;
@@ -28,8 +29,9 @@ pub struct Config {
     control: ControlConfig,
     #[serde(default)]
     unseal: UnsealConfig,
+    /// `[hardening]`: process hardening applied before any secret is read.
     #[serde(default)]
-    hardening: HardeningConfig,
+    hardening: Hardening,
     /// The customer's HSM; without it tenants cannot be linked.
     pkcs11: Option<HsmConfig>,
     /// The KMIP service for gateways; without it only the control socket is served.
@@ -75,15 +77,6 @@ impl Default for UnsealConfig {
             progress_timeout_secs: 600,
         }
     }
-}
-
-/// `[hardening]`: process hardening applied before any secret is read.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct HardeningConfig {
-    /// Development only: run even where memory cannot be locked (e.g. a container without
-    /// `CAP_IPC_LOCK`). Secrets may then reach swap.
-    allow_unlocked_memory: bool,
 }
 
 impl Config {
@@ -191,9 +184,10 @@ impl Config {
         self.kmip.as_ref().map(|kmip| (kmip, &self.gateways))
     }
 
-    /// Whether the core may run where memory cannot be locked (development only).
-    pub fn allow_unlocked_memory(&self) -> bool {
-        self.hardening.allow_unlocked_memory
+    /// What process hardening may let pass: whether the core may run where memory cannot be
+    /// locked (development only).
+    pub fn hardening(&self) -> Hardening {
+        self.hardening
     }
 }
 
@@ -212,7 +206,7 @@ mod tests {
             Path::new("/run/krypton/control.sock")
         );
         assert_eq!(config.unseal_progress_timeout(), Duration::from_secs(600));
-        assert!(!config.allow_unlocked_memory());
+        assert!(!config.hardening().allow_unlocked_memory);
     }
 
     #[test]
@@ -237,7 +231,7 @@ mod tests {
         assert_eq!(config.request_timeout(), Duration::from_secs(5));
         assert_eq!(config.max_concurrent_requests(), 4);
         assert_eq!(config.unseal_progress_timeout(), Duration::from_secs(60));
-        assert!(config.allow_unlocked_memory());
+        assert!(config.hardening().allow_unlocked_memory);
     }
 
     #[test]

@@ -190,9 +190,9 @@ pub enum Error {
     #[error("data key {0} was destroyed")]
     Shredded(String),
 
-    /// A wrapped data key that does not open: another L4 identifier, another service key, or
-    /// altered.
-    #[error("the wrapped key does not open under this service key and identifier")]
+    /// A wrapped data key that does not open: another owner or L4 identifier, another service
+    /// key, or altered.
+    #[error("the wrapped key does not open under this service key, owner and identifier")]
     UnauthenticWrappedKey,
 
     /// A share was refused and not counted: mistyped, from another installation, or entered
@@ -258,7 +258,7 @@ pub enum StartError {
 
     /// The process could not be hardened as configured.
     #[error("process hardening")]
-    Hardening(#[source] crate::hardening::HardeningError),
+    Hardening(#[source] krypton_service::hardening::HardeningError),
 
     /// The HSM named in `[pkcs11]` could not be opened.
     #[error("the HSM could not be opened")]

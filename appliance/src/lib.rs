@@ -18,7 +18,6 @@ mod control;
 mod core;
 mod daemon;
 mod error;
-mod hardening;
 mod hierarchy;
 mod hsm;
 mod installation;
@@ -33,7 +32,6 @@ mod store;
 pub use config::{Config, DEFAULT_CONFIG_PATH};
 pub use daemon::Daemon;
 pub use error::{Bug, ConfigError, Error, ErrorChain, StartError};
-pub use hardening::{Hardening, HardeningError, HardeningReport, harden_process};
 pub use hsm::{
     Hsm, HsmConfig, HsmConfigError, HsmError, InvalidIdentifier, L1Answer, L1Ref, Outage, PinError,
     PinSource, Probe, Refusal, TenantId, WrappedL2, WrappedL2Error,

@@ -7,10 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use krypton_core::{
-    Config, DEFAULT_CONFIG_PATH, Daemon, ErrorChain, Hardening, StartError, harden_process,
-};
+use krypton_core::{Config, DEFAULT_CONFIG_PATH, Daemon, ErrorChain, StartError};
 use krypton_service::daemon::serve;
+use krypton_service::hardening::harden_process;
 use nix::sys::stat::{Mode, umask};
 
 /// The Krypton core: holds the master key and tenant keys, sealed until K operators unseal it.
@@ -40,17 +39,8 @@ fn run(args: &Args) -> Result<(), StartError> {
     // alone. Set before any thread exists, so no file is ever created under a wider mask.
     umask(Mode::from_bits_truncate(0o077));
     let config = Config::load(&args.config)?;
-    let hardening = harden_process(Hardening {
-        allow_unlocked_memory: config.allow_unlocked_memory(),
-    })
-    .map_err(StartError::Hardening)?;
-    match &hardening.unlocked_memory {
-        None => tracing::info!("process hardened: no core dumps, memory locked"),
-        Some(error) => tracing::warn!(
-            error = %ErrorChain(error),
-            "memory is NOT locked (allowed by [hardening] allow_unlocked_memory): keys may reach swap"
-        ),
-    }
+    let hardening = harden_process(config.hardening()).map_err(StartError::Hardening)?;
+    krypton_service::log_hardening!(hardening);
     // The runtime's threads start only here, after the process is hardened.
     serve(|shutdown| async move { Daemon::new(config).run(shutdown).await })
 }

@@ -8,7 +8,7 @@
 //! uses, so a stray pointer faults instead of reading key bytes.
 //!
 //! memsec does not report a failed `mlock`; what keeps keys out of swap for certain is
-//! [`harden_process`](crate::harden_process)'s `mlockall`. Each key costs four pages of locked
+//! [`harden_process`](krypton_service::hardening::harden_process)'s `mlockall`. Each key costs four pages of locked
 //! memory and a few mappings, so this is for the handful of keys the core holds, not for bulk
 //! data.
 

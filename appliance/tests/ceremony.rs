@@ -421,7 +421,7 @@ fn mistype(share: &str, group: usize) -> String {
 /// well formed: genuine shares then no longer verify, exactly as a wrong share set would not.
 fn forge_key_check(site: &Site) {
     site.edit_install_record(|fields| {
-        let key_check = common::field(fields, "key_check");
+        let key_check = common::secrets::field(fields, "key_check");
         let ciborium::Value::Array(bytes) = key_check else {
             panic!("key_check is not an array: {key_check:?}");
         };

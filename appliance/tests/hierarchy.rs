@@ -19,10 +19,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use common::Site;
-use common::secrets::{assert_absent, bytes, derive, gcm_open, master_key, open_record};
-use cryptoki::mechanism::Mechanism;
-use cryptoki::mechanism::aead::GcmParams;
+use common::secrets::{
+    assert_absent, master_key, open_l4_v2, record_key, service_l3s, tenant_l2, wrap_l4_v1,
+};
 use kmip::net::{Client, ClientTlsFiles, client_config};
+use kmip::objects::WrapBinding;
 use kmip::{
     Attribute, Authentication, BatchErrorContinuationOption, BlockCipherMode, Credential,
     CryptographicParameters, DecryptRequest, DelegatedIdentity, DestroyRequest,
@@ -36,10 +37,14 @@ use krypton_softhsm_tests::suite::{self, HsmTest};
 use libtest_mimic::Failed;
 use net_support::{Pki, SERVER_NAME, Subject, client_limits};
 
-const TESTS: [(&str, HsmTest); 8] = [
+const TESTS: [(&str, HsmTest); 9] = [
     (
         "no_plaintext_key_reaches_the_disk",
         no_plaintext_key_reaches_the_disk,
+    ),
+    (
+        "a_blob_opens_only_in_its_place_and_format_1_blobs_still_open",
+        a_blob_opens_only_in_its_place_and_format_1_blobs_still_open,
     ),
     (
         "link_wrap_restart_unwrap_and_rotate",
@@ -200,14 +205,14 @@ impl Gateway {
         }
     }
 
-    /// Wraps `l4` (identifier `id`) under `l3`: the gateway's Encrypt.
+    /// Wraps `l4`, [`APP`]'s key `id`, under `l3`: the gateway's Encrypt.
     async fn wrap(&mut self, l3: &str, id: &str, l4: &[u8]) -> Result<Vec<u8>, Refusal> {
         let request = EncryptRequest {
             unique_identifier: Some(l3.into()),
             cryptographic_parameters: Some(gcm()),
             data: SecretBytes::new(l4.to_vec()),
             iv_counter_nonce: None,
-            authenticated_encryption_additional_data: Some(id.as_bytes().to_vec()),
+            authenticated_encryption_additional_data: Some(binding(APP, id)),
         };
         match self
             .one(RequestHeader::new(ProtocolVersion::V1_4), request)
@@ -221,14 +226,25 @@ impl Gateway {
         }
     }
 
-    /// Unwraps the L4 `id` from `blob` under `l3`: the gateway's Decrypt.
+    /// Unwraps [`APP`]'s key `id` from `blob` under `l3`: the gateway's Decrypt.
     async fn unwrap(&mut self, l3: &str, id: &str, blob: &[u8]) -> Result<Vec<u8>, Refusal> {
+        self.unwrap_as(l3, APP, id, blob).await
+    }
+
+    /// Unwraps `owner`'s key `id` from `blob` under `l3`.
+    async fn unwrap_as(
+        &mut self,
+        l3: &str,
+        owner: &str,
+        id: &str,
+        blob: &[u8],
+    ) -> Result<Vec<u8>, Refusal> {
         let request = DecryptRequest {
             unique_identifier: Some(l3.into()),
             cryptographic_parameters: Some(gcm()),
             data: blob.to_vec(),
             iv_counter_nonce: None,
-            authenticated_encryption_additional_data: Some(id.as_bytes().to_vec()),
+            authenticated_encryption_additional_data: Some(binding(owner, id)),
             authenticated_encryption_tag: None,
         };
         match self
@@ -241,10 +257,18 @@ impl Gateway {
     }
 }
 
+/// The application the tests' gateways wrap keys for.
+const APP: &str = "app-1";
+
+/// The additional data that binds a blob to `owner`'s key `id`.
+fn binding(owner: &str, id: &str) -> Vec<u8> {
+    WrapBinding::new(owner, id).encode().unwrap()
+}
+
 impl Gateway {
-    /// Tells the core that the L4 bound to `binding` under `l3` (`l3/<t>/<s>`) was destroyed.
-    async fn shred(&mut self, l3: &str, binding: &str) -> Result<ResponsePayload, Refusal> {
-        let l4 = format!("l4/{}/{}", &l3[3..], hex::encode(binding));
+    /// Tells the core that [`APP`]'s L4 `id` under `l3` (`l3/<t>/<s>`) was destroyed.
+    async fn shred(&mut self, l3: &str, id: &str) -> Result<ResponsePayload, Refusal> {
+        let l4 = format!("l4/{}/{}", &l3[3..], hex::encode(binding(APP, id)));
         let request = DestroyRequest {
             unique_identifier: Some(l4.as_str().into()),
         };
@@ -310,7 +334,7 @@ fn link_wrap_restart_unwrap_and_rotate(hsm: &SoftHsm) -> Result<(), Failed> {
     let old_blob = block_on(async {
         let mut gw = s.gateway("gw-1").await;
         let blob = gw.wrap("l3/acme/payments", "key-1", &l4).await.unwrap();
-        assert_eq!(blob[..5], [1, 0, 0, 0, 1], "format 1, L3 version 1");
+        assert_eq!(blob[..5], [2, 0, 0, 0, 1], "format 2, L3 version 1");
         assert_eq!(
             gw.unwrap("l3/acme/payments", "key-1", &blob).await.unwrap(),
             l4
@@ -342,7 +366,7 @@ fn link_wrap_restart_unwrap_and_rotate(hsm: &SoftHsm) -> Result<(), Failed> {
             "a blob made before the restart unwraps after unseal"
         );
         let new_blob = gw.wrap("l3/acme/payments", "key-3", &l4).await.unwrap();
-        assert_eq!(new_blob[..5], [1, 0, 0, 0, 2], "new wraps use version 2");
+        assert_eq!(new_blob[..5], [2, 0, 0, 0, 2], "new wraps use version 2");
         assert_eq!(
             gw.unwrap("l3/acme/payments", "key-3", &new_blob)
                 .await
@@ -704,7 +728,10 @@ fn the_core_answers_what_it_offers_batch_by_batch(hsm: &SoftHsm) -> Result<(), F
         let wrap = |service: &str| {
             RequestBatchItem::new(
                 match requests::request(Operation::Encrypt, &format!("l3/beta/{service}")) {
-                    Some(RequestPayload::Encrypt(request)) => request,
+                    Some(RequestPayload::Encrypt(request)) => EncryptRequest {
+                        authenticated_encryption_additional_data: Some(binding(APP, "k")),
+                        ..request
+                    },
                     other => panic!("{other:?}"),
                 },
             )
@@ -833,44 +860,20 @@ fn no_plaintext_key_reaches_the_disk(hsm: &SoftHsm) -> Result<(), Failed> {
     let files = common::files_under(&s.site.data_dir());
 
     // Recover every key as only someone with K shares AND the customer's HSM could.
-    let master = master_key(&s.site, &s.shares[..2]);
-    let record_key = derive(&master, b"krypton/v1/record-seal");
     let db = s.site.open_db();
-    let mut tenant = open_record(&db, &record_key, "tenants", b"acme");
-    let wrapped = bytes(common::field(tenant.as_map_mut().unwrap(), "wrapped_l2"));
-    let (mut iv, sealed) = (<[u8; 12]>::try_from(&wrapped[6..18])?, &wrapped[20..]);
-    let aad = [b"krypton/l2-wrap/v1\0".as_slice(), b"acme"].concat();
-    let l1 = s.token.find_key("acme-l1")?;
-    let l2 = s.token.with_session(|session| {
-        let params = GcmParams::new(&mut iv, &aad, 128.into())?;
-        session.decrypt(&Mechanism::AesGcm(params), l1, sealed)
-    })?;
-    assert_eq!(l2.len(), 32);
-    let mut service = open_record(&db, &record_key, "services", b"acme/svc");
-    let ciborium::Value::Array(versions) =
-        common::field(service.as_map_mut().unwrap(), "versions").clone()
-    else {
-        panic!("versions is not an array")
-    };
-    assert_eq!(versions.len(), 2);
+    let master = master_key(&db, &s.shares[..2]);
+    let record_key = record_key(&master);
+    let l2 = tenant_l2(&db, &record_key, &s.token, "acme", "acme-l1");
+    let l3s = service_l3s(&db, &record_key, &l2, "acme", "svc");
+    assert_eq!(l3s.len(), 2);
     let mut secrets = vec![
         ("master key".to_owned(), master.to_vec()),
         ("record key".to_owned(), record_key.to_vec()),
-        ("L2".to_owned(), l2.clone()),
+        ("L2".to_owned(), l2),
         ("L4".to_owned(), l4.to_vec()),
     ];
-    for (index, version) in versions.iter().enumerate() {
-        let stored = bytes(version);
-        let number = u32::try_from(index + 1)?;
-        let aad = [
-            b"krypton/l3-wrap/v1\0".as_slice(),
-            b"acme\0svc\0",
-            &number.to_be_bytes(),
-        ]
-        .concat();
-        let l3 = gcm_open(&l2, &stored[..12], &aad, &stored[12..]);
-        assert_eq!(l3.len(), 32);
-        secrets.push((format!("L3 version {number}"), l3));
+    for (index, l3) in l3s.into_iter().enumerate() {
+        secrets.push((format!("L3 version {}", index + 1), l3));
     }
     assert_absent(
         &files,
@@ -931,5 +934,86 @@ fn a_destroyed_data_key_never_unwraps_again(hsm: &SoftHsm) -> Result<(), Failed>
         );
     });
     core2.stop();
+    Ok(())
+}
+
+/// A format 2 blob, as documented (GCM-SIV, bound to tenant, service, L3 version, owner and id),
+/// opens only in its place; a format 1 blob, written the old way with an L3 recovered from the
+/// store and the HSM, still opens by its identifier; a gateway that sends the bare identifier
+/// is told to upgrade.
+fn a_blob_opens_only_in_its_place_and_format_1_blobs_still_open(
+    hsm: &SoftHsm,
+) -> Result<(), Failed> {
+    let (s, mut core) = Installation::new(hsm, "binding", &["acme-l1", "beta-l1"])?;
+    for (tenant, l1) in [("acme", "acme-l1"), ("beta", "beta-l1")] {
+        s.ctl(&["tenant", "link", tenant, "--l1", l1]).success();
+        s.ctl(&["service", "create", tenant, "svc"]).success();
+    }
+    s.ctl(&["service", "create", "acme", "other"]).success();
+    let l4 = [0x5au8; 32];
+    let blob = block_on(async {
+        let mut gw = s.gateway("gw-1").await;
+        gw.wrap("l3/acme/svc", "key-1", &l4).await.unwrap()
+    });
+
+    core.stop();
+    let db = s.site.open_db();
+    let record_key = record_key(&master_key(&db, &s.shares[..2]));
+    let l2 = tenant_l2(&db, &record_key, &s.token, "acme", "acme-l1");
+    let l3 = service_l3s(&db, &record_key, &l2, "acme", "svc").remove(0);
+    drop(db);
+    assert_eq!(open_l4_v2(&l3, "acme", "svc", APP, "key-1", &blob), l4);
+    let old_l4 = [0x6bu8; 32];
+    let old = wrap_l4_v1(&l3, 1, "key-old", &old_l4);
+
+    let mut core = s.site.start();
+    s.site.unseal(&[&s.shares[0], &s.shares[1]]);
+    block_on(async {
+        let mut gw = s.gateway("gw-1").await;
+        assert_eq!(gw.unwrap("l3/acme/svc", "key-1", &blob).await.unwrap(), l4);
+        for (l3, owner, id) in [
+            ("l3/acme/svc", "app-2", "key-1"),
+            ("l3/acme/svc", APP, "key-2"),
+            ("l3/acme/other", APP, "key-1"),
+            ("l3/beta/svc", APP, "key-1"),
+        ] {
+            let (reason, message) = gw.unwrap_as(l3, owner, id, &blob).await.unwrap_err();
+            assert_eq!(
+                reason,
+                ResultReason::CryptographicFailure,
+                "{l3} {owner} {id}"
+            );
+            assert!(message.contains("owner and identifier"), "{message}");
+        }
+
+        // Format 1 binds the identifier only: any owner opens it, no other identifier does.
+        for owner in [APP, "app-2"] {
+            assert_eq!(
+                gw.unwrap_as("l3/acme/svc", owner, "key-old", &old)
+                    .await
+                    .unwrap(),
+                old_l4
+            );
+        }
+        let (reason, _) = gw.unwrap("l3/acme/svc", "key-1", &old).await.unwrap_err();
+        assert_eq!(reason, ResultReason::CryptographicFailure);
+
+        // The bare identifier, as gateways sent it before the binding.
+        let bare = DecryptRequest {
+            unique_identifier: Some("l3/acme/svc".into()),
+            cryptographic_parameters: Some(gcm()),
+            data: blob.clone(),
+            iv_counter_nonce: None,
+            authenticated_encryption_additional_data: Some(b"key-1".to_vec()),
+            authenticated_encryption_tag: None,
+        };
+        let (reason, message) = gw
+            .one(RequestHeader::new(ProtocolVersion::V1_4), bare)
+            .await
+            .unwrap_err();
+        assert_eq!(reason, ResultReason::InvalidField, "{message}");
+        assert!(message.contains("upgrade krypton-gateway"), "{message}");
+    });
+    core.stop();
     Ok(())
 }

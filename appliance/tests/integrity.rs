@@ -83,7 +83,7 @@ fn an_edited_install_record_keeps_the_core_sealed() {
     let shares = site.init(3, 2);
     core.stop();
     site.edit_install_record(|fields| {
-        *common::field(fields, "shares") = ciborium::Value::Integer(9.into());
+        *common::secrets::field(fields, "shares") = ciborium::Value::Integer(9.into());
     });
 
     let _core = site.start();
@@ -140,7 +140,7 @@ fn workload(site: &Site, shares: &[String], first: usize) {
 /// The master key, the keys derived from it, and every share in both its printed and its
 /// compact form.
 fn secrets(site: &Site, shares: &[String]) -> Vec<(String, Vec<u8>)> {
-    let master = master_key(site, &shares[..3]);
+    let master = master_key(&site.open_db(), &shares[..3]);
     let mut secrets: Vec<(String, Vec<u8>)> = vec![("master key".into(), master.to_vec())];
     for label in ["krypton/v1/record-seal", "krypton/v1/metadata-mac"] {
         secrets.push((label.into(), derive(&master, label.as_bytes()).to_vec()));

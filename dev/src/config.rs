@@ -30,7 +30,7 @@ pub struct Control {
 #[derive(Debug, Clone, Serialize)]
 pub struct Hardening {
     /// A normal user's RLIMIT_MEMLOCK is too small for mlockall; a package install runs the
-    /// core under systemd with LimitMEMLOCK=infinity and leaves this off.
+    /// core and the gateway under systemd with LimitMEMLOCK=infinity and leaves this off.
     pub allow_unlocked_memory: bool,
 }
 
@@ -90,6 +90,7 @@ pub struct GatewayToml {
     pub tls: ServerTls,
     pub core: GatewayCore,
     pub vault: Vault,
+    pub hardening: Hardening,
     /// Application identity → the tenant and service whose L3 wraps its keys.
     pub identities: BTreeMap<String, Mapping>,
 }

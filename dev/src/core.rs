@@ -13,6 +13,8 @@ use crate::{Error, pki};
 
 /// How long the core may take to open its store and control socket.
 const START_LIMIT: Duration = Duration::from_secs(60);
+/// The store's directory within the core's directory.
+pub(crate) const STORE_DIR: &str = "store";
 /// The dev split: three shares, any two of which unseal.
 const SHARES: u32 = 3;
 const THRESHOLD: u32 = 2;
@@ -50,7 +52,7 @@ impl Core {
         pki::create_private_dir(dir)?;
         let socket = dir.join("control.sock");
         let toml = CoreToml {
-            data_dir: dir.join("store"),
+            data_dir: dir.join(STORE_DIR),
             control: Control {
                 socket: socket.clone(),
             },

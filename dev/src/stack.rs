@@ -12,7 +12,8 @@ use tempfile::TempDir;
 
 use crate::Error;
 use crate::config::{
-    self, AllowedGateway, ClientTls, CoreKmip, GatewayCore, GatewayToml, Mapping, ServerTls, Vault,
+    self, AllowedGateway, ClientTls, CoreKmip, GatewayCore, GatewayToml, Hardening, Mapping,
+    ServerTls, Vault,
 };
 use crate::core::{Ceremony, Core, share_files};
 use crate::pki::{self, DevPki, GATEWAY_IDENTITY, SERVER_NAMES};
@@ -156,7 +157,15 @@ impl Stack {
         Ok(ceremony)
     }
 
-    /// Stops the gateway and starts it again on the same vault and port.
+    /// Stops only the gateway, so that its vault ([`Stack::gateway_vault`]) can be opened
+    /// while the core keeps running. Returns how it exited; [`Stack::restart_gateway`] starts
+    /// it again.
+    pub fn stop_gateway(&mut self) -> Result<Option<ExitStatus>, Error> {
+        self.gateway.stop()
+    }
+
+    /// Stops the gateway (unless [`Stack::stop_gateway`] did) and starts it again on the same
+    /// vault and port.
     pub fn restart_gateway(&mut self) -> Result<Option<ExitStatus>, Error> {
         let stopped = self.gateway.stop()?;
         self.gateway = start_gateway(
@@ -191,6 +200,16 @@ impl Stack {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The gateway's RocksDB vault directory.
+    pub fn gateway_vault(&self) -> PathBuf {
+        gateway_vault(&self.data_dir)
+    }
+
+    /// The core's RocksDB store directory.
+    pub fn core_store(&self) -> PathBuf {
+        core_dir(&self.data_dir).join(crate::core::STORE_DIR)
     }
 
     /// The saved dev shares (DEV ONLY).
@@ -271,6 +290,18 @@ pub fn claim_data_dir(data_dir: &Path) -> Result<(), Error> {
     )
 }
 
+fn gateway_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("gateway")
+}
+
+fn gateway_vault(data_dir: &Path) -> PathBuf {
+    gateway_dir(data_dir).join("vault")
+}
+
+fn core_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("core")
+}
+
 fn resolve(addr: SocketAddr) -> Result<SocketAddr, Error> {
     if addr.port() == 0 {
         free_loopback_addr()
@@ -325,7 +356,7 @@ fn start_core(
 ) -> Result<(Core, Ceremony), Error> {
     let mut core = Core::start(
         &config.bin_dir,
-        &data_dir.join("core"),
+        &core_dir(data_dir),
         Some(&config.hsm),
         Some(core_kmip(config, pki, core_addr)),
         &data_dir.join("logs").join("core.log"),
@@ -343,7 +374,7 @@ fn start_gateway(
     listen: SocketAddr,
     core_addr: SocketAddr,
 ) -> Result<Daemon, Error> {
-    let dir = data_dir.join("gateway");
+    let dir = gateway_dir(data_dir);
     pki::create_private_dir(&dir)?;
     let identities: BTreeMap<String, Mapping> = config
         .apps
@@ -375,7 +406,10 @@ fn start_gateway(
         },
         vault: Vault {
             backend: "rocksdb",
-            path: dir.join("vault"),
+            path: gateway_vault(data_dir),
+        },
+        hardening: Hardening {
+            allow_unlocked_memory: true,
         },
         identities,
     };

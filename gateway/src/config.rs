@@ -26,6 +26,9 @@
 //! backend = "rocksdb"                # or "memory"
 //! path = "/var/lib/krypton-gateway/vault"
 //!
+//! [hardening]
+//! allow_unlocked_memory = false      # development only: start where memory cannot be locked
+//!
 //! [identities]
 //! "payments-app" = { tenant = "acme", service = "payments" }
 //! ```
@@ -36,6 +39,7 @@ use std::path::{Path, PathBuf};
 
 use kmip::net::{ClientLimits, ClientTlsFiles, IdentitySource, ServerLimits, TlsFiles};
 use krypton_service::config::{parse_toml, read_toml, require_absolute, require_range};
+use krypton_service::hardening::Hardening;
 use serde::Deserialize;
 
 use crate::error::ConfigError;
@@ -62,6 +66,9 @@ pub struct Config {
     vault: VaultConfig,
     #[serde(default)]
     keys: KeyLimits,
+    /// `[hardening]`: process hardening applied before the vault is opened.
+    #[serde(default)]
+    hardening: Hardening,
     identities: BTreeMap<String, L3Ref>,
 }
 
@@ -247,6 +254,13 @@ impl Config {
         self.keys
     }
 
+    /// What process hardening may let pass: whether the gateway may run where memory cannot be
+    /// locked (development only).
+    #[must_use]
+    pub fn hardening(&self) -> Hardening {
+        self.hardening
+    }
+
     /// Which tenant and service each identity belongs to.
     #[must_use]
     pub fn identities(&self) -> &BTreeMap<String, L3Ref> {
@@ -291,6 +305,8 @@ mod tests {
         assert_eq!(config.identity_source(), IdentitySource::CommonName);
         assert_eq!(config.vault(), &VaultConfig::Memory {});
         assert_eq!(config.keys(), KeyLimits::default());
+        assert_eq!(config.hardening(), Hardening::default());
+        assert!(!config.hardening().allow_unlocked_memory);
         assert_eq!(config.limits(), &ServerLimits::default());
         assert_eq!(config.core().limits, ClientLimits::default());
         assert_eq!(
@@ -314,7 +330,8 @@ mod tests {
             "{text}\n\"spiffe://acme/orders\" = {{ tenant = \"acme\", service = \"orders\" }}\n\
              [limits]\nidle_timeout = \"2m\"\n\
              [core.limits]\nconnect_timeout = \"250ms\"\npool_size = 4\n\
-             [keys]\nmax_attributes = 8\nmax_attribute_bytes = 4096\nmax_locate_items = 50\n"
+             [keys]\nmax_attributes = 8\nmax_attribute_bytes = 4096\nmax_locate_items = 50\n\
+             [hardening]\nallow_unlocked_memory = true\n"
         );
         let config = Config::parse(&text).unwrap();
         assert_eq!(config.listen(), "0.0.0.0:15696".parse().unwrap());
@@ -340,6 +357,7 @@ mod tests {
             }
         );
         assert_eq!(config.identities().len(), 2);
+        assert!(config.hardening().allow_unlocked_memory);
     }
 
     #[test]

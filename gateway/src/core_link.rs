@@ -4,14 +4,16 @@
 //! Over it the gateway asks the core to wrap and unwrap L4 keys, in standard KMIP 1.4:
 //!
 //! - **wrap** = Encrypt with the L3's Unique Identifier (`l3/<tenant>/<service>`),
-//!   Cryptographic Parameters { Block Cipher Mode: GCM }, the L4 as Data, the L4's own Unique
-//!   Identifier as Authenticated Encryption Additional Data, and no IV: the core generates it.
-//!   The response's Data is a self-describing blob (L3 version, IV, tag) kept as it is.
+//!   Cryptographic Parameters { Block Cipher Mode: GCM }, the L4 as Data, the L4's owner and
+//!   Unique Identifier as Authenticated Encryption Additional Data (encoded as
+//!   [`WrapBinding`]), and no IV: the core generates it. The response's Data is a
+//!   self-describing blob (format, L3 version, nonce, tag) kept as it is.
 //! - **unwrap** = Decrypt with the same identifier, the blob as Data and the same additional
 //!   data; the response's Data is the L4.
 //!
-//! Binding the L4's identifier as additional data means a blob moved to another key's record
-//! does not unwrap. Every call is bounded by the pool's connect and request timeouts; when the
+//! The core binds the tenant and service of the L3 and the owner and identifier into the blob,
+//! so a blob moved or copied to another owner's or another key's record, or pointed at another
+//! L3, does not unwrap. Every call is bounded by the pool's connect and request timeouts; when the
 //! core is down a call fails as soon as the connection does, so Create and Get fail closed at
 //! once, and the next call dials again: the link recovers by itself.
 
@@ -23,6 +25,9 @@ use kmip::{
     Item, ProtocolVersion, RequestBatchItem, RequestHeader, RequestMessage, ResponseMessage,
     ResponsePayload, ResultReason, ResultStatus, SecretBytes, Tag, TypedRequest,
 };
+
+use kmip::objects::WrapBinding;
+use kmip::objects::wrap_binding::InvalidBinding;
 
 use crate::config::CoreConfig;
 use crate::principal::L3Ref;
@@ -65,6 +70,11 @@ pub enum CoreError {
     /// The core's answer is TTLV but not a KMIP response.
     #[error("krypton-core's answer is not a KMIP response")]
     Decode(#[source] kmip::Error),
+
+    /// The key's owner or identifier is too long to be bound into the wrapped blob; nothing was
+    /// sent.
+    #[error("the key's owner or identifier cannot be bound into its wrapped blob")]
+    Unbindable(#[source] InvalidBinding),
 }
 
 impl CoreLink {
@@ -85,14 +95,15 @@ impl CoreLink {
         Ok(Self { pool })
     }
 
-    /// Wraps L4 `key`, whose identifier is `id`, under `l3`.
+    /// Wraps L4 `key`, `owner`'s key `id`, under `l3`.
     pub(crate) async fn wrap(
         &self,
         l3: &L3Ref,
+        owner: &str,
         id: &str,
         key: &SecretBytes,
     ) -> Result<WrappedKey, CoreError> {
-        match self.exchange(wrap_request(l3, id, key)).await? {
+        match self.exchange(wrap_request(l3, owner, id, key)?).await? {
             ResponsePayload::Encrypt(response) => wrapped_blob(response),
             _ => Err(CoreError::Contract(
                 "Encrypt answered with another operation",
@@ -100,14 +111,18 @@ impl CoreLink {
         }
     }
 
-    /// Unwraps the L4 whose identifier is `id` from `wrapped`, under `l3`.
+    /// Unwraps `owner`'s key `id` from `wrapped`, under `l3`.
     pub(crate) async fn unwrap(
         &self,
         l3: &L3Ref,
+        owner: &str,
         id: &str,
         wrapped: &WrappedKey,
     ) -> Result<SecretBytes, CoreError> {
-        match self.exchange(unwrap_request(l3, id, wrapped)).await? {
+        match self
+            .exchange(unwrap_request(l3, owner, id, wrapped)?)
+            .await?
+        {
             ResponsePayload::Decrypt(response) => Ok(response.data),
             _ => Err(CoreError::Contract(
                 "Decrypt answered with another operation",
@@ -136,27 +151,44 @@ impl CoreLink {
     }
 }
 
-/// The Encrypt that wraps L4 `key`, whose identifier is `id`, under `l3`.
-fn wrap_request(l3: &L3Ref, id: &str, key: &SecretBytes) -> EncryptRequest {
-    EncryptRequest {
+/// The Encrypt that wraps L4 `key`, `owner`'s key `id`, under `l3`.
+fn wrap_request(
+    l3: &L3Ref,
+    owner: &str,
+    id: &str,
+    key: &SecretBytes,
+) -> Result<EncryptRequest, CoreError> {
+    Ok(EncryptRequest {
         unique_identifier: Some(l3.unique_identifier().into()),
         cryptographic_parameters: Some(gcm()),
         data: key.clone(),
         iv_counter_nonce: None,
-        authenticated_encryption_additional_data: Some(id.as_bytes().to_vec()),
-    }
+        authenticated_encryption_additional_data: Some(binding(owner, id)?),
+    })
 }
 
-/// The Decrypt that unwraps the L4 whose identifier is `id` from `wrapped`, under `l3`.
-fn unwrap_request(l3: &L3Ref, id: &str, wrapped: &WrappedKey) -> DecryptRequest {
-    DecryptRequest {
+/// The Decrypt that unwraps `owner`'s key `id` from `wrapped`, under `l3`.
+fn unwrap_request(
+    l3: &L3Ref,
+    owner: &str,
+    id: &str,
+    wrapped: &WrappedKey,
+) -> Result<DecryptRequest, CoreError> {
+    Ok(DecryptRequest {
         unique_identifier: Some(l3.unique_identifier().into()),
         cryptographic_parameters: Some(gcm()),
         data: wrapped.as_bytes().to_vec(),
         iv_counter_nonce: None,
-        authenticated_encryption_additional_data: Some(id.as_bytes().to_vec()),
+        authenticated_encryption_additional_data: Some(binding(owner, id)?),
         authenticated_encryption_tag: None,
-    }
+    })
+}
+
+/// The additional data that binds a blob to `owner`'s key `id`.
+fn binding(owner: &str, id: &str) -> Result<Vec<u8>, CoreError> {
+    WrapBinding::new(owner, id)
+        .encode()
+        .map_err(CoreError::Unbindable)
 }
 
 /// The blob of a wrap, if the answer is the self-describing blob the contract promises.
@@ -233,7 +265,9 @@ mod tests {
     #[test]
     fn a_wrap_is_the_agreed_encrypt() {
         let key = SecretBytes::new(vec![0x11; 32]);
-        let sent = through_wire(&link_request(wrap_request(&l3(), "key-1", &key)));
+        let sent = through_wire(&link_request(
+            wrap_request(&l3(), "app-1", "key-1", &key).unwrap(),
+        ));
         let message = RequestMessage::from_item(&sent).unwrap();
         assert_eq!(message.header.protocol_version, ProtocolVersion::V1_4);
         assert_eq!(
@@ -253,14 +287,17 @@ mod tests {
         assert_eq!(encrypt.iv_counter_nonce, None, "the core draws the IV");
         assert_eq!(
             encrypt.authenticated_encryption_additional_data.as_deref(),
-            Some(&b"key-1"[..])
+            Some(&b"\x01\x00\x05app-1\x00\x05key-1"[..]),
+            "owner and identifier, each with its length"
         );
     }
 
     #[test]
     fn an_unwrap_is_the_agreed_decrypt() {
         let blob = WrappedKey::new(vec![0x22; 61]);
-        let sent = through_wire(&link_request(unwrap_request(&l3(), "key-1", &blob)));
+        let sent = through_wire(&link_request(
+            unwrap_request(&l3(), "app-1", "key-1", &blob).unwrap(),
+        ));
         let message = RequestMessage::from_item(&sent).unwrap();
         let [item] = <[_; 1]>::try_from(message.batch_items).unwrap();
         let RequestPayload::Decrypt(decrypt) = item.payload else {
@@ -270,8 +307,13 @@ mod tests {
         assert_eq!(decrypt.data, vec![0x22; 61]);
         assert_eq!(
             decrypt.authenticated_encryption_additional_data.as_deref(),
-            Some(&b"key-1"[..])
+            Some(&b"\x01\x00\x05app-1\x00\x05key-1"[..])
         );
+        let too_long = "k".repeat(2000);
+        assert!(matches!(
+            unwrap_request(&l3(), "app-1", &too_long, &blob),
+            Err(CoreError::Unbindable(_))
+        ));
         assert_eq!(
             (
                 decrypt.iv_counter_nonce,

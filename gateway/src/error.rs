@@ -9,6 +9,7 @@ use kmip::net::NetError;
 pub use krypton_service::ErrorChain;
 use krypton_service::config::{ConfigFileError, OutOfRange, RelativePath};
 use krypton_service::daemon::StartError;
+use krypton_service::hardening::HardeningError;
 
 use crate::vault::VaultError;
 
@@ -18,7 +19,7 @@ use crate::vault::VaultError;
 /// - **the operator's configuration**: [`Config`](Error::Config), and the configuration
 ///   variants of [`Net`](Error::Net) (a TLS file that cannot be read or does not fit);
 /// - **the environment** (disk, sockets, the OS): [`Vault`](Error::Vault), [`Io`](Error::Io),
-///   [`Start`](Error::Start);
+///   [`Start`](Error::Start), [`Hardening`](Error::Hardening);
 /// - **bugs**: [`VaultError::Task`] inside [`Vault`](Error::Vault).
 ///
 /// No variant carries key material.
@@ -50,6 +51,10 @@ pub enum Error {
     /// The async runtime or the signal handlers could not be set up.
     #[error(transparent)]
     Start(#[from] StartError),
+
+    /// The process could not be hardened as configured.
+    #[error("process hardening")]
+    Hardening(#[source] HardeningError),
 }
 
 /// Why the configuration was refused.

@@ -1,7 +1,8 @@
 //! krypton-gateway: the KMIP front door.
 //!
-//! Reads its configuration, opens the vault, binds the KMIP listener and serves until SIGTERM
-//! or SIGINT, then lets requests in flight finish.
+//! Reads its configuration, hardens the process before any key can reach it, opens the vault,
+//! binds the KMIP listener and serves until SIGTERM or SIGINT, then lets requests in flight
+//! finish.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use krypton_gateway::{Config, DEFAULT_CONFIG_PATH, Error, ErrorChain, Server};
 use krypton_service::daemon::serve;
+use krypton_service::hardening::harden_process;
 
 /// The Krypton gateway: serves KMIP to applications over mutual TLS, keeps their data keys
 /// wrapped by krypton-core, and forwards everything else to the core.
@@ -35,6 +37,10 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), Error> {
     let config = Config::load(&args.config)?;
+    // Plaintext data keys pass through this process on every Create and Get.
+    let hardening = harden_process(config.hardening()).map_err(Error::Hardening)?;
+    krypton_service::log_hardening!(hardening);
+    // The runtime's threads start only here, after the process is hardened.
     serve(|shutdown| async move {
         let server = Server::bind(&config).await?;
         tracing::info!(

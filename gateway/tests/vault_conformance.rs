@@ -1,5 +1,6 @@
 //! The vault contract, checked against every backend: one generic body per behaviour, run once
-//! per backend, and the durability only the RocksDB vault promises.
+//! per backend, the refusal of records moved or copied into place, and the durability only the
+//! RocksDB vault promises.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -287,6 +288,85 @@ async fn rocksdb() -> (RocksDbVault, TempDir) {
 
 conformance!(memory_backend, memory);
 conformance!(rocksdb_backend, rocksdb);
+
+// ---- Records moved or copied into place ------------------------------------------------------
+
+/// Where the planted vaults below hold app-a's record `k1`: its own place, another owner's
+/// (copied), and another id of its owner (moved).
+const PLACES: [(&str, &str); 3] = [("app-a", "k1"), ("app-b", "k1"), ("app-a", "k2")];
+
+/// Someone with access to the storage copied app-a's `k1` under app-b's key and app-a's `k2`:
+/// both copies are refused by every call that reads them, and the original is served.
+async fn misplaced_records_are_refused<V: Vault>(vault: V) {
+    let original = record("app-a", "k1", &["copied"]);
+    assert_eq!(vault.get("app-a", "k1").await.unwrap(), Some(original));
+    for (owner, id) in &PLACES[1..] {
+        let read = vault.get(owner, id).await;
+        assert!(
+            matches!(&read, Err(VaultError::Misplaced { owner: o, id: i }) if o == owner && i == id),
+            "{owner}/{id}: {read:?}"
+        );
+        let update = vault.update(record(owner, id, &["overwrite"])).await;
+        assert!(
+            matches!(update, Err(VaultError::Misplaced { .. })),
+            "{update:?}"
+        );
+    }
+    let everything = filter(vec![]);
+    let located = vault.locate("app-b", &everything, 10).await;
+    assert!(
+        matches!(located, Err(VaultError::Misplaced { .. })),
+        "{located:?}"
+    );
+}
+
+/// A memory vault restored from a snapshot in which app-a's `k1` sits in every place of
+/// [`PLACES`].
+fn planted_memory() -> MemoryVault {
+    let original = record("app-a", "k1", &["copied"]);
+    MemoryVault::with_records(
+        PLACES.map(|(owner, id)| ((owner.to_owned(), id.to_owned()), original.clone())),
+    )
+}
+
+/// A RocksDB vault in which app-a's `k1`, created through the vault, was copied byte for byte
+/// into the other places of [`PLACES`] through RocksDB itself.
+async fn planted_rocksdb() -> (RocksDbVault, TempDir) {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("vault");
+    {
+        let vault = RocksDbVault::open(&path).await.unwrap();
+        vault
+            .create(record("app-a", "k1", &["copied"]))
+            .await
+            .unwrap();
+    }
+    {
+        let db = rocksdb::DB::open_default(&path).unwrap();
+        let key = |owner: &str, id: &str| {
+            let mut key = u32::try_from(owner.len()).unwrap().to_be_bytes().to_vec();
+            key.extend_from_slice(owner.as_bytes());
+            key.extend_from_slice(id.as_bytes());
+            key
+        };
+        let stored = db.get(key("app-a", "k1")).unwrap().unwrap();
+        for (owner, id) in &PLACES[1..] {
+            db.put(key(owner, id), &stored).unwrap();
+        }
+    }
+    (RocksDbVault::open(&path).await.unwrap(), dir)
+}
+
+#[tokio::test]
+async fn the_memory_vault_refuses_misplaced_records() {
+    misplaced_records_are_refused(planted_memory()).await;
+}
+
+#[tokio::test]
+async fn the_rocksdb_vault_refuses_misplaced_records() {
+    let (vault, _dir) = planted_rocksdb().await;
+    misplaced_records_are_refused(vault).await;
+}
 
 // ---- Durability -------------------------------------------------------------------------------
 

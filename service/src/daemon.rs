@@ -1,8 +1,8 @@
 //! The shell of each daemon's `main`: the multi-thread async runtime, and SIGTERM and SIGINT
 //! turned into the shutdown signal.
 //!
-//! What a daemon does before its runtime exists (the core hardens the process while it has one
-//! thread) stays in its `main`, before [`serve`]. So does logging the error that stopped it:
+//! What a daemon does before its runtime exists (each hardens its process while it has one
+//! thread, see [`crate::hardening`]) stays in its `main`, before [`serve`]. So does logging the error that stopped it:
 //! under the daemon's own log target, a filter such as `KRYPTON_LOG=krypton_core=debug` keeps it.
 
 use std::future::Future;

@@ -7,6 +7,8 @@
 //!   systemd (no `NOTIFY_SOCKET`) they do nothing.
 //! - [`config`]: the configuration file read within a bound and parsed as TOML, and the checks
 //!   its values share (a number in range, an absolute path), naming the file or the key.
+//! - [`hardening`]: what each daemon does to its process before anything else: no core dumps,
+//!   not traceable, memory locked out of swap ([`log_hardening!`] reports it).
 //! - [`daemon`]: the shell of `main`: the async runtime, and SIGTERM and SIGINT as the
 //!   shutdown signal.
 //! - [`ErrorChain`]: an error and its causes on one line, as the daemons log them.
@@ -22,6 +24,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 pub mod config;
 pub mod daemon;
 mod error_chain;
+pub mod hardening;
 pub mod notify;
 
 pub use error_chain::ErrorChain;

@@ -73,7 +73,8 @@ impl Fixture {
             .unwrap_or_else(|error| panic!("cannot delete L1 {label}: {error}"));
     }
 
-    fn token(&self) -> softhsm::Token<'_> {
+    /// The dev token, for a test that reads what only the customer's HSM can (its L1).
+    pub fn token(&self) -> softhsm::Token<'_> {
         self.softhsm
             .open_token(TOKEN_LABEL)
             .ok()

@@ -1,6 +1,9 @@
 //! The promise customers buy, on the real binaries (krypton-dev's `Stack`: SoftHSM2 L1, core,
 //! gateway, mutual TLS) with PyKMIP as the application: every object Krypton keeps for a tenant
-//! falls with the tenant — unlinked, destroyed, or its L1 gone from the HSM.
+//! falls with the tenant — unlinked, destroyed, or its L1 gone from the HSM — and a data key
+//! opens only in its place: a vault record copied to another owner or key, or pointed at
+//! another service key, is refused, while records written before that binding keep working and
+//! are bound on their first Get.
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
 
@@ -12,11 +15,19 @@ use std::time::{Duration, Instant};
 
 use krypton_dev::Stack;
 use krypton_dev::config::Liveness;
+use krypton_gateway::{RocksDbVault, Vault, WrappedKey};
 use krypton_softhsm_tests::pykmip::{App, message, ok, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, REOPEN_LIMIT, Test, stalling_hsm};
 use serde_json::{Value, json};
 
+// The recovery of keys from the store and the HSM, shared with krypton-core's own suites; this
+// suite uses part of it.
+#[allow(dead_code)]
+#[path = "../../appliance/tests/common/secrets.rs"]
+mod secrets;
+
 const ALICE: &str = "app-alice";
+const BOB: &str = "app-bob";
 
 /// The probe interval the liveness tests give the core, and the longest they wait for a
 /// verdict (a bound against a hang, not a speed assertion: the time is measured by the
@@ -24,7 +35,7 @@ const ALICE: &str = "app-alice";
 const PROBE_INTERVAL_SECS: u64 = 1;
 const FAIL_CLOSED_LIMIT: Duration = Duration::from_secs(60);
 
-const TESTS: [(&str, Test); 4] = [
+const TESTS: [(&str, Test); 6] = [
     (
         "registered_objects_fall_with_their_tenant",
         registered_objects_fall_with_their_tenant,
@@ -40,6 +51,14 @@ const TESTS: [(&str, Test); 4] = [
     (
         "an_unlink_during_the_reopen_after_an_unseal_stands",
         an_unlink_during_the_reopen_after_an_unseal_stands,
+    ),
+    (
+        "a_vault_record_moved_or_copied_is_refused",
+        a_vault_record_moved_or_copied_is_refused,
+    ),
+    (
+        "a_format_1_record_still_opens_and_is_bound_on_its_first_get",
+        a_format_1_record_still_opens_and_is_bound_on_its_first_get,
     ),
 ];
 
@@ -294,4 +313,175 @@ fn an_unlink_during_the_reopen_after_an_unseal_stands(fixture: &Fixture) {
     let results = alice.run(&json!([{"op": "get", "uid": uid}]));
     assert_eq!(reason(&results[0]), "PERMISSION_DENIED", "{}", results[0]);
     assert!(!results[0].to_string().contains(&key));
+}
+
+/// Runs `edit` on the stopped gateway's vault, as anyone with access to its storage could.
+fn with_vault<T>(stack: &Stack, edit: impl AsyncFnOnce(&RocksDbVault) -> T) -> T {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let vault = RocksDbVault::open(&stack.gateway_vault()).await.unwrap();
+        edit(&vault).await
+    })
+}
+
+/// The key of `owner`'s record `id` in the RocksDB vault: the owner's length (4 bytes,
+/// big-endian) and bytes, then the id.
+fn vault_key(owner: &str, id: &str) -> Vec<u8> {
+    let length = u32::try_from(owner.len()).unwrap().to_be_bytes();
+    [&length[..], owner.as_bytes(), id.as_bytes()].concat()
+}
+
+/// Alice creates and activates a key named `name`: its id and hex value.
+fn alice_key(alice: &App, name: &str) -> (String, String) {
+    let uid = alice.create(name);
+    let results = alice.run(&json!([{"op": "activate", "uid": uid}, {"op": "get", "uid": uid}]));
+    ok(&results[0]);
+    let value = ok(&results[1])["value"].as_str().unwrap().to_owned();
+    (uid, value)
+}
+
+/// `app`'s Get of `uid` fails with `expected`, says `why`, and carries no key.
+fn assert_get_refused(app: &App, uid: &str, expected: &str, why: &str, value: &str) {
+    let results = app.run(&json!([{"op": "get", "uid": uid}]));
+    assert_eq!(reason(&results[0]), expected, "{}", results[0]);
+    assert!(message(&results[0]).contains(why), "{}", results[0]);
+    assert!(!results[0].to_string().contains(value), "{}", results[0]);
+}
+
+fn a_vault_record_moved_or_copied_is_refused(fixture: &Fixture) {
+    let mut stack = fixture.stack();
+    let (tenant, service) = (
+        stack.config().tenant.clone(),
+        stack.config().service.clone(),
+    );
+    let other = format!("{service}-other");
+    stack.core().ctl().create_service(&tenant, &other).unwrap();
+    let alice = App::of(&stack, ALICE);
+    let (copied, copied_value) = alice_key(&alice, "copied");
+    let (repointed, repointed_value) = alice_key(&alice, "repointed");
+
+    stack.stop_gateway().unwrap();
+    with_vault(&stack, async |vault| {
+        let record = vault.get(ALICE, &copied).await.unwrap().unwrap();
+        // Copied to Bob under the same id, the record rewritten to name Bob.
+        let mut to_bob = record.clone();
+        to_bob.owner = BOB.to_owned();
+        vault.create(to_bob).await.unwrap();
+        // Moved to another id of Alice's, the record rewritten to name it.
+        let mut moved = record;
+        moved.id = "moved".to_owned();
+        vault.create(moved).await.unwrap();
+        // Pointed at the tenant's other service key.
+        let mut pointed = vault.get(ALICE, &repointed).await.unwrap().unwrap();
+        pointed.l3.service.clone_from(&other);
+        vault.update(pointed).await.unwrap();
+    });
+    // And copied byte for byte, the record still naming Alice, under Bob's key.
+    {
+        let db = rocksdb::DB::open_default(stack.gateway_vault()).unwrap();
+        let stored = db.get(vault_key(ALICE, &copied)).unwrap().unwrap();
+        db.put(vault_key(BOB, "raw-copy"), stored).unwrap();
+    }
+    stack.restart_gateway().unwrap();
+
+    let bob = App::of(&stack, BOB);
+    let altered = "altered, moved or copied";
+    assert_get_refused(
+        &bob,
+        &copied,
+        "CRYPTOGRAPHIC_FAILURE",
+        altered,
+        &copied_value,
+    );
+    assert_get_refused(
+        &alice,
+        "moved",
+        "CRYPTOGRAPHIC_FAILURE",
+        altered,
+        &copied_value,
+    );
+    assert_get_refused(
+        &alice,
+        &repointed,
+        "CRYPTOGRAPHIC_FAILURE",
+        altered,
+        &repointed_value,
+    );
+    assert_get_refused(
+        &bob,
+        "raw-copy",
+        "GENERAL_FAILURE",
+        "moved or copied",
+        &copied_value,
+    );
+    // The original still opens in its place.
+    assert_eq!(alice.get(&copied), copied_value);
+}
+
+fn a_format_1_record_still_opens_and_is_bound_on_its_first_get(fixture: &Fixture) {
+    let mut stack = fixture.stack();
+    let (tenant, service) = (
+        stack.config().tenant.clone(),
+        stack.config().service.clone(),
+    );
+    let alice = App::of(&stack, ALICE);
+    let (uid, _) = alice_key(&alice, "legacy");
+
+    // The service's L3, recovered as only someone with the shares AND the HSM could, wraps a
+    // known key for the record the old way.
+    stack.stop_core().unwrap();
+    let l3 = {
+        let db = rocksdb::DB::open_cf(
+            &rocksdb::Options::default(),
+            stack.core_store(),
+            krypton_core::Column::ALL.map(krypton_core::Column::name),
+        )
+        .unwrap();
+        let shares: Vec<String> = stack
+            .share_files()
+            .iter()
+            .map(|file| std::fs::read_to_string(file).unwrap())
+            .collect();
+        let record_key = secrets::record_key(&secrets::master_key(&db, &shares[..2]));
+        let l2 = secrets::tenant_l2(
+            &db,
+            &record_key,
+            &fixture.token(),
+            &tenant,
+            &fixture.hsm().l1_label,
+        );
+        secrets::service_l3s(&db, &record_key, &l2, &tenant, &service).remove(0)
+    };
+    stack.restart_core().unwrap();
+    let legacy_value = "6b".repeat(32);
+    let legacy = secrets::wrap_l4_v1(&l3, 1, &uid, &[0x6b; 32]);
+    stack.stop_gateway().unwrap();
+    with_vault(&stack, async |vault| {
+        let mut record = vault.get(ALICE, &uid).await.unwrap().unwrap();
+        record.wrapped = Some(WrappedKey::new(legacy));
+        vault.update(record).await.unwrap();
+    });
+    stack.restart_gateway().unwrap();
+
+    // Format 1 binds the identifier only: it opens, and the gateway binds it on the way.
+    assert_eq!(alice.get(&uid), legacy_value);
+    stack.stop_gateway().unwrap();
+    let record = with_vault(&stack, async |vault| {
+        vault.get(ALICE, &uid).await.unwrap().unwrap()
+    });
+    assert_eq!(
+        record.revision, 4,
+        "created, activated, given the old blob, re-wrapped"
+    );
+    let blob = record.wrapped.unwrap();
+    assert_eq!(blob.as_bytes()[0], 2, "re-wrapped in format 2");
+    assert_eq!(
+        secrets::open_l4_v2(&l3, &tenant, &service, ALICE, &uid, blob.as_bytes()),
+        [0x6b; 32]
+    );
+    stack.restart_gateway().unwrap();
+    assert_eq!(alice.get(&uid), legacy_value);
 }

@@ -12,6 +12,7 @@
 use std::sync::{Arc, TryLockError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use kmip::objects::WrapBinding;
 use kmip::{DateTime, ProtocolVersion, RequestPayload, ResponsePayload, SecretBytes};
 use zeroize::Zeroizing;
 
@@ -25,31 +26,34 @@ use crate::seal::Unsealed;
 use crate::store::Column;
 
 impl Core {
-    /// Wraps L4 `key`, whose identifier is `id`, under the current version of `l3`.
+    /// Wraps L4 `key`, the one `binding` names, under the current version of `l3`.
     pub(crate) async fn wrap(
         self: &Arc<Self>,
         l3: L3Id,
-        id: Vec<u8>,
+        binding: WrapBinding,
         key: SecretBytes,
     ) -> Result<Vec<u8>, Error> {
-        self.keys(move |_, unsealed| hierarchy::wrap(unsealed.keyring(), &l3, &id, &key))
+        self.keys(move |_, unsealed| hierarchy::wrap(unsealed.keyring(), &l3, &binding, &key))
             .await
     }
 
-    /// Unwraps the L4 whose identifier is `id` from `blob`, under the version of `l3` the
-    /// blob names; refuses an L4 that was destroyed ([`shred`](Self::shred)).
+    /// Unwraps the L4 `binding` names from `blob`, under the version of `l3` the blob names;
+    /// refuses an L4 that was destroyed ([`shred`](Self::shred)).
     pub(crate) async fn unwrap(
         self: &Arc<Self>,
         l3: L3Id,
-        id: Vec<u8>,
+        binding: WrapBinding,
         blob: Vec<u8>,
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
         self.keys(move |core, unsealed| {
-            let shredded = shred::record_key(&l3, &id);
+            let bound = binding
+                .encode()
+                .map_err(|invalid| Error::InvalidRequest(invalid.0))?;
+            let shredded = shred::record_key(&l3, &bound);
             if core.store.get_plain(Column::Shredded, &shredded)?.is_some() {
-                return Err(Error::Shredded(L4Id { l3, binding: id }.to_string()));
+                return Err(Error::Shredded(L4Id { l3, binding: bound }.to_string()));
             }
-            hierarchy::unwrap(unsealed.keyring(), &l3, &id, &blob)
+            hierarchy::unwrap(unsealed.keyring(), &l3, &binding, &blob)
         })
         .await
     }

@@ -17,6 +17,7 @@ pub(crate) mod records;
 pub(crate) mod shred;
 pub(crate) mod wrapped_key;
 
+use kmip::objects::WrapBinding;
 use zeroize::Zeroizing;
 
 use crate::error::Error;
@@ -24,20 +25,24 @@ use crate::error::Error;
 pub(crate) use keyring::{Keyring, Origin, ServiceKeys, TenantKeys, TenantState, Ticket};
 pub(crate) use names::{L3Id, ServiceName, tenant_id};
 
-/// Wraps L4 `key`, whose identifier is `id`, under the current version of `l3`.
-pub(crate) fn wrap(keyring: &Keyring, l3: &L3Id, id: &[u8], key: &[u8]) -> Result<Vec<u8>, Error> {
+/// Wraps L4 `key`, the one `binding` names, under the current version of `l3`.
+pub(crate) fn wrap(
+    keyring: &Keyring,
+    l3: &L3Id,
+    binding: &WrapBinding,
+    key: &[u8],
+) -> Result<Vec<u8>, Error> {
     keyring.with_tenant(&l3.tenant, |keys| {
         let (version, l3_key) = service(keys, l3)?.current().ok_or_else(|| not_found(l3))?;
-        wrapped_key::wrap(l3_key, version, id, key)
+        wrapped_key::wrap(l3_key, l3, version, binding, key)
     })
 }
 
-/// Unwraps the L4 whose identifier is `id` from `blob`, under the version of `l3` the blob
-/// names.
+/// Unwraps the L4 `binding` names from `blob`, under the version of `l3` the blob names.
 pub(crate) fn unwrap(
     keyring: &Keyring,
     l3: &L3Id,
-    id: &[u8],
+    binding: &WrapBinding,
     blob: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
     let version = wrapped_key::version(blob)?;
@@ -45,7 +50,7 @@ pub(crate) fn unwrap(
         let l3_key = service(keys, l3)?
             .version(version)
             .ok_or(Error::UnauthenticWrappedKey)?;
-        wrapped_key::unwrap(l3_key, id, blob)
+        wrapped_key::unwrap(l3_key, l3, binding, blob)
     })
 }
 

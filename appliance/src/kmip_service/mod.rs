@@ -6,10 +6,13 @@
 //!
 //! **What it answers itself.** With no Delegated credential, the gateway speaks for itself:
 //! Encrypt wraps an L4 and Decrypt unwraps it, under the service key named by the Unique
-//! Identifier `l3/<tenant>/<service>` (AES-256-GCM, IV drawn by the core, the L4's identifier
-//! as Authenticated Encryption Additional Data, the result a self-describing blob: see
-//! [`crate::hierarchy::wrapped_key`]). Discover Versions and Query are answered for anyone
-//! listed, from the core's table of operations ([`SERVER`]), by the skeleton both daemons share
+//! Identifier `l3/<tenant>/<service>` (AES-256-GCM-SIV, nonce drawn by the core, the L4's owner
+//! and identifier as Authenticated Encryption Additional Data in the encoding of
+//! [`kmip::objects::WrapBinding`], the result a self-describing blob bound to tenant, service,
+//! owner and identifier: see [`crate::hierarchy::wrapped_key`]). Destroy of an L4 named
+//! `l4/<tenant>/<service>/<binding>` records that its blob never unwraps again
+//! ([`crate::hierarchy::shred`]). Discover Versions and Query are answered for anyone listed,
+//! from the core's table of operations ([`SERVER`]), by the skeleton both daemons share
 //! (`kmip::server`), which also runs batches and refuses every operation the table does not
 //! list.
 //!
@@ -29,6 +32,7 @@ use std::sync::Arc;
 
 use kmip::net::{PeerIdentity, Service};
 use kmip::objects::Refusal;
+use kmip::objects::WrapBinding;
 use kmip::server::{self, Dispatch, Offered, Server};
 use kmip::{
     BlockCipherMode, Credential, CryptographicParameters, DecryptRequest, DecryptResponse,
@@ -180,10 +184,10 @@ impl KmipService {
                 "the core draws the IV: send no IV/Counter/Nonce",
             ));
         }
-        let id = additional_data(request.authenticated_encryption_additional_data)?;
+        let binding = binding(request.authenticated_encryption_additional_data)?;
         let uid = l3.to_string();
         let data = request.data;
-        let blob = self.core.wrap(l3, id, data).await?;
+        let blob = self.core.wrap(l3, binding, data).await?;
         Ok(EncryptResponse {
             unique_identifier: uid,
             data: blob,
@@ -205,10 +209,10 @@ impl KmipService {
                 "the wrapped blob carries its IV and tag: send neither apart",
             ));
         }
-        let id = additional_data(request.authenticated_encryption_additional_data)?;
+        let binding = binding(request.authenticated_encryption_additional_data)?;
         let uid = l3.to_string();
         let blob = request.data;
-        let key = self.core.unwrap(l3, id, blob).await?;
+        let key = self.core.unwrap(l3, binding, blob).await?;
         Ok(DecryptResponse {
             unique_identifier: uid,
             data: SecretBytes::new(key.to_vec()),
@@ -315,7 +319,8 @@ fn refusal(peer: &PeerIdentity, operation: Option<Operation>, error: &Error) -> 
     Refusal::new(reason, message)
 }
 
-/// Only AES-GCM (the L3's algorithm and mode); unset fields take those values.
+/// Only AES-GCM (the L3's algorithm and mode family: KMIP names no GCM-SIV mode, and the blob's
+/// format says which of the two sealed it); unset fields take those values.
 fn check_parameters(parameters: Option<&CryptographicParameters>) -> Result<(), Error> {
     let mode = parameters.and_then(|p| p.block_cipher_mode);
     if mode.is_some_and(|mode| mode != BlockCipherMode::Gcm) {
@@ -326,10 +331,11 @@ fn check_parameters(parameters: Option<&CryptographicParameters>) -> Result<(), 
     Ok(())
 }
 
-/// The L4's Unique Identifier, which the contract sends as the additional data.
-fn additional_data(aad: Option<Vec<u8>>) -> Result<Vec<u8>, Error> {
-    aad.filter(|aad| !aad.is_empty())
-        .ok_or(Error::InvalidRequest(
-            "the Authenticated Encryption Additional Data must be the L4's Unique Identifier",
-        ))
+/// The L4's owner and Unique Identifier, which the contract sends as the additional data.
+fn binding(aad: Option<Vec<u8>>) -> Result<WrapBinding, Error> {
+    let aad = aad.ok_or(Error::InvalidRequest(
+        "the Authenticated Encryption Additional Data must be the L4's owner and Unique \
+         Identifier",
+    ))?;
+    WrapBinding::decode(&aad).map_err(|invalid| Error::InvalidRequest(invalid.0))
 }

@@ -199,18 +199,6 @@ impl Site {
     }
 }
 
-/// The value of `name` in a CBOR map.
-pub fn field<'a>(
-    fields: &'a mut [(ciborium::Value, ciborium::Value)],
-    name: &str,
-) -> &'a mut ciborium::Value {
-    &mut fields
-        .iter_mut()
-        .find(|(key, _)| key.as_text() == Some(name))
-        .unwrap_or_else(|| panic!("no field {name}"))
-        .1
-}
-
 /// A running core. Dropping it kills the process.
 pub struct Core {
     child: Option<Child>,

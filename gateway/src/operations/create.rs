@@ -1,6 +1,7 @@
 //! Create: a new L4 key, generated here, wrapped by the core, stored only wrapped.
 //!
-//! The key's identifier is drawn first, because the core binds it into the wrapped blob. The
+//! The key's identifier is drawn first, because the core binds it, with the owner, into the
+//! wrapped blob. The
 //! plaintext key exists only between the random generator and the wrap request, in memory
 //! wiped on drop. Nothing is stored unless the core wrapped the key, so a Create that fails
 //! leaves nothing behind. The key starts Pre-Active (or Active, once an Activation Date the
@@ -34,7 +35,7 @@ pub(super) async fn create<V: Vault>(
     let key = random_key(template.key_bytes)?;
     let wrapped = context
         .core
-        .wrap(context.principal.l3, &id, &key)
+        .wrap(context.principal.l3, context.owner(), &id, &key)
         .await
         .map_err(|error| core_failure("wrap the new key", error))?;
     drop(key);

@@ -2,18 +2,26 @@
 //!
 //! The local state decides first (see [`crate::lifecycle`]): a compromised or destroyed key is
 //! refused without asking the core. Otherwise the core unwraps the blob under the L3 that
-//! wrapped it, and the key goes back to the client as Raw or Transparent Symmetric Key bytes;
-//! every copy is wiped when the response has been written.
+//! wrapped it, bound to the record's owner and identifier: a record moved or copied from
+//! another owner or key does not unwrap, and is refused as such. The key goes back to the
+//! client as Raw or Transparent Symmetric Key bytes; every copy is wiped when the response has
+//! been written.
+//!
+//! A blob of the older format, bound to the identifier only, is re-wrapped in the current one
+//! once it has unwrapped, and the record replaced if no one changed it meanwhile (a lost race
+//! leaves it for the next Get).
 
 use kmip::{
     GetRequest, GetResponse, KeyBlock, KeyFormatType, KeyMaterial, ManagedObject, ResultReason,
-    SymmetricKey,
+    SecretBytes, SymmetricKey,
 };
 
+use crate::core_link::CoreError;
+use crate::error::ErrorChain;
 use crate::lifecycle;
 use crate::operations::{Context, core_failure};
 use crate::refusal::Refusal;
-use crate::vault::{Record, Vault};
+use crate::vault::{Record, Vault, VaultError};
 
 pub(super) async fn get<V: Vault>(
     context: &Context<'_, V>,
@@ -27,9 +35,9 @@ pub(super) async fn get<V: Vault>(
     };
     let key = context
         .core
-        .unwrap(&record.l3, &record.id, wrapped)
+        .unwrap(&record.l3, &record.owner, &record.id, wrapped)
         .await
-        .map_err(|error| core_failure("unwrap the key", error))?;
+        .map_err(|error| unwrap_failure(&record, error))?;
     let expected = record
         .metadata
         .length
@@ -47,6 +55,9 @@ pub(super) async fn get<V: Vault>(
             "the unwrapped key does not have the key's length",
         ));
     }
+    if wrapped.binds_id_only() {
+        rewrap(context, &record, &key).await;
+    }
     let key_material = match format {
         KeyFormatType::TransparentSymmetricKey => KeyMaterial::TransparentSymmetricKey(key),
         _ => KeyMaterial::Bytes(key),
@@ -63,6 +74,62 @@ pub(super) async fn get<V: Vault>(
             },
         }),
     })
+}
+
+/// The refusal for an unwrap that failed: a blob the core finds unauthentic is one whose record
+/// was altered, moved or copied, which is said as such (and logged as the alarm it is).
+fn unwrap_failure(record: &Record, error: CoreError) -> Refusal {
+    match error {
+        CoreError::Refused {
+            reason: ResultReason::CryptographicFailure,
+            message,
+        } => {
+            tracing::error!(
+                owner = %record.owner,
+                key = %record.id,
+                core = %message,
+                "a stored key does not unwrap in its place: its vault record was altered, moved or copied"
+            );
+            Refusal::new(
+                ResultReason::CryptographicFailure,
+                "the stored key does not unwrap for this owner and identifier: its vault record \
+                 was altered, moved or copied from another key, and it is not served",
+            )
+        }
+        error => core_failure("unwrap the key", error),
+    }
+}
+
+/// Has `key`, just unwrapped from `record`'s blob of the older format, wrapped again in the
+/// current one, bound to owner and identifier, and replaces the record's blob if the record is
+/// unchanged. Nothing here fails the Get: a failure leaves the old blob, which still unwraps.
+async fn rewrap<V: Vault>(context: &Context<'_, V>, record: &Record, key: &SecretBytes) {
+    let wrapped = match context
+        .core
+        .wrap(&record.l3, &record.owner, &record.id, key)
+        .await
+    {
+        Ok(wrapped) => wrapped,
+        Err(error) => {
+            tracing::warn!(key = %record.id, error = %ErrorChain(&error), "could not re-wrap a key of the older blob format; the next Get tries again");
+            return;
+        }
+    };
+    let updated = Record {
+        wrapped: Some(wrapped),
+        ..record.clone()
+    };
+    match context.vault.update(updated).await {
+        Ok(()) => {
+            tracing::info!(owner = %record.owner, key = %record.id, "key re-wrapped, bound to its owner and identifier")
+        }
+        Err(VaultError::Conflict | VaultError::NotFound) => {
+            tracing::debug!(key = %record.id, "the key changed while it was re-wrapped; the next Get tries again");
+        }
+        Err(error) => {
+            tracing::warn!(key = %record.id, error = %ErrorChain(&error), "could not store a re-wrapped key; the next Get tries again");
+        }
+    }
 }
 
 /// The key format asked for: Raw unless the client names Transparent Symmetric Key.

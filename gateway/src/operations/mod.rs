@@ -135,13 +135,17 @@ async fn update<V: Vault, T>(
     ))
 }
 
-/// The refusal for a vault failure, which is logged: the client learns only that it happened.
+/// The refusal for a vault failure, which is logged: the client learns only that it happened,
+/// or, for a record moved or copied into place, that it is not served.
 pub(crate) fn vault_failure(error: &VaultError) -> Refusal {
     tracing::error!(error = %ErrorChain(error), "vault failure");
-    Refusal::new(
-        ResultReason::GeneralFailure,
-        "the gateway's key vault failed; the operation was not carried out",
-    )
+    let message = if matches!(error, VaultError::Misplaced { .. }) {
+        "the vault's record of this key names another owner or key: it was moved or copied \
+         there, and is not served"
+    } else {
+        "the gateway's key vault failed; the operation was not carried out"
+    };
+    Refusal::new(ResultReason::GeneralFailure, message)
 }
 
 /// The refusal for a failed call to the core made to `action` (say, "wrap the new key").
@@ -162,6 +166,13 @@ pub(crate) fn core_failure(action: &'static str, error: CoreError) -> Refusal {
                     "krypton-core is unreachable, so the gateway cannot {action} now; \
                      nothing was changed: retry when it is back"
                 ),
+            )
+        }
+        CoreError::Unbindable(ref source) => {
+            tracing::error!(error = %ErrorChain(source), "cannot {action}");
+            Refusal::new(
+                ResultReason::GeneralFailure,
+                format!("the gateway cannot {action}: {source}"),
             )
         }
         error => {

@@ -19,6 +19,16 @@ impl MemoryVault {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// A vault holding `records`, each under the `(owner, id)` given with it and as it is: what
+    /// a snapshot taken elsewhere would hold. A record that names another owner or id than the
+    /// key it is given under is kept, and refused when read, as every backend refuses it.
+    #[must_use]
+    pub fn with_records(records: impl IntoIterator<Item = ((String, String), Record)>) -> Self {
+        Self {
+            records: RwLock::new(records.into_iter().collect()),
+        }
+    }
 }
 
 // Every critical section below is one map operation, which a panic cannot leave half done, so
@@ -36,7 +46,13 @@ impl Vault for MemoryVault {
 
     async fn get(&self, owner: &str, id: &str) -> Result<Option<Record>, VaultError> {
         let records = self.records.read().unwrap_or_else(PoisonError::into_inner);
-        Ok(records.get(&(owner.to_owned(), id.to_owned())).cloned())
+        records
+            .get(&(owner.to_owned(), id.to_owned()))
+            .map(|record| {
+                record.check_place(owner, id)?;
+                Ok(record.clone())
+            })
+            .transpose()
     }
 
     async fn update(&self, mut record: Record) -> Result<(), VaultError> {
@@ -44,6 +60,7 @@ impl Vault for MemoryVault {
         let stored = records
             .get_mut(&(record.owner.clone(), record.id.clone()))
             .ok_or(VaultError::NotFound)?;
+        stored.check_place(&record.owner, &record.id)?;
         if stored.revision != record.revision {
             return Err(VaultError::Conflict);
         }
@@ -59,13 +76,19 @@ impl Vault for MemoryVault {
         limit: usize,
     ) -> Result<Vec<String>, VaultError> {
         let records = self.records.read().unwrap_or_else(PoisonError::into_inner);
-        Ok(records
+        let mut ids = Vec::new();
+        for ((_, id), record) in records
             .range((owner.to_owned(), String::new())..)
-            .map(|(_, record)| record)
-            .take_while(|record| record.owner == owner)
-            .filter(|record| filter.matches(&record.id, &record.metadata))
-            .take(limit)
-            .map(|record| record.id.clone())
-            .collect())
+            .take_while(|((stored_owner, _), _)| stored_owner == owner)
+        {
+            record.check_place(owner, id)?;
+            if filter.matches(id, &record.metadata) {
+                ids.push(id.clone());
+                if ids.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(ids)
     }
 }

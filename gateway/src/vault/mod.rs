@@ -2,7 +2,9 @@
 //!
 //! A vault holds [`Record`]s keyed by `(owner, id)`: every call names the owner, so a backend
 //! cannot hand one identity another's key. It never holds a key in plaintext, nor the L3 that
-//! could open one.
+//! could open one. A record carries its owner and id as well, and every backend refuses one
+//! read under another key ([`Record::check_place`]); the wrapped key inside is bound to both by
+//! the core, so a record altered to match its new key still does not unwrap.
 //!
 //! The trait asks only what a key-value store with a compare-and-set can give, so Redis and
 //! PostgreSQL backends fit beside the two here: create-if-absent, read, replace-if-unchanged
@@ -37,7 +39,9 @@ pub trait Vault: Send + Sync + 'static {
     ///
     /// # Errors
     ///
-    /// A storage error, or [`VaultError::Corrupt`] for a record that does not decode.
+    /// A storage error, [`VaultError::Corrupt`] for a record that does not decode, or
+    /// [`VaultError::Misplaced`] for one that names another owner or id (see
+    /// [`Record::check_place`]).
     fn get(
         &self,
         owner: &str,
@@ -58,7 +62,8 @@ pub trait Vault: Send + Sync + 'static {
     ///
     /// # Errors
     ///
-    /// A storage error, or [`VaultError::Corrupt`] for a record that does not decode.
+    /// A storage error, or [`VaultError::Corrupt`] or [`VaultError::Misplaced`] for a record
+    /// read on the way.
     fn locate(
         &self,
         owner: &str,
@@ -71,8 +76,8 @@ pub trait Vault: Send + Sync + 'static {
 ///
 /// [`Exists`](Self::Exists), [`NotFound`](Self::NotFound) and [`Conflict`](Self::Conflict) are
 /// answers about the records; [`Storage`](Self::Storage) is the environment;
-/// [`Corrupt`](Self::Corrupt) is stored data that cannot be trusted; [`Task`](Self::Task) is a
-/// bug.
+/// [`Corrupt`](Self::Corrupt) and [`Misplaced`](Self::Misplaced) are stored data that cannot be
+/// trusted; [`Task`](Self::Task) is a bug.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VaultError {
@@ -108,6 +113,19 @@ pub enum VaultError {
         /// The decoder's error.
         #[source]
         source: Box<dyn StdError + Send + Sync>,
+    },
+
+    /// A stored record names another owner or id than the key it is stored under: it was moved
+    /// or copied there (a restored backup, a writer with access to the storage), and is not
+    /// served.
+    #[error(
+        "stored record {id:?} of {owner:?} names another owner or id: it was moved or copied there"
+    )]
+    Misplaced {
+        /// The owner it is stored under.
+        owner: String,
+        /// The id it is stored under.
+        id: String,
     },
 
     /// A blocking vault task panicked or was cancelled.

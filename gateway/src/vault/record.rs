@@ -5,9 +5,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use kmip::objects::wrap_binding::BLOB_FORMAT_ID_ONLY;
+
 use crate::cbor::Bytes;
 use crate::metadata::Metadata;
 use crate::principal::L3Ref;
+use crate::vault::VaultError;
 
 /// A record of the vault, keyed by `(owner, id)`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,10 +48,28 @@ impl Record {
             metadata,
         }
     }
+
+    /// Checks that the record names the `owner` and `id` it was read under: every backend calls
+    /// it on every record it reads.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Misplaced`] if it names another owner or id.
+    pub fn check_place(&self, owner: &str, id: &str) -> Result<(), VaultError> {
+        if self.owner == owner && self.id == id {
+            Ok(())
+        } else {
+            Err(VaultError::Misplaced {
+                owner: owner.to_owned(),
+                id: id.to_owned(),
+            })
+        }
+    }
 }
 
-/// An L4 key as the core wrapped it: an opaque, self-describing blob (L3 version, IV, tag and
-/// ciphertext) that only the core can open. Not secret on its own, but never printed.
+/// An L4 key as the core wrapped it: a self-describing blob (format, L3 version, nonce,
+/// ciphertext and tag) that only the core can open, and of which the gateway reads only the
+/// format. Not secret on its own, but never printed.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WrappedKey(Bytes);
 
@@ -61,6 +82,13 @@ impl WrappedKey {
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
         &self.0.0
+    }
+
+    /// Whether the core wrapped it in the blob format bound to the identifier only (format 1),
+    /// which the gateway re-wraps, bound to owner and identifier as well, once it unwraps.
+    #[must_use]
+    pub fn binds_id_only(&self) -> bool {
+        self.as_bytes().first() == Some(&BLOB_FORMAT_ID_ONLY)
     }
 }
 

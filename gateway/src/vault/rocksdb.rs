@@ -272,12 +272,15 @@ fn encode(record: &Record) -> Result<Vec<u8>, VaultError> {
     cbor::encode(record).map_err(|source| storage("encoding a record", source))
 }
 
+/// The record stored under `(owner, id)`, if it decodes and names that owner and id.
 fn decode(owner: &str, id: &str, value: &[u8]) -> Result<Record, VaultError> {
-    cbor::decode(value).map_err(|source| VaultError::Corrupt {
+    let record: Record = cbor::decode(value).map_err(|source| VaultError::Corrupt {
         owner: owner.to_owned(),
         id: id.to_owned(),
         source: Box::new(source),
-    })
+    })?;
+    record.check_place(owner, id)?;
+    Ok(record)
 }
 
 fn storage(

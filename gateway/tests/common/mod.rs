@@ -130,8 +130,9 @@ request_timeout = "5s"
 
 /// A gateway configuration: listening on `listen` with `pki`'s server certificate, trusting
 /// `pki`'s CA for clients, with `limits` (the body of a `[limits]` table, may be empty), the
-/// `core` section (see [`core_section`]) and the `vault` section. The identities `app-a` and
-/// `app-b` are services `payments` and `orders` of tenant `acme`.
+/// `core` section (see [`core_section`]) and the `vault` section, allowed to run with unlocked
+/// memory. The identities `app-a` and `app-b` are services `payments` and `orders` of tenant
+/// `acme`.
 pub fn gateway_toml(pki: &Pki, listen: &str, limits: &str, core: &str, vault: &str) -> String {
     let server = pki.server();
     format!(
@@ -148,6 +149,10 @@ client_ca = "{ca}"
 
 {core}
 {vault}
+
+[hardening]
+# Containers and unprivileged users may not lock this much memory.
+allow_unlocked_memory = true
 
 [identities]
 "app-a" = {{ tenant = "acme", service = "payments" }}

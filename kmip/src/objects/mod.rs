@@ -5,6 +5,9 @@
 //! krypton-gateway applies them to its L4 keys and krypton-core to the objects applications
 //! register through the gateway; both store [`Metadata`] (serde, so any record format fits) and
 //! answer with [`Refusal`]s. Behind the `objects` feature, which brings serde.
+//!
+//! Also the one contract of theirs that is not KMIP's: how the gateway names a data key's
+//! owner and identifier to the core when it has the key wrapped ([`WrapBinding`]).
 
 pub mod attribute_edit;
 pub mod attribute_policy;
@@ -14,9 +17,11 @@ pub mod identifier;
 pub mod lifecycle;
 pub mod metadata;
 pub mod refusal;
+pub mod wrap_binding;
 
 pub use attribute_policy::AttributeLimits;
 pub use bytes::Bytes;
 pub use filter::Filter;
 pub use metadata::Metadata;
 pub use refusal::Refusal;
+pub use wrap_binding::WrapBinding;

@@ -75,7 +75,7 @@ fn run_scenario(name: &str) -> Result<(), Failed> {
 mod scenarios {
     use std::hint::black_box;
 
-    use krypton_core::{Hardening, HardeningError, harden_process};
+    use krypton_service::hardening::{Hardening, HardeningError, harden_process};
     use nix::sys::prctl;
     use nix::sys::resource::{Resource, setrlimit};
     use nix::unistd::{Gid, Uid, geteuid, setgid, setgroups, setuid};

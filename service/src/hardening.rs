@@ -1,19 +1,25 @@
-//! Process hardening, applied at start before any secret exists in the process.
+//! Process hardening, applied by each daemon first thing in `main`, before any secret exists in
+//! the process and before the async runtime starts its threads.
 //!
 //! - `RLIMIT_CORE = 0`, soft and hard: no core file can be written, so no key ends up in one.
 //! - `PR_SET_DUMPABLE = 0`: no core dump by any route, and processes of the same user that are
 //!   not root can neither `ptrace` this one nor read its `/proc/<pid>/mem`.
 //! - `mlockall(MCL_CURRENT | MCL_FUTURE)`: no page of the process, now or later, is written to
 //!   swap. New mappings are populated as they are made, so thread stacks and RocksDB's caches
-//!   count in full against `RLIMIT_MEMLOCK`: the core's systemd unit sets `LimitMEMLOCK=infinity`.
+//!   count in full against `RLIMIT_MEMLOCK`: both daemons' systemd units set
+//!   `LimitMEMLOCK=infinity`.
+//!
+//! Both daemons read [`Hardening`] from the `[hardening]` table of their configuration file.
 
 use nix::errno::Errno;
 use nix::sys::mman::{MlockAllFlags, mlockall};
 use nix::sys::prctl;
 use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit, setrlimit};
+use serde::Deserialize;
 
-/// What [`harden_process`] may let pass.
-#[derive(Clone, Copy, Debug, Default)]
+/// What [`harden_process`] may let pass: the `[hardening]` table of a daemon's configuration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Hardening {
     /// Development only: start even when memory cannot be locked, reporting the failure in
     /// [`HardeningReport::unlocked_memory`] instead of refusing. Keys may then reach swap.
@@ -45,8 +51,8 @@ pub enum HardeningError {
     #[error(
         "cannot lock the process's memory (mlockall), so keys could be swapped to disk: \
          RLIMIT_MEMLOCK is {limit}, too low for this process. Set LimitMEMLOCK=infinity in the \
-         krypton-core systemd unit (or run with CAP_IPC_LOCK); for development only, \
-         `allow_unlocked_memory = true` under [hardening] starts the core regardless",
+         daemon's systemd unit (or run it with CAP_IPC_LOCK); for development only, \
+         `allow_unlocked_memory = true` under [hardening] starts it regardless",
         limit = MemlockLimit(*limit)
     )]
     MemoryLock {
@@ -61,8 +67,14 @@ pub enum HardeningError {
 
 /// Hardens this process as the module documentation describes.
 ///
-/// Call it first thing in `main`, before any key is read or derived. Core dumps are disabled even
-/// when locking memory then fails.
+/// Call it first thing in `main`, before any key is read or derived and before the runtime starts
+/// ([`serve`](crate::daemon::serve)), then log the report with [`log_hardening!`](crate::log_hardening).
+/// Core dumps are disabled even when locking memory then fails.
+///
+/// # Errors
+///
+/// [`HardeningError`] if core dumps cannot be disabled, or memory cannot be locked and
+/// [`Hardening::allow_unlocked_memory`] is not set.
 pub fn harden_process(options: Hardening) -> Result<HardeningReport, HardeningError> {
     setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(HardeningError::CoreLimit)?;
     prctl::set_dumpable(false).map_err(HardeningError::Dumpable)?;
@@ -96,4 +108,21 @@ impl std::fmt::Display for MemlockLimit {
             Some(bytes) => write!(f, "{} KiB", bytes / 1024),
         }
     }
+}
+
+/// Logs what [`harden_process`] achieved, given its [`HardeningReport`]: an info line when memory
+/// is locked, a warning when `allow_unlocked_memory` let the daemon start without. A macro, so
+/// that the line is logged under the calling daemon's target and a filter naming the daemon
+/// (`KRYPTON_LOG=krypton_gateway=debug`) keeps it.
+#[macro_export]
+macro_rules! log_hardening {
+    ($report:expr) => {
+        match &$report.unlocked_memory {
+            None => ::tracing::info!("process hardened: no core dumps, not traceable, memory locked"),
+            Some(error) => ::tracing::warn!(
+                error = %$crate::ErrorChain(error),
+                "memory is NOT locked (allowed by [hardening] allow_unlocked_memory): keys may reach swap"
+            ),
+        }
+    };
 }
