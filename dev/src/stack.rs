@@ -156,7 +156,13 @@ impl Stack {
         Ok(ceremony)
     }
 
-    /// Stops the gateway and starts it again on the same vault and port.
+    /// Stops only the gateway, so that its vault can be opened by another process; returns how
+    /// it exited. [`Stack::restart_gateway`] starts it again.
+    pub fn stop_gateway(&mut self) -> Result<Option<ExitStatus>, Error> {
+        self.gateway.stop()
+    }
+
+    /// Stops the gateway (if it runs) and starts it again on the same vault and port.
     pub fn restart_gateway(&mut self) -> Result<Option<ExitStatus>, Error> {
         let stopped = self.gateway.stop()?;
         self.gateway = start_gateway(

@@ -9,6 +9,8 @@
 //!   The response's Data is a self-describing blob (L3 version, IV, tag) kept as it is.
 //! - **unwrap** = Decrypt with the same identifier, the blob as Data and the same additional
 //!   data; the response's Data is the L4.
+//! - **shred** = Destroy of `l4/<tenant>/<service>/<the additional data in hex>`: the core
+//!   records the L4 as destroyed and refuses every later unwrap of a blob bound to it.
 //!
 //! Binding the L4's identifier as additional data means a blob moved to another key's record
 //! does not unwrap. Every call is bounded by the pool's connect and request timeouts; when the
@@ -19,9 +21,9 @@ use std::sync::Arc;
 
 use kmip::net::{NetError, Pool};
 use kmip::{
-    BlockCipherMode, CryptographicParameters, DecryptRequest, EncryptRequest, EncryptResponse,
-    Item, ProtocolVersion, RequestBatchItem, RequestHeader, RequestMessage, ResponseMessage,
-    ResponsePayload, ResultReason, ResultStatus, SecretBytes, Tag, TypedRequest,
+    BlockCipherMode, CryptographicParameters, DecryptRequest, DestroyRequest, EncryptRequest,
+    EncryptResponse, Item, ProtocolVersion, RequestBatchItem, RequestHeader, RequestMessage,
+    ResponseMessage, ResponsePayload, ResultReason, ResultStatus, SecretBytes, Tag, TypedRequest,
 };
 
 use crate::config::CoreConfig;
@@ -115,6 +117,17 @@ impl CoreLink {
         }
     }
 
+    /// Tells the core that the L4 whose identifier is `id`, wrapped under `l3`, is destroyed,
+    /// so that it never unwraps it again. Idempotent: the core acknowledges a repeat alike.
+    pub(crate) async fn shred(&self, l3: &L3Ref, id: &str) -> Result<(), CoreError> {
+        match self.exchange(shred_request(l3, id)).await? {
+            ResponsePayload::Destroy(_) => Ok(()),
+            _ => Err(CoreError::Contract(
+                "Destroy answered with another operation",
+            )),
+        }
+    }
+
     /// Sends a request message as it is and returns the core's response message as it came.
     pub(crate) async fn call(&self, request: &Item) -> Result<Item, CoreError> {
         let response = self
@@ -143,7 +156,7 @@ fn wrap_request(l3: &L3Ref, id: &str, key: &SecretBytes) -> EncryptRequest {
         cryptographic_parameters: Some(gcm()),
         data: key.clone(),
         iv_counter_nonce: None,
-        authenticated_encryption_additional_data: Some(id.as_bytes().to_vec()),
+        authenticated_encryption_additional_data: Some(binding(id)),
     }
 }
 
@@ -154,9 +167,29 @@ fn unwrap_request(l3: &L3Ref, id: &str, wrapped: &WrappedKey) -> DecryptRequest 
         cryptographic_parameters: Some(gcm()),
         data: wrapped.as_bytes().to_vec(),
         iv_counter_nonce: None,
-        authenticated_encryption_additional_data: Some(id.as_bytes().to_vec()),
+        authenticated_encryption_additional_data: Some(binding(id)),
         authenticated_encryption_tag: None,
     }
+}
+
+/// The Destroy that tells the core the L4 whose identifier is `id`, wrapped under `l3`, is
+/// destroyed: it names the L4 by its L3 and the additional data its blob is bound to.
+fn shred_request(l3: &L3Ref, id: &str) -> DestroyRequest {
+    let l4 = format!(
+        "l4/{}/{}/{}",
+        l3.tenant,
+        l3.service,
+        hex::encode(binding(id))
+    );
+    DestroyRequest {
+        unique_identifier: Some(l4.into()),
+    }
+}
+
+/// The additional data every wrap, unwrap and shred of the L4 `id` binds: one function, so the
+/// core's record of a destroyed L4 matches the blob it must refuse.
+fn binding(id: &str) -> Vec<u8> {
+    id.as_bytes().to_vec()
 }
 
 /// The blob of a wrap, if the answer is the self-describing blob the contract promises.
@@ -279,6 +312,22 @@ mod tests {
             ),
             (None, None)
         );
+    }
+
+    #[test]
+    fn a_shred_names_the_l4_by_its_l3_and_binding() {
+        let sent = through_wire(&link_request(shred_request(&l3(), "key-1")));
+        let message = RequestMessage::from_item(&sent).unwrap();
+        assert_eq!(
+            message.header.authentication, None,
+            "the gateway speaks for itself"
+        );
+        let [item] = <[_; 1]>::try_from(message.batch_items).unwrap();
+        let RequestPayload::Destroy(destroy) = item.payload else {
+            panic!("{item:?}")
+        };
+        let expected = format!("l4/acme/payments/{}", hex::encode(binding("key-1")));
+        assert_eq!(destroy.unique_identifier, Some(expected.into()));
     }
 
     #[test]

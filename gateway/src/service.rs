@@ -30,6 +30,7 @@ use crate::forward::{forward_item, forward_message};
 use crate::operations::{self, Context, Local, core_failure, vault_failure};
 use crate::principal::Tenancy;
 use crate::refusal::Refusal;
+use crate::shredding;
 use crate::vault::Vault;
 
 /// The KMIP front door: the vault of the gateway's own keys, the link to the core, and who may
@@ -65,6 +66,12 @@ impl<V: Vault> Gateway<V> {
     /// The vault the gateway keeps its keys in.
     pub fn vault(&self) -> &V {
         &self.vault
+    }
+
+    /// Delivers the queued notices of destroyed keys to the core, until the task running it is
+    /// aborted (see [`crate::shredding`]).
+    pub(crate) async fn run_courier(&self) {
+        shredding::run_courier(&self.vault, &self.core).await;
     }
 
     /// The response to `request` from the application known as `identity`.
