@@ -10,6 +10,8 @@
 //!   self-describing blob (format, L3 version, nonce, tag) kept as it is.
 //! - **unwrap** = Decrypt with the same identifier, the blob as Data and the same additional
 //!   data; the response's Data is the L4.
+//! - **shred** = Destroy of `l4/<tenant>/<service>/<the additional data in hex>`: the core
+//!   records the L4 as destroyed and refuses every later unwrap of a blob bound to it.
 //!
 //! The core binds the tenant and service of the L3 and the owner and identifier into the blob,
 //! so a blob moved or copied to another owner's or another key's record, or pointed at another
@@ -21,9 +23,9 @@ use std::sync::Arc;
 
 use kmip::net::{NetError, Pool};
 use kmip::{
-    BlockCipherMode, CryptographicParameters, DecryptRequest, EncryptRequest, EncryptResponse,
-    Item, ProtocolVersion, RequestBatchItem, RequestHeader, RequestMessage, ResponseMessage,
-    ResponsePayload, ResultReason, ResultStatus, SecretBytes, Tag, TypedRequest,
+    BlockCipherMode, CryptographicParameters, DecryptRequest, DestroyRequest, EncryptRequest,
+    EncryptResponse, Item, ProtocolVersion, RequestBatchItem, RequestHeader, RequestMessage,
+    ResponseMessage, ResponsePayload, ResultReason, ResultStatus, SecretBytes, Tag, TypedRequest,
 };
 
 use kmip::objects::WrapBinding;
@@ -130,6 +132,17 @@ impl CoreLink {
         }
     }
 
+    /// Tells the core that `owner`'s L4 `id`, wrapped under `l3`, is destroyed,
+    /// so that it never unwraps it again. Idempotent: the core acknowledges a repeat alike.
+    pub(crate) async fn shred(&self, l3: &L3Ref, owner: &str, id: &str) -> Result<(), CoreError> {
+        match self.exchange(shred_request(l3, owner, id)?).await? {
+            ResponsePayload::Destroy(_) => Ok(()),
+            _ => Err(CoreError::Contract(
+                "Destroy answered with another operation",
+            )),
+        }
+    }
+
     /// Sends a request message as it is and returns the core's response message as it came.
     pub(crate) async fn call(&self, request: &Item) -> Result<Item, CoreError> {
         let response = self
@@ -189,6 +202,21 @@ fn binding(owner: &str, id: &str) -> Result<Vec<u8>, CoreError> {
     WrapBinding::new(owner, id)
         .encode()
         .map_err(CoreError::Unbindable)
+}
+
+/// The Destroy that tells the core that `owner`'s L4 `id`, wrapped under `l3`, is destroyed: it
+/// names the L4 by its L3 and the additional data every wrap and unwrap of it binds
+/// ([`binding`]), so the core's record matches the requests it must refuse.
+fn shred_request(l3: &L3Ref, owner: &str, id: &str) -> Result<DestroyRequest, CoreError> {
+    let l4 = format!(
+        "l4/{}/{}/{}",
+        l3.tenant,
+        l3.service,
+        hex::encode(binding(owner, id)?)
+    );
+    Ok(DestroyRequest {
+        unique_identifier: Some(l4.into()),
+    })
 }
 
 /// The blob of a wrap, if the answer is the self-describing blob the contract promises.
@@ -321,6 +349,27 @@ mod tests {
             ),
             (None, None)
         );
+    }
+
+    #[test]
+    fn a_shred_names_the_l4_by_its_l3_and_binding() {
+        let sent = through_wire(&link_request(
+            shred_request(&l3(), "app-1", "key-1").unwrap(),
+        ));
+        let message = RequestMessage::from_item(&sent).unwrap();
+        assert_eq!(
+            message.header.authentication, None,
+            "the gateway speaks for itself"
+        );
+        let [item] = <[_; 1]>::try_from(message.batch_items).unwrap();
+        let RequestPayload::Destroy(destroy) = item.payload else {
+            panic!("{item:?}")
+        };
+        let expected = format!(
+            "l4/acme/payments/{}",
+            hex::encode(binding("app-1", "key-1").unwrap())
+        );
+        assert_eq!(destroy.unique_identifier, Some(expected.into()));
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! under the service's key (L3), keeps only the wrapped blobs and their metadata in its
 //! pluggable [`Vault`], and has the core unwrap them on Get. Lifecycle and attribute operations
 //! on its keys are local and keep working while the core is away; Create and Get fail closed.
+//! Destroy is crypto-shredding: the core is told, at once or as soon as it is back, never to
+//! unwrap the key's blob again.
 //! Everything else is forwarded to the core on the application's behalf, with its identity
 //! conveyed in a delegated credential.
 //!
@@ -21,6 +23,7 @@ mod operations;
 mod principal;
 mod server;
 mod service;
+mod shredding;
 mod vault;
 
 // The KMIP object rules the gateway shares with krypton-core, under the names its modules use.
@@ -34,4 +37,6 @@ pub use metadata::Metadata;
 pub use principal::{L3Ref, Principal, Tenancy};
 pub use server::Server;
 pub use service::Gateway;
-pub use vault::{Filter, MemoryVault, Record, RocksDbVault, Vault, VaultError, WrappedKey};
+pub use vault::{
+    Filter, MemoryVault, Record, RocksDbVault, ShredNotice, Vault, VaultError, WrappedKey,
+};

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, VaultConfig};
 use crate::core_link::CoreLink;
-use crate::error::Error;
+use crate::error::{Error, ErrorChain};
 use crate::principal::Tenancy;
 use crate::service::Gateway;
 use crate::vault::{MemoryVault, RocksDbVault, Vault};
@@ -86,7 +86,7 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish and closes the
-    /// vault.
+    /// vault. Meanwhile a task delivers the notices of destroyed keys to the core.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         match self.gateway {
             Backend::Memory(gateway) => {
@@ -123,5 +123,18 @@ async fn serve<V: Vault>(
     gateway: Arc<Gateway<V>>,
     shutdown: impl Future<Output = ()>,
 ) {
+    let courier = tokio::spawn({
+        let gateway = Arc::clone(&gateway);
+        async move { gateway.run_courier().await }
+    });
     kmip::net::serve(listener, tls, identity_source, limits, gateway, shutdown).await;
+    // Stopping the courier anywhere loses nothing: a notice leaves the queue only once the core
+    // acknowledged it. Awaited, so that its hold on the vault is gone when `run` returns.
+    courier.abort();
+    match courier.await {
+        Err(error) if !error.is_cancelled() => {
+            tracing::error!(error = %ErrorChain(&error), "the courier of destroyed keys failed");
+        }
+        _ => {}
+    }
 }

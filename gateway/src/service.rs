@@ -28,6 +28,7 @@ use crate::forward::forward_item;
 use crate::operations::{self, Context, Local, core_failure, vault_failure};
 use crate::principal::{Principal, Tenancy};
 use crate::refusal::Refusal;
+use crate::shredding;
 use crate::vault::Vault;
 
 /// What the gateway offers: the operations it answers for its own keys and those it forwards
@@ -102,6 +103,12 @@ impl<V: Vault> Gateway<V> {
     /// The vault the gateway keeps its keys in.
     pub fn vault(&self) -> &V {
         &self.vault
+    }
+
+    /// Delivers the queued notices of destroyed keys to the core, until the task running it is
+    /// aborted (see [`crate::shredding`]).
+    pub(crate) async fn run_courier(&self) {
+        shredding::run_courier(&self.vault, &self.core).await;
     }
 
     /// The response to `request` from the application known as `identity`.

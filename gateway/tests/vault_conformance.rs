@@ -7,9 +7,9 @@ mod common;
 
 use std::sync::Arc;
 
-use common::records::{CREATED, record};
+use common::records::{CREATED, l3, record};
 use kmip::{Attribute, CryptographicUsageMask, DateTime, Name, State, StorageStatusMask};
-use krypton_gateway::{Filter, MemoryVault, RocksDbVault, Vault, VaultError};
+use krypton_gateway::{Filter, MemoryVault, Record, RocksDbVault, ShredNotice, Vault, VaultError};
 use tempfile::TempDir;
 
 /// The tests' clock: the moment every test record was created.
@@ -244,6 +244,137 @@ async fn concurrent_creates_of_one_id_store_one<V: Vault>(vault: V) {
     );
 }
 
+/// `owner`'s key `id`, as read, changed as Destroy changes it.
+async fn destroyed<V: Vault>(vault: &V, owner: &str, id: &str) -> Record {
+    let mut record = vault.get(owner, id).await.unwrap().unwrap();
+    record.wrapped = None;
+    record.metadata.state = State::Destroyed;
+    record.metadata.destroy_date = Some(NOW);
+    record
+}
+
+fn notice(owner: &str, id: &str) -> ShredNotice {
+    ShredNotice {
+        owner: owner.into(),
+        id: id.into(),
+        l3: l3("acme", "payments"),
+    }
+}
+
+async fn a_shred_stores_the_record_and_queues_its_notice_together<V: Vault>(vault: V) {
+    for id in ["k1", "k2"] {
+        vault.create(record("app-a", id, &[])).await.unwrap();
+    }
+    let gone = destroyed(&vault, "app-a", "k1").await;
+    vault.shred(gone.clone(), 10).await.unwrap();
+    let read = vault.get("app-a", "k1").await.unwrap().unwrap();
+    assert_eq!((read.revision, read.wrapped), (2, None));
+    assert!(vault.shred_pending("app-a", "k1").await.unwrap());
+    assert!(!vault.shred_pending("app-b", "k1").await.unwrap());
+    assert!(!vault.shred_pending("app-a", "k2").await.unwrap());
+    assert_eq!(
+        vault.pending_shreds(10).await.unwrap(),
+        [notice("app-a", "k1")]
+    );
+
+    // A shred that loses its compare-and-set writes neither the record nor the notice.
+    let stale = destroyed(&vault, "app-a", "k2").await;
+    let mut newer = vault.get("app-a", "k2").await.unwrap().unwrap();
+    newer.metadata.state = State::Active;
+    vault.update(newer).await.unwrap();
+    let conflict = vault.shred(stale, 10).await;
+    assert!(
+        matches!(conflict, Err(VaultError::Conflict)),
+        "{conflict:?}"
+    );
+    let missing = vault.shred(record("app-a", "nope", &[]), 10).await;
+    assert!(matches!(missing, Err(VaultError::NotFound)), "{missing:?}");
+    assert!(!vault.shred_pending("app-a", "k2").await.unwrap());
+    assert_eq!(vault.pending_shreds(10).await.unwrap().len(), 1);
+    assert!(
+        vault
+            .get("app-a", "k2")
+            .await
+            .unwrap()
+            .unwrap()
+            .wrapped
+            .is_some()
+    );
+}
+
+async fn the_shred_queue_is_bounded<V: Vault>(vault: V) {
+    for id in ["k1", "k2", "k3"] {
+        vault.create(record("app-a", id, &[])).await.unwrap();
+    }
+    for id in ["k1", "k2"] {
+        vault
+            .shred(destroyed(&vault, "app-a", id).await, 2)
+            .await
+            .unwrap();
+    }
+    let full = vault.shred(destroyed(&vault, "app-a", "k3").await, 2).await;
+    assert!(
+        matches!(full, Err(VaultError::ShredQueueFull { limit: 2 })),
+        "{full:?}"
+    );
+    // Refused whole: the key is untouched.
+    assert_eq!(
+        vault.get("app-a", "k3").await.unwrap(),
+        Some(record("app-a", "k3", &[]))
+    );
+    assert!(!vault.shred_pending("app-a", "k3").await.unwrap());
+    // A key whose notice is queued already takes no new place (a restored record destroyed again).
+    let mut again = destroyed(&vault, "app-a", "k1").await;
+    again.metadata.destroy_date = Some(DateTime(NOW.0 + 1));
+    vault.shred(again, 2).await.unwrap();
+    assert_eq!(vault.pending_shreds(10).await.unwrap().len(), 2);
+    // An acknowledged notice makes room.
+    vault.acknowledge_shred("app-a", "k1").await.unwrap();
+    vault
+        .shred(destroyed(&vault, "app-a", "k3").await, 2)
+        .await
+        .unwrap();
+}
+
+async fn an_acknowledged_notice_leaves_the_queue<V: Vault>(vault: V) {
+    for (owner, id) in [("app-b", "k2"), ("app-a", "k1"), ("app-a", "k3")] {
+        vault.create(record(owner, id, &[])).await.unwrap();
+        vault
+            .shred(destroyed(&vault, owner, id).await, 10)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        vault.pending_shreds(10).await.unwrap(),
+        [
+            notice("app-a", "k1"),
+            notice("app-a", "k3"),
+            notice("app-b", "k2")
+        ]
+    );
+    assert_eq!(vault.pending_shreds(1).await.unwrap().len(), 1);
+    vault.acknowledge_shred("app-a", "k1").await.unwrap();
+    assert!(!vault.shred_pending("app-a", "k1").await.unwrap());
+    // Acknowledging twice, or a notice never queued, is harmless.
+    vault.acknowledge_shred("app-a", "k1").await.unwrap();
+    vault.acknowledge_shred("app-c", "k9").await.unwrap();
+    assert_eq!(
+        vault.pending_shreds(10).await.unwrap(),
+        [notice("app-a", "k3"), notice("app-b", "k2")]
+    );
+    // The destroyed records stay.
+    assert_eq!(
+        vault
+            .get("app-a", "k1")
+            .await
+            .unwrap()
+            .unwrap()
+            .metadata
+            .state,
+        State::Destroyed
+    );
+}
+
 // ---- One instantiation per backend ------------------------------------------------------------
 
 /// Runs every behaviour against a fresh vault from `open`.
@@ -261,6 +392,9 @@ macro_rules! conformance {
                 locate_matches_values_masks_and_date_ranges,
                 concurrent_updates_lose_nothing,
                 concurrent_creates_of_one_id_store_one,
+                a_shred_stores_the_record_and_queues_its_notice_together,
+                the_shred_queue_is_bounded,
+                an_acknowledged_notice_leaves_the_queue,
             );
         }
     };
@@ -342,7 +476,8 @@ async fn planted_rocksdb() -> (RocksDbVault, TempDir) {
             .unwrap();
     }
     {
-        let db = rocksdb::DB::open_default(&path).unwrap();
+        let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), &path, ["default", "shreds"])
+            .unwrap();
         let key = |owner: &str, id: &str| {
             let mut key = u32::try_from(owner.len()).unwrap().to_be_bytes().to_vec();
             key.extend_from_slice(owner.as_bytes());
@@ -402,6 +537,43 @@ async fn the_rocksdb_vault_keeps_every_record_across_a_restart() {
 }
 
 #[tokio::test]
+async fn the_rocksdb_shred_queue_survives_a_restart() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("vault");
+    {
+        let vault = RocksDbVault::open(&path).await.unwrap();
+        for id in ["k1", "k2"] {
+            vault.create(record("app-a", id, &[])).await.unwrap();
+        }
+        vault
+            .shred(destroyed(&vault, "app-a", "k1").await, 1)
+            .await
+            .unwrap();
+    }
+    let vault = RocksDbVault::open(&path).await.unwrap();
+    assert_eq!(
+        vault.pending_shreds(10).await.unwrap(),
+        [notice("app-a", "k1")]
+    );
+    assert!(vault.shred_pending("app-a", "k1").await.unwrap());
+    assert_eq!(
+        vault.get("app-a", "k1").await.unwrap().unwrap().wrapped,
+        None
+    );
+    // The queue's size is known again after the restart: the bound still holds.
+    let full = vault.shred(destroyed(&vault, "app-a", "k2").await, 1).await;
+    assert!(
+        matches!(full, Err(VaultError::ShredQueueFull { limit: 1 })),
+        "{full:?}"
+    );
+    vault.acknowledge_shred("app-a", "k1").await.unwrap();
+    drop(vault);
+    let vault = RocksDbVault::open(&path).await.unwrap();
+    assert!(vault.pending_shreds(10).await.unwrap().is_empty());
+    assert!(!vault.shred_pending("app-a", "k1").await.unwrap());
+}
+
+#[tokio::test]
 async fn a_second_process_cannot_open_a_vault_in_use() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("vault");
@@ -423,7 +595,9 @@ async fn a_damaged_record_is_reported_not_served() {
     }
     // Overwrite the record with bytes that are not CBOR of a record, through RocksDB itself.
     {
-        let db = rocksdb::DB::open_default(&path).unwrap();
+        // The vault has two column families: records (default) and the shred queue.
+        let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), &path, ["default", "shreds"])
+            .unwrap();
         let mut key = 5u32.to_be_bytes().to_vec();
         key.extend_from_slice(b"app-ak1");
         db.put(&key, b"\xff\x00 not a record").unwrap();

@@ -381,7 +381,12 @@ fn a_vault_record_moved_or_copied_is_refused(fixture: &Fixture) {
     });
     // And copied byte for byte, the record still naming Alice, under Bob's key.
     {
-        let db = rocksdb::DB::open_default(stack.gateway_vault()).unwrap();
+        let db = rocksdb::DB::open_cf(
+            &rocksdb::Options::default(),
+            stack.gateway_vault(),
+            ["default", "shreds"],
+        )
+        .unwrap();
         let stored = db.get(vault_key(ALICE, &copied)).unwrap().unwrap();
         db.put(vault_key(BOB, "raw-copy"), stored).unwrap();
     }

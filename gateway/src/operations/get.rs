@@ -33,6 +33,7 @@ pub(super) async fn get<V: Vault>(
     let Some(wrapped) = &record.wrapped else {
         return Err(Refusal::wrong_state("Get", record.metadata.state));
     };
+    super::lifecycle::refuse_if_shredding(context, &record).await?;
     let key = context
         .core
         .unwrap(&record.l3, &record.owner, &record.id, wrapped)

@@ -22,6 +22,7 @@ use crate::core_link::{CoreError, CoreLink};
 use crate::error::ErrorChain;
 use crate::principal::Principal;
 use crate::refusal::Refusal;
+use crate::shredding;
 use crate::vault::{Record, Vault, VaultError};
 
 /// How often an update is retried when concurrent requests change the same key.
@@ -106,20 +107,64 @@ pub(crate) async fn run<V: Vault>(
     })
 }
 
+/// How a changed record is stored.
+#[derive(Clone, Copy)]
+enum Write {
+    /// [`Vault::update`].
+    Replace,
+    /// [`Vault::shred`]: with the key's shred notice for the core.
+    Shred,
+}
+
 /// Applies `change` to the caller's `record` and stores it; when a concurrent request changed
 /// the record first, reads it again and reapplies `change`, a bounded number of times.
 async fn update<V: Vault, T>(
     context: &Context<'_, V>,
+    record: Record,
+    change: impl FnMut(&mut Record) -> Result<T, Refusal>,
+) -> Result<T, Refusal> {
+    store_changed(context, record, Write::Replace, change).await
+}
+
+/// As [`update`], for a `change` that destroys the key: its shred notice is queued with it.
+async fn shred<V: Vault, T>(
+    context: &Context<'_, V>,
+    record: Record,
+    change: impl FnMut(&mut Record) -> Result<T, Refusal>,
+) -> Result<T, Refusal> {
+    store_changed(context, record, Write::Shred, change).await
+}
+
+async fn store_changed<V: Vault, T>(
+    context: &Context<'_, V>,
     mut record: Record,
+    write: Write,
     mut change: impl FnMut(&mut Record) -> Result<T, Refusal>,
 ) -> Result<T, Refusal> {
     let id = record.id.clone();
     for _ in 0..MAX_UPDATE_ATTEMPTS {
         let outcome = change(&mut record)?;
-        match context.vault.update(record).await {
+        let stored = match write {
+            Write::Replace => context.vault.update(record).await,
+            Write::Shred => context.vault.shred(record, shredding::MAX_PENDING).await,
+        };
+        match stored {
             Ok(()) => return Ok(outcome),
             Err(VaultError::Conflict) => {}
             Err(VaultError::NotFound) => return Err(Refusal::not_found(&id)),
+            Err(VaultError::ShredQueueFull { limit }) => {
+                tracing::error!(
+                    limit,
+                    "the queue of destroyed keys is full: Destroy refused"
+                );
+                return Err(Refusal::new(
+                    ResultReason::GeneralFailure,
+                    format!(
+                        "{limit} destroyed keys are waiting for krypton-core to hear of them; \
+                         the key was not destroyed: retry when the core is reachable"
+                    ),
+                ));
+            }
             Err(error) => return Err(vault_failure(&error)),
         }
         record = context

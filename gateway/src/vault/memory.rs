@@ -3,14 +3,18 @@
 //! For the speed tier, where keys live as long as the workload that uses them.
 
 use std::collections::BTreeMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 
-use crate::vault::{Filter, Record, Vault, VaultError};
+use crate::vault::{Filter, Record, ShredNotice, Vault, VaultError};
 
-/// Records keyed by `(owner, id)`, ordered so one owner's records are one range.
+/// Records keyed by `(owner, id)`, ordered so one owner's records are one range, and the shred
+/// notices not yet acknowledged by the core.
 #[derive(Debug, Default)]
 pub struct MemoryVault {
     records: RwLock<BTreeMap<(String, String), Record>>,
+    /// Changed together with a record only while `records` is write-locked (lock order:
+    /// `records`, then `shreds`), so no reader sees one change without the other.
+    shreds: Mutex<BTreeMap<(String, String), ShredNotice>>,
 }
 
 impl MemoryVault {
@@ -27,6 +31,7 @@ impl MemoryVault {
     pub fn with_records(records: impl IntoIterator<Item = ((String, String), Record)>) -> Self {
         Self {
             records: RwLock::new(records.into_iter().collect()),
+            shreds: Mutex::default(),
         }
     }
 }
@@ -90,5 +95,44 @@ impl Vault for MemoryVault {
             }
         }
         Ok(ids)
+    }
+
+    async fn shred(&self, mut record: Record, max_pending: usize) -> Result<(), VaultError> {
+        let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
+        let key = (record.owner.clone(), record.id.clone());
+        let stored = records.get_mut(&key).ok_or(VaultError::NotFound)?;
+        if stored.revision != record.revision {
+            return Err(VaultError::Conflict);
+        }
+        let mut shreds = self.shreds();
+        if !shreds.contains_key(&key) && shreds.len() >= max_pending {
+            return Err(VaultError::ShredQueueFull { limit: max_pending });
+        }
+        // Nothing below can fail: both changes are made, or (above) neither.
+        shreds.insert(key, ShredNotice::of(&record));
+        record.revision = record.revision.saturating_add(1);
+        *stored = record;
+        Ok(())
+    }
+
+    async fn shred_pending(&self, owner: &str, id: &str) -> Result<bool, VaultError> {
+        Ok(self
+            .shreds()
+            .contains_key(&(owner.to_owned(), id.to_owned())))
+    }
+
+    async fn pending_shreds(&self, limit: usize) -> Result<Vec<ShredNotice>, VaultError> {
+        Ok(self.shreds().values().take(limit).cloned().collect())
+    }
+
+    async fn acknowledge_shred(&self, owner: &str, id: &str) -> Result<(), VaultError> {
+        self.shreds().remove(&(owner.to_owned(), id.to_owned()));
+        Ok(())
+    }
+}
+
+impl MemoryVault {
+    fn shreds(&self) -> MutexGuard<'_, BTreeMap<(String, String), ShredNotice>> {
+        self.shreds.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -9,11 +9,14 @@
 //! The trait asks only what a key-value store with a compare-and-set can give, so Redis and
 //! PostgreSQL backends fit beside the two here: create-if-absent, read, replace-if-unchanged
 //! (by [`Record::revision`]) and a scan of one owner's records. Destroying a key is a
-//! replacement that drops the wrapped bytes and keeps the metadata, as KMIP requires of Destroy.
+//! replacement that drops the wrapped bytes and keeps the metadata, as KMIP requires of Destroy,
+//! and queues a [`ShredNotice`] for the core in the same atomic write: the queue is a second
+//! keyspace beside the records, written in one transaction with them.
 
 mod memory;
 mod record;
 mod rocksdb;
+mod shred_notice;
 
 use std::error::Error as StdError;
 use std::future::Future;
@@ -22,6 +25,7 @@ pub use self::rocksdb::RocksDbVault;
 pub use kmip::objects::Filter;
 pub use memory::MemoryVault;
 pub use record::{Record, WrappedKey};
+pub use shred_notice::ShredNotice;
 
 /// Storage for wrapped L4 keys.
 ///
@@ -70,14 +74,62 @@ pub trait Vault: Send + Sync + 'static {
         filter: &Filter,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<String>, VaultError>> + Send;
+
+    /// Replaces a record as [`update`](Self::update) does — the caller has marked it destroyed
+    /// — and, in the same atomic write, queues its [`ShredNotice`]. A notice of the same key
+    /// already queued is replaced.
+    ///
+    /// # Errors
+    ///
+    /// As [`update`](Self::update), and [`VaultError::ShredQueueFull`] if `max_pending` notices
+    /// of other keys are queued: then nothing is written.
+    fn shred(
+        &self,
+        record: Record,
+        max_pending: usize,
+    ) -> impl Future<Output = Result<(), VaultError>> + Send;
+
+    /// Whether a shred notice of the owner's key `id` is queued.
+    ///
+    /// # Errors
+    ///
+    /// A storage error.
+    fn shred_pending(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<bool, VaultError>> + Send;
+
+    /// The first `limit` queued shred notices, in `(owner, id)` order.
+    ///
+    /// # Errors
+    ///
+    /// A storage error, or [`VaultError::Corrupt`] for a notice that does not decode.
+    fn pending_shreds(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<ShredNotice>, VaultError>> + Send;
+
+    /// Removes the shred notice of the owner's key `id`, which the core has acknowledged. No
+    /// notice queued is not an error: delivering one twice is harmless.
+    ///
+    /// # Errors
+    ///
+    /// A storage error.
+    fn acknowledge_shred(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<(), VaultError>> + Send;
 }
 
 /// Why a vault call failed.
 ///
-/// [`Exists`](Self::Exists), [`NotFound`](Self::NotFound) and [`Conflict`](Self::Conflict) are
-/// answers about the records; [`Storage`](Self::Storage) is the environment;
-/// [`Corrupt`](Self::Corrupt) and [`Misplaced`](Self::Misplaced) are stored data that cannot be
-/// trusted; [`Task`](Self::Task) is a bug.
+/// [`Exists`](Self::Exists), [`NotFound`](Self::NotFound), [`Conflict`](Self::Conflict) and
+/// [`ShredQueueFull`](Self::ShredQueueFull) are answers about the records;
+/// [`Storage`](Self::Storage) is the environment; [`Corrupt`](Self::Corrupt) and
+/// [`Misplaced`](Self::Misplaced) are stored data that cannot be trusted; [`Task`](Self::Task)
+/// is a bug.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VaultError {
@@ -92,6 +144,14 @@ pub enum VaultError {
     /// The record changed since it was read.
     #[error("the record changed since it was read")]
     Conflict,
+
+    /// The queue of shred notices for the core is full: the core has been unreachable for as
+    /// long as it took to destroy this many keys. Nothing was written.
+    #[error("{limit} destroyed keys are waiting to be reported to krypton-core")]
+    ShredQueueFull {
+        /// The queue's bound.
+        limit: usize,
+    },
 
     /// The backend's storage failed.
     #[error("vault storage failed while {context}")]

@@ -8,6 +8,10 @@
 //! and miss the group. A compare-and-set holds a lock striped by record, so updates of one
 //! record are ordered while different records proceed in parallel.
 //!
+//! Shred notices live in their own column family, under the same `(owner, id)` key as their
+//! record, and are written with the destroyed record in one synced write batch: the two
+//! cannot be separated by a crash.
+//!
 //! RocksDB calls block, so each runs on the blocking thread pool, never on the async runtime.
 
 use std::collections::HashSet;
@@ -16,15 +20,19 @@ use std::fs::DirBuilder;
 use std::hash::{Hash, Hasher};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use ::rocksdb::{
-    DB, DBRecoveryMode, Direction, ErrorKind, IteratorMode, Options, ReadOptions, ReadTier,
-    WriteOptions,
+    ColumnFamily, DB, DBRecoveryMode, DEFAULT_COLUMN_FAMILY_NAME, Direction, ErrorKind,
+    IteratorMode, Options, ReadOptions, ReadTier, WriteBatch, WriteOptions,
 };
 
 use crate::cbor;
-use crate::vault::{Filter, Record, Vault, VaultError};
+use crate::vault::{Filter, Record, ShredNotice, Vault, VaultError};
+
+/// The column family of the shred notices not yet acknowledged by the core.
+const SHREDS: &str = "shreds";
 
 /// Old RocksDB info logs kept in the database directory.
 const KEEP_INFO_LOGS: usize = 10;
@@ -44,6 +52,9 @@ struct Inner {
     stripes: Vec<Mutex<()>>,
     /// The keys of the creates being checked and written.
     creating: Mutex<HashSet<Vec<u8>>>,
+    /// How many shred notices are queued: changed only under the stripe lock of the notice's
+    /// key, together with the notice. Zero spares every Get a read of the queue.
+    shreds_queued: AtomicUsize,
 }
 
 impl std::fmt::Debug for RocksDbVault {
@@ -63,14 +74,19 @@ impl RocksDbVault {
     /// example because another process has it open).
     pub async fn open(dir: &Path) -> Result<Self, VaultError> {
         let dir = dir.to_owned();
-        let db = tokio::task::spawn_blocking(move || open_db(&dir))
-            .await
-            .map_err(VaultError::Task)??;
+        let (db, queued) = tokio::task::spawn_blocking(move || {
+            let db = open_db(&dir)?;
+            let queued = count_shreds(&db)?;
+            Ok::<_, VaultError>((db, queued))
+        })
+        .await
+        .map_err(VaultError::Task)??;
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
                 stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
                 creating: Mutex::default(),
+                shreds_queued: AtomicUsize::new(queued),
             }),
         })
     }
@@ -96,11 +112,32 @@ fn open_db(dir: &Path) -> Result<DB, VaultError> {
         .map_err(|source| storage("creating the vault directory", source))?;
     let mut options = Options::default();
     options.create_if_missing(true);
+    // A vault made before the queue existed gains its column family on first open.
+    options.create_missing_column_families(true);
     options.set_keep_log_file_num(KEEP_INFO_LOGS);
     // Every acknowledged write was synced, so replay up to the last intact WAL record: only a
     // write that was never acknowledged can be torn.
     options.set_wal_recovery_mode(DBRecoveryMode::PointInTime);
-    DB::open(&options, dir).map_err(|source| storage("opening the vault database", source))
+    DB::open_cf(&options, dir, [DEFAULT_COLUMN_FAMILY_NAME, SHREDS])
+        .map_err(|source| storage("opening the vault database", source))
+}
+
+/// The number of queued shred notices, counted once at open.
+fn count_shreds(db: &DB) -> Result<usize, VaultError> {
+    let cf = shreds_cf(db)?;
+    let mut count = 0;
+    for entry in db.iterator_cf(cf, IteratorMode::Start) {
+        entry.map_err(|source| storage("counting shred notices", source))?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+fn shreds_cf(db: &DB) -> Result<&ColumnFamily, VaultError> {
+    db.cf_handle(SHREDS).ok_or_else(|| VaultError::Storage {
+        context: "finding the shred queue",
+        source: "the column family is missing".into(),
+    })
 }
 
 impl Vault for RocksDbVault {
@@ -141,10 +178,7 @@ impl Vault for RocksDbVault {
             record.revision = read.saturating_add(1);
             let value = encode(&record)?;
             let _stripe = inner.lock(&key);
-            let stored = inner.read(&key)?.ok_or(VaultError::NotFound)?;
-            if decode(&record.owner, &record.id, &stored)?.revision != read {
-                return Err(VaultError::Conflict);
-            }
+            inner.compare_revision(&key, &record, read)?;
             inner.write(&key, &value)
         })
         .await
@@ -160,6 +194,70 @@ impl Vault for RocksDbVault {
         let filter = filter.clone();
         self.blocking(move |inner| inner.scan(&owner, &filter, limit))
             .await
+    }
+
+    async fn shred(&self, mut record: Record, max_pending: usize) -> Result<(), VaultError> {
+        self.blocking(move |inner| {
+            let key = record_key(&record.owner, &record.id);
+            let notice = cbor::encode(&ShredNotice::of(&record))
+                .map_err(|source| storage("encoding a shred notice", source))?;
+            let read = record.revision;
+            record.revision = read.saturating_add(1);
+            let value = encode(&record)?;
+            let _stripe = inner.lock(&key);
+            inner.compare_revision(&key, &record, read)?;
+            let shreds = shreds_cf(&inner.db)?;
+            let requeued = inner.read_shred(&key)?.is_some();
+            if !requeued {
+                inner
+                    .shreds_queued
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                        (queued < max_pending).then_some(queued + 1)
+                    })
+                    .map_err(|_| VaultError::ShredQueueFull { limit: max_pending })?;
+            }
+            let mut batch = WriteBatch::default();
+            batch.put(&key, &value);
+            batch.put_cf(shreds, &key, &notice);
+            let written = inner.write_batch(batch);
+            if written.is_err() && !requeued {
+                inner.shreds_queued.fetch_sub(1, Ordering::AcqRel);
+            }
+            written
+        })
+        .await
+    }
+
+    async fn shred_pending(&self, owner: &str, id: &str) -> Result<bool, VaultError> {
+        if self.inner.shreds_queued.load(Ordering::Acquire) == 0 {
+            return Ok(false);
+        }
+        let key = record_key(owner, id);
+        self.blocking(move |inner| Ok(inner.read_shred(&key)?.is_some()))
+            .await
+    }
+
+    async fn pending_shreds(&self, limit: usize) -> Result<Vec<ShredNotice>, VaultError> {
+        if self.inner.shreds_queued.load(Ordering::Acquire) == 0 {
+            return Ok(Vec::new());
+        }
+        self.blocking(move |inner| inner.scan_shreds(limit)).await
+    }
+
+    async fn acknowledge_shred(&self, owner: &str, id: &str) -> Result<(), VaultError> {
+        let key = record_key(owner, id);
+        self.blocking(move |inner| {
+            let _stripe = inner.lock(&key);
+            if inner.read_shred(&key)?.is_none() {
+                return Ok(());
+            }
+            let mut batch = WriteBatch::default();
+            batch.delete_cf(shreds_cf(&inner.db)?, &key);
+            inner.write_batch(batch)?;
+            inner.shreds_queued.fetch_sub(1, Ordering::AcqRel);
+            Ok(())
+        })
+        .await
     }
 }
 
@@ -178,6 +276,17 @@ impl Inner {
     fn creating(&self) -> std::sync::MutexGuard<'_, HashSet<Vec<u8>>> {
         // Each change of the set is one insert or remove: a panic cannot leave it half-changed.
         self.creating.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Fails unless the stored `record` (at `key`) is still at revision `read`. Call it under
+    /// the record's stripe lock.
+    fn compare_revision(&self, key: &[u8], record: &Record, read: u64) -> Result<(), VaultError> {
+        let stored = self.read(key)?.ok_or(VaultError::NotFound)?;
+        if decode(&record.owner, &record.id, &stored)?.revision == read {
+            Ok(())
+        } else {
+            Err(VaultError::Conflict)
+        }
     }
 
     fn read(&self, key: &[u8]) -> Result<Option<Vec<u8>>, VaultError> {
@@ -205,6 +314,42 @@ impl Inner {
         self.db
             .put_opt(key, value, &options)
             .map_err(|source| storage("writing a record", source))
+    }
+
+    /// Writes `batch` atomically and syncs the WAL before returning.
+    fn write_batch(&self, batch: WriteBatch) -> Result<(), VaultError> {
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        self.db
+            .write_opt(batch, &options)
+            .map_err(|source| storage("writing a batch", source))
+    }
+
+    fn read_shred(&self, key: &[u8]) -> Result<Option<Vec<u8>>, VaultError> {
+        self.db
+            .get_cf(shreds_cf(&self.db)?, key)
+            .map_err(|source| storage("reading a shred notice", source))
+    }
+
+    fn scan_shreds(&self, limit: usize) -> Result<Vec<ShredNotice>, VaultError> {
+        let mut notices = Vec::new();
+        for entry in self
+            .db
+            .iterator_cf(shreds_cf(&self.db)?, IteratorMode::Start)
+            .take(limit)
+        {
+            let (key, value) = entry.map_err(|source| storage("scanning shred notices", source))?;
+            let notice = cbor::decode(&value).map_err(|source| {
+                let (owner, id) = split_key(&key);
+                VaultError::Corrupt {
+                    owner,
+                    id,
+                    source: Box::new(source),
+                }
+            })?;
+            notices.push(notice);
+        }
+        Ok(notices)
     }
 
     fn scan(&self, owner: &str, filter: &Filter, limit: usize) -> Result<Vec<String>, VaultError> {
@@ -258,6 +403,17 @@ fn record_key(owner: &str, id: &str) -> Vec<u8> {
     let mut key = owner_prefix(owner);
     key.extend_from_slice(id.as_bytes());
     key
+}
+
+/// The owner and id of a [`record_key`], for an error message (lossily, if it is damaged).
+fn split_key(key: &[u8]) -> (String, String) {
+    let (length, rest) = key.split_at(key.len().min(4));
+    let length = <[u8; 4]>::try_from(length).map_or(0, u32::from_be_bytes);
+    let (owner, id) = rest.split_at(rest.len().min(usize::try_from(length).unwrap_or(0)));
+    (
+        String::from_utf8_lossy(owner).into_owned(),
+        String::from_utf8_lossy(id).into_owned(),
+    )
 }
 
 fn owner_prefix(owner: &str) -> Vec<u8> {
