@@ -20,7 +20,8 @@ use std::sync::Arc;
 
 use common::Site;
 use common::secrets::{
-    assert_absent, master_key, open_l4_v2, record_key, service_l3s, tenant_l2, wrap_l4_v1,
+    assert_absent, master_key, open_l4_v2, opens_under, record_key, service_l3s, tenant_l2,
+    wrap_l4_v1,
 };
 use kmip::net::{Client, ClientTlsFiles, client_config};
 use kmip::objects::WrapBinding;
@@ -845,6 +846,7 @@ fn no_plaintext_key_reaches_the_disk(hsm: &SoftHsm) -> Result<(), Failed> {
     s.ctl(&["service", "create", "acme", "svc"]).success();
     s.ctl(&["service", "rotate", "acme", "svc"]).success();
     let l4 = [0x5au8; 32];
+    let registered: Vec<u8> = (0..40u8).map(|i| 0xc3 ^ i).collect();
     block_on(async {
         let mut gw = s.gateway("gw-1").await;
         for n in 0..20 {
@@ -852,6 +854,17 @@ fn no_plaintext_key_reaches_the_disk(hsm: &SoftHsm) -> Result<(), Failed> {
             let blob = gw.wrap("l3/acme/svc", &id, &l4).await.unwrap();
             assert_eq!(gw.unwrap("l3/acme/svc", &id, &blob).await.unwrap(), l4);
         }
+        // An application's Secret Data, kept by the core's registry.
+        let Some(RequestPayload::Register(mut register)) =
+            requests::request(Operation::Register, "")
+        else {
+            panic!()
+        };
+        if let kmip::ManagedObject::SecretData(secret) = &mut register.object {
+            secret.key_block.key_material =
+                kmip::KeyMaterial::Bytes(SecretBytes::new(registered.clone()));
+        }
+        gw.one(delegated("acme"), register).await.unwrap();
     });
     core.stop();
     // A restart replays the write-ahead log into table files: both are searched.
@@ -866,11 +879,23 @@ fn no_plaintext_key_reaches_the_disk(hsm: &SoftHsm) -> Result<(), Failed> {
     let l2 = tenant_l2(&db, &record_key, &s.token, "acme", "acme-l1");
     let l3s = service_l3s(&db, &record_key, &l2, "acme", "svc");
     assert_eq!(l3s.len(), 2);
+    // The registry's objects are sealed under the tenant's key: the master key alone (K shares
+    // without the HSM) opens none of them.
+    let registry = db.cf_handle("registry").unwrap();
+    let objects: Vec<_> = db
+        .iterator_cf(registry, rocksdb::IteratorMode::Start)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(objects.len(), 1, "the registered Secret Data");
+    for (key, sealed) in &objects {
+        assert!(!opens_under(&record_key, "registry", key, sealed));
+    }
     let mut secrets = vec![
         ("master key".to_owned(), master.to_vec()),
         ("record key".to_owned(), record_key.to_vec()),
         ("L2".to_owned(), l2),
         ("L4".to_owned(), l4.to_vec()),
+        ("registered Secret Data".to_owned(), registered),
     ];
     for (index, l3) in l3s.into_iter().enumerate() {
         secrets.push((format!("L3 version {}", index + 1), l3));

@@ -121,6 +121,25 @@ pub fn open_record(
     ciborium::from_reader(plain.as_slice()).unwrap()
 }
 
+/// Whether `sealed`, stored at `key` in `family`, opens under `record_key` (envelope version 2,
+/// as [`open_record`] reads it).
+pub fn opens_under(record_key: &[u8; 32], family: &str, key: &[u8], sealed: &[u8]) -> bool {
+    let aad = [
+        &b"krypton.record.v2"[..],
+        &[u8::try_from(family.len()).unwrap()],
+        family.as_bytes(),
+        key,
+    ]
+    .concat();
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM_SIV, record_key).unwrap());
+    let nonce = Nonce::try_assume_unique_for_key(&sealed[1..13]).unwrap();
+    let mut buffer = sealed[13..].to_vec();
+    sealed[0] == 2
+        && key
+            .open_in_place(nonce, Aad::from(&aad[..]), &mut buffer)
+            .is_ok()
+}
+
 /// AES-256-GCM open of `sealed` (ciphertext || tag).
 pub fn gcm_open(key: &[u8], nonce: &[u8], aad: &[u8], sealed: &[u8]) -> Vec<u8> {
     aead_open(&AES_256_GCM, key, nonce, aad, sealed)
