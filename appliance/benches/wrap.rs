@@ -3,7 +3,8 @@
 //! (AES-256-GCM-SIV), each called as `hierarchy::gcm` and `store::sealed_record` call it — the
 //! key read from guarded memory, aws-lc's randomized-nonce key built per call, sealed or opened
 //! in place — on the sizes they see: a 32-byte data key with its format's associated data, and a
-//! 256-byte record.
+//! 256-byte record; and the seal alone, its key set up once, to show what the cipher itself
+//! costs.
 //!
 //! Run with `cargo bench -p krypton-core --bench wrap`.
 
@@ -87,6 +88,18 @@ fn bench(
         });
         group.bench_function(format!("open {name}"), |b| {
             b.iter(|| open(algorithm, &key, black_box(aad), black_box(&blob)));
+        });
+        // The cipher alone: the key set up once, outside guarded memory.
+        let ready = key
+            .expose(|bytes| RandomizedNonceKey::new(algorithm, bytes))
+            .expect("key");
+        group.bench_function(format!("seal {name}, cipher only"), |b| {
+            b.iter(|| {
+                let mut sealed = black_box(plaintext).to_vec();
+                ready
+                    .seal_in_place_append_tag(Aad::from(black_box(aad)), &mut sealed)
+                    .expect("seal")
+            });
         });
     }
     group.finish();
