@@ -9,7 +9,7 @@ use crate::config::{self, Control, CoreKmip, CoreToml, Hardening, PinFile, Pkcs1
 use crate::ctl::{CoreState, Ctl};
 use crate::process::Daemon;
 use crate::token::HsmSetup;
-use crate::{Error, pki};
+use crate::{Error, pki, softhsm};
 
 /// How long the core may take to open its store and control socket.
 const START_LIMIT: Duration = Duration::from_secs(60);
@@ -76,6 +76,8 @@ impl Core {
         if !ctl_program.is_file() {
             return Err(Error::MissingBinary(ctl_program));
         }
+        // The core opens the token before its control socket answers (see softhsm::token_files).
+        let _token_files = hsm.map(|_| softhsm::token_files());
         let env = hsm.map(HsmSetup::core_env).unwrap_or_default();
         let env: Vec<_> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
         let mut daemon = Daemon::spawn(

@@ -6,8 +6,9 @@
 //! [`SoftHsm::install_in`] run first thing in `main`, before any thread exists; the processes
 //! started afterwards (krypton-core) inherit the same configuration and see the same tokens.
 
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::Error as Pkcs11Error;
@@ -49,6 +50,22 @@ pub fn module() -> PathBuf {
         .map_or_else(|| PathBuf::from(DEFAULT_MODULE), PathBuf::from)
 }
 
+/// SoftHSM2 keeps a token in files. A process reads them when it initialises the module and
+/// drops a token it cannot read until it finalises (SoftHSM2 2.6.1's object store); another
+/// process rewrites them on every user login and object change. A krypton-core started while
+/// another process logged in has stopped with "no HSM token is labelled ..." (seen in CI, with
+/// tests starting cores in parallel). So within one process, starting a core on the token and
+/// writing to the token take turns under this lock ([`token_files`]).
+static TOKEN_FILES: Mutex<()> = Mutex::new(());
+
+/// Held while a core on a SoftHSM2 token starts up, and while this process writes to a token:
+/// see [`TOKEN_FILES`]. Also serialises object creation, which has failed at random with
+/// CKR_GENERAL_ERROR when concurrent in SoftHSM2.
+pub fn token_files() -> MutexGuard<'static, ()> {
+    // The lock guards no data: a panic while holding it leaves nothing to repair.
+    TOKEN_FILES.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn pkcs11(call: &'static str) -> impl FnOnce(Pkcs11Error) -> Error {
     move |source| Error::Pkcs11 { call, source }
 }
@@ -62,9 +79,6 @@ pub struct SoftHsm {
     _temporary: Option<TempDir>,
     module: PathBuf,
     context: Pkcs11,
-    /// Token initialisation and key generation are serialised: concurrent object creation in
-    /// SoftHSM2 has failed at random with CKR_GENERAL_ERROR.
-    admin: Mutex<()>,
 }
 
 impl SoftHsm {
@@ -113,7 +127,6 @@ impl SoftHsm {
             _temporary: None,
             module,
             context,
-            admin: Mutex::new(()),
         })
     }
 
@@ -129,26 +142,26 @@ impl SoftHsm {
 
     /// Initialises a new token in the free slot, with a user PIN set, and returns it.
     pub fn create_token(&self, label: &str) -> Result<Token<'_>, Error> {
-        let _admin = self
-            .admin
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let slot = self.free_slot()?;
-        let so_pin = AuthPin::new(format!("so-{label}").into());
-        self.context
-            .init_token(slot, &so_pin, label)
-            .map_err(pkcs11("C_InitToken"))?;
-        let session = self
-            .context
-            .open_rw_session(slot)
-            .map_err(pkcs11("C_OpenSession"))?;
-        session
-            .login(UserType::So, Some(&so_pin))
-            .map_err(pkcs11("C_Login(SO)"))?;
-        session
-            .init_pin(&AuthPin::new(user_pin(label).into()))
-            .map_err(pkcs11("C_InitPIN"))?;
-        session.logout().map_err(pkcs11("C_Logout"))?;
+        let session = {
+            let _token_files = token_files();
+            let slot = self.free_slot()?;
+            let so_pin = AuthPin::new(format!("so-{label}").into());
+            self.context
+                .init_token(slot, &so_pin, label)
+                .map_err(pkcs11("C_InitToken"))?;
+            let session = self
+                .context
+                .open_rw_session(slot)
+                .map_err(pkcs11("C_OpenSession"))?;
+            session
+                .login(UserType::So, Some(&so_pin))
+                .map_err(pkcs11("C_Login(SO)"))?;
+            session
+                .init_pin(&AuthPin::new(user_pin(label).into()))
+                .map_err(pkcs11("C_InitPIN"))?;
+            session.logout().map_err(pkcs11("C_Logout"))?;
+            session
+        };
         self.logged_in(session, label)
     }
 
@@ -168,11 +181,13 @@ impl SoftHsm {
 
     fn logged_in(&self, session: Session, label: &str) -> Result<Token<'_>, Error> {
         let user_pin = user_pin(label);
+        // A login rewrites the token file.
+        let _token_files = token_files();
         session
             .login(UserType::User, Some(&AuthPin::new(user_pin.clone().into())))
             .map_err(pkcs11("C_Login(User)"))?;
         Ok(Token {
-            hsm: self,
+            _installation: PhantomData,
             session: Mutex::new(session),
             label: label.to_owned(),
             user_pin,
@@ -215,7 +230,8 @@ fn user_pin(label: &str) -> String {
 /// application out, and SoftHSM2 then invalidates the object handles it gave out.
 #[derive(Debug)]
 pub struct Token<'h> {
-    hsm: &'h SoftHsm,
+    /// The token's files live in the installation's directory, removed when it is dropped.
+    _installation: PhantomData<&'h SoftHsm>,
     session: Mutex<Session>,
     label: String,
     user_pin: String,
@@ -244,11 +260,7 @@ impl Token<'_> {
     /// Generates a customer root key (L1) inside the token: AES-256, persistent, sensitive and
     /// never extractable, usable for encrypt/decrypt and wrap/unwrap, as a customer would create it.
     pub fn generate_l1(&self, key_label: &str) -> Result<ObjectHandle, Error> {
-        let _admin = self
-            .hsm
-            .admin
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _token_files = token_files();
         let template = [
             Attribute::Token(true),
             Attribute::Private(true),
@@ -282,6 +294,7 @@ impl Token<'_> {
     /// at the HSM would.
     pub fn delete_key(&self, key_label: &str) -> Result<(), Error> {
         let key = self.find_key(key_label)?;
+        let _token_files = token_files();
         self.with_session(|s| s.destroy_object(key))
             .map_err(pkcs11("C_DestroyObject"))
     }
