@@ -1,4 +1,5 @@
-//! The crate's one error type.
+//! The crate's errors: of an operation of the core ([`Error`]), of a KMIP request
+//! ([`RequestError`]), of start-up ([`StartError`]) and of the configuration ([`ConfigError`]).
 
 use std::fmt;
 use std::io;
@@ -11,7 +12,8 @@ use krypton_service::daemon::StartError as RuntimeError;
 use crate::hsm::{HsmError, InvalidIdentifier, TenantId};
 use crate::store::Column;
 
-/// Why an operation of the core — a control request or a KMIP request — failed.
+/// Why an operation of the core failed: a control request, a step of the core's own work, or
+/// what is beneath a KMIP request ([`RequestError::Core`]).
 ///
 /// The variants fall into groups that call for different answers:
 /// - **caller misuse** (the request does not fit the core's state or the API's bounds):
@@ -22,15 +24,8 @@ use crate::store::Column;
 ///   [`TenantNotFound`](Error::TenantNotFound), [`TenantLinked`](Error::TenantLinked),
 ///   [`L1Mismatch`](Error::L1Mismatch), [`ServiceNotFound`](Error::ServiceNotFound),
 ///   [`ServiceExists`](Error::ServiceExists), [`HsmNotConfigured`](Error::HsmNotConfigured);
-/// - **KMIP requests** that are malformed, not allowed or not offered:
-///   [`Kmip`](Error::Kmip), [`InvalidRequest`](Error::InvalidRequest),
-///   [`UnknownGateway`](Error::UnknownGateway), [`TenantNotPermitted`](Error::TenantNotPermitted),
-///   [`ObjectNotFound`](Error::ObjectNotFound),
-///   [`OperationNotSupported`](Error::OperationNotSupported), [`Refused`](Error::Refused);
 /// - **a tenant's keys** out of reach: [`TenantUnavailable`](Error::TenantUnavailable) (unlinked,
 ///   or its L1 refused by the HSM), [`Hsm`](Error::Hsm) (the HSM failed a link);
-/// - **wrapped data keys** that do not open: [`MalformedWrappedKey`](Error::MalformedWrappedKey),
-///   [`UnauthenticWrappedKey`](Error::UnauthenticWrappedKey);
 /// - **operator input** at the unseal ceremony: [`ShareRefused`](Error::ShareRefused) (not
 ///   counted, progress kept) and [`WrongShares`](Error::WrongShares) (attempt over, still sealed);
 /// - **stored data** that failed authentication: [`TamperedRecord`](Error::TamperedRecord);
@@ -38,7 +33,8 @@ use crate::store::Column;
 ///   [`SecretMemory`](Error::SecretMemory), [`Random`](Error::Random);
 /// - **bugs** in this crate or a dependency: [`Internal`](Error::Internal).
 ///
-/// No variant carries secret material.
+/// What only a KMIP request can get wrong is a [`RequestError`]. No variant carries secret
+/// material.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -139,66 +135,16 @@ pub enum Error {
     #[error("the HSM failed")]
     Hsm(#[source] HsmError),
 
-    /// A KMIP request message or batch item that does not decode.
-    #[error("malformed KMIP request")]
-    Kmip(#[source] kmip::Error),
-
-    /// A KMIP request that decodes but asks for something the core does not do this way.
-    #[error("{0}")]
-    InvalidRequest(&'static str),
-
-    /// A KMIP client whose certificate identity is not a configured gateway.
-    #[error("client {0:?} is not a gateway this core serves")]
-    UnknownGateway(String),
-
-    /// A gateway asked for a tenant it is not configured for.
-    #[error("gateway {gateway:?} may not act for tenant {tenant}")]
-    TenantNotPermitted {
-        /// The gateway's certificate identity.
-        gateway: String,
-        /// The tenant asked for.
-        tenant: String,
-    },
-
-    /// A KMIP Unique Identifier that names no object of the core.
-    #[error("no object {0:?}")]
-    ObjectNotFound(String),
-
-    /// A KMIP operation the core does not offer.
-    #[error("operation {0:?} is not supported by krypton-core")]
-    OperationNotSupported(kmip::Operation),
-
-    /// A gateway asked, for itself, for an operation on registry objects: objects belong to
-    /// applications, which a gateway names with a Delegated credential.
-    #[error("{0:?} needs the application's identity: a gateway owns no objects")]
-    GatewayOwnsNoObjects(kmip::Operation),
-
-    /// The KMIP object rules refuse a registry request: the caller's input, the object's
-    /// state, or a limit. The refusal carries its own Result Reason.
-    #[error("{}", .0.message)]
-    Refused(kmip::objects::Refusal),
-
-    /// A registry object authenticated but holds a value this version does not know.
-    #[error("stored object {0:?} holds a value this version of krypton-core does not know")]
-    CorruptObject(String),
-
-    /// A wrapped data key that is not in the format the core writes.
-    #[error("malformed wrapped key: {0}")]
-    MalformedWrappedKey(&'static str),
-
-    /// A data key (L4) its gateway destroyed: its wrapped copies never unwrap again.
-    #[error("data key {0} was destroyed")]
-    Shredded(String),
-
-    /// A wrapped data key that does not open: another owner or L4 identifier, another service
-    /// key, or altered.
-    #[error("the wrapped key does not open under this service key, owner and identifier")]
-    UnauthenticWrappedKey,
-
     /// A share was refused and not counted: mistyped, from another installation, or entered
     /// twice. Progress so far is kept.
     #[error("share refused")]
-    ShareRefused(#[source] shamir::Error),
+    ShareRefused {
+        /// Which of the three it was, for the operator's next step.
+        kind: ShareRefusal,
+        /// The share parser's or combiner's finding.
+        #[source]
+        source: shamir::Error,
+    },
 
     /// The threshold of shares was reached but they do not rebuild this installation's master
     /// key. Every share received is forgotten and the core stays sealed.
@@ -246,6 +192,86 @@ pub enum Error {
     /// A bug: a condition the code rules out happened.
     #[error("internal error")]
     Internal(#[source] Bug),
+}
+
+/// Why a share was refused at the unseal ceremony.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShareRefusal {
+    /// Mistyped or damaged (the group that does not check is in the error), or of a format
+    /// version this core does not read.
+    Malformed,
+    /// A share with this index was entered already in this attempt.
+    Duplicate,
+    /// From another installation's split, or another split of this one.
+    Foreign,
+}
+
+/// Why a KMIP request to the core failed: the request, the caller's rights, the object it
+/// names — or the core beneath it ([`Core`](RequestError::Core)), as a control request can
+/// fail. Mapped to a KMIP Result Reason in one place, `kmip_service::result`.
+///
+/// No variant carries secret material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// A KMIP request that decodes but asks for something the core does not do this way.
+    #[error("{0}")]
+    InvalidRequest(&'static str),
+
+    /// A KMIP client whose certificate identity is not a configured gateway.
+    #[error("client {0:?} is not a gateway this core serves")]
+    UnknownGateway(String),
+
+    /// A gateway asked for a tenant it is not configured for.
+    #[error("gateway {gateway:?} may not act for tenant {tenant}")]
+    TenantNotPermitted {
+        /// The gateway's certificate identity.
+        gateway: String,
+        /// The tenant asked for.
+        tenant: String,
+    },
+
+    /// A KMIP Unique Identifier that names no object of the core.
+    #[error("no object {0:?}")]
+    ObjectNotFound(String),
+
+    /// A gateway asked, for itself, for an operation on registry objects: objects belong to
+    /// applications, which a gateway names with a Delegated credential.
+    #[error("{0:?} needs the application's identity: a gateway owns no objects")]
+    GatewayOwnsNoObjects(kmip::Operation),
+
+    /// The KMIP object rules refuse a registry request: the caller's input, the object's
+    /// state, or a limit. The refusal carries its own Result Reason.
+    #[error("{}", .0.message)]
+    Refused(kmip::objects::Refusal),
+
+    /// A registry object authenticated but holds a value this version does not know.
+    #[error("stored object {0:?} holds a value this version of krypton-core does not know")]
+    CorruptObject(String),
+
+    /// A wrapped data key that is not in the format the core writes.
+    #[error("malformed wrapped key: {0}")]
+    MalformedWrappedKey(&'static str),
+
+    /// A wrapped data key that does not open: another owner or L4 identifier, another service
+    /// key, or altered.
+    #[error("the wrapped key does not open under this service key, owner and identifier")]
+    UnauthenticWrappedKey,
+
+    /// A data key (L4) its gateway destroyed: its wrapped copies never unwrap again.
+    #[error("data key {0} was destroyed")]
+    Shredded(String),
+
+    /// The core failed beneath the request: sealed, the tenant unavailable, the store.
+    #[error(transparent)]
+    Core(#[from] Error),
+}
+
+impl From<Bug> for RequestError {
+    fn from(bug: Bug) -> Self {
+        Self::Core(Error::Internal(bug))
+    }
 }
 
 /// Why the core could not start, or stopped serving. Each of these ends the process.
@@ -379,17 +405,25 @@ impl From<shamir::Error> for Error {
         use shamir::Error as E;
         match error {
             E::InvalidParameters { .. } => Self::InvalidSplit(error),
-            E::MalformedShare(_)
-            | E::UnsupportedVersion { .. }
-            | E::MixedKeySets { .. }
-            | E::ForeignKeySet { .. }
-            | E::ThresholdMismatch { .. }
-            | E::DuplicateIndex { .. }
-            | E::NotEnoughShares { .. } => Self::ShareRefused(error),
+            E::MalformedShare(_) | E::UnsupportedVersion { .. } => {
+                Self::share_refused(ShareRefusal::Malformed, error)
+            }
+            E::DuplicateIndex { .. } => Self::share_refused(ShareRefusal::Duplicate, error),
+            E::MixedKeySets { .. } | E::ForeignKeySet { .. } | E::ThresholdMismatch { .. } => {
+                Self::share_refused(ShareRefusal::Foreign, error)
+            }
             E::WrongKey => Self::WrongShares(error),
             E::Random(_) => Self::Random(error),
+            // The core counts shares itself and never combines too few; and what the crate
+            // adds later is a bug here until it is classified above.
             _ => Self::Internal(Bug::Shamir(error)),
         }
+    }
+}
+
+impl Error {
+    fn share_refused(kind: ShareRefusal, source: shamir::Error) -> Self {
+        Self::ShareRefused { kind, source }
     }
 }
 
@@ -449,7 +483,14 @@ mod tests {
         ));
         assert!(matches!(
             Error::from(shamir::Error::DuplicateIndex { index: 2 }),
-            Error::ShareRefused(_)
+            Error::ShareRefused {
+                kind: ShareRefusal::Duplicate,
+                ..
+            }
+        ));
+        assert!(matches!(
+            Error::from(shamir::Error::NotEnoughShares { have: 1, need: 2 }),
+            Error::Internal(Bug::Shamir(_))
         ));
         assert!(matches!(
             Error::from(shamir::Error::InvalidParameters {

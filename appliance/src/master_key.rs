@@ -94,6 +94,7 @@ fn derive(root: &SecretKey, label: &[u8], when_idle: WhenIdle) -> Result<SecretK
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Bug;
 
     fn root_bytes(master: &MasterKey) -> [u8; 32] {
         master.root.expose(|root| *root)
@@ -140,7 +141,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                Error::ShareRefused(shamir::Error::NotEnoughShares { .. })
+                Error::Internal(Bug::Shamir(shamir::Error::NotEnoughShares { .. }))
             ),
             "{err}"
         );

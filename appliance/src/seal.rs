@@ -330,7 +330,10 @@ mod tests {
         assert!(
             matches!(
                 error,
-                Error::ShareRefused(shamir::Error::ForeignKeySet { .. })
+                Error::ShareRefused {
+                    source: shamir::Error::ForeignKeySet { .. },
+                    ..
+                }
             ),
             "{error}"
         );
@@ -344,7 +347,10 @@ mod tests {
         assert!(
             matches!(
                 error,
-                Error::ShareRefused(shamir::Error::DuplicateIndex { index: 2 })
+                Error::ShareRefused {
+                    source: shamir::Error::DuplicateIndex { index: 2 },
+                    ..
+                }
             ),
             "{error}"
         );

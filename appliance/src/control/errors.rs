@@ -10,7 +10,7 @@ use prost::bytes::Bytes;
 use tonic::{Code, Status};
 
 use super::v1::{ErrorDetail, ErrorReason};
-use crate::error::{Error, ErrorChain};
+use crate::error::{Error, ErrorChain, ShareRefusal};
 
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
@@ -30,7 +30,6 @@ impl From<Error> for Status {
 }
 
 fn classify(error: &Error) -> (Code, ErrorReason) {
-    use shamir::Error as S;
     match error {
         Error::Sealed => (Code::FailedPrecondition, ErrorReason::Sealed),
         Error::Uninitialized => (Code::FailedPrecondition, ErrorReason::Uninitialized),
@@ -40,16 +39,10 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
             (Code::InvalidArgument, ErrorReason::InvalidArgument)
         }
         Error::PermissionDenied { .. } => (Code::PermissionDenied, ErrorReason::PermissionDenied),
-        Error::ShareRefused(refusal) => match refusal {
-            S::MalformedShare(_) | S::UnsupportedVersion { .. } => {
-                (Code::InvalidArgument, ErrorReason::MalformedShare)
-            }
-            S::DuplicateIndex { .. } => (Code::AlreadyExists, ErrorReason::DuplicateShare),
-            S::ForeignKeySet { .. } | S::ThresholdMismatch { .. } | S::MixedKeySets { .. } => {
-                (Code::InvalidArgument, ErrorReason::ForeignShare)
-            }
-            // The core counts shares itself and never combines too few: a bug if it does.
-            _ => (Code::Internal, ErrorReason::Internal),
+        Error::ShareRefused { kind, .. } => match kind {
+            ShareRefusal::Malformed => (Code::InvalidArgument, ErrorReason::MalformedShare),
+            ShareRefusal::Duplicate => (Code::AlreadyExists, ErrorReason::DuplicateShare),
+            ShareRefusal::Foreign => (Code::InvalidArgument, ErrorReason::ForeignShare),
         },
         Error::WrongShares(_) => (Code::InvalidArgument, ErrorReason::WrongShares),
         Error::TamperedRecord { .. } => (Code::DataLoss, ErrorReason::TamperedRecord),
@@ -70,25 +63,15 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
         | Error::SecretMemory(_)
         | Error::Random(_)
         | Error::Internal(_) => (Code::Internal, ErrorReason::Internal),
-        // KMIP-only faults never reach the control API.
-        Error::Kmip(_)
-        | Error::InvalidRequest(_)
-        | Error::UnknownGateway(_)
-        | Error::TenantNotPermitted { .. }
-        | Error::ObjectNotFound(_)
-        | Error::OperationNotSupported(_)
-        | Error::GatewayOwnsNoObjects(_)
-        | Error::Refused(_)
-        | Error::CorruptObject(_)
-        | Error::MalformedWrappedKey(_)
-        | Error::Shredded(_)
-        | Error::UnauthenticWrappedKey => (Code::Internal, ErrorReason::Internal),
     }
 }
 
 fn share_group(error: &Error) -> Option<u32> {
     match error {
-        Error::ShareRefused(shamir::Error::MalformedShare(malformed)) => malformed
+        Error::ShareRefused {
+            source: shamir::Error::MalformedShare(malformed),
+            ..
+        } => malformed
             .group()
             .and_then(|group| u32::try_from(group).ok()),
         _ => None,

@@ -17,7 +17,7 @@ use kmip::{DateTime, ProtocolVersion, RequestPayload, ResponsePayload, SecretByt
 use zeroize::Zeroizing;
 
 use super::{Core, blocking, gate};
-use crate::error::{Bug, Error};
+use crate::error::{Bug, Error, RequestError};
 use crate::hierarchy::shred::{self, L4Id, Shredded};
 use crate::hierarchy::{self, L3Id};
 use crate::hsm::TenantId;
@@ -32,7 +32,7 @@ impl Core {
         l3: L3Id,
         binding: WrapBinding,
         key: SecretBytes,
-    ) -> Result<Vec<u8>, Error> {
+    ) -> Result<Vec<u8>, RequestError> {
         self.keys(move |_, unsealed| hierarchy::wrap(unsealed.keyring(), &l3, &binding, &key))
             .await
     }
@@ -44,14 +44,16 @@ impl Core {
         l3: L3Id,
         binding: WrapBinding,
         blob: Vec<u8>,
-    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+    ) -> Result<Zeroizing<Vec<u8>>, RequestError> {
         self.keys(move |core, unsealed| {
             let bound = binding
                 .encode()
-                .map_err(|invalid| Error::InvalidRequest(invalid.0))?;
+                .map_err(|invalid| RequestError::InvalidRequest(invalid.0))?;
             let shredded = shred::record_key(&l3, &bound);
             if core.store.get_plain(Column::Shredded, &shredded)?.is_some() {
-                return Err(Error::Shredded(L4Id { l3, binding: bound }.to_string()));
+                return Err(RequestError::Shredded(
+                    L4Id { l3, binding: bound }.to_string(),
+                ));
             }
             hierarchy::unwrap(unsealed.keyring(), &l3, &binding, &blob)
         })
@@ -101,7 +103,7 @@ impl Core {
         owner: Owner,
         version: ProtocolVersion,
         payload: RequestPayload,
-    ) -> Result<ResponsePayload, Error> {
+    ) -> Result<ResponsePayload, RequestError> {
         let core = Arc::clone(self);
         blocking(move || {
             core.with_unsealed(|unsealed| {
@@ -118,7 +120,8 @@ impl Core {
                     return Err(Error::TenantUnavailable {
                         tenant,
                         reason: "its keys were revoked while the request ran".to_owned(),
-                    });
+                    }
+                    .into());
                 }
                 Ok(answer)
             })
@@ -130,8 +133,8 @@ impl Core {
     /// on the blocking pool while a transition holds it.
     async fn keys<T: Send + 'static>(
         self: &Arc<Self>,
-        f: impl FnOnce(&Core, &Unsealed) -> Result<T, Error> + Send + 'static,
-    ) -> Result<T, Error> {
+        f: impl FnOnce(&Core, &Unsealed) -> Result<T, RequestError> + Send + 'static,
+    ) -> Result<T, RequestError> {
         let f = match self.lifecycle.try_read() {
             Ok(lifecycle) => return gate(&lifecycle, |unsealed| f(self, unsealed)),
             Err(TryLockError::Poisoned(_)) => return Err(Bug::LockPoisoned.into()),

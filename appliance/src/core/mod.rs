@@ -90,7 +90,10 @@ impl Core {
 
     /// Runs `f` with the unsealed state; refuses with [`Error::Sealed`] otherwise. The gate
     /// every operation that needs a key passes through.
-    fn with_unsealed<T>(&self, f: impl FnOnce(&Unsealed) -> Result<T, Error>) -> Result<T, Error> {
+    fn with_unsealed<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&Unsealed) -> Result<T, E>,
+    ) -> Result<T, E> {
         gate(&*self.read()?, f)
     }
 
@@ -133,21 +136,21 @@ impl Core {
 }
 
 /// Runs `f` if the core is unsealed; refuses otherwise.
-fn gate<T>(
+fn gate<T, E: From<Error>>(
     lifecycle: &Lifecycle,
-    f: impl FnOnce(&Unsealed) -> Result<T, Error>,
-) -> Result<T, Error> {
+    f: impl FnOnce(&Unsealed) -> Result<T, E>,
+) -> Result<T, E> {
     match lifecycle {
         Lifecycle::Unsealed(unsealed) => f(unsealed),
-        Lifecycle::Uninitialized => Err(Error::Uninitialized),
-        Lifecycle::Sealed(_) | Lifecycle::Unsealing(_) => Err(Error::Sealed),
+        Lifecycle::Uninitialized => Err(Error::Uninitialized.into()),
+        Lifecycle::Sealed(_) | Lifecycle::Unsealing(_) => Err(Error::Sealed.into()),
     }
 }
 
 /// Runs `f` on the blocking pool: it syncs to disk or waits for the lifecycle lock.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
-) -> Result<T, Error> {
+async fn blocking<T: Send + 'static, E: From<Error> + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, E> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|join| Error::Internal(Bug::Task(join)))?

@@ -39,14 +39,15 @@ impl Core {
         let mut runs: HashMap<TenantId, TenantLiveness> = HashMap::new();
         loop {
             ticks.tick().await;
-            let targets = match self.with_unsealed(|unsealed| Ok(unsealed.keyring().active())) {
-                Ok(targets) => targets,
-                // Sealed or not initialized: no tenant has keys to lose.
-                Err(_) => {
-                    runs.clear();
-                    continue;
-                }
-            };
+            let targets =
+                match self.with_unsealed(|unsealed| Ok::<_, Error>(unsealed.keyring().active())) {
+                    Ok(targets) => targets,
+                    // Sealed or not initialized: no tenant has keys to lose.
+                    Err(_) => {
+                        runs.clear();
+                        continue;
+                    }
+                };
             // A tenant that left (unlinked, failed closed) starts afresh when it is back.
             runs.retain(|tenant, _| targets.iter().any(|(active, ..)| active == tenant));
             let mut probes = JoinSet::new();
@@ -75,7 +76,7 @@ impl Core {
         run: &mut TenantLiveness,
         config: &LivenessConfig,
     ) {
-        let judged = self.with_unsealed(|unsealed| {
+        let judged: Result<_, Error> = self.with_unsealed(|unsealed| {
             let keyring = unsealed.keyring();
             // None: the tenant changed while the HSM answered; the answer is dropped.
             let Some(verdict) = keyring.verdict(tenant, ticket, answer) else {

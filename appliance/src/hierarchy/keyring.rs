@@ -146,25 +146,26 @@ pub(crate) struct Superseded;
 
 impl Keyring {
     /// Runs `f` with the keys of `tenant`; fails closed if it has none in memory.
-    pub(crate) fn with_tenant<T>(
+    pub(crate) fn with_tenant<T, E: From<Error>>(
         &self,
         tenant: &TenantId,
-        f: impl FnOnce(&TenantKeys) -> Result<T, Error>,
-    ) -> Result<T, Error> {
+        f: impl FnOnce(&TenantKeys) -> Result<T, E>,
+    ) -> Result<T, E> {
         let inner = self.read();
         let unavailable = |reason: &str| Error::TenantUnavailable {
             tenant: tenant.clone(),
             reason: reason.to_owned(),
         };
-        match inner.tenants.get(tenant).map(|slot| &slot.state) {
-            Some(TenantState::Active(keys)) => f(keys),
-            Some(TenantState::Unavailable(reason)) => Err(unavailable(reason)),
-            Some(TenantState::Unlinked) => Err(unavailable("it is unlinked")),
-            Some(TenantState::Opening) => Err(unavailable(
-                "its L2 is being re-opened by the HSM after the unseal",
-            )),
-            None => Err(Error::TenantNotFound(tenant.clone())),
-        }
+        let refusal = match inner.tenants.get(tenant).map(|slot| &slot.state) {
+            Some(TenantState::Active(keys)) => return f(keys),
+            Some(TenantState::Unavailable(reason)) => unavailable(reason),
+            Some(TenantState::Unlinked) => unavailable("it is unlinked"),
+            Some(TenantState::Opening) => {
+                unavailable("its L2 is being re-opened by the HSM after the unseal")
+            }
+            None => Error::TenantNotFound(tenant.clone()),
+        };
+        Err(refusal.into())
     }
 
     /// `tenant`'s registry key and the ticket it was read at, for an operation that runs

@@ -20,7 +20,7 @@ pub(crate) mod wrapped_key;
 use kmip::objects::WrapBinding;
 use zeroize::Zeroizing;
 
-use crate::error::Error;
+use crate::error::{Error, RequestError};
 
 pub(crate) use keyring::{Keyring, Origin, ServiceKeys, TenantKeys, TenantState, Ticket};
 pub(crate) use names::{L3Id, ServiceName, tenant_id};
@@ -31,7 +31,7 @@ pub(crate) fn wrap(
     l3: &L3Id,
     binding: &WrapBinding,
     key: &[u8],
-) -> Result<Vec<u8>, Error> {
+) -> Result<Vec<u8>, RequestError> {
     keyring.with_tenant(&l3.tenant, |keys| {
         let (version, l3_key) = service(keys, l3)?.current().ok_or_else(|| not_found(l3))?;
         wrapped_key::wrap(l3_key, l3, version, binding, key)
@@ -44,12 +44,12 @@ pub(crate) fn unwrap(
     l3: &L3Id,
     binding: &WrapBinding,
     blob: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, Error> {
+) -> Result<Zeroizing<Vec<u8>>, RequestError> {
     let version = wrapped_key::version(blob)?;
     keyring.with_tenant(&l3.tenant, |keys| {
         let l3_key = service(keys, l3)?
             .version(version)
-            .ok_or(Error::UnauthenticWrappedKey)?;
+            .ok_or(RequestError::UnauthenticWrappedKey)?;
         wrapped_key::unwrap(l3_key, l3, binding, blob)
     })
 }

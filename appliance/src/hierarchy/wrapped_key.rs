@@ -33,7 +33,7 @@ use kmip::objects::WrapBinding;
 use kmip::objects::wrap_binding::{BLOB_FORMAT_BOUND, BLOB_FORMAT_ID_ONLY};
 use zeroize::Zeroizing;
 
-use crate::error::Error;
+use crate::error::RequestError;
 use crate::secret::SecretKey;
 
 use super::L3Id;
@@ -54,9 +54,9 @@ pub(super) fn wrap(
     version: u32,
     binding: &WrapBinding,
     key: &[u8],
-) -> Result<Vec<u8>, Error> {
+) -> Result<Vec<u8>, RequestError> {
     if key.is_empty() || key.len() > MAX_KEY_LEN {
-        return Err(Error::InvalidRequest(
+        return Err(RequestError::InvalidRequest(
             "the data to wrap must be 1 to 512 bytes",
         ));
     }
@@ -71,11 +71,11 @@ pub(super) fn wrap(
 }
 
 /// The L3 version a blob names, read before the key is chosen.
-pub(super) fn version(blob: &[u8]) -> Result<u32, Error> {
+pub(super) fn version(blob: &[u8]) -> Result<u32, RequestError> {
     format(blob)?;
     let version = blob[1..]
         .first_chunk::<4>()
-        .ok_or(Error::MalformedWrappedKey("truncated"))?;
+        .ok_or(RequestError::MalformedWrappedKey("truncated"))?;
     Ok(u32::from_be_bytes(*version))
 }
 
@@ -86,12 +86,12 @@ pub(super) fn unwrap(
     l3: &L3Id,
     binding: &WrapBinding,
     blob: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, Error> {
+) -> Result<Zeroizing<Vec<u8>>, RequestError> {
     let version = version(blob)?;
     let (header, sealed) = blob.split_at(HEADER_LEN);
     let iv = header[5..]
         .first_chunk::<IV_LEN>()
-        .ok_or(Error::MalformedWrappedKey("truncated"))?;
+        .ok_or(RequestError::MalformedWrappedKey("truncated"))?;
     let (cipher, aad) = match format(blob)? {
         BLOB_FORMAT_ID_ONLY => (
             Cipher::Gcm,
@@ -99,25 +99,33 @@ pub(super) fn unwrap(
         ),
         _ => (Cipher::GcmSiv, associated_data_v2(l3, version, binding)?),
     };
-    gcm::open_with(cipher, l3_key, iv, &aad, sealed).ok_or(Error::UnauthenticWrappedKey)
+    gcm::open_with(cipher, l3_key, iv, &aad, sealed).ok_or(RequestError::UnauthenticWrappedKey)
 }
 
 /// The blob's format, once its length is checked.
-fn format(blob: &[u8]) -> Result<u8, Error> {
-    let format = *blob.first().ok_or(Error::MalformedWrappedKey("empty"))?;
+fn format(blob: &[u8]) -> Result<u8, RequestError> {
+    let format = *blob
+        .first()
+        .ok_or(RequestError::MalformedWrappedKey("empty"))?;
     if format != BLOB_FORMAT_ID_ONLY && format != BLOB_FORMAT_BOUND {
-        return Err(Error::MalformedWrappedKey("unknown format version"));
+        return Err(RequestError::MalformedWrappedKey("unknown format version"));
     }
     if blob.len() < HEADER_LEN + TAG_LEN + 1 {
-        return Err(Error::MalformedWrappedKey("truncated"));
+        return Err(RequestError::MalformedWrappedKey("truncated"));
     }
     if blob.len() > HEADER_LEN + MAX_KEY_LEN + TAG_LEN {
-        return Err(Error::MalformedWrappedKey("longer than any wrapped key"));
+        return Err(RequestError::MalformedWrappedKey(
+            "longer than any wrapped key",
+        ));
     }
     Ok(format)
 }
 
-fn associated_data_v2(l3: &L3Id, version: u32, binding: &WrapBinding) -> Result<Vec<u8>, Error> {
+fn associated_data_v2(
+    l3: &L3Id,
+    version: u32,
+    binding: &WrapBinding,
+) -> Result<Vec<u8>, RequestError> {
     let fields = [
         l3.tenant.as_str(),
         l3.service.as_str(),
@@ -132,7 +140,7 @@ fn associated_data_v2(l3: &L3Id, version: u32, binding: &WrapBinding) -> Result<
             aad.extend_from_slice(&version.to_be_bytes());
         }
         let len = u16::try_from(field.len()).map_err(|_| {
-            Error::InvalidRequest("the key's owner and identifier are 1 to 1024 bytes each")
+            RequestError::InvalidRequest("the key's owner and identifier are 1 to 1024 bytes each")
         })?;
         aad.extend_from_slice(&len.to_be_bytes());
         aad.extend_from_slice(field.as_bytes());
@@ -228,7 +236,7 @@ mod tests {
             assert!(
                 matches!(
                     unwrap(&key, service, place, &blob),
-                    Err(Error::UnauthenticWrappedKey)
+                    Err(RequestError::UnauthenticWrappedKey)
                 ),
                 "{service} {place:?}"
             );
@@ -237,14 +245,14 @@ mod tests {
         relabelled[4] = 2;
         assert!(matches!(
             unwrap(&key, &acme, &alice, &relabelled),
-            Err(Error::UnauthenticWrappedKey)
+            Err(RequestError::UnauthenticWrappedKey)
         ));
         // A format 2 blob passed off as format 1 is opened with GCM and fails.
         let mut downgraded = blob.clone();
         downgraded[0] = 1;
         assert!(matches!(
             unwrap(&key, &acme, &alice, &downgraded),
-            Err(Error::UnauthenticWrappedKey)
+            Err(RequestError::UnauthenticWrappedKey)
         ));
     }
 
@@ -262,14 +270,14 @@ mod tests {
         );
         assert!(matches!(
             unwrap(&key, &acme, &binding("app-alice", "key-2"), &blob),
-            Err(Error::UnauthenticWrappedKey)
+            Err(RequestError::UnauthenticWrappedKey)
         ));
         // Passed off as format 2, it is opened with GCM-SIV and the full binding, and fails.
         let mut upgraded = blob.clone();
         upgraded[0] = 2;
         assert!(matches!(
             unwrap(&key, &acme, &binding("app-alice", "key-1"), &upgraded),
-            Err(Error::UnauthenticWrappedKey)
+            Err(RequestError::UnauthenticWrappedKey)
         ));
     }
 
@@ -287,13 +295,13 @@ mod tests {
         ] {
             assert!(matches!(
                 unwrap(&key, &acme, &alice, bad),
-                Err(Error::MalformedWrappedKey(_))
+                Err(RequestError::MalformedWrappedKey(_))
             ));
         }
         for bad_key in [&[][..], &[1; MAX_KEY_LEN + 1][..]] {
             assert!(matches!(
                 wrap(&key, &acme, 1, &alice, bad_key),
-                Err(Error::InvalidRequest(_))
+                Err(RequestError::InvalidRequest(_))
             ));
         }
     }

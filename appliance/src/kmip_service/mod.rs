@@ -42,7 +42,7 @@ use kmip::{
 };
 
 use crate::core::Core;
-use crate::error::Error;
+use crate::error::RequestError;
 use crate::hierarchy::L3Id;
 use crate::hierarchy::shred::L4Id;
 use crate::hsm::TenantId;
@@ -108,12 +108,12 @@ impl KmipService {
         &'a self,
         peer: &'a PeerIdentity,
         header: &RequestHeader,
-    ) -> Result<Checked<'a>, Error> {
+    ) -> Result<Checked<'a>, RequestError> {
         let gateway = peer.name();
         let tenants = self
             .gateways
             .tenants(gateway)
-            .ok_or_else(|| Error::UnknownGateway(gateway.to_owned()))?;
+            .ok_or_else(|| RequestError::UnknownGateway(gateway.to_owned()))?;
         let delegated = header
             .authentication
             .iter()
@@ -130,7 +130,7 @@ impl KmipService {
                 let tenant = TenantId::new(delegated.tenant.as_str())
                     .ok()
                     .filter(|tenant| tenants.contains(tenant))
-                    .ok_or_else(|| Error::TenantNotPermitted {
+                    .ok_or_else(|| RequestError::TenantNotPermitted {
                         gateway: gateway.to_owned(),
                         tenant: delegated.tenant.clone(),
                     })?;
@@ -155,7 +155,7 @@ impl KmipService {
         checked: &Checked<'_>,
         header: &RequestHeader,
         item: RequestBatchItem,
-    ) -> Result<ResponsePayload, Error> {
+    ) -> Result<ResponsePayload, RequestError> {
         let for_gateway = matches!(checked.requester, Requester::Gateway { .. });
         match item.payload {
             RequestPayload::Encrypt(request) if for_gateway => {
@@ -176,11 +176,11 @@ impl KmipService {
         &self,
         checked: &Checked<'_>,
         request: EncryptRequest,
-    ) -> Result<EncryptResponse, Error> {
+    ) -> Result<EncryptResponse, RequestError> {
         let l3 = self.service_key(checked, request.unique_identifier.as_ref())?;
         check_parameters(request.cryptographic_parameters.as_ref())?;
         if request.iv_counter_nonce.is_some() {
-            return Err(Error::InvalidRequest(
+            return Err(RequestError::InvalidRequest(
                 "the core draws the IV: send no IV/Counter/Nonce",
             ));
         }
@@ -201,11 +201,11 @@ impl KmipService {
         &self,
         checked: &Checked<'_>,
         request: DecryptRequest,
-    ) -> Result<DecryptResponse, Error> {
+    ) -> Result<DecryptResponse, RequestError> {
         let l3 = self.service_key(checked, request.unique_identifier.as_ref())?;
         check_parameters(request.cryptographic_parameters.as_ref())?;
         if request.iv_counter_nonce.is_some() || request.authenticated_encryption_tag.is_some() {
-            return Err(Error::InvalidRequest(
+            return Err(RequestError::InvalidRequest(
                 "the wrapped blob carries its IV and tag: send neither apart",
             ));
         }
@@ -225,15 +225,15 @@ impl KmipService {
         &self,
         checked: &Checked<'_>,
         request: DestroyRequest,
-    ) -> Result<DestroyResponse, Error> {
+    ) -> Result<DestroyResponse, RequestError> {
         let text = request
             .unique_identifier
             .as_ref()
             .and_then(UniqueIdentifier::as_text)
-            .ok_or(Error::InvalidRequest(
+            .ok_or(RequestError::InvalidRequest(
                 "a gateway's Destroy names the data key as l4/<tenant>/<service>/<binding>",
             ))?;
-        let l4 = L4Id::parse(text).ok_or_else(|| Error::ObjectNotFound(text.to_owned()))?;
+        let l4 = L4Id::parse(text).ok_or_else(|| RequestError::ObjectNotFound(text.to_owned()))?;
         self.permit(checked, &l4.l3.tenant)?;
         let unique_identifier = text.to_owned();
         self.core.shred(l4).await?;
@@ -245,23 +245,23 @@ impl KmipService {
         &self,
         checked: &Checked<'_>,
         uid: Option<&UniqueIdentifier>,
-    ) -> Result<L3Id, Error> {
+    ) -> Result<L3Id, RequestError> {
         let text = uid
             .and_then(UniqueIdentifier::as_text)
-            .ok_or(Error::InvalidRequest(
+            .ok_or(RequestError::InvalidRequest(
                 "Encrypt and Decrypt name the service key by its Unique Identifier",
             ))?;
-        let l3 = L3Id::parse(text).ok_or_else(|| Error::ObjectNotFound(text.to_owned()))?;
+        let l3 = L3Id::parse(text).ok_or_else(|| RequestError::ObjectNotFound(text.to_owned()))?;
         self.permit(checked, &l3.tenant)?;
         Ok(l3)
     }
 
     /// Refuses a request of a gateway for a tenant it is not configured for.
-    fn permit(&self, checked: &Checked<'_>, tenant: &TenantId) -> Result<(), Error> {
+    fn permit(&self, checked: &Checked<'_>, tenant: &TenantId) -> Result<(), RequestError> {
         if checked.tenants.contains(tenant) {
             return Ok(());
         }
-        Err(Error::TenantNotPermitted {
+        Err(RequestError::TenantNotPermitted {
             gateway: checked.gateway.to_owned(),
             tenant: tenant.to_string(),
         })
@@ -313,7 +313,7 @@ impl Dispatch for Items<'_> {
 }
 
 /// The KMIP answer to `error`, logged with who asked and for which operation.
-fn refusal(peer: &PeerIdentity, operation: Option<Operation>, error: &Error) -> Refusal {
+fn refusal(peer: &PeerIdentity, operation: Option<Operation>, error: &RequestError) -> Refusal {
     let (reason, message) = result_of(error);
     tracing::warn!(peer = %peer, ?operation, ?reason, %message, "KMIP request refused");
     Refusal::new(reason, message)
@@ -321,10 +321,10 @@ fn refusal(peer: &PeerIdentity, operation: Option<Operation>, error: &Error) -> 
 
 /// Only AES-GCM (the L3's algorithm and mode family: KMIP names no GCM-SIV mode, and the blob's
 /// format says which of the two sealed it); unset fields take those values.
-fn check_parameters(parameters: Option<&CryptographicParameters>) -> Result<(), Error> {
+fn check_parameters(parameters: Option<&CryptographicParameters>) -> Result<(), RequestError> {
     let mode = parameters.and_then(|p| p.block_cipher_mode);
     if mode.is_some_and(|mode| mode != BlockCipherMode::Gcm) {
-        return Err(Error::InvalidRequest(
+        return Err(RequestError::InvalidRequest(
             "service keys wrap with AES-GCM: Block Cipher Mode must be GCM",
         ));
     }
@@ -332,10 +332,10 @@ fn check_parameters(parameters: Option<&CryptographicParameters>) -> Result<(), 
 }
 
 /// The L4's owner and Unique Identifier, which the contract sends as the additional data.
-fn binding(aad: Option<Vec<u8>>) -> Result<WrapBinding, Error> {
-    let aad = aad.ok_or(Error::InvalidRequest(
+fn binding(aad: Option<Vec<u8>>) -> Result<WrapBinding, RequestError> {
+    let aad = aad.ok_or(RequestError::InvalidRequest(
         "the Authenticated Encryption Additional Data must be the L4's owner and Unique \
          Identifier",
     ))?;
-    WrapBinding::decode(&aad).map_err(|invalid| Error::InvalidRequest(invalid.0))
+    WrapBinding::decode(&aad).map_err(|invalid| RequestError::InvalidRequest(invalid.0))
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use kmip::{RequestBatchItem, RequestHeader, ResponsePayload};
 
 use crate::core::Core;
-use crate::error::Error;
+use crate::error::{Error, RequestError};
 use crate::hsm::TenantId;
 use crate::registry::Owner;
 
@@ -40,9 +40,9 @@ pub(crate) async fn registry_answer(
     requester: &Requester,
     header: &RequestHeader,
     item: RequestBatchItem,
-) -> Result<ResponsePayload, Error> {
+) -> Result<ResponsePayload, RequestError> {
     let Requester::Application { owner, .. } = requester else {
-        return Err(Error::GatewayOwnsNoObjects(item.operation));
+        return Err(RequestError::GatewayOwnsNoObjects(item.operation));
     };
     let tenant = TenantId::new(owner.tenant.as_str()).map_err(Error::InvalidName)?;
     core.registry(tenant, owner.clone(), header.protocol_version, item.payload)

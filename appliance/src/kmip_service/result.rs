@@ -1,4 +1,5 @@
-//! The one place where an error of the core becomes a KMIP Result Reason and Result Message.
+//! The one place where an error of a KMIP request becomes a KMIP Result Reason and Result
+//! Message.
 //!
 //! Faults of the request, of the caller's rights or of a tenant's keys are described to the
 //! gateway; faults inside the core are logged in full here and reported only as a general
@@ -6,38 +7,46 @@
 
 use kmip::ResultReason;
 
-use crate::error::{Error, ErrorChain};
+use crate::error::{Error, ErrorChain, RequestError};
 
 /// The Result Reason and Result Message that answer `error`.
-pub(crate) fn result_of(error: &Error) -> (ResultReason, String) {
+pub(crate) fn result_of(error: &RequestError) -> (ResultReason, String) {
     let described = |reason| (reason, ErrorChain(error).to_string());
     match error {
-        Error::Sealed => (
-            ResultReason::GeneralFailure,
-            "krypton-core is sealed".into(),
-        ),
-        Error::Uninitialized => (
-            ResultReason::GeneralFailure,
-            "krypton-core is not initialized".into(),
-        ),
-        Error::Kmip(source) => described(source.result_reason()),
-        Error::InvalidRequest(_) | Error::InvalidName(_) | Error::MalformedWrappedKey(_) => {
+        RequestError::InvalidRequest(_) | RequestError::MalformedWrappedKey(_) => {
             described(ResultReason::InvalidField)
         }
-        Error::UnknownGateway(_)
-        | Error::GatewayOwnsNoObjects(_)
-        | Error::TenantNotPermitted { .. }
-        | Error::TenantUnavailable { .. }
-        | Error::TenantNotFound(_) => described(ResultReason::PermissionDenied),
-        Error::ServiceNotFound { .. } | Error::ObjectNotFound(_) => {
-            described(ResultReason::ItemNotFound)
+        RequestError::UnknownGateway(_)
+        | RequestError::GatewayOwnsNoObjects(_)
+        | RequestError::TenantNotPermitted { .. } => described(ResultReason::PermissionDenied),
+        RequestError::ObjectNotFound(_) => described(ResultReason::ItemNotFound),
+        RequestError::Refused(refusal) => (refusal.reason, refusal.message.to_string()),
+        RequestError::UnauthenticWrappedKey => described(ResultReason::CryptographicFailure),
+        RequestError::Shredded(_) => described(ResultReason::ObjectDestroyed),
+        RequestError::CorruptObject(_) => internal(error),
+        RequestError::Core(core) => core_result(core).unwrap_or_else(|| internal(error)),
+    }
+}
+
+/// The answer to a failure of the core beneath a request, or `None` when it is the core's own
+/// fault (or a control-side refusal no KMIP request can cause), which the client only learns
+/// was internal.
+fn core_result(error: &Error) -> Option<(ResultReason, String)> {
+    let described = |reason| Some((reason, ErrorChain(error).to_string()));
+    match error {
+        Error::Sealed => Some((
+            ResultReason::GeneralFailure,
+            "krypton-core is sealed".into(),
+        )),
+        Error::Uninitialized => Some((
+            ResultReason::GeneralFailure,
+            "krypton-core is not initialized".into(),
+        )),
+        Error::InvalidName(_) => described(ResultReason::InvalidField),
+        Error::TenantUnavailable { .. } | Error::TenantNotFound(_) => {
+            described(ResultReason::PermissionDenied)
         }
-        Error::OperationNotSupported(_) => described(ResultReason::OperationNotSupported),
-        Error::Refused(refusal) => (refusal.reason, refusal.message.to_string()),
-        Error::UnauthenticWrappedKey => described(ResultReason::CryptographicFailure),
-        Error::Shredded(_) => described(ResultReason::ObjectDestroyed),
-        // Control-side refusals cannot come from a KMIP request; and the core's own faults.
-        // Either way the client learns only that the core failed: the log has the rest.
+        Error::ServiceNotFound { .. } => described(ResultReason::ItemNotFound),
         Error::AlreadyInitialized
         | Error::AlreadyUnsealed
         | Error::InvalidSplit(_)
@@ -48,22 +57,23 @@ pub(crate) fn result_of(error: &Error) -> (ResultReason, String) {
         | Error::ServiceExists { .. }
         | Error::HsmNotConfigured
         | Error::Hsm(_)
-        | Error::ShareRefused(_)
+        | Error::ShareRefused { .. }
         | Error::WrongShares(_)
-        | Error::CorruptObject(_)
         | Error::TamperedRecord { .. }
         | Error::Store { .. }
         | Error::Io { .. }
         | Error::SecretMemory(_)
         | Error::Random(_)
-        | Error::Internal(_) => {
-            tracing::error!(error = %ErrorChain(error), "KMIP request failed inside the core");
-            (
-                ResultReason::GeneralFailure,
-                "internal error in krypton-core; see its log".into(),
-            )
-        }
+        | Error::Internal(_) => None,
     }
+}
+
+fn internal(error: &RequestError) -> (ResultReason, String) {
+    tracing::error!(error = %ErrorChain(error), "KMIP request failed inside the core");
+    (
+        ResultReason::GeneralFailure,
+        "internal error in krypton-core; see its log".into(),
+    )
 }
 
 #[cfg(test)]
@@ -76,22 +86,28 @@ mod tests {
     fn the_contracts_refusals() {
         let tenant = TenantId::new("acme").unwrap();
         assert_eq!(
-            result_of(&Error::Sealed),
+            result_of(&Error::Sealed.into()),
             (
                 ResultReason::GeneralFailure,
                 "krypton-core is sealed".into()
             )
         );
-        let (reason, message) = result_of(&Error::TenantUnavailable {
-            tenant,
-            reason: "it is unlinked".into(),
-        });
+        let (reason, message) = result_of(
+            &Error::TenantUnavailable {
+                tenant,
+                reason: "it is unlinked".into(),
+            }
+            .into(),
+        );
         assert_eq!(reason, ResultReason::PermissionDenied);
         assert_eq!(message, "tenant acme is unavailable: it is unlinked");
-        let (reason, _) = result_of(&Error::OperationNotSupported(kmip::Operation::Rekey));
-        assert_eq!(reason, ResultReason::OperationNotSupported);
-        let (reason, message) = result_of(&Error::Internal(Bug::Aead));
+        let (reason, _) = result_of(&RequestError::Shredded("l4/acme/db/00".into()));
+        assert_eq!(reason, ResultReason::ObjectDestroyed);
+        let (reason, message) = result_of(&Bug::Aead.into());
         assert_eq!(reason, ResultReason::GeneralFailure);
         assert!(!message.contains("AES"), "{message}");
+        let (reason, message) = result_of(&RequestError::CorruptObject("7".into()));
+        assert_eq!(reason, ResultReason::GeneralFailure);
+        assert!(!message.contains('7'), "{message}");
     }
 }

@@ -33,7 +33,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use kmip::objects::{AttributeLimits, Refusal};
 use kmip::{DateTime, ProtocolVersion, RequestPayload, ResponsePayload, ResultReason};
 
-use crate::error::Error;
+use crate::error::{Error, RequestError};
 use crate::secret::SecretKey;
 use crate::store::Store;
 
@@ -117,12 +117,12 @@ impl From<Error> for RegistryError {
     }
 }
 
-impl From<RegistryError> for Error {
-    /// Into the core's one error type, which [`result_of`](crate::kmip_service) maps to KMIP.
+impl From<RegistryError> for RequestError {
+    /// Into the KMIP request's error, which `kmip_service::result` maps to the wire.
     fn from(error: RegistryError) -> Self {
         match error {
             RegistryError::Refused(refusal) => Self::Refused(refusal),
-            RegistryError::Store(error) => error,
+            RegistryError::Store(error) => Self::Core(error),
             RegistryError::Corrupt { id } => Self::CorruptObject(id),
         }
     }
