@@ -184,11 +184,21 @@ async fn store_changed<V: Vault, T>(
 /// or, for a record moved or copied into place, that it is not served.
 pub(crate) fn vault_failure(error: &VaultError) -> Refusal {
     tracing::error!(error = %ErrorChain(error), "vault failure");
-    let message = if matches!(error, VaultError::Misplaced { .. }) {
-        "the vault's record of this key names another owner or key: it was moved or copied \
-         there, and is not served"
-    } else {
-        "the gateway's key vault failed; the operation was not carried out"
+    let message = match error {
+        VaultError::Misplaced { .. } => {
+            "the vault's record of this key names another owner or key: it was moved or copied \
+             there, and is not served"
+        }
+        // The answers about records reach here only where the caller had none of its own.
+        VaultError::Exists
+        | VaultError::NotFound
+        | VaultError::Conflict
+        | VaultError::ShredQueueFull { .. }
+        | VaultError::Storage { .. }
+        | VaultError::Corrupt { .. }
+        | VaultError::Task(_) => {
+            "the gateway's key vault failed; the operation was not carried out"
+        }
     };
     Refusal::new(ResultReason::GeneralFailure, message)
 }
@@ -220,7 +230,7 @@ pub(crate) fn core_failure(action: &'static str, error: CoreError) -> Refusal {
                 format!("the gateway cannot {action}: {source}"),
             )
         }
-        error => {
+        error @ (CoreError::Contract(_) | CoreError::Decode(_)) => {
             tracing::error!(error = %ErrorChain(&error), "krypton-core broke the contract");
             Refusal::new(
                 ResultReason::GeneralFailure,
