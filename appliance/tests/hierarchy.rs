@@ -526,21 +526,27 @@ fn gateways_act_only_for_their_tenants(hsm: &SoftHsm) -> Result<(), Failed> {
         let (reason, _) = gw2.wrap("l3/beta/nope", "k", &[1; 32]).await.unwrap_err();
         assert_eq!(reason, ResultReason::ItemNotFound);
 
-        // A certificate from the trusted CA but not a configured gateway: refused outright.
+        // A certificate from the trusted CA but not a configured gateway: refused outright, at
+        // its first request, whatever it asks.
         let mut stranger = s.gateway("app-1").await;
         let (reason, message) = stranger
             .wrap("l3/beta/svc", "k", &[1; 32])
             .await
             .unwrap_err();
-        assert_eq!(reason, ResultReason::PermissionDenied);
-        assert!(message.contains("not a gateway"), "{message}");
-        let query = stranger
+        assert_eq!(reason, ResultReason::AuthenticationNotSuccessful);
+        assert!(message.contains("\"app-1\" is not configured"), "{message}");
+        let query = s
+            .gateway("app-1")
+            .await
             .one(
                 RequestHeader::new(ProtocolVersion::V1_4),
                 QueryRequest::default(),
             )
             .await;
-        assert_eq!(query.unwrap_err().0, ResultReason::PermissionDenied);
+        assert_eq!(
+            query.unwrap_err().0,
+            ResultReason::AuthenticationNotSuccessful
+        );
 
         // Forwarding for an application: only for the gateway's own tenants; the owner then
         // goes to the object registry, which answers Get only once it is connected.

@@ -191,6 +191,10 @@ impl<V: Vault> Service for Gateway<V> {
     async fn handle(&self, peer: &PeerIdentity, request: Item) -> Item {
         self.answer(peer.name(), request).await
     }
+
+    fn admits(&self, peer: &PeerIdentity) -> bool {
+        self.tenancy.principal(peer.name()).is_some()
+    }
 }
 
 /// The object an item names, as text: its Unique Identifier, or the ID Placeholder when it

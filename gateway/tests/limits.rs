@@ -13,7 +13,7 @@ use common::{
     InProcess, MEMORY_VAULT, Pki, bounded, client_tls, core_section, dead_address, gateway_toml,
     raw_connect,
 };
-use kmip::net::{Client, ClientLimits};
+use kmip::net::{Client, ClientLimits, ClientTlsFiles};
 use kmip::{
     FrameReader, Item, Limits, ProtocolVersion, QueryFunction, QueryRequest, RequestBatchItem,
     RequestHeader, RequestMessage, ResponseMessage, ResultReason, ResultStatus,
@@ -387,5 +387,71 @@ async fn a_certificate_from_another_ca_is_refused() {
     files.server_ca = pki.ca();
     assert_refused(&gateway, client_tls(&files)).await;
     served(&mut good).await;
+    gateway.stop().await;
+}
+
+/// Connects with `files` and asks Query; an error if the gateway refused the certificate.
+async fn query_as(gateway: &InProcess, files: &ClientTlsFiles) -> Result<(), kmip::net::NetError> {
+    let mut client = Client::connect(
+        &gateway.addr.to_string(),
+        "localhost",
+        client_tls(files),
+        &ClientLimits::default(),
+    )
+    .await?;
+    client.call(&query()).await.map(drop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_put_on_the_crl_is_refused_without_a_restart() {
+    let pki = Pki::new();
+    let crl = pki.dir().join("clients.crl.pem");
+    pki.write_crl(&crl, 1, &[]);
+    let toml = gateway_toml(
+        &pki,
+        "127.0.0.1:0",
+        SHORT,
+        &core_section(&pki, &dead_address()),
+        MEMORY_VAULT,
+    )
+    .replace(
+        "\n[limits]",
+        &format!("client_crls = [\"{}\"]\n\n[limits]", crl.display()),
+    );
+    let gateway = InProcess::start(&toml).await;
+    let kept = pki.client_files_with_serial("app-a", 100);
+    let stolen = pki.client_files_with_serial("app-a", 200);
+    bounded(query_as(&gateway, &kept)).await.unwrap();
+    bounded(query_as(&gateway, &stolen)).await.unwrap();
+
+    pki.write_crl(&crl, 2, &[200]);
+    bounded(async {
+        while query_as(&gateway, &stolen).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    bounded(query_as(&gateway, &kept)).await.unwrap();
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_the_gateway_does_not_map_is_refused_at_its_first_request() {
+    let (gateway, pki) = gateway().await;
+    let mut stranger = bounded(raw_connect(
+        gateway.addr,
+        client_tls(&pki.client_files("app-unmapped")),
+    ))
+    .await
+    .unwrap();
+    stranger.write_all(&query_bytes()).await.unwrap();
+    let (reason, message) = read_failure(&mut stranger).await;
+    assert_eq!(reason, ResultReason::AuthenticationNotSuccessful);
+    assert!(
+        message.contains("\"app-unmapped\" is not configured"),
+        "{message}"
+    );
+    assert_closed(&mut stranger).await;
+    served(&mut good_client(&gateway, &pki).await).await;
     gateway.stop().await;
 }

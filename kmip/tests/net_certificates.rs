@@ -4,6 +4,8 @@
 
 mod net_support;
 
+use std::time::Duration;
+
 use kmip::net::{
     Client, ClientTlsFiles, IdentitySource, NetError, PeerIdentity, TlsFiles, client_config,
     server_config,
@@ -251,6 +253,69 @@ fn broken_pem_is_named() {
     let error = server_config(&files).unwrap_err();
     assert!(
         matches!(&error, NetError::Pem { path, .. } if *path == broken),
+        "{error:?}"
+    );
+}
+
+/// Connects as the client of `files` and makes one round trip; an error if the server refused
+/// the certificate (at the handshake, or by closing before the first answer).
+async fn try_round_trip(server: &Running, files: &ClientTlsFiles) -> Result<(), NetError> {
+    let mut client = Client::connect(
+        &server.addr_string(),
+        SERVER_NAME,
+        tls_client_default(files),
+        &client_limits(),
+    )
+    .await?;
+    client.call(&request()).await.map(drop)
+}
+
+#[tokio::test]
+async fn a_certificate_added_to_the_crl_is_refused_at_its_next_connection() {
+    let pki = Pki::new();
+    let crl = pki.path("clients.crl.pem");
+    pki.write_crl(&crl, 1, &[]);
+    let kept = pki.client_with_serial("kept", "kept", 100);
+    let stolen = pki.client_with_serial("stolen", "stolen", 200);
+    let files = TlsFiles {
+        client_crls: vec![crl.clone()],
+        ..pki.server.clone()
+    };
+    let server = Running::start_with(files, IdentitySource::CommonName, test_limits(), Echo);
+    bounded(try_round_trip(&server, &kept)).await.unwrap();
+    bounded(try_round_trip(&server, &stolen)).await.unwrap();
+
+    // The operator revokes one certificate: no restart, and within a bounded wait (the CRL
+    // file is looked at again at most once a second) it no longer gets in.
+    pki.write_crl(&crl, 2, &[200]);
+    bounded(async {
+        while try_round_trip(&server, &stolen).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    bounded(try_round_trip(&server, &kept)).await.unwrap();
+
+    // A CRL file damaged later leaves the last good list in force.
+    std::fs::write(&crl, "-----BEGIN X509 CRL-----\nnot base64\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(bounded(try_round_trip(&server, &stolen)).await.is_err());
+    bounded(try_round_trip(&server, &kept)).await.unwrap();
+    server.stop().await;
+}
+
+#[test]
+fn a_crl_file_that_does_not_parse_stops_the_server_configuration() {
+    let pki = Pki::new();
+    let crl = pki.path("broken.crl.pem");
+    std::fs::write(&crl, "no PEM here\n").unwrap();
+    let files = TlsFiles {
+        client_crls: vec![crl.clone()],
+        ..pki.server.clone()
+    };
+    let error = server_config(&files).unwrap_err();
+    assert!(
+        matches!(&error, NetError::NoPemItem { path, .. } if *path == crl),
         "{error:?}"
     );
 }

@@ -10,9 +10,9 @@ use std::time::Duration;
 use kmip::net::{Client, IdentitySource, NetError, ServerLimits};
 use kmip::{Limits, ResultReason};
 use net_support::{
-    Echo, Gate, Pki, Running, SERVER_NAME, Subject, assert_closed, bounded, client_limits, echoed,
-    raw_connect, read_failure, read_message, request, request_bytes, test_limits, tls_client,
-    tls_client_default, tls_client_without_certificate,
+    Echo, Gate, Pki, Running, SERVER_NAME, Subject, UNKNOWN, assert_closed, bounded, client_limits,
+    echoed, raw_connect, read_failure, read_message, request, request_bytes, test_limits,
+    tls_client, tls_client_default, tls_client_without_certificate,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -217,6 +217,82 @@ async fn a_silent_connection_does_not_hold_up_the_others() {
     let mut buf = [0u8; 1];
     let read = bounded(tokio::io::AsyncReadExt::read(&mut silent, &mut buf)).await;
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_flood_of_silent_connections_from_one_address_does_not_keep_a_client_out() {
+    let pki = Pki::new();
+    let limits = ServerLimits {
+        max_handshakes: NonZeroUsize::new(64).unwrap(),
+        max_handshakes_per_address: NonZeroUsize::new(16).unwrap(),
+        // Long enough that no silent connection leaves by timing out: only eviction helps.
+        handshake_timeout: Duration::from_secs(60),
+        ..test_limits()
+    };
+    let server = Running::start(&pki, IdentitySource::CommonName, limits, Echo);
+    // TCP only, from the client's own address: no ClientHello ever comes.
+    let mut silent = Vec::new();
+    for _ in 0..500 {
+        silent.push(bounded(TcpStream::connect(server.addr)).await.unwrap());
+    }
+    for round in 0..5 {
+        let mut client = bounded(connect(&server, &pki, "app")).await.unwrap();
+        round_trip(&mut client, "app").await;
+        // A second flood between the rounds: it pushes out only silent connections.
+        for _ in 0..50 * round {
+            silent.push(bounded(TcpStream::connect(server.addr)).await.unwrap());
+        }
+    }
+    // The server closed the silent connections it pushed out: all but the newest few.
+    let mut closed = 0;
+    for connection in &mut silent {
+        let mut buf = [0u8; 1];
+        let read = tokio::time::timeout(
+            Duration::from_millis(20),
+            tokio::io::AsyncReadExt::read(connection, &mut buf),
+        )
+        .await;
+        if matches!(read, Ok(Ok(0) | Err(_))) {
+            closed += 1;
+        }
+    }
+    assert!(
+        closed >= silent.len() - 16,
+        "{closed} of {} closed",
+        silent.len()
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_identity_the_service_does_not_serve_is_told_and_closed() {
+    let pki = Pki::new();
+    let limits = ServerLimits {
+        max_connections: NonZeroUsize::new(1).unwrap(),
+        ..test_limits()
+    };
+    let server = Running::start(&pki, IdentitySource::CommonName, limits, Echo);
+    let mut unknown = connect(&server, &pki, UNKNOWN).await.unwrap();
+    let failure = bounded(unknown.call(&request())).await.unwrap();
+    let response = kmip::ResponseMessage::from_item(&failure).unwrap();
+    let [item] = response.batch_items.as_slice() else {
+        panic!("one batch item expected: {response:?}");
+    };
+    assert_eq!(
+        item.result_reason,
+        Some(ResultReason::AuthenticationNotSuccessful)
+    );
+    let message = item.result_message.clone().unwrap();
+    assert!(
+        message.contains("is not configured on this server"),
+        "{message}"
+    );
+    let after = bounded(unknown.call(&request())).await;
+    assert!(after.is_err(), "{after:?}");
+    // It never held the one serving place: a served client gets in at once.
+    let mut known = connect(&server, &pki, "app").await.unwrap();
+    round_trip(&mut known, "app").await;
     server.stop().await;
 }
 

@@ -16,6 +16,7 @@
 //! valid TTLV that is no request — answered with an error or a closed connection within a
 //! bounded wait, while other connections go on being served. (A message that stalls half-sent
 //! is dropped at the gateway's read timeout: `gateway/tests/limits.rs`, with a short timeout.)
+//! And a flood of 2,000 silent TCP connections, after which Alice still creates and gets a key.
 //!
 //! Runs the debug binaries of the workspace (`cargo build --workspace --bins` builds them).
 
@@ -143,7 +144,7 @@ const KMIP_1_0_ATTRIBUTES: [&str; 32] = [
     "Last Change Date",
 ];
 
-const TESTS: [(&str, Test); 11] = [
+const TESTS: [(&str, Test); 12] = [
     ("discover_versions_and_query", discover_versions_and_query),
     (
         "create_then_get_returns_32_key_bytes",
@@ -181,6 +182,10 @@ const TESTS: [(&str, Test); 11] = [
     (
         "valid_ttlv_that_is_no_request_is_refused_and_the_connection_kept",
         valid_ttlv_that_is_no_request_is_refused_and_the_connection_kept,
+    ),
+    (
+        "a_flood_of_silent_connections_does_not_keep_alice_out",
+        a_flood_of_silent_connections_does_not_keep_alice_out,
     ),
 ];
 
@@ -609,6 +614,37 @@ fn valid_ttlv_that_is_no_request_is_refused_and_the_connection_kept(fixture: &Fi
 
 /// The stack is dropped (and so stopped) only now, after every check of a test; the gateway
 /// must still have been running.
+/// 2,000 TCP connections that never begin TLS, from the applications' own address, then Alice
+/// creates and gets a key: the gateway pushes the oldest silent connections out of its small
+/// handshake stage to make room, so the flood never holds her out.
+fn a_flood_of_silent_connections_does_not_keep_alice_out(fixture: &Fixture) {
+    const FLOOD: u64 = 2_000;
+    let stack = fixture.stack();
+    raise_open_file_limit(FLOOD + 256);
+    let silent: Vec<_> = (0..FLOOD)
+        .map(|_| std::net::TcpStream::connect(stack.gateway_addr()).unwrap())
+        .collect();
+    let mut alice = Connection::open(&stack);
+    let id = alice.create();
+    let key = alice.get(&id);
+    assert_eq!(Connection::open(&stack).get(&id), key);
+    drop(silent);
+    stack_still_running(stack);
+}
+
+/// Raises this process's soft limit of open files to at least `wanted`, within the hard limit.
+fn raise_open_file_limit(wanted: u64) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    if soft < wanted {
+        assert!(
+            hard >= wanted,
+            "the hard limit of open files ({hard}) is below {wanted}"
+        );
+        setrlimit(Resource::RLIMIT_NOFILE, wanted, hard).unwrap();
+    }
+}
+
 fn stack_still_running(mut stack: Stack) {
     stack
         .check_running()

@@ -286,6 +286,12 @@ impl Service for KmipService {
             Err(error) => server::refuse(&message, &refusal(peer, None, &error)),
         }
     }
+
+    /// Only configured gateways: any other certificate of the trusted CA is turned away
+    /// before it holds a connection place.
+    fn admits(&self, peer: &PeerIdentity) -> bool {
+        self.gateways.tenants(peer.name()).is_some()
+    }
 }
 
 /// The items of one request, answered for a checked requester.

@@ -84,6 +84,33 @@ impl Pki {
         self.ca.issue(&params, self.dir(), &file).unwrap()
     }
 
+    /// As [`Pki::client_files`], with the certificate's serial number set, for a test that
+    /// revokes it.
+    pub fn client_files_with_serial(&self, name: &str, serial: u64) -> ClientTlsFiles {
+        let mut params = client_params(&Subject {
+            client_auth_eku: true,
+            ..Subject::common_name(name)
+        })
+        .unwrap();
+        params.serial_number = Some(serial.into());
+        let client = self
+            .ca
+            .issue(&params, self.dir(), &format!("{name}-{serial}"))
+            .unwrap();
+        ClientTlsFiles {
+            cert_chain: client.cert,
+            private_key: client.key,
+            server_ca: self.ca(),
+        }
+    }
+
+    /// Writes this CA's CRL number `number`, revoking `serials`, to `path`, replaced whole.
+    pub fn write_crl(&self, path: &Path, number: u64, serials: &[u64]) {
+        let fresh = path.with_extension("new");
+        fs::write(&fresh, self.ca.revocation_list(number, serials).unwrap()).unwrap();
+        fs::rename(&fresh, path).unwrap();
+    }
+
     /// The gateway's credentials towards the core.
     pub fn core_client(&self) -> ClientTlsFiles {
         self.client_files(GATEWAY_IDENTITY)

@@ -12,12 +12,13 @@
 use std::error::Error;
 use std::fmt::Display;
 use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::sync::watch;
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -26,6 +27,7 @@ use tracing::{Span, debug, info, warn};
 use crate::enums::ResultReason;
 use crate::framing::{FrameReader, FrameWriter};
 use crate::message::{RequestMessage, ResponseMessage};
+use crate::net::admission::{Admission, HandshakePlace};
 use crate::net::error::NetError;
 use crate::net::identity::{IdentitySource, PeerIdentity};
 use crate::net::limits::ServerLimits;
@@ -36,6 +38,7 @@ use crate::version::ProtocolVersion;
 /// What every connection of one server shares.
 pub(super) struct Shared<S> {
     pub(super) acceptor: TlsAcceptor,
+    pub(super) admission: Arc<Admission>,
     pub(super) identity_source: IdentitySource,
     pub(super) limits: ServerLimits,
     pub(super) service: Arc<S>,
@@ -43,15 +46,16 @@ pub(super) struct Shared<S> {
     pub(super) stopping: watch::Receiver<bool>,
 }
 
-/// Serves one accepted TCP connection to its end. `_slot` is the connection's place under the
-/// connection limit, given back when this returns.
+/// Serves one accepted TCP connection from `address` to its end. It starts in the handshake
+/// stage (`place`), and moves to the serving stage once authenticated and admitted.
 pub(super) async fn serve_connection<S: Service>(
     shared: Arc<Shared<S>>,
     tcp: TcpStream,
-    _slot: OwnedSemaphorePermit,
+    address: IpAddr,
+    mut place: HandshakePlace,
 ) {
     let mut stopping = shared.stopping.clone();
-    let Some(stream) = handshake(&shared, tcp, &mut stopping).await else {
+    let Some(stream) = handshake(&shared, tcp, &mut stopping, &mut place).await else {
         return;
     };
     let mut connection = Connection {
@@ -61,27 +65,59 @@ pub(super) async fn serve_connection<S: Service>(
         limits: &shared.limits,
         stopping,
     };
-    match connection.identify(shared.identity_source) {
+    let peer = connection
+        .identify(shared.identity_source)
+        .and_then(|peer| admitted(&*shared.service, peer));
+    match peer {
         Ok(peer) => {
             Span::current().record("peer", peer.name());
-            connection.serve(&peer, &*shared.service).await;
+            match shared.admission.serve(address) {
+                Ok(_serving) => {
+                    drop(place);
+                    connection.serve(&peer, &*shared.service).await;
+                }
+                Err(full) => warn!(?full, "connection closed: at the connection limit"),
+            }
         }
-        Err(error) => connection.refuse(&error).await,
+        // Still in the handshake stage: the answer waits no longer than a handshake may, and
+        // gives way to newer connections as a handshake does.
+        Err(error) => {
+            tokio::select! {
+                () = connection.refuse(&error) => {}
+                () = place.evicted() => info!("refused connection dropped: handshake stage full"),
+            }
+        }
     }
     connection.close().await;
 }
 
-/// The TLS handshake, bounded by the handshake timeout and abandoned on shutdown.
+/// `peer`, if the service serves it.
+fn admitted<S: Service>(service: &S, peer: PeerIdentity) -> Result<PeerIdentity, NetError> {
+    if service.admits(&peer) {
+        return Ok(peer);
+    }
+    Err(NetError::NotAdmitted {
+        identity: peer.name().to_owned(),
+    })
+}
+
+/// The TLS handshake, bounded by the handshake timeout, abandoned on shutdown and when newer
+/// connections push this one out of the handshake stage.
 async fn handshake<S>(
     shared: &Shared<S>,
     tcp: TcpStream,
     stopping: &mut watch::Receiver<bool>,
+    place: &mut HandshakePlace,
 ) -> Option<TlsStream<TcpStream>> {
     let limit = shared.limits.handshake_timeout;
     tokio::select! {
         biased;
         _ = stopping.wait_for(|stopping| *stopping) => {
             debug!("handshake abandoned: server shutting down");
+            None
+        }
+        () = place.evicted() => {
+            info!("handshake abandoned: the handshake stage is full and this was the oldest");
             None
         }
         accepted = timeout(limit, shared.acceptor.accept(tcp)) => match accepted {
@@ -167,12 +203,13 @@ impl Connection<'_> {
         log_end(&end);
     }
 
-    /// Answers the first request of a client whose certificate names no usable identity with
-    /// *Authentication Not Successful*, saying what was missing. Read first, so the answer is
-    /// not lost to a connection reset while the client is still sending.
+    /// Answers the first request of a client whose certificate names no usable or admitted
+    /// identity with *Authentication Not Successful*, saying why. Read first, so the answer is
+    /// not lost to a connection reset while the client is still sending; waited for no longer
+    /// than a handshake may take.
     async fn refuse(&mut self, error: &NetError) {
-        warn!(%error, "client refused: no usable identity");
-        let version = match self.next_request(self.limits.read_timeout).await {
+        warn!(%error, "client refused: no identity this server serves");
+        let version = match self.next_request(self.limits.handshake_timeout).await {
             Ok(request) => RequestMessage::protocol_version_of(&request)
                 .filter(|version| version.is_supported())
                 .unwrap_or(ProtocolVersion::V1_0),

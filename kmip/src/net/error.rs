@@ -115,6 +115,11 @@ pub enum NetError {
         reason: &'static str,
     },
 
+    /// The client certificate's identity is not one the service serves (say, an application
+    /// not configured at the gateway, or a client that is no gateway at the core).
+    #[error("client certificate identity {identity:?} is not configured on this server")]
+    NotAdmitted { identity: String },
+
     // ---- The remote peer ----------------------------------------------------------------------
     /// The TCP connection to the server could not be opened (refused, unreachable, name not
     /// resolved): the server is down or the address is wrong.

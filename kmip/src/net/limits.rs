@@ -12,6 +12,9 @@ use crate::decode::Limits;
 
 // Checked at compile time: a constant that fails here fails the build.
 const DEFAULT_MAX_CONNECTIONS: NonZeroUsize = NonZeroUsize::new(1024).expect("not zero");
+const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: NonZeroUsize = NonZeroUsize::new(256).expect("not zero");
+const DEFAULT_MAX_HANDSHAKES: NonZeroUsize = NonZeroUsize::new(256).expect("not zero");
+const DEFAULT_MAX_HANDSHAKES_PER_ADDRESS: NonZeroUsize = NonZeroUsize::new(32).expect("not zero");
 const DEFAULT_POOL_SIZE: NonZeroUsize = NonZeroUsize::new(8).expect("not zero");
 
 /// The bounds a KMIP server puts on its clients.
@@ -21,6 +24,7 @@ const DEFAULT_POOL_SIZE: NonZeroUsize = NonZeroUsize::new(8).expect("not zero");
 ///
 /// ```toml
 /// max_connections = 1024
+/// max_handshakes = 256
 /// idle_timeout = "5m"
 /// read_timeout = "30s"
 /// [codec]
@@ -29,10 +33,19 @@ const DEFAULT_POOL_SIZE: NonZeroUsize = NonZeroUsize::new(8).expect("not zero");
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerLimits {
-    /// The most connections served at once; the excess is accepted and closed at once.
+    /// The most authenticated connections served at once; the excess is closed at once.
     /// Default: 1024.
     pub max_connections: NonZeroUsize,
-    /// The longest a TLS handshake may take. Default: 10 s.
+    /// The most authenticated connections from one IP address. Default: 256.
+    pub max_connections_per_address: NonZeroUsize,
+    /// The most connections still in their TLS handshake (or refused for their identity and
+    /// waiting to be told). Beyond it the oldest is dropped to make room: a client that
+    /// completes its handshake in time is served whatever a flood of silent connections does.
+    /// Default: 256.
+    pub max_handshakes: NonZeroUsize,
+    /// As `max_handshakes`, for the connections from one IP address. Default: 32.
+    pub max_handshakes_per_address: NonZeroUsize,
+    /// The longest a TLS handshake may take. Default: 5 s.
     #[serde(with = "humantime_duration")]
     pub handshake_timeout: Duration,
     /// The longest a connection may sit between messages before it is closed. Default: 300 s.
@@ -59,7 +72,10 @@ impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             max_connections: DEFAULT_MAX_CONNECTIONS,
-            handshake_timeout: Duration::from_secs(10),
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            max_handshakes: DEFAULT_MAX_HANDSHAKES,
+            max_handshakes_per_address: DEFAULT_MAX_HANDSHAKES_PER_ADDRESS,
+            handshake_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(300),
             read_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),

@@ -13,12 +13,14 @@
 //! Framing and TTLV come from the codec ([`FrameReader`](crate::FrameReader),
 //! [`FrameWriter`](crate::FrameWriter)); this module adds only sockets, TLS and time.
 
+mod admission;
 mod client;
 mod connection;
 mod error;
 mod identity;
 mod limits;
 mod pool;
+mod revocation;
 mod server;
 mod service;
 mod tls;

@@ -1,8 +1,8 @@
-//! The accept loop of a KMIP server: admission under the connection limit, one task per
-//! connection, graceful shutdown.
+//! The accept loop of a KMIP server: admission (see [`admission`](super::admission)), one task
+//! per connection, graceful shutdown.
 //!
-//! The loop itself never waits on a client: a connection over the limit is accepted and closed
-//! at once, and handshakes run on the connection's own task. On shutdown the listener is closed
+//! The loop itself never waits on a client: a connection that would find no place to be served
+//! is accepted and closed at once, and handshakes run on the connection's own task. On shutdown the listener is closed
 //! first, so no new client gets in; connections between requests close at once, requests in
 //! flight get [`ServerLimits::shutdown_grace`] to finish, and whatever is left is then cut.
 
@@ -13,12 +13,13 @@ use std::time::Duration;
 
 use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::{sleep, timeout};
 use tokio_rustls::TlsAcceptor;
 use tracing::{Instrument, error, info, info_span, warn};
 
+use crate::net::admission::Admission;
 use crate::net::connection::{Shared, serve_connection};
 use crate::net::identity::IdentitySource;
 use crate::net::limits::ServerLimits;
@@ -47,10 +48,10 @@ pub async fn serve<S: Service>(
     shutdown: impl Future<Output = ()>,
 ) {
     let grace = limits.shutdown_grace;
-    let slots = Arc::new(Semaphore::new(limits.max_connections.get()));
     let (stop, stopping) = watch::channel(false);
     let shared = Arc::new(Shared {
         acceptor: TlsAcceptor::from(tls),
+        admission: Admission::new(limits.clone()),
         identity_source: identity,
         limits,
         service,
@@ -63,7 +64,7 @@ pub async fn serve<S: Service>(
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, remote)) => admit(&shared, &slots, &mut connections, tcp, remote),
+                Ok((tcp, remote)) => admit(&shared, &mut connections, tcp, remote),
                 Err(error) => accept_failed(&error).await,
             },
             Some(joined) = connections.join_next() => reap(joined),
@@ -79,22 +80,18 @@ pub async fn serve<S: Service>(
     info!("KMIP server stopped");
 }
 
-/// Starts serving `tcp` if a slot is free under the connection limit, else closes it at once.
+/// Starts the handshake of `tcp` in the handshake stage, unless it would find no place to be
+/// served: then it is closed at once.
 fn admit<S: Service>(
     shared: &Arc<Shared<S>>,
-    slots: &Arc<Semaphore>,
     connections: &mut JoinSet<()>,
     tcp: TcpStream,
     remote: std::net::SocketAddr,
 ) {
-    let Ok(slot) = Arc::clone(slots).try_acquire_owned() else {
-        warn!(
-            %remote,
-            max_connections = shared.limits.max_connections.get(),
-            "connection refused: at the connection limit"
-        );
+    if let Some(full) = shared.admission.serving_full(remote.ip()) {
+        warn!(%remote, ?full, "connection refused: at the connection limit");
         return;
-    };
+    }
     // Requests and responses are small and answered one at a time: Nagle's algorithm would
     // only add latency.
     if let Err(error) = tcp.set_nodelay(true) {
@@ -103,7 +100,9 @@ fn admit<S: Service>(
     }
     let span = info_span!("kmip_connection", %remote, peer = tracing::field::Empty);
     span.in_scope(|| info!("connection accepted"));
-    connections.spawn(serve_connection(Arc::clone(shared), tcp, slot).instrument(span));
+    let place = shared.admission.handshake(remote.ip());
+    connections
+        .spawn(serve_connection(Arc::clone(shared), tcp, remote.ip(), place).instrument(span));
 }
 
 /// Carries on after a failed `accept`: at once if only that connection failed, after a pause if

@@ -19,4 +19,9 @@ pub trait Service: Send + Sync + 'static {
     /// protocol version requires. The service answers every request, failures included, with a
     /// response; the transport only moves the item.
     fn handle(&self, peer: &PeerIdentity, request: Item) -> impl Future<Output = Item> + Send;
+
+    /// Whether `peer` is a client this service serves at all. A connection whose identity is
+    /// not admitted is told so at its first request and closed, without ever taking a place
+    /// among the served connections.
+    fn admits(&self, peer: &PeerIdentity) -> bool;
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use rustls::crypto::{CryptoProvider, aws_lc_rs};
 use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
 use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::net::error::NetError;
+use crate::net::revocation::RevocationVerifier;
 
 /// The largest PEM file read: a generous bound for a CA bundle (the whole Mozilla root store is
 /// about 250 KiB).
@@ -41,6 +43,10 @@ pub struct TlsFiles {
     pub private_key: PathBuf,
     /// The CAs that issue client certificates, in PEM; a client must chain to one of them.
     pub client_ca: PathBuf,
+    /// Certificate revocation lists of those CAs, in PEM, read again when they change (see
+    /// [`server_config`]). Empty (the default): no revocation check.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_crls: Vec<PathBuf>,
 }
 
 /// The files of a client that authenticates with a certificate.
@@ -59,7 +65,9 @@ pub struct ClientTlsFiles {
 ///
 /// TLS 1.3 and 1.2 are offered, TLS 1.2 with ECDHE and AEAD suites only; a client certificate
 /// must chain to `client_ca`, and may lack Extended Key Usage (if it has one, it must allow
-/// client authentication).
+/// client authentication). With `client_crls`, a client certificate must also be absent from
+/// them; a file that changes is read again within a second of the change, at the next
+/// handshake, and a file that no longer parses leaves the last good lists in force.
 ///
 /// # Errors
 ///
@@ -67,12 +75,21 @@ pub struct ClientTlsFiles {
 pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, NetError> {
     let provider = provider();
     let roots = Arc::new(root_store(&files.client_ca)?);
-    let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
-        .build()
-        .map_err(|source| NetError::ClientVerifier {
-            path: files.client_ca.clone(),
-            source,
-        })?;
+    let verifier: Arc<dyn ClientCertVerifier> = if files.client_crls.is_empty() {
+        WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+            .build()
+            .map_err(|source| NetError::ClientVerifier {
+                path: files.client_ca.clone(),
+                source,
+            })?
+    } else {
+        Arc::new(RevocationVerifier::new(
+            roots,
+            provider.clone(),
+            &files.client_ca,
+            files.client_crls.clone(),
+        )?)
+    };
     let chain = certificates(&files.cert_chain)?;
     let key = private_key(&files.private_key)?;
     let mut config = ServerConfig::builder_with_provider(provider)
@@ -150,7 +167,7 @@ fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, NetError> {
 }
 
 /// The whole file, in memory that is wiped when dropped.
-fn read_bounded(path: &Path) -> Result<Zeroizing<Vec<u8>>, NetError> {
+pub(super) fn read_bounded(path: &Path) -> Result<Zeroizing<Vec<u8>>, NetError> {
     let read_error = |source| NetError::ReadFile {
         path: path.to_owned(),
         source,

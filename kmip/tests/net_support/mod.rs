@@ -70,6 +70,7 @@ impl Pki {
                 cert_chain: server.cert,
                 private_key: server.key,
                 client_ca: ca_file.clone(),
+                client_crls: Vec::new(),
             },
             ca,
             ca_file,
@@ -88,6 +89,27 @@ impl Pki {
             private_key: files.key,
             server_ca: self.ca_file.clone(),
         }
+    }
+
+    /// As [`Pki::client`], with the certificate's serial number set, for a test that revokes it.
+    pub fn client_with_serial(&self, file_name: &str, name: &str, serial: u64) -> ClientTlsFiles {
+        let mut params = client_params(&Subject::common_name(name)).unwrap();
+        params.serial_number = Some(serial.into());
+        let files = self.ca.issue(&params, self.dir.path(), file_name).unwrap();
+        ClientTlsFiles {
+            cert_chain: files.cert,
+            private_key: files.key,
+            server_ca: self.ca_file.clone(),
+        }
+    }
+
+    /// Writes this PKI's CA's CRL number `number`, revoking `serials`, to `path` (replaced
+    /// whole, as an operator's tooling would).
+    pub fn write_crl(&self, path: &std::path::Path, number: u64, serials: &[u64]) {
+        let pem = self.ca.revocation_list(number, serials).unwrap();
+        let fresh = path.with_extension("new");
+        std::fs::write(&fresh, pem).unwrap();
+        std::fs::rename(&fresh, path).unwrap();
     }
 
     /// A client certificate for `subject` in DER, issued by this PKI's CA.
@@ -137,13 +159,18 @@ impl Running {
         limits: ServerLimits,
         service: S,
     ) -> Self {
-        Self::start_at(
-            pki,
-            "127.0.0.1:0".parse().unwrap(),
-            identity,
-            limits,
-            service,
-        )
+        Self::start_with(pki.server.clone(), identity, limits, service)
+    }
+
+    /// As [`Running::start`], with the server's TLS files given.
+    pub fn start_with<S: Service>(
+        files: TlsFiles,
+        identity: IdentitySource,
+        limits: ServerLimits,
+        service: S,
+    ) -> Self {
+        let addr = "127.0.0.1:0".parse().unwrap();
+        Self::serve_on(addr, &files, identity, limits, service)
     }
 
     /// Starts a server on `addr`, which may have been another server's a moment ago.
@@ -154,12 +181,22 @@ impl Running {
         limits: ServerLimits,
         service: S,
     ) -> Self {
+        Self::serve_on(addr, &pki.server, identity, limits, service)
+    }
+
+    fn serve_on<S: Service>(
+        addr: SocketAddr,
+        files: &TlsFiles,
+        identity: IdentitySource,
+        limits: ServerLimits,
+        service: S,
+    ) -> Self {
         let socket = TcpSocket::new_v4().unwrap();
         socket.set_reuseaddr(true).unwrap();
         socket.bind(addr).unwrap();
-        let listener: TcpListener = socket.listen(64).unwrap();
+        let listener: TcpListener = socket.listen(1024).unwrap();
         let addr = listener.local_addr().unwrap();
-        let tls = Arc::new(server_config(&pki.server).unwrap());
+        let tls = Arc::new(server_config(files).unwrap());
         let (stop, stopped) = oneshot::channel();
         let shutdown = async {
             let _ = stopped.await;
@@ -214,7 +251,15 @@ impl Service for Echo {
     async fn handle(&self, peer: &PeerIdentity, request: Item) -> Item {
         echo(peer, request)
     }
+
+    /// Every identity but [`UNKNOWN`].
+    fn admits(&self, peer: &PeerIdentity) -> bool {
+        peer.name() != UNKNOWN
+    }
 }
+
+/// The one identity the test services do not serve.
+pub const UNKNOWN: &str = "unknown-app";
 
 fn echo(peer: &PeerIdentity, request: Item) -> Item {
     Item {
@@ -286,6 +331,10 @@ impl Service for Gate {
         let _ = self.started.send(());
         self.passes.acquire().await.unwrap().forget();
         echo(peer, request)
+    }
+
+    fn admits(&self, peer: &PeerIdentity) -> bool {
+        peer.name() != UNKNOWN
     }
 }
 
