@@ -40,6 +40,7 @@ use std::path::{Path, PathBuf};
 use kmip::net::{ClientLimits, ClientTlsFiles, IdentitySource, ServerLimits, TlsFiles};
 use krypton_service::config::{parse_toml, read_toml, require_absolute, require_range};
 use krypton_service::hardening::Hardening;
+use krypton_service::telemetry::TelemetryConfig;
 use serde::Deserialize;
 
 use crate::error::ConfigError;
@@ -69,6 +70,8 @@ pub struct Config {
     /// `[hardening]`: process hardening applied before the vault is opened.
     #[serde(default)]
     hardening: Hardening,
+    /// `[telemetry]`: metrics, liveness and readiness over HTTP; absent: off.
+    telemetry: Option<TelemetryConfig>,
     identities: BTreeMap<String, L3Ref>,
 }
 
@@ -246,6 +249,12 @@ impl Config {
     #[must_use]
     pub fn vault(&self) -> &VaultConfig {
         &self.vault
+    }
+
+    /// The telemetry listener, if configured.
+    #[must_use]
+    pub fn telemetry(&self) -> Option<&TelemetryConfig> {
+        self.telemetry.as_ref()
     }
 
     /// Bounds on keys' attributes and on Locate.

@@ -10,6 +10,7 @@ pub use krypton_service::ErrorChain;
 use krypton_service::config::{ConfigFileError, OutOfRange, RelativePath};
 use krypton_service::daemon::StartError;
 use krypton_service::hardening::HardeningError;
+use krypton_service::telemetry::TelemetryError;
 
 use crate::vault::VaultError;
 
@@ -55,6 +56,10 @@ pub enum Error {
     /// The process could not be hardened as configured.
     #[error("process hardening")]
     Hardening(#[source] HardeningError),
+
+    /// The telemetry listener could not be set up.
+    #[error("telemetry")]
+    Telemetry(#[from] TelemetryError),
 }
 
 /// Why the configuration was refused.

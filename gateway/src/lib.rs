@@ -19,6 +19,7 @@ mod config;
 mod core_link;
 mod error;
 mod forward;
+mod health;
 mod operations;
 mod principal;
 mod server;

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use kmip::net::{IdentitySource, ServerLimits};
+use krypton_service::telemetry::Telemetry;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
 
@@ -27,6 +28,7 @@ pub struct Server {
     tls: Arc<ServerConfig>,
     identity_source: IdentitySource,
     limits: ServerLimits,
+    telemetry: Option<Telemetry>,
     gateway: Backend,
 }
 
@@ -67,11 +69,16 @@ impl Server {
                 context: "binding the KMIP listener",
                 source,
             })?;
+        let telemetry = match config.telemetry() {
+            Some(telemetry) => Some(Telemetry::bind(telemetry).await?),
+            None => None,
+        };
         Ok(Self {
             listener,
             tls,
             identity_source: config.identity_source(),
             limits: config.limits().clone(),
+            telemetry,
             gateway,
         })
     }
@@ -85,6 +92,11 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// The address of the telemetry listener, if one is configured.
+    pub fn telemetry_addr(&self) -> Option<SocketAddr> {
+        self.telemetry.as_ref()?.local_addr().ok()
+    }
+
     /// Serves until `shutdown` completes, then lets requests in flight finish and closes the
     /// vault. Meanwhile a task delivers the notices of destroyed keys to the core.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
@@ -95,6 +107,7 @@ impl Server {
                     self.tls,
                     self.identity_source,
                     self.limits,
+                    self.telemetry,
                     gateway,
                     shutdown,
                 )
@@ -106,6 +119,7 @@ impl Server {
                     self.tls,
                     self.identity_source,
                     self.limits,
+                    self.telemetry,
                     gateway,
                     shutdown,
                 )
@@ -120,6 +134,7 @@ async fn serve<V: Vault>(
     tls: Arc<ServerConfig>,
     identity_source: IdentitySource,
     limits: ServerLimits,
+    telemetry: Option<Telemetry>,
     gateway: Arc<Gateway<V>>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -127,7 +142,12 @@ async fn serve<V: Vault>(
         let gateway = Arc::clone(&gateway);
         async move { gateway.run_courier().await }
     });
+    // Stopped with the KMIP listener: it reports on a gateway that is serving.
+    let telemetry = telemetry.map(|telemetry| {
+        tokio::spawn(telemetry.serve(Arc::clone(&gateway), std::future::pending()))
+    });
     kmip::net::serve(listener, tls, identity_source, limits, gateway, shutdown).await;
+    telemetry.inspect(tokio::task::JoinHandle::abort);
     // Stopping the courier anywhere loses nothing: a notice leaves the queue only once the core
     // acknowledged it. Awaited, so that its hold on the vault is gone when `run` returns.
     courier.abort();

@@ -105,6 +105,11 @@ impl<V: Vault> Gateway<V> {
         &self.vault
     }
 
+    /// The link to the core.
+    pub(crate) fn core(&self) -> &CoreLink {
+        &self.core
+    }
+
     /// Delivers the queued notices of destroyed keys to the core, until the task running it is
     /// aborted (see [`crate::shredding`]).
     pub(crate) async fn run_courier(&self) {

@@ -127,6 +127,17 @@ macro_rules! kmip_enum {
         impl $name {
             /// Every value the specification defines, in its order (vendor extensions excluded).
             pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
+
+            /// The value's name as the specification spells it, without spaces ("Other" for a
+            /// vendor extension or an unassigned code): a bounded set of labels for metrics.
+            #[must_use]
+            pub fn name(self) -> &'static str {
+                #[allow(unreachable_patterns)] // the catch-all exists only with the extras
+                match self {
+                    $(Self::$variant => stringify!($variant),)+
+                    _ => "Other",
+                }
+            }
         }
 
         impl KmipEnum for $name {

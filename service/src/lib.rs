@@ -11,6 +11,8 @@
 //!   not traceable, memory locked out of swap ([`log_hardening!`] reports it).
 //! - [`daemon`]: the shell of `main`: the async runtime, and SIGTERM and SIGINT as the
 //!   shutdown signal.
+//! - [`telemetry`]: Prometheus metrics, liveness and readiness over HTTP on a listener of
+//!   their own, when configured.
 //! - [`ErrorChain`]: an error and its causes on one line, as the daemons log them.
 
 use std::io::{self, IsTerminal};
@@ -26,6 +28,7 @@ pub mod daemon;
 mod error_chain;
 pub mod hardening;
 pub mod notify;
+pub mod telemetry;
 
 pub use error_chain::ErrorChain;
 

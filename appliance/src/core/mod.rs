@@ -22,6 +22,7 @@
 
 mod ceremony;
 mod data;
+mod health;
 mod tenants;
 mod watch;
 

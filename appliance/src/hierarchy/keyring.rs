@@ -37,6 +37,9 @@ pub(crate) enum TenantState {
 }
 
 impl TenantState {
+    /// Every state's name, as [`name`](Self::name) gives it.
+    pub(crate) const NAMES: [&'static str; 4] = ["opening", "active", "unavailable", "unlinked"];
+
     /// The state's name, as the control API reports it.
     pub(crate) fn name(&self) -> &'static str {
         match self {
@@ -181,6 +184,15 @@ impl Keyring {
     /// Whether `tenant`'s slot is still at `ticket`: nothing revoked or replaced its keys.
     pub(crate) fn is_current(&self, tenant: &TenantId, ticket: Ticket) -> bool {
         self.ticket(tenant) == ticket
+    }
+
+    /// How many tenants are in each state, by the state's name.
+    pub(crate) fn counts(&self) -> HashMap<&'static str, usize> {
+        let mut counts = HashMap::new();
+        for slot in self.read().tenants.values() {
+            *counts.entry(slot.state.name()).or_default() += 1;
+        }
+        counts
     }
 
     /// Every tenant that is unavailable, with the reason, in name order.

@@ -205,6 +205,8 @@ pub fn rocksdb_vault(path: &Path) -> String {
 /// A gateway served by this process (the library's [`Server`], as the binary runs it).
 pub struct InProcess {
     pub addr: SocketAddr,
+    /// The telemetry listener's address, when the configuration has one.
+    pub telemetry: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -216,12 +218,14 @@ impl InProcess {
         let config = Config::parse(toml).unwrap();
         let server = Server::bind(&config).await.unwrap();
         let addr = server.local_addr().unwrap();
+        let telemetry = server.telemetry_addr();
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server.run(async {
             let _ = stopped.await;
         }));
         Self {
             addr,
+            telemetry,
             stop: Some(stop),
             task,
         }

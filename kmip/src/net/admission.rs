@@ -59,6 +59,16 @@ pub(super) struct ServingPlace {
     address: IpAddr,
 }
 
+impl Full {
+    fn count(self) {
+        let why = match self {
+            Self::Server => "connection-limit",
+            Self::Address => "address-connection-limit",
+        };
+        metrics::counter!("kmip_connections_dropped_total", "why" => why).increment(1);
+    }
+}
+
 /// The serving stage is full, for everyone or for this address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Full {
@@ -79,7 +89,9 @@ impl Admission {
     /// Whether a connection from `address` would find no place to be served: checked before
     /// its handshake, which costs the server more than the check.
     pub(super) fn serving_full(&self, address: IpAddr) -> Option<Full> {
-        self.lock().serving_full(&self.limits, address)
+        let full = self.lock().serving_full(&self.limits, address);
+        full.inspect(|full| full.count());
+        full
     }
 
     /// A place in the handshake stage for a connection from `address`, pushing out the oldest
@@ -104,6 +116,7 @@ impl Admission {
             },
         );
         *state.handshakes_by_address.entry(address).or_default() += 1;
+        state.publish();
         HandshakePlace {
             admission: Arc::clone(self),
             number,
@@ -115,10 +128,12 @@ impl Admission {
     pub(super) fn serve(self: &Arc<Self>, address: IpAddr) -> Result<ServingPlace, Full> {
         let mut state = self.lock();
         if let Some(full) = state.serving_full(&self.limits, address) {
+            full.count();
             return Err(full);
         }
         state.serving += 1;
         *state.serving_by_address.entry(address).or_default() += 1;
+        state.publish();
         Ok(ServingPlace {
             admission: Arc::clone(self),
             address,
@@ -150,12 +165,23 @@ impl State {
             .map(|(&number, _)| number);
         if let Some(number) = oldest {
             self.leave_handshake(number);
+            metrics::counter!("kmip_connections_dropped_total", "why" => "handshake-stage-full")
+                .increment(1);
         }
+    }
+
+    /// The stages' sizes, for the daemon's metrics (a no-op unless a recorder is installed).
+    fn publish(&self) {
+        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+        let (handshaking, serving) = (self.handshakes.len() as f64, self.serving as f64);
+        metrics::gauge!("kmip_connections", "stage" => "handshake").set(handshaking);
+        metrics::gauge!("kmip_connections", "stage" => "serving").set(serving);
     }
 
     fn leave_handshake(&mut self, number: u64) {
         if let Some(handshaking) = self.handshakes.remove(&number) {
             decrement(&mut self.handshakes_by_address, handshaking.address);
+            self.publish();
         }
     }
 }
@@ -189,6 +215,7 @@ impl Drop for ServingPlace {
         let mut state = self.admission.lock();
         state.serving -= 1;
         decrement(&mut state.serving_by_address, self.address);
+        state.publish();
     }
 }
 

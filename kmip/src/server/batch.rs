@@ -23,8 +23,9 @@
 //! Create or Register made, handed to the daemon for items that name no object.
 
 use std::future::Future;
+use std::time::{Duration, Instant};
 
-use crate::enums::{BatchErrorContinuationOption, ResultReason};
+use crate::enums::{BatchErrorContinuationOption, Operation, ResultReason};
 use crate::message::{RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem};
 use crate::objects::Refusal;
 use crate::operations::{RequestPayload, ResponsePayload};
@@ -95,9 +96,11 @@ impl Server {
         let mut answers = Vec::with_capacity(items.len());
         for item in items {
             let (operation, id) = (item.operation, item.unique_batch_item_id.clone());
+            let started = Instant::now();
             let answer = self
                 .answer_item(header, item, placeholder.as_deref(), dispatch)
                 .await;
+            count(operation, &answer, started.elapsed());
             if let Some(created) = answer.as_ref().ok().and_then(created_id) {
                 placeholder = Some(created.to_owned());
             }
@@ -139,6 +142,23 @@ impl Server {
             _ => dispatch.answer(header, item, placeholder).await,
         }
     }
+}
+
+/// Counts one answered item for the daemon's metrics: by operation and outcome (`Success` or
+/// the Result Reason), and its latency by operation. A no-op unless a recorder is installed.
+fn count(operation: Operation, answer: &Result<ResponsePayload, Refusal>, took: Duration) {
+    let result = match answer {
+        Ok(_) => "Success",
+        Err(refusal) => refusal.reason.name(),
+    };
+    metrics::counter!(
+        "kmip_requests_total",
+        "operation" => operation.name(),
+        "result" => result,
+    )
+    .increment(1);
+    metrics::histogram!("kmip_request_duration_seconds", "operation" => operation.name())
+        .record(took.as_secs_f64());
 }
 
 /// The identifier of the object a Create or Register made: the batch's next ID Placeholder.
