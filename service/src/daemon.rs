@@ -1,5 +1,5 @@
-//! The shell of each daemon's `main`: the multi-thread async runtime, and SIGTERM and SIGINT
-//! turned into the shutdown signal.
+//! The shell of each daemon's `main`: the multi-thread async runtime, SIGTERM and SIGINT
+//! turned into the shutdown signal, and the systemd watchdog's pings while it serves.
 //!
 //! What a daemon does before its runtime exists (each hardens its process while it has one
 //! thread, see [`crate::hardening`]) stays in its `main`, before [`serve`]. So does logging the error that stopped it:
@@ -44,7 +44,10 @@ where
         .map_err(StartError::Runtime)?;
     runtime.block_on(async move {
         let shutdown = shutdown_signal().map_err(StartError::Signals)?;
-        serve(shutdown).await
+        let watchdog = crate::notify::watchdog();
+        let served = serve(shutdown).await;
+        watchdog.inspect(tokio::task::JoinHandle::abort);
+        served
     })
 }
 

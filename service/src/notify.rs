@@ -16,6 +16,22 @@ pub fn status(status: &str) {
     send(&[NotifyState::Status(status)]);
 }
 
+/// With `WatchdogSec=` in the unit, starts a task that tells systemd the daemon is alive at
+/// half that interval. It runs on the daemon's own runtime, so a runtime that stops scheduling
+/// tasks stops the pings, and systemd restarts the daemon (`Restart=on-failure`). `None`
+/// without a watchdog. Must be called on the runtime.
+pub fn watchdog() -> Option<tokio::task::JoinHandle<()>> {
+    let interval = sd_notify::watchdog_enabled()? / 2;
+    tracing::info!(?interval, "systemd watchdog: pinging");
+    Some(tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        loop {
+            ticks.tick().await;
+            send(&[NotifyState::Watchdog]);
+        }
+    }))
+}
+
 /// Shutdown has begun.
 pub fn stopping() {
     send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
