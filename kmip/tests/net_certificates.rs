@@ -4,11 +4,12 @@
 
 mod net_support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kmip::net::{
-    Client, ClientTlsFiles, IdentitySource, NetError, PeerIdentity, TlsFiles, client_config,
-    server_config,
+    Client, ClientTlsFiles, IdentitySource, NetError, PeerIdentity, TlsFiles, TlsSource,
+    client_config, server_config,
 };
 use kmip::{ProtocolVersion, ResponseMessage, ResultReason};
 use net_support::{
@@ -318,4 +319,33 @@ fn a_crl_file_that_does_not_parse_stops_the_server_configuration() {
         matches!(&error, NetError::NoPemItem { path, .. } if *path == crl),
         "{error:?}"
     );
+}
+
+#[tokio::test]
+async fn a_replaced_tls_configuration_serves_new_connections_and_keeps_open_ones() {
+    let (old, new) = (Pki::new(), Pki::new());
+    let (source, reload) = TlsSource::reloadable(Arc::new(server_config(&old.server).unwrap()));
+    let server = Running::start_from(source, IdentitySource::CommonName, test_limits(), Echo);
+    async fn connect(server: &Running, pki: &Pki) -> Result<Client, NetError> {
+        let files = pki.client("app", &Subject::common_name("app"));
+        let mut client = Client::connect(
+            &server.addr_string(),
+            SERVER_NAME,
+            tls_client_default(&files),
+            &client_limits(),
+        )
+        .await?;
+        client.call(&request()).await?;
+        Ok(client)
+    }
+    let mut open = bounded(connect(&server, &old)).await.unwrap();
+    assert!(bounded(connect(&server, &new)).await.is_err());
+
+    // New server certificate and client CA: the next handshake uses them.
+    reload.replace(Arc::new(server_config(&new.server).unwrap()));
+    bounded(connect(&server, &new)).await.unwrap();
+    assert!(bounded(connect(&server, &old)).await.is_err());
+    // The connection made before keeps its session.
+    bounded(open.call(&request())).await.unwrap();
+    server.stop().await;
 }

@@ -31,13 +31,14 @@ use crate::net::admission::{Admission, HandshakePlace};
 use crate::net::error::NetError;
 use crate::net::identity::{IdentitySource, PeerIdentity};
 use crate::net::limits::ServerLimits;
+use crate::net::reload::TlsSource;
 use crate::net::service::Service;
 use crate::ttlv::Item;
 use crate::version::ProtocolVersion;
 
 /// What every connection of one server shares.
 pub(super) struct Shared<S> {
-    pub(super) acceptor: TlsAcceptor,
+    pub(super) tls: TlsSource,
     pub(super) admission: Arc<Admission>,
     pub(super) identity_source: IdentitySource,
     pub(super) limits: ServerLimits,
@@ -120,7 +121,7 @@ async fn handshake<S>(
             info!("handshake abandoned: the handshake stage is full and this was the oldest");
             None
         }
-        accepted = timeout(limit, shared.acceptor.accept(tcp)) => match accepted {
+        accepted = timeout(limit, TlsAcceptor::from(shared.tls.current()).accept(tcp)) => match accepted {
             Ok(Ok(stream)) => Some(stream),
             Ok(Err(error)) => {
                 info!(error = &error as &dyn Error, "TLS handshake failed");

@@ -11,18 +11,17 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::{sleep, timeout};
-use tokio_rustls::TlsAcceptor;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::net::admission::Admission;
 use crate::net::connection::{Shared, serve_connection};
 use crate::net::identity::IdentitySource;
 use crate::net::limits::ServerLimits;
+use crate::net::reload::TlsSource;
 use crate::net::service::Service;
 
 /// The IANA-registered port of KMIP over TLS.
@@ -34,14 +33,14 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Serves KMIP over mutual TLS on `listener` until `shutdown` completes, then drains.
 ///
-/// `tls` must require client certificates, as [`server_config`](crate::net::server_config)'s
-/// does; a client let in without one is refused. Each client's identity is read from its
+/// `tls` (a fixed configuration, or a [`TlsSource`] that can be replaced while serving) must
+/// require client certificates, as [`server_config`](crate::net::server_config)'s does; a client let in without one is refused. Each client's identity is read from its
 /// certificate per `identity`; a client whose certificate has none is answered *Authentication
 /// Not Successful* and disconnected. Returns once every connection has closed, at most
 /// [`ServerLimits::shutdown_grace`] after `shutdown` completed.
 pub async fn serve<S: Service>(
     listener: TcpListener,
-    tls: Arc<ServerConfig>,
+    tls: impl Into<TlsSource>,
     identity: IdentitySource,
     limits: ServerLimits,
     service: Arc<S>,
@@ -50,7 +49,7 @@ pub async fn serve<S: Service>(
     let grace = limits.shutdown_grace;
     let (stop, stopping) = watch::channel(false);
     let shared = Arc::new(Shared {
-        acceptor: TlsAcceptor::from(tls),
+        tls: tls.into(),
         admission: Admission::new(limits.clone()),
         identity_source: identity,
         limits,

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use kmip::net::{
     ClientLimits, ClientTlsFiles, IdentitySource, PeerIdentity, ServerLimits, Service, TlsFiles,
-    client_config, serve, server_config,
+    TlsSource, client_config, serve, server_config,
 };
 use kmip::{
     DiscoverVersionsRequest, FrameReader, Item, Limits, ProtocolVersion, RequestBatchItem,
@@ -169,8 +169,30 @@ impl Running {
         limits: ServerLimits,
         service: S,
     ) -> Self {
-        let addr = "127.0.0.1:0".parse().unwrap();
-        Self::serve_on(addr, &files, identity, limits, service)
+        let tls = Arc::new(server_config(&files).unwrap());
+        Self::serve_on(
+            "127.0.0.1:0".parse().unwrap(),
+            tls,
+            identity,
+            limits,
+            service,
+        )
+    }
+
+    /// As [`Running::start`], taking each connection's TLS configuration from `tls`.
+    pub fn start_from<S: Service>(
+        tls: TlsSource,
+        identity: IdentitySource,
+        limits: ServerLimits,
+        service: S,
+    ) -> Self {
+        Self::serve_on(
+            "127.0.0.1:0".parse().unwrap(),
+            tls,
+            identity,
+            limits,
+            service,
+        )
     }
 
     /// Starts a server on `addr`, which may have been another server's a moment ago.
@@ -181,12 +203,13 @@ impl Running {
         limits: ServerLimits,
         service: S,
     ) -> Self {
-        Self::serve_on(addr, &pki.server, identity, limits, service)
+        let tls = Arc::new(server_config(&pki.server).unwrap());
+        Self::serve_on(addr, tls, identity, limits, service)
     }
 
     fn serve_on<S: Service>(
         addr: SocketAddr,
-        files: &TlsFiles,
+        tls: impl Into<TlsSource>,
         identity: IdentitySource,
         limits: ServerLimits,
         service: S,
@@ -196,7 +219,7 @@ impl Running {
         socket.bind(addr).unwrap();
         let listener: TcpListener = socket.listen(1024).unwrap();
         let addr = listener.local_addr().unwrap();
-        let tls = Arc::new(server_config(files).unwrap());
+        let tls: TlsSource = tls.into();
         let (stop, stopped) = oneshot::channel();
         let shutdown = async {
             let _ = stopped.await;
