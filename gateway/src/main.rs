@@ -2,7 +2,7 @@
 //!
 //! Reads its configuration, hardens the process before any key can reach it, opens the vault,
 //! binds the KMIP listener and serves until SIGTERM or SIGINT, then lets requests in flight
-//! finish.
+//! finish. SIGHUP reads the configuration again and applies its identities and TLS files.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,7 +42,9 @@ fn run(args: &Args) -> Result<(), Error> {
     krypton_service::log_hardening!(hardening);
     // The runtime's threads start only here, after the process is hardened.
     serve(|shutdown| async move {
-        let server = Server::bind(&config).await?;
+        let server = Server::bind(&config)
+            .await?
+            .reload_on_sighup(args.config.clone())?;
         tracing::info!(
             address = ?server.local_addr().ok(),
             vault = ?config.vault(),

@@ -7,12 +7,13 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kmip::net::{IdentitySource, ServerLimits};
+use kmip::net::{IdentitySource, ServerLimits, TlsReload, TlsSource};
 use krypton_service::telemetry::Telemetry;
-use rustls::ServerConfig;
 use tokio::net::TcpListener;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::config::{Config, VaultConfig};
 use crate::core_link::CoreLink;
@@ -25,11 +26,21 @@ use crate::vault::{MemoryVault, RocksDbVault, Vault};
 #[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
-    tls: Arc<ServerConfig>,
+    tls: TlsSource,
+    /// The configuration file to read again on SIGHUP, and the signal's stream.
+    reload: Option<Reload>,
     identity_source: IdentitySource,
     limits: ServerLimits,
+    tls_reload: TlsReload,
     telemetry: Option<Telemetry>,
     gateway: Backend,
+}
+
+/// A configuration file to read again when SIGHUP arrives.
+#[derive(Debug)]
+struct Reload {
+    path: PathBuf,
+    hangups: Signal,
 }
 
 /// The gateway over the vault backend the configuration names.
@@ -47,7 +58,8 @@ impl Server {
     /// [`Error::Net`] for TLS files that cannot be used, [`Error::Vault`] for a vault that
     /// cannot be opened, [`Error::Io`] if the address cannot be bound.
     pub async fn bind(config: &Config) -> Result<Self, Error> {
-        let tls = Arc::new(kmip::net::server_config(config.tls())?);
+        let (tls, tls_reload) =
+            TlsSource::reloadable(Arc::new(kmip::net::server_config(config.tls())?));
         let core = CoreLink::new(config.core())?;
         let tenancy = Tenancy::new(config.identities());
         let keys = config.keys();
@@ -76,6 +88,8 @@ impl Server {
         Ok(Self {
             listener,
             tls,
+            reload: None,
+            tls_reload,
             identity_source: config.identity_source(),
             limits: config.limits().clone(),
             telemetry,
@@ -90,6 +104,22 @@ impl Server {
     /// The OS error if the socket cannot tell.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// From now on SIGHUP reads `path` again and applies its `[identities]` and `[tls]` (see
+    /// [`reload`]). Call it before telling systemd the gateway is ready: until then, SIGHUP
+    /// ends the process.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the signal handler cannot be installed.
+    pub fn reload_on_sighup(mut self, path: PathBuf) -> Result<Self, Error> {
+        let hangups = signal(SignalKind::hangup()).map_err(|source| Error::Io {
+            context: "installing the SIGHUP handler",
+            source,
+        })?;
+        self.reload = Some(Reload { path, hangups });
+        Ok(self)
     }
 
     /// The address of the telemetry listener, if one is configured.
@@ -107,6 +137,7 @@ impl Server {
                     self.tls,
                     self.identity_source,
                     self.limits,
+                    (self.reload, self.tls_reload),
                     self.telemetry,
                     gateway,
                     shutdown,
@@ -119,6 +150,7 @@ impl Server {
                     self.tls,
                     self.identity_source,
                     self.limits,
+                    (self.reload, self.tls_reload),
                     self.telemetry,
                     gateway,
                     shutdown,
@@ -129,11 +161,13 @@ impl Server {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one call site per vault backend, each the same
 async fn serve<V: Vault>(
     listener: TcpListener,
-    tls: Arc<ServerConfig>,
+    tls: TlsSource,
     identity_source: IdentitySource,
     limits: ServerLimits,
+    (reload, tls_reload): (Option<Reload>, TlsReload),
     telemetry: Option<Telemetry>,
     gateway: Arc<Gateway<V>>,
     shutdown: impl Future<Output = ()>,
@@ -142,12 +176,17 @@ async fn serve<V: Vault>(
         let gateway = Arc::clone(&gateway);
         async move { gateway.run_courier().await }
     });
+    let reloader = reload.map(|reload| {
+        let gateway = Arc::clone(&gateway);
+        tokio::spawn(reload_on_hangups(reload, tls_reload, gateway))
+    });
     // Stopped with the KMIP listener: it reports on a gateway that is serving.
     let telemetry = telemetry.map(|telemetry| {
         tokio::spawn(telemetry.serve(Arc::clone(&gateway), std::future::pending()))
     });
     kmip::net::serve(listener, tls, identity_source, limits, gateway, shutdown).await;
     telemetry.inspect(tokio::task::JoinHandle::abort);
+    reloader.inspect(tokio::task::JoinHandle::abort);
     // Stopping the courier anywhere loses nothing: a notice leaves the queue only once the core
     // acknowledged it. Awaited, so that its hold on the vault is gone when `run` returns.
     courier.abort();
@@ -157,4 +196,33 @@ async fn serve<V: Vault>(
         }
         _ => {}
     }
+}
+
+async fn reload_on_hangups<V: Vault>(mut reload: Reload, tls: TlsReload, gateway: Arc<Gateway<V>>) {
+    while reload.hangups.recv().await.is_some() {
+        match reloaded(&reload.path) {
+            Ok((server_tls, tenancy)) => {
+                tls.replace(Arc::new(server_tls));
+                gateway.replace_tenancy(tenancy);
+                tracing::info!(
+                    path = %reload.path.display(),
+                    "configuration reloaded: [identities] and [tls] apply from the next request \
+                     and handshake; other sections take a restart"
+                );
+            }
+            Err(error) => tracing::error!(
+                path = %reload.path.display(),
+                error = %ErrorChain(&error),
+                "configuration not reloaded: the running one stays"
+            ),
+        }
+    }
+}
+
+/// What a reload applies, read from `path` and checked whole before anything is replaced: a
+/// file with any error changes nothing.
+fn reloaded(path: &Path) -> Result<(rustls::ServerConfig, Tenancy), Error> {
+    let config = Config::load(path)?;
+    let tls = kmip::net::server_config(config.tls())?;
+    Ok((tls, Tenancy::new(config.identities())))
 }

@@ -15,6 +15,8 @@
 //! Reason and Result Message — is relayed unchanged. *Undo* is refused for a batch of several
 //! items that may change anything: the gateway cannot take back what it or the core did.
 
+use std::sync::{Arc, PoisonError, RwLock};
+
 use kmip::net::{PeerIdentity, Service};
 use kmip::server::{self, Dispatch, Offered, Server};
 use kmip::{
@@ -68,7 +70,8 @@ static SERVER: Server = Server::new(
 pub struct Gateway<V> {
     vault: V,
     core: CoreLink,
-    tenancy: Tenancy,
+    /// Replaced whole by a configuration reload; each request reads it once.
+    tenancy: RwLock<Arc<Tenancy>>,
     keys: KeyLimits,
 }
 
@@ -95,9 +98,22 @@ impl<V: Vault> Gateway<V> {
         Self {
             vault,
             core,
-            tenancy,
+            tenancy: RwLock::new(Arc::new(tenancy)),
             keys,
         }
+    }
+
+    /// Who may use the gateway now.
+    fn tenancy(&self) -> Arc<Tenancy> {
+        // A tenancy is replaced whole, never changed in place: a panic elsewhere while the
+        // lock was held cannot have left it half-written.
+        Arc::clone(&self.tenancy.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// From the next request on, identities are mapped by `tenancy` (a configuration reload).
+    /// Requests in flight finish under the mapping they began with.
+    pub(crate) fn replace_tenancy(&self, tenancy: Tenancy) {
+        *self.tenancy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(tenancy);
     }
 
     /// The vault the gateway keeps its keys in.
@@ -123,7 +139,8 @@ impl<V: Vault> Gateway<V> {
             Ok(message) => message,
             Err(answer) => return answer,
         };
-        let Some(principal) = self.tenancy.principal(identity) else {
+        let tenancy = self.tenancy();
+        let Some(principal) = tenancy.principal(identity) else {
             tracing::warn!(identity, "request refused: identity is not in [identities]");
             let refusal = Refusal::new(
                 ResultReason::PermissionDenied,
@@ -198,7 +215,7 @@ impl<V: Vault> Service for Gateway<V> {
     }
 
     fn admits(&self, peer: &PeerIdentity) -> bool {
-        self.tenancy.principal(peer.name()).is_some()
+        self.tenancy().principal(peer.name()).is_some()
     }
 }
 
