@@ -30,6 +30,8 @@ pub(crate) enum Operation {
     Init,
     /// The threshold of shares was reached and the master key rebuilt.
     Unseal,
+    /// The seal HSM opened the master key and the core unsealed itself (the PKCS#11 seal).
+    AutoUnseal,
     /// The master key was zeroized on request.
     Seal,
     /// The status was read.
@@ -61,6 +63,7 @@ impl Operation {
         match self {
             Self::Init => "init",
             Self::Unseal => "unseal",
+            Self::AutoUnseal => "auto-unseal",
             Self::Seal => "seal",
             Self::Status => "status",
             Self::AuditLog => "audit-log",
@@ -291,6 +294,7 @@ mod tests {
         for op in [
             Operation::Init,
             Operation::Unseal,
+            Operation::AutoUnseal,
             Operation::Seal,
             Operation::Status,
             Operation::AuditLog,

@@ -32,7 +32,9 @@ use crate::store::Column;
 /// - **wrapped data keys** that do not open: [`MalformedWrappedKey`](Error::MalformedWrappedKey),
 ///   [`UnauthenticWrappedKey`](Error::UnauthenticWrappedKey);
 /// - **operator input** at the unseal ceremony: [`ShareRefused`](Error::ShareRefused) (not
-///   counted, progress kept) and [`WrongShares`](Error::WrongShares) (attempt over, still sealed);
+///   counted, progress kept), [`RecoveryShare`](Error::RecoveryShare) (the HSM seal's shares
+///   never unseal), [`WrongShares`](Error::WrongShares) (attempt over, still sealed), and
+///   [`SealMismatch`](Error::SealMismatch) (`[seal]` is not the installation's seal);
 /// - **stored data** that failed authentication: [`TamperedRecord`](Error::TamperedRecord);
 /// - **the environment** (disk, OS): [`Store`](Error::Store), [`Io`](Error::Io),
 ///   [`SecretMemory`](Error::SecretMemory), [`Random`](Error::Random);
@@ -200,6 +202,24 @@ pub enum Error {
     #[error("share refused")]
     ShareRefused(#[source] shamir::Error),
 
+    /// A share offered to an installation on the PKCS#11 seal: its shares are recovery shares,
+    /// which never unseal. Not counted.
+    #[error(
+        "this installation is sealed by its HSM: its shares are recovery shares, which never unseal; the core unseals itself when the seal HSM answers"
+    )]
+    RecoveryShare,
+
+    /// The configured `[seal]` is not the seal the installation was made with.
+    #[error(
+        "the installation's master key is kept by the {installed} seal but [seal] type is {configured:?}; seal migration is not supported"
+    )]
+    SealMismatch {
+        /// The seal of the install record.
+        installed: &'static str,
+        /// The seal of the configuration.
+        configured: &'static str,
+    },
+
     /// The threshold of shares was reached but they do not rebuild this installation's master
     /// key. Every share received is forgotten and the core stays sealed.
     #[error("the shares do not rebuild this installation's master key; the core stays sealed")]
@@ -327,8 +347,8 @@ pub enum Bug {
     /// AES-GCM sealing failed.
     #[error("AES-GCM sealing failed")]
     Aead,
-    /// The HSM unwrapped another L2 than the one it had just wrapped.
-    #[error("the HSM did not give back the L2 it wrapped")]
+    /// The HSM unwrapped another key (an L2, the master key) than the one it had just wrapped.
+    #[error("the HSM did not give back the key it wrapped")]
     HsmRoundTrip,
     /// An audit key is not a 64-bit sequence number.
     #[error("audit record key has {0} bytes, expected 8")]

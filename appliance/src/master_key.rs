@@ -45,7 +45,8 @@ impl MasterKey {
         Self::from_root(root)
     }
 
-    fn from_root(root: SecretKey) -> Result<Self, Error> {
+    /// The master key whose root is `root` (as the HSM seal gives it back).
+    pub(crate) fn from_root(root: SecretKey) -> Result<Self, Error> {
         // The record key seals and opens every stored value, from many threads at once: its
         // page stays readable. The others are used rarely and are unreadable between uses.
         let records = derive(&root, RECORD_KEY_LABEL, WhenIdle::ReadOnly)?;
@@ -62,6 +63,20 @@ impl MasterKey {
         self.root
             .expose(|root| shamir::split(root, threshold, count))
             .map_err(Error::from)
+    }
+
+    /// The root itself, for the HSM seal to seal; used for nothing else.
+    pub(crate) fn root(&self) -> &SecretKey {
+        &self.root
+    }
+
+    /// Whether `other` is the same master key, compared in constant time.
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        self.root.expose(|mine| {
+            other.root.expose(|theirs| {
+                aws_lc_rs::constant_time::verify_slices_are_equal(mine, theirs).is_ok()
+            })
+        })
     }
 
     /// The AES-256-GCM key that seals stored records.

@@ -123,6 +123,7 @@ pub(crate) enum Reason {
     Conflict,
     TenantUnavailable,
     Hsm,
+    RecoveryShare,
 }
 
 impl Reason {
@@ -147,6 +148,7 @@ impl Reason {
             Self::Conflict => "conflict",
             Self::TenantUnavailable => "tenant-unavailable",
             Self::Hsm => "hsm",
+            Self::RecoveryShare => "recovery-share",
         }
     }
 
@@ -159,7 +161,8 @@ impl Reason {
             Self::Sealed
             | Self::Uninitialized
             | Self::AlreadyInitialized
-            | Self::AlreadyUnsealed => 4,
+            | Self::AlreadyUnsealed
+            | Self::RecoveryShare => 4,
             Self::MalformedShare | Self::ForeignShare | Self::DuplicateShare => 5,
             Self::WrongShares => 6,
             Self::TamperedRecord => 7,
@@ -192,6 +195,7 @@ impl From<ErrorReason> for Reason {
             ErrorReason::Conflict => Self::Conflict,
             ErrorReason::TenantUnavailable => Self::TenantUnavailable,
             ErrorReason::Hsm => Self::Hsm,
+            ErrorReason::RecoveryShare => Self::RecoveryShare,
         }
     }
 }

@@ -22,7 +22,8 @@ Exit codes:
   1  internal error in the core, or an answer kryptonctl does not understand
   2  usage error: bad arguments, or values the core refused as out of range
   3  the core cannot be reached on its control socket, or the connection broke before it answered
-  4  the core's state does not allow this (sealed, uninitialized, already initialized, already unsealed)
+  4  the core's state does not allow this (sealed, uninitialized, already initialized, already unsealed,
+     or a recovery share offered to unseal a core on the PKCS#11 seal)
   5  share refused and not counted (mistyped, from another installation, entered twice)
   6  wrong shares: the threshold was reached but they do not rebuild the master key; still sealed
   7  a stored record failed authentication: tampering; the record was not served

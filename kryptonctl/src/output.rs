@@ -57,9 +57,14 @@ impl Output {
             document["shares_are"] = if files.is_some() { "files" } else { "text" }.into();
             println!("{document}");
         } else {
+            let purpose = if installation.seal == "pkcs11" {
+                "are recovery shares: the seal HSM unseals this core, and the shares never do"
+            } else {
+                "unseal this core"
+            };
             println!(
                 "WARNING: the {n} shares are shown once. The core does not keep them and cannot show them again.\n\
-                 Give each share to a different custodian. Any {k} of the {n} unseal this core; fewer reveal nothing.\n\
+                 Give each share to a different custodian. Any {k} of the {n} {purpose}; fewer reveal nothing.\n\
                  Key set {key_set}.",
                 n = installation.shares,
                 k = installation.threshold,
@@ -156,6 +161,8 @@ impl Output {
                         .collect::<Vec<_>>(),
                     "uptime_secs": response.uptime_secs,
                     "audit_sequence": response.audit_sequence,
+                    "auto_unseal_error": (!response.auto_unseal_error.is_empty())
+                        .then_some(&response.auto_unseal_error),
                 })
             );
             return;
@@ -169,7 +176,14 @@ impl Output {
                 human_duration(progress.expires_in_secs)
             );
         }
+        if !response.auto_unseal_error.is_empty() {
+            println!(
+                "AUTO-UNSEAL:    failing, retrying: {}",
+                response.auto_unseal_error
+            );
+        }
         if let Some(installation) = &response.installation {
+            println!("seal:           {}", installation.seal);
             println!("key set:        {}", installation.key_set);
             println!(
                 "shares:         any {} of {}",
@@ -393,6 +407,7 @@ fn installation_json(installation: &v1::Installation) -> Value {
         "threshold": installation.threshold,
         "shares": installation.shares,
         "created_unix_secs": installation.created_unix_secs,
+        "seal": installation.seal,
     })
 }
 

@@ -52,6 +52,8 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
             _ => (Code::Internal, ErrorReason::Internal),
         },
         Error::WrongShares(_) => (Code::InvalidArgument, ErrorReason::WrongShares),
+        Error::RecoveryShare => (Code::FailedPrecondition, ErrorReason::RecoveryShare),
+        Error::SealMismatch { .. } => (Code::FailedPrecondition, ErrorReason::Sealed),
         Error::TamperedRecord { .. } => (Code::DataLoss, ErrorReason::TamperedRecord),
         Error::InvalidName(_) => (Code::InvalidArgument, ErrorReason::InvalidArgument),
         Error::TenantNotFound(_) | Error::ServiceNotFound { .. } => {

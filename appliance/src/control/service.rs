@@ -97,9 +97,8 @@ impl v1::control_server::Control for ControlService {
         let request = request.into_inner();
         let threshold = small("threshold", request.threshold)?;
         let count = small("shares", request.shares)?;
-        let report = self
-            .run(move |core| core.init(&caller, threshold, count))
-            .await?;
+        // On the PKCS#11 seal, init asks the seal HSM (each call bounded in time).
+        let report = self.core.init(caller, threshold, count).await?;
         Ok(Response::new(v1::InitResponse {
             shares: report
                 .shares
@@ -324,6 +323,7 @@ fn installation(info: &InstallationInfo) -> v1::Installation {
         threshold: info.threshold.into(),
         shares: info.shares.into(),
         created_unix_secs: info.created_unix_secs,
+        seal: info.seal.to_owned(),
     }
 }
 
@@ -343,6 +343,7 @@ fn status_response(report: StatusReport) -> v1::StatusResponse {
             .collect(),
         uptime_secs: report.uptime.as_secs(),
         audit_sequence: report.audit_sequence,
+        auto_unseal_error: report.auto_unseal_error.unwrap_or_default(),
     }
 }
 

@@ -5,6 +5,7 @@
 //! | what                                   | where                  |
 //! |----------------------------------------|------------------------|
 //! | init, unseal (and re-open), seal       | [`ceremony`]           |
+//! | the PKCS#11 seal's auto-unseal         | [`auto_unseal`]        |
 //! | link, unlink, relink, destroy, services | [`tenants`]            |
 //! | wrap / unwrap of L4s, the registry     | [`data`]               |
 //! | L1 liveness: failing a tenant closed   | [`watch`]              |
@@ -20,19 +21,21 @@
 //!    taken away at once and put in only by compare-and-set against a generation, so a slow
 //!    link or re-open can never undo an unlink that landed meanwhile.
 
+mod auto_unseal;
 mod ceremony;
 mod data;
 mod tenants;
 mod watch;
 
 use std::path::Path;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use crate::audit::{AuditLog, Operation};
 use crate::caller::Caller;
 use crate::error::{Bug, Error};
 use crate::hsm::Hsm;
+use crate::hsm_seal::{HsmSeal, SealConfig};
 use crate::installation::{self, StoredInstallation};
 use crate::registry::EditLock;
 use crate::seal::{Lifecycle, State, Unsealed};
@@ -48,6 +51,10 @@ pub(crate) struct Core {
     audit: AuditLog,
     lifecycle: RwLock<Lifecycle>,
     hsm: Option<Hsm>,
+    /// The PKCS#11 seal, when `[seal] type = "pkcs11"`; `None`: the Shamir seal.
+    seal: Option<HsmSeal>,
+    /// Why the last auto-unseal failed, while the core is sealed on the PKCS#11 seal.
+    auto_unseal_error: Mutex<Option<String>>,
     admin: tokio::sync::Mutex<()>,
     /// Orders the edits of the KMIP object registry's records.
     registry_edits: EditLock,
@@ -58,10 +65,12 @@ pub(crate) struct Core {
 impl Core {
     /// Opens the store in `data_dir`. The core starts sealed, or uninitialized. `hsm` is the
     /// customer's HSM, if one is configured: without it no tenant can be linked or re-opened.
+    /// `seal` must be the seal the installation was made with, if it was.
     pub(crate) fn open(
         data_dir: &Path,
         unseal_timeout: Duration,
         hsm: Option<Hsm>,
+        seal: &SealConfig,
     ) -> Result<Self, Error> {
         let store = Store::open(data_dir)?;
         let audit = AuditLog::open(&store)?;
@@ -69,6 +78,20 @@ impl Core {
             .get_plain(Column::Meta, installation::RECORD_KEY)?
             .map(|stored| StoredInstallation::decode(&stored))
             .transpose()?;
+        let seal = match seal {
+            SealConfig::Shamir => None,
+            SealConfig::Pkcs11(config) => Some(HsmSeal::new(config.clone())),
+        };
+        if let Some(installation) = &installation {
+            let installed = installation.unverified().seal();
+            let configured = if seal.is_some() { "pkcs11" } else { "shamir" };
+            if installed.name() != configured {
+                return Err(Error::SealMismatch {
+                    installed: installed.name(),
+                    configured,
+                });
+            }
+        }
         let lifecycle = Lifecycle::boot(installation);
         tracing::info!(state = ?lifecycle.state(), "core started");
         Ok(Self {
@@ -76,6 +99,8 @@ impl Core {
             audit,
             lifecycle: RwLock::new(lifecycle),
             hsm,
+            seal,
+            auto_unseal_error: Mutex::default(),
             admin: tokio::sync::Mutex::new(()),
             registry_edits: EditLock::default(),
             started: Instant::now(),
@@ -83,9 +108,22 @@ impl Core {
         })
     }
 
-    /// The lifecycle state alone, not audited: for the service manager's status line.
-    pub(crate) fn state(&self) -> Result<State, Error> {
-        Ok(self.read()?.state())
+    /// The service manager's status line (`STATUS=`), not audited: the lifecycle state, and
+    /// while sealed on the PKCS#11 seal why the last auto-unseal failed.
+    pub(crate) fn status_line(&self) -> Result<String, Error> {
+        let state = self.read()?.state();
+        let name = match state {
+            State::Uninitialized => "Uninitialized",
+            State::Sealed => "Sealed",
+            State::Unsealing => "Unsealing",
+            State::Unsealed => "Unsealed",
+        };
+        Ok(match (state, self.auto_unseal_failure()) {
+            (State::Sealed, Some(error)) => {
+                format!("{name}; auto-unseal failing, retrying: {error}")
+            }
+            _ => name.to_owned(),
+        })
     }
 
     /// Runs `f` with the unsealed state; refuses with [`Error::Sealed`] otherwise. The gate

@@ -50,6 +50,8 @@ pub(crate) fn result_of(error: &Error) -> (ResultReason, String) {
         | Error::Hsm(_)
         | Error::ShareRefused(_)
         | Error::WrongShares(_)
+        | Error::RecoveryShare
+        | Error::SealMismatch { .. }
         | Error::CorruptObject(_)
         | Error::TamperedRecord { .. }
         | Error::Store { .. }
