@@ -73,6 +73,12 @@ impl Ctl {
             .collect())
     }
 
+    /// Why the core's last auto-unseal failed, while it is sealed on the PKCS#11 seal.
+    pub fn auto_unseal_error(&self) -> Result<Option<String>, Error> {
+        let answer = self.run(&["status".as_ref()])?;
+        Ok(answer["auto_unseal_error"].as_str().map(str::to_owned))
+    }
+
     /// Generates the master key and writes `shares` shares, any `threshold` of which unseal,
     /// to `share_dir/share-<i>.txt`.
     pub fn init(&self, shares: u32, threshold: u32, share_dir: &Path) -> Result<(), Error> {
