@@ -32,6 +32,10 @@ pub(crate) enum Operation {
     Unseal,
     /// The seal HSM opened the master key and the core unsealed itself (the PKCS#11 seal).
     AutoUnseal,
+    /// New shares were made, authorized by a quorum of the current ones; not yet in force.
+    RekeyStart,
+    /// The new shares were confirmed: only they work from now on.
+    Rekey,
     /// The master key was zeroized on request.
     Seal,
     /// The status was read.
@@ -64,6 +68,8 @@ impl Operation {
             Self::Init => "init",
             Self::Unseal => "unseal",
             Self::AutoUnseal => "auto-unseal",
+            Self::RekeyStart => "rekey-start",
+            Self::Rekey => "rekey",
             Self::Seal => "seal",
             Self::Status => "status",
             Self::AuditLog => "audit-log",
@@ -295,6 +301,8 @@ mod tests {
             Operation::Init,
             Operation::Unseal,
             Operation::AutoUnseal,
+            Operation::RekeyStart,
+            Operation::Rekey,
             Operation::Seal,
             Operation::Status,
             Operation::AuditLog,

@@ -209,6 +209,10 @@ pub enum Error {
     )]
     RecoveryShare,
 
+    /// A rekey confirmation with no rekey started, or one already confirmed.
+    #[error("no rekey is waiting for confirmation: start one with rekey")]
+    NoRekeyPending,
+
     /// The configured `[seal]` is not the seal the installation was made with.
     #[error(
         "the installation's master key is kept by the {installed} seal but [seal] type is {configured:?}; seal migration is not supported"

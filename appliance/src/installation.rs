@@ -17,6 +17,9 @@ use crate::store::Column;
 
 /// The record key of the install metadata in [`Column::Meta`].
 pub(crate) const RECORD_KEY: &[u8] = b"installation";
+/// Where a rekey keeps the install record of the new shares until they are confirmed: the
+/// bytes that will then be stored at [`RECORD_KEY`], tagged for that place.
+pub(crate) const PENDING_RECORD_KEY: &[u8] = b"installation.pending";
 
 const TAG_LEN: usize = 32;
 const TAG_LABEL: &[u8] = b"krypton.installation.v1";

@@ -58,6 +58,16 @@ impl MasterKey {
         })
     }
 
+    /// A second copy of the master key, in its own guarded memory, for work that outlives a
+    /// lock (the HSM sealing it again at a rekey).
+    pub(crate) fn duplicate(&self) -> Result<Self, Error> {
+        let root = SecretKey::from_fn(WhenIdle::NoAccess, |copy| {
+            self.root.expose(|root| *copy = *root);
+            Ok::<_, Error>(())
+        })?;
+        Self::from_root(root)
+    }
+
     /// Splits the master key into `count` shares, any `threshold` of which rebuild it.
     pub(crate) fn split(&self, threshold: u8, count: u8) -> Result<shamir::Split, Error> {
         self.root

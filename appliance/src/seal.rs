@@ -243,6 +243,19 @@ impl Unsealed {
     pub(crate) fn master(&self) -> &MasterKey {
         &self.master
     }
+
+    /// The install record in force.
+    pub(crate) fn installation(&self) -> &StoredInstallation {
+        &self.installation
+    }
+
+    /// Puts `installation` in force (a confirmed rekey), once it authenticates under the
+    /// master key.
+    pub(crate) fn reinstall(&mut self, installation: StoredInstallation) -> Result<(), Error> {
+        installation.authenticate(&self.master)?;
+        self.installation = installation;
+        Ok(())
+    }
 }
 
 /// Refuses a share that cannot belong to this attempt, before it is counted: any share of an

@@ -124,6 +124,7 @@ pub(crate) enum Reason {
     TenantUnavailable,
     Hsm,
     RecoveryShare,
+    NoRekeyPending,
 }
 
 impl Reason {
@@ -149,6 +150,7 @@ impl Reason {
             Self::TenantUnavailable => "tenant-unavailable",
             Self::Hsm => "hsm",
             Self::RecoveryShare => "recovery-share",
+            Self::NoRekeyPending => "no-rekey-pending",
         }
     }
 
@@ -162,7 +164,8 @@ impl Reason {
             | Self::Uninitialized
             | Self::AlreadyInitialized
             | Self::AlreadyUnsealed
-            | Self::RecoveryShare => 4,
+            | Self::RecoveryShare
+            | Self::NoRekeyPending => 4,
             Self::MalformedShare | Self::ForeignShare | Self::DuplicateShare => 5,
             Self::WrongShares => 6,
             Self::TamperedRecord => 7,
@@ -196,6 +199,7 @@ impl From<ErrorReason> for Reason {
             ErrorReason::TenantUnavailable => Self::TenantUnavailable,
             ErrorReason::Hsm => Self::Hsm,
             ErrorReason::RecoveryShare => Self::RecoveryShare,
+            ErrorReason::NoRekeyPending => Self::NoRekeyPending,
         }
     }
 }

@@ -23,7 +23,7 @@ Exit codes:
   2  usage error: bad arguments, or values the core refused as out of range
   3  the core cannot be reached on its control socket, or the connection broke before it answered
   4  the core's state does not allow this (sealed, uninitialized, already initialized, already unsealed,
-     or a recovery share offered to unseal a core on the PKCS#11 seal)
+     a recovery share offered to unseal a core on the PKCS#11 seal, no rekey to confirm)
   5  share refused and not counted (mistyped, from another installation, entered twice)
   6  wrong shares: the threshold was reached but they do not rebuild the master key; still sealed
   7  a stored record failed authentication: tampering; the record was not served
@@ -55,6 +55,9 @@ enum Command {
     Init(InitArgs),
     /// Submit one share towards unsealing (prompted without echo unless --share-file).
     Unseal(UnsealArgs),
+    /// Replace the shares (optionally with a new K and N), authorized by K current shares.
+    /// The current shares keep working until `rekey --confirm` with K of the new ones.
+    Rekey(RekeyArgs),
     /// Zeroize the master key and every key derived from it.
     Seal,
     /// Show the state, unseal progress, linked tenants and uptime.
@@ -114,6 +117,27 @@ struct InitArgs {
     /// Write each share to DIR/share-<i>.txt (mode 0600) instead of printing it.
     #[arg(long, value_name = "DIR")]
     share_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct RekeyArgs {
+    /// A share file: of a current share (repeat it K times), or with --confirm of a new one.
+    #[arg(long = "share-file", value_name = "FILE", required = true)]
+    share_files: Vec<PathBuf>,
+    /// How many new shares to create (N).
+    #[arg(long, required_unless_present = "confirm", conflicts_with = "confirm",
+          value_parser = clap::value_parser!(u32).range(2..=255))]
+    shares: Option<u32>,
+    /// How many new shares will unseal the core (K).
+    #[arg(long, required_unless_present = "confirm", conflicts_with = "confirm",
+          value_parser = clap::value_parser!(u32).range(2..=255))]
+    threshold: Option<u32>,
+    /// Write each new share to DIR/share-<i>.txt (mode 0600) instead of printing it.
+    #[arg(long, value_name = "DIR", conflicts_with = "confirm")]
+    share_dir: Option<PathBuf>,
+    /// Put the new shares in force: the share files are K of the new shares.
+    #[arg(long)]
+    confirm: bool,
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +201,11 @@ enum Action {
         share_dir: Option<shares::ShareDir>,
     },
     Unseal(shares::TypedShare),
+    Rekey {
+        request: v1::RekeyRequest,
+        share_dir: Option<shares::ShareDir>,
+    },
+    ConfirmRekey(v1::ConfirmRekeyRequest),
     ResetUnseal,
     Seal,
     Status,
@@ -207,6 +236,7 @@ impl Action {
             Command::Unseal(UnsealArgs { share_file, .. }) => {
                 Self::Unseal(shares::TypedShare::read(share_file.as_deref())?)
             }
+            Command::Rekey(args) => Self::rekey(args)?,
             Command::Seal => Self::Seal,
             Command::Status => Self::Status,
             Command::Audit(AuditCommand::Tail { limit, from }) => {
@@ -246,8 +276,42 @@ impl Action {
         })
     }
 
+    fn rekey(args: RekeyArgs) -> Result<Self, Failure> {
+        let shares = args
+            .share_files
+            .iter()
+            .map(|file| shares::TypedShare::read(Some(file)).map(shares::TypedShare::into_text))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (Some(count), Some(threshold)) = (args.shares, args.threshold) else {
+            return Ok(Self::ConfirmRekey(v1::ConfirmRekeyRequest {
+                new_shares: shares,
+            }));
+        };
+        Ok(Self::Rekey {
+            share_dir: args
+                .share_dir
+                .as_deref()
+                .map(|dir| shares::ShareDir::prepare(dir, count))
+                .transpose()?,
+            request: v1::RekeyRequest {
+                current_shares: shares,
+                shares: count,
+                threshold,
+            },
+        })
+    }
+
     async fn perform(self, client: &mut ControlClient, output: &Output) -> Result<(), Failure> {
         match self {
+            Self::Rekey { request, share_dir } => {
+                let response = client.rekey(request).await?.into_inner();
+                output.rekey(response, share_dir.as_ref())
+            }
+            Self::ConfirmRekey(request) => {
+                let response = client.confirm_rekey(request).await?.into_inner();
+                output.rekey_confirmed(&response);
+                Ok(())
+            }
             Self::Init { request, share_dir } => {
                 let response = client.init(request).await?.into_inner();
                 output.init(&response, share_dir.as_ref())

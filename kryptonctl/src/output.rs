@@ -145,6 +145,46 @@ impl Output {
         }
     }
 
+    /// The new shares of a rekey, as init shows shares, and what to do next.
+    pub(crate) fn rekey(
+        self,
+        response: v1::RekeyResponse,
+        share_dir: Option<&ShareDir>,
+    ) -> Result<(), Failure> {
+        let as_init = v1::InitResponse {
+            shares: response.shares,
+            installation: response.installation,
+        };
+        self.init(&as_init, share_dir)?;
+        if !self.json {
+            println!(
+                "The current shares work until K of these new ones confirm them: kryptonctl rekey --confirm --share-file ..."
+            );
+        }
+        Ok(())
+    }
+
+    pub(crate) fn rekey_confirmed(self, response: &v1::ConfirmRekeyResponse) {
+        let installation = response.installation.clone().unwrap_or_default();
+        if self.json {
+            println!(
+                "{}",
+                json!({
+                    "installation": installation_json(&installation),
+                    "audit_sequence": response.audit_sequence,
+                })
+            );
+        } else {
+            println!(
+                "rekey confirmed: key set {} (any {} of {}) is in force; the previous shares are refused (audit record {})",
+                installation.key_set,
+                installation.threshold,
+                installation.shares,
+                response.audit_sequence
+            );
+        }
+    }
+
     pub(crate) fn status(self, response: &v1::StatusResponse) {
         if self.json {
             println!(

@@ -91,10 +91,16 @@ impl TypedShare {
     }
 
     /// The unseal request carrying this share; the request wipes it when dropped.
-    pub(crate) fn into_request(mut self) -> v1::UnsealRequest {
+    pub(crate) fn into_request(self) -> v1::UnsealRequest {
         v1::UnsealRequest {
-            share: std::mem::take(&mut *self.text),
+            share: self.into_text(),
         }
+    }
+
+    /// The share's text, for a request that carries several (rekey); the request wipes it
+    /// when dropped.
+    pub(crate) fn into_text(mut self) -> String {
+        std::mem::take(&mut *self.text)
     }
 }
 

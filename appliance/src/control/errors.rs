@@ -48,11 +48,13 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
             S::ForeignKeySet { .. } | S::ThresholdMismatch { .. } | S::MixedKeySets { .. } => {
                 (Code::InvalidArgument, ErrorReason::ForeignShare)
             }
-            // The core counts shares itself and never combines too few: a bug if it does.
+            // Too few shares given to authorize a rekey.
+            S::NotEnoughShares { .. } => (Code::InvalidArgument, ErrorReason::InvalidArgument),
             _ => (Code::Internal, ErrorReason::Internal),
         },
         Error::WrongShares(_) => (Code::InvalidArgument, ErrorReason::WrongShares),
         Error::RecoveryShare => (Code::FailedPrecondition, ErrorReason::RecoveryShare),
+        Error::NoRekeyPending => (Code::FailedPrecondition, ErrorReason::NoRekeyPending),
         Error::SealMismatch { .. } => (Code::FailedPrecondition, ErrorReason::Sealed),
         Error::TamperedRecord { .. } => (Code::DataLoss, ErrorReason::TamperedRecord),
         Error::InvalidName(_) => (Code::InvalidArgument, ErrorReason::InvalidArgument),

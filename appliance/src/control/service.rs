@@ -109,6 +109,43 @@ impl v1::control_server::Control for ControlService {
         }))
     }
 
+    async fn rekey(
+        &self,
+        request: Request<v1::RekeyRequest>,
+    ) -> Result<Response<v1::RekeyResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let mut request = request.into_inner();
+        let threshold = small("threshold", request.threshold)?;
+        let count = small("shares", request.shares)?;
+        let current = parse_shares(&caller, std::mem::take(&mut request.current_shares))?;
+        // On the PKCS#11 seal, the seal HSM seals the master key again (bounded in time).
+        let report = self.core.rekey(caller, current, threshold, count).await?;
+        Ok(Response::new(v1::RekeyResponse {
+            shares: report
+                .shares
+                .iter()
+                .map(|share| share.as_str().to_owned())
+                .collect(),
+            installation: Some(installation(&report.installation)),
+        }))
+    }
+
+    async fn confirm_rekey(
+        &self,
+        request: Request<v1::ConfirmRekeyRequest>,
+    ) -> Result<Response<v1::ConfirmRekeyResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let mut request = request.into_inner();
+        let new = parse_shares(&caller, std::mem::take(&mut request.new_shares))?;
+        let (info, audit_sequence) = self
+            .run(move |core| core.confirm_rekey(&caller, &new))
+            .await?;
+        Ok(Response::new(v1::ConfirmRekeyResponse {
+            installation: Some(installation(&info)),
+            audit_sequence,
+        }))
+    }
+
     async fn unseal(
         &self,
         request: Request<v1::UnsealRequest>,
@@ -280,6 +317,20 @@ fn service(info: ServiceInfo) -> v1::Service {
         unique_identifier: info.unique_identifier,
         current_version: info.current_version,
     }
+}
+
+/// Parses shares typed by custodians; each text is wiped when parsed.
+fn parse_shares(caller: &Caller, texts: Vec<String>) -> Result<Vec<shamir::Share>, Status> {
+    texts
+        .into_iter()
+        .map(|text| {
+            let text = Zeroizing::new(text);
+            text.parse::<shamir::Share>().map_err(|refusal| {
+                tracing::warn!(%caller, error = %refusal, "rekey share refused");
+                Status::from(Error::from(refusal))
+            })
+        })
+        .collect()
 }
 
 /// Share counts and thresholds travel as `uint32` but are at most 255.

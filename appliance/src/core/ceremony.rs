@@ -57,6 +57,20 @@ pub(crate) struct InitReport {
     pub(crate) installation: InstallationInfo,
 }
 
+impl InitReport {
+    /// The shares of `split`, in text, and the facts of `installation`.
+    pub(super) fn new(split: &shamir::Split, installation: &StoredInstallation) -> Self {
+        Self {
+            shares: split
+                .shares
+                .iter()
+                .map(|share| Zeroizing::new(share.to_string()))
+                .collect(),
+            installation: info(installation),
+        }
+    }
+}
+
 impl std::fmt::Debug for InitReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InitReport")
@@ -133,22 +147,32 @@ impl Core {
         count: u8,
     ) -> Result<InitReport, Error> {
         let master = MasterKey::generate()?;
-        let (split, seal) = match &self.seal {
-            None => (master.split(threshold, count)?, SealRecord::Shamir),
-            Some(hsm_seal) => {
-                let recovery = SecretKey::random(WhenIdle::NoAccess)?;
-                let split = recovery.expose(|key| shamir::split(key, threshold, count))?;
-                let key_check = split.key_check.to_bytes();
-                let sealed_master = hsm_seal.wrap(&master, &key_check).await?;
-                let reopened = hsm_seal.unwrap(&sealed_master, &key_check).await?;
-                if !master.same_as(&reopened) {
-                    return Err(Bug::HsmRoundTrip.into());
-                }
-                (split, SealRecord::Pkcs11 { sealed_master })
-            }
-        };
+        let (split, seal) = self.new_shares(&master, threshold, count).await?;
         let core = Arc::clone(self);
         blocking(move || core.commit_init(&caller, master, &split, count, seal)).await
+    }
+
+    /// `count` new shares, any `threshold` of which rebuild `master` (the Shamir seal) or a new
+    /// recovery key (the PKCS#11 seal: the seal HSM seals `master` for the new key check, and
+    /// is seen to open it again), with the seal record that goes with them.
+    pub(super) async fn new_shares(
+        &self,
+        master: &MasterKey,
+        threshold: u8,
+        count: u8,
+    ) -> Result<(shamir::Split, SealRecord), Error> {
+        let Some(hsm_seal) = &self.seal else {
+            return Ok((master.split(threshold, count)?, SealRecord::Shamir));
+        };
+        let recovery = SecretKey::random(WhenIdle::NoAccess)?;
+        let split = recovery.expose(|key| shamir::split(key, threshold, count))?;
+        let key_check = split.key_check.to_bytes();
+        let sealed_master = hsm_seal.wrap(master, &key_check).await?;
+        let reopened = hsm_seal.unwrap(&sealed_master, &key_check).await?;
+        if !master.same_as(&reopened) {
+            return Err(Bug::HsmRoundTrip.into());
+        }
+        Ok((split, SealRecord::Pkcs11 { sealed_master }))
     }
 
     /// Stores the install record of `master` and the first audit record, and moves the
@@ -172,14 +196,7 @@ impl Core {
         batch.put_plain(Column::Meta, installation::RECORD_KEY, &stored)?;
         let audit_sequence = self.audit.stage(&mut batch, Operation::Init, caller)?;
         batch.commit()?;
-        let report = InitReport {
-            shares: split
-                .shares
-                .iter()
-                .map(|share| Zeroizing::new(share.to_string()))
-                .collect(),
-            installation: info(&installation),
-        };
+        let report = InitReport::new(split, &installation);
         tracing::warn!(
             %caller,
             key_set = %report.installation.key_set,
@@ -390,7 +407,7 @@ impl Core {
     }
 }
 
-fn info(installation: &StoredInstallation) -> InstallationInfo {
+pub(super) fn info(installation: &StoredInstallation) -> InstallationInfo {
     let key_check = installation.key_check();
     let recorded = installation.unverified();
     InstallationInfo {

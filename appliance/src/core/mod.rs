@@ -6,6 +6,7 @@
 //! |----------------------------------------|------------------------|
 //! | init, unseal (and re-open), seal       | [`ceremony`]           |
 //! | the PKCS#11 seal's auto-unseal         | [`auto_unseal`]        |
+//! | rekey: new shares, then confirmed      | [`rekey`]              |
 //! | link, unlink, relink, destroy, services | [`tenants`]            |
 //! | wrap / unwrap of L4s, the registry     | [`data`]               |
 //! | L1 liveness: failing a tenant closed   | [`watch`]              |
@@ -24,6 +25,7 @@
 mod auto_unseal;
 mod ceremony;
 mod data;
+mod rekey;
 mod tenants;
 mod watch;
 

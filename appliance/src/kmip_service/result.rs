@@ -51,6 +51,7 @@ pub(crate) fn result_of(error: &Error) -> (ResultReason, String) {
         | Error::ShareRefused(_)
         | Error::WrongShares(_)
         | Error::RecoveryShare
+        | Error::NoRekeyPending
         | Error::SealMismatch { .. }
         | Error::CorruptObject(_)
         | Error::TamperedRecord { .. }
