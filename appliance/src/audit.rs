@@ -36,6 +36,8 @@ pub(crate) enum Operation {
     RekeyStart,
     /// The new shares were confirmed: only they work from now on.
     Rekey,
+    /// A backup of the store was taken.
+    Backup,
     /// The master key was zeroized on request.
     Seal,
     /// The status was read.
@@ -70,6 +72,7 @@ impl Operation {
             Self::AutoUnseal => "auto-unseal",
             Self::RekeyStart => "rekey-start",
             Self::Rekey => "rekey",
+            Self::Backup => "backup",
             Self::Seal => "seal",
             Self::Status => "status",
             Self::AuditLog => "audit-log",
@@ -303,6 +306,7 @@ mod tests {
             Operation::AutoUnseal,
             Operation::RekeyStart,
             Operation::Rekey,
+            Operation::Backup,
             Operation::Seal,
             Operation::Status,
             Operation::AuditLog,

@@ -209,6 +209,11 @@ pub enum Error {
     )]
     RecoveryShare,
 
+    /// A file given to restore is not a backup this version reads, or does not restore into
+    /// the directory given.
+    #[error("cannot restore: {0}")]
+    InvalidBackup(&'static str),
+
     /// A rekey confirmation with no rekey started, or one already confirmed.
     #[error("no rekey is waiting for confirmation: start one with rekey")]
     NoRekeyPending,

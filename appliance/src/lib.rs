@@ -13,6 +13,7 @@
 //! memory, and only while the core is unsealed.
 
 mod audit;
+mod backup;
 mod caller;
 mod config;
 mod control;
@@ -31,6 +32,7 @@ mod seal;
 mod secret;
 mod store;
 
+pub use backup::{Header as BackupHeader, restore};
 pub use config::{Config, DEFAULT_CONFIG_PATH};
 pub use daemon::Daemon;
 pub use error::{Bug, ConfigError, Error, ErrorChain, StartError};

@@ -58,6 +58,14 @@ enum Command {
     /// Replace the shares (optionally with a new K and N), authorized by K current shares.
     /// The current shares keep working until `rekey --confirm` with K of the new ones.
     Rekey(RekeyArgs),
+    /// Write a consistent backup of the core's store, taken while it serves, to FILE (a new
+    /// file, mode 0600). It holds no key in plaintext: restoring it needs the same shares or
+    /// seal key (`krypton-core restore`).
+    Backup {
+        /// The file to create.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Zeroize the master key and every key derived from it.
     Seal,
     /// Show the state, unseal progress, linked tenants and uptime.
@@ -192,6 +200,18 @@ async fn run(command: Command, socket: &Path, output: &Output) -> Result<(), Fai
     action.perform(&mut client, output).await
 }
 
+/// Writes the backup the core streams to `file`.
+async fn receive_backup(
+    client: &mut ControlClient,
+    file: &mut shares::BackupFile,
+) -> Result<(), Failure> {
+    let mut chunks = client.backup(v1::BackupRequest {}).await?.into_inner();
+    while let Some(chunk) = chunks.message().await? {
+        file.append(&chunk.data)?;
+    }
+    Ok(())
+}
+
 /// A command with everything it needs from the local machine already in hand. That is
 /// obtained before the core is contacted: init must not generate shares it then cannot
 /// write, and a mistyped share never leaves the terminal.
@@ -206,6 +226,7 @@ enum Action {
         share_dir: Option<shares::ShareDir>,
     },
     ConfirmRekey(v1::ConfirmRekeyRequest),
+    Backup(shares::BackupFile),
     ResetUnseal,
     Seal,
     Status,
@@ -237,6 +258,7 @@ impl Action {
                 Self::Unseal(shares::TypedShare::read(share_file.as_deref())?)
             }
             Command::Rekey(args) => Self::rekey(args)?,
+            Command::Backup { out } => Self::Backup(shares::BackupFile::create(&out)?),
             Command::Seal => Self::Seal,
             Command::Status => Self::Status,
             Command::Audit(AuditCommand::Tail { limit, from }) => {
@@ -307,6 +329,17 @@ impl Action {
                 let response = client.rekey(request).await?.into_inner();
                 output.rekey(response, share_dir.as_ref())
             }
+            Self::Backup(mut file) => match receive_backup(client, &mut file).await {
+                Ok(()) => {
+                    let (path, bytes) = file.finish()?;
+                    output.backup(&path, bytes);
+                    Ok(())
+                }
+                Err(failure) => {
+                    file.discard();
+                    Err(failure)
+                }
+            },
             Self::ConfirmRekey(request) => {
                 let response = client.confirm_rekey(request).await?.into_inner();
                 output.rekey_confirmed(&response);

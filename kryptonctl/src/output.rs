@@ -1,5 +1,6 @@
 //! What kryptonctl prints: lines for people, or one JSON document with `--json`.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -162,6 +163,20 @@ impl Output {
             );
         }
         Ok(())
+    }
+
+    pub(crate) fn backup(self, path: &Path, bytes: u64) {
+        if self.json {
+            println!(
+                "{}",
+                json!({ "out": path.display().to_string(), "bytes": bytes })
+            );
+        } else {
+            println!(
+                "backup written to {} ({bytes} bytes); restore it offline with krypton-core restore",
+                path.display()
+            );
+        }
     }
 
     pub(crate) fn rekey_confirmed(self, response: &v1::ConfirmRekeyResponse) {

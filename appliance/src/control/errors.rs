@@ -55,6 +55,8 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
         Error::WrongShares(_) => (Code::InvalidArgument, ErrorReason::WrongShares),
         Error::RecoveryShare => (Code::FailedPrecondition, ErrorReason::RecoveryShare),
         Error::NoRekeyPending => (Code::FailedPrecondition, ErrorReason::NoRekeyPending),
+        // Restore runs offline: never on the control API.
+        Error::InvalidBackup(_) => (Code::Internal, ErrorReason::Internal),
         Error::SealMismatch { .. } => (Code::FailedPrecondition, ErrorReason::Sealed),
         Error::TamperedRecord { .. } => (Code::DataLoss, ErrorReason::TamperedRecord),
         Error::InvalidName(_) => (Code::InvalidArgument, ErrorReason::InvalidArgument),

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::UdsConnectInfo;
 use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
@@ -17,6 +18,11 @@ use crate::core::{
 use crate::error::{Bug, Error};
 use crate::hierarchy::{ServiceName, tenant_id};
 use crate::seal::{Progress, State};
+
+/// Bytes of a backup per message.
+const BACKUP_CHUNK_BYTES: usize = 1 << 20;
+/// Backup messages read ahead of the client.
+const BACKUP_CHUNKS_IN_FLIGHT: usize = 4;
 
 /// Records returned when an audit log request names no limit.
 const DEFAULT_AUDIT_PAGE: usize = 20;
@@ -144,6 +150,21 @@ impl v1::control_server::Control for ControlService {
             installation: Some(installation(&info)),
             audit_sequence,
         }))
+    }
+
+    type BackupStream = ReceiverStream<Result<v1::BackupChunk, Status>>;
+
+    async fn backup(
+        &self,
+        request: Request<v1::BackupRequest>,
+    ) -> Result<Response<Self::BackupStream>, Status> {
+        let caller = self.caller(&request)?;
+        let file = self.run(move |core| core.backup(&caller)).await?;
+        let (chunks, stream) = tokio::sync::mpsc::channel(BACKUP_CHUNKS_IN_FLIGHT);
+        // The file is read on a blocking thread, a chunk at a time, as fast as the client
+        // takes them; it is deleted when closed.
+        tokio::task::spawn_blocking(move || send_backup(file, &chunks));
+        Ok(Response::new(ReceiverStream::new(stream)))
     }
 
     async fn unseal(
@@ -316,6 +337,30 @@ fn service(info: ServiceInfo) -> v1::Service {
         service: info.service,
         unique_identifier: info.unique_identifier,
         current_version: info.current_version,
+    }
+}
+
+/// Sends `file` to `chunks` until its end, the client goes away, or a read fails.
+fn send_backup(
+    mut file: std::fs::File,
+    chunks: &tokio::sync::mpsc::Sender<Result<v1::BackupChunk, Status>>,
+) {
+    let mut buffer = vec![0u8; BACKUP_CHUNK_BYTES];
+    loop {
+        let chunk = match std::io::Read::read(&mut file, &mut buffer) {
+            Ok(0) => return,
+            Ok(len) => Ok(v1::BackupChunk {
+                data: buffer[..len].to_vec(),
+            }),
+            Err(source) => Err(Status::from(Error::Io {
+                context: "reading the backup file",
+                source,
+            })),
+        };
+        let failed = chunk.is_err();
+        if chunks.blocking_send(chunk).is_err() || failed {
+            return;
+        }
     }
 }
 

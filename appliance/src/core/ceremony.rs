@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 use super::tenants::Opening;
 use super::{Core, blocking};
 use crate::audit::{AuditLog, AuditRecord, Operation};
+use crate::backup;
 use crate::caller::Caller;
 use crate::error::{Bug, Error, ErrorChain};
 use crate::hsm::TenantId;
@@ -353,6 +354,17 @@ impl Core {
             }
             Lifecycle::Uninitialized => (lifecycle, Err(Error::Uninitialized)),
             other => (other, Err(Error::Sealed)),
+        })
+    }
+
+    /// Takes a backup of the store while it serves (see [`backup`]): the file, at its start.
+    /// Audited before the file is handed out. Holds the lifecycle's read lock meanwhile, so a
+    /// seal waits for it.
+    pub(crate) fn backup(&self, caller: &Caller) -> Result<std::fs::File, Error> {
+        self.with_unsealed(|unsealed| {
+            let file = backup::take(&self.store, &backup::Header::of(unsealed.installation()))?;
+            self.append_audit(unsealed, Operation::Backup, caller)?;
+            Ok(file)
         })
     }
 

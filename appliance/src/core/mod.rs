@@ -7,6 +7,7 @@
 //! | init, unseal (and re-open), seal       | [`ceremony`]           |
 //! | the PKCS#11 seal's auto-unseal         | [`auto_unseal`]        |
 //! | rekey: new shares, then confirmed      | [`rekey`]              |
+//! | a backup of the store                  | [`ceremony`]           |
 //! | link, unlink, relink, destroy, services | [`tenants`]            |
 //! | wrap / unwrap of L4s, the registry     | [`data`]               |
 //! | L1 liveness: failing a tenant closed   | [`watch`]              |
