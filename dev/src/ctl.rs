@@ -140,6 +140,12 @@ impl Ctl {
         self.run(&args).map(drop)
     }
 
+    /// Writes a backup of the core's store to `out` (a new file).
+    pub fn backup(&self, out: &Path) -> Result<(), Error> {
+        self.run(&["backup".as_ref(), "--out".as_ref(), out.as_os_str()])
+            .map(drop)
+    }
+
     /// The key set in force, as `kryptonctl status` reports it.
     pub fn key_set(&self) -> Result<String, Error> {
         let answer = self.run(&["status".as_ref()])?;
