@@ -214,13 +214,18 @@ pub enum Error {
     #[error("cannot restore: {0}")]
     InvalidBackup(&'static str),
 
+    /// A rekey to the PKCS#11 seal on a core whose `[seal]` configures no seal HSM.
+    #[error("no seal HSM is configured: set [seal] type = \"pkcs11\" and restart first")]
+    SealNotConfigured,
+
     /// A rekey confirmation with no rekey started, or one already confirmed.
     #[error("no rekey is waiting for confirmation: start one with rekey")]
     NoRekeyPending,
 
-    /// The configured `[seal]` is not the seal the installation was made with.
+    /// The installation is on the PKCS#11 seal and `[seal]` configures no seal HSM: nothing
+    /// could unseal it.
     #[error(
-        "the installation's master key is kept by the {installed} seal but [seal] type is {configured:?}; seal migration is not supported"
+        "the installation's master key is kept by the {installed} seal but [seal] type is {configured:?}: start it with its seal HSM configured, and move it to the Shamir seal with kryptonctl rekey --seal shamir"
     )]
     SealMismatch {
         /// The seal of the install record.

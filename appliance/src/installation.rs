@@ -58,9 +58,33 @@ pub(crate) enum SealRecord {
 impl SealRecord {
     /// The seal's name, as `[seal] type` spells it.
     pub(crate) fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+
+    /// Which seal this is.
+    pub(crate) fn kind(&self) -> SealKind {
+        match self {
+            Self::Shamir => SealKind::Shamir,
+            Self::Pkcs11 { .. } => SealKind::Pkcs11,
+        }
+    }
+}
+
+/// The two seals, without what they hold: what a rekey moves an installation to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SealKind {
+    /// The shares unseal.
+    Shamir,
+    /// The seal HSM unseals; the shares are recovery shares.
+    Pkcs11,
+}
+
+impl SealKind {
+    /// The seal's name, as `[seal] type` spells it.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Shamir => "shamir",
-            Self::Pkcs11 { .. } => "pkcs11",
+            Self::Pkcs11 => "pkcs11",
         }
     }
 }

@@ -10,7 +10,7 @@ mod shares;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use krypton_control_api::{self as control, ControlClient, v1};
 
 use crate::failure::Failure;
@@ -143,9 +143,20 @@ struct RekeyArgs {
     /// Write each new share to DIR/share-<i>.txt (mode 0600) instead of printing it.
     #[arg(long, value_name = "DIR", conflicts_with = "confirm")]
     share_dir: Option<PathBuf>,
+    /// Move the installation to this seal (default: its own): `pkcs11` needs the seal HSM
+    /// configured; the new shares are then recovery shares.
+    #[arg(long, value_enum, conflicts_with = "confirm")]
+    seal: Option<SealArg>,
     /// Put the new shares in force: the share files are K of the new shares.
     #[arg(long)]
     confirm: bool,
+}
+
+/// The seals a rekey can move an installation to.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SealArg {
+    Shamir,
+    Pkcs11,
 }
 
 #[derive(Debug, Args)]
@@ -319,6 +330,12 @@ impl Action {
                 current_shares: shares,
                 shares: count,
                 threshold,
+                seal: match args.seal {
+                    None => v1::SealType::Unspecified,
+                    Some(SealArg::Shamir) => v1::SealType::Shamir,
+                    Some(SealArg::Pkcs11) => v1::SealType::Pkcs11,
+                }
+                .into(),
             },
         })
     }

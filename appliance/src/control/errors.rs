@@ -69,7 +69,9 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
         Error::TenantUnavailable { .. } => {
             (Code::FailedPrecondition, ErrorReason::TenantUnavailable)
         }
-        Error::HsmNotConfigured | Error::Hsm(_) => (Code::Unavailable, ErrorReason::Hsm),
+        Error::HsmNotConfigured | Error::SealNotConfigured | Error::Hsm(_) => {
+            (Code::Unavailable, ErrorReason::Hsm)
+        }
         // The core's own faults: the caller can do nothing about them but tell an operator.
         Error::Store { .. }
         | Error::Io { .. }

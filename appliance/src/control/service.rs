@@ -17,6 +17,7 @@ use crate::core::{
 };
 use crate::error::{Bug, Error};
 use crate::hierarchy::{ServiceName, tenant_id};
+use crate::installation::SealKind;
 use crate::seal::{Progress, State};
 
 /// Bytes of a backup per message.
@@ -125,7 +126,15 @@ impl v1::control_server::Control for ControlService {
         let count = small("shares", request.shares)?;
         let current = parse_shares(&caller, std::mem::take(&mut request.current_shares))?;
         // On the PKCS#11 seal, the seal HSM seals the master key again (bounded in time).
-        let report = self.core.rekey(caller, current, threshold, count).await?;
+        let to = match request.seal() {
+            v1::SealType::Unspecified => None,
+            v1::SealType::Shamir => Some(SealKind::Shamir),
+            v1::SealType::Pkcs11 => Some(SealKind::Pkcs11),
+        };
+        let report = self
+            .core
+            .rekey(caller, current, (threshold, count), to)
+            .await?;
         Ok(Response::new(v1::RekeyResponse {
             shares: report
                 .shares

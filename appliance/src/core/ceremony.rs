@@ -19,7 +19,7 @@ use crate::backup;
 use crate::caller::Caller;
 use crate::error::{Bug, Error, ErrorChain};
 use crate::hsm::TenantId;
-use crate::installation::{self, Installation, SealRecord, StoredInstallation};
+use crate::installation::{self, Installation, SealKind, SealRecord, StoredInstallation};
 use crate::master_key::MasterKey;
 use crate::seal::{AddShare, Lifecycle, Progress, Sealed, State, Unsealed};
 use crate::secret::{SecretKey, WhenIdle};
@@ -148,7 +148,11 @@ impl Core {
         count: u8,
     ) -> Result<InitReport, Error> {
         let master = MasterKey::generate()?;
-        let (split, seal) = self.new_shares(&master, threshold, count).await?;
+        let kind = match self.seal {
+            Some(_) => SealKind::Pkcs11,
+            None => SealKind::Shamir,
+        };
+        let (split, seal) = self.new_shares(&master, threshold, count, kind).await?;
         let core = Arc::clone(self);
         blocking(move || core.commit_init(&caller, master, &split, count, seal)).await
     }
@@ -161,10 +165,12 @@ impl Core {
         master: &MasterKey,
         threshold: u8,
         count: u8,
+        kind: SealKind,
     ) -> Result<(shamir::Split, SealRecord), Error> {
-        let Some(hsm_seal) = &self.seal else {
+        if kind == SealKind::Shamir {
             return Ok((master.split(threshold, count)?, SealRecord::Shamir));
-        };
+        }
+        let hsm_seal = self.seal.as_ref().ok_or(Error::SealNotConfigured)?;
         let recovery = SecretKey::random(WhenIdle::NoAccess)?;
         let split = recovery.expose(|key| shamir::split(key, threshold, count))?;
         let key_check = split.key_check.to_bytes();

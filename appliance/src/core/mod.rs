@@ -39,7 +39,7 @@ use crate::caller::Caller;
 use crate::error::{Bug, Error};
 use crate::hsm::Hsm;
 use crate::hsm_seal::{HsmSeal, SealConfig};
-use crate::installation::{self, StoredInstallation};
+use crate::installation::{self, SealKind, StoredInstallation};
 use crate::registry::EditLock;
 use crate::seal::{Lifecycle, State, Unsealed};
 use crate::store::{Column, Store};
@@ -85,15 +85,22 @@ impl Core {
             SealConfig::Shamir => None,
             SealConfig::Pkcs11(config) => Some(HsmSeal::new(config.clone())),
         };
-        if let Some(installation) = &installation {
-            let installed = installation.unverified().seal();
-            let configured = if seal.is_some() { "pkcs11" } else { "shamir" };
-            if installed.name() != configured {
+        match (
+            installation.as_ref().map(|i| i.unverified().seal().kind()),
+            &seal,
+        ) {
+            (Some(SealKind::Pkcs11), None) => {
                 return Err(Error::SealMismatch {
-                    installed: installed.name(),
-                    configured,
+                    installed: SealKind::Pkcs11.name(),
+                    configured: SealKind::Shamir.name(),
                 });
             }
+            // A seal HSM configured for an installation still on the Shamir seal: the shares
+            // unseal it, and a rekey can move it.
+            (Some(SealKind::Shamir), Some(_)) => tracing::warn!(
+                "the installation is on the Shamir seal and [seal] type is \"pkcs11\": unseal it with its shares, then move it with kryptonctl rekey --seal pkcs11"
+            ),
+            _ => {}
         }
         let lifecycle = Lifecycle::boot(installation);
         tracing::info!(state = ?lifecycle.state(), "core started");

@@ -12,6 +12,11 @@
 //! A kill at any point leaves either record in force, whole, and the operator is told which:
 //! `status` shows the key set in force. Both steps need the core unsealed: the records are
 //! tagged under the master key.
+//!
+//! A rekey may also move the installation to the other seal (seal migration): Shamir to
+//! PKCS#11 needs the seal HSM configured; PKCS#11 to Shamir is done while the seal HSM is still
+//! configured, and the confirmation with K new shares proves they can unseal before they are
+//! the only way in. The master key, and so every record, stays as it is.
 
 use std::sync::Arc;
 
@@ -20,7 +25,7 @@ use super::{Core, blocking};
 use crate::audit::Operation;
 use crate::caller::Caller;
 use crate::error::Error;
-use crate::installation::{self, Installation, SealRecord, StoredInstallation};
+use crate::installation::{self, Installation, SealKind, SealRecord, StoredInstallation};
 use crate::master_key::MasterKey;
 use crate::seal::{Lifecycle, Unsealed};
 use crate::secret::{SecretKey, WhenIdle};
@@ -28,24 +33,29 @@ use crate::store::Column;
 
 impl Core {
     /// Makes `count` new shares, any `threshold` of which will unseal (or, on the PKCS#11
-    /// seal, recover), authorized by `current`, a quorum of the shares in force. They are not
-    /// in force until [`Core::confirm_rekey`]. Audited as `rekey-start`.
+    /// seal, recover), authorized by `current`, a quorum of the shares in force. `to` moves
+    /// the installation to another seal (`None`: it stays on its own). They are not in force
+    /// until [`Core::confirm_rekey`]. Audited as `rekey-start`.
     pub(crate) async fn rekey(
         self: &Arc<Self>,
         caller: Caller,
         current: Vec<shamir::Share>,
-        threshold: u8,
-        count: u8,
+        new: (u8, u8),
+        to: Option<SealKind>,
     ) -> Result<InitReport, Error> {
+        let (threshold, count) = new;
         let core = Arc::clone(self);
-        let master = blocking(move || {
+        let (master, installed) = blocking(move || {
             core.with_unsealed(|unsealed| {
-                check_quorum(&current, unsealed.installation().key_check())?;
-                unsealed.master().duplicate()
+                let installation = unsealed.installation();
+                check_quorum(&current, installation.key_check())?;
+                let installed = installation.unverified().seal().kind();
+                Ok((unsealed.master().duplicate()?, installed))
             })
         })
         .await?;
-        let (split, seal) = self.new_shares(&master, threshold, count).await?;
+        let kind = to.unwrap_or(installed);
+        let (split, seal) = self.new_shares(&master, threshold, count, kind).await?;
         let core = Arc::clone(self);
         blocking(move || core.stage_rekey(&caller, &master, &split, count, seal)).await
     }

@@ -52,6 +52,7 @@ pub(crate) fn result_of(error: &Error) -> (ResultReason, String) {
         | Error::WrongShares(_)
         | Error::RecoveryShare
         | Error::NoRekeyPending
+        | Error::SealNotConfigured
         | Error::InvalidBackup(_)
         | Error::SealMismatch { .. }
         | Error::CorruptObject(_)
