@@ -106,13 +106,13 @@ impl Ctl {
     }
 
     /// Starts a rekey authorized by the shares in `current`: `shares` new shares, any
-    /// `threshold` of which unseal, written to `share_dir/share-<i>.txt`. Returns the new key
-    /// set's id.
+    /// `threshold` of which unseal, written to `share_dir/share-<i>.txt`, for the seal `seal`
+    /// (`"shamir"`, `"pkcs11"`; `None`: the installation's own). Returns the new key set's id.
     pub fn rekey(
         &self,
         current: &[PathBuf],
-        shares: u32,
-        threshold: u32,
+        (shares, threshold): (u32, u32),
+        seal: Option<&str>,
         share_dir: &Path,
     ) -> Result<String, Error> {
         let (shares, threshold) = (shares.to_string(), threshold.to_string());
@@ -125,6 +125,9 @@ impl Ctl {
             "--share-dir".as_ref(),
             share_dir.as_os_str(),
         ];
+        if let Some(seal) = seal {
+            args.extend([OsStr::new("--seal"), OsStr::new(seal)]);
+        }
         args.extend(share_file_args(current));
         let answer = self.run(&args)?;
         Ok(answer["installation"]["key_set"]

@@ -192,6 +192,12 @@ impl Stack {
         Ok(stopped)
     }
 
+    /// Starts the core with `hsm` from its next start on (a seal HSM added or removed): the
+    /// tenant's L1 must stay where it was.
+    pub fn reconfigure_hsm(&mut self, hsm: HsmSetup) {
+        self.config.hsm = hsm;
+    }
+
     /// What the stack was started with: its tenant, service and applications among them.
     pub fn config(&self) -> &StackConfig {
         &self.config

@@ -1,7 +1,8 @@
 //! The PKCS#11 seal (auto-unseal), end to end on the real binaries: the core's master key
 //! sealed by a key in a SoftHSM2 seal token (another token than the tenants' L1s), the core
 //! unsealing itself at every start, staying sealed while the seal token refuses it and
-//! unsealing when it returns, recovery shares that never unseal, and no silent seal migration.
+//! unsealing when it returns, recovery shares that never unseal, and a core that cannot unseal
+//! without its seal HSM refusing to start.
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
 
@@ -37,8 +38,8 @@ const TESTS: [(&str, Test); 4] = [
         a_refusing_seal_token_keeps_the_core_sealed_until_it_returns,
     ),
     (
-        "a_seal_other_than_the_installations_stops_the_core",
-        a_seal_other_than_the_installations_stops_the_core,
+        "a_core_on_the_hsm_seal_without_its_seal_hsm_refuses_to_start",
+        a_core_on_the_hsm_seal_without_its_seal_hsm_refuses_to_start,
     ),
 ];
 
@@ -164,24 +165,24 @@ fn a_refusing_seal_token_keeps_the_core_sealed_until_it_returns(fixture: &Fixtur
     assert_eq!(ctl.auto_unseal_error().unwrap(), None);
 }
 
-fn a_seal_other_than_the_installations_stops_the_core(fixture: &Fixture) {
+fn a_core_on_the_hsm_seal_without_its_seal_hsm_refuses_to_start(fixture: &Fixture) {
     let dir = tempfile::tempdir().unwrap();
     let bin_dir = krypton_softhsm_tests::binaries::debug_bin_dir();
     let core_dir = dir.path().join("core");
     let log = dir.path().join("core.log");
-    let mut core = Core::start(&bin_dir, &core_dir, Some(fixture.hsm()), None, &log).unwrap();
+    let sealed = fixture.sealed_hsm(&dir.path().join("seal-pin"));
+    let mut core = Core::start(&bin_dir, &core_dir, Some(&sealed), None, &log).unwrap();
     assert_eq!(
         core.ceremony(&dir.path().join("shares")).unwrap(),
         Ceremony::Initialized
     );
     core.stop().unwrap();
 
-    // The Shamir installation, started with the PKCS#11 seal configured: refused, not migrated.
-    let sealed = fixture.sealed_hsm(&dir.path().join("seal-pin"));
-    let error = Core::start(&bin_dir, &core_dir, Some(&sealed), None, &log).unwrap_err();
+    // Started without its seal HSM nothing could unseal it: it stops and says how to move it.
+    let error = Core::start(&bin_dir, &core_dir, Some(fixture.hsm()), None, &log).unwrap_err();
     assert!(
         matches!(&error, krypton_dev::Error::Exited { tail, .. }
-            if tail.contains("seal migration is not supported")),
+            if tail.contains("kryptonctl rekey --seal shamir")),
         "{error:?}"
     );
 }

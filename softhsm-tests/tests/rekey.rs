@@ -1,7 +1,8 @@
 //! Rekey, end to end on the real binaries: new shares authorized by a quorum of the current
 //! ones, in force only once a quorum of the new ones confirms them, with the core killed
 //! (`SIGKILL`) on either side of the confirmation and opening each time with the shares then in
-//! force; on the Shamir seal and on the PKCS#11 seal (recovery shares).
+//! force; on the Shamir seal and on the PKCS#11 seal (recovery shares), and from one seal to the
+//! other (seal migration).
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
 
@@ -19,7 +20,7 @@ use nix::unistd::Pid;
 
 const ALICE: &str = "app-alice";
 
-const TESTS: [(&str, Test); 2] = [
+const TESTS: [(&str, Test); 3] = [
     (
         "rekey_2_of_3_to_3_of_5_survives_kills_and_refuses_the_old_shares",
         rekey_2_of_3_to_3_of_5_survives_kills_and_refuses_the_old_shares,
@@ -27,6 +28,10 @@ const TESTS: [(&str, Test); 2] = [
     (
         "the_recovery_shares_of_the_hsm_seal_are_rekeyed",
         the_recovery_shares_of_the_hsm_seal_are_rekeyed,
+    ),
+    (
+        "seal_migration_shamir_to_pkcs11_and_back_keeps_every_key_readable",
+        seal_migration_shamir_to_pkcs11_and_back_keeps_every_key_readable,
     ),
 ];
 
@@ -72,10 +77,10 @@ fn rekey_2_of_3_to_3_of_5_survives_kills_and_refuses_the_old_shares(fixture: &Fi
 
     // One share is not a quorum of 2-of-3.
     assert_refused(
-        ctl.rekey(&old[..1], 5, 3, &dir.path().join("refused")),
+        ctl.rekey(&old[..1], (5, 3), None, &dir.path().join("refused")),
         "invalid-argument",
     );
-    let new_key_set = ctl.rekey(&old[1..], 5, 3, &new_dir).unwrap();
+    let new_key_set = ctl.rekey(&old[1..], (5, 3), None, &new_dir).unwrap();
     assert_ne!(new_key_set, old_key_set);
     assert_eq!(ctl.key_set().unwrap(), old_key_set);
 
@@ -129,12 +134,12 @@ fn the_recovery_shares_of_the_hsm_seal_are_rekeyed(fixture: &Fixture) {
     let new_dir = dir.path().join("new");
     let new = share_files(&new_dir, 4);
 
-    let new_key_set = ctl.rekey(&old[..2], 4, 3, &new_dir).unwrap();
+    let new_key_set = ctl.rekey(&old[..2], (4, 3), None, &new_dir).unwrap();
     ctl.confirm_rekey(&new[..3]).unwrap();
     assert_eq!(ctl.key_set().unwrap(), new_key_set);
     // The old recovery shares authorize nothing any more; the new ones still never unseal.
     assert_refused(
-        ctl.rekey(&old[..2], 3, 2, &dir.path().join("refused")),
+        ctl.rekey(&old[..2], (3, 2), None, &dir.path().join("refused")),
         "foreign-share",
     );
 
@@ -145,4 +150,64 @@ fn the_recovery_shares_of_the_hsm_seal_are_rekeyed(fixture: &Fixture) {
     assert_eq!(alice.get(&uid), key);
     ctl.seal().unwrap();
     assert_refused(ctl.unseal(&new[0]), "recovery-share");
+}
+
+fn seal_migration_shamir_to_pkcs11_and_back_keeps_every_key_readable(fixture: &Fixture) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut stack = fixture.stack();
+    let alice = App::of(&stack, ALICE);
+    let uid = alice.create("across-seal-migrations");
+    let key = alice.get(&uid);
+    let shamir = stack.share_files();
+    let ctl = stack.core().ctl().clone();
+
+    // No seal HSM is configured: the move is refused.
+    assert_refused(
+        ctl.rekey(&shamir[..2], (3, 2), Some("pkcs11"), &dir.path().join("x")),
+        "hsm",
+    );
+
+    // With the seal HSM configured the installation stays on its shares until it is moved.
+    stack.reconfigure_hsm(fixture.sealed_hsm(&dir.path().join("seal-pin")));
+    stack.stop_core().unwrap();
+    stack.launch_core().unwrap();
+    let ctl = stack.core().ctl().clone();
+    ctl.unseal(&shamir[0]).unwrap();
+    ctl.unseal(&shamir[1]).unwrap();
+    stack.unseal_core().unwrap();
+    suite::wait_for_tenant(&stack, "active", REOPEN_LIMIT);
+    let recovery_dir = dir.path().join("recovery");
+    let recovery = share_files(&recovery_dir, 3);
+    ctl.rekey(&shamir[1..], (3, 2), Some("pkcs11"), &recovery_dir)
+        .unwrap();
+    ctl.confirm_rekey(&recovery[..2]).unwrap();
+
+    // Shamir -> PKCS#11: after a crash the core unseals itself; no share unseals it any more.
+    let ctl = crash_and_launch(&mut stack);
+    stack.unseal_core().unwrap();
+    suite::wait_for_tenant(&stack, "active", REOPEN_LIMIT);
+    assert_eq!(alice.get(&uid), key);
+    ctl.seal().unwrap();
+    assert_refused(ctl.unseal(&shamir[0]), "recovery-share");
+    stack.restart_core().unwrap();
+    suite::wait_for_tenant(&stack, "active", REOPEN_LIMIT);
+
+    // PKCS#11 -> Shamir, authorized by the recovery shares and confirmed by the new shares.
+    let back_dir = dir.path().join("back");
+    let back = share_files(&back_dir, 3);
+    ctl.rekey(&recovery[1..], (3, 2), Some("shamir"), &back_dir)
+        .unwrap();
+    ctl.confirm_rekey(&back[1..]).unwrap();
+    stack.reconfigure_hsm(fixture.hsm().clone());
+    let ctl = crash_and_launch(&mut stack);
+    assert_eq!(ctl.status().unwrap(), CoreState::Sealed);
+    ctl.unseal(&back[0]).unwrap();
+    ctl.unseal(&back[2]).unwrap();
+    stack.unseal_core().unwrap();
+    suite::wait_for_tenant(&stack, "active", REOPEN_LIMIT);
+    assert_eq!(alice.get(&uid), key);
+    assert_refused(
+        ctl.rekey(&recovery[..2], (3, 2), None, &dir.path().join("y")),
+        "foreign-share",
+    );
 }
