@@ -1,6 +1,6 @@
 //! The PKCS#11 seal (auto-unseal), end to end on the real binaries: the core's master key
 //! sealed by a key in a SoftHSM2 seal token (another token than the tenants' L1s), the core
-//! unsealing itself at every start, staying sealed while the seal token refuses it and
+//! unsealing itself at every start, staying sealed while the seal token refuses it or hangs and
 //! unsealing when it returns, recovery shares that never unseal, and a core that cannot unseal
 //! without its seal HSM refusing to start.
 //!
@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use krypton_dev::Stack;
 use krypton_dev::core::{Ceremony, Core};
-use krypton_dev::ctl::CoreState;
+use krypton_dev::ctl::{CoreState, Ctl};
+use krypton_dev::softhsm;
+use krypton_dev::stall::HsmStall;
 use krypton_softhsm_tests::pykmip::{App, message, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, REOPEN_LIMIT, Test};
 use nix::sys::signal::{Signal, kill};
@@ -27,7 +29,7 @@ const ALICE: &str = "app-alice";
 /// hang, not a speed expectation.
 const NOTICE_LIMIT: Duration = Duration::from_secs(30);
 
-const TESTS: [(&str, Test); 4] = [
+const TESTS: [(&str, Test); 5] = [
     (
         "a_core_on_the_hsm_seal_restarts_and_serves_with_no_operator",
         a_core_on_the_hsm_seal_restarts_and_serves_with_no_operator,
@@ -36,6 +38,10 @@ const TESTS: [(&str, Test); 4] = [
     (
         "a_refusing_seal_token_keeps_the_core_sealed_until_it_returns",
         a_refusing_seal_token_keeps_the_core_sealed_until_it_returns,
+    ),
+    (
+        "a_hung_seal_hsm_keeps_the_core_sealed_until_it_answers",
+        a_hung_seal_hsm_keeps_the_core_sealed_until_it_answers,
     ),
     (
         "a_core_on_the_hsm_seal_without_its_seal_hsm_refuses_to_start",
@@ -142,14 +148,7 @@ fn a_refusing_seal_token_keeps_the_core_sealed_until_it_returns(fixture: &Fixtur
     kill_core(&stack);
     stack.launch_core().unwrap();
     let ctl = stack.core().ctl().clone();
-    let deadline = Instant::now() + NOTICE_LIMIT;
-    let why = loop {
-        if let Some(why) = ctl.auto_unseal_error().unwrap() {
-            break why;
-        }
-        assert!(Instant::now() < deadline, "no auto-unseal failure reported");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let why = auto_unseal_failure(&ctl);
     assert!(why.contains("login to HSM token"), "{why}");
     assert_eq!(ctl.status().unwrap(), CoreState::Sealed);
     assert_get_refused_sealed(&alice, &uid, &key);
@@ -163,6 +162,52 @@ fn a_refusing_seal_token_keeps_the_core_sealed_until_it_returns(fixture: &Fixtur
     suite::wait_for_tenant(&stack, "active", REOPEN_LIMIT);
     assert_eq!(alice.get(&uid), key);
     assert_eq!(ctl.auto_unseal_error().unwrap(), None);
+}
+
+/// Waits until the core reports why its auto-unseal fails, and returns it.
+fn auto_unseal_failure(ctl: &Ctl) -> String {
+    let deadline = Instant::now() + NOTICE_LIMIT;
+    loop {
+        if let Some(why) = ctl.auto_unseal_error().unwrap() {
+            return why;
+        }
+        assert!(Instant::now() < deadline, "no auto-unseal failure reported");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn a_hung_seal_hsm_keeps_the_core_sealed_until_it_answers(fixture: &Fixture) {
+    let dir = tempfile::tempdir().unwrap();
+    // The seal token reached through the PKCS#11 spy, whose FIFO the test holds; the tenants'
+    // token directly.
+    let fifo = dir.path().join("seal-spy.fifo");
+    let stall = HsmStall::open(&fifo).unwrap();
+    let mut hsm = fixture.sealed_hsm(&dir.path().join("seal-pin"));
+    hsm.seal.as_mut().unwrap().module = HsmStall::spy_module();
+    hsm.extra_env = HsmStall::envs(&softhsm::module(), &fifo).to_vec();
+    let mut stack = fixture.stack_with(hsm);
+    assert_eq!(stack.ceremony(), Ceremony::Initialized);
+    let alice = App::of(&stack, ALICE);
+    let uid = alice.create("while-the-seal-hsm-hangs");
+    let key = alice.get(&uid);
+
+    // The seal HSM hangs in every call and the core dies: it comes back sealed, and says why
+    // (each HSM call is bounded), and stays sealed while the HSM hangs.
+    stall.stall().unwrap();
+    kill_core(&stack);
+    stack.launch_core().unwrap();
+    let ctl = stack.core().ctl().clone();
+    let why = auto_unseal_failure(&ctl);
+    assert!(why.contains("timed out"), "{why}");
+    assert_get_refused_sealed(&alice, &uid, &key);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(ctl.status().unwrap(), CoreState::Sealed);
+
+    // The HSM answers again: the core unseals itself.
+    stall.release();
+    stack.unseal_core().unwrap();
+    suite::wait_for_tenant(&stack, "active", REOPEN_LIMIT);
+    assert_eq!(alice.get(&uid), key);
 }
 
 fn a_core_on_the_hsm_seal_without_its_seal_hsm_refuses_to_start(fixture: &Fixture) {
