@@ -29,12 +29,12 @@ use crate::master_key::MasterKey;
 /// token_label = "krypton-seal"
 /// pin = { file = "/etc/krypton/seal.pin" }
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SealConfig {
-    /// The master key is split into shares; K custodians unseal.
-    #[default]
-    Shamir,
+    /// The master key is split into shares; K custodians unseal. (A struct variant, so that
+    /// serde refuses keys that only the PKCS#11 seal has.)
+    Shamir {},
     /// The master key is sealed by a key in an HSM; the core unseals itself.
     Pkcs11(Pkcs11Seal),
 }
@@ -62,6 +62,12 @@ impl TryFrom<RawPkcs11Seal> for Pkcs11Seal {
             key: L1Ref::label(raw.key_label)?,
             hsm: raw.pkcs11,
         })
+    }
+}
+
+impl Default for SealConfig {
+    fn default() -> Self {
+        Self::Shamir {}
     }
 }
 
@@ -136,10 +142,10 @@ mod tests {
 
     #[test]
     fn shamir_is_the_default() {
-        assert_eq!(parse("").unwrap(), SealConfig::Shamir);
+        assert_eq!(parse("").unwrap(), SealConfig::Shamir {});
         assert_eq!(
             parse("[seal]\ntype = \"shamir\"").unwrap(),
-            SealConfig::Shamir
+            SealConfig::Shamir {}
         );
     }
 
@@ -168,6 +174,7 @@ mod tests {
     fn bad_seal_tables_are_refused() {
         for text in [
             "[seal]\ntype = \"transit\"",
+            "[seal]\ntype = \"shamir\"\nkey_label = \"k\"",
             "[seal]\ntype = \"pkcs11\"\nkey_label = \"k\"",
             "[seal]\ntype = \"pkcs11\"\nkey_label = \"\"\n[seal.pkcs11]\nmodule = \"/m.so\"\ntoken_label = \"t\"\npin = { file = \"/p\" }",
             "[seal]\ntype = \"pkcs11\"\nkey_label = \"k\"\nkey_id = \"x\"\n[seal.pkcs11]\nmodule = \"/m.so\"\ntoken_label = \"t\"\npin = { file = \"/p\" }",

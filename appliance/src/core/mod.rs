@@ -82,7 +82,7 @@ impl Core {
             .map(|stored| StoredInstallation::decode(&stored))
             .transpose()?;
         let seal = match seal {
-            SealConfig::Shamir => None,
+            SealConfig::Shamir {} => None,
             SealConfig::Pkcs11(config) => Some(HsmSeal::new(config.clone())),
         };
         match (
