@@ -119,6 +119,10 @@ impl Core {
             .ok_or(Error::NoRekeyPending)?;
         let pending = StoredInstallation::decode(&stored)?;
         pending.authenticate(unsealed.master())?;
+        // Started under a seal HSM that is no longer configured: in force, nothing would unseal.
+        if pending.unverified().seal().kind() == SealKind::Pkcs11 && self.seal.is_none() {
+            return Err(Error::SealNotConfigured);
+        }
         check_quorum(new, pending.key_check())?;
         let mut batch = self.store.batch(unsealed.master().record_key());
         batch.put_plain(Column::Meta, installation::RECORD_KEY, &stored)?;
