@@ -154,6 +154,60 @@ fn read_header(input: &mut impl Read) -> Result<Header, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::installation::{Installation, SealRecord};
+    use crate::master_key::MasterKey;
+
+    /// A store holding an install record and one sealed record, and the master key.
+    fn installed_store(dir: &Path) -> (Store, MasterKey) {
+        let store = Store::open(dir).unwrap();
+        let master = MasterKey::generate().unwrap();
+        let split = master.split(2, 3).unwrap();
+        let stored = Installation::new(&split.key_check, 3, SealRecord::Shamir)
+            .encode(&master)
+            .unwrap();
+        let mut batch = store.batch(master.record_key());
+        batch
+            .put_plain(Column::Meta, installation::RECORD_KEY, &stored)
+            .unwrap();
+        batch
+            .put_sealed(Column::Tenants, b"acme", &"sealed value".to_owned())
+            .unwrap();
+        batch.commit().unwrap();
+        (store, master)
+    }
+
+    #[test]
+    fn a_backup_restores_the_store_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, master) = installed_store(&dir.path().join("store"));
+        let stored = store
+            .get_plain(Column::Meta, installation::RECORD_KEY)
+            .unwrap()
+            .unwrap();
+        let header = Header::of(&StoredInstallation::decode(&stored).unwrap());
+        let mut file = take(&store, &header).unwrap();
+        // The working directory is gone; only the store's own files are left.
+        let left: Vec<_> = std::fs::read_dir(store.dir())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.starts_with(".backup-"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        let backup = dir.path().join("core.backup");
+        io::copy(&mut file, &mut File::create(&backup).unwrap()).unwrap();
+
+        let restored_dir = dir.path().join("restored");
+        assert_eq!(restore(&backup, &restored_dir).unwrap(), header);
+        let restored = Store::open(&restored_dir).unwrap();
+        let value: Option<String> = restored
+            .get_sealed(master.record_key(), Column::Tenants, b"acme")
+            .unwrap();
+        assert_eq!(value.as_deref(), Some("sealed value"));
+        assert!(matches!(
+            restore(&backup, &restored_dir),
+            Err(Error::InvalidBackup("the data directory is not empty"))
+        ));
+    }
 
     #[test]
     fn headers_are_checked_before_anything_is_unpacked() {
