@@ -30,6 +30,14 @@ pub(crate) enum Operation {
     Init,
     /// The threshold of shares was reached and the master key rebuilt.
     Unseal,
+    /// The seal HSM opened the master key and the core unsealed itself (the PKCS#11 seal).
+    AutoUnseal,
+    /// New shares were made, authorized by a quorum of the current ones; not yet in force.
+    RekeyStart,
+    /// The new shares were confirmed: only they work from now on.
+    Rekey,
+    /// A backup of the store was taken.
+    Backup,
     /// The master key was zeroized on request.
     Seal,
     /// The status was read.
@@ -61,6 +69,10 @@ impl Operation {
         match self {
             Self::Init => "init",
             Self::Unseal => "unseal",
+            Self::AutoUnseal => "auto-unseal",
+            Self::RekeyStart => "rekey-start",
+            Self::Rekey => "rekey",
+            Self::Backup => "backup",
             Self::Seal => "seal",
             Self::Status => "status",
             Self::AuditLog => "audit-log",
@@ -291,6 +303,10 @@ mod tests {
         for op in [
             Operation::Init,
             Operation::Unseal,
+            Operation::AutoUnseal,
+            Operation::RekeyStart,
+            Operation::Rekey,
+            Operation::Backup,
             Operation::Seal,
             Operation::Status,
             Operation::AuditLog,

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::error::ConfigError;
 use crate::hsm::HsmConfig;
+use crate::hsm_seal::SealConfig;
 use crate::kmip_service::config::{Gateways, KmipConfig};
 
 /// Where the core reads its configuration when `--config` is not given.
@@ -34,6 +35,9 @@ pub struct Config {
     hardening: Hardening,
     /// The customer's HSM; without it tenants cannot be linked.
     pkcs11: Option<HsmConfig>,
+    /// How the master key is kept: Shamir shares (the default) or an HSM key.
+    #[serde(default)]
+    seal: SealConfig,
     /// The KMIP service for gateways; without it only the control socket is served.
     kmip: Option<KmipConfig>,
     /// Built from `kmip.gateways` by validation.
@@ -177,6 +181,11 @@ impl Config {
     /// The `[pkcs11]` table, if the core reaches an HSM.
     pub(crate) fn hsm(&self) -> Option<&HsmConfig> {
         self.pkcs11.as_ref()
+    }
+
+    /// The `[seal]` table: how the master key is kept between runs.
+    pub(crate) fn seal(&self) -> &SealConfig {
+        &self.seal
     }
 
     /// The `[kmip]` table and the gateways it lists, if the core serves KMIP.

@@ -14,15 +14,20 @@ use crate::control::service::ControlService;
 use crate::control::v1::control_server::ControlServer;
 use crate::control::{connections, socket};
 use crate::core::Core;
-use crate::error::StartError;
+use crate::error::{ErrorChain, StartError};
 use crate::hsm::Hsm;
 use crate::kmip_service::KmipService;
-use crate::seal::State;
 
 /// How often an expired unseal attempt is looked for, so its shares leave memory promptly.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(1);
 /// How often the state is compared with the one last reported to systemd (`STATUS=`).
 const STATE_REPORT: Duration = Duration::from_secs(1);
+/// The first wait before the PKCS#11 seal's auto-unseal is tried again; it doubles after each
+/// failure up to [`AUTO_UNSEAL_MAX_RETRY`].
+const AUTO_UNSEAL_FIRST_RETRY: Duration = Duration::from_secs(1);
+/// The longest wait between two auto-unseal attempts: an HSM back in service is used within
+/// this long.
+const AUTO_UNSEAL_MAX_RETRY: Duration = Duration::from_secs(30);
 
 /// The core process, configured and ready to start.
 #[derive(Debug)]
@@ -53,6 +58,7 @@ impl Daemon {
             self.config.data_dir(),
             self.config.unseal_progress_timeout(),
             hsm,
+            self.config.seal(),
         )?);
         let kmip = match self.config.kmip() {
             Some((config, gateways)) => {
@@ -84,9 +90,10 @@ impl Daemon {
                 stopping,
             ))
         });
-        let state = core.state()?;
-        krypton_service::notify::ready(status_line(state));
-        let reporter = tokio::spawn(report_state(Arc::clone(&core), state));
+        let status = core.status_line()?;
+        krypton_service::notify::ready(&status);
+        let reporter = tokio::spawn(report_state(Arc::clone(&core), status));
+        let auto_unseal = tokio::spawn(auto_unseal(Arc::clone(&core)));
         let sweeper = tokio::spawn(sweep_expired_unseal(Arc::clone(&core)));
         let watcher = self
             .config
@@ -115,6 +122,7 @@ impl Daemon {
             }
         }
         sweeper.abort();
+        auto_unseal.abort();
         if let Some(watcher) = watcher {
             watcher.abort();
         }
@@ -145,31 +153,46 @@ async fn sweep_expired_unseal(core: Arc<Core>) {
     }
 }
 
-/// Keeps `systemctl status` showing the lifecycle state, within [`STATE_REPORT`] of a change.
-async fn report_state(core: Arc<Core>, mut reported: State) {
+/// On the PKCS#11 seal: has the seal HSM open the master key until it does, waiting longer
+/// after each failure (bounded); every failure is logged and shown by `status`. Returns once
+/// the core is unsealed, or has nothing to auto-unseal (the Shamir seal, not initialized). A
+/// core sealed by an operator afterwards stays sealed until it is restarted.
+async fn auto_unseal(core: Arc<Core>) {
+    let mut wait = AUTO_UNSEAL_FIRST_RETRY;
+    loop {
+        match core.auto_unseal().await {
+            Ok(true) => {
+                tracing::warn!("unsealed by the seal HSM");
+                return;
+            }
+            Ok(false) => return,
+            Err(error) => tracing::warn!(
+                error = %ErrorChain(&error),
+                retry_in = ?wait,
+                "auto-unseal failed: the seal HSM did not open the master key; still sealed"
+            ),
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(AUTO_UNSEAL_MAX_RETRY);
+    }
+}
+
+/// Keeps `systemctl status` showing the lifecycle state (and why an auto-unseal fails),
+/// within [`STATE_REPORT`] of a change.
+async fn report_state(core: Arc<Core>, mut reported: String) {
     let mut ticks = tokio::time::interval(STATE_REPORT);
     loop {
         ticks.tick().await;
         let core = Arc::clone(&core);
         // A transition holds the lifecycle lock across disk syncs: wait for it off the runtime.
-        match tokio::task::spawn_blocking(move || core.state()).await {
-            Ok(Ok(state)) if state != reported => {
-                krypton_service::notify::status(status_line(state));
-                reported = state;
+        match tokio::task::spawn_blocking(move || core.status_line()).await {
+            Ok(Ok(status)) if status != reported => {
+                krypton_service::notify::status(&status);
+                reported = status;
             }
             Ok(Ok(_)) => {}
             Ok(Err(error)) => tracing::error!(%error, "reading the state for systemd failed"),
             Err(error) => tracing::error!(%error, "reading the state for systemd panicked"),
         }
-    }
-}
-
-/// The status line systemd shows for each state.
-fn status_line(state: State) -> &'static str {
-    match state {
-        State::Uninitialized => "Uninitialized",
-        State::Sealed => "Sealed",
-        State::Unsealing => "Unsealing",
-        State::Unsealed => "Unsealed",
     }
 }

@@ -27,7 +27,9 @@ use crate::store::Column;
 /// - **a tenant's keys** out of reach: [`TenantUnavailable`](Error::TenantUnavailable) (unlinked,
 ///   or its L1 refused by the HSM), [`Hsm`](Error::Hsm) (the HSM failed a link);
 /// - **operator input** at the unseal ceremony: [`ShareRefused`](Error::ShareRefused) (not
-///   counted, progress kept) and [`WrongShares`](Error::WrongShares) (attempt over, still sealed);
+///   counted, progress kept), [`RecoveryShare`](Error::RecoveryShare) (the HSM seal's shares
+///   never unseal), [`WrongShares`](Error::WrongShares) (attempt over, still sealed), and
+///   [`SealMismatch`](Error::SealMismatch) (`[seal]` is not the installation's seal);
 /// - **stored data** that failed authentication: [`TamperedRecord`](Error::TamperedRecord);
 /// - **the environment** (disk, OS): [`Store`](Error::Store), [`Io`](Error::Io),
 ///   [`SecretMemory`](Error::SecretMemory), [`Random`](Error::Random);
@@ -146,6 +148,38 @@ pub enum Error {
         source: shamir::Error,
     },
 
+    /// A share offered to an installation on the PKCS#11 seal: its shares are recovery shares,
+    /// which never unseal. Not counted.
+    #[error(
+        "this installation is sealed by its HSM: its shares are recovery shares, which never unseal; the core unseals itself when the seal HSM answers"
+    )]
+    RecoveryShare,
+
+    /// A file given to restore is not a backup this version reads, or does not restore into
+    /// the directory given.
+    #[error("cannot restore: {0}")]
+    InvalidBackup(&'static str),
+
+    /// A rekey to the PKCS#11 seal on a core whose `[seal]` configures no seal HSM.
+    #[error("no seal HSM is configured: set [seal] type = \"pkcs11\" and restart first")]
+    SealNotConfigured,
+
+    /// A rekey confirmation with no rekey started, or one already confirmed.
+    #[error("no rekey is waiting for confirmation: start one with rekey")]
+    NoRekeyPending,
+
+    /// The installation is on the PKCS#11 seal and `[seal]` configures no seal HSM: nothing
+    /// could unseal it.
+    #[error(
+        "the installation's master key is kept by the {installed} seal but [seal] type is {configured:?}: start it with its seal HSM configured, and move it to the Shamir seal with kryptonctl rekey --seal shamir"
+    )]
+    SealMismatch {
+        /// The seal of the install record.
+        installed: &'static str,
+        /// The seal of the configuration.
+        configured: &'static str,
+    },
+
     /// The threshold of shares was reached but they do not rebuild this installation's master
     /// key. Every share received is forgotten and the core stays sealed.
     #[error("the shares do not rebuild this installation's master key; the core stays sealed")]
@@ -205,6 +239,9 @@ pub enum ShareRefusal {
     Duplicate,
     /// From another installation's split, or another split of this one.
     Foreign,
+    /// Fewer shares than the threshold, where a quorum must be given at once (authorizing a
+    /// rekey); the unseal ceremony counts shares itself and never combines too few.
+    TooFew,
 }
 
 /// Why a KMIP request to the core failed: the request, the caller's rights, the object it
@@ -353,8 +390,8 @@ pub enum Bug {
     /// AES-GCM sealing failed.
     #[error("AES-GCM sealing failed")]
     Aead,
-    /// The HSM unwrapped another L2 than the one it had just wrapped.
-    #[error("the HSM did not give back the L2 it wrapped")]
+    /// The HSM unwrapped another key (an L2, the master key) than the one it had just wrapped.
+    #[error("the HSM did not give back the key it wrapped")]
     HsmRoundTrip,
     /// An audit key is not a 64-bit sequence number.
     #[error("audit record key has {0} bytes, expected 8")]
@@ -412,10 +449,10 @@ impl From<shamir::Error> for Error {
             E::MixedKeySets { .. } | E::ForeignKeySet { .. } | E::ThresholdMismatch { .. } => {
                 Self::share_refused(ShareRefusal::Foreign, error)
             }
+            E::NotEnoughShares { .. } => Self::share_refused(ShareRefusal::TooFew, error),
             E::WrongKey => Self::WrongShares(error),
             E::Random(_) => Self::Random(error),
-            // The core counts shares itself and never combines too few; and what the crate
-            // adds later is a bug here until it is classified above.
+            // What the crate adds later is a bug here until it is classified above.
             _ => Self::Internal(Bug::Shamir(error)),
         }
     }
@@ -490,7 +527,10 @@ mod tests {
         ));
         assert!(matches!(
             Error::from(shamir::Error::NotEnoughShares { have: 1, need: 2 }),
-            Error::Internal(Bug::Shamir(_))
+            Error::ShareRefused {
+                kind: ShareRefusal::TooFew,
+                ..
+            }
         ));
         assert!(matches!(
             Error::from(shamir::Error::InvalidParameters {

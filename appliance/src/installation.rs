@@ -17,6 +17,9 @@ use crate::store::Column;
 
 /// The record key of the install metadata in [`Column::Meta`].
 pub(crate) const RECORD_KEY: &[u8] = b"installation";
+/// Where a rekey keeps the install record of the new shares until they are confirmed: the
+/// bytes that will then be stored at [`RECORD_KEY`], tagged for that place.
+pub(crate) const PENDING_RECORD_KEY: &[u8] = b"installation.pending";
 
 const TAG_LEN: usize = 32;
 const TAG_LABEL: &[u8] = b"krypton.installation.v1";
@@ -26,12 +29,64 @@ const MAX_RECORD_BYTES: usize = 4096;
 /// What `init` recorded. Holds no secret.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Installation {
-    /// The serialized `shamir::KeyCheck`: verifies a rebuilt master key.
+    /// The serialized `shamir::KeyCheck`: verifies the key the shares rebuild (the master key
+    /// under the Shamir seal, the recovery key under the PKCS#11 seal).
     key_check: Vec<u8>,
     /// How many shares were handed out.
     shares: u8,
     /// When `init` ran, in seconds since the Unix epoch.
     created_unix_secs: u64,
+    /// How the master key is kept. Records written before the PKCS#11 seal have none: Shamir.
+    #[serde(default)]
+    seal: SealRecord,
+}
+
+/// How an installation's master key is kept between runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum SealRecord {
+    /// Split into the shares: K of them rebuild it.
+    #[default]
+    Shamir,
+    /// Sealed by the HSM's seal key (the wrapped-L2 format, bound to the key check). The
+    /// shares rebuild only a recovery key, which can never open it.
+    Pkcs11 {
+        /// The master key as the HSM sealed it.
+        sealed_master: Vec<u8>,
+    },
+}
+
+impl SealRecord {
+    /// The seal's name, as `[seal] type` spells it.
+    pub(crate) fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+
+    /// Which seal this is.
+    pub(crate) fn kind(&self) -> SealKind {
+        match self {
+            Self::Shamir => SealKind::Shamir,
+            Self::Pkcs11 { .. } => SealKind::Pkcs11,
+        }
+    }
+}
+
+/// The two seals, without what they hold: what a rekey moves an installation to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SealKind {
+    /// The shares unseal.
+    Shamir,
+    /// The seal HSM unseals; the shares are recovery shares.
+    Pkcs11,
+}
+
+impl SealKind {
+    /// The seal's name, as `[seal] type` spells it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Shamir => "shamir",
+            Self::Pkcs11 => "pkcs11",
+        }
+    }
 }
 
 /// An install record as read from disk, not yet authenticated.
@@ -44,14 +99,16 @@ pub(crate) struct StoredInstallation {
 }
 
 impl Installation {
-    /// The record for a master key just split into `shares` shares.
-    pub(crate) fn new(key_check: &shamir::KeyCheck, shares: u8) -> Self {
+    /// The record of an installation whose master key is kept as `seal` says, with `shares`
+    /// shares checked by `key_check`.
+    pub(crate) fn new(key_check: &shamir::KeyCheck, shares: u8, seal: SealRecord) -> Self {
         Self {
             key_check: key_check.to_bytes().to_vec(),
             shares,
             created_unix_secs: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |since| since.as_secs()),
+            seal,
         }
     }
 
@@ -75,6 +132,11 @@ impl Installation {
     /// When `init` ran, in seconds since the Unix epoch.
     pub(crate) fn created_unix_secs(&self) -> u64 {
         self.created_unix_secs
+    }
+
+    /// How the master key is kept.
+    pub(crate) fn seal(&self) -> &SealRecord {
+        &self.seal
     }
 }
 
@@ -145,7 +207,7 @@ mod tests {
     fn installed() -> (MasterKey, shamir::Split, Vec<u8>) {
         let master = MasterKey::generate().unwrap();
         let split = master.split(2, 3).unwrap();
-        let stored = Installation::new(&split.key_check, 3)
+        let stored = Installation::new(&split.key_check, 3, SealRecord::Shamir)
             .encode(&master)
             .unwrap();
         (master, split, stored)
@@ -192,6 +254,43 @@ mod tests {
         let other = MasterKey::generate().unwrap();
         let decoded = StoredInstallation::decode(&stored).unwrap();
         assert!(decoded.authenticate(&other).is_err());
+    }
+
+    #[test]
+    fn a_record_without_a_seal_is_shamir_and_the_seal_is_authenticated() {
+        #[derive(Serialize)]
+        struct Before {
+            key_check: Vec<u8>,
+            shares: u8,
+            created_unix_secs: u64,
+        }
+        let master = MasterKey::generate().unwrap();
+        let split = master.split(2, 3).unwrap();
+        let mut body = Vec::new();
+        ciborium::into_writer(
+            &Before {
+                key_check: split.key_check.to_bytes().to_vec(),
+                shares: 3,
+                created_unix_secs: 1,
+            },
+            &mut body,
+        )
+        .unwrap();
+        let mut stored = master.metadata_tag(&tag_input(&body)).as_ref().to_vec();
+        stored.extend_from_slice(&body);
+        let decoded = StoredInstallation::decode(&stored).unwrap();
+        decoded.authenticate(&master).unwrap();
+        assert_eq!(decoded.unverified().seal(), &SealRecord::Shamir);
+
+        let sealed = SealRecord::Pkcs11 {
+            sealed_master: vec![1; 68],
+        };
+        let stored = Installation::new(&split.key_check, 3, sealed.clone())
+            .encode(&master)
+            .unwrap();
+        let decoded = StoredInstallation::decode(&stored).unwrap();
+        assert_eq!(decoded.unverified().seal(), &sealed);
+        decoded.authenticate(&master).unwrap();
     }
 
     #[test]

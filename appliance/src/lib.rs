@@ -1,6 +1,7 @@
 //! krypton-core: the sealed appliance that holds the middle of Krypton's key chain.
 //!
-//! It boots sealed, rebuilds its master key from K of N Shamir shares, re-opens each linked
+//! It boots sealed, rebuilds its master key from K of N Shamir shares (or has an HSM open it:
+//! the PKCS#11 seal), re-opens each linked
 //! tenant's root key (L2) through the customer's HSM (L1), and wraps and unwraps data keys (L4)
 //! for gateways under service keys (L3). L2 and L3 exist in plaintext only in locked, guarded
 //! memory of this process.
@@ -12,6 +13,7 @@
 //! memory, and only while the core is unsealed.
 
 mod audit;
+mod backup;
 mod caller;
 mod config;
 mod control;
@@ -20,6 +22,7 @@ mod daemon;
 mod error;
 mod hierarchy;
 mod hsm;
+mod hsm_seal;
 mod installation;
 mod kmip_service;
 mod liveness;
@@ -29,6 +32,7 @@ mod seal;
 mod secret;
 mod store;
 
+pub use backup::{Header as BackupHeader, restore};
 pub use config::{Config, DEFAULT_CONFIG_PATH};
 pub use daemon::Daemon;
 pub use error::{Bug, ConfigError, Error, ErrorChain, RequestError, ShareRefusal, StartError};
@@ -36,6 +40,7 @@ pub use hsm::{
     Hsm, HsmConfig, HsmConfigError, HsmError, InvalidIdentifier, L1Answer, L1Ref, Outage, PinError,
     PinSource, Probe, Refusal, TenantId, WrappedL2, WrappedL2Error,
 };
+pub use hsm_seal::{Pkcs11Seal, SealConfig};
 pub use liveness::LivenessConfig;
 pub use secret::{SecretError, SecretKey, WhenIdle};
 pub use store::column::Column;

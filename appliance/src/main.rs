@@ -3,11 +3,11 @@
 //! Reads its configuration, hardens the process before any secret can reach it, opens the
 //! store sealed and serves the control API until SIGTERM or SIGINT, then zeroizes its keys.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Parser;
-use krypton_core::{Config, DEFAULT_CONFIG_PATH, Daemon, ErrorChain, StartError};
+use clap::{Parser, Subcommand};
+use krypton_core::{Config, DEFAULT_CONFIG_PATH, Daemon, ErrorChain, StartError, restore};
 use krypton_service::daemon::serve;
 use krypton_service::hardening::harden_process;
 use nix::sys::stat::{Mode, umask};
@@ -22,16 +22,54 @@ struct Args {
     /// The configuration file.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_CONFIG_PATH)]
     config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Rebuild a store from a backup (`kryptonctl backup`), offline, into an empty or absent
+    /// directory; then point `data_dir` at it and unseal with the same shares (or seal HSM key).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// The directory to rebuild the store in: absent or empty.
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     krypton_service::init_logging();
+    if let Some(Command::Restore { file, data_dir }) = &args.command {
+        return restore_backup(file, data_dir);
+    }
     let Err(error) = run(&args) else {
         return ExitCode::SUCCESS;
     };
     tracing::error!(error = %ErrorChain(&error), "krypton-core stopped on an error");
     ExitCode::FAILURE
+}
+
+fn restore_backup(file: &Path, data_dir: &Path) -> ExitCode {
+    umask(Mode::from_bits_truncate(0o077));
+    match restore(file, data_dir) {
+        Ok(header) => {
+            println!(
+                "restored into {}: key set {}, {} seal, backup taken at {} (Unix time); unseal it with that key set's shares or seal key",
+                data_dir.display(),
+                header.key_set,
+                header.seal,
+                header.created_unix_secs
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("krypton-core restore: {}", ErrorChain(&error));
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn run(args: &Args) -> Result<(), StartError> {

@@ -45,7 +45,8 @@ impl MasterKey {
         Self::from_root(root)
     }
 
-    fn from_root(root: SecretKey) -> Result<Self, Error> {
+    /// The master key whose root is `root` (as the HSM seal gives it back).
+    pub(crate) fn from_root(root: SecretKey) -> Result<Self, Error> {
         // The record key seals and opens every stored value, from many threads at once: its
         // page stays readable. The others are used rarely and are unreadable between uses.
         let records = derive(&root, RECORD_KEY_LABEL, WhenIdle::ReadOnly)?;
@@ -57,11 +58,35 @@ impl MasterKey {
         })
     }
 
+    /// A second copy of the master key, in its own guarded memory, for work that outlives a
+    /// lock (the HSM sealing it again at a rekey).
+    pub(crate) fn duplicate(&self) -> Result<Self, Error> {
+        let root = SecretKey::from_fn(WhenIdle::NoAccess, |copy| {
+            self.root.expose(|root| *copy = *root);
+            Ok::<_, Error>(())
+        })?;
+        Self::from_root(root)
+    }
+
     /// Splits the master key into `count` shares, any `threshold` of which rebuild it.
     pub(crate) fn split(&self, threshold: u8, count: u8) -> Result<shamir::Split, Error> {
         self.root
             .expose(|root| shamir::split(root, threshold, count))
             .map_err(Error::from)
+    }
+
+    /// The root itself, for the HSM seal to seal; used for nothing else.
+    pub(crate) fn root(&self) -> &SecretKey {
+        &self.root
+    }
+
+    /// Whether `other` is the same master key, compared in constant time.
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        self.root.expose(|mine| {
+            other.root.expose(|theirs| {
+                aws_lc_rs::constant_time::verify_slices_are_equal(mine, theirs).is_ok()
+            })
+        })
     }
 
     /// The AES-256-GCM key that seals stored records.
@@ -94,7 +119,7 @@ fn derive(root: &SecretKey, label: &[u8], when_idle: WhenIdle) -> Result<SecretK
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Bug;
+    use crate::error::ShareRefusal;
 
     fn root_bytes(master: &MasterKey) -> [u8; 32] {
         master.root.expose(|root| *root)
@@ -141,7 +166,10 @@ mod tests {
         assert!(
             matches!(
                 err,
-                Error::Internal(Bug::Shamir(shamir::Error::NotEnoughShares { .. }))
+                Error::ShareRefused {
+                    kind: ShareRefusal::TooFew,
+                    ..
+                }
             ),
             "{err}"
         );

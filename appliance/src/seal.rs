@@ -2,10 +2,15 @@
 //!
 //! ```text
 //! Uninitialized --init--> Sealed --share--> Unsealing --K-th share--> Unsealed
-//!                           ^                  |  (reset, expiry,        |
-//!                           |                  |   wrong share set)      |
-//!                           +------------------+----------seal-----------+
+//!                           ^  |               |  (reset, expiry,        ^  |
+//!                           |  |               |   wrong share set)      |  |
+//!                           +--|---------------+----------seal-----------|--+
+//!                              +------------- HSM seal opened -----------+
 //! ```
+//!
+//! An installation on the PKCS#11 seal goes from `Sealed` to `Unsealed` in one step, with the
+//! master key the HSM opened ([`Sealed::auto_unseal`]); its shares are recovery shares and are
+//! refused before they are counted.
 //!
 //! Every start begins `Sealed` (or `Uninitialized`). Transitions consume the state they leave,
 //! so the shares of an abandoned attempt and the keys of a sealed core are dropped, and wiped,
@@ -16,7 +21,7 @@ use std::time::Instant;
 
 use crate::error::Error;
 use crate::hierarchy::Keyring;
-use crate::installation::StoredInstallation;
+use crate::installation::{SealRecord, StoredInstallation};
 use crate::master_key::MasterKey;
 
 /// Which state the core is in, for reporting.
@@ -144,6 +149,19 @@ impl Sealed {
         Self { installation }
     }
 
+    /// Unseals with `master`, as the HSM seal opened it, once it authenticates the install
+    /// record; otherwise stays sealed.
+    pub(crate) fn auto_unseal(self, master: MasterKey) -> AddShare {
+        match self.installation.authenticate(&master) {
+            Ok(()) => AddShare::Unsealed(Unsealed {
+                installation: self.installation,
+                master,
+                keyring: Arc::default(),
+            }),
+            Err(error) => AddShare::Failed(self, error),
+        }
+    }
+
     /// Starts an unseal attempt with its first share; the attempt expires at `deadline`.
     pub(crate) fn add_share(self, share: shamir::Share, deadline: Instant) -> AddShare {
         if let Err(refusal) = admit(&self.installation, &[], &share) {
@@ -225,15 +243,32 @@ impl Unsealed {
     pub(crate) fn master(&self) -> &MasterKey {
         &self.master
     }
+
+    /// The install record in force.
+    pub(crate) fn installation(&self) -> &StoredInstallation {
+        &self.installation
+    }
+
+    /// Puts `installation` in force (a confirmed rekey), once it authenticates under the
+    /// master key.
+    pub(crate) fn reinstall(&mut self, installation: StoredInstallation) -> Result<(), Error> {
+        installation.authenticate(&self.master)?;
+        self.installation = installation;
+        Ok(())
+    }
 }
 
-/// Refuses a share that cannot belong to this attempt, before it is counted: one from another
-/// key set, with another threshold, or with an index already received.
+/// Refuses a share that cannot belong to this attempt, before it is counted: any share of an
+/// installation on the HSM seal (a recovery share), one from another key set, with another
+/// threshold, or with an index already received.
 fn admit(
     installation: &StoredInstallation,
     received: &[shamir::Share],
     share: &shamir::Share,
 ) -> Result<(), Error> {
+    if installation.unverified().seal() != &SealRecord::Shamir {
+        return Err(Error::RecoveryShare);
+    }
     installation.key_check().admit(share)?;
     if received.iter().any(|r| r.index() == share.index()) {
         return Err(shamir::Error::DuplicateIndex {
@@ -264,7 +299,7 @@ mod tests {
         let mut key_check = split.key_check.to_bytes();
         edit(&mut key_check);
         let key_check = shamir::KeyCheck::from_bytes(&key_check).unwrap();
-        let stored = Installation::new(&key_check, count)
+        let stored = Installation::new(&key_check, count, SealRecord::Shamir)
             .encode(&master)
             .unwrap();
         Fixture {
@@ -377,7 +412,7 @@ mod tests {
         let fixture = genuine(2, 3);
         // The same key check, tagged under an unrelated master key.
         let other = MasterKey::generate().unwrap();
-        let stored = Installation::new(fixture.installation.key_check(), 3)
+        let stored = Installation::new(fixture.installation.key_check(), 3, SealRecord::Shamir)
             .encode(&other)
             .unwrap();
         let sealed = Sealed::new(StoredInstallation::decode(&stored).unwrap());
@@ -386,6 +421,35 @@ mod tests {
             panic!("an unauthenticated install record unsealed");
         };
         assert!(matches!(error, Error::TamperedRecord { .. }), "{error}");
+    }
+
+    #[test]
+    fn recovery_shares_never_unseal_and_the_hsm_master_key_does() {
+        let master = MasterKey::generate().unwrap();
+        let recovery = MasterKey::generate().unwrap().split(2, 3).unwrap();
+        let seal = SealRecord::Pkcs11 {
+            sealed_master: vec![0; 68],
+        };
+        let stored = Installation::new(&recovery.key_check, 3, seal)
+            .encode(&master)
+            .unwrap();
+        let sealed = Sealed::new(StoredInstallation::decode(&stored).unwrap());
+        let AddShare::Refused(Lifecycle::Sealed(sealed), error) =
+            sealed.add_share(copy(&recovery.shares[0]), deadline())
+        else {
+            panic!("a recovery share was counted");
+        };
+        assert!(matches!(error, Error::RecoveryShare), "{error}");
+
+        let AddShare::Failed(sealed, error) = sealed.auto_unseal(MasterKey::generate().unwrap())
+        else {
+            panic!("another master key unsealed");
+        };
+        assert!(matches!(error, Error::TamperedRecord { .. }), "{error}");
+        let AddShare::Unsealed(unsealed) = sealed.auto_unseal(master) else {
+            panic!("the installation's master key did not unseal");
+        };
+        assert_eq!(Lifecycle::Unsealed(unsealed).state(), State::Unsealed);
     }
 
     #[test]

@@ -19,7 +19,18 @@ pub struct CoreToml {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pkcs11: Option<Pkcs11>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub seal: Option<Seal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kmip: Option<CoreKmip>,
+}
+
+/// `[seal] type = "pkcs11"`: the HSM key that seals the master key (the core unseals itself).
+#[derive(Debug, Clone, Serialize)]
+pub struct Seal {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub key_label: String,
+    pub pkcs11: Pkcs11,
 }
 
 #[derive(Debug, Clone, Serialize)]

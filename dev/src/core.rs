@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use crate::config::{self, Control, CoreKmip, CoreToml, Hardening, PinFile, Pkcs11};
+use crate::config::{self, Control, CoreKmip, CoreToml, Hardening, PinFile, Pkcs11, Seal};
 use crate::ctl::{CoreState, Ctl};
 use crate::process::Daemon;
 use crate::token::HsmSetup;
@@ -29,6 +29,8 @@ pub enum Ceremony {
     Unsealed,
     /// The core was unsealed already.
     AlreadyUnsealed,
+    /// The core unsealed itself with its seal HSM (the PKCS#11 seal).
+    AutoUnsealed,
 }
 
 /// A running krypton-core whose files live in one directory: `core.toml`, `store/` and
@@ -37,10 +39,12 @@ pub enum Ceremony {
 pub struct Core {
     daemon: Daemon,
     ctl: Ctl,
+    /// On the PKCS#11 seal: the core unseals itself, the shares only recover.
+    auto_unseal: bool,
 }
 
 impl Core {
-    /// Writes `dir/core.toml` (with `[pkcs11]` and `[kmip]` when given), starts the core from
+    /// Writes `dir/core.toml` (with `[pkcs11]`, `[seal]` and `[kmip]` when given), starts the core from
     /// `bin_dir` with its output in `log`, and waits until its control socket answers.
     pub fn start(
         bin_dir: &Path,
@@ -68,6 +72,19 @@ impl Core {
                 call_timeout_ms: hsm.call_timeout_ms,
                 liveness: hsm.liveness,
             }),
+            seal: hsm.and_then(|hsm| hsm.seal.as_ref()).map(|seal| Seal {
+                kind: "pkcs11",
+                key_label: seal.key_label.clone(),
+                pkcs11: Pkcs11 {
+                    module: seal.module.clone(),
+                    token_label: seal.token_label.clone(),
+                    pin: PinFile {
+                        file: seal.pin_file.clone(),
+                    },
+                    call_timeout_ms: None,
+                    liveness: None,
+                },
+            }),
             kmip,
         };
         let config_file = dir.join("core.toml");
@@ -91,7 +108,11 @@ impl Core {
         daemon.wait_until("answering on its control socket", START_LIMIT, || {
             socket.exists() && ctl.status().is_ok()
         })?;
-        Ok(Self { daemon, ctl })
+        Ok(Self {
+            daemon,
+            ctl,
+            auto_unseal: hsm.is_some_and(|hsm| hsm.seal.is_some()),
+        })
     }
 
     /// kryptonctl for this core.
@@ -111,7 +132,8 @@ impl Core {
 
     /// Brings the core to unsealed: a new core is initialised with a 2-of-3 split whose shares
     /// are written to `share_dir` (DEV ONLY: real shares go to their custodians), and a sealed
-    /// one is unsealed with two of the shares there.
+    /// one is unsealed with two of the shares there. On the PKCS#11 seal the shares are
+    /// recovery shares: this waits for the core to unseal itself.
     pub fn ceremony(&mut self, share_dir: &Path) -> Result<Ceremony, Error> {
         let done = match self.ctl.status()? {
             CoreState::Unsealed => return Ok(Ceremony::AlreadyUnsealed),
@@ -139,6 +161,17 @@ impl Core {
             }
             CoreState::Sealed => Ceremony::Unsealed,
         };
+        if self.auto_unseal {
+            let ctl = &self.ctl;
+            self.daemon
+                .wait_until("unsealed by its seal HSM", START_LIMIT, || {
+                    matches!(ctl.status(), Ok(CoreState::Unsealed))
+                })?;
+            return Ok(match done {
+                Ceremony::Initialized => done,
+                _ => Ceremony::AutoUnsealed,
+            });
+        }
         for share in share_files(share_dir).iter().take(THRESHOLD as usize) {
             if !share.exists() {
                 return Err(Error::Inconsistent {

@@ -73,6 +73,12 @@ impl Ctl {
             .collect())
     }
 
+    /// Why the core's last auto-unseal failed, while it is sealed on the PKCS#11 seal.
+    pub fn auto_unseal_error(&self) -> Result<Option<String>, Error> {
+        let answer = self.run(&["status".as_ref()])?;
+        Ok(answer["auto_unseal_error"].as_str().map(str::to_owned))
+    }
+
     /// Generates the master key and writes `shares` shares, any `threshold` of which unseal,
     /// to `share_dir/share-<i>.txt`.
     pub fn init(&self, shares: u32, threshold: u32, share_dir: &Path) -> Result<(), Error> {
@@ -97,6 +103,59 @@ impl Ctl {
             share_file.as_os_str(),
         ])
         .map(drop)
+    }
+
+    /// Starts a rekey authorized by the shares in `current`: `shares` new shares, any
+    /// `threshold` of which unseal, written to `share_dir/share-<i>.txt`, for the seal `seal`
+    /// (`"shamir"`, `"pkcs11"`; `None`: the installation's own). Returns the new key set's id.
+    pub fn rekey(
+        &self,
+        current: &[PathBuf],
+        (shares, threshold): (u32, u32),
+        seal: Option<&str>,
+        share_dir: &Path,
+    ) -> Result<String, Error> {
+        let (shares, threshold) = (shares.to_string(), threshold.to_string());
+        let mut args: Vec<&OsStr> = vec![
+            "rekey".as_ref(),
+            "--shares".as_ref(),
+            shares.as_ref(),
+            "--threshold".as_ref(),
+            threshold.as_ref(),
+            "--share-dir".as_ref(),
+            share_dir.as_os_str(),
+        ];
+        if let Some(seal) = seal {
+            args.extend([OsStr::new("--seal"), OsStr::new(seal)]);
+        }
+        args.extend(share_file_args(current));
+        let answer = self.run(&args)?;
+        Ok(answer["installation"]["key_set"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    /// Confirms the rekey with the new shares in `new`: from then on only they work.
+    pub fn confirm_rekey(&self, new: &[PathBuf]) -> Result<(), Error> {
+        let mut args: Vec<&OsStr> = vec!["rekey".as_ref(), "--confirm".as_ref()];
+        args.extend(share_file_args(new));
+        self.run(&args).map(drop)
+    }
+
+    /// Writes a backup of the core's store to `out` (a new file).
+    pub fn backup(&self, out: &Path) -> Result<(), Error> {
+        self.run(&["backup".as_ref(), "--out".as_ref(), out.as_os_str()])
+            .map(drop)
+    }
+
+    /// The key set in force, as `kryptonctl status` reports it.
+    pub fn key_set(&self) -> Result<String, Error> {
+        let answer = self.run(&["status".as_ref()])?;
+        Ok(answer["installation"]["key_set"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
     }
 
     /// Forgets the shares submitted so far.
@@ -234,6 +293,13 @@ impl Ctl {
             output: stdout.to_owned(),
         })
     }
+}
+
+/// `--share-file FILE` for each of `files`.
+fn share_file_args(files: &[PathBuf]) -> impl Iterator<Item = &OsStr> {
+    files
+        .iter()
+        .flat_map(|file| ["--share-file".as_ref(), file.as_os_str()])
 }
 
 /// The reason and message of kryptonctl's JSON error (`{"error": {"reason", "message"}}`), or

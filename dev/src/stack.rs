@@ -150,11 +150,25 @@ impl Stack {
     /// Starts the core again on the same store and port after [`Stack::stop_core`], unseals it
     /// with the saved dev shares and waits for its KMIP service, as [`Stack::start`] does.
     pub fn restart_core(&mut self) -> Result<Ceremony, Error> {
+        self.launch_core()?;
+        self.unseal_core()
+    }
+
+    /// Starts the core again on the same store and port (after [`Stack::stop_core`], or after
+    /// it was killed) and waits only for its control socket: it is sealed, or on the PKCS#11
+    /// seal unsealing itself. [`Stack::unseal_core`] completes the start.
+    pub fn launch_core(&mut self) -> Result<(), Error> {
         self.core.stop()?;
-        let (core, ceremony) = start_core(&self.config, &self.pki, &self.data_dir, self.core_addr)?;
-        self.core = core;
-        self.ceremony = ceremony;
-        Ok(ceremony)
+        self.core = launch_core(&self.config, &self.pki, &self.data_dir, self.core_addr)?;
+        Ok(())
+    }
+
+    /// Brings the core started by [`Stack::launch_core`] to serving, as [`Stack::start`] does:
+    /// the unseal ceremony (or, on the PKCS#11 seal, waiting for the core to unseal itself),
+    /// the tenant and service, the KMIP service.
+    pub fn unseal_core(&mut self) -> Result<Ceremony, Error> {
+        self.ceremony = settle_core(&mut self.core, &self.config, &self.data_dir, self.core_addr)?;
+        Ok(self.ceremony)
     }
 
     /// Stops only the gateway, so that its vault ([`Stack::gateway_vault`]) can be opened
@@ -176,6 +190,12 @@ impl Stack {
             self.core_addr,
         )?;
         Ok(stopped)
+    }
+
+    /// Starts the core with `hsm` from its next start on (a seal HSM added or removed): the
+    /// tenant's L1 must stay where it was.
+    pub fn reconfigure_hsm(&mut self, hsm: HsmSetup) {
+        self.config.hsm = hsm;
     }
 
     /// What the stack was started with: its tenant, service and applications among them.
@@ -354,17 +374,38 @@ fn start_core(
     data_dir: &Path,
     core_addr: SocketAddr,
 ) -> Result<(Core, Ceremony), Error> {
-    let mut core = Core::start(
+    let mut core = launch_core(config, pki, data_dir, core_addr)?;
+    let ceremony = settle_core(&mut core, config, data_dir, core_addr)?;
+    Ok((core, ceremony))
+}
+
+/// Starts the core and waits for its control socket.
+fn launch_core(
+    config: &StackConfig,
+    pki: &DevPki,
+    data_dir: &Path,
+    core_addr: SocketAddr,
+) -> Result<Core, Error> {
+    Core::start(
         &config.bin_dir,
         &core_dir(data_dir),
         Some(&config.hsm),
         Some(core_kmip(config, pki, core_addr)),
         &data_dir.join("logs").join("core.log"),
-    )?;
+    )
+}
+
+/// Brings a started core to unsealed, provisions it and waits for its KMIP service.
+fn settle_core(
+    core: &mut Core,
+    config: &StackConfig,
+    data_dir: &Path,
+    core_addr: SocketAddr,
+) -> Result<Ceremony, Error> {
     let ceremony = core.ceremony(&data_dir.join("shares"))?;
-    provision(&core, config, &data_dir.join("done"))?;
+    provision(core, config, &data_dir.join("done"))?;
     core.wait_for_kmip(core_addr)?;
-    Ok((core, ceremony))
+    Ok(ceremony)
 }
 
 fn start_gateway(

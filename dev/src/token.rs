@@ -12,6 +12,10 @@ use crate::{Error, pki};
 pub const TOKEN_LABEL: &str = "krypton-dev";
 /// The label (CKA_LABEL) of the dev L1 key.
 pub const L1_LABEL: &str = "krypton-dev-l1";
+/// The label of the token of the PKCS#11 seal, apart from the tenants' token.
+pub const SEAL_TOKEN_LABEL: &str = "krypton-dev-seal";
+/// The label of the key that seals the core's master key, in the seal token.
+pub const SEAL_KEY_LABEL: &str = "krypton-dev-seal-key";
 
 /// What krypton-core needs to reach an L1 key: the PKCS#11 module, the token, its PIN file, the
 /// key's label, and for SoftHSM2 the configuration file that locates the token.
@@ -31,6 +35,20 @@ pub struct HsmSetup {
     /// More environment for krypton-core, such as what a PKCS#11 module in front of SoftHSM2
     /// needs ([`crate::stall::HsmStall::envs`]).
     pub extra_env: Vec<(&'static str, OsString)>,
+    /// The PKCS#11 seal (`[seal] type = "pkcs11"`); `None`: the Shamir seal, the dev shares
+    /// unseal.
+    pub seal: Option<SealSetup>,
+}
+
+/// Where the key that seals the core's master key is: its token (in the same SoftHSM2
+/// installation as the L1's, under another label), the token's PIN file and the key's label.
+#[derive(Debug, Clone)]
+pub struct SealSetup {
+    pub module: PathBuf,
+    pub token_label: String,
+    /// The seal token's user PIN, in a file of mode 0600.
+    pub pin_file: PathBuf,
+    pub key_label: String,
 }
 
 impl HsmSetup {
@@ -84,5 +102,29 @@ pub fn prepare_in(hsm: &SoftHsm, dir: &Path) -> Result<HsmSetup, Error> {
         call_timeout_ms: None,
         liveness: None,
         extra_env: Vec::new(),
+        seal: None,
+    })
+}
+
+/// Makes the seal token and its key in `hsm` unless they exist already, writes the seal
+/// token's PIN to `pin_file` (a new file), and returns where they are.
+pub fn prepare_seal_in(hsm: &SoftHsm, pin_file: &Path) -> Result<SealSetup, Error> {
+    let token = match hsm.open_token(SEAL_TOKEN_LABEL)? {
+        Some(token) => token,
+        None => hsm.create_token(SEAL_TOKEN_LABEL)?,
+    };
+    match token.find_key(SEAL_KEY_LABEL) {
+        Ok(_) => {}
+        Err(softhsm::Error::KeyNotFound(_)) => {
+            token.generate_l1(SEAL_KEY_LABEL)?;
+        }
+        Err(error) => return Err(error.into()),
+    }
+    pki::write_new(pin_file, token.user_pin().as_bytes(), 0o600)?;
+    Ok(SealSetup {
+        module: hsm.module_path().to_owned(),
+        token_label: SEAL_TOKEN_LABEL.to_owned(),
+        pin_file: pin_file.to_owned(),
+        key_label: SEAL_KEY_LABEL.to_owned(),
     })
 }

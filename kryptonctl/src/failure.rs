@@ -123,6 +123,8 @@ pub(crate) enum Reason {
     Conflict,
     TenantUnavailable,
     Hsm,
+    RecoveryShare,
+    NoRekeyPending,
 }
 
 impl Reason {
@@ -147,6 +149,8 @@ impl Reason {
             Self::Conflict => "conflict",
             Self::TenantUnavailable => "tenant-unavailable",
             Self::Hsm => "hsm",
+            Self::RecoveryShare => "recovery-share",
+            Self::NoRekeyPending => "no-rekey-pending",
         }
     }
 
@@ -159,7 +163,9 @@ impl Reason {
             Self::Sealed
             | Self::Uninitialized
             | Self::AlreadyInitialized
-            | Self::AlreadyUnsealed => 4,
+            | Self::AlreadyUnsealed
+            | Self::RecoveryShare
+            | Self::NoRekeyPending => 4,
             Self::MalformedShare | Self::ForeignShare | Self::DuplicateShare => 5,
             Self::WrongShares => 6,
             Self::TamperedRecord => 7,
@@ -192,6 +198,8 @@ impl From<ErrorReason> for Reason {
             ErrorReason::Conflict => Self::Conflict,
             ErrorReason::TenantUnavailable => Self::TenantUnavailable,
             ErrorReason::Hsm => Self::Hsm,
+            ErrorReason::RecoveryShare => Self::RecoveryShare,
+            ErrorReason::NoRekeyPending => Self::NoRekeyPending,
         }
     }
 }

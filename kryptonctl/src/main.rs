@@ -10,7 +10,7 @@ mod shares;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use krypton_control_api::{self as control, ControlClient, v1};
 
 use crate::failure::Failure;
@@ -22,7 +22,8 @@ Exit codes:
   1  internal error in the core, or an answer kryptonctl does not understand
   2  usage error: bad arguments, or values the core refused as out of range
   3  the core cannot be reached on its control socket, or the connection broke before it answered
-  4  the core's state does not allow this (sealed, uninitialized, already initialized, already unsealed)
+  4  the core's state does not allow this (sealed, uninitialized, already initialized, already unsealed,
+     a recovery share offered to unseal a core on the PKCS#11 seal, no rekey to confirm)
   5  share refused and not counted (mistyped, from another installation, entered twice)
   6  wrong shares: the threshold was reached but they do not rebuild the master key; still sealed
   7  a stored record failed authentication: tampering; the record was not served
@@ -54,6 +55,17 @@ enum Command {
     Init(InitArgs),
     /// Submit one share towards unsealing (prompted without echo unless --share-file).
     Unseal(UnsealArgs),
+    /// Replace the shares (optionally with a new K and N), authorized by K current shares.
+    /// The current shares keep working until `rekey --confirm` with K of the new ones.
+    Rekey(RekeyArgs),
+    /// Write a consistent backup of the core's store, taken while it serves, to FILE (a new
+    /// file, mode 0600). It holds no key in plaintext: restoring it needs the same shares or
+    /// seal key (`krypton-core restore`).
+    Backup {
+        /// The file to create.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Zeroize the master key and every key derived from it.
     Seal,
     /// Show the state, unseal progress, linked tenants and uptime.
@@ -116,6 +128,38 @@ struct InitArgs {
 }
 
 #[derive(Debug, Args)]
+struct RekeyArgs {
+    /// A share file: of a current share (repeat it K times), or with --confirm of a new one.
+    #[arg(long = "share-file", value_name = "FILE", required = true)]
+    share_files: Vec<PathBuf>,
+    /// How many new shares to create (N).
+    #[arg(long, required_unless_present = "confirm", conflicts_with = "confirm",
+          value_parser = clap::value_parser!(u32).range(2..=255))]
+    shares: Option<u32>,
+    /// How many new shares will unseal the core (K).
+    #[arg(long, required_unless_present = "confirm", conflicts_with = "confirm",
+          value_parser = clap::value_parser!(u32).range(2..=255))]
+    threshold: Option<u32>,
+    /// Write each new share to DIR/share-<i>.txt (mode 0600) instead of printing it.
+    #[arg(long, value_name = "DIR", conflicts_with = "confirm")]
+    share_dir: Option<PathBuf>,
+    /// Move the installation to this seal (default: its own): `pkcs11` needs the seal HSM
+    /// configured; the new shares are then recovery shares.
+    #[arg(long, value_enum, conflicts_with = "confirm")]
+    seal: Option<SealArg>,
+    /// Put the new shares in force: the share files are K of the new shares.
+    #[arg(long)]
+    confirm: bool,
+}
+
+/// The seals a rekey can move an installation to.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SealArg {
+    Shamir,
+    Pkcs11,
+}
+
+#[derive(Debug, Args)]
 struct UnsealArgs {
     /// Read the share from FILE ("-" for standard input) instead of prompting.
     #[arg(long, value_name = "FILE", conflicts_with = "reset")]
@@ -167,6 +211,18 @@ async fn run(command: Command, socket: &Path, output: &Output) -> Result<(), Fai
     action.perform(&mut client, output).await
 }
 
+/// Writes the backup the core streams to `file`.
+async fn receive_backup(
+    client: &mut ControlClient,
+    file: &mut shares::BackupFile,
+) -> Result<(), Failure> {
+    let mut chunks = client.backup(v1::BackupRequest {}).await?.into_inner();
+    while let Some(chunk) = chunks.message().await? {
+        file.append(&chunk.data)?;
+    }
+    Ok(())
+}
+
 /// A command with everything it needs from the local machine already in hand. That is
 /// obtained before the core is contacted: init must not generate shares it then cannot
 /// write, and a mistyped share never leaves the terminal.
@@ -176,6 +232,12 @@ enum Action {
         share_dir: Option<shares::ShareDir>,
     },
     Unseal(shares::TypedShare),
+    Rekey {
+        request: v1::RekeyRequest,
+        share_dir: Option<shares::ShareDir>,
+    },
+    ConfirmRekey(v1::ConfirmRekeyRequest),
+    Backup(shares::BackupFile),
     ResetUnseal,
     Seal,
     Status,
@@ -206,6 +268,8 @@ impl Action {
             Command::Unseal(UnsealArgs { share_file, .. }) => {
                 Self::Unseal(shares::TypedShare::read(share_file.as_deref())?)
             }
+            Command::Rekey(args) => Self::rekey(args)?,
+            Command::Backup { out } => Self::Backup(shares::BackupFile::create(&out)?),
             Command::Seal => Self::Seal,
             Command::Status => Self::Status,
             Command::Audit(AuditCommand::Tail { limit, from }) => {
@@ -245,8 +309,59 @@ impl Action {
         })
     }
 
+    fn rekey(args: RekeyArgs) -> Result<Self, Failure> {
+        let shares = args
+            .share_files
+            .iter()
+            .map(|file| shares::TypedShare::read(Some(file)).map(shares::TypedShare::into_text))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (Some(count), Some(threshold)) = (args.shares, args.threshold) else {
+            return Ok(Self::ConfirmRekey(v1::ConfirmRekeyRequest {
+                new_shares: shares,
+            }));
+        };
+        Ok(Self::Rekey {
+            share_dir: args
+                .share_dir
+                .as_deref()
+                .map(|dir| shares::ShareDir::prepare(dir, count))
+                .transpose()?,
+            request: v1::RekeyRequest {
+                current_shares: shares,
+                shares: count,
+                threshold,
+                seal: match args.seal {
+                    None => v1::SealType::Unspecified,
+                    Some(SealArg::Shamir) => v1::SealType::Shamir,
+                    Some(SealArg::Pkcs11) => v1::SealType::Pkcs11,
+                }
+                .into(),
+            },
+        })
+    }
+
     async fn perform(self, client: &mut ControlClient, output: &Output) -> Result<(), Failure> {
         match self {
+            Self::Rekey { request, share_dir } => {
+                let response = client.rekey(request).await?.into_inner();
+                output.rekey(response, share_dir.as_ref())
+            }
+            Self::Backup(mut file) => match receive_backup(client, &mut file).await {
+                Ok(()) => {
+                    let (path, bytes) = file.finish()?;
+                    output.backup(&path, bytes);
+                    Ok(())
+                }
+                Err(failure) => {
+                    file.discard();
+                    Err(failure)
+                }
+            },
+            Self::ConfirmRekey(request) => {
+                let response = client.confirm_rekey(request).await?.into_inner();
+                output.rekey_confirmed(&response);
+                Ok(())
+            }
             Self::Init { request, share_dir } => {
                 let response = client.init(request).await?.into_inner();
                 output.init(&response, share_dir.as_ref())

@@ -1,5 +1,6 @@
 //! What kryptonctl prints: lines for people, or one JSON document with `--json`.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -57,9 +58,14 @@ impl Output {
             document["shares_are"] = if files.is_some() { "files" } else { "text" }.into();
             println!("{document}");
         } else {
+            let purpose = if installation.seal == "pkcs11" {
+                "are recovery shares: the seal HSM unseals this core, and the shares never do"
+            } else {
+                "unseal this core"
+            };
             println!(
                 "WARNING: the {n} shares are shown once. The core does not keep them and cannot show them again.\n\
-                 Give each share to a different custodian. Any {k} of the {n} unseal this core; fewer reveal nothing.\n\
+                 Give each share to a different custodian. Any {k} of the {n} {purpose}; fewer reveal nothing.\n\
                  Key set {key_set}.",
                 n = installation.shares,
                 k = installation.threshold,
@@ -140,6 +146,60 @@ impl Output {
         }
     }
 
+    /// The new shares of a rekey, as init shows shares, and what to do next.
+    pub(crate) fn rekey(
+        self,
+        response: v1::RekeyResponse,
+        share_dir: Option<&ShareDir>,
+    ) -> Result<(), Failure> {
+        let as_init = v1::InitResponse {
+            shares: response.shares,
+            installation: response.installation,
+        };
+        self.init(&as_init, share_dir)?;
+        if !self.json {
+            println!(
+                "The current shares work until K of these new ones confirm them: kryptonctl rekey --confirm --share-file ..."
+            );
+        }
+        Ok(())
+    }
+
+    pub(crate) fn backup(self, path: &Path, bytes: u64) {
+        if self.json {
+            println!(
+                "{}",
+                json!({ "out": path.display().to_string(), "bytes": bytes })
+            );
+        } else {
+            println!(
+                "backup written to {} ({bytes} bytes); restore it offline with krypton-core restore",
+                path.display()
+            );
+        }
+    }
+
+    pub(crate) fn rekey_confirmed(self, response: &v1::ConfirmRekeyResponse) {
+        let installation = response.installation.clone().unwrap_or_default();
+        if self.json {
+            println!(
+                "{}",
+                json!({
+                    "installation": installation_json(&installation),
+                    "audit_sequence": response.audit_sequence,
+                })
+            );
+        } else {
+            println!(
+                "rekey confirmed: key set {} (any {} of {}) is in force; the previous shares are refused (audit record {})",
+                installation.key_set,
+                installation.threshold,
+                installation.shares,
+                response.audit_sequence
+            );
+        }
+    }
+
     pub(crate) fn status(self, response: &v1::StatusResponse) {
         if self.json {
             println!(
@@ -156,6 +216,8 @@ impl Output {
                         .collect::<Vec<_>>(),
                     "uptime_secs": response.uptime_secs,
                     "audit_sequence": response.audit_sequence,
+                    "auto_unseal_error": (!response.auto_unseal_error.is_empty())
+                        .then_some(&response.auto_unseal_error),
                 })
             );
             return;
@@ -169,7 +231,14 @@ impl Output {
                 human_duration(progress.expires_in_secs)
             );
         }
+        if !response.auto_unseal_error.is_empty() {
+            println!(
+                "AUTO-UNSEAL:    failing, retrying: {}",
+                response.auto_unseal_error
+            );
+        }
         if let Some(installation) = &response.installation {
+            println!("seal:           {}", installation.seal);
             println!("key set:        {}", installation.key_set);
             println!(
                 "shares:         any {} of {}",
@@ -393,6 +462,7 @@ fn installation_json(installation: &v1::Installation) -> Value {
         "threshold": installation.threshold,
         "shares": installation.shares,
         "created_unix_secs": installation.created_unix_secs,
+        "seal": installation.seal,
     })
 }
 

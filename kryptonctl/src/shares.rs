@@ -68,6 +68,47 @@ impl ShareDir {
     }
 }
 
+/// The file `kryptonctl backup` writes, created before the core is asked (mode 0600, never
+/// over an existing file), so that a backup is not taken for nothing.
+pub(crate) struct BackupFile {
+    path: PathBuf,
+    file: std::fs::File,
+    bytes: u64,
+}
+
+impl BackupFile {
+    pub(crate) fn create(path: &Path) -> Result<Self, Failure> {
+        Ok(Self {
+            path: path.to_owned(),
+            file: create_private(path).map_err(local("creating the backup file"))?,
+            bytes: 0,
+        })
+    }
+
+    pub(crate) fn append(&mut self, data: &[u8]) -> Result<(), Failure> {
+        self.file
+            .write_all(data)
+            .map_err(local("writing the backup file"))?;
+        self.bytes += data.len() as u64;
+        Ok(())
+    }
+
+    /// Removes the file of a backup that failed half-way: it would not restore.
+    pub(crate) fn discard(self) {
+        drop(self.file);
+        // Best effort: the failure that led here is the one to report.
+        let _ = std::fs::remove_file(&self.path);
+    }
+
+    /// Syncs the file to disk; its path and size.
+    pub(crate) fn finish(self) -> Result<(PathBuf, u64), Failure> {
+        self.file
+            .sync_all()
+            .map_err(local("writing the backup file"))?;
+        Ok((self.path, self.bytes))
+    }
+}
+
 /// One share read from its custodian and checked for typos, in canonical form.
 pub(crate) struct TypedShare {
     text: Zeroizing<String>,
@@ -91,10 +132,16 @@ impl TypedShare {
     }
 
     /// The unseal request carrying this share; the request wipes it when dropped.
-    pub(crate) fn into_request(mut self) -> v1::UnsealRequest {
+    pub(crate) fn into_request(self) -> v1::UnsealRequest {
         v1::UnsealRequest {
-            share: std::mem::take(&mut *self.text),
+            share: self.into_text(),
         }
+    }
+
+    /// The share's text, for a request that carries several (rekey); the request wipes it
+    /// when dropped.
+    pub(crate) fn into_text(mut self) -> String {
+        std::mem::take(&mut *self.text)
     }
 }
 

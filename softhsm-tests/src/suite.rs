@@ -8,7 +8,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use krypton_dev::softhsm::{self, SoftHsm};
@@ -61,6 +61,21 @@ impl Fixture {
             .unwrap_or_else(|error| panic!("cannot generate L1 {label}: {error}"));
         HsmSetup {
             l1_label: label.to_owned(),
+            ..self.hsm.clone()
+        }
+    }
+
+    /// The fixture's HSM with the PKCS#11 seal: the master key sealed by the seal key in the
+    /// seal token (made once per suite), whose PIN is written to `pin_file` (a new file the
+    /// test owns, so that it may swap it).
+    pub fn sealed_hsm(&self, pin_file: &Path) -> HsmSetup {
+        // Tests run in parallel: one of them makes the token, the others find it.
+        static PREPARING: Mutex<()> = Mutex::new(());
+        let _preparing = PREPARING.lock().unwrap_or_else(PoisonError::into_inner);
+        let seal = token::prepare_seal_in(&self.softhsm, pin_file)
+            .unwrap_or_else(|error| panic!("cannot prepare the seal token: {error}"));
+        HsmSetup {
+            seal: Some(seal),
             ..self.hsm.clone()
         }
     }

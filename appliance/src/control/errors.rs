@@ -43,8 +43,15 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
             ShareRefusal::Malformed => (Code::InvalidArgument, ErrorReason::MalformedShare),
             ShareRefusal::Duplicate => (Code::AlreadyExists, ErrorReason::DuplicateShare),
             ShareRefusal::Foreign => (Code::InvalidArgument, ErrorReason::ForeignShare),
+            // Fewer shares than the threshold to authorize a rekey.
+            ShareRefusal::TooFew => (Code::InvalidArgument, ErrorReason::InvalidArgument),
         },
         Error::WrongShares(_) => (Code::InvalidArgument, ErrorReason::WrongShares),
+        Error::RecoveryShare => (Code::FailedPrecondition, ErrorReason::RecoveryShare),
+        Error::NoRekeyPending => (Code::FailedPrecondition, ErrorReason::NoRekeyPending),
+        // Restore runs offline: never on the control API.
+        Error::InvalidBackup(_) => (Code::Internal, ErrorReason::Internal),
+        Error::SealMismatch { .. } => (Code::FailedPrecondition, ErrorReason::Sealed),
         Error::TamperedRecord { .. } => (Code::DataLoss, ErrorReason::TamperedRecord),
         Error::InvalidName(_) => (Code::InvalidArgument, ErrorReason::InvalidArgument),
         Error::TenantNotFound(_) | Error::ServiceNotFound { .. } => {
@@ -56,7 +63,9 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
         Error::TenantUnavailable { .. } => {
             (Code::FailedPrecondition, ErrorReason::TenantUnavailable)
         }
-        Error::HsmNotConfigured | Error::Hsm(_) => (Code::Unavailable, ErrorReason::Hsm),
+        Error::HsmNotConfigured | Error::SealNotConfigured | Error::Hsm(_) => {
+            (Code::Unavailable, ErrorReason::Hsm)
+        }
         // The core's own faults: the caller can do nothing about them but tell an operator.
         Error::Store { .. }
         | Error::Io { .. }

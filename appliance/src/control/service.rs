@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::UdsConnectInfo;
 use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
@@ -16,7 +17,13 @@ use crate::core::{
 };
 use crate::error::{Bug, Error};
 use crate::hierarchy::{ServiceName, tenant_id};
+use crate::installation::SealKind;
 use crate::seal::{Progress, State};
+
+/// Bytes of a backup per message.
+const BACKUP_CHUNK_BYTES: usize = 1 << 20;
+/// Backup messages read ahead of the client.
+const BACKUP_CHUNKS_IN_FLIGHT: usize = 4;
 
 /// Records returned when an audit log request names no limit.
 const DEFAULT_AUDIT_PAGE: usize = 20;
@@ -97,9 +104,8 @@ impl v1::control_server::Control for ControlService {
         let request = request.into_inner();
         let threshold = small("threshold", request.threshold)?;
         let count = small("shares", request.shares)?;
-        let report = self
-            .run(move |core| core.init(&caller, threshold, count))
-            .await?;
+        // On the PKCS#11 seal, init asks the seal HSM (each call bounded in time).
+        let report = self.core.init(caller, threshold, count).await?;
         Ok(Response::new(v1::InitResponse {
             shares: report
                 .shares
@@ -108,6 +114,66 @@ impl v1::control_server::Control for ControlService {
                 .collect(),
             installation: Some(installation(&report.installation)),
         }))
+    }
+
+    async fn rekey(
+        &self,
+        request: Request<v1::RekeyRequest>,
+    ) -> Result<Response<v1::RekeyResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let mut request = request.into_inner();
+        let threshold = small("threshold", request.threshold)?;
+        let count = small("shares", request.shares)?;
+        let current = parse_shares(&caller, std::mem::take(&mut request.current_shares))?;
+        // On the PKCS#11 seal, the seal HSM seals the master key again (bounded in time).
+        let to = match request.seal() {
+            v1::SealType::Unspecified => None,
+            v1::SealType::Shamir => Some(SealKind::Shamir),
+            v1::SealType::Pkcs11 => Some(SealKind::Pkcs11),
+        };
+        let report = self
+            .core
+            .rekey(caller, current, (threshold, count), to)
+            .await?;
+        Ok(Response::new(v1::RekeyResponse {
+            shares: report
+                .shares
+                .iter()
+                .map(|share| share.as_str().to_owned())
+                .collect(),
+            installation: Some(installation(&report.installation)),
+        }))
+    }
+
+    async fn confirm_rekey(
+        &self,
+        request: Request<v1::ConfirmRekeyRequest>,
+    ) -> Result<Response<v1::ConfirmRekeyResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let mut request = request.into_inner();
+        let new = parse_shares(&caller, std::mem::take(&mut request.new_shares))?;
+        let (info, audit_sequence) = self
+            .run(move |core| core.confirm_rekey(&caller, &new))
+            .await?;
+        Ok(Response::new(v1::ConfirmRekeyResponse {
+            installation: Some(installation(&info)),
+            audit_sequence,
+        }))
+    }
+
+    type BackupStream = ReceiverStream<Result<v1::BackupChunk, Status>>;
+
+    async fn backup(
+        &self,
+        request: Request<v1::BackupRequest>,
+    ) -> Result<Response<Self::BackupStream>, Status> {
+        let caller = self.caller(&request)?;
+        let file = self.run(move |core| core.backup(&caller)).await?;
+        let (chunks, stream) = tokio::sync::mpsc::channel(BACKUP_CHUNKS_IN_FLIGHT);
+        // The file is read on a blocking thread, a chunk at a time, as fast as the client
+        // takes them; it is deleted when closed.
+        tokio::task::spawn_blocking(move || send_backup(file, &chunks));
+        Ok(Response::new(ReceiverStream::new(stream)))
     }
 
     async fn unseal(
@@ -283,6 +349,44 @@ fn service(info: ServiceInfo) -> v1::Service {
     }
 }
 
+/// Sends `file` to `chunks` until its end, the client goes away, or a read fails.
+fn send_backup(
+    mut file: std::fs::File,
+    chunks: &tokio::sync::mpsc::Sender<Result<v1::BackupChunk, Status>>,
+) {
+    let mut buffer = vec![0u8; BACKUP_CHUNK_BYTES];
+    loop {
+        let chunk = match std::io::Read::read(&mut file, &mut buffer) {
+            Ok(0) => return,
+            Ok(len) => Ok(v1::BackupChunk {
+                data: buffer[..len].to_vec(),
+            }),
+            Err(source) => Err(Status::from(Error::Io {
+                context: "reading the backup file",
+                source,
+            })),
+        };
+        let failed = chunk.is_err();
+        if chunks.blocking_send(chunk).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Parses shares typed by custodians; each text is wiped when parsed.
+fn parse_shares(caller: &Caller, texts: Vec<String>) -> Result<Vec<shamir::Share>, Status> {
+    texts
+        .into_iter()
+        .map(|text| {
+            let text = Zeroizing::new(text);
+            text.parse::<shamir::Share>().map_err(|refusal| {
+                tracing::warn!(%caller, error = %refusal, "rekey share refused");
+                Status::from(Error::from(refusal))
+            })
+        })
+        .collect()
+}
+
 /// Share counts and thresholds travel as `uint32` but are at most 255.
 fn small(field: &'static str, value: u32) -> Result<u8, Status> {
     u8::try_from(value).map_err(|_| {
@@ -324,6 +428,7 @@ fn installation(info: &InstallationInfo) -> v1::Installation {
         threshold: info.threshold.into(),
         shares: info.shares.into(),
         created_unix_secs: info.created_unix_secs,
+        seal: info.seal.to_owned(),
     }
 }
 
@@ -343,6 +448,7 @@ fn status_response(report: StatusReport) -> v1::StatusResponse {
             .collect(),
         uptime_secs: report.uptime.as_secs(),
         audit_sequence: report.audit_sequence,
+        auto_unseal_error: report.auto_unseal_error.unwrap_or_default(),
     }
 }
 

@@ -15,12 +15,14 @@ use zeroize::Zeroizing;
 use super::tenants::Opening;
 use super::{Core, blocking};
 use crate::audit::{AuditLog, AuditRecord, Operation};
+use crate::backup;
 use crate::caller::Caller;
-use crate::error::{Error, ErrorChain};
+use crate::error::{Bug, Error, ErrorChain};
 use crate::hsm::TenantId;
-use crate::installation::{self, Installation, StoredInstallation};
+use crate::installation::{self, Installation, SealKind, SealRecord, StoredInstallation};
 use crate::master_key::MasterKey;
 use crate::seal::{AddShare, Lifecycle, Progress, Sealed, State, Unsealed};
+use crate::secret::{SecretKey, WhenIdle};
 use crate::store::Column;
 
 /// What `status` reports.
@@ -34,6 +36,8 @@ pub(crate) struct StatusReport {
     pub(crate) unavailable: Vec<(TenantId, String)>,
     pub(crate) uptime: Duration,
     pub(crate) audit_sequence: Option<u64>,
+    /// On the PKCS#11 seal while sealed: why the last auto-unseal failed.
+    pub(crate) auto_unseal_error: Option<String>,
 }
 
 /// The public facts of an installation.
@@ -43,6 +47,8 @@ pub(crate) struct InstallationInfo {
     pub(crate) threshold: u8,
     pub(crate) shares: u8,
     pub(crate) created_unix_secs: u64,
+    /// How the master key is kept: `shamir` or `pkcs11`.
+    pub(crate) seal: &'static str,
 }
 
 /// What `init` hands back, once.
@@ -50,6 +56,20 @@ pub(crate) struct InitReport {
     /// The shares in their text form, wiped when dropped.
     pub(crate) shares: Vec<Zeroizing<String>>,
     pub(crate) installation: InstallationInfo,
+}
+
+impl InitReport {
+    /// The shares of `split`, in text, and the facts of `installation`.
+    pub(super) fn new(split: &shamir::Split, installation: &StoredInstallation) -> Self {
+        Self {
+            shares: split
+                .shares
+                .iter()
+                .map(|share| Zeroizing::new(share.to_string()))
+                .collect(),
+            installation: info(installation),
+        }
+    }
 }
 
 impl std::fmt::Debug for InitReport {
@@ -108,49 +128,100 @@ impl Core {
             unavailable,
             uptime: now.saturating_duration_since(self.started),
             audit_sequence,
+            auto_unseal_error: match state {
+                State::Sealed => self.auto_unseal_failure(),
+                _ => None,
+            },
         })
     }
 
-    /// Generates the master key, splits it `threshold`-of-`count`, stores the install record
-    /// and the first audit record, and returns the shares. The core is left sealed: the
-    /// shares are proven by the first unseal.
-    pub(crate) fn init(
-        &self,
-        caller: &Caller,
+    /// Generates the master key and stores the install record and the first audit record.
+    ///
+    /// On the Shamir seal the master key is split `threshold`-of-`count` and the core is left
+    /// sealed: the shares are proven by the first unseal. On the PKCS#11 seal the seal HSM
+    /// seals the master key (and is seen to open it again before anything is stored), the
+    /// shares are those of a separate recovery key, and the core is left unsealed.
+    pub(crate) async fn init(
+        self: &Arc<Self>,
+        caller: Caller,
         threshold: u8,
         count: u8,
+    ) -> Result<InitReport, Error> {
+        let master = MasterKey::generate()?;
+        let kind = match self.seal {
+            Some(_) => SealKind::Pkcs11,
+            None => SealKind::Shamir,
+        };
+        let (split, seal) = self.new_shares(&master, threshold, count, kind).await?;
+        let core = Arc::clone(self);
+        blocking(move || core.commit_init(&caller, master, &split, count, seal)).await
+    }
+
+    /// `count` new shares, any `threshold` of which rebuild `master` (the Shamir seal) or a new
+    /// recovery key (the PKCS#11 seal: the seal HSM seals `master` for the new key check, and
+    /// is seen to open it again), with the seal record that goes with them.
+    pub(super) async fn new_shares(
+        &self,
+        master: &MasterKey,
+        threshold: u8,
+        count: u8,
+        kind: SealKind,
+    ) -> Result<(shamir::Split, SealRecord), Error> {
+        if kind == SealKind::Shamir {
+            return Ok((master.split(threshold, count)?, SealRecord::Shamir));
+        }
+        let hsm_seal = self.seal.as_ref().ok_or(Error::SealNotConfigured)?;
+        let recovery = SecretKey::random(WhenIdle::NoAccess)?;
+        let split = recovery.expose(|key| shamir::split(key, threshold, count))?;
+        let key_check = split.key_check.to_bytes();
+        let sealed_master = hsm_seal.wrap(master, &key_check).await?;
+        let reopened = hsm_seal.unwrap(&sealed_master, &key_check).await?;
+        if !master.same_as(&reopened) {
+            return Err(Bug::HsmRoundTrip.into());
+        }
+        Ok((split, SealRecord::Pkcs11 { sealed_master }))
+    }
+
+    /// Stores the install record of `master` and the first audit record, and moves the
+    /// lifecycle on: sealed, or unsealed on the PKCS#11 seal.
+    fn commit_init(
+        &self,
+        caller: &Caller,
+        master: MasterKey,
+        split: &shamir::Split,
+        count: u8,
+        seal: SealRecord,
     ) -> Result<InitReport, Error> {
         let mut lifecycle = self.write()?;
         if !matches!(*lifecycle, Lifecycle::Uninitialized) {
             return Err(Error::AlreadyInitialized);
         }
-        let master = MasterKey::generate()?;
-        let split = master.split(threshold, count)?;
-        let stored = Installation::new(&split.key_check, count).encode(&master)?;
+        let stored = Installation::new(&split.key_check, count, seal).encode(&master)?;
         // Read back as a restart will read it, before anything is committed.
         let installation = StoredInstallation::decode(&stored)?;
         let mut batch = self.store.batch(master.record_key());
         batch.put_plain(Column::Meta, installation::RECORD_KEY, &stored)?;
         let audit_sequence = self.audit.stage(&mut batch, Operation::Init, caller)?;
         batch.commit()?;
-        let report = InitReport {
-            shares: split
-                .shares
-                .iter()
-                .map(|share| Zeroizing::new(share.to_string()))
-                .collect(),
-            installation: info(&installation),
-        };
-        *lifecycle = Lifecycle::Sealed(Sealed::new(installation));
+        let report = InitReport::new(split, &installation);
         tracing::warn!(
             %caller,
             key_set = %report.installation.key_set,
-            threshold,
+            threshold = split.key_check.threshold(),
             shares = count,
+            seal = report.installation.seal,
             audit_sequence,
-            "initialized: master key generated and split; the shares are handed out once"
+            "initialized: master key generated; the shares are handed out once"
         );
-        Ok(report)
+        let sealed = Sealed::new(installation);
+        if self.seal.is_none() {
+            *lifecycle = Lifecycle::Sealed(sealed);
+            return Ok(report);
+        }
+        let (next, settled) = self.settle(sealed.auto_unseal(master), &Caller::Core, None);
+        *lifecycle = next;
+        // A new installation has no tenant to re-open.
+        settled.map(|_| report)
     }
 
     /// Takes one share. Unseals when the threshold is reached and the shares rebuild and verify
@@ -191,7 +262,7 @@ impl Core {
                 Lifecycle::Sealed(sealed) => sealed.add_share(share, deadline),
                 Lifecycle::Unsealing(attempt) => attempt.add_share(share),
             };
-            let (next, outcome) = self.settle(step, caller, index);
+            let (next, outcome) = self.settle(step, caller, Some(index));
             let report = outcome.map(|(outcome, opening)| {
                 let report = UnsealReport {
                     outcome,
@@ -203,19 +274,24 @@ impl Core {
         })
     }
 
-    /// The state and answer that follow one added share; logs it, and audits an unseal.
-    fn settle(
+    /// The state and answer that follow one added share (`index`), or the master key the seal
+    /// HSM opened (`None`); logs it, and audits an unseal.
+    pub(super) fn settle(
         &self,
         step: AddShare,
         caller: &Caller,
-        index: u8,
+        index: Option<u8>,
     ) -> (Lifecycle, Result<Settled, Error>) {
+        let operation = match index {
+            Some(_) => Operation::Unseal,
+            None => Operation::AutoUnseal,
+        };
         match step {
             AddShare::Pending(attempt) => {
                 let progress = attempt.progress();
                 tracing::info!(
                     %caller,
-                    index,
+                    index = ?index,
                     received = progress.received,
                     threshold = progress.threshold,
                     "unseal share accepted"
@@ -227,11 +303,11 @@ impl Core {
             }
             AddShare::Unsealed(unsealed) => {
                 let opened = self
-                    .append_audit(&unsealed, Operation::Unseal, caller)
+                    .append_audit(&unsealed, operation, caller)
                     .and_then(|sequence| Ok((sequence, self.mark_tenants(&unsealed)?)));
                 match opened {
                     Ok((sequence, opening)) => {
-                        tracing::warn!(%caller, index, audit_sequence = sequence, "unsealed: master key rebuilt and verified");
+                        tracing::warn!(%caller, index = ?index, audit_sequence = sequence, operation = operation.name(), "unsealed: master key rebuilt and verified");
                         let outcome = UnsealOutcome::Unsealed {
                             audit_sequence: sequence,
                         };
@@ -244,7 +320,7 @@ impl Core {
                 }
             }
             AddShare::Refused(lifecycle, error) => {
-                tracing::warn!(%caller, index, error = %ErrorChain(&error), "unseal share refused");
+                tracing::warn!(%caller, index = ?index, error = %ErrorChain(&error), "unseal share refused");
                 (lifecycle, Err(error))
             }
             AddShare::Failed(sealed, error) => {
@@ -284,6 +360,17 @@ impl Core {
             }
             Lifecycle::Uninitialized => (lifecycle, Err(Error::Uninitialized)),
             other => (other, Err(Error::Sealed)),
+        })
+    }
+
+    /// Takes a backup of the store while it serves (see [`backup`]): the file, at its start.
+    /// Audited before the file is handed out. Holds the lifecycle's read lock meanwhile, so a
+    /// seal waits for it.
+    pub(crate) fn backup(&self, caller: &Caller) -> Result<std::fs::File, Error> {
+        self.with_unsealed(|unsealed| {
+            let file = backup::take(&self.store, &backup::Header::of(unsealed.installation()))?;
+            self.append_audit(unsealed, Operation::Backup, caller)?;
+            Ok(file)
         })
     }
 
@@ -338,7 +425,7 @@ impl Core {
     }
 }
 
-fn info(installation: &StoredInstallation) -> InstallationInfo {
+pub(super) fn info(installation: &StoredInstallation) -> InstallationInfo {
     let key_check = installation.key_check();
     let recorded = installation.unverified();
     InstallationInfo {
@@ -346,5 +433,6 @@ fn info(installation: &StoredInstallation) -> InstallationInfo {
         threshold: key_check.threshold(),
         shares: recorded.shares(),
         created_unix_secs: recorded.created_unix_secs(),
+        seal: recorded.seal().name(),
     }
 }

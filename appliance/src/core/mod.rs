@@ -5,6 +5,9 @@
 //! | what                                   | where                  |
 //! |----------------------------------------|------------------------|
 //! | init, unseal (and re-open), seal       | [`ceremony`]           |
+//! | the PKCS#11 seal's auto-unseal         | [`auto_unseal`]        |
+//! | rekey: new shares, then confirmed      | [`rekey`]              |
+//! | a backup of the store                  | [`ceremony`]           |
 //! | link, unlink, relink, destroy, services | [`tenants`]            |
 //! | wrap / unwrap of L4s, the registry     | [`data`]               |
 //! | L1 liveness: failing a tenant closed   | [`watch`]              |
@@ -20,21 +23,24 @@
 //!    taken away at once and put in only by compare-and-set against a generation, so a slow
 //!    link or re-open can never undo an unlink that landed meanwhile.
 
+mod auto_unseal;
 mod ceremony;
 mod data;
 mod health;
+mod rekey;
 mod tenants;
 mod watch;
 
 use std::path::Path;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use crate::audit::{AuditLog, Operation};
 use crate::caller::Caller;
 use crate::error::{Bug, Error};
 use crate::hsm::Hsm;
-use crate::installation::{self, StoredInstallation};
+use crate::hsm_seal::{HsmSeal, SealConfig};
+use crate::installation::{self, SealKind, StoredInstallation};
 use crate::registry::EditLock;
 use crate::seal::{Lifecycle, State, Unsealed};
 use crate::store::{Column, Store};
@@ -49,6 +55,10 @@ pub(crate) struct Core {
     audit: AuditLog,
     lifecycle: RwLock<Lifecycle>,
     hsm: Option<Hsm>,
+    /// The PKCS#11 seal, when `[seal] type = "pkcs11"`; `None`: the Shamir seal.
+    seal: Option<HsmSeal>,
+    /// Why the last auto-unseal failed, while the core is sealed on the PKCS#11 seal.
+    auto_unseal_error: Mutex<Option<String>>,
     admin: tokio::sync::Mutex<()>,
     /// Orders the edits of the KMIP object registry's records.
     registry_edits: EditLock,
@@ -59,10 +69,12 @@ pub(crate) struct Core {
 impl Core {
     /// Opens the store in `data_dir`. The core starts sealed, or uninitialized. `hsm` is the
     /// customer's HSM, if one is configured: without it no tenant can be linked or re-opened.
+    /// `seal` must be the seal the installation was made with, if it was.
     pub(crate) fn open(
         data_dir: &Path,
         unseal_timeout: Duration,
         hsm: Option<Hsm>,
+        seal: &SealConfig,
     ) -> Result<Self, Error> {
         let store = Store::open(data_dir)?;
         let audit = AuditLog::open(&store)?;
@@ -70,6 +82,27 @@ impl Core {
             .get_plain(Column::Meta, installation::RECORD_KEY)?
             .map(|stored| StoredInstallation::decode(&stored))
             .transpose()?;
+        let seal = match seal {
+            SealConfig::Shamir {} => None,
+            SealConfig::Pkcs11(config) => Some(HsmSeal::new(config.clone())),
+        };
+        match (
+            installation.as_ref().map(|i| i.unverified().seal().kind()),
+            &seal,
+        ) {
+            (Some(SealKind::Pkcs11), None) => {
+                return Err(Error::SealMismatch {
+                    installed: SealKind::Pkcs11.name(),
+                    configured: SealKind::Shamir.name(),
+                });
+            }
+            // A seal HSM configured for an installation still on the Shamir seal: the shares
+            // unseal it, and a rekey can move it.
+            (Some(SealKind::Shamir), Some(_)) => tracing::warn!(
+                "the installation is on the Shamir seal and [seal] type is \"pkcs11\": unseal it with its shares, then move it with kryptonctl rekey --seal pkcs11"
+            ),
+            _ => {}
+        }
         let lifecycle = Lifecycle::boot(installation);
         tracing::info!(state = ?lifecycle.state(), "core started");
         Ok(Self {
@@ -77,6 +110,8 @@ impl Core {
             audit,
             lifecycle: RwLock::new(lifecycle),
             hsm,
+            seal,
+            auto_unseal_error: Mutex::default(),
             admin: tokio::sync::Mutex::new(()),
             registry_edits: EditLock::default(),
             started: Instant::now(),
@@ -84,9 +119,22 @@ impl Core {
         })
     }
 
-    /// The lifecycle state alone, not audited: for the service manager's status line.
-    pub(crate) fn state(&self) -> Result<State, Error> {
-        Ok(self.read()?.state())
+    /// The service manager's status line (`STATUS=`), not audited: the lifecycle state, and
+    /// while sealed on the PKCS#11 seal why the last auto-unseal failed.
+    pub(crate) fn status_line(&self) -> Result<String, Error> {
+        let state = self.read()?.state();
+        let name = match state {
+            State::Uninitialized => "Uninitialized",
+            State::Sealed => "Sealed",
+            State::Unsealing => "Unsealing",
+            State::Unsealed => "Unsealed",
+        };
+        Ok(match (state, self.auto_unseal_failure()) {
+            (State::Sealed, Some(error)) => {
+                format!("{name}; auto-unseal failing, retrying: {error}")
+            }
+            _ => name.to_owned(),
+        })
     }
 
     /// Runs `f` with the unsealed state; refuses with [`Error::Sealed`] otherwise. The gate

@@ -147,6 +147,17 @@ pub enum HsmError {
         source: Pkcs11Error,
     },
 
+    /// The sealed master key does not open under the seal key for this installation: it was
+    /// sealed under another key or for another installation, or it was altered.
+    #[error("the sealed master key does not open under seal key {key}")]
+    MasterUnauthentic {
+        /// The seal key it was tried under.
+        key: L1Ref,
+        /// `C_Decrypt`'s error as the HSM reported it.
+        #[source]
+        source: Pkcs11Error,
+    },
+
     /// A call succeeded but returned output of the wrong size.
     #[error("{operation} returned {len} bytes, expected {expected}")]
     UnexpectedOutput {
@@ -217,6 +228,27 @@ impl HsmError {
 
     /// Classifies a failed encryption or decryption under the L1 key `l1` for `tenant`.
     pub(super) fn from_key_call(source: Pkcs11Error, l1: &L1Ref, tenant: &TenantId) -> Self {
+        Self::from_any_key_call(source, l1, |source| Self::Unauthentic {
+            l1: l1.clone(),
+            tenant: tenant.clone(),
+            source,
+        })
+    }
+
+    /// Classifies a failed encryption or decryption of the master key under the seal key.
+    pub(super) fn from_seal_call(source: Pkcs11Error, key: &L1Ref) -> Self {
+        Self::from_any_key_call(source, key, |source| Self::MasterUnauthentic {
+            key: key.clone(),
+            source,
+        })
+    }
+
+    /// Classifies a failed call under `l1`; a tag that does not verify is `unauthentic`.
+    fn from_any_key_call(
+        source: Pkcs11Error,
+        l1: &L1Ref,
+        unauthentic: impl FnOnce(Pkcs11Error) -> Self,
+    ) -> Self {
         use RvError as R;
         match return_value(&source) {
             // The handle no longer names an object: the key was deleted since it was found.
@@ -227,11 +259,7 @@ impl HsmError {
                 l1: l1.clone(),
                 source,
             },
-            _ if is_failed_authentication(&source) => Self::Unauthentic {
-                l1: l1.clone(),
-                tenant: tenant.clone(),
-                source,
-            },
+            _ if is_failed_authentication(&source) => unauthentic(source),
             _ => Self::from_call(source),
         }
     }

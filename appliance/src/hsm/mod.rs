@@ -90,29 +90,12 @@ impl Hsm {
         tenant: &TenantId,
         l2: &SecretKey,
     ) -> Result<WrappedL2, HsmError> {
-        let mut iv = [0u8; IV_LEN];
-        aws_lc_rs::rand::fill(&mut iv).map_err(HsmError::Random)?;
-        // The worker thread needs a key it owns: a guarded copy, wiped when the work is done.
-        let l2 = Arc::new(SecretKey::from_fn(WhenIdle::NoAccess, |copy| {
-            l2.expose(|key| *copy = *key);
-            Ok::<_, HsmError>(())
-        })?);
-        let aad = wrap::associated_data(tenant);
         let (key_ref, tenant) = (l1.clone(), tenant.clone());
-        let sealed = self.with_l1(l1, Lookup::Fresh, "wrapping an L2", move |session, key| {
-            let mut iv = iv;
-            let params =
-                GcmParams::new(&mut iv, &aad, TAG_BITS.into()).map_err(HsmError::Pkcs11)?;
-            let sealed = l2
-                .expose(|l2| session.encrypt(&Mechanism::AesGcm(params), key, l2))
-                .map_err(|source| HsmError::from_key_call(source, &key_ref, &tenant))?;
-            <[u8; SEALED_LEN]>::try_from(sealed).map_err(|sealed| HsmError::UnexpectedOutput {
-                operation: "C_Encrypt",
-                len: sealed.len(),
-                expected: SEALED_LEN,
-            })
-        });
-        Ok(WrappedL2::new(iv, sealed.await?))
+        let aad = wrap::associated_data(&tenant);
+        self.encrypt_key(l1, aad, l2, "wrapping an L2", move |source| {
+            HsmError::from_key_call(source, &key_ref, &tenant)
+        })
+        .await
     }
 
     /// Has the HSM open `wrapped` under the key `l1` for `tenant`, into guarded memory.
@@ -122,20 +105,103 @@ impl Hsm {
         tenant: &TenantId,
         wrapped: &WrappedL2,
     ) -> Result<SecretKey, HsmError> {
-        let aad = wrap::associated_data(tenant);
-        let (iv, sealed) = (wrapped.iv(), *wrapped.sealed());
         let (key_ref, tenant) = (l1.clone(), tenant.clone());
-        let l2 = self.with_l1(
-            l1,
+        let aad = wrap::associated_data(&tenant);
+        self.decrypt_key(l1, aad, wrapped, "unwrapping an L2", move |source| {
+            HsmError::from_key_call(source, &key_ref, &tenant)
+        })
+        .await
+    }
+
+    /// Has the HSM seal the core's master key under the seal key `key`, bound to
+    /// `installation` (the key set it belongs to), in the wrapped-L2 format.
+    pub(crate) async fn wrap_master(
+        &self,
+        key: &L1Ref,
+        installation: &[u8],
+        master: &SecretKey,
+    ) -> Result<WrappedL2, HsmError> {
+        let key_ref = key.clone();
+        let aad = wrap::master_associated_data(installation);
+        self.encrypt_key(key, aad, master, "wrapping the master key", move |source| {
+            HsmError::from_seal_call(source, &key_ref)
+        })
+        .await
+    }
+
+    /// Has the HSM open the master key `wrapped` under the seal key `key` for `installation`.
+    pub(crate) async fn unwrap_master(
+        &self,
+        key: &L1Ref,
+        installation: &[u8],
+        wrapped: &WrappedL2,
+    ) -> Result<SecretKey, HsmError> {
+        let key_ref = key.clone();
+        let aad = wrap::master_associated_data(installation);
+        self.decrypt_key(
+            key,
+            aad,
+            wrapped,
+            "unwrapping the master key",
+            move |source| HsmError::from_seal_call(source, &key_ref),
+        )
+        .await
+    }
+
+    /// AES-256-GCM in the HSM of the 32-byte `secret` under `key`, bound to `aad`. A failed
+    /// call is classified by `classify`.
+    async fn encrypt_key(
+        &self,
+        key: &L1Ref,
+        aad: Vec<u8>,
+        secret: &SecretKey,
+        operation: &'static str,
+        classify: impl Fn(cryptoki::error::Error) -> HsmError + Clone + Send + 'static,
+    ) -> Result<WrappedL2, HsmError> {
+        let mut iv = [0u8; IV_LEN];
+        aws_lc_rs::rand::fill(&mut iv).map_err(HsmError::Random)?;
+        // The worker thread needs a key it owns: a guarded copy, wiped when the work is done.
+        let secret = Arc::new(SecretKey::from_fn(WhenIdle::NoAccess, |copy| {
+            secret.expose(|key| *copy = *key);
+            Ok::<_, HsmError>(())
+        })?);
+        let sealed = self.with_l1(key, Lookup::Fresh, operation, move |session, handle| {
+            let mut iv = iv;
+            let params =
+                GcmParams::new(&mut iv, &aad, TAG_BITS.into()).map_err(HsmError::Pkcs11)?;
+            let sealed = secret
+                .expose(|secret| session.encrypt(&Mechanism::AesGcm(params), handle, secret))
+                .map_err(classify.clone())?;
+            <[u8; SEALED_LEN]>::try_from(sealed).map_err(|sealed| HsmError::UnexpectedOutput {
+                operation: "C_Encrypt",
+                len: sealed.len(),
+                expected: SEALED_LEN,
+            })
+        });
+        Ok(WrappedL2::new(iv, sealed.await?))
+    }
+
+    /// Opens `wrapped` in the HSM under `key` and `aad`, into guarded memory.
+    async fn decrypt_key(
+        &self,
+        key: &L1Ref,
+        aad: Vec<u8>,
+        wrapped: &WrappedL2,
+        operation: &'static str,
+        classify: impl Fn(cryptoki::error::Error) -> HsmError + Clone + Send + 'static,
+    ) -> Result<SecretKey, HsmError> {
+        let (iv, sealed) = (wrapped.iv(), *wrapped.sealed());
+        let secret = self.with_l1(
+            key,
             Lookup::Remembered,
-            "unwrapping an L2",
-            move |session, key| {
+            operation,
+            move |session, handle| {
                 let mut iv = iv;
                 let params =
                     GcmParams::new(&mut iv, &aad, TAG_BITS.into()).map_err(HsmError::Pkcs11)?;
                 let plain = session
-                    .decrypt(&Mechanism::AesGcm(params), key, &sealed)
-                    .map_err(|source| HsmError::from_key_call(source, &key_ref, &tenant))?;
+                    .decrypt(&Mechanism::AesGcm(params), handle, &sealed)
+                    .map_err(classify.clone())?;
                 // cryptoki's buffer is the only copy outside guarded memory: wiped on every path.
                 let plain = Zeroizing::new(plain);
                 let plain = <&[u8; L2_LEN]>::try_from(plain.as_slice()).map_err(|_| {
@@ -145,13 +211,13 @@ impl Hsm {
                         expected: L2_LEN,
                     }
                 })?;
-                SecretKey::from_fn(WhenIdle::NoAccess, |l2| {
-                    *l2 = *plain;
+                SecretKey::from_fn(WhenIdle::NoAccess, |secret| {
+                    *secret = *plain;
                     Ok::<_, HsmError>(())
                 })
             },
         );
-        l2.await
+        secret.await
     }
 
     /// Runs `op` with the handle of `l1` on a pooled session; once more on fresh sessions if

@@ -150,7 +150,7 @@ fn verdict_of(error: &HsmError) -> Probe {
         E::L1Refused { .. } => Probe::Refused(Refusal::L1NotPermitted),
         E::Login { .. } => Probe::Refused(Refusal::LoginRefused),
         // A stored blob that does not parse can never open again either.
-        E::Unauthentic { .. } | E::MalformedWrappedL2(_) => {
+        E::Unauthentic { .. } | E::MasterUnauthentic { .. } | E::MalformedWrappedL2(_) => {
             Probe::Refused(Refusal::WrappedL2Refused)
         }
         // The token may be re-inserted, re-labelled or reached again.

@@ -154,6 +154,15 @@ impl fmt::Debug for WrappedL2 {
     }
 }
 
+/// Prefix of the associated data of the core's master key sealed by the seal key.
+const MASTER_DOMAIN: &[u8] = b"krypton/master-seal/v1\0";
+
+/// The associated data that binds a sealed master key to its installation: [`MASTER_DOMAIN`],
+/// then the installation's key-set id.
+pub(super) fn master_associated_data(installation: &[u8]) -> Vec<u8> {
+    [MASTER_DOMAIN, installation].concat()
+}
+
 /// The associated data that binds a wrapped L2 to its tenant: [`DOMAIN`], then the tenant id.
 /// The domain has a fixed length, so the id is exactly what follows it.
 pub(super) fn associated_data(tenant: &TenantId) -> Vec<u8> {

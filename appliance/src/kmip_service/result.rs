@@ -59,6 +59,11 @@ fn core_result(error: &Error) -> Option<(ResultReason, String)> {
         | Error::Hsm(_)
         | Error::ShareRefused { .. }
         | Error::WrongShares(_)
+        | Error::RecoveryShare
+        | Error::NoRekeyPending
+        | Error::SealNotConfigured
+        | Error::InvalidBackup(_)
+        | Error::SealMismatch { .. }
         | Error::TamperedRecord { .. }
         | Error::Store { .. }
         | Error::Io { .. }

@@ -185,6 +185,22 @@ impl Store {
         Ok(Self { db })
     }
 
+    /// The directory the database lives in.
+    pub(crate) fn dir(&self) -> &Path {
+        self.db.path()
+    }
+
+    /// Writes a consistent snapshot of the database to `into` (which must not exist), while
+    /// it serves: a RocksDB checkpoint, hard links of the immutable files where it can.
+    pub(crate) fn checkpoint(&self, into: &Path) -> Result<(), Error> {
+        rocksdb::checkpoint::Checkpoint::new(&self.db)
+            .and_then(|checkpoint| checkpoint.create_checkpoint(into))
+            .map_err(|source| Error::Store {
+                context: "taking a checkpoint",
+                source,
+            })
+    }
+
     /// Starts a batch of writes whose sealed records are sealed under `key`.
     pub(crate) fn batch<'a>(&'a self, key: &'a SecretKey) -> Batch<'a> {
         Batch {
