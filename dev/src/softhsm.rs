@@ -63,7 +63,9 @@ static TOKEN_FILES: Mutex<()> = Mutex::new(());
 /// CKR_GENERAL_ERROR when concurrent in SoftHSM2.
 pub fn token_files() -> MutexGuard<'static, ()> {
     // The lock guards no data: a panic while holding it leaves nothing to repair.
-    TOKEN_FILES.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    TOKEN_FILES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn pkcs11(call: &'static str) -> impl FnOnce(Pkcs11Error) -> Error {

@@ -18,7 +18,7 @@ use crate::core_link::CoreLink;
 use crate::error::{Error, ErrorChain};
 use crate::principal::Tenancy;
 use crate::service::Gateway;
-use crate::vault::{MemoryVault, RocksDbVault, Vault};
+use crate::vault::{MemoryVault, PostgresVault, RocksDbVault, Vault};
 
 /// A gateway bound to its port, ready to serve.
 #[derive(Debug)]
@@ -35,6 +35,7 @@ pub struct Server {
 enum Backend {
     Memory(Arc<Gateway<MemoryVault>>),
     RocksDb(Arc<Gateway<RocksDbVault>>),
+    Postgres(Arc<Gateway<PostgresVault>>),
 }
 
 impl Server {
@@ -59,6 +60,13 @@ impl Server {
             VaultConfig::Rocksdb { path } => {
                 let vault = RocksDbVault::open(path).await?;
                 Backend::RocksDb(Arc::new(Gateway::new(vault, core, tenancy, keys)))
+            }
+            VaultConfig::Postgres(settings) => {
+                let vault = PostgresVault::connect(settings).await?;
+                Backend::Postgres(Arc::new(Gateway::new(vault, core, tenancy, keys)))
+            }
+            VaultConfig::Redis(_) => {
+                return Err(crate::vault::VaultError::Settings("redis: not yet".into()).into());
             }
         };
         let listener = TcpListener::bind(config.listen())
@@ -88,38 +96,27 @@ impl Server {
     /// Serves until `shutdown` completes, then lets requests in flight finish and closes the
     /// vault. Meanwhile a task delivers the notices of destroyed keys to the core.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        match self.gateway {
-            Backend::Memory(gateway) => {
-                serve(
-                    self.listener,
-                    self.tls,
-                    self.identity_source,
-                    self.limits,
-                    gateway,
-                    shutdown,
-                )
-                .await;
-            }
-            Backend::RocksDb(gateway) => {
-                serve(
-                    self.listener,
-                    self.tls,
-                    self.identity_source,
-                    self.limits,
-                    gateway,
-                    shutdown,
-                )
-                .await;
-            }
+        let Self {
+            listener,
+            tls,
+            identity_source,
+            limits,
+            gateway,
+        } = self;
+        let endpoint = (listener, tls, identity_source, limits);
+        match gateway {
+            Backend::Memory(gateway) => serve(endpoint, gateway, shutdown).await,
+            Backend::RocksDb(gateway) => serve(endpoint, gateway, shutdown).await,
+            Backend::Postgres(gateway) => serve(endpoint, gateway, shutdown).await,
         }
     }
 }
 
+/// What the gateway serves on: the listener, its TLS, where identities are read, its bounds.
+type Endpoint = (TcpListener, Arc<ServerConfig>, IdentitySource, ServerLimits);
+
 async fn serve<V: Vault>(
-    listener: TcpListener,
-    tls: Arc<ServerConfig>,
-    identity_source: IdentitySource,
-    limits: ServerLimits,
+    (listener, tls, identity_source, limits): Endpoint,
     gateway: Arc<Gateway<V>>,
     shutdown: impl Future<Output = ()>,
 ) {
