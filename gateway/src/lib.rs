@@ -40,6 +40,6 @@ pub use principal::{L3Ref, Principal, Tenancy};
 pub use server::Server;
 pub use service::Gateway;
 pub use vault::{
-    Filter, MemoryVault, PostgresVault, Record, RocksDbVault, ShredNotice, Vault, VaultError,
-    WrappedKey,
+    Filter, MemoryVault, PostgresVault, Record, RedisVault, RocksDbVault, ShredNotice, Vault,
+    VaultError, WrappedKey,
 };

@@ -18,7 +18,7 @@ use crate::core_link::CoreLink;
 use crate::error::{Error, ErrorChain};
 use crate::principal::Tenancy;
 use crate::service::Gateway;
-use crate::vault::{MemoryVault, PostgresVault, RocksDbVault, Vault};
+use crate::vault::{MemoryVault, PostgresVault, RedisVault, RocksDbVault, Vault};
 
 /// A gateway bound to its port, ready to serve.
 #[derive(Debug)]
@@ -36,6 +36,7 @@ enum Backend {
     Memory(Arc<Gateway<MemoryVault>>),
     RocksDb(Arc<Gateway<RocksDbVault>>),
     Postgres(Arc<Gateway<PostgresVault>>),
+    Redis(Arc<Gateway<RedisVault>>),
 }
 
 impl Server {
@@ -65,8 +66,9 @@ impl Server {
                 let vault = PostgresVault::connect(settings).await?;
                 Backend::Postgres(Arc::new(Gateway::new(vault, core, tenancy, keys)))
             }
-            VaultConfig::Redis(_) => {
-                return Err(crate::vault::VaultError::Settings("redis: not yet".into()).into());
+            VaultConfig::Redis(settings) => {
+                let vault = RedisVault::connect(settings).await?;
+                Backend::Redis(Arc::new(Gateway::new(vault, core, tenancy, keys)))
             }
         };
         let listener = TcpListener::bind(config.listen())
@@ -108,6 +110,7 @@ impl Server {
             Backend::Memory(gateway) => serve(endpoint, gateway, shutdown).await,
             Backend::RocksDb(gateway) => serve(endpoint, gateway, shutdown).await,
             Backend::Postgres(gateway) => serve(endpoint, gateway, shutdown).await,
+            Backend::Redis(gateway) => serve(endpoint, gateway, shutdown).await,
         }
     }
 }

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use common::records::{CREATED, l3, record};
 use kmip::{Attribute, CryptographicUsageMask, DateTime, Name, State, StorageStatusMask};
-use krypton_dev::vault_server::PostgresServer;
+use krypton_dev::vault_server::{PostgresServer, RedisServer};
 use krypton_gateway::{
-    Filter, MemoryVault, PostgresVault, Record, RocksDbVault, ServerVaultConfig, ShredNotice,
-    Vault, VaultError,
+    Filter, MemoryVault, PostgresVault, Record, RedisVault, RocksDbVault, ServerVaultConfig,
+    ShredNotice, Vault, VaultError,
 };
 use krypton_service::secret_file::SecretSource;
 use tempfile::TempDir;
@@ -439,9 +439,25 @@ async fn postgres() -> (PostgresVault, ()) {
     (PostgresVault::connect(&settings).await.unwrap(), ())
 }
 
+/// A fresh key prefix on the test binary's Redis server.
+async fn redis() -> (RedisVault, ()) {
+    let (url, password, prefix) = tokio::task::spawn_blocking(|| {
+        let server = RedisServer::shared().unwrap();
+        let prefix = server.key_prefix();
+        (server.url(), server.password_file().to_owned(), prefix)
+    })
+    .await
+    .unwrap();
+    let mut settings = ServerVaultConfig::new(url);
+    settings.password = Some(SecretSource::File(password));
+    settings.key_prefix = prefix;
+    (RedisVault::connect(&settings).await.unwrap(), ())
+}
+
 conformance!(memory_backend, memory);
 conformance!(rocksdb_backend, rocksdb);
 conformance!(postgres_backend, postgres);
+conformance!(redis_backend, redis);
 
 // ---- Records moved or copied into place ------------------------------------------------------
 

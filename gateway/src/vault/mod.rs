@@ -17,6 +17,7 @@ mod key;
 mod memory;
 mod postgres;
 mod record;
+mod redis;
 mod rocksdb;
 mod shred_notice;
 
@@ -24,6 +25,7 @@ use std::error::Error as StdError;
 use std::future::Future;
 
 pub use self::postgres::PostgresVault;
+pub use self::redis::RedisVault;
 pub use self::rocksdb::RocksDbVault;
 pub use kmip::objects::Filter;
 pub use memory::MemoryVault;

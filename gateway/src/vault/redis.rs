@@ -1,0 +1,540 @@
+//! The shared vault on Redis: one hash per record, so that many gateways can serve the same
+//! keys from memory-speed storage.
+//!
+//! Each record is a hash under `<prefix>r:<key>` (where `<key>` is the owner's length and
+//! bytes, then the id, as in RocksDB) holding its revision, its place (`<key>` again) and its
+//! CBOR. Every write is one Lua script, which Redis runs atomically: a Create stores the record
+//! only if absent and adds its id to the owner's index (a sorted set of equal scores, so in id
+//! order), a change compares the place and revision it read before writing, and a Destroy
+//! writes the record and queues its shred notice together, within the queue's bound. Scripts
+//! go by `EVALSHA`, loaded again if the server lost them.
+//!
+//! A record copied or moved under another key keeps its place, and is refused there, by the
+//! scripts and by every read, which also checks the place the CBOR names.
+//!
+//! Durability is the server's: with `appendonly yes`, a write is acknowledged once in the
+//! append-only file, synced to disk within a second (`appendfsync everysec`, Redis's default)
+//! or before the reply (`appendfsync always`). One primary, no cluster: the scripts touch
+//! keys of several hash slots.
+
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{Client, ConnectionAddr, IntoConnectionInfo, RedisError, Script, TlsCertificates};
+
+use crate::cbor;
+use crate::config::ServerVaultConfig;
+use crate::vault::key::{owner_prefix, record_key, split_key};
+use crate::vault::record::{decode, encode};
+use crate::vault::{Filter, Record, ShredNotice, Vault, VaultError, storage};
+
+/// How many ids of one owner Locate reads per round trip.
+const LOCATE_PAGE: isize = 256;
+/// How often a connection is retried within one call before the call fails.
+const RECONNECT_ATTEMPTS: usize = 2;
+/// The largest CA bundle read for `rediss://`.
+const MAX_CA_BYTES: u64 = 1024 * 1024;
+
+/// What the scripts answer.
+const OK: i64 = 1;
+const NOT_FOUND: i64 = 0;
+const MISPLACED: i64 = -1;
+const CONFLICT: i64 = -2;
+const QUEUE_FULL: i64 = -3;
+
+/// KEYS: record, owner index. ARGV: revision, place, CBOR, id.
+const CREATE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'rev', ARGV[1], 'place', ARGV[2], 'rec', ARGV[3])
+redis.call('ZADD', KEYS[2], 0, ARGV[4])
+return 1
+";
+
+/// The check a change makes before writing: the record exists, is in its place, and is at the
+/// revision the caller read. KEYS[1]: record. ARGV[1]: revision read, ARGV[2]: place.
+const CHECK: &str = r"
+local stored = redis.call('HMGET', KEYS[1], 'rev', 'place')
+if not stored[1] then return 0 end
+if stored[2] ~= ARGV[2] then return -1 end
+if stored[1] ~= ARGV[1] then return -2 end
+";
+
+/// After [`CHECK`]. ARGV[3]: next revision, ARGV[4]: CBOR.
+const UPDATE: &str = r"
+redis.call('HSET', KEYS[1], 'rev', ARGV[3], 'rec', ARGV[4])
+return 1
+";
+
+/// After [`CHECK`]. KEYS[2]: shred notices (hash by place), KEYS[3]: their order (sorted set).
+/// ARGV[3]: next revision, ARGV[4]: CBOR, ARGV[5]: notice, ARGV[6]: the queue's bound.
+const SHRED: &str = r"
+if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 0
+    and redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[6]) then
+    return -3
+end
+redis.call('HSET', KEYS[1], 'rev', ARGV[3], 'rec', ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[5])
+redis.call('ZADD', KEYS[3], 0, ARGV[2])
+return 1
+";
+
+/// A vault on a Redis server, through a few multiplexed connections that reconnect by
+/// themselves.
+#[derive(Clone)]
+pub struct RedisVault {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    connections: Vec<ConnectionManager>,
+    next: AtomicUsize,
+    prefix: Vec<u8>,
+    request_timeout: Duration,
+    create: Script,
+    update: Script,
+    shred: Script,
+}
+
+impl fmt::Debug for RedisVault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisVault")
+            .field("connections", &self.inner.connections.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisVault {
+    /// Connects to the server `settings` names.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Settings`] for settings that cannot be used, [`VaultError::Storage`] if
+    /// the server cannot be reached or refuses the login.
+    pub async fn connect(settings: &ServerVaultConfig) -> Result<Self, VaultError> {
+        let client = client(settings)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(settings.connect_timeout))
+            .set_response_timeout(Some(settings.request_timeout))
+            .set_number_of_retries(RECONNECT_ATTEMPTS);
+        let mut connections = Vec::with_capacity(settings.pool_size);
+        for _ in 0..settings.pool_size {
+            let connecting = client.get_connection_manager_with_config(config.clone());
+            let connection = tokio::time::timeout(settings.connect_timeout, connecting)
+                .await
+                .map_err(|_| storage("connecting to the vault server", "timed out"))?
+                .map_err(|source| storage("connecting to the vault server", source))?;
+            connections.push(connection);
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                connections,
+                next: AtomicUsize::new(0),
+                prefix: settings.key_prefix.as_bytes().to_vec(),
+                request_timeout: settings.request_timeout,
+                create: Script::new(CREATE),
+                update: Script::new(&format!("{CHECK}{UPDATE}")),
+                shred: Script::new(&format!("{CHECK}{SHRED}")),
+            }),
+        })
+    }
+
+    /// Runs `call` on the next connection, bounded by the request timeout.
+    async fn bounded<T, F, Fut>(&self, context: &'static str, call: F) -> Result<T, VaultError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        let inner = &self.inner;
+        let turn = inner.next.fetch_add(1, Ordering::Relaxed) % inner.connections.len();
+        let connection = inner.connections[turn].clone();
+        tokio::time::timeout(inner.request_timeout, call(connection))
+            .await
+            .map_err(|_| {
+                storage(
+                    context,
+                    format!("no answer within {:?}", inner.request_timeout),
+                )
+            })?
+            .map_err(|source| storage(context, source))
+    }
+
+    fn key(&self, kind: &[u8], rest: &[u8]) -> Vec<u8> {
+        let mut key = self.inner.prefix.clone();
+        key.extend_from_slice(kind);
+        key.extend_from_slice(rest);
+        key
+    }
+
+    fn record_key(&self, place: &[u8]) -> Vec<u8> {
+        self.key(b"r:", place)
+    }
+
+    fn index_key(&self, owner: &str) -> Vec<u8> {
+        self.key(b"o:", &owner_prefix(owner))
+    }
+
+    fn shreds_key(&self) -> Vec<u8> {
+        self.key(b"s", b"")
+    }
+
+    fn shred_order_key(&self) -> Vec<u8> {
+        self.key(b"q", b"")
+    }
+
+    /// Writes a changed record through `script` (update or shred), with `extra` arguments
+    /// after the four the check and the write take.
+    async fn change(
+        &self,
+        context: &'static str,
+        script: &Script,
+        mut record: Record,
+        extra_keys: [Vec<u8>; 2],
+        extra_args: Option<(Vec<u8>, usize)>,
+    ) -> Result<i64, VaultError> {
+        let place = record_key(&record.owner, &record.id);
+        let read = record.revision;
+        record.revision = read.saturating_add(1);
+        let value = encode(&record)?;
+        let key = self.record_key(&place);
+        self.bounded(context, |mut connection| async move {
+            let mut invocation = script.key(key);
+            if let Some((notice, max_pending)) = extra_args {
+                invocation.key(&extra_keys[0]).key(&extra_keys[1]);
+                invocation
+                    .arg(read)
+                    .arg(&place)
+                    .arg(record.revision)
+                    .arg(value)
+                    .arg(notice)
+                    .arg(max_pending);
+            } else {
+                invocation
+                    .arg(read)
+                    .arg(&place)
+                    .arg(record.revision)
+                    .arg(value);
+            }
+            invocation.invoke_async(&mut connection).await
+        })
+        .await
+    }
+}
+
+/// The client of the URL in `settings`, with its password and TLS.
+fn client(settings: &ServerVaultConfig) -> Result<Client, VaultError> {
+    let unusable = |why: &str| VaultError::Settings(why.to_owned());
+    let info = settings
+        .url
+        .as_str()
+        .into_connection_info()
+        .map_err(|_| unusable("vault.url is not a redis:// or rediss:// URL"))?;
+    if info.redis_settings().password().is_some() {
+        return Err(unusable(
+            "vault.url carries a password: give it in vault.password (a file or a systemd \
+             credential) instead",
+        ));
+    }
+    let tls = match info.addr() {
+        ConnectionAddr::TcpTls { insecure: true, .. } => {
+            return Err(unusable("vault.url turns off the server's verification"));
+        }
+        ConnectionAddr::TcpTls { .. } => true,
+        ConnectionAddr::Tcp(host, _) if is_local(host) => false,
+        ConnectionAddr::Unix(_) => false,
+        _ => {
+            return Err(unusable(
+                "vault.url names a host off this machine: use rediss://, so that the \
+                 connection is TLS and the server verified",
+            ));
+        }
+    };
+    let mut redis = info.redis_settings().clone();
+    if let Some(password) = &settings.password {
+        let password = password
+            .read()
+            .map_err(|source| storage("reading the vault password", source))?;
+        let password = std::str::from_utf8(&password)
+            .map_err(|_| unusable("the vault password is not UTF-8, as Redis requires"))?;
+        redis = redis.set_password(password);
+    }
+    let info = info.set_redis_settings(redis);
+    match (&settings.server_ca, tls) {
+        (Some(ca), true) => {
+            let root_cert = read_ca(ca)?;
+            Client::build_with_tls(
+                info,
+                TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                },
+            )
+        }
+        (Some(_), false) => {
+            return Err(unusable(
+                "vault.server_ca is given but vault.url is not rediss://",
+            ));
+        }
+        (None, _) => Client::open(info),
+    }
+    .map_err(|source| storage("setting up the vault client", source))
+}
+
+fn read_ca(path: &std::path::Path) -> Result<Vec<u8>, VaultError> {
+    use std::io::Read;
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_CA_BYTES).read_to_end(&mut pem))
+        .map_err(|source| storage("reading the vault server's CA", source))?;
+    Ok(pem)
+}
+
+/// Whether a connection to `host` stays on this machine.
+fn is_local(host: &str) -> bool {
+    host == "localhost" || IpAddr::from_str(host).is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The answer of a change script, as the trait's outcome.
+fn outcome(code: i64, record: &Record, max_pending: usize) -> Result<(), VaultError> {
+    match code {
+        OK => Ok(()),
+        NOT_FOUND => Err(VaultError::NotFound),
+        MISPLACED => Err(VaultError::Misplaced {
+            owner: record.owner.clone(),
+            id: record.id.clone(),
+        }),
+        CONFLICT => Err(VaultError::Conflict),
+        QUEUE_FULL => Err(VaultError::ShredQueueFull { limit: max_pending }),
+        other => Err(storage(
+            "interpreting the vault script's answer",
+            format!("unexpected answer {other}"),
+        )),
+    }
+}
+
+/// The record read under `(owner, id)`: in its place, and decoding to a record that names it.
+fn stored_record(
+    owner: &str,
+    id: &str,
+    place: &[u8],
+    fields: (Option<Vec<u8>>, Option<Vec<u8>>),
+) -> Result<Option<Record>, VaultError> {
+    match fields {
+        (_, None) => Ok(None),
+        (Some(stored_place), Some(value)) if stored_place == place => {
+            decode(owner, id, &value).map(Some)
+        }
+        _ => Err(VaultError::Misplaced {
+            owner: owner.to_owned(),
+            id: id.to_owned(),
+        }),
+    }
+}
+
+impl Vault for RedisVault {
+    async fn create(&self, record: Record) -> Result<(), VaultError> {
+        let place = record_key(&record.owner, &record.id);
+        let value = encode(&record)?;
+        let (key, index) = (self.record_key(&place), self.index_key(&record.owner));
+        let created: i64 = self
+            .bounded("creating a record", |mut connection| async move {
+                self.inner
+                    .create
+                    .key(key)
+                    .key(index)
+                    .arg(record.revision)
+                    .arg(&place)
+                    .arg(value)
+                    .arg(&record.id)
+                    .invoke_async(&mut connection)
+                    .await
+            })
+            .await?;
+        if created == OK {
+            Ok(())
+        } else {
+            Err(VaultError::Exists)
+        }
+    }
+
+    async fn get(&self, owner: &str, id: &str) -> Result<Option<Record>, VaultError> {
+        let place = record_key(owner, id);
+        let key = self.record_key(&place);
+        let fields = self
+            .bounded("reading a record", |mut connection| async move {
+                ::redis::cmd("HMGET")
+                    .arg(key)
+                    .arg("place")
+                    .arg("rec")
+                    .query_async(&mut connection)
+                    .await
+            })
+            .await?;
+        stored_record(owner, id, &place, fields)
+    }
+
+    async fn update(&self, record: Record) -> Result<(), VaultError> {
+        let code = self
+            .change(
+                "updating a record",
+                &self.inner.update,
+                record.clone(),
+                [Vec::new(), Vec::new()],
+                None,
+            )
+            .await?;
+        outcome(code, &record, 0)
+    }
+
+    async fn locate(
+        &self,
+        owner: &str,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<String>, VaultError> {
+        let index = self.index_key(owner);
+        let mut ids = Vec::new();
+        let mut start = 0;
+        loop {
+            let page: Vec<String> = self
+                .bounded("scanning records", |mut connection| {
+                    let index = index.clone();
+                    async move {
+                        ::redis::cmd("ZRANGE")
+                            .arg(index)
+                            .arg(start)
+                            .arg(start + LOCATE_PAGE - 1)
+                            .query_async(&mut connection)
+                            .await
+                    }
+                })
+                .await?;
+            if page.is_empty() {
+                return Ok(ids);
+            }
+            let places: Vec<Vec<u8>> = page.iter().map(|id| record_key(owner, id)).collect();
+            let fields: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = self
+                .bounded("scanning records", |mut connection| {
+                    let mut pipe = ::redis::pipe();
+                    for place in &places {
+                        pipe.cmd("HMGET")
+                            .arg(self.record_key(place))
+                            .arg("place")
+                            .arg("rec");
+                    }
+                    async move { pipe.query_async(&mut connection).await }
+                })
+                .await?;
+            for ((id, place), fields) in page.iter().zip(&places).zip(fields) {
+                let Some(record) = stored_record(owner, id, place, fields)? else {
+                    continue;
+                };
+                if filter.matches(&record.id, &record.metadata) {
+                    ids.push(record.id);
+                    if ids.len() >= limit {
+                        return Ok(ids);
+                    }
+                }
+            }
+            if page.len() < LOCATE_PAGE.unsigned_abs() {
+                return Ok(ids);
+            }
+            start += LOCATE_PAGE;
+        }
+    }
+
+    async fn shred(&self, record: Record, max_pending: usize) -> Result<(), VaultError> {
+        let notice = cbor::encode(&ShredNotice::of(&record))
+            .map_err(|source| storage("encoding a shred notice", source))?;
+        let code = self
+            .change(
+                "destroying a record",
+                &self.inner.shred,
+                record.clone(),
+                [self.shreds_key(), self.shred_order_key()],
+                Some((notice, max_pending)),
+            )
+            .await?;
+        outcome(code, &record, max_pending)
+    }
+
+    async fn shred_pending(&self, owner: &str, id: &str) -> Result<bool, VaultError> {
+        let (shreds, place) = (self.shreds_key(), record_key(owner, id));
+        self.bounded("reading a shred notice", |mut connection| async move {
+            ::redis::cmd("HEXISTS")
+                .arg(shreds)
+                .arg(place)
+                .query_async(&mut connection)
+                .await
+        })
+        .await
+    }
+
+    async fn pending_shreds(&self, limit: usize) -> Result<Vec<ShredNotice>, VaultError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let (shreds, order) = (self.shreds_key(), self.shred_order_key());
+        let last = isize::try_from(limit).unwrap_or(isize::MAX) - 1;
+        let places: Vec<Vec<u8>> = self
+            .bounded("scanning shred notices", |mut connection| async move {
+                ::redis::cmd("ZRANGE")
+                    .arg(order)
+                    .arg(0)
+                    .arg(last)
+                    .query_async(&mut connection)
+                    .await
+            })
+            .await?;
+        if places.is_empty() {
+            return Ok(Vec::new());
+        }
+        let notices: Vec<Option<Vec<u8>>> = self
+            .bounded("scanning shred notices", |mut connection| {
+                let mut hmget = ::redis::cmd("HMGET");
+                hmget.arg(shreds).arg(&places);
+                async move { hmget.query_async(&mut connection).await }
+            })
+            .await?;
+        places
+            .iter()
+            .zip(notices)
+            .filter_map(|(place, notice)| {
+                notice.map(|notice| {
+                    cbor::decode(&notice).map_err(|source| {
+                        let (owner, id) = split_key(place);
+                        VaultError::Corrupt {
+                            owner,
+                            id,
+                            source: Box::new(source),
+                        }
+                    })
+                })
+            })
+            .collect()
+    }
+
+    async fn acknowledge_shred(&self, owner: &str, id: &str) -> Result<(), VaultError> {
+        let (shreds, order, place) = (
+            self.shreds_key(),
+            self.shred_order_key(),
+            record_key(owner, id),
+        );
+        self.bounded("removing a shred notice", |mut connection| async move {
+            ::redis::pipe()
+                .atomic()
+                .hdel(shreds, &place)
+                .ignore()
+                .zrem(order, &place)
+                .ignore()
+                .query_async::<()>(&mut connection)
+                .await
+        })
+        .await
+    }
+}
