@@ -110,7 +110,7 @@ impl PostgresVault {
             request_timeout: settings.request_timeout,
         };
         vault
-            .bounded("migrating the schema", |client| migrate(client))
+            .bounded("migrating the schema", migrate)
             .await?;
         Ok(vault)
     }

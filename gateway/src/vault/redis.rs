@@ -317,12 +317,15 @@ fn outcome(code: i64, record: &Record, max_pending: usize) -> Result<(), VaultEr
     }
 }
 
+/// A record hash's `place` and `rec` fields, as read.
+type StoredFields = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// The record read under `(owner, id)`: in its place, and decoding to a record that names it.
 fn stored_record(
     owner: &str,
     id: &str,
     place: &[u8],
-    fields: (Option<Vec<u8>>, Option<Vec<u8>>),
+    fields: StoredFields,
 ) -> Result<Option<Record>, VaultError> {
     match fields {
         (_, None) => Ok(None),
@@ -418,7 +421,7 @@ impl Vault for RedisVault {
                 return Ok(ids);
             }
             let places: Vec<Vec<u8>> = page.iter().map(|id| record_key(owner, id)).collect();
-            let fields: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = self
+            let fields: Vec<StoredFields> = self
                 .bounded("scanning records", |mut connection| {
                     let mut pipe = ::redis::pipe();
                     for place in &places {
