@@ -204,11 +204,15 @@ impl Daemon {
         }
     }
 
-    /// Kills the daemon at once (SIGKILL), as a crash would, and reaps it.
+    /// Kills the daemon and every process of its group at once (SIGKILL), as a crash would,
+    /// and reaps it.
     pub fn kill(&mut self) -> Result<(), Error> {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
+        let group = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+        // ESRCH: the group is gone already; the child is still reaped below.
+        let _ = nix::sys::signal::killpg(group, Signal::SIGKILL);
         let killed = child.kill().and_then(|()| child.wait());
         killed
             .map(drop)

@@ -36,7 +36,7 @@ const POSTGRES_VERSIONS_DIR: &str = "/usr/lib/postgresql";
 /// Debian's `redis-server` and `redis-tools` binaries.
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 const REDIS_CLI: &str = "/usr/bin/redis-cli";
-/// The user both servers know the gateway as.
+/// The user PostgreSQL knows the gateway as.
 pub const VAULT_USER: &str = "krypton";
 /// How long a server gets to initialise and start.
 const START_LIMIT: Duration = Duration::from_secs(60);
@@ -240,12 +240,12 @@ impl RedisServer {
     pub fn start(fsync: AppendFsync) -> Result<Self, Error> {
         let dir = server_dir("krypton-redis-")?;
         let (password, password_file) = generated_password(dir.path())?;
-        // The password goes in a private config file, not on the command line.
+        // The password goes in a private config file, not on the command line. It is the
+        // default user's: Redis 7.0 replays no transaction (so no script's writes) from its
+        // append-only file when the default user is off, and loses them after a crash
+        // (redis/redis#14541, fixed in later releases).
         let conf = dir.path().join("redis.conf");
-        write_private(
-            &conf,
-            format!("user default off\nuser {VAULT_USER} on >{password} ~* &* +@all\n").as_bytes(),
-        )?;
+        write_private(&conf, format!("requirepass {password}\n").as_bytes())?;
         let addr = free_loopback_addr()?;
         let fsync = match fsync {
             AppendFsync::EverySec => "everysec",
@@ -289,12 +289,13 @@ impl RedisServer {
         )
     }
 
-    /// The URL for [`VAULT_USER`] (the password is in [`password_file`](Self::password_file)).
+    /// The URL of the server's default user (the password is in
+    /// [`password_file`](Self::password_file)).
     pub fn url(&self) -> String {
-        format!("redis://{VAULT_USER}@{}/0", self.addr)
+        format!("redis://{}/0", self.addr)
     }
 
-    /// The file holding [`VAULT_USER`]'s password, owned by this process's user, mode 0600.
+    /// The file holding the default user's password, owned by this process's user, mode 0600.
     pub fn password_file(&self) -> &Path {
         &self.password_file
     }
@@ -324,7 +325,7 @@ impl RedisServer {
             let mut ping = Command::new(REDIS_CLI);
             ping.env_clear()
                 .env("REDISCLI_AUTH", password)
-                .args(["-h", "127.0.0.1", "-p", &port, "--user", VAULT_USER, "ping"]);
+                .args(["-h", "127.0.0.1", "-p", &port, "ping"]);
             matches!(run_bounded(ping, PROBE_LIMIT), Ok(Some(output)) if output.stdout.trim() == "PONG")
         })
     }

@@ -109,9 +109,7 @@ impl PostgresVault {
             pool,
             request_timeout: settings.request_timeout,
         };
-        vault
-            .bounded("migrating the schema", migrate)
-            .await?;
+        vault.bounded("migrating the schema", migrate).await?;
         Ok(vault)
     }
 
