@@ -23,4 +23,4 @@ pub mod token;
 pub mod vault_server;
 
 pub use error::Error;
-pub use stack::{Stack, StackConfig, Stopped};
+pub use stack::{ExtraGateway, Stack, StackConfig, StackVault, Stopped};
