@@ -29,6 +29,7 @@ use nix::unistd::{Gid, Uid, User, chown};
 use tempfile::TempDir;
 
 use crate::Error;
+use crate::pki::{Ca, SERVER_NAMES, server_params};
 use crate::process::{Daemon, free_loopback_addr, run_bounded};
 
 /// Where Debian's `postgresql` package puts each major version's binaries.
@@ -53,6 +54,8 @@ pub struct PostgresServer {
     addr: SocketAddr,
     sockets: PathBuf,
     password_file: PathBuf,
+    /// The CA of its TLS certificate, when it takes TLS.
+    ca: Option<PathBuf>,
     /// Dropped last: the server is stopped before its directory goes.
     dir: TempDir,
 }
@@ -80,6 +83,16 @@ impl PostgresServer {
     /// Initialises and starts a server in a new temporary directory, waiting until it takes
     /// connections.
     pub fn start() -> Result<Self, Error> {
+        Self::start_with(false)
+    }
+
+    /// As [`start`](Self::start), the server also taking TLS with a certificate for
+    /// `localhost` and `127.0.0.1` from a CA of its own ([`ca`](Self::ca)).
+    pub fn start_with_tls() -> Result<Self, Error> {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Result<Self, Error> {
         let bin = postgres_bin()?;
         let dir = server_dir("krypton-pg-")?;
         let (password, password_file) = generated_password(dir.path())?;
@@ -110,33 +123,16 @@ impl PostgresServer {
         remove_file(&initdb_password)?;
         check_command("initdb", ran)?;
 
+        let ca = tls.then(|| server_certificate(dir.path())).transpose()?;
         let addr = free_loopback_addr()?;
-        let mut postgres = as_server_user(&bin.join("postgres"));
-        postgres
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &addr.port().to_string()])
-            .arg("-k")
-            .arg(&sockets)
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "max_connections=300",
-            ]);
-        // SIGINT is PostgreSQL's fast shutdown: SIGTERM would wait for every client to leave.
-        let daemon = Daemon::spawn_command(
-            "postgres",
-            postgres,
-            &dir.path().join("postgres.log"),
-            Signal::SIGINT,
-        )?;
+        let daemon = spawn_postgres(&bin, dir.path(), addr, ca.is_some())?;
         let mut server = Self {
             daemon,
             bin,
             addr,
             sockets,
             password_file,
+            ca,
             dir,
         };
         server.wait_ready()?;
@@ -195,27 +191,13 @@ impl PostgresServer {
 
     /// Starts the server again on the same directory and port after [`kill`](Self::kill).
     pub fn restart(&mut self) -> Result<(), Error> {
-        let data = self.dir.path().join("data");
-        let mut postgres = as_server_user(&self.bin.join("postgres"));
-        postgres
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &self.addr.port().to_string()])
-            .arg("-k")
-            .arg(&self.sockets)
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "max_connections=300",
-            ]);
-        self.daemon = Daemon::spawn_command(
-            "postgres",
-            postgres,
-            &self.dir.path().join("postgres.log"),
-            Signal::SIGINT,
-        )?;
+        self.daemon = spawn_postgres(&self.bin, self.dir.path(), self.addr, self.ca.is_some())?;
         self.wait_ready()
+    }
+
+    /// The CA of the server's TLS certificate, if it was started with TLS.
+    pub fn ca(&self) -> Option<&Path> {
+        self.ca.as_deref()
     }
 
     fn wait_ready(&mut self) -> Result<(), Error> {
@@ -329,6 +311,52 @@ impl RedisServer {
             matches!(run_bounded(ping, PROBE_LIMIT), Ok(Some(output)) if output.stdout.trim() == "PONG")
         })
     }
+}
+
+/// Starts `postgres` on the cluster in `dir` (its `data`, `sockets` and, with `tls`, its
+/// certificate), listening on `addr`.
+fn spawn_postgres(bin: &Path, dir: &Path, addr: SocketAddr, tls: bool) -> Result<Daemon, Error> {
+    let mut postgres = as_server_user(&bin.join("postgres"));
+    postgres
+        .arg("-D")
+        .arg(dir.join("data"))
+        .args(["-p", &addr.port().to_string()])
+        .arg("-k")
+        .arg(dir.join("sockets"))
+        .args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "max_connections=300",
+        ]);
+    if tls {
+        postgres.args(["-c", "ssl=on", "-c"]);
+        postgres.arg(format!(
+            "ssl_cert_file={}",
+            dir.join("server.pem").display()
+        ));
+        postgres.arg("-c");
+        postgres.arg(format!("ssl_key_file={}", dir.join("server.key").display()));
+    }
+    // SIGINT is PostgreSQL's fast shutdown: SIGTERM would wait for every client to leave.
+    Daemon::spawn_command(
+        "postgres",
+        postgres,
+        &dir.join("postgres.log"),
+        Signal::SIGINT,
+    )
+}
+
+/// A CA (`ca.pem`) and a server certificate it signed for `localhost` and `127.0.0.1`
+/// (`server.pem`, `server.key` readable by the server's user only), in `dir`.
+fn server_certificate(dir: &Path) -> Result<PathBuf, Error> {
+    let ca = Ca::new("krypton-dev vault server CA").map_err(Error::Pki)?;
+    let params = server_params(&SERVER_NAMES).map_err(Error::Pki)?;
+    let files = ca.issue(&params, dir, "server")?;
+    hand_over(&files.key)?;
+    let ca_file = dir.join("ca.pem");
+    write_private(&ca_file, ca.pem().as_bytes())?;
+    Ok(ca_file)
 }
 
 fn spawn_redis(args: &[String], dir: &Path) -> Result<Daemon, Error> {

@@ -528,6 +528,61 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_vault_takes_its_server_settings() {
+        let text = MINIMAL.replace(
+            "backend = \"memory\"",
+            "backend = \"postgres\"\nurl = \"postgres://k@db:5432/v\"\n\
+             password = { file = \"/etc/k/vault.password\" }\nserver_ca = \"/etc/k/db.pem\"\n\
+             pool_size = 4\nrequest_timeout = \"2s\"",
+        );
+        let VaultConfig::Postgres(vault) = Config::parse(&text).unwrap().vault().clone() else {
+            panic!("not a PostgreSQL vault");
+        };
+        assert_eq!(
+            vault,
+            ServerVaultConfig {
+                password: Some(SecretSource::File("/etc/k/vault.password".into())),
+                server_ca: Some("/etc/k/db.pem".into()),
+                pool_size: 4,
+                request_timeout: Duration::from_secs(2),
+                ..ServerVaultConfig::new("postgres://k@db:5432/v")
+            }
+        );
+        let redis = MINIMAL.replace(
+            "backend = \"memory\"",
+            "backend = \"redis\"\nurl = \"redis://localhost\"\n\
+             password = { systemd_credential = \"vault\" }",
+        );
+        assert!(matches!(
+            Config::parse(&redis).unwrap().vault(),
+            VaultConfig::Redis(ServerVaultConfig { password: Some(SecretSource::SystemdCredential(name)), .. }) if name == "vault"
+        ));
+        for (setting, key) in [
+            ("pool_size = 0", "vault.pool_size"),
+            ("pool_size = 1025", "vault.pool_size"),
+            ("connect_timeout = \"6m\"", "vault.connect_timeout"),
+        ] {
+            let text = redis.replace("[identities]", &format!("{setting}\n[identities]"));
+            let error = Config::parse(&text).unwrap_err();
+            assert!(
+                matches!(&error, ConfigError::OutOfRange(OutOfRange { key: k, .. }) if *k == key),
+                "{setting}: {error}"
+            );
+        }
+        let relative = redis.replace(
+            "password = { systemd_credential = \"vault\" }",
+            "password = { file = \"vault.password\" }",
+        );
+        assert!(matches!(
+            Config::parse(&relative).unwrap_err(),
+            ConfigError::RelativePath(RelativePath {
+                key: "vault.password.file",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn limits_are_bounded() {
         let error = Config::parse(&with("[keys]\nmax_locate_items = 0")).unwrap_err();
         assert!(matches!(

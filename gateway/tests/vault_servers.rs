@@ -250,3 +250,44 @@ async fn a_killed_redis_with_appendfsync_always_loses_no_acknowledged_create() {
         .unwrap();
     acknowledged_creates_survive_a_kill(vault, &mut server).await;
 }
+
+// ---- TLS to the server ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_vault_speaks_tls_to_a_server_it_verifies() {
+    let server = tokio::task::block_in_place(|| PostgresServer::start_with_tls().unwrap());
+    let database = tokio::task::block_in_place(|| server.create_database().unwrap());
+    // By name, as the certificate says: the name is verified too.
+    let url = format!(
+        "postgres://krypton@localhost:{}/{database}",
+        server.addr().port()
+    );
+    let mut settings = settings(url, server.password_file());
+    settings.server_ca = Some(server.ca().unwrap().to_owned());
+    let vault = PostgresVault::connect(&settings).await.unwrap();
+    vault.create(record("app-a", "k1", &[])).await.unwrap();
+    assert!(vault.get("app-a", "k1").await.unwrap().is_some());
+    // The server sees the vault's sessions encrypted.
+    let encrypted = tokio::task::block_in_place(|| {
+        server
+            .psql(
+                &database,
+                "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+                 WHERE s.ssl AND a.application_name = 'krypton-gateway'",
+            )
+            .unwrap()
+    });
+    assert_ne!(encrypted.trim(), "0", "no TLS session of the vault");
+
+    // A server whose certificate does not chain to the configured CA is not talked to.
+    let other = tempfile::TempDir::new().unwrap();
+    let other_ca = other.path().join("other-ca.pem");
+    let ca = krypton_dev::pki::Ca::new("another CA").unwrap();
+    std::fs::write(&other_ca, ca.pem()).unwrap();
+    settings.server_ca = Some(other_ca);
+    let refused = PostgresVault::connect(&settings).await;
+    assert!(
+        matches!(refused, Err(VaultError::Storage { .. })),
+        "{refused:?}"
+    );
+}

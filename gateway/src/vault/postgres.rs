@@ -464,3 +464,38 @@ async fn replace(tx: &Transaction<'_>, mut record: Record) -> Result<Record, Vau
         .map_err(failed)?;
     Ok(record)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(url: &str) -> String {
+        match session_config(&ServerVaultConfig::new(url)) {
+            Err(VaultError::Settings(why)) => why,
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unusable_urls_are_refused_before_connecting() {
+        assert!(refusal("postgres://k:secret@localhost/v").contains("password"));
+        assert!(refusal("postgres://k@localhost/v?sslmode=disable").contains("sslmode"));
+        assert!(refusal("postgres://k@db.example/v").contains("server_ca"));
+        assert!(refusal("mysql://k@localhost/v").contains("not a PostgreSQL URL"));
+    }
+
+    #[test]
+    fn a_local_server_is_plaintext_and_every_session_commits_synchronously() {
+        for url in [
+            "postgres://k@localhost/v",
+            "postgres://k@127.0.0.1:5433/v",
+            "postgres://k@%2Frun%2Fpostgresql/v",
+        ] {
+            let config = session_config(&ServerVaultConfig::new(url)).unwrap();
+            assert_eq!(config.get_ssl_mode(), SslMode::Disable, "{url}");
+            let options = config.get_options().unwrap();
+            assert!(options.contains("-c synchronous_commit=on"), "{options}");
+            assert!(options.contains("-c statement_timeout=10000"), "{options}");
+        }
+    }
+}

@@ -541,3 +541,29 @@ impl Vault for RedisVault {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(url: &str) -> String {
+        match client(&ServerVaultConfig::new(url)) {
+            Err(VaultError::Settings(why)) => why,
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unusable_urls_are_refused_before_connecting() {
+        assert!(refusal("redis://:secret@localhost/0").contains("password"));
+        assert!(refusal("redis://cache.example/0").contains("rediss://"));
+        assert!(refusal("rediss://cache.example/0#insecure").contains("verification"));
+        assert!(refusal("postgres://localhost/0").contains("not a redis"));
+        let mut settings = ServerVaultConfig::new("redis://localhost/0");
+        settings.server_ca = Some("/etc/k/ca.pem".into());
+        assert!(
+            matches!(client(&settings), Err(VaultError::Settings(why)) if why.contains("server_ca"))
+        );
+        assert!(client(&ServerVaultConfig::new("rediss://cache.example/0")).is_ok());
+    }
+}
