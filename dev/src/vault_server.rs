@@ -65,6 +65,8 @@ pub struct PostgresServer {
 pub struct RedisServer {
     daemon: Daemon,
     addr: SocketAddr,
+    /// Its TLS port and the CA of its certificate, when it takes TLS.
+    tls: Option<(SocketAddr, PathBuf)>,
     password_file: PathBuf,
     args: Vec<String>,
     dir: TempDir,
@@ -220,6 +222,17 @@ impl RedisServer {
     /// Starts a server with an append-only file synced as `fsync` says, in a new temporary
     /// directory, waiting until it answers.
     pub fn start(fsync: AppendFsync) -> Result<Self, Error> {
+        Self::start_with(fsync, false)
+    }
+
+    /// As [`start`](Self::start), the server also taking TLS on a port of its own
+    /// ([`tls_url`](Self::tls_url)) with a certificate for `localhost` and `127.0.0.1` from a
+    /// CA of its own ([`ca`](Self::ca)).
+    pub fn start_with_tls(fsync: AppendFsync) -> Result<Self, Error> {
+        Self::start_with(fsync, true)
+    }
+
+    fn start_with(fsync: AppendFsync, tls: bool) -> Result<Self, Error> {
         let dir = server_dir("krypton-redis-")?;
         let (password, password_file) = generated_password(dir.path())?;
         // The password goes in a private config file, not on the command line. It is the
@@ -249,10 +262,32 @@ impl RedisServer {
             String::new(),
         ]
         .to_vec();
+        let mut args = args;
+        let tls = if tls {
+            let ca = server_certificate(dir.path())?;
+            let tls_addr = free_loopback_addr()?;
+            let file = |name: &str| dir.path().join(name).display().to_string();
+            args.extend([
+                "--tls-port".into(),
+                tls_addr.port().to_string(),
+                "--tls-cert-file".into(),
+                file("server.pem"),
+                "--tls-key-file".into(),
+                file("server.key"),
+                "--tls-ca-cert-file".into(),
+                file("ca.pem"),
+                "--tls-auth-clients".into(),
+                "no".into(),
+            ]);
+            Some((tls_addr, ca))
+        } else {
+            None
+        };
         let daemon = spawn_redis(&args, dir.path())?;
         let mut server = Self {
             daemon,
             addr,
+            tls,
             password_file,
             args,
             dir,
@@ -275,6 +310,18 @@ impl RedisServer {
     /// [`password_file`](Self::password_file)).
     pub fn url(&self) -> String {
         format!("redis://{}/0", self.addr)
+    }
+
+    /// The `rediss://` URL of its TLS port, by name, if it was started with TLS.
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls
+            .as_ref()
+            .map(|(addr, _)| format!("rediss://localhost:{}/0", addr.port()))
+    }
+
+    /// The CA of its TLS certificate, if it was started with TLS.
+    pub fn ca(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|(_, ca)| ca.as_path())
     }
 
     /// The file holding the default user's password, owned by this process's user, mode 0600.

@@ -291,3 +291,29 @@ async fn the_postgres_vault_speaks_tls_to_a_server_it_verifies() {
         "{refused:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_vault_speaks_tls_to_a_server_it_verifies() {
+    let server =
+        tokio::task::block_in_place(|| RedisServer::start_with_tls(AppendFsync::EverySec).unwrap());
+    let mut settings = settings(server.tls_url().unwrap(), server.password_file());
+    settings.server_ca = Some(server.ca().unwrap().to_owned());
+    let vault = RedisVault::connect(&settings).await.unwrap();
+    vault.create(record("app-a", "k1", &[])).await.unwrap();
+    assert_eq!(
+        vault.get("app-a", "k1").await.unwrap(),
+        Some(record("app-a", "k1", &[]))
+    );
+
+    // A server whose certificate does not chain to the configured CA is not talked to.
+    let other = tempfile::TempDir::new().unwrap();
+    let other_ca = other.path().join("other-ca.pem");
+    let ca = krypton_dev::pki::Ca::new("another CA").unwrap();
+    std::fs::write(&other_ca, ca.pem()).unwrap();
+    settings.server_ca = Some(other_ca);
+    let refused = RedisVault::connect(&settings).await;
+    assert!(
+        matches!(refused, Err(VaultError::Storage { .. })),
+        "{refused:?}"
+    );
+}
