@@ -2,7 +2,8 @@
 //! krypton-core, driven by PyKMIP as the same application identity: a key created through one
 //! gateway is served by the other, a state change made through one is seen by the other at once
 //! (no stale cache), Locate agrees, and a Revoke and a Destroy of one key sent together through
-//! both gateways are ordered, none lost. The vault servers are private instances started by
+//! both gateways are ordered, none lost. And a gateway whose PostgreSQL is killed fails closed
+//! and recovers by itself when it returns. The vault servers are private instances started by
 //! krypton-dev (Debian's `postgresql` and `redis-server`).
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
@@ -20,7 +21,7 @@ use serde_json::json;
 
 const ALICE: &str = "app-alice";
 
-const TESTS: [(&str, Test); 2] = [
+const TESTS: [(&str, Test); 3] = [
     (
         "two_gateways_on_one_postgres_vault",
         two_gateways_on_one_postgres_vault,
@@ -28,6 +29,10 @@ const TESTS: [(&str, Test); 2] = [
     (
         "two_gateways_on_one_redis_vault",
         two_gateways_on_one_redis_vault,
+    ),
+    (
+        "the_gateway_fails_closed_while_postgres_is_away_and_recovers",
+        the_gateway_fails_closed_while_postgres_is_away_and_recovers,
     ),
 ];
 
@@ -149,4 +154,40 @@ fn two_gateways_serve_one_vault(fixture: &Fixture, vault: StackVault) {
             "round {round}: the gateways disagree"
         );
     }
+}
+
+/// PostgreSQL killed (SIGKILL, its whole process group) under a running gateway: Create and Get
+/// fail with a KMIP General Failure that says the vault failed, and nothing is stored; once the
+/// server is back, the same gateway process serves the keys it had and creates new ones.
+fn the_gateway_fails_closed_while_postgres_is_away_and_recovers(fixture: &Fixture) {
+    let mut server = PostgresServer::start().unwrap();
+    let database = server.create_database().unwrap();
+    let stack = fixture.stack_on(StackVault::Postgres {
+        url: server.url(&database),
+        password_file: server.password_file().to_owned(),
+    });
+    let alice = App::of(&stack, ALICE);
+    let uid = alice.create("before-outage");
+    let value = alice.get(&uid);
+
+    server.kill().unwrap();
+    let during = alice.run(&json!([
+        {"op": "create", "name": "during-outage"},
+        {"op": "get", "uid": uid},
+    ]));
+    for result in &during {
+        assert_eq!(reason(result), "GENERAL_FAILURE", "{result}");
+        assert!(message(result).contains("vault"), "{result}");
+    }
+
+    server.restart().unwrap();
+    let after = alice.run(&json!([
+        {"op": "get", "uid": uid},
+        {"op": "locate", "name": "during-outage"},
+        {"op": "create", "name": "after-outage"},
+    ]));
+    assert_eq!(ok(&after[0])["value"], value);
+    assert_eq!(ok(&after[1]), &json!([]), "a failed Create stored a key");
+    let created = ok(&after[2]).as_str().unwrap().to_owned();
+    assert_eq!(alice.get(&created).len(), 64);
 }
