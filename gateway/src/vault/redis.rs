@@ -144,24 +144,56 @@ impl RedisVault {
         })
     }
 
-    /// Runs `call` on the next connection, bounded by the request timeout.
+    /// Runs `call` on the next connection, bounded by the request timeout. A write is tried
+    /// once: on a lost connection it may or may not have been applied, which only the caller's
+    /// client can resolve (by reading, or retrying what is safe to repeat).
     async fn bounded<T, F, Fut>(&self, context: &'static str, call: F) -> Result<T, VaultError>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
+        self.within_timeout(context, call(self.next_connection()))
+            .await
+    }
+
+    /// As [`bounded`](Self::bounded) for a read, which is tried again on the next connection
+    /// when one turns out lost (each reconnects by itself once it has failed a call, so after
+    /// the server's return every connection fails one call), within the same timeout.
+    async fn reading<T, F, Fut>(&self, context: &'static str, read: F) -> Result<T, VaultError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        let attempts = async {
+            let mut tried = 1;
+            loop {
+                match read(self.next_connection()).await {
+                    Err(error) if is_lost(&error) && tried < self.inner.connections.len() => {
+                        tried += 1;
+                    }
+                    done => return done,
+                }
+            }
+        };
+        self.within_timeout(context, attempts).await
+    }
+
+    async fn within_timeout<T>(
+        &self,
+        context: &'static str,
+        call: impl Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, VaultError> {
+        let bound = self.inner.request_timeout;
+        tokio::time::timeout(bound, call)
+            .await
+            .map_err(|_| storage(context, format!("no answer within {bound:?}")))?
+            .map_err(|source| storage(context, source))
+    }
+
+    fn next_connection(&self) -> ConnectionManager {
         let inner = &self.inner;
         let turn = inner.next.fetch_add(1, Ordering::Relaxed) % inner.connections.len();
-        let connection = inner.connections[turn].clone();
-        tokio::time::timeout(inner.request_timeout, call(connection))
-            .await
-            .map_err(|_| {
-                storage(
-                    context,
-                    format!("no answer within {:?}", inner.request_timeout),
-                )
-            })?
-            .map_err(|source| storage(context, source))
+        inner.connections[turn].clone()
     }
 
     fn key(&self, kind: &[u8], rest: &[u8]) -> Vec<u8> {
@@ -187,42 +219,49 @@ impl RedisVault {
         self.key(b"q", b"")
     }
 
-    /// Writes a changed record through `script` (update or shred), with `extra` arguments
-    /// after the four the check and the write take.
+    /// Writes a changed record through `script`: [`CHECK`], then [`UPDATE`], or, given the
+    /// encoded notice and the queue's bound, [`SHRED`].
     async fn change(
         &self,
         context: &'static str,
         script: &Script,
         mut record: Record,
-        extra_keys: [Vec<u8>; 2],
-        extra_args: Option<(Vec<u8>, usize)>,
-    ) -> Result<i64, VaultError> {
+        shred: Option<(Vec<u8>, usize)>,
+    ) -> Result<(), VaultError> {
         let place = record_key(&record.owner, &record.id);
         let read = record.revision;
         record.revision = read.saturating_add(1);
         let value = encode(&record)?;
-        let key = self.record_key(&place);
-        self.bounded(context, |mut connection| async move {
-            let mut invocation = script.key(key);
-            if let Some((notice, max_pending)) = extra_args {
-                invocation.key(&extra_keys[0]).key(&extra_keys[1]);
-                invocation
-                    .arg(read)
-                    .arg(&place)
-                    .arg(record.revision)
-                    .arg(value)
-                    .arg(notice)
-                    .arg(max_pending);
-            } else {
-                invocation
-                    .arg(read)
-                    .arg(&place)
-                    .arg(record.revision)
-                    .arg(value);
-            }
-            invocation.invoke_async(&mut connection).await
-        })
-        .await
+        let mut invocation = script.key(self.record_key(&place));
+        invocation
+            .arg(read)
+            .arg(&place)
+            .arg(record.revision)
+            .arg(value);
+        let max_pending = shred.as_ref().map_or(0, |(_, max_pending)| *max_pending);
+        if let Some((notice, max_pending)) = shred {
+            invocation
+                .key(self.shreds_key())
+                .key(self.shred_order_key())
+                .arg(notice)
+                .arg(max_pending);
+        }
+        let code: i64 = self
+            .bounded(context, |mut connection| async move {
+                invocation.invoke_async(&mut connection).await
+            })
+            .await?;
+        match code {
+            OK => Ok(()),
+            NOT_FOUND => Err(VaultError::NotFound),
+            MISPLACED => Err(VaultError::Misplaced {
+                owner: record.owner,
+                id: record.id,
+            }),
+            CONFLICT => Err(VaultError::Conflict),
+            QUEUE_FULL => Err(VaultError::ShredQueueFull { limit: max_pending }),
+            other => Err(storage(context, format!("the script answered {other}"))),
+        }
     }
 }
 
@@ -294,27 +333,14 @@ fn read_ca(path: &std::path::Path) -> Result<Vec<u8>, VaultError> {
     Ok(pem)
 }
 
+/// Whether `error` is a connection lost or refused, rather than an answer of the server.
+fn is_lost(error: &RedisError) -> bool {
+    error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal()
+}
+
 /// Whether a connection to `host` stays on this machine.
 fn is_local(host: &str) -> bool {
     host == "localhost" || IpAddr::from_str(host).is_ok_and(|ip| ip.is_loopback())
-}
-
-/// The answer of a change script, as the trait's outcome.
-fn outcome(code: i64, record: &Record, max_pending: usize) -> Result<(), VaultError> {
-    match code {
-        OK => Ok(()),
-        NOT_FOUND => Err(VaultError::NotFound),
-        MISPLACED => Err(VaultError::Misplaced {
-            owner: record.owner.clone(),
-            id: record.id.clone(),
-        }),
-        CONFLICT => Err(VaultError::Conflict),
-        QUEUE_FULL => Err(VaultError::ShredQueueFull { limit: max_pending }),
-        other => Err(storage(
-            "interpreting the vault script's answer",
-            format!("unexpected answer {other}"),
-        )),
-    }
 }
 
 /// A record hash's `place` and `rec` fields, as read.
@@ -368,30 +394,20 @@ impl Vault for RedisVault {
     async fn get(&self, owner: &str, id: &str) -> Result<Option<Record>, VaultError> {
         let place = record_key(owner, id);
         let key = self.record_key(&place);
+        let mut hmget = ::redis::cmd("HMGET");
+        hmget.arg(key).arg("place").arg("rec");
         let fields = self
-            .bounded("reading a record", |mut connection| async move {
-                ::redis::cmd("HMGET")
-                    .arg(key)
-                    .arg("place")
-                    .arg("rec")
-                    .query_async(&mut connection)
-                    .await
+            .reading("reading a record", |mut connection| {
+                let hmget = &hmget;
+                async move { hmget.query_async(&mut connection).await }
             })
             .await?;
         stored_record(owner, id, &place, fields)
     }
 
     async fn update(&self, record: Record) -> Result<(), VaultError> {
-        let code = self
-            .change(
-                "updating a record",
-                &self.inner.update,
-                record.clone(),
-                [Vec::new(), Vec::new()],
-                None,
-            )
-            .await?;
-        outcome(code, &record, 0)
+        self.change("updating a record", &self.inner.update, record, None)
+            .await
     }
 
     async fn locate(
@@ -404,32 +420,28 @@ impl Vault for RedisVault {
         let mut ids = Vec::new();
         let mut start = 0;
         loop {
+            let mut zrange = ::redis::cmd("ZRANGE");
+            zrange.arg(&index).arg(start).arg(start + LOCATE_PAGE - 1);
             let page: Vec<String> = self
-                .bounded("scanning records", |mut connection| {
-                    let index = index.clone();
-                    async move {
-                        ::redis::cmd("ZRANGE")
-                            .arg(index)
-                            .arg(start)
-                            .arg(start + LOCATE_PAGE - 1)
-                            .query_async(&mut connection)
-                            .await
-                    }
+                .reading("scanning records", |mut connection| {
+                    let zrange = &zrange;
+                    async move { zrange.query_async(&mut connection).await }
                 })
                 .await?;
             if page.is_empty() {
                 return Ok(ids);
             }
             let places: Vec<Vec<u8>> = page.iter().map(|id| record_key(owner, id)).collect();
+            let mut pipe = ::redis::pipe();
+            for place in &places {
+                pipe.cmd("HMGET")
+                    .arg(self.record_key(place))
+                    .arg("place")
+                    .arg("rec");
+            }
             let fields: Vec<StoredFields> = self
-                .bounded("scanning records", |mut connection| {
-                    let mut pipe = ::redis::pipe();
-                    for place in &places {
-                        pipe.cmd("HMGET")
-                            .arg(self.record_key(place))
-                            .arg("place")
-                            .arg("rec");
-                    }
+                .reading("scanning records", |mut connection| {
+                    let pipe = &pipe;
                     async move { pipe.query_async(&mut connection).await }
                 })
                 .await?;
@@ -454,26 +466,22 @@ impl Vault for RedisVault {
     async fn shred(&self, record: Record, max_pending: usize) -> Result<(), VaultError> {
         let notice = cbor::encode(&ShredNotice::of(&record))
             .map_err(|source| storage("encoding a shred notice", source))?;
-        let code = self
-            .change(
-                "destroying a record",
-                &self.inner.shred,
-                record.clone(),
-                [self.shreds_key(), self.shred_order_key()],
-                Some((notice, max_pending)),
-            )
-            .await?;
-        outcome(code, &record, max_pending)
+        self.change(
+            "destroying a record",
+            &self.inner.shred,
+            record,
+            Some((notice, max_pending)),
+        )
+        .await
     }
 
     async fn shred_pending(&self, owner: &str, id: &str) -> Result<bool, VaultError> {
         let (shreds, place) = (self.shreds_key(), record_key(owner, id));
-        self.bounded("reading a shred notice", |mut connection| async move {
-            ::redis::cmd("HEXISTS")
-                .arg(shreds)
-                .arg(place)
-                .query_async(&mut connection)
-                .await
+        let mut hexists = ::redis::cmd("HEXISTS");
+        hexists.arg(shreds).arg(place);
+        self.reading("reading a shred notice", |mut connection| {
+            let hexists = &hexists;
+            async move { hexists.query_async(&mut connection).await }
         })
         .await
     }
@@ -484,23 +492,22 @@ impl Vault for RedisVault {
         }
         let (shreds, order) = (self.shreds_key(), self.shred_order_key());
         let last = isize::try_from(limit).unwrap_or(isize::MAX) - 1;
+        let mut zrange = ::redis::cmd("ZRANGE");
+        zrange.arg(order).arg(0).arg(last);
         let places: Vec<Vec<u8>> = self
-            .bounded("scanning shred notices", |mut connection| async move {
-                ::redis::cmd("ZRANGE")
-                    .arg(order)
-                    .arg(0)
-                    .arg(last)
-                    .query_async(&mut connection)
-                    .await
+            .reading("scanning shred notices", |mut connection| {
+                let zrange = &zrange;
+                async move { zrange.query_async(&mut connection).await }
             })
             .await?;
         if places.is_empty() {
             return Ok(Vec::new());
         }
+        let mut hmget = ::redis::cmd("HMGET");
+        hmget.arg(shreds).arg(&places);
         let notices: Vec<Option<Vec<u8>>> = self
-            .bounded("scanning shred notices", |mut connection| {
-                let mut hmget = ::redis::cmd("HMGET");
-                hmget.arg(shreds).arg(&places);
+            .reading("scanning shred notices", |mut connection| {
+                let hmget = &hmget;
                 async move { hmget.query_async(&mut connection).await }
             })
             .await?;
