@@ -72,6 +72,40 @@ pub struct RedisServer {
     dir: TempDir,
 }
 
+/// A server a test can crash and start again.
+pub trait Crashable {
+    /// Kills the server and every process of its group at once (SIGKILL), as a crash would:
+    /// nothing is flushed on the way.
+    fn kill(&mut self) -> Result<(), Error>;
+
+    /// Starts the server again on the same directory and port after [`kill`](Self::kill) (it
+    /// recovers from what it had made durable), waiting until it is ready.
+    fn restart(&mut self) -> Result<(), Error>;
+}
+
+impl Crashable for PostgresServer {
+    fn kill(&mut self) -> Result<(), Error> {
+        self.daemon.kill()
+    }
+
+    fn restart(&mut self) -> Result<(), Error> {
+        self.daemon = spawn_postgres(&self.bin, self.dir.path(), self.addr, self.ca.is_some())?;
+        self.wait_ready()
+    }
+}
+
+impl Crashable for RedisServer {
+    fn kill(&mut self) -> Result<(), Error> {
+        self.daemon.kill()
+    }
+
+    fn restart(&mut self) -> Result<(), Error> {
+        self.daemon = spawn_redis(&self.args, self.dir.path())?;
+        let password = read_password(&self.password_file)?;
+        self.wait_ready(&password)
+    }
+}
+
 /// How Redis syncs its append-only file: what "acknowledged" means for a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppendFsync {
@@ -184,17 +218,6 @@ impl PostgresServer {
             .args(["-d", database, "-c", sql]);
         let output = run_bounded(psql, COMMAND_LIMIT)?;
         check_command("psql", output)
-    }
-
-    /// Stops the server at once, as a crash would (SIGKILL): nothing is flushed on the way.
-    pub fn kill(&mut self) -> Result<(), Error> {
-        self.daemon.kill()
-    }
-
-    /// Starts the server again on the same directory and port after [`kill`](Self::kill).
-    pub fn restart(&mut self) -> Result<(), Error> {
-        self.daemon = spawn_postgres(&self.bin, self.dir.path(), self.addr, self.ca.is_some())?;
-        self.wait_ready()
     }
 
     /// The CA of the server's TLS certificate, if it was started with TLS.
@@ -333,19 +356,6 @@ impl RedisServer {
     pub fn key_prefix(&self) -> String {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         format!("vault{}:", NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-
-    /// Stops the server at once, as a crash would (SIGKILL).
-    pub fn kill(&mut self) -> Result<(), Error> {
-        self.daemon.kill()
-    }
-
-    /// Starts the server again on the same directory and port after [`kill`](Self::kill): it
-    /// replays its append-only file.
-    pub fn restart(&mut self) -> Result<(), Error> {
-        self.daemon = spawn_redis(&self.args, self.dir.path())?;
-        let password = read_password(&self.password_file)?;
-        self.wait_ready(&password)
     }
 
     fn wait_ready(&mut self, password: &str) -> Result<(), Error> {

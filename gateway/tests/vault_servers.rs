@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::records::record;
 use kmip::DateTime;
-use krypton_dev::vault_server::{AppendFsync, PostgresServer, RedisServer};
+use krypton_dev::vault_server::{AppendFsync, Crashable, PostgresServer, RedisServer};
 use krypton_gateway::{Filter, PostgresVault, RedisVault, ServerVaultConfig, Vault, VaultError};
 use krypton_service::secret_file::SecretSource;
 
@@ -138,30 +138,6 @@ async fn the_redis_vault_refuses_misplaced_records() {
 }
 
 // ---- The server killed and back ----------------------------------------------------------------
-
-/// A server these tests can crash and start again.
-trait Crashable: Send + 'static {
-    fn kill(&mut self) -> Result<(), krypton_dev::Error>;
-    fn restart(&mut self) -> Result<(), krypton_dev::Error>;
-}
-
-impl Crashable for PostgresServer {
-    fn kill(&mut self) -> Result<(), krypton_dev::Error> {
-        PostgresServer::kill(self)
-    }
-    fn restart(&mut self) -> Result<(), krypton_dev::Error> {
-        PostgresServer::restart(self)
-    }
-}
-
-impl Crashable for RedisServer {
-    fn kill(&mut self) -> Result<(), krypton_dev::Error> {
-        RedisServer::kill(self)
-    }
-    fn restart(&mut self) -> Result<(), krypton_dev::Error> {
-        RedisServer::restart(self)
-    }
-}
 
 /// Creates keys from several tasks, kills the server (SIGKILL, its whole process group) once
 /// `ACKNOWLEDGED_BEFORE_KILL` are acknowledged, checks that Creates then fail closed, starts it

@@ -2,8 +2,8 @@
 //! krypton-core, driven by PyKMIP as the same application identity: a key created through one
 //! gateway is served by the other, a state change made through one is seen by the other at once
 //! (no stale cache), Locate agrees, and a Revoke and a Destroy of one key sent together through
-//! both gateways are ordered, none lost. And a gateway whose PostgreSQL is killed fails closed
-//! and recovers by itself when it returns. The vault servers are private instances started by
+//! both gateways are ordered, none lost. And a gateway whose vault server is killed fails
+//! closed and recovers by itself when it returns. The vault servers are private instances started by
 //! krypton-dev (Debian's `postgresql` and `redis-server`).
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
@@ -14,14 +14,14 @@ use std::process::ExitCode;
 use std::thread;
 
 use krypton_dev::StackVault;
-use krypton_dev::vault_server::{PostgresServer, RedisServer};
+use krypton_dev::vault_server::{AppendFsync, Crashable, PostgresServer, RedisServer};
 use krypton_softhsm_tests::pykmip::{App, message, ok, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, Test};
 use serde_json::json;
 
 const ALICE: &str = "app-alice";
 
-const TESTS: [(&str, Test); 3] = [
+const TESTS: [(&str, Test); 4] = [
     (
         "two_gateways_on_one_postgres_vault",
         two_gateways_on_one_postgres_vault,
@@ -33,6 +33,10 @@ const TESTS: [(&str, Test); 3] = [
     (
         "the_gateway_fails_closed_while_postgres_is_away_and_recovers",
         the_gateway_fails_closed_while_postgres_is_away_and_recovers,
+    ),
+    (
+        "the_gateway_fails_closed_while_redis_is_away_and_recovers",
+        the_gateway_fails_closed_while_redis_is_away_and_recovers,
     ),
 ];
 
@@ -156,16 +160,38 @@ fn two_gateways_serve_one_vault(fixture: &Fixture, vault: StackVault) {
     }
 }
 
-/// PostgreSQL killed (SIGKILL, its whole process group) under a running gateway: Create and Get
-/// fail with a KMIP General Failure that says the vault failed, and nothing is stored; once the
-/// server is back, the same gateway process serves the keys it had and creates new ones.
+/// PostgreSQL killed under a running gateway.
 fn the_gateway_fails_closed_while_postgres_is_away_and_recovers(fixture: &Fixture) {
     let mut server = PostgresServer::start().unwrap();
     let database = server.create_database().unwrap();
-    let stack = fixture.stack_on(StackVault::Postgres {
+    let vault = StackVault::Postgres {
         url: server.url(&database),
         password_file: server.password_file().to_owned(),
-    });
+    };
+    the_gateway_rides_out_an_outage(fixture, vault, &mut server);
+}
+
+/// Redis killed under a running gateway.
+fn the_gateway_fails_closed_while_redis_is_away_and_recovers(fixture: &Fixture) {
+    let mut server = RedisServer::start(AppendFsync::Always).unwrap();
+    let vault = StackVault::Redis {
+        url: server.url(),
+        password_file: server.password_file().to_owned(),
+        key_prefix: server.key_prefix(),
+    };
+    the_gateway_rides_out_an_outage(fixture, vault, &mut server);
+}
+
+/// The vault server killed (SIGKILL, its whole process group) under a running gateway: Create
+/// and Get fail with a KMIP General Failure that says the vault failed, and nothing is stored;
+/// once the server is back, the same gateway process serves the keys it had and creates new
+/// ones.
+fn the_gateway_rides_out_an_outage(
+    fixture: &Fixture,
+    vault: StackVault,
+    server: &mut impl Crashable,
+) {
+    let stack = fixture.stack_on(vault);
     let alice = App::of(&stack, ALICE);
     let uid = alice.create("before-outage");
     let value = alice.get(&uid);

@@ -157,8 +157,8 @@ impl RedisVault {
     }
 
     /// As [`bounded`](Self::bounded) for a read, which is tried again on the next connection
-    /// when one turns out lost (each reconnects by itself once it has failed a call, so after
-    /// the server's return every connection fails one call), within the same timeout.
+    /// when one turns out lost (each reconnects by itself once it has failed a call), within
+    /// the same timeout. A lost connection has every other one checked too.
     async fn reading<T, F, Fut>(&self, context: &'static str, read: F) -> Result<T, VaultError>
     where
         F: Fn(ConnectionManager) -> Fut,
@@ -169,6 +169,9 @@ impl RedisVault {
             loop {
                 match read(self.next_connection()).await {
                     Err(error) if is_lost(&error) && tried < self.inner.connections.len() => {
+                        if tried == 1 {
+                            self.nudge();
+                        }
                         tried += 1;
                     }
                     done => return done,
@@ -184,10 +187,29 @@ impl RedisVault {
         call: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, VaultError> {
         let bound = self.inner.request_timeout;
-        tokio::time::timeout(bound, call)
-            .await
-            .map_err(|_| storage(context, format!("no answer within {bound:?}")))?
-            .map_err(|source| storage(context, source))
+        match tokio::time::timeout(bound, call).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(error)) => {
+                if is_lost(&error) {
+                    self.nudge();
+                }
+                Err(storage(context, error))
+            }
+            Err(_) => Err(storage(context, format!("no answer within {bound:?}"))),
+        }
+    }
+
+    /// Has every connection try the server (PING) in the background: one that is lost finds
+    /// out and reconnects now, rather than by failing a later write. Each try is bounded by
+    /// the connections' response timeout.
+    fn nudge(&self) {
+        for connection in &self.inner.connections {
+            let mut connection = connection.clone();
+            tokio::spawn(async move {
+                let _: Result<(), RedisError> =
+                    ::redis::cmd("PING").query_async(&mut connection).await;
+            });
+        }
     }
 
     fn next_connection(&self) -> ConnectionManager {
