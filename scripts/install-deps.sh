@@ -13,6 +13,7 @@ apt_packages=(
     softhsm2 opensc         # the HSM in tests and the dev setup, and pkcs11-tool
     opensc-pkcs11           # pkcs11-spy.so: tests stall the HSM by holding its log pipe full
     python3-venv            # PyKMIP's venv
+    postgresql redis-server # the shared vault backends: tests start private servers (no service)
 )
 
 missing=()

@@ -120,10 +120,29 @@ pub struct ClientTls {
     pub server_ca: PathBuf,
 }
 
+/// The gateway's `[vault]` table.
 #[derive(Debug, Clone, Serialize)]
-pub struct Vault {
-    pub backend: &'static str,
-    pub path: PathBuf,
+#[serde(tag = "backend", rename_all = "snake_case")]
+pub enum Vault {
+    Rocksdb {
+        path: PathBuf,
+    },
+    Postgres {
+        url: String,
+        password: Password,
+    },
+    Redis {
+        url: String,
+        password: Password,
+        key_prefix: String,
+    },
+}
+
+/// Where a vault server's password is read.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Password {
+    File(PathBuf),
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -81,6 +81,9 @@ pub enum Error {
         log: PathBuf,
         tail: String,
     },
+    /// A private database server for the vault could not be set up.
+    #[error("vault server: {0}")]
+    VaultServer(String),
     /// A kryptonctl command did not finish in time (it was killed).
     #[error("`kryptonctl {command}` did not finish within {waited:?}")]
     CtlTimeout { command: String, waited: Duration },

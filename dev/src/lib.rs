@@ -20,6 +20,7 @@ pub mod softhsm;
 pub mod stack;
 pub mod stall;
 pub mod token;
+pub mod vault_server;
 
 pub use error::Error;
-pub use stack::{Stack, StackConfig, Stopped};
+pub use stack::{ExtraGateway, Stack, StackConfig, StackVault, Stopped};

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use krypton_dev::core::Ceremony;
 use krypton_dev::stack::{claim_data_dir, wipe_data_dir};
-use krypton_dev::{Error, Stack, StackConfig, token};
+use krypton_dev::vault_server::{AppendFsync, PostgresServer, RedisServer};
+use krypton_dev::{Error, Stack, StackConfig, StackVault, token};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Runs krypton-core and krypton-gateway on this machine with a throw-away PKI, SoftHSM2 token
@@ -38,6 +39,18 @@ struct Args {
     /// The core's KMIP listener for the gateway.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5697")]
     core_listen: SocketAddr,
+    /// Where the gateway keeps its keys: RocksDB in the data dir, or a private PostgreSQL or
+    /// Redis server started for this run (its keys are gone when the run ends).
+    #[arg(long, value_enum, default_value = "rocksdb")]
+    vault: VaultKind,
+}
+
+/// The gateway's vault backend in a dev run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum VaultKind {
+    Rocksdb,
+    Postgres,
+    Redis,
 }
 
 /// How often the running processes are checked while serving.
@@ -82,7 +95,29 @@ fn run(args: Args) -> Result<ExitCode, Error> {
     let mut terminate =
         signal(SignalKind::terminate()).map_err(|e| process_error("handle SIGTERM", e))?;
 
+    // Kept until the stack has stopped: the gateway closes its vault first.
+    let (mut _postgres, mut _redis) = (None, None);
+    let vault = match args.vault {
+        VaultKind::Rocksdb => StackVault::Rocksdb,
+        VaultKind::Postgres => {
+            let server = _postgres.insert(PostgresServer::start()?);
+            let database = server.create_database()?;
+            StackVault::Postgres {
+                url: server.url(&database),
+                password_file: server.password_file().to_owned(),
+            }
+        }
+        VaultKind::Redis => {
+            let server = _redis.insert(RedisServer::start(AppendFsync::EverySec)?);
+            StackVault::Redis {
+                url: server.url(),
+                password_file: server.password_file().to_owned(),
+                key_prefix: "krypton:".to_owned(),
+            }
+        }
+    };
     let mut config = StackConfig::new(&bin_dir, hsm);
+    config.vault = vault;
     config.data_dir = Some(data_dir);
     config.gateway_listen = args.listen;
     config.core_listen = args.core_listen;
@@ -173,6 +208,12 @@ fn print_banner(stack: &Stack, bin_dir: &Path) {
         _ => "was unsealed already",
     };
     println!("  unseal ceremony        {ceremony}");
+    let vault = match &stack.config().vault {
+        StackVault::Rocksdb => "RocksDB in the data dir".to_owned(),
+        StackVault::Postgres { url, .. } => format!("PostgreSQL {url} (this run only)"),
+        StackVault::Redis { url, .. } => format!("Redis {url} (this run only)"),
+    };
+    println!("  gateway vault          {vault}");
     println!(
         "  tenant / service       demo / app, L1 {:?} in SoftHSM2 token {:?}",
         token::L1_LABEL,

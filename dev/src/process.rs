@@ -40,6 +40,8 @@ pub struct Daemon {
     name: &'static str,
     child: Option<Child>,
     log: PathBuf,
+    /// The signal that asks it to stop.
+    stop_signal: Signal,
 }
 
 impl Daemon {
@@ -51,8 +53,22 @@ impl Daemon {
         envs: &[(&str, &OsStr)],
         log: &Path,
     ) -> Result<Self, Error> {
+        let mut command = Command::new(program);
+        command.args(args).envs(envs.iter().copied());
+        Self::spawn_command(name, command, log, Signal::SIGTERM)
+    }
+
+    /// Starts `command` as it is prepared (its user, its environment), its stdout and stderr
+    /// appended to `log`; [`stop`](Self::stop) sends it `stop_signal` first.
+    pub fn spawn_command(
+        name: &'static str,
+        mut command: Command,
+        log: &Path,
+        stop_signal: Signal,
+    ) -> Result<Self, Error> {
+        let program = Path::new(command.get_program()).to_owned();
         if !program.is_file() {
-            return Err(Error::MissingBinary(program.to_owned()));
+            return Err(Error::MissingBinary(program));
         }
         let log_file = File::options()
             .create(true)
@@ -68,16 +84,14 @@ impl Daemon {
             path: log.to_owned(),
             source,
         })?;
-        let mut command = Command::new(program);
         command
-            .args(args)
-            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(log_file)
             .stderr(stderr)
             .process_group(0);
-        // SAFETY: runs in the child between fork and exec, and makes one async-signal-safe
-        // system call (prctl) without allocating.
+        // SAFETY: runs in the child between fork and exec (after any change of user, which
+        // would clear the setting), and makes one async-signal-safe system call (prctl)
+        // without allocating.
         unsafe {
             command.pre_exec(|| {
                 nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)
@@ -92,6 +106,7 @@ impl Daemon {
             name,
             child: Some(child),
             log: log.to_owned(),
+            stop_signal,
         })
     }
 
@@ -158,7 +173,8 @@ impl Daemon {
         })
     }
 
-    /// Stops the daemon: SIGTERM, and SIGKILL if it has not exited after a grace period.
+    /// Stops the daemon: its stop signal (SIGTERM unless it was started with another), and
+    /// SIGKILL if it has not exited after a grace period.
     /// Returns how it exited (`None` if it had already been reaped).
     pub fn stop(&mut self) -> Result<Option<ExitStatus>, Error> {
         let Some(mut child) = self.child.take() else {
@@ -166,7 +182,7 @@ impl Daemon {
         };
         let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
         // ESRCH: it has exited already and only waits to be reaped.
-        let _ = kill(pid, Signal::SIGTERM);
+        let _ = kill(pid, self.stop_signal);
         let deadline = Instant::now() + STOP_GRACE;
         loop {
             match child.try_wait() {
@@ -186,6 +202,21 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// Kills the daemon and every process of its group at once (SIGKILL), as a crash would,
+    /// and reaps it.
+    pub fn kill(&mut self) -> Result<(), Error> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        let group = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+        // ESRCH: the group is gone already; the child is still reaped below.
+        let _ = nix::sys::signal::killpg(group, Signal::SIGKILL);
+        let killed = child.kill().and_then(|()| child.wait());
+        killed
+            .map(drop)
+            .map_err(|source| self.process_error("kill", source))
     }
 
     fn process_error(&self, action: &'static str, source: std::io::Error) -> Error {

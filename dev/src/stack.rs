@@ -13,7 +13,7 @@ use tempfile::TempDir;
 use crate::Error;
 use crate::config::{
     self, AllowedGateway, ClientTls, CoreKmip, GatewayCore, GatewayToml, Hardening, Mapping,
-    ServerTls, Vault,
+    Password, ServerTls, Vault,
 };
 use crate::core::{Ceremony, Core, share_files};
 use crate::pki::{self, DevPki, GATEWAY_IDENTITY, SERVER_NAMES};
@@ -44,6 +44,31 @@ pub struct StackConfig {
     /// The application identities the gateway maps to the tenant's service; each gets a client
     /// certificate.
     pub apps: Vec<String>,
+    /// Where the gateway keeps its keys.
+    pub vault: StackVault,
+}
+
+/// The vault of the stack's gateway, and of every other gateway started on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StackVault {
+    /// A RocksDB directory in the data dir: one gateway only.
+    Rocksdb,
+    /// A PostgreSQL database (see [`crate::vault_server::PostgresServer`]).
+    Postgres { url: String, password_file: PathBuf },
+    /// A Redis server, under a key prefix (see [`crate::vault_server::RedisServer`]).
+    Redis {
+        url: String,
+        password_file: PathBuf,
+        key_prefix: String,
+    },
+}
+
+/// A further gateway on the stack's core and vault ([`Stack::start_gateway`]), stopped when
+/// dropped.
+#[derive(Debug)]
+pub struct ExtraGateway {
+    pub daemon: Daemon,
+    pub addr: SocketAddr,
 }
 
 impl StackConfig {
@@ -60,6 +85,7 @@ impl StackConfig {
             tenant: "demo".to_owned(),
             service: "app".to_owned(),
             apps: vec!["app-alice".to_owned(), "app-bob".to_owned()],
+            vault: StackVault::Rocksdb,
         }
     }
 }
@@ -127,7 +153,7 @@ impl Stack {
         pki::create_private_dir(&logs)?;
 
         let (core, ceremony) = start_core(&config, &pki, &data_dir, core_addr)?;
-        let gateway = start_gateway(&config, &pki, &data_dir, gateway_addr, core_addr)?;
+        let gateway = start_gateway(&config, &pki, &data_dir, gateway_addr, core_addr, "gateway")?;
         Ok(Self {
             gateway,
             core,
@@ -188,6 +214,7 @@ impl Stack {
             &self.data_dir,
             self.gateway_addr,
             self.core_addr,
+            "gateway",
         )?;
         Ok(stopped)
     }
@@ -196,6 +223,22 @@ impl Stack {
     /// tenant's L1 must stay where it was.
     pub fn reconfigure_hsm(&mut self, hsm: HsmSetup) {
         self.config.hsm = hsm;
+    }
+
+    /// Starts another gateway on the same core and vault, on a free port, its configuration
+    /// and log named after `name` (not "gateway"). Only a shared vault (PostgreSQL, Redis) can
+    /// have two: a second gateway on the RocksDB vault fails to start.
+    pub fn start_gateway(&self, name: &str) -> Result<ExtraGateway, Error> {
+        let addr = free_loopback_addr()?;
+        let daemon = start_gateway(
+            &self.config,
+            &self.pki,
+            &self.data_dir,
+            addr,
+            self.core_addr,
+            name,
+        )?;
+        Ok(ExtraGateway { daemon, addr })
     }
 
     /// What the stack was started with: its tenant, service and applications among them.
@@ -408,12 +451,15 @@ fn settle_core(
     Ok(ceremony)
 }
 
+/// Starts a gateway whose configuration is `<data dir>/gateway/<name>.toml` and whose log is
+/// `<data dir>/logs/<name>.log`.
 fn start_gateway(
     config: &StackConfig,
     pki: &DevPki,
     data_dir: &Path,
     listen: SocketAddr,
     core_addr: SocketAddr,
+    name: &str,
 ) -> Result<Daemon, Error> {
     let dir = gateway_dir(data_dir);
     pki::create_private_dir(&dir)?;
@@ -445,23 +491,37 @@ fn start_gateway(
                 server_ca: pki.ca.clone(),
             },
         },
-        vault: Vault {
-            backend: "rocksdb",
-            path: gateway_vault(data_dir),
+        vault: match &config.vault {
+            StackVault::Rocksdb => Vault::Rocksdb {
+                path: gateway_vault(data_dir),
+            },
+            StackVault::Postgres { url, password_file } => Vault::Postgres {
+                url: url.clone(),
+                password: Password::File(password_file.clone()),
+            },
+            StackVault::Redis {
+                url,
+                password_file,
+                key_prefix,
+            } => Vault::Redis {
+                url: url.clone(),
+                password: Password::File(password_file.clone()),
+                key_prefix: key_prefix.clone(),
+            },
         },
         hardening: Hardening {
             allow_unlocked_memory: true,
         },
         identities,
     };
-    let config_file = dir.join("gateway.toml");
+    let config_file = dir.join(format!("{name}.toml"));
     config::write(&config_file, "gateway.toml", &toml)?;
     let mut gateway = Daemon::spawn(
         "krypton-gateway",
         &config.bin_dir.join("krypton-gateway"),
         &["--config".as_ref(), config_file.as_os_str()],
         &[],
-        &data_dir.join("logs").join("gateway.log"),
+        &data_dir.join("logs").join(format!("{name}.log")),
     )?;
     gateway.wait_for_listener(listen, GATEWAY_START_LIMIT)?;
     Ok(gateway)

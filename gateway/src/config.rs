@@ -23,8 +23,18 @@
 //! server_ca = "/etc/krypton/gateway/core-ca.pem"
 //!
 //! [vault]
-//! backend = "rocksdb"                # or "memory"
+//! backend = "rocksdb"                # or "memory", "postgres", "redis" (below)
 //! path = "/var/lib/krypton-gateway/vault"
+//! # backend = "postgres"
+//! # url = "postgres://krypton@db.example:5432/krypton"   # no password here
+//! # password = { file = "/etc/krypton/gateway/vault.password" }  # or { systemd_credential = "…" }
+//! # server_ca = "/etc/krypton/gateway/db-ca.pem"          # TLS, required off this host
+//! # pool_size = 16
+//! # connect_timeout = "5s"
+//! # request_timeout = "10s"
+//! # backend = "redis"
+//! # url = "rediss://krypton@cache.example:6380/0"
+//! # key_prefix = "krypton:"
 //!
 //! [hardening]
 //! allow_unlocked_memory = false      # development only: start where memory cannot be locked
@@ -37,9 +47,12 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use kmip::net::{ClientLimits, ClientTlsFiles, IdentitySource, ServerLimits, TlsFiles};
 use krypton_service::config::{parse_toml, read_toml, require_absolute, require_range};
 use krypton_service::hardening::Hardening;
+use krypton_service::secret_file::SecretSource;
 use krypton_service::telemetry::TelemetryConfig;
 use serde::Deserialize;
 
@@ -102,6 +115,111 @@ pub enum VaultConfig {
         /// The database directory. Absolute.
         path: PathBuf,
     },
+    /// A PostgreSQL database that several gateways may share.
+    Postgres(ServerVaultConfig),
+    /// A Redis server that several gateways may share.
+    Redis(ServerVaultConfig),
+}
+
+/// The settings of a vault on a database server, PostgreSQL or Redis.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerVaultConfig {
+    /// `postgres://user@host:port/database` or `redis://user@host:port/db` (`rediss://` for
+    /// TLS). Never with a password: that comes from [`password`](Self::password).
+    pub url: String,
+    /// Where the password is read at start-up, if the server asks for one.
+    #[serde(default)]
+    pub password: Option<SecretSource>,
+    /// The CA bundle the server's certificate must chain to. PostgreSQL: given, the connection
+    /// is TLS and verified; absent, plaintext, allowed only to a Unix socket or loopback.
+    /// Redis: the trust anchor of a `rediss://` URL. Absolute.
+    #[serde(default)]
+    pub server_ca: Option<PathBuf>,
+    /// How many connections the gateway keeps to the server.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+    /// The longest wait for a new connection.
+    #[serde(
+        default = "default_connect_timeout",
+        deserialize_with = "kmip::net::humantime_duration::deserialize"
+    )]
+    pub connect_timeout: Duration,
+    /// The longest one vault call may take, waiting for a free connection included: past it
+    /// the call fails, and the KMIP request with it.
+    #[serde(
+        default = "default_request_timeout",
+        deserialize_with = "kmip::net::humantime_duration::deserialize"
+    )]
+    pub request_timeout: Duration,
+    /// Redis only: what every key of this vault starts with, so that several vaults can share
+    /// one server.
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
+}
+
+impl ServerVaultConfig {
+    /// The most connections one gateway may keep to its vault server.
+    pub const MAX_POOL_SIZE: usize = 1024;
+    /// The longest timeout accepted: longer would hold KMIP clients past their own.
+    pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+
+    /// The settings of a vault at `url`, with no password, no TLS and the defaults.
+    #[must_use]
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            password: None,
+            server_ca: None,
+            pool_size: default_pool_size(),
+            connect_timeout: default_connect_timeout(),
+            request_timeout: default_request_timeout(),
+            key_prefix: default_key_prefix(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(path) = self.password.as_ref().and_then(SecretSource::file) {
+            require_absolute("vault.password.file", path)?;
+        }
+        if let Some(path) = &self.server_ca {
+            require_absolute("vault.server_ca", path)?;
+        }
+        require_range(
+            "vault.pool_size",
+            self.pool_size,
+            1,
+            Self::MAX_POOL_SIZE as u64,
+        )?;
+        for (key, timeout) in [
+            ("vault.connect_timeout", self.connect_timeout),
+            ("vault.request_timeout", self.request_timeout),
+        ] {
+            require_range(
+                key,
+                timeout.as_millis(),
+                1,
+                Self::MAX_TIMEOUT.as_millis() as u64,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn default_pool_size() -> usize {
+    16
+}
+
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_key_prefix() -> String {
+    "krypton:".to_owned()
 }
 
 /// `[keys]`: bounds on what one application may store and ask for.
@@ -179,8 +297,10 @@ impl Config {
         ] {
             require_absolute(key, path)?;
         }
-        if let VaultConfig::Rocksdb { path } = &self.vault {
-            require_absolute("vault.path", path)?;
+        match &self.vault {
+            VaultConfig::Memory {} => {}
+            VaultConfig::Rocksdb { path } => require_absolute("vault.path", path)?,
+            VaultConfig::Postgres(server) | VaultConfig::Redis(server) => server.validate()?,
         }
         require_range("keys.max_attributes", self.keys.max_attributes, 1, 1024)?;
         require_range(
@@ -379,6 +499,10 @@ mod tests {
                 "backend = \"memory\"\npath = \"/x\"",
             ),
             MINIMAL.replace("backend = \"memory\"", "backend = \"redis\""),
+            MINIMAL.replace(
+                "backend = \"memory\"",
+                "backend = \"redis\"\nurl = \"redis://h\"\npath = \"/x\"",
+            ),
             MINIMAL.replace("service = \"payments\"", "service = \"p\", role = \"x\""),
         ] {
             let error = Config::parse(&text).unwrap_err();
@@ -407,6 +531,61 @@ mod tests {
             Config::parse(&text).unwrap_err(),
             ConfigError::RelativePath(RelativePath {
                 key: "vault.path",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_shared_vault_takes_its_server_settings() {
+        let text = MINIMAL.replace(
+            "backend = \"memory\"",
+            "backend = \"postgres\"\nurl = \"postgres://k@db:5432/v\"\n\
+             password = { file = \"/etc/k/vault.password\" }\nserver_ca = \"/etc/k/db.pem\"\n\
+             pool_size = 4\nrequest_timeout = \"2s\"",
+        );
+        let VaultConfig::Postgres(vault) = Config::parse(&text).unwrap().vault().clone() else {
+            panic!("not a PostgreSQL vault");
+        };
+        assert_eq!(
+            vault,
+            ServerVaultConfig {
+                password: Some(SecretSource::File("/etc/k/vault.password".into())),
+                server_ca: Some("/etc/k/db.pem".into()),
+                pool_size: 4,
+                request_timeout: Duration::from_secs(2),
+                ..ServerVaultConfig::new("postgres://k@db:5432/v")
+            }
+        );
+        let redis = MINIMAL.replace(
+            "backend = \"memory\"",
+            "backend = \"redis\"\nurl = \"redis://localhost\"\n\
+             password = { systemd_credential = \"vault\" }",
+        );
+        assert!(matches!(
+            Config::parse(&redis).unwrap().vault(),
+            VaultConfig::Redis(ServerVaultConfig { password: Some(SecretSource::SystemdCredential(name)), .. }) if name == "vault"
+        ));
+        for (setting, key) in [
+            ("pool_size = 0", "vault.pool_size"),
+            ("pool_size = 1025", "vault.pool_size"),
+            ("connect_timeout = \"6m\"", "vault.connect_timeout"),
+        ] {
+            let text = redis.replace("[identities]", &format!("{setting}\n[identities]"));
+            let error = Config::parse(&text).unwrap_err();
+            assert!(
+                matches!(&error, ConfigError::OutOfRange(OutOfRange { key: k, .. }) if *k == key),
+                "{setting}: {error}"
+            );
+        }
+        let relative = redis.replace(
+            "password = { systemd_credential = \"vault\" }",
+            "password = { file = \"vault.password\" }",
+        );
+        assert!(matches!(
+            Config::parse(&relative).unwrap_err(),
+            ConfigError::RelativePath(RelativePath {
+                key: "vault.password.file",
                 ..
             })
         ));

@@ -30,7 +30,9 @@ mod vault;
 // The KMIP object rules the gateway shares with krypton-core, under the names its modules use.
 use kmip::objects::{attribute_policy, lifecycle, metadata, refusal};
 
-pub use config::{Config, CoreConfig, DEFAULT_CONFIG_PATH, KMIP_PORT, KeyLimits, VaultConfig};
+pub use config::{
+    Config, CoreConfig, DEFAULT_CONFIG_PATH, KMIP_PORT, KeyLimits, ServerVaultConfig, VaultConfig,
+};
 pub use core_link::{CoreError, CoreLink};
 pub use error::{ConfigError, Error, ErrorChain};
 pub use forward::delegated;
@@ -39,5 +41,6 @@ pub use principal::{L3Ref, Principal, Tenancy};
 pub use server::Server;
 pub use service::Gateway;
 pub use vault::{
-    Filter, MemoryVault, Record, RocksDbVault, ShredNotice, Vault, VaultError, WrappedKey,
+    Filter, MemoryVault, PostgresVault, Record, RedisVault, RocksDbVault, ShredNotice, Vault,
+    VaultError, WrappedKey,
 };

@@ -20,20 +20,27 @@ use crate::core_link::CoreLink;
 use crate::error::{Error, ErrorChain};
 use crate::principal::Tenancy;
 use crate::service::Gateway;
-use crate::vault::{MemoryVault, RocksDbVault, Vault};
+use crate::vault::{MemoryVault, PostgresVault, RedisVault, RocksDbVault, Vault};
 
 /// A gateway bound to its port, ready to serve.
 #[derive(Debug)]
 pub struct Server {
+    endpoint: Endpoint,
+    gateway: Backend,
+}
+
+/// What the gateway serves on, whatever its vault: the listener, its TLS and bounds, the
+/// telemetry listener and what SIGHUP reloads.
+#[derive(Debug)]
+struct Endpoint {
     listener: TcpListener,
     tls: TlsSource,
-    /// The configuration file to read again on SIGHUP, and the signal's stream.
-    reload: Option<Reload>,
+    tls_reload: TlsReload,
     identity_source: IdentitySource,
     limits: ServerLimits,
-    tls_reload: TlsReload,
+    /// The configuration file to read again on SIGHUP, and the signal's stream.
+    reload: Option<Reload>,
     telemetry: Option<Telemetry>,
-    gateway: Backend,
 }
 
 /// A configuration file to read again when SIGHUP arrives.
@@ -48,6 +55,8 @@ struct Reload {
 enum Backend {
     Memory(Arc<Gateway<MemoryVault>>),
     RocksDb(Arc<Gateway<RocksDbVault>>),
+    Postgres(Arc<Gateway<PostgresVault>>),
+    Redis(Arc<Gateway<RedisVault>>),
 }
 
 impl Server {
@@ -74,6 +83,14 @@ impl Server {
                 let vault = RocksDbVault::open(path).await?;
                 Backend::RocksDb(Arc::new(Gateway::new(vault, core, tenancy, keys)))
             }
+            VaultConfig::Postgres(settings) => {
+                let vault = PostgresVault::connect(settings).await?;
+                Backend::Postgres(Arc::new(Gateway::new(vault, core, tenancy, keys)))
+            }
+            VaultConfig::Redis(settings) => {
+                let vault = RedisVault::connect(settings).await?;
+                Backend::Redis(Arc::new(Gateway::new(vault, core, tenancy, keys)))
+            }
         };
         let listener = TcpListener::bind(config.listen())
             .await
@@ -85,16 +102,16 @@ impl Server {
             Some(telemetry) => Some(Telemetry::bind(telemetry).await?),
             None => None,
         };
-        Ok(Self {
+        let endpoint = Endpoint {
             listener,
             tls,
-            reload: None,
             tls_reload,
             identity_source: config.identity_source(),
             limits: config.limits().clone(),
+            reload: None,
             telemetry,
-            gateway,
-        })
+        };
+        Ok(Self { endpoint, gateway })
     }
 
     /// The address the listener is bound to (useful when the configuration asks for port 0).
@@ -103,7 +120,7 @@ impl Server {
     ///
     /// The OS error if the socket cannot tell.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.endpoint.listener.local_addr()
     }
 
     /// From now on SIGHUP reads `path` again and applies its `[identities]` and `[tls]` (see
@@ -118,60 +135,42 @@ impl Server {
             context: "installing the SIGHUP handler",
             source,
         })?;
-        self.reload = Some(Reload { path, hangups });
+        self.endpoint.reload = Some(Reload { path, hangups });
         Ok(self)
     }
 
     /// The address of the telemetry listener, if one is configured.
     pub fn telemetry_addr(&self) -> Option<SocketAddr> {
-        self.telemetry.as_ref()?.local_addr().ok()
+        self.endpoint.telemetry.as_ref()?.local_addr().ok()
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish and closes the
     /// vault. Meanwhile a task delivers the notices of destroyed keys to the core.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        match self.gateway {
-            Backend::Memory(gateway) => {
-                serve(
-                    self.listener,
-                    self.tls,
-                    self.identity_source,
-                    self.limits,
-                    (self.reload, self.tls_reload),
-                    self.telemetry,
-                    gateway,
-                    shutdown,
-                )
-                .await;
-            }
-            Backend::RocksDb(gateway) => {
-                serve(
-                    self.listener,
-                    self.tls,
-                    self.identity_source,
-                    self.limits,
-                    (self.reload, self.tls_reload),
-                    self.telemetry,
-                    gateway,
-                    shutdown,
-                )
-                .await;
-            }
+        let Self { endpoint, gateway } = self;
+        match gateway {
+            Backend::Memory(gateway) => serve(endpoint, gateway, shutdown).await,
+            Backend::RocksDb(gateway) => serve(endpoint, gateway, shutdown).await,
+            Backend::Postgres(gateway) => serve(endpoint, gateway, shutdown).await,
+            Backend::Redis(gateway) => serve(endpoint, gateway, shutdown).await,
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)] // one call site per vault backend, each the same
 async fn serve<V: Vault>(
-    listener: TcpListener,
-    tls: TlsSource,
-    identity_source: IdentitySource,
-    limits: ServerLimits,
-    (reload, tls_reload): (Option<Reload>, TlsReload),
-    telemetry: Option<Telemetry>,
+    endpoint: Endpoint,
     gateway: Arc<Gateway<V>>,
     shutdown: impl Future<Output = ()>,
 ) {
+    let Endpoint {
+        listener,
+        tls,
+        tls_reload,
+        identity_source,
+        limits,
+        reload,
+        telemetry,
+    } = endpoint;
     let courier = tokio::spawn({
         let gateway = Arc::clone(&gateway);
         async move { gateway.run_courier().await }

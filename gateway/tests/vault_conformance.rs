@@ -9,7 +9,12 @@ use std::sync::Arc;
 
 use common::records::{CREATED, l3, record};
 use kmip::{Attribute, CryptographicUsageMask, DateTime, Name, State, StorageStatusMask};
-use krypton_gateway::{Filter, MemoryVault, Record, RocksDbVault, ShredNotice, Vault, VaultError};
+use krypton_dev::vault_server::{PostgresServer, RedisServer};
+use krypton_gateway::{
+    Filter, MemoryVault, PostgresVault, Record, RedisVault, RocksDbVault, ServerVaultConfig,
+    ShredNotice, Vault, VaultError,
+};
+use krypton_service::secret_file::SecretSource;
 use tempfile::TempDir;
 
 /// The tests' clock: the moment every test record was created.
@@ -420,8 +425,39 @@ async fn rocksdb() -> (RocksDbVault, TempDir) {
     (vault, dir)
 }
 
+/// A fresh database on the test binary's PostgreSQL server.
+async fn postgres() -> (PostgresVault, ()) {
+    let (url, password) = tokio::task::spawn_blocking(|| {
+        let server = PostgresServer::shared().unwrap();
+        let database = server.create_database().unwrap();
+        (server.url(&database), server.password_file().to_owned())
+    })
+    .await
+    .unwrap();
+    let mut settings = ServerVaultConfig::new(url);
+    settings.password = Some(SecretSource::File(password));
+    (PostgresVault::connect(&settings).await.unwrap(), ())
+}
+
+/// A fresh key prefix on the test binary's Redis server.
+async fn redis() -> (RedisVault, ()) {
+    let (url, password, prefix) = tokio::task::spawn_blocking(|| {
+        let server = RedisServer::shared().unwrap();
+        let prefix = server.key_prefix();
+        (server.url(), server.password_file().to_owned(), prefix)
+    })
+    .await
+    .unwrap();
+    let mut settings = ServerVaultConfig::new(url);
+    settings.password = Some(SecretSource::File(password));
+    settings.key_prefix = prefix;
+    (RedisVault::connect(&settings).await.unwrap(), ())
+}
+
 conformance!(memory_backend, memory);
 conformance!(rocksdb_backend, rocksdb);
+conformance!(postgres_backend, postgres);
+conformance!(redis_backend, redis);
 
 // ---- Records moved or copied into place ------------------------------------------------------
 

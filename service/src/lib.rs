@@ -28,6 +28,7 @@ pub mod daemon;
 mod error_chain;
 pub mod hardening;
 pub mod notify;
+pub mod secret_file;
 pub mod telemetry;
 
 pub use error_chain::ErrorChain;

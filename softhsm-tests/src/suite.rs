@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use krypton_dev::softhsm::{self, SoftHsm};
 use krypton_dev::stall::HsmStall;
 use krypton_dev::token::{self, HsmSetup, TOKEN_LABEL};
-use krypton_dev::{Stack, StackConfig};
+use krypton_dev::{Stack, StackConfig, StackVault};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 use crate::binaries::{debug_bin_dir, debug_binary};
@@ -45,11 +45,22 @@ impl Fixture {
 
     /// As [`Fixture::stack`], with the tenant linked to the L1 of `hsm` (see [`Fixture::new_l1`]).
     pub fn stack_with(&self, hsm: HsmSetup) -> Stack {
+        Self::start(StackConfig::new(&debug_bin_dir(), hsm))
+    }
+
+    /// As [`Fixture::stack`], with the gateway's keys in `vault`.
+    pub fn stack_on(&self, vault: StackVault) -> Stack {
+        Self::start(StackConfig {
+            vault,
+            ..StackConfig::new(&debug_bin_dir(), self.hsm.clone())
+        })
+    }
+
+    fn start(config: StackConfig) -> Stack {
         for name in ["krypton-core", "kryptonctl", "krypton-gateway"] {
             debug_binary(name).unwrap_or_else(|message| panic!("{message}"));
         }
-        Stack::start(StackConfig::new(&debug_bin_dir(), hsm))
-            .unwrap_or_else(|error| panic!("the stack did not start: {error}"))
+        Stack::start(config).unwrap_or_else(|error| panic!("the stack did not start: {error}"))
     }
 
     /// Generates an L1 key labelled `label` in the dev token, for a test that goes on to delete

@@ -6,21 +6,26 @@
 //! read under another key ([`Record::check_place`]); the wrapped key inside is bound to both by
 //! the core, so a record altered to match its new key still does not unwrap.
 //!
-//! The trait asks only what a key-value store with a compare-and-set can give, so Redis and
-//! PostgreSQL backends fit beside the two here: create-if-absent, read, replace-if-unchanged
+//! The trait asks only what a key-value store with a compare-and-set can give, so the Redis and
+//! PostgreSQL backends fit beside the in-memory and RocksDB ones: create-if-absent, read, replace-if-unchanged
 //! (by [`Record::revision`]) and a scan of one owner's records. Destroying a key is a
 //! replacement that drops the wrapped bytes and keeps the metadata, as KMIP requires of Destroy,
 //! and queues a [`ShredNotice`] for the core in the same atomic write: the queue is a second
 //! keyspace beside the records, written in one transaction with them.
 
+mod key;
 mod memory;
+mod postgres;
 mod record;
+mod redis;
 mod rocksdb;
 mod shred_notice;
 
 use std::error::Error as StdError;
 use std::future::Future;
 
+pub use self::postgres::PostgresVault;
+pub use self::redis::RedisVault;
 pub use self::rocksdb::RocksDbVault;
 pub use kmip::objects::Filter;
 pub use memory::MemoryVault;
@@ -188,7 +193,23 @@ pub enum VaultError {
         id: String,
     },
 
+    /// The vault's settings cannot be used: a URL that does not parse, a password inline, TLS
+    /// asked for in two places. Found when the vault is opened, before anything is served.
+    #[error("the vault settings cannot be used: {0}")]
+    Settings(String),
+
     /// A blocking vault task panicked or was cancelled.
     #[error("a vault task failed")]
     Task(#[source] tokio::task::JoinError),
+}
+
+/// A [`VaultError::Storage`] for the backend's `source` error met while doing `context`.
+pub(crate) fn storage(
+    context: &'static str,
+    source: impl Into<Box<dyn StdError + Send + Sync>>,
+) -> VaultError {
+    VaultError::Storage {
+        context,
+        source: source.into(),
+    }
 }

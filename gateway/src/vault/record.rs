@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use kmip::objects::wrap_binding::BLOB_FORMAT_ID_ONLY;
 
-use crate::cbor::Bytes;
+use crate::cbor::{self, Bytes};
 use crate::metadata::Metadata;
 use crate::principal::L3Ref;
-use crate::vault::VaultError;
+use crate::vault::{VaultError, storage};
 
 /// A record of the vault, keyed by `(owner, id)`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +65,22 @@ impl Record {
             })
         }
     }
+}
+
+/// A record's stored form (CBOR), for backends that store bytes.
+pub(super) fn encode(record: &Record) -> Result<Vec<u8>, VaultError> {
+    cbor::encode(record).map_err(|source| storage("encoding a record", source))
+}
+
+/// The record stored under `(owner, id)`, if it decodes and names that owner and id.
+pub(super) fn decode(owner: &str, id: &str, value: &[u8]) -> Result<Record, VaultError> {
+    let record: Record = cbor::decode(value).map_err(|source| VaultError::Corrupt {
+        owner: owner.to_owned(),
+        id: id.to_owned(),
+        source: Box::new(source),
+    })?;
+    record.check_place(owner, id)?;
+    Ok(record)
 }
 
 /// An L4 key as the core wrapped it: a self-describing blob (format, L3 version, nonce,

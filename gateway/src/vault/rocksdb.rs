@@ -29,7 +29,9 @@ use ::rocksdb::{
 };
 
 use crate::cbor;
-use crate::vault::{Filter, Record, ShredNotice, Vault, VaultError};
+use crate::vault::key::{owner_prefix, record_key, split_key};
+use crate::vault::record::{decode, encode};
+use crate::vault::{Filter, Record, ShredNotice, Vault, VaultError, storage};
 
 /// The column family of the shred notices not yet acknowledged by the core.
 const SHREDS: &str = "shreds";
@@ -393,59 +395,6 @@ impl<'a> Claim<'a> {
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
         self.inner.creating().remove(&self.key);
-    }
-}
-
-/// The key of a record: the owner's length (4 bytes, big-endian) and bytes, then the id. The
-/// length prefix keeps one owner's records a contiguous range that no other owner's name can
-/// extend.
-fn record_key(owner: &str, id: &str) -> Vec<u8> {
-    let mut key = owner_prefix(owner);
-    key.extend_from_slice(id.as_bytes());
-    key
-}
-
-/// The owner and id of a [`record_key`], for an error message (lossily, if it is damaged).
-fn split_key(key: &[u8]) -> (String, String) {
-    let (length, rest) = key.split_at(key.len().min(4));
-    let length = <[u8; 4]>::try_from(length).map_or(0, u32::from_be_bytes);
-    let (owner, id) = rest.split_at(rest.len().min(usize::try_from(length).unwrap_or(0)));
-    (
-        String::from_utf8_lossy(owner).into_owned(),
-        String::from_utf8_lossy(id).into_owned(),
-    )
-}
-
-fn owner_prefix(owner: &str) -> Vec<u8> {
-    let length = u32::try_from(owner.len()).unwrap_or(u32::MAX);
-    let mut prefix = Vec::with_capacity(4 + owner.len());
-    prefix.extend_from_slice(&length.to_be_bytes());
-    prefix.extend_from_slice(owner.as_bytes());
-    prefix
-}
-
-fn encode(record: &Record) -> Result<Vec<u8>, VaultError> {
-    cbor::encode(record).map_err(|source| storage("encoding a record", source))
-}
-
-/// The record stored under `(owner, id)`, if it decodes and names that owner and id.
-fn decode(owner: &str, id: &str, value: &[u8]) -> Result<Record, VaultError> {
-    let record: Record = cbor::decode(value).map_err(|source| VaultError::Corrupt {
-        owner: owner.to_owned(),
-        id: id.to_owned(),
-        source: Box::new(source),
-    })?;
-    record.check_place(owner, id)?;
-    Ok(record)
-}
-
-fn storage(
-    context: &'static str,
-    source: impl std::error::Error + Send + Sync + 'static,
-) -> VaultError {
-    VaultError::Storage {
-        context,
-        source: Box::new(source),
     }
 }
 

@@ -134,23 +134,29 @@ fn default_max_depth() -> usize {
     Limits::default().max_depth
 }
 
-/// A [`Duration`] as a humantime string, zero refused.
-mod humantime_duration {
+/// A [`Duration`] as a humantime string, zero refused: for `#[serde(with = ...)]` in the
+/// configuration of other parts too, so every duration in a file reads the same way.
+pub mod humantime_duration {
     use std::time::Duration;
 
     use serde::de::Error as _;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(
-        duration: &Duration,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
+    /// Writes `duration` as a humantime string.
+    ///
+    /// # Errors
+    ///
+    /// The serializer's.
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(&humantime::format_duration(*duration))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Duration, D::Error> {
+    /// Reads a humantime string, refusing zero.
+    ///
+    /// # Errors
+    ///
+    /// A string that is no duration, or zero.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(deserializer)?;
         let duration = humantime::parse_duration(&text).map_err(D::Error::custom)?;
         if duration.is_zero() {

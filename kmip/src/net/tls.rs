@@ -120,6 +120,21 @@ pub fn client_config(files: &ClientTlsFiles) -> Result<ClientConfig, NetError> {
         .map_err(|source| key_mismatch(&files.cert_chain, &files.private_key, source))
 }
 
+/// A TLS client configuration that verifies the server against `server_ca` and presents no
+/// certificate: for servers that authenticate their clients otherwise (a database password).
+///
+/// # Errors
+///
+/// A configuration variant of [`NetError`] that names the file at fault.
+pub fn server_verifying_config(server_ca: &Path) -> Result<ClientConfig, NetError> {
+    let roots = root_store(server_ca)?;
+    Ok(ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(PROTOCOL_VERSIONS)
+        .map_err(NetError::TlsSetup)?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// The one crypto provider: aws-lc-rs with its default suites and key exchange groups.
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(aws_lc_rs::default_provider())

@@ -1,0 +1,501 @@
+//! The shared vault on PostgreSQL: one row per record, CBOR under `(owner, id)`, so that many
+//! gateways can serve the same keys.
+//!
+//! A Create is one `INSERT … ON CONFLICT DO NOTHING`: of two gateways creating one id, one
+//! stores it. A change reads the row `FOR UPDATE` in a transaction, checks the record's place
+//! and revision, and writes it back: concurrent changes of one record, from any gateway, are
+//! ordered by the row lock and none is lost. A Destroy writes the record and its shred notice
+//! in the same transaction. Every session runs with `synchronous_commit = on`, whatever the
+//! server's default, so an acknowledged write is in the server's flushed WAL.
+//!
+//! The gateway creates and migrates its own schema: a `krypton_vault_schema` table holds the
+//! version, and a gateway that finds a newer one refuses to start rather than guess. Gateways
+//! starting together take turns through an advisory lock.
+//!
+//! Every call is bounded: a pooled connection is waited for, and the whole call answered,
+//! within `request_timeout`; the server ends a statement or an idle transaction past the same
+//! bound, so a gateway that dies mid-change does not hold a row.
+
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction,
+};
+use tokio_postgres::NoTls;
+use tokio_postgres::config::{Config as PgConfig, Host, SslMode};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::cbor;
+use crate::config::ServerVaultConfig;
+use crate::vault::record::{decode, encode};
+use crate::vault::{Filter, Record, ShredNotice, Vault, VaultError, storage};
+
+/// The schema version this gateway writes and reads.
+const SCHEMA_VERSION: i32 = 1;
+
+/// The schema of each version, applied in order from the one found.
+const MIGRATIONS: [&str; 1] = [r#"
+    CREATE TABLE krypton_vault_records (
+        owner text COLLATE "C" NOT NULL,
+        id text COLLATE "C" NOT NULL,
+        record bytea NOT NULL,
+        PRIMARY KEY (owner, id)
+    );
+    CREATE TABLE krypton_vault_shreds (
+        owner text COLLATE "C" NOT NULL,
+        id text COLLATE "C" NOT NULL,
+        notice bytea NOT NULL,
+        PRIMARY KEY (owner, id)
+    );
+"#];
+
+/// The advisory lock migrations take ("kryptonM").
+const MIGRATION_LOCK: i64 = 0x6b72_7970_746f_6e4d;
+/// The advisory lock that orders counting and growing the shred queue ("kryptonS"), so its
+/// bound holds under concurrent Destroys.
+const SHRED_QUEUE_LOCK: i64 = 0x6b72_7970_746f_6e53;
+
+/// How many of one owner's records Locate reads per query.
+const LOCATE_PAGE: i64 = 256;
+
+/// A vault in a PostgreSQL database, through a pool of connections.
+#[derive(Clone)]
+pub struct PostgresVault {
+    pool: Pool,
+    request_timeout: Duration,
+}
+
+impl fmt::Debug for PostgresVault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresVault")
+            .field("pool", &self.pool.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresVault {
+    /// Connects to the database `settings` names, creating or migrating the schema.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Settings`] for settings that cannot be used, [`VaultError::Storage`] if
+    /// the server cannot be reached, refuses the login, or holds a newer schema.
+    pub async fn connect(settings: &ServerVaultConfig) -> Result<Self, VaultError> {
+        let config = session_config(settings)?;
+        let recycling = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match &settings.server_ca {
+            Some(ca) => {
+                let tls = kmip::net::server_verifying_config(ca)
+                    .map_err(|source| storage("loading the vault server's CA", source))?;
+                Manager::from_config(config, MakeRustlsConnect::new(tls), recycling)
+            }
+            None => Manager::from_config(config, NoTls, recycling),
+        };
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(settings.request_timeout))
+            .create_timeout(Some(settings.connect_timeout))
+            .recycle_timeout(Some(settings.connect_timeout))
+            .build()
+            .map_err(|source| storage("building the connection pool", source))?;
+        let vault = Self {
+            pool,
+            request_timeout: settings.request_timeout,
+        };
+        vault.bounded("migrating the schema", migrate).await?;
+        Ok(vault)
+    }
+
+    /// Runs `call` on a pooled connection, failing with a [`VaultError::Storage`] about
+    /// `context` if waiting for the connection and the call take longer than the timeout.
+    async fn bounded<T, F, Fut>(&self, context: &'static str, call: F) -> Result<T, VaultError>
+    where
+        F: FnOnce(Object) -> Fut,
+        Fut: Future<Output = Result<T, VaultError>>,
+    {
+        let work = async {
+            let client = self
+                .pool
+                .get()
+                .await
+                .map_err(|source| storage(context, source))?;
+            call(client).await
+        };
+        tokio::time::timeout(self.request_timeout, work)
+            .await
+            .map_err(|_| {
+                storage(
+                    context,
+                    format!("no answer within {:?}", self.request_timeout),
+                )
+            })?
+    }
+}
+
+/// The connection settings: the URL's, checked, with the password, TLS and the session
+/// settings the vault relies on.
+fn session_config(settings: &ServerVaultConfig) -> Result<PgConfig, VaultError> {
+    let mut config = PgConfig::from_str(&settings.url).map_err(|error| {
+        VaultError::Settings(format!("vault.url is not a PostgreSQL URL: {error}"))
+    })?;
+    if config.get_password().is_some() {
+        return Err(VaultError::Settings(
+            "vault.url carries a password: give it in vault.password (a file or a systemd \
+             credential) instead"
+                .into(),
+        ));
+    }
+    if config.get_ssl_mode() != SslMode::Prefer {
+        return Err(VaultError::Settings(
+            "vault.url sets sslmode: TLS is on when vault.server_ca names the server's CA".into(),
+        ));
+    }
+    if settings.server_ca.is_some() {
+        config.ssl_mode(SslMode::Require);
+    } else if config.get_hosts().iter().all(is_local) {
+        config.ssl_mode(SslMode::Disable);
+    } else {
+        return Err(VaultError::Settings(
+            "vault.url names a host off this machine: give vault.server_ca, so that the \
+             connection is TLS and the server verified"
+                .into(),
+        ));
+    }
+    if let Some(password) = &settings.password {
+        let password = password
+            .read()
+            .map_err(|source| storage("reading the vault password", source))?;
+        config.password(password.as_slice());
+    }
+    let bound = settings.request_timeout.as_millis();
+    let options = format!(
+        "{} -c synchronous_commit=on -c statement_timeout={bound} \
+         -c idle_in_transaction_session_timeout={bound}",
+        config.get_options().unwrap_or_default()
+    );
+    config
+        .options(options.trim_start())
+        .application_name("krypton-gateway")
+        .connect_timeout(settings.connect_timeout);
+    Ok(config)
+}
+
+/// Whether a connection to `host` stays on this machine.
+fn is_local(host: &Host) -> bool {
+    match host {
+        Host::Unix(_) => true,
+        Host::Tcp(name) => {
+            name == "localhost" || IpAddr::from_str(name).is_ok_and(|ip| ip.is_loopback())
+        }
+    }
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`], in one transaction under the migration lock.
+async fn migrate(mut client: Object) -> Result<(), VaultError> {
+    let failed = |source| storage("migrating the schema", source);
+    let tx = client.transaction().await.map_err(failed)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(failed)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS krypton_vault_schema (version integer NOT NULL)")
+        .await
+        .map_err(failed)?;
+    let found: i32 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM krypton_vault_schema",
+            &[],
+        )
+        .await
+        .map_err(failed)?
+        .get(0);
+    if found > SCHEMA_VERSION {
+        return Err(storage(
+            "migrating the schema",
+            format!(
+                "the vault's schema is version {found}, newer than this gateway's \
+                 {SCHEMA_VERSION}: upgrade the gateway"
+            ),
+        ));
+    }
+    for migration in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
+        tx.batch_execute(migration).await.map_err(failed)?;
+    }
+    if found < SCHEMA_VERSION {
+        tx.execute("DELETE FROM krypton_vault_schema", &[])
+            .await
+            .map_err(failed)?;
+        tx.execute(
+            "INSERT INTO krypton_vault_schema (version) VALUES ($1)",
+            &[&SCHEMA_VERSION],
+        )
+        .await
+        .map_err(failed)?;
+    }
+    tx.commit().await.map_err(failed)
+}
+
+impl Vault for PostgresVault {
+    async fn create(&self, record: Record) -> Result<(), VaultError> {
+        let value = encode(&record)?;
+        self.bounded("creating a record", move |client| async move {
+            let failed = |source| storage("creating a record", source);
+            let insert = client
+                .prepare_cached(
+                    "INSERT INTO krypton_vault_records (owner, id, record) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .await
+                .map_err(failed)?;
+            let inserted = client
+                .execute(&insert, &[&record.owner, &record.id, &value])
+                .await
+                .map_err(failed)?;
+            if inserted == 0 {
+                Err(VaultError::Exists)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn get(&self, owner: &str, id: &str) -> Result<Option<Record>, VaultError> {
+        self.bounded("reading a record", |client| async move {
+            read_record(&client, owner, id, "").await
+        })
+        .await
+    }
+
+    async fn update(&self, record: Record) -> Result<(), VaultError> {
+        self.bounded("updating a record", |mut client| async move {
+            let failed = |source| storage("updating a record", source);
+            let tx = client.transaction().await.map_err(failed)?;
+            replace(&tx, record).await?;
+            tx.commit().await.map_err(failed)
+        })
+        .await
+    }
+
+    async fn locate(
+        &self,
+        owner: &str,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<String>, VaultError> {
+        self.bounded("scanning records", |client| async move {
+            let failed = |source| storage("scanning records", source);
+            let page = client
+                .prepare_cached(
+                    "SELECT id, record FROM krypton_vault_records WHERE owner = $1 AND id > $2 \
+                     ORDER BY id LIMIT $3",
+                )
+                .await
+                .map_err(failed)?;
+            let mut ids = Vec::new();
+            let mut after = String::new();
+            loop {
+                let rows = client
+                    .query(&page, &[&owner, &after, &LOCATE_PAGE])
+                    .await
+                    .map_err(failed)?;
+                let full = i64::try_from(rows.len()).is_ok_and(|len| len == LOCATE_PAGE);
+                for row in rows {
+                    let id: String = row.get(0);
+                    let record = decode(owner, &id, row.get(1))?;
+                    if filter.matches(&record.id, &record.metadata) {
+                        ids.push(record.id);
+                        if ids.len() >= limit {
+                            return Ok(ids);
+                        }
+                    }
+                    after = id;
+                }
+                if !full {
+                    return Ok(ids);
+                }
+            }
+        })
+        .await
+    }
+
+    async fn shred(&self, record: Record, max_pending: usize) -> Result<(), VaultError> {
+        let notice = cbor::encode(&ShredNotice::of(&record))
+            .map_err(|source| storage("encoding a shred notice", source))?;
+        let max_pending_i64 = i64::try_from(max_pending).unwrap_or(i64::MAX);
+        self.bounded("destroying a record", move |mut client| async move {
+            let failed = |source| storage("destroying a record", source);
+            let tx = client.transaction().await.map_err(failed)?;
+            let record = replace(&tx, record).await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SHRED_QUEUE_LOCK])
+                .await
+                .map_err(failed)?;
+            // A key whose notice is queued already takes no new place.
+            let others: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM krypton_vault_shreds WHERE NOT (owner = $1 AND id = $2)",
+                    &[&record.owner, &record.id],
+                )
+                .await
+                .map_err(failed)?
+                .get(0);
+            if others >= max_pending_i64 {
+                // Dropping the transaction rolls the record back too.
+                return Err(VaultError::ShredQueueFull { limit: max_pending });
+            }
+            let queue = tx
+                .prepare_cached(
+                    "INSERT INTO krypton_vault_shreds (owner, id, notice) VALUES ($1, $2, $3) \
+                     ON CONFLICT (owner, id) DO UPDATE SET notice = EXCLUDED.notice",
+                )
+                .await
+                .map_err(failed)?;
+            tx.execute(&queue, &[&record.owner, &record.id, &notice])
+                .await
+                .map_err(failed)?;
+            tx.commit().await.map_err(failed)
+        })
+        .await
+    }
+
+    async fn shred_pending(&self, owner: &str, id: &str) -> Result<bool, VaultError> {
+        self.bounded("reading a shred notice", |client| async move {
+            let failed = |source| storage("reading a shred notice", source);
+            let exists = client
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM krypton_vault_shreds WHERE owner = $1 AND id = $2)",
+                )
+                .await
+                .map_err(failed)?;
+            Ok(client
+                .query_one(&exists, &[&owner, &id])
+                .await
+                .map_err(failed)?
+                .get(0))
+        })
+        .await
+    }
+
+    async fn pending_shreds(&self, limit: usize) -> Result<Vec<ShredNotice>, VaultError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.bounded("scanning shred notices", |client| async move {
+            let failed = |source| storage("scanning shred notices", source);
+            let rows = client
+                .query(
+                    "SELECT owner, id, notice FROM krypton_vault_shreds ORDER BY owner, id LIMIT $1",
+                    &[&limit],
+                )
+                .await
+                .map_err(failed)?;
+            rows.iter()
+                .map(|row| {
+                    cbor::decode(row.get(2)).map_err(|source| VaultError::Corrupt {
+                        owner: row.get(0),
+                        id: row.get(1),
+                        source: Box::new(source),
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn acknowledge_shred(&self, owner: &str, id: &str) -> Result<(), VaultError> {
+        self.bounded("removing a shred notice", |client| async move {
+            client
+                .execute(
+                    "DELETE FROM krypton_vault_shreds WHERE owner = $1 AND id = $2",
+                    &[&owner, &id],
+                )
+                .await
+                .map_err(|source| storage("removing a shred notice", source))?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// The owner's record `id`; `lock` is appended to the query (`FOR UPDATE` in a change).
+async fn read_record(
+    client: &impl GenericClient,
+    owner: &str,
+    id: &str,
+    lock: &str,
+) -> Result<Option<Record>, VaultError> {
+    let failed = |source| storage("reading a record", source);
+    let select = client
+        .prepare_cached(&format!(
+            "SELECT record FROM krypton_vault_records WHERE owner = $1 AND id = $2 {lock}"
+        ))
+        .await
+        .map_err(failed)?;
+    client
+        .query_opt(&select, &[&owner, &id])
+        .await
+        .map_err(failed)?
+        .map(|row| decode(owner, id, row.get(0)))
+        .transpose()
+}
+
+/// Writes `record` over the stored one in `tx` if that is still at `record.revision`, with the
+/// next revision; gives the record back for the rest of the transaction.
+async fn replace(tx: &Transaction<'_>, mut record: Record) -> Result<Record, VaultError> {
+    let stored = read_record(tx, &record.owner, &record.id, "FOR UPDATE")
+        .await?
+        .ok_or(VaultError::NotFound)?;
+    if stored.revision != record.revision {
+        return Err(VaultError::Conflict);
+    }
+    record.revision = record.revision.saturating_add(1);
+    let value = encode(&record)?;
+    let failed = |source| storage("writing a record", source);
+    let write = tx
+        .prepare_cached("UPDATE krypton_vault_records SET record = $3 WHERE owner = $1 AND id = $2")
+        .await
+        .map_err(failed)?;
+    tx.execute(&write, &[&record.owner, &record.id, &value])
+        .await
+        .map_err(failed)?;
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(url: &str) -> String {
+        match session_config(&ServerVaultConfig::new(url)) {
+            Err(VaultError::Settings(why)) => why,
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unusable_urls_are_refused_before_connecting() {
+        assert!(refusal("postgres://k:secret@localhost/v").contains("password"));
+        assert!(refusal("postgres://k@localhost/v?sslmode=disable").contains("sslmode"));
+        assert!(refusal("postgres://k@db.example/v").contains("server_ca"));
+        assert!(refusal("mysql://k@localhost/v").contains("not a PostgreSQL URL"));
+    }
+
+    #[test]
+    fn a_local_server_is_plaintext_and_every_session_commits_synchronously() {
+        for url in [
+            "postgres://k@localhost/v",
+            "postgres://k@127.0.0.1:5433/v",
+            "postgres://k@%2Frun%2Fpostgresql/v",
+        ] {
+            let config = session_config(&ServerVaultConfig::new(url)).unwrap();
+            assert_eq!(config.get_ssl_mode(), SslMode::Disable, "{url}");
+            let options = config.get_options().unwrap();
+            assert!(options.contains("-c synchronous_commit=on"), "{options}");
+            assert!(options.contains("-c statement_timeout=10000"), "{options}");
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! Two krypton-gateway processes on one shared vault (PostgreSQL, Redis), in front of one
+//! krypton-core, driven by PyKMIP as the same application identity: a key created through one
+//! gateway is served by the other, a state change made through one is seen by the other at once
+//! (no stale cache), Locate agrees, and a Revoke and a Destroy of one key sent together through
+//! both gateways are ordered, none lost. And a gateway whose vault server is killed fails
+//! closed and recovers by itself when it returns. The vault servers are private instances started by
+//! krypton-dev (Debian's `postgresql` and `redis-server`).
+//!
+//! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::ExitCode;
+use std::thread;
+
+use krypton_dev::StackVault;
+use krypton_dev::vault_server::{AppendFsync, Crashable, PostgresServer, RedisServer};
+use krypton_softhsm_tests::pykmip::{App, message, ok, reason};
+use krypton_softhsm_tests::suite::{self, Fixture, Test};
+use serde_json::json;
+
+const ALICE: &str = "app-alice";
+
+const TESTS: [(&str, Test); 4] = [
+    (
+        "two_gateways_on_one_postgres_vault",
+        two_gateways_on_one_postgres_vault,
+    ),
+    (
+        "two_gateways_on_one_redis_vault",
+        two_gateways_on_one_redis_vault,
+    ),
+    (
+        "the_gateway_fails_closed_while_postgres_is_away_and_recovers",
+        the_gateway_fails_closed_while_postgres_is_away_and_recovers,
+    ),
+    (
+        "the_gateway_fails_closed_while_redis_is_away_and_recovers",
+        the_gateway_fails_closed_while_redis_is_away_and_recovers,
+    ),
+];
+
+fn main() -> ExitCode {
+    // SAFETY: first statement of main; no other thread exists yet.
+    unsafe { suite::run(&TESTS) }
+}
+
+fn two_gateways_on_one_postgres_vault(fixture: &Fixture) {
+    let server = PostgresServer::shared().unwrap();
+    let database = server.create_database().unwrap();
+    two_gateways_serve_one_vault(
+        fixture,
+        StackVault::Postgres {
+            url: server.url(&database),
+            password_file: server.password_file().to_owned(),
+        },
+    );
+}
+
+fn two_gateways_on_one_redis_vault(fixture: &Fixture) {
+    let server = RedisServer::shared().unwrap();
+    two_gateways_serve_one_vault(
+        fixture,
+        StackVault::Redis {
+            url: server.url(),
+            password_file: server.password_file().to_owned(),
+            key_prefix: server.key_prefix(),
+        },
+    );
+}
+
+fn two_gateways_serve_one_vault(fixture: &Fixture, vault: StackVault) {
+    let stack = fixture.stack_on(vault);
+    let second = stack.start_gateway("gateway-2").unwrap();
+    let one = App::of(&stack, ALICE);
+    let two = App {
+        gateway: second.addr,
+        ..App::of(&stack, ALICE)
+    };
+
+    // Created at 1, served by 2 with the same key bytes; Locate agrees at both.
+    let uid = one.create("shared-key");
+    let value = one.get(&uid);
+    assert_eq!(two.get(&uid), value);
+    for app in [&one, &two] {
+        assert_eq!(
+            ok(&app.run(&json!([{"op": "locate", "name": "shared-key"}]))[0]),
+            &json!([uid])
+        );
+    }
+
+    // Activated at 2 (1 sees it Active at once), revoked at 2: 1 at once refuses to activate
+    // it again, the state of a revoked (Deactivated) key.
+    ok(&two.run(&json!([{"op": "activate", "uid": uid}]))[0]);
+    let state = ok(&one.run(&json!([{"op": "get_attributes", "uid": uid}]))[0])["State"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(state.contains("ACTIVE"), "state at 1: {state}");
+    ok(&two.run(&json!([{"op": "revoke", "uid": uid}]))[0]);
+    let at_one = one.run(&json!([
+        {"op": "activate", "uid": uid},
+        {"op": "get", "uid": uid},
+    ]));
+    assert_eq!(reason(&at_one[0]), "PERMISSION_DENIED", "{}", at_one[0]);
+    assert!(message(&at_one[0]).contains("Deactivated"), "{}", at_one[0]);
+    // A revoked key can still be read, through either gateway.
+    assert_eq!(ok(&at_one[1])["value"], value);
+
+    // Destroyed at 1: refused at 2, and gone from Locate at both.
+    ok(&one.run(&json!([{"op": "destroy", "uid": uid}]))[0]);
+    let after = two.run(&json!([{"op": "get", "uid": uid}]));
+    assert!(
+        ["ITEM_NOT_FOUND", "PERMISSION_DENIED", "OBJECT_DESTROYED"].contains(&reason(&after[0])),
+        "Get at 2 after Destroy at 1: {}",
+        after[0]
+    );
+    for app in [&one, &two] {
+        assert_eq!(
+            ok(&app.run(&json!([{"op": "locate", "name": "shared-key"}]))[0]),
+            &json!([])
+        );
+    }
+
+    // A Revoke at 1 and a Destroy at 2 of one Active key, sent together, are both applied in
+    // some order (the compare-and-set retries the loser): the key ends Destroyed, whatever
+    // the order, and neither gateway answered with a vault failure.
+    for round in 0..5 {
+        let name = format!("raced-{round}");
+        let uid = one.create(&name);
+        ok(&one.run(&json!([{"op": "activate", "uid": uid}]))[0]);
+        let (revoke, destroy) = thread::scope(|scope| {
+            let revoke = scope.spawn(|| one.run(&json!([{"op": "revoke", "uid": uid}])));
+            let destroy = scope.spawn(|| two.run(&json!([{"op": "destroy", "uid": uid}])));
+            (revoke.join().unwrap(), destroy.join().unwrap())
+        });
+        // Destroy of an Active key is refused unless the Revoke came first; a Revoke after the
+        // Destroy finds it destroyed. Either way each answer is a lifecycle answer, never a
+        // failure of the vault.
+        for result in [&revoke[0], &destroy[0]] {
+            assert!(
+                result.get("ok").is_some() || result.get("error").is_some(),
+                "round {round}: {result}"
+            );
+            if result.get("error").is_some() {
+                assert!(
+                    ["PERMISSION_DENIED", "ITEM_NOT_FOUND", "OBJECT_DESTROYED"]
+                        .contains(&reason(result)),
+                    "round {round}: {result}"
+                );
+            }
+        }
+        // Deactivated (the Destroy lost) or Destroyed: both gateways give the same answer.
+        let seen_at_one = one.run(&json!([{"op": "get", "uid": uid}]));
+        let seen_at_two = two.run(&json!([{"op": "get", "uid": uid}]));
+        assert_eq!(
+            seen_at_one, seen_at_two,
+            "round {round}: the gateways disagree"
+        );
+    }
+}
+
+/// PostgreSQL killed under a running gateway.
+fn the_gateway_fails_closed_while_postgres_is_away_and_recovers(fixture: &Fixture) {
+    let mut server = PostgresServer::start().unwrap();
+    let database = server.create_database().unwrap();
+    let vault = StackVault::Postgres {
+        url: server.url(&database),
+        password_file: server.password_file().to_owned(),
+    };
+    the_gateway_rides_out_an_outage(fixture, vault, &mut server);
+}
+
+/// Redis killed under a running gateway.
+fn the_gateway_fails_closed_while_redis_is_away_and_recovers(fixture: &Fixture) {
+    let mut server = RedisServer::start(AppendFsync::Always).unwrap();
+    let vault = StackVault::Redis {
+        url: server.url(),
+        password_file: server.password_file().to_owned(),
+        key_prefix: server.key_prefix(),
+    };
+    the_gateway_rides_out_an_outage(fixture, vault, &mut server);
+}
+
+/// The vault server killed (SIGKILL, its whole process group) under a running gateway: Create
+/// and Get fail with a KMIP General Failure that says the vault failed, and nothing is stored;
+/// once the server is back, the same gateway process serves the keys it had and creates new
+/// ones.
+fn the_gateway_rides_out_an_outage(
+    fixture: &Fixture,
+    vault: StackVault,
+    server: &mut impl Crashable,
+) {
+    let stack = fixture.stack_on(vault);
+    let alice = App::of(&stack, ALICE);
+    let uid = alice.create("before-outage");
+    let value = alice.get(&uid);
+
+    server.kill().unwrap();
+    let during = alice.run(&json!([
+        {"op": "create", "name": "during-outage"},
+        {"op": "get", "uid": uid},
+    ]));
+    for result in &during {
+        assert_eq!(reason(result), "GENERAL_FAILURE", "{result}");
+        assert!(message(result).contains("vault"), "{result}");
+    }
+
+    server.restart().unwrap();
+    let after = alice.run(&json!([
+        {"op": "get", "uid": uid},
+        {"op": "locate", "name": "during-outage"},
+        {"op": "create", "name": "after-outage"},
+    ]));
+    assert_eq!(ok(&after[0])["value"], value);
+    assert_eq!(ok(&after[1]), &json!([]), "a failed Create stored a key");
+    let created = ok(&after[2]).as_str().unwrap().to_owned();
+    assert_eq!(alice.get(&created).len(), 64);
+}
