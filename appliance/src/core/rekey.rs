@@ -50,7 +50,7 @@ impl Core {
                 let installation = unsealed.installation();
                 check_quorum(&current, installation.key_check())?;
                 let installed = installation.unverified().seal().kind();
-                Ok((unsealed.master().duplicate()?, installed))
+                Ok::<_, Error>((unsealed.master().duplicate()?, installed))
             })
         })
         .await?;

@@ -196,6 +196,7 @@ pub(crate) fn vault_failure(error: &VaultError) -> Refusal {
         | VaultError::ShredQueueFull { .. }
         | VaultError::Storage { .. }
         | VaultError::Corrupt { .. }
+        | VaultError::Settings(_)
         | VaultError::Task(_) => {
             "the gateway's key vault failed; the operation was not carried out"
         }
