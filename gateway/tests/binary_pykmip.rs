@@ -11,20 +11,19 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod process;
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::net::TcpStream;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
-use std::thread::sleep;
-use std::time::Duration;
+use std::process::Command;
 
 use common::records::app_a_key;
 use common::{Pki, core_section, dead_address, gateway_toml, rocksdb_vault};
 use kmip::State;
 use krypton_dev::process::free_loopback_addr;
 use krypton_gateway::{RocksDbVault, Vault};
+use process::GatewayProcess;
 use serde_json::{Value, json};
 
 const VERSIONS: [&str; 3] = ["1.2", "1.4", "2.0"];
@@ -99,16 +98,11 @@ impl Setup {
         Self { pki, config, port }
     }
 
-    fn start(&self, run: usize) -> Gateway {
+    fn start(&self, run: usize) -> GatewayProcess {
         let log = self.pki.dir().join(format!("gateway-{run}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_krypton-gateway"))
-            .arg("--config")
-            .arg(&self.config)
-            .env("KRYPTON_LOG", "debug")
-            .stderr(File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut gateway = Gateway { child, log };
+        let mut command = GatewayProcess::command(&self.config);
+        command.env("KRYPTON_LOG", "debug");
+        let mut gateway = GatewayProcess::spawn(command, &log);
         gateway.wait_until_listening(self.port);
         gateway
     }
@@ -144,54 +138,6 @@ impl Setup {
             "client.py {scenario} {version} failed:\n{stderr}"
         );
         serde_json::from_slice(&output.stdout).unwrap()
-    }
-}
-
-/// A running gateway process.
-struct Gateway {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Gateway {
-    fn wait_until_listening(&mut self, port: u16) {
-        for _ in 0..600 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("gateway exited with {status}:\n{}", self.log());
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return;
-            }
-            sleep(Duration::from_millis(50));
-        }
-        panic!("gateway never listened:\n{}", self.log());
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(mut self) -> ExitStatus {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        self.child.wait().unwrap()
-    }
-
-    /// SIGKILL: no chance to flush anything.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -8,19 +8,19 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod process;
 
-use std::fs::{self, File};
+use std::fs;
 use std::net::TcpStream;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
-use std::thread::sleep;
-use std::time::Duration;
+use std::process::Command;
 
 use common::{MEMORY_VAULT, Pki, core_section, dead_address, gateway_toml};
 use krypton_dev::process::free_loopback_addr;
 use nix::sys::resource::{Resource, setrlimit};
+use process::GatewayProcess;
 
 /// The unprivileged user the gateway drops to in the scenarios that must not lock memory.
 const NOBODY: u32 = 65534;
@@ -64,16 +64,8 @@ impl Setup {
         Self { pki, config, port }
     }
 
-    fn log(&self) -> PathBuf {
-        self.pki.dir().join("gateway.log")
-    }
-
-    fn spawn(&self, user: As) -> Gateway {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_krypton-gateway"));
-        command
-            .arg("--config")
-            .arg(&self.config)
-            .stderr(File::create(self.log()).unwrap());
+    fn spawn(&self, user: As) -> GatewayProcess {
+        let mut command = GatewayProcess::command(&self.config);
         if let As::Nobody = user {
             command.uid(NOBODY).gid(NOBODY);
             // SAFETY: setrlimit is async-signal-safe, and the closure touches nothing else of
@@ -85,80 +77,34 @@ impl Setup {
                 });
             }
         }
-        Gateway {
-            child: command.spawn().unwrap(),
-            log: self.log(),
-        }
+        GatewayProcess::spawn(command, &self.pki.dir().join("gateway.log"))
     }
 }
 
-struct Gateway {
-    child: Child,
-    log: PathBuf,
+/// `file` of the gateway's `/proc/<pid>` directory.
+fn proc(gateway: &GatewayProcess, file: &str) -> PathBuf {
+    Path::new("/proc").join(gateway.id().to_string()).join(file)
 }
 
-impl Gateway {
-    /// Waits until the gateway listens on `port`, which it does only once hardened.
-    fn wait_until_listening(&mut self, port: u16) {
-        for _ in 0..600 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("gateway exited with {status}:\n{}", self.log());
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return;
-            }
-            sleep(Duration::from_millis(50));
-        }
-        panic!("gateway never listened:\n{}", self.log());
-    }
-
-    fn exit_status(&mut self) -> ExitStatus {
-        for _ in 0..600 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            sleep(Duration::from_millis(50));
-        }
-        panic!("gateway did not exit:\n{}", self.log());
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn proc(&self, file: &str) -> PathBuf {
-        Path::new("/proc")
-            .join(self.child.id().to_string())
-            .join(file)
-    }
-
-    /// A `kB` field of `/proc/<pid>/status`.
-    fn status_kib(&self, field: &str) -> u64 {
-        let status = fs::read_to_string(self.proc("status")).unwrap();
-        let value = status
-            .lines()
-            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-            .unwrap_or_else(|| panic!("no {field} in {status}"));
-        value.trim().trim_end_matches(" kB").trim().parse().unwrap()
-    }
-
-    /// The kernel's record of `RLIMIT_CORE`: soft and hard limits both 0.
-    fn assert_no_core_files(&self) {
-        let limits = fs::read_to_string(self.proc("limits")).unwrap();
-        let core = limits
-            .lines()
-            .find(|line| line.starts_with("Max core file size"))
-            .unwrap();
-        let values: Vec<&str> = core.split_whitespace().skip(4).take(2).collect();
-        assert_eq!(values, ["0", "0"], "{core}");
-    }
+/// A `kB` field of `/proc/<pid>/status`.
+fn status_kib(gateway: &GatewayProcess, field: &str) -> u64 {
+    let status = fs::read_to_string(proc(gateway, "status")).unwrap();
+    let value = status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {field} in {status}"));
+    value.trim().trim_end_matches(" kB").trim().parse().unwrap()
 }
 
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The kernel's record of `RLIMIT_CORE`: soft and hard limits both 0.
+fn assert_no_core_files(gateway: &GatewayProcess) {
+    let limits = fs::read_to_string(proc(gateway, "limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|line| line.starts_with("Max core file size"))
+        .unwrap();
+    let values: Vec<&str> = core.split_whitespace().skip(4).take(2).collect();
+    assert_eq!(values, ["0", "0"], "{core}");
 }
 
 /// The owner of `/proc/<pid>/status`: the process's own user while it is dumpable, root once
@@ -172,14 +118,14 @@ fn the_gateway_locks_its_memory_and_disables_core_files() {
     let setup = Setup::new(false);
     let mut gateway = setup.spawn(As::Root);
     gateway.wait_until_listening(setup.port);
-    let locked = gateway.status_kib("VmLck");
-    let resident = gateway.status_kib("VmRSS");
+    let locked = status_kib(&gateway, "VmLck");
+    let resident = status_kib(&gateway, "VmRSS");
     // Everything resident is locked, but for the kernel's few vDSO pages, which mlock skips.
     assert!(
         locked + 64 >= resident,
         "VmLck {locked} kB, VmRSS {resident} kB"
     );
-    gateway.assert_no_core_files();
+    assert_no_core_files(&gateway);
     let log = gateway.log();
     assert!(
         log.contains("process hardened: no core dumps, not traceable, memory locked"),
@@ -208,15 +154,15 @@ fn an_unprivileged_gateway_is_not_dumpable_and_warns_that_memory_is_not_locked()
     let setup = Setup::new(true);
     let mut gateway = setup.spawn(As::Nobody);
     gateway.wait_until_listening(setup.port);
-    let status = fs::read_to_string(gateway.proc("status")).unwrap();
+    let status = fs::read_to_string(proc(&gateway, "status")).unwrap();
     assert!(status.contains(&format!("Uid:\t{NOBODY}\t")), "{status}");
     assert_eq!(
-        proc_owner(&gateway.proc("status")),
+        proc_owner(&proc(&gateway, "status")),
         0,
         "the gateway is not dumpable"
     );
-    gateway.assert_no_core_files();
-    assert_eq!(gateway.status_kib("VmLck"), 0);
+    assert_no_core_files(&gateway);
+    assert_eq!(status_kib(&gateway, "VmLck"), 0);
     let log = gateway.log();
     assert!(
         log.contains("memory is NOT locked (allowed by [hardening] allow_unlocked_memory)"),

@@ -5,34 +5,18 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod process;
 
 use std::fs;
 use std::os::unix::net::UnixDatagram;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{MEMORY_VAULT, Pki, core_section, dead_address, gateway_toml};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
+use process::GatewayProcess;
 
 /// The watchdog interval given to the gateway: it pings every 100 ms.
 const WATCHDOG: Duration = Duration::from_millis(200);
-
-/// The gateway process, killed when dropped.
-struct Gateway(Child);
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Gateway {
-    fn signal(&self, signal: Signal) {
-        kill(Pid::from_raw(i32::try_from(self.0.id()).unwrap()), signal).unwrap();
-    }
-}
 
 /// The datagrams that arrive on `socket` within `window`.
 fn received(socket: &UnixDatagram, window: Duration) -> Vec<String> {
@@ -89,17 +73,11 @@ fn the_gateway_pings_the_watchdog_while_it_runs_and_not_while_stopped() {
     fs::write(&config, toml).unwrap();
     let socket_path = pki.dir().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
-    let gateway = Gateway(
-        Command::new(env!("CARGO_BIN_EXE_krypton-gateway"))
-            .arg("--config")
-            .arg(&config)
-            .env("NOTIFY_SOCKET", &socket_path)
-            .env("WATCHDOG_USEC", WATCHDOG.as_micros().to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut command = GatewayProcess::command(&config);
+    command
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", WATCHDOG.as_micros().to_string());
+    let gateway = GatewayProcess::spawn(command, &pki.dir().join("gateway.log"));
 
     // Ready first, then pings while it runs: about 10 a second; at least 3 in a second leaves
     // room for a loaded machine.
