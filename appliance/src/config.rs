@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use krypton_service::config::{parse_toml, read_toml, require_absolute, require_range};
 use krypton_service::hardening::Hardening;
+use krypton_service::telemetry::TelemetryConfig;
 use serde::Deserialize;
 
 use crate::error::ConfigError;
@@ -40,6 +41,8 @@ pub struct Config {
     seal: SealConfig,
     /// The KMIP service for gateways; without it only the control socket is served.
     kmip: Option<KmipConfig>,
+    /// `[telemetry]`: metrics, liveness and readiness over HTTP; absent: off.
+    telemetry: Option<TelemetryConfig>,
     /// Built from `kmip.gateways` by validation.
     #[serde(skip)]
     gateways: Gateways,
@@ -191,6 +194,11 @@ impl Config {
     /// The `[kmip]` table and the gateways it lists, if the core serves KMIP.
     pub(crate) fn kmip(&self) -> Option<(&KmipConfig, &Gateways)> {
         self.kmip.as_ref().map(|kmip| (kmip, &self.gateways))
+    }
+
+    /// The telemetry listener, if configured.
+    pub(crate) fn telemetry(&self) -> Option<&TelemetryConfig> {
+        self.telemetry.as_ref()
     }
 
     /// What process hardening may let pass: whether the core may run where memory cannot be

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use krypton_service::telemetry::Telemetry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::Server;
@@ -75,6 +76,10 @@ impl Daemon {
             }
             None => None,
         };
+        let telemetry = match self.config.telemetry() {
+            Some(config) => Some(Telemetry::bind(config).await?),
+            None => None,
+        };
         let path = self.config.control_socket();
         let listener = socket::bind(path)?;
         tracing::info!(socket = %path.display(), "control API listening");
@@ -89,6 +94,11 @@ impl Daemon {
                 Arc::new(service),
                 stopping,
             ))
+        });
+        // Stopped with the other listeners, not gracefully: a scraper's kept-alive connection
+        // must not hold the shutdown up.
+        let telemetry = telemetry.map(|telemetry| {
+            tokio::spawn(telemetry.serve(Arc::clone(&core), std::future::pending()))
         });
         let status = core.status_line()?;
         krypton_service::notify::ready(&status);
@@ -120,6 +130,9 @@ impl Daemon {
             if let Err(join) = kmip.await {
                 tracing::error!(error = %join, "the KMIP service task failed");
             }
+        }
+        if let Some(telemetry) = telemetry {
+            telemetry.abort();
         }
         sweeper.abort();
         auto_unseal.abort();

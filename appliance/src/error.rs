@@ -359,6 +359,10 @@ pub enum StartError {
     #[error("KMIP service set-up")]
     KmipSetup(#[source] kmip::net::NetError),
 
+    /// The `[telemetry]` listener could not be set up.
+    #[error("telemetry")]
+    Telemetry(#[from] krypton_service::telemetry::TelemetryError),
+
     /// The control API's transport failed.
     #[error("control API transport")]
     Transport(#[source] tonic::transport::Error),

@@ -119,10 +119,15 @@ impl Core {
         })
     }
 
+    /// The lifecycle state, not audited.
+    pub(crate) fn state(&self) -> Result<State, Error> {
+        Ok(self.read()?.state())
+    }
+
     /// The service manager's status line (`STATUS=`), not audited: the lifecycle state, and
     /// while sealed on the PKCS#11 seal why the last auto-unseal failed.
     pub(crate) fn status_line(&self) -> Result<String, Error> {
-        let state = self.read()?.state();
+        let state = self.state()?;
         let name = match state {
             State::Uninitialized => "Uninitialized",
             State::Sealed => "Sealed",
