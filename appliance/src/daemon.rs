@@ -1,10 +1,14 @@
 //! The running core: the [`Core`] and the listeners that adapt to it: the control socket
-//! always, the KMIP service for gateways when `[kmip]` is configured.
+//! always, the KMIP service for gateways when `[kmip]` is configured, telemetry when
+//! `[telemetry]` is; and SIGHUP, which reloads what of the configuration can change while the
+//! core runs ([`crate::reload`]), as `kryptonctl reload` does.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kmip::net::TlsSource;
 use krypton_service::telemetry::Telemetry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -18,6 +22,7 @@ use crate::core::Core;
 use crate::error::{ErrorChain, StartError};
 use crate::hsm::Hsm;
 use crate::kmip_service::KmipService;
+use crate::reload::{Reloadable, Reloader, hangups, reload_on_hangups};
 
 /// How often an expired unseal attempt is looked for, so its shares leave memory promptly.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(1);
@@ -34,12 +39,15 @@ const AUTO_UNSEAL_MAX_RETRY: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct Daemon {
     config: Config,
+    /// The file `config` was read from, read again by a reload.
+    path: PathBuf,
 }
 
 impl Daemon {
-    /// The core as `config` describes it; nothing is opened until [`run`](Self::run).
-    pub fn new(config: Config) -> Self {
-        Self { config }
+    /// The core as `config`, read from `path`, describes it; nothing is opened until
+    /// [`run`](Self::run). SIGHUP and `kryptonctl reload` read `path` again.
+    pub fn new(config: Config, path: PathBuf) -> Self {
+        Self { config, path }
     }
 
     /// Opens the HSM (if configured) and the store (the core starts sealed or
@@ -71,8 +79,13 @@ impl Daemon {
                             context: "binding the KMIP listener",
                             source,
                         })?;
-                let service = KmipService::new(Arc::clone(&core), gateways.clone());
-                Some((listener, Arc::new(tls), config.clone(), service))
+                let service = Arc::new(KmipService::new(Arc::clone(&core), gateways.clone()));
+                let (tls, tls_reload) = TlsSource::reloadable(Arc::new(tls));
+                let reloadable = Reloadable {
+                    tls: tls_reload,
+                    service: Arc::clone(&service),
+                };
+                Some((listener, tls, config.clone(), service, reloadable))
             }
             None => None,
         };
@@ -80,21 +93,28 @@ impl Daemon {
             Some(config) => Some(Telemetry::bind(config).await?),
             None => None,
         };
+        let hangups = hangups()?;
         let path = self.config.control_socket();
         let listener = socket::bind(path)?;
         tracing::info!(socket = %path.display(), "control API listening");
         let (stop, stopping) = watch::channel(false);
-        let kmip = kmip.map(|(listener, tls, config, service)| {
-            let stopping = stopped(stopping.clone());
-            tokio::spawn(kmip::net::serve(
-                listener,
-                tls,
-                config.identity_source,
-                config.limits,
-                Arc::new(service),
-                stopping,
-            ))
-        });
+        let (kmip, reloadable) = match kmip {
+            Some((listener, tls, config, service, reloadable)) => {
+                let stopping = stopped(stopping.clone());
+                let served = tokio::spawn(kmip::net::serve(
+                    listener,
+                    tls,
+                    config.identity_source,
+                    config.limits,
+                    service,
+                    stopping,
+                ));
+                (Some(served), Some(reloadable))
+            }
+            None => (None, None),
+        };
+        let reloader = Arc::new(Reloader::new(self.path, reloadable));
+        let reloads = tokio::spawn(reload_on_hangups(Arc::clone(&reloader), hangups));
         // Stopped with the other listeners, not gracefully: a scraper's kept-alive connection
         // must not hold the shutdown up.
         let telemetry = telemetry.map(|telemetry| {
@@ -109,7 +129,7 @@ impl Daemon {
             .config
             .hsm()
             .map(|hsm| tokio::spawn(Arc::clone(&core).watch_l1s(hsm.liveness())));
-        let service = ControlServer::new(ControlService::new(Arc::clone(&core)))
+        let service = ControlServer::new(ControlService::new(Arc::clone(&core), reloader))
             .max_decoding_message_size(self.config.max_request_bytes());
         let served = Server::builder()
             .timeout(self.config.request_timeout())
@@ -134,6 +154,7 @@ impl Daemon {
         if let Some(telemetry) = telemetry {
             telemetry.abort();
         }
+        reloads.abort();
         sweeper.abort();
         auto_unseal.abort();
         if let Some(watcher) = watcher {

@@ -372,6 +372,24 @@ pub enum StartError {
     Runtime(#[from] RuntimeError),
 }
 
+/// Why a configuration reload (SIGHUP) changed nothing. None of these stops the core: it goes
+/// on with the configuration it had.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReloadError {
+    /// The file is missing, unreadable or invalid.
+    #[error("configuration")]
+    Config(#[from] ConfigError),
+
+    /// `[kmip.tls]` names files that do not make a TLS configuration.
+    #[error("KMIP TLS files")]
+    Tls(#[source] kmip::net::NetError),
+
+    /// `[kmip]` was added or removed: the listener is bound at start.
+    #[error("[kmip] was added or removed: serving KMIP or not takes a restart")]
+    KmipAddedOrRemoved,
+}
+
 /// A condition that should be impossible: reaching one is a bug in this crate or a dependency.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

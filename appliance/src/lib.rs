@@ -28,6 +28,7 @@ mod kmip_service;
 mod liveness;
 mod master_key;
 mod registry;
+mod reload;
 mod seal;
 mod secret;
 mod store;

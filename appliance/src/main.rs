@@ -2,6 +2,7 @@
 //!
 //! Reads its configuration, hardens the process before any secret can reach it, opens the
 //! store sealed and serves the control API until SIGTERM or SIGINT, then zeroizes its keys.
+//! SIGHUP reads the configuration again and applies the KMIP listener's TLS files and gateways.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -80,5 +81,5 @@ fn run(args: &Args) -> Result<(), StartError> {
     let hardening = harden_process(config.hardening()).map_err(StartError::Hardening)?;
     krypton_service::log_hardening!(hardening);
     // The runtime's threads start only here, after the process is hardened.
-    serve(|shutdown| async move { Daemon::new(config).run(shutdown).await })
+    serve(|shutdown| async move { Daemon::new(config, args.config.clone()).run(shutdown).await })
 }

@@ -125,6 +125,7 @@ pub(crate) enum Reason {
     Hsm,
     RecoveryShare,
     NoRekeyPending,
+    InvalidConfiguration,
 }
 
 impl Reason {
@@ -151,6 +152,7 @@ impl Reason {
             Self::Hsm => "hsm",
             Self::RecoveryShare => "recovery-share",
             Self::NoRekeyPending => "no-rekey-pending",
+            Self::InvalidConfiguration => "invalid-configuration",
         }
     }
 
@@ -175,6 +177,7 @@ impl Reason {
             Self::Conflict => 11,
             Self::TenantUnavailable => 12,
             Self::Hsm => 13,
+            Self::InvalidConfiguration => 14,
         })
     }
 }
@@ -200,6 +203,7 @@ impl From<ErrorReason> for Reason {
             ErrorReason::Hsm => Self::Hsm,
             ErrorReason::RecoveryShare => Self::RecoveryShare,
             ErrorReason::NoRekeyPending => Self::NoRekeyPending,
+            ErrorReason::InvalidConfiguration => Self::InvalidConfiguration,
         }
     }
 }

@@ -32,7 +32,8 @@ Exit codes:
  10  no such tenant or service
  11  conflict: the tenant is already linked, the service exists, or a relink names another L1
  12  the tenant is unavailable (unlinked, or its L1 refused by the HSM)
- 13  the HSM refused or failed (L1 not found or not usable, token down, no [pkcs11] configured)";
+ 13  the HSM refused or failed (L1 not found or not usable, token down, no [pkcs11] configured)
+ 14  reload: the configuration file is unusable; the core keeps the configuration it runs with";
 
 /// Operate a krypton-core appliance.
 #[derive(Debug, Parser)]
@@ -68,6 +69,9 @@ enum Command {
     },
     /// Zeroize the master key and every key derived from it.
     Seal,
+    /// Read the configuration file again and apply its KMIP TLS files and gateways, without a
+    /// restart (the core stays unsealed); a file with any error changes nothing.
+    Reload,
     /// Show the state, unseal progress, linked tenants and uptime.
     Status,
     /// Read the audit log.
@@ -240,6 +244,7 @@ enum Action {
     Backup(shares::BackupFile),
     ResetUnseal,
     Seal,
+    Reload,
     Status,
     AuditTail(v1::AuditLogRequest),
     Link(v1::LinkTenantRequest),
@@ -271,6 +276,7 @@ impl Action {
             Command::Rekey(args) => Self::rekey(args)?,
             Command::Backup { out } => Self::Backup(shares::BackupFile::create(&out)?),
             Command::Seal => Self::Seal,
+            Command::Reload => Self::Reload,
             Command::Status => Self::Status,
             Command::Audit(AuditCommand::Tail { limit, from }) => {
                 Self::AuditTail(v1::AuditLogRequest {
@@ -382,6 +388,11 @@ impl Action {
             Self::Seal => {
                 let response = client.seal(v1::SealRequest {}).await?.into_inner();
                 output.sealed(&response);
+                Ok(())
+            }
+            Self::Reload => {
+                client.reload(v1::ReloadRequest {}).await?;
+                output.reloaded();
                 Ok(())
             }
             Self::Status => {

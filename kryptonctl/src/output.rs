@@ -132,6 +132,14 @@ impl Output {
         }
     }
 
+    pub(crate) fn reloaded(self) {
+        if self.json {
+            println!("{}", json!({ "reloaded": true }));
+        } else {
+            println!("configuration reloaded: [kmip.tls] and [[kmip.gateways]] in force");
+        }
+    }
+
     pub(crate) fn sealed(self, response: &v1::SealResponse) {
         if self.json {
             println!(

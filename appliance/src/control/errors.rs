@@ -10,7 +10,7 @@ use prost::bytes::Bytes;
 use tonic::{Code, Status};
 
 use super::v1::{ErrorDetail, ErrorReason};
-use crate::error::{Error, ErrorChain, ShareRefusal};
+use crate::error::{Error, ErrorChain, ReloadError, ShareRefusal};
 
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
@@ -26,6 +26,26 @@ impl From<Error> for Status {
             ErrorChain(&error).to_string()
         };
         Status::with_details(code, message, Bytes::from(detail.encode_to_vec()))
+    }
+}
+
+impl From<ReloadError> for Status {
+    /// Every reload error is the file's: the caller is told what is wrong with it.
+    fn from(error: ReloadError) -> Self {
+        let (code, reason) = match error {
+            ReloadError::Config(_) | ReloadError::Tls(_) | ReloadError::KmipAddedOrRemoved => {
+                (Code::FailedPrecondition, ErrorReason::InvalidConfiguration)
+            }
+        };
+        let detail = ErrorDetail {
+            reason: reason.into(),
+            share_group: None,
+        };
+        Status::with_details(
+            code,
+            ErrorChain(&error).to_string(),
+            Bytes::from(detail.encode_to_vec()),
+        )
     }
 }
 

@@ -18,6 +18,7 @@ use crate::core::{
 use crate::error::{Bug, Error};
 use crate::hierarchy::{ServiceName, tenant_id};
 use crate::installation::SealKind;
+use crate::reload::Reloader;
 use crate::seal::{Progress, State};
 
 /// Bytes of a backup per message.
@@ -32,14 +33,16 @@ const DEFAULT_AUDIT_PAGE: usize = 20;
 #[derive(Debug, Clone)]
 pub(crate) struct ControlService {
     core: Arc<Core>,
+    reloader: Arc<Reloader>,
     /// Besides root, the only user served: the one the core runs as.
     owner_uid: u32,
 }
 
 impl ControlService {
-    pub(crate) fn new(core: Arc<Core>) -> Self {
+    pub(crate) fn new(core: Arc<Core>, reloader: Arc<Reloader>) -> Self {
         Self {
             core,
+            reloader,
             owner_uid: nix::unistd::geteuid().as_raw(),
         }
     }
@@ -210,6 +213,19 @@ impl v1::control_server::Control for ControlService {
         let caller = self.caller(&request)?;
         let audit_sequence = self.run(move |core| core.seal(&caller)).await?;
         Ok(Response::new(v1::SealResponse { audit_sequence }))
+    }
+
+    async fn reload(
+        &self,
+        request: Request<v1::ReloadRequest>,
+    ) -> Result<Response<v1::ReloadResponse>, Status> {
+        let caller = self.caller(&request)?;
+        tracing::warn!(%caller, "configuration reload asked on the control socket");
+        let reloader = Arc::clone(&self.reloader);
+        tokio::task::spawn_blocking(move || reloader.reload())
+            .await
+            .map_err(|join| Status::from(Error::Internal(Bug::Task(join))))??;
+        Ok(Response::new(v1::ReloadResponse {}))
     }
 
     async fn audit_log(

@@ -17,6 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use kmip::net::{IdentitySource, ServerLimits, TlsFiles};
 use krypton_service::config::require_absolute;
@@ -53,13 +54,14 @@ fn default_identity_source() -> IdentitySource {
     IdentitySource::CommonName
 }
 
-/// The gateways the core serves, each with the tenants it may act for.
+/// The gateways the core serves, each with the tenants it may act for. Each set is shared, so
+/// a request holds its gateway's tenants while a reload replaces the table.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Gateways(HashMap<String, HashSet<TenantId>>);
+pub(crate) struct Gateways(HashMap<String, Arc<HashSet<TenantId>>>);
 
 impl Gateways {
     /// The tenants the gateway known as `identity` may act for; `None` if it is no gateway.
-    pub(crate) fn tenants(&self, identity: &str) -> Option<&HashSet<TenantId>> {
+    pub(crate) fn tenants(&self, identity: &str) -> Option<&Arc<HashSet<TenantId>>> {
         self.0.get(identity)
     }
 }
@@ -93,7 +95,10 @@ impl KmipConfig {
                     })
                 })
                 .collect::<Result<HashSet<_>, _>>()?;
-            if gateways.insert(gateway.identity.clone(), tenants).is_some() {
+            if gateways
+                .insert(gateway.identity.clone(), Arc::new(tenants))
+                .is_some()
+            {
                 return Err(ConfigError::Gateways(format!(
                     "gateway {:?} is listed twice",
                     gateway.identity

@@ -2,7 +2,8 @@
 //!
 //! **Who may ask.** Only clients whose certificate identity is listed in `[[kmip.gateways]]`;
 //! anyone else is answered *Permission Denied* on every item. Each gateway may act only for
-//! its listed tenants.
+//! its listed tenants. A configuration reload replaces the list whole; each request reads it
+//! once.
 //!
 //! **What it answers itself.** With no Delegated credential, the gateway speaks for itself:
 //! Encrypt wraps an L4 and Decrypt unwraps it, under the service key named by the Unique
@@ -28,7 +29,8 @@ pub(crate) mod config;
 mod registry_seam;
 mod result;
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use kmip::net::{PeerIdentity, Service};
 use kmip::objects::Refusal;
@@ -87,19 +89,38 @@ static SERVER: Server = Server::new(
 #[derive(Debug)]
 pub(crate) struct KmipService {
     core: Arc<Core>,
-    gateways: Gateways,
+    gateways: RwLock<Arc<Gateways>>,
 }
 
 /// A request's origin, checked: the gateway and what it may do.
 struct Checked<'a> {
     gateway: &'a str,
-    tenants: &'a std::collections::HashSet<TenantId>,
+    tenants: Arc<HashSet<TenantId>>,
     requester: Requester,
 }
 
 impl KmipService {
     pub(crate) fn new(core: Arc<Core>, gateways: Gateways) -> Self {
-        Self { core, gateways }
+        Self {
+            core,
+            gateways: RwLock::new(Arc::new(gateways)),
+        }
+    }
+
+    /// The gateways served now.
+    fn gateways(&self) -> Arc<Gateways> {
+        // The table is replaced whole, never changed in place: a panic elsewhere while the
+        // lock was held cannot have left it half-written.
+        Arc::clone(&self.gateways.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// From the next request on, `gateways` are served (a configuration reload). Requests in
+    /// flight finish with the tenants they began with.
+    pub(crate) fn replace_gateways(&self, gateways: Gateways) {
+        *self
+            .gateways
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(gateways);
     }
 
     /// Who is asking: a configured gateway, for itself or (Delegated credential) for an
@@ -111,8 +132,9 @@ impl KmipService {
     ) -> Result<Checked<'a>, RequestError> {
         let gateway = peer.name();
         let tenants = self
-            .gateways
+            .gateways()
             .tenants(gateway)
+            .cloned()
             .ok_or_else(|| RequestError::UnknownGateway(gateway.to_owned()))?;
         let delegated = header
             .authentication
@@ -290,7 +312,7 @@ impl Service for KmipService {
     /// Only configured gateways: any other certificate of the trusted CA is turned away
     /// before it holds a connection place.
     fn admits(&self, peer: &PeerIdentity) -> bool {
-        self.gateways.tenants(peer.name()).is_some()
+        self.gateways().tenants(peer.name()).is_some()
     }
 }
 

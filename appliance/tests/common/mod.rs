@@ -237,6 +237,33 @@ impl Core {
         }
     }
 
+    /// Sends `signal` to the running core.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let child = self.child.as_ref().expect("core stopped");
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+        nix::sys::signal::kill(pid, signal).unwrap();
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|child| child.try_wait().unwrap().is_none())
+    }
+
+    /// Waits, at most 20 s, until `text` appears in the log `times` times.
+    pub fn wait_for_log(&self, text: &str, times: usize) {
+        let started = Instant::now();
+        while self.log().matches(text).count() < times {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "krypton-core did not log {text:?} {times} times:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// What the core has logged so far.
     pub fn log(&self) -> String {
         let mut text = String::new();

@@ -1,0 +1,98 @@
+//! Configuration reload (SIGHUP or `kryptonctl reload`): the core reads its configuration file
+//! again and applies what can change while it runs — the KMIP listener's TLS files
+//! (`[kmip.tls]`: certificate, key, client CAs, CRLs) and the gateways it serves
+//! (`[[kmip.gateways]]`). The file is checked whole first: a file with any error changes
+//! nothing. The seal, the store, the HSM and every key are left alone, so an unsealed core stays
+//! unsealed: a reload is how an operator rotates a certificate or adds a gateway without an
+//! unseal ceremony.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use kmip::net::TlsReload;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+use crate::config::Config;
+use crate::error::{ErrorChain, ReloadError, StartError};
+use crate::kmip_service::KmipService;
+
+/// What a reload replaces: the KMIP listener's TLS and its service's gateway table, when the
+/// core serves KMIP.
+#[derive(Debug)]
+pub(crate) struct Reloadable {
+    pub(crate) tls: TlsReload,
+    pub(crate) service: Arc<KmipService>,
+}
+
+/// Reloads the configuration file the core was started with.
+#[derive(Debug)]
+pub(crate) struct Reloader {
+    path: PathBuf,
+    kmip: Option<Reloadable>,
+    /// One reload at a time, so that the file read last is the one in force.
+    running: Mutex<()>,
+}
+
+impl Reloader {
+    /// Reloads of `path` into `kmip` (`None`: the core serves no KMIP).
+    pub(crate) fn new(path: PathBuf, kmip: Option<Reloadable>) -> Self {
+        Self {
+            path,
+            kmip,
+            running: Mutex::new(()),
+        }
+    }
+
+    /// Reads the file, checks it whole, then applies it; logs the outcome. Blocks on file I/O.
+    pub(crate) fn reload(&self) -> Result<(), ReloadError> {
+        let _running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        let applied = self.apply();
+        match &applied {
+            Ok(()) => tracing::warn!(
+                path = %self.path.display(),
+                "configuration reloaded: [kmip.tls] and [[kmip.gateways]] apply from the next \
+                 handshake and request; other settings take a restart"
+            ),
+            Err(error) => tracing::error!(
+                path = %self.path.display(),
+                error = %ErrorChain(error),
+                "configuration not reloaded: the running one stays"
+            ),
+        }
+        applied
+    }
+
+    /// Reads the file and applies it; everything is built and checked before anything is
+    /// replaced.
+    fn apply(&self) -> Result<(), ReloadError> {
+        let config = Config::load(&self.path)?;
+        match (config.kmip(), &self.kmip) {
+            (Some((wanted, gateways)), Some(kmip)) => {
+                let tls = kmip::net::server_config(&wanted.tls).map_err(ReloadError::Tls)?;
+                kmip.tls.replace(Arc::new(tls));
+                kmip.service.replace_gateways(gateways.clone());
+                Ok(())
+            }
+            (None, None) => Ok(()),
+            // The listener is bound at start: serving KMIP or not takes a restart.
+            (Some(_), None) | (None, Some(_)) => Err(ReloadError::KmipAddedOrRemoved),
+        }
+    }
+}
+
+/// SIGHUP's stream: from [`hangups`] on, SIGHUP is a reload rather than the end of the process.
+pub(crate) fn hangups() -> Result<Signal, StartError> {
+    signal(SignalKind::hangup()).map_err(|source| StartError::Io {
+        context: "installing the SIGHUP handler",
+        source,
+    })
+}
+
+/// Reloads on every SIGHUP, for as long as the core runs.
+pub(crate) async fn reload_on_hangups(reloader: Arc<Reloader>, mut hangups: Signal) {
+    while hangups.recv().await.is_some() {
+        let reloader = Arc::clone(&reloader);
+        // The outcome is logged by the reload itself.
+        let _ = tokio::task::spawn_blocking(move || reloader.reload()).await;
+    }
+}
