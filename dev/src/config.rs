@@ -104,6 +104,13 @@ pub struct GatewayToml {
     pub hardening: Hardening,
     /// Application identity → the tenant and service whose L3 wraps its keys.
     pub identities: BTreeMap<String, Mapping>,
+    pub telemetry: Telemetry,
+}
+
+/// `[telemetry]`: metrics, liveness and readiness over HTTP.
+#[derive(Debug, Clone, Serialize)]
+pub struct Telemetry {
+    pub listen: SocketAddr,
 }
 
 #[derive(Debug, Clone, Serialize)]

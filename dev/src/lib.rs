@@ -14,6 +14,7 @@ pub mod config;
 pub mod core;
 pub mod ctl;
 mod error;
+pub mod http;
 pub mod pki;
 pub mod process;
 pub mod softhsm;

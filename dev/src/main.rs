@@ -215,6 +215,10 @@ fn print_banner(stack: &Stack, bin_dir: &Path) {
     };
     println!("  gateway vault          {vault}");
     println!(
+        "  gateway telemetry      http://{}/metrics, /healthz, /readyz",
+        stack.gateway_telemetry()
+    );
+    println!(
         "  tenant / service       demo / app, L1 {:?} in SoftHSM2 token {:?}",
         token::L1_LABEL,
         token::TOKEN_LABEL

@@ -13,7 +13,7 @@ use tempfile::TempDir;
 use crate::Error;
 use crate::config::{
     self, AllowedGateway, ClientTls, CoreKmip, GatewayCore, GatewayToml, Hardening, Mapping,
-    Password, ServerTls, Vault,
+    Password, ServerTls, Telemetry, Vault,
 };
 use crate::core::{Ceremony, Core, share_files};
 use crate::pki::{self, DevPki, GATEWAY_IDENTITY, SERVER_NAMES};
@@ -69,6 +69,8 @@ pub enum StackVault {
 pub struct ExtraGateway {
     pub daemon: Daemon,
     pub addr: SocketAddr,
+    /// Its telemetry listener (`/metrics`, `/healthz`, `/readyz`).
+    pub telemetry: SocketAddr,
 }
 
 impl StackConfig {
@@ -101,6 +103,7 @@ pub struct Stack {
     gateway: Daemon,
     core: Core,
     gateway_addr: SocketAddr,
+    gateway_telemetry: SocketAddr,
     core_addr: SocketAddr,
     pki: DevPki,
     data_dir: PathBuf,
@@ -153,11 +156,20 @@ impl Stack {
         pki::create_private_dir(&logs)?;
 
         let (core, ceremony) = start_core(&config, &pki, &data_dir, core_addr)?;
-        let gateway = start_gateway(&config, &pki, &data_dir, gateway_addr, core_addr, "gateway")?;
+        let gateway_telemetry = free_loopback_addr()?;
+        let gateway = start_gateway(
+            &config,
+            &pki,
+            &data_dir,
+            (gateway_addr, gateway_telemetry),
+            core_addr,
+            "gateway",
+        )?;
         Ok(Self {
             gateway,
             core,
             gateway_addr,
+            gateway_telemetry,
             core_addr,
             pki,
             data_dir,
@@ -212,7 +224,7 @@ impl Stack {
             &self.config,
             &self.pki,
             &self.data_dir,
-            self.gateway_addr,
+            (self.gateway_addr, self.gateway_telemetry),
             self.core_addr,
             "gateway",
         )?;
@@ -230,15 +242,20 @@ impl Stack {
     /// have two: a second gateway on the RocksDB vault fails to start.
     pub fn start_gateway(&self, name: &str) -> Result<ExtraGateway, Error> {
         let addr = free_loopback_addr()?;
+        let telemetry = free_loopback_addr()?;
         let daemon = start_gateway(
             &self.config,
             &self.pki,
             &self.data_dir,
-            addr,
+            (addr, telemetry),
             self.core_addr,
             name,
         )?;
-        Ok(ExtraGateway { daemon, addr })
+        Ok(ExtraGateway {
+            daemon,
+            addr,
+            telemetry,
+        })
     }
 
     /// What the stack was started with: its tenant, service and applications among them.
@@ -249,6 +266,11 @@ impl Stack {
     /// Where applications connect.
     pub fn gateway_addr(&self) -> SocketAddr {
         self.gateway_addr
+    }
+
+    /// The gateway's telemetry listener (`/metrics`, `/healthz`, `/readyz`).
+    pub fn gateway_telemetry(&self) -> SocketAddr {
+        self.gateway_telemetry
     }
 
     /// Where the gateway reaches the core.
@@ -452,12 +474,12 @@ fn settle_core(
 }
 
 /// Starts a gateway whose configuration is `<data dir>/gateway/<name>.toml` and whose log is
-/// `<data dir>/logs/<name>.log`.
+/// `<data dir>/logs/<name>.log`, listening on `listen`: KMIP, and telemetry.
 fn start_gateway(
     config: &StackConfig,
     pki: &DevPki,
     data_dir: &Path,
-    listen: SocketAddr,
+    (listen, telemetry): (SocketAddr, SocketAddr),
     core_addr: SocketAddr,
     name: &str,
 ) -> Result<Daemon, Error> {
@@ -513,6 +535,7 @@ fn start_gateway(
             allow_unlocked_memory: true,
         },
         identities,
+        telemetry: Telemetry { listen: telemetry },
     };
     let config_file = dir.join(format!("{name}.toml"));
     config::write(&config_file, "gateway.toml", &toml)?;

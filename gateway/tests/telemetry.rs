@@ -18,8 +18,6 @@ use kmip::{
     RequestBatchItem, RequestHeader, RequestMessage,
 };
 use prometheus_parse::{Sample, Scrape, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 fn message(item: RequestBatchItem) -> Item {
     RequestMessage {
@@ -29,16 +27,12 @@ fn message(item: RequestBatchItem) -> Item {
     .to_item()
 }
 
-/// One HTTP/1.1 GET of `path` at `addr`: the status code and the body.
+/// One GET of the telemetry listener, off the runtime (the client blocks).
 async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || krypton_dev::http::get(addr, &path).unwrap())
+        .await
+        .unwrap()
 }
 
 /// The value of the sample of `metric` whose labels include `labels`.

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use std::thread;
 
 use krypton_dev::StackVault;
+use krypton_dev::http::readiness;
 use krypton_dev::vault_server::{AppendFsync, Crashable, PostgresServer, RedisServer};
 use krypton_softhsm_tests::pykmip::{App, message, ok, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, Test};
@@ -182,8 +183,9 @@ fn the_gateway_fails_closed_while_redis_is_away_and_recovers(fixture: &Fixture) 
     the_gateway_rides_out_an_outage(fixture, vault, &mut server);
 }
 
-/// The vault server killed (SIGKILL, its whole process group) under a running gateway: Create
-/// and Get fail with a KMIP General Failure that says the vault failed, and nothing is stored;
+/// The vault server killed (SIGKILL, its whole process group) under a running gateway: its
+/// readiness says `vault-unavailable`, Create and Get fail with a KMIP General Failure that says
+/// the vault failed, and nothing is stored;
 /// once the server is back, the same gateway process serves the keys it had and creates new
 /// ones.
 fn the_gateway_rides_out_an_outage(
@@ -192,11 +194,14 @@ fn the_gateway_rides_out_an_outage(
     server: &mut impl Crashable,
 ) {
     let stack = fixture.stack_on(vault);
+    let ready = || readiness(stack.gateway_telemetry()).unwrap();
     let alice = App::of(&stack, ALICE);
     let uid = alice.create("before-outage");
     let value = alice.get(&uid);
+    assert_eq!(ready(), Ok(()));
 
     server.kill().unwrap();
+    assert_eq!(ready(), Err("vault-unavailable".to_owned()));
     let during = alice.run(&json!([
         {"op": "create", "name": "during-outage"},
         {"op": "get", "uid": uid},
@@ -216,4 +221,5 @@ fn the_gateway_rides_out_an_outage(
     assert_eq!(ok(&after[1]), &json!([]), "a failed Create stored a key");
     let created = ok(&after[2]).as_str().unwrap().to_owned();
     assert_eq!(alice.get(&created).len(), 64);
+    assert_eq!(ready(), Ok(()));
 }
