@@ -20,6 +20,7 @@
 //! once, and the next call dials again: the link recovers by itself.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use kmip::net::{NetError, Pool};
 use kmip::{
@@ -144,12 +145,20 @@ impl CoreLink {
     }
 
     /// Sends a request message as it is and returns the core's response message as it came.
+    /// Measured as `krypton_core_link_duration_seconds` and
+    /// `krypton_core_link_calls_total{result="answered"|"unreachable"}`.
     pub(crate) async fn call(&self, request: &Item) -> Result<Item, CoreError> {
-        let response = self
-            .pool
-            .call(request)
-            .await
-            .map_err(CoreError::Unreachable)?;
+        let started = Instant::now();
+        let response = self.pool.call(request).await;
+        metrics::histogram!("krypton_core_link_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        let result = if response.is_ok() {
+            "answered"
+        } else {
+            "unreachable"
+        };
+        metrics::counter!("krypton_core_link_calls_total", "result" => result).increment(1);
+        let response = response.map_err(CoreError::Unreachable)?;
         if response.tag == Tag::RESPONSE_MESSAGE {
             Ok(response)
         } else {

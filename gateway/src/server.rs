@@ -20,7 +20,7 @@ use crate::core_link::CoreLink;
 use crate::error::{Error, ErrorChain};
 use crate::principal::Tenancy;
 use crate::service::Gateway;
-use crate::vault::{MemoryVault, PostgresVault, RedisVault, RocksDbVault, Vault};
+use crate::vault::{MemoryVault, Metered, PostgresVault, RedisVault, RocksDbVault, Vault};
 
 /// A gateway bound to its port, ready to serve.
 #[derive(Debug)]
@@ -50,13 +50,13 @@ struct Reload {
     hangups: Signal,
 }
 
-/// The gateway over the vault backend the configuration names.
+/// The gateway over the vault backend the configuration names, measured for telemetry.
 #[derive(Debug)]
 enum Backend {
-    Memory(Arc<Gateway<MemoryVault>>),
-    RocksDb(Arc<Gateway<RocksDbVault>>),
-    Postgres(Arc<Gateway<PostgresVault>>),
-    Redis(Arc<Gateway<RedisVault>>),
+    Memory(Arc<Gateway<Metered<MemoryVault>>>),
+    RocksDb(Arc<Gateway<Metered<RocksDbVault>>>),
+    Postgres(Arc<Gateway<Metered<PostgresVault>>>),
+    Redis(Arc<Gateway<Metered<RedisVault>>>),
 }
 
 impl Server {
@@ -73,22 +73,20 @@ impl Server {
         let tenancy = Tenancy::new(config.identities());
         let keys = config.keys();
         let gateway = match config.vault() {
-            VaultConfig::Memory {} => Backend::Memory(Arc::new(Gateway::new(
-                MemoryVault::new(),
-                core,
-                tenancy,
-                keys,
-            ))),
+            VaultConfig::Memory {} => {
+                let vault = Metered::new(MemoryVault::new(), "memory");
+                Backend::Memory(Arc::new(Gateway::new(vault, core, tenancy, keys)))
+            }
             VaultConfig::Rocksdb { path } => {
-                let vault = RocksDbVault::open(path).await?;
+                let vault = Metered::new(RocksDbVault::open(path).await?, "rocksdb");
                 Backend::RocksDb(Arc::new(Gateway::new(vault, core, tenancy, keys)))
             }
             VaultConfig::Postgres(settings) => {
-                let vault = PostgresVault::connect(settings).await?;
+                let vault = Metered::new(PostgresVault::connect(settings).await?, "postgres");
                 Backend::Postgres(Arc::new(Gateway::new(vault, core, tenancy, keys)))
             }
             VaultConfig::Redis(settings) => {
-                let vault = RedisVault::connect(settings).await?;
+                let vault = Metered::new(RedisVault::connect(settings).await?, "redis");
                 Backend::Redis(Arc::new(Gateway::new(vault, core, tenancy, keys)))
             }
         };

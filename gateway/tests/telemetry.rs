@@ -142,6 +142,43 @@ async fn metrics_count_requests_by_operation_and_result_and_readiness_names_the_
         value(samples, "kmip_connections", &[("stage", "serving")]),
         Some(1.0)
     );
+    // The vault answered the Get (no such key) and the Locate; the core never answered.
+    for call in ["get", "locate"] {
+        let count = value(
+            samples,
+            "krypton_vault_duration_seconds_count",
+            &[("backend", "memory"), ("call", call)],
+        )
+        .or_else(|| {
+            value(
+                samples,
+                "krypton_vault_duration_seconds",
+                &[("backend", "memory"), ("call", call)],
+            )
+        });
+        assert!(count >= Some(1.0), "{call}: {body}");
+    }
+    assert_eq!(
+        value(samples, "krypton_vault_errors_total", &[]),
+        None,
+        "{body}"
+    );
+    assert!(
+        value(
+            samples,
+            "krypton_core_link_calls_total",
+            &[("result", "unreachable")]
+        ) >= Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        value(
+            samples,
+            "krypton_core_link_calls_total",
+            &[("result", "answered")]
+        ),
+        None
+    );
     // No label carries an identifier: operation, result and stage names only.
     let labels: HashMap<&str, ()> = samples
         .iter()
@@ -150,7 +187,17 @@ async fn metrics_count_requests_by_operation_and_result_and_readiness_names_the_
         .collect();
     for name in labels.keys() {
         assert!(
-            ["operation", "result", "stage", "why", "le", "quantile"].contains(name),
+            [
+                "operation",
+                "result",
+                "stage",
+                "why",
+                "backend",
+                "call",
+                "le",
+                "quantile"
+            ]
+            .contains(name),
             "{name}"
         );
     }

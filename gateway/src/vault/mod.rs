@@ -15,6 +15,7 @@
 
 mod key;
 mod memory;
+mod metered;
 mod postgres;
 mod record;
 mod redis;
@@ -29,6 +30,7 @@ pub use self::redis::RedisVault;
 pub use self::rocksdb::RocksDbVault;
 pub use kmip::objects::Filter;
 pub use memory::MemoryVault;
+pub use metered::Metered;
 pub use record::{Record, WrappedKey};
 pub use shred_notice::ShredNotice;
 
