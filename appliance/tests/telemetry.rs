@@ -1,6 +1,6 @@
 //! The core's `[telemetry]` listener, on the real binary: readiness follows the lifecycle
-//! (uninitialized, sealed, unsealed, sealed again) and names why the core cannot serve, and the
-//! state gauge says the same at `/metrics`.
+//! (uninitialized, sealed, unsealing, unsealed, sealed again) and names why the core cannot
+//! serve, and the state and unseal-progress gauges say the same at `/metrics`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -37,6 +37,18 @@ fn gauged_state(addr: SocketAddr) -> String {
     marked[0].to_owned()
 }
 
+/// The value of the unlabelled gauge `name`.
+fn gauge(addr: SocketAddr, name: &str) -> f64 {
+    let (status, metrics) = http_get(addr, "/metrics");
+    assert_eq!(status, 200);
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+        .parse()
+        .unwrap()
+}
+
 #[test]
 fn readiness_and_the_state_gauge_follow_the_lifecycle() {
     let addr = free_loopback_addr().unwrap();
@@ -51,8 +63,16 @@ fn readiness_and_the_state_gauge_follow_the_lifecycle() {
     assert_eq!(readiness(addr), Err("sealed".to_owned()));
     assert_eq!(gauged_state(addr), "sealed");
 
-    site.unseal(&[&shares[0], &shares[2]]);
+    assert_eq!(gauge(addr, "krypton_core_unseal_shares_received"), 0.0);
+    site.unseal(&[&shares[0]]);
+    assert_eq!(readiness(addr), Err("sealed".to_owned()));
+    assert_eq!(gauged_state(addr), "unsealing");
+    assert_eq!(gauge(addr, "krypton_core_unseal_shares_received"), 1.0);
+    assert_eq!(gauge(addr, "krypton_core_unseal_shares_needed"), 2.0);
+
+    site.unseal(&[&shares[2]]);
     assert_eq!(readiness(addr), Ok(()));
+    assert_eq!(gauge(addr, "krypton_core_unseal_shares_received"), 0.0);
     assert_eq!(gauged_state(addr), "unsealed");
 
     site.ctl(&["seal"]).success();

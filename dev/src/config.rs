@@ -22,6 +22,8 @@ pub struct CoreToml {
     pub seal: Option<Seal>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kmip: Option<CoreKmip>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<Telemetry>,
 }
 
 /// `[seal] type = "pkcs11"`: the HSM key that seals the master key (the core unseals itself).

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use crate::config::{self, Control, CoreKmip, CoreToml, Hardening, PinFile, Pkcs11, Seal};
+use crate::config::{
+    self, Control, CoreKmip, CoreToml, Hardening, PinFile, Pkcs11, Seal, Telemetry,
+};
 use crate::ctl::{CoreState, Ctl};
 use crate::process::Daemon;
 use crate::token::HsmSetup;
@@ -44,13 +46,15 @@ pub struct Core {
 }
 
 impl Core {
-    /// Writes `dir/core.toml` (with `[pkcs11]`, `[seal]` and `[kmip]` when given), starts the core from
-    /// `bin_dir` with its output in `log`, and waits until its control socket answers.
+    /// Writes `dir/core.toml` (with `[pkcs11]`, `[seal]`, `[kmip]` and `[telemetry]` when
+    /// given), starts the core from `bin_dir` with its output in `log`, and waits until its
+    /// control socket answers.
     pub fn start(
         bin_dir: &Path,
         dir: &Path,
         hsm: Option<&HsmSetup>,
         kmip: Option<CoreKmip>,
+        telemetry: Option<SocketAddr>,
         log: &Path,
     ) -> Result<Self, Error> {
         pki::create_private_dir(dir)?;
@@ -86,6 +90,7 @@ impl Core {
                 },
             }),
             kmip,
+            telemetry: telemetry.map(|listen| Telemetry { listen }),
         };
         let config_file = dir.join("core.toml");
         config::write(&config_file, "core.toml", &toml)?;

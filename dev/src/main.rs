@@ -215,8 +215,9 @@ fn print_banner(stack: &Stack, bin_dir: &Path) {
     };
     println!("  gateway vault          {vault}");
     println!(
-        "  gateway telemetry      http://{}/metrics, /healthz, /readyz",
-        stack.gateway_telemetry()
+        "  telemetry              http://{}/metrics (gateway), http://{}/metrics (core)",
+        stack.gateway_telemetry(),
+        stack.core_telemetry()
     );
     println!(
         "  tenant / service       demo / app, L1 {:?} in SoftHSM2 token {:?}",

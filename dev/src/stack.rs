@@ -105,6 +105,7 @@ pub struct Stack {
     gateway_addr: SocketAddr,
     gateway_telemetry: SocketAddr,
     core_addr: SocketAddr,
+    core_telemetry: SocketAddr,
     pki: DevPki,
     data_dir: PathBuf,
     ceremony: Ceremony,
@@ -155,7 +156,8 @@ impl Stack {
         let logs = data_dir.join("logs");
         pki::create_private_dir(&logs)?;
 
-        let (core, ceremony) = start_core(&config, &pki, &data_dir, core_addr)?;
+        let core_telemetry = free_loopback_addr()?;
+        let (core, ceremony) = start_core(&config, &pki, &data_dir, (core_addr, core_telemetry))?;
         let gateway_telemetry = free_loopback_addr()?;
         let gateway = start_gateway(
             &config,
@@ -170,6 +172,7 @@ impl Stack {
             core,
             gateway_addr,
             gateway_telemetry,
+            core_telemetry,
             core_addr,
             pki,
             data_dir,
@@ -197,7 +200,12 @@ impl Stack {
     /// seal unsealing itself. [`Stack::unseal_core`] completes the start.
     pub fn launch_core(&mut self) -> Result<(), Error> {
         self.core.stop()?;
-        self.core = launch_core(&self.config, &self.pki, &self.data_dir, self.core_addr)?;
+        self.core = launch_core(
+            &self.config,
+            &self.pki,
+            &self.data_dir,
+            (self.core_addr, self.core_telemetry),
+        )?;
         Ok(())
     }
 
@@ -276,6 +284,11 @@ impl Stack {
     /// Where the gateway reaches the core.
     pub fn core_addr(&self) -> SocketAddr {
         self.core_addr
+    }
+
+    /// The core's telemetry listener (`/metrics`, `/healthz`, `/readyz`).
+    pub fn core_telemetry(&self) -> SocketAddr {
+        self.core_telemetry
     }
 
     /// The certificates: the CA and one client certificate per application.
@@ -432,30 +445,34 @@ fn provision(core: &Core, config: &StackConfig, done_dir: &Path) -> Result<(), E
     })
 }
 
-/// Starts the core, brings it to unsealed, provisions it and waits for its KMIP service.
+/// Starts the core, listening on `listen` (KMIP, and telemetry), brings it to unsealed,
+/// provisions it and waits for its KMIP service.
 fn start_core(
     config: &StackConfig,
     pki: &DevPki,
     data_dir: &Path,
-    core_addr: SocketAddr,
+    listen: (SocketAddr, SocketAddr),
 ) -> Result<(Core, Ceremony), Error> {
-    let mut core = launch_core(config, pki, data_dir, core_addr)?;
+    let core_addr = listen.0;
+    let mut core = launch_core(config, pki, data_dir, listen)?;
     let ceremony = settle_core(&mut core, config, data_dir, core_addr)?;
     Ok((core, ceremony))
 }
 
-/// Starts the core and waits for its control socket.
+/// Starts the core, listening on `listen` (KMIP, and telemetry), and waits for its control
+/// socket.
 fn launch_core(
     config: &StackConfig,
     pki: &DevPki,
     data_dir: &Path,
-    core_addr: SocketAddr,
+    (core_addr, telemetry): (SocketAddr, SocketAddr),
 ) -> Result<Core, Error> {
     Core::start(
         &config.bin_dir,
         &core_dir(data_dir),
         Some(&config.hsm),
         Some(core_kmip(config, pki, core_addr)),
+        Some(telemetry),
         &data_dir.join("logs").join("core.log"),
     )
 }

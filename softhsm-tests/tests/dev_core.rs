@@ -26,6 +26,7 @@ fn start(dir: &Path) -> Result<Core, Error> {
         &dir.join("core"),
         None,
         None,
+        None,
         &dir.join("core.log"),
     )
 }
@@ -125,6 +126,7 @@ fn missing_binaries_are_named() {
     let error = Core::start(
         empty.path(),
         &dir.path().join("core"),
+        None,
         None,
         None,
         &dir.path().join("core.log"),

@@ -2,22 +2,26 @@
 //! krypton-dev's `Stack` (SoftHSM2 L1, unsealed core, tenant and service L3, mutual TLS), driven
 //! by PyKMIP as the application identities "app-alice" and "app-bob". Covers the full key
 //! lifecycle, isolation between identities, the core going away and coming back, a gateway
-//! restart on its RocksDB vault, and Register forwarded to the core's registry.
+//! restart on its RocksDB vault, Register forwarded to the core's registry, and what both
+//! daemons' telemetry says about it.
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
 
 #![allow(clippy::unwrap_used)]
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use krypton_dev::http;
 use krypton_softhsm_tests::pykmip::{App, ok, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, Test};
+use prometheus_parse::{Sample, Scrape, Value};
 use serde_json::json;
 
 const ALICE: &str = "app-alice";
 const BOB: &str = "app-bob";
 
-const TESTS: [(&str, Test); 5] = [
+const TESTS: [(&str, Test); 6] = [
     ("lifecycle_per_identity", lifecycle_per_identity),
     ("identities_are_isolated", identities_are_isolated),
     (
@@ -31,6 +35,10 @@ const TESTS: [(&str, Test); 5] = [
     (
         "register_secret_data_is_forwarded_to_the_core",
         register_secret_data_is_forwarded_to_the_core,
+    ),
+    (
+        "both_daemons_report_the_work_on_their_telemetry",
+        both_daemons_report_the_work_on_their_telemetry,
     ),
 ];
 
@@ -197,4 +205,96 @@ fn register_secret_data_is_forwarded_to_the_core(fixture: &Fixture) {
         "{}",
         results[0]
     );
+}
+
+/// The samples at `addr`'s `/metrics`, parsed as Prometheus parses them.
+fn scrape(addr: SocketAddr) -> Vec<Sample> {
+    let (status, body) = http::get(addr, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    Scrape::parse(body.lines().map(|line| Ok(line.to_owned())))
+        .unwrap()
+        .samples
+}
+
+/// The value of `metric` (a histogram: its count) whose labels include `labels`.
+fn value(samples: &[Sample], metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|sample| {
+            sample.metric == metric
+                && labels
+                    .iter()
+                    .all(|(name, value)| sample.labels.get(name) == Some(*value))
+        })
+        .map(|sample| match &sample.value {
+            Value::Counter(value) | Value::Gauge(value) | Value::Untyped(value) => *value,
+            Value::Histogram(buckets) => buckets.last().map_or(0.0, |bucket| bucket.count),
+            Value::Summary(_) => f64::NAN,
+        })
+}
+
+/// A Create and a Get through the gateway, seen on both telemetry listeners: the gateway's KMIP
+/// requests, vault calls and core-link calls; the core's wraps, its HSM work, its one active
+/// tenant and its lifecycle state.
+fn both_daemons_report_the_work_on_their_telemetry(fixture: &Fixture) {
+    let stack = fixture.stack();
+    let alice = App::of(&stack, ALICE);
+    let uid = alice.create("measured");
+    assert_eq!(alice.get(&uid).len(), 64);
+    assert_eq!(http::readiness(stack.gateway_telemetry()).unwrap(), Ok(()));
+    assert_eq!(http::readiness(stack.core_telemetry()).unwrap(), Ok(()));
+
+    let gateway = scrape(stack.gateway_telemetry());
+    for operation in ["Create", "Get"] {
+        assert!(
+            value(
+                &gateway,
+                "kmip_requests_total",
+                &[("operation", operation), ("result", "Success")]
+            ) >= Some(1.0),
+            "{operation}"
+        );
+    }
+    let vault_creates = &[("backend", "rocksdb"), ("call", "create")];
+    assert!(value(&gateway, "krypton_vault_duration_seconds", vault_creates) >= Some(1.0));
+    assert_eq!(value(&gateway, "krypton_vault_errors_total", &[]), None);
+    assert!(
+        value(
+            &gateway,
+            "krypton_core_link_calls_total",
+            &[("result", "answered")]
+        ) >= Some(2.0),
+        "a wrap and an unwrap"
+    );
+
+    let core = scrape(stack.core_telemetry());
+    for operation in ["Encrypt", "Decrypt"] {
+        assert!(
+            value(
+                &core,
+                "kmip_requests_total",
+                &[("operation", operation), ("result", "Success")]
+            ) >= Some(1.0),
+            "{operation}"
+        );
+    }
+    assert_eq!(
+        value(&core, "krypton_core_state", &[("state", "unsealed")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&core, "krypton_core_tenants", &[("state", "active")]),
+        Some(1.0)
+    );
+    // Linking the tenant and opening its L2 went through the HSM, and nothing failed there.
+    let hsm_work: f64 = core
+        .iter()
+        .filter(|sample| sample.metric == "krypton_hsm_duration_seconds")
+        .filter_map(|sample| match &sample.value {
+            Value::Histogram(buckets) => buckets.last().map(|bucket| bucket.count),
+            _ => None,
+        })
+        .sum();
+    assert!(hsm_work >= 1.0, "{core:?}");
+    assert_eq!(value(&core, "krypton_hsm_failures_total", &[]), None);
 }

@@ -1,5 +1,5 @@
-//! What the core tells its telemetry listener: ready when unsealed; its lifecycle state and its
-//! tenants by state as gauges, read at each scrape.
+//! What the core tells its telemetry listener: ready when unsealed; its lifecycle state, the
+//! unseal under way and its tenants by state as gauges, read at each scrape.
 
 use krypton_service::ErrorChain;
 use krypton_service::telemetry::{Health, Readiness};
@@ -36,6 +36,12 @@ impl Health for Core {
             let value = if now == Some(state) { 1.0 } else { 0.0 };
             metrics::gauge!("krypton_core_state", "state" => name).set(value);
         }
+        let progress = self.unseal_progress().ok().flatten();
+        #[allow(clippy::cast_precision_loss)] // at most 255 shares
+        let received = progress.map_or(0.0, |progress| progress.received as f64);
+        let needed = progress.map_or(0.0, |progress| f64::from(progress.threshold));
+        metrics::gauge!("krypton_core_unseal_shares_received").set(received);
+        metrics::gauge!("krypton_core_unseal_shares_needed").set(needed);
         // Sealed: no tenant has keys in memory, which the zero counts say.
         let counts = self
             .with_unsealed(|unsealed| Ok::<_, Error>(unsealed.keyring().counts()))

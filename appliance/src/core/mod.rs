@@ -42,7 +42,7 @@ use crate::hsm::Hsm;
 use crate::hsm_seal::{HsmSeal, SealConfig};
 use crate::installation::{self, SealKind, StoredInstallation};
 use crate::registry::EditLock;
-use crate::seal::{Lifecycle, State, Unsealed};
+use crate::seal::{Lifecycle, Progress, State, Unsealed};
 use crate::store::{Column, Store};
 
 pub(crate) use ceremony::{InstallationInfo, StatusReport, UnsealOutcome, UnsealReport};
@@ -122,6 +122,16 @@ impl Core {
     /// The lifecycle state, not audited.
     pub(crate) fn state(&self) -> Result<State, Error> {
         Ok(self.read()?.state())
+    }
+
+    /// How far the unseal attempt under way has come, not audited; `None` when none is.
+    pub(crate) fn unseal_progress(&self) -> Result<Option<Progress>, Error> {
+        Ok(match &*self.read()? {
+            Lifecycle::Unsealing(attempt) if !attempt.is_expired(Instant::now()) => {
+                Some(attempt.progress())
+            }
+            _ => None,
+        })
     }
 
     /// The service manager's status line (`STATUS=`), not audited: the lifecycle state, and

@@ -5,10 +5,15 @@
 //! that overruns keeps its thread until the module returns; [`Abandoned`] then tells it that
 //! nobody took its result, so it discards what it holds (a session in an unknown state) instead
 //! of handing it to the next caller.
+//!
+//! Every piece of HSM work passes here, so it is measured here:
+//! `krypton_hsm_duration_seconds{operation}` (the wait, overruns included) and
+//! `krypton_hsm_failures_total{operation}` (an error or an overrun). Operation names are
+//! static descriptions, never a key label or a tenant.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::error::HsmError;
 
@@ -33,10 +38,11 @@ where
     T: Send + 'static,
     F: FnOnce(&Abandoned) -> Result<T, HsmError> + Send + 'static,
 {
+    let started = Instant::now();
     let abandoned = Abandoned::default();
     let flag = abandoned.clone();
     let task = tokio::task::spawn_blocking(move || work(&flag));
-    match tokio::time::timeout(limit, task).await {
+    let result = match tokio::time::timeout(limit, task).await {
         Ok(Ok(result)) => result,
         Ok(Err(failed)) => Err(HsmError::Internal(Box::new(failed))),
         Err(_elapsed) => {
@@ -47,7 +53,13 @@ where
                 after: limit,
             })
         }
+    };
+    metrics::histogram!("krypton_hsm_duration_seconds", "operation" => operation)
+        .record(started.elapsed().as_secs_f64());
+    if result.is_err() {
+        metrics::counter!("krypton_hsm_failures_total", "operation" => operation).increment(1);
     }
+    result
 }
 
 #[cfg(test)]
