@@ -245,6 +245,16 @@ impl Stack {
         self.config.hsm = hsm;
     }
 
+    /// Gateways started from now on keep their keys in `vault` (an operator moving vaults).
+    pub fn reconfigure_vault(&mut self, vault: StackVault) {
+        self.config.vault = vault;
+    }
+
+    /// The configuration file of the gateway named `name` (`"gateway"`: the stack's own).
+    pub fn gateway_config(&self, name: &str) -> PathBuf {
+        gateway_dir(&self.data_dir).join(format!("{name}.toml"))
+    }
+
     /// Starts another gateway on the same core and vault, on a free port, its configuration
     /// and log named after `name` (not "gateway"). Only a shared vault (PostgreSQL, Redis) can
     /// have two: a second gateway on the RocksDB vault fails to start.

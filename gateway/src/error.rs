@@ -60,6 +60,10 @@ pub enum Error {
     /// The telemetry listener could not be set up.
     #[error("telemetry")]
     Telemetry(#[from] TelemetryError),
+
+    /// `vault copy` stopped.
+    #[error("vault copy")]
+    Copy(#[from] crate::copy::CopyError),
 }
 
 /// Why the configuration was refused.

@@ -16,6 +16,7 @@
 
 mod cbor;
 mod config;
+mod copy;
 mod core_link;
 mod error;
 mod forward;
@@ -33,6 +34,7 @@ use kmip::objects::{attribute_policy, lifecycle, metadata, refusal};
 pub use config::{
     Config, CoreConfig, DEFAULT_CONFIG_PATH, KMIP_PORT, KeyLimits, ServerVaultConfig, VaultConfig,
 };
+pub use copy::{CopyError, CopyReport, copy, copy_between};
 pub use core_link::{CoreError, CoreLink};
 pub use error::{ConfigError, Error, ErrorChain};
 pub use forward::delegated;
@@ -41,6 +43,6 @@ pub use principal::{L3Ref, Principal, Tenancy};
 pub use server::Server;
 pub use service::Gateway;
 pub use vault::{
-    Filter, MemoryVault, PostgresVault, Record, RedisVault, RocksDbVault, ShredNotice, Vault,
-    VaultError, WrappedKey,
+    Filter, MemoryVault, Metered, PostgresVault, Record, RedisVault, RocksDbVault, ScanCursor,
+    ScanPage, ShredNotice, Vault, VaultError, WrappedKey,
 };

@@ -3,12 +3,15 @@
 //! Reads its configuration, hardens the process before any key can reach it, opens the vault,
 //! binds the KMIP listener and serves until SIGTERM or SIGINT, then lets requests in flight
 //! finish. SIGHUP reads the configuration again and applies its identities and TLS files.
+//!
+//! `krypton-gateway vault copy --from A.toml --to B.toml` copies every record of one
+//! configuration's vault into another's, and exits.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
-use krypton_gateway::{Config, DEFAULT_CONFIG_PATH, Error, ErrorChain, Server};
+use clap::{Parser, Subcommand};
+use krypton_gateway::{Config, DEFAULT_CONFIG_PATH, Error, ErrorChain, Server, copy_between};
 use krypton_service::daemon::serve;
 use krypton_service::hardening::harden_process;
 
@@ -23,10 +26,37 @@ struct Args {
     /// The configuration file.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_CONFIG_PATH)]
     config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work on the vaults of gateway configurations, without serving.
+    #[command(subcommand)]
+    Vault(VaultCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum VaultCommand {
+    /// Copy every record of one configuration's [vault] into another's, then read each back
+    /// to verify it. Records stay wrapped; one the target has already is compared and left,
+    /// so an interrupted copy is run again to resume. Stop gateways on a RocksDB vault first.
+    Copy {
+        /// The configuration whose vault is read.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The configuration whose vault is written.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::Vault(VaultCommand::Copy { from, to })) = &args.command {
+        return vault_copy(from, to);
+    }
     krypton_service::init_logging();
     let Err(error) = run(&args) else {
         return ExitCode::SUCCESS;
@@ -56,4 +86,31 @@ fn run(args: &Args) -> Result<(), Error> {
         tracing::info!("krypton-gateway stopped");
         Ok(())
     })
+}
+
+/// `vault copy`: one line on stdout when done, one on stderr and exit status 1 when not.
+fn vault_copy(from: &std::path::Path, to: &std::path::Path) -> ExitCode {
+    let copied = (|| {
+        let (from, to) = (Config::load(from)?, Config::load(to)?);
+        let runtime = tokio::runtime::Runtime::new().map_err(|source| Error::Io {
+            context: "starting the async runtime",
+            source,
+        })?;
+        runtime
+            .block_on(copy_between(from.vault(), to.vault()))
+            .map_err(Error::from)
+    })();
+    match copied {
+        Ok(report) => {
+            println!(
+                "vault copied: {} records written, {} already there, {} verified",
+                report.copied, report.present, report.verified
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("krypton-gateway vault copy: {}", ErrorChain(&error));
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -3,29 +3,36 @@
 //! gateway is served by the other, a state change made through one is seen by the other at once
 //! (no stale cache), Locate agrees, and a Revoke and a Destroy of one key sent together through
 //! both gateways are ordered, none lost. And a gateway whose vault server is killed fails
-//! closed and recovers by itself when it returns. The vault servers are private instances started by
-//! krypton-dev (Debian's `postgresql` and `redis-server`).
+//! closed and recovers by itself when it returns. And the keys of a RocksDB vault, moved to
+//! PostgreSQL with `krypton-gateway vault copy`, are served from there with the same bytes. The
+//! vault servers are private instances started by krypton-dev (Debian's `postgresql` and
+//! `redis-server`).
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
 
 #![allow(clippy::unwrap_used)]
 
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 use std::thread;
 
 use krypton_dev::StackVault;
 use krypton_dev::http::readiness;
 use krypton_dev::vault_server::{AppendFsync, Crashable, PostgresServer, RedisServer};
+use krypton_softhsm_tests::debug_binary;
 use krypton_softhsm_tests::pykmip::{App, message, ok, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, Test};
 use serde_json::json;
 
 const ALICE: &str = "app-alice";
 
-const TESTS: [(&str, Test); 4] = [
+const TESTS: [(&str, Test); 5] = [
     (
         "two_gateways_on_one_postgres_vault",
         two_gateways_on_one_postgres_vault,
+    ),
+    (
+        "a_rocksdb_vault_copied_to_postgres_serves_every_key",
+        a_rocksdb_vault_copied_to_postgres_serves_every_key,
     ),
     (
         "two_gateways_on_one_redis_vault",
@@ -222,4 +229,64 @@ fn the_gateway_rides_out_an_outage(
     let created = ok(&after[2]).as_str().unwrap().to_owned();
     assert_eq!(alice.get(&created).len(), 64);
     assert_eq!(ready(), Ok(()));
+}
+
+/// The operator's move from RocksDB to PostgreSQL: keys created on the stack's RocksDB vault,
+/// its gateway stopped, `krypton-gateway vault copy` from its configuration to that of a
+/// gateway on PostgreSQL; that gateway serves every key with the same bytes and finds it by
+/// name, and a second copy finds everything there already.
+fn a_rocksdb_vault_copied_to_postgres_serves_every_key(fixture: &Fixture) {
+    let mut stack = fixture.stack();
+    let alice = App::of(&stack, ALICE);
+    let keys: Vec<(String, String)> = (0..3)
+        .map(|n| {
+            let uid = alice.create(&format!("moving-{n}"));
+            let value = alice.get(&uid);
+            (uid, value)
+        })
+        .collect();
+    stack.stop_gateway().unwrap();
+
+    let server = PostgresServer::shared().unwrap();
+    let database = server.create_database().unwrap();
+    stack.reconfigure_vault(StackVault::Postgres {
+        url: server.url(&database),
+        password_file: server.password_file().to_owned(),
+    });
+    let on_postgres = stack.start_gateway("on-postgres").unwrap();
+    let copy = || {
+        Command::new(debug_binary("krypton-gateway").unwrap())
+            .args(["vault", "copy", "--from"])
+            .arg(stack.gateway_config("gateway"))
+            .arg("--to")
+            .arg(stack.gateway_config("on-postgres"))
+            .output()
+            .unwrap()
+    };
+    let first = copy();
+    let said = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        first.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        said.contains("3 records written, 0 already there, 3 verified"),
+        "{said}"
+    );
+
+    let moved = App {
+        gateway: on_postgres.addr,
+        ..App::of(&stack, ALICE)
+    };
+    for (n, (uid, value)) in keys.iter().enumerate() {
+        assert_eq!(&moved.get(uid), value);
+        let found = moved.run(&json!([{"op": "locate", "name": format!("moving-{n}")}]));
+        assert_eq!(ok(&found[0]), &json!([uid]));
+    }
+    let second = copy();
+    assert!(
+        String::from_utf8_lossy(&second.stdout)
+            .contains("0 records written, 3 already there, 3 verified")
+    );
 }

@@ -3,9 +3,11 @@
 //! For the speed tier, where keys live as long as the workload that uses them.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 
-use crate::vault::{Filter, Record, ShredNotice, Vault, VaultError};
+use crate::vault::key::{record_key, split_key};
+use crate::vault::{Filter, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError};
 
 /// Records keyed by `(owner, id)`, ordered so one owner's records are one range, and the shred
 /// notices not yet acknowledged by the core.
@@ -128,6 +130,28 @@ impl Vault for MemoryVault {
     async fn acknowledge_shred(&self, owner: &str, id: &str) -> Result<(), VaultError> {
         self.shreds().remove(&(owner.to_owned(), id.to_owned()));
         Ok(())
+    }
+
+    async fn scan(&self, from: Option<ScanCursor>, limit: usize) -> Result<ScanPage, VaultError> {
+        let records = self.records.read().unwrap_or_else(PoisonError::into_inner);
+        let start = from.map_or(Bound::Unbounded, |ScanCursor(place)| {
+            Bound::Excluded(split_key(&place))
+        });
+        let mut page = Vec::new();
+        for ((owner, id), record) in records.range((start, Bound::Unbounded)).take(limit) {
+            record.check_place(owner, id)?;
+            page.push(record.clone());
+        }
+        let next = (page.len() == limit)
+            .then(|| {
+                page.last()
+                    .map(|last| ScanCursor(record_key(&last.owner, &last.id)))
+            })
+            .flatten();
+        Ok(ScanPage {
+            records: page,
+            next,
+        })
     }
 }
 

@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::time::Instant;
 
-use super::{Filter, Record, ShredNotice, Vault, VaultError};
+use super::{Filter, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError};
 
 /// `V`, with every call measured under the backend name it was given.
 #[derive(Debug)]
@@ -95,5 +95,9 @@ impl<V: Vault> Vault for Metered<V> {
     async fn acknowledge_shred(&self, owner: &str, id: &str) -> Result<(), VaultError> {
         self.measured("acknowledge_shred", self.vault.acknowledge_shred(owner, id))
             .await
+    }
+
+    async fn scan(&self, from: Option<ScanCursor>, limit: usize) -> Result<ScanPage, VaultError> {
+        self.measured("scan", self.vault.scan(from, limit)).await
     }
 }

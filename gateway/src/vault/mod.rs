@@ -20,6 +20,7 @@ mod postgres;
 mod record;
 mod redis;
 mod rocksdb;
+mod scan;
 mod shred_notice;
 
 use std::error::Error as StdError;
@@ -32,6 +33,7 @@ pub use kmip::objects::Filter;
 pub use memory::MemoryVault;
 pub use metered::Metered;
 pub use record::{Record, WrappedKey};
+pub use scan::{ScanCursor, ScanPage};
 pub use shred_notice::ShredNotice;
 
 /// Storage for wrapped L4 keys.
@@ -128,6 +130,20 @@ pub trait Vault: Send + Sync + 'static {
         owner: &str,
         id: &str,
     ) -> impl Future<Output = Result<(), VaultError>> + Send;
+
+    /// About `limit` records of any owner (a page may hold fewer, or a few more), from where
+    /// `from` left off (`None`: the beginning), in an order of the backend's. A record written
+    /// during a scan may or may not be seen, and Redis may show one twice.
+    ///
+    /// # Errors
+    ///
+    /// A storage error, or [`VaultError::Corrupt`] or [`VaultError::Misplaced`] for a record
+    /// read on the way.
+    fn scan(
+        &self,
+        from: Option<ScanCursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<ScanPage, VaultError>> + Send;
 }
 
 /// Why a vault call failed.

@@ -31,8 +31,9 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::cbor;
 use crate::config::ServerVaultConfig;
+use crate::vault::key::{record_key, split_key};
 use crate::vault::record::{decode, encode};
-use crate::vault::{Filter, Record, ShredNotice, Vault, VaultError, storage};
+use crate::vault::{Filter, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError, storage};
 
 /// The schema version this gateway writes and reads.
 const SCHEMA_VERSION: i32 = 1;
@@ -416,6 +417,34 @@ impl Vault for PostgresVault {
                 .await
                 .map_err(|source| storage("removing a shred notice", source))?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn scan(&self, from: Option<ScanCursor>, limit: usize) -> Result<ScanPage, VaultError> {
+        let after = from.map(|ScanCursor(place)| split_key(&place));
+        let (owner, id) = after.map_or((None, None), |(owner, id)| (Some(owner), Some(id)));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.bounded("scanning records", |client| async move {
+            let rows = client
+                .query(
+                    "SELECT owner, id, record FROM krypton_vault_records \
+                     WHERE $1::text IS NULL OR (owner, id) > ($1, $2) \
+                     ORDER BY owner, id LIMIT $3",
+                    &[&owner, &id, &limit],
+                )
+                .await
+                .map_err(|source| storage("scanning records", source))?;
+            let full = i64::try_from(rows.len()).is_ok_and(|len| len == limit);
+            let records = rows
+                .iter()
+                .map(|row| decode(row.get(0), row.get(1), row.get(2)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let next = records
+                .last()
+                .filter(|_| full)
+                .map(|last| ScanCursor(record_key(&last.owner, &last.id)));
+            Ok(ScanPage { records, next })
         })
         .await
     }

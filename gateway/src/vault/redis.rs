@@ -32,7 +32,7 @@ use crate::cbor;
 use crate::config::ServerVaultConfig;
 use crate::vault::key::{owner_prefix, record_key, split_key};
 use crate::vault::record::{decode, encode};
-use crate::vault::{Filter, Record, ShredNotice, Vault, VaultError, storage};
+use crate::vault::{Filter, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError, storage};
 
 /// How many ids of one owner Locate reads per round trip.
 const LOCATE_PAGE: isize = 256;
@@ -285,6 +285,19 @@ impl RedisVault {
             other => Err(storage(context, format!("the script answered {other}"))),
         }
     }
+}
+
+/// `bytes` with the characters a `SCAN ... MATCH` pattern gives a meaning escaped, so that a
+/// key prefix matches only itself.
+fn glob_escaped(bytes: &[u8]) -> Vec<u8> {
+    let mut escaped = Vec::with_capacity(bytes.len());
+    for &byte in bytes {
+        if matches!(byte, b'*' | b'?' | b'[' | b']' | b'\\') {
+            escaped.push(b'\\');
+        }
+        escaped.push(byte);
+    }
+    escaped
 }
 
 /// The client of the URL in `settings`, with its password and TLS.
@@ -568,6 +581,58 @@ impl Vault for RedisVault {
                 .await
         })
         .await
+    }
+
+    async fn scan(&self, from: Option<ScanCursor>, limit: usize) -> Result<ScanPage, VaultError> {
+        let cursor = from.map_or(Ok(0), |ScanCursor(cursor)| {
+            std::str::from_utf8(&cursor)
+                .ok()
+                .and_then(|cursor| cursor.parse::<u64>().ok())
+                .ok_or_else(|| storage("scanning records", "not a cursor of this vault"))
+        })?;
+        let mut pattern = glob_escaped(&self.inner.prefix);
+        pattern.extend_from_slice(b"r:*");
+        let mut scan = ::redis::cmd("SCAN");
+        scan.arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(limit);
+        let (next, keys): (u64, Vec<Vec<u8>>) = self
+            .reading("scanning records", |mut connection| {
+                let scan = &scan;
+                async move { scan.query_async(&mut connection).await }
+            })
+            .await?;
+        let next = (next != 0).then(|| ScanCursor(next.to_string().into_bytes()));
+        if keys.is_empty() {
+            // A SCAN step may find nothing and still not be the last.
+            return Ok(ScanPage {
+                records: Vec::new(),
+                next,
+            });
+        }
+        let mut pipe = ::redis::pipe();
+        for key in &keys {
+            pipe.cmd("HMGET").arg(key).arg("place").arg("rec");
+        }
+        let fields: Vec<StoredFields> = self
+            .reading("scanning records", |mut connection| {
+                let pipe = &pipe;
+                async move { pipe.query_async(&mut connection).await }
+            })
+            .await?;
+        let record_prefix = self.record_key(b"");
+        let mut records = Vec::with_capacity(keys.len());
+        for (key, fields) in keys.iter().zip(fields) {
+            let place = &key[record_prefix.len()..];
+            let (owner, id) = split_key(place);
+            // Gone since SCAN saw its key: deleted records are simply not there.
+            if let Some(record) = stored_record(&owner, &id, place, fields)? {
+                records.push(record);
+            }
+        }
+        Ok(ScanPage { records, next })
     }
 }
 

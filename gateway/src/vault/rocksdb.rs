@@ -31,7 +31,7 @@ use ::rocksdb::{
 use crate::cbor;
 use crate::vault::key::{owner_prefix, record_key, split_key};
 use crate::vault::record::{decode, encode};
-use crate::vault::{Filter, Record, ShredNotice, Vault, VaultError, storage};
+use crate::vault::{Filter, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError, storage};
 
 /// The column family of the shred notices not yet acknowledged by the core.
 const SHREDS: &str = "shreds";
@@ -261,6 +261,11 @@ impl Vault for RocksDbVault {
         })
         .await
     }
+
+    async fn scan(&self, from: Option<ScanCursor>, limit: usize) -> Result<ScanPage, VaultError> {
+        self.blocking(move |inner| inner.scan_all(from, limit))
+            .await
+    }
 }
 
 impl Inner {
@@ -352,6 +357,32 @@ impl Inner {
             notices.push(notice);
         }
         Ok(notices)
+    }
+
+    /// Up to `limit` records of every owner in key order, after the key `from` names.
+    fn scan_all(&self, from: Option<ScanCursor>, limit: usize) -> Result<ScanPage, VaultError> {
+        let mode = match &from {
+            Some(ScanCursor(key)) => IteratorMode::From(key.as_slice(), Direction::Forward),
+            None => IteratorMode::Start,
+        };
+        let mut records = Vec::new();
+        let mut last = None;
+        for entry in self.db.iterator(mode) {
+            let (key, value) = entry.map_err(|source| storage("scanning records", source))?;
+            if from.as_ref().is_some_and(|ScanCursor(from)| **from == *key) {
+                continue;
+            }
+            let (owner, id) = split_key(&key);
+            records.push(decode(&owner, &id, &value)?);
+            if records.len() >= limit {
+                last = Some(ScanCursor(key.to_vec()));
+                break;
+            }
+        }
+        Ok(ScanPage {
+            records,
+            next: last,
+        })
     }
 
     fn scan(&self, owner: &str, filter: &Filter, limit: usize) -> Result<Vec<String>, VaultError> {
