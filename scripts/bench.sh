@@ -22,6 +22,7 @@ connections=${BENCH_CONNECTIONS:-1 16}
 workloads=${BENCH_WORKLOADS:-create get create-get}
 kmip_version=${BENCH_KMIP_VERSION:-1.4}
 out=${BENCH_OUT:-}
+vault=${BENCH_VAULT:-rocksdb}
 
 # Bounds on the waits: start-up of each server, and its orderly stop before it is killed.
 readonly START_TIMEOUT=180
@@ -41,6 +42,8 @@ after the other in the same run, and prints the results side by side.
   --workloads "W ..."    krypton-load workloads (default "create get create-get";
                          env BENCH_WORKLOADS)
   --kmip-version V       KMIP version of the requests (default 1.4; env BENCH_KMIP_VERSION)
+  --vault V              the gateway's vault: rocksdb (default), postgres or redis, the last
+                         two a private server krypton-dev starts (env BENCH_VAULT)
   --out DIR              where the reports go (default: a new krypton-bench-<time> directory
                          under \${TMPDIR:-/tmp}; env BENCH_OUT)
 
@@ -61,6 +64,7 @@ while [ $# -gt 0 ]; do
         --workloads) workloads=${2:?--workloads needs a value}; shift 2 ;;
         --kmip-version) kmip_version=${2:?--kmip-version needs a value}; shift 2 ;;
         --out) out=${2:?--out needs a value}; shift 2 ;;
+        --vault) vault=${2:?--vault needs a value}; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; fail "unknown argument: $1" ;;
     esac
@@ -75,6 +79,10 @@ for c in "${connection_counts[@]}"; do
         fail "a connection count must be a number from 1 to 4096, not '$c'"
     fi
 done
+case $vault in
+    rocksdb | postgres | redis) ;;
+    *) fail "unknown vault '$vault' (rocksdb, postgres, redis)" ;;
+esac
 [ ${#workload_names[@]} -gt 0 ] || fail "--workloads names no workload"
 for w in "${workload_names[@]}"; do
     case $w in
@@ -177,7 +185,7 @@ cd "$work"
 
 echo "bench: starting Krypton (krypton-dev) on 127.0.0.1:$gateway_port"
 setsid "$bin_dir/krypton-dev" --data-dir "$work/krypton" \
-    --listen "127.0.0.1:$gateway_port" --core-listen "127.0.0.1:$core_port" \
+    --listen "127.0.0.1:$gateway_port" --core-listen "127.0.0.1:$core_port" --vault "$vault" \
     >"$work/krypton-dev.log" 2>&1 </dev/null &
 dev_pid=$!
 wait_ready krypton-dev "$dev_pid" "$work/krypton-dev.log" \
@@ -219,7 +227,7 @@ pykmip_version=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.
 cat >"$out/setup.txt" <<EOF
 date: $(date -u +%Y-%m-%dT%H:%M:%SZ)
 host: $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-krypton: $krypton_version (krypton-dev: krypton-gateway + krypton-core, SoftHSM2 L1, RocksDB)
+krypton: $krypton_version (krypton-dev: krypton-gateway + krypton-core, SoftHSM2 L1, $vault vault)
 pykmip: $pykmip_version (pykmip-server, SQLite, TLS 1.2)
 krypton-load: KMIP $kmip_version, ${duration}s per run, as app-alice
 EOF

@@ -9,51 +9,20 @@
 mod common;
 #[path = "../../kmip/tests/net_support/mod.rs"]
 mod net_support;
+#[path = "../../kmip/tests/probe/mod.rs"]
+mod probe;
 
 use std::fs;
 
 use common::Site;
+use kmip::ResultReason;
 use kmip::net::{Client, ClientTlsFiles, client_config};
-use kmip::{
-    Item, ProtocolVersion, QueryFunction, QueryRequest, RequestBatchItem, RequestHeader,
-    RequestMessage, ResponseMessage, ResultReason, ResultStatus,
-};
 use net_support::{Pki, SERVER_NAME, Subject, bounded, client_limits};
 use nix::sys::signal::Signal;
+use probe::{Answer, ask};
 
 const RELOADED: &str = "configuration reloaded";
 const REFUSED: &str = "configuration not reloaded";
-
-fn query() -> Item {
-    RequestMessage {
-        header: RequestHeader::new(ProtocolVersion::V1_4),
-        batch_items: vec![RequestBatchItem::new(QueryRequest {
-            query_functions: vec![QueryFunction::QueryOperations],
-        })],
-    }
-    .to_item()
-}
-
-/// How the core answered one Query.
-#[derive(Debug, PartialEq)]
-enum Answer {
-    Served,
-    Refused(ResultReason),
-    /// No KMIP answer at all: the TLS handshake or the connection failed.
-    Unanswered,
-}
-
-async fn ask(client: &mut Client) -> Answer {
-    let Ok(response) = bounded(client.call(&query())).await else {
-        return Answer::Unanswered;
-    };
-    let response = ResponseMessage::from_item(&response).unwrap();
-    let item = &response.batch_items[0];
-    match item.result_status {
-        ResultStatus::Success => Answer::Served,
-        _ => Answer::Refused(item.result_reason.unwrap()),
-    }
-}
 
 async fn connect(address: &str, files: &ClientTlsFiles) -> Option<Client> {
     let tls = std::sync::Arc::new(client_config(files).unwrap());

@@ -1,9 +1,12 @@
-//! The one HTTP request tests and the dev run make: a GET of a daemon's telemetry listener
-//! (`/healthz`, `/readyz`, `/metrics`), with `Connection: close` and a bounded wait.
+//! The client side of the daemons' telemetry listeners, for tests: one bounded HTTP GET
+//! (`Connection: close`), `/readyz` read as ready or the reason why not, and `/metrics` parsed
+//! as Prometheus parses it.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
+
+use prometheus_parse::{Sample, Scrape, Value};
 
 /// The longest a GET may take to connect, and then to answer.
 const LIMIT: Duration = Duration::from_secs(20);
@@ -45,4 +48,42 @@ pub fn readiness(addr: SocketAddr) -> io::Result<Result<(), String>> {
         (503, serde_json::Value::Bool(false), Some(reason)) => Ok(Err(reason.to_owned())),
         _ => Err(invalid()),
     }
+}
+
+/// The samples of `/metrics` at `addr`, parsed as Prometheus parses them.
+///
+/// # Errors
+///
+/// As [`get`], and [`io::ErrorKind::InvalidData`] for a status other than 200 or a body that
+/// is not the Prometheus text format.
+pub fn scrape(addr: SocketAddr) -> io::Result<Vec<Sample>> {
+    let (status, body) = get(addr, "/metrics")?;
+    if status != 200 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("/metrics answered {status}"),
+        ));
+    }
+    Scrape::parse(body.lines().map(|line| Ok(line.to_owned())))
+        .map(|scrape| scrape.samples)
+        .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
+}
+
+/// The value of `metric` whose labels include `labels` (a histogram: its count), if a sample
+/// has them.
+#[must_use]
+pub fn value(samples: &[Sample], metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|sample| {
+            sample.metric == metric
+                && labels
+                    .iter()
+                    .all(|(name, value)| sample.labels.get(name) == Some(*value))
+        })
+        .map(|sample| match &sample.value {
+            Value::Counter(value) | Value::Gauge(value) | Value::Untyped(value) => *value,
+            Value::Histogram(buckets) => buckets.last().map_or(0.0, |bucket| bucket.count),
+            Value::Summary(_) => f64::NAN,
+        })
 }

@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "../../kmip/tests/probe/mod.rs"]
+mod probe;
 
 use std::time::{Duration, Instant};
 
@@ -14,10 +16,8 @@ use common::{
     raw_connect,
 };
 use kmip::net::{Client, ClientLimits, ClientTlsFiles};
-use kmip::{
-    FrameReader, Item, Limits, ProtocolVersion, QueryFunction, QueryRequest, RequestBatchItem,
-    RequestHeader, RequestMessage, ResponseMessage, ResultReason, ResultStatus,
-};
+use kmip::{FrameReader, Item, Limits, ResponseMessage, ResultReason, ResultStatus};
+use probe::query;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -46,16 +46,6 @@ async fn gateway() -> (InProcess, Pki) {
         MEMORY_VAULT,
     );
     (InProcess::start(&toml).await, pki)
-}
-
-fn query() -> Item {
-    RequestMessage {
-        header: RequestHeader::new(ProtocolVersion::V1_4),
-        batch_items: vec![RequestBatchItem::new(QueryRequest {
-            query_functions: vec![QueryFunction::QueryOperations],
-        })],
-    }
-    .to_item()
 }
 
 fn query_bytes() -> Vec<u8> {

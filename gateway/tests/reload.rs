@@ -6,57 +6,23 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "../../kmip/tests/probe/mod.rs"]
+mod probe;
 mod process;
 
 use std::fs;
 use std::path::Path;
 
 use common::{BOUND, MEMORY_VAULT, Pki, client_tls, core_section, dead_address, gateway_toml};
+use kmip::ResultReason;
 use kmip::net::{Client, ClientLimits, ClientTlsFiles};
-use kmip::{
-    Item, ProtocolVersion, QueryFunction, QueryRequest, RequestBatchItem, RequestHeader,
-    RequestMessage, ResponseMessage, ResultReason, ResultStatus,
-};
 use krypton_dev::process::free_loopback_addr;
 use nix::sys::signal::Signal;
+use probe::{Answer, ask};
 use process::GatewayProcess;
 
 const RELOADED: &str = "configuration reloaded";
 const REFUSED: &str = "configuration not reloaded";
-
-fn query() -> Item {
-    RequestMessage {
-        header: RequestHeader::new(ProtocolVersion::V1_4),
-        batch_items: vec![RequestBatchItem::new(QueryRequest {
-            query_functions: vec![QueryFunction::QueryOperations],
-        })],
-    }
-    .to_item()
-}
-
-/// How the gateway answered one Query.
-#[derive(Debug, PartialEq)]
-enum Answer {
-    Served,
-    Refused(ResultReason),
-    /// No KMIP answer at all: the TLS handshake or the connection failed.
-    Unanswered,
-}
-
-async fn ask(client: &mut Client) -> Answer {
-    let Ok(response) = tokio::time::timeout(BOUND, client.call(&query()))
-        .await
-        .unwrap()
-    else {
-        return Answer::Unanswered;
-    };
-    let response = ResponseMessage::from_item(&response).unwrap();
-    let item = &response.batch_items[0];
-    match item.result_status {
-        ResultStatus::Success => Answer::Served,
-        _ => Answer::Refused(item.result_reason.unwrap()),
-    }
-}
 
 async fn connect(port: u16, files: &ClientTlsFiles) -> Option<Client> {
     tokio::time::timeout(

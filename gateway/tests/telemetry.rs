@@ -17,7 +17,7 @@ use kmip::{
     GetRequest, Item, LocateRequest, ProtocolVersion, QueryFunction, QueryRequest,
     RequestBatchItem, RequestHeader, RequestMessage,
 };
-use prometheus_parse::{Sample, Scrape, Value};
+use krypton_dev::http::value;
 
 fn message(item: RequestBatchItem) -> Item {
     RequestMessage {
@@ -33,23 +33,6 @@ async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     tokio::task::spawn_blocking(move || krypton_dev::http::get(addr, &path).unwrap())
         .await
         .unwrap()
-}
-
-/// The value of the sample of `metric` whose labels include `labels`.
-fn value(samples: &[Sample], metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    samples
-        .iter()
-        .find(|sample| {
-            sample.metric == metric
-                && labels
-                    .iter()
-                    .all(|(name, value)| sample.labels.get(name) == Some(*value))
-        })
-        .map(|sample| match &sample.value {
-            Value::Counter(value) | Value::Gauge(value) | Value::Untyped(value) => *value,
-            Value::Histogram(buckets) => buckets.last().map_or(0.0, |bucket| bucket.count),
-            Value::Summary(_) => f64::NAN,
-        })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,10 +86,11 @@ async fn metrics_count_requests_by_operation_and_result_and_readiness_names_the_
         .await
         .unwrap();
 
-    let (status, body) = bounded(http_get(telemetry, "/metrics")).await;
-    assert_eq!(status, 200);
-    let scrape = Scrape::parse(body.lines().map(|line| Ok(line.to_owned()))).unwrap();
-    let samples = &scrape.samples;
+    let body = bounded(http_get(telemetry, "/metrics")).await.1;
+    let samples = &tokio::task::spawn_blocking(move || krypton_dev::http::scrape(telemetry))
+        .await
+        .unwrap()
+        .unwrap();
     let requests = |labels: &[(&str, &str)]| value(samples, "kmip_requests_total", labels);
     assert_eq!(
         requests(&[("operation", "Query"), ("result", "Success")]),

@@ -9,13 +9,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use krypton_dev::http;
+use krypton_dev::http::{self, scrape, value};
 use krypton_softhsm_tests::pykmip::{App, ok, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, Test};
-use prometheus_parse::{Sample, Scrape, Value};
+use prometheus_parse::Value;
 use serde_json::json;
 
 const ALICE: &str = "app-alice";
@@ -207,32 +206,6 @@ fn register_secret_data_is_forwarded_to_the_core(fixture: &Fixture) {
     );
 }
 
-/// The samples at `addr`'s `/metrics`, parsed as Prometheus parses them.
-fn scrape(addr: SocketAddr) -> Vec<Sample> {
-    let (status, body) = http::get(addr, "/metrics").unwrap();
-    assert_eq!(status, 200);
-    Scrape::parse(body.lines().map(|line| Ok(line.to_owned())))
-        .unwrap()
-        .samples
-}
-
-/// The value of `metric` (a histogram: its count) whose labels include `labels`.
-fn value(samples: &[Sample], metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    samples
-        .iter()
-        .find(|sample| {
-            sample.metric == metric
-                && labels
-                    .iter()
-                    .all(|(name, value)| sample.labels.get(name) == Some(*value))
-        })
-        .map(|sample| match &sample.value {
-            Value::Counter(value) | Value::Gauge(value) | Value::Untyped(value) => *value,
-            Value::Histogram(buckets) => buckets.last().map_or(0.0, |bucket| bucket.count),
-            Value::Summary(_) => f64::NAN,
-        })
-}
-
 /// A Create and a Get through the gateway, seen on both telemetry listeners: the gateway's KMIP
 /// requests, vault calls and core-link calls; the core's wraps, its HSM work, its one active
 /// tenant and its lifecycle state.
@@ -244,7 +217,7 @@ fn both_daemons_report_the_work_on_their_telemetry(fixture: &Fixture) {
     assert_eq!(http::readiness(stack.gateway_telemetry()).unwrap(), Ok(()));
     assert_eq!(http::readiness(stack.core_telemetry()).unwrap(), Ok(()));
 
-    let gateway = scrape(stack.gateway_telemetry());
+    let gateway = scrape(stack.gateway_telemetry()).unwrap();
     for operation in ["Create", "Get"] {
         assert!(
             value(
@@ -267,7 +240,7 @@ fn both_daemons_report_the_work_on_their_telemetry(fixture: &Fixture) {
         "a wrap and an unwrap"
     );
 
-    let core = scrape(stack.core_telemetry());
+    let core = scrape(stack.core_telemetry()).unwrap();
     for operation in ["Encrypt", "Decrypt"] {
         assert!(
             value(
