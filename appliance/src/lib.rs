@@ -38,8 +38,8 @@ pub use config::{Config, DEFAULT_CONFIG_PATH};
 pub use daemon::Daemon;
 pub use error::{Bug, ConfigError, Error, ErrorChain, RequestError, ShareRefusal, StartError};
 pub use hsm::{
-    Hsm, HsmConfig, HsmConfigError, HsmError, InvalidIdentifier, L1Answer, L1Ref, Outage, PinError,
-    PinSource, Probe, Refusal, TenantId, WrappedL2, WrappedL2Error,
+    Hsm, HsmConfig, HsmConfigError, HsmError, InvalidIdentifier, L1Answer, L1Ref, Outage, Probe,
+    Refusal, TenantId, WrappedL2, WrappedL2Error,
 };
 pub use hsm_seal::{Pkcs11Seal, SealConfig};
 pub use liveness::LivenessConfig;

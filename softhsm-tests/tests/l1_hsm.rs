@@ -18,12 +18,13 @@ use std::time::{Duration, Instant};
 
 use cryptoki::object::Attribute;
 use krypton_core::{
-    ErrorChain, Hsm, HsmConfig, HsmError, L1Ref, Outage, PinError, PinSource, Probe, Refusal,
-    SecretKey, TenantId, WhenIdle, WrappedL2,
+    ErrorChain, Hsm, HsmConfig, HsmError, L1Ref, Outage, Probe, Refusal, SecretKey, TenantId,
+    WhenIdle, WrappedL2,
 };
 use krypton_dev::process::run_bounded;
 use krypton_dev::softhsm::{self, SoftHsm, Token};
 use krypton_dev::stall::HsmStall;
+use krypton_service::secret_file::{SecretError, SecretSource};
 use krypton_softhsm_tests::suite::{self, HsmTest};
 use libtest_mimic::Failed;
 use tempfile::TempDir;
@@ -113,7 +114,7 @@ fn fixture<'h>(hsm: &'h SoftHsm, label: &str) -> Result<Fixture<'h>, Failed> {
     token.with_session(|s| s.logout())?;
     let dir = tempfile::tempdir()?;
     let pin = pin_file(dir.path(), "hsm.pin", token.user_pin(), 0o600)?;
-    let config = HsmConfig::new(hsm.module_path(), label, PinSource::File(pin))?;
+    let config = HsmConfig::new(hsm.module_path(), label, SecretSource::File(pin))?;
     Ok(Fixture {
         token,
         config,
@@ -312,7 +313,7 @@ fn l1_without_decrypt_refuses(hsm: &SoftHsm) -> Result<(), Failed> {
 fn wrong_pin_fails_login(hsm: &SoftHsm) -> Result<(), Failed> {
     let f = fixture(hsm, "wrong-pin")?;
     let wrong = pin_file(f.dir.path(), "wrong.pin", "not-the-pin", 0o600)?;
-    let config = HsmConfig::new(hsm.module_path(), "wrong-pin", PinSource::File(wrong))?;
+    let config = HsmConfig::new(hsm.module_path(), "wrong-pin", SecretSource::File(wrong))?;
     block_on(async {
         expect_error(
             Hsm::open(&config).await,
@@ -328,10 +329,14 @@ fn wrong_pin_fails_login(hsm: &SoftHsm) -> Result<(), Failed> {
 fn pin_file_readable_by_others_is_refused(hsm: &SoftHsm) -> Result<(), Failed> {
     let f = fixture(hsm, "pin-mode")?;
     let open = pin_file(f.dir.path(), "open.pin", f.token.user_pin(), 0o644)?;
-    let config = HsmConfig::new(hsm.module_path(), "pin-mode", PinSource::File(open.clone()))?;
+    let config = HsmConfig::new(
+        hsm.module_path(),
+        "pin-mode",
+        SecretSource::File(open.clone()),
+    )?;
     block_on(async {
         let error = expect_error(Hsm::open(&config).await, "TooOpen", |e| {
-            matches!(e, HsmError::Pin(PinError::TooOpen { mode: 0o644, .. }))
+            matches!(e, HsmError::Pin(SecretError::TooOpen { mode: 0o644, .. }))
         })?;
         let chain = ErrorChain(&error).to_string();
         assert!(chain.contains("0644"), "{chain}");
@@ -343,7 +348,7 @@ fn pin_file_readable_by_others_is_refused(hsm: &SoftHsm) -> Result<(), Failed> {
 fn unknown_token_is_not_found(hsm: &SoftHsm) -> Result<(), Failed> {
     let dir = tempfile::tempdir()?;
     let pin = pin_file(dir.path(), "hsm.pin", "1234", 0o600)?;
-    let config = HsmConfig::new(hsm.module_path(), "unknown", PinSource::File(pin))?;
+    let config = HsmConfig::new(hsm.module_path(), "unknown", SecretSource::File(pin))?;
     block_on(async {
         expect_error(
             Hsm::open(&config).await,
@@ -357,7 +362,7 @@ fn unknown_token_is_not_found(hsm: &SoftHsm) -> Result<(), Failed> {
 fn missing_module_fails_to_load(_: &SoftHsm) -> Result<(), Failed> {
     let dir = tempfile::tempdir()?;
     let pin = pin_file(dir.path(), "hsm.pin", "1234", 0o600)?;
-    let config = HsmConfig::new("/nonexistent/libpkcs11.so", "t", PinSource::File(pin))?;
+    let config = HsmConfig::new("/nonexistent/libpkcs11.so", "t", SecretSource::File(pin))?;
     block_on(async {
         expect_error(Hsm::open(&config).await, "ModuleLoad", |e| {
             matches!(e, HsmError::ModuleLoad { .. })
@@ -573,7 +578,7 @@ fn probe_of_a_stalled_hsm_is_bounded_until_it_is_back(hsm: &SoftHsm) -> Result<(
     let config = HsmConfig::new(
         HsmStall::spy_module(),
         f.token.label(),
-        PinSource::File(f.dir.path().join("hsm.pin")),
+        SecretSource::File(f.dir.path().join("hsm.pin")),
     )?
     .with_pool_size(2)?
     .with_call_timeout(CALL_TIMEOUT)?;

@@ -8,9 +8,9 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use krypton_service::config::{OutOfRange, RelativePath, require_absolute, require_range};
+use krypton_service::secret_file::SecretSource;
 use serde::Deserialize;
 
-use super::pin::PinSource;
 use crate::liveness::LivenessConfig;
 
 /// Sessions kept open when `pool_size` is not given.
@@ -44,7 +44,7 @@ const MAX_TOKEN_LABEL_BYTES: usize = 32;
 pub struct HsmConfig {
     pub(super) module: PathBuf,
     pub(super) token_label: String,
-    pub(super) pin: PinSource,
+    pub(super) pin: SecretSource,
     pub(super) pool_size: usize,
     pub(super) call_timeout: Duration,
     liveness: LivenessConfig,
@@ -56,7 +56,7 @@ pub struct HsmConfig {
 struct RawHsmConfig {
     module: PathBuf,
     token_label: String,
-    pin: PinSource,
+    pin: SecretSource,
     #[serde(default = "default_pool_size")]
     pool_size: usize,
     #[serde(default = "default_call_timeout_ms")]
@@ -104,7 +104,7 @@ impl HsmConfig {
     pub fn new(
         module: impl Into<PathBuf>,
         token_label: impl Into<String>,
-        pin: PinSource,
+        pin: SecretSource,
     ) -> Result<Self, HsmConfigError> {
         Self::try_from(RawHsmConfig {
             module: module.into(),
@@ -175,17 +175,19 @@ fn check_token_label(label: String) -> Result<String, HsmConfigError> {
     }
 }
 
-fn check_pin_source(pin: PinSource) -> Result<PinSource, HsmConfigError> {
+fn check_pin_source(pin: SecretSource) -> Result<SecretSource, HsmConfigError> {
     match pin {
-        PinSource::File(path) => Ok(PinSource::File(check_absolute("pkcs11.pin.file", path)?)),
-        PinSource::SystemdCredential(name) => {
+        SecretSource::File(path) => {
+            Ok(SecretSource::File(check_absolute("pkcs11.pin.file", path)?))
+        }
+        SecretSource::SystemdCredential(name) => {
             let mut components = Path::new(&name).components();
             let plain = matches!(
                 (components.next(), components.next()),
                 (Some(Component::Normal(first)), None) if first == name.as_str()
             );
             if plain {
-                Ok(PinSource::SystemdCredential(name))
+                Ok(SecretSource::SystemdCredential(name))
             } else {
                 Err(HsmConfigError::CredentialName { name })
             }
@@ -226,7 +228,10 @@ mod tests {
             config.call_timeout,
             Duration::from_millis(DEFAULT_CALL_TIMEOUT_MS)
         );
-        assert_eq!(config.pin, PinSource::File("/etc/krypton/hsm.pin".into()));
+        assert_eq!(
+            config.pin,
+            SecretSource::File("/etc/krypton/hsm.pin".into())
+        );
         assert_eq!(config.liveness(), LivenessConfig::default());
 
         let config = parse(
@@ -245,7 +250,10 @@ mod tests {
         assert_eq!(config.liveness(), LivenessConfig::new(2, 0).unwrap());
         assert_eq!(config.pool_size, 8);
         assert_eq!(config.call_timeout, Duration::from_millis(250));
-        assert_eq!(config.pin, PinSource::SystemdCredential("hsm-pin".into()));
+        assert_eq!(
+            config.pin,
+            SecretSource::SystemdCredential("hsm-pin".into())
+        );
     }
 
     #[test]
@@ -289,7 +297,7 @@ pin = { pin = "1234" }"#,
 
     #[test]
     fn checks_labels_and_credential_names() {
-        let pin = || PinSource::File("/p".into());
+        let pin = || SecretSource::File("/p".into());
         assert!(HsmConfig::new("/m.so", "a".repeat(32), pin()).is_ok());
         for label in ["a".repeat(33), "padded ".to_owned()] {
             assert!(matches!(
@@ -298,7 +306,7 @@ pin = { pin = "1234" }"#,
             ));
         }
         for name in ["", ".", "..", "a/b", "/abs"] {
-            let source = PinSource::SystemdCredential(name.to_owned());
+            let source = SecretSource::SystemdCredential(name.to_owned());
             assert!(
                 matches!(
                     HsmConfig::new("/m.so", "t", source),
@@ -311,7 +319,7 @@ pin = { pin = "1234" }"#,
 
     #[test]
     fn builders_check_their_values() {
-        let config = HsmConfig::new("/m.so", "t", PinSource::File("/p".into())).unwrap();
+        let config = HsmConfig::new("/m.so", "t", SecretSource::File("/p".into())).unwrap();
         assert!(config.clone().with_pool_size(0).is_err());
         assert_eq!(config.clone().with_pool_size(64).unwrap().pool_size, 64);
         assert!(config.clone().with_call_timeout(Duration::ZERO).is_err());

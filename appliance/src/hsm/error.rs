@@ -7,9 +7,9 @@ use cryptoki::context::Function;
 use cryptoki::error::{Error as Pkcs11Error, RvError};
 
 use super::l1::L1Ref;
-use super::pin::PinError;
 use super::tenant::TenantId;
 use super::wrap::WrappedL2Error;
+use krypton_service::secret_file::SecretError;
 
 /// Everything that can go wrong while reaching the HSM or using an L1 key in it.
 ///
@@ -48,7 +48,7 @@ pub enum HsmError {
 
     /// The user PIN could not be read from its configured source.
     #[error("cannot read the HSM user PIN")]
-    Pin(#[from] PinError),
+    Pin(#[from] SecretError),
 
     /// No slot holds a token with the configured label.
     #[error("no HSM token is labelled {label:?}")]

@@ -21,7 +21,6 @@ mod config;
 mod error;
 mod l1;
 mod module;
-mod pin;
 mod pool;
 mod probe;
 mod tenant;
@@ -34,6 +33,8 @@ use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::object::ObjectHandle;
 use cryptoki::session::Session;
+use cryptoki::types::RawAuthPin;
+use krypton_service::secret_file::{SecretError, SecretSource};
 use zeroize::Zeroizing;
 
 use crate::secret::{SecretKey, WhenIdle};
@@ -45,7 +46,6 @@ use wrap::{IV_LEN, L2_LEN, SEALED_LEN, TAG_BITS};
 pub use config::{HsmConfig, HsmConfigError};
 pub use error::{HsmError, InvalidIdentifier};
 pub use l1::L1Ref;
-pub use pin::{PinError, PinSource};
 pub use probe::{L1Answer, Outage, Probe, Refusal};
 pub use tenant::TenantId;
 pub(crate) use tenant::check_name;
@@ -66,7 +66,7 @@ impl Hsm {
         let limit = config.call_timeout;
         let source = config.pin.clone();
         let pin = run_bounded("reading the HSM user PIN", limit, move |_| {
-            Ok(source.read()?)
+            Ok(read_pin(&source)?)
         })
         .await?;
         let path = config.module.clone();
@@ -260,6 +260,14 @@ impl Hsm {
             })
             .await
     }
+}
+
+/// The HSM user PIN from its file or systemd credential (never the command line or the
+/// environment), moved into cryptoki's secret type without a copy. Blocking file I/O.
+fn read_pin(source: &SecretSource) -> Result<RawAuthPin, SecretError> {
+    let mut pin = source.read()?;
+    // The vector moves into the box: no copy of the PIN is left behind.
+    Ok(RawAuthPin::new(Box::new(std::mem::take(&mut *pin))))
 }
 
 impl fmt::Debug for Hsm {

@@ -210,9 +210,9 @@ mod tests {
     use cryptoki::error::{Error as Pkcs11Error, RvError};
 
     use super::*;
-    use crate::hsm::pin::PinError;
     use crate::hsm::wrap::WrappedL2Error;
     use crate::secret::{SecretError, WhenIdle};
+    use krypton_service::secret_file::SecretError as SecretFileError;
 
     fn failed(rv: RvError, call: Function) -> Pkcs11Error {
         Pkcs11Error::Pkcs11(rv, call)
@@ -344,7 +344,7 @@ mod tests {
                 Outage::HsmFault,
             ),
             (
-                HsmError::Pin(PinError::NotAFile { path: "/p".into() }),
+                HsmError::Pin(SecretFileError::NotAFile { path: "/p".into() }),
                 Outage::CoreFault,
             ),
             (
