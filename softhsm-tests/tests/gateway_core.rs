@@ -9,6 +9,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::collections::HashSet;
 use std::process::ExitCode;
 
 use krypton_dev::http::{self, scrape, value};
@@ -208,7 +209,7 @@ fn register_secret_data_is_forwarded_to_the_core(fixture: &Fixture) {
 
 /// A Create and a Get through the gateway, seen on both telemetry listeners: the gateway's KMIP
 /// requests, vault calls and core-link calls; the core's wraps, its HSM work, its one active
-/// tenant and its lifecycle state.
+/// tenant and its lifecycle state; and every metric the Grafana dashboard queries.
 fn both_daemons_report_the_work_on_their_telemetry(fixture: &Fixture) {
     let stack = fixture.stack();
     let alice = App::of(&stack, ALICE);
@@ -270,4 +271,49 @@ fn both_daemons_report_the_work_on_their_telemetry(fixture: &Fixture) {
         .sum();
     assert!(hsm_work >= 1.0, "{core:?}");
     assert_eq!(value(&core, "krypton_hsm_failures_total", &[]), None);
+
+    // Every metric the packaged Grafana dashboard queries is one the daemons export: seen in
+    // these scrapes, or a counter of failures, which appears with the first one.
+    let exported: HashSet<&str> = gateway
+        .iter()
+        .chain(&core)
+        .map(|sample| sample.metric.as_str())
+        .collect();
+    for metric in dashboard_metrics() {
+        assert!(
+            exported.contains(metric.as_str()) || ONLY_ONCE_COUNTED.contains(&metric.as_str()),
+            "the dashboard queries {metric}, which no daemon exports"
+        );
+    }
+}
+
+/// Counters that appear only once what they count has happened.
+const ONLY_ONCE_COUNTED: [&str; 3] = [
+    "kmip_connections_dropped_total",
+    "krypton_vault_errors_total",
+    "krypton_hsm_failures_total",
+];
+
+/// The metric names in the queries of `packaging/grafana/krypton.json` (a histogram's by its
+/// own name, as Prometheus's parser gives it).
+fn dashboard_metrics() -> HashSet<String> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../packaging/grafana/krypton.json"
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut metrics = HashSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            metrics.extend(
+                expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .filter(|word| word.starts_with("kmip_") || word.starts_with("krypton_"))
+                    .map(|word| word.trim_end_matches("_bucket").to_owned()),
+            );
+        }
+    }
+    assert!(metrics.len() >= 10, "{metrics:?}");
+    metrics
 }
