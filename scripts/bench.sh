@@ -23,6 +23,7 @@ workloads=${BENCH_WORKLOADS:-create get create-get}
 kmip_version=${BENCH_KMIP_VERSION:-1.4}
 out=${BENCH_OUT:-}
 vault=${BENCH_VAULT:-rocksdb}
+telemetry=${BENCH_TELEMETRY:-on}
 
 # Bounds on the waits: start-up of each server, and its orderly stop before it is killed.
 readonly START_TIMEOUT=180
@@ -44,6 +45,7 @@ after the other in the same run, and prints the results side by side.
   --kmip-version V       KMIP version of the requests (default 1.4; env BENCH_KMIP_VERSION)
   --vault V              the gateway's vault: rocksdb (default), postgres or redis, the last
                          two a private server krypton-dev starts (env BENCH_VAULT)
+  --telemetry on|off     both daemons' [telemetry] (default on; env BENCH_TELEMETRY)
   --out DIR              where the reports go (default: a new krypton-bench-<time> directory
                          under \${TMPDIR:-/tmp}; env BENCH_OUT)
 
@@ -65,6 +67,7 @@ while [ $# -gt 0 ]; do
         --kmip-version) kmip_version=${2:?--kmip-version needs a value}; shift 2 ;;
         --out) out=${2:?--out needs a value}; shift 2 ;;
         --vault) vault=${2:?--vault needs a value}; shift 2 ;;
+        --telemetry) telemetry=${2:?--telemetry needs a value}; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; fail "unknown argument: $1" ;;
     esac
@@ -79,6 +82,11 @@ for c in "${connection_counts[@]}"; do
         fail "a connection count must be a number from 1 to 4096, not '$c'"
     fi
 done
+case $telemetry in
+    on) telemetry_flag=() ;;
+    off) telemetry_flag=(--no-telemetry) ;;
+    *) fail "--telemetry is on or off, not '$telemetry'" ;;
+esac
 case $vault in
     rocksdb | postgres | redis) ;;
     *) fail "unknown vault '$vault' (rocksdb, postgres, redis)" ;;
@@ -186,7 +194,7 @@ cd "$work"
 echo "bench: starting Krypton (krypton-dev) on 127.0.0.1:$gateway_port"
 setsid "$bin_dir/krypton-dev" --data-dir "$work/krypton" \
     --listen "127.0.0.1:$gateway_port" --core-listen "127.0.0.1:$core_port" --vault "$vault" \
-    >"$work/krypton-dev.log" 2>&1 </dev/null &
+    ${telemetry_flag[@]+"${telemetry_flag[@]}"} >"$work/krypton-dev.log" 2>&1 </dev/null &
 dev_pid=$!
 wait_ready krypton-dev "$dev_pid" "$work/krypton-dev.log" \
     grep -qsF "krypton-dev: ready" "$work/krypton-dev.log"
@@ -227,7 +235,7 @@ pykmip_version=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.
 cat >"$out/setup.txt" <<EOF
 date: $(date -u +%Y-%m-%dT%H:%M:%SZ)
 host: $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-krypton: $krypton_version (krypton-dev: krypton-gateway + krypton-core, SoftHSM2 L1, $vault vault)
+krypton: $krypton_version (krypton-dev: krypton-gateway + krypton-core, SoftHSM2 L1, $vault vault, telemetry $telemetry)
 pykmip: $pykmip_version (pykmip-server, SQLite, TLS 1.2)
 krypton-load: KMIP $kmip_version, ${duration}s per run, as app-alice
 EOF

@@ -106,7 +106,8 @@ pub struct GatewayToml {
     pub hardening: Hardening,
     /// Application identity → the tenant and service whose L3 wraps its keys.
     pub identities: BTreeMap<String, Mapping>,
-    pub telemetry: Telemetry,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<Telemetry>,
 }
 
 /// `[telemetry]`: metrics, liveness and readiness over HTTP.

@@ -43,6 +43,9 @@ struct Args {
     /// Redis server started for this run (its keys are gone when the run ends).
     #[arg(long, value_enum, default_value = "rocksdb")]
     vault: VaultKind,
+    /// Run both daemons without `[telemetry]` (to measure what metrics cost).
+    #[arg(long)]
+    no_telemetry: bool,
 }
 
 /// The gateway's vault backend in a dev run.
@@ -118,6 +121,7 @@ fn run(args: Args) -> Result<ExitCode, Error> {
     };
     let mut config = StackConfig::new(&bin_dir, hsm);
     config.vault = vault;
+    config.telemetry = !args.no_telemetry;
     config.data_dir = Some(data_dir);
     config.gateway_listen = args.listen;
     config.core_listen = args.core_listen;
@@ -214,11 +218,11 @@ fn print_banner(stack: &Stack, bin_dir: &Path) {
         StackVault::Redis { url, .. } => format!("Redis {url} (this run only)"),
     };
     println!("  gateway vault          {vault}");
-    println!(
-        "  telemetry              http://{}/metrics (gateway), http://{}/metrics (core)",
-        stack.gateway_telemetry(),
-        stack.core_telemetry()
-    );
+    if let (Some(gateway), Some(core)) = (stack.gateway_telemetry(), stack.core_telemetry()) {
+        println!(
+            "  telemetry              http://{gateway}/metrics (gateway), http://{core}/metrics (core)"
+        );
+    }
     println!(
         "  tenant / service       demo / app, L1 {:?} in SoftHSM2 token {:?}",
         token::L1_LABEL,

@@ -46,6 +46,8 @@ pub struct StackConfig {
     pub apps: Vec<String>,
     /// Where the gateway keeps its keys.
     pub vault: StackVault,
+    /// Whether both daemons serve `[telemetry]` (metrics, health, readiness).
+    pub telemetry: bool,
 }
 
 /// The vault of the stack's gateway, and of every other gateway started on it.
@@ -88,6 +90,7 @@ impl StackConfig {
             service: "app".to_owned(),
             apps: vec!["app-alice".to_owned(), "app-bob".to_owned()],
             vault: StackVault::Rocksdb,
+            telemetry: true,
         }
     }
 }
@@ -286,9 +289,9 @@ impl Stack {
         self.gateway_addr
     }
 
-    /// The gateway's telemetry listener (`/metrics`, `/healthz`, `/readyz`).
-    pub fn gateway_telemetry(&self) -> SocketAddr {
-        self.gateway_telemetry
+    /// The gateway's telemetry listener (`/metrics`, `/healthz`, `/readyz`), unless off.
+    pub fn gateway_telemetry(&self) -> Option<SocketAddr> {
+        self.config.telemetry.then_some(self.gateway_telemetry)
     }
 
     /// Where the gateway reaches the core.
@@ -296,9 +299,9 @@ impl Stack {
         self.core_addr
     }
 
-    /// The core's telemetry listener (`/metrics`, `/healthz`, `/readyz`).
-    pub fn core_telemetry(&self) -> SocketAddr {
-        self.core_telemetry
+    /// The core's telemetry listener (`/metrics`, `/healthz`, `/readyz`), unless off.
+    pub fn core_telemetry(&self) -> Option<SocketAddr> {
+        self.config.telemetry.then_some(self.core_telemetry)
     }
 
     /// The certificates: the CA and one client certificate per application.
@@ -482,7 +485,7 @@ fn launch_core(
         &core_dir(data_dir),
         Some(&config.hsm),
         Some(core_kmip(config, pki, core_addr)),
-        Some(telemetry),
+        config.telemetry.then_some(telemetry),
         &data_dir.join("logs").join("core.log"),
     )
 }
@@ -562,7 +565,7 @@ fn start_gateway(
             allow_unlocked_memory: true,
         },
         identities,
-        telemetry: Telemetry { listen: telemetry },
+        telemetry: config.telemetry.then_some(Telemetry { listen: telemetry }),
     };
     let config_file = dir.join(format!("{name}.toml"));
     config::write(&config_file, "gateway.toml", &toml)?;

@@ -215,10 +215,16 @@ fn both_daemons_report_the_work_on_their_telemetry(fixture: &Fixture) {
     let alice = App::of(&stack, ALICE);
     let uid = alice.create("measured");
     assert_eq!(alice.get(&uid).len(), 64);
-    assert_eq!(http::readiness(stack.gateway_telemetry()).unwrap(), Ok(()));
-    assert_eq!(http::readiness(stack.core_telemetry()).unwrap(), Ok(()));
+    assert_eq!(
+        http::readiness(stack.gateway_telemetry().unwrap()).unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        http::readiness(stack.core_telemetry().unwrap()).unwrap(),
+        Ok(())
+    );
 
-    let gateway = scrape(stack.gateway_telemetry()).unwrap();
+    let gateway = scrape(stack.gateway_telemetry().unwrap()).unwrap();
     for operation in ["Create", "Get"] {
         assert!(
             value(
@@ -241,7 +247,7 @@ fn both_daemons_report_the_work_on_their_telemetry(fixture: &Fixture) {
         "a wrap and an unwrap"
     );
 
-    let core = scrape(stack.core_telemetry()).unwrap();
+    let core = scrape(stack.core_telemetry().unwrap()).unwrap();
     for operation in ["Encrypt", "Decrypt"] {
         assert!(
             value(

@@ -201,7 +201,7 @@ fn the_gateway_rides_out_an_outage(
     server: &mut impl Crashable,
 ) {
     let stack = fixture.stack_on(vault);
-    let ready = || readiness(stack.gateway_telemetry()).unwrap();
+    let ready = || readiness(stack.gateway_telemetry().unwrap()).unwrap();
     let alice = App::of(&stack, ALICE);
     let uid = alice.create("before-outage");
     let value = alice.get(&uid);
