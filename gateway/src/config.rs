@@ -89,7 +89,7 @@ pub struct Config {
 }
 
 /// `[core]`: how the gateway reaches krypton-core.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CoreConfig {
     /// `host:port` of the core's KMIP service.
@@ -394,6 +394,27 @@ impl Config {
     #[must_use]
     pub fn identities(&self) -> &BTreeMap<String, L3Ref> {
         &self.identities
+    }
+
+    /// The settings a reload does not apply (only `[identities]` and `[tls]` are), named, that
+    /// differ between `self`, the configuration the gateway started with, and `next`.
+    pub(crate) fn restart_only_changes(&self, next: &Self) -> Vec<&'static str> {
+        [
+            ("listen", self.listen != next.listen),
+            (
+                "identity_source",
+                self.identity_source != next.identity_source,
+            ),
+            ("[limits]", self.limits != next.limits),
+            ("[core]", self.core != next.core),
+            ("[vault]", self.vault != next.vault),
+            ("[keys]", self.keys != next.keys),
+            ("[hardening]", self.hardening != next.hardening),
+            ("[telemetry]", self.telemetry != next.telemetry),
+        ]
+        .into_iter()
+        .filter_map(|(name, changed)| changed.then_some(name))
+        .collect()
     }
 }
 

@@ -41,6 +41,8 @@ struct Endpoint {
     /// The configuration file to read again on SIGHUP, and the signal's stream.
     reload: Option<Reload>,
     telemetry: Option<Telemetry>,
+    /// The configuration bound, kept for [`Reload::started`].
+    started: Config,
 }
 
 /// A configuration file to read again when SIGHUP arrives.
@@ -48,6 +50,8 @@ struct Endpoint {
 struct Reload {
     path: PathBuf,
     hangups: Signal,
+    /// What the gateway started with: a reload says which restart-only settings it leaves.
+    started: Config,
 }
 
 /// The gateway over the vault backend the configuration names, measured for telemetry.
@@ -108,6 +112,7 @@ impl Server {
             limits: config.limits().clone(),
             reload: None,
             telemetry,
+            started: config.clone(),
         };
         Ok(Self { endpoint, gateway })
     }
@@ -133,7 +138,12 @@ impl Server {
             context: "installing the SIGHUP handler",
             source,
         })?;
-        self.endpoint.reload = Some(Reload { path, hangups });
+        let started = self.endpoint.started.clone();
+        self.endpoint.reload = Some(Reload {
+            path,
+            hangups,
+            started,
+        });
         Ok(self)
     }
 
@@ -168,6 +178,7 @@ async fn serve<V: Vault>(
         limits,
         reload,
         telemetry,
+        started: _,
     } = endpoint;
     let courier = tokio::spawn({
         let gateway = Arc::clone(&gateway);
@@ -198,7 +209,7 @@ async fn serve<V: Vault>(
 async fn reload_on_hangups<V: Vault>(mut reload: Reload, tls: TlsReload, gateway: Arc<Gateway<V>>) {
     while reload.hangups.recv().await.is_some() {
         match reloaded(&reload.path) {
-            Ok((server_tls, tenancy)) => {
+            Ok((config, server_tls, tenancy)) => {
                 tls.replace(Arc::new(server_tls));
                 gateway.replace_tenancy(tenancy);
                 tracing::info!(
@@ -206,6 +217,14 @@ async fn reload_on_hangups<V: Vault>(mut reload: Reload, tls: TlsReload, gateway
                     "configuration reloaded: [identities] and [tls] apply from the next request \
                      and handshake; other sections take a restart"
                 );
+                let unapplied = reload.started.restart_only_changes(&config);
+                if !unapplied.is_empty() {
+                    tracing::warn!(
+                        changed = %unapplied.join(", "),
+                        "settings changed in the file that a reload does not apply: they take \
+                         a restart, and until then the gateway runs as it started"
+                    );
+                }
             }
             Err(error) => tracing::error!(
                 path = %reload.path.display(),
@@ -218,8 +237,9 @@ async fn reload_on_hangups<V: Vault>(mut reload: Reload, tls: TlsReload, gateway
 
 /// What a reload applies, read from `path` and checked whole before anything is replaced: a
 /// file with any error changes nothing.
-fn reloaded(path: &Path) -> Result<(rustls::ServerConfig, Tenancy), Error> {
+fn reloaded(path: &Path) -> Result<(Config, rustls::ServerConfig, Tenancy), Error> {
     let config = Config::load(path)?;
     let tls = kmip::net::server_config(config.tls())?;
-    Ok((tls, Tenancy::new(config.identities())))
+    let tenancy = Tenancy::new(config.identities());
+    Ok((config, tls, tenancy))
 }

@@ -1,8 +1,9 @@
 //! SIGHUP to the real gateway binary: the configuration file is read again and checked whole.
 //! A good file takes effect at once — an identity removed is refused on its next request even on
 //! a connection already open, an identity added is served, and a new server certificate is what
-//! the next handshake presents — while connections that stay entitled carry on untouched. A
-//! broken file changes nothing: the running configuration stays and the process keeps serving.
+//! the next handshake presents — while connections that stay entitled carry on untouched, and a
+//! setting only a restart applies is named in the log. A broken file changes nothing: the
+//! running configuration stays and the process keeps serving.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -105,11 +106,19 @@ async fn sighup_applies_a_good_configuration_at_once_and_keeps_the_running_one_o
         .replace(
             "\"app-b\" = { tenant = \"acme\", service = \"orders\" }",
             "\"app-c\" = { tenant = \"acme\", service = \"orders\" }",
-        );
+        )
+        // Not applied by a reload: said in the log.
+        .replace("[limits]\n", "[limits]\nmax_connections = 77\n");
     assert_ne!(second, first);
     fs::write(&config, &second).unwrap();
     gateway.signal(Signal::SIGHUP);
     gateway.wait_for_log(RELOADED, 1);
+    gateway.wait_for_log("take a restart", 1);
+    assert!(
+        gateway.log().contains("changed=[limits]"),
+        "{}",
+        gateway.log()
+    );
 
     // Open connections keep the TLS session they made; what they may do is decided per request.
     assert_eq!(ask(&mut app_a).await, Answer::Served);
