@@ -16,8 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::caller::Caller;
 use crate::error::{Bug, Error};
-use crate::secret::SecretKey;
-use crate::store::{Batch, Column, Scan, Store};
+use crate::store::{Batch, Column, Scan, SealingKeys, Store};
 
 /// The most records one read returns.
 pub(crate) const MAX_AUDIT_PAGE: usize = 1000;
@@ -36,6 +35,10 @@ pub(crate) enum Operation {
     RekeyStart,
     /// The new shares were confirmed: only they work from now on.
     Rekey,
+    /// The master key was rotated: a new record key version seals every write.
+    MasterKeyRotate,
+    /// The record key versions a rotation replaced were retired, every record re-sealed.
+    MasterKeyRetire,
     /// A backup of the store was taken.
     Backup,
     /// The master key was zeroized on request.
@@ -72,6 +75,8 @@ impl Operation {
             Self::AutoUnseal => "auto-unseal",
             Self::RekeyStart => "rekey-start",
             Self::Rekey => "rekey",
+            Self::MasterKeyRotate => "master-key-rotate",
+            Self::MasterKeyRetire => "master-key-retire",
             Self::Backup => "backup",
             Self::Seal => "seal",
             Self::Status => "status",
@@ -168,7 +173,7 @@ impl AuditLog {
     pub(crate) fn append(
         &self,
         store: &Store,
-        key: &SecretKey,
+        key: &dyn SealingKeys,
         operation: Operation,
         caller: &Caller,
     ) -> Result<u64, Error> {
@@ -182,7 +187,7 @@ impl AuditLog {
     /// newest ones when `from` is `None`. A tampered record fails the read; it is never returned.
     pub(crate) fn read(
         store: &Store,
-        key: &SecretKey,
+        key: &dyn SealingKeys,
         from: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, Error> {
@@ -224,7 +229,7 @@ fn now_unix_millis() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::WhenIdle;
+    use crate::secret::{SecretKey, WhenIdle};
 
     const CALLER: Caller = Caller::LocalProcess {
         uid: 1000,

@@ -156,6 +156,7 @@ mod tests {
     use super::*;
     use crate::installation::{Installation, SealRecord};
     use crate::master_key::MasterKey;
+    use crate::record_keys::RecordKeys;
 
     /// A store holding an install record and one sealed record, and the master key.
     fn installed_store(dir: &Path) -> (Store, MasterKey) {
@@ -165,7 +166,8 @@ mod tests {
         let stored = Installation::new(&split.key_check, 3, SealRecord::Shamir)
             .encode(&master)
             .unwrap();
-        let mut batch = store.batch(master.record_key());
+        let records = RecordKeys::first(&master).unwrap();
+        let mut batch = store.batch(&records);
         batch
             .put_plain(Column::Meta, installation::RECORD_KEY, &stored)
             .unwrap();
@@ -200,7 +202,11 @@ mod tests {
         assert_eq!(restore(&backup, &restored_dir).unwrap(), header);
         let restored = Store::open(&restored_dir).unwrap();
         let value: Option<String> = restored
-            .get_sealed(master.record_key(), Column::Tenants, b"acme")
+            .get_sealed(
+                &RecordKeys::first(&master).unwrap(),
+                Column::Tenants,
+                b"acme",
+            )
             .unwrap();
         assert_eq!(value.as_deref(), Some("sealed value"));
         assert!(matches!(

@@ -164,6 +164,16 @@ pub enum Error {
     #[error("no seal HSM is configured: set [seal] type = \"pkcs11\" and restart first")]
     SealNotConfigured,
 
+    /// A master-key rotation while the versions an earlier one replaced are still being
+    /// retired.
+    #[error(
+        "master key version {version} is still being retired (its records re-sealed in the background); rotate again once status shows it retired"
+    )]
+    MasterKeyRetiring {
+        /// The oldest version still held.
+        version: u32,
+    },
+
     /// A rekey confirmation with no rekey started, or one already confirmed.
     #[error("no rekey is waiting for confirmation: start one with rekey")]
     NoRekeyPending,
@@ -426,6 +436,9 @@ pub enum Bug {
         /// The bound.
         limit: usize,
     },
+    /// The stored versions of the record key are inconsistent.
+    #[error("the stored record key versions are inconsistent: {0}")]
+    RecordKeys(&'static str),
     /// The audit sequence reached 2^64 - 1.
     #[error("audit sequence numbers are exhausted")]
     AuditSequenceExhausted,

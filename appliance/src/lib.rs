@@ -27,6 +27,7 @@ mod installation;
 mod kmip_service;
 mod liveness;
 mod master_key;
+mod record_keys;
 mod registry;
 mod reload;
 mod seal;

@@ -14,12 +14,13 @@ use crate::secret::{SecretKey, WhenIdle};
 /// HKDF `info` labels. Part of the on-disk format: changing one orphans every record.
 const RECORD_KEY_LABEL: &[u8] = b"krypton/v1/record-seal";
 const METADATA_KEY_LABEL: &[u8] = b"krypton/v1/metadata-mac";
+const RECORD_KEYS_KEY_LABEL: &[u8] = b"krypton/v1/record-keys-seal";
 
 /// The master key and its derived keys, each in guarded memory.
 pub(crate) struct MasterKey {
     root: SecretKey,
-    records: SecretKey,
     metadata: SecretKey,
+    record_keys: SecretKey,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -47,14 +48,13 @@ impl MasterKey {
 
     /// The master key whose root is `root` (as the HSM seal gives it back).
     pub(crate) fn from_root(root: SecretKey) -> Result<Self, Error> {
-        // The record key seals and opens every stored value, from many threads at once: its
-        // page stays readable. The others are used rarely and are unreadable between uses.
-        let records = derive(&root, RECORD_KEY_LABEL, WhenIdle::ReadOnly)?;
+        // Both are used rarely (at unseal, rekey, rotation) and are unreadable between uses.
         let metadata = derive(&root, METADATA_KEY_LABEL, WhenIdle::NoAccess)?;
+        let record_keys = derive(&root, RECORD_KEYS_KEY_LABEL, WhenIdle::NoAccess)?;
         Ok(Self {
             root,
-            records,
             metadata,
+            record_keys,
         })
     }
 
@@ -89,9 +89,16 @@ impl MasterKey {
         })
     }
 
-    /// The AES-256-GCM key that seals stored records.
-    pub(crate) fn record_key(&self) -> &SecretKey {
-        &self.records
+    /// Version 1 of the record key, which seals stored records until the first master-key
+    /// rotation (see `record_keys`). It seals and opens from many threads at once: its page
+    /// stays readable.
+    pub(crate) fn derived_record_key(&self) -> Result<SecretKey, Error> {
+        derive(&self.root, RECORD_KEY_LABEL, WhenIdle::ReadOnly)
+    }
+
+    /// The key that seals the stored versions of the record key.
+    pub(crate) fn record_keys_key(&self) -> &SecretKey {
+        &self.record_keys
     }
 
     /// An HMAC-SHA256 tag over `data` under the metadata key.
@@ -129,11 +136,15 @@ mod tests {
     fn derived_keys_are_distinct_and_deterministic() {
         let master = MasterKey::generate().unwrap();
         let root = root_bytes(&master);
-        let records = master.records.expose(|k| *k);
+        let records = master.derived_record_key().unwrap().expose(|k| *k);
         let metadata = master.metadata.expose(|k| *k);
-        assert_ne!(records, root);
-        assert_ne!(metadata, root);
+        let record_keys = master.record_keys.expose(|k| *k);
+        for (a, b) in [(records, root), (metadata, root), (record_keys, root)] {
+            assert_ne!(a, b);
+        }
         assert_ne!(records, metadata);
+        assert_ne!(records, record_keys);
+        assert_ne!(metadata, record_keys);
 
         let again = MasterKey::from_root(
             SecretKey::from_fn(WhenIdle::NoAccess, |out| {
@@ -143,7 +154,7 @@ mod tests {
             .unwrap(),
         )
         .unwrap();
-        assert_eq!(again.records.expose(|k| *k), records);
+        assert_eq!(again.derived_record_key().unwrap().expose(|k| *k), records);
         assert_eq!(again.metadata.expose(|k| *k), metadata);
     }
 

@@ -23,6 +23,7 @@ use crate::error::Error;
 use crate::hierarchy::Keyring;
 use crate::installation::{SealRecord, StoredInstallation};
 use crate::master_key::MasterKey;
+use crate::record_keys::RecordKeys;
 
 /// Which state the core is in, for reporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +77,9 @@ pub(crate) struct Unsealing {
 pub(crate) struct Unsealed {
     installation: StoredInstallation,
     master: MasterKey,
+    /// Version 1 only until the core puts the stored versions in force
+    /// ([`Unsealed::load_records`]).
+    records: RecordKeys,
     keyring: Arc<Keyring>,
 }
 
@@ -153,11 +157,7 @@ impl Sealed {
     /// record; otherwise stays sealed.
     pub(crate) fn auto_unseal(self, master: MasterKey) -> AddShare {
         match self.installation.authenticate(&master) {
-            Ok(()) => AddShare::Unsealed(Unsealed {
-                installation: self.installation,
-                master,
-                keyring: Arc::default(),
-            }),
+            Ok(()) => Unsealed::open(self.installation, master),
             Err(error) => AddShare::Failed(self, error),
         }
     }
@@ -216,17 +216,43 @@ impl Unsealing {
                 Ok(master)
             });
         match rebuilt {
-            Ok(master) => AddShare::Unsealed(Unsealed {
-                installation: self.installation,
-                master,
-                keyring: Arc::default(),
-            }),
+            Ok(master) => Unsealed::open(self.installation, master),
             Err(error) => AddShare::Failed(Sealed::new(self.installation), error),
         }
     }
 }
 
 impl Unsealed {
+    /// The unsealed state of `installation`, once `master` authenticated it.
+    fn open(installation: StoredInstallation, master: MasterKey) -> AddShare {
+        match RecordKeys::first(&master) {
+            Ok(records) => AddShare::Unsealed(Self {
+                installation,
+                master,
+                records,
+                keyring: Arc::default(),
+            }),
+            Err(error) => AddShare::Failed(Sealed::new(installation), error),
+        }
+    }
+
+    /// Puts in force the versions of the record key read from the store: the first thing the
+    /// core does once unsealed, before any record is read or written.
+    pub(crate) fn load_records(&mut self, records: RecordKeys) {
+        self.records = records;
+    }
+
+    /// The versions of the record key, which seal and open the core's own records.
+    pub(crate) fn records(&self) -> &RecordKeys {
+        &self.records
+    }
+
+    /// The versions of the record key, to rotate or retire, and the master key that seals
+    /// them.
+    pub(crate) fn records_mut(&mut self) -> (&mut RecordKeys, &MasterKey) {
+        (&mut self.records, &self.master)
+    }
+
     /// Drops, and so wipes, the master key and every key derived from it, and every tenant's
     /// L2 and L3s.
     pub(crate) fn seal(self) -> Sealed {

@@ -158,6 +158,31 @@ impl Ctl {
             .to_owned())
     }
 
+    /// Rotates the master key's record key; returns the new version.
+    pub fn rotate_master_key(&self) -> Result<u64, Error> {
+        let command = ["master-key", "rotate"];
+        let answer = self.run(&command.map(AsRef::as_ref))?;
+        answer["version"].as_u64().ok_or_else(|| Error::CtlOutput {
+            command: command.join(" "),
+            output: answer.to_string(),
+        })
+    }
+
+    /// The master key's version and the older versions still being retired, as `status`
+    /// reports them (`None` unless unsealed).
+    pub fn master_key(&self) -> Result<Option<(u64, Vec<u64>)>, Error> {
+        let answer = self.run(&["status".as_ref()])?;
+        let key = &answer["master_key"];
+        let (Some(version), Some(retiring)) = (key["version"].as_u64(), key["retiring"].as_array())
+        else {
+            return Ok(None);
+        };
+        Ok(Some((
+            version,
+            retiring.iter().filter_map(Value::as_u64).collect(),
+        )))
+    }
+
     /// Forgets the shares submitted so far.
     pub fn reset_unseal(&self) -> Result<(), Error> {
         self.run(&["unseal".as_ref(), "--reset".as_ref()]).map(drop)

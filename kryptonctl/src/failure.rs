@@ -125,6 +125,7 @@ pub(crate) enum Reason {
     Hsm,
     RecoveryShare,
     NoRekeyPending,
+    MasterKeyRetiring,
     InvalidConfiguration,
 }
 
@@ -152,6 +153,7 @@ impl Reason {
             Self::Hsm => "hsm",
             Self::RecoveryShare => "recovery-share",
             Self::NoRekeyPending => "no-rekey-pending",
+            Self::MasterKeyRetiring => "master-key-retiring",
             Self::InvalidConfiguration => "invalid-configuration",
         }
     }
@@ -167,7 +169,8 @@ impl Reason {
             | Self::AlreadyInitialized
             | Self::AlreadyUnsealed
             | Self::RecoveryShare
-            | Self::NoRekeyPending => 4,
+            | Self::NoRekeyPending
+            | Self::MasterKeyRetiring => 4,
             Self::MalformedShare | Self::ForeignShare | Self::DuplicateShare => 5,
             Self::WrongShares => 6,
             Self::TamperedRecord => 7,
@@ -203,6 +206,7 @@ impl From<ErrorReason> for Reason {
             ErrorReason::Hsm => Self::Hsm,
             ErrorReason::RecoveryShare => Self::RecoveryShare,
             ErrorReason::NoRekeyPending => Self::NoRekeyPending,
+            ErrorReason::MasterKeyRetiring => Self::MasterKeyRetiring,
             ErrorReason::InvalidConfiguration => Self::InvalidConfiguration,
         }
     }

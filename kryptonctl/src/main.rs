@@ -23,7 +23,8 @@ Exit codes:
   2  usage error: bad arguments, or values the core refused as out of range
   3  the core cannot be reached on its control socket, or the connection broke before it answered
   4  the core's state does not allow this (sealed, uninitialized, already initialized, already unsealed,
-     a recovery share offered to unseal a core on the PKCS#11 seal, no rekey to confirm)
+     a recovery share offered to unseal a core on the PKCS#11 seal, no rekey to confirm, a master-key
+     rotation while the previous version is still being retired)
   5  share refused and not counted (mistyped, from another installation, entered twice)
   6  wrong shares: the threshold was reached but they do not rebuild the master key; still sealed
   7  a stored record failed authentication: tampering; the record was not served
@@ -72,8 +73,11 @@ enum Command {
     /// Read the configuration file again and apply its KMIP TLS files and gateways, without a
     /// restart (the core stays unsealed); a file with any error changes nothing.
     Reload,
-    /// Show the state, unseal progress, linked tenants and uptime.
+    /// Show the state, unseal progress, master key version, linked tenants and uptime.
     Status,
+    /// Rotate the master key's record key.
+    #[command(subcommand)]
+    MasterKey(MasterKeyCommand),
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -106,6 +110,14 @@ enum TenantCommand {
     },
     /// List the tenants and their state.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum MasterKeyCommand {
+    /// Make a new version of the key that seals the core's records: it seals every write from
+    /// now on, the core re-seals older records in the background and then retires the old
+    /// version (`status` shows it). The shares and the seal HSM's key stay as they are.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -246,6 +258,7 @@ enum Action {
     Seal,
     Reload,
     Status,
+    RotateMasterKey,
     AuditTail(v1::AuditLogRequest),
     Link(v1::LinkTenantRequest),
     Unlink(v1::UnlinkTenantRequest),
@@ -278,6 +291,7 @@ impl Action {
             Command::Seal => Self::Seal,
             Command::Reload => Self::Reload,
             Command::Status => Self::Status,
+            Command::MasterKey(MasterKeyCommand::Rotate) => Self::RotateMasterKey,
             Command::Audit(AuditCommand::Tail { limit, from }) => {
                 Self::AuditTail(v1::AuditLogRequest {
                     from_sequence: from,
@@ -393,6 +407,14 @@ impl Action {
             Self::Reload => {
                 client.reload(v1::ReloadRequest {}).await?;
                 output.reloaded();
+                Ok(())
+            }
+            Self::RotateMasterKey => {
+                let response = client
+                    .rotate_master_key(v1::RotateMasterKeyRequest {})
+                    .await?
+                    .into_inner();
+                output.master_key_rotated(&response);
                 Ok(())
             }
             Self::Status => {

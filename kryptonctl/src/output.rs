@@ -140,6 +140,23 @@ impl Output {
         }
     }
 
+    pub(crate) fn master_key_rotated(self, response: &v1::RotateMasterKeyResponse) {
+        if self.json {
+            println!(
+                "{}",
+                json!({
+                    "version": response.version,
+                    "audit_sequence": response.audit_sequence,
+                })
+            );
+        } else {
+            println!(
+                "master key rotated: version {} seals every write; older records are re-sealed in the background (audit record {})",
+                response.version, response.audit_sequence
+            );
+        }
+    }
+
     pub(crate) fn sealed(self, response: &v1::SealResponse) {
         if self.json {
             println!(
@@ -226,6 +243,11 @@ impl Output {
                     "audit_sequence": response.audit_sequence,
                     "auto_unseal_error": (!response.auto_unseal_error.is_empty())
                         .then_some(&response.auto_unseal_error),
+                    "master_key": response.master_key.as_ref().map(|key| json!({
+                        "version": key.version,
+                        "retiring": key.retiring,
+                        "resealed": key.resealed,
+                    })),
                 })
             );
             return;
@@ -258,6 +280,9 @@ impl Output {
                     UNIX_EPOCH + Duration::from_secs(installation.created_unix_secs)
                 )
             );
+        }
+        if let Some(key) = &response.master_key {
+            println!("master key:     {}", master_key_line(key));
         }
         println!("tenants linked: {}", response.tenants_linked);
         for unavailable in &response.unavailable_tenants {
@@ -476,4 +501,18 @@ fn installation_json(installation: &v1::Installation) -> Value {
 
 fn human_duration(secs: u64) -> String {
     humantime::format_duration(Duration::from_secs(secs)).to_string()
+}
+
+/// The master key's version and, while a rotation is being completed, what is left of it.
+fn master_key_line(key: &v1::MasterKey) -> String {
+    if key.retiring.is_empty() {
+        return format!("version {}", key.version);
+    }
+    let retiring: Vec<String> = key.retiring.iter().map(u32::to_string).collect();
+    format!(
+        "version {}; retiring version {} ({} records re-sealed so far)",
+        key.version,
+        retiring.join(", "),
+        key.resealed
+    )
 }

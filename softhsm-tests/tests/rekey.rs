@@ -2,7 +2,8 @@
 //! ones, in force only once a quorum of the new ones confirms them, with the core killed
 //! (`SIGKILL`) on either side of the confirmation and opening each time with the shares then in
 //! force; on the Shamir seal and on the PKCS#11 seal (recovery shares), and from one seal to the
-//! other (seal migration).
+//! other (seal migration). And master-key rotation, with the core killed right after it, in the
+//! middle of its background re-seal, and after the old version's retirement.
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
 
@@ -10,17 +11,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use krypton_dev::Stack;
 use krypton_dev::ctl::{CoreState, Ctl};
-use krypton_softhsm_tests::pykmip::App;
+use krypton_softhsm_tests::pykmip::{self, App};
 use krypton_softhsm_tests::suite::{self, Fixture, REOPEN_LIMIT, Test};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 const ALICE: &str = "app-alice";
 
-const TESTS: [(&str, Test); 3] = [
+const TESTS: [(&str, Test); 4] = [
     (
         "rekey_2_of_3_to_3_of_5_survives_kills_and_refuses_the_old_shares",
         rekey_2_of_3_to_3_of_5_survives_kills_and_refuses_the_old_shares,
@@ -33,7 +35,14 @@ const TESTS: [(&str, Test); 3] = [
         "seal_migration_shamir_to_pkcs11_and_back_keeps_every_key_readable",
         seal_migration_shamir_to_pkcs11_and_back_keeps_every_key_readable,
     ),
+    (
+        "master_key_rotation_killed_at_every_point_keeps_every_key_readable",
+        master_key_rotation_killed_at_every_point_keeps_every_key_readable,
+    ),
 ];
+
+/// How long a re-seal of this suite's few hundred records may take to retire the old version.
+const RETIRE_LIMIT: Duration = Duration::from_secs(60);
 
 fn main() -> ExitCode {
     // SAFETY: first statement of main; no other thread exists yet.
@@ -210,4 +219,99 @@ fn seal_migration_shamir_to_pkcs11_and_back_keeps_every_key_readable(fixture: &F
         ctl.rekey(&recovery[..2], (3, 2), None, &dir.path().join("y")),
         "foreign-share",
     );
+}
+
+/// Waits until the core has retired every older version of the master key; returns the
+/// version in force.
+fn wait_for_retirement(ctl: &Ctl) -> u64 {
+    let deadline = Instant::now() + RETIRE_LIMIT;
+    loop {
+        let (version, retiring) = ctl.master_key().unwrap().expect("unsealed");
+        if retiring.is_empty() {
+            return version;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "version(s) {retiring:?} not retired within {RETIRE_LIMIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Kills the core, starts it again and unseals it with the shares in force.
+fn crash_and_unseal(stack: &mut Stack) -> Ctl {
+    let ctl = crash_and_launch(stack);
+    stack.unseal_core().unwrap();
+    suite::wait_for_tenant(stack, "active", REOPEN_LIMIT);
+    ctl
+}
+
+fn master_key_rotation_killed_at_every_point_keeps_every_key_readable(fixture: &Fixture) {
+    let mut stack = fixture.stack();
+    let alice = App::of(&stack, ALICE);
+    let kept: Vec<(String, String)> = (0..3)
+        .map(|i| {
+            let uid = alice.create(&format!("across-rotations-{i}"));
+            (uid.clone(), alice.get(&uid))
+        })
+        .collect();
+    // Each destroyed key leaves a record sealed under the master key in the core (its
+    // shredding): several hundred, so that the re-seal takes several steps.
+    let creates: Vec<_> = (0..600)
+        .map(|i| serde_json::json!({"op": "create", "name": format!("shredded-{i}")}))
+        .collect();
+    let destroyed: Vec<String> = alice
+        .run(&serde_json::Value::Array(creates))
+        .iter()
+        .map(|result| pykmip::ok(result).as_str().unwrap().to_owned())
+        .collect();
+    let destroys: Vec<_> = destroyed
+        .iter()
+        .map(|uid| serde_json::json!({"op": "destroy", "uid": uid}))
+        .collect();
+    for result in alice.run(&serde_json::Value::Array(destroys)) {
+        pykmip::ok(&result);
+    }
+    let ctl = stack.core().ctl().clone();
+    assert_eq!(ctl.master_key().unwrap(), Some((1, vec![])));
+    let readable = |stack: &Stack| {
+        let alice = App::of(stack, ALICE);
+        for (uid, key) in &kept {
+            assert_eq!(&alice.get(uid), key, "{uid}");
+        }
+        let result = alice.run(&serde_json::json!([{"op": "get", "uid": destroyed[0]}]));
+        pykmip::reason(&result[0]);
+    };
+
+    // Killed as soon as the rotation is acknowledged: the new version is in force, and the
+    // re-seal resumes after the unseal and retires version 1.
+    assert_eq!(ctl.rotate_master_key().unwrap(), 2);
+    let ctl = crash_and_unseal(&mut stack);
+    assert_eq!(ctl.master_key().unwrap().unwrap().0, 2);
+    assert_eq!(wait_for_retirement(&ctl), 2);
+    readable(&stack);
+
+    // Killed in the middle of the re-seal.
+    assert_eq!(ctl.rotate_master_key().unwrap(), 3);
+    std::thread::sleep(Duration::from_millis(20));
+    let ctl = crash_and_unseal(&mut stack);
+    assert_eq!(wait_for_retirement(&ctl), 3);
+    readable(&stack);
+
+    // Killed after the retirement: version 3 alone opens everything.
+    let ctl = crash_and_unseal(&mut stack);
+    assert_eq!(ctl.master_key().unwrap(), Some((3, vec![])));
+    readable(&stack);
+
+    // Sealed, there is nothing to rotate with.
+    ctl.seal().unwrap();
+    assert_refused(ctl.rotate_master_key(), "sealed");
+    stack.unseal_core().unwrap();
+    suite::wait_for_tenant(&stack, "active", REOPEN_LIMIT);
+
+    let audit = ctl.audit_tail(1000).unwrap();
+    for operation in ["master-key-rotate", "master-key-retire"] {
+        let count = audit.iter().filter(|r| r["operation"] == operation).count();
+        assert_eq!(count, 2, "{operation}: {audit:?}");
+    }
 }

@@ -69,6 +69,9 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
         Error::WrongShares(_) => (Code::InvalidArgument, ErrorReason::WrongShares),
         Error::RecoveryShare => (Code::FailedPrecondition, ErrorReason::RecoveryShare),
         Error::NoRekeyPending => (Code::FailedPrecondition, ErrorReason::NoRekeyPending),
+        Error::MasterKeyRetiring { .. } => {
+            (Code::FailedPrecondition, ErrorReason::MasterKeyRetiring)
+        }
         // Restore runs offline: never on the control API.
         Error::InvalidBackup(_) => (Code::Internal, ErrorReason::Internal),
         Error::SealMismatch { .. } => (Code::FailedPrecondition, ErrorReason::Sealed),

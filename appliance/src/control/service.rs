@@ -228,6 +228,18 @@ impl v1::control_server::Control for ControlService {
         Ok(Response::new(v1::ReloadResponse {}))
     }
 
+    async fn rotate_master_key(
+        &self,
+        request: Request<v1::RotateMasterKeyRequest>,
+    ) -> Result<Response<v1::RotateMasterKeyResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let (version, audit_sequence) = self.core.rotate_master_key(caller).await?;
+        Ok(Response::new(v1::RotateMasterKeyResponse {
+            version,
+            audit_sequence,
+        }))
+    }
+
     async fn audit_log(
         &self,
         request: Request<v1::AuditLogRequest>,
@@ -465,6 +477,11 @@ fn status_response(report: StatusReport) -> v1::StatusResponse {
         uptime_secs: report.uptime.as_secs(),
         audit_sequence: report.audit_sequence,
         auto_unseal_error: report.auto_unseal_error.unwrap_or_default(),
+        master_key: report.master_key.map(|info| v1::MasterKey {
+            version: info.version,
+            retiring: info.retiring,
+            resealed: info.resealed,
+        }),
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
+use super::rotation::MasterKeyInfo;
 use super::tenants::Opening;
 use super::{Core, blocking};
 use crate::audit::{AuditLog, AuditRecord, Operation};
@@ -21,6 +22,7 @@ use crate::error::{Bug, Error, ErrorChain};
 use crate::hsm::TenantId;
 use crate::installation::{self, Installation, SealKind, SealRecord, StoredInstallation};
 use crate::master_key::MasterKey;
+use crate::record_keys::RecordKeys;
 use crate::seal::{AddShare, Lifecycle, Progress, Sealed, State, Unsealed};
 use crate::secret::{SecretKey, WhenIdle};
 use crate::store::Column;
@@ -38,6 +40,8 @@ pub(crate) struct StatusReport {
     pub(crate) audit_sequence: Option<u64>,
     /// On the PKCS#11 seal while sealed: why the last auto-unseal failed.
     pub(crate) auto_unseal_error: Option<String>,
+    /// Where the master key stands; `None` unless unsealed.
+    pub(crate) master_key: Option<MasterKeyInfo>,
 }
 
 /// The public facts of an installation.
@@ -113,12 +117,13 @@ impl Core {
             Lifecycle::Unsealing(attempt) => (State::Unsealing, Some(attempt.progress())),
             other => (other.state(), None),
         };
-        let (audit_sequence, unavailable) = match &*lifecycle {
+        let (audit_sequence, unavailable, master_key) = match &*lifecycle {
             Lifecycle::Unsealed(unsealed) => (
                 Some(self.append_audit(unsealed, Operation::Status, caller)?),
                 unsealed.keyring().unavailable(),
+                Some(self.master_key_info(unsealed)),
             ),
-            _ => (None, Vec::new()),
+            _ => (None, Vec::new(), None),
         };
         Ok(StatusReport {
             state,
@@ -132,6 +137,7 @@ impl Core {
                 State::Sealed => self.auto_unseal_failure(),
                 _ => None,
             },
+            master_key,
         })
     }
 
@@ -199,7 +205,8 @@ impl Core {
         let stored = Installation::new(&split.key_check, count, seal).encode(&master)?;
         // Read back as a restart will read it, before anything is committed.
         let installation = StoredInstallation::decode(&stored)?;
-        let mut batch = self.store.batch(master.record_key());
+        let records = RecordKeys::first(&master)?;
+        let mut batch = self.store.batch(&records);
         batch.put_plain(Column::Meta, installation::RECORD_KEY, &stored)?;
         let audit_sequence = self.audit.stage(&mut batch, Operation::Init, caller)?;
         batch.commit()?;
@@ -241,6 +248,7 @@ impl Core {
             if let Err(join) = tokio::spawn(async move { core.reopen(opening).await }).await {
                 tracing::error!(error = %join, "the tenants' re-open task failed");
             }
+            self.resume_resealing();
         }
         Ok(report)
     }
@@ -301,9 +309,10 @@ impl Core {
                     Ok((UnsealOutcome::Progress(progress), None)),
                 )
             }
-            AddShare::Unsealed(unsealed) => {
-                let opened = self
-                    .append_audit(&unsealed, operation, caller)
+            AddShare::Unsealed(mut unsealed) => {
+                let opened = RecordKeys::load(&self.store, unsealed.master())
+                    .map(|records| unsealed.load_records(records))
+                    .and_then(|()| self.append_audit(&unsealed, operation, caller))
                     .and_then(|sequence| Ok((sequence, self.mark_tenants(&unsealed)?)));
                 match opened {
                     Ok((sequence, opening)) => {
@@ -382,7 +391,7 @@ impl Core {
         limit: usize,
     ) -> Result<(Vec<AuditRecord>, u64), Error> {
         self.with_unsealed(|unsealed| {
-            let records = AuditLog::read(&self.store, unsealed.master().record_key(), from, limit)?;
+            let records = AuditLog::read(&self.store, unsealed.records(), from, limit)?;
             let sequence = self.append_audit(unsealed, Operation::AuditLog, caller)?;
             Ok((records, sequence))
         })
@@ -416,12 +425,8 @@ impl Core {
         operation: Operation,
         caller: &Caller,
     ) -> Result<u64, Error> {
-        self.audit.append(
-            &self.store,
-            unsealed.master().record_key(),
-            operation,
-            caller,
-        )
+        self.audit
+            .append(&self.store, unsealed.records(), operation, caller)
     }
 }
 

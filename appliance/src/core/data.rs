@@ -74,7 +74,7 @@ impl Core {
                 let destroyed_unix_secs = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |since| since.as_secs());
-                let mut batch = core.store.batch(unsealed.master().record_key());
+                let mut batch = core.store.batch(unsealed.records());
                 batch.put_sealed(
                     Column::Shredded,
                     &shred::record_key(&l4.l3, &l4.binding),

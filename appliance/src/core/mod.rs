@@ -7,6 +7,7 @@
 //! | init, unseal (and re-open), seal       | [`ceremony`]           |
 //! | the PKCS#11 seal's auto-unseal         | [`auto_unseal`]        |
 //! | rekey: new shares, then confirmed      | [`rekey`]              |
+//! | master-key rotation and its re-seal    | [`rotation`]           |
 //! | a backup of the store                  | [`ceremony`]           |
 //! | link, unlink, relink, destroy, services | [`tenants`]            |
 //! | wrap / unwrap of L4s, the registry     | [`data`]               |
@@ -28,6 +29,7 @@ mod ceremony;
 mod data;
 mod health;
 mod rekey;
+mod rotation;
 mod tenants;
 mod watch;
 
@@ -62,6 +64,8 @@ pub(crate) struct Core {
     admin: tokio::sync::Mutex<()>,
     /// Orders the edits of the KMIP object registry's records.
     registry_edits: EditLock,
+    /// The background re-seal after a master-key rotation.
+    resealing: rotation::Resealing,
     started: Instant,
     unseal_timeout: Duration,
 }
@@ -114,6 +118,7 @@ impl Core {
             auto_unseal_error: Mutex::default(),
             admin: tokio::sync::Mutex::new(()),
             registry_edits: EditLock::default(),
+            resealing: rotation::Resealing::default(),
             started: Instant::now(),
             unseal_timeout,
         })
@@ -161,6 +166,19 @@ impl Core {
         gate(&*self.read()?, f)
     }
 
+    /// Runs `f` on the unsealed state under the lifecycle's write lock: for changes to what
+    /// the unsealed state holds, which no reader may see half-made.
+    fn with_unsealed_mut<T>(
+        &self,
+        f: impl FnOnce(&mut Unsealed) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        match &mut *self.write()? {
+            Lifecycle::Unsealed(unsealed) => f(unsealed),
+            Lifecycle::Uninitialized => Err(Error::Uninitialized),
+            Lifecycle::Sealed(_) | Lifecycle::Unsealing(_) => Err(Error::Sealed),
+        }
+    }
+
     /// Writes the audit record of `operation` on `subject`, on its own.
     fn audit_operation(
         &self,
@@ -169,7 +187,7 @@ impl Core {
         caller: &Caller,
         subject: Option<String>,
     ) -> Result<u64, Error> {
-        let mut batch = self.store.batch(unsealed.master().record_key());
+        let mut batch = self.store.batch(unsealed.records());
         let sequence = self
             .audit
             .stage_about(&mut batch, operation, caller, subject)?;

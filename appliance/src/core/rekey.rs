@@ -27,7 +27,7 @@ use crate::caller::Caller;
 use crate::error::Error;
 use crate::installation::{self, Installation, SealKind, SealRecord, StoredInstallation};
 use crate::master_key::MasterKey;
-use crate::seal::{Lifecycle, Unsealed};
+use crate::seal::Unsealed;
 use crate::secret::{SecretKey, WhenIdle};
 use crate::store::Column;
 
@@ -67,14 +67,7 @@ impl Core {
         caller: &Caller,
         new: &[shamir::Share],
     ) -> Result<(InstallationInfo, u64), Error> {
-        self.transition(|lifecycle| match lifecycle {
-            Lifecycle::Unsealed(mut unsealed) => {
-                let confirmed = self.commit_rekey(&mut unsealed, caller, new);
-                (Lifecycle::Unsealed(unsealed), confirmed)
-            }
-            Lifecycle::Uninitialized => (lifecycle, Err(Error::Uninitialized)),
-            other => (other, Err(Error::Sealed)),
-        })
+        self.with_unsealed_mut(|unsealed| self.commit_rekey(unsealed, caller, new))
     }
 
     /// Stores the install record of `split` as pending, with its audit record.
@@ -86,10 +79,10 @@ impl Core {
         count: u8,
         seal: SealRecord,
     ) -> Result<InitReport, Error> {
-        self.with_unsealed(|_| {
+        self.with_unsealed(|unsealed| {
             let stored = Installation::new(&split.key_check, count, seal).encode(master)?;
             let pending = StoredInstallation::decode(&stored)?;
-            let mut batch = self.store.batch(master.record_key());
+            let mut batch = self.store.batch(unsealed.records());
             batch.put_plain(Column::Meta, installation::PENDING_RECORD_KEY, &stored)?;
             let audit_sequence = self.audit.stage(&mut batch, Operation::RekeyStart, caller)?;
             batch.commit()?;
@@ -124,7 +117,7 @@ impl Core {
             return Err(Error::SealNotConfigured);
         }
         check_quorum(new, pending.key_check())?;
-        let mut batch = self.store.batch(unsealed.master().record_key());
+        let mut batch = self.store.batch(unsealed.records());
         batch.put_plain(Column::Meta, installation::RECORD_KEY, &stored)?;
         batch.delete(Column::Meta, installation::PENDING_RECORD_KEY)?;
         let audit_sequence = self.audit.stage(&mut batch, Operation::Rekey, caller)?;

@@ -31,6 +31,7 @@ use crate::error::{Bug, Error, ErrorChain};
 use crate::hierarchy::records::{self, ServiceRecord, TenantRecord};
 use crate::hierarchy::{Origin, ServiceName, TenantKeys, TenantState, Ticket, l3};
 use crate::hsm::{L1Ref, TenantId};
+use crate::record_keys::RecordKeys;
 use crate::registry;
 use crate::seal::Unsealed;
 use crate::secret::{SecretKey, WhenIdle};
@@ -485,7 +486,7 @@ impl Core {
 /// bounds.
 fn next_versions(
     core: &Core,
-    key: &SecretKey,
+    key: &RecordKeys,
     tenant: &TenantId,
     service: &ServiceName,
     rotate: bool,
@@ -533,8 +534,8 @@ fn next_versions(
     Ok(record)
 }
 
-fn record_key(unsealed: &Unsealed) -> &SecretKey {
-    unsealed.master().record_key()
+fn record_key(unsealed: &Unsealed) -> &RecordKeys {
+    unsealed.records()
 }
 
 fn service_info(tenant: &TenantId, service: &ServiceName, version: u32) -> ServiceInfo {

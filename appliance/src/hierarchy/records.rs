@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::hsm::{TenantId, WrappedL2};
 use crate::secret::SecretKey;
-use crate::store::{Column, Entry, Store};
+use crate::store::{Column, Entry, SealingKeys, Store};
 
 use super::keyring::ServiceKeys;
 use super::l3;
@@ -62,7 +62,7 @@ pub(crate) fn service_key(tenant: &TenantId, service: &ServiceName) -> Vec<u8> {
 /// `tenant`'s record, if it was ever linked and not destroyed.
 pub(crate) fn read_tenant(
     store: &Store,
-    key: &SecretKey,
+    key: &dyn SealingKeys,
     tenant: &TenantId,
 ) -> Result<Option<TenantRecord>, Error> {
     store.get_sealed(key, Column::Tenants, &tenant_key(tenant))
@@ -71,7 +71,7 @@ pub(crate) fn read_tenant(
 /// Every tenant on record, linked or not.
 pub(crate) fn tenants(
     store: &Store,
-    key: &SecretKey,
+    key: &dyn SealingKeys,
 ) -> Result<Vec<(TenantId, TenantRecord)>, Error> {
     let stored: Vec<Entry<TenantRecord>> =
         store.scan_prefix_sealed(key, Column::Tenants, b"", MAX_TENANTS)?;
@@ -84,7 +84,7 @@ pub(crate) fn tenants(
 /// Every service record of `tenant`.
 pub(crate) fn service_records(
     store: &Store,
-    key: &SecretKey,
+    key: &dyn SealingKeys,
     tenant: &TenantId,
 ) -> Result<Vec<Entry<ServiceRecord>>, Error> {
     store.scan_prefix_sealed(
@@ -104,7 +104,7 @@ pub(crate) fn wrapped_l2(tenant: &TenantId, record: &TenantRecord) -> Result<Wra
 /// Opens every version of every service key of `tenant` under `l2`.
 pub(crate) fn open_services(
     store: &Store,
-    key: &SecretKey,
+    key: &dyn SealingKeys,
     tenant: &TenantId,
     l2: &SecretKey,
 ) -> Result<HashMap<ServiceName, ServiceKeys>, Error> {

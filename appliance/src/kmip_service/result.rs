@@ -61,6 +61,7 @@ fn core_result(error: &Error) -> Option<(ResultReason, String)> {
         | Error::WrongShares(_)
         | Error::RecoveryShare
         | Error::NoRekeyPending
+        | Error::MasterKeyRetiring { .. }
         | Error::SealNotConfigured
         | Error::InvalidBackup(_)
         | Error::SealMismatch { .. }

@@ -13,7 +13,7 @@ use crate::hsm::TenantId;
 use crate::registry::record::StoredObject;
 use crate::secret::SecretKey;
 use crate::store::key::tenant_prefix;
-use crate::store::{Batch, Column, Scan, Store};
+use crate::store::{Batch, Column, Scan, SealingKeys, Store};
 
 /// How many legacy records one migration batch moves.
 const MIGRATION_PAGE: usize = 256;
@@ -22,7 +22,7 @@ const MIGRATION_PAGE: usize = 256;
 /// `registry_key`. Returns how many moved.
 pub(crate) fn migrate_legacy(
     store: &Store,
-    master_key: &SecretKey,
+    master_key: &dyn SealingKeys,
     registry_key: &SecretKey,
     tenant: &TenantId,
 ) -> Result<usize, Error> {

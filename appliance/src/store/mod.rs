@@ -23,8 +23,8 @@ use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use crate::error::{Bug, Error};
-use crate::secret::SecretKey;
 pub(crate) use column::Column;
+pub(crate) use sealed_record::SealingKeys;
 
 /// Old info logs RocksDB keeps in the data directory.
 const KEEP_INFO_LOGS: usize = 10;
@@ -60,10 +60,19 @@ pub(crate) struct Entry<T> {
     pub(crate) value: T,
 }
 
+/// What one step of a re-seal did.
+#[derive(Debug)]
+pub(crate) struct Resealed {
+    /// Where the next step starts; `None`: the column is done.
+    pub(crate) next: Option<Box<[u8]>>,
+    /// How many records this step re-sealed.
+    pub(crate) resealed: usize,
+}
+
 /// Writes that commit together, durably, or not at all.
 pub(crate) struct Batch<'a> {
     store: &'a Store,
-    key: &'a SecretKey,
+    keys: &'a dyn SealingKeys,
     batch: WriteBatch,
 }
 
@@ -83,8 +92,20 @@ impl Batch<'_> {
         record_key: &[u8],
         value: &T,
     ) -> Result<(), Error> {
+        self.put_sealed_with(self.keys, column, record_key, value)
+    }
+
+    /// Adds `value`, CBOR-encoded and sealed under `keys` rather than the batch's keys, at
+    /// `record_key` in `column`.
+    pub(crate) fn put_sealed_with<T: Serialize>(
+        &mut self,
+        keys: &dyn SealingKeys,
+        column: Column,
+        record_key: &[u8],
+        value: &T,
+    ) -> Result<(), Error> {
         let plaintext = encode(value)?;
-        let sealed = sealed_record::seal(self.key, column, record_key, &plaintext)?;
+        let sealed = sealed_record::seal(keys, column, record_key, &plaintext)?;
         self.batch
             .put_cf(self.store.family(column)?, record_key, sealed);
         Ok(())
@@ -201,11 +222,11 @@ impl Store {
             })
     }
 
-    /// Starts a batch of writes whose sealed records are sealed under `key`.
-    pub(crate) fn batch<'a>(&'a self, key: &'a SecretKey) -> Batch<'a> {
+    /// Starts a batch of writes whose sealed records are sealed under `keys`.
+    pub(crate) fn batch<'a>(&'a self, keys: &'a dyn SealingKeys) -> Batch<'a> {
         Batch {
             store: self,
-            key,
+            keys,
             batch: WriteBatch::default(),
         }
     }
@@ -228,7 +249,7 @@ impl Store {
     /// that fails to open is [`Error::TamperedRecord`]: it is never returned.
     pub(crate) fn get_sealed<T: DeserializeOwned>(
         &self,
-        key: &SecretKey,
+        key: &dyn SealingKeys,
         column: Column,
         record_key: &[u8],
     ) -> Result<Option<T>, Error> {
@@ -241,7 +262,7 @@ impl Store {
     /// fails to open stops the scan with [`Error::TamperedRecord`]: it is never returned.
     pub(crate) fn scan_sealed<T: DeserializeOwned>(
         &self,
-        key: &SecretKey,
+        key: &dyn SealingKeys,
         column: Column,
         scan: Scan<'_>,
         limit: usize,
@@ -284,7 +305,7 @@ impl Store {
     /// order; more than `limit` of them is an error, not a silent truncation.
     pub(crate) fn scan_prefix_sealed<T: DeserializeOwned>(
         &self,
-        key: &SecretKey,
+        key: &dyn SealingKeys,
         column: Column,
         prefix: &[u8],
         limit: usize,
@@ -358,6 +379,63 @@ impl Store {
         Ok(count)
     }
 
+    /// Re-seals under the sealing version of `keys` the records of `column` sealed under an
+    /// older version, among the first `limit` at or after `from`, in one durable write.
+    ///
+    /// The plaintext is never decoded, only opened and sealed again. The caller must keep
+    /// every other writer of `column` out until this returns: a record rewritten between
+    /// this read and this write would be put back as it was.
+    pub(crate) fn reseal(
+        &self,
+        keys: &dyn SealingKeys,
+        column: Column,
+        from: &[u8],
+        limit: usize,
+    ) -> Result<Resealed, Error> {
+        let family = self.family(column)?;
+        let (current, _) = keys.sealing();
+        let mut batch = self.batch(keys);
+        let (mut scanned, mut resealed) = (0, 0);
+        let mut last = None;
+        let iter = self
+            .db
+            .iterator_cf(family, IteratorMode::From(from, Direction::Forward));
+        for item in iter.take(limit) {
+            let (record_key, sealed) = item.map_err(|source| Error::Store {
+                context: "scanning",
+                source,
+            })?;
+            scanned += 1;
+            if sealed_record::key_version(&sealed) != Some(current) {
+                let plaintext = open_raw(keys, column, &record_key, &sealed)?;
+                let sealed = sealed_record::seal(keys, column, &record_key, &plaintext)?;
+                batch.batch.put_cf(family, &record_key, sealed);
+                resealed += 1;
+            }
+            last = Some(record_key);
+        }
+        if resealed > 0 {
+            batch.commit()?;
+        }
+        // Fewer than `limit` records: the scan reached the end of the column.
+        let next = last.filter(|_| scanned == limit).map(|key| {
+            let mut next = key.into_vec();
+            next.push(0);
+            next.into_boxed_slice()
+        });
+        Ok(Resealed { next, resealed })
+    }
+
+    /// The key version every record of `column` claims, in key order: what a test checks a
+    /// re-seal against without opening anything.
+    #[cfg(test)]
+    pub(crate) fn key_versions(&self, column: Column) -> Vec<Option<u32>> {
+        self.db
+            .iterator_cf(self.family(column).unwrap(), IteratorMode::Start)
+            .map(|item| sealed_record::key_version(&item.unwrap().1))
+            .collect()
+    }
+
     fn family(&self, column: Column) -> Result<&ColumnFamily, Error> {
         self.db
             .cf_handle(column.name())
@@ -366,20 +444,28 @@ impl Store {
 }
 
 fn open_record<T: DeserializeOwned>(
-    key: &SecretKey,
+    key: &dyn SealingKeys,
     column: Column,
     record_key: &[u8],
     sealed: &[u8],
 ) -> Result<T, Error> {
-    let plaintext = sealed_record::open(key, column, record_key, sealed).map_err(|_| {
-        Error::TamperedRecord {
-            column,
-            key: record_key.into(),
-        }
-    })?;
+    let plaintext = open_raw(key, column, record_key, sealed)?;
     // The record authenticated, so we wrote it: a decoding failure is our bug, not an attack.
     ciborium::from_reader(plaintext.as_slice())
         .map_err(|source| Error::Internal(Bug::RecordDecode { column, source }))
+}
+
+/// The plaintext of a record, or [`Error::TamperedRecord`].
+fn open_raw(
+    keys: &dyn SealingKeys,
+    column: Column,
+    record_key: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    sealed_record::open(keys, column, record_key, sealed).map_err(|_| Error::TamperedRecord {
+        column,
+        key: record_key.into(),
+    })
 }
 
 /// CBOR-encodes `value` into a buffer sized exactly once, so that no reallocation leaves a
@@ -411,7 +497,7 @@ impl io::Write for ByteCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::WhenIdle;
+    use crate::secret::{SecretKey, WhenIdle};
     use serde::Deserialize;
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]

@@ -93,10 +93,12 @@ pub fn record_key(master: &[u8; 32]) -> [u8; 32] {
     derive(master, b"krypton/v1/record-seal")
 }
 
-/// Opens the sealed record at `key` in `family` with the record key, as the core does:
-/// `version || nonce || ciphertext || tag`, associated data `label || len(family) || family ||
-/// key`; version 2 is AES-256-GCM-SIV with label `"krypton.record.v2"`, version 1 AES-256-GCM
-/// with `"krypton.record.v1"`. Returns the CBOR value.
+/// Opens the sealed record at `key` in `family` with the record key, as the core does.
+/// Version 3 (every write): `3 || key version (4, big-endian) || nonce || ciphertext || tag`,
+/// AES-256-GCM-SIV, associated data `"krypton.record.v3" || key version || len(family) ||
+/// family || key`. Versions 2 (AES-256-GCM-SIV) and 1 (AES-256-GCM) have no key version:
+/// `version || nonce || ciphertext || tag`, labels `"krypton.record.v2"` and
+/// `"krypton.record.v1"`. Returns the CBOR value.
 pub fn open_record(
     db: &rocksdb::DB,
     record_key: &[u8; 32],
@@ -105,36 +107,43 @@ pub fn open_record(
 ) -> ciborium::Value {
     let cf = db.cf_handle(family).unwrap();
     let sealed = db.get_cf(cf, key).unwrap().unwrap();
-    let (algorithm, label): (_, &[u8]) = match sealed[0] {
-        1 => (&AES_256_GCM, b"krypton.record.v1"),
-        2 => (&AES_256_GCM_SIV, b"krypton.record.v2"),
+    let (algorithm, label, key_version): (_, &[u8], &[u8]) = match sealed[0] {
+        1 => (&AES_256_GCM, b"krypton.record.v1", &[]),
+        2 => (&AES_256_GCM_SIV, b"krypton.record.v2", &[]),
+        3 => (&AES_256_GCM_SIV, b"krypton.record.v3", &sealed[1..5]),
         other => panic!("record envelope version {other}"),
     };
     let aad = [
         label,
+        key_version,
         &[u8::try_from(family.len()).unwrap()],
         family.as_bytes(),
         key,
     ]
     .concat();
-    let plain = aead_open(algorithm, record_key, &sealed[1..13], &aad, &sealed[13..]);
+    let nonce_at = 1 + key_version.len();
+    let body = &sealed[nonce_at..];
+    let plain = aead_open(algorithm, record_key, &body[..12], &aad, &body[12..]);
     ciborium::from_reader(plain.as_slice()).unwrap()
 }
 
-/// Whether `sealed`, stored at `key` in `family`, opens under `record_key` (envelope version 2,
-/// as [`open_record`] reads it).
+/// Whether `sealed`, stored at `key` in `family`, opens under `record_key` as key version 1
+/// (envelope version 3, as [`open_record`] reads it).
 pub fn opens_under(record_key: &[u8; 32], family: &str, key: &[u8], sealed: &[u8]) -> bool {
+    let version_1 = 1u32.to_be_bytes();
     let aad = [
-        &b"krypton.record.v2"[..],
+        &b"krypton.record.v3"[..],
+        &version_1,
         &[u8::try_from(family.len()).unwrap()],
         family.as_bytes(),
         key,
     ]
     .concat();
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM_SIV, record_key).unwrap());
-    let nonce = Nonce::try_assume_unique_for_key(&sealed[1..13]).unwrap();
-    let mut buffer = sealed[13..].to_vec();
-    sealed[0] == 2
+    let nonce = Nonce::try_assume_unique_for_key(&sealed[5..17]).unwrap();
+    let mut buffer = sealed[17..].to_vec();
+    sealed[0] == 3
+        && sealed[1..5] == version_1
         && key
             .open_in_place(nonce, Aad::from(&aad[..]), &mut buffer)
             .is_ok()
