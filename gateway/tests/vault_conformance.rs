@@ -223,6 +223,37 @@ async fn concurrent_updates_lose_nothing<V: Vault>(vault: V) {
     assert_eq!(last.revision, 9);
 }
 
+/// Many Gets at once, as a loaded gateway makes them (the shared vaults answer them in batches):
+/// each gets its own record, an absent one `None`, another owner's nothing.
+async fn concurrent_gets_each_get_their_own_record<V: Vault>(vault: V) {
+    let vault = Arc::new(vault);
+    for i in 0..50 {
+        let id = format!("k{i}");
+        vault.create(record("app-a", &id, &[&id])).await.unwrap();
+    }
+    let readers = (0..200).map(|n| {
+        let vault = Arc::clone(&vault);
+        tokio::spawn(async move {
+            let (owner, id) = match n % 4 {
+                0 => ("app-b", format!("k{}", n % 50)),
+                1 => ("app-a", format!("absent-{n}")),
+                _ => ("app-a", format!("k{}", n % 50)),
+            };
+            let got = vault.get(owner, &id).await.unwrap();
+            match got {
+                Some(got) => {
+                    assert_eq!((owner, got.id.as_str()), ("app-a", id.as_str()));
+                    assert_eq!(got, record("app-a", &id, &[&id]));
+                }
+                None => assert!(owner == "app-b" || id.starts_with("absent")),
+            }
+        })
+    });
+    for reader in readers.collect::<Vec<_>>() {
+        reader.await.unwrap();
+    }
+}
+
 async fn concurrent_creates_of_one_id_store_one<V: Vault>(vault: V) {
     let vault = Arc::new(vault);
     let creators = (0..8).map(|creator| {
@@ -494,6 +525,7 @@ macro_rules! conformance {
                 locate_matches_values_masks_and_date_ranges,
                 concurrent_updates_lose_nothing,
                 concurrent_creates_of_one_id_store_one,
+                concurrent_gets_each_get_their_own_record,
                 a_shred_stores_the_record_and_queues_its_notice_together,
                 the_shred_queue_is_bounded,
                 an_acknowledged_notice_leaves_the_queue,

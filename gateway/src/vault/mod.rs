@@ -13,6 +13,7 @@
 //! and queues a [`ShredNotice`] for the core in the same atomic write: the queue is a second
 //! keyspace beside the records, written in one transaction with them.
 
+mod batch;
 mod key;
 mod memory;
 mod metered;

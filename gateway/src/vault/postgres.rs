@@ -16,6 +16,7 @@
 //! within `request_timeout`; the server ends a statement or an idle transaction past the same
 //! bound, so a gateway that dies mid-change does not hold a row.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
@@ -31,6 +32,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::cbor;
 use crate::config::ServerVaultConfig;
+use crate::vault::batch::{Answers, Place, ReadBatcher};
 use crate::vault::key::{record_key, split_key};
 use crate::vault::record::{decode, encode};
 use crate::vault::{Filter, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError, storage};
@@ -63,9 +65,17 @@ const SHRED_QUEUE_LOCK: i64 = 0x6b72_7970_746f_6e53;
 /// How many of one owner's records Locate reads per query.
 const LOCATE_PAGE: i64 = 256;
 
-/// A vault in a PostgreSQL database, through a pool of connections.
+/// A vault in a PostgreSQL database, through a pool of connections; Gets are batched (see
+/// [`ReadBatcher`]).
 #[derive(Clone)]
 pub struct PostgresVault {
+    db: Pooled,
+    reads: ReadBatcher,
+}
+
+/// The pool and the bound on each call: all a call needs, and all the read batcher holds.
+#[derive(Clone)]
+struct Pooled {
     pool: Pool,
     request_timeout: Duration,
 }
@@ -73,7 +83,7 @@ pub struct PostgresVault {
 impl fmt::Debug for PostgresVault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostgresVault")
-            .field("pool", &self.pool.status())
+            .field("pool", &self.db.pool.status())
             .finish_non_exhaustive()
     }
 }
@@ -106,14 +116,26 @@ impl PostgresVault {
             .recycle_timeout(Some(settings.connect_timeout))
             .build()
             .map_err(|source| storage("building the connection pool", source))?;
-        let vault = Self {
+        let db = Pooled {
             pool,
             request_timeout: settings.request_timeout,
         };
-        vault.bounded("migrating the schema", migrate).await?;
-        Ok(vault)
+        db.bounded("migrating the schema", migrate).await?;
+        let reads = {
+            let db = db.clone();
+            ReadBatcher::spawn(move |places| {
+                let db = db.clone();
+                async move {
+                    db.bounded("reading records", |client| read_many(client, places))
+                        .await
+                }
+            })
+        };
+        Ok(Self { db, reads })
     }
+}
 
+impl Pooled {
     /// Runs `call` on a pooled connection, failing with a [`VaultError::Storage`] about
     /// `context` if waiting for the connection and the call take longer than the timeout.
     async fn bounded<T, F, Fut>(&self, context: &'static str, call: F) -> Result<T, VaultError>
@@ -245,43 +267,42 @@ async fn migrate(mut client: Object) -> Result<(), VaultError> {
 impl Vault for PostgresVault {
     async fn create(&self, record: Record) -> Result<(), VaultError> {
         let value = encode(&record)?;
-        self.bounded("creating a record", move |client| async move {
-            let failed = |source| storage("creating a record", source);
-            let insert = client
-                .prepare_cached(
-                    "INSERT INTO krypton_vault_records (owner, id, record) VALUES ($1, $2, $3) \
+        self.db
+            .bounded("creating a record", move |client| async move {
+                let failed = |source| storage("creating a record", source);
+                let insert = client
+                    .prepare_cached(
+                        "INSERT INTO krypton_vault_records (owner, id, record) VALUES ($1, $2, $3) \
                      ON CONFLICT DO NOTHING",
-                )
-                .await
-                .map_err(failed)?;
-            let inserted = client
-                .execute(&insert, &[&record.owner, &record.id, &value])
-                .await
-                .map_err(failed)?;
-            if inserted == 0 {
-                Err(VaultError::Exists)
-            } else {
-                Ok(())
-            }
-        })
-        .await
+                    )
+                    .await
+                    .map_err(failed)?;
+                let inserted = client
+                    .execute(&insert, &[&record.owner, &record.id, &value])
+                    .await
+                    .map_err(failed)?;
+                if inserted == 0 {
+                    Err(VaultError::Exists)
+                } else {
+                    Ok(())
+                }
+            })
+            .await
     }
 
     async fn get(&self, owner: &str, id: &str) -> Result<Option<Record>, VaultError> {
-        self.bounded("reading a record", |client| async move {
-            read_record(&client, owner, id, "").await
-        })
-        .await
+        self.reads.get(owner, id).await
     }
 
     async fn update(&self, record: Record) -> Result<(), VaultError> {
-        self.bounded("updating a record", |mut client| async move {
-            let failed = |source| storage("updating a record", source);
-            let tx = client.transaction().await.map_err(failed)?;
-            replace(&tx, record).await?;
-            tx.commit().await.map_err(failed)
-        })
-        .await
+        self.db
+            .bounded("updating a record", |mut client| async move {
+                let failed = |source| storage("updating a record", source);
+                let tx = client.transaction().await.map_err(failed)?;
+                replace(&tx, record).await?;
+                tx.commit().await.map_err(failed)
+            })
+            .await
     }
 
     async fn locate(
@@ -290,55 +311,57 @@ impl Vault for PostgresVault {
         filter: &Filter,
         limit: usize,
     ) -> Result<Vec<String>, VaultError> {
-        self.bounded("scanning records", |client| async move {
-            let failed = |source| storage("scanning records", source);
-            let page = client
-                .prepare_cached(
-                    "SELECT id, record FROM krypton_vault_records WHERE owner = $1 AND id > $2 \
+        self.db
+            .bounded("scanning records", |client| async move {
+                let failed = |source| storage("scanning records", source);
+                let page = client
+                    .prepare_cached(
+                        "SELECT id, record FROM krypton_vault_records WHERE owner = $1 AND id > $2 \
                      ORDER BY id LIMIT $3",
-                )
-                .await
-                .map_err(failed)?;
-            let mut ids = Vec::new();
-            let mut after = String::new();
-            loop {
-                let rows = client
-                    .query(&page, &[&owner, &after, &LOCATE_PAGE])
+                    )
                     .await
                     .map_err(failed)?;
-                let full = i64::try_from(rows.len()).is_ok_and(|len| len == LOCATE_PAGE);
-                for row in rows {
-                    let id: String = row.get(0);
-                    let record = decode(owner, &id, row.get(1))?;
-                    if filter.matches(&record.id, &record.metadata) {
-                        ids.push(record.id);
-                        if ids.len() >= limit {
-                            return Ok(ids);
+                let mut ids = Vec::new();
+                let mut after = String::new();
+                loop {
+                    let rows = client
+                        .query(&page, &[&owner, &after, &LOCATE_PAGE])
+                        .await
+                        .map_err(failed)?;
+                    let full = i64::try_from(rows.len()).is_ok_and(|len| len == LOCATE_PAGE);
+                    for row in rows {
+                        let id: String = row.get(0);
+                        let record = decode(owner, &id, row.get(1))?;
+                        if filter.matches(&record.id, &record.metadata) {
+                            ids.push(record.id);
+                            if ids.len() >= limit {
+                                return Ok(ids);
+                            }
                         }
+                        after = id;
                     }
-                    after = id;
+                    if !full {
+                        return Ok(ids);
+                    }
                 }
-                if !full {
-                    return Ok(ids);
-                }
-            }
-        })
-        .await
+            })
+            .await
     }
 
     async fn shred(&self, record: Record, max_pending: usize) -> Result<(), VaultError> {
         let notice = cbor::encode(&ShredNotice::of(&record))
             .map_err(|source| storage("encoding a shred notice", source))?;
         let max_pending_i64 = i64::try_from(max_pending).unwrap_or(i64::MAX);
-        self.bounded("destroying a record", move |mut client| async move {
-            let failed = |source| storage("destroying a record", source);
-            let tx = client.transaction().await.map_err(failed)?;
-            let record = replace(&tx, record).await?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SHRED_QUEUE_LOCK])
-                .await
-                .map_err(failed)?;
-            // A key whose notice is queued already takes no new place.
-            let others: i64 = tx
+        self.db
+            .bounded("destroying a record", move |mut client| async move {
+                let failed = |source| storage("destroying a record", source);
+                let tx = client.transaction().await.map_err(failed)?;
+                let record = replace(&tx, record).await?;
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SHRED_QUEUE_LOCK])
+                    .await
+                    .map_err(failed)?;
+                // A key whose notice is queued already takes no new place.
+                let others: i64 = tx
                 .query_one(
                     "SELECT count(*) FROM krypton_vault_shreds WHERE NOT (owner = $1 AND id = $2)",
                     &[&record.owner, &record.id],
@@ -346,27 +369,27 @@ impl Vault for PostgresVault {
                 .await
                 .map_err(failed)?
                 .get(0);
-            if others >= max_pending_i64 {
-                // Dropping the transaction rolls the record back too.
-                return Err(VaultError::ShredQueueFull { limit: max_pending });
-            }
-            let queue = tx
-                .prepare_cached(
-                    "INSERT INTO krypton_vault_shreds (owner, id, notice) VALUES ($1, $2, $3) \
+                if others >= max_pending_i64 {
+                    // Dropping the transaction rolls the record back too.
+                    return Err(VaultError::ShredQueueFull { limit: max_pending });
+                }
+                let queue = tx
+                    .prepare_cached(
+                        "INSERT INTO krypton_vault_shreds (owner, id, notice) VALUES ($1, $2, $3) \
                      ON CONFLICT (owner, id) DO UPDATE SET notice = EXCLUDED.notice",
-                )
-                .await
-                .map_err(failed)?;
-            tx.execute(&queue, &[&record.owner, &record.id, &notice])
-                .await
-                .map_err(failed)?;
-            tx.commit().await.map_err(failed)
-        })
-        .await
+                    )
+                    .await
+                    .map_err(failed)?;
+                tx.execute(&queue, &[&record.owner, &record.id, &notice])
+                    .await
+                    .map_err(failed)?;
+                tx.commit().await.map_err(failed)
+            })
+            .await
     }
 
     async fn shred_pending(&self, owner: &str, id: &str) -> Result<bool, VaultError> {
-        self.bounded("reading a shred notice", |client| async move {
+        self.db.bounded("reading a shred notice", |client| async move {
             let failed = |source| storage("reading a shred notice", source);
             let exists = client
                 .prepare_cached(
@@ -385,7 +408,7 @@ impl Vault for PostgresVault {
 
     async fn pending_shreds(&self, limit: usize) -> Result<Vec<ShredNotice>, VaultError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.bounded("scanning shred notices", |client| async move {
+        self.db.bounded("scanning shred notices", |client| async move {
             let failed = |source| storage("scanning shred notices", source);
             let rows = client
                 .query(
@@ -408,45 +431,47 @@ impl Vault for PostgresVault {
     }
 
     async fn acknowledge_shred(&self, owner: &str, id: &str) -> Result<(), VaultError> {
-        self.bounded("removing a shred notice", |client| async move {
-            client
-                .execute(
-                    "DELETE FROM krypton_vault_shreds WHERE owner = $1 AND id = $2",
-                    &[&owner, &id],
-                )
-                .await
-                .map_err(|source| storage("removing a shred notice", source))?;
-            Ok(())
-        })
-        .await
+        self.db
+            .bounded("removing a shred notice", |client| async move {
+                client
+                    .execute(
+                        "DELETE FROM krypton_vault_shreds WHERE owner = $1 AND id = $2",
+                        &[&owner, &id],
+                    )
+                    .await
+                    .map_err(|source| storage("removing a shred notice", source))?;
+                Ok(())
+            })
+            .await
     }
 
     async fn scan(&self, from: Option<ScanCursor>, limit: usize) -> Result<ScanPage, VaultError> {
         let after = from.map(|ScanCursor(place)| split_key(&place));
         let (owner, id) = after.map_or((None, None), |(owner, id)| (Some(owner), Some(id)));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.bounded("scanning records", |client| async move {
-            let rows = client
-                .query(
-                    "SELECT owner, id, record FROM krypton_vault_records \
+        self.db
+            .bounded("scanning records", |client| async move {
+                let rows = client
+                    .query(
+                        "SELECT owner, id, record FROM krypton_vault_records \
                      WHERE $1::text IS NULL OR (owner, id) > ($1, $2) \
                      ORDER BY owner, id LIMIT $3",
-                    &[&owner, &id, &limit],
-                )
-                .await
-                .map_err(|source| storage("scanning records", source))?;
-            let full = i64::try_from(rows.len()).is_ok_and(|len| len == limit);
-            let records = rows
-                .iter()
-                .map(|row| decode(row.get(0), row.get(1), row.get(2)))
-                .collect::<Result<Vec<_>, _>>()?;
-            let next = records
-                .last()
-                .filter(|_| full)
-                .map(|last| ScanCursor(record_key(&last.owner, &last.id)));
-            Ok(ScanPage { records, next })
-        })
-        .await
+                        &[&owner, &id, &limit],
+                    )
+                    .await
+                    .map_err(|source| storage("scanning records", source))?;
+                let full = i64::try_from(rows.len()).is_ok_and(|len| len == limit);
+                let records = rows
+                    .iter()
+                    .map(|row| decode(row.get(0), row.get(1), row.get(2)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let next = records
+                    .last()
+                    .filter(|_| full)
+                    .map(|last| ScanCursor(record_key(&last.owner, &last.id)));
+                Ok(ScanPage { records, next })
+            })
+            .await
     }
 }
 
@@ -470,6 +495,39 @@ async fn read_record(
         .map_err(failed)?
         .map(|row| decode(owner, id, row.get(0)))
         .transpose()
+}
+
+/// The records at `places`, in one `SELECT`; each place's answer in order.
+async fn read_many(client: Object, places: Vec<Place>) -> Answers {
+    let failed = |source| storage("reading records", source);
+    let select = client
+        .prepare_cached(
+            "SELECT owner, id, record FROM krypton_vault_records \
+             WHERE (owner, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        )
+        .await
+        .map_err(failed)?;
+    let (owners, ids): (Vec<&str>, Vec<&str>) = places
+        .iter()
+        .map(|(owner, id)| (owner.as_str(), id.as_str()))
+        .unzip();
+    let rows = client
+        .query(&select, &[&owners, &ids])
+        .await
+        .map_err(failed)?;
+    let mut found: HashMap<(&str, &str), &[u8]> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        found.insert((row.get(0), row.get(1)), row.get(2));
+    }
+    Ok(places
+        .iter()
+        .map(|(owner, id)| {
+            found
+                .get(&(owner.as_str(), id.as_str()))
+                .map(|value| decode(owner, id, value))
+                .transpose()
+        })
+        .collect())
 }
 
 /// Writes `record` over the stored one in `tx` if that is still at `record.revision`, with the

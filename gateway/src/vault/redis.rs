@@ -30,6 +30,7 @@ use ::redis::{Client, ConnectionAddr, IntoConnectionInfo, RedisError, Script, Tl
 
 use crate::cbor;
 use crate::config::ServerVaultConfig;
+use crate::vault::batch::{Answers, Place, ReadBatcher};
 use crate::vault::key::{owner_prefix, record_key, split_key};
 use crate::vault::record::{decode, encode};
 use crate::vault::{Filter, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError, storage};
@@ -89,6 +90,8 @@ return 1
 #[derive(Clone)]
 pub struct RedisVault {
     inner: Arc<Inner>,
+    /// Gets, pipelined (see [`ReadBatcher`]).
+    reads: ReadBatcher,
 }
 
 struct Inner {
@@ -131,17 +134,54 @@ impl RedisVault {
                 .map_err(|source| storage("connecting to the vault server", source))?;
             connections.push(connection);
         }
-        Ok(Self {
-            inner: Arc::new(Inner {
-                connections,
-                next: AtomicUsize::new(0),
-                prefix: settings.key_prefix.as_bytes().to_vec(),
-                request_timeout: settings.request_timeout,
-                create: Script::new(CREATE),
-                update: Script::new(&format!("{CHECK}{UPDATE}")),
-                shred: Script::new(&format!("{CHECK}{SHRED}")),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            connections,
+            next: AtomicUsize::new(0),
+            prefix: settings.key_prefix.as_bytes().to_vec(),
+            request_timeout: settings.request_timeout,
+            create: Script::new(CREATE),
+            update: Script::new(&format!("{CHECK}{UPDATE}")),
+            shred: Script::new(&format!("{CHECK}{SHRED}")),
+        });
+        let reads = {
+            let inner = Arc::clone(&inner);
+            ReadBatcher::spawn(move |places| {
+                let inner = Arc::clone(&inner);
+                async move { inner.read_many(places).await }
+            })
+        };
+        Ok(Self { inner, reads })
+    }
+}
+
+impl Inner {
+    /// The records at `places`, one `HMGET` each, in one pipeline; each place's answer in
+    /// order.
+    async fn read_many(&self, places: Vec<Place>) -> Answers {
+        let stored: Vec<Vec<u8>> = places
+            .iter()
+            .map(|(owner, id)| record_key(owner, id))
+            .collect();
+        let mut pipeline = ::redis::pipe();
+        for place in &stored {
+            pipeline
+                .cmd("HMGET")
+                .arg(self.record_key(place))
+                .arg("place")
+                .arg("rec");
+        }
+        let fields: Vec<StoredFields> = self
+            .reading("reading records", |mut connection| {
+                let pipeline = &pipeline;
+                async move { pipeline.query_async(&mut connection).await }
+            })
+            .await?;
+        Ok(places
+            .iter()
+            .zip(&stored)
+            .zip(fields)
+            .map(|(((owner, id), place), fields)| stored_record(owner, id, place, fields))
+            .collect())
     }
 
     /// Runs `call` on the next connection, bounded by the request timeout. A write is tried
@@ -168,7 +208,7 @@ impl RedisVault {
             let mut tried = 1;
             loop {
                 match read(self.next_connection()).await {
-                    Err(error) if is_lost(&error) && tried < self.inner.connections.len() => {
+                    Err(error) if is_lost(&error) && tried < self.connections.len() => {
                         if tried == 1 {
                             self.nudge();
                         }
@@ -186,7 +226,7 @@ impl RedisVault {
         context: &'static str,
         call: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, VaultError> {
-        let bound = self.inner.request_timeout;
+        let bound = self.request_timeout;
         match tokio::time::timeout(bound, call).await {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(error)) => {
@@ -203,7 +243,7 @@ impl RedisVault {
     /// out and reconnects now, rather than by failing a later write. Each try is bounded by
     /// the connections' response timeout.
     fn nudge(&self) {
-        for connection in &self.inner.connections {
+        for connection in &self.connections {
             let mut connection = connection.clone();
             tokio::spawn(async move {
                 let _: Result<(), RedisError> =
@@ -213,13 +253,12 @@ impl RedisVault {
     }
 
     fn next_connection(&self) -> ConnectionManager {
-        let inner = &self.inner;
-        let turn = inner.next.fetch_add(1, Ordering::Relaxed) % inner.connections.len();
-        inner.connections[turn].clone()
+        let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
+        self.connections[turn].clone()
     }
 
     fn key(&self, kind: &[u8], rest: &[u8]) -> Vec<u8> {
-        let mut key = self.inner.prefix.clone();
+        let mut key = self.prefix.clone();
         key.extend_from_slice(kind);
         key.extend_from_slice(rest);
         key
@@ -240,7 +279,9 @@ impl RedisVault {
     fn shred_order_key(&self) -> Vec<u8> {
         self.key(b"q", b"")
     }
+}
 
+impl RedisVault {
     /// Writes a changed record through `script`: [`CHECK`], then [`UPDATE`], or, given the
     /// encoded notice and the queue's bound, [`SHRED`].
     async fn change(
@@ -254,7 +295,7 @@ impl RedisVault {
         let read = record.revision;
         record.revision = read.saturating_add(1);
         let value = encode(&record)?;
-        let mut invocation = script.key(self.record_key(&place));
+        let mut invocation = script.key(self.inner.record_key(&place));
         invocation
             .arg(read)
             .arg(&place)
@@ -263,12 +304,13 @@ impl RedisVault {
         let max_pending = shred.as_ref().map_or(0, |(_, max_pending)| *max_pending);
         if let Some((notice, max_pending)) = shred {
             invocation
-                .key(self.shreds_key())
-                .key(self.shred_order_key())
+                .key(self.inner.shreds_key())
+                .key(self.inner.shred_order_key())
                 .arg(notice)
                 .arg(max_pending);
         }
         let code: i64 = self
+            .inner
             .bounded(context, |mut connection| async move {
                 invocation.invoke_async(&mut connection).await
             })
@@ -404,8 +446,12 @@ impl Vault for RedisVault {
     async fn create(&self, record: Record) -> Result<(), VaultError> {
         let place = record_key(&record.owner, &record.id);
         let value = encode(&record)?;
-        let (key, index) = (self.record_key(&place), self.index_key(&record.owner));
+        let (key, index) = (
+            self.inner.record_key(&place),
+            self.inner.index_key(&record.owner),
+        );
         let created: i64 = self
+            .inner
             .bounded("creating a record", |mut connection| async move {
                 self.inner
                     .create
@@ -427,17 +473,7 @@ impl Vault for RedisVault {
     }
 
     async fn get(&self, owner: &str, id: &str) -> Result<Option<Record>, VaultError> {
-        let place = record_key(owner, id);
-        let key = self.record_key(&place);
-        let mut hmget = ::redis::cmd("HMGET");
-        hmget.arg(key).arg("place").arg("rec");
-        let fields = self
-            .reading("reading a record", |mut connection| {
-                let hmget = &hmget;
-                async move { hmget.query_async(&mut connection).await }
-            })
-            .await?;
-        stored_record(owner, id, &place, fields)
+        self.reads.get(owner, id).await
     }
 
     async fn update(&self, record: Record) -> Result<(), VaultError> {
@@ -451,13 +487,14 @@ impl Vault for RedisVault {
         filter: &Filter,
         limit: usize,
     ) -> Result<Vec<String>, VaultError> {
-        let index = self.index_key(owner);
+        let index = self.inner.index_key(owner);
         let mut ids = Vec::new();
         let mut start = 0;
         loop {
             let mut zrange = ::redis::cmd("ZRANGE");
             zrange.arg(&index).arg(start).arg(start + LOCATE_PAGE - 1);
             let page: Vec<String> = self
+                .inner
                 .reading("scanning records", |mut connection| {
                     let zrange = &zrange;
                     async move { zrange.query_async(&mut connection).await }
@@ -470,11 +507,12 @@ impl Vault for RedisVault {
             let mut pipe = ::redis::pipe();
             for place in &places {
                 pipe.cmd("HMGET")
-                    .arg(self.record_key(place))
+                    .arg(self.inner.record_key(place))
                     .arg("place")
                     .arg("rec");
             }
             let fields: Vec<StoredFields> = self
+                .inner
                 .reading("scanning records", |mut connection| {
                     let pipe = &pipe;
                     async move { pipe.query_async(&mut connection).await }
@@ -511,25 +549,27 @@ impl Vault for RedisVault {
     }
 
     async fn shred_pending(&self, owner: &str, id: &str) -> Result<bool, VaultError> {
-        let (shreds, place) = (self.shreds_key(), record_key(owner, id));
+        let (shreds, place) = (self.inner.shreds_key(), record_key(owner, id));
         let mut hexists = ::redis::cmd("HEXISTS");
         hexists.arg(shreds).arg(place);
-        self.reading("reading a shred notice", |mut connection| {
-            let hexists = &hexists;
-            async move { hexists.query_async(&mut connection).await }
-        })
-        .await
+        self.inner
+            .reading("reading a shred notice", |mut connection| {
+                let hexists = &hexists;
+                async move { hexists.query_async(&mut connection).await }
+            })
+            .await
     }
 
     async fn pending_shreds(&self, limit: usize) -> Result<Vec<ShredNotice>, VaultError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let (shreds, order) = (self.shreds_key(), self.shred_order_key());
+        let (shreds, order) = (self.inner.shreds_key(), self.inner.shred_order_key());
         let last = isize::try_from(limit).unwrap_or(isize::MAX) - 1;
         let mut zrange = ::redis::cmd("ZRANGE");
         zrange.arg(order).arg(0).arg(last);
         let places: Vec<Vec<u8>> = self
+            .inner
             .reading("scanning shred notices", |mut connection| {
                 let zrange = &zrange;
                 async move { zrange.query_async(&mut connection).await }
@@ -541,6 +581,7 @@ impl Vault for RedisVault {
         let mut hmget = ::redis::cmd("HMGET");
         hmget.arg(shreds).arg(&places);
         let notices: Vec<Option<Vec<u8>>> = self
+            .inner
             .reading("scanning shred notices", |mut connection| {
                 let hmget = &hmget;
                 async move { hmget.query_async(&mut connection).await }
@@ -566,21 +607,22 @@ impl Vault for RedisVault {
 
     async fn acknowledge_shred(&self, owner: &str, id: &str) -> Result<(), VaultError> {
         let (shreds, order, place) = (
-            self.shreds_key(),
-            self.shred_order_key(),
+            self.inner.shreds_key(),
+            self.inner.shred_order_key(),
             record_key(owner, id),
         );
-        self.bounded("removing a shred notice", |mut connection| async move {
-            ::redis::pipe()
-                .atomic()
-                .hdel(shreds, &place)
-                .ignore()
-                .zrem(order, &place)
-                .ignore()
-                .query_async::<()>(&mut connection)
-                .await
-        })
-        .await
+        self.inner
+            .bounded("removing a shred notice", |mut connection| async move {
+                ::redis::pipe()
+                    .atomic()
+                    .hdel(shreds, &place)
+                    .ignore()
+                    .zrem(order, &place)
+                    .ignore()
+                    .query_async::<()>(&mut connection)
+                    .await
+            })
+            .await
     }
 
     async fn scan(&self, from: Option<ScanCursor>, limit: usize) -> Result<ScanPage, VaultError> {
@@ -599,6 +641,7 @@ impl Vault for RedisVault {
             .arg("COUNT")
             .arg(limit);
         let (next, keys): (u64, Vec<Vec<u8>>) = self
+            .inner
             .reading("scanning records", |mut connection| {
                 let scan = &scan;
                 async move { scan.query_async(&mut connection).await }
@@ -617,12 +660,13 @@ impl Vault for RedisVault {
             pipe.cmd("HMGET").arg(key).arg("place").arg("rec");
         }
         let fields: Vec<StoredFields> = self
+            .inner
             .reading("scanning records", |mut connection| {
                 let pipe = &pipe;
                 async move { pipe.query_async(&mut connection).await }
             })
             .await?;
-        let record_prefix = self.record_key(b"");
+        let record_prefix = self.inner.record_key(b"");
         let mut records = Vec::with_capacity(keys.len());
         for (key, fields) in keys.iter().zip(fields) {
             let place = &key[record_prefix.len()..];

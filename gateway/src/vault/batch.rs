@@ -1,0 +1,201 @@
+//! Reads of many callers sent to a vault server together: one round trip answers every Get that
+//! arrived while the previous round trips were out.
+//!
+//! On a shared vault a Get is one round trip to the server (PostgreSQL or Redis), and on a
+//! small machine the server's per-request work, not the network, is what bounds Gets per
+//! second. So reads queue here, and a worker sends what has queued as one request (a single
+//! `SELECT` or one pipeline) while at most [`IN_FLIGHT`] are out: at one connection a read goes
+//! out alone, at once; under load the batches grow by themselves, and no read waits for a timer.
+//! Nothing is cached: every read is answered by the server, after it was asked.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::{Record, VaultError, storage};
+
+/// The most reads in one round trip.
+const MAX_BATCH: usize = 64;
+/// Round trips out at once: two, so that one batch is gathered while the other is answered.
+const IN_FLIGHT: usize = 2;
+/// Reads that may wait for a round trip; more wait to be queued (the caller's own timeout
+/// still bounds them).
+const QUEUE: usize = 4096;
+
+/// Where a read looks: the owner and the id.
+pub(super) type Place = (String, String);
+
+/// What a round trip answers for each place, in order; `Err` if the round trip failed as a
+/// whole (its error, as text, goes to every read in it).
+pub(super) type Answers = Result<Vec<Result<Option<Record>, VaultError>>, VaultError>;
+
+/// The queue of reads and its worker. Cloned with the vault; the worker stops when the last
+/// clone is dropped.
+#[derive(Clone)]
+pub(super) struct ReadBatcher {
+    reads: mpsc::Sender<Read>,
+}
+
+impl std::fmt::Debug for ReadBatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadBatcher")
+            .field("queued", &(QUEUE - self.reads.capacity()))
+            .finish()
+    }
+}
+
+struct Read {
+    place: Place,
+    answer: oneshot::Sender<Result<Option<Record>, VaultError>>,
+}
+
+impl ReadBatcher {
+    /// Starts the worker, which answers batches of places with `fetch`. `fetch` must not hold
+    /// the vault that holds this batcher (the worker would then never stop): hand it what it
+    /// needs, or a weak reference.
+    pub(super) fn spawn<F, Fut>(fetch: F) -> Self
+    where
+        F: Fn(Vec<Place>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Answers> + Send + 'static,
+    {
+        let (reads, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(work(queue, fetch));
+        Self { reads }
+    }
+
+    /// The owner's record `id`, read in the next round trip.
+    pub(super) async fn get(&self, owner: &str, id: &str) -> Result<Option<Record>, VaultError> {
+        let (answer, answered) = oneshot::channel();
+        let read = Read {
+            place: (owner.to_owned(), id.to_owned()),
+            answer,
+        };
+        let stopped = || storage("reading a record", "the vault's read queue stopped");
+        self.reads.send(read).await.map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+}
+
+/// Takes what has queued whenever a round trip may go out, and sends it.
+async fn work<F, Fut>(mut queue: mpsc::Receiver<Read>, fetch: F)
+where
+    F: Fn(Vec<Place>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Answers> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    loop {
+        // A free slot first: the reads that arrive meanwhile join the next batch.
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        let Some(first) = queue.recv().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(read) => batch.push(read),
+                Err(_) => break,
+            }
+        }
+        let (places, answers): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|r| (r.place, r.answer)).unzip();
+        let round_trip = fetch(places);
+        tokio::spawn(async move {
+            deliver(answers, round_trip.await);
+            drop(slot);
+        });
+    }
+}
+
+/// Hands each read its answer; a read whose caller gave up is skipped.
+fn deliver(readers: Vec<oneshot::Sender<Result<Option<Record>, VaultError>>>, answers: Answers) {
+    match answers {
+        Ok(answers) if answers.len() == readers.len() => {
+            for (reader, answer) in readers.into_iter().zip(answers) {
+                let _ = reader.send(answer);
+            }
+        }
+        Ok(answers) => {
+            let message = format!("{} answers to {} reads", answers.len(), readers.len());
+            for reader in readers {
+                let _ = reader.send(Err(storage("reading a record", message.clone())));
+            }
+        }
+        Err(error) => {
+            let message = krypton_service::ErrorChain(&error).to_string();
+            for reader in readers {
+                let _ = reader.send(Err(storage("reading a record", message.clone())));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// A fetch that records the batches it was given and answers `None` to each place, after
+    /// `delay`.
+    fn recording(delay: Duration) -> (ReadBatcher, Arc<Mutex<Vec<usize>>>) {
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&batches);
+        let batcher = ReadBatcher::spawn(move |places: Vec<Place>| {
+            seen.lock().unwrap().push(places.len());
+            async move {
+                tokio::time::sleep(delay).await;
+                Ok(places.iter().map(|_| Ok(None)).collect())
+            }
+        });
+        (batcher, batches)
+    }
+
+    #[tokio::test]
+    async fn a_lone_read_goes_out_alone_and_concurrent_ones_together() {
+        let (batcher, batches) = recording(Duration::from_millis(20));
+        assert!(batcher.get("alice", "1").await.unwrap().is_none());
+        assert_eq!(*batches.lock().unwrap(), [1]);
+
+        let reads: Vec<_> = (0..40)
+            .map(|i| {
+                let batcher = batcher.clone();
+                tokio::spawn(async move { batcher.get("alice", &i.to_string()).await })
+            })
+            .collect();
+        for read in reads {
+            assert!(read.await.unwrap().unwrap().is_none());
+        }
+        let batches = batches.lock().unwrap();
+        assert_eq!(batches.iter().sum::<usize>(), 41);
+        assert!(batches.len() < 10, "{batches:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_round_trip_fails_each_read_in_it_with_the_reason() {
+        let batcher = ReadBatcher::spawn(|_places: Vec<Place>| async {
+            Err(storage("reading a record", "connection refused"))
+        });
+        let error = batcher.get("alice", "1").await.unwrap_err();
+        let chain = krypton_service::ErrorChain(&error).to_string();
+        assert!(chain.contains("connection refused"), "{chain}");
+    }
+
+    #[tokio::test]
+    async fn each_read_gets_its_own_answer() {
+        let batcher = ReadBatcher::spawn(|places: Vec<Place>| async move {
+            Ok(places
+                .into_iter()
+                .map(|(owner, id)| match id.as_str() {
+                    "bad" => Err(VaultError::Misplaced { owner, id }),
+                    _ => Ok(None),
+                })
+                .collect())
+        });
+        let (good, bad) = tokio::join!(batcher.get("alice", "ok"), batcher.get("alice", "bad"));
+        assert!(good.unwrap().is_none());
+        assert!(matches!(bad, Err(VaultError::Misplaced { .. })));
+    }
+}
