@@ -3,6 +3,7 @@
 //! Every command is one call on the core's control socket. Output is for people unless
 //! `--json` is given; errors are one line on stderr and a distinct exit code (see `--help`).
 
+mod clock;
 mod failure;
 mod output;
 mod shares;
@@ -33,7 +34,8 @@ Exit codes:
  11  conflict: the tenant is already linked, the service exists, or a relink names another L1
  12  the tenant is unavailable (unlinked, or its L1 refused by the HSM)
  13  the HSM refused or failed (L1 not found or not usable, token down, no [pkcs11] configured)
- 14  reload: the configuration file is unusable; the core keeps the configuration it runs with";
+ 14  reload: the configuration file is unusable; the core keeps the configuration it runs with
+ 15  doctor: at least one check failed (each is a FAIL line)";
 
 /// Operate a krypton-core appliance.
 #[derive(Debug, Parser)]
@@ -74,6 +76,16 @@ enum Command {
     Reload,
     /// Show the state, unseal progress, linked tenants and uptime.
     Status,
+    /// Check the installation end to end and print one line per check: ok, warn or FAIL.
+    ///
+    /// The core checks its state, its configuration file, data directory, PIN files and KMIP
+    /// TLS files (permissions, certificates' and CRLs' dates: a warning 30 days before a
+    /// certificate ends), the HSM token, each linked tenant's L1, and the seal HSM; kryptonctl
+    /// adds the clock's synchronisation as this host's kernel reports it. Exits 15 when a
+    /// check fails; warnings alone exit 0. Works while sealed. The gateway's own files, its
+    /// vault and its link to the core are checked on the gateway's host with
+    /// `krypton-gateway check --config FILE`.
+    Doctor,
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -246,6 +258,7 @@ enum Action {
     Seal,
     Reload,
     Status,
+    Doctor,
     AuditTail(v1::AuditLogRequest),
     Link(v1::LinkTenantRequest),
     Unlink(v1::UnlinkTenantRequest),
@@ -278,6 +291,7 @@ impl Action {
             Command::Seal => Self::Seal,
             Command::Reload => Self::Reload,
             Command::Status => Self::Status,
+            Command::Doctor => Self::Doctor,
             Command::Audit(AuditCommand::Tail { limit, from }) => {
                 Self::AuditTail(v1::AuditLogRequest {
                     from_sequence: from,
@@ -399,6 +413,23 @@ impl Action {
                 let response = client.status(v1::StatusRequest {}).await?.into_inner();
                 output.status(&response);
                 Ok(())
+            }
+            Self::Doctor => {
+                let mut findings = client
+                    .doctor(v1::DoctorRequest {})
+                    .await?
+                    .into_inner()
+                    .findings;
+                findings.push(clock::finding());
+                output.doctor(&findings);
+                let failed = findings
+                    .iter()
+                    .filter(|finding| finding.level() == v1::FindingLevel::Fail)
+                    .count();
+                match failed {
+                    0 => Ok(()),
+                    failed => Err(Failure::ChecksFailed(failed)),
+                }
             }
             Self::AuditTail(request) => {
                 let response = client.audit_log(request).await?.into_inner();
