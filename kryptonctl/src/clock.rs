@@ -7,40 +7,35 @@
 //! ntpd) has it synchronised, and the maximum error it estimates. The offset from a real time
 //! source is not measured: that would need a server to ask.
 
-use krypton_control_api::v1;
+use krypton_service::doctor::Finding;
 
 /// A synchronised clock whose estimated maximum error exceeds this is a warning (µs).
 const MAX_ERROR_MICROS: libc::c_long = 1_000_000;
 
 /// The clock's synchronisation as a finding.
-pub(crate) fn finding() -> v1::Finding {
-    let (level, message) = match status() {
-        Err(error) => (
-            v1::FindingLevel::Warning,
+pub(crate) fn finding() -> Finding {
+    const CHECK: &str = "clock";
+    match status() {
+        Err(error) => Finding::warning(
+            CHECK,
             format!("cannot read the kernel's synchronisation status: {error}"),
         ),
-        Ok(None) => (
-            v1::FindingLevel::Warning,
+        Ok(None) => Finding::warning(
+            CHECK,
             "not synchronised by a time daemon (chrony, systemd-timesyncd, ntpd): \
-             certificate dates and audit times may be off"
-                .to_owned(),
+             certificate dates and audit times may be off",
         ),
-        Ok(Some(max_error)) if max_error > MAX_ERROR_MICROS => (
-            v1::FindingLevel::Warning,
+        Ok(Some(max_error)) if max_error > MAX_ERROR_MICROS => Finding::warning(
+            CHECK,
             format!(
                 "synchronised, but the kernel estimates up to {} ms of error",
                 max_error / 1000
             ),
         ),
-        Ok(Some(max_error)) => (
-            v1::FindingLevel::Ok,
+        Ok(Some(max_error)) => Finding::ok(
+            CHECK,
             format!("synchronised, maximum error {} ms", max_error / 1000),
         ),
-    };
-    v1::Finding {
-        check: "clock".to_owned(),
-        level: level.into(),
-        message,
     }
 }
 

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use krypton_control_api::{self as control, ControlClient, v1};
+use krypton_service::doctor::{Finding, Level};
 
 use crate::failure::Failure;
 use crate::output::Output;
@@ -415,18 +416,10 @@ impl Action {
                 Ok(())
             }
             Self::Doctor => {
-                let mut findings = client
-                    .doctor(v1::DoctorRequest {})
-                    .await?
-                    .into_inner()
-                    .findings;
+                let response = client.doctor(v1::DoctorRequest {}).await?.into_inner();
+                let mut findings: Vec<_> = response.findings.into_iter().map(finding).collect();
                 findings.push(clock::finding());
-                output.doctor(&findings);
-                let failed = findings
-                    .iter()
-                    .filter(|finding| finding.level() == v1::FindingLevel::Fail)
-                    .count();
-                match failed {
+                match output.doctor(&findings) {
                     0 => Ok(()),
                     failed => Err(Failure::ChecksFailed(failed)),
                 }
@@ -473,4 +466,15 @@ impl Action {
             }
         }
     }
+}
+
+/// A finding of the core as kryptonctl prints it. A level this kryptonctl does not know is
+/// taken for a failure: the core thought it worth reporting.
+fn finding(finding: v1::Finding) -> Finding {
+    let level = match finding.level() {
+        v1::FindingLevel::Ok => Level::Ok,
+        v1::FindingLevel::Warning => Level::Warning,
+        v1::FindingLevel::Fail | v1::FindingLevel::Unspecified => Level::Fail,
+    };
+    Finding::new(finding.check, level, finding.message)
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 
 use krypton_control_api::v1;
+use krypton_service::doctor::{self, Finding};
 use serde_json::{Value, json};
 
 use crate::failure::Failure;
@@ -140,31 +141,10 @@ impl Output {
         }
     }
 
-    /// One line per finding (`ok   hsm: ...`, `FAIL tls: ...`), or `{"findings": [...]}`.
-    pub(crate) fn doctor(self, findings: &[v1::Finding]) {
-        if self.json {
-            let findings: Vec<Value> = findings
-                .iter()
-                .map(|finding| {
-                    json!({
-                        "check": finding.check,
-                        "level": level_name(finding.level()),
-                        "message": finding.message,
-                    })
-                })
-                .collect();
-            println!("{}", json!({ "findings": findings }));
-            return;
-        }
-        for finding in findings {
-            let level = match finding.level() {
-                v1::FindingLevel::Ok => "ok  ",
-                v1::FindingLevel::Warning => "warn",
-                v1::FindingLevel::Fail => "FAIL",
-                v1::FindingLevel::Unspecified => "?   ",
-            };
-            println!("{level} {}: {}", finding.check, finding.message);
-        }
+    /// One line per finding (`ok   hsm: ...`, `FAIL tls: ...`), or `{"findings": [...]}`;
+    /// returns how many failed.
+    pub(crate) fn doctor(self, findings: &[Finding]) -> usize {
+        doctor::print(findings, self.json)
     }
 
     pub(crate) fn sealed(self, response: &v1::SealResponse) {
@@ -470,15 +450,6 @@ fn tenant_state_name(state: v1::TenantState) -> &'static str {
         v1::TenantState::Opening => "opening",
         v1::TenantState::Unavailable => "unavailable",
         v1::TenantState::Unlinked => "unlinked",
-    }
-}
-
-fn level_name(level: v1::FindingLevel) -> &'static str {
-    match level {
-        v1::FindingLevel::Ok => "ok",
-        v1::FindingLevel::Warning => "warning",
-        v1::FindingLevel::Fail => "fail",
-        v1::FindingLevel::Unspecified => "unspecified",
     }
 }
 

@@ -10,6 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde::Serialize;
 use x509_parser::pem::Pem;
 
 use crate::ErrorChain;
@@ -30,7 +31,8 @@ const GROUP_OTHER_BITS: u32 = 0o077;
 const ROOT_UID: u32 = 0;
 
 /// How bad a finding is. Warnings alone leave an installation working.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Checked and as it should be.
     Ok,
@@ -42,7 +44,7 @@ pub enum Level {
 
 /// One check's outcome: `check` names what was checked (`tls`, `hsm`, `tenant demo`), and
 /// `message` says what was found, on one line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// What was checked.
     pub check: String,
@@ -76,6 +78,32 @@ impl Finding {
     pub fn fail(check: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(check, Level::Fail, message)
     }
+}
+
+/// `ok   check: message`, `warn check: message` or `FAIL check: message`.
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.level {
+            Level::Ok => "ok  ",
+            Level::Warning => "warn",
+            Level::Fail => "FAIL",
+        };
+        write!(f, "{level} {}: {}", self.check, self.message)
+    }
+}
+
+/// Prints `findings` on stdout, one line each, or with `json` as one document
+/// `{"findings": [{"check", "level", "message"}]}`; returns how many failed.
+pub fn print(findings: &[Finding], json: bool) -> usize {
+    if json {
+        println!("{}", serde_json::json!({ "findings": findings }));
+    } else {
+        findings.iter().for_each(|finding| println!("{finding}"));
+    }
+    findings
+        .iter()
+        .filter(|finding| finding.level == Level::Fail)
+        .count()
 }
 
 /// The files of one TLS endpoint: its certificate chain and private key, the CA bundle it

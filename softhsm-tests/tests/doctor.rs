@@ -1,7 +1,8 @@
 //! `kryptonctl doctor` against real installations: the debug binaries (krypton-dev's `Stack`:
 //! SoftHSM2 L1, core, gateway, mutual TLS), each test breaking one thing an operator could —
 //! a certificate near or past its end, a private key others can read, an L1 deleted in the
-//! HSM, a sealed core — and reading the line that names it.
+//! HSM, a sealed core, a gateway's PostgreSQL vault stopped — and reading the line that names
+//! it. The gateway's side is `krypton-gateway check`.
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
 
@@ -11,8 +12,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, SystemTime};
 
-use krypton_dev::Stack;
 use krypton_dev::pki::{self, Ca, SERVER_NAMES};
+use krypton_dev::vault_server::{Crashable, PostgresServer};
+use krypton_dev::{Stack, StackVault};
 use krypton_softhsm_tests::binaries::debug_binary;
 use krypton_softhsm_tests::suite::{self, Fixture, Test};
 use serde_json::Value;
@@ -21,7 +23,7 @@ use serde_json::Value;
 const CHECKS_FAILED: i32 = 15;
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
-const TESTS: [(&str, Test); 5] = [
+const TESTS: [(&str, Test); 6] = [
     ("a_healthy_core_is_all_ok", a_healthy_core_is_all_ok),
     (
         "certificates_near_or_past_their_end_are_named",
@@ -36,6 +38,10 @@ const TESTS: [(&str, Test); 5] = [
         a_deleted_l1_fails_naming_its_tenant,
     ),
     ("a_sealed_core_is_reported", a_sealed_core_is_reported),
+    (
+        "the_gateway_check_follows_its_postgres_vault",
+        the_gateway_check_follows_its_postgres_vault,
+    ),
 ];
 
 fn main() -> ExitCode {
@@ -51,6 +57,18 @@ fn doctor(stack: &Stack, json: bool) -> (i32, String) {
         command.arg("--json");
     }
     let out = command.arg("doctor").output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    (out.status.code().unwrap(), stdout)
+}
+
+/// `krypton-gateway check` on the stack's gateway configuration: its exit code and stdout.
+fn gateway_check(stack: &Stack) -> (i32, String) {
+    let out = Command::new(debug_binary("krypton-gateway").unwrap())
+        .arg("check")
+        .arg("--config")
+        .arg(stack.gateway_config("gateway"))
+        .output()
+        .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     (out.status.code().unwrap(), stdout)
 }
@@ -125,6 +143,13 @@ fn a_healthy_core_is_all_ok(fixture: &Fixture) {
         "{text}"
     );
     assert_eq!(text.lines().count(), findings.len(), "{text}");
+
+    // The gateway's side, on its RocksDB vault: looked at, not opened (the gateway holds it).
+    let (code, text) = gateway_check(&stack);
+    assert_eq!(code, 0, "{text}");
+    assert_failed_only(&text, &[]);
+    assert!(!text.contains("warn "), "{text}");
+    assert!(text.contains("\nok   core: "), "{text}");
 }
 
 fn certificates_near_or_past_their_end_are_named(fixture: &Fixture) {
@@ -208,6 +233,32 @@ fn a_sealed_core_is_reported(fixture: &Fixture) {
         "{text}"
     );
     assert_failed_only(&text, &["state"]);
+}
+
+fn the_gateway_check_follows_its_postgres_vault(fixture: &Fixture) {
+    let mut server = PostgresServer::start().unwrap();
+    let database = server.create_database().unwrap();
+    let url = server.url(&database);
+    let stack = fixture.stack_on(StackVault::Postgres {
+        url: url.clone(),
+        password_file: server.password_file().to_owned(),
+    });
+    let (code, text) = gateway_check(&stack);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!("ok   vault: PostgreSQL at {url} answers\n")),
+        "{text}"
+    );
+    assert!(text.contains("ok   vault-password: "), "{text}");
+
+    server.kill().unwrap();
+    let (code, text) = gateway_check(&stack);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains(&format!("FAIL vault: PostgreSQL at {url}: ")),
+        "{text}"
+    );
+    assert_failed_only(&text, &["vault"]);
 }
 
 /// Asserts that the FAIL lines of `text` are those of `checks`, and no others.
