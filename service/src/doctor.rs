@@ -337,7 +337,10 @@ mod tests {
 
     use std::os::unix::fs::PermissionsExt;
 
-    use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair};
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
+        DnType, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, SerialNumber,
+    };
 
     use super::*;
 
@@ -406,6 +409,39 @@ mod tests {
         assert_eq!(certificates("tls", &empty, now).level, Level::Fail);
         let missing = certificates("tls", &dir.path().join("absent.pem"), now);
         assert_eq!(missing.level, Level::Fail);
+    }
+
+    #[test]
+    fn a_crl_past_its_next_update_is_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000); // 2027-01-15
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let issuer = Issuer::new(params, KeyPair::generate().unwrap());
+        let crl = |next_update: SystemTime| {
+            CertificateRevocationListParams {
+                this_update: (now - 9 * DAY).into(),
+                next_update: next_update.into(),
+                crl_number: SerialNumber::from(1_u64),
+                issuing_distribution_point: None,
+                revoked_certs: Vec::new(),
+                key_identifier_method: KeyIdMethod::Sha256,
+            }
+            .signed_by(&issuer)
+            .unwrap()
+            .pem()
+            .unwrap()
+        };
+        let current = write(dir.path(), "current.crl.pem", &crl(now + DAY), 0o644);
+        assert_eq!(crls("tls-crl", &current, now).level, Level::Ok);
+        let stale = write(dir.path(), "stale.crl.pem", &crl(now - DAY), 0o644);
+        let found = crls("tls-crl", &stale, now);
+        assert_eq!(found.level, Level::Warning, "{found:?}");
+        assert!(
+            found.message.ends_with("next update was due 2027-01-14"),
+            "{found:?}"
+        );
     }
 
     #[test]

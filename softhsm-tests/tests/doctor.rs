@@ -23,7 +23,7 @@ use serde_json::Value;
 const CHECKS_FAILED: i32 = 15;
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
-const TESTS: [(&str, Test); 6] = [
+const TESTS: [(&str, Test); 7] = [
     ("a_healthy_core_is_all_ok", a_healthy_core_is_all_ok),
     (
         "certificates_near_or_past_their_end_are_named",
@@ -38,6 +38,7 @@ const TESTS: [(&str, Test); 6] = [
         a_deleted_l1_fails_naming_its_tenant,
     ),
     ("a_sealed_core_is_reported", a_sealed_core_is_reported),
+    ("the_seal_hsm_is_checked", the_seal_hsm_is_checked),
     (
         "the_gateway_check_follows_its_postgres_vault",
         the_gateway_check_follows_its_postgres_vault,
@@ -233,6 +234,31 @@ fn a_sealed_core_is_reported(fixture: &Fixture) {
         "{text}"
     );
     assert_failed_only(&text, &["state"]);
+}
+
+fn the_seal_hsm_is_checked(fixture: &Fixture) {
+    let dir = tempfile::tempdir().unwrap();
+    let pin = dir.path().join("seal-pin");
+    let stack = fixture.stack_with(fixture.sealed_hsm(&pin));
+    let (code, text) = doctor(&stack, false);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("\nok   seal: seal HSM answers, key label "),
+        "{text}"
+    );
+    let pin_line = format!("ok   seal-pin: {}: present, owner-only\n", pin.display());
+    assert!(text.contains(&pin_line), "{text}");
+
+    // A PIN file others can read is refused at the next start: the doctor says so now.
+    std::fs::set_permissions(&pin, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, text) = doctor(&stack, false);
+    assert_eq!(code, CHECKS_FAILED, "{text}");
+    let expected = format!(
+        "FAIL seal-pin: the secret file {} has mode 0644",
+        pin.display()
+    );
+    assert!(text.contains(&expected), "{text}");
+    assert_failed_only(&text, &["seal-pin"]);
 }
 
 fn the_gateway_check_follows_its_postgres_vault(fixture: &Fixture) {

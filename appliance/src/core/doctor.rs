@@ -3,6 +3,8 @@
 //! it and leaves failing the tenant closed to [`super::watch`]. Every HSM wait is bounded by
 //! its call timeout, so a hung HSM makes the report slow, never stuck.
 
+use std::time::Instant;
+
 use krypton_service::ErrorChain;
 use krypton_service::doctor::Finding;
 use tokio::task::JoinSet;
@@ -26,7 +28,8 @@ impl Core {
         };
         let state = match self.read() {
             Ok(lifecycle) => match &*lifecycle {
-                Lifecycle::Unsealing(attempt) => {
+                // An attempt past its deadline is already forgotten, as status reports it.
+                Lifecycle::Unsealing(attempt) if !attempt.is_expired(Instant::now()) => {
                     let progress = attempt.progress();
                     return Finding::fail(
                         CHECK,
@@ -36,6 +39,7 @@ impl Core {
                         ),
                     );
                 }
+                Lifecycle::Unsealing(_) => State::Sealed,
                 other => other.state(),
             },
             Err(error) => return Finding::fail(CHECK, ErrorChain(&error).to_string()),
@@ -55,21 +59,27 @@ impl Core {
         }
     }
 
-    /// The customer's HSM and, while unsealed, every linked tenant's L1, then the seal HSM.
+    /// The customer's HSM and, while unsealed, every linked tenant's L1; and the seal HSM, at
+    /// the same time: each waits its own call timeouts.
     pub(crate) async fn hsm_findings(&self) -> Vec<Finding> {
-        let mut findings = match &self.hsm {
-            None => vec![Finding::warning(
-                "hsm",
-                "no [pkcs11] configured: no tenant can be linked",
-            )],
-            Some(hsm) => self.l1_findings(hsm).await,
+        let customer = async {
+            match &self.hsm {
+                None => vec![Finding::warning(
+                    "hsm",
+                    "no [pkcs11] configured: no tenant can be linked",
+                )],
+                Some(hsm) => self.l1_findings(hsm).await,
+            }
         };
-        if let Some(seal) = &self.seal {
-            findings.push(match seal.check().await {
+        let seal = async {
+            let seal = self.seal.as_ref()?;
+            Some(match seal.check().await {
                 Ok(key) => Finding::ok("seal", format!("seal HSM answers, key {key} present")),
                 Err(error) => Finding::fail("seal", ErrorChain(&error).to_string()),
-            });
-        }
+            })
+        };
+        let (mut findings, seal) = tokio::join!(customer, seal);
+        findings.extend(seal);
         findings
     }
 
