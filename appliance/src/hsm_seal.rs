@@ -78,6 +78,13 @@ pub(crate) struct HsmSeal {
     hsm: tokio::sync::Mutex<Option<Hsm>>,
 }
 
+impl Pkcs11Seal {
+    /// The seal HSM's module, token and PIN.
+    pub(crate) fn hsm(&self) -> &HsmConfig {
+        &self.hsm
+    }
+}
+
 impl HsmSeal {
     pub(crate) fn new(config: Pkcs11Seal) -> Self {
         Self {
@@ -111,6 +118,14 @@ impl HsmSeal {
             .await
             .map_err(Error::Hsm)?;
         MasterKey::from_root(root)
+    }
+
+    /// Whether the seal HSM answers and holds the seal key (for `kryptonctl doctor`), opening
+    /// it if needed; each call bounded by the seal's call timeout.
+    pub(crate) async fn check(&self) -> Result<&L1Ref, Error> {
+        let hsm = self.hsm().await?;
+        hsm.check_key(&self.config.key).await.map_err(Error::Hsm)?;
+        Ok(&self.config.key)
     }
 
     /// The open HSM, opening it (PIN, module, token, login) if no attempt has yet succeeded.

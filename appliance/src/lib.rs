@@ -19,6 +19,7 @@ mod config;
 mod control;
 mod core;
 mod daemon;
+mod doctor;
 mod error;
 mod hierarchy;
 mod hsm;

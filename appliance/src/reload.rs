@@ -6,7 +6,7 @@
 //! unsealed: a reload is how an operator rotates a certificate or adds a gateway without an
 //! unseal ceremony.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use kmip::net::TlsReload;
@@ -41,6 +41,11 @@ impl Reloader {
             kmip,
             running: Mutex::new(()),
         }
+    }
+
+    /// The configuration file a reload reads.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Reads the file, checks it whole, then applies it; logs the outcome. Blocks on file I/O.

@@ -9,6 +9,7 @@ use kmip::{
 use krypton_service::ErrorChain;
 use krypton_service::telemetry::{Health, Readiness};
 
+use crate::core_link::CoreLink;
 use crate::service::Gateway;
 use crate::vault::Vault;
 
@@ -19,35 +20,40 @@ impl<V: Vault> Health for Gateway<V> {
     /// Ready when a read of the vault and a Discover Versions at the core both succeed: Create
     /// and Get need both, and fail closed without either.
     async fn readiness(&self) -> Readiness {
-        match tokio::time::timeout(PROBE_LIMIT, self.vault().pending_shreds(1)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => {
-                return Readiness::not_ready("vault-unavailable", ErrorChain(&error).to_string());
-            }
-            Err(_) => {
-                return Readiness::not_ready(
-                    "vault-unavailable",
-                    format!("no answer within {PROBE_LIMIT:?}"),
-                );
-            }
+        if let Err(why) = probe_vault(self.vault()).await {
+            return Readiness::not_ready("vault-unavailable", why);
         }
-        let probe = RequestMessage {
-            header: RequestHeader::new(ProtocolVersion::V1_4),
-            batch_items: vec![RequestBatchItem::new(DiscoverVersionsRequest::default())],
-        }
-        .to_item();
-        match tokio::time::timeout(PROBE_LIMIT, self.core().call(&probe)).await {
-            Ok(Ok(_)) => Readiness::ready(),
-            Ok(Err(error)) => {
-                Readiness::not_ready("core-unreachable", ErrorChain(&error).to_string())
-            }
-            Err(_) => Readiness::not_ready(
-                "core-unreachable",
-                format!("no answer within {PROBE_LIMIT:?}"),
-            ),
+        match probe_core(self.core()).await {
+            Ok(()) => Readiness::ready(),
+            Err(why) => Readiness::not_ready("core-unreachable", why),
         }
     }
 
     /// Everything the gateway reports is an event, counted where it happens.
     fn observe(&self) {}
+}
+
+/// One cheap read of the vault (a page of the shred queue), within [`PROBE_LIMIT`]; why it
+/// failed otherwise. Readiness and `krypton-gateway check` both ask it.
+pub(crate) async fn probe_vault(vault: &impl Vault) -> Result<(), String> {
+    match tokio::time::timeout(PROBE_LIMIT, vault.pending_shreds(1)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(ErrorChain(&error).to_string()),
+        Err(_) => Err(format!("no answer within {PROBE_LIMIT:?}")),
+    }
+}
+
+/// A Discover Versions at the core over the link's mutual TLS, within [`PROBE_LIMIT`]; why it
+/// failed otherwise.
+pub(crate) async fn probe_core(core: &CoreLink) -> Result<(), String> {
+    let probe = RequestMessage {
+        header: RequestHeader::new(ProtocolVersion::V1_4),
+        batch_items: vec![RequestBatchItem::new(DiscoverVersionsRequest::default())],
+    }
+    .to_item();
+    match tokio::time::timeout(PROBE_LIMIT, core.call(&probe)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(ErrorChain(&error).to_string()),
+        Err(_) => Err(format!("no answer within {PROBE_LIMIT:?}")),
+    }
 }

@@ -15,6 +15,7 @@
 //! [`Server`] bound from it, run until SIGTERM or SIGINT.
 
 mod cbor;
+mod check;
 mod config;
 mod copy;
 mod core_link;
@@ -31,6 +32,7 @@ mod vault;
 // The KMIP object rules the gateway shares with krypton-core, under the names its modules use.
 use kmip::objects::{attribute_policy, lifecycle, metadata, refusal};
 
+pub use check::check;
 pub use config::{
     Config, CoreConfig, DEFAULT_CONFIG_PATH, KMIP_PORT, KeyLimits, ServerVaultConfig, VaultConfig,
 };

@@ -5,7 +5,8 @@
 //! finish. SIGHUP reads the configuration again and applies its identities and TLS files.
 //!
 //! `krypton-gateway vault copy --from A.toml --to B.toml` copies every record of one
-//! configuration's vault into another's, and exits.
+//! configuration's vault into another's, and exits. `krypton-gateway check` checks the
+//! installation (files, vault, core) and exits.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use krypton_gateway::{Config, DEFAULT_CONFIG_PATH, Error, ErrorChain, Server, copy_between};
 use krypton_service::daemon::serve;
+use krypton_service::doctor;
 use krypton_service::hardening::harden_process;
 
 /// The Krypton gateway: serves KMIP to applications over mutual TLS, keeps their data keys
@@ -24,7 +26,7 @@ use krypton_service::hardening::harden_process;
 #[command(name = "krypton-gateway", version)]
 struct Args {
     /// The configuration file.
-    #[arg(long, value_name = "FILE", default_value = DEFAULT_CONFIG_PATH)]
+    #[arg(long, global = true, value_name = "FILE", default_value = DEFAULT_CONFIG_PATH)]
     config: PathBuf,
     #[command(subcommand)]
     command: Option<Command>,
@@ -35,6 +37,16 @@ enum Command {
     /// Work on the vaults of gateway configurations, without serving.
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// Check this gateway's installation without serving, one line per check (ok, warn or
+    /// FAIL): the configuration file, the TLS files' permissions and certificates' dates, the
+    /// vault's password file, the vault reachable (one read; a RocksDB vault is only looked
+    /// at, its gateway holds it) and the core reachable over mutual TLS. Exits 1 when a check
+    /// fails. The core's side: `kryptonctl doctor` on the core's host.
+    Check {
+        /// Print one JSON document instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,8 +66,10 @@ enum VaultCommand {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Some(Command::Vault(VaultCommand::Copy { from, to })) = &args.command {
-        return vault_copy(from, to);
+    match &args.command {
+        Some(Command::Vault(VaultCommand::Copy { from, to })) => return vault_copy(from, to),
+        Some(Command::Check { json }) => return check(&args.config, *json),
+        None => {}
     }
     krypton_service::init_logging();
     let Err(error) = run(&args) else {
@@ -86,6 +100,22 @@ fn run(args: &Args) -> Result<(), Error> {
         tracing::info!("krypton-gateway stopped");
         Ok(())
     })
+}
+
+/// `check`: the findings on stdout; exit status 1 if one failed (or the checks could not run).
+fn check(config: &std::path::Path, json: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("krypton-gateway check: starting the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let findings = runtime.block_on(krypton_gateway::check(config));
+    match doctor::print(&findings, json) {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    }
 }
 
 /// `vault copy`: one line on stdout when done, one on stderr and exit status 1 when not.

@@ -18,6 +18,8 @@ pub(crate) enum Failure {
     Share(shamir::Error),
     /// The command line asks for something only with a confirmation it lacks.
     Usage(&'static str),
+    /// `doctor`: this many checks failed.
+    ChecksFailed(usize),
     /// A local file or terminal operation failed.
     Local {
         context: &'static str,
@@ -40,6 +42,7 @@ impl Failure {
             Self::Unreachable(_) => Reason::Unreachable,
             Self::Local { .. } => Reason::Local,
             Self::Usage(_) => Reason::InvalidArgument,
+            Self::ChecksFailed(_) => Reason::ChecksFailed,
             Self::Share(
                 shamir::Error::MalformedShare(_) | shamir::Error::UnsupportedVersion { .. },
             ) => Reason::MalformedShare,
@@ -83,6 +86,7 @@ impl Failure {
             Self::Share(error) => format!("share refused: {}", ErrorChain(error)),
             Self::Local { context, source } => format!("{context}: {source}"),
             Self::Usage(message) => (*message).to_owned(),
+            Self::ChecksFailed(failed) => format!("doctor: {failed} check(s) failed"),
         };
         // One line whatever a source put in its message.
         line.replace(['\n', '\r'], " ")
@@ -127,6 +131,7 @@ pub(crate) enum Reason {
     NoRekeyPending,
     MasterKeyRetiring,
     InvalidConfiguration,
+    ChecksFailed,
 }
 
 impl Reason {
@@ -155,6 +160,7 @@ impl Reason {
             Self::NoRekeyPending => "no-rekey-pending",
             Self::MasterKeyRetiring => "master-key-retiring",
             Self::InvalidConfiguration => "invalid-configuration",
+            Self::ChecksFailed => "checks-failed",
         }
     }
 
@@ -181,6 +187,7 @@ impl Reason {
             Self::TenantUnavailable => 12,
             Self::Hsm => 13,
             Self::InvalidConfiguration => 14,
+            Self::ChecksFailed => 15,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! Every command is one call on the core's control socket. Output is for people unless
 //! `--json` is given; errors are one line on stderr and a distinct exit code (see `--help`).
 
+mod clock;
 mod failure;
 mod output;
 mod shares;
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use krypton_control_api::{self as control, ControlClient, v1};
+use krypton_service::doctor::{Finding, Level};
 
 use crate::failure::Failure;
 use crate::output::Output;
@@ -34,7 +36,8 @@ Exit codes:
  11  conflict: the tenant is already linked, the service exists, or a relink names another L1
  12  the tenant is unavailable (unlinked, or its L1 refused by the HSM)
  13  the HSM refused or failed (L1 not found or not usable, token down, no [pkcs11] configured)
- 14  reload: the configuration file is unusable; the core keeps the configuration it runs with";
+ 14  reload: the configuration file is unusable; the core keeps the configuration it runs with
+ 15  doctor: at least one check failed (each is a FAIL line)";
 
 /// Operate a krypton-core appliance.
 #[derive(Debug, Parser)]
@@ -78,6 +81,16 @@ enum Command {
     /// Rotate the master key's record key.
     #[command(subcommand)]
     MasterKey(MasterKeyCommand),
+    /// Check the installation end to end and print one line per check: ok, warn or FAIL.
+    ///
+    /// The core checks its state, its configuration file, data directory, PIN files and KMIP
+    /// TLS files (permissions, certificates' and CRLs' dates: a warning 30 days before a
+    /// certificate ends), the HSM token, each linked tenant's L1, and the seal HSM; kryptonctl
+    /// adds the clock's synchronisation as this host's kernel reports it. Exits 15 when a
+    /// check fails; warnings alone exit 0. Works while sealed. The gateway's own files, its
+    /// vault and its link to the core are checked on the gateway's host with
+    /// `krypton-gateway check --config FILE`.
+    Doctor,
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -259,6 +272,7 @@ enum Action {
     Reload,
     Status,
     RotateMasterKey,
+    Doctor,
     AuditTail(v1::AuditLogRequest),
     Link(v1::LinkTenantRequest),
     Unlink(v1::UnlinkTenantRequest),
@@ -292,6 +306,7 @@ impl Action {
             Command::Reload => Self::Reload,
             Command::Status => Self::Status,
             Command::MasterKey(MasterKeyCommand::Rotate) => Self::RotateMasterKey,
+            Command::Doctor => Self::Doctor,
             Command::Audit(AuditCommand::Tail { limit, from }) => {
                 Self::AuditTail(v1::AuditLogRequest {
                     from_sequence: from,
@@ -422,6 +437,15 @@ impl Action {
                 output.status(&response);
                 Ok(())
             }
+            Self::Doctor => {
+                let response = client.doctor(v1::DoctorRequest {}).await?.into_inner();
+                let mut findings: Vec<_> = response.findings.into_iter().map(finding).collect();
+                findings.push(clock::finding());
+                match output.doctor(&findings) {
+                    0 => Ok(()),
+                    failed => Err(Failure::ChecksFailed(failed)),
+                }
+            }
             Self::AuditTail(request) => {
                 let response = client.audit_log(request).await?.into_inner();
                 output.audit(&response);
@@ -464,4 +488,15 @@ impl Action {
             }
         }
     }
+}
+
+/// A finding of the core as kryptonctl prints it. A level this kryptonctl does not know is
+/// taken for a failure: the core thought it worth reporting.
+fn finding(finding: v1::Finding) -> Finding {
+    let level = match finding.level() {
+        v1::FindingLevel::Ok => Level::Ok,
+        v1::FindingLevel::Warning => Level::Warning,
+        v1::FindingLevel::Fail | v1::FindingLevel::Unspecified => Level::Fail,
+    };
+    Finding::new(finding.check, level, finding.message)
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 
 use krypton_control_api::v1;
+use krypton_service::doctor::{self, Finding};
 use serde_json::{Value, json};
 
 use crate::failure::Failure;
@@ -155,6 +156,12 @@ impl Output {
                 response.version, response.audit_sequence
             );
         }
+    }
+
+    /// One line per finding (`ok   hsm: ...`, `FAIL tls: ...`), or `{"findings": [...]}`;
+    /// returns how many failed.
+    pub(crate) fn doctor(self, findings: &[Finding]) -> usize {
+        doctor::print(findings, self.json)
     }
 
     pub(crate) fn sealed(self, response: &v1::SealResponse) {

@@ -213,7 +213,30 @@ fn help_lists_the_exit_codes() {
     for line in [
         "  3  the core cannot be reached on its control socket",
         " 13  the HSM refused or failed",
+        " 15  doctor: at least one check failed",
     ] {
         assert!(help.contains(line), "{line:?} missing from:\n{help}");
     }
+}
+
+#[test]
+fn doctor_help_points_to_the_gateway_check() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kryptonctl"))
+        .args(["doctor", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        help.contains("krypton-gateway check --config FILE"),
+        "{help}"
+    );
+}
+
+#[test]
+fn doctor_without_a_core_is_unreachable_not_a_failed_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("control.sock");
+    let error = failed_with(&kryptonctl(&socket, &["doctor"], ""), 3);
+    assert_eq!(error["reason"], "unreachable");
 }

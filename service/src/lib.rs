@@ -13,6 +13,8 @@
 //!   shutdown signal.
 //! - [`telemetry`]: Prometheus metrics, liveness and readiness over HTTP on a listener of
 //!   their own, when configured.
+//! - [`doctor`]: the findings of `kryptonctl doctor` and `krypton-gateway check`, and the
+//!   checks of files both daemons share (secrets' access, certificates' dates).
 //! - [`ErrorChain`]: an error and its causes on one line, as the daemons log them.
 
 use std::io::{self, IsTerminal};
@@ -25,6 +27,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 pub mod config;
 pub mod daemon;
+pub mod doctor;
 mod error_chain;
 pub mod hardening;
 pub mod notify;

@@ -112,12 +112,39 @@ impl SecretSource {
     ///
     /// [`SecretError`] naming the file and what is wrong with it.
     pub fn read(&self) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+        let (path, owner) = self.location()?;
+        read_secret_file(&path, owner)
+    }
+
+    /// Checks that the secret is there with the access [`read`](Self::read) requires, without
+    /// reading it: what `kryptonctl doctor` and `krypton-gateway check` report.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] naming the file and what is wrong with it.
+    pub fn check(&self) -> Result<(), SecretError> {
+        let (path, owner) = self.location()?;
+        open_secret_file(&path, owner).map(drop)
+    }
+
+    /// The file the secret is in, and who may own it.
+    fn location(&self) -> Result<(PathBuf, Owner), SecretError> {
         match self {
-            Self::File(path) => read_secret_file(path, Owner::ServiceUser),
+            Self::File(path) => Ok((path.clone(), Owner::ServiceUser)),
             Self::SystemdCredential(name) => {
                 let directory = std::env::var_os(CREDENTIALS_DIRECTORY);
-                read_secret_file(&credential_path(directory, name)?, Owner::ServiceUserOrRoot)
+                Ok((credential_path(directory, name)?, Owner::ServiceUserOrRoot))
             }
+        }
+    }
+}
+
+/// Where the secret is, for a report: the file, or the credential's name.
+impl std::fmt::Display for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::SystemdCredential(name) => write!(f, "systemd credential {name:?}"),
         }
     }
 }
@@ -139,15 +166,26 @@ fn credential_path(directory: Option<OsString>, name: &str) -> Result<PathBuf, S
     Ok(Path::new(&directory).join(name))
 }
 
+/// The secret file, opened and checked: a regular file `owner` owns, no access for group or
+/// others.
+fn open_secret_file(path: &Path, owner: Owner) -> Result<File, SecretError> {
+    let unreadable = |source| SecretError::Unreadable {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(unreadable)?;
+    // fstat of the open file: the file checked is the file read, whatever the path does next.
+    let metadata = file.metadata().map_err(unreadable)?;
+    check_access(path, &metadata, owner)?;
+    Ok(file)
+}
+
 fn read_secret_file(path: &Path, owner: Owner) -> Result<Zeroizing<Vec<u8>>, SecretError> {
     let unreadable = |source| SecretError::Unreadable {
         path: path.to_owned(),
         source,
     };
-    let mut file = File::open(path).map_err(unreadable)?;
-    // fstat of the open file: the file checked is the file read, whatever the path does next.
-    let metadata = file.metadata().map_err(unreadable)?;
-    check_access(path, &metadata, owner)?;
+    let mut file = open_secret_file(path, owner)?;
 
     // One byte more than allowed, to tell a full-length secret from a longer file.
     let mut buffer = Zeroizing::new([0u8; MAX_SECRET_BYTES + 1]);

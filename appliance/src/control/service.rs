@@ -2,8 +2,9 @@
 //! translates between the wire messages and the core's types. It holds nothing but the core.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
+use krypton_service::doctor::{Finding, Level};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::UdsConnectInfo;
 use tonic::{Request, Response, Status};
@@ -15,6 +16,7 @@ use crate::caller::Caller;
 use crate::core::{
     Core, InstallationInfo, ServiceInfo, StatusReport, TenantInfo, UnsealOutcome, UnsealReport,
 };
+use crate::doctor;
 use crate::error::{Bug, Error};
 use crate::hierarchy::{ServiceName, tenant_id};
 use crate::installation::SealKind;
@@ -237,6 +239,25 @@ impl v1::control_server::Control for ControlService {
         Ok(Response::new(v1::RotateMasterKeyResponse {
             version,
             audit_sequence,
+        }))
+    }
+
+    async fn doctor(
+        &self,
+        request: Request<v1::DoctorRequest>,
+    ) -> Result<Response<v1::DoctorResponse>, Status> {
+        self.caller(&request)?;
+        let config = self.reloader.path().to_owned();
+        let mut findings = self
+            .run(move |core| {
+                let mut findings = vec![core.state_finding()];
+                findings.extend(doctor::file_findings(&config, SystemTime::now()));
+                Ok(findings)
+            })
+            .await?;
+        findings.extend(self.core.hsm_findings().await);
+        Ok(Response::new(v1::DoctorResponse {
+            findings: findings.into_iter().map(finding).collect(),
         }))
     }
 
@@ -497,6 +518,19 @@ fn unseal_response(report: UnsealReport) -> v1::UnsealResponse {
         progress,
         audit_sequence,
         restarted_after_expiry: report.restarted_after_expiry,
+    }
+}
+
+fn finding(finding: Finding) -> v1::Finding {
+    let level = match finding.level {
+        Level::Ok => v1::FindingLevel::Ok,
+        Level::Warning => v1::FindingLevel::Warning,
+        Level::Fail => v1::FindingLevel::Fail,
+    };
+    v1::Finding {
+        check: finding.check,
+        level: level.into(),
+        message: finding.message,
     }
 }
 

@@ -12,6 +12,7 @@
 //! | link, unlink, relink, destroy, services | [`tenants`]            |
 //! | wrap / unwrap of L4s, the registry     | [`data`]               |
 //! | L1 liveness: failing a tenant closed   | [`watch`]              |
+//! | `kryptonctl doctor`: state, HSMs, L1s  | [`doctor`]             |
 //!
 //! **Locks, outermost first.**
 //! 1. `admin` (async mutex): one persistent tenant or service change at a time (link, the
@@ -27,6 +28,7 @@
 mod auto_unseal;
 mod ceremony;
 mod data;
+mod doctor;
 mod health;
 mod rekey;
 mod rotation;

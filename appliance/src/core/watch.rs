@@ -107,7 +107,7 @@ impl Core {
 
 /// One probe of `tenant`'s L1, with the time it began: the time a probe spends timing out
 /// counts as time the HSM was unreachable.
-async fn probe(
+pub(super) async fn probe(
     hsm: Hsm,
     tenant: TenantId,
     origin: Origin,

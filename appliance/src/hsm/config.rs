@@ -143,6 +143,11 @@ impl HsmConfig {
     pub fn liveness(&self) -> LivenessConfig {
         self.liveness
     }
+
+    /// Where the user PIN is read from.
+    pub(crate) fn pin(&self) -> &SecretSource {
+        &self.pin
+    }
 }
 
 impl TryFrom<RawHsmConfig> for HsmConfig {

@@ -24,7 +24,7 @@ use aws_lc_rs::constant_time::verify_slices_are_equal;
 
 use super::Hsm;
 use super::error::HsmError;
-use super::l1::L1Ref;
+use super::l1::{L1Ref, Lookup};
 use super::tenant::TenantId;
 use super::wrap::WrappedL2;
 use crate::error::ErrorChain;
@@ -92,6 +92,26 @@ impl Hsm {
             l1: l1.clone(),
             tenant: tenant.clone(),
         }
+    }
+
+    /// Whether the token answers at all: one call on a pooled session (a new one logs in),
+    /// bounded as every call. For a check that needs no L1 (the core sealed).
+    pub(crate) async fn check_token(&self) -> Result<(), HsmError> {
+        self.pool
+            .run("checking the HSM token", |lease| {
+                lease
+                    .session()
+                    .get_session_info()
+                    .map(drop)
+                    .map_err(HsmError::from_call)
+            })
+            .await
+    }
+
+    /// Whether the token holds the one AES-256 key `key` names, looked up afresh.
+    pub(crate) async fn check_key(&self, key: &L1Ref) -> Result<(), HsmError> {
+        self.with_l1(key, Lookup::Fresh, "finding a key", |_, _| Ok(()))
+            .await
     }
 }
 

@@ -12,6 +12,7 @@ pub(crate) mod key;
 mod sealed_record;
 
 use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 use rocksdb::{
@@ -184,10 +185,15 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 impl Store {
     /// Opens the database in `dir`, creating it and its column families if missing.
     pub(crate) fn open(dir: &Path) -> Result<Self, Error> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            context: "creating the data directory",
-            source,
-        })?;
+        // Only the core's user may enter a directory it makes (`kryptonctl doctor` checks it).
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| Error::Io {
+                context: "creating the data directory",
+                source,
+            })?;
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);

@@ -1,0 +1,43 @@
+//! `kryptonctl doctor`'s checks of the core's files, as the configuration file names them now:
+//! the file itself, the data directory, the PIN files and the KMIP listener's TLS files. The
+//! file is read again (as a reload would), so an edit that would break the next start or reload
+//! shows before it is needed.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use krypton_service::ErrorChain;
+use krypton_service::doctor::{self, Finding, TlsPaths};
+
+use crate::config::Config;
+use crate::hsm_seal::SealConfig;
+
+/// The findings on the configuration file at `path` and the files it names. Blocking file I/O.
+pub(crate) fn file_findings(path: &Path, now: SystemTime) -> Vec<Finding> {
+    let mut findings = vec![doctor::config_file("config", path)];
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(error) => {
+            findings.push(Finding::fail("config", ErrorChain(&error).to_string()));
+            return findings;
+        }
+    };
+    findings.push(doctor::private_directory("data-dir", config.data_dir()));
+    if let Some(hsm) = config.hsm() {
+        findings.push(doctor::secret("hsm-pin", hsm.pin()));
+    }
+    if let SealConfig::Pkcs11(seal) = config.seal() {
+        findings.push(doctor::secret("seal-pin", seal.hsm().pin()));
+    }
+    if let Some((kmip, _)) = config.kmip() {
+        let files = &kmip.tls;
+        let paths = TlsPaths {
+            cert_chain: &files.cert_chain,
+            private_key: &files.private_key,
+            peer_ca: &files.client_ca,
+            crls: &files.client_crls,
+        };
+        findings.extend(doctor::tls("tls", paths, now));
+    }
+    findings
+}

@@ -1,0 +1,120 @@
+//! `krypton-gateway check --config FILE`: the gateway's half of `kryptonctl doctor`, run on the
+//! gateway's host. One finding per check: the configuration file, the TLS files of the KMIP
+//! listener and of the link to the core (permissions, certificates' and CRLs' dates), the
+//! vault's password file, the vault reachable (one cheap read) and the core reachable over
+//! mutual TLS (a Discover Versions) — each probe bounded as readiness bounds it.
+//!
+//! A RocksDB vault is checked as a directory and not opened: the gateway running on it holds
+//! its lock.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use krypton_service::ErrorChain;
+use krypton_service::doctor::{self, Finding, TlsPaths};
+
+use crate::config::{Config, ServerVaultConfig, VaultConfig};
+use crate::core_link::CoreLink;
+use crate::health::{probe_core, probe_vault};
+use crate::vault::{PostgresVault, RedisVault, Vault, VaultError};
+
+/// The findings on the configuration at `path`, the files it names, its vault and its core.
+pub async fn check(path: &Path) -> Vec<Finding> {
+    let mut findings = vec![doctor::config_file("config", path)];
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(error) => {
+            findings.push(Finding::fail("config", ErrorChain(&error).to_string()));
+            return findings;
+        }
+    };
+    findings.extend(tls_findings(&config, SystemTime::now()));
+    findings.extend(vault_findings(config.vault()).await);
+    findings.push(core_finding(&config).await);
+    findings
+}
+
+/// The KMIP listener's TLS files (`tls`) and the core link's (`core-tls`).
+fn tls_findings(config: &Config, now: SystemTime) -> Vec<Finding> {
+    let server = config.tls();
+    let mut findings = doctor::tls(
+        "tls",
+        TlsPaths {
+            cert_chain: &server.cert_chain,
+            private_key: &server.private_key,
+            peer_ca: &server.client_ca,
+            crls: &server.client_crls,
+        },
+        now,
+    );
+    let client = &config.core().tls;
+    findings.extend(doctor::tls(
+        "core-tls",
+        TlsPaths {
+            cert_chain: &client.cert_chain,
+            private_key: &client.private_key,
+            peer_ca: &client.server_ca,
+            crls: &[],
+        },
+        now,
+    ));
+    findings
+}
+
+/// The vault: its directory, or its password file and one read on its server.
+async fn vault_findings(vault: &VaultConfig) -> Vec<Finding> {
+    const CHECK: &str = "vault";
+    match vault {
+        VaultConfig::Memory {} => vec![Finding::warning(
+            CHECK,
+            "memory: every key is lost when the gateway stops",
+        )],
+        VaultConfig::Rocksdb { path } => vec![doctor::private_directory(CHECK, path)],
+        VaultConfig::Postgres(settings) => {
+            let reached = reached(PostgresVault::connect(settings).await).await;
+            server_findings("PostgreSQL", settings, reached)
+        }
+        VaultConfig::Redis(settings) => {
+            let reached = reached(RedisVault::connect(settings).await).await;
+            server_findings("Redis", settings, reached)
+        }
+    }
+}
+
+/// Whether the vault opened and answers one read; why not otherwise.
+async fn reached(opened: Result<impl Vault, VaultError>) -> Result<(), String> {
+    let vault = opened.map_err(|error| ErrorChain(&error).to_string())?;
+    probe_vault(&vault).await
+}
+
+/// The password file's finding, and whether the server at `settings.url` answered.
+fn server_findings(
+    backend: &str,
+    settings: &ServerVaultConfig,
+    reached: Result<(), String>,
+) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = settings
+        .password
+        .iter()
+        .map(|password| doctor::secret("vault-password", password))
+        .collect();
+    findings.push(match reached {
+        Ok(()) => Finding::ok("vault", format!("{backend} at {} answers", settings.url)),
+        Err(why) => Finding::fail("vault", format!("{backend} at {}: {why}", settings.url)),
+    });
+    findings
+}
+
+/// A Discover Versions at the core, over the link the gateway would use.
+async fn core_finding(config: &Config) -> Finding {
+    const CHECK: &str = "core";
+    let address = &config.core().address;
+    let link = match CoreLink::new(config.core()) {
+        Ok(link) => link,
+        Err(error) => return Finding::fail(CHECK, ErrorChain(&error).to_string()),
+    };
+    match probe_core(&link).await {
+        Ok(()) => Finding::ok(CHECK, format!("{address} answers over mutual TLS")),
+        Err(why) => Finding::fail(CHECK, format!("{address}: {why}")),
+    }
+}
