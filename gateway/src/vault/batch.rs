@@ -1,9 +1,10 @@
-//! Reads of many callers sent to a vault server together: one round trip answers every Get that
-//! arrived while the previous round trips were out.
+//! Reads of many callers sent to a vault server together: one round trip answers every read of
+//! one kind (records, or whether shred notices are queued) that arrived while the previous
+//! round trips were out.
 //!
-//! On a shared vault a Get is one round trip to the server (PostgreSQL or Redis), and on a
-//! small machine the server's per-request work, not the network, is what bounds Gets per
-//! second. So reads queue here, and a worker sends what has queued as one request (a single
+//! On a shared vault a KMIP Get is two reads of the server (PostgreSQL or Redis): its record,
+//! and whether a shred notice of it is queued. On a small machine the server's per-request
+//! work, not the network, is what bounds Gets per second. So reads queue here, and a worker sends what has queued as one request (a single
 //! `SELECT` or one pipeline) while at most [`IN_FLIGHT`] are out: at one connection a read goes
 //! out alone, at once; under load the batches grow by themselves, and no read waits for a timer.
 //! Nothing is cached: every read is answered by the server, after it was asked.
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::{Record, VaultError, storage};
+use super::{VaultError, storage};
 
 /// The most reads in one round trip.
 const MAX_BATCH: usize = 64;
@@ -28,16 +29,26 @@ pub(super) type Place = (String, String);
 
 /// What a round trip answers for each place, in order; `Err` if the round trip failed as a
 /// whole (its error, as text, goes to every read in it).
-pub(super) type Answers = Result<Vec<Result<Option<Record>, VaultError>>, VaultError>;
+pub(super) type Answers<T> = Result<Vec<Result<T, VaultError>>, VaultError>;
 
-/// The queue of reads and its worker. Cloned with the vault; the worker stops when the last
-/// clone is dropped.
-#[derive(Clone)]
-pub(super) struct ReadBatcher {
-    reads: mpsc::Sender<Read>,
+/// The queue of reads answered by `T` and its worker. Cloned with the vault; the worker stops
+/// when the last clone is dropped.
+pub(super) struct ReadBatcher<T> {
+    reads: mpsc::Sender<Read<T>>,
+    /// What the reads are, for their errors.
+    context: &'static str,
 }
 
-impl std::fmt::Debug for ReadBatcher {
+impl<T> Clone for ReadBatcher<T> {
+    fn clone(&self) -> Self {
+        Self {
+            reads: self.reads.clone(),
+            context: self.context,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for ReadBatcher<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReadBatcher")
             .field("queued", &(QUEUE - self.reads.capacity()))
@@ -45,43 +56,44 @@ impl std::fmt::Debug for ReadBatcher {
     }
 }
 
-struct Read {
+struct Read<T> {
     place: Place,
-    answer: oneshot::Sender<Result<Option<Record>, VaultError>>,
+    answer: oneshot::Sender<Result<T, VaultError>>,
 }
 
-impl ReadBatcher {
-    /// Starts the worker, which answers batches of places with `fetch`. `fetch` must not hold
-    /// the vault that holds this batcher (the worker would then never stop): hand it what it
-    /// needs, or a weak reference.
-    pub(super) fn spawn<F, Fut>(fetch: F) -> Self
+impl<T: Send + 'static> ReadBatcher<T> {
+    /// Starts the worker, which answers batches of places with `fetch`; `context` says what
+    /// the reads are, for their errors. `fetch` must not hold the vault that holds this
+    /// batcher (the worker would then never stop): hand it what it needs.
+    pub(super) fn spawn<F, Fut>(context: &'static str, fetch: F) -> Self
     where
         F: Fn(Vec<Place>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Answers> + Send + 'static,
+        Fut: Future<Output = Answers<T>> + Send + 'static,
     {
         let (reads, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(work(queue, fetch));
-        Self { reads }
+        tokio::spawn(work(queue, fetch, context));
+        Self { reads, context }
     }
 
-    /// The owner's record `id`, read in the next round trip.
-    pub(super) async fn get(&self, owner: &str, id: &str) -> Result<Option<Record>, VaultError> {
+    /// The answer for the owner's `id`, read in the next round trip.
+    pub(super) async fn get(&self, owner: &str, id: &str) -> Result<T, VaultError> {
         let (answer, answered) = oneshot::channel();
         let read = Read {
             place: (owner.to_owned(), id.to_owned()),
             answer,
         };
-        let stopped = || storage("reading a record", "the vault's read queue stopped");
+        let stopped = || storage(self.context, "the vault's read queue stopped");
         self.reads.send(read).await.map_err(|_| stopped())?;
         answered.await.map_err(|_| stopped())?
     }
 }
 
 /// Takes what has queued whenever a round trip may go out, and sends it.
-async fn work<F, Fut>(mut queue: mpsc::Receiver<Read>, fetch: F)
+async fn work<T, F, Fut>(mut queue: mpsc::Receiver<Read<T>>, fetch: F, context: &'static str)
 where
+    T: Send + 'static,
     F: Fn(Vec<Place>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Answers> + Send + 'static,
+    Fut: Future<Output = Answers<T>> + Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     loop {
@@ -103,14 +115,18 @@ where
             batch.into_iter().map(|r| (r.place, r.answer)).unzip();
         let round_trip = fetch(places);
         tokio::spawn(async move {
-            deliver(answers, round_trip.await);
+            deliver(answers, round_trip.await, context);
             drop(slot);
         });
     }
 }
 
 /// Hands each read its answer; a read whose caller gave up is skipped.
-fn deliver(readers: Vec<oneshot::Sender<Result<Option<Record>, VaultError>>>, answers: Answers) {
+fn deliver<T>(
+    readers: Vec<oneshot::Sender<Result<T, VaultError>>>,
+    answers: Answers<T>,
+    context: &'static str,
+) {
     match answers {
         Ok(answers) if answers.len() == readers.len() => {
             for (reader, answer) in readers.into_iter().zip(answers) {
@@ -120,13 +136,13 @@ fn deliver(readers: Vec<oneshot::Sender<Result<Option<Record>, VaultError>>>, an
         Ok(answers) => {
             let message = format!("{} answers to {} reads", answers.len(), readers.len());
             for reader in readers {
-                let _ = reader.send(Err(storage("reading a record", message.clone())));
+                let _ = reader.send(Err(storage(context, message.clone())));
             }
         }
         Err(error) => {
             let message = krypton_service::ErrorChain(&error).to_string();
             for reader in readers {
-                let _ = reader.send(Err(storage("reading a record", message.clone())));
+                let _ = reader.send(Err(storage(context, message.clone())));
             }
         }
     }
@@ -135,15 +151,16 @@ fn deliver(readers: Vec<oneshot::Sender<Result<Option<Record>, VaultError>>>, an
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vault::Record;
     use std::sync::Mutex;
     use std::time::Duration;
 
     /// A fetch that records the batches it was given and answers `None` to each place, after
     /// `delay`.
-    fn recording(delay: Duration) -> (ReadBatcher, Arc<Mutex<Vec<usize>>>) {
+    fn recording(delay: Duration) -> (ReadBatcher<Option<Record>>, Arc<Mutex<Vec<usize>>>) {
         let batches = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&batches);
-        let batcher = ReadBatcher::spawn(move |places: Vec<Place>| {
+        let batcher = ReadBatcher::spawn("reading records", move |places: Vec<Place>| {
             seen.lock().unwrap().push(places.len());
             async move {
                 tokio::time::sleep(delay).await;
@@ -175,9 +192,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_round_trip_fails_each_read_in_it_with_the_reason() {
-        let batcher = ReadBatcher::spawn(|_places: Vec<Place>| async {
-            Err(storage("reading a record", "connection refused"))
-        });
+        let batcher: ReadBatcher<bool> =
+            ReadBatcher::spawn("reading shred notices", |_places: Vec<Place>| async {
+                Err(storage("reading shred notices", "connection refused"))
+            });
         let error = batcher.get("alice", "1").await.unwrap_err();
         let chain = krypton_service::ErrorChain(&error).to_string();
         assert!(chain.contains("connection refused"), "{chain}");
@@ -185,12 +203,12 @@ mod tests {
 
     #[tokio::test]
     async fn each_read_gets_its_own_answer() {
-        let batcher = ReadBatcher::spawn(|places: Vec<Place>| async move {
+        let batcher = ReadBatcher::spawn("reading records", |places: Vec<Place>| async move {
             Ok(places
                 .into_iter()
                 .map(|(owner, id)| match id.as_str() {
                     "bad" => Err(VaultError::Misplaced { owner, id }),
-                    _ => Ok(None),
+                    _ => Ok(None::<Record>),
                 })
                 .collect())
         });

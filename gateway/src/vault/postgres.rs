@@ -16,7 +16,7 @@
 //! within `request_timeout`; the server ends a statement or an idle transaction past the same
 //! bound, so a gateway that dies mid-change does not hold a row.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
@@ -65,12 +65,13 @@ const SHRED_QUEUE_LOCK: i64 = 0x6b72_7970_746f_6e53;
 /// How many of one owner's records Locate reads per query.
 const LOCATE_PAGE: i64 = 256;
 
-/// A vault in a PostgreSQL database, through a pool of connections; Gets are batched (see
-/// [`ReadBatcher`]).
+/// A vault in a PostgreSQL database, through a pool of connections; the reads of a Get are
+/// batched (see [`ReadBatcher`]).
 #[derive(Clone)]
 pub struct PostgresVault {
     db: Pooled,
-    reads: ReadBatcher,
+    records: ReadBatcher<Option<Record>>,
+    shreds: ReadBatcher<bool>,
 }
 
 /// The pool and the bound on each call: all a call needs, and all the read batcher holds.
@@ -121,17 +122,33 @@ impl PostgresVault {
             request_timeout: settings.request_timeout,
         };
         db.bounded("migrating the schema", migrate).await?;
-        let reads = {
+        let records = {
             let db = db.clone();
-            ReadBatcher::spawn(move |places| {
+            ReadBatcher::spawn("reading records", move |places| {
                 let db = db.clone();
                 async move {
-                    db.bounded("reading records", |client| read_many(client, places))
+                    db.bounded("reading records", |client| read_records(client, places))
                         .await
                 }
             })
         };
-        Ok(Self { db, reads })
+        let shreds = {
+            let db = db.clone();
+            ReadBatcher::spawn("reading shred notices", move |places| {
+                let db = db.clone();
+                async move {
+                    db.bounded("reading shred notices", |client| {
+                        read_shreds_pending(client, places)
+                    })
+                    .await
+                }
+            })
+        };
+        Ok(Self {
+            db,
+            records,
+            shreds,
+        })
     }
 }
 
@@ -291,7 +308,7 @@ impl Vault for PostgresVault {
     }
 
     async fn get(&self, owner: &str, id: &str) -> Result<Option<Record>, VaultError> {
-        self.reads.get(owner, id).await
+        self.records.get(owner, id).await
     }
 
     async fn update(&self, record: Record) -> Result<(), VaultError> {
@@ -389,21 +406,7 @@ impl Vault for PostgresVault {
     }
 
     async fn shred_pending(&self, owner: &str, id: &str) -> Result<bool, VaultError> {
-        self.db.bounded("reading a shred notice", |client| async move {
-            let failed = |source| storage("reading a shred notice", source);
-            let exists = client
-                .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM krypton_vault_shreds WHERE owner = $1 AND id = $2)",
-                )
-                .await
-                .map_err(failed)?;
-            Ok(client
-                .query_one(&exists, &[&owner, &id])
-                .await
-                .map_err(failed)?
-                .get(0))
-        })
-        .await
+        self.shreds.get(owner, id).await
     }
 
     async fn pending_shreds(&self, limit: usize) -> Result<Vec<ShredNotice>, VaultError> {
@@ -498,23 +501,15 @@ async fn read_record(
 }
 
 /// The records at `places`, in one `SELECT`; each place's answer in order.
-async fn read_many(client: Object, places: Vec<Place>) -> Answers {
-    let failed = |source| storage("reading records", source);
-    let select = client
-        .prepare_cached(
-            "SELECT owner, id, record FROM krypton_vault_records \
-             WHERE (owner, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
-        )
-        .await
-        .map_err(failed)?;
-    let (owners, ids): (Vec<&str>, Vec<&str>) = places
-        .iter()
-        .map(|(owner, id)| (owner.as_str(), id.as_str()))
-        .unzip();
-    let rows = client
-        .query(&select, &[&owners, &ids])
-        .await
-        .map_err(failed)?;
+async fn read_records(client: Object, places: Vec<Place>) -> Answers<Option<Record>> {
+    let rows = select_places(
+        &client,
+        "reading records",
+        "SELECT owner, id, record FROM krypton_vault_records \
+         WHERE (owner, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        &places,
+    )
+    .await?;
     let mut found: HashMap<(&str, &str), &[u8]> = HashMap::with_capacity(rows.len());
     for row in &rows {
         found.insert((row.get(0), row.get(1)), row.get(2));
@@ -528,6 +523,42 @@ async fn read_many(client: Object, places: Vec<Place>) -> Answers {
                 .transpose()
         })
         .collect())
+}
+
+/// Whether a shred notice is queued for each of `places`, in one `SELECT`, in order.
+async fn read_shreds_pending(client: Object, places: Vec<Place>) -> Answers<bool> {
+    let rows = select_places(
+        &client,
+        "reading shred notices",
+        "SELECT owner, id FROM krypton_vault_shreds \
+         WHERE (owner, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        &places,
+    )
+    .await?;
+    let found: HashSet<(&str, &str)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    Ok(places
+        .iter()
+        .map(|(owner, id)| Ok(found.contains(&(owner.as_str(), id.as_str()))))
+        .collect())
+}
+
+/// The rows `select` finds for `places`, passed as two arrays (owners, ids).
+async fn select_places(
+    client: &Object,
+    context: &'static str,
+    select: &str,
+    places: &[Place],
+) -> Result<Vec<tokio_postgres::Row>, VaultError> {
+    let failed = |source| storage(context, source);
+    let select = client.prepare_cached(select).await.map_err(failed)?;
+    let (owners, ids): (Vec<&str>, Vec<&str>) = places
+        .iter()
+        .map(|(owner, id)| (owner.as_str(), id.as_str()))
+        .unzip();
+    client
+        .query(&select, &[&owners, &ids])
+        .await
+        .map_err(failed)
 }
 
 /// Writes `record` over the stored one in `tx` if that is still at `record.revision`, with the

@@ -90,8 +90,9 @@ return 1
 #[derive(Clone)]
 pub struct RedisVault {
     inner: Arc<Inner>,
-    /// Gets, pipelined (see [`ReadBatcher`]).
-    reads: ReadBatcher,
+    /// The reads of a Get, pipelined (see [`ReadBatcher`]).
+    records: ReadBatcher<Option<Record>>,
+    shreds: ReadBatcher<bool>,
 }
 
 struct Inner {
@@ -143,21 +144,32 @@ impl RedisVault {
             update: Script::new(&format!("{CHECK}{UPDATE}")),
             shred: Script::new(&format!("{CHECK}{SHRED}")),
         });
-        let reads = {
+        let records = {
             let inner = Arc::clone(&inner);
-            ReadBatcher::spawn(move |places| {
+            ReadBatcher::spawn("reading records", move |places| {
                 let inner = Arc::clone(&inner);
-                async move { inner.read_many(places).await }
+                async move { inner.read_records(places).await }
             })
         };
-        Ok(Self { inner, reads })
+        let shreds = {
+            let inner = Arc::clone(&inner);
+            ReadBatcher::spawn("reading shred notices", move |places| {
+                let inner = Arc::clone(&inner);
+                async move { inner.read_shreds_pending(places).await }
+            })
+        };
+        Ok(Self {
+            inner,
+            records,
+            shreds,
+        })
     }
 }
 
 impl Inner {
     /// The records at `places`, one `HMGET` each, in one pipeline; each place's answer in
     /// order.
-    async fn read_many(&self, places: Vec<Place>) -> Answers {
+    async fn read_records(&self, places: Vec<Place>) -> Answers<Option<Record>> {
         let stored: Vec<Vec<u8>> = places
             .iter()
             .map(|(owner, id)| record_key(owner, id))
@@ -182,6 +194,26 @@ impl Inner {
             .zip(fields)
             .map(|(((owner, id), place), fields)| stored_record(owner, id, place, fields))
             .collect())
+    }
+
+    /// Whether a shred notice is queued for each of `places`, one `HEXISTS` each, in one
+    /// pipeline, in order.
+    async fn read_shreds_pending(&self, places: Vec<Place>) -> Answers<bool> {
+        let shreds = self.shreds_key();
+        let mut pipeline = ::redis::pipe();
+        for (owner, id) in &places {
+            pipeline
+                .cmd("HEXISTS")
+                .arg(&shreds)
+                .arg(record_key(owner, id));
+        }
+        let pending: Vec<bool> = self
+            .reading("reading shred notices", |mut connection| {
+                let pipeline = &pipeline;
+                async move { pipeline.query_async(&mut connection).await }
+            })
+            .await?;
+        Ok(pending.into_iter().map(Ok).collect())
     }
 
     /// Runs `call` on the next connection, bounded by the request timeout. A write is tried
@@ -473,7 +505,7 @@ impl Vault for RedisVault {
     }
 
     async fn get(&self, owner: &str, id: &str) -> Result<Option<Record>, VaultError> {
-        self.reads.get(owner, id).await
+        self.records.get(owner, id).await
     }
 
     async fn update(&self, record: Record) -> Result<(), VaultError> {
@@ -549,15 +581,7 @@ impl Vault for RedisVault {
     }
 
     async fn shred_pending(&self, owner: &str, id: &str) -> Result<bool, VaultError> {
-        let (shreds, place) = (self.inner.shreds_key(), record_key(owner, id));
-        let mut hexists = ::redis::cmd("HEXISTS");
-        hexists.arg(shreds).arg(place);
-        self.inner
-            .reading("reading a shred notice", |mut connection| {
-                let hexists = &hexists;
-                async move { hexists.query_async(&mut connection).await }
-            })
-            .await
+        self.shreds.get(owner, id).await
     }
 
     async fn pending_shreds(&self, limit: usize) -> Result<Vec<ShredNotice>, VaultError> {
