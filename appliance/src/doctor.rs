@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use krypton_service::ErrorChain;
 use krypton_service::doctor::{self, Finding, TlsPaths};
 
 use crate::config::Config;
@@ -14,13 +13,9 @@ use crate::hsm_seal::SealConfig;
 
 /// The findings on the configuration file at `path` and the files it names. Blocking file I/O.
 pub(crate) fn file_findings(path: &Path, now: SystemTime) -> Vec<Finding> {
-    let mut findings = vec![doctor::config_file("config", path)];
-    let config = match Config::load(path) {
-        Ok(config) => config,
-        Err(error) => {
-            findings.push(Finding::fail("config", ErrorChain(&error).to_string()));
-            return findings;
-        }
+    let (mut findings, config) = doctor::loaded_config(path, Config::load);
+    let Some(config) = config else {
+        return findings;
     };
     findings.push(doctor::private_directory("data-dir", config.data_dir()));
     if let Some(hsm) = config.hsm() {

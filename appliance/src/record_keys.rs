@@ -25,7 +25,7 @@ use crate::secret::{KEY_LEN, SecretKey, WhenIdle};
 use crate::store::{Batch, Column, SealingKeys, Store};
 
 /// Where the stored versions live in [`Column::Meta`]. Part of the on-disk format.
-pub(crate) const RECORD_KEY: &[u8] = b"record-keys";
+const RECORD_KEY: &[u8] = b"record-keys";
 
 /// The version derived from the root.
 const DERIVED: u32 = 1;

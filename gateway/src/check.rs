@@ -20,13 +20,9 @@ use crate::vault::{PostgresVault, RedisVault, Vault, VaultError};
 
 /// The findings on the configuration at `path`, the files it names, its vault and its core.
 pub async fn check(path: &Path) -> Vec<Finding> {
-    let mut findings = vec![doctor::config_file("config", path)];
-    let config = match Config::load(path) {
-        Ok(config) => config,
-        Err(error) => {
-            findings.push(Finding::fail("config", ErrorChain(&error).to_string()));
-            return findings;
-        }
+    let (mut findings, config) = doctor::loaded_config(path, Config::load);
+    let Some(config) = config else {
+        return findings;
     };
     findings.extend(tls_findings(&config, SystemTime::now()));
     findings.extend(vault_findings(config.vault()).await);

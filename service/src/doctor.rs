@@ -163,6 +163,26 @@ pub fn config_file(check: &str, path: &Path) -> Finding {
     )
 }
 
+/// A daemon's configuration file at `path`: the findings on it (its permissions, then whether
+/// `load` reads it), and the configuration when it loads. The checks of the files it names
+/// follow only then.
+pub fn loaded_config<C, E>(
+    path: &Path,
+    load: impl FnOnce(&Path) -> Result<C, E>,
+) -> (Vec<Finding>, Option<C>)
+where
+    E: std::error::Error + 'static,
+{
+    let mut findings = vec![config_file("config", path)];
+    match load(path) {
+        Ok(config) => (findings, Some(config)),
+        Err(error) => {
+            findings.push(Finding::fail("config", ErrorChain(&error).to_string()));
+            (findings, None)
+        }
+    }
+}
+
 /// A regular file with none of the `forbidden` permission bits, owned by the daemon's user or
 /// root; `rule` says what to do otherwise.
 fn guarded_file(check: &str, path: &Path, forbidden: u32, rule: &str) -> Finding {

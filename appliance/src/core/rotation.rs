@@ -46,7 +46,7 @@ pub(super) struct Resealing {
 }
 
 /// Where the master key stands, as `status` reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) struct MasterKeyInfo {
     /// The version that seals every write.
     pub(crate) version: u32,
