@@ -1,4 +1,6 @@
-//! Generates the control API's messages, client and server from its one `.proto` definition.
+//! Generates the messages, clients and servers of the core's two gRPC APIs from their `.proto`
+//! definitions: the control API (operators, local socket) and the orchestration API (the
+//! governance plane, mutual TLS).
 
 /// Messages that carry shares: no derived `Debug` (the crate writes redacting ones), and wiped
 /// when dropped.
@@ -8,8 +10,13 @@ const SECRET_MESSAGES: [&str; 2] = [
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto = "proto/krypton/control/v1/control.proto";
-    println!("cargo:rerun-if-changed={proto}");
+    let protos = [
+        "proto/krypton/control/v1/control.proto",
+        "proto/krypton/orchestration/v1/orchestration.proto",
+    ];
+    for proto in protos {
+        println!("cargo:rerun-if-changed={proto}");
+    }
     let mut builder = tonic_prost_build::configure().skip_debug(SECRET_MESSAGES);
     for message in SECRET_MESSAGES {
         builder = builder.type_attribute(
@@ -22,6 +29,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ".krypton.control.v1.InitResponse.installation",
             "#[zeroize(skip)]",
         )
-        .compile_protos(&[proto], &["proto"])?;
+        .compile_protos(&protos, &["proto"])?;
     Ok(())
 }

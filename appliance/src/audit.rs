@@ -5,6 +5,9 @@
 //! and its caller was told it failed. The response of every audited operation carries its
 //! sequence number, so a caller can later prove its operation was logged.
 //!
+//! A record made for an orchestrator's task is also indexed by the task's id, in the same
+//! write ([`TaskDone`]): a task delivered again finds it and acts no more.
+//!
 //! While sealed there is no key to seal records with: those operations (status, unseal
 //! progress, refused shares) go to the process log only, and the unseal that completes is
 //! the first record written after them.
@@ -14,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::caller::Caller;
+use crate::caller::{Caller, TaskId};
 use crate::error::{Bug, Error};
 use crate::store::{Batch, Column, Scan, SealingKeys, Store};
 
@@ -64,6 +67,10 @@ pub(crate) enum Operation {
     ServiceRotate,
     /// A tenant's services were listed.
     ServiceList,
+    /// The orchestrator read the actual state of the tenants.
+    StateRead,
+    /// The orchestrator applied a desired state: its generation is recorded.
+    DesiredStateApply,
 }
 
 impl Operation {
@@ -89,6 +96,8 @@ impl Operation {
             Self::ServiceCreate => "service-create",
             Self::ServiceRotate => "service-rotate",
             Self::ServiceList => "service-list",
+            Self::StateRead => "state-read",
+            Self::DesiredStateApply => "desired-state-apply",
         }
     }
 }
@@ -115,6 +124,16 @@ pub(crate) struct AuditEntry {
     /// for operations on the core as a whole (and in records written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) subject: Option<String>,
+}
+
+/// What an orchestrator's task did, found by its id: stored in [`Column::Tasks`] with the
+/// effect, in one write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TaskDone {
+    /// The audit record of the task's effect.
+    pub(crate) sequence: u64,
+    /// When, in milliseconds since the Unix epoch: old entries are pruned.
+    pub(crate) time_unix_millis: u64,
 }
 
 /// Hands out sequence numbers and writes and reads records.
@@ -166,7 +185,58 @@ impl AuditLog {
             subject,
         };
         batch.put_sealed(Column::Audit, &sequence.to_be_bytes(), &entry)?;
+        if let Some(task) = caller.task() {
+            let done = TaskDone {
+                sequence,
+                time_unix_millis: entry.time_unix_millis,
+            };
+            batch.put_sealed(Column::Tasks, task.as_str().as_bytes(), &done)?;
+        }
         Ok(sequence)
+    }
+
+    /// What task `task` did, if it took effect (and was not pruned since).
+    pub(crate) fn task(
+        store: &Store,
+        key: &dyn SealingKeys,
+        task: &TaskId,
+    ) -> Result<Option<TaskDone>, Error> {
+        store.get_sealed(key, Column::Tasks, task.as_str().as_bytes())
+    }
+
+    /// Forgets the tasks done more than `retention` ago, a page of `page` records (at least
+    /// one) per write; returns how many were forgotten. A task delivered again after that
+    /// acts again.
+    pub(crate) fn prune_tasks(
+        store: &Store,
+        key: &dyn SealingKeys,
+        retention: std::time::Duration,
+        page: usize,
+    ) -> Result<usize, Error> {
+        let cutoff = now_unix_millis()
+            .saturating_sub(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
+        // Task ids are printable: records under keys before `!` are not tasks.
+        let mut cursor = b"!".to_vec();
+        let mut pruned = 0;
+        loop {
+            let stored = store.scan_sealed::<TaskDone>(
+                key,
+                Column::Tasks,
+                Scan::From(&cursor),
+                page.max(1),
+            )?;
+            let Some(last) = stored.last() else {
+                return Ok(pruned);
+            };
+            // The next page starts just after this one's last key.
+            cursor = [&last.key[..], &[0]].concat();
+            let mut batch = store.batch(key);
+            for old in stored.iter().filter(|s| s.value.time_unix_millis < cutoff) {
+                batch.delete(Column::Tasks, &old.key)?;
+                pruned += 1;
+            }
+            batch.commit()?;
+        }
     }
 
     /// Writes a record of `operation` by `caller` durably, returning its sequence number.

@@ -17,6 +17,7 @@ use crate::error::ConfigError;
 use crate::hsm::HsmConfig;
 use crate::hsm_seal::SealConfig;
 use crate::kmip_service::config::{Gateways, KmipConfig};
+use crate::orchestration::OrchestrationConfig;
 
 /// Where the core reads its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/krypton/core.toml";
@@ -43,6 +44,8 @@ pub struct Config {
     kmip: Option<KmipConfig>,
     /// `[telemetry]`: metrics, liveness and readiness over HTTP; absent: off.
     telemetry: Option<TelemetryConfig>,
+    /// `[orchestration]`: the governance plane's gRPC listener and task broker; absent: off.
+    orchestration: Option<OrchestrationConfig>,
     /// Built from `kmip.gateways` by validation.
     #[serde(skip)]
     gateways: Gateways,
@@ -106,6 +109,9 @@ impl Config {
         self.validate()?;
         if let Some(kmip) = &self.kmip {
             self.gateways = kmip.validate()?;
+        }
+        if let Some(orchestration) = &self.orchestration {
+            orchestration.validate()?;
         }
         Ok(self)
     }
@@ -199,6 +205,11 @@ impl Config {
     /// The telemetry listener, if configured.
     pub(crate) fn telemetry(&self) -> Option<&TelemetryConfig> {
         self.telemetry.as_ref()
+    }
+
+    /// The `[orchestration]` table, if the governance plane drives this core.
+    pub(crate) fn orchestration(&self) -> Option<&OrchestrationConfig> {
+        self.orchestration.as_ref()
     }
 
     /// What process hardening may let pass: whether the core may run where memory cannot be

@@ -22,6 +22,7 @@ use crate::core::Core;
 use crate::error::{ErrorChain, StartError};
 use crate::hsm::Hsm;
 use crate::kmip_service::KmipService;
+use crate::orchestration::Orchestration;
 use crate::reload::{Reloadable, Reloader, hangups, reload_on_hangups};
 
 /// How often an expired unseal attempt is looked for, so its shares leave memory promptly.
@@ -93,6 +94,10 @@ impl Daemon {
             Some(config) => Some(Telemetry::bind(config).await?),
             None => None,
         };
+        let orchestration = match self.config.orchestration() {
+            Some(config) => Some(Orchestration::bind(config).await?),
+            None => None,
+        };
         let hangups = hangups()?;
         let path = self.config.control_socket();
         let listener = socket::bind(path)?;
@@ -113,6 +118,13 @@ impl Daemon {
             }
             None => (None, None),
         };
+        let (orchestration, links) = match orchestration {
+            Some(orchestration) => {
+                let links = orchestration.links();
+                (orchestration.serve(&core, stopped(stopping.clone()))?, links)
+            }
+            None => (Vec::new(), Arc::default()),
+        };
         let reloader = Arc::new(Reloader::new(self.path, reloadable));
         let reloads = tokio::spawn(reload_on_hangups(Arc::clone(&reloader), hangups));
         // Stopped with the other listeners, not gracefully: a scraper's kept-alive connection
@@ -129,7 +141,7 @@ impl Daemon {
             .config
             .hsm()
             .map(|hsm| tokio::spawn(Arc::clone(&core).watch_l1s(hsm.liveness())));
-        let service = ControlServer::new(ControlService::new(Arc::clone(&core), reloader))
+        let service = ControlServer::new(ControlService::new(Arc::clone(&core), reloader, links))
             .max_decoding_message_size(self.config.max_request_bytes());
         let served = Server::builder()
             .timeout(self.config.request_timeout())
@@ -146,10 +158,12 @@ impl Daemon {
             .map_err(StartError::Transport);
         // The control server may also end on an error: stop the KMIP service either way.
         drop(stopping);
-        if let Some(kmip) = kmip {
-            if let Err(join) = kmip.await {
+        if let Some(kmip) = kmip
+            && let Err(join) = kmip.await {
                 tracing::error!(error = %join, "the KMIP service task failed");
             }
+        for task in orchestration {
+            task.abort();
         }
         if let Some(telemetry) = telemetry {
             telemetry.abort();

@@ -23,7 +23,8 @@ use crate::store::Column;
 ///   [`PermissionDenied`](Error::PermissionDenied), [`InvalidName`](Error::InvalidName),
 ///   [`TenantNotFound`](Error::TenantNotFound), [`TenantLinked`](Error::TenantLinked),
 ///   [`L1Mismatch`](Error::L1Mismatch), [`ServiceNotFound`](Error::ServiceNotFound),
-///   [`ServiceExists`](Error::ServiceExists), [`HsmNotConfigured`](Error::HsmNotConfigured);
+///   [`ServiceExists`](Error::ServiceExists), [`HsmNotConfigured`](Error::HsmNotConfigured),
+///   [`StaleGeneration`](Error::StaleGeneration);
 /// - **a tenant's keys** out of reach: [`TenantUnavailable`](Error::TenantUnavailable) (unlinked,
 ///   or its L1 refused by the HSM), [`Hsm`](Error::Hsm) (the HSM failed a link);
 /// - **operator input** at the unseal ceremony: [`ShareRefused`](Error::ShareRefused) (not
@@ -172,6 +173,17 @@ pub enum Error {
     MasterKeyRetiring {
         /// The oldest version still held.
         version: u32,
+    },
+
+    /// A desired state older than the one last applied: the orchestrator is behind.
+    #[error(
+        "desired state generation {offered} is older than generation {applied}, already applied"
+    )]
+    StaleGeneration {
+        /// The generation offered.
+        offered: u64,
+        /// The generation last applied.
+        applied: u64,
     },
 
     /// A rekey confirmation with no rekey started, or one already confirmed.
@@ -464,6 +476,9 @@ pub enum ConfigError {
     /// `[[kmip.gateways]]` is empty, too long, repeats a gateway or names an invalid tenant.
     #[error("{0}")]
     Gateways(String),
+    /// `[orchestration]` lists no orchestrator, or names a broker or queue that cannot be.
+    #[error("{0}")]
+    Orchestration(String),
     /// A path that must be absolute is relative.
     #[error(transparent)]
     RelativePath(#[from] RelativePath),

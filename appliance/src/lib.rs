@@ -28,6 +28,7 @@ mod installation;
 mod kmip_service;
 mod liveness;
 mod master_key;
+mod orchestration;
 mod record_keys;
 mod registry;
 mod reload;

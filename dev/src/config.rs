@@ -24,6 +24,38 @@ pub struct CoreToml {
     pub kmip: Option<CoreKmip>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub telemetry: Option<Telemetry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orchestration: Option<CoreOrchestration>,
+}
+
+/// `[orchestration]`: the governance plane's gRPC listener and task broker.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CoreOrchestration {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<OrchestrationGrpc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amqp: Option<OrchestrationAmqp>,
+}
+
+/// `[orchestration.grpc]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrchestrationGrpc {
+    pub listen: SocketAddr,
+    pub orchestrators: Vec<String>,
+    pub tls: ServerTls,
+}
+
+/// `[orchestration.amqp]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrchestrationAmqp {
+    pub url: String,
+    pub username: String,
+    pub password: Password,
+    pub task_queue: String,
+    pub unlink_queue: String,
+    pub results_exchange: String,
+    pub dead_letter_queue: String,
+    pub max_attempts: u32,
 }
 
 /// `[seal] type = "pkcs11"`: the HSM key that seals the master key (the core unseals itself).
@@ -148,7 +180,7 @@ pub enum Vault {
     },
 }
 
-/// Where a vault server's password is read.
+/// Where a server's password is read (a vault server, the task broker).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Password {

@@ -6,7 +6,8 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 use crate::config::{
-    self, Control, CoreKmip, CoreToml, Hardening, PinFile, Pkcs11, Seal, Telemetry,
+    self, Control, CoreKmip, CoreOrchestration, CoreToml, Hardening, PinFile, Pkcs11, Seal,
+    Telemetry,
 };
 use crate::ctl::{CoreState, Ctl};
 use crate::process::Daemon;
@@ -37,6 +38,17 @@ pub enum Ceremony {
 
 /// A running krypton-core whose files live in one directory: `core.toml`, `store/` and
 /// `control.sock`. Stopped when dropped.
+/// What a core serves besides its control socket; `Default`: nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Listeners {
+    /// `[kmip]`, for gateways.
+    pub kmip: Option<CoreKmip>,
+    /// `[telemetry]`'s address.
+    pub telemetry: Option<SocketAddr>,
+    /// `[orchestration]`, for the governance plane.
+    pub orchestration: Option<CoreOrchestration>,
+}
+
 #[derive(Debug)]
 pub struct Core {
     daemon: Daemon,
@@ -46,17 +58,20 @@ pub struct Core {
 }
 
 impl Core {
-    /// Writes `dir/core.toml` (with `[pkcs11]`, `[seal]`, `[kmip]` and `[telemetry]` when
-    /// given), starts the core from `bin_dir` with its output in `log`, and waits until its
+    /// Writes `dir/core.toml` (with `[pkcs11]`, `[seal]`, and the `listeners` given), starts the core from `bin_dir` with its output in `log`, and waits until its
     /// control socket answers.
     pub fn start(
         bin_dir: &Path,
         dir: &Path,
         hsm: Option<&HsmSetup>,
-        kmip: Option<CoreKmip>,
-        telemetry: Option<SocketAddr>,
+        listeners: Listeners,
         log: &Path,
     ) -> Result<Self, Error> {
+        let Listeners {
+            kmip,
+            telemetry,
+            orchestration,
+        } = listeners;
         pki::create_private_dir(dir)?;
         let socket = dir.join("control.sock");
         let toml = CoreToml {
@@ -91,6 +106,7 @@ impl Core {
             }),
             kmip,
             telemetry: telemetry.map(|listen| Telemetry { listen }),
+            orchestration,
         };
         let config_file = dir.join("core.toml");
         config::write(&config_file, "core.toml", &toml)?;

@@ -84,6 +84,9 @@ pub enum Error {
     /// A private database server for the vault could not be set up.
     #[error("vault server: {0}")]
     VaultServer(String),
+    /// The core's orchestration API could not be reached, or the broker could not be driven.
+    #[error("orchestration: {0}")]
+    Orchestration(String),
     /// A kryptonctl command did not finish in time (it was killed).
     #[error("`kryptonctl {command}` did not finish within {waited:?}")]
     CtlTimeout { command: String, waited: Duration },

@@ -15,6 +15,7 @@ pub mod core;
 pub mod ctl;
 mod error;
 pub mod http;
+pub mod orbital;
 pub mod pki;
 pub mod process;
 pub mod softhsm;

@@ -21,6 +21,8 @@ pub const SERVER_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
 
 /// The client identity (Common Name) of the gateway's certificate towards the core.
 pub const GATEWAY_IDENTITY: &str = "krypton-gateway";
+/// The governance plane's identity towards the core's orchestration API.
+pub const ORCHESTRATOR_IDENTITY: &str = "orbital";
 
 /// A certificate authority whose key lives only in memory.
 #[derive(Debug)]
@@ -201,13 +203,16 @@ pub(crate) fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), E
 
 /// The dev run's certificates, all from one CA, in one directory: the core's and the gateway's
 /// server certificates, the gateway's client certificate towards the core (identity
-/// [`GATEWAY_IDENTITY`]), and one client certificate per application identity (the Common Name).
+/// [`GATEWAY_IDENTITY`]), the governance plane's client certificate towards the core's
+/// orchestration API ([`ORCHESTRATOR_IDENTITY`]), and one client certificate per application
+/// identity (the Common Name).
 #[derive(Debug, Clone)]
 pub struct DevPki {
     pub ca: PathBuf,
     pub core_server: CertFiles,
     pub gateway_server: CertFiles,
     pub gateway_client: CertFiles,
+    pub orchestrator: CertFiles,
     /// Application identity and its certificate, in the order asked for.
     pub apps: Vec<(String, CertFiles)>,
 }
@@ -227,6 +232,9 @@ impl DevPki {
         ca.issue(&server, dir, "gateway-server")?;
         let gateway = client_params(&Subject::common_name(GATEWAY_IDENTITY)).map_err(Error::Pki)?;
         ca.issue(&gateway, dir, "gateway-client")?;
+        let orchestrator =
+            client_params(&Subject::common_name(ORCHESTRATOR_IDENTITY)).map_err(Error::Pki)?;
+        ca.issue(&orchestrator, dir, "orchestrator")?;
         for app in apps {
             let params = client_params(&Subject::common_name(app)).map_err(Error::Pki)?;
             ca.issue(&params, dir, app)?;
@@ -242,6 +250,7 @@ impl DevPki {
             core_server: cert_files(dir, "core-server"),
             gateway_server: cert_files(dir, "gateway-server"),
             gateway_client: cert_files(dir, "gateway-client"),
+            orchestrator: cert_files(dir, "orchestrator"),
             apps: apps
                 .iter()
                 .map(|app| ((*app).to_owned(), cert_files(dir, app)))
@@ -254,6 +263,7 @@ impl DevPki {
             &self.core_server,
             &self.gateway_server,
             &self.gateway_client,
+            &self.orchestrator,
         ]
         .into_iter()
         .chain(self.apps.iter().map(|(_, files)| files));

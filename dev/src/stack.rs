@@ -12,11 +12,12 @@ use tempfile::TempDir;
 
 use crate::Error;
 use crate::config::{
-    self, AllowedGateway, ClientTls, CoreKmip, GatewayCore, GatewayToml, Hardening, Mapping,
-    Password, ServerTls, Telemetry, Vault,
+    self, AllowedGateway, ClientTls, CoreKmip, CoreOrchestration, GatewayCore, GatewayToml,
+    Hardening, Mapping, OrchestrationAmqp, OrchestrationGrpc, Password, ServerTls, Telemetry,
+    Vault,
 };
-use crate::core::{Ceremony, Core, share_files};
-use crate::pki::{self, DevPki, GATEWAY_IDENTITY, SERVER_NAMES};
+use crate::core::{Ceremony, Core, Listeners, share_files};
+use crate::pki::{self, DevPki, GATEWAY_IDENTITY, ORCHESTRATOR_IDENTITY, SERVER_NAMES};
 use crate::process::{Daemon, free_loopback_addr};
 use crate::token::HsmSetup;
 
@@ -48,6 +49,11 @@ pub struct StackConfig {
     pub vault: StackVault,
     /// Whether both daemons serve `[telemetry]` (metrics, health, readiness).
     pub telemetry: bool,
+    /// Whether the core serves the orchestration API (gRPC, mutual TLS) to
+    /// [`ORCHESTRATOR_IDENTITY`](crate::pki::ORCHESTRATOR_IDENTITY).
+    pub orchestration: bool,
+    /// A broker the core takes orchestration tasks from.
+    pub amqp: Option<OrchestrationAmqp>,
 }
 
 /// The vault of the stack's gateway, and of every other gateway started on it.
@@ -91,6 +97,8 @@ impl StackConfig {
             apps: vec!["app-alice".to_owned(), "app-bob".to_owned()],
             vault: StackVault::Rocksdb,
             telemetry: true,
+            orchestration: false,
+            amqp: None,
         }
     }
 }
@@ -109,6 +117,7 @@ pub struct Stack {
     gateway_telemetry: SocketAddr,
     core_addr: SocketAddr,
     core_telemetry: SocketAddr,
+    core_orchestration: SocketAddr,
     pki: DevPki,
     data_dir: PathBuf,
     ceremony: Ceremony,
@@ -159,8 +168,12 @@ impl Stack {
         let logs = data_dir.join("logs");
         pki::create_private_dir(&logs)?;
 
-        let core_telemetry = free_loopback_addr()?;
-        let (core, ceremony) = start_core(&config, &pki, &data_dir, (core_addr, core_telemetry))?;
+        let ports = CorePorts {
+            kmip: core_addr,
+            telemetry: free_loopback_addr()?,
+            orchestration: free_loopback_addr()?,
+        };
+        let (core, ceremony) = start_core(&config, &pki, &data_dir, ports)?;
         let gateway_telemetry = free_loopback_addr()?;
         let gateway = start_gateway(
             &config,
@@ -175,7 +188,8 @@ impl Stack {
             core,
             gateway_addr,
             gateway_telemetry,
-            core_telemetry,
+            core_telemetry: ports.telemetry,
+            core_orchestration: ports.orchestration,
             core_addr,
             pki,
             data_dir,
@@ -207,7 +221,11 @@ impl Stack {
             &self.config,
             &self.pki,
             &self.data_dir,
-            (self.core_addr, self.core_telemetry),
+            CorePorts {
+                kmip: self.core_addr,
+                telemetry: self.core_telemetry,
+                orchestration: self.core_orchestration,
+            },
         )?;
         Ok(())
     }
@@ -302,6 +320,11 @@ impl Stack {
     /// The core's telemetry listener (`/metrics`, `/healthz`, `/readyz`), unless off.
     pub fn core_telemetry(&self) -> Option<SocketAddr> {
         self.config.telemetry.then_some(self.core_telemetry)
+    }
+
+    /// The core's orchestration API, if the stack serves it.
+    pub fn core_orchestration(&self) -> Option<SocketAddr> {
+        self.config.orchestration.then_some(self.core_orchestration)
     }
 
     /// The certificates: the CA and one client certificate per application.
@@ -464,28 +487,52 @@ fn start_core(
     config: &StackConfig,
     pki: &DevPki,
     data_dir: &Path,
-    listen: (SocketAddr, SocketAddr),
+    ports: CorePorts,
 ) -> Result<(Core, Ceremony), Error> {
-    let core_addr = listen.0;
-    let mut core = launch_core(config, pki, data_dir, listen)?;
-    let ceremony = settle_core(&mut core, config, data_dir, core_addr)?;
+    let mut core = launch_core(config, pki, data_dir, ports)?;
+    let ceremony = settle_core(&mut core, config, data_dir, ports.kmip)?;
     Ok((core, ceremony))
 }
 
-/// Starts the core, listening on `listen` (KMIP, and telemetry), and waits for its control
-/// socket.
+/// Where a core of the stack listens.
+#[derive(Debug, Clone, Copy)]
+struct CorePorts {
+    kmip: SocketAddr,
+    telemetry: SocketAddr,
+    orchestration: SocketAddr,
+}
+
+/// Starts the core, listening on `ports` (KMIP, telemetry and orchestration as configured),
+/// and waits for its control socket.
 fn launch_core(
     config: &StackConfig,
     pki: &DevPki,
     data_dir: &Path,
-    (core_addr, telemetry): (SocketAddr, SocketAddr),
+    ports: CorePorts,
 ) -> Result<Core, Error> {
+    let grpc = config.orchestration.then(|| OrchestrationGrpc {
+        listen: ports.orchestration,
+        orchestrators: vec![ORCHESTRATOR_IDENTITY.to_owned()],
+        tls: ServerTls {
+            cert_chain: pki.core_server.cert.clone(),
+            private_key: pki.core_server.key.clone(),
+            client_ca: pki.ca.clone(),
+        },
+    });
+    let orchestration = (grpc.is_some() || config.amqp.is_some()).then(|| CoreOrchestration {
+        grpc,
+        amqp: config.amqp.clone(),
+    });
+    let listeners = Listeners {
+        kmip: Some(core_kmip(config, pki, ports.kmip)),
+        telemetry: config.telemetry.then_some(ports.telemetry),
+        orchestration,
+    };
     Core::start(
         &config.bin_dir,
         &core_dir(data_dir),
         Some(&config.hsm),
-        Some(core_kmip(config, pki, core_addr)),
-        config.telemetry.then_some(telemetry),
+        listeners,
         &data_dir.join("logs").join("core.log"),
     )
 }

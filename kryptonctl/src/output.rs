@@ -255,6 +255,16 @@ impl Output {
                         "retiring": key.retiring,
                         "resealed": key.resealed,
                     })),
+                    "orchestration": response.orchestration.as_ref().map(|o| json!({
+                        "grpc_listen": (!o.grpc_listen.is_empty()).then_some(&o.grpc_listen),
+                        "amqp": o.amqp.as_ref().map(|amqp| json!({
+                            "connected": amqp.connected,
+                            "backlog": amqp.backlog,
+                            "last_task_id": amqp.last_task_id,
+                            "last_task_type": amqp.last_task_type,
+                            "last_task_unix_secs": amqp.last_task_unix_secs,
+                        })),
+                    })),
                 })
             );
             return;
@@ -292,6 +302,11 @@ impl Output {
             println!("master key:     {}", master_key_line(key));
         }
         println!("tenants linked: {}", response.tenants_linked);
+        if let Some(orchestration) = &response.orchestration {
+            for line in orchestration_lines(orchestration) {
+                println!("orchestration:  {line}");
+            }
+        }
         for unavailable in &response.unavailable_tenants {
             println!(
                 "UNAVAILABLE:    tenant {}: {}",
@@ -511,6 +526,30 @@ fn human_duration(secs: u64) -> String {
 }
 
 /// The master key's version and, while a rotation is being completed, what is left of it.
+/// The orchestration links, one line each: the gRPC listener, then the broker.
+fn orchestration_lines(orchestration: &v1::Orchestration) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !orchestration.grpc_listen.is_empty() {
+        lines.push(format!("gRPC on {}", orchestration.grpc_listen));
+    }
+    if let Some(amqp) = &orchestration.amqp {
+        let state = if amqp.connected {
+            "connected"
+        } else {
+            "DISCONNECTED, reconnecting"
+        };
+        let last = match (&amqp.last_task_id, &amqp.last_task_type) {
+            (Some(id), Some(kind)) => format!("; last task {kind} {id}"),
+            _ => String::new(),
+        };
+        lines.push(format!(
+            "broker {state}; {} tasks waiting{last}",
+            amqp.backlog
+        ));
+    }
+    lines
+}
+
 fn master_key_line(key: &v1::MasterKey) -> String {
     if key.retiring.is_empty() {
         return format!("version {}", key.version);

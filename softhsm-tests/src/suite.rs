@@ -56,6 +56,13 @@ impl Fixture {
         })
     }
 
+    /// A stack of the debug binaries configured as `edit` leaves [`StackConfig::new`]'s.
+    pub fn stack_configured(&self, edit: impl FnOnce(&mut StackConfig)) -> Stack {
+        let mut config = StackConfig::new(&debug_bin_dir(), self.hsm.clone());
+        edit(&mut config);
+        Self::start(config)
+    }
+
     fn start(config: StackConfig) -> Stack {
         for name in ["krypton-core", "kryptonctl", "krypton-gateway"] {
             debug_binary(name).unwrap_or_else(|message| panic!("{message}"));

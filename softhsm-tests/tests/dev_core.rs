@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use krypton_dev::Error;
-use krypton_dev::core::{Ceremony, Core, share_files};
+use krypton_dev::core::{Ceremony, Core, Listeners, share_files};
 use krypton_dev::ctl::CoreState;
 use krypton_softhsm_tests::{debug_bin_dir, debug_binary};
 use nix::errno::Errno;
@@ -25,8 +25,7 @@ fn start(dir: &Path) -> Result<Core, Error> {
         &bin_dir(),
         &dir.join("core"),
         None,
-        None,
-        None,
+        Listeners::default(),
         &dir.join("core.log"),
     )
 }
@@ -127,8 +126,7 @@ fn missing_binaries_are_named() {
         empty.path(),
         &dir.path().join("core"),
         None,
-        None,
-        None,
+        Listeners::default(),
         &dir.path().join("core.log"),
     )
     .unwrap_err();

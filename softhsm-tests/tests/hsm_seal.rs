@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use krypton_dev::Stack;
-use krypton_dev::core::{Ceremony, Core};
+use krypton_dev::core::{Ceremony, Core, Listeners};
 use krypton_dev::ctl::{CoreState, Ctl};
 use krypton_dev::softhsm;
 use krypton_dev::stall::HsmStall;
@@ -216,7 +216,14 @@ fn a_core_on_the_hsm_seal_without_its_seal_hsm_refuses_to_start(fixture: &Fixtur
     let core_dir = dir.path().join("core");
     let log = dir.path().join("core.log");
     let sealed = fixture.sealed_hsm(&dir.path().join("seal-pin"));
-    let mut core = Core::start(&bin_dir, &core_dir, Some(&sealed), None, None, &log).unwrap();
+    let mut core = Core::start(
+        &bin_dir,
+        &core_dir,
+        Some(&sealed),
+        Listeners::default(),
+        &log,
+    )
+    .unwrap();
     assert_eq!(
         core.ceremony(&dir.path().join("shares")).unwrap(),
         Ceremony::Initialized
@@ -224,8 +231,14 @@ fn a_core_on_the_hsm_seal_without_its_seal_hsm_refuses_to_start(fixture: &Fixtur
     core.stop().unwrap();
 
     // Started without its seal HSM nothing could unseal it: it stops and says how to move it.
-    let error =
-        Core::start(&bin_dir, &core_dir, Some(fixture.hsm()), None, None, &log).unwrap_err();
+    let error = Core::start(
+        &bin_dir,
+        &core_dir,
+        Some(fixture.hsm()),
+        Listeners::default(),
+        &log,
+    )
+    .unwrap_err();
     assert!(
         matches!(&error, krypton_dev::Error::Exited { tail, .. }
             if tail.contains("kryptonctl rekey --seal shamir")),

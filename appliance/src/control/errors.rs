@@ -19,13 +19,27 @@ impl From<Error> for Status {
             reason: reason.into(),
             share_group: share_group(&error),
         };
-        let message = if reason == ErrorReason::Internal {
-            tracing::error!(error = %ErrorChain(&error), "control request failed");
-            "internal error in the core; see its log".to_owned()
-        } else {
-            ErrorChain(&error).to_string()
-        };
-        Status::with_details(code, message, Bytes::from(detail.encode_to_vec()))
+        Status::with_details(
+            code,
+            remote_message(&error),
+            Bytes::from(detail.encode_to_vec()),
+        )
+    }
+}
+
+/// The stable reason `error` travels with.
+pub(crate) fn error_reason(error: &Error) -> ErrorReason {
+    classify(error).1
+}
+
+/// What a remote caller is told of `error`: the whole chain for faults of the caller or of
+/// stored data; for a fault inside the core, only that there was one (it is logged in full).
+pub(crate) fn remote_message(error: &Error) -> String {
+    if classify(error).1 == ErrorReason::Internal {
+        tracing::error!(error = %ErrorChain(error), "request failed");
+        "internal error in the core; see its log".to_owned()
+    } else {
+        ErrorChain(error).to_string()
     }
 }
 
@@ -80,9 +94,10 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
         Error::TenantNotFound(_) | Error::ServiceNotFound { .. } => {
             (Code::NotFound, ErrorReason::NotFound)
         }
-        Error::TenantLinked(_) | Error::ServiceExists { .. } | Error::L1Mismatch { .. } => {
-            (Code::AlreadyExists, ErrorReason::Conflict)
-        }
+        Error::TenantLinked(_)
+        | Error::ServiceExists { .. }
+        | Error::L1Mismatch { .. }
+        | Error::StaleGeneration { .. } => (Code::AlreadyExists, ErrorReason::Conflict),
         Error::TenantUnavailable { .. } => {
             (Code::FailedPrecondition, ErrorReason::TenantUnavailable)
         }

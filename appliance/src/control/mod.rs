@@ -6,6 +6,7 @@
 
 pub(crate) mod connections;
 mod errors;
+pub(crate) use errors::{error_reason, remote_message};
 pub(crate) mod service;
 pub(crate) mod socket;
 

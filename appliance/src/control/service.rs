@@ -20,6 +20,7 @@ use crate::doctor;
 use crate::error::{Bug, Error};
 use crate::hierarchy::{ServiceName, tenant_id};
 use crate::installation::SealKind;
+use crate::orchestration::{Links, LinksReport};
 use crate::reload::Reloader;
 use crate::seal::{Progress, State};
 
@@ -36,15 +37,18 @@ const DEFAULT_AUDIT_PAGE: usize = 20;
 pub(crate) struct ControlService {
     core: Arc<Core>,
     reloader: Arc<Reloader>,
+    /// The orchestration links, for `status`.
+    links: Arc<Links>,
     /// Besides root, the only user served: the one the core runs as.
     owner_uid: u32,
 }
 
 impl ControlService {
-    pub(crate) fn new(core: Arc<Core>, reloader: Arc<Reloader>) -> Self {
+    pub(crate) fn new(core: Arc<Core>, reloader: Arc<Reloader>, links: Arc<Links>) -> Self {
         Self {
             core,
             reloader,
+            links,
             owner_uid: nix::unistd::geteuid().as_raw(),
         }
     }
@@ -98,7 +102,7 @@ impl v1::control_server::Control for ControlService {
     ) -> Result<Response<v1::StatusResponse>, Status> {
         let caller = self.caller(&request)?;
         let report = self.run(move |core| core.status(&caller)).await?;
-        Ok(Response::new(status_response(report)))
+        Ok(Response::new(status_response(report, self.links.report())))
     }
 
     async fn init(
@@ -481,7 +485,7 @@ fn installation(info: &InstallationInfo) -> v1::Installation {
     }
 }
 
-fn status_response(report: StatusReport) -> v1::StatusResponse {
+fn status_response(report: StatusReport, links: LinksReport) -> v1::StatusResponse {
     v1::StatusResponse {
         state: state(report.state).into(),
         progress: report.progress.map(progress),
@@ -503,7 +507,29 @@ fn status_response(report: StatusReport) -> v1::StatusResponse {
             retiring: info.retiring,
             resealed: info.resealed,
         }),
+        orchestration: orchestration(links),
     }
+}
+
+/// The orchestration links; `None` when the core has none configured.
+fn orchestration(links: LinksReport) -> Option<v1::Orchestration> {
+    if links.grpc.is_none() && links.amqp_connected.is_none() {
+        return None;
+    }
+    Some(v1::Orchestration {
+        grpc_listen: links.grpc.map(|addr| addr.to_string()).unwrap_or_default(),
+        amqp: links.amqp_connected.map(|connected| v1::AmqpLink {
+            connected,
+            backlog: links.amqp_backlog,
+            last_task_id: links.last_task.as_ref().map(|t| t.task_id.clone()),
+            last_task_type: links.last_task.as_ref().map(|t| t.kind.to_owned()),
+            last_task_unix_secs: links.last_task.as_ref().and_then(|t| {
+                t.at.duration_since(std::time::UNIX_EPOCH)
+                    .ok()
+                    .map(|d| d.as_secs())
+            }),
+        }),
+    })
 }
 
 fn unseal_response(report: UnsealReport) -> v1::UnsealResponse {

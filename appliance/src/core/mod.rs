@@ -10,6 +10,7 @@
 //! | master-key rotation and its re-seal    | [`rotation`]           |
 //! | a backup of the store                  | [`ceremony`]           |
 //! | link, unlink, relink, destroy, services | [`tenants`]            |
+//! | orchestrator tasks, once per task id   | [`tasks`]              |
 //! | wrap / unwrap of L4s, the registry     | [`data`]               |
 //! | L1 liveness: failing a tenant closed   | [`watch`]              |
 //! | `kryptonctl doctor`: state, HSMs, L1s  | [`doctor`]             |
@@ -32,6 +33,7 @@ mod doctor;
 mod health;
 mod rekey;
 mod rotation;
+mod tasks;
 mod tenants;
 mod watch;
 
@@ -50,6 +52,7 @@ use crate::seal::{Lifecycle, Progress, State, Unsealed};
 use crate::store::{Column, Store};
 
 pub(crate) use ceremony::{InstallationInfo, StatusReport, UnsealOutcome, UnsealReport};
+pub(crate) use tasks::{Task, TaskOutcome, TenantState};
 pub(crate) use tenants::{ServiceInfo, TenantInfo};
 
 /// The core: its state, persistent and in memory.

@@ -93,8 +93,17 @@ impl Core {
         let _admin = self.admin.lock().await;
         let (stored, ticket) = {
             let tenant = tenant.clone();
+            let l1_label = l1_label.clone();
             self.unsealed(move |core, unsealed| {
                 let record = records::read_tenant(&core.store, record_key(unsealed), &tenant)?;
+                // Another L1 is refused first, linked or not: "already linked" must mean
+                // linked to this L1, which an orchestrator takes as done.
+                if let Some(record) = record.as_ref().filter(|r| r.l1_label != l1_label) {
+                    return Err(Error::L1Mismatch {
+                        tenant,
+                        stored: record.l1_label.clone(),
+                    });
+                }
                 let keyring = unsealed.keyring();
                 if record.as_ref().is_some_and(|r| r.linked) && keyring.is_active(&tenant) {
                     return Err(Error::TenantLinked(tenant));
@@ -104,12 +113,6 @@ impl Core {
             .await?
         };
         let (l2, record, relinked) = match stored {
-            Some(record) if record.l1_label != l1_label => {
-                return Err(Error::L1Mismatch {
-                    tenant,
-                    stored: record.l1_label,
-                });
-            }
             Some(record) => {
                 let wrapped = records::wrapped_l2(&tenant, &record)?;
                 let l2 = hsm
@@ -254,26 +257,7 @@ impl Core {
         caller: Caller,
     ) -> Result<(Vec<TenantInfo>, u64), Error> {
         self.unsealed(move |core, unsealed| {
-            let key = record_key(unsealed);
-            let mut tenants = Vec::new();
-            for (tenant, record) in records::tenants(&core.store, key)? {
-                let services = records::service_records(&core.store, key, &tenant)?.len();
-                let (state, reason) = if record.linked {
-                    unsealed
-                        .keyring()
-                        .describe(&tenant)
-                        .unwrap_or(("opening", None))
-                } else {
-                    ("unlinked", None)
-                };
-                tenants.push(TenantInfo {
-                    tenant: tenant.to_string(),
-                    l1_label: record.l1_label,
-                    state,
-                    reason,
-                    services: u32::try_from(services).unwrap_or(u32::MAX),
-                });
-            }
+            let tenants = core.tenant_infos(unsealed)?;
             let sequence = core.audit_operation(unsealed, Operation::TenantList, &caller, None)?;
             Ok((tenants, sequence))
         })
@@ -337,14 +321,7 @@ impl Core {
             if records::read_tenant(&core.store, key, &tenant)?.is_none() {
                 return Err(Error::TenantNotFound(tenant));
             }
-            let services = records::service_records(&core.store, key, &tenant)?
-                .into_iter()
-                .map(|entry| {
-                    let name = records::service_of(&tenant, &entry.key)?;
-                    let version = u32::try_from(entry.value.versions.len()).unwrap_or(u32::MAX);
-                    Ok(service_info(&tenant, &name, version))
-                })
-                .collect::<Result<Vec<_>, Error>>()?;
+            let services = core.service_infos(key, &tenant)?;
             let sequence = core.audit_operation(
                 unsealed,
                 Operation::ServiceList,
@@ -471,9 +448,50 @@ impl Core {
         })
     }
 
+    /// Every tenant ever linked and not destroyed, with its state; not audited.
+    pub(super) fn tenant_infos(&self, unsealed: &Unsealed) -> Result<Vec<TenantInfo>, Error> {
+        let key = record_key(unsealed);
+        let mut tenants = Vec::new();
+        for (tenant, record) in records::tenants(&self.store, key)? {
+            let services = records::service_records(&self.store, key, &tenant)?.len();
+            let (state, reason) = if record.linked {
+                unsealed
+                    .keyring()
+                    .describe(&tenant)
+                    .unwrap_or(("opening", None))
+            } else {
+                ("unlinked", None)
+            };
+            tenants.push(TenantInfo {
+                tenant: tenant.to_string(),
+                l1_label: record.l1_label,
+                state,
+                reason,
+                services: u32::try_from(services).unwrap_or(u32::MAX),
+            });
+        }
+        Ok(tenants)
+    }
+
+    /// The services of `tenant`, which must exist; not audited.
+    pub(super) fn service_infos(
+        &self,
+        key: &RecordKeys,
+        tenant: &TenantId,
+    ) -> Result<Vec<ServiceInfo>, Error> {
+        records::service_records(&self.store, key, tenant)?
+            .into_iter()
+            .map(|entry| {
+                let name = records::service_of(tenant, &entry.key)?;
+                let version = u32::try_from(entry.value.versions.len()).unwrap_or(u32::MAX);
+                Ok(service_info(tenant, &name, version))
+            })
+            .collect()
+    }
+
     /// Runs `f` on the blocking pool with the core and its unsealed state: the store syncs to
     /// disk, and the lifecycle lock may be held by a transition.
-    async fn unsealed<T: Send + 'static>(
+    pub(super) async fn unsealed<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&Core, &Unsealed) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {

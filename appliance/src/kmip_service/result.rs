@@ -62,6 +62,7 @@ fn core_result(error: &Error) -> Option<(ResultReason, String)> {
         | Error::RecoveryShare
         | Error::NoRekeyPending
         | Error::MasterKeyRetiring { .. }
+        | Error::StaleGeneration { .. }
         | Error::SealNotConfigured
         | Error::InvalidBackup(_)
         | Error::SealMismatch { .. }

@@ -24,11 +24,14 @@ pub enum Column {
     /// The data keys (L4) destroyed: one small record per key, so that its wrapped copy, wherever
     /// it survives (a vault backup), never unwraps again.
     Shredded,
+    /// The orchestrator's tasks that took effect, by task id: the audit sequence of each, so
+    /// a task delivered again acts once. Pruned after a retention period.
+    Tasks,
 }
 
 impl Column {
     /// Every family, in the order they are opened.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Meta,
         Self::Tenants,
         Self::Services,
@@ -36,6 +39,7 @@ impl Column {
         Self::Registry,
         Self::Audit,
         Self::Shredded,
+        Self::Tasks,
     ];
 
     /// The family's name on disk. Never change one: it is bound into every sealed record.
@@ -48,6 +52,7 @@ impl Column {
             Self::Registry => "registry",
             Self::Audit => "audit",
             Self::Shredded => "shredded",
+            Self::Tasks => "tasks",
         }
     }
 }

@@ -124,11 +124,10 @@ async fn accept_failed(error: &io::Error) {
 /// Logs a connection task that did not end normally: a panic in the service or the transport
 /// takes down that connection only.
 fn reap(joined: Result<(), JoinError>) {
-    if let Err(error) = joined {
-        if error.is_panic() {
+    if let Err(error) = joined
+        && error.is_panic() {
             error!(%error, "connection task panicked");
         }
-    }
 }
 
 /// Waits up to `grace` for every connection to finish, then cuts the rest.

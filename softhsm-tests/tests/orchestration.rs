@@ -1,0 +1,350 @@
+//! The governance plane driving the core: the real binaries (krypton-dev's `Stack`: SoftHSM2
+//! L1, core, gateway, mutual TLS) with the core's orchestration API on, called over gRPC with
+//! mutual TLS as Orbital would, and PyKMIP as the application that feels each change through
+//! the gateway.
+//!
+//! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::ExitCode;
+
+use krypton_control_api::error_detail;
+use krypton_control_api::orchestration::v1::{
+    DesiredState, DesiredTenant, GetStateRequest, LinkTenantRequest, ServiceRequest, TaskResult,
+    TenantState, UnlinkTenantRequest,
+};
+use krypton_control_api::v1::ErrorReason;
+use krypton_dev::Stack;
+use krypton_dev::orbital::{self, OrchestrationClient};
+use krypton_dev::pki::{Ca, Subject, client_params};
+use krypton_softhsm_tests::pykmip::{App, reason};
+use krypton_softhsm_tests::suite::{self, Fixture, REOPEN_LIMIT, Test};
+use serde_json::json;
+use std::error::Error as _;
+
+use tonic::Code;
+
+const ALICE: &str = "app-alice";
+
+const TESTS: [(&str, Test); 3] = [
+    (
+        "link_and_unlink_calls_drive_the_gateway_once_per_task",
+        link_and_unlink_calls_drive_the_gateway_once_per_task,
+    ),
+    (
+        "a_desired_state_converges_once_and_stale_generations_are_refused",
+        a_desired_state_converges_once_and_stale_generations_are_refused,
+    ),
+    (
+        "certificates_of_no_orchestrator_are_refused",
+        certificates_of_no_orchestrator_are_refused,
+    ),
+];
+
+fn main() -> ExitCode {
+    // SAFETY: first statement of main; no other thread exists yet.
+    unsafe { suite::run(&TESTS) }
+}
+
+fn orchestrated(fixture: &Fixture) -> Stack {
+    fixture.stack_configured(|config| config.orchestration = true)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The orchestration client of `stack`, as Orbital.
+fn orbital(stack: &Stack) -> OrchestrationClient {
+    let pki = stack.pki();
+    orbital::connect(
+        stack.core_orchestration().unwrap(),
+        &pki.orchestrator,
+        &pki.ca,
+    )
+    .unwrap()
+}
+
+fn assert_refused_for_the_tenant(alice: &App, uid: &str) {
+    let results = alice.run(&json!([{"op": "get", "uid": uid}]));
+    assert_eq!(reason(&results[0]), "PERMISSION_DENIED", "{}", results[0]);
+}
+
+/// The connection was closed before any request reached the service: no answer of the core's
+/// (which would carry a typed detail), only the transport's failure, whose code depends on when
+/// the client noticed (reset, closed, cancelled).
+fn assert_refused_by_the_transport(status: &tonic::Status) {
+    assert!(error_detail(status).is_none(), "{status:?}");
+    assert!(status.source().is_some(), "{status:?}");
+}
+
+fn link_and_unlink_calls_drive_the_gateway_once_per_task(fixture: &Fixture) {
+    let stack = orchestrated(fixture);
+    let rt = runtime();
+    // The client's connection lives on this runtime.
+    let _inside = rt.enter();
+    let mut orbital = orbital(&stack);
+    let alice = App::of(&stack, ALICE);
+    let uid = alice.create("orchestrated");
+    let key = alice.get(&uid);
+    let tenant = stack.config().tenant.clone();
+    let l1 = fixture.hsm().l1_label.clone();
+
+    let state = rt
+        .block_on(orbital.get_state(GetStateRequest {
+            tenant: tenant.clone(),
+        }))
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.tenants.len(), 1);
+    assert_eq!(state.tenants[0].state(), TenantState::Active);
+    assert_eq!(state.tenants[0].l1_label, l1);
+    assert_eq!(state.tenants[0].services[0].service, stack.config().service);
+
+    // UNLINK_KEY: the kill switch, felt by the application at once.
+    let unlink = UnlinkTenantRequest {
+        task_id: "task-unlink-1".to_owned(),
+        tenant: tenant.clone(),
+        destroy: false,
+    };
+    let first = rt
+        .block_on(orbital.unlink_tenant(unlink.clone()))
+        .unwrap()
+        .into_inner();
+    assert!(first.changed, "{first:?}");
+    assert_refused_for_the_tenant(&alice, &uid);
+    // The same task delivered again acts no more, and names the first effect.
+    let again = rt
+        .block_on(orbital.unlink_tenant(unlink))
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        again,
+        TaskResult {
+            changed: false,
+            audit_sequence: first.audit_sequence,
+            note: "this task already took effect".to_owned(),
+        }
+    );
+
+    // LINK_KEY with the L1 reference: the tenant's keys are back.
+    let link = |task: &str, l1: &str| LinkTenantRequest {
+        task_id: task.to_owned(),
+        tenant: tenant.clone(),
+        l1_label: l1.to_owned(),
+    };
+    let linked = rt
+        .block_on(orbital.link_tenant(link("task-link-1", &l1)))
+        .unwrap()
+        .into_inner();
+    assert!(linked.changed && linked.note == "relinked", "{linked:?}");
+    suite::wait_for_tenant(&stack, "active", REOPEN_LIMIT);
+    assert_eq!(alice.get(&uid), key);
+    // Linking again, under a new task id, finds the state already there.
+    let noop = rt
+        .block_on(orbital.link_tenant(link("task-link-2", &l1)))
+        .unwrap()
+        .into_inner();
+    assert!(!noop.changed && noop.note == "already linked", "{noop:?}");
+    // Another L1 for a linked tenant is a conflict, with the core's typed reason.
+    let status = rt
+        .block_on(orbital.link_tenant(link("task-link-3", "some-other-l1")))
+        .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+    assert_eq!(
+        error_detail(&status).unwrap().reason(),
+        ErrorReason::Conflict
+    );
+
+    // ROTATE_SERVICE is not idempotent by state: the task id alone keeps it to one version.
+    let rotate = ServiceRequest {
+        task_id: "task-rotate-1".to_owned(),
+        tenant: tenant.clone(),
+        service: stack.config().service.clone(),
+    };
+    for _ in 0..3 {
+        rt.block_on(orbital.rotate_service(rotate.clone())).unwrap();
+    }
+    let state = rt
+        .block_on(orbital.get_state(GetStateRequest {
+            tenant: tenant.clone(),
+        }))
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.tenants[0].services[0].current_version, 2);
+    assert_eq!(alice.get(&uid), key);
+
+    // Every effect is in the core's audit log with the orchestrator and the task.
+    let callers: Vec<String> = stack
+        .core()
+        .ctl()
+        .audit_tail(20)
+        .unwrap()
+        .iter()
+        .map(|record| record["caller"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    for task in ["task-unlink-1", "task-link-1", "task-rotate-1"] {
+        let expected = format!("orchestrator=orbital task={task}");
+        assert_eq!(
+            callers.iter().filter(|c| **c == expected).count(),
+            1,
+            "{callers:?}"
+        );
+    }
+}
+
+fn a_desired_state_converges_once_and_stale_generations_are_refused(fixture: &Fixture) {
+    const ACME_L1: &str = "orchestrated-acme-l1";
+    fixture.new_l1(ACME_L1);
+    let stack = orchestrated(fixture);
+    let rt = runtime();
+    // The client's connection lives on this runtime.
+    let _inside = rt.enter();
+    let mut orbital = orbital(&stack);
+    let alice = App::of(&stack, ALICE);
+    let uid = alice.create("desired");
+    let key = alice.get(&uid);
+    let demo = |linked: bool| DesiredTenant {
+        tenant: stack.config().tenant.clone(),
+        l1_label: fixture.hsm().l1_label.clone(),
+        linked,
+        services: vec![stack.config().service.clone(), "billing".to_owned()],
+    };
+    let acme = DesiredTenant {
+        tenant: "acme".to_owned(),
+        l1_label: ACME_L1.to_owned(),
+        linked: true,
+        services: vec!["payments".to_owned()],
+    };
+    let state = |generation: u64, tenants: Vec<DesiredTenant>| DesiredState {
+        generation,
+        tenants,
+    };
+    let actions = |report: &krypton_control_api::orchestration::v1::ApplyReport| {
+        let mut actions: Vec<String> = report
+            .changes
+            .iter()
+            .map(|c| {
+                format!("{} {} {}", c.action, c.tenant, c.service)
+                    .trim()
+                    .to_owned()
+            })
+            .collect();
+        actions.sort();
+        actions
+    };
+
+    let first = rt
+        .block_on(orbital.apply_desired_state(state(1, vec![demo(true), acme.clone()])))
+        .unwrap()
+        .into_inner();
+    assert!(first.failures.is_empty(), "{first:?}");
+    assert_eq!(
+        actions(&first),
+        [
+            "create-service acme payments",
+            "create-service demo billing",
+            "link acme"
+        ]
+    );
+    // The same state again: converged, nothing to do.
+    let second = rt
+        .block_on(orbital.apply_desired_state(state(1, vec![demo(true), acme.clone()])))
+        .unwrap()
+        .into_inner();
+    assert!(
+        second.changes.is_empty() && second.failures.is_empty(),
+        "{second:?}"
+    );
+    assert_eq!(alice.get(&uid), key);
+    // An older generation is refused before anything changes.
+    let stale = rt
+        .block_on(orbital.apply_desired_state(state(0, vec![])))
+        .unwrap_err();
+    assert_eq!(
+        error_detail(&stale).unwrap().reason(),
+        ErrorReason::Conflict,
+        "{stale:?}"
+    );
+    assert_eq!(alice.get(&uid), key);
+
+    // Generation 2 leaves acme out and marks demo unlinked: both are unlinked, the kill switch
+    // reaches the application.
+    let third = rt
+        .block_on(orbital.apply_desired_state(state(2, vec![demo(false)])))
+        .unwrap()
+        .into_inner();
+    assert_eq!(actions(&third), ["unlink acme", "unlink demo"], "{third:?}");
+    assert_refused_for_the_tenant(&alice, &uid);
+    // Generation 3 wants demo back: relinked, and the key reads again.
+    let fourth = rt
+        .block_on(orbital.apply_desired_state(state(3, vec![demo(true)])))
+        .unwrap()
+        .into_inner();
+    assert_eq!(actions(&fourth), ["relink demo"], "{fourth:?}");
+    suite::wait_for_tenant(&stack, "active", REOPEN_LIMIT);
+    assert_eq!(alice.get(&uid), key);
+    let actual = rt
+        .block_on(orbital.get_state(GetStateRequest::default()))
+        .unwrap()
+        .into_inner();
+    assert_eq!(actual.generation, 3);
+    let acme_now = actual.tenants.iter().find(|t| t.tenant == "acme").unwrap();
+    assert_eq!(acme_now.state(), TenantState::Unlinked);
+}
+
+fn certificates_of_no_orchestrator_are_refused(fixture: &Fixture) {
+    let stack = orchestrated(fixture);
+    let rt = runtime();
+    // The client's connection lives on this runtime.
+    let _inside = rt.enter();
+    let pki = stack.pki();
+    let addr = stack.core_orchestration().unwrap();
+    let unlink = UnlinkTenantRequest {
+        task_id: String::new(),
+        tenant: stack.config().tenant.clone(),
+        destroy: true,
+    };
+
+    // An application's certificate: the right CA, but no orchestrator.
+    let (_, alice) = &pki.apps[0];
+    let mut as_alice = orbital::connect(addr, alice, &pki.ca).unwrap();
+    let refused = rt
+        .block_on(as_alice.unlink_tenant(unlink.clone()))
+        .unwrap_err();
+    assert_refused_by_the_transport(&refused);
+
+    // An orchestrator's name from another CA.
+    let dir = tempfile::tempdir().unwrap();
+    let other = Ca::new("not the core's CA").unwrap();
+    let params = client_params(&Subject::common_name("orbital")).unwrap();
+    let forged = other.issue(&params, dir.path(), "forged").unwrap();
+    let mut forger = orbital::connect(addr, &forged, &pki.ca).unwrap();
+    let refused = rt.block_on(forger.unlink_tenant(unlink)).unwrap_err();
+    assert_refused_by_the_transport(&refused);
+
+    // The core says why, in its log.
+    let log = std::fs::read_to_string(stack.core().log()).unwrap();
+    assert!(
+        log.contains("orchestration connection refused") && log.contains("is not an orchestrator"),
+        "{log}"
+    );
+
+    // Nothing was unlinked; the real orchestrator is served.
+    assert_eq!(
+        stack
+            .core()
+            .ctl()
+            .tenant_state(&stack.config().tenant)
+            .unwrap()
+            .as_deref(),
+        Some("active")
+    );
+    let mut orbital = orbital(&stack);
+    rt.block_on(orbital.get_state(GetStateRequest::default()))
+        .unwrap();
+}
