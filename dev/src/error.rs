@@ -84,6 +84,9 @@ pub enum Error {
     /// A private database server for the vault could not be set up.
     #[error("vault server: {0}")]
     VaultServer(String),
+    /// The private message broker could not be set up, or a command to it failed.
+    #[error("message broker: {0}")]
+    Broker(String),
     /// A kryptonctl command did not finish in time (it was killed).
     #[error("`kryptonctl {command}` did not finish within {waited:?}")]
     CtlTimeout { command: String, waited: Duration },
