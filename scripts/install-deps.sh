@@ -14,6 +14,8 @@ apt_packages=(
     opensc-pkcs11           # pkcs11-spy.so: tests stall the HSM by holding its log pipe full
     python3-venv            # PyKMIP's venv
     postgresql redis-server # the shared vault backends: tests start private servers (no service)
+    rabbitmq-server         # the orchestration task broker: tests start private brokers (no service;
+                            # the one the package may start is never used: own node, ports, epmd, dir)
 )
 
 missing=()

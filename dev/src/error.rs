@@ -87,6 +87,9 @@ pub enum Error {
     /// The core's orchestration API could not be reached, or the broker could not be driven.
     #[error("orchestration: {0}")]
     Orchestration(String),
+    /// The private message broker could not be set up, or a command to it failed.
+    #[error("message broker: {0}")]
+    Broker(String),
     /// A kryptonctl command did not finish in time (it was killed).
     #[error("`kryptonctl {command}` did not finish within {waited:?}")]
     CtlTimeout { command: String, waited: Duration },

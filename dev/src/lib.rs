@@ -9,7 +9,12 @@
 //!
 //! For tests of an HSM that stops answering, [`stall`] puts OpenSC's PKCS#11 spy in front of
 //! SoftHSM2 and can block every call in the module until released.
+//!
+//! Private servers for what the appliance shares with others, each in a temporary directory of
+//! its own and stopped when dropped: PostgreSQL and Redis for the shared vault
+//! ([`vault_server`]), and RabbitMQ, the orchestration task broker ([`broker`]).
 
+pub mod broker;
 pub mod config;
 pub mod core;
 pub mod ctl;

@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use nix::unistd::Pid;
 use crate::Error;
 
 /// How often a waiting loop looks again.
-const POLL: Duration = Duration::from_millis(50);
+pub(crate) const POLL: Duration = Duration::from_millis(50);
 /// How long a daemon gets to stop after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(15);
 /// How much of a daemon's log an error shows.
@@ -300,6 +300,26 @@ pub fn run_bounded(mut command: Command, limit: Duration) -> Result<Option<Outpu
     }))
 }
 
+/// What a command run by [`run_bounded`] printed, or why it failed: it ran out of `limit`
+/// (`ran` is `None`), or exited non-zero (what it printed on stderr, else on stdout).
+pub(crate) fn command_result(
+    name: &str,
+    ran: Option<Output>,
+    limit: Duration,
+) -> Result<String, String> {
+    match ran {
+        None => Err(format!("{name} did not finish within {limit:?}")),
+        Some(output) if output.status.success() => Ok(output.stdout),
+        Some(output) => {
+            let printed = match output.stderr.trim() {
+                "" => output.stdout.trim(),
+                stderr => stderr,
+            };
+            Err(format!("{name} failed ({}): {printed}", output.status))
+        }
+    }
+}
+
 fn read_in_background(pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
     thread::spawn(move || {
         let mut bytes = Vec::new();
@@ -326,4 +346,60 @@ pub fn free_loopback_addr() -> Result<SocketAddr, Error> {
         }
     }
     Err(Error::NoFreePort(std::io::ErrorKind::AddrInUse.into()))
+}
+
+/// Starts the shared server of `cell` on first use, from a thread that lives as long as the
+/// process (a daemon is signalled when the thread that started it ends), and a watcher that
+/// stops it and removes its directory when the process exits. `place` names the server's main
+/// process and its directory. Fails with why the first start failed, on every call.
+pub(crate) fn share<S: Send + Sync + 'static>(
+    cell: &'static OnceLock<Result<S, String>>,
+    start: fn() -> Result<S, Error>,
+    place: fn(&S) -> (Option<u32>, PathBuf),
+) -> Result<&'static S, &'static str> {
+    cell.get_or_init(|| {
+        let (sender, receiver) = mpsc::channel();
+        thread::spawn(move || {
+            let started = start().and_then(|server| {
+                let (pid, dir) = place(&server);
+                watch(pid, &dir)?;
+                Ok(server)
+            });
+            let _ = sender.send(started.map_err(|error| error.to_string()));
+            // Park for good: this thread's end would stop the server.
+            loop {
+                thread::park();
+            }
+        });
+        receiver
+            .recv()
+            .map_err(|_| "the server's thread ended".to_owned())?
+    })
+    .as_ref()
+    .map_err(String::as_str)
+}
+
+/// Starts a watcher that, once this process is gone, waits (bounded) for the server `pid` to
+/// stop and removes `dir`: statics are never dropped.
+fn watch(pid: Option<u32>, dir: &Path) -> Result<(), Error> {
+    let pid = pid.map_or_else(String::new, |pid| pid.to_string());
+    let script = "while kill -0 \"$1\" 2>/dev/null; do sleep 1; done; \
+                  for _ in $(seq 30); do kill -0 \"$2\" 2>/dev/null || break; sleep 1; done; \
+                  rm -rf -- \"$3\"";
+    Command::new("/bin/sh")
+        .args(["-c", script, "watcher"])
+        .arg(std::process::id().to_string())
+        .arg(pid)
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map(drop)
+        .map_err(|source| Error::Process {
+            action: "start",
+            program: "the shared server's watcher".into(),
+            source,
+        })
 }

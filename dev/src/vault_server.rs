@@ -20,8 +20,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -30,7 +28,7 @@ use tempfile::TempDir;
 
 use crate::Error;
 use crate::pki::{Ca, SERVER_NAMES, server_params};
-use crate::process::{Daemon, free_loopback_addr, run_bounded};
+use crate::process::{Daemon, command_result, free_loopback_addr, run_bounded, share};
 
 /// Where Debian's `postgresql` package puts each major version's binaries.
 const POSTGRES_VERSIONS_DIR: &str = "/usr/lib/postgresql";
@@ -131,7 +129,7 @@ impl PostgresServer {
     fn start_with(tls: bool) -> Result<Self, Error> {
         let bin = postgres_bin()?;
         let dir = server_dir("krypton-pg-")?;
-        let (password, password_file) = generated_password(dir.path())?;
+        let (password, password_file) = generated_password(dir.path(), "vault.password")?;
         let sockets = dir.path().join("sockets");
         let data = dir.path().join("data");
         make_dir(&sockets)?;
@@ -181,6 +179,7 @@ impl PostgresServer {
         share(&SHARED, Self::start, |server| {
             (server.daemon.pid(), server.dir.path().to_owned())
         })
+        .map_err(|message| Error::VaultServer(message.to_owned()))
     }
 
     /// A URL of database `database` for [`VAULT_USER`] over TCP (password required).
@@ -257,7 +256,7 @@ impl RedisServer {
 
     fn start_with(fsync: AppendFsync, tls: bool) -> Result<Self, Error> {
         let dir = server_dir("krypton-redis-")?;
-        let (password, password_file) = generated_password(dir.path())?;
+        let (password, password_file) = generated_password(dir.path(), "vault.password")?;
         // The password goes in a private config file, not on the command line. It is the
         // default user's: Redis 7.0 replays no transaction (so no script's writes) from its
         // append-only file when the default user is off, and loses them after a crash
@@ -327,6 +326,7 @@ impl RedisServer {
             || Self::start(AppendFsync::EverySec),
             |server| (server.daemon.pid(), server.dir.path().to_owned()),
         )
+        .map_err(|message| Error::VaultServer(message.to_owned()))
     }
 
     /// The URL of the server's default user (the password is in
@@ -428,61 +428,6 @@ fn spawn_redis(args: &[String], dir: &Path) -> Result<Daemon, Error> {
     )
 }
 
-/// Starts the shared server of `cell` on first use, from a thread that lives as long as the
-/// process (a daemon is signalled when the thread that started it ends), and a watcher that
-/// stops it and removes its directory when the process exits.
-fn share<S: Send + Sync + 'static>(
-    cell: &'static OnceLock<Result<S, String>>,
-    start: fn() -> Result<S, Error>,
-    place: fn(&S) -> (Option<u32>, PathBuf),
-) -> Result<&'static S, Error> {
-    cell.get_or_init(|| {
-        let (sender, receiver) = mpsc::channel();
-        thread::spawn(move || {
-            let started = start().and_then(|server| {
-                let (pid, dir) = place(&server);
-                watch(pid, &dir)?;
-                Ok(server)
-            });
-            let _ = sender.send(started.map_err(|error| error.to_string()));
-            // Park for good: this thread's end would stop the server.
-            loop {
-                thread::park();
-            }
-        });
-        receiver
-            .recv()
-            .map_err(|_| "the server's thread ended".to_owned())?
-    })
-    .as_ref()
-    .map_err(|message| Error::VaultServer(message.clone()))
-}
-
-/// Starts a watcher that, once this process is gone, waits (bounded) for the server `pid` to
-/// stop and removes `dir`: statics are never dropped.
-fn watch(pid: Option<u32>, dir: &Path) -> Result<(), Error> {
-    let pid = pid.map_or_else(String::new, |pid| pid.to_string());
-    let script = "while kill -0 \"$1\" 2>/dev/null; do sleep 1; done; \
-                  for _ in $(seq 30); do kill -0 \"$2\" 2>/dev/null || break; sleep 1; done; \
-                  rm -rf -- \"$3\"";
-    Command::new("/bin/sh")
-        .args(["-c", script, "watcher"])
-        .arg(std::process::id().to_string())
-        .arg(pid)
-        .arg(dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map(drop)
-        .map_err(|source| Error::Process {
-            action: "start",
-            program: "the shared server's watcher".into(),
-            source,
-        })
-}
-
 /// The newest PostgreSQL's binaries under [`POSTGRES_VERSIONS_DIR`].
 fn postgres_bin() -> Result<PathBuf, Error> {
     let newest = fs::read_dir(POSTGRES_VERSIONS_DIR)
@@ -504,7 +449,7 @@ fn postgres_bin() -> Result<PathBuf, Error> {
         })
 }
 
-fn require_package(path: &Path, package: &'static str) -> Result<(), Error> {
+pub(crate) fn require_package(path: &Path, package: &'static str) -> Result<(), Error> {
     if path.is_file() {
         Ok(())
     } else {
@@ -552,6 +497,13 @@ fn hand_over(path: &Path) -> Result<(), Error> {
 
 /// A new temporary directory the server's user owns (0700).
 fn server_dir(prefix: &str) -> Result<TempDir, Error> {
+    let dir = private_dir(prefix)?;
+    hand_over(dir.path())?;
+    Ok(dir)
+}
+
+/// A new temporary directory this process's user owns (0700), for a server that runs as it.
+pub(crate) fn private_dir(prefix: &str) -> Result<TempDir, Error> {
     let dir = tempfile::Builder::new()
         .prefix(prefix)
         .tempdir()
@@ -560,23 +512,36 @@ fn server_dir(prefix: &str) -> Result<TempDir, Error> {
             path: std::env::temp_dir(),
             source,
         })?;
-    hand_over(dir.path())?;
+    // Made as the umask says (often 0755): the servers' data is no one else's to read.
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).map_err(|source| {
+        Error::Io {
+            action: "restrict",
+            path: dir.path().to_owned(),
+            source,
+        }
+    })?;
     Ok(dir)
 }
 
 fn make_dir(path: &Path) -> Result<(), Error> {
+    make_private_dir(path)?;
+    hand_over(path)
+}
+
+/// A new directory `path` that this process's user owns (0700).
+pub(crate) fn make_private_dir(path: &Path) -> Result<(), Error> {
     fs::create_dir(path)
         .and_then(|()| fs::set_permissions(path, fs::Permissions::from_mode(0o700)))
         .map_err(|source| Error::Io {
             action: "create",
             path: path.to_owned(),
             source,
-        })?;
-    hand_over(path)
+        })
 }
 
-/// A random password and the private file (this process's user, 0600) that holds it.
-fn generated_password(dir: &Path) -> Result<(String, PathBuf), Error> {
+/// A random password and the private file `dir/name` (this process's user, 0600) that holds
+/// it.
+pub(crate) fn generated_password(dir: &Path, name: &str) -> Result<(String, PathBuf), Error> {
     let mut bytes = [0u8; 18];
     File::open("/dev/urandom")
         .and_then(|mut random| random.read_exact(&mut bytes))
@@ -586,7 +551,7 @@ fn generated_password(dir: &Path) -> Result<(String, PathBuf), Error> {
             source,
         })?;
     let password: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-    let path = dir.join("vault.password");
+    let path = dir.join(name);
     write_private(&path, password.as_bytes())?;
     Ok((password, path))
 }
@@ -601,7 +566,7 @@ fn read_password(path: &Path) -> Result<String, Error> {
         })
 }
 
-fn write_private(path: &Path, content: &[u8]) -> Result<(), Error> {
+pub(crate) fn write_private(path: &Path, content: &[u8]) -> Result<(), Error> {
     fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -625,15 +590,5 @@ fn remove_file(path: &Path) -> Result<(), Error> {
 
 /// What a bounded administrative command printed, or why it failed.
 fn check_command(name: &'static str, ran: Option<crate::process::Output>) -> Result<String, Error> {
-    match ran {
-        None => Err(Error::VaultServer(format!(
-            "{name} did not finish within {COMMAND_LIMIT:?}"
-        ))),
-        Some(output) if output.status.success() => Ok(output.stdout),
-        Some(output) => Err(Error::VaultServer(format!(
-            "{name} failed ({}): {}",
-            output.status,
-            output.stderr.trim()
-        ))),
-    }
+    command_result(name, ran, COMMAND_LIMIT).map_err(Error::VaultServer)
 }
