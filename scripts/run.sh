@@ -3,7 +3,9 @@
 # release binaries, and runs krypton-dev, which keeps everything under ./dev-data (a throw-away
 # PKI, a SoftHSM2 token with the L1, the core's store, the dev unseal shares: DEV ONLY), brings
 # up krypton-core and krypton-gateway on 127.0.0.1:5696, prints how to connect, and serves until
-# Ctrl-C. A later run reuses dev-data; `--fresh` starts from scratch. `--help` lists the options.
+# Ctrl-C. A later run reuses dev-data; `--fresh` starts from scratch; `--orbital` adds the
+# governance plane's side (the core's orchestration API and a private RabbitMQ broker).
+# `--help` lists the options.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)

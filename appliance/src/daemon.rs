@@ -121,7 +121,10 @@ impl Daemon {
         let (orchestration, links) = match orchestration {
             Some(orchestration) => {
                 let links = orchestration.links();
-                (orchestration.serve(&core, stopped(stopping.clone()))?, links)
+                (
+                    orchestration.serve(&core, stopped(stopping.clone()))?,
+                    links,
+                )
             }
             None => (Vec::new(), Arc::default()),
         };
@@ -159,9 +162,10 @@ impl Daemon {
         // The control server may also end on an error: stop the KMIP service either way.
         drop(stopping);
         if let Some(kmip) = kmip
-            && let Err(join) = kmip.await {
-                tracing::error!(error = %join, "the KMIP service task failed");
-            }
+            && let Err(join) = kmip.await
+        {
+            tracing::error!(error = %join, "the KMIP service task failed");
+        }
         for task in orchestration {
             task.abort();
         }

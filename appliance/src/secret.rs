@@ -9,12 +9,20 @@
 //!
 //! memsec does not report a failed `mlock`; what keeps keys out of swap for certain is
 //! [`harden_process`](krypton_service::hardening::harden_process)'s `mlockall`. Each key costs four pages of locked
-//! memory and a few mappings, so this is for the handful of keys the core holds, not for bulk
-//! data.
+//! memory and about four memory mappings, so this is for the keys the core holds (a master
+//! key, an L2 per tenant, an L3 per service version), not for bulk data.
+//!
+//! **The number of keys is bounded.** The kernel allows a process `vm.max_map_count` mappings
+//! (65,530 by default). A process that reached it could no longer change a key's protection,
+//! and must then abort rather than leave a key readable or unreadable; so the keys alive at once
+//! are capped below it ([`key_limit`]), and a key past the cap is refused with
+//! [`SecretError::TooManyKeys`] — a link or rotation fails with a clear reason, and the core
+//! goes on serving every key it holds. Raising `vm.max_map_count` raises the cap.
 
 use std::fmt;
 use std::ptr::NonNull;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -71,6 +79,15 @@ pub enum SecretError {
     /// `vm.max_map_count`.
     #[error("cannot protect a key's memory page")]
     Protection(#[source] Errno),
+    /// As many keys as the process can guard are alive ([`key_limit`]): raise
+    /// `vm.max_map_count` to hold more.
+    #[error(
+        "{limit} keys are held in guarded memory, the most vm.max_map_count allows; raise it (sysctl vm.max_map_count) to hold more"
+    )]
+    TooManyKeys {
+        /// The cap.
+        limit: usize,
+    },
     /// The system random number generator failed.
     #[error("the system random number generator failed")]
     Random(#[source] aws_lc_rs::error::Unspecified),
@@ -140,8 +157,12 @@ impl SecretKey {
     }
 
     fn allocate(when_idle: WhenIdle) -> Result<Self, SecretError> {
+        take_place(&LIVE_KEYS, key_limit())?;
         // SAFETY: `memsec::malloc` has no preconditions; it returns a fresh allocation or None.
-        let key = unsafe { memsec::malloc::<[u8; KEY_LEN]>() }.ok_or(SecretError::Allocation)?;
+        let Some(key) = (unsafe { memsec::malloc::<[u8; KEY_LEN]>() }) else {
+            LIVE_KEYS.fetch_sub(1, Ordering::Relaxed);
+            return Err(SecretError::Allocation);
+        };
         let access = match when_idle {
             WhenIdle::NoAccess => Access::NoAccessWhenIdle {
                 readers: Mutex::new(0),
@@ -211,7 +232,42 @@ impl Drop for SecretKey {
         // SAFETY: `self.key` came from `memsec::malloc` and is freed exactly once, here. memsec
         // checks the canary, wipes and unlocks the page, and returns it to the allocator.
         unsafe { memsec::free(self.key) }
+        LIVE_KEYS.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// Keys alive in this process.
+static LIVE_KEYS: AtomicUsize = AtomicUsize::new(0);
+/// Where the kernel says how many mappings a process may have.
+const MAX_MAP_COUNT: &str = "/proc/sys/vm/max_map_count";
+/// The kernel's default, assumed if the file cannot be read.
+const DEFAULT_MAX_MAP_COUNT: usize = 65_530;
+/// Mappings one key may take: its guarded allocation (guard, key page, guard) and the split a
+/// change of its page's protection can add.
+const MAPS_PER_KEY: usize = 4;
+/// Mappings left to the rest of the process: RocksDB's files, thread stacks, libraries.
+const MAPS_RESERVED: usize = 16_384;
+
+/// Counts one more key in `live`, unless `limit` are alive already.
+fn take_place(live: &AtomicUsize, limit: usize) -> Result<(), SecretError> {
+    if live.fetch_add(1, Ordering::Relaxed) >= limit {
+        live.fetch_sub(1, Ordering::Relaxed);
+        return Err(SecretError::TooManyKeys { limit });
+    }
+    Ok(())
+}
+
+/// The most keys alive at once: what `vm.max_map_count` leaves after the rest of the process,
+/// read once.
+pub fn key_limit() -> usize {
+    static LIMIT: OnceLock<usize> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        let maps = std::fs::read_to_string(MAX_MAP_COUNT)
+            .ok()
+            .and_then(|text| text.trim().parse::<usize>().ok())
+            .unwrap_or(DEFAULT_MAX_MAP_COUNT);
+        maps.saturating_sub(MAPS_RESERVED) / MAPS_PER_KEY
+    })
 }
 
 impl ZeroizeOnDrop for SecretKey {}
@@ -445,5 +501,34 @@ mod tests {
             0
         });
         assert_eq!(status, WaitStatus::Exited(status.pid().unwrap(), 0));
+    }
+
+    #[test]
+    fn keys_past_the_cap_are_refused_and_places_come_back() {
+        let live = AtomicUsize::new(0);
+        take_place(&live, 2).unwrap();
+        take_place(&live, 2).unwrap();
+        assert!(matches!(
+            take_place(&live, 2),
+            Err(SecretError::TooManyKeys { limit: 2 })
+        ));
+        assert_eq!(live.load(Ordering::Relaxed), 2);
+        live.fetch_sub(1, Ordering::Relaxed);
+        take_place(&live, 2).unwrap();
+    }
+
+    #[test]
+    fn the_cap_leaves_room_for_the_rest_of_the_process() {
+        let maps: usize = std::fs::read_to_string(MAX_MAP_COUNT)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let limit = key_limit();
+        assert!(
+            limit * MAPS_PER_KEY + MAPS_RESERVED <= maps,
+            "{limit} of {maps}"
+        );
+        assert!(limit >= 10_000, "the default leaves room for {limit} keys");
     }
 }

@@ -280,6 +280,11 @@ impl Ctl {
             })
     }
 
+    /// The whole `kryptonctl --json status` document.
+    pub fn status_document(&self) -> Result<Value, Error> {
+        self.run(&["status".as_ref()])
+    }
+
     /// Runs one command and returns the JSON document it printed (`null` if it printed none).
     /// Arguments never carry a secret: shares travel in files.
     fn run(&self, args: &[&OsStr]) -> Result<Value, Error> {

@@ -10,10 +10,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use krypton_dev::broker::RabbitServer;
 use krypton_dev::core::Ceremony;
 use krypton_dev::stack::{claim_data_dir, wipe_data_dir};
 use krypton_dev::vault_server::{AppendFsync, PostgresServer, RedisServer};
-use krypton_dev::{Error, Stack, StackConfig, StackVault, token};
+use krypton_dev::{Error, Stack, StackConfig, StackVault, orbital, token};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Runs krypton-core and krypton-gateway on this machine with a throw-away PKI, SoftHSM2 token
@@ -46,6 +47,22 @@ struct Args {
     /// Run both daemons without `[telemetry]` (to measure what metrics cost).
     #[arg(long)]
     no_telemetry: bool,
+    /// Play the governance plane: the core serves its orchestration API (gRPC, mutual TLS)
+    /// and takes tasks from a private RabbitMQ broker started for this run.
+    #[arg(long)]
+    orbital: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Publishes one orchestration task to the broker of a running `--orbital` dev run (UNLINK_KEY
+    /// on the unlink lane, the others on the task queue) and prints the core's result.
+    Task {
+        /// The task, as JSON: e.g. '{"type":"UNLINK_KEY","task_id":"t1","tenant":"demo"}'.
+        json: String,
+    },
 }
 
 /// The gateway's vault backend in a dev run.
@@ -76,6 +93,11 @@ fn run(args: Args) -> Result<ExitCode, Error> {
         path: args.data_dir.clone(),
         source,
     })?;
+    if let Some(Command::Task { json }) = &args.command {
+        let result = orbital::publish_task(&data_dir, json)?;
+        println!("{result}");
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.fresh {
         wipe_data_dir(&data_dir)?;
     }
@@ -119,7 +141,15 @@ fn run(args: Args) -> Result<ExitCode, Error> {
             }
         }
     };
+    // Kept until the stack has stopped, as the vault servers are.
+    let mut _broker = None;
     let mut config = StackConfig::new(&bin_dir, hsm);
+    if args.orbital {
+        let broker = _broker.insert(RabbitServer::start()?);
+        config.orchestration = true;
+        config.amqp = Some(orbital::amqp_settings(broker));
+        orbital::save_broker(&data_dir, broker)?;
+    }
     config.vault = vault;
     config.telemetry = !args.no_telemetry;
     config.data_dir = Some(data_dir);
@@ -272,5 +302,35 @@ fn print_banner(stack: &Stack, bin_dir: &Path) {
         let text = std::fs::read_to_string(&share).unwrap_or_default();
         println!("  {}: {}", share.display(), text.trim());
     }
+    if let Some(grpc) = stack.core_orchestration() {
+        print_orbital(stack, grpc);
+    }
     println!("\nkrypton-dev: ready (Ctrl-C stops krypton-gateway and krypton-core)");
+}
+
+fn print_orbital(stack: &Stack, grpc: SocketAddr) {
+    let pki = stack.pki();
+    println!("\nOrchestration (docs/orchestration.md), as the governance plane \"orbital\":");
+    println!("  gRPC, mutual TLS       {grpc} (krypton.orchestration.v1)");
+    println!(
+        "  orbital's certificate  cert {}",
+        pki.orchestrator.cert.display()
+    );
+    println!("  {:<22} key  {}", "", pki.orchestrator.key.display());
+    if let Some(amqp) = &stack.config().amqp {
+        println!(
+            "  RabbitMQ (this run)    {} as {:?}; tasks on {:?}, unlinks on {:?}",
+            amqp.url, amqp.username, amqp.task_queue, amqp.unlink_queue
+        );
+        println!("\nPublish a task and print the core's result:\n");
+        println!(
+            "  krypton-dev --data-dir {} task '{{\"type\":\"UNLINK_KEY\",\"task_id\":\"t1\",\"tenant\":\"demo\"}}'",
+            stack.data_dir().display()
+        );
+        println!(
+            "  krypton-dev --data-dir {} task '{{\"type\":\"LINK_KEY\",\"task_id\":\"t2\",\"tenant\":\"demo\",\"l1_label\":\"{}\"}}'",
+            stack.data_dir().display(),
+            token::L1_LABEL
+        );
+    }
 }

@@ -261,3 +261,106 @@ fn received(delivery: lapin::message::Delivery) -> Received {
         headers,
     }
 }
+
+/// Where a dev run with `--orbital` notes how to reach its broker, for `krypton-dev task`.
+const BROKER_NOTE: &str = "orbital-broker.json";
+/// The dev run's queues: the core's defaults.
+const TASK_QUEUE: &str = "krypton.tasks";
+const UNLINK_QUEUE: &str = "krypton.tasks.unlink";
+const RESULTS_EXCHANGE: &str = "krypton.results";
+const DEAD_LETTER_QUEUE: &str = "krypton.tasks.dead";
+/// The queue `krypton-dev task` reads results from.
+const RESULTS_SEEN: &str = "krypton-dev.results";
+
+/// The core's `[orchestration.amqp]` for `broker`, with the default queue names.
+pub fn amqp_settings(broker: &crate::broker::RabbitServer) -> crate::config::OrchestrationAmqp {
+    crate::config::OrchestrationAmqp {
+        url: format!("amqp://{}/%2f", broker.addr()),
+        username: crate::broker::BROKER_USER.to_owned(),
+        password: crate::config::Password::File(broker.password_file().to_owned()),
+        task_queue: TASK_QUEUE.to_owned(),
+        unlink_queue: UNLINK_QUEUE.to_owned(),
+        results_exchange: RESULTS_EXCHANGE.to_owned(),
+        dead_letter_queue: DEAD_LETTER_QUEUE.to_owned(),
+        max_attempts: 5,
+    }
+}
+
+/// How `krypton-dev task` reaches the broker of the run in `data_dir`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct BrokerNote {
+    url: String,
+    username: String,
+    password_file: std::path::PathBuf,
+}
+
+/// Notes in `data_dir` how to reach `broker` (its password stays in its own 0600 file).
+///
+/// # Errors
+///
+/// [`Error::Io`] if the note cannot be written.
+pub fn save_broker(data_dir: &Path, broker: &crate::broker::RabbitServer) -> Result<(), Error> {
+    let note = BrokerNote {
+        url: format!("amqp://{}/%2f", broker.addr()),
+        username: crate::broker::BROKER_USER.to_owned(),
+        password_file: broker.password_file().to_owned(),
+    };
+    let path = data_dir.join(BROKER_NOTE);
+    let text = serde_json::to_vec_pretty(&note).map_err(orchestration)?;
+    std::fs::write(&path, text).map_err(|source| Error::Io {
+        action: "write",
+        path,
+        source,
+    })
+}
+
+/// Publishes `task` (JSON) to the broker of the `--orbital` run in `data_dir`, on the lane its
+/// type calls for, and returns the core's first result for it.
+///
+/// # Errors
+///
+/// [`Error::Orchestration`] if no `--orbital` run is found, the task is not JSON with a
+/// `task_id`, the broker fails, or no result comes within a minute.
+pub fn publish_task(data_dir: &Path, task: &str) -> Result<String, Error> {
+    let path = data_dir.join(BROKER_NOTE);
+    let note = std::fs::read(&path).map_err(|error| {
+        Error::Orchestration(format!(
+            "{}: {error} (is krypton-dev running with --orbital on this data dir?)",
+            path.display()
+        ))
+    })?;
+    let note: BrokerNote = serde_json::from_slice(&note).map_err(orchestration)?;
+    let value: serde_json::Value = serde_json::from_str(task).map_err(orchestration)?;
+    let task_id = value["task_id"]
+        .as_str()
+        .ok_or_else(|| Error::Orchestration("the task has no \"task_id\"".to_owned()))?
+        .to_owned();
+    let queue = if value["type"] == "UNLINK_KEY" {
+        UNLINK_QUEUE
+    } else {
+        TASK_QUEUE
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(orchestration)?;
+    runtime.block_on(async {
+        let broker = TaskBroker::connect(&note.url, &note.username, &note.password_file).await?;
+        broker.bind_results(RESULTS_EXCHANGE, RESULTS_SEEN).await?;
+        broker.publish(queue, task.as_bytes()).await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while tokio::time::Instant::now() < deadline {
+            let Some(result) = broker.next(RESULTS_SEEN, Duration::from_secs(1)).await? else {
+                continue;
+            };
+            let parsed: serde_json::Value =
+                serde_json::from_slice(&result.body).map_err(orchestration)?;
+            if parsed["task_id"] == task_id.as_str() {
+                return Ok(parsed.to_string());
+            }
+        }
+        Err(Error::Orchestration(format!(
+            "no result for task {task_id} within a minute (see the dead-letter queue {DEAD_LETTER_QUEUE})"
+        )))
+    })
+}

@@ -130,6 +130,7 @@ pub(crate) enum Reason {
     RecoveryShare,
     NoRekeyPending,
     MasterKeyRetiring,
+    TooManyKeys,
     InvalidConfiguration,
     ChecksFailed,
 }
@@ -159,6 +160,7 @@ impl Reason {
             Self::RecoveryShare => "recovery-share",
             Self::NoRekeyPending => "no-rekey-pending",
             Self::MasterKeyRetiring => "master-key-retiring",
+            Self::TooManyKeys => "too-many-keys",
             Self::InvalidConfiguration => "invalid-configuration",
             Self::ChecksFailed => "checks-failed",
         }
@@ -176,7 +178,8 @@ impl Reason {
             | Self::AlreadyUnsealed
             | Self::RecoveryShare
             | Self::NoRekeyPending
-            | Self::MasterKeyRetiring => 4,
+            | Self::MasterKeyRetiring
+            | Self::TooManyKeys => 4,
             Self::MalformedShare | Self::ForeignShare | Self::DuplicateShare => 5,
             Self::WrongShares => 6,
             Self::TamperedRecord => 7,
@@ -214,6 +217,7 @@ impl From<ErrorReason> for Reason {
             ErrorReason::RecoveryShare => Self::RecoveryShare,
             ErrorReason::NoRekeyPending => Self::NoRekeyPending,
             ErrorReason::MasterKeyRetiring => Self::MasterKeyRetiring,
+            ErrorReason::TooManyKeys => Self::TooManyKeys,
             ErrorReason::InvalidConfiguration => Self::InvalidConfiguration,
         }
     }

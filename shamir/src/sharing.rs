@@ -65,12 +65,13 @@ pub fn combine_into(
 /// entered twice, too few shares.
 fn check_set(shares: &[Share], check: &KeyCheck) -> Result<(), Error> {
     if let Some(first) = shares.first()
-        && let Some(other) = shares.iter().find(|s| s.key_set() != first.key_set()) {
-            return Err(Error::MixedKeySets {
-                first: first.key_set(),
-                other: other.key_set(),
-            });
-        }
+        && let Some(other) = shares.iter().find(|s| s.key_set() != first.key_set())
+    {
+        return Err(Error::MixedKeySets {
+            first: first.key_set(),
+            other: other.key_set(),
+        });
+    }
     let mut seen = [false; 256];
     for share in shares {
         check.admit(share)?;

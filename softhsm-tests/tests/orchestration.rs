@@ -7,7 +7,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::collections::BTreeMap;
+use std::error::Error as _;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use krypton_control_api::error_detail;
 use krypton_control_api::orchestration::v1::{
@@ -16,18 +19,21 @@ use krypton_control_api::orchestration::v1::{
 };
 use krypton_control_api::v1::ErrorReason;
 use krypton_dev::Stack;
+use krypton_dev::broker::{BROKER_USER, RabbitServer};
+use krypton_dev::config::{OrchestrationAmqp, Password};
 use krypton_dev::orbital::{self, OrchestrationClient};
+use krypton_dev::orbital::{Received, TaskBroker};
 use krypton_dev::pki::{Ca, Subject, client_params};
+use krypton_dev::vault_server::Crashable;
 use krypton_softhsm_tests::pykmip::{App, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, REOPEN_LIMIT, Test};
-use serde_json::json;
-use std::error::Error as _;
+use serde_json::{Value, json};
 
 use tonic::Code;
 
 const ALICE: &str = "app-alice";
 
-const TESTS: [(&str, Test); 3] = [
+const TESTS: [(&str, Test); 5] = [
     (
         "link_and_unlink_calls_drive_the_gateway_once_per_task",
         link_and_unlink_calls_drive_the_gateway_once_per_task,
@@ -40,7 +46,18 @@ const TESTS: [(&str, Test); 3] = [
         "certificates_of_no_orchestrator_are_refused",
         certificates_of_no_orchestrator_are_refused,
     ),
+    (
+        "broker_tasks_act_once_and_poison_is_dead_lettered",
+        broker_tasks_act_once_and_poison_is_dead_lettered,
+    ),
+    (
+        "a_broker_killed_mid_stream_loses_no_task_and_repeats_none",
+        a_broker_killed_mid_stream_loses_no_task_and_repeats_none,
+    ),
 ];
+
+/// How long a task may take to be answered on the results exchange: a bound against a hang.
+const RESULT_LIMIT: Duration = Duration::from_secs(60);
 
 fn main() -> ExitCode {
     // SAFETY: first statement of main; no other thread exists yet.
@@ -347,4 +364,223 @@ fn certificates_of_no_orchestrator_are_refused(fixture: &Fixture) {
     let mut orbital = orbital(&stack);
     rt.block_on(orbital.get_state(GetStateRequest::default()))
         .unwrap();
+}
+
+/// The queues and exchange of one test on a shared broker.
+#[derive(Debug, Clone)]
+struct Queues {
+    tasks: String,
+    unlinks: String,
+    results: String,
+    dead: String,
+    /// The test's own queue, bound to every result.
+    seen: String,
+}
+
+impl Queues {
+    fn named(prefix: &str) -> Self {
+        Self {
+            tasks: format!("{prefix}.tasks"),
+            unlinks: format!("{prefix}.tasks.unlink"),
+            results: format!("{prefix}.results"),
+            dead: format!("{prefix}.tasks.dead"),
+            seen: format!("{prefix}.results.seen"),
+        }
+    }
+}
+
+/// A stack whose core takes tasks from `broker` on `queues`.
+fn on_broker(fixture: &Fixture, broker: &RabbitServer, queues: &Queues) -> Stack {
+    let amqp = OrchestrationAmqp {
+        url: format!("amqp://{}/%2f", broker.addr()),
+        username: BROKER_USER.to_owned(),
+        password: Password::File(broker.password_file().to_owned()),
+        task_queue: queues.tasks.clone(),
+        unlink_queue: queues.unlinks.clone(),
+        results_exchange: queues.results.clone(),
+        dead_letter_queue: queues.dead.clone(),
+        max_attempts: 2,
+    };
+    fixture.stack_configured(|config| config.amqp = Some(amqp))
+}
+
+/// The governance plane's side: its queues declared before the core's, results bound.
+async fn governance_plane(broker: &RabbitServer, queues: &Queues) -> TaskBroker {
+    let plane = TaskBroker::connect(
+        &format!("amqp://{}/%2f", broker.addr()),
+        BROKER_USER,
+        broker.password_file(),
+    )
+    .await
+    .unwrap();
+    for queue in [&queues.tasks, &queues.unlinks, &queues.dead] {
+        plane.declare_queue(queue).await.unwrap();
+    }
+    plane
+        .bind_results(&queues.results, &queues.seen)
+        .await
+        .unwrap();
+    plane
+}
+
+async fn publish(plane: &TaskBroker, queue: &str, task: &Value) {
+    plane
+        .publish(queue, task.to_string().as_bytes())
+        .await
+        .unwrap();
+}
+
+/// The next result the core published.
+async fn next_result(plane: &TaskBroker, queues: &Queues) -> Value {
+    let received = plane.next(&queues.seen, RESULT_LIMIT).await.unwrap();
+    let received = received.unwrap_or_else(|| panic!("no result within {RESULT_LIMIT:?}"));
+    serde_json::from_slice(&received.body).unwrap()
+}
+
+async fn next_dead(plane: &TaskBroker, queues: &Queues) -> Received {
+    let received = plane.next(&queues.dead, RESULT_LIMIT).await.unwrap();
+    received.unwrap_or_else(|| panic!("nothing dead-lettered within {RESULT_LIMIT:?}"))
+}
+
+fn broker_tasks_act_once_and_poison_is_dead_lettered(fixture: &Fixture) {
+    let broker = RabbitServer::shared().unwrap();
+    let queues = Queues::named("once");
+    let rt = runtime();
+    let plane = rt.block_on(governance_plane(broker, &queues));
+    let stack = on_broker(fixture, broker, &queues);
+    let alice = App::of(&stack, ALICE);
+    let uid = alice.create("behind-the-broker");
+    let key = alice.get(&uid);
+    let tenant = stack.config().tenant.clone();
+    let unlink = json!({"type": "UNLINK_KEY", "task_id": "b-unlink-1", "tenant": tenant});
+
+    // UNLINK_KEY on lane 0: the kill switch.
+    rt.block_on(publish(&plane, &queues.unlinks, &unlink));
+    let result = rt.block_on(next_result(&plane, &queues));
+    assert_eq!(result["task_id"], "b-unlink-1", "{result}");
+    assert_eq!(result["status"], "changed", "{result}");
+    assert_refused_for_the_tenant(&alice, &uid);
+    // Delivered twice, acting once.
+    rt.block_on(publish(&plane, &queues.unlinks, &unlink));
+    let again = rt.block_on(next_result(&plane, &queues));
+    assert_eq!(again["status"], "unchanged", "{again}");
+    assert_eq!(again["note"], "this task already took effect", "{again}");
+    assert_eq!(again["audit_sequence"], result["audit_sequence"], "{again}");
+
+    // LINK_KEY on the task queue: the keys are back.
+    let link = json!({"type": "LINK_KEY", "task_id": "b-link-1", "tenant": tenant,
+                      "l1_label": fixture.hsm().l1_label});
+    rt.block_on(publish(&plane, &queues.tasks, &link));
+    let linked = rt.block_on(next_result(&plane, &queues));
+    assert_eq!(
+        (&linked["status"], &linked["note"]),
+        (&json!("changed"), &json!("relinked")),
+        "{linked}"
+    );
+    suite::wait_for_tenant(&stack, "active", REOPEN_LIMIT);
+    assert_eq!(alice.get(&uid), key);
+
+    // Poison: not a task at all, and a link on the unlink lane. Both dead-lettered at once,
+    // with the reason.
+    rt.block_on(plane.publish(&queues.tasks, b"{not json"))
+        .unwrap();
+    let dead = rt.block_on(next_dead(&plane, &queues));
+    assert_eq!(dead.body, b"{not json");
+    assert!(
+        dead.headers["x-krypton-reason"].starts_with("not a task"),
+        "{:?}",
+        dead.headers
+    );
+    let sneaked = json!({"type": "LINK_KEY", "task_id": "b-link-2", "tenant": tenant,
+                         "l1_label": fixture.hsm().l1_label});
+    rt.block_on(publish(&plane, &queues.unlinks, &sneaked));
+    let dead = rt.block_on(next_dead(&plane, &queues));
+    assert!(
+        dead.headers["x-krypton-reason"].contains("only UNLINK_KEY travels on lane 0"),
+        "{:?}",
+        dead.headers
+    );
+
+    // A task the HSM keeps refusing: tried max_attempts (2) times, then dead-lettered.
+    let doomed = json!({"type": "LINK_KEY", "task_id": "b-link-3", "tenant": "ghost",
+                        "l1_label": "no-such-l1"});
+    rt.block_on(publish(&plane, &queues.tasks, &doomed));
+    let first = rt.block_on(next_result(&plane, &queues));
+    assert_eq!(
+        (&first["status"], &first["attempt"]),
+        (&json!("retrying"), &json!(1)),
+        "{first}"
+    );
+    let last = rt.block_on(next_result(&plane, &queues));
+    assert_eq!(
+        (&last["status"], &last["attempt"]),
+        (&json!("dead-lettered"), &json!(2)),
+        "{last}"
+    );
+    let dead = rt.block_on(next_dead(&plane, &queues));
+    assert_eq!(dead.headers["x-krypton-attempt"], "2", "{:?}", dead.headers);
+    let expected: Value = serde_json::from_slice(&dead.body).unwrap();
+    assert_eq!(expected, doomed);
+
+    // What status shows, and what the audit log holds: each effect once, with its task.
+    let status = stack.core().ctl().status_document().unwrap();
+    let amqp = &status["orchestration"]["amqp"];
+    assert_eq!(amqp["connected"], true, "{status}");
+    assert_eq!(amqp["last_task_id"], "b-link-3", "{status}");
+    let callers: BTreeMap<String, usize> = stack
+        .core()
+        .ctl()
+        .audit_tail(50)
+        .unwrap()
+        .iter()
+        .filter_map(|record| record["caller"].as_str().map(str::to_owned))
+        .fold(BTreeMap::new(), |mut counts, caller| {
+            *counts.entry(caller).or_default() += 1;
+            counts
+        });
+    for task in ["b-unlink-1", "b-link-1"] {
+        assert_eq!(
+            callers.get(&format!("orchestrator=amqp:{BROKER_USER} task={task}")),
+            Some(&1),
+            "{callers:?}"
+        );
+    }
+}
+
+fn a_broker_killed_mid_stream_loses_no_task_and_repeats_none(fixture: &Fixture) {
+    const TASKS: u64 = 30;
+    // A broker of its own: this test kills it.
+    let mut broker = RabbitServer::start().unwrap();
+    let queues = Queues::named("crash");
+    let rt = runtime();
+    let plane = rt.block_on(governance_plane(&broker, &queues));
+    let stack = on_broker(fixture, &broker, &queues);
+    let (tenant, service) = (&stack.config().tenant, &stack.config().service);
+    for n in 1..=TASKS {
+        let rotate = json!({"type": "ROTATE_SERVICE", "task_id": format!("r-{n}"),
+                            "tenant": tenant, "service": service});
+        // Confirmed by the broker: on disk before it is killed.
+        rt.block_on(publish(&plane, &queues.tasks, &rotate));
+    }
+    // Kill the broker while the core works through the queue.
+    let first = rt.block_on(next_result(&plane, &queues));
+    assert_eq!(first["status"], "changed", "{first}");
+    drop(plane);
+    broker.kill().unwrap();
+    broker.restart().unwrap();
+
+    let plane = rt.block_on(governance_plane(&broker, &queues));
+    let mut done =
+        std::collections::BTreeSet::from([first["task_id"].as_str().unwrap().to_owned()]);
+    while done.len() < usize::try_from(TASKS).unwrap() {
+        let result = rt.block_on(next_result(&plane, &queues));
+        assert!(
+            result["status"] == "changed" || result["status"] == "unchanged",
+            "{result}"
+        );
+        done.insert(result["task_id"].as_str().unwrap().to_owned());
+    }
+    // Every task acted exactly once: version 1 plus one per task, and the next is one more.
+    let next = stack.core().ctl().rotate_service(tenant, service).unwrap();
+    assert_eq!(next, 1 + TASKS + 1);
 }

@@ -919,7 +919,10 @@ fn batch_create_then_get(version: Version) -> Vec<u8> {
 /// puzzling refusal by the gateway.
 fn hex(text: &str) -> Vec<u8> {
     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    assert!(digits.len().is_multiple_of(2), "odd number of hex digits: {text}");
+    assert!(
+        digits.len().is_multiple_of(2),
+        "odd number of hex digits: {text}"
+    );
     let bytes: Vec<u8> = digits
         .chunks(2)
         .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())

@@ -11,6 +11,7 @@ use tonic::{Code, Status};
 
 use super::v1::{ErrorDetail, ErrorReason};
 use crate::error::{Error, ErrorChain, ReloadError, ShareRefusal};
+use crate::secret::SecretError;
 
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
@@ -104,10 +105,18 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
         Error::HsmNotConfigured | Error::SealNotConfigured | Error::Hsm(_) => {
             (Code::Unavailable, ErrorReason::Hsm)
         }
+        Error::SecretMemory(SecretError::TooManyKeys { .. }) => {
+            (Code::ResourceExhausted, ErrorReason::TooManyKeys)
+        }
         // The core's own faults: the caller can do nothing about them but tell an operator.
         Error::Store { .. }
         | Error::Io { .. }
-        | Error::SecretMemory(_)
+        | Error::SecretMemory(
+            SecretError::Allocation
+            | SecretError::Protection(_)
+            | SecretError::Random(_)
+            | SecretError::Derivation,
+        )
         | Error::Random(_)
         | Error::Internal(_) => (Code::Internal, ErrorReason::Internal),
     }

@@ -35,9 +35,10 @@ pub(crate) fn bind(path: &Path) -> Result<UnixListener, StartError> {
 /// Removes the socket file at shutdown.
 pub(crate) fn remove(path: &Path) {
     if let Err(error) = std::fs::remove_file(path)
-        && error.kind() != io::ErrorKind::NotFound {
-            tracing::warn!(path = %path.display(), %error, "could not remove the control socket");
-        }
+        && error.kind() != io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %path.display(), %error, "could not remove the control socket");
+    }
 }
 
 fn remove_stale(path: &Path) -> Result<(), StartError> {

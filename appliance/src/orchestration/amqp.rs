@@ -7,8 +7,9 @@
 //!   connection), it finds its task id remembered with the effect and acts no more
 //!   ([`crate::core::Task`]).
 //! - *Order.* The task queue is consumed one message at a time, so a tenant's link comes
-//!   before its rotation. A task that fails for a reason that may pass (sealed, HSM down) is
-//!   tried again after a pause, bounded by [`RETRY_PAUSE_MAX`], by publishing it again with its
+//!   before its rotation. While the core is sealed, a task waits (unacknowledged) for the
+//!   unseal rather than being spent. A task that fails for a reason that may pass (the HSM
+//!   down or refusing, a fault in the core) is tried again after a pause, bounded by [`RETRY_PAUSE_MAX`], by publishing it again with its
 //!   attempt count; after `max_attempts`, or at once for a task that can never succeed
 //!   (unparseable, invalid names, another L1), it goes to the dead-letter queue with its reason.
 //! - *Lane 0.* Unlink tasks travel on their own queue, consumed on their own channel, so they
@@ -52,6 +53,8 @@ const RECONNECT_MAX: Duration = Duration::from_secs(30);
 /// The pause before a failed task is tried again: doubling from [`RETRY_PAUSE_FIRST`].
 const RETRY_PAUSE_FIRST: Duration = Duration::from_millis(500);
 const RETRY_PAUSE_MAX: Duration = Duration::from_secs(10);
+/// How often a task waiting for the core to be unsealed tries again.
+const SEALED_POLL: Duration = Duration::from_secs(1);
 /// How often the task queues' depth is read for `status`.
 const BACKLOG_EVERY: Duration = Duration::from_secs(5);
 /// Unlinks taken ahead at once on lane 0: each is quick, none waits on another.
@@ -317,7 +320,8 @@ async fn consume(
                     let (consumer, channel, queue) =
                         (Arc::clone(consumer), channel.clone(), queue.to_owned());
                     tokio::spawn(async move {
-                        if let Err(error) = handle(&consumer, &channel, &queue, lane, delivery).await
+                        if let Err(error) =
+                            handle(&consumer, &channel, &queue, lane, delivery).await
                         {
                             tracing::warn!(%error, "an unlink task's acknowledgement failed; it will be delivered again");
                         }
@@ -358,7 +362,7 @@ async fn handle(
         identity: format!("amqp:{}", consumer.config.username),
         task: Some(task_id.clone()),
     };
-    let outcome = consumer.core.run_task(caller.clone(), task).await;
+    let outcome = run_when_unsealed(&consumer.core, &caller, task).await;
     consumer.links.amqp_task(task_id.as_str(), kind);
     let mut result = ResultMessage {
         task_id: task_id.as_str(),
@@ -402,6 +406,29 @@ async fn handle(
     ack(&delivery).await
 }
 
+/// Runs `task`, waiting while the core is sealed: a sealed core is waiting for its operators,
+/// not failing, and a task (above all an unlink) must not be spent on it. The broker keeps the
+/// message unacknowledged meanwhile, and redelivers it if this process goes.
+async fn run_when_unsealed(
+    core: &Arc<Core>,
+    caller: &Caller,
+    task: Task,
+) -> Result<TaskOutcome, Error> {
+    let mut told = false;
+    loop {
+        match core.run_task(caller.clone(), task.clone()).await {
+            Err(Error::Sealed | Error::Uninitialized) => {
+                if !told {
+                    tracing::warn!(%caller, task = task.kind(), "orchestration task waits for the core to be unsealed");
+                    told = true;
+                }
+                tokio::time::sleep(SEALED_POLL).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 /// Reads a task: bounded, valid JSON of the schema, valid names, on the right lane.
 fn parse(data: &[u8], lane: Lane) -> Result<(TaskId, Task), String> {
     if data.len() > MAX_TASK_BYTES {
@@ -412,7 +439,7 @@ fn parse(data: &[u8], lane: Lane) -> Result<(TaskId, Task), String> {
     }
     let message: TaskMessage =
         serde_json::from_slice(data).map_err(|error| format!("not a task: {error}"))?;
-    let invalid = |error: Error| error.to_string();
+    let invalid = |error: Error| ErrorChain(&error).to_string();
     let (id, task) = match message {
         TaskMessage::LinkKey {
             task_id,
@@ -470,14 +497,12 @@ fn parse(data: &[u8], lane: Lane) -> Result<(TaskId, Task), String> {
     Ok((id, task))
 }
 
-/// Whether `error` may pass by itself (the core sealed, the HSM or the disk failing), so
+/// Whether `error` may pass by itself (the HSM or the disk failing, a fault in the core), so
 /// the task is worth trying again; a task refused for what it says never is.
 fn retryable(error: &Error) -> bool {
     matches!(
         error_reason(error),
-        ErrorReason::Sealed
-            | ErrorReason::Uninitialized
-            | ErrorReason::Hsm
+        ErrorReason::Hsm
             | ErrorReason::TenantUnavailable
             | ErrorReason::Internal
             | ErrorReason::Unspecified
@@ -516,7 +541,14 @@ async fn retry(
 ) -> Result<(), SessionError> {
     let mut headers = FieldTable::default();
     headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongUInt(attempt));
-    publish(channel, "", queue, &delivery.data, persistent().with_headers(headers)).await
+    publish(
+        channel,
+        "",
+        queue,
+        &delivery.data,
+        persistent().with_headers(headers),
+    )
+    .await
 }
 
 async fn dead_letter(
@@ -590,4 +622,82 @@ async fn publish(
 async fn ack(delivery: &Delivery) -> Result<(), SessionError> {
     delivery.ack(BasicAckOptions::default()).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(json: &str, lane: Lane) -> Result<(TaskId, Task), String> {
+        parse(json.as_bytes(), lane)
+    }
+
+    #[test]
+    fn each_task_type_reads() {
+        let (id, task) = parsed(
+            r#"{"type":"LINK_KEY","task_id":"t1","tenant":"acme","l1_label":"root"}"#,
+            Lane::Tasks,
+        )
+        .unwrap();
+        assert_eq!(id.as_str(), "t1");
+        assert_eq!(task.kind(), "LINK_KEY");
+        let (_, task) = parsed(
+            r#"{"type":"UNLINK_KEY","task_id":"t2","tenant":"acme"}"#,
+            Lane::Unlink,
+        )
+        .unwrap();
+        assert!(matches!(task, Task::Unlink { destroy: false, .. }));
+        for kind in ["CREATE_SERVICE", "ROTATE_SERVICE"] {
+            let json =
+                format!(r#"{{"type":"{kind}","task_id":"t3","tenant":"acme","service":"pay"}}"#);
+            assert_eq!(parsed(&json, Lane::Tasks).unwrap().1.kind(), kind);
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_a_task_is_refused_with_a_reason() {
+        let refused = |json: &str, lane| parsed(json, lane).unwrap_err();
+        assert!(refused("{not json", Lane::Tasks).starts_with("not a task"));
+        // A typo in a field name never passes silently.
+        assert!(
+            refused(
+                r#"{"type":"UNLINK_KEY","task_id":"t","tenant":"a","destory":true}"#,
+                Lane::Unlink
+            )
+            .contains("unknown field")
+        );
+        assert!(
+            refused(
+                r#"{"type":"UNLINK_KEY","task_id":"t","tenant":"a b"}"#,
+                Lane::Unlink
+            )
+            .contains("tenant id")
+        );
+        assert!(
+            refused(
+                r#"{"type":"UNLINK_KEY","task_id":"a/b","tenant":"a"}"#,
+                Lane::Unlink
+            )
+            .contains("task id")
+        );
+        assert!(
+            refused(
+                r#"{"type":"LINK_KEY","task_id":"t","tenant":"a","l1_label":"r"}"#,
+                Lane::Unlink
+            )
+            .contains("only UNLINK_KEY travels on lane 0")
+        );
+        let huge = format!(
+            r#"{{"type":"UNLINK_KEY","task_id":"t","tenant":"{}"}}"#,
+            "a".repeat(MAX_TASK_BYTES)
+        );
+        assert!(refused(&huge, Lane::Unlink).contains("at most"));
+    }
+
+    #[test]
+    fn retry_pauses_grow_and_are_bounded() {
+        assert_eq!(retry_pause(1), RETRY_PAUSE_FIRST);
+        assert_eq!(retry_pause(2), RETRY_PAUSE_FIRST * 2);
+        assert_eq!(retry_pause(99), RETRY_PAUSE_MAX);
+    }
 }

@@ -216,3 +216,42 @@ impl AmqpConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn amqp(url: &str) -> Result<(), ConfigError> {
+        let table = format!(
+            "url = {url:?}\nusername = \"core\"\npassword = {{ file = \"/etc/krypton/amqp.password\" }}\n"
+        );
+        toml::from_str::<AmqpConfig>(&table).unwrap().validate()
+    }
+
+    #[test]
+    fn a_broker_url_with_credentials_is_refused() {
+        assert!(amqp("amqps://broker.example:5671/%2f").is_ok());
+        assert!(amqp("amqp://127.0.0.1:5672/%2f").is_ok());
+        let error = amqp("amqp://core:secret@broker.example/%2f").unwrap_err();
+        assert!(error.to_string().contains("without credentials"), "{error}");
+        assert!(!error.to_string().contains("secret"), "{error}");
+        assert!(amqp("http://broker.example/").is_err());
+    }
+
+    #[test]
+    fn the_grpc_listener_needs_orchestrators() {
+        let table = r#"
+            listen = "127.0.0.1:7443"
+            orchestrators = []
+            [tls]
+            cert_chain = "/etc/krypton/c.pem"
+            private_key = "/etc/krypton/c.key"
+            client_ca = "/etc/krypton/ca.pem"
+        "#;
+        let error = toml::from_str::<GrpcConfig>(table)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(error.to_string().contains("orchestrators"), "{error}");
+    }
+}

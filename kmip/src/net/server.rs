@@ -125,9 +125,10 @@ async fn accept_failed(error: &io::Error) {
 /// takes down that connection only.
 fn reap(joined: Result<(), JoinError>) {
     if let Err(error) = joined
-        && error.is_panic() {
-            error!(%error, "connection task panicked");
-        }
+        && error.is_panic()
+    {
+        error!(%error, "connection task panicked");
+    }
 }
 
 /// Waits up to `grace` for every connection to finish, then cuts the rest.

@@ -112,12 +112,13 @@ impl Edit<'_> {
         let new = &request.new_attribute;
         let reference = new.reference();
         if let Some(current) = &request.current_attribute
-            && current.reference() != reference {
-                return Err(Refusal::new(
-                    ResultReason::InvalidField,
-                    "Modify Attribute changes an attribute's value, not which attribute it is",
-                ));
-            }
+            && current.reference() != reference
+        {
+            return Err(Refusal::new(
+                ResultReason::InvalidField,
+                "Modify Attribute changes an attribute's value, not which attribute it is",
+            ));
+        }
         let id = self.id.to_owned();
         self.apply(|attributes| {
             let at = match &request.current_attribute {

@@ -238,9 +238,10 @@ impl Payload for ModifyAttributeRequest {
     fn write(&self, b: &mut Builder, version: ProtocolVersion) {
         b.push_opt(Tag::UNIQUE_IDENTIFIER, self.unique_identifier.as_ref());
         if let Some(current) = self.current_attribute.as_ref()
-            && version.uses_tagged_attributes() {
-                push_attribute(b, current, None, version, Tag::CURRENT_ATTRIBUTE);
-            }
+            && version.uses_tagged_attributes()
+        {
+            push_attribute(b, current, None, version, Tag::CURRENT_ATTRIBUTE);
+        }
         push_attribute(
             b,
             &self.new_attribute,
