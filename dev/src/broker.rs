@@ -30,6 +30,7 @@ use serde::Deserialize;
 use tempfile::TempDir;
 
 use crate::Error;
+use crate::pki::{Ca, SERVER_NAMES, server_params};
 use crate::process::{Daemon, POLL, command_result, free_loopback_addr, run_bounded, share};
 use crate::vault_server::{
     Crashable, generated_password, make_private_dir, private_dir, require_package, write_private,
@@ -79,6 +80,8 @@ struct Node {
     name: String,
     dir: PathBuf,
     amqp: SocketAddr,
+    /// Its AMQP-over-TLS listener and the CA of its certificate, when it takes TLS.
+    tls: Option<(SocketAddr, PathBuf)>,
     dist_port: u16,
     epmd_port: u16,
 }
@@ -102,13 +105,29 @@ impl RabbitServer {
     /// Starts a broker in a new temporary directory, waiting until it takes connections and
     /// has finished starting.
     pub fn start() -> Result<Self, Error> {
+        Self::start_with(false)
+    }
+
+    /// As [`start`](Self::start), the broker also taking AMQP over TLS (`amqps://`) with a
+    /// certificate for `localhost` and `127.0.0.1` from a CA of its own ([`tls`](Self::tls)).
+    pub fn start_with_tls() -> Result<Self, Error> {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Result<Self, Error> {
         require_package(Path::new(RABBITMQ_SERVER), "rabbitmq-server")?;
         require_package(Path::new(EPMD), "erlang-base")?;
         let dir = private_dir("krypton-rabbit-")?;
+        let tls = if tls {
+            Some((free_loopback_addr()?, server_certificate(dir.path())?))
+        } else {
+            None
+        };
         let node = Node {
             name: node_name(),
             dir: dir.path().to_owned(),
             amqp: free_loopback_addr()?,
+            tls,
             dist_port: free_loopback_addr()?.port(),
             epmd_port: free_loopback_addr()?.port(),
         };
@@ -124,6 +143,14 @@ impl RabbitServer {
         };
         server.wait_ready()?;
         Ok(server)
+    }
+
+    /// Its `amqps://` listener and the CA file of its certificate, when it takes TLS.
+    pub fn tls(&self) -> Option<(SocketAddr, &Path)> {
+        self.node
+            .tls
+            .as_ref()
+            .map(|(addr, ca)| (*addr, ca.as_path()))
     }
 
     /// One broker for the whole test binary, started on first use.
@@ -236,10 +263,11 @@ impl Node {
     /// cookie and the user's password; returns the password's file.
     fn configure(&self) -> Result<PathBuf, Error> {
         let (password, password_file) = generated_password(&self.dir, "broker.password")?;
-        write_private(
-            &self.dir.join("rabbitmq.conf"),
-            config(self.amqp, &password).as_bytes(),
-        )?;
+        let mut conf = config(self.amqp, &password);
+        if let Some((addr, ca)) = &self.tls {
+            conf.push_str(&tls_config(*addr, ca, &self.dir));
+        }
+        write_private(&self.dir.join("rabbitmq.conf"), conf.as_bytes())?;
         write_private(&self.dir.join("enabled_plugins"), b"[].\n")?;
         // The cookie, a password of the Erlang distribution, is made before the broker starts:
         // a rabbitmqctl that found none would make one of its own and be refused.
@@ -345,6 +373,33 @@ fn config(amqp: SocketAddr, password: &str) -> String {
          log.console.level = info\n\
          log.console.use_colors = off\n"
     )
+}
+
+/// The broker's TLS listener: the server certificate [`server_certificate`] wrote in `dir`;
+/// clients are not asked for one (they log in with the password).
+fn tls_config(addr: SocketAddr, ca: &Path, dir: &Path) -> String {
+    format!(
+        "listeners.ssl.default = {addr}\n\
+         ssl_options.cacertfile = {}\n\
+         ssl_options.certfile = {}\n\
+         ssl_options.keyfile = {}\n\
+         ssl_options.verify = verify_none\n\
+         ssl_options.fail_if_no_peer_cert = false\n",
+        ca.display(),
+        dir.join("server.pem").display(),
+        dir.join("server.key").display()
+    )
+}
+
+/// A server certificate for `localhost` and `127.0.0.1` in `dir` (`server.pem`, `server.key`)
+/// from a CA of its own, whose certificate it returns (`ca.pem`).
+fn server_certificate(dir: &Path) -> Result<PathBuf, Error> {
+    let ca = Ca::new("krypton-dev broker CA").map_err(Error::Pki)?;
+    let params = server_params(&SERVER_NAMES).map_err(Error::Pki)?;
+    ca.issue(&params, dir, "server")?;
+    let ca_file = dir.join("ca.pem");
+    write_private(&ca_file, ca.pem().as_bytes())?;
+    Ok(ca_file)
 }
 
 /// Whether process `pid` runs: it exists, and is no zombie or one with threads still exiting.

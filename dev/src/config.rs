@@ -51,6 +51,9 @@ pub struct OrchestrationAmqp {
     pub url: String,
     pub username: String,
     pub password: Password,
+    /// For `amqps://`: the CA of the broker's certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_ca: Option<PathBuf>,
     pub task_queue: String,
     pub unlink_queue: String,
     pub results_exchange: String,

@@ -278,6 +278,7 @@ pub fn amqp_settings(broker: &crate::broker::RabbitServer) -> crate::config::Orc
         url: format!("amqp://{}/%2f", broker.addr()),
         username: crate::broker::BROKER_USER.to_owned(),
         password: crate::config::Password::File(broker.password_file().to_owned()),
+        server_ca: None,
         task_queue: TASK_QUEUE.to_owned(),
         unlink_queue: UNLINK_QUEUE.to_owned(),
         results_exchange: RESULTS_EXCHANGE.to_owned(),

@@ -33,7 +33,7 @@ use tonic::Code;
 
 const ALICE: &str = "app-alice";
 
-const TESTS: [(&str, Test); 5] = [
+const TESTS: [(&str, Test); 6] = [
     (
         "link_and_unlink_calls_drive_the_gateway_once_per_task",
         link_and_unlink_calls_drive_the_gateway_once_per_task,
@@ -53,6 +53,10 @@ const TESTS: [(&str, Test); 5] = [
     (
         "a_broker_killed_mid_stream_loses_no_task_and_repeats_none",
         a_broker_killed_mid_stream_loses_no_task_and_repeats_none,
+    ),
+    (
+        "tasks_travel_over_amqps_to_the_configured_ca",
+        tasks_travel_over_amqps_to_the_configured_ca,
     ),
 ];
 
@@ -389,12 +393,20 @@ impl Queues {
     }
 }
 
-/// A stack whose core takes tasks from `broker` on `queues`.
+/// A stack whose core takes tasks from `broker` on `queues`, over TLS if the broker takes it.
 fn on_broker(fixture: &Fixture, broker: &RabbitServer, queues: &Queues) -> Stack {
+    let (url, server_ca) = match broker.tls() {
+        Some((addr, ca)) => (
+            format!("amqps://localhost:{}/%2f", addr.port()),
+            Some(ca.to_owned()),
+        ),
+        None => (format!("amqp://{}/%2f", broker.addr()), None),
+    };
     let amqp = OrchestrationAmqp {
-        url: format!("amqp://{}/%2f", broker.addr()),
+        url,
         username: BROKER_USER.to_owned(),
         password: Password::File(broker.password_file().to_owned()),
+        server_ca,
         task_queue: queues.tasks.clone(),
         unlink_queue: queues.unlinks.clone(),
         results_exchange: queues.results.clone(),
@@ -583,4 +595,23 @@ fn a_broker_killed_mid_stream_loses_no_task_and_repeats_none(fixture: &Fixture) 
     // Every task acted exactly once: version 1 plus one per task, and the next is one more.
     let next = stack.core().ctl().rotate_service(tenant, service).unwrap();
     assert_eq!(next, 1 + TASKS + 1);
+}
+
+fn tasks_travel_over_amqps_to_the_configured_ca(fixture: &Fixture) {
+    let broker = RabbitServer::start_with_tls().unwrap();
+    let queues = Queues::named("tls");
+    let rt = runtime();
+    let plane = rt.block_on(governance_plane(&broker, &queues));
+    let stack = on_broker(fixture, &broker, &queues);
+    let alice = App::of(&stack, ALICE);
+    let uid = alice.create("over-amqps");
+    let unlink = json!({"type": "UNLINK_KEY", "task_id": "tls-unlink-1",
+                        "tenant": stack.config().tenant});
+    rt.block_on(publish(&plane, &queues.unlinks, &unlink));
+    let result = rt.block_on(next_result(&plane, &queues));
+    assert_eq!(result["status"], "changed", "{result}");
+    assert_refused_for_the_tenant(&alice, &uid);
+    // The core's link is the TLS one: its config names only the amqps:// URL.
+    let config = std::fs::read_to_string(stack.data_dir().join("core").join("core.toml")).unwrap();
+    assert!(config.contains("amqps://localhost:"), "{config}");
 }
