@@ -4,12 +4,15 @@
 //!
 //! On a shared vault a KMIP Get is two reads of the server (PostgreSQL or Redis): its record,
 //! and whether a shred notice of it is queued. On a small machine the server's per-request
-//! work, not the network, is what bounds Gets per second. So reads queue here, and a worker sends what has queued as one request (a single
-//! `SELECT` or one pipeline) while at most [`IN_FLIGHT`] are out: at one connection a read goes
-//! out alone, at once; under load the batches grow by themselves, and no read waits for a timer.
+//! work, not the network, is what bounds Gets per second. So under load reads queue here, and a
+//! worker sends what has queued as one request (a single `SELECT` or one pipeline) while at
+//! most [`IN_FLIGHT`] are out; the batches grow by themselves, and no read waits for a timer.
+//! A read that finds nothing queued and a round trip free goes out at once from its own task,
+//! without the queue's hand-offs: at one connection the batcher costs nothing.
 //! Nothing is cached: every read is answered by the server, after it was asked.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -31,10 +34,17 @@ pub(super) type Place = (String, String);
 /// whole (its error, as text, goes to every read in it).
 pub(super) type Answers<T> = Result<Vec<Result<T, VaultError>>, VaultError>;
 
+/// One round trip for a batch of places.
+type Fetch<T> =
+    Arc<dyn Fn(Vec<Place>) -> Pin<Box<dyn Future<Output = Answers<T>> + Send>> + Send + Sync>;
+
 /// The queue of reads answered by `T` and its worker. Cloned with the vault; the worker stops
 /// when the last clone is dropped.
 pub(super) struct ReadBatcher<T> {
     reads: mpsc::Sender<Read<T>>,
+    /// The round trips out, the worker's and the direct reads' together.
+    slots: Arc<Semaphore>,
+    fetch: Fetch<T>,
     /// What the reads are, for their errors.
     context: &'static str,
 }
@@ -43,6 +53,8 @@ impl<T> Clone for ReadBatcher<T> {
     fn clone(&self) -> Self {
         Self {
             reads: self.reads.clone(),
+            slots: Arc::clone(&self.slots),
+            fetch: Arc::clone(&self.fetch),
             context: self.context,
         }
     }
@@ -70,32 +82,54 @@ impl<T: Send + 'static> ReadBatcher<T> {
         F: Fn(Vec<Place>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Answers<T>> + Send + 'static,
     {
+        let fetch: Fetch<T> = Arc::new(move |places| Box::pin(fetch(places)));
+        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
         let (reads, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(work(queue, fetch, context));
-        Self { reads, context }
+        tokio::spawn(work(queue, Arc::clone(&fetch), Arc::clone(&slots), context));
+        Self {
+            reads,
+            slots,
+            fetch,
+            context,
+        }
     }
 
-    /// The answer for the owner's `id`, read in the next round trip.
+    /// The answer for the owner's `id`: read at once if nothing is queued and a round trip is
+    /// free, else in the next batch.
     pub(super) async fn get(&self, owner: &str, id: &str) -> Result<T, VaultError> {
+        let place = (owner.to_owned(), id.to_owned());
+        if self.reads.capacity() == QUEUE
+            && let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned()
+        {
+            let answers = (self.fetch)(vec![place]).await;
+            drop(slot);
+            return only(answers, self.context);
+        }
         let (answer, answered) = oneshot::channel();
-        let read = Read {
-            place: (owner.to_owned(), id.to_owned()),
-            answer,
-        };
+        let read = Read { place, answer };
         let stopped = || storage(self.context, "the vault's read queue stopped");
         self.reads.send(read).await.map_err(|_| stopped())?;
         answered.await.map_err(|_| stopped())?
     }
 }
 
+/// The one answer of a round trip for one place.
+fn only<T>(answers: Answers<T>, context: &'static str) -> Result<T, VaultError> {
+    let (reader, mut answered) = oneshot::channel();
+    deliver(vec![reader], answers, context);
+    // Delivered just above: the answer is there.
+    answered
+        .try_recv()
+        .map_err(|_| storage(context, "a read got no answer"))?
+}
+
 /// Takes what has queued whenever a round trip may go out, and sends it.
-async fn work<T, F, Fut>(mut queue: mpsc::Receiver<Read<T>>, fetch: F, context: &'static str)
-where
-    T: Send + 'static,
-    F: Fn(Vec<Place>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Answers<T>> + Send + 'static,
-{
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+async fn work<T: Send + 'static>(
+    mut queue: mpsc::Receiver<Read<T>>,
+    fetch: Fetch<T>,
+    slots: Arc<Semaphore>,
+    context: &'static str,
+) {
     loop {
         // A free slot first: the reads that arrive meanwhile join the next batch.
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {

@@ -505,8 +505,7 @@ async fn read_records(client: Object, places: Vec<Place>) -> Answers<Option<Reco
     let rows = select_places(
         &client,
         "reading records",
-        "SELECT owner, id, record FROM krypton_vault_records \
-         WHERE (owner, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        "SELECT owner, id, record FROM krypton_vault_records",
         &places,
     )
     .await?;
@@ -530,8 +529,7 @@ async fn read_shreds_pending(client: Object, places: Vec<Place>) -> Answers<bool
     let rows = select_places(
         &client,
         "reading shred notices",
-        "SELECT owner, id FROM krypton_vault_shreds \
-         WHERE (owner, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        "SELECT owner, id FROM krypton_vault_shreds",
         &places,
     )
     .await?;
@@ -542,7 +540,8 @@ async fn read_shreds_pending(client: Object, places: Vec<Place>) -> Answers<bool
         .collect())
 }
 
-/// The rows `select` finds for `places`, passed as two arrays (owners, ids).
+/// The rows `select` (a `SELECT … FROM` without its `WHERE`) finds at `places`: one place by
+/// its key, as a lone read at one connection is; several passed as two arrays (owners, ids).
 async fn select_places(
     client: &Object,
     context: &'static str,
@@ -550,15 +549,24 @@ async fn select_places(
     places: &[Place],
 ) -> Result<Vec<tokio_postgres::Row>, VaultError> {
     let failed = |source| storage(context, source);
-    let select = client.prepare_cached(select).await.map_err(failed)?;
+    if let [(owner, id)] = places {
+        let one = client
+            .prepare_cached(&format!("{select} WHERE owner = $1 AND id = $2"))
+            .await
+            .map_err(failed)?;
+        return client.query(&one, &[owner, id]).await.map_err(failed);
+    }
+    let many = client
+        .prepare_cached(&format!(
+            "{select} WHERE (owner, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
+        ))
+        .await
+        .map_err(failed)?;
     let (owners, ids): (Vec<&str>, Vec<&str>) = places
         .iter()
         .map(|(owner, id)| (owner.as_str(), id.as_str()))
         .unzip();
-    client
-        .query(&select, &[&owners, &ids])
-        .await
-        .map_err(failed)
+    client.query(&many, &[&owners, &ids]).await.map_err(failed)
 }
 
 /// Writes `record` over the stored one in `tx` if that is still at `record.revision`, with the
