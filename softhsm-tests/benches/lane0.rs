@@ -92,39 +92,24 @@ async fn bench(stack: &Stack, broker: &RabbitServer) {
     let l1 = &stack.config().hsm.l1_label;
     let (tenant, service) = (&stack.config().tenant, &stack.config().service);
 
-    // 1. Link tasks per second: queued, then drained.
-    let started = Instant::now();
-    for n in 0..LINKS {
-        let task = json!({"type": "LINK_KEY", "task_id": format!("link-{n}"),
-                          "tenant": format!("bench-{n}"), "l1_label": l1});
-        plane
-            .publish(&amqp.task_queue, task.to_string().as_bytes())
-            .await
-            .unwrap();
-    }
-    drain(&plane, seen, LINKS).await;
-    let elapsed = started.elapsed();
-    println!(
-        "link tasks: {LINKS} new tenants in {:.2} s = {:.0} tasks/s (published and drained)",
-        elapsed.as_secs_f64(),
-        LINKS as f64 / elapsed.as_secs_f64()
-    );
-    let started = Instant::now();
-    for n in 0..LINKS {
-        let task = json!({"type": "CREATE_SERVICE", "task_id": format!("svc-{n}"),
-                          "tenant": format!("bench-{n}"), "service": "svc"});
-        plane
-            .publish(&amqp.task_queue, task.to_string().as_bytes())
-            .await
-            .unwrap();
-    }
-    drain(&plane, seen, LINKS).await;
-    let elapsed = started.elapsed();
-    println!(
-        "service tasks: {LINKS} creates in {:.2} s = {:.0} tasks/s",
-        elapsed.as_secs_f64(),
-        LINKS as f64 / elapsed.as_secs_f64()
-    );
+    // 1. Tasks per second: queued, then drained.
+    let links = (0..LINKS).map(|n| {
+        json!({"type": "LINK_KEY", "task_id": format!("link-{n}"),
+               "tenant": format!("bench-{n}"), "l1_label": l1})
+    });
+    timed(
+        &plane,
+        &amqp.task_queue,
+        seen,
+        "link tasks (new tenants)",
+        links,
+    )
+    .await;
+    let services = (0..LINKS).map(|n| {
+        json!({"type": "CREATE_SERVICE", "task_id": format!("svc-{n}"),
+               "tenant": format!("bench-{n}"), "service": "svc"})
+    });
+    timed(&plane, &amqp.task_queue, seen, "service creates", services).await;
 
     // 2. The kill switch behind a backlog.
     let mut app = App::connect(stack).await;
@@ -175,6 +160,32 @@ async fn bench(stack: &Stack, broker: &RabbitServer) {
         latencies[0].as_secs_f64() * 1e3,
         latencies[ROUNDS / 2].as_secs_f64() * 1e3,
         latencies[ROUNDS - 1].as_secs_f64() * 1e3,
+    );
+}
+
+/// Publishes `tasks` to `queue`, waits for all their results, and prints the rate.
+async fn timed(
+    plane: &TaskBroker,
+    queue: &str,
+    seen: &str,
+    what: &str,
+    tasks: impl Iterator<Item = Value>,
+) {
+    let started = Instant::now();
+    let mut count = 0;
+    for task in tasks {
+        plane
+            .publish(queue, task.to_string().as_bytes())
+            .await
+            .unwrap();
+        count += 1;
+    }
+    drain(plane, seen, count).await;
+    let elapsed = started.elapsed();
+    println!(
+        "{what}: {count} in {:.2} s = {:.0} tasks/s (published and drained)",
+        elapsed.as_secs_f64(),
+        count as f64 / elapsed.as_secs_f64()
     );
 }
 
