@@ -12,6 +12,7 @@
 //! under a key derived from the master key; the master key itself exists only in guarded
 //! memory, and only while the core is unsealed.
 
+mod admitted;
 mod audit;
 mod backup;
 mod caller;

@@ -6,15 +6,14 @@
 //! and a permit comes back when its connection closes.
 
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::{Connected, UdsConnectInfo};
+
+use crate::admitted::Admitted;
 
 /// The accepted connections of `listener`, never more than `max` open at once. Accepting stops
 /// when the stream is dropped (the server has shut down).
@@ -43,9 +42,9 @@ async fn accept(
             accepted = listener.accept() => accepted,
             () = send.closed() => return,
         };
-        let connection = accepted.map(|(stream, _)| CappedStream {
-            stream,
-            _permit: permit,
+        let connection = accepted.map(|(stream, _)| {
+            let peer = stream.connect_info();
+            Admitted::new(stream, peer, permit)
         });
         if send.send(connection).await.is_err() {
             return;
@@ -53,49 +52,9 @@ async fn accept(
     }
 }
 
-/// A control connection holding its permit until it is dropped.
-#[derive(Debug)]
-pub(crate) struct CappedStream {
-    stream: UnixStream,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Connected for CappedStream {
-    type ConnectInfo = UdsConnectInfo;
-
-    /// The peer's credentials, which the audit log records for every control request.
-    fn connect_info(&self) -> Self::ConnectInfo {
-        self.stream.connect_info()
-    }
-}
-
-impl AsyncRead for CappedStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for CappedStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-}
+/// A control connection holding its permit until it is dropped, with the peer's credentials,
+/// which the audit log records for every control request.
+pub(crate) type CappedStream = Admitted<UnixStream, UdsConnectInfo>;
 
 #[cfg(test)]
 mod tests {

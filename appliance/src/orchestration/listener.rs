@@ -8,20 +8,18 @@
 
 use std::collections::HashSet;
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use kmip::net::{IdentitySource, PeerIdentity};
 use rustls::ServerConfig;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::server::Connected;
+
+use crate::admitted::Admitted;
 
 /// How long a client has to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,12 +31,7 @@ const READY_QUEUE: usize = 16;
 pub(super) struct Orchestrator(pub(super) Arc<str>);
 
 /// An authenticated orchestrator's connection; its place is freed when it closes.
-#[derive(Debug)]
-pub(super) struct OrchestratorStream {
-    tls: TlsStream<TcpStream>,
-    orchestrator: Orchestrator,
-    _place: OwnedSemaphorePermit,
-}
+pub(super) type OrchestratorStream = Admitted<TlsStream<TcpStream>, Orchestrator>;
 
 /// What the listener needs to admit a connection.
 #[derive(Debug, Clone)]
@@ -91,7 +84,7 @@ async fn accept_loop(
         tokio::spawn(async move {
             match authenticate(&acceptor, &admission, tcp, place).await {
                 Ok(stream) => {
-                    tracing::info!(%remote, orchestrator = %stream.orchestrator.0, "orchestrator connected");
+                    tracing::info!(%remote, orchestrator = %stream.peer().0, "orchestrator connected");
                     // The server gone: the connection is dropped with the send.
                     let _ = ready.send(Ok(stream)).await;
                 }
@@ -125,57 +118,9 @@ async fn authenticate(
     if !admission.orchestrators.contains(identity.name()) {
         return Err(format!("{identity} is not an orchestrator"));
     }
-    Ok(OrchestratorStream {
+    Ok(Admitted::new(
         tls,
-        orchestrator: Orchestrator(identity.name().into()),
-        _place: place,
-    })
-}
-
-impl Connected for OrchestratorStream {
-    type ConnectInfo = Orchestrator;
-
-    fn connect_info(&self) -> Orchestrator {
-        self.orchestrator.clone()
-    }
-}
-
-impl AsyncRead for OrchestratorStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tls).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for OrchestratorStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tls).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tls).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tls).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tls).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.tls.is_write_vectored()
-    }
+        Orchestrator(identity.name().into()),
+        place,
+    ))
 }
