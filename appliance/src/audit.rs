@@ -67,6 +67,14 @@ pub(crate) enum Operation {
     ServiceRotate,
     /// A tenant's services were listed.
     ServiceList,
+    /// A decrypt-only version of a service key was retired.
+    ServiceVersionRetire,
+    /// A retired version of a service key was reinstated (decrypt-only again).
+    ServiceVersionReinstate,
+    /// A retired version of a service key was destroyed.
+    ServiceVersionDestroy,
+    /// A tenant's L2 was moved under another L1.
+    TenantMoveL1,
     /// The orchestrator read the actual state of the tenants.
     StateRead,
     /// The orchestrator applied a desired state: its generation is recorded.
@@ -96,6 +104,10 @@ impl Operation {
             Self::ServiceCreate => "service-create",
             Self::ServiceRotate => "service-rotate",
             Self::ServiceList => "service-list",
+            Self::ServiceVersionRetire => "service-version-retire",
+            Self::ServiceVersionReinstate => "service-version-reinstate",
+            Self::ServiceVersionDestroy => "service-version-destroy",
+            Self::TenantMoveL1 => "tenant-move-l1",
             Self::StateRead => "state-read",
             Self::DesiredStateApply => "desired-state-apply",
         }

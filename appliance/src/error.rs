@@ -23,7 +23,9 @@ use crate::store::Column;
 ///   [`PermissionDenied`](Error::PermissionDenied), [`InvalidName`](Error::InvalidName),
 ///   [`TenantNotFound`](Error::TenantNotFound), [`TenantLinked`](Error::TenantLinked),
 ///   [`L1Mismatch`](Error::L1Mismatch), [`ServiceNotFound`](Error::ServiceNotFound),
-///   [`ServiceExists`](Error::ServiceExists), [`HsmNotConfigured`](Error::HsmNotConfigured),
+///   [`ServiceExists`](Error::ServiceExists), [`VersionNotFound`](Error::VersionNotFound),
+///   [`VersionChangeRefused`](Error::VersionChangeRefused),
+///   [`HsmNotConfigured`](Error::HsmNotConfigured),
 ///   [`StaleGeneration`](Error::StaleGeneration);
 /// - **a tenant's keys** out of reach: [`TenantUnavailable`](Error::TenantUnavailable) (unlinked,
 ///   or its L1 refused by the HSM), [`Hsm`](Error::Hsm) (the HSM failed a link);
@@ -119,6 +121,35 @@ pub enum Error {
         tenant: TenantId,
         /// The service name.
         service: String,
+    },
+
+    /// The service key has no such version.
+    #[error("service {tenant}/{service} has no version {version}")]
+    VersionNotFound {
+        /// The tenant.
+        tenant: TenantId,
+        /// The service name.
+        service: String,
+        /// The version asked for.
+        version: u32,
+    },
+
+    /// A change that does not apply to the version's state: retiring the active version,
+    /// destroying one not retired, reinstating one not retired.
+    #[error(
+        "version {version} of {tenant}/{service} is {state}: it cannot be {change}d (the active version is rotated away first; only a retired version is reinstated or destroyed)"
+    )]
+    VersionChangeRefused {
+        /// The tenant.
+        tenant: TenantId,
+        /// The service name.
+        service: String,
+        /// The version.
+        version: u32,
+        /// Its state.
+        state: &'static str,
+        /// The change asked for.
+        change: &'static str,
     },
 
     /// `service create` for a service that exists.
@@ -321,6 +352,18 @@ pub enum RequestError {
     /// A data key (L4) its gateway destroyed: its wrapped copies never unwrap again.
     #[error("data key {0} was destroyed")]
     Shredded(String),
+
+    /// A wrapped data key under a version of its service key that was retired or destroyed:
+    /// it is refused wherever the blob comes from.
+    #[error("the wrapped key is under version {version} of {l3}, which is {state}")]
+    VersionClosed {
+        /// The service key, `l3/<tenant>/<service>`.
+        l3: String,
+        /// The version the blob names.
+        version: u32,
+        /// `retired` or `destroyed`.
+        state: &'static str,
+    },
 
     /// The core failed beneath the request: sealed, the tenant unavailable, the store.
     #[error(transparent)]

@@ -24,6 +24,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
+use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use memsec::Prot;
@@ -154,6 +155,11 @@ impl SecretKey {
         // SAFETY: the key is initialised and lives as long as `self`; its page is readable while
         // `_exposure` lives, and nothing writes to it while `&self` exists.
         f(unsafe { self.key.as_ref() })
+    }
+
+    /// Whether `other` holds the same key, compared in constant time.
+    pub(crate) fn same_as(&self, other: &SecretKey) -> bool {
+        self.expose(|a| other.expose(|b| verify_slices_are_equal(a, b).is_ok()))
     }
 
     fn allocate(when_idle: WhenIdle) -> Result<Self, SecretError> {

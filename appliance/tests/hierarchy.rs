@@ -675,7 +675,10 @@ fn the_core_answers_what_it_offers_batch_by_batch(hsm: &SoftHsm) -> Result<(), F
         // Every listed operation reaches its handler: the gateway's own wrap and unwrap, the
         // registry's for an application (at 2.0, which defines all of them).
         for &operation in &offer.operations {
-            let for_gateway = matches!(operation, Operation::Encrypt | Operation::Decrypt);
+            let for_gateway = matches!(
+                operation,
+                Operation::Encrypt | Operation::Decrypt | Operation::Rewrap
+            );
             let (mut header, id) = if for_gateway {
                 (v1_4(), "l3/beta/svc")
             } else {

@@ -143,6 +143,15 @@ pub struct GatewayToml {
     pub identities: BTreeMap<String, Mapping>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub telemetry: Option<Telemetry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewrap: Option<Rewrap>,
+}
+
+/// The gateway's `[rewrap]`: the background re-wrap under the active service key version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rewrap {
+    pub records_per_second: u32,
+    pub rescan_interval_secs: u64,
 }
 
 /// `[telemetry]`: metrics, liveness and readiness over HTTP.

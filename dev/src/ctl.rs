@@ -280,6 +280,58 @@ impl Ctl {
             })
     }
 
+    /// Retires version `version` of `service` of `tenant` (`change` "retire"), reinstates it
+    /// ("reinstate") or destroys it ("destroy-version"); returns the service's versions as
+    /// `(version, state)`.
+    pub fn change_version(
+        &self,
+        tenant: &str,
+        service: &str,
+        version: u32,
+        change: &str,
+    ) -> Result<Vec<(u64, String)>, Error> {
+        let version = version.to_string();
+        let mut command = vec!["service", change, tenant, service, "--version", &version];
+        if change == "destroy-version" {
+            command.push("--yes");
+        }
+        let args: Vec<&OsStr> = command.iter().map(AsRef::as_ref).collect();
+        let answer = self.run(&args)?;
+        Ok(versions_of(&answer))
+    }
+
+    /// The versions of `service` of `tenant` and their states, as `kryptonctl service list`
+    /// reports them.
+    pub fn service_versions(
+        &self,
+        tenant: &str,
+        service: &str,
+    ) -> Result<Vec<(u64, String)>, Error> {
+        let answer = self.run(&["service".as_ref(), "list".as_ref(), tenant.as_ref()])?;
+        Ok(answer["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|entry| entry["service"] == service)
+            .map(versions_of)
+            .unwrap_or_default())
+    }
+
+    /// Moves `tenant` to the L1 labelled `l1_label`.
+    pub fn move_l1(&self, tenant: &str, l1_label: &str) -> Result<(), Error> {
+        let command = ["tenant", "move-l1", tenant, "--l1", l1_label];
+        self.run(&command.map(AsRef::as_ref)).map(drop)
+    }
+
+    /// The label of `tenant`'s L1, as `kryptonctl tenant list` reports it.
+    pub fn tenant_l1(&self, tenant: &str) -> Result<Option<String>, Error> {
+        let answer = self.run(&["tenant".as_ref(), "list".as_ref()])?;
+        let tenants = answer["tenants"].as_array().into_iter().flatten();
+        Ok(tenants
+            .filter(|entry| entry["tenant"] == tenant)
+            .find_map(|entry| entry["l1_label"].as_str().map(str::to_owned)))
+    }
+
     /// The whole `kryptonctl --json status` document.
     pub fn status_document(&self) -> Result<Value, Error> {
         self.run(&["status".as_ref()])
@@ -349,4 +401,14 @@ fn failure(stderr: &str) -> (String, String) {
         (Some(reason), Some(message)) => (reason, message),
         _ => ("unknown".to_owned(), stderr.trim().to_owned()),
     }
+}
+
+/// The `(version, state)` pairs of a service as `kryptonctl --json` prints it.
+fn versions_of(service: &Value) -> Vec<(u64, String)> {
+    service["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| Some((v["version"].as_u64()?, v["state"].as_str()?.to_owned())))
+        .collect()
 }

@@ -87,3 +87,16 @@ pub fn value(samples: &[Sample], metric: &str, labels: &[(&str, &str)]) -> Optio
             Value::Summary(_) => f64::NAN,
         })
 }
+
+/// The sum of `metric` over all its label sets (counters and gauges), 0 if none is reported.
+#[must_use]
+pub fn sum(samples: &[Sample], metric: &str) -> f64 {
+    samples
+        .iter()
+        .filter(|sample| sample.metric == metric)
+        .map(|sample| match &sample.value {
+            Value::Counter(value) | Value::Gauge(value) | Value::Untyped(value) => *value,
+            Value::Histogram(_) | Value::Summary(_) => 0.0,
+        })
+        .sum()
+}

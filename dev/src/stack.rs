@@ -13,8 +13,8 @@ use tempfile::TempDir;
 use crate::Error;
 use crate::config::{
     self, AllowedGateway, ClientTls, CoreKmip, CoreOrchestration, GatewayCore, GatewayToml,
-    Hardening, Mapping, OrchestrationAmqp, OrchestrationGrpc, Password, ServerTls, Telemetry,
-    Vault,
+    Hardening, Mapping, OrchestrationAmqp, OrchestrationGrpc, Password, Rewrap, ServerTls,
+    Telemetry, Vault,
 };
 use crate::core::{Ceremony, Core, Listeners, share_files};
 use crate::pki::{self, DevPki, GATEWAY_IDENTITY, ORCHESTRATOR_IDENTITY, SERVER_NAMES};
@@ -54,6 +54,8 @@ pub struct StackConfig {
     pub orchestration: bool,
     /// A broker the core takes orchestration tasks from.
     pub amqp: Option<OrchestrationAmqp>,
+    /// The gateways' `[rewrap]`; `None`: its defaults.
+    pub rewrap: Option<Rewrap>,
 }
 
 /// The vault of the stack's gateway, and of every other gateway started on it.
@@ -99,6 +101,7 @@ impl StackConfig {
             telemetry: true,
             orchestration: false,
             amqp: None,
+            rewrap: None,
         }
     }
 }
@@ -613,6 +616,7 @@ fn start_gateway(
         },
         identities,
         telemetry: config.telemetry.then_some(Telemetry { listen: telemetry }),
+        rewrap: config.rewrap,
     };
     let config_file = dir.join(format!("{name}.toml"));
     config::write(&config_file, "gateway.toml", &toml)?;

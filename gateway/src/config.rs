@@ -80,6 +80,9 @@ pub struct Config {
     vault: VaultConfig,
     #[serde(default)]
     keys: KeyLimits,
+    /// `[rewrap]`: the background re-wrap of records under older service key versions.
+    #[serde(default)]
+    rewrap: RewrapConfig,
     /// `[hardening]`: process hardening applied before the vault is opened.
     #[serde(default)]
     hardening: Hardening,
@@ -253,6 +256,29 @@ impl From<KeyLimits> for kmip::objects::AttributeLimits {
     }
 }
 
+/// `[rewrap]`: how the gateway brings its records under the active version of their service
+/// key in the background (see `rewrap.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RewrapConfig {
+    /// Off: records stay under the version that wrapped them until a Get of a format 1 blob.
+    pub enabled: bool,
+    /// The most records per second sent to the core for re-wrapping.
+    pub records_per_second: u32,
+    /// How often a pass walks the vault when no rotation was seen meanwhile.
+    pub rescan_interval_secs: u64,
+}
+
+impl Default for RewrapConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            records_per_second: 1000,
+            rescan_interval_secs: 3600,
+        }
+    }
+}
+
 fn default_listen() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, KMIP_PORT))
 }
@@ -314,6 +340,18 @@ impl Config {
             self.keys.max_locate_items,
             1,
             1_000_000,
+        )?;
+        require_range(
+            "rewrap.records_per_second",
+            self.rewrap.records_per_second,
+            1,
+            1_000_000,
+        )?;
+        require_range(
+            "rewrap.rescan_interval_secs",
+            self.rewrap.rescan_interval_secs,
+            10,
+            7 * 24 * 3600,
         )?;
         self.validate_identities()
     }
@@ -377,6 +415,12 @@ impl Config {
         self.telemetry.as_ref()
     }
 
+    /// How records are re-wrapped under the active versions of their service keys.
+    #[must_use]
+    pub fn rewrap(&self) -> RewrapConfig {
+        self.rewrap
+    }
+
     /// Bounds on keys' attributes and on Locate.
     #[must_use]
     pub fn keys(&self) -> KeyLimits {
@@ -409,6 +453,7 @@ impl Config {
             ("[core]", self.core != next.core),
             ("[vault]", self.vault != next.vault),
             ("[keys]", self.keys != next.keys),
+            ("[rewrap]", self.rewrap != next.rewrap),
             ("[hardening]", self.hardening != next.hardening),
             ("[telemetry]", self.telemetry != next.telemetry),
         ]

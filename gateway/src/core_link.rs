@@ -12,6 +12,13 @@
 //!   data; the response's Data is the L4.
 //! - **shred** = Destroy of `l4/<tenant>/<service>/<the additional data in hex>`: the core
 //!   records the L4 as destroyed and refuses every later unwrap of a blob bound to it.
+//! - **rewrap** = Krypton's vendor extension Rewrap ([`kmip::RewrapRequest`]) with the L3's
+//!   identifier, the blob and the same additional data, several to a message: the core gives
+//!   back the blob under the L3's active version, the L4 never leaving it.
+//!
+//! Every blob the core hands back names the L3 version that wrapped it (its bytes 1 to 4); the
+//! link remembers the newest version seen per L3 ([`CoreLink::active_versions`]), which tells
+//! the re-wrap ([`crate::rewrap`]) that a service key was rotated and which records are behind.
 //!
 //! The core binds the tenant and service of the L3 and the owner and identifier into the blob,
 //! so a blob moved or copied to another owner's or another key's record, or pointed at another
@@ -19,15 +26,18 @@
 //! core is down a call fails as soon as the connection does, so Create and Get fail closed at
 //! once, and the next call dials again: the link recovers by itself.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use kmip::net::{NetError, Pool};
 use kmip::{
     BlockCipherMode, CryptographicParameters, DecryptRequest, DestroyRequest, EncryptRequest,
     EncryptResponse, Item, ProtocolVersion, RequestBatchItem, RequestHeader, RequestMessage,
-    ResponseMessage, ResponsePayload, ResultReason, ResultStatus, SecretBytes, Tag, TypedRequest,
+    ResponseBatchItem, ResponseMessage, ResponsePayload, ResultReason, ResultStatus, RewrapRequest,
+    SecretBytes, Tag, TypedRequest,
 };
+use tokio::sync::Notify;
 
 use kmip::objects::WrapBinding;
 use kmip::objects::wrap_binding::InvalidBinding;
@@ -47,6 +57,48 @@ const MAX_WRAPPED_LEN: usize = 1024;
 #[derive(Debug)]
 pub struct CoreLink {
     pool: Pool,
+    versions: ActiveVersions,
+}
+
+/// The newest version of each L3 the core has wrapped under, as its blobs say.
+#[derive(Debug, Default)]
+pub(crate) struct ActiveVersions {
+    newest: Mutex<HashMap<L3Ref, u32>>,
+    /// Woken when an L3's newest version goes up: it was rotated.
+    rotated: Notify,
+}
+
+impl ActiveVersions {
+    /// Notes that the core wrapped `wrapped` under `l3` just now.
+    fn saw(&self, l3: &L3Ref, wrapped: &WrappedKey) {
+        let Some(version) = wrapped.l3_version() else {
+            return;
+        };
+        let mut newest = self.newest.lock().unwrap_or_else(PoisonError::into_inner);
+        let known = newest.entry(l3.clone()).or_insert(0);
+        if version > *known {
+            let rotated = *known != 0;
+            *known = version;
+            drop(newest);
+            if rotated {
+                self.rotated.notify_one();
+            }
+        }
+    }
+
+    /// The newest version of `l3` seen, if any.
+    pub(crate) fn newest(&self, l3: &L3Ref) -> Option<u32> {
+        self.newest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(l3)
+            .copied()
+    }
+
+    /// Resolves once some L3's newest version went up after having been seen.
+    pub(crate) async fn rotated(&self) {
+        self.rotated.notified().await;
+    }
 }
 
 /// Why a call to the core failed.
@@ -95,7 +147,15 @@ impl CoreLink {
             tls,
             config.limits.clone(),
         )?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            versions: ActiveVersions::default(),
+        })
+    }
+
+    /// The newest version of each L3 the core wrapped under, as far as this link saw.
+    pub(crate) fn active_versions(&self) -> &ActiveVersions {
+        &self.versions
     }
 
     /// Wraps L4 `key`, `owner`'s key `id`, under `l3`.
@@ -106,12 +166,63 @@ impl CoreLink {
         id: &str,
         key: &SecretBytes,
     ) -> Result<WrappedKey, CoreError> {
-        match self.exchange(wrap_request(l3, owner, id, key)?).await? {
-            ResponsePayload::Encrypt(response) => wrapped_blob(response),
-            _ => Err(CoreError::Contract(
-                "Encrypt answered with another operation",
-            )),
+        let wrapped = match self.exchange(wrap_request(l3, owner, id, key)?).await? {
+            ResponsePayload::Encrypt(response) => wrapped_blob(response)?,
+            _ => {
+                return Err(CoreError::Contract(
+                    "Encrypt answered with another operation",
+                ));
+            }
+        };
+        self.versions.saw(l3, &wrapped);
+        Ok(wrapped)
+    }
+
+    /// Has the core wrap each record's key again under the active version of its L3, in one
+    /// message: one answer per record, in order. A blob already under the active version comes
+    /// back unchanged.
+    pub(crate) async fn rewrap(
+        &self,
+        records: &[(&L3Ref, &str, &str, &WrappedKey)],
+    ) -> Result<Vec<Result<WrappedKey, CoreError>>, CoreError> {
+        let mut items = Vec::with_capacity(records.len());
+        for &(l3, owner, id, wrapped) in records {
+            items.push(RequestBatchItem::new(RewrapRequest {
+                unique_identifier: Some(l3.unique_identifier().into()),
+                data: wrapped.as_bytes().to_vec(),
+                authenticated_encryption_additional_data: Some(binding(owner, id)?),
+            }));
         }
+        let request = RequestMessage {
+            header: RequestHeader::new(LINK_VERSION),
+            batch_items: items,
+        }
+        .to_item();
+        let response = self.call(&request).await?;
+        let response = ResponseMessage::from_item(&response).map_err(CoreError::Decode)?;
+        if response.batch_items.len() != records.len() {
+            return Err(CoreError::Contract(
+                "the answer has another number of batch items than the request",
+            ));
+        }
+        let answers = response
+            .batch_items
+            .into_iter()
+            .zip(records)
+            .map(|(item, &(l3, ..))| {
+                let wrapped = match item_payload(item)? {
+                    ResponsePayload::Rewrap(response) => checked_blob(response.data)?,
+                    _ => {
+                        return Err(CoreError::Contract(
+                            "Rewrap answered with another operation",
+                        ));
+                    }
+                };
+                self.versions.saw(l3, &wrapped);
+                Ok(wrapped)
+            })
+            .collect();
+        Ok(answers)
     }
 
     /// Unwraps `owner`'s key `id` from `wrapped`, under `l3`.
@@ -236,12 +347,17 @@ fn wrapped_blob(response: EncryptResponse) -> Result<WrappedKey, CoreError> {
             "Encrypt returned the IV or tag apart from the wrapped blob",
         ));
     }
-    if response.data.is_empty() || response.data.len() > MAX_WRAPPED_LEN {
+    checked_blob(response.data)
+}
+
+/// `data` as a wrapped blob, if its size is possible.
+fn checked_blob(data: Vec<u8>) -> Result<WrappedKey, CoreError> {
+    if data.is_empty() || data.len() > MAX_WRAPPED_LEN {
         return Err(CoreError::Contract(
             "the wrapped blob has an impossible size",
         ));
     }
-    Ok(WrappedKey::new(response.data))
+    Ok(WrappedKey::new(data))
 }
 
 /// A one-operation request of the gateway's own, in the link's version.
@@ -257,6 +373,11 @@ fn link_request(payload: impl TypedRequest) -> Item {
 fn only_payload(response: ResponseMessage) -> Result<ResponsePayload, CoreError> {
     let [item] = <[_; 1]>::try_from(response.batch_items)
         .map_err(|_| CoreError::Contract("the answer has more than one batch item"))?;
+    item_payload(item)
+}
+
+/// The payload of `item`, if it succeeded.
+fn item_payload(item: ResponseBatchItem) -> Result<ResponsePayload, CoreError> {
     match (item.result_status, item.payload) {
         (ResultStatus::Success, Some(payload)) => Ok(payload),
         (ResultStatus::Success, None) => Err(CoreError::Contract("success without a payload")),

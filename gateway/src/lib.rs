@@ -24,6 +24,7 @@ mod forward;
 mod health;
 mod operations;
 mod principal;
+mod rewrap;
 mod server;
 mod service;
 mod shredding;
@@ -34,7 +35,8 @@ use kmip::objects::{attribute_policy, lifecycle, metadata, refusal};
 
 pub use check::check;
 pub use config::{
-    Config, CoreConfig, DEFAULT_CONFIG_PATH, KMIP_PORT, KeyLimits, ServerVaultConfig, VaultConfig,
+    Config, CoreConfig, DEFAULT_CONFIG_PATH, KMIP_PORT, KeyLimits, RewrapConfig, ServerVaultConfig,
+    VaultConfig,
 };
 pub use copy::{CopyError, CopyReport, copy, copy_between};
 pub use core_link::{CoreError, CoreLink};

@@ -83,6 +83,12 @@ impl Tenancy {
         }
     }
 
+    /// Whether some identity of this tenancy uses `l3`.
+    #[must_use]
+    pub fn serves(&self, l3: &L3Ref) -> bool {
+        self.identities.values().any(|mine| mine == l3)
+    }
+
     /// The principal for `identity`, or `None` if the identity is not configured.
     #[must_use]
     pub fn principal<'a>(&'a self, identity: &'a str) -> Option<Principal<'a>> {

@@ -15,7 +15,7 @@ use krypton_service::telemetry::Telemetry;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use crate::config::{Config, VaultConfig};
+use crate::config::{Config, RewrapConfig, VaultConfig};
 use crate::core_link::CoreLink;
 use crate::error::{Error, ErrorChain};
 use crate::principal::Tenancy;
@@ -38,6 +38,8 @@ struct Endpoint {
     tls_reload: TlsReload,
     identity_source: IdentitySource,
     limits: ServerLimits,
+    /// The background re-wrap's settings.
+    rewrap: RewrapConfig,
     /// The configuration file to read again on SIGHUP, and the signal's stream.
     reload: Option<Reload>,
     telemetry: Option<Telemetry>,
@@ -108,6 +110,7 @@ impl Server {
             listener,
             tls,
             tls_reload,
+            rewrap: config.rewrap(),
             identity_source: config.identity_source(),
             limits: config.limits().clone(),
             reload: None,
@@ -174,6 +177,7 @@ async fn serve<V: Vault>(
         listener,
         tls,
         tls_reload,
+        rewrap,
         identity_source,
         limits,
         reload,
@@ -184,6 +188,9 @@ async fn serve<V: Vault>(
         let gateway = Arc::clone(&gateway);
         async move { gateway.run_courier().await }
     });
+    let rewrapper = rewrap
+        .enabled
+        .then(|| tokio::spawn(crate::rewrap::run(Arc::clone(&gateway), rewrap)));
     let reloader = reload.map(|reload| {
         let gateway = Arc::clone(&gateway);
         tokio::spawn(reload_on_hangups(reload, tls_reload, gateway))
@@ -195,6 +202,8 @@ async fn serve<V: Vault>(
     kmip::net::serve(listener, tls, identity_source, limits, gateway, shutdown).await;
     telemetry.inspect(tokio::task::JoinHandle::abort);
     reloader.inspect(tokio::task::JoinHandle::abort);
+    // A record is only ever replaced whole: stopping a pass anywhere loses nothing.
+    rewrapper.inspect(tokio::task::JoinHandle::abort);
     // Stopping the courier anywhere loses nothing: a notice leaves the queue only once the core
     // acknowledged it. Awaited, so that its hold on the vault is gone when `run` returns.
     courier.abort();

@@ -104,7 +104,7 @@ impl<V: Vault> Gateway<V> {
     }
 
     /// Who may use the gateway now.
-    fn tenancy(&self) -> Arc<Tenancy> {
+    pub(crate) fn tenancy(&self) -> Arc<Tenancy> {
         // A tenancy is replaced whole, never changed in place: a panic elsewhere while the
         // lock was held cannot have left it half-written.
         Arc::clone(&self.tenancy.read().unwrap_or_else(PoisonError::into_inner))

@@ -464,6 +464,10 @@ kmip_enum! {
         QueryAsynchronousRequests = 0x00000039,
         Process = 0x0000003A,
         Ping = 0x0000003B,
+        /// Krypton's vendor extension: unwrap a wrapped data key and wrap it again under the
+        /// active version of its service key, in one step inside krypton-core, so the key never
+        /// leaves it (see [`crate::RewrapRequest`]). Only krypton-gateway sends it.
+        Rewrap = 0x8000_4B01,
     }
 }
 

@@ -71,7 +71,8 @@ pub use operations::{
     GetAttributeListResponse, GetAttributesRequest, GetAttributesResponse, GetRequest, GetResponse,
     LocateRequest, LocateResponse, ModifyAttributeRequest, ModifyAttributeResponse, QueryRequest,
     QueryResponse, RegisterRequest, RegisterResponse, RequestPayload, ResponsePayload,
-    RevokeRequest, RevokeResponse, SetAttributeRequest, SetAttributeResponse,
+    RevokeRequest, RevokeResponse, RewrapRequest, RewrapResponse, SetAttributeRequest,
+    SetAttributeResponse,
 };
 pub use secret::{SecretBytes, SecretString};
 pub use version::ProtocolVersion;

@@ -131,6 +131,7 @@ pub(crate) enum Reason {
     NoRekeyPending,
     MasterKeyRetiring,
     TooManyKeys,
+    VersionState,
     InvalidConfiguration,
     ChecksFailed,
 }
@@ -161,6 +162,7 @@ impl Reason {
             Self::NoRekeyPending => "no-rekey-pending",
             Self::MasterKeyRetiring => "master-key-retiring",
             Self::TooManyKeys => "too-many-keys",
+            Self::VersionState => "version-state",
             Self::InvalidConfiguration => "invalid-configuration",
             Self::ChecksFailed => "checks-failed",
         }
@@ -179,7 +181,8 @@ impl Reason {
             | Self::RecoveryShare
             | Self::NoRekeyPending
             | Self::MasterKeyRetiring
-            | Self::TooManyKeys => 4,
+            | Self::TooManyKeys
+            | Self::VersionState => 4,
             Self::MalformedShare | Self::ForeignShare | Self::DuplicateShare => 5,
             Self::WrongShares => 6,
             Self::TamperedRecord => 7,
@@ -218,6 +221,7 @@ impl From<ErrorReason> for Reason {
             ErrorReason::NoRekeyPending => Self::NoRekeyPending,
             ErrorReason::MasterKeyRetiring => Self::MasterKeyRetiring,
             ErrorReason::TooManyKeys => Self::TooManyKeys,
+            ErrorReason::VersionState => Self::VersionState,
             ErrorReason::InvalidConfiguration => Self::InvalidConfiguration,
         }
     }

@@ -26,13 +26,14 @@ Exit codes:
   3  the core cannot be reached on its control socket, or the connection broke before it answered
   4  the core's state does not allow this (sealed, uninitialized, already initialized, already unsealed,
      a recovery share offered to unseal a core on the PKCS#11 seal, no rekey to confirm, a master-key
-     rotation while the previous version is still being retired)
+     rotation while the previous version is still being retired, too many keys in guarded memory, a
+     service key version whose state does not allow the change)
   5  share refused and not counted (mistyped, from another installation, entered twice)
   6  wrong shares: the threshold was reached but they do not rebuild the master key; still sealed
   7  a stored record failed authentication: tampering; the record was not served
   8  permission denied on the control socket
   9  local file or terminal error (share file, share directory, prompt)
- 10  no such tenant or service
+ 10  no such tenant, service or service key version
  11  conflict: the tenant is already linked, the service exists, or a relink names another L1
  12  the tenant is unavailable (unlinked, or its L1 refused by the HSM)
  13  the HSM refused or failed (L1 not found or not usable, token down, no [pkcs11] configured)
@@ -94,10 +95,11 @@ enum Command {
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Link, unlink and list tenants (each tenant's root key L2 is wrapped by its L1 in the HSM).
+    /// Link, unlink, list and move tenants (each tenant's root key L2 is wrapped by its L1 in the
+    /// HSM).
     #[command(subcommand)]
     Tenant(TenantCommand),
-    /// Create, rotate and list a tenant's service keys (L3).
+    /// Create, rotate, list, retire and destroy a tenant's service keys (L3) and their versions.
     #[command(subcommand)]
     Service(ServiceCommand),
 }
@@ -123,6 +125,14 @@ enum TenantCommand {
     },
     /// List the tenants and their state.
     List,
+    /// Move TENANT to another L1 in the same HSM token (the customer replaced its root key):
+    /// its L2 is wrapped by the new L1, checked, and stored; the old L1 may then be deleted.
+    MoveL1 {
+        tenant: String,
+        /// The CKA_LABEL of the new AES-256 key in the configured HSM token.
+        #[arg(long, value_name = "LABEL")]
+        l1: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,8 +149,33 @@ enum ServiceCommand {
     Create { tenant: String, service: String },
     /// Add a key version for new wraps; older versions still unwrap.
     Rotate { tenant: String, service: String },
-    /// List TENANT's services.
+    /// List TENANT's services, each with its versions' states.
     List { tenant: String },
+    /// Retire a decrypt-only version: every blob under it is refused from now on (check first
+    /// that the gateways re-wrapped their records: `krypton-gateway vault versions`).
+    Retire {
+        tenant: String,
+        service: String,
+        #[arg(long)]
+        version: u32,
+    },
+    /// Make a retired version decrypt-only again.
+    Reinstate {
+        tenant: String,
+        service: String,
+        #[arg(long)]
+        version: u32,
+    },
+    /// Destroy a retired version: IRREVERSIBLE, nothing wrapped under it opens again.
+    DestroyVersion {
+        tenant: String,
+        service: String,
+        #[arg(long)]
+        version: u32,
+        /// Confirms the destruction.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -280,6 +315,8 @@ enum Action {
     CreateService(v1::CreateServiceRequest),
     RotateService(v1::RotateServiceRequest),
     Services(v1::ListServicesRequest),
+    ChangeVersion(v1::ChangeServiceVersionRequest),
+    MoveL1(v1::MoveTenantL1Request),
 }
 
 impl Action {
@@ -341,6 +378,47 @@ impl Action {
             Command::Service(ServiceCommand::List { tenant }) => {
                 Self::Services(v1::ListServicesRequest { tenant })
             }
+            Command::Service(ServiceCommand::DestroyVersion { yes: false, .. }) => {
+                return Err(Failure::Usage(
+                    "destroy-version irreversibly deletes the version: confirm with --yes",
+                ));
+            }
+            Command::Service(ServiceCommand::Retire {
+                tenant,
+                service,
+                version,
+            }) => Self::change_version(tenant, service, version, v1::VersionChange::Retire),
+            Command::Service(ServiceCommand::Reinstate {
+                tenant,
+                service,
+                version,
+            }) => Self::change_version(tenant, service, version, v1::VersionChange::Reinstate),
+            Command::Service(ServiceCommand::DestroyVersion {
+                tenant,
+                service,
+                version,
+                yes: true,
+            }) => Self::change_version(tenant, service, version, v1::VersionChange::Destroy),
+            Command::Tenant(TenantCommand::MoveL1 { tenant, l1 }) => {
+                Self::MoveL1(v1::MoveTenantL1Request {
+                    tenant,
+                    l1_label: l1,
+                })
+            }
+        })
+    }
+
+    fn change_version(
+        tenant: String,
+        service: String,
+        version: u32,
+        change: v1::VersionChange,
+    ) -> Self {
+        Self::ChangeVersion(v1::ChangeServiceVersionRequest {
+            tenant,
+            service,
+            version,
+            change: change.into(),
         })
     }
 
@@ -484,6 +562,17 @@ impl Action {
             Self::Services(request) => {
                 let response = client.list_services(request).await?.into_inner();
                 output.services(&response);
+                Ok(())
+            }
+            Self::ChangeVersion(request) => {
+                let response = client.change_service_version(request).await?.into_inner();
+                output.service(&response);
+                Ok(())
+            }
+            Self::MoveL1(request) => {
+                let (tenant, l1) = (request.tenant.clone(), request.l1_label.clone());
+                let response = client.move_tenant_l1(request).await?.into_inner();
+                output.moved(&tenant, &l1, &response);
                 Ok(())
             }
         }

@@ -445,10 +445,11 @@ impl Output {
             println!("{document}");
         } else {
             println!(
-                "service {}/{} at version {}: KMIP identifier {} (audit record {})",
+                "service {}/{} active version {} ({}): KMIP identifier {} (audit record {})",
                 service.tenant,
                 service.service,
                 service.current_version,
+                versions_text(&service),
                 service.unique_identifier,
                 response.audit_sequence
             );
@@ -464,23 +465,77 @@ impl Output {
             );
             return;
         }
-        println!("{:<24}  {:>7}  KMIP IDENTIFIER", "SERVICE", "VERSION");
+        println!(
+            "{:<24}  {:>7}  {:<24}  VERSIONS",
+            "SERVICE", "ACTIVE", "KMIP IDENTIFIER"
+        );
         for s in &response.services {
             println!(
-                "{:<24}  {:>7}  {}",
-                s.service, s.current_version, s.unique_identifier
+                "{:<24}  {:>7}  {:<24}  {}",
+                s.service,
+                s.current_version,
+                s.unique_identifier,
+                versions_text(s)
             );
+        }
+    }
+
+    pub(crate) fn moved(self, tenant: &str, l1: &str, response: &v1::MoveTenantL1Response) {
+        if self.json {
+            println!(
+                "{}",
+                json!({
+                    "tenant": tenant,
+                    "l1_label": l1,
+                    "previous_l1_label": response.previous_l1_label,
+                    "moved": response.moved,
+                    "audit_sequence": response.audit_sequence,
+                })
+            );
+        } else if response.moved {
+            println!(
+                "tenant {tenant} moved from L1 {} to L1 {l1}: its L2 is wrapped by the new key only; the old one may be deleted from the HSM (audit record {})",
+                response.previous_l1_label, response.audit_sequence
+            );
+        } else {
+            println!("tenant {tenant} is on L1 {l1} already: nothing changed");
         }
     }
 }
 
 fn service_json(service: &v1::Service) -> Value {
+    let versions: Vec<Value> = service
+        .versions
+        .iter()
+        .map(|v| json!({ "version": v.version, "state": version_state_name(v.state()) }))
+        .collect();
     json!({
         "tenant": service.tenant,
         "service": service.service,
         "unique_identifier": service.unique_identifier,
         "current_version": service.current_version,
+        "versions": versions,
     })
+}
+
+/// `1:retired 2:decrypt-only 3:active`.
+fn versions_text(service: &v1::Service) -> String {
+    service
+        .versions
+        .iter()
+        .map(|v| format!("{}:{}", v.version, version_state_name(v.state())))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn version_state_name(state: v1::ServiceVersionState) -> &'static str {
+    match state {
+        v1::ServiceVersionState::Unspecified => "unknown",
+        v1::ServiceVersionState::Active => "active",
+        v1::ServiceVersionState::DecryptOnly => "decrypt-only",
+        v1::ServiceVersionState::Retired => "retired",
+        v1::ServiceVersionState::Destroyed => "destroyed",
+    }
 }
 
 fn tenant_state_name(state: v1::TenantState) -> &'static str {

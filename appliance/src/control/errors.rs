@@ -92,9 +92,10 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
         Error::SealMismatch { .. } => (Code::FailedPrecondition, ErrorReason::Sealed),
         Error::TamperedRecord { .. } => (Code::DataLoss, ErrorReason::TamperedRecord),
         Error::InvalidName(_) => (Code::InvalidArgument, ErrorReason::InvalidArgument),
-        Error::TenantNotFound(_) | Error::ServiceNotFound { .. } => {
-            (Code::NotFound, ErrorReason::NotFound)
-        }
+        Error::TenantNotFound(_)
+        | Error::ServiceNotFound { .. }
+        | Error::VersionNotFound { .. } => (Code::NotFound, ErrorReason::NotFound),
+        Error::VersionChangeRefused { .. } => (Code::FailedPrecondition, ErrorReason::VersionState),
         Error::TenantLinked(_)
         | Error::ServiceExists { .. }
         | Error::L1Mismatch { .. }

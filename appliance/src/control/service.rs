@@ -14,11 +14,12 @@ use super::v1;
 use crate::audit::AuditRecord;
 use crate::caller::Caller;
 use crate::core::{
-    Core, InstallationInfo, ServiceInfo, StatusReport, TenantInfo, UnsealOutcome, UnsealReport,
+    Core, InstallationInfo, L1Move, ServiceInfo, StatusReport, TenantInfo, UnsealOutcome,
+    UnsealReport, VersionOf,
 };
 use crate::doctor;
 use crate::error::{Bug, Error};
-use crate::hierarchy::{ServiceName, tenant_id};
+use crate::hierarchy::{ServiceName, VersionChange, VersionState, tenant_id};
 use crate::installation::SealKind;
 use crate::orchestration::{Links, LinksReport};
 use crate::reload::Reloader;
@@ -353,6 +354,56 @@ impl v1::control_server::Control for ControlService {
             audit_sequence,
         }))
     }
+
+    async fn change_service_version(
+        &self,
+        request: Request<v1::ChangeServiceVersionRequest>,
+    ) -> Result<Response<v1::ServiceResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let request = request.into_inner();
+        let change = match request.change() {
+            v1::VersionChange::Retire => VersionChange::Retire,
+            v1::VersionChange::Reinstate => VersionChange::Reinstate,
+            v1::VersionChange::Destroy => VersionChange::Destroy,
+            v1::VersionChange::Unspecified => {
+                return Err(Error::OutOfRange {
+                    field: "change",
+                    value: 0,
+                    max: 3,
+                }
+                .into());
+            }
+        };
+        let version = VersionOf {
+            tenant: tenant_id(request.tenant)?,
+            service: ServiceName::new(request.service)?,
+            version: request.version,
+        };
+        let (info, audit_sequence) = self.core.change_version(caller, version, change).await?;
+        Ok(Response::new(v1::ServiceResponse {
+            service: Some(service(info)),
+            audit_sequence,
+        }))
+    }
+
+    async fn move_tenant_l1(
+        &self,
+        request: Request<v1::MoveTenantL1Request>,
+    ) -> Result<Response<v1::MoveTenantL1Response>, Status> {
+        let caller = self.caller(&request)?;
+        let request = request.into_inner();
+        let tenant = tenant_id(request.tenant)?;
+        let L1Move {
+            moved,
+            previous_l1_label,
+            audit_sequence,
+        } = self.core.move_l1(caller, tenant, request.l1_label).await?;
+        Ok(Response::new(v1::MoveTenantL1Response {
+            moved,
+            previous_l1_label,
+            audit_sequence,
+        }))
+    }
 }
 
 impl ControlService {
@@ -399,6 +450,24 @@ fn service(info: ServiceInfo) -> v1::Service {
         service: info.service,
         unique_identifier: info.unique_identifier,
         current_version: info.current_version,
+        versions: info
+            .versions
+            .into_iter()
+            .map(|(version, state)| v1::ServiceVersion {
+                version,
+                state: version_state(state).into(),
+            })
+            .collect(),
+    }
+}
+
+/// A version's state on the control API.
+pub(crate) fn version_state(state: VersionState) -> v1::ServiceVersionState {
+    match state {
+        VersionState::Active => v1::ServiceVersionState::Active,
+        VersionState::DecryptOnly => v1::ServiceVersionState::DecryptOnly,
+        VersionState::Retired => v1::ServiceVersionState::Retired,
+        VersionState::Destroyed => v1::ServiceVersionState::Destroyed,
     }
 }
 

@@ -1,4 +1,4 @@
-//! The data path: wrap and unwrap of L4s for gateways (and the record of the L4s they
+//! The data path: wrap, unwrap and re-wrap of L4s for gateways (and the record of the L4s they
 //! destroyed, which no unwrap opens again), and the object registry for applications.
 //!
 //! A wrap is one read of the lifecycle (unsealed?) and one read of the keyring (the tenant's
@@ -46,18 +46,44 @@ impl Core {
         blob: Vec<u8>,
     ) -> Result<Zeroizing<Vec<u8>>, RequestError> {
         self.keys(move |core, unsealed| {
-            let bound = binding
-                .encode()
-                .map_err(|invalid| RequestError::InvalidRequest(invalid.0))?;
-            let shredded = shred::record_key(&l3, &bound);
-            if core.store.get_plain(Column::Shredded, &shredded)?.is_some() {
-                return Err(RequestError::Shredded(
-                    L4Id { l3, binding: bound }.to_string(),
-                ));
-            }
+            core.refuse_shredded(&l3, &binding)?;
             hierarchy::unwrap(unsealed.keyring(), &l3, &binding, &blob)
         })
         .await
+    }
+
+    /// Wraps the L4 `binding` names, now in `blob`, under the current version of `l3`, without
+    /// it leaving the core: how gateways bring their records under the active version before
+    /// an older one retires. Refuses what [`unwrap`](Self::unwrap) refuses.
+    pub(crate) async fn rewrap(
+        self: &Arc<Self>,
+        l3: L3Id,
+        binding: WrapBinding,
+        blob: Vec<u8>,
+    ) -> Result<Vec<u8>, RequestError> {
+        self.keys(move |core, unsealed| {
+            core.refuse_shredded(&l3, &binding)?;
+            hierarchy::rewrap(unsealed.keyring(), &l3, &binding, blob)
+        })
+        .await
+    }
+
+    /// Refuses the L4 `binding` names if its gateway destroyed it (one point read).
+    fn refuse_shredded(&self, l3: &L3Id, binding: &WrapBinding) -> Result<(), RequestError> {
+        let bound = binding
+            .encode()
+            .map_err(|invalid| RequestError::InvalidRequest(invalid.0))?;
+        let shredded = shred::record_key(l3, &bound);
+        if self.store.get_plain(Column::Shredded, &shredded)?.is_some() {
+            return Err(RequestError::Shredded(
+                L4Id {
+                    l3: l3.clone(),
+                    binding: bound,
+                }
+                .to_string(),
+            ));
+        }
+        Ok(())
     }
 
     /// Records that the gateway destroyed `l4`: from now on its wrapped blob never unwraps,

@@ -10,14 +10,16 @@
 //! | master-key rotation and its re-seal    | [`rotation`]           |
 //! | a backup of the store                  | [`ceremony`]           |
 //! | link, unlink, relink, destroy, services | [`tenants`]            |
+//! | moving a tenant to another L1          | [`l1_move`]            |
+//! | retire, reinstate, destroy L3 versions | [`service_versions`]   |
 //! | orchestrator tasks, once per task id   | [`tasks`]              |
-//! | wrap / unwrap of L4s, the registry     | [`data`]               |
+//! | wrap / unwrap / re-wrap of L4s, registry | [`data`]             |
 //! | L1 liveness: failing a tenant closed   | [`watch`]              |
 //! | `kryptonctl doctor`: state, HSMs, L1s  | [`doctor`]             |
 //!
 //! **Locks, outermost first.**
 //! 1. `admin` (async mutex): one persistent tenant or service change at a time (link, the
-//!    durable half of unlink, service create/rotate). Held across HSM calls, never by the data
+//!    durable half of unlink, an L1 move, service create/rotate, a version's state). Held across HSM calls, never by the data
 //!    path, never by the kill switch's in-memory half.
 //! 2. `lifecycle` (read-write lock): transitions (init, unseal, seal, expiry) write it; every
 //!    operation that needs the master key reads it. A transition may hold it across a disk
@@ -31,8 +33,10 @@ mod ceremony;
 mod data;
 mod doctor;
 mod health;
+mod l1_move;
 mod rekey;
 mod rotation;
+mod service_versions;
 mod tasks;
 mod tenants;
 mod watch;
@@ -52,6 +56,8 @@ use crate::seal::{Lifecycle, Progress, State, Unsealed};
 use crate::store::{Column, Store};
 
 pub(crate) use ceremony::{InstallationInfo, StatusReport, UnsealOutcome, UnsealReport};
+pub(crate) use l1_move::L1Move;
+pub(crate) use service_versions::VersionOf;
 pub(crate) use tasks::{Task, TaskOutcome, TenantState};
 pub(crate) use tenants::{ServiceInfo, TenantInfo};
 

@@ -13,8 +13,9 @@
 //!   fails from then on. The wrapped L2 stays on disk for a relink, unless the operator
 //!   **destroys** the tenant: its records are deleted and compacted away, and its L4s can never
 //!   be unwrapped again.
-//! - **Services**: `create` draws a random L3, `rotate` adds a version used for new wraps;
-//!   every version stays, so every blob ever made still unwraps.
+//! - **Services**: `create` draws a random L3, `rotate` adds a version used for new wraps; the
+//!   versions before it stay decrypt-only until an operator retires them
+//!   (`core/service_versions.rs`).
 //!
 //! Keys go into the keyring only by [`Keyring::install`] against the ticket taken when the
 //! slow work began, so neither a link nor a re-open can bring back a tenant unlinked meanwhile.
@@ -29,7 +30,7 @@ use crate::audit::Operation;
 use crate::caller::Caller;
 use crate::error::{Bug, Error, ErrorChain};
 use crate::hierarchy::records::{self, ServiceRecord, TenantRecord};
-use crate::hierarchy::{Origin, ServiceName, TenantKeys, TenantState, Ticket, l3};
+use crate::hierarchy::{Origin, ServiceName, TenantKeys, TenantState, Ticket, VersionState, l3};
 use crate::hsm::{L1Ref, TenantId};
 use crate::record_keys::RecordKeys;
 use crate::registry;
@@ -68,8 +69,10 @@ pub(crate) struct ServiceInfo {
     pub(crate) service: String,
     /// Its KMIP Unique Identifier, `l3/<tenant>/<service>`.
     pub(crate) unique_identifier: String,
-    /// The version new wraps use; every version up to it unwraps.
+    /// The version new wraps use.
     pub(crate) current_version: u32,
+    /// Every version, oldest first, with its state.
+    pub(crate) versions: Vec<(u32, VersionState)>,
 }
 
 /// A linked tenant marked opening at an unseal, to be re-opened through the HSM.
@@ -130,7 +133,7 @@ impl Core {
                     .unwrap_l2(&l1, &tenant, &wrapped)
                     .await
                     .map_err(Error::Hsm)?;
-                if !back.expose(|a| l2.expose(|b| a == b)) {
+                if !back.same_as(&l2) {
                     return Err(Error::Internal(Bug::HsmRoundTrip));
                 }
                 let record = TenantRecord {
@@ -276,15 +279,13 @@ impl Core {
         let _admin = self.admin.lock().await;
         self.unsealed(move |core, unsealed| {
             let key = record_key(unsealed);
-            let record = next_versions(core, key, &tenant, &service, rotate)?;
-            // Bounded by MAX_VERSIONS in next_versions.
-            let version = u32::try_from(record.versions.len() + 1).unwrap_or(u32::MAX);
+            let mut record = next_versions(core, key, &tenant, &service, rotate)?;
+            let version = record.next_version();
             let new_l3 = l3::generate()?;
             let sealed = unsealed.keyring().with_tenant(&tenant, |keys| {
                 l3::seal(&keys.l2, &tenant, &service, version, &new_l3)
             })?;
-            let mut record = record;
-            record.versions.push(sealed);
+            record.push(sealed);
             let mut batch = core.store.batch(key);
             batch.put_sealed(
                 Column::Services,
@@ -305,7 +306,7 @@ impl Core {
             batch.commit()?;
             unsealed.keyring().add_version(&tenant, &service, new_l3);
             tracing::warn!(%caller, %tenant, %service, version, audit_sequence, operation = operation.name(), "service key stored");
-            Ok((service_info(&tenant, &service, version), audit_sequence))
+            Ok((service_info(&tenant, &service, &record), audit_sequence))
         })
         .await
     }
@@ -483,8 +484,7 @@ impl Core {
             .into_iter()
             .map(|entry| {
                 let name = records::service_of(tenant, &entry.key)?;
-                let version = u32::try_from(entry.value.versions.len()).unwrap_or(u32::MAX);
-                Ok(service_info(tenant, &name, version))
+                Ok(service_info(tenant, &name, &entry.value))
             })
             .collect()
     }
@@ -537,26 +537,29 @@ fn next_versions(
                     max: records::MAX_SERVICES as u64,
                 });
             }
-            ServiceRecord {
-                versions: Vec::new(),
-            }
+            ServiceRecord::default()
         }
     };
-    if record.versions.len() >= records::MAX_VERSIONS {
+    if record.len() >= records::MAX_VERSIONS {
         return Err(Error::OutOfRange {
             field: "versions of a service key",
-            value: record.versions.len() as u64,
+            value: record.len() as u64,
             max: records::MAX_VERSIONS as u64,
         });
     }
     Ok(record)
 }
 
-fn record_key(unsealed: &Unsealed) -> &RecordKeys {
+pub(super) fn record_key(unsealed: &Unsealed) -> &RecordKeys {
     unsealed.records()
 }
 
-fn service_info(tenant: &TenantId, service: &ServiceName, version: u32) -> ServiceInfo {
+/// `service` of `tenant` as listed, from its record.
+pub(super) fn service_info(
+    tenant: &TenantId,
+    service: &ServiceName,
+    record: &ServiceRecord,
+) -> ServiceInfo {
     ServiceInfo {
         tenant: tenant.to_string(),
         service: service.to_string(),
@@ -565,6 +568,10 @@ fn service_info(tenant: &TenantId, service: &ServiceName, version: u32) -> Servi
             service: service.clone(),
         }
         .to_string(),
-        current_version: version,
+        current_version: record.next_version().saturating_sub(1),
+        versions: record
+            .versions()
+            .map(|(version, state, _)| (version, state))
+            .collect(),
     }
 }

@@ -22,6 +22,7 @@ use crate::hsm::{L1Answer, L1Ref, Probe, TenantId, WrappedL2};
 use crate::secret::{SecretKey, WhenIdle};
 
 use super::names::ServiceName;
+use super::versions::VersionState;
 
 /// Where a tenant stands in memory.
 #[derive(Debug)]
@@ -98,23 +99,57 @@ impl TenantKeys {
     }
 }
 
-/// Every version of one service key; version `n` is at index `n - 1`.
+/// Every version of one service key; version `n` is at index `n - 1`. The newest is the active
+/// one, always open.
 #[derive(Debug, Default)]
 pub(crate) struct ServiceKeys {
-    pub(super) versions: Vec<SecretKey>,
+    versions: Vec<VersionKey>,
+}
+
+/// One version of a service key in memory: its key if it unwraps, or the state that keeps it
+/// out of memory.
+#[derive(Debug)]
+pub(crate) enum VersionKey {
+    Open(SecretKey),
+    /// Retired or destroyed: blobs under it are refused.
+    Closed(VersionState),
+}
+
+/// Why a version of a service key gives no key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NoVersion {
+    /// The service key never had this version.
+    Unknown,
+    /// Retired or destroyed.
+    Closed(VersionState),
 }
 
 impl ServiceKeys {
+    /// Adds the next version.
+    pub(super) fn push(&mut self, key: VersionKey) {
+        self.versions.push(key);
+    }
+
     /// The version new wraps use, and its key.
     pub(super) fn current(&self) -> Option<(u32, &SecretKey)> {
         let version = u32::try_from(self.versions.len()).ok()?;
-        Some((version, self.versions.last()?))
+        match self.versions.last()? {
+            VersionKey::Open(key) => Some((version, key)),
+            VersionKey::Closed(_) => None,
+        }
     }
 
-    /// Version `version`, if the service has it.
-    pub(super) fn version(&self, version: u32) -> Option<&SecretKey> {
-        let index = usize::try_from(version).ok()?.checked_sub(1)?;
-        self.versions.get(index)
+    /// The key of version `version`, if it unwraps.
+    pub(super) fn version(&self, version: u32) -> Result<&SecretKey, NoVersion> {
+        let index = usize::try_from(version)
+            .ok()
+            .and_then(|version| version.checked_sub(1))
+            .ok_or(NoVersion::Unknown)?;
+        match self.versions.get(index) {
+            Some(VersionKey::Open(key)) => Ok(key),
+            Some(VersionKey::Closed(state)) => Err(NoVersion::Closed(*state)),
+            None => Err(NoVersion::Unknown),
+        }
     }
 }
 
@@ -301,6 +336,41 @@ impl Keyring {
         Ok(())
     }
 
+    /// Whether `tenant` is active at `ticket` with `l2` as its L2.
+    pub(crate) fn holds_l2(&self, tenant: &TenantId, ticket: Ticket, l2: &SecretKey) -> bool {
+        matches!(
+            self.read().tenants.get(tenant),
+            Some(Slot { generation, state: TenantState::Active(keys) })
+                if *generation == ticket.0 && keys.l2.same_as(l2)
+        )
+    }
+
+    /// Records that `tenant`'s L2 now comes from `origin` (its tenant moved to another L1), if
+    /// its slot is still at `ticket`. The slot gets a new generation, so a probe of the old L1
+    /// still in flight is judged against nothing: deleting the old L1 right after the move does
+    /// not fail the tenant.
+    pub(crate) fn move_origin(
+        &self,
+        tenant: &TenantId,
+        ticket: Ticket,
+        origin: Origin,
+    ) -> Result<(), Superseded> {
+        let mut inner = self.write();
+        inner.generation += 1;
+        let generation = inner.generation;
+        match inner.tenants.get_mut(tenant) {
+            Some(slot) if slot.generation == ticket.0 => match &mut slot.state {
+                TenantState::Active(keys) => {
+                    keys.origin = origin;
+                    slot.generation = generation;
+                    Ok(())
+                }
+                _ => Err(Superseded),
+            },
+            _ => Err(Superseded),
+        }
+    }
+
     /// Forgets `tenant` altogether (it was destroyed), wiping its keys.
     pub(crate) fn remove(&self, tenant: &TenantId) {
         self.write().tenants.remove(tenant);
@@ -308,17 +378,41 @@ impl Keyring {
 
     /// Adds `l3` as the next version of `service` of the active `tenant`.
     pub(crate) fn add_version(&self, tenant: &TenantId, service: &ServiceName, l3: SecretKey) {
+        self.with_service(tenant, service, |keys| {
+            keys.versions.push(VersionKey::Open(l3));
+        });
+    }
+
+    /// Puts `key` in place of version `version` of `service` of the active `tenant`: closing
+    /// a version wipes its key at once.
+    pub(crate) fn replace_version(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceName,
+        version: u32,
+        key: VersionKey,
+    ) {
+        self.with_service(tenant, service, |keys| {
+            let index = usize::try_from(version).ok().and_then(|v| v.checked_sub(1));
+            if let Some(slot) = index.and_then(|index| keys.versions.get_mut(index)) {
+                *slot = key;
+            }
+        });
+    }
+
+    fn with_service(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceName,
+        f: impl FnOnce(&mut ServiceKeys),
+    ) {
         let mut inner = self.write();
         if let Some(Slot {
             state: TenantState::Active(keys),
             ..
         }) = inner.tenants.get_mut(tenant)
         {
-            keys.services
-                .entry(service.clone())
-                .or_default()
-                .versions
-                .push(l3);
+            f(keys.services.entry(service.clone()).or_default());
         }
     }
 

@@ -6,8 +6,8 @@
 //! keyring (through the unsealed state), the store and the HSM, and makes every transition.
 //! This module gives it the pieces: the keyring and its lock discipline ([`keyring`]), how an
 //! L3 is sealed under its L2 ([`l3`]), how tenants and services are stored ([`records`]), the
-//! wrapped-L4 format ([`wrapped_key`]), and the data path's two functions, [`wrap`] and
-//! [`unwrap`], which read the keyring only.
+//! wrapped-L4 format ([`wrapped_key`]), the states of an L3's versions ([`versions`]), and the
+//! data path's functions, [`wrap`], [`unwrap`] and [`rewrap`], which read the keyring only.
 
 mod gcm;
 mod keyring;
@@ -15,6 +15,7 @@ pub(crate) mod l3;
 mod names;
 pub(crate) mod records;
 pub(crate) mod shred;
+mod versions;
 pub(crate) mod wrapped_key;
 
 use kmip::objects::WrapBinding;
@@ -22,8 +23,11 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, RequestError};
 
-pub(crate) use keyring::{Keyring, Origin, ServiceKeys, TenantKeys, TenantState, Ticket};
+pub(crate) use keyring::{
+    Keyring, NoVersion, Origin, ServiceKeys, TenantKeys, TenantState, Ticket, VersionKey,
+};
 pub(crate) use names::{L3Id, ServiceName, tenant_id};
+pub(crate) use versions::{VersionChange, VersionState};
 
 /// Wraps L4 `key`, the one `binding` names, under the current version of `l3`.
 pub(crate) fn wrap(
@@ -47,10 +51,45 @@ pub(crate) fn unwrap(
 ) -> Result<Zeroizing<Vec<u8>>, RequestError> {
     let version = wrapped_key::version(blob)?;
     keyring.with_tenant(&l3.tenant, |keys| {
-        let l3_key = service(keys, l3)?
-            .version(version)
-            .ok_or(RequestError::UnauthenticWrappedKey)?;
+        let l3_key = version_key(service(keys, l3)?, l3, version)?;
         wrapped_key::unwrap(l3_key, l3, binding, blob)
+    })
+}
+
+/// Unwraps the L4 `binding` names from `blob` and wraps it again under the current version of
+/// `l3`, in one read of the keyring: the L4 never leaves this function. A blob already under
+/// the current version is checked and given back as it is.
+pub(crate) fn rewrap(
+    keyring: &Keyring,
+    l3: &L3Id,
+    binding: &WrapBinding,
+    blob: Vec<u8>,
+) -> Result<Vec<u8>, RequestError> {
+    let version = wrapped_key::version(&blob)?;
+    keyring.with_tenant(&l3.tenant, |keys| {
+        let service = service(keys, l3)?;
+        let key = wrapped_key::unwrap(version_key(service, l3, version)?, l3, binding, &blob)?;
+        let (current, l3_key) = service.current().ok_or_else(|| not_found(l3))?;
+        if current == version {
+            return Ok(blob);
+        }
+        wrapped_key::wrap(l3_key, l3, current, binding, &key)
+    })
+}
+
+/// The key of `version` of `l3`, or why a blob under it does not open.
+fn version_key<'k>(
+    service: &'k ServiceKeys,
+    l3: &L3Id,
+    version: u32,
+) -> Result<&'k crate::secret::SecretKey, RequestError> {
+    service.version(version).map_err(|missing| match missing {
+        NoVersion::Unknown => RequestError::UnauthenticWrappedKey,
+        NoVersion::Closed(state) => RequestError::VersionClosed {
+            l3: l3.to_string(),
+            version,
+            state: state.name(),
+        },
     })
 }
 

@@ -16,9 +16,10 @@ use crate::hsm::{TenantId, WrappedL2};
 use crate::secret::SecretKey;
 use crate::store::{Column, Entry, SealingKeys, Store};
 
-use super::keyring::ServiceKeys;
+use super::keyring::{ServiceKeys, VersionKey};
 use super::l3;
 use super::names::ServiceName;
+use super::versions::VersionState;
 
 /// Most tenants one core serves; re-opening reads them all.
 pub(crate) const MAX_TENANTS: usize = 100_000;
@@ -39,9 +40,96 @@ pub(crate) struct TenantRecord {
 }
 
 /// One service key's versions, each sealed under the tenant's L2; version `n` at index `n - 1`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct ServiceRecord {
-    pub(crate) versions: Vec<Vec<u8>>,
+    /// Each version sealed under the L2; empty once the version is destroyed.
+    versions: Vec<Vec<u8>>,
+    /// Each version's state, in the same order. Records written before versions had states
+    /// have none: their newest version is active and the others decrypt-only, as they were.
+    #[serde(default)]
+    states: Vec<VersionState>,
+}
+
+impl ServiceRecord {
+    /// How many versions the service key has had.
+    pub(crate) fn len(&self) -> usize {
+        self.versions.len()
+    }
+
+    /// The number the next version gets.
+    pub(crate) fn next_version(&self) -> u32 {
+        // Bounded by MAX_VERSIONS, far below u32::MAX.
+        u32::try_from(self.versions.len() + 1).unwrap_or(u32::MAX)
+    }
+
+    /// Every version, its number, state and sealed bytes (empty once destroyed).
+    pub(crate) fn versions(&self) -> impl Iterator<Item = (u32, VersionState, &[u8])> {
+        let last = self.versions.len();
+        self.versions
+            .iter()
+            .enumerate()
+            .map(move |(index, sealed)| {
+                let state = self
+                    .states
+                    .get(index)
+                    .copied()
+                    .unwrap_or(if index + 1 == last {
+                        VersionState::Active
+                    } else {
+                        VersionState::DecryptOnly
+                    });
+                (
+                    u32::try_from(index + 1).unwrap_or(u32::MAX),
+                    state,
+                    sealed.as_slice(),
+                )
+            })
+    }
+
+    /// The state of `version`, if the key has it.
+    pub(crate) fn state(&self, version: u32) -> Option<VersionState> {
+        self.versions()
+            .find_map(|(number, state, _)| (number == version).then_some(state))
+    }
+
+    /// The sealed bytes of `version`, if the key has it and it is not destroyed.
+    pub(crate) fn sealed(&self, version: u32) -> Option<&[u8]> {
+        let index = usize::try_from(version).ok()?.checked_sub(1)?;
+        self.versions
+            .get(index)
+            .map(Vec::as_slice)
+            .filter(|sealed| !sealed.is_empty())
+    }
+
+    /// Adds `sealed` as the new active version ([`next_version`](Self::next_version)); the
+    /// active one becomes decrypt-only.
+    pub(crate) fn push(&mut self, sealed: Vec<u8>) {
+        let mut states: Vec<VersionState> = self
+            .versions()
+            .map(|(_, state, _)| match state {
+                VersionState::Active => VersionState::DecryptOnly,
+                other => other,
+            })
+            .collect();
+        states.push(VersionState::Active);
+        self.states = states;
+        self.versions.push(sealed);
+    }
+
+    /// Puts `version` in `state`; a destroyed version's sealed bytes are dropped.
+    pub(crate) fn set_state(&mut self, version: u32, state: VersionState) {
+        let mut states: Vec<VersionState> = self.versions().map(|(_, state, _)| state).collect();
+        let Some(index) = usize::try_from(version).ok().and_then(|v| v.checked_sub(1)) else {
+            return;
+        };
+        if let Some(slot) = states.get_mut(index) {
+            *slot = state;
+            if state == VersionState::Destroyed {
+                self.versions[index] = Vec::new();
+            }
+            self.states = states;
+        }
+    }
 }
 
 /// The key of a tenant's record.
@@ -112,11 +200,17 @@ pub(crate) fn open_services(
     for entry in service_records(store, key, tenant)? {
         let name = service_of(tenant, &entry.key)?;
         let mut keys = ServiceKeys::default();
-        for (index, sealed) in entry.value.versions.iter().enumerate() {
-            let version = u32::try_from(index + 1).unwrap_or(u32::MAX);
-            let l3 = l3::open(l2, tenant, &name, version, sealed)?
-                .ok_or_else(|| tampered(Column::Services, entry.key.to_vec()))?;
-            keys.versions.push(l3);
+        for (version, state, sealed) in entry.value.versions() {
+            // Only the versions that unwrap come into memory; a retired one stays sealed.
+            let key = if state.unwraps() {
+                VersionKey::Open(
+                    l3::open(l2, tenant, &name, version, sealed)?
+                        .ok_or_else(|| tampered(Column::Services, entry.key.to_vec()))?,
+                )
+            } else {
+                VersionKey::Closed(state)
+            };
+            keys.push(key);
         }
         services.insert(name, keys);
     }

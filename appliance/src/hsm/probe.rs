@@ -20,8 +20,6 @@
 
 use std::fmt;
 
-use aws_lc_rs::constant_time::verify_slices_are_equal;
-
 use super::Hsm;
 use super::error::HsmError;
 use super::l1::{L1Ref, Lookup};
@@ -134,7 +132,7 @@ impl L1Answer {
     pub fn verdict(self, expected: &SecretKey) -> Probe {
         let Self { l1, tenant, opened } = self;
         let error = match opened {
-            Ok(l2) if same_key(&l2, expected) => return Probe::Alive,
+            Ok(l2) if l2.same_as(expected) => return Probe::Alive,
             Ok(_) => {
                 tracing::warn!(%tenant, %l1, "the HSM opened the wrapped L2 to another L2");
                 return Probe::Refused(Refusal::L2Differs);
@@ -153,10 +151,6 @@ impl L1Answer {
         }
         verdict
     }
-}
-
-fn same_key(a: &SecretKey, b: &SecretKey) -> bool {
-    a.expose(|a| b.expose(|b| verify_slices_are_equal(a, b).is_ok()))
 }
 
 /// The verdict a failed probe stands for: the one place where an [`HsmError`] is judged
@@ -390,8 +384,8 @@ mod tests {
             })
             .unwrap()
         };
-        assert!(same_key(&key(7), &key(7)));
-        assert!(!same_key(&key(7), &key(8)));
+        assert!(key(7).same_as(&key(7)));
+        assert!(!key(7).same_as(&key(8)));
         let mut last_differs = [7u8; 32];
         last_differs[31] = 8;
         let other = SecretKey::from_fn(WhenIdle::ReadOnly, |k| {
@@ -399,7 +393,7 @@ mod tests {
             Ok::<_, SecretError>(())
         })
         .unwrap();
-        assert!(!same_key(&key(7), &other));
+        assert!(!key(7).same_as(&other));
     }
 
     #[test]

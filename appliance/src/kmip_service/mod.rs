@@ -10,7 +10,9 @@
 //! Identifier `l3/<tenant>/<service>` (AES-256-GCM-SIV, nonce drawn by the core, the L4's owner
 //! and identifier as Authenticated Encryption Additional Data in the encoding of
 //! [`kmip::objects::WrapBinding`], the result a self-describing blob bound to tenant, service,
-//! owner and identifier: see [`crate::hierarchy::wrapped_key`]). Destroy of an L4 named
+//! owner and identifier: see [`crate::hierarchy::wrapped_key`]). Rewrap (Krypton's vendor
+//! extension, [`kmip::RewrapRequest`]) does both in one step, so a blob moves to the active
+//! version without its key leaving the core. Destroy of an L4 named
 //! `l4/<tenant>/<service>/<binding>` records that its blob never unwraps again
 //! ([`crate::hierarchy::shred`]). Discover Versions and Query are answered for anyone listed,
 //! from the core's table of operations ([`SERVER`]), by the skeleton both daemons share
@@ -39,8 +41,8 @@ use kmip::server::{self, Dispatch, Offered, Server};
 use kmip::{
     BlockCipherMode, Credential, CryptographicParameters, DecryptRequest, DecryptResponse,
     DestroyRequest, DestroyResponse, EncryptRequest, EncryptResponse, Item, ObjectType, Operation,
-    RequestBatchItem, RequestHeader, RequestPayload, ResponsePayload, SecretBytes,
-    UniqueIdentifier,
+    RequestBatchItem, RequestHeader, RequestPayload, ResponsePayload, RewrapRequest,
+    RewrapResponse, SecretBytes, UniqueIdentifier,
 };
 
 use crate::core::Core;
@@ -60,6 +62,7 @@ static SERVER: Server = Server::new(
     &[
         Offered::reads(Operation::Encrypt),
         Offered::reads(Operation::Decrypt),
+        Offered::reads(Operation::Rewrap),
         Offered::reads(Operation::DiscoverVersions),
         Offered::reads(Operation::Query),
         Offered::changes(Operation::Register),
@@ -186,6 +189,9 @@ impl KmipService {
             RequestPayload::Decrypt(request) if for_gateway => {
                 self.decrypt(checked, request).await.map(Into::into)
             }
+            RequestPayload::Rewrap(request) if for_gateway => {
+                self.rewrap(checked, request).await.map(Into::into)
+            }
             RequestPayload::Destroy(request) if for_gateway => {
                 self.destroy_l4(checked, request).await.map(Into::into)
             }
@@ -241,6 +247,23 @@ impl KmipService {
         })
     }
 
+    /// Wraps the L4 in a blob made by [`encrypt`](Self::encrypt) again, under the active
+    /// version of its service key.
+    async fn rewrap(
+        &self,
+        checked: &Checked<'_>,
+        request: RewrapRequest,
+    ) -> Result<RewrapResponse, RequestError> {
+        let l3 = self.service_key(checked, request.unique_identifier.as_ref())?;
+        let binding = binding(request.authenticated_encryption_additional_data)?;
+        let uid = l3.to_string();
+        let blob = self.core.rewrap(l3, binding, request.data).await?;
+        Ok(RewrapResponse {
+            unique_identifier: uid,
+            data: blob,
+        })
+    }
+
     /// Records that the gateway destroyed the L4 named `l4/<tenant>/<service>/<binding>`, so
     /// that no copy of its wrapped blob unwraps again.
     async fn destroy_l4(
@@ -271,7 +294,7 @@ impl KmipService {
         let text = uid
             .and_then(UniqueIdentifier::as_text)
             .ok_or(RequestError::InvalidRequest(
-                "Encrypt and Decrypt name the service key by its Unique Identifier",
+                "Encrypt, Decrypt and Rewrap name the service key by its Unique Identifier",
             ))?;
         let l3 = L3Id::parse(text).ok_or_else(|| RequestError::ObjectNotFound(text.to_owned()))?;
         self.permit(checked, &l3.tenant)?;

@@ -23,6 +23,7 @@ pub(crate) fn result_of(error: &RequestError) -> (ResultReason, String) {
         RequestError::Refused(refusal) => (refusal.reason, refusal.message.to_string()),
         RequestError::UnauthenticWrappedKey => described(ResultReason::CryptographicFailure),
         RequestError::Shredded(_) => described(ResultReason::ObjectDestroyed),
+        RequestError::VersionClosed { .. } => described(ResultReason::WrongKeyLifecycleState),
         RequestError::CorruptObject(_) => internal(error),
         RequestError::Core(core) => core_result(core).unwrap_or_else(|| internal(error)),
     }
@@ -55,6 +56,8 @@ fn core_result(error: &Error) -> Option<(ResultReason, String)> {
         | Error::TenantLinked(_)
         | Error::L1Mismatch { .. }
         | Error::ServiceExists { .. }
+        | Error::VersionNotFound { .. }
+        | Error::VersionChangeRefused { .. }
         | Error::HsmNotConfigured
         | Error::Hsm(_)
         | Error::ShareRefused { .. }

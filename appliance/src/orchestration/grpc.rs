@@ -18,7 +18,7 @@ use super::listener::Orchestrator;
 use crate::caller::{Caller, TaskId};
 use crate::core::{Core, Task, TaskOutcome, TenantState};
 use crate::error::{Bug, Error};
-use crate::hierarchy::{ServiceName, tenant_id};
+use crate::hierarchy::{ServiceName, VersionState, tenant_id};
 
 /// Calls other than unlinks in flight at once; the rest wait for a place.
 pub(super) const BUSY_LANE: usize = 32;
@@ -225,8 +225,25 @@ fn tenant_message(state: TenantState) -> v1::Tenant {
                 service: s.service,
                 unique_identifier: s.unique_identifier,
                 current_version: s.current_version,
+                versions: s
+                    .versions
+                    .into_iter()
+                    .map(|(version, state)| v1::ServiceVersion {
+                        version,
+                        state: version_state(state).into(),
+                    })
+                    .collect(),
             })
             .collect(),
+    }
+}
+
+fn version_state(state: VersionState) -> v1::ServiceVersionState {
+    match state {
+        VersionState::Active => v1::ServiceVersionState::Active,
+        VersionState::DecryptOnly => v1::ServiceVersionState::DecryptOnly,
+        VersionState::Retired => v1::ServiceVersionState::Retired,
+        VersionState::Destroyed => v1::ServiceVersionState::Destroyed,
     }
 }
 

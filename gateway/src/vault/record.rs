@@ -85,7 +85,7 @@ pub(super) fn decode(owner: &str, id: &str, value: &[u8]) -> Result<Record, Vaul
 
 /// An L4 key as the core wrapped it: a self-describing blob (format, L3 version, nonce,
 /// ciphertext and tag) that only the core can open, and of which the gateway reads only the
-/// format. Not secret on its own, but never printed.
+/// format and the L3 version. Not secret on its own, but never printed.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WrappedKey(Bytes);
 
@@ -98,6 +98,14 @@ impl WrappedKey {
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
         &self.0.0
+    }
+
+    /// The version of the L3 that wrapped it, as the blob's header says (bytes 1 to 4,
+    /// big-endian); `None` for a blob too short to have one.
+    #[must_use]
+    pub fn l3_version(&self) -> Option<u32> {
+        let header = self.as_bytes().get(1..5)?;
+        Some(u32::from_be_bytes(header.try_into().ok()?))
     }
 
     /// Whether the core wrapped it in the blob format bound to the identifier only (format 1),

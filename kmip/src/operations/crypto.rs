@@ -50,9 +50,34 @@ kmip_struct! {
     }
 }
 
+kmip_struct! {
+    /// Krypton's vendor extension ([`Operation::Rewrap`](crate::Operation::Rewrap)): the
+    /// wrapped blob of a data key and the Authenticated Encryption Additional Data it is bound
+    /// to, under the service key named by the Unique Identifier. The server unwraps it and
+    /// wraps the key again under the service key's active version, with the same additional
+    /// data; a blob already under that version comes back unchanged. The data key itself
+    /// never crosses the wire.
+    pub struct RewrapRequest {
+        pub unique_identifier: optional UniqueIdentifier => UNIQUE_IDENTIFIER,
+        pub data: required Vec<u8> => DATA,
+        pub authenticated_encryption_additional_data: optional Vec<u8>
+            => AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA since V1_4,
+    }
+}
+
+kmip_struct! {
+    /// The answer to a [`RewrapRequest`]: the blob under the active version.
+    pub struct RewrapResponse {
+        pub unique_identifier: required String => UNIQUE_IDENTIFIER,
+        pub data: required Vec<u8> => DATA,
+    }
+}
+
 struct_payload!(
     EncryptRequest,
     EncryptResponse,
     DecryptRequest,
-    DecryptResponse
+    DecryptResponse,
+    RewrapRequest,
+    RewrapResponse
 );

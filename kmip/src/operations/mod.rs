@@ -17,7 +17,9 @@ pub use attribute::{
     GetAttributeListResponse, GetAttributesRequest, GetAttributesResponse, ModifyAttributeRequest,
     ModifyAttributeResponse, SetAttributeRequest, SetAttributeResponse,
 };
-pub use crypto::{DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse};
+pub use crypto::{
+    DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse, RewrapRequest, RewrapResponse,
+};
 pub use discovery::{
     DiscoverVersionsRequest, DiscoverVersionsResponse, QueryRequest, QueryResponse,
 };
@@ -175,4 +177,5 @@ payloads! {
     Destroy(DestroyRequest, DestroyResponse),
     Encrypt(EncryptRequest, EncryptResponse),
     Decrypt(DecryptRequest, DecryptResponse),
+    Rewrap(RewrapRequest, RewrapResponse),
 }

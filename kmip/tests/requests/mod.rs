@@ -11,11 +11,12 @@ use kmip::{
     GetAttributesRequest, GetRequest, KeyBlock, KeyFormatType, KeyMaterial, LocateRequest,
     ManagedObject, ModifyAttributeRequest, Name, ObjectType, Operation, QueryFunction,
     QueryRequest, RegisterRequest, RequestPayload, RevocationReason, RevocationReasonCode,
-    RevokeRequest, SecretBytes, SecretData, SecretDataType, SetAttributeRequest, Value,
+    RevokeRequest, RewrapRequest, SecretBytes, SecretData, SecretDataType, SetAttributeRequest,
+    Value,
 };
 
 /// A request of `operation` naming the object `id` where it names one (the service key, for
-/// Encrypt and Decrypt; AES-GCM, the additional data `id` too). `None` for an operation the
+/// Encrypt, Decrypt and Rewrap; AES-GCM, the additional data `id` too). `None` for an operation the
 /// model does not type.
 pub fn request(operation: Operation, id: &str) -> Option<RequestPayload> {
     let uid = || Some(id.into());
@@ -137,6 +138,12 @@ pub fn request(operation: Operation, id: &str) -> Option<RequestPayload> {
             iv_counter_nonce: None,
             authenticated_encryption_additional_data: Some(id.as_bytes().to_vec()),
             authenticated_encryption_tag: None,
+        }
+        .into(),
+        Operation::Rewrap => RewrapRequest {
+            unique_identifier: uid(),
+            data: vec![1; 64],
+            authenticated_encryption_additional_data: Some(id.as_bytes().to_vec()),
         }
         .into(),
         _ => return None,
