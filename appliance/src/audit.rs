@@ -75,6 +75,10 @@ pub(crate) enum Operation {
     ServiceVersionDestroy,
     /// A tenant's L2 was moved under another L1.
     TenantMoveL1,
+    /// A tenant got a new L2 version; the old one was archived.
+    TenantRotateL2,
+    /// A tenant's archived L2 versions were destroyed, nothing being sealed under them.
+    TenantRetireL2,
     /// The orchestrator read the actual state of the tenants.
     StateRead,
     /// The orchestrator applied a desired state: its generation is recorded.
@@ -108,6 +112,8 @@ impl Operation {
             Self::ServiceVersionReinstate => "service-version-reinstate",
             Self::ServiceVersionDestroy => "service-version-destroy",
             Self::TenantMoveL1 => "tenant-move-l1",
+            Self::TenantRotateL2 => "tenant-rotate-l2",
+            Self::TenantRetireL2 => "tenant-retire-l2",
             Self::StateRead => "state-read",
             Self::DesiredStateApply => "desired-state-apply",
         }

@@ -261,7 +261,7 @@ mod tests {
             .unwrap();
         assert_eq!((old, new), (Some(1), Some(2)));
 
-        let page = store.reseal(&keys, Column::Tenants, b"", 10).unwrap();
+        let page = store.reseal(&keys, Column::Tenants, b"", b"", 10).unwrap();
         assert_eq!((page.resealed, page.next), (1, None));
         keys.retire(&store, &master, no_stage).unwrap();
         let reloaded = RecordKeys::load(&store, &master).unwrap();

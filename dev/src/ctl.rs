@@ -323,13 +323,41 @@ impl Ctl {
         self.run(&command.map(AsRef::as_ref)).map(drop)
     }
 
+    /// Gives `tenant` a new L2; returns its version.
+    pub fn rotate_l2(&self, tenant: &str) -> Result<u64, Error> {
+        let answer = self.run(&["tenant", "rotate-l2", tenant].map(AsRef::as_ref))?;
+        Ok(answer["l2_version"].as_u64().unwrap_or_default())
+    }
+
     /// The label of `tenant`'s L1, as `kryptonctl tenant list` reports it.
     pub fn tenant_l1(&self, tenant: &str) -> Result<Option<String>, Error> {
-        let answer = self.run(&["tenant".as_ref(), "list".as_ref()])?;
-        let tenants = answer["tenants"].as_array().into_iter().flatten();
+        Ok(self
+            .tenant_entry(tenant)?
+            .and_then(|entry| entry["l1_label"].as_str().map(str::to_owned)))
+    }
+
+    /// `tenant`'s L2 version and the archived versions still held, as `kryptonctl tenant
+    /// list` reports them.
+    pub fn tenant_l2(&self, tenant: &str) -> Result<Option<(u64, Vec<u64>)>, Error> {
+        Ok(self.tenant_entry(tenant)?.map(|entry| {
+            let archived = entry["archived_l2_versions"]
+                .as_array()
+                .into_iter()
+                .flatten();
+            (
+                entry["l2_version"].as_u64().unwrap_or_default(),
+                archived.filter_map(Value::as_u64).collect(),
+            )
+        }))
+    }
+
+    fn tenant_entry(&self, tenant: &str) -> Result<Option<Value>, Error> {
+        let mut answer = self.run(&["tenant".as_ref(), "list".as_ref()])?;
+        let tenants = answer["tenants"].as_array_mut().map(std::mem::take);
         Ok(tenants
-            .filter(|entry| entry["tenant"] == tenant)
-            .find_map(|entry| entry["l1_label"].as_str().map(str::to_owned)))
+            .into_iter()
+            .flatten()
+            .find(|entry| entry["tenant"] == tenant))
     }
 
     /// The whole `kryptonctl --json status` document.

@@ -133,6 +133,9 @@ enum TenantCommand {
         #[arg(long, value_name = "LABEL")]
         l1: String,
     },
+    /// Give TENANT a new L2, wrapped by the same L1: its service keys are sealed under it at
+    /// once, its registry objects re-sealed in the background, then the old L2 is destroyed.
+    RotateL2 { tenant: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -317,6 +320,7 @@ enum Action {
     Services(v1::ListServicesRequest),
     ChangeVersion(v1::ChangeServiceVersionRequest),
     MoveL1(v1::MoveTenantL1Request),
+    RotateL2(v1::RotateTenantL2Request),
 }
 
 impl Action {
@@ -404,6 +408,9 @@ impl Action {
                     tenant,
                     l1_label: l1,
                 })
+            }
+            Command::Tenant(TenantCommand::RotateL2 { tenant }) => {
+                Self::RotateL2(v1::RotateTenantL2Request { tenant })
             }
         })
     }
@@ -573,6 +580,12 @@ impl Action {
                 let (tenant, l1) = (request.tenant.clone(), request.l1_label.clone());
                 let response = client.move_tenant_l1(request).await?.into_inner();
                 output.moved(&tenant, &l1, &response);
+                Ok(())
+            }
+            Self::RotateL2(request) => {
+                let tenant = request.tenant.clone();
+                let response = client.rotate_tenant_l2(request).await?.into_inner();
+                output.l2_rotated(&tenant, &response);
                 Ok(())
             }
         }

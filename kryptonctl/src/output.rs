@@ -412,6 +412,8 @@ impl Output {
                         "state": tenant_state_name(t.state()),
                         "reason": t.reason,
                         "services": t.services,
+                        "l2_version": t.l2_version,
+                        "archived_l2_versions": t.archived_l2_versions,
                     })
                 })
                 .collect();
@@ -421,13 +423,17 @@ impl Output {
             );
             return;
         }
-        println!("{:<24}  {:<12}  {:>8}  L1", "TENANT", "STATE", "SERVICES");
+        println!(
+            "{:<24}  {:<12}  {:>8}  {:<18}  L1",
+            "TENANT", "STATE", "SERVICES", "L2"
+        );
         for t in &response.tenants {
             println!(
-                "{:<24}  {:<12}  {:>8}  {}{}",
+                "{:<24}  {:<12}  {:>8}  {:<18}  {}{}",
                 t.tenant,
                 tenant_state_name(t.state()),
                 t.services,
+                l2_text(t),
                 t.l1_label,
                 t.reason
                     .as_ref()
@@ -480,6 +486,24 @@ impl Output {
         }
     }
 
+    pub(crate) fn l2_rotated(self, tenant: &str, response: &v1::RotateTenantL2Response) {
+        if self.json {
+            println!(
+                "{}",
+                json!({
+                    "tenant": tenant,
+                    "l2_version": response.l2_version,
+                    "audit_sequence": response.audit_sequence,
+                })
+            );
+        } else {
+            println!(
+                "tenant {tenant} now has L2 v{}: its service keys are sealed under it; the old L2 is destroyed once its registry objects are re-sealed (see `tenant list`) (audit record {})",
+                response.l2_version, response.audit_sequence
+            );
+        }
+    }
+
     pub(crate) fn moved(self, tenant: &str, l1: &str, response: &v1::MoveTenantL1Response) {
         if self.json {
             println!(
@@ -500,6 +524,20 @@ impl Output {
         } else {
             println!("tenant {tenant} is on L1 {l1} already: nothing changed");
         }
+    }
+}
+
+/// `v3`, or `v3 (retiring v2)` while an L2 rotation's re-seal runs.
+fn l2_text(tenant: &v1::Tenant) -> String {
+    let archived: Vec<String> = tenant
+        .archived_l2_versions
+        .iter()
+        .map(|v| format!("v{v}"))
+        .collect();
+    if archived.is_empty() {
+        format!("v{}", tenant.l2_version)
+    } else {
+        format!("v{} (retiring {})", tenant.l2_version, archived.join(","))
     }
 }
 

@@ -6,7 +6,10 @@
 //!   refused), reinstated, destroyed;
 //! - a kill -9 of the gateway and of the core in the middle of a re-wrap, and nothing lost;
 //! - a tenant moved from one L1 to another in the same token, the old key deleted from the HSM
-//!   afterwards, every key still readable, across a restart and a kill -9 during a move.
+//!   afterwards, every key still readable, across a restart and a kill -9 during a move;
+//! - a tenant's L2 rotated while applications create and get keys and register objects, the
+//!   old L2 retired once the registry is re-sealed, across a restart and a kill -9 during a
+//!   rotation.
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
 
@@ -19,6 +22,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use krypton_dev::config::{Liveness, Rewrap};
+use krypton_dev::ctl::Ctl;
 use krypton_dev::http::{scrape, sum, value};
 use krypton_dev::{Error as DevError, Stack};
 use krypton_gateway::{Record, RocksDbVault, Vault, WrappedKey};
@@ -35,7 +39,7 @@ const ALICE: &str = "app-alice";
 /// expectation (the rate is measured in docs/benchmarks.md).
 const REWRAP_LIMIT: Duration = Duration::from_secs(120);
 
-const TESTS: [(&str, Test); 3] = [
+const TESTS: [(&str, Test); 4] = [
     (
         "old_versions_are_rewrapped_under_load_then_retired_and_a_saved_blob_is_refused",
         old_versions_are_rewrapped_under_load_then_retired_and_a_saved_blob_is_refused,
@@ -47,6 +51,10 @@ const TESTS: [(&str, Test); 3] = [
     (
         "a_tenant_moves_to_a_new_l1_and_the_old_one_is_deleted",
         a_tenant_moves_to_a_new_l1_and_the_old_one_is_deleted,
+    ),
+    (
+        "a_tenant_l2_rotates_under_load_and_the_old_one_is_retired",
+        a_tenant_l2_rotates_under_load_and_the_old_one_is_retired,
     ),
 ];
 
@@ -289,6 +297,78 @@ fn a_tenant_moves_to_a_new_l1_and_the_old_one_is_deleted(fixture: &Fixture) {
     assert_eq!(alice.get(&uid), value);
 }
 
+fn a_tenant_l2_rotates_under_load_and_the_old_one_is_retired(fixture: &Fixture) {
+    let mut stack = fixture.stack();
+    let (tenant, _) = names(&stack);
+    let ctl = stack.core().ctl().clone();
+    let alice = App::of(&stack, ALICE);
+    let (uid, value) = alice_key(&alice, "before-l2");
+    // Enough registry objects (ten re-seal steps) that a kill as a rotation answers usually
+    // lands in its re-seal.
+    let mut objects = register_secrets(&alice, 0, 2400);
+    assert_eq!(ctl.tenant_l2(&tenant).unwrap(), Some((1, Vec::new())));
+
+    // Two rotations while one application creates and gets keys and another registers
+    // objects: no request fails.
+    let (during, registered) = thread::scope(|scope| {
+        let load = scope.spawn(|| load(&stack, "create-get", 2, Duration::from_secs(4)));
+        let registering = scope.spawn(|| register_secrets(&alice, 2400, 300));
+        thread::sleep(Duration::from_millis(500));
+        assert_eq!(ctl.rotate_l2(&tenant).unwrap(), 2);
+        assert_eq!(ctl.rotate_l2(&tenant).unwrap(), 3);
+        (load.join().unwrap(), registering.join().unwrap())
+    });
+    assert_eq!(during["failures"], 0, "{during}");
+    assert!(during["operations"].as_u64().unwrap() > 0, "{during}");
+    objects.extend(registered);
+    wait_for_l2(&ctl, &tenant, 3);
+    assert_registered(&alice, &objects);
+    assert_eq!(alice.get(&uid), value);
+    let audited: Vec<Value> = ctl.audit_tail(20).unwrap();
+    for operation in ["tenant-rotate-l2", "tenant-retire-l2"] {
+        assert!(
+            audited.iter().any(|r| r["operation"] == operation),
+            "{operation}: {audited:?}"
+        );
+    }
+
+    // After a restart the tenant opens under its third L2 alone.
+    stack.restart_core().unwrap();
+    wait_for_tenant(&stack, "active", REOPEN_LIMIT);
+    assert_eq!(ctl.tenant_l2(&tenant).unwrap(), Some((3, Vec::new())));
+    assert_eq!(alice.get(&uid), value);
+
+    // A kill -9 during a rotation: the tenant opens under the old L2 or the new one (with the
+    // old archived, its re-seal resumed and finished), and nothing is lost.
+    let rotator = ctl.clone();
+    let rotating = {
+        let tenant = tenant.clone();
+        thread::spawn(move || rotator.rotate_l2(&tenant))
+    };
+    thread::sleep(Duration::from_millis(40));
+    kill_9(stack.core().pid());
+    let _ = rotating.join().unwrap();
+    stack.restart_core().unwrap();
+    wait_for_tenant(&stack, "active", REOPEN_LIMIT);
+    let (version, _) = ctl.tenant_l2(&tenant).unwrap().unwrap();
+    assert!(version == 3 || version == 4, "L2 v{version}");
+    wait_for_l2(&ctl, &tenant, version);
+    assert_registered(&alice, &objects);
+    assert_eq!(alice.get(&uid), value);
+
+    // A kill -9 as soon as a rotation answers, while its re-seal of the registry runs: the
+    // next start opens the archived L2 too, resumes the re-seal and retires it.
+    assert_eq!(ctl.rotate_l2(&tenant).unwrap(), version + 1);
+    kill_9(stack.core().pid());
+    stack.restart_core().unwrap();
+    wait_for_tenant(&stack, "active", REOPEN_LIMIT);
+    wait_for_l2(&ctl, &tenant, version + 1);
+    assert_registered(&alice, &objects);
+    assert_eq!(alice.get(&uid), value);
+    let after = load(&stack, "create-get", 2, Duration::from_secs(1));
+    assert_eq!(after["failures"], 0, "{after}");
+}
+
 fn names(stack: &Stack) -> (String, String) {
     (
         stack.config().tenant.clone(),
@@ -301,6 +381,46 @@ fn states(expected: &[(u64, &str)]) -> Vec<(u64, String)> {
         .iter()
         .map(|(version, state)| (*version, (*state).to_owned()))
         .collect()
+}
+
+/// `count` secrets registered by `app` in the core's registry, numbered from `first`:
+/// (uid, hex value).
+fn register_secrets(app: &App, first: usize, count: usize) -> Vec<(String, String)> {
+    let values: Vec<String> = (first..first + count)
+        .map(|n| format!("{n:016x}"))
+        .collect();
+    let mut registered = Vec::with_capacity(count);
+    for chunk in values.chunks(300) {
+        let commands: Vec<Value> = chunk
+            .iter()
+            .map(|value| json!({"op": "register_secret", "value": value}))
+            .collect();
+        let results = app.run(&Value::Array(commands));
+        for (result, value) in results.iter().zip(chunk) {
+            registered.push((ok(result).as_str().unwrap().to_owned(), value.clone()));
+        }
+    }
+    registered
+}
+
+/// Every object of `objects` reads back with its value.
+fn assert_registered(app: &App, objects: &[(String, String)]) {
+    for chunk in objects.chunks(300) {
+        let gets: Vec<Value> = chunk
+            .iter()
+            .map(|(uid, _)| json!({"op": "get", "uid": uid}))
+            .collect();
+        for (result, (uid, value)) in app.run(&Value::Array(gets)).iter().zip(chunk) {
+            assert_eq!(ok(result)["value"], json!(value), "{uid}: {result}");
+        }
+    }
+}
+
+/// Waits until `tenant` is on L2 `version` with no archived version left.
+fn wait_for_l2(ctl: &Ctl, tenant: &str, version: u64) {
+    wait_until(&format!("L2 v{version} alone"), || {
+        ctl.tenant_l2(tenant).unwrap() == Some((version, Vec::new()))
+    });
 }
 
 /// Alice creates and activates a key named `name`: its id and hex value.

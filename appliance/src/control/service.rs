@@ -14,8 +14,8 @@ use super::v1;
 use crate::audit::AuditRecord;
 use crate::caller::Caller;
 use crate::core::{
-    Core, InstallationInfo, L1Move, ServiceInfo, StatusReport, TenantInfo, UnsealOutcome,
-    UnsealReport, VersionOf,
+    Core, InstallationInfo, L1Move, L2Rotation, ServiceInfo, StatusReport, TenantInfo,
+    UnsealOutcome, UnsealReport, VersionOf,
 };
 use crate::doctor;
 use crate::error::{Bug, Error};
@@ -404,6 +404,22 @@ impl v1::control_server::Control for ControlService {
             audit_sequence,
         }))
     }
+
+    async fn rotate_tenant_l2(
+        &self,
+        request: Request<v1::RotateTenantL2Request>,
+    ) -> Result<Response<v1::RotateTenantL2Response>, Status> {
+        let caller = self.caller(&request)?;
+        let tenant = tenant_id(request.into_inner().tenant)?;
+        let L2Rotation {
+            version,
+            audit_sequence,
+        } = self.core.rotate_l2(caller, tenant).await?;
+        Ok(Response::new(v1::RotateTenantL2Response {
+            l2_version: version,
+            audit_sequence,
+        }))
+    }
 }
 
 impl ControlService {
@@ -441,6 +457,8 @@ fn tenant(info: TenantInfo) -> v1::Tenant {
         state: state.into(),
         reason: info.reason,
         services: info.services,
+        l2_version: info.l2_version,
+        archived_l2_versions: info.archived_l2_versions,
     }
 }
 

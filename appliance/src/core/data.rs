@@ -137,12 +137,12 @@ impl Core {
                 let (key, ticket) = keyring.registry_key(&tenant)?;
                 let registry = Registry::new(
                     &core.store,
-                    &key,
+                    key.as_ref(),
                     &core.registry_edits,
                     RegistryLimits::default(),
                 );
                 let answer = registry.answer(&owner, version, DateTime::now(), payload)?;
-                if !keyring.is_current(&tenant, ticket) {
+                if !keyring.kept_since(&tenant, ticket) {
                     return Err(Error::TenantUnavailable {
                         tenant,
                         reason: "its keys were revoked while the request ran".to_owned(),

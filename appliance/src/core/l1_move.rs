@@ -46,6 +46,9 @@ impl Core {
         let hsm = self.hsm.as_ref().ok_or(Error::HsmNotConfigured)?;
         let new_l1 = L1Ref::label(l1_label.clone()).map_err(Error::InvalidName)?;
         let _admin = self.admin.lock().await;
+        // Older L2 versions an L2 rotation still holds are wrapped by the old L1: they are
+        // retired first, so that nothing is left depending on the L1 being replaced.
+        self.retire_archived_l2(&tenant).await?;
         let (record, ticket) = {
             let tenant = tenant.clone();
             self.unsealed(move |core, unsealed| {
@@ -96,7 +99,7 @@ impl Core {
             let moved = TenantRecord {
                 l1_label: l1_label.clone(),
                 wrapped_l2: new_wrapped.to_bytes(),
-                linked: true,
+                ..record
             };
             let mut batch = core.store.batch(record_key(unsealed));
             batch.put_sealed(Column::Tenants, &records::tenant_key(&tenant), &moved)?;
@@ -109,6 +112,7 @@ impl Core {
             batch.commit()?;
             let origin = Origin {
                 l1: new_l1,
+                version: moved.l2_version,
                 wrapped: new_wrapped,
             };
             if keyring.move_origin(&tenant, ticket, origin).is_err() {

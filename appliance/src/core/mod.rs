@@ -34,6 +34,7 @@ mod data;
 mod doctor;
 mod health;
 mod l1_move;
+mod l2_rotation;
 mod rekey;
 mod rotation;
 mod service_versions;
@@ -57,6 +58,7 @@ use crate::store::{Column, Store};
 
 pub(crate) use ceremony::{InstallationInfo, StatusReport, UnsealOutcome, UnsealReport};
 pub(crate) use l1_move::L1Move;
+pub(crate) use l2_rotation::L2Rotation;
 pub(crate) use service_versions::VersionOf;
 pub(crate) use tasks::{Task, TaskOutcome, TenantState};
 pub(crate) use tenants::{ServiceInfo, TenantInfo};

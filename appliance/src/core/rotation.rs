@@ -146,7 +146,7 @@ impl Core {
         };
         let step = self
             .store
-            .reseal(unsealed.records(), column, from, RESEAL_STEP)?;
+            .reseal(unsealed.records(), column, b"", from, RESEAL_STEP)?;
         self.resealing
             .resealed
             .fetch_add(step.resealed as u64, Ordering::Relaxed);

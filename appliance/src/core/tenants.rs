@@ -30,7 +30,9 @@ use crate::audit::Operation;
 use crate::caller::Caller;
 use crate::error::{Bug, Error, ErrorChain};
 use crate::hierarchy::records::{self, ServiceRecord, TenantRecord};
-use crate::hierarchy::{Origin, ServiceName, TenantKeys, TenantState, Ticket, VersionState, l3};
+use crate::hierarchy::{
+    self, Origin, ServiceName, TenantKeys, TenantState, Ticket, VersionState, l3,
+};
 use crate::hsm::{L1Ref, TenantId};
 use crate::record_keys::RecordKeys;
 use crate::registry;
@@ -60,6 +62,9 @@ pub(crate) struct TenantInfo {
     pub(crate) state: &'static str,
     pub(crate) reason: Option<String>,
     pub(crate) services: u32,
+    pub(crate) l2_version: u32,
+    /// Older L2 versions an L2 rotation still holds.
+    pub(crate) archived_l2_versions: Vec<u32>,
 }
 
 /// A service key, as listed.
@@ -73,6 +78,26 @@ pub(crate) struct ServiceInfo {
     pub(crate) current_version: u32,
     /// Every version, oldest first, with its state.
     pub(crate) versions: Vec<(u32, VersionState)>,
+}
+
+/// A tenant's L2 as the HSM unwrapped it, where it came from, and the registry keys of the
+/// older versions an L2 rotation still holds.
+#[derive(Debug)]
+struct OpenedL2 {
+    l2: SecretKey,
+    origin: Origin,
+    older: Vec<(u32, SecretKey)>,
+}
+
+impl OpenedL2 {
+    /// A new L2, with nothing older.
+    fn new(l2: SecretKey, origin: Origin) -> Self {
+        Self {
+            l2,
+            origin,
+            older: Vec::new(),
+        }
+    }
 }
 
 /// A linked tenant marked opening at an unseal, to be re-opened through the HSM.
@@ -115,15 +140,8 @@ impl Core {
             })
             .await?
         };
-        let (l2, record, relinked) = match stored {
-            Some(record) => {
-                let wrapped = records::wrapped_l2(&tenant, &record)?;
-                let l2 = hsm
-                    .unwrap_l2(&l1, &tenant, &wrapped)
-                    .await
-                    .map_err(Error::Hsm)?;
-                (l2, record, true)
-            }
+        let (opened, record, relinked) = match stored {
+            Some(record) => (self.open_l2(&tenant, &record).await?, record, true),
             None => {
                 let l2 = SecretKey::random(WhenIdle::NoAccess)?;
                 let wrapped = hsm.wrap_l2(&l1, &tenant, &l2).await.map_err(Error::Hsm)?;
@@ -136,20 +154,18 @@ impl Core {
                 if !back.same_as(&l2) {
                     return Err(Error::Internal(Bug::HsmRoundTrip));
                 }
-                let record = TenantRecord {
-                    l1_label: l1_label.clone(),
-                    wrapped_l2: wrapped.to_bytes(),
-                    linked: true,
+                let record = TenantRecord::linked(l1_label.clone(), &wrapped);
+                let origin = Origin {
+                    l1,
+                    version: record.l2_version,
+                    wrapped,
                 };
-                (l2, record, false)
+                (OpenedL2::new(l2, origin), record, false)
             }
         };
-        let origin = Origin {
-            l1,
-            wrapped: records::wrapped_l2(&tenant, &record)?,
-        };
-        self.unsealed(move |core, unsealed| {
-            let keys = core.open_keys(unsealed, &tenant, l2, origin)?;
+        let archived = !record.archived_l2.is_empty();
+        let linked = self.unsealed(move |core, unsealed| {
+            let keys = core.open_keys(unsealed, &tenant, opened)?;
             let record = TenantRecord {
                 linked: true,
                 ..record
@@ -177,12 +193,20 @@ impl Core {
                 });
             }
             tracing::warn!(%caller, %tenant, l1 = %l1_label, relinked, audit_sequence, "tenant linked");
-            Ok(LinkReport {
-                relinked,
-                audit_sequence,
-            })
+            Ok((
+                tenant,
+                LinkReport {
+                    relinked,
+                    audit_sequence,
+                },
+            ))
         })
-        .await
+        .await;
+        let (tenant, report) = linked?;
+        if archived {
+            self.resume_l2_retirement(tenant);
+        }
+        Ok(report)
     }
 
     /// Unlinks `tenant`: its keys are wiped from memory first, before any lock but the
@@ -369,6 +393,7 @@ impl Core {
                     record,
                     ticket,
                 } = opening;
+                let archived = !record.archived_l2.is_empty();
                 let opened =
                     tokio::time::timeout(REOPEN_TIMEOUT, core.open_tenant(&tenant, record)).await;
                 let state = match opened {
@@ -387,7 +412,12 @@ impl Core {
                 };
                 let active = matches!(state, TenantState::Active(_));
                 match core.install(&tenant, ticket, state) {
-                    Ok(()) if active => tracing::info!(%tenant, "tenant re-opened"),
+                    Ok(()) if active => {
+                        tracing::info!(%tenant, "tenant re-opened");
+                        if archived {
+                            core.resume_l2_retirement(tenant);
+                        }
+                    }
                     Ok(()) => {}
                     Err(error) => tracing::warn!(%tenant, error = %ErrorChain(&error), "tenant changed during its re-open; the re-open's result was dropped"),
                 }
@@ -406,32 +436,56 @@ impl Core {
         tenant: &TenantId,
         record: TenantRecord,
     ) -> Result<TenantKeys, Error> {
+        let opened = self.open_l2(tenant, &record).await?;
+        let tenant = tenant.clone();
+        self.unsealed(move |core, unsealed| core.open_keys(unsealed, &tenant, opened))
+            .await
+    }
+
+    /// Unwraps in the HSM the L2 of `tenant`'s `record`, and the archived versions an L2
+    /// rotation still holds, which give their registry keys and are wiped.
+    async fn open_l2(&self, tenant: &TenantId, record: &TenantRecord) -> Result<OpenedL2, Error> {
         let hsm = self.hsm.as_ref().ok_or(Error::HsmNotConfigured)?;
         let l1 = L1Ref::label(record.l1_label.clone()).map_err(Error::InvalidName)?;
-        let wrapped = records::wrapped_l2(tenant, &record)?;
+        let wrapped = records::wrapped_l2(tenant, record)?;
         let l2 = hsm
             .unwrap_l2(&l1, tenant, &wrapped)
             .await
             .map_err(Error::Hsm)?;
-        let tenant = tenant.clone();
-        let origin = Origin { l1, wrapped };
-        self.unsealed(move |core, unsealed| core.open_keys(unsealed, &tenant, l2, origin))
-            .await
+        let mut older = Vec::with_capacity(record.archived_l2.len());
+        for archived in &record.archived_l2 {
+            let wrapped = records::archived_l2(tenant, archived)?;
+            let l2 = hsm
+                .unwrap_l2(&l1, tenant, &wrapped)
+                .await
+                .map_err(Error::Hsm)?;
+            older.push((
+                archived.version,
+                hierarchy::derive_registry_key(tenant, &l2)?,
+            ));
+        }
+        let origin = Origin {
+            l1,
+            version: record.l2_version,
+            wrapped,
+        };
+        Ok(OpenedL2 { l2, origin, older })
     }
 
-    /// `tenant`'s keys under its L2: its service keys opened, its registry key derived, and
-    /// its registry objects still sealed the old way (under the master key) moved under it.
+    /// `tenant`'s keys under its `opened` L2: its service keys opened, its registry keys
+    /// derived, and its registry objects still sealed the old way (under the master key) moved
+    /// under them.
     fn open_keys(
         &self,
         unsealed: &Unsealed,
         tenant: &TenantId,
-        l2: SecretKey,
-        origin: Origin,
+        opened: OpenedL2,
     ) -> Result<TenantKeys, Error> {
         let key = record_key(unsealed);
+        let OpenedL2 { l2, origin, older } = opened;
         let services = records::open_services(&self.store, key, tenant, &l2)?;
-        let keys = TenantKeys::new(tenant, l2, origin, services)?;
-        registry::migrate_legacy(&self.store, key, keys.registry_key(), tenant)?;
+        let keys = TenantKeys::new(tenant, l2, origin, older, services)?;
+        registry::migrate_legacy(&self.store, key, keys.registry_keys(), tenant)?;
         Ok(keys)
     }
 
@@ -469,6 +523,8 @@ impl Core {
                 state,
                 reason,
                 services: u32::try_from(services).unwrap_or(u32::MAX),
+                l2_version: record.l2_version,
+                archived_l2_versions: record.archived_l2.iter().map(|a| a.version).collect(),
             });
         }
         Ok(tenants)
@@ -563,7 +619,7 @@ pub(super) fn service_info(
     ServiceInfo {
         tenant: tenant.to_string(),
         service: service.to_string(),
-        unique_identifier: crate::hierarchy::L3Id {
+        unique_identifier: hierarchy::L3Id {
             tenant: tenant.clone(),
             service: service.clone(),
         }

@@ -19,9 +19,10 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::Error;
 use crate::hsm::{L1Answer, L1Ref, Probe, TenantId, WrappedL2};
-use crate::secret::{SecretKey, WhenIdle};
+use crate::secret::SecretKey;
 
 use super::names::ServiceName;
+use super::registry_keys::RegistryKeys;
 use super::versions::VersionState;
 
 /// Where a tenant stands in memory.
@@ -52,39 +53,38 @@ impl TenantState {
     }
 }
 
-/// A tenant's L2, the registry key derived from it, and its service keys; and what the HSM
-/// needs to check that the L2's L1 still answers.
+/// A tenant's L2, the registry keys derived from it (and from older L2 versions still
+/// sealing objects), and its service keys; and what the HSM needs to check that the L2's L1
+/// still answers.
 #[derive(Debug)]
 pub(crate) struct TenantKeys {
     pub(crate) l2: SecretKey,
     origin: Origin,
     /// Seals the tenant's objects in the core's registry. Shared (not copied) with a registry
     /// operation in flight, which checks afterwards that the tenant was not revoked meanwhile.
-    registry: Arc<SecretKey>,
+    registry: Arc<RegistryKeys>,
     pub(crate) services: HashMap<ServiceName, ServiceKeys>,
 }
 
-/// Where a tenant's L2 came from: the L1 and the L2 as the HSM wrapped it.
+/// Where a tenant's L2 came from: the L1, the L2's version and the L2 as the HSM wrapped it.
 #[derive(Debug, Clone)]
 pub(crate) struct Origin {
     pub(crate) l1: L1Ref,
+    pub(crate) version: u32,
     pub(crate) wrapped: WrappedL2,
 }
 
-/// HKDF `info` label of a tenant's registry key. Part of the on-disk format.
-const REGISTRY_KEY_LABEL: &[u8] = b"krypton/v1/registry-seal";
-
 impl TenantKeys {
-    /// The keys of `tenant`: its L2 (opened from `origin`), the registry key derived from
-    /// it, and its services.
+    /// The keys of `tenant`: its L2 (opened from `origin`), the registry keys derived from it
+    /// and from the `older` L2 versions still sealing objects, and its services.
     pub(crate) fn new(
         tenant: &TenantId,
         l2: SecretKey,
         origin: Origin,
+        older: Vec<(u32, SecretKey)>,
         services: HashMap<ServiceName, ServiceKeys>,
     ) -> Result<Self, Error> {
-        let info: [&[u8]; 2] = [REGISTRY_KEY_LABEL, tenant.as_str().as_bytes()];
-        let registry = Arc::new(l2.derive(&info, WhenIdle::ReadOnly)?);
+        let registry = Arc::new(RegistryKeys::new(tenant, origin.version, &l2, older)?);
         Ok(Self {
             l2,
             origin,
@@ -93,8 +93,8 @@ impl TenantKeys {
         })
     }
 
-    /// The key that seals the tenant's registry objects.
-    pub(crate) fn registry_key(&self) -> &SecretKey {
+    /// The keys that seal the tenant's registry objects.
+    pub(crate) fn registry_keys(&self) -> &RegistryKeys {
         &self.registry
     }
 }
@@ -171,6 +171,9 @@ struct Inner {
 #[derive(Debug)]
 struct Slot {
     generation: u64,
+    /// The generation the state was put at: an L2 rotation or an L1 move changes the
+    /// generation, not the keys being held.
+    since: u64,
     state: TenantState,
 }
 
@@ -206,19 +209,24 @@ impl Keyring {
         Err(refusal.into())
     }
 
-    /// `tenant`'s registry key and the ticket it was read at, for an operation that runs
-    /// without the keyring's lock and checks [`is_current`](Self::is_current) at its end.
+    /// `tenant`'s registry keys and the ticket they were read at, for an operation that runs
+    /// without the keyring's lock and checks [`kept_since`](Self::kept_since) at its end.
     pub(crate) fn registry_key(
         &self,
         tenant: &TenantId,
-    ) -> Result<(Arc<SecretKey>, Ticket), Error> {
+    ) -> Result<(Arc<RegistryKeys>, Ticket), Error> {
         let ticket = self.ticket(tenant);
         self.with_tenant(tenant, |keys| Ok((Arc::clone(&keys.registry), ticket)))
     }
 
-    /// Whether `tenant`'s slot is still at `ticket`: nothing revoked or replaced its keys.
-    pub(crate) fn is_current(&self, tenant: &TenantId, ticket: Ticket) -> bool {
-        self.ticket(tenant) == ticket
+    /// Whether `tenant`'s keys have stayed in memory since `ticket`: nothing revoked them. An
+    /// L2 rotation or an L1 move in between keeps them (the registry keys a request took still
+    /// open and seal what the tenant's next keys do).
+    pub(crate) fn kept_since(&self, tenant: &TenantId, ticket: Ticket) -> bool {
+        matches!(
+            self.read().tenants.get(tenant),
+            Some(Slot { since, state: TenantState::Active(_), .. }) if *since <= ticket.0
+        )
     }
 
     /// How many tenants are in each state, by the state's name.
@@ -273,6 +281,7 @@ impl Keyring {
             Some(Slot {
                 generation,
                 state: TenantState::Active(keys),
+                ..
             }) if *generation == ticket.0 => Some(answer.verdict(&keys.l2)),
             _ => None,
         }
@@ -340,7 +349,7 @@ impl Keyring {
     pub(crate) fn holds_l2(&self, tenant: &TenantId, ticket: Ticket, l2: &SecretKey) -> bool {
         matches!(
             self.read().tenants.get(tenant),
-            Some(Slot { generation, state: TenantState::Active(keys) })
+            Some(Slot { generation, state: TenantState::Active(keys), .. })
                 if *generation == ticket.0 && keys.l2.same_as(l2)
         )
     }
@@ -368,6 +377,55 @@ impl Keyring {
                 _ => Err(Superseded),
             },
             _ => Err(Superseded),
+        }
+    }
+
+    /// Puts a new version of `tenant`'s L2 in place of the one in memory (an L2 rotation), if
+    /// its slot is still at `ticket`: the old L2 is wiped, and `registry` (the new version's
+    /// key, older ones opening) replaces the registry keys, keeping a handle on the replaced
+    /// ones (see [`RegistryKeys::replaced_in_use`]). The slot gets a new generation, as in
+    /// [`move_origin`](Self::move_origin).
+    pub(crate) fn switch_l2(
+        &self,
+        tenant: &TenantId,
+        ticket: Ticket,
+        l2: SecretKey,
+        origin: Origin,
+        registry: RegistryKeys,
+    ) -> Result<(), Superseded> {
+        let mut inner = self.write();
+        inner.generation += 1;
+        let generation = inner.generation;
+        match inner.tenants.get_mut(tenant) {
+            Some(Slot {
+                generation: current,
+                state: TenantState::Active(keys),
+                ..
+            }) if *current == ticket.0 => {
+                keys.l2 = l2;
+                keys.origin = origin;
+                keys.registry = Arc::new(registry.replacing(Arc::downgrade(&keys.registry)));
+                *current = generation;
+                Ok(())
+            }
+            _ => Err(Superseded),
+        }
+    }
+
+    /// Drops the registry keys of `tenant`'s older L2 versions once nothing is sealed under
+    /// them, if its L2 is still at `version`. Returns whether they were dropped.
+    pub(crate) fn retire_older_registry_keys(
+        &self,
+        tenant: &TenantId,
+        version: u32,
+    ) -> Result<bool, Error> {
+        let mut inner = self.write();
+        match inner.tenants.get_mut(tenant).map(|slot| &mut slot.state) {
+            Some(TenantState::Active(keys)) if keys.origin.version == version => {
+                keys.registry = Arc::new(RegistryKeys::new(tenant, version, &keys.l2, Vec::new())?);
+                Ok(true)
+            }
+            _ => Ok(false),
         }
     }
 
@@ -430,9 +488,14 @@ impl Keyring {
         inner.generation += 1;
         let generation = inner.generation;
         // The old state, keys and all, is dropped here, under the lock.
-        inner
-            .tenants
-            .insert(tenant.clone(), Slot { generation, state });
+        inner.tenants.insert(
+            tenant.clone(),
+            Slot {
+                generation,
+                since: generation,
+                state,
+            },
+        );
         Ticket(generation)
     }
 
@@ -450,15 +513,19 @@ impl Keyring {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::WhenIdle;
 
     fn keys() -> TenantState {
         let tenant = TenantId::new("acme").unwrap();
         let l2 = SecretKey::random(WhenIdle::NoAccess).unwrap();
         let origin = Origin {
             l1: L1Ref::label("l1").unwrap(),
+            version: 1,
             wrapped: WrappedL2::sample(),
         };
-        TenantState::Active(TenantKeys::new(&tenant, l2, origin, HashMap::new()).unwrap())
+        TenantState::Active(
+            TenantKeys::new(&tenant, l2, origin, Vec::new(), HashMap::new()).unwrap(),
+        )
     }
 
     #[test]
@@ -490,6 +557,35 @@ mod tests {
             keyring.with_tenant(&tenant, |_| Ok(())),
             Err(Error::TenantUnavailable { .. })
         ));
+    }
+
+    #[test]
+    fn an_l2_switch_keeps_the_keys_a_revoke_does_not() {
+        let keyring = Keyring::default();
+        let tenant = TenantId::new("acme").unwrap();
+        keyring
+            .install(&tenant, keyring.ticket(&tenant), keys())
+            .unwrap();
+        let (old, taken) = keyring.registry_key(&tenant).unwrap();
+        let l2 = SecretKey::random(WhenIdle::NoAccess).unwrap();
+        let origin = Origin {
+            l1: L1Ref::label("l1").unwrap(),
+            version: 2,
+            wrapped: WrappedL2::sample(),
+        };
+        let registry = RegistryKeys::new(&tenant, 2, &l2, Vec::new()).unwrap();
+        keyring
+            .switch_l2(&tenant, keyring.ticket(&tenant), l2, origin, registry)
+            .unwrap();
+        // A registry request that took the keys before the rotation still answers, and the
+        // rotation's re-seal waits for it to drop them.
+        assert!(keyring.kept_since(&tenant, taken));
+        let (now, _) = keyring.registry_key(&tenant).unwrap();
+        assert!(now.replaced_in_use());
+        drop(old);
+        assert!(!now.replaced_in_use());
+        keyring.revoke(&tenant, TenantState::Unlinked);
+        assert!(!keyring.kept_since(&tenant, taken));
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod keyring;
 pub(crate) mod l3;
 mod names;
 pub(crate) mod records;
+mod registry_keys;
 pub(crate) mod shred;
 mod versions;
 pub(crate) mod wrapped_key;
@@ -27,6 +28,7 @@ pub(crate) use keyring::{
     Keyring, NoVersion, Origin, ServiceKeys, TenantKeys, TenantState, Ticket, VersionKey,
 };
 pub(crate) use names::{L3Id, ServiceName, tenant_id};
+pub(crate) use registry_keys::{RegistryKeys, derive as derive_registry_key};
 pub(crate) use versions::{VersionChange, VersionState};
 
 /// Wraps L4 `key`, the one `binding` names, under the current version of `l3`.

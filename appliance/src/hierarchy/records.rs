@@ -1,8 +1,9 @@
-//! How tenants and service keys are stored, and how they are read back: CBOR records sealed under the master key (see
-//! [`crate::store`]), holding only wrapped keys.
+//! How tenants and service keys are stored, and how they are read back: CBOR records sealed
+//! under the master key (see [`crate::store`]), holding only wrapped keys.
 //!
-//! - `tenants` / `<tenant>`: the L1 label, the L2 as the HSM wrapped it, and whether the tenant
-//!   is linked. Unlinking keeps the record (so a relink restores access); destroying deletes it.
+//! - `tenants` / `<tenant>`: the L1 label, the L2 as the HSM wrapped it (with its version, and
+//!   the older versions an L2 rotation still holds), and whether the tenant is linked.
+//!   Unlinking keeps the record (so a relink restores access); destroying deletes it.
 //! - `services` / `<tenant>/<service>`: every version of the L3, each sealed under the L2
 //!   (see [`super::l3`]). Names contain no `/`, so a tenant's services share the prefix
 //!   `<tenant>/` and no other tenant's do.
@@ -37,6 +38,38 @@ pub(crate) struct TenantRecord {
     pub(crate) wrapped_l2: Vec<u8>,
     /// False once unlinked: the core does not re-open it at unseal.
     pub(crate) linked: bool,
+    /// The version of the L2 in `wrapped_l2`; records written before L2 rotation existed
+    /// hold version 1.
+    #[serde(default = "first_l2_version")]
+    pub(crate) l2_version: u32,
+    /// Older L2 versions, wrapped under the same L1, that registry objects may still be sealed
+    /// under: kept from an L2 rotation until its re-seal ends, then dropped.
+    #[serde(default)]
+    pub(crate) archived_l2: Vec<ArchivedL2>,
+}
+
+/// An older version of a tenant's L2, as the HSM wrapped it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ArchivedL2 {
+    pub(crate) version: u32,
+    pub(crate) wrapped_l2: Vec<u8>,
+}
+
+impl TenantRecord {
+    /// A tenant just linked to `l1_label`, its first L2 `wrapped` by it.
+    pub(crate) fn linked(l1_label: String, wrapped: &WrappedL2) -> Self {
+        Self {
+            l1_label,
+            wrapped_l2: wrapped.to_bytes(),
+            linked: true,
+            l2_version: first_l2_version(),
+            archived_l2: Vec::new(),
+        }
+    }
+}
+
+fn first_l2_version() -> u32 {
+    1
 }
 
 /// One service key's versions, each sealed under the tenant's L2; version `n` at index `n - 1`.
@@ -185,8 +218,16 @@ pub(crate) fn service_records(
 
 /// The L2 as the HSM wrapped it, from `tenant`'s record.
 pub(crate) fn wrapped_l2(tenant: &TenantId, record: &TenantRecord) -> Result<WrappedL2, Error> {
-    WrappedL2::from_bytes(&record.wrapped_l2)
-        .map_err(|_| tampered(Column::Tenants, tenant_key(tenant)))
+    parse_wrapped(tenant, &record.wrapped_l2)
+}
+
+/// An archived L2 as the HSM wrapped it.
+pub(crate) fn archived_l2(tenant: &TenantId, archived: &ArchivedL2) -> Result<WrappedL2, Error> {
+    parse_wrapped(tenant, &archived.wrapped_l2)
+}
+
+fn parse_wrapped(tenant: &TenantId, bytes: &[u8]) -> Result<WrappedL2, Error> {
+    WrappedL2::from_bytes(bytes).map_err(|_| tampered(Column::Tenants, tenant_key(tenant)))
 }
 
 /// Opens every version of every service key of `tenant` under `l2`.
@@ -215,6 +256,30 @@ pub(crate) fn open_services(
         services.insert(name, keys);
     }
     Ok(services)
+}
+
+/// Opens each version's L3 in `services` (records of `tenant`) under `from` and seals it again
+/// under `to` (destroyed versions stay empty): what an L2 rotation writes. The L3s themselves
+/// do not change, so neither do the L4s under them.
+pub(crate) fn reseal_services(
+    tenant: &TenantId,
+    services: &mut [Entry<ServiceRecord>],
+    from: &SecretKey,
+    to: &SecretKey,
+) -> Result<(), Error> {
+    for entry in services {
+        let name = service_of(tenant, &entry.key)?;
+        for (index, sealed) in entry.value.versions.iter_mut().enumerate() {
+            if sealed.is_empty() {
+                continue;
+            }
+            let version = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            let l3 = l3::open(from, tenant, &name, version, sealed)?
+                .ok_or_else(|| tampered(Column::Services, entry.key.to_vec()))?;
+            *sealed = l3::seal(to, tenant, &name, version, &l3)?;
+        }
+    }
+    Ok(())
 }
 
 /// The tenant a record key names. A key that names none was not written by the core.

@@ -34,10 +34,9 @@ use kmip::objects::{AttributeLimits, Refusal};
 use kmip::{DateTime, ProtocolVersion, RequestPayload, ResponsePayload, ResultReason};
 
 use crate::error::{Error, RequestError};
-use crate::secret::SecretKey;
-use crate::store::Store;
+use crate::store::{SealingKeys, Store};
 
-pub(crate) use tenancy::{forget, migrate_legacy};
+pub(crate) use tenancy::{forget, migrate_legacy, reseal};
 
 /// Who an object belongs to: the application's identity within its tenant, as the gateway
 /// conveyed it.
@@ -130,19 +129,26 @@ impl From<RegistryError> for RequestError {
 
 /// The registry over the core's store, for one unsealed period: records are sealed under
 /// `record_key`.
-#[derive(Debug)]
 pub(crate) struct Registry<'a> {
     store: &'a Store,
-    record_key: &'a SecretKey,
+    record_key: &'a dyn SealingKeys,
     edits: &'a EditLock,
     limits: RegistryLimits,
+}
+
+impl std::fmt::Debug for Registry<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> Registry<'a> {
     /// The registry in `store`, sealing under `record_key`, with edits ordered by `edits`.
     pub(crate) fn new(
         store: &'a Store,
-        record_key: &'a SecretKey,
+        record_key: &'a dyn SealingKeys,
         edits: &'a EditLock,
         limits: RegistryLimits,
     ) -> Self {

@@ -7,13 +7,16 @@
 //! deleted from the old family in one atomic batch, so an interrupted migration resumes where it
 //! stopped, and the old family is compacted afterwards so the master-sealed copies leave the
 //! disk. A tenant with nothing left in the old family costs one seek.
+//!
+//! After an L2 rotation the tenant's objects are re-sealed under the new L2's registry key, a
+//! step at a time ([`reseal`]), by `core/l2_rotation.rs`.
 
 use crate::error::Error;
 use crate::hsm::TenantId;
+use crate::registry::EditLock;
 use crate::registry::record::StoredObject;
-use crate::secret::SecretKey;
 use crate::store::key::tenant_prefix;
-use crate::store::{Batch, Column, Scan, SealingKeys, Store};
+use crate::store::{Batch, Column, Resealed, Scan, SealingKeys, Store};
 
 /// How many legacy records one migration batch moves.
 const MIGRATION_PAGE: usize = 256;
@@ -23,7 +26,7 @@ const MIGRATION_PAGE: usize = 256;
 pub(crate) fn migrate_legacy(
     store: &Store,
     master_key: &dyn SealingKeys,
-    registry_key: &SecretKey,
+    registry_key: &dyn SealingKeys,
     tenant: &TenantId,
 ) -> Result<usize, Error> {
     let prefix = tenant_prefix(tenant.as_str());
@@ -54,6 +57,24 @@ pub(crate) fn migrate_legacy(
         tracing::warn!(%tenant, moved, "registry objects re-sealed under the tenant's key");
     }
     Ok(moved)
+}
+
+/// Re-seals under the sealing version of `keys` the objects of `tenant` sealed under an older
+/// one, among the first `limit` at or after `from`, in one durable write. Edits are held off
+/// meanwhile, so none is put back as it was; a Register writes a new record, which a step
+/// never rewrites unless it is sealed under an older version (see `core/l2_rotation.rs` for
+/// why none is, once the step runs).
+pub(crate) fn reseal(
+    store: &Store,
+    keys: &dyn SealingKeys,
+    edits: &EditLock,
+    tenant: &TenantId,
+    from: &[u8],
+    limit: usize,
+) -> Result<Resealed, Error> {
+    let _order = edits.hold();
+    let prefix = tenant_prefix(tenant.as_str());
+    store.reseal(keys, Column::Registry, &prefix, from, limit)
 }
 
 /// Adds the deletion of every object of `tenant`, in both families, to `batch`.

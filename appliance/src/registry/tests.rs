@@ -19,7 +19,7 @@ use tempfile::TempDir;
 use super::*;
 use crate::hsm::TenantId;
 use crate::registry::record::{self, StoredObject};
-use crate::secret::WhenIdle;
+use crate::secret::{SecretKey, WhenIdle};
 use crate::store::Column;
 
 const T0: DateTime = DateTime(1_700_000_000);

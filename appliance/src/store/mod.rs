@@ -386,7 +386,8 @@ impl Store {
     }
 
     /// Re-seals under the sealing version of `keys` the records of `column` sealed under an
-    /// older version, among the first `limit` at or after `from`, in one durable write.
+    /// older version, among the first `limit` at or after `from` whose keys start with
+    /// `prefix`, in one durable write.
     ///
     /// The plaintext is never decoded, only opened and sealed again. The caller must keep
     /// every other writer of `column` out until this returns: a record rewritten between
@@ -395,6 +396,7 @@ impl Store {
         &self,
         keys: &dyn SealingKeys,
         column: Column,
+        prefix: &[u8],
         from: &[u8],
         limit: usize,
     ) -> Result<Resealed, Error> {
@@ -403,14 +405,18 @@ impl Store {
         let mut batch = self.batch(keys);
         let (mut scanned, mut resealed) = (0, 0);
         let mut last = None;
-        let iter = self
-            .db
-            .iterator_cf(family, IteratorMode::From(from, Direction::Forward));
+        let iter = self.db.iterator_cf(
+            family,
+            IteratorMode::From(from.max(prefix), Direction::Forward),
+        );
         for item in iter.take(limit) {
             let (record_key, sealed) = item.map_err(|source| Error::Store {
                 context: "scanning",
                 source,
             })?;
+            if !record_key.starts_with(prefix) {
+                break;
+            }
             scanned += 1;
             if sealed_record::key_version(&sealed) != Some(current) {
                 let plaintext = open_raw(keys, column, &record_key, &sealed)?;
@@ -423,7 +429,7 @@ impl Store {
         if resealed > 0 {
             batch.commit()?;
         }
-        // Fewer than `limit` records: the scan reached the end of the column.
+        // Fewer than `limit` records: the scan reached the end of the column or of `prefix`.
         let next = last.filter(|_| scanned == limit).map(|key| {
             let mut next = key.into_vec();
             next.push(0);
