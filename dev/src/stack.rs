@@ -274,6 +274,11 @@ impl Stack {
         self.config.vault = vault;
     }
 
+    /// Gateways started from now on re-wrap with `rewrap` (`None`: the gateway's defaults).
+    pub fn reconfigure_rewrap(&mut self, rewrap: Option<Rewrap>) {
+        self.config.rewrap = rewrap;
+    }
+
     /// The configuration file of the gateway named `name` (`"gateway"`: the stack's own).
     pub fn gateway_config(&self, name: &str) -> PathBuf {
         gateway_dir(&self.data_dir).join(format!("{name}.toml"))

@@ -14,7 +14,6 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +27,7 @@ use krypton_dev::broker::{BROKER_USER, RabbitServer};
 use krypton_dev::orbital::{TaskBroker, amqp_settings};
 use krypton_dev::pki::SERVER_NAMES;
 use krypton_dev::{Stack, StackConfig, token};
+use krypton_softhsm_tests::binaries::release_bin_dir;
 use serde_json::{Value, json};
 
 /// Link tasks timed for the throughput figure (each a new tenant: an HSM wrap and unwrap),
@@ -49,7 +49,7 @@ fn main() {
     // SAFETY: first statement touching the environment; no other thread exists yet.
     let hsm = unsafe { token::prepare(&dir.path().join("softhsm")) }.unwrap();
     let broker = RabbitServer::start().unwrap();
-    let mut config = StackConfig::new(&bin_dir(), hsm);
+    let mut config = StackConfig::new(&release_bin_dir(), hsm);
     config.amqp = Some(amqp_settings(&broker));
     config.data_dir = Some(dir.path().join("stack"));
     let stack = Stack::start(config).unwrap();
@@ -59,17 +59,6 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(bench(&stack, &broker));
-}
-
-fn bin_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("KRYPTON_BIN_DIR") {
-        return dir.into();
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        PathBuf::from,
-    );
-    target.join("release")
 }
 
 async fn bench(stack: &Stack, broker: &RabbitServer) {

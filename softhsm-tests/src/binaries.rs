@@ -1,4 +1,5 @@
-//! Where the workspace's debug binaries and PyKMIP's Python are.
+//! Where the workspace's debug binaries, the benchmarks' release binaries and PyKMIP's Python
+//! are.
 
 use std::path::PathBuf;
 
@@ -22,6 +23,19 @@ pub fn debug_binary(name: &str) -> Result<PathBuf, String> {
             path.display()
         ))
     }
+}
+
+/// The release binaries the benchmarks run: `$KRYPTON_BIN_DIR`, else `<target>/release`
+/// (`cargo build --release --bins`).
+pub fn release_bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KRYPTON_BIN_DIR") {
+        return dir.into();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        PathBuf::from,
+    );
+    target.join("release")
 }
 
 /// `$KRYPTON_PYTHON`, else `<workspace>/.venv/bin/python` (see `scripts/install-deps.sh`).

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -27,6 +27,7 @@ use krypton_dev::http::{scrape, sum, value};
 use krypton_dev::{Error as DevError, Stack};
 use krypton_gateway::{Record, RocksDbVault, Vault, WrappedKey};
 use krypton_softhsm_tests::binaries::debug_binary;
+use krypton_softhsm_tests::load::{krypton_load, rewrapped};
 use krypton_softhsm_tests::pykmip::{App, message, ok, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, REOPEN_LIMIT, Test, wait_for_tenant};
 use nix::sys::signal::{Signal, kill};
@@ -449,36 +450,8 @@ fn alice_values(alice: &App, records: &BTreeMap<(String, String), Record>) -> Ve
 /// krypton-load as app-alice against the stack's gateway: `workload` on `connections`
 /// connections for `duration`; its JSON report.
 fn load(stack: &Stack, workload: &str, connections: u16, duration: Duration) -> Value {
-    let pki = stack.pki();
-    let (_, files) = pki.apps.iter().find(|(app, _)| app == ALICE).unwrap();
-    let output = Command::new(debug_binary("krypton-load").unwrap())
-        .arg("--address")
-        .arg(stack.gateway_addr().to_string())
-        .args([
-            "--server-name",
-            "localhost",
-            "--json",
-            "--workload",
-            workload,
-        ])
-        .arg("--connections")
-        .arg(connections.to_string())
-        .arg("--duration")
-        .arg(format!("{}ms", duration.as_millis()))
-        .arg("--cert")
-        .arg(&files.cert)
-        .arg("--key")
-        .arg(&files.key)
-        .arg("--ca")
-        .arg(&pki.ca)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "krypton-load: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    let binary = debug_binary("krypton-load").unwrap();
+    krypton_load(&binary, stack, ALICE, workload, connections, duration)
 }
 
 /// Every record of the stopped gateway's vault, by owner and id.
@@ -524,19 +497,6 @@ fn with_vault<T>(stack: &Stack, work: impl AsyncFnOnce(&RocksDbVault) -> T) -> T
 /// The L3 version a record's blob names.
 fn version(record: &Record) -> Option<u32> {
     record.wrapped.as_ref()?.l3_version()
-}
-
-/// How many records the running gateway re-wrapped since it started.
-fn rewrapped(stack: &Stack) -> f64 {
-    let telemetry: SocketAddr = stack.gateway_telemetry().unwrap();
-    scrape(telemetry).map_or(0.0, |samples| {
-        value(
-            &samples,
-            "krypton_gateway_rewrap_records_total",
-            &[("outcome", "rewrapped")],
-        )
-        .unwrap_or(0.0)
-    })
 }
 
 /// Waits until the running gateway finished a re-wrap pass that began after `time`, and left

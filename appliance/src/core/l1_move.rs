@@ -20,7 +20,7 @@ use super::Core;
 use super::tenants::record_key;
 use crate::audit::Operation;
 use crate::caller::Caller;
-use crate::error::{Bug, Error};
+use crate::error::Error;
 use crate::hierarchy::Origin;
 use crate::hierarchy::records::{self, TenantRecord};
 use crate::hsm::{L1Ref, TenantId};
@@ -49,19 +49,8 @@ impl Core {
         // Older L2 versions an L2 rotation still holds are wrapped by the old L1: they are
         // retired first, so that nothing is left depending on the L1 being replaced.
         self.retire_archived_l2(&tenant).await?;
-        let (record, ticket) = {
-            let tenant = tenant.clone();
-            self.unsealed(move |core, unsealed| {
-                let record = records::read_tenant(&core.store, record_key(unsealed), &tenant)?
-                    .filter(|record| record.linked)
-                    .ok_or_else(|| Error::TenantNotFound(tenant.clone()))?;
-                let keyring = unsealed.keyring();
-                // Moving needs the L2 the old L1 opens to be the one in use.
-                keyring.with_tenant(&tenant, |_| Ok::<_, Error>(()))?;
-                Ok((record, keyring.ticket(&tenant)))
-            })
-            .await?
-        };
+        // Moving needs the L2 the old L1 opens to be the one in use.
+        let (record, ticket) = self.active_record(&tenant).await?;
         let previous_l1_label = record.l1_label.clone();
         if previous_l1_label == l1_label {
             return Ok(L1Move {
@@ -76,17 +65,7 @@ impl Core {
             .unwrap_l2(&old_l1, &tenant, &old_wrapped)
             .await
             .map_err(Error::Hsm)?;
-        let new_wrapped = hsm
-            .wrap_l2(&new_l1, &tenant, &l2)
-            .await
-            .map_err(Error::Hsm)?;
-        let back = hsm
-            .unwrap_l2(&new_l1, &tenant, &new_wrapped)
-            .await
-            .map_err(Error::Hsm)?;
-        if !back.same_as(&l2) {
-            return Err(Error::Internal(Bug::HsmRoundTrip));
-        }
+        let new_wrapped = self.wrap_checked(&new_l1, &tenant, &l2).await?;
         self.unsealed(move |core, unsealed| {
             let keyring = unsealed.keyring();
             if !keyring.holds_l2(&tenant, ticket, &l2) {

@@ -31,7 +31,7 @@ use super::tenants::record_key;
 use super::{Core, blocking};
 use crate::audit::Operation;
 use crate::caller::Caller;
-use crate::error::{Bug, Error, ErrorChain};
+use crate::error::{Error, ErrorChain};
 use crate::hierarchy::records::{self, ArchivedL2, TenantRecord};
 use crate::hierarchy::{self, Origin, RegistryKeys};
 use crate::hsm::{L1Ref, TenantId};
@@ -65,21 +65,12 @@ impl Core {
         caller: Caller,
         tenant: TenantId,
     ) -> Result<L2Rotation, Error> {
-        let hsm = self.hsm.as_ref().ok_or(Error::HsmNotConfigured)?;
+        if self.hsm.is_none() {
+            return Err(Error::HsmNotConfigured);
+        }
         let admin = self.admin.lock().await;
         self.retire_archived_l2(&tenant).await?;
-        let (record, ticket) = {
-            let tenant = tenant.clone();
-            self.unsealed(move |core, unsealed| {
-                let record = records::read_tenant(&core.store, record_key(unsealed), &tenant)?
-                    .filter(|record| record.linked)
-                    .ok_or_else(|| Error::TenantNotFound(tenant.clone()))?;
-                let keyring = unsealed.keyring();
-                keyring.with_tenant(&tenant, |_| Ok::<_, Error>(()))?;
-                Ok((record, keyring.ticket(&tenant)))
-            })
-            .await?
-        };
+        let (record, ticket) = self.active_record(&tenant).await?;
         let version = record.l2_version.checked_add(1).ok_or(Error::OutOfRange {
             field: "versions of a tenant's L2",
             value: u64::from(record.l2_version),
@@ -87,15 +78,7 @@ impl Core {
         })?;
         let l1 = L1Ref::label(record.l1_label.clone()).map_err(Error::InvalidName)?;
         let l2 = SecretKey::random(WhenIdle::NoAccess)?;
-        let wrapped = hsm.wrap_l2(&l1, &tenant, &l2).await.map_err(Error::Hsm)?;
-        // The new L2 must come back from the HSM before anything is sealed under it.
-        let back = hsm
-            .unwrap_l2(&l1, &tenant, &wrapped)
-            .await
-            .map_err(Error::Hsm)?;
-        if !back.same_as(&l2) {
-            return Err(Error::Internal(Bug::HsmRoundTrip));
-        }
+        let wrapped = self.wrap_checked(&l1, &tenant, &l2).await?;
         let origin = Origin {
             l1,
             version,

@@ -33,7 +33,7 @@ use crate::hierarchy::records::{self, ServiceRecord, TenantRecord};
 use crate::hierarchy::{
     self, Origin, ServiceName, TenantKeys, TenantState, Ticket, VersionState, l3,
 };
-use crate::hsm::{L1Ref, TenantId};
+use crate::hsm::{L1Ref, TenantId, WrappedL2};
 use crate::record_keys::RecordKeys;
 use crate::registry;
 use crate::seal::Unsealed;
@@ -116,7 +116,9 @@ impl Core {
         tenant: TenantId,
         l1_label: String,
     ) -> Result<LinkReport, Error> {
-        let hsm = self.hsm.as_ref().ok_or(Error::HsmNotConfigured)?;
+        if self.hsm.is_none() {
+            return Err(Error::HsmNotConfigured);
+        }
         let l1 = L1Ref::label(l1_label.clone()).map_err(Error::InvalidName)?;
         let _admin = self.admin.lock().await;
         let (stored, ticket) = {
@@ -144,16 +146,7 @@ impl Core {
             Some(record) => (self.open_l2(&tenant, &record).await?, record, true),
             None => {
                 let l2 = SecretKey::random(WhenIdle::NoAccess)?;
-                let wrapped = hsm.wrap_l2(&l1, &tenant, &l2).await.map_err(Error::Hsm)?;
-                // Prove now that the HSM gives the L2 back (CKA_DECRYPT allowed), before any
-                // key depends on it.
-                let back = hsm
-                    .unwrap_l2(&l1, &tenant, &wrapped)
-                    .await
-                    .map_err(Error::Hsm)?;
-                if !back.same_as(&l2) {
-                    return Err(Error::Internal(Bug::HsmRoundTrip));
-                }
+                let wrapped = self.wrap_checked(&l1, &tenant, &l2).await?;
                 let record = TenantRecord::linked(l1_label.clone(), &wrapped);
                 let origin = Origin {
                     l1,
@@ -440,6 +433,43 @@ impl Core {
         let tenant = tenant.clone();
         self.unsealed(move |core, unsealed| core.open_keys(unsealed, &tenant, opened))
             .await
+    }
+
+    /// Has the HSM wrap `l2` under `l1` for `tenant` and open the result again: the L1 is
+    /// proven usable for unwrap (`CKA_DECRYPT` allowed) before any key depends on it.
+    pub(super) async fn wrap_checked(
+        &self,
+        l1: &L1Ref,
+        tenant: &TenantId,
+        l2: &SecretKey,
+    ) -> Result<WrappedL2, Error> {
+        let hsm = self.hsm.as_ref().ok_or(Error::HsmNotConfigured)?;
+        let wrapped = hsm.wrap_l2(l1, tenant, l2).await.map_err(Error::Hsm)?;
+        let back = hsm
+            .unwrap_l2(l1, tenant, &wrapped)
+            .await
+            .map_err(Error::Hsm)?;
+        if !back.same_as(l2) {
+            return Err(Error::Internal(Bug::HsmRoundTrip));
+        }
+        Ok(wrapped)
+    }
+
+    /// The record of the linked and active `tenant`, and the ticket of its keys in memory.
+    pub(super) async fn active_record(
+        self: &Arc<Self>,
+        tenant: &TenantId,
+    ) -> Result<(TenantRecord, Ticket), Error> {
+        let tenant = tenant.clone();
+        self.unsealed(move |core, unsealed| {
+            let record = records::read_tenant(&core.store, record_key(unsealed), &tenant)?
+                .filter(|record| record.linked)
+                .ok_or_else(|| Error::TenantNotFound(tenant.clone()))?;
+            let keyring = unsealed.keyring();
+            keyring.with_tenant(&tenant, |_| Ok::<_, Error>(()))?;
+            Ok((record, keyring.ticket(&tenant)))
+        })
+        .await
     }
 
     /// Unwraps in the HSM the L2 of `tenant`'s `record`, and the archived versions an L2
