@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use krypton_dev::Stack;
-use krypton_dev::http::{scrape, value};
+use krypton_dev::http::{scrape, sum, value};
 use serde_json::Value;
 
 /// Runs the krypton-load at `binary` as `app` (one of the dev PKI's applications) against
@@ -70,4 +70,22 @@ pub fn rewrapped(stack: &Stack) -> f64 {
         )
         .unwrap_or(0.0)
     })
+}
+
+/// Whether the running gateway of `stack` finished a re-wrap pass that began at or after
+/// `since`, and left no record behind.
+pub fn rewrap_done_since(stack: &Stack, since: SystemTime) -> bool {
+    let since = since
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64());
+    let Some(Ok(samples)) = stack.gateway_telemetry().map(scrape) else {
+        return false;
+    };
+    let started = value(
+        &samples,
+        "krypton_gateway_rewrap_last_pass_started_seconds",
+        &[],
+    );
+    let behind = sum(&samples, "krypton_gateway_rewrap_behind");
+    started.is_some_and(|started| started >= since) && behind == 0.0
 }

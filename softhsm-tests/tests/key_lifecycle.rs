@@ -16,18 +16,16 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use krypton_dev::config::{Liveness, Rewrap};
 use krypton_dev::ctl::Ctl;
-use krypton_dev::http::{scrape, sum, value};
 use krypton_dev::{Error as DevError, Stack};
 use krypton_gateway::{Record, RocksDbVault, Vault, WrappedKey};
 use krypton_softhsm_tests::binaries::debug_binary;
-use krypton_softhsm_tests::load::{krypton_load, rewrapped};
+use krypton_softhsm_tests::load::{krypton_load, rewrap_done_since, rewrapped};
 use krypton_softhsm_tests::pykmip::{App, message, ok, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, REOPEN_LIMIT, Test, wait_for_tenant};
 use nix::sys::signal::{Signal, kill};
@@ -502,20 +500,7 @@ fn version(record: &Record) -> Option<u32> {
 /// Waits until the running gateway finished a re-wrap pass that began after `time`, and left
 /// no record behind.
 fn wait_for_pass_after(stack: &Stack, time: SystemTime) {
-    let after = time.duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
-    let telemetry: SocketAddr = stack.gateway_telemetry().unwrap();
-    wait_until("a complete re-wrap pass", || {
-        let Ok(samples) = scrape(telemetry) else {
-            return false;
-        };
-        let started = value(
-            &samples,
-            "krypton_gateway_rewrap_last_pass_started_seconds",
-            &[],
-        );
-        let behind = sum(&samples, "krypton_gateway_rewrap_behind");
-        started.is_some_and(|started| started >= after) && behind == 0.0
-    });
+    wait_until("a complete re-wrap pass", || rewrap_done_since(stack, time));
 }
 
 /// Waits until the running gateway re-wrapped at least `count` records.

@@ -4,7 +4,9 @@
 //! (no stale cache), Locate agrees, and a Revoke and a Destroy of one key sent together through
 //! both gateways are ordered, none lost. And a gateway whose vault server is killed fails
 //! closed and recovers by itself when it returns. And the keys of a RocksDB vault, moved to
-//! PostgreSQL with `krypton-gateway vault copy`, are served from there with the same bytes. The
+//! PostgreSQL with `krypton-gateway vault copy`, are served from there with the same bytes. And
+//! after a service key rotation the gateway re-wraps a PostgreSQL and a Redis vault under the
+//! new version, so the old one retires with every key still served. The
 //! vault servers are private instances started by krypton-dev (Debian's `postgresql` and
 //! `redis-server`).
 //!
@@ -14,18 +16,20 @@
 
 use std::process::{Command, ExitCode};
 use std::thread;
+use std::time::{Duration, Instant, SystemTime};
 
 use krypton_dev::StackVault;
 use krypton_dev::http::readiness;
 use krypton_dev::vault_server::{AppendFsync, Crashable, PostgresServer, RedisServer};
 use krypton_softhsm_tests::debug_binary;
+use krypton_softhsm_tests::load::{krypton_load, rewrap_done_since};
 use krypton_softhsm_tests::pykmip::{App, message, ok, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, Test};
 use serde_json::json;
 
 const ALICE: &str = "app-alice";
 
-const TESTS: [(&str, Test); 5] = [
+const TESTS: [(&str, Test); 7] = [
     (
         "two_gateways_on_one_postgres_vault",
         two_gateways_on_one_postgres_vault,
@@ -45,6 +49,14 @@ const TESTS: [(&str, Test); 5] = [
     (
         "the_gateway_fails_closed_while_redis_is_away_and_recovers",
         the_gateway_fails_closed_while_redis_is_away_and_recovers,
+    ),
+    (
+        "a_postgres_vault_is_rewrapped_and_the_old_version_retires",
+        a_postgres_vault_is_rewrapped_and_the_old_version_retires,
+    ),
+    (
+        "a_redis_vault_is_rewrapped_and_the_old_version_retires",
+        a_redis_vault_is_rewrapped_and_the_old_version_retires,
     ),
 ];
 
@@ -75,6 +87,81 @@ fn two_gateways_on_one_redis_vault(fixture: &Fixture) {
             key_prefix: server.key_prefix(),
         },
     );
+}
+
+fn a_postgres_vault_is_rewrapped_and_the_old_version_retires(fixture: &Fixture) {
+    let server = PostgresServer::shared().unwrap();
+    let database = server.create_database().unwrap();
+    rewrapped_then_retired(
+        fixture,
+        StackVault::Postgres {
+            url: server.url(&database),
+            password_file: server.password_file().to_owned(),
+        },
+    );
+}
+
+fn a_redis_vault_is_rewrapped_and_the_old_version_retires(fixture: &Fixture) {
+    let server = RedisServer::shared().unwrap();
+    rewrapped_then_retired(
+        fixture,
+        StackVault::Redis {
+            url: server.url(),
+            password_file: server.password_file().to_owned(),
+            key_prefix: server.key_prefix(),
+        },
+    );
+}
+
+/// Keys created under version 1 on `vault`, the service rotated: the gateway re-wraps every
+/// record (more than one page of its scan), version 1 retires, and every key reads the same.
+fn rewrapped_then_retired(fixture: &Fixture, vault: StackVault) {
+    let stack = fixture.stack_on(vault);
+    let (tenant, service) = (&stack.config().tenant, &stack.config().service);
+    let ctl = stack.core().ctl();
+    let alice = App::of(&stack, ALICE);
+    let creates: Vec<_> = (0..20)
+        .map(|n| json!({"op": "create", "name": format!("rewrap-{n}")}))
+        .collect();
+    let uids: Vec<String> = alice
+        .run(&json!(creates))
+        .iter()
+        .map(|result| ok(result).as_str().unwrap().to_owned())
+        .collect();
+    let activates: Vec<_> = uids
+        .iter()
+        .map(|uid| json!({"op": "activate", "uid": uid}))
+        .collect();
+    alice.run(&json!(activates)).iter().for_each(|result| {
+        ok(result);
+    });
+    let values = values_of(&alice, &uids);
+    let binary = debug_binary("krypton-load").unwrap();
+    let bulk = krypton_load(&binary, &stack, ALICE, "create", 2, Duration::from_secs(1));
+    assert!(bulk["operations"].as_u64().unwrap() > 256, "{bulk}");
+
+    let rotated = SystemTime::now();
+    assert_eq!(ctl.rotate_service(tenant, service).unwrap(), 2);
+    alice.create("tells-the-gateway-of-v2");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !rewrap_done_since(&stack, rotated) {
+        assert!(Instant::now() < deadline, "no complete re-wrap pass");
+        thread::sleep(Duration::from_millis(100));
+    }
+    ctl.change_version(tenant, service, 1, "retire").unwrap();
+    assert_eq!(values_of(&alice, &uids), values);
+}
+
+/// The hex value of each of `uids`, read through the gateway.
+fn values_of(app: &App, uids: &[String]) -> Vec<String> {
+    let gets: Vec<_> = uids
+        .iter()
+        .map(|uid| json!({"op": "get", "uid": uid}))
+        .collect();
+    app.run(&json!(gets))
+        .iter()
+        .map(|result| ok(result)["value"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn two_gateways_serve_one_vault(fixture: &Fixture, vault: StackVault) {
