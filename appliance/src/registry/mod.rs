@@ -11,7 +11,7 @@
 //! Every object belongs to an [`Owner`], a (tenant, identity) pair; records are keyed by owner
 //! first (see [`record`]), so an owner reaches only its own objects and another's are Item Not
 //! Found, never the object. Records are sealed by the [`Store`] under the owner's *tenant's*
-//! registry key, derived from the tenant's L2 (see [`crate::hierarchy::TenantKeys`]): the
+//! registry key, derived from the tenant's L2 (see [`crate::hierarchy::RegistryKeys`]): the
 //! master key alone (K shares without the customer's HSM) opens none of them, and while the
 //! tenant is unlinked or its L1 is gone the core has no key to open them with. Key material is
 //! held in wiped memory ([`kmip::SecretBytes`]) and returned only by Get. Destroy drops the

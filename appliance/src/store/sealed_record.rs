@@ -36,8 +36,8 @@ const KEY_VERSION_LEN: usize = 4;
 /// The key version of envelopes that name none.
 const UNNAMED_KEY_VERSION: u32 = 1;
 
-/// The keys records are sealed and opened with: one key (a tenant's registry key, which has
-/// only version 1), or the versions of the master record key.
+/// The keys records are sealed and opened with: one key (version 1 only), the versions of a
+/// tenant's registry key (one per L2 version), or the versions of the master record key.
 pub(crate) trait SealingKeys {
     /// The version new seals use, and its key.
     fn sealing(&self) -> (u32, &SecretKey);
