@@ -193,13 +193,7 @@ impl CoreLink {
                 authenticated_encryption_additional_data: Some(binding(owner, id)?),
             }));
         }
-        let request = RequestMessage {
-            header: RequestHeader::new(LINK_VERSION),
-            batch_items: items,
-        }
-        .to_item();
-        let response = self.call(&request).await?;
-        let response = ResponseMessage::from_item(&response).map_err(CoreError::Decode)?;
+        let response = self.send(&link_message(items)).await?;
         if response.batch_items.len() != records.len() {
             return Err(CoreError::Contract(
                 "the answer has another number of batch items than the request",
@@ -279,8 +273,13 @@ impl CoreLink {
 
     /// Sends one operation of the gateway's own and returns its successful payload.
     async fn exchange(&self, payload: impl TypedRequest) -> Result<ResponsePayload, CoreError> {
-        let response = self.call(&link_request(payload)).await?;
-        only_payload(ResponseMessage::from_item(&response).map_err(CoreError::Decode)?)
+        only_payload(self.send(&link_request(payload)).await?)
+    }
+
+    /// Sends `request` and decodes the answer.
+    async fn send(&self, request: &Item) -> Result<ResponseMessage, CoreError> {
+        let response = self.call(request).await?;
+        ResponseMessage::from_item(&response).map_err(CoreError::Decode)
     }
 }
 
@@ -362,9 +361,14 @@ fn checked_blob(data: Vec<u8>) -> Result<WrappedKey, CoreError> {
 
 /// A one-operation request of the gateway's own, in the link's version.
 fn link_request(payload: impl TypedRequest) -> Item {
+    link_message(vec![RequestBatchItem::new(payload)])
+}
+
+/// A request of the gateway's own with `batch_items`, in the link's version.
+fn link_message(batch_items: Vec<RequestBatchItem>) -> Item {
     RequestMessage {
         header: RequestHeader::new(LINK_VERSION),
-        batch_items: vec![RequestBatchItem::new(payload)],
+        batch_items,
     }
     .to_item()
 }

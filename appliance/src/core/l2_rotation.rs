@@ -27,7 +27,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::tenants::record_key;
+use super::tenants::{OpenedL2, record_key};
 use super::{Core, blocking};
 use crate::audit::Operation;
 use crate::caller::Caller;
@@ -79,14 +79,17 @@ impl Core {
         let l1 = L1Ref::label(record.l1_label.clone()).map_err(Error::InvalidName)?;
         let l2 = SecretKey::random(WhenIdle::NoAccess)?;
         let wrapped = self.wrap_checked(&l1, &tenant, &l2).await?;
-        let origin = Origin {
-            l1,
-            version,
-            wrapped,
-        };
+        let new = OpenedL2::new(
+            l2,
+            Origin {
+                l1,
+                version,
+                wrapped,
+            },
+        );
         let (tenant, audit_sequence) = self
             .unsealed(move |core, unsealed| {
-                core.switch_l2(unsealed, &caller, tenant, record, ticket, l2, origin)
+                core.switch_l2(unsealed, &caller, tenant, record, ticket, new)
             })
             .await?;
         drop(admin);
@@ -97,10 +100,9 @@ impl Core {
         })
     }
 
-    /// Stores `l2` (from `origin`) as the L2 of `tenant`, whose `record` was read at `ticket`,
-    /// with every L3 sealed under it and the old L2 archived, in one durable write; then puts
-    /// it in memory.
-    #[allow(clippy::too_many_arguments)]
+    /// Stores the `new` L2 as the L2 of `tenant`, whose `record` was read at `ticket`, with
+    /// every L3 sealed under it and the old L2 archived, in one durable write; then puts it in
+    /// memory.
     fn switch_l2(
         &self,
         unsealed: &crate::seal::Unsealed,
@@ -108,9 +110,9 @@ impl Core {
         tenant: TenantId,
         record: TenantRecord,
         ticket: hierarchy::Ticket,
-        l2: SecretKey,
-        origin: Origin,
+        new: OpenedL2,
     ) -> Result<(TenantId, u64), Error> {
+        let OpenedL2 { l2, origin, .. } = new;
         let key = record_key(unsealed);
         let keyring = unsealed.keyring();
         let mut services = records::service_records(&self.store, key, &tenant)?;

@@ -83,15 +83,15 @@ pub(crate) struct ServiceInfo {
 /// A tenant's L2 as the HSM unwrapped it, where it came from, and the registry keys of the
 /// older versions an L2 rotation still holds.
 #[derive(Debug)]
-struct OpenedL2 {
-    l2: SecretKey,
-    origin: Origin,
+pub(super) struct OpenedL2 {
+    pub(super) l2: SecretKey,
+    pub(super) origin: Origin,
     older: Vec<(u32, SecretKey)>,
 }
 
 impl OpenedL2 {
     /// A new L2, with nothing older.
-    fn new(l2: SecretKey, origin: Origin) -> Self {
+    pub(super) fn new(l2: SecretKey, origin: Origin) -> Self {
         Self {
             l2,
             origin,
