@@ -677,7 +677,10 @@ fn the_core_answers_what_it_offers_batch_by_batch(hsm: &SoftHsm) -> Result<(), F
         for &operation in &offer.operations {
             let for_gateway = matches!(
                 operation,
-                Operation::Encrypt | Operation::Decrypt | Operation::Rewrap
+                Operation::Encrypt
+                    | Operation::Decrypt
+                    | Operation::Rewrap
+                    | Operation::RewrapReport
             );
             let (mut header, id) = if for_gateway {
                 (v1_4(), "l3/beta/svc")

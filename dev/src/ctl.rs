@@ -1,5 +1,6 @@
 //! kryptonctl, run as an operator would run it, with `--json` so its answers are read exactly.
 
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,6 +22,16 @@ pub enum CoreState {
     Sealed,
     Unsealing,
     Unsealed,
+}
+
+/// One gateway's last re-wrap report on a service, as `kryptonctl service rewrap-status`
+/// shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewrapReport {
+    /// When the reported pass began, Unix seconds.
+    pub pass_started_unix_secs: i64,
+    /// The records it left under each older version, for the versions with any.
+    pub behind: BTreeMap<u64, u64>,
 }
 
 /// kryptonctl talking to one core's control socket.
@@ -315,6 +326,42 @@ impl Ctl {
             .find(|entry| entry["service"] == service)
             .map(versions_of)
             .unwrap_or_default())
+    }
+
+    /// What each gateway last reported of its re-wrap of `service` of `tenant`, as
+    /// `kryptonctl service rewrap-status` shows it, by gateway.
+    pub fn rewrap_status(
+        &self,
+        tenant: &str,
+        service: &str,
+    ) -> Result<BTreeMap<String, RewrapReport>, Error> {
+        let command = ["service", "rewrap-status", tenant, service];
+        let answer = self.run(&command.map(AsRef::as_ref))?;
+        Ok(answer["rewrap"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|report| {
+                let behind = report["behind"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|b| {
+                        let count = |field: &str| b[field].as_u64().unwrap_or_default();
+                        (count("version"), count("records"))
+                    })
+                    .collect();
+                let gateway = report["gateway"].as_str().unwrap_or_default().to_owned();
+                let pass_started_unix_secs = report["pass_started_unix_secs"]
+                    .as_i64()
+                    .unwrap_or_default();
+                let report = RewrapReport {
+                    pass_started_unix_secs,
+                    behind,
+                };
+                (gateway, report)
+            })
+            .collect())
     }
 
     /// Moves `tenant` to the L1 labelled `l1_label`.

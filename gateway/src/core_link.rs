@@ -15,6 +15,8 @@
 //! - **rewrap** = Krypton's vendor extension Rewrap ([`kmip::RewrapRequest`]) with the L3's
 //!   identifier, the blob and the same additional data, several to a message: the core gives
 //!   back the blob under the L3's active version, the L4 never leaving it.
+//! - **report_rewrap** = Krypton's vendor extension Rewrap Report
+//!   ([`kmip::RewrapReportRequest`]): what a re-wrap pass left under the L3's older versions.
 //!
 //! Every blob the core hands back names the L3 version that wrapped it (its bytes 1 to 4); the
 //! link remembers the newest version seen per L3 ([`CoreLink::active_versions`]), which tells
@@ -28,14 +30,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use kmip::net::{NetError, Pool};
 use kmip::{
     BlockCipherMode, CryptographicParameters, DecryptRequest, DestroyRequest, EncryptRequest,
     EncryptResponse, Item, ProtocolVersion, RequestBatchItem, RequestHeader, RequestMessage,
-    ResponseBatchItem, ResponseMessage, ResponsePayload, ResultReason, ResultStatus, RewrapRequest,
-    SecretBytes, Tag, TypedRequest,
+    ResponseBatchItem, ResponseMessage, ResponsePayload, ResultReason, ResultStatus,
+    RewrapReportRequest, RewrapRequest, SecretBytes, Tag, TypedRequest, VersionBehind,
 };
 use tokio::sync::Notify;
 
@@ -217,6 +219,34 @@ impl CoreLink {
             })
             .collect();
         Ok(answers)
+    }
+
+    /// Tells the core what a re-wrap pass that began at `started` left under the older
+    /// versions of `l3`: (version, records) (`kryptonctl service rewrap-status` shows it).
+    pub(crate) async fn report_rewrap(
+        &self,
+        l3: &L3Ref,
+        started: SystemTime,
+        behind: &[(u32, u64)],
+    ) -> Result<(), CoreError> {
+        let request = RewrapReportRequest {
+            unique_identifier: l3.unique_identifier().into(),
+            pass_started: started.into(),
+            behind: behind
+                .iter()
+                .map(|&(version, records)| VersionBehind {
+                    // Versions are bounded far below i32::MAX by the core, counts by the vault.
+                    version: i32::try_from(version).unwrap_or(i32::MAX),
+                    records: i64::try_from(records).unwrap_or(i64::MAX),
+                })
+                .collect(),
+        };
+        match self.exchange(request).await? {
+            ResponsePayload::RewrapReport(_) => Ok(()),
+            _ => Err(CoreError::Contract(
+                "Rewrap Report answered with another operation",
+            )),
+        }
     }
 
     /// Unwraps `owner`'s key `id` from `wrapped`, under `l3`.

@@ -89,6 +89,18 @@ impl Tenancy {
         self.identities.values().any(|mine| mine == l3)
     }
 
+    /// Every L3 some identity of this tenancy uses, once each.
+    #[must_use]
+    pub fn services(&self) -> Vec<&L3Ref> {
+        let mut services: Vec<&L3Ref> = Vec::new();
+        for l3 in self.identities.values() {
+            if !services.contains(&l3) {
+                services.push(l3);
+            }
+        }
+        services
+    }
+
     /// The principal for `identity`, or `None` if the identity is not configured.
     #[must_use]
     pub fn principal<'a>(&'a self, identity: &'a str) -> Option<Principal<'a>> {

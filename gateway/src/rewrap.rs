@@ -4,13 +4,16 @@
 //!
 //! A **pass** walks the whole vault ([`Vault::scan`]) and, for each record of a service this
 //! gateway serves whose blob names an older version than the newest the core was seen wrapping
-//! under ([`ActiveVersions`]), has the core re-wrap it (Rewrap, 32 records to a message: the key
-//! never leaves the core) and replaces the record's blob by compare-and-set. A record changed
-//! meanwhile (a Get of a format 1 blob, a Destroy) is left for the next pass; so is one the core
-//! refuses (its tenant unlinked, its version retired already). A pass runs at start (the passes
-//! before a restart left no state to resume from: the records themselves say what is left),
-//! when the core is seen wrapping under a newer version of a service key (a rotation), and
-//! every `rescan_interval_secs`.
+//! under ([`ActiveVersions`](crate::core_link::ActiveVersions)), has the core re-wrap it
+//! (Rewrap, 32 records to a message: the key never leaves the core) and replaces the record's
+//! blob by compare-and-set. The first record of each service in a pass is sent whatever its
+//! version (a probe): the core's answer says which version is active *now*, so a pass judges by
+//! what held when it began, even after a rotation no Create has shown the gateway yet. A record
+//! changed meanwhile (a Get of a format 1 blob, a Destroy) is left for the next pass; so is one
+//! the core refuses (its tenant unlinked, its version retired already). A pass runs at start
+//! (the passes before a restart left no state to resume from: the records themselves say what
+//! is left), when the core is seen wrapping under a newer version of a service key (a
+//! rotation), and every `rescan_interval_secs`.
 //!
 //! **Throttled**: at most `records_per_second` records are sent to the core, a message at a
 //! time, so the hot path keeps its speed (docs/benchmarks.md measures both). While the core is
@@ -25,7 +28,7 @@
 //! Every gateway sharing a vault walks all of it, each for its own services; compare-and-set
 //! keeps two gateways of one service from losing each other's writes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -33,8 +36,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::time::sleep;
 
 use crate::config::RewrapConfig;
-use crate::core_link::ActiveVersions;
 use crate::error::ErrorChain;
+use crate::principal::L3Ref;
 use crate::service::Gateway;
 use crate::vault::{Record, ScanCursor, Vault, VaultError, WrappedKey};
 
@@ -54,6 +57,7 @@ pub(crate) async fn run<V: Vault>(gateway: Arc<Gateway<V>>, settings: RewrapConf
         let started = SystemTime::now();
         let behind = Pass::new(&gateway, &settings).run().await;
         report(&behind, &mut reported, started);
+        tell_core(&gateway, &behind, started).await;
         let interval = Duration::from_secs(settings.rescan_interval_secs);
         tokio::select! {
             () = gateway.core().active_versions().rotated() => {}
@@ -70,6 +74,9 @@ struct Pass<'g, V> {
     gateway: &'g Gateway<V>,
     pace: Pace,
     behind: Behind,
+    /// The services a record was already sent for in this pass, whose active version the
+    /// core's answer taught.
+    probed: HashSet<L3Ref>,
 }
 
 impl<'g, V: Vault> Pass<'g, V> {
@@ -78,6 +85,7 @@ impl<'g, V: Vault> Pass<'g, V> {
             gateway,
             pace: Pace::new(settings.records_per_second),
             behind: Behind::new(),
+            probed: HashSet::new(),
         }
     }
 
@@ -89,20 +97,13 @@ impl<'g, V: Vault> Pass<'g, V> {
                 self.gateway.vault().scan(from.clone(), PAGE)
             })
             .await;
-            let gateway = self.gateway;
-            let tenancy = gateway.tenancy();
-            let active = gateway.core().active_versions();
+            let tenancy = self.gateway.tenancy();
             let mut records = page
                 .records
                 .into_iter()
                 .filter(|record| tenancy.serves(&record.l3));
             loop {
-                // Judged chunk by chunk: the first answers for an L3 teach its active version.
-                let chunk: Vec<Record> = records
-                    .by_ref()
-                    .filter(|record| is_behind(record, active))
-                    .take(BATCH)
-                    .collect();
+                let chunk = self.next_chunk(&mut records);
                 if chunk.is_empty() {
                     break;
                 }
@@ -116,6 +117,36 @@ impl<'g, V: Vault> Pass<'g, V> {
         }
         tracing::info!(elapsed = ?started.elapsed(), left = self.behind.values().sum::<u64>(), "re-wrap pass done");
         self.behind
+    }
+
+    /// The next records of `records` to re-wrap, at most [`BATCH`]. Judged chunk by chunk, so
+    /// that an answer for a service teaches its active version before the records after it are
+    /// judged; a probe ends its chunk for that reason.
+    fn next_chunk(&mut self, records: &mut impl Iterator<Item = Record>) -> Vec<Record> {
+        let active = self.gateway.core().active_versions();
+        let mut chunk = Vec::new();
+        for record in records {
+            // Destroyed keys have no blob left.
+            let Some(version) = record.wrapped.as_ref().and_then(WrappedKey::l3_version) else {
+                continue;
+            };
+            if self.probed.insert(record.l3.clone()) {
+                chunk.push(record);
+                break;
+            }
+            // Not known yet: the probe was refused (its tenant unlinked, say); each record
+            // then gets its own answer.
+            if active
+                .newest(&record.l3)
+                .is_none_or(|newest| version < newest)
+            {
+                chunk.push(record);
+                if chunk.len() == BATCH {
+                    break;
+                }
+            }
+        }
+        chunk
     }
 
     /// Has the core re-wrap `records` and stores what changed; counts the outcomes.
@@ -164,24 +195,34 @@ impl<'g, V: Vault> Pass<'g, V> {
     }
 
     fn left_behind(&mut self, record: &Record) {
-        if let Some(version) = record.wrapped.as_ref().and_then(|w| w.l3_version()) {
-            *self
-                .behind
-                .entry((record.l3.unique_identifier(), version))
-                .or_default() += 1;
+        let Some(version) = record.wrapped.as_ref().and_then(WrappedKey::l3_version) else {
+            return;
+        };
+        // A record under the active version (a probe the core refused, say) is not behind.
+        let active = self.gateway.core().active_versions().newest(&record.l3);
+        if active.is_some_and(|active| version >= active) {
+            return;
         }
+        *self
+            .behind
+            .entry((record.l3.unique_identifier(), version))
+            .or_default() += 1;
     }
 }
 
-/// Whether `record`'s blob is under an older version than the newest seen of its L3, or under
-/// an L3 not seen yet (the core's answer says which version is active). Destroyed keys have no
-/// blob left.
-fn is_behind(record: &Record, active: &ActiveVersions) -> bool {
-    let version = record.wrapped.as_ref().and_then(WrappedKey::l3_version);
-    match (version, active.newest(&record.l3)) {
-        (None, _) => false,
-        (Some(version), Some(newest)) => version < newest,
-        (Some(_), None) => true,
+/// Tells the core what the pass that `started` left behind for each service this gateway
+/// serves (`kryptonctl service rewrap-status`). A core that does not take it hears from the
+/// next pass.
+async fn tell_core<V: Vault>(gateway: &Gateway<V>, behind: &Behind, started: SystemTime) {
+    for l3 in gateway.tenancy().services() {
+        let service = l3.unique_identifier();
+        let left: Vec<(u32, u64)> = behind
+            .range((service.clone(), 0)..=(service.clone(), u32::MAX))
+            .map(|((_, version), count)| (*version, *count))
+            .collect();
+        if let Err(error) = gateway.core().report_rewrap(l3, started, &left).await {
+            tracing::warn!(%service, error = %ErrorChain(&error), "could not tell krypton-core what the re-wrap pass left");
+        }
     }
 }
 

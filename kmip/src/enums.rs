@@ -468,6 +468,10 @@ kmip_enum! {
         /// active version of its service key, in one step inside krypton-core, so the key never
         /// leaves it (see [`crate::RewrapRequest`]). Only krypton-gateway sends it.
         Rewrap = 0x8000_4B01,
+        /// Krypton's vendor extension: what a gateway's last re-wrap pass left under the older
+        /// versions of a service key (see [`crate::RewrapReportRequest`]). Only krypton-gateway
+        /// sends it.
+        RewrapReport = 0x8000_4B02,
     }
 }
 

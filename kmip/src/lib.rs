@@ -71,8 +71,8 @@ pub use operations::{
     GetAttributeListResponse, GetAttributesRequest, GetAttributesResponse, GetRequest, GetResponse,
     LocateRequest, LocateResponse, ModifyAttributeRequest, ModifyAttributeResponse, QueryRequest,
     QueryResponse, RegisterRequest, RegisterResponse, RequestPayload, ResponsePayload,
-    RevokeRequest, RevokeResponse, RewrapRequest, RewrapResponse, SetAttributeRequest,
-    SetAttributeResponse,
+    RevokeRequest, RevokeResponse, RewrapReportRequest, RewrapReportResponse, RewrapRequest,
+    RewrapResponse, SetAttributeRequest, SetAttributeResponse, VersionBehind,
 };
 pub use secret::{SecretBytes, SecretString};
 pub use version::ProtocolVersion;

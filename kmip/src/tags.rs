@@ -204,4 +204,8 @@ tags! {
     // Krypton's extension tags (KMIP reserves 0x54xxxx for extensions).
     KRYPTON_TENANT = 0x540001,
     KRYPTON_IDENTITY = 0x540002,
+    KRYPTON_PASS_STARTED = 0x540003,
+    KRYPTON_VERSION_BEHIND = 0x540004,
+    KRYPTON_KEY_VERSION = 0x540005,
+    KRYPTON_RECORD_COUNT = 0x540006,
 }

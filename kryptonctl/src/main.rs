@@ -154,8 +154,12 @@ enum ServiceCommand {
     Rotate { tenant: String, service: String },
     /// List TENANT's services, each with its versions' states.
     List { tenant: String },
+    /// What each gateway's last re-wrap pass left under the older versions of SERVICE (as
+    /// reported to the core since it started): retire a version once every gateway of the
+    /// service reports nothing behind after a pass that began after the rotation.
+    RewrapStatus { tenant: String, service: String },
     /// Retire a decrypt-only version: every blob under it is refused from now on (check first
-    /// that the gateways re-wrapped their records: `krypton-gateway vault versions`).
+    /// that the gateways re-wrapped their records: `service rewrap-status`).
     Retire {
         tenant: String,
         service: String,
@@ -318,6 +322,7 @@ enum Action {
     CreateService(v1::CreateServiceRequest),
     RotateService(v1::RotateServiceRequest),
     Services(v1::ListServicesRequest),
+    RewrapStatus(v1::ListServicesRequest, String),
     ChangeVersion(v1::ChangeServiceVersionRequest),
     MoveL1(v1::MoveTenantL1Request),
     RotateL2(v1::RotateTenantL2Request),
@@ -381,6 +386,9 @@ impl Action {
             }
             Command::Service(ServiceCommand::List { tenant }) => {
                 Self::Services(v1::ListServicesRequest { tenant })
+            }
+            Command::Service(ServiceCommand::RewrapStatus { tenant, service }) => {
+                Self::RewrapStatus(v1::ListServicesRequest { tenant }, service)
             }
             Command::Service(ServiceCommand::DestroyVersion { yes: false, .. }) => {
                 return Err(Failure::Usage(
@@ -569,6 +577,16 @@ impl Action {
             Self::Services(request) => {
                 let response = client.list_services(request).await?.into_inner();
                 output.services(&response);
+                Ok(())
+            }
+            Self::RewrapStatus(request, service) => {
+                let tenant = request.tenant.clone();
+                let response = client.list_services(request).await?.into_inner();
+                let found = response.services.iter().find(|s| s.service == service);
+                let found = found.ok_or_else(|| {
+                    tonic::Status::not_found(format!("tenant {tenant} has no service {service}"))
+                })?;
+                output.rewrap_status(found);
                 Ok(())
             }
             Self::ChangeVersion(request) => {

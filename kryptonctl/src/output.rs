@@ -486,6 +486,46 @@ impl Output {
         }
     }
 
+    pub(crate) fn rewrap_status(self, service: &v1::Service) {
+        if self.json {
+            println!("{}", service_json(service));
+            return;
+        }
+        println!(
+            "service {}/{} active version {} ({})",
+            service.tenant,
+            service.service,
+            service.current_version,
+            versions_text(service)
+        );
+        if service.rewrap.is_empty() {
+            println!("no gateway has reported a re-wrap pass since the core started");
+            return;
+        }
+        println!(
+            "{:<24}  {:<20}  {:<20}  BEHIND",
+            "GATEWAY", "PASS STARTED", "REPORTED"
+        );
+        for report in &service.rewrap {
+            let behind = if report.behind.is_empty() {
+                "nothing".to_owned()
+            } else {
+                report
+                    .behind
+                    .iter()
+                    .map(|b| format!("v{}: {}", b.version, b.records))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            println!(
+                "{:<24}  {:<20}  {:<20}  {behind}",
+                report.gateway,
+                unix_time(report.pass_started_unix_secs),
+                unix_time(report.reported_unix_secs),
+            );
+        }
+    }
+
     pub(crate) fn l2_rotated(self, tenant: &str, response: &v1::RotateTenantL2Response) {
         if self.json {
             println!(
@@ -547,13 +587,41 @@ fn service_json(service: &v1::Service) -> Value {
         .iter()
         .map(|v| json!({ "version": v.version, "state": version_state_name(v.state()) }))
         .collect();
+    let rewrap: Vec<Value> = service
+        .rewrap
+        .iter()
+        .map(|report| {
+            let behind: Vec<Value> = report
+                .behind
+                .iter()
+                .map(|b| json!({ "version": b.version, "records": b.records }))
+                .collect();
+            json!({
+                "gateway": report.gateway,
+                "pass_started_unix_secs": report.pass_started_unix_secs,
+                "reported_unix_secs": report.reported_unix_secs,
+                "behind": behind,
+            })
+        })
+        .collect();
     json!({
         "tenant": service.tenant,
         "service": service.service,
         "unique_identifier": service.unique_identifier,
         "current_version": service.current_version,
         "versions": versions,
+        "rewrap": rewrap,
     })
+}
+
+/// Unix seconds as an RFC 3339 time (UTC); one before 1970 as the number.
+fn unix_time(seconds: i64) -> String {
+    u64::try_from(seconds).map_or_else(
+        |_| seconds.to_string(),
+        |seconds| {
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(seconds)).to_string()
+        },
+    )
 }
 
 /// `1:retired 2:decrypt-only 3:active`.

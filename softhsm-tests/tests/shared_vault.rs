@@ -140,8 +140,8 @@ fn rewrapped_then_retired(fixture: &Fixture, vault: StackVault) {
     let bulk = krypton_load(&binary, &stack, ALICE, "create", 2, Duration::from_secs(1));
     assert!(bulk["operations"].as_u64().unwrap() > 256, "{bulk}");
 
-    let rotated = SystemTime::now();
     assert_eq!(ctl.rotate_service(tenant, service).unwrap(), 2);
+    let rotated = SystemTime::now();
     alice.create("tells-the-gateway-of-v2");
     let deadline = Instant::now() + Duration::from_secs(120);
     while !rewrap_done_since(&stack, rotated) {

@@ -14,8 +14,8 @@ use super::v1;
 use crate::audit::AuditRecord;
 use crate::caller::Caller;
 use crate::core::{
-    Core, InstallationInfo, L1Move, L2Rotation, ServiceInfo, StatusReport, TenantInfo,
-    UnsealOutcome, UnsealReport, VersionOf,
+    Core, GatewayRewrap, InstallationInfo, L1Move, L2Rotation, ServiceInfo, StatusReport,
+    TenantInfo, UnsealOutcome, UnsealReport, VersionOf,
 };
 use crate::doctor;
 use crate::error::{Bug, Error};
@@ -475,6 +475,20 @@ fn service(info: ServiceInfo) -> v1::Service {
                 version,
                 state: version_state(state).into(),
             })
+            .collect(),
+        rewrap: info.rewrap.into_iter().map(gateway_rewrap).collect(),
+    }
+}
+
+fn gateway_rewrap(report: GatewayRewrap) -> v1::GatewayRewrap {
+    v1::GatewayRewrap {
+        gateway: report.gateway,
+        pass_started_unix_secs: report.pass_started.unix_seconds(),
+        reported_unix_secs: report.reported.unix_seconds(),
+        behind: report
+            .behind
+            .into_iter()
+            .map(|(version, records)| v1::VersionBehind { version, records })
             .collect(),
     }
 }

@@ -157,7 +157,7 @@ impl Core {
 
     /// Runs the L4 crypto `f` with the unsealed state: inline when the lifecycle lock is free,
     /// on the blocking pool while a transition holds it.
-    async fn keys<T: Send + 'static>(
+    pub(super) async fn keys<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&Core, &Unsealed) -> Result<T, RequestError> + Send + 'static,
     ) -> Result<T, RequestError> {

@@ -14,6 +14,7 @@
 //! | retire, reinstate, destroy L3 versions | [`service_versions`]   |
 //! | orchestrator tasks, once per task id   | [`tasks`]              |
 //! | wrap / unwrap / re-wrap of L4s, registry | [`data`]             |
+//! | the gateways' re-wrap reports          | [`rewrap_progress`]    |
 //! | L1 liveness: failing a tenant closed   | [`watch`]              |
 //! | `kryptonctl doctor`: state, HSMs, L1s  | [`doctor`]             |
 //!
@@ -36,6 +37,7 @@ mod health;
 mod l1_move;
 mod l2_rotation;
 mod rekey;
+mod rewrap_progress;
 mod rotation;
 mod service_versions;
 mod tasks;
@@ -59,6 +61,7 @@ use crate::store::{Column, Store};
 pub(crate) use ceremony::{InstallationInfo, StatusReport, UnsealOutcome, UnsealReport};
 pub(crate) use l1_move::L1Move;
 pub(crate) use l2_rotation::L2Rotation;
+pub(crate) use rewrap_progress::{GatewayRewrap, RewrapReport};
 pub(crate) use service_versions::VersionOf;
 pub(crate) use tasks::{Task, TaskOutcome, TenantState};
 pub(crate) use tenants::{ServiceInfo, TenantInfo};
@@ -79,6 +82,8 @@ pub(crate) struct Core {
     registry_edits: EditLock,
     /// The background re-seal after a master-key rotation.
     resealing: rotation::Resealing,
+    /// What each gateway last reported of its re-wrap, in memory.
+    rewrap_progress: rewrap_progress::RewrapProgress,
     started: Instant,
     unseal_timeout: Duration,
 }
@@ -132,6 +137,7 @@ impl Core {
             admin: tokio::sync::Mutex::new(()),
             registry_edits: EditLock::default(),
             resealing: rotation::Resealing::default(),
+            rewrap_progress: rewrap_progress::RewrapProgress::default(),
             started: Instant::now(),
             unseal_timeout,
         })

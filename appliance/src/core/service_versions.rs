@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use super::Core;
-use super::tenants::{ServiceInfo, record_key, service_info};
+use super::tenants::{ServiceInfo, record_key};
 use crate::audit::Operation;
 use crate::caller::Caller;
 use crate::error::Error;
@@ -99,7 +99,7 @@ impl Core {
                 core.store.purge_deleted(Column::Services)?;
             }
             tracing::warn!(%caller, %tenant, %service, version, state = next.name(), audit_sequence, "service key version changed");
-            Ok((service_info(&tenant, &service, &record), audit_sequence))
+            Ok((core.service_info(&tenant, &service, &record), audit_sequence))
         })
         .await
     }

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use super::{Core, blocking};
+use super::{Core, GatewayRewrap, blocking};
 use crate::audit::Operation;
 use crate::caller::Caller;
 use crate::error::{Bug, Error, ErrorChain};
@@ -78,6 +78,8 @@ pub(crate) struct ServiceInfo {
     pub(crate) current_version: u32,
     /// Every version, oldest first, with its state.
     pub(crate) versions: Vec<(u32, VersionState)>,
+    /// Each gateway's last re-wrap report on it.
+    pub(crate) rewrap: Vec<GatewayRewrap>,
 }
 
 /// A tenant's L2 as the HSM unwrapped it, where it came from, and the registry keys of the
@@ -323,7 +325,7 @@ impl Core {
             batch.commit()?;
             unsealed.keyring().add_version(&tenant, &service, new_l3);
             tracing::warn!(%caller, %tenant, %service, version, audit_sequence, operation = operation.name(), "service key stored");
-            Ok((service_info(&tenant, &service, &record), audit_sequence))
+            Ok((core.service_info(&tenant, &service, &record), audit_sequence))
         })
         .await
     }
@@ -570,7 +572,7 @@ impl Core {
             .into_iter()
             .map(|entry| {
                 let name = records::service_of(tenant, &entry.key)?;
-                Ok(service_info(tenant, &name, &entry.value))
+                Ok(self.service_info(tenant, &name, &entry.value))
             })
             .collect()
     }
@@ -641,23 +643,29 @@ pub(super) fn record_key(unsealed: &Unsealed) -> &RecordKeys {
 }
 
 /// `service` of `tenant` as listed, from its record.
-pub(super) fn service_info(
-    tenant: &TenantId,
-    service: &ServiceName,
-    record: &ServiceRecord,
-) -> ServiceInfo {
-    ServiceInfo {
-        tenant: tenant.to_string(),
-        service: service.to_string(),
-        unique_identifier: hierarchy::L3Id {
+impl Core {
+    /// What the control API shows of a service: its record, and what the gateways last
+    /// reported of their re-wrap.
+    pub(super) fn service_info(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceName,
+        record: &ServiceRecord,
+    ) -> ServiceInfo {
+        let l3 = hierarchy::L3Id {
             tenant: tenant.clone(),
             service: service.clone(),
+        };
+        ServiceInfo {
+            tenant: tenant.to_string(),
+            service: service.to_string(),
+            unique_identifier: l3.to_string(),
+            current_version: record.next_version().saturating_sub(1),
+            versions: record
+                .versions()
+                .map(|(version, state, _)| (version, state))
+                .collect(),
+            rewrap: self.rewrap_reports(&l3),
         }
-        .to_string(),
-        current_version: record.next_version().saturating_sub(1),
-        versions: record
-            .versions()
-            .map(|(version, state, _)| (version, state))
-            .collect(),
     }
 }

@@ -79,6 +79,14 @@ pub(crate) fn rewrap(
     })
 }
 
+/// The version of `l3` new wraps use.
+pub(crate) fn current_version(keyring: &Keyring, l3: &L3Id) -> Result<u32, RequestError> {
+    keyring.with_tenant(&l3.tenant, |keys| {
+        let (current, _) = service(keys, l3)?.current().ok_or_else(|| not_found(l3))?;
+        Ok(current)
+    })
+}
+
 /// The key of `version` of `l3`, or why a blob under it does not open.
 fn version_key<'k>(
     service: &'k ServiceKeys,

@@ -36,7 +36,7 @@ pub(crate) fn tenant_id(id: impl Into<String>) -> Result<TenantId, Error> {
 }
 
 /// A service key (L3), as gateways name it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct L3Id {
     pub(crate) tenant: TenantId,
     pub(crate) service: ServiceName,

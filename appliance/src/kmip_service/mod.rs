@@ -12,7 +12,9 @@
 //! [`kmip::objects::WrapBinding`], the result a self-describing blob bound to tenant, service,
 //! owner and identifier: see [`crate::hierarchy::wrapped_key`]). Rewrap (Krypton's vendor
 //! extension, [`kmip::RewrapRequest`]) does both in one step, so a blob moves to the active
-//! version without its key leaving the core. Destroy of an L4 named
+//! version without its key leaving the core; Rewrap Report ([`kmip::RewrapReportRequest`])
+//! tells the core what a gateway's re-wrap pass left behind ([`crate::core::GatewayRewrap`]).
+//! Destroy of an L4 named
 //! `l4/<tenant>/<service>/<binding>` records that its blob never unwraps again
 //! ([`crate::hierarchy::shred`]). Discover Versions and Query are answered for anyone listed,
 //! from the core's table of operations ([`SERVER`]), by the skeleton both daemons share
@@ -41,11 +43,11 @@ use kmip::server::{self, Dispatch, Offered, Server};
 use kmip::{
     BlockCipherMode, Credential, CryptographicParameters, DecryptRequest, DecryptResponse,
     DestroyRequest, DestroyResponse, EncryptRequest, EncryptResponse, Item, ObjectType, Operation,
-    RequestBatchItem, RequestHeader, RequestPayload, ResponsePayload, RewrapRequest,
-    RewrapResponse, SecretBytes, UniqueIdentifier,
+    RequestBatchItem, RequestHeader, RequestPayload, ResponsePayload, RewrapReportRequest,
+    RewrapReportResponse, RewrapRequest, RewrapResponse, SecretBytes, UniqueIdentifier,
 };
 
-use crate::core::Core;
+use crate::core::{Core, RewrapReport};
 use crate::error::RequestError;
 use crate::hierarchy::L3Id;
 use crate::hierarchy::shred::L4Id;
@@ -63,6 +65,7 @@ static SERVER: Server = Server::new(
         Offered::reads(Operation::Encrypt),
         Offered::reads(Operation::Decrypt),
         Offered::reads(Operation::Rewrap),
+        Offered::changes(Operation::RewrapReport),
         Offered::reads(Operation::DiscoverVersions),
         Offered::reads(Operation::Query),
         Offered::changes(Operation::Register),
@@ -192,6 +195,9 @@ impl KmipService {
             RequestPayload::Rewrap(request) if for_gateway => {
                 self.rewrap(checked, request).await.map(Into::into)
             }
+            RequestPayload::RewrapReport(request) if for_gateway => {
+                self.rewrap_report(checked, request).await.map(Into::into)
+            }
             RequestPayload::Destroy(request) if for_gateway => {
                 self.destroy_l4(checked, request).await.map(Into::into)
             }
@@ -264,6 +270,38 @@ impl KmipService {
         })
     }
 
+    /// Keeps what the gateway's last re-wrap pass left under the older versions of a service
+    /// key, for `kryptonctl service rewrap-status`.
+    async fn rewrap_report(
+        &self,
+        checked: &Checked<'_>,
+        request: RewrapReportRequest,
+    ) -> Result<RewrapReportResponse, RequestError> {
+        let l3 = self.service_key(checked, Some(&request.unique_identifier))?;
+        let behind = request
+            .behind
+            .iter()
+            .map(|behind| {
+                Some((
+                    u32::try_from(behind.version).ok()?,
+                    u64::try_from(behind.records).ok()?,
+                ))
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or(RequestError::InvalidRequest(
+                "a Version Behind holds a negative number",
+            ))?;
+        let unique_identifier = l3.to_string();
+        let report = RewrapReport {
+            l3,
+            gateway: checked.gateway.to_owned(),
+            pass_started: request.pass_started,
+            behind,
+        };
+        self.core.record_rewrap(report).await?;
+        Ok(RewrapReportResponse { unique_identifier })
+    }
+
     /// Records that the gateway destroyed the L4 named `l4/<tenant>/<service>/<binding>`, so
     /// that no copy of its wrapped blob unwraps again.
     async fn destroy_l4(
@@ -294,7 +332,7 @@ impl KmipService {
         let text = uid
             .and_then(UniqueIdentifier::as_text)
             .ok_or(RequestError::InvalidRequest(
-                "Encrypt, Decrypt and Rewrap name the service key by its Unique Identifier",
+                "Encrypt, Decrypt, Rewrap and Rewrap Report name the service key by its Unique Identifier",
             ))?;
         let l3 = L3Id::parse(text).ok_or_else(|| RequestError::ObjectNotFound(text.to_owned()))?;
         self.permit(checked, &l3.tenant)?;

@@ -1,12 +1,14 @@
 //! Encrypt and Decrypt with a key the server holds (KMIP 1.4 §4.29, §4.30). Streaming
 //! (Correlation Value, Init and Final Indicators) is not supported: requests using it are
-//! refused on decode. Plaintext is held in [`SecretBytes`].
+//! refused on decode. Plaintext is held in [`SecretBytes`]. Also Krypton's two vendor
+//! extensions between gateway and core: Rewrap and Rewrap Report.
 
 use crate::attribute_values::CryptographicParameters;
+use crate::datetime::DateTime;
 use crate::identifier::UniqueIdentifier;
 use crate::operations::struct_payload;
 use crate::secret::SecretBytes;
-use crate::structure::kmip_struct;
+use crate::structure::{kmip_struct, structure_field};
 
 kmip_struct! {
     pub struct EncryptRequest {
@@ -73,11 +75,42 @@ kmip_struct! {
     }
 }
 
+kmip_struct! {
+    /// Krypton's vendor extension
+    /// ([`Operation::RewrapReport`](crate::Operation::RewrapReport)): a gateway's re-wrap pass
+    /// over its vault, for the service key named by the Unique Identifier, is done; it began at
+    /// Pass Started and left the records counted in each Version Behind under an older version
+    /// than the active one (none: everything is under the active version).
+    pub struct RewrapReportRequest {
+        pub unique_identifier: required UniqueIdentifier => UNIQUE_IDENTIFIER,
+        pub pass_started: required DateTime => KRYPTON_PASS_STARTED,
+        pub behind: repeated VersionBehind => KRYPTON_VERSION_BEHIND,
+    }
+}
+
+kmip_struct! {
+    /// Records a re-wrap pass left under one older version of a service key.
+    pub struct VersionBehind {
+        pub version: required i32 => KRYPTON_KEY_VERSION,
+        pub records: required i64 => KRYPTON_RECORD_COUNT,
+    }
+}
+structure_field!(VersionBehind);
+
+kmip_struct! {
+    /// The answer to a [`RewrapReportRequest`]: the report is kept.
+    pub struct RewrapReportResponse {
+        pub unique_identifier: required String => UNIQUE_IDENTIFIER,
+    }
+}
+
 struct_payload!(
     EncryptRequest,
     EncryptResponse,
     DecryptRequest,
     DecryptResponse,
     RewrapRequest,
-    RewrapResponse
+    RewrapResponse,
+    RewrapReportRequest,
+    RewrapReportResponse
 );

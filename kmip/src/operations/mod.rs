@@ -18,7 +18,8 @@ pub use attribute::{
     ModifyAttributeResponse, SetAttributeRequest, SetAttributeResponse,
 };
 pub use crypto::{
-    DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse, RewrapRequest, RewrapResponse,
+    DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse, RewrapReportRequest,
+    RewrapReportResponse, RewrapRequest, RewrapResponse, VersionBehind,
 };
 pub use discovery::{
     DiscoverVersionsRequest, DiscoverVersionsResponse, QueryRequest, QueryResponse,
@@ -178,4 +179,5 @@ payloads! {
     Encrypt(EncryptRequest, EncryptResponse),
     Decrypt(DecryptRequest, DecryptResponse),
     Rewrap(RewrapRequest, RewrapResponse),
+    RewrapReport(RewrapReportRequest, RewrapReportResponse),
 }

@@ -6,17 +6,17 @@
 use kmip::{
     ActivateRequest, AddAttributeRequest, AdjustAttributeRequest, AdjustmentType, Attribute,
     AttributeReference, AttributeType, BlockCipherMode, CheckRequest, CreateRequest,
-    CryptographicAlgorithm, CryptographicParameters, DecryptRequest, DeleteAttributeRequest,
-    DestroyRequest, DiscoverVersionsRequest, EncryptRequest, GetAttributeListRequest,
-    GetAttributesRequest, GetRequest, KeyBlock, KeyFormatType, KeyMaterial, LocateRequest,
-    ManagedObject, ModifyAttributeRequest, Name, ObjectType, Operation, QueryFunction,
-    QueryRequest, RegisterRequest, RequestPayload, RevocationReason, RevocationReasonCode,
-    RevokeRequest, RewrapRequest, SecretBytes, SecretData, SecretDataType, SetAttributeRequest,
-    Value,
+    CryptographicAlgorithm, CryptographicParameters, DateTime, DecryptRequest,
+    DeleteAttributeRequest, DestroyRequest, DiscoverVersionsRequest, EncryptRequest,
+    GetAttributeListRequest, GetAttributesRequest, GetRequest, KeyBlock, KeyFormatType,
+    KeyMaterial, LocateRequest, ManagedObject, ModifyAttributeRequest, Name, ObjectType, Operation,
+    QueryFunction, QueryRequest, RegisterRequest, RequestPayload, RevocationReason,
+    RevocationReasonCode, RevokeRequest, RewrapReportRequest, RewrapRequest, SecretBytes,
+    SecretData, SecretDataType, SetAttributeRequest, Value, VersionBehind,
 };
 
 /// A request of `operation` naming the object `id` where it names one (the service key, for
-/// Encrypt, Decrypt and Rewrap; AES-GCM, the additional data `id` too). `None` for an operation the
+/// Encrypt, Decrypt, Rewrap and Rewrap Report; AES-GCM, the additional data `id` too). `None` for an operation the
 /// model does not type.
 pub fn request(operation: Operation, id: &str) -> Option<RequestPayload> {
     let uid = || Some(id.into());
@@ -144,6 +144,15 @@ pub fn request(operation: Operation, id: &str) -> Option<RequestPayload> {
             unique_identifier: uid(),
             data: vec![1; 64],
             authenticated_encryption_additional_data: Some(id.as_bytes().to_vec()),
+        }
+        .into(),
+        Operation::RewrapReport => RewrapReportRequest {
+            unique_identifier: id.into(),
+            pass_started: DateTime::now(),
+            behind: vec![VersionBehind {
+                version: 1,
+                records: 0,
+            }],
         }
         .into(),
         _ => return None,
