@@ -52,7 +52,7 @@ pub struct Config {
 }
 
 /// `[control]`: the operators' control socket.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct ControlConfig {
     socket: PathBuf,
@@ -75,7 +75,7 @@ impl Default for ControlConfig {
 }
 
 /// `[unseal]`: the unseal ceremony.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct UnsealConfig {
     progress_timeout_secs: u64,
@@ -188,6 +188,31 @@ impl Config {
     }
 
     /// The `[pkcs11]` table, if the core reaches an HSM.
+    /// The settings a reload does not apply (only `[kmip.tls]` and `[[kmip.gateways]]` are),
+    /// named, that differ between `self`, the configuration the core started with, and `next`.
+    pub(crate) fn restart_only_changes(&self, next: &Self) -> Vec<&'static str> {
+        // Adding or removing [kmip] is refused by the reload itself.
+        let listen = |config: &Self| config.kmip.as_ref().map(|kmip| kmip.listen);
+        let source = |config: &Self| config.kmip.as_ref().map(|kmip| kmip.identity_source);
+        let limits = |config: &Self| config.kmip.as_ref().map(|kmip| kmip.limits.clone());
+        [
+            ("data_dir", self.data_dir != next.data_dir),
+            ("[control]", self.control != next.control),
+            ("[unseal]", self.unseal != next.unseal),
+            ("[hardening]", self.hardening != next.hardening),
+            ("[pkcs11]", self.pkcs11 != next.pkcs11),
+            ("[seal]", self.seal != next.seal),
+            ("[kmip] listen", listen(self) != listen(next)),
+            ("[kmip] identity_source", source(self) != source(next)),
+            ("[kmip.limits]", limits(self) != limits(next)),
+            ("[telemetry]", self.telemetry != next.telemetry),
+            ("[orchestration]", self.orchestration != next.orchestration),
+        ]
+        .into_iter()
+        .filter_map(|(name, changed)| changed.then_some(name))
+        .collect()
+    }
+
     pub(crate) fn hsm(&self) -> Option<&HsmConfig> {
         self.pkcs11.as_ref()
     }

@@ -128,7 +128,7 @@ impl Daemon {
             }
             None => (Vec::new(), Arc::default()),
         };
-        let reloader = Arc::new(Reloader::new(self.path, reloadable));
+        let reloader = Arc::new(Reloader::new(self.path, self.config.clone(), reloadable));
         let reloads = tokio::spawn(reload_on_hangups(Arc::clone(&reloader), hangups));
         // Stopped with the other listeners, not gracefully: a scraper's kept-alive connection
         // must not hold the shutdown up.

@@ -28,16 +28,20 @@ pub(crate) struct Reloadable {
 #[derive(Debug)]
 pub(crate) struct Reloader {
     path: PathBuf,
+    /// What the core started with: a reload says which restart-only settings it leaves.
+    started: Config,
     kmip: Option<Reloadable>,
     /// One reload at a time, so that the file read last is the one in force.
     running: Mutex<()>,
 }
 
 impl Reloader {
-    /// Reloads of `path` into `kmip` (`None`: the core serves no KMIP).
-    pub(crate) fn new(path: PathBuf, kmip: Option<Reloadable>) -> Self {
+    /// Reloads of `path`, which the core `started` with, into `kmip` (`None`: the core serves
+    /// no KMIP).
+    pub(crate) fn new(path: PathBuf, started: Config, kmip: Option<Reloadable>) -> Self {
         Self {
             path,
+            started,
             kmip,
             running: Mutex::new(()),
         }
@@ -49,15 +53,26 @@ impl Reloader {
     }
 
     /// Reads the file, checks it whole, then applies it; logs the outcome. Blocks on file I/O.
-    pub(crate) fn reload(&self) -> Result<(), ReloadError> {
+    /// Returns the settings that changed in the file but take a restart (the core runs on as
+    /// it started with those).
+    pub(crate) fn reload(&self) -> Result<Vec<&'static str>, ReloadError> {
         let _running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         let applied = self.apply();
         match &applied {
-            Ok(()) => tracing::warn!(
-                path = %self.path.display(),
-                "configuration reloaded: [kmip.tls] and [[kmip.gateways]] apply from the next \
-                 handshake and request; other settings take a restart"
-            ),
+            Ok(unapplied) => {
+                tracing::warn!(
+                    path = %self.path.display(),
+                    "configuration reloaded: [kmip.tls] and [[kmip.gateways]] apply from the \
+                     next handshake and request; other settings take a restart"
+                );
+                if !unapplied.is_empty() {
+                    tracing::warn!(
+                        changed = %unapplied.join(", "),
+                        "settings changed in the file that a reload does not apply: they take \
+                         a restart, and until then the core runs as it started"
+                    );
+                }
+            }
             Err(error) => tracing::error!(
                 path = %self.path.display(),
                 error = %ErrorChain(error),
@@ -69,19 +84,19 @@ impl Reloader {
 
     /// Reads the file and applies it; everything is built and checked before anything is
     /// replaced.
-    fn apply(&self) -> Result<(), ReloadError> {
+    fn apply(&self) -> Result<Vec<&'static str>, ReloadError> {
         let config = Config::load(&self.path)?;
         match (config.kmip(), &self.kmip) {
             (Some((wanted, gateways)), Some(kmip)) => {
                 let tls = kmip::net::server_config(&wanted.tls).map_err(ReloadError::Tls)?;
                 kmip.tls.replace(Arc::new(tls));
                 kmip.service.replace_gateways(gateways.clone());
-                Ok(())
             }
-            (None, None) => Ok(()),
+            (None, None) => {}
             // The listener is bound at start: serving KMIP or not takes a restart.
-            (Some(_), None) | (None, Some(_)) => Err(ReloadError::KmipAddedOrRemoved),
+            (Some(_), None) | (None, Some(_)) => return Err(ReloadError::KmipAddedOrRemoved),
         }
+        Ok(self.started.restart_only_changes(&config))
     }
 }
 

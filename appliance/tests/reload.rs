@@ -150,6 +150,36 @@ async fn sighup_applies_tls_and_gateways_and_the_core_stays_unsealed() {
         Answer::Served
     );
     assert_eq!(site.state(), "unsealed");
+    assert_eq!(reloaded["restart_only_changes"], serde_json::json!([]));
+
+    // A setting a reload does not apply is named; the core runs on as it started.
+    let elsewhere = krypton_dev::process::free_loopback_addr()
+        .unwrap()
+        .to_string();
+    let moved = format!("{second}{gw_3}[unseal]\nprogress_timeout_secs = 60\n")
+        .replace(&address, &elsewhere);
+    fs::write(&site.config, moved).unwrap();
+    let reloaded = site.ctl(&["--json", "reload"]).success().json();
+    assert_eq!(
+        reloaded["restart_only_changes"],
+        serde_json::json!(["[unseal]", "[kmip] listen"])
+    );
+    let text = site.ctl(&["reload"]).success();
+    assert!(
+        text.stdout()
+            .contains("not applied until a restart: [unseal], [kmip] listen"),
+        "{}",
+        text.stdout()
+    );
+    assert!(
+        core.log().contains("a reload does not apply"),
+        "{}",
+        core.log()
+    );
+    assert_eq!(
+        ask_anew(&address, &gateway(&pki, "gw-3", &new_ca)).await,
+        Answer::Served
+    );
     drop(gw_1);
     core.stop();
 }

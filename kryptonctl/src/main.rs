@@ -513,8 +513,8 @@ impl Action {
                 Ok(())
             }
             Self::Reload => {
-                client.reload(v1::ReloadRequest {}).await?;
-                output.reloaded();
+                let response = client.reload(v1::ReloadRequest {}).await?.into_inner();
+                output.reloaded(&response);
                 Ok(())
             }
             Self::RotateMasterKey => {

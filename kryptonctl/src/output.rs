@@ -133,11 +133,21 @@ impl Output {
         }
     }
 
-    pub(crate) fn reloaded(self) {
+    pub(crate) fn reloaded(self, response: &v1::ReloadResponse) {
+        let unapplied = &response.restart_only_changes;
         if self.json {
-            println!("{}", json!({ "reloaded": true }));
-        } else {
-            println!("configuration reloaded: [kmip.tls] and [[kmip.gateways]] in force");
+            println!(
+                "{}",
+                json!({ "reloaded": true, "restart_only_changes": unapplied })
+            );
+            return;
+        }
+        println!("configuration reloaded: [kmip.tls] and [[kmip.gateways]] in force");
+        if !unapplied.is_empty() {
+            println!(
+                "changed in the file but not applied until a restart: {}",
+                unapplied.join(", ")
+            );
         }
     }
 

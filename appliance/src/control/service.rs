@@ -229,10 +229,12 @@ impl v1::control_server::Control for ControlService {
         let caller = self.caller(&request)?;
         tracing::warn!(%caller, "configuration reload asked on the control socket");
         let reloader = Arc::clone(&self.reloader);
-        tokio::task::spawn_blocking(move || reloader.reload())
+        let unapplied = tokio::task::spawn_blocking(move || reloader.reload())
             .await
             .map_err(|join| Status::from(Error::Internal(Bug::Task(join))))??;
-        Ok(Response::new(v1::ReloadResponse {}))
+        Ok(Response::new(v1::ReloadResponse {
+            restart_only_changes: unapplied.into_iter().map(str::to_owned).collect(),
+        }))
     }
 
     async fn rotate_master_key(

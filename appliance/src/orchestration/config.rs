@@ -37,7 +37,7 @@ use crate::error::ConfigError;
 const MAX_ORCHESTRATORS: usize = 64;
 
 /// The `[orchestration]` table.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OrchestrationConfig {
     /// How long a task id that took effect is remembered: a task delivered again within this
@@ -49,7 +49,7 @@ pub(crate) struct OrchestrationConfig {
 }
 
 /// `[orchestration.grpc]`: the mutual-TLS gRPC listener.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct GrpcConfig {
     pub(crate) listen: SocketAddr,
@@ -66,7 +66,7 @@ pub(crate) struct GrpcConfig {
 }
 
 /// `[orchestration.amqp]`: the RabbitMQ task consumer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AmqpConfig {
     /// `amqp://` or `amqps://` URL of the broker and vhost, without credentials.
