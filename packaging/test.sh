@@ -112,6 +112,7 @@ check "core .deb ships /usr/bin/kryptonctl 0755" contains "$files" "^-rwxr-xr-x 
 check "core .deb ships /etc/krypton/core.toml 0640" contains "$files" "^-rw-r----- (root/root|0/0) .* \./etc/krypton/core.toml$"
 check "core .deb ships the krypton-core unit" contains "$files" "\./(usr/)?lib/systemd/system/krypton-core.service$"
 check "core .deb ships nothing under /var/lib/krypton" lacks "$files" "var/lib/krypton"
+check "core .deb ships the Grafana dashboard" contains "$files" "^-rw-r--r-- (root/root|0/0) .* \./usr/share/krypton/grafana/krypton.json$"
 info=$(dpkg-deb -I "$gateway_deb")
 files=$(dpkg-deb -c "$gateway_deb")
 check "gateway .deb is krypton-gateway $version" contains "$info" "^ Package: krypton-gateway$"
@@ -150,6 +151,7 @@ for rpm_file in "$core_rpm" "$gateway_rpm"; do
         test "$(rpm -qp --qf '%{POSTINFLAGS} %{PREUNFLAGS}' "$rpm_file" 2>/dev/null)" = "1 1"
     check "$name .rpm ships nothing under /var/lib" lacks "$listing" "/var/lib/"
 done
+check "krypton-core .rpm ships the Grafana dashboard" contains "$(rpm -qlp "$core_rpm" 2>/dev/null)" "^/usr/share/krypton/grafana/krypton.json$"
 check "krypton-core .rpm recommends softhsm" contains "$(rpm -qp --recommends "$core_rpm" 2>/dev/null)" "^softhsm"
 
 echo "== install the .debs"
