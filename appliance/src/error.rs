@@ -497,6 +497,12 @@ pub enum Bug {
     /// The audit sequence reached 2^64 - 1.
     #[error("audit sequence numbers are exhausted")]
     AuditSequenceExhausted,
+    /// A write was given two audit records; the chain takes one per write.
+    #[error("two audit records in one write")]
+    TwoAuditRecords,
+    /// A write committed as audited had no audit record.
+    #[error("an audited write has no audit record")]
+    NoAuditRecord,
     /// A lock was poisoned by a panic while held; the state it guards is not trusted.
     #[error("the lifecycle lock is poisoned")]
     LockPoisoned,

@@ -125,12 +125,12 @@ impl RecordKeys {
     /// Adds a new random version and makes it current: durably first, with whatever `stage`
     /// adds to the same write (the audit record), then in memory. Refused while older
     /// versions are still being retired, which bounds the versions to two.
-    pub(crate) fn rotate<T>(
+    pub(crate) fn rotate(
         &mut self,
         store: &Store,
         master: &MasterKey,
-        stage: impl FnOnce(&mut Batch<'_>) -> Result<T, Error>,
-    ) -> Result<T, Error> {
+        stage: impl FnOnce(&mut Batch<'_>) -> Result<(), Error>,
+    ) -> Result<Option<u64>, Error> {
         if let Some(&version) = self.retiring().first() {
             return Err(Error::MasterKeyRetiring { version });
         }
@@ -150,27 +150,28 @@ impl RecordKeys {
     /// Drops every version but the current one: durably first, with whatever `stage` adds to
     /// the same write, then in memory (which wipes them). The caller has made sure that no
     /// record is sealed under them any more.
-    pub(crate) fn retire<T>(
+    pub(crate) fn retire(
         &mut self,
         store: &Store,
         master: &MasterKey,
-        stage: impl FnOnce(&mut Batch<'_>) -> Result<T, Error>,
-    ) -> Result<T, Error> {
+        stage: impl FnOnce(&mut Batch<'_>) -> Result<(), Error>,
+    ) -> Result<Option<u64>, Error> {
         let only = [(self.current, &self.sealing)];
         let staged = self.write(store, master, self.current, &only, stage)?;
         self.older.clear();
         Ok(staged)
     }
 
-    /// Writes `versions`, `current` sealing, with what `stage` adds, in one durable write.
-    fn write<T>(
+    /// Writes `versions`, `current` sealing, with what `stage` adds, in one durable write; the
+    /// sequence number of the audit record `stage` added, if it did.
+    fn write(
         &self,
         store: &Store,
         master: &MasterKey,
         current: u32,
         versions: &[(u32, &SecretKey)],
-        stage: impl FnOnce(&mut Batch<'_>) -> Result<T, Error>,
-    ) -> Result<T, Error> {
+        stage: impl FnOnce(&mut Batch<'_>) -> Result<(), Error>,
+    ) -> Result<Option<u64>, Error> {
         let stored = Stored {
             current,
             versions: versions
@@ -183,9 +184,8 @@ impl RecordKeys {
         };
         let mut batch = store.batch(self);
         batch.put_sealed_with(master.record_keys_key(), Column::Meta, RECORD_KEY, &stored)?;
-        let staged = stage(&mut batch)?;
-        batch.commit()?;
-        Ok(staged)
+        stage(&mut batch)?;
+        batch.commit_maybe_audited()
     }
 }
 

@@ -77,6 +77,53 @@ fn a_tampered_or_moved_audit_record_is_reported_and_never_served() {
 }
 
 #[test]
+fn audit_verify_finds_a_clean_log_intact_and_names_a_deleted_record_and_a_cut_tail() {
+    let site = Site::new();
+    let mut core = site.start();
+    let shares = site.init(3, 2);
+    // Records: 1 init, 2 unseal, 3..=6 status.
+    site.unseal(&[&shares[0], &shares[1]]);
+    for _ in 0..4 {
+        site.ctl(&["status"]).success();
+    }
+    let clean = site.ctl(&["--json", "audit", "verify"]).success().json();
+    assert_eq!(clean["intact"], true, "{clean}");
+    assert_eq!(clean["first_sequence"], 1, "{clean}");
+    assert_eq!(clean["last_sequence"], 6, "{clean}");
+    // The verification is audited (record 7), and the next one walks it.
+    let text = site.ctl(&["audit", "verify"]).success().stdout();
+    assert!(text.contains("audit log intact: records 1 to 7"), "{text}");
+    core.stop();
+
+    // With the core down, a record deleted in the middle and the last two cut off.
+    {
+        let db = site.open_db();
+        let audit = db.cf_handle("audit").unwrap();
+        for sequence in [3u64, 7, 8] {
+            db.delete_cf(audit, sequence.to_be_bytes()).unwrap();
+        }
+    }
+    let _core = site.start();
+    // The unseal numbers on after the checkpoint (record 9): the cut stays visible.
+    site.unseal(&[&shares[2], &shares[0]]);
+    let out = site.ctl(&["--json", "audit", "verify"]).fails_with(7);
+    assert_eq!(out.json_error()["reason"], "tampered-record");
+    let message = out.json_error()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("at record 3: missing"), "{message}");
+    let out = site.ctl(&["audit", "verify", "--from", "4"]).fails_with(7);
+    assert!(
+        out.stderr().contains("at record 7: missing"),
+        "{}",
+        out.stderr()
+    );
+    let after = site
+        .ctl(&["--json", "audit", "tail", "--from", "9", "--limit", "1"])
+        .success()
+        .json();
+    assert_eq!(after["records"][0]["operation"], "unseal", "{after}");
+}
+
+#[test]
 fn an_edited_install_record_keeps_the_core_sealed() {
     let site = Site::new();
     let mut core = site.start();

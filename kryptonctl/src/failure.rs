@@ -20,6 +20,8 @@ pub(crate) enum Failure {
     Usage(&'static str),
     /// `doctor`: this many checks failed.
     ChecksFailed(usize),
+    /// `audit verify`: a record is not as the core wrote it.
+    AuditBroken { sequence: u64, reason: String },
     /// A local file or terminal operation failed.
     Local {
         context: &'static str,
@@ -43,6 +45,7 @@ impl Failure {
             Self::Local { .. } => Reason::Local,
             Self::Usage(_) => Reason::InvalidArgument,
             Self::ChecksFailed(_) => Reason::ChecksFailed,
+            Self::AuditBroken { .. } => Reason::TamperedRecord,
             Self::Share(
                 shamir::Error::MalformedShare(_) | shamir::Error::UnsupportedVersion { .. },
             ) => Reason::MalformedShare,
@@ -87,6 +90,15 @@ impl Failure {
             Self::Local { context, source } => format!("{context}: {source}"),
             Self::Usage(message) => (*message).to_owned(),
             Self::ChecksFailed(failed) => format!("doctor: {failed} check(s) failed"),
+            Self::AuditBroken {
+                sequence: 0,
+                reason,
+            } => {
+                format!("audit log not intact: {reason}")
+            }
+            Self::AuditBroken { sequence, reason } => {
+                format!("audit log not intact at record {sequence}: {reason}")
+            }
         };
         // One line whatever a source put in its message.
         line.replace(['\n', '\r'], " ")

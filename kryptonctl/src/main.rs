@@ -30,7 +30,8 @@ Exit codes:
      service key version whose state does not allow the change)
   5  share refused and not counted (mistyped, from another installation, entered twice)
   6  wrong shares: the threshold was reached but they do not rebuild the master key; still sealed
-  7  a stored record failed authentication: tampering; the record was not served
+  7  a stored record failed authentication: tampering; the record was not served (audit verify:
+     a record of the audit log is not as the core wrote it)
   8  permission denied on the control socket
   9  local file or terminal error (share file, share directory, prompt)
  10  no such tenant, service or service key version
@@ -251,6 +252,13 @@ enum AuditCommand {
         #[arg(long, value_name = "SEQUENCE")]
         from: Option<u64>,
     },
+    /// Check that every record is as the core wrote it (its seal, its link to the record
+    /// before, the checkpoint of the last one); names the first that is not and exits 7.
+    Verify {
+        /// Start at this sequence number, taking its link on trust.
+        #[arg(long, value_name = "SEQUENCE")]
+        from: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -316,6 +324,7 @@ enum Action {
     RotateMasterKey,
     Doctor,
     AuditTail(v1::AuditLogRequest),
+    AuditVerify(v1::VerifyAuditRequest),
     Link(v1::LinkTenantRequest),
     Unlink(v1::UnlinkTenantRequest),
     Tenants,
@@ -353,6 +362,11 @@ impl Action {
             Command::Status => Self::Status,
             Command::MasterKey(MasterKeyCommand::Rotate) => Self::RotateMasterKey,
             Command::Doctor => Self::Doctor,
+            Command::Audit(AuditCommand::Verify { from }) => {
+                Self::AuditVerify(v1::VerifyAuditRequest {
+                    from_sequence: from,
+                })
+            }
             Command::Audit(AuditCommand::Tail { limit, from }) => {
                 Self::AuditTail(v1::AuditLogRequest {
                     from_sequence: from,
@@ -543,6 +557,18 @@ impl Action {
                 let response = client.audit_log(request).await?.into_inner();
                 output.audit(&response);
                 Ok(())
+            }
+            Self::AuditVerify(request) => {
+                let response = client.verify_audit(request).await?.into_inner();
+                output.audit_verified(&response);
+                if response.intact {
+                    Ok(())
+                } else {
+                    Err(Failure::AuditBroken {
+                        sequence: response.broken_sequence,
+                        reason: response.reason,
+                    })
+                }
             }
             Self::Link(request) => {
                 let tenant = request.tenant.clone();

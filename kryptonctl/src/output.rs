@@ -367,6 +367,35 @@ impl Output {
         }
     }
 
+    /// The verdict of `audit verify` when intact (a broken log is an error, printed as one).
+    pub(crate) fn audit_verified(self, response: &v1::VerifyAuditResponse) {
+        if !response.intact {
+            return;
+        }
+        if self.json {
+            println!(
+                "{}",
+                json!({
+                    "intact": true,
+                    "first_sequence": response.first_sequence,
+                    "last_sequence": response.last_sequence,
+                    "unchained": response.unchained,
+                    "audit_sequence": response.audit_sequence,
+                })
+            );
+        } else if response.last_sequence == 0 {
+            println!("audit log intact: empty");
+        } else {
+            println!(
+                "audit log intact: records {} to {}, {} of them written before the chain (audit record {})",
+                response.first_sequence,
+                response.last_sequence,
+                response.unchained,
+                response.audit_sequence
+            );
+        }
+    }
+
     pub(crate) fn linked(self, tenant: &str, response: &v1::LinkTenantResponse) {
         if self.json {
             println!(

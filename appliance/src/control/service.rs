@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
 
 use super::v1;
-use crate::audit::AuditRecord;
+use crate::audit::{AuditRecord, Verification};
 use crate::caller::Caller;
 use crate::core::{
     Core, GatewayRewrap, InstallationInfo, L1Move, L2Rotation, ServiceInfo, StatusReport,
@@ -285,6 +285,33 @@ impl v1::control_server::Control for ControlService {
             records: records.into_iter().map(audit_record).collect(),
             audit_sequence,
         }))
+    }
+
+    async fn verify_audit(
+        &self,
+        request: Request<v1::VerifyAuditRequest>,
+    ) -> Result<Response<v1::VerifyAuditResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let from = request.into_inner().from_sequence;
+        let (verdict, audit_sequence) = self
+            .run(move |core| core.verify_audit(&caller, from))
+            .await?;
+        let mut response = v1::VerifyAuditResponse {
+            audit_sequence,
+            ..v1::VerifyAuditResponse::default()
+        };
+        match verdict {
+            Verification::Intact { range, unchained } => {
+                response.intact = true;
+                (response.first_sequence, response.last_sequence) = range.unwrap_or_default();
+                response.unchained = unchained;
+            }
+            Verification::Broken { sequence, reason } => {
+                response.broken_sequence = sequence;
+                response.reason = reason;
+            }
+        }
+        Ok(Response::new(response))
     }
 
     async fn link_tenant(

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 use super::rotation::MasterKeyInfo;
 use super::tenants::Opening;
 use super::{Core, blocking};
-use crate::audit::{AuditLog, AuditRecord, Operation};
+use crate::audit::{self, AuditLog, AuditRecord, Operation, Verification};
 use crate::backup;
 use crate::caller::Caller;
 use crate::error::{Bug, Error, ErrorChain};
@@ -208,8 +208,8 @@ impl Core {
         let records = RecordKeys::first(&master)?;
         let mut batch = self.store.batch(&records);
         batch.put_plain(Column::Meta, installation::RECORD_KEY, &stored)?;
-        let audit_sequence = self.audit.stage(&mut batch, Operation::Init, caller)?;
-        batch.commit()?;
+        self.audit.stage(&mut batch, Operation::Init, caller)?;
+        let audit_sequence = batch.commit_audited()?;
         let report = InitReport::new(split, &installation);
         tracing::warn!(
             %caller,
@@ -394,6 +394,21 @@ impl Core {
             let records = AuditLog::read(&self.store, unsealed.records(), from, limit)?;
             let sequence = self.append_audit(unsealed, Operation::AuditLog, caller)?;
             Ok((records, sequence))
+        })
+    }
+
+    /// Walks the audit log from `from` (its start when `None`), checking every record's seal
+    /// and link and the checkpoint ([`audit::verify`]); audited as `audit-verify`, after the
+    /// walk.
+    pub(crate) fn verify_audit(
+        &self,
+        caller: &Caller,
+        from: Option<u64>,
+    ) -> Result<(Verification, u64), Error> {
+        self.with_unsealed(|unsealed| {
+            let verdict = audit::verify(&self.store, unsealed.records(), from)?;
+            let sequence = self.append_audit(unsealed, Operation::AuditVerify, caller)?;
+            Ok((verdict, sequence))
         })
     }
 

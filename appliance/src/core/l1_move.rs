@@ -82,13 +82,13 @@ impl Core {
             };
             let mut batch = core.store.batch(record_key(unsealed));
             batch.put_sealed(Column::Tenants, &records::tenant_key(&tenant), &moved)?;
-            let audit_sequence = core.audit.stage_about(
+            core.audit.stage_about(
                 &mut batch,
                 Operation::TenantMoveL1,
                 &caller,
                 Some(format!("{tenant} l1={previous_l1_label}->{l1_label}")),
             )?;
-            batch.commit()?;
+            let audit_sequence = batch.commit_audited()?;
             let origin = Origin {
                 l1: new_l1,
                 version: moved.l2_version,

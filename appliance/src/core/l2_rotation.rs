@@ -143,13 +143,13 @@ impl Core {
         for service in &services {
             batch.put_sealed(Column::Services, &service.key, &service.value)?;
         }
-        let audit_sequence = self.audit.stage_about(
+        self.audit.stage_about(
             &mut batch,
             Operation::TenantRotateL2,
             caller,
             Some(format!("{tenant} l2=v{previous}->v{}", origin.version)),
         )?;
-        batch.commit()?;
+        let audit_sequence = batch.commit_audited()?;
         if keyring
             .switch_l2(&tenant, ticket, l2, origin, registry)
             .is_err()
@@ -266,13 +266,13 @@ impl Core {
         record.archived_l2.clear();
         let mut batch = self.store.batch(key);
         batch.put_sealed(Column::Tenants, &records::tenant_key(tenant), &record)?;
-        let audit_sequence = self.audit.stage_about(
+        self.audit.stage_about(
             &mut batch,
             Operation::TenantRetireL2,
             &Caller::Core,
             Some(format!("{tenant} l2={}", retired.join(","))),
         )?;
-        batch.commit()?;
+        let audit_sequence = batch.commit_audited()?;
         unsealed
             .keyring()
             .retire_older_registry_keys(tenant, record.l2_version)?;

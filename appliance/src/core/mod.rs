@@ -207,10 +207,9 @@ impl Core {
         subject: Option<String>,
     ) -> Result<u64, Error> {
         let mut batch = self.store.batch(unsealed.records());
-        let sequence = self
-            .audit
+        self.audit
             .stage_about(&mut batch, operation, caller, subject)?;
-        batch.commit()?;
+        let sequence = batch.commit_audited()?;
         Ok(sequence)
     }
 

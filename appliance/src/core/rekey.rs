@@ -84,8 +84,8 @@ impl Core {
             let pending = StoredInstallation::decode(&stored)?;
             let mut batch = self.store.batch(unsealed.records());
             batch.put_plain(Column::Meta, installation::PENDING_RECORD_KEY, &stored)?;
-            let audit_sequence = self.audit.stage(&mut batch, Operation::RekeyStart, caller)?;
-            batch.commit()?;
+            self.audit.stage(&mut batch, Operation::RekeyStart, caller)?;
+            let audit_sequence = batch.commit_audited()?;
             let report = InitReport::new(split, &pending);
             tracing::warn!(
                 %caller,
@@ -120,8 +120,8 @@ impl Core {
         let mut batch = self.store.batch(unsealed.records());
         batch.put_plain(Column::Meta, installation::RECORD_KEY, &stored)?;
         batch.delete(Column::Meta, installation::PENDING_RECORD_KEY)?;
-        let audit_sequence = self.audit.stage(&mut batch, Operation::Rekey, caller)?;
-        batch.commit()?;
+        self.audit.stage(&mut batch, Operation::Rekey, caller)?;
+        let audit_sequence = batch.commit_audited()?;
         let confirmed = info(&pending);
         unsealed.reinstall(pending)?;
         tracing::warn!(

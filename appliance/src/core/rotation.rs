@@ -19,7 +19,7 @@ use std::time::Duration;
 use super::{Core, blocking};
 use crate::audit::Operation;
 use crate::caller::Caller;
-use crate::error::{Error, ErrorChain};
+use crate::error::{Bug, Error, ErrorChain};
 use crate::seal::{Lifecycle, Unsealed};
 use crate::store::Column;
 
@@ -69,9 +69,11 @@ impl Core {
         let rotated = blocking(move || {
             core.with_unsealed_mut(|unsealed| {
                 let (records, master) = unsealed.records_mut();
-                let sequence = records.rotate(&core.store, master, |batch| {
-                    core.audit.stage(batch, Operation::MasterKeyRotate, &caller)
-                })?;
+                let sequence = records
+                    .rotate(&core.store, master, |batch| {
+                        core.audit.stage(batch, Operation::MasterKeyRotate, &caller)
+                    })?
+                    .ok_or(Error::Internal(Bug::NoAuditRecord))?;
                 let version = records.current();
                 tracing::warn!(%caller, version, audit_sequence = sequence, "master key rotated: a new record key version seals every write; older records are re-sealed in the background");
                 Ok((version, sequence))
@@ -172,7 +174,7 @@ impl Core {
                     Some(format!("versions {subject}")),
                 )
             })?;
-            tracing::warn!(retired = %subject, version = records.current(), audit_sequence = sequence, "master key versions retired: every record is sealed under the current version");
+            tracing::warn!(retired = %subject, version = records.current(), audit_sequence = ?sequence, "master key versions retired: every record is sealed under the current version");
             Ok(())
         })
     }

@@ -84,13 +84,13 @@ impl Core {
                 VersionChange::Reinstate => Operation::ServiceVersionReinstate,
                 VersionChange::Destroy => Operation::ServiceVersionDestroy,
             };
-            let audit_sequence = core.audit.stage_about(
+            core.audit.stage_about(
                 &mut batch,
                 operation,
                 &caller,
                 Some(format!("{tenant}/{service} v{version}")),
             )?;
-            batch.commit()?;
+            let audit_sequence = batch.commit_audited()?;
             unsealed
                 .keyring()
                 .replace_version(&tenant, &service, version, in_memory);

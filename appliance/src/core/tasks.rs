@@ -227,13 +227,13 @@ impl Core {
             }
             let mut batch = core.store.batch(key);
             batch.put_sealed(Column::Tasks, GENERATION_KEY, &generation)?;
-            let sequence = core.audit.stage_about(
+            core.audit.stage_about(
                 &mut batch,
                 Operation::DesiredStateApply,
                 &caller,
                 Some(format!("generation={generation} {summary}")),
             )?;
-            batch.commit()?;
+            let sequence = batch.commit_audited()?;
             Ok(sequence)
         })
         .await

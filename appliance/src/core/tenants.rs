@@ -167,13 +167,13 @@ impl Core {
             };
             let mut batch = core.store.batch(record_key(unsealed));
             batch.put_sealed(Column::Tenants, &records::tenant_key(&tenant), &record)?;
-            let audit_sequence = core.audit.stage_about(
+            core.audit.stage_about(
                 &mut batch,
                 Operation::TenantLink,
                 &caller,
                 Some(format!("{tenant} l1={l1_label}")),
             )?;
-            batch.commit()?;
+            let audit_sequence = batch.commit_audited()?;
             if unsealed
                 .keyring()
                 .install(&tenant, ticket, TenantState::Active(keys))
@@ -251,10 +251,9 @@ impl Core {
                 batch.put_sealed(Column::Tenants, &tenant_key, &record)?;
                 Operation::TenantUnlink
             };
-            let sequence =
-                core.audit
-                    .stage_about(&mut batch, operation, &caller, Some(tenant.to_string()))?;
-            batch.commit()?;
+            core.audit
+                .stage_about(&mut batch, operation, &caller, Some(tenant.to_string()))?;
+            let sequence = batch.commit_audited()?;
             if destroy {
                 unsealed.keyring().remove(&tenant);
                 for column in [
@@ -316,13 +315,13 @@ impl Core {
             } else {
                 Operation::ServiceCreate
             };
-            let audit_sequence = core.audit.stage_about(
+            core.audit.stage_about(
                 &mut batch,
                 operation,
                 &caller,
                 Some(format!("{tenant}/{service} v{version}")),
             )?;
-            batch.commit()?;
+            let audit_sequence = batch.commit_audited()?;
             unsealed.keyring().add_version(&tenant, &service, new_l3);
             tracing::warn!(%caller, %tenant, %service, version, audit_sequence, operation = operation.name(), "service key stored");
             Ok((core.service_info(&tenant, &service, &record), audit_sequence))

@@ -75,6 +75,16 @@ pub(crate) struct Batch<'a> {
     store: &'a Store,
     keys: &'a dyn SealingKeys,
     batch: WriteBatch,
+    /// The audit record of this write, numbered and chained only as it commits
+    /// ([`AuditLog::stage`](crate::audit::AuditLog::stage)).
+    audit: Option<Box<dyn Numbered>>,
+}
+
+/// A record numbered only as its write commits, in commit order (the audit log's next record):
+/// it adds itself to the write, writes it, and returns its number.
+pub(crate) trait Numbered: Send + std::fmt::Debug {
+    /// Adds the record to `batch` and writes it.
+    fn commit(self: Box<Self>, batch: Batch<'_>) -> Result<u64, Error>;
 }
 
 impl std::fmt::Debug for Batch<'_> {
@@ -86,6 +96,25 @@ impl std::fmt::Debug for Batch<'_> {
 }
 
 impl Batch<'_> {
+    /// The store this batch writes to.
+    pub(crate) fn store(&self) -> &Store {
+        self.store
+    }
+
+    /// The keys this batch seals under.
+    pub(crate) fn keys(&self) -> &dyn SealingKeys {
+        self.keys
+    }
+
+    /// Makes `record` this write's audit record. One to a write: the chain links writes.
+    pub(crate) fn add_audit(&mut self, record: Box<dyn Numbered>) -> Result<(), Error> {
+        if self.audit.is_some() {
+            return Err(Error::Internal(Bug::TwoAuditRecords));
+        }
+        self.audit = Some(record);
+        Ok(())
+    }
+
     /// Adds `value`, CBOR-encoded and sealed, at `record_key` in `column`.
     pub(crate) fn put_sealed<T: Serialize>(
         &mut self,
@@ -158,6 +187,26 @@ impl Batch<'_> {
 
     /// Commits the batch: it is in the synced WAL when this returns `Ok`.
     pub(crate) fn commit(self) -> Result<(), Error> {
+        self.commit_maybe_audited().map(drop)
+    }
+
+    /// Commits the batch with its audit record; returns the record's sequence number.
+    pub(crate) fn commit_audited(self) -> Result<u64, Error> {
+        self.commit_maybe_audited()?
+            .ok_or(Error::Internal(Bug::NoAuditRecord))
+    }
+
+    /// Commits; the audit record, if any, is numbered and chained in commit order, and its
+    /// sequence number returned.
+    pub(crate) fn commit_maybe_audited(mut self) -> Result<Option<u64>, Error> {
+        match self.audit.take() {
+            None => self.write().map(|()| None),
+            Some(record) => record.commit(self).map(Some),
+        }
+    }
+
+    /// Writes the batch as it is, synced.
+    pub(crate) fn write(self) -> Result<(), Error> {
         let mut options = WriteOptions::default();
         options.set_sync(true);
         self.store
@@ -234,6 +283,7 @@ impl Store {
             store: self,
             keys,
             batch: WriteBatch::default(),
+            audit: None,
         }
     }
 

@@ -1,9 +1,19 @@
-//! The audit log: one sealed, synced record per control operation served while unsealed.
+//! The audit log: one sealed, synced record per control operation served while unsealed, in
+//! a hash chain.
 //!
-//! Records are keyed by a big-endian sequence number, so key order is log order. Sequence
-//! numbers are handed out before the write and never reused; a write that fails leaves a gap,
-//! and its caller was told it failed. The response of every audited operation carries its
-//! sequence number, so a caller can later prove its operation was logged.
+//! Records are keyed by a big-endian sequence number, so key order is log order. A record is
+//! numbered as its write commits, under the chain's lock, so numbers follow commit order with
+//! no gaps: a write that fails takes no number. Each record carries the hash of the one before
+//! ([`chain_hash`]: SHA-256 of its sequence number and its CBOR), and every audited write also
+//! replaces a checkpoint (the last sequence number and hash, sealed like every record: a MAC
+//! under a key from the master key). [`verify`] walks the log: a record modified or moved does
+//! not open (its key is bound into its seal); one deleted leaves a gap; one inserted, reordered
+//! or replaced breaks the chain; a truncated or extended tail disagrees with the checkpoint.
+//! Records written before the chain existed carry no link and may have gaps; the chain starts
+//! at the first record after them, linked to the last of them.
+//!
+//! The response of every audited operation carries its sequence number, so a caller can later
+//! prove its operation was logged.
 //!
 //! A record made for an orchestrator's task is also indexed by the task's id, in the same
 //! write ([`TaskDone`]): a task delivered again finds it and acts no more.
@@ -12,14 +22,28 @@
 //! progress, refused shares) go to the process log only, and the unseal that completes is
 //! the first record written after them.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use aws_lc_rs::digest;
 use serde::{Deserialize, Serialize};
 
 use crate::caller::{Caller, TaskId};
 use crate::error::{Bug, Error};
-use crate::store::{Batch, Column, Scan, SealingKeys, Store};
+use crate::store::{Batch, Column, Numbered, Scan, SealingKeys, Store};
+
+mod verify;
+
+pub(crate) use verify::{Verification, verify};
+
+/// A link of the chain: the SHA-256 of a record ([`chain_hash`]).
+pub(crate) type Link = [u8; 32];
+
+/// What the first record of a log links to.
+const GENESIS: Link = [0; 32];
+
+/// The checkpoint's key in [`Column::Meta`].
+const CHECKPOINT_KEY: &[u8] = b"audit-checkpoint";
 
 /// The most records one read returns.
 pub(crate) const MAX_AUDIT_PAGE: usize = 1000;
@@ -50,6 +74,8 @@ pub(crate) enum Operation {
     Status,
     /// The audit log was read.
     AuditLog,
+    /// The audit log's chain was verified.
+    AuditVerify,
     /// A tenant was linked (or relinked) to its L1.
     TenantLink,
     /// A tenant was unlinked: its keys zeroized in memory.
@@ -100,6 +126,7 @@ impl Operation {
             Self::Seal => "seal",
             Self::Status => "status",
             Self::AuditLog => "audit-log",
+            Self::AuditVerify => "audit-verify",
             Self::TenantLink => "tenant-link",
             Self::TenantUnlink => "tenant-unlink",
             Self::TenantDestroy => "tenant-destroy",
@@ -142,6 +169,18 @@ pub(crate) struct AuditEntry {
     /// for operations on the core as a whole (and in records written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) subject: Option<String>,
+    /// The [`chain_hash`] of the record before ([`GENESIS`] for the first); absent in records
+    /// written before the chain existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) previous: Option<Link>,
+}
+
+/// The last record as of the last audited write, sealed in [`Column::Meta`]: a tail deleted or
+/// added after it shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Checkpoint {
+    sequence: u64,
+    hash: Link,
 }
 
 /// What an orchestrator's task did, found by its id: stored in [`Column::Tasks`] with the
@@ -154,10 +193,28 @@ pub(crate) struct TaskDone {
     pub(crate) time_unix_millis: u64,
 }
 
-/// Hands out sequence numbers and writes and reads records.
+/// Numbers, chains and writes records, and reads them.
 #[derive(Debug)]
 pub(crate) struct AuditLog {
-    next: AtomicU64,
+    head: Arc<Mutex<Head>>,
+}
+
+/// Where the chain stands: the next sequence number and the hash the next record links to.
+/// Until the first audited write of the process, `next` is what the keys on disk say and
+/// `last` is `None`: resuming reads sealed records, which takes the keys ([`resume`]).
+#[derive(Debug)]
+struct Head {
+    next: u64,
+    last: Option<Link>,
+}
+
+/// An audit record staged in a write, numbered and linked as the write commits
+/// ([`Batch::commit_audited`]).
+#[derive(Debug)]
+struct PendingRecord {
+    head: Arc<Mutex<Head>>,
+    entry: AuditEntry,
+    task: Option<TaskId>,
 }
 
 impl AuditLog {
@@ -169,18 +226,20 @@ impl AuditLog {
                 .checked_add(1)
                 .ok_or(Error::Internal(Bug::AuditSequenceExhausted))?,
         };
+        let head = Head { next, last: None };
         Ok(Self {
-            next: AtomicU64::new(next),
+            head: Arc::new(Mutex::new(head)),
         })
     }
 
-    /// Adds a record of `operation` by `caller` to `batch`, returning its sequence number.
+    /// Adds a record of `operation` by `caller` to `batch`; [`Batch::commit_audited`] numbers
+    /// it.
     pub(crate) fn stage(
         &self,
         batch: &mut Batch<'_>,
         operation: Operation,
         caller: &Caller,
-    ) -> Result<u64, Error> {
+    ) -> Result<(), Error> {
         self.stage_about(batch, operation, caller, None)
     }
 
@@ -191,26 +250,18 @@ impl AuditLog {
         operation: Operation,
         caller: &Caller,
         subject: Option<String>,
-    ) -> Result<u64, Error> {
-        let sequence = self.next.fetch_add(1, Ordering::Relaxed);
-        if sequence == u64::MAX {
-            return Err(Error::Internal(Bug::AuditSequenceExhausted));
-        }
-        let entry = AuditEntry {
-            time_unix_millis: now_unix_millis(),
-            operation,
-            caller: caller.to_string(),
-            subject,
-        };
-        batch.put_sealed(Column::Audit, &sequence.to_be_bytes(), &entry)?;
-        if let Some(task) = caller.task() {
-            let done = TaskDone {
-                sequence,
-                time_unix_millis: entry.time_unix_millis,
-            };
-            batch.put_sealed(Column::Tasks, task.as_str().as_bytes(), &done)?;
-        }
-        Ok(sequence)
+    ) -> Result<(), Error> {
+        batch.add_audit(Box::new(PendingRecord {
+            head: Arc::clone(&self.head),
+            entry: AuditEntry {
+                time_unix_millis: now_unix_millis(),
+                operation,
+                caller: caller.to_string(),
+                subject,
+                previous: None,
+            },
+            task: caller.task().cloned(),
+        }))
     }
 
     /// What task `task` did, if it took effect (and was not pruned since).
@@ -266,9 +317,8 @@ impl AuditLog {
         caller: &Caller,
     ) -> Result<u64, Error> {
         let mut batch = store.batch(key);
-        let sequence = self.stage(&mut batch, operation, caller)?;
-        batch.commit()?;
-        Ok(sequence)
+        self.stage(&mut batch, operation, caller)?;
+        batch.commit_audited()
     }
 
     /// Reads up to `limit` records (capped at [`MAX_AUDIT_PAGE`]) forward from `from`, or the
@@ -295,6 +345,84 @@ impl AuditLog {
             })
             .collect()
     }
+}
+
+impl Numbered for PendingRecord {
+    /// Numbers and links the record, adds it (with its task's index and the checkpoint) to
+    /// `batch`, and writes the batch; the chain moves on only if the write is durable.
+    fn commit(self: Box<Self>, mut batch: Batch<'_>) -> Result<u64, Error> {
+        // Held across the write: records are numbered and linked in the order they commit.
+        let mut head = self.head.lock().unwrap_or_else(PoisonError::into_inner);
+        let (sequence, previous) = match head.last {
+            Some(last) => (head.next, last),
+            None => resume(batch.store(), batch.keys(), head.next)?,
+        };
+        if sequence == u64::MAX {
+            return Err(Error::Internal(Bug::AuditSequenceExhausted));
+        }
+        let entry = AuditEntry {
+            previous: Some(previous),
+            ..self.entry
+        };
+        let hash = chain_hash(sequence, &entry)?;
+        batch.put_sealed(Column::Audit, &sequence.to_be_bytes(), &entry)?;
+        if let Some(task) = &self.task {
+            let done = TaskDone {
+                sequence,
+                time_unix_millis: entry.time_unix_millis,
+            };
+            batch.put_sealed(Column::Tasks, task.as_str().as_bytes(), &done)?;
+        }
+        batch.put_sealed(Column::Meta, CHECKPOINT_KEY, &Checkpoint { sequence, hash })?;
+        batch.write()?;
+        *head = Head {
+            next: sequence + 1,
+            last: Some(hash),
+        };
+        Ok(sequence)
+    }
+}
+
+/// The next sequence number and the hash it links to, from the store: the checkpoint's when
+/// it is the newest, so that a tail deleted while the core was down stays a gap rather than
+/// being numbered again; else the last record's. What does not open (tampering, which
+/// [`verify`] reports) is passed over, so the core goes on recording.
+fn resume(store: &Store, keys: &dyn SealingKeys, next_on_disk: u64) -> Result<(u64, Link), Error> {
+    let checkpoint = match store.get_sealed::<Checkpoint>(keys, Column::Meta, CHECKPOINT_KEY) {
+        Ok(checkpoint) => checkpoint,
+        Err(Error::TamperedRecord { .. }) => None,
+        Err(error) => return Err(error),
+    };
+    if let Some(checkpoint) = checkpoint.filter(|c| c.sequence >= next_on_disk.saturating_sub(1)) {
+        let next = checkpoint
+            .sequence
+            .checked_add(1)
+            .ok_or(Error::Internal(Bug::AuditSequenceExhausted))?;
+        return Ok((next, checkpoint.hash));
+    }
+    let last = match store.scan_sealed::<AuditEntry>(keys, Column::Audit, Scan::Last, 1) {
+        Ok(mut last) => last.pop(),
+        Err(Error::TamperedRecord { .. }) => return Ok((next_on_disk, GENESIS)),
+        Err(error) => return Err(error),
+    };
+    let link = match last {
+        None => GENESIS,
+        Some(last) => chain_hash(decode_sequence(&last.key)?, &last.value)?,
+    };
+    Ok((next_on_disk, link))
+}
+
+/// SHA-256 of a record's sequence number (8 bytes, big-endian) and its CBOR.
+pub(crate) fn chain_hash(sequence: u64, entry: &AuditEntry) -> Result<Link, Error> {
+    let mut encoded = Vec::new();
+    ciborium::into_writer(entry, &mut encoded)
+        .map_err(|e| Error::Internal(Bug::RecordEncode(e)))?;
+    let mut context = digest::Context::new(&digest::SHA256);
+    context.update(&sequence.to_be_bytes());
+    context.update(&encoded);
+    let mut link = GENESIS;
+    link.copy_from_slice(context.finish().as_ref());
+    Ok(link)
 }
 
 fn decode_sequence(key: &[u8]) -> Result<u64, Error> {
@@ -403,6 +531,7 @@ mod tests {
             Operation::Seal,
             Operation::Status,
             Operation::AuditLog,
+            Operation::AuditVerify,
         ] {
             let mut encoded = Vec::new();
             ciborium::into_writer(&op, &mut encoded).unwrap();
