@@ -17,16 +17,21 @@ fn flip_a_bit(site: &Site, family: &str, key: &[u8]) {
     db.put_cf(cf, key, value).unwrap();
 }
 
-#[test]
-fn a_tampered_or_moved_audit_record_is_reported_and_never_served() {
+/// A running, unsealed core whose audit log holds six records: 1 init, 2 unseal, 3..=6 status.
+fn six_records() -> (Site, common::Core, Vec<String>) {
     let site = Site::new();
-    let mut core = site.start();
+    let core = site.start();
     let shares = site.init(3, 2);
-    // Records: 1 init, 2 unseal, 3..=6 status.
     site.unseal(&[&shares[0], &shares[1]]);
     for _ in 0..4 {
         site.ctl(&["status"]).success();
     }
+    (site, core, shares)
+}
+
+#[test]
+fn a_tampered_or_moved_audit_record_is_reported_and_never_served() {
+    let (site, mut core, shares) = six_records();
     core.stop();
 
     flip_a_bit(&site, "audit", &4u64.to_be_bytes());
@@ -78,14 +83,7 @@ fn a_tampered_or_moved_audit_record_is_reported_and_never_served() {
 
 #[test]
 fn audit_verify_finds_a_clean_log_intact_and_names_a_deleted_record_and_a_cut_tail() {
-    let site = Site::new();
-    let mut core = site.start();
-    let shares = site.init(3, 2);
-    // Records: 1 init, 2 unseal, 3..=6 status.
-    site.unseal(&[&shares[0], &shares[1]]);
-    for _ in 0..4 {
-        site.ctl(&["status"]).success();
-    }
+    let (site, mut core, shares) = six_records();
     let clean = site.ctl(&["--json", "audit", "verify"]).success().json();
     assert_eq!(clean["intact"], true, "{clean}");
     assert_eq!(clean["first_sequence"], 1, "{clean}");
