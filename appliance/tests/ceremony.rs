@@ -323,6 +323,85 @@ fn data_survives_restart_and_the_audit_log_names_each_operation() {
 }
 
 #[test]
+fn audit_tail_filters_and_follows_until_the_core_seals() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let site = Site::new();
+    let _core = site.start();
+    let shares = site.init(3, 2);
+    site.unseal(&[&shares[0], &shares[1]]);
+    site.ctl(&["status"]).success();
+    let tail = |filter: &[&str]| {
+        let args = [&["--json", "audit", "tail", "--from", "1"], filter].concat();
+        let json = site.ctl(&args).success().json();
+        let operations: Vec<String> = json["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["operation"].as_str().unwrap().to_owned())
+            .collect();
+        operations
+    };
+    assert_eq!(tail(&["--operation", "unseal"]), ["unseal"]);
+    assert!(tail(&["--caller", "uid=4294967294"]).is_empty());
+    assert!(tail(&["--tenant", "acme"]).is_empty());
+
+    // Followed, filtered: each status as it is written, one JSON document per line.
+    let mut follower = Command::new(common::kryptonctl())
+        .arg("--socket")
+        .arg(&site.socket)
+        .args([
+            "--json",
+            "audit",
+            "tail",
+            "--follow",
+            "--operation",
+            "status",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, followed) = mpsc::channel();
+    let stdout = follower.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if lines.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let first = followed.recv_timeout(Duration::from_secs(20)).unwrap();
+    let first: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(
+        first["operation"], "status",
+        "the newest status first: {first}"
+    );
+    for _ in 0..2 {
+        let status = site.ctl(&["--json", "status"]).success().json();
+        let line = followed.recv_timeout(Duration::from_secs(20)).unwrap();
+        let record: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(record["operation"], "status", "{record}");
+        assert_eq!(record["sequence"], status["audit_sequence"], "{record}");
+    }
+
+    // Sealing ends the follow, with the sealed core's exit code.
+    site.ctl(&["seal"]).success();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = follower.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "the follow outlived the seal");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(exit.code(), Some(4));
+}
+
+#[test]
 fn the_control_socket_is_owner_only_and_not_shared() {
     let site = Site::new();
     let _core = site.start();

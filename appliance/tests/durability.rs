@@ -72,6 +72,7 @@ async fn read_whole_log(site: &Site) -> BTreeMap<u64, String> {
             .audit_log(v1::AuditLogRequest {
                 from_sequence: Some(from),
                 limit: 1000,
+                filter: None,
             })
             .await
             .unwrap()

@@ -186,6 +186,30 @@ enum ServiceCommand {
     },
 }
 
+/// Which audit records to show.
+#[derive(Debug, Args)]
+struct AuditFilterArgs {
+    /// Only records about TENANT (and its services).
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Only records whose caller contains this text (e.g. `uid=0`, an orchestrator's name).
+    #[arg(long)]
+    caller: Option<String>,
+    /// Only records of this operation (e.g. `tenant-unlink`).
+    #[arg(long)]
+    operation: Option<String>,
+}
+
+impl From<AuditFilterArgs> for v1::AuditFilter {
+    fn from(args: AuditFilterArgs) -> Self {
+        Self {
+            tenant: args.tenant.unwrap_or_default(),
+            caller: args.caller.unwrap_or_default(),
+            operation: args.operation.unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 struct InitArgs {
     /// How many shares to create (N).
@@ -243,14 +267,20 @@ struct UnsealArgs {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Show the newest records, or the records from a sequence number on.
+    /// Show the newest records, or the records from a sequence number on; with --follow, then
+    /// every record as it is written, until interrupted (or the core seals).
     Tail {
-        /// How many records (at most 1000).
+        /// How many records (at most 1000), before any filter.
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
         limit: u32,
         /// Start at this sequence number instead of showing the newest records.
         #[arg(long, value_name = "SEQUENCE")]
         from: Option<u64>,
+        /// Go on showing records as they are written (with --json: one document per line).
+        #[arg(long)]
+        follow: bool,
+        #[command(flatten)]
+        filter: AuditFilterArgs,
     },
     /// Check that every record is as the core wrote it (its seal, its link to the record
     /// before, the checkpoint of the last one); names the first that is not and exits 7.
@@ -324,6 +354,7 @@ enum Action {
     RotateMasterKey,
     Doctor,
     AuditTail(v1::AuditLogRequest),
+    AuditFollow(v1::AuditLogRequest),
     AuditVerify(v1::VerifyAuditRequest),
     Link(v1::LinkTenantRequest),
     Unlink(v1::UnlinkTenantRequest),
@@ -367,11 +398,22 @@ impl Action {
                     from_sequence: from,
                 })
             }
-            Command::Audit(AuditCommand::Tail { limit, from }) => {
-                Self::AuditTail(v1::AuditLogRequest {
+            Command::Audit(AuditCommand::Tail {
+                limit,
+                from,
+                follow,
+                filter,
+            }) => {
+                let request = v1::AuditLogRequest {
                     from_sequence: from,
                     limit,
-                })
+                    filter: Some(filter.into()),
+                };
+                if follow {
+                    Self::AuditFollow(request)
+                } else {
+                    Self::AuditTail(request)
+                }
             }
             Command::Tenant(TenantCommand::Link { tenant, l1 }) => {
                 Self::Link(v1::LinkTenantRequest {
@@ -556,6 +598,26 @@ impl Action {
             Self::AuditTail(request) => {
                 let response = client.audit_log(request).await?.into_inner();
                 output.audit(&response);
+                Ok(())
+            }
+            Self::AuditFollow(request) => {
+                let filter = request.filter.clone();
+                // What is there first, then what comes after it, this read's own record included.
+                let response = client.audit_log(request).await?.into_inner();
+                output.audit_lines(&response.records);
+                // After the last record shown; with none, from the read's own record.
+                let from = response
+                    .records
+                    .last()
+                    .map_or(response.audit_sequence, |last| last.sequence + 1);
+                let follow = v1::FollowAuditRequest {
+                    from_sequence: Some(from),
+                    filter,
+                };
+                let mut stream = client.follow_audit(follow).await?.into_inner();
+                while let Some(record) = stream.message().await? {
+                    output.audit_lines(std::slice::from_ref(&record));
+                }
                 Ok(())
             }
             Self::AuditVerify(request) => {

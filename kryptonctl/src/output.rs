@@ -331,26 +331,24 @@ impl Output {
 
     pub(crate) fn audit(self, response: &v1::AuditLogResponse) {
         if self.json {
-            let records: Vec<Value> = response
-                .records
-                .iter()
-                .map(|r| {
-                    json!({
-                        "sequence": r.sequence,
-                        "time_unix_millis": r.time_unix_millis,
-                        "operation": r.operation,
-                        "caller": r.caller,
-                        "subject": r.subject,
-                    })
-                })
-                .collect();
+            let records: Vec<Value> = response.records.iter().map(audit_json).collect();
             println!(
                 "{}",
                 json!({ "records": records, "audit_sequence": response.audit_sequence })
             );
-            return;
+        } else {
+            self.audit_lines(&response.records);
         }
-        for record in &response.records {
+    }
+
+    /// Records one per line, as `audit tail --follow` prints them (with `--json`, a document
+    /// each).
+    pub(crate) fn audit_lines(self, records: &[v1::AuditRecord]) {
+        for record in records {
+            if self.json {
+                println!("{}", audit_json(record));
+                continue;
+            }
             let time = UNIX_EPOCH + Duration::from_millis(record.time_unix_millis);
             println!(
                 "{:>8}  {}  {:<14}  {}{}",
@@ -618,6 +616,16 @@ fn l2_text(tenant: &v1::Tenant) -> String {
     } else {
         format!("v{} (retiring {})", tenant.l2_version, archived.join(","))
     }
+}
+
+fn audit_json(record: &v1::AuditRecord) -> Value {
+    json!({
+        "sequence": record.sequence,
+        "time_unix_millis": record.time_unix_millis,
+        "operation": record.operation,
+        "caller": record.caller,
+        "subject": record.subject,
+    })
 }
 
 fn service_json(service: &v1::Service) -> Value {

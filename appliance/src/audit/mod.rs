@@ -27,6 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest;
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 use crate::caller::{Caller, TaskId};
 use crate::error::{Bug, Error};
@@ -76,6 +77,8 @@ pub(crate) enum Operation {
     AuditLog,
     /// The audit log's chain was verified.
     AuditVerify,
+    /// The audit log was followed: its records streamed as they are written.
+    AuditFollow,
     /// A tenant was linked (or relinked) to its L1.
     TenantLink,
     /// A tenant was unlinked: its keys zeroized in memory.
@@ -127,6 +130,7 @@ impl Operation {
             Self::Status => "status",
             Self::AuditLog => "audit-log",
             Self::AuditVerify => "audit-verify",
+            Self::AuditFollow => "audit-follow",
             Self::TenantLink => "tenant-link",
             Self::TenantUnlink => "tenant-unlink",
             Self::TenantDestroy => "tenant-destroy",
@@ -206,6 +210,35 @@ pub(crate) struct AuditLog {
 struct Head {
     next: u64,
     last: Option<Link>,
+    /// The last sequence number written, for those following the log.
+    written: watch::Sender<u64>,
+}
+
+/// Which records to show: an empty field matches every record.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Filter {
+    /// Records about this tenant: the subject is the tenant, or starts with it and `/` or a
+    /// space (`acme/payments v2`).
+    pub(crate) tenant: String,
+    /// Records whose caller contains this text.
+    pub(crate) caller: String,
+    /// Records of the operation of this name.
+    pub(crate) operation: String,
+}
+
+impl Filter {
+    /// Whether `record` is one to show.
+    pub(crate) fn matches(&self, record: &AuditRecord) -> bool {
+        let entry = &record.entry;
+        let about_tenant = |subject: &str| {
+            subject
+                .strip_prefix(self.tenant.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', ' ']))
+        };
+        (self.tenant.is_empty() || entry.subject.as_deref().is_some_and(about_tenant))
+            && entry.caller.contains(self.caller.as_str())
+            && (self.operation.is_empty() || entry.operation.name() == self.operation)
+    }
 }
 
 /// An audit record staged in a write, numbered and linked as the write commits
@@ -226,10 +259,23 @@ impl AuditLog {
                 .checked_add(1)
                 .ok_or(Error::Internal(Bug::AuditSequenceExhausted))?,
         };
-        let head = Head { next, last: None };
+        let head = Head {
+            next,
+            last: None,
+            written: watch::Sender::new(next - 1),
+        };
         Ok(Self {
             head: Arc::new(Mutex::new(head)),
         })
+    }
+
+    /// Tells of every record written from now on: its sequence number.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.head
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .written
+            .subscribe()
     }
 
     /// Adds a record of `operation` by `caller` to `batch`; [`Batch::commit_audited`] numbers
@@ -375,10 +421,9 @@ impl Numbered for PendingRecord {
         }
         batch.put_sealed(Column::Meta, CHECKPOINT_KEY, &Checkpoint { sequence, hash })?;
         batch.write()?;
-        *head = Head {
-            next: sequence + 1,
-            last: Some(hash),
-        };
+        head.next = sequence + 1;
+        head.last = Some(hash);
+        head.written.send_replace(sequence);
         Ok(sequence)
     }
 }
@@ -532,6 +577,7 @@ mod tests {
             Operation::Status,
             Operation::AuditLog,
             Operation::AuditVerify,
+            Operation::AuditFollow,
         ] {
             let mut encoded = Vec::new();
             ciborium::into_writer(&op, &mut encoded).unwrap();

@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
 
 use super::v1;
-use crate::audit::{AuditRecord, Verification};
+use crate::audit::{AuditRecord, Filter, MAX_AUDIT_PAGE, Verification};
 use crate::caller::Caller;
 use crate::core::{
     Core, GatewayRewrap, InstallationInfo, L1Move, L2Rotation, ServiceInfo, StatusReport,
@@ -32,6 +32,10 @@ const BACKUP_CHUNKS_IN_FLIGHT: usize = 4;
 
 /// Records returned when an audit log request names no limit.
 const DEFAULT_AUDIT_PAGE: usize = 20;
+/// Followed audit records sent ahead of a client that reads slowly.
+const FOLLOWED_IN_FLIGHT: usize = 64;
+/// How often a follow with nothing new checks that the core is still unsealed.
+const FOLLOW_RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Serves the control API from the [`Core`].
 #[derive(Debug, Clone)]
@@ -278,13 +282,38 @@ impl v1::control_server::Control for ControlService {
             0 => DEFAULT_AUDIT_PAGE,
             limit => usize::try_from(limit).unwrap_or(usize::MAX),
         };
+        let filter = audit_filter(request.filter);
         let (records, audit_sequence) = self
-            .run(move |core| core.audit_log(&caller, request.from_sequence, limit))
+            .run(move |core| core.audit_log(&caller, request.from_sequence, limit, &filter))
             .await?;
         Ok(Response::new(v1::AuditLogResponse {
             records: records.into_iter().map(audit_record).collect(),
             audit_sequence,
         }))
+    }
+
+    type FollowAuditStream = ReceiverStream<Result<v1::AuditRecord, Status>>;
+
+    async fn follow_audit(
+        &self,
+        request: Request<v1::FollowAuditRequest>,
+    ) -> Result<Response<Self::FollowAuditStream>, Status> {
+        let caller = self.caller(&request)?;
+        let request = request.into_inner();
+        let filter = audit_filter(request.filter);
+        let from = request.from_sequence;
+        let (start, written) = self
+            .run(move |core| core.follow_audit(&caller, from))
+            .await?;
+        let (records, stream) = tokio::sync::mpsc::channel(FOLLOWED_IN_FLIGHT);
+        tokio::spawn(follow_audit(
+            Arc::clone(&self.core),
+            start,
+            written,
+            filter,
+            records,
+        ));
+        Ok(Response::new(ReceiverStream::new(stream)))
     }
 
     async fn verify_audit(
@@ -687,6 +716,62 @@ fn finding(finding: Finding) -> v1::Finding {
         check: finding.check,
         level: level.into(),
         message: finding.message,
+    }
+}
+
+fn audit_filter(filter: Option<v1::AuditFilter>) -> Filter {
+    let filter = filter.unwrap_or_default();
+    Filter {
+        tenant: filter.tenant,
+        caller: filter.caller,
+        operation: filter.operation,
+    }
+}
+
+/// Sends `records` every record from `next` on that `filter` matches, as they are written,
+/// until the client goes away or a read fails (the core sealed: the stream ends with why,
+/// within [`FOLLOW_RECHECK`] at the latest).
+async fn follow_audit(
+    core: Arc<Core>,
+    mut next: u64,
+    mut written: tokio::sync::watch::Receiver<u64>,
+    filter: Filter,
+    records: tokio::sync::mpsc::Sender<Result<v1::AuditRecord, Status>>,
+) {
+    loop {
+        // Marked seen before the reads: a record written during them wakes the next wait.
+        written.borrow_and_update();
+        loop {
+            let reader = Arc::clone(&core);
+            let page =
+                tokio::task::spawn_blocking(move || reader.followed_records(next, MAX_AUDIT_PAGE))
+                    .await
+                    .map_err(|join| Error::Internal(Bug::Task(join)))
+                    .and_then(|page| page);
+            let page = match page {
+                Ok(page) => page,
+                Err(error) => {
+                    let _ = records.send(Err(Status::from(error))).await;
+                    return;
+                }
+            };
+            let full = page.len() == MAX_AUDIT_PAGE;
+            for record in page {
+                next = record.sequence + 1;
+                if filter.matches(&record) && records.send(Ok(audit_record(record))).await.is_err()
+                {
+                    return;
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        tokio::select! {
+            changed = written.changed() => if changed.is_err() { return },
+            () = records.closed() => return,
+            () = tokio::time::sleep(FOLLOW_RECHECK) => {}
+        }
     }
 }
 

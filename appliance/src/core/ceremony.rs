@@ -10,12 +10,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
 use zeroize::Zeroizing;
 
 use super::rotation::MasterKeyInfo;
 use super::tenants::Opening;
 use super::{Core, blocking};
-use crate::audit::{self, AuditLog, AuditRecord, Operation, Verification};
+use crate::audit::{self, AuditLog, AuditRecord, Filter, Operation, Verification};
 use crate::backup;
 use crate::caller::Caller;
 use crate::error::{Bug, Error, ErrorChain};
@@ -383,17 +384,45 @@ impl Core {
         })
     }
 
-    /// Reads the audit log (see [`AuditLog::read`]); the read itself is audited after it.
+    /// Reads the audit log (see [`AuditLog::read`]), keeping the records `filter` matches;
+    /// audited.
     pub(crate) fn audit_log(
         &self,
         caller: &Caller,
         from: Option<u64>,
         limit: usize,
+        filter: &Filter,
     ) -> Result<(Vec<AuditRecord>, u64), Error> {
         self.with_unsealed(|unsealed| {
-            let records = AuditLog::read(&self.store, unsealed.records(), from, limit)?;
+            let mut records = AuditLog::read(&self.store, unsealed.records(), from, limit)?;
+            records.retain(|record| filter.matches(record));
             let sequence = self.append_audit(unsealed, Operation::AuditLog, caller)?;
             Ok((records, sequence))
+        })
+    }
+
+    /// Starts following the audit log for `caller`, audited once, here: where to start
+    /// (`from`, or this call's own record), and what tells of each record written after.
+    pub(crate) fn follow_audit(
+        &self,
+        caller: &Caller,
+        from: Option<u64>,
+    ) -> Result<(u64, watch::Receiver<u64>), Error> {
+        self.with_unsealed(|unsealed| {
+            let written = self.audit.subscribe();
+            let sequence = self.append_audit(unsealed, Operation::AuditFollow, caller)?;
+            Ok((from.unwrap_or(sequence), written))
+        })
+    }
+
+    /// Up to `limit` records from `from` on, for a follow audited when it started.
+    pub(crate) fn followed_records(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, Error> {
+        self.with_unsealed(|unsealed| {
+            AuditLog::read(&self.store, unsealed.records(), Some(from), limit)
         })
     }
 

@@ -183,6 +183,7 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::Filter;
     use crate::hsm_seal::SealConfig;
 
     const OPERATOR: Caller = Caller::LocalProcess { uid: 0, pid: None };
@@ -246,7 +247,9 @@ mod tests {
                 "{column}: {versions:?}"
             );
         }
-        let (records, _) = core.audit_log(&OPERATOR, Some(0), 1000).unwrap();
+        let (records, _) = core
+            .audit_log(&OPERATOR, Some(0), 1000, &Filter::default())
+            .unwrap();
         assert!(records.len() > RESEAL_STEP * 2);
     }
 
@@ -263,7 +266,9 @@ mod tests {
         assert_eq!(info.version, 2);
         assert!(info.resealed >= before.len() as u64, "{info:?}");
         all_under(&core, 2);
-        let (records, _) = core.audit_log(&OPERATOR, None, 10).unwrap();
+        let (records, _) = core
+            .audit_log(&OPERATOR, None, 10, &Filter::default())
+            .unwrap();
         let retire = records
             .iter()
             .find(|r| r.entry.operation == Operation::MasterKeyRetire);
