@@ -164,6 +164,37 @@ fn bad_shares_are_refused_with_their_own_messages_and_not_counted() {
     // Two good shares finish the job.
     let done = site.unseal(&[&shares[3], &shares[1]]).json();
     assert_eq!(done["state"], "unsealed");
+
+    // The audit log has it all now: who gave which share, and each share refused while
+    // sealed, never a share's text.
+    let tail = site
+        .ctl(&["--json", "audit", "tail", "--from", "2"])
+        .success()
+        .json();
+    let records = tail["records"].as_array().unwrap();
+    let uid = nix::unistd::geteuid().as_raw();
+    assert_eq!(records[0]["operation"], "unseal", "{tail}");
+    let subject = records[0]["subject"].as_str().unwrap();
+    for index in [1, 4, 2] {
+        assert!(
+            subject.contains(&format!("share {index} (uid={uid} pid=")),
+            "{subject}"
+        );
+    }
+    let refused: Vec<&str> = records[1..]
+        .iter()
+        .filter(|r| r["operation"] == "unseal-share-refused")
+        .map(|r| r["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(refused.len(), 2, "{tail}");
+    assert!(refused[0].starts_with("share 1: "), "{refused:?}");
+    assert!(refused[1].starts_with("share 2: "), "{refused:?}");
+    let log = tail.to_string();
+    for share in shares.iter().chain(&foreign) {
+        let share = share.trim();
+        let text = &share[share.len() - 12..];
+        assert!(!log.contains(text), "share material in the log");
+    }
 }
 
 #[tokio::test]
@@ -278,6 +309,30 @@ fn unseal_progress_can_be_reset_and_expires() {
     let restarted = site.unseal(&[&shares[1]]).json();
     assert_eq!(restarted["state"], "unsealing");
     assert_eq!(restarted["progress"]["received"], 1);
+
+    // Once unsealed, the audit log tells both abandoned attempts, after the unseal.
+    site.unseal(&[&shares[2]]);
+    let tail = site
+        .ctl(&["--json", "audit", "tail", "--from", "2"])
+        .success()
+        .json();
+    let operations: Vec<&str> = tail["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        operations[..5],
+        [
+            "unseal",
+            "unseal-share-abandoned",
+            "unseal-reset",
+            "unseal-share-abandoned",
+            "unseal-expired"
+        ],
+        "{tail}"
+    );
 }
 
 #[test]

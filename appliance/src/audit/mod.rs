@@ -18,9 +18,9 @@
 //! A record made for an orchestrator's task is also indexed by the task's id, in the same
 //! write ([`TaskDone`]): a task delivered again finds it and acts no more.
 //!
-//! While sealed there is no key to seal records with: those operations (status, unseal
-//! progress, refused shares) go to the process log only, and the unseal that completes is
-//! the first record written after them.
+//! While sealed there is no key to seal records with: status reads go to the process log only;
+//! the unseal attempts ([`Noted`]) are kept in memory and written at the next unseal, right
+//! after its record.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -108,6 +108,18 @@ pub(crate) enum Operation {
     TenantRotateL2,
     /// A tenant's archived L2 versions were destroyed, nothing being sealed under them.
     TenantRetireL2,
+    /// A share was refused while sealed (recorded at the next unseal).
+    UnsealShareRefused,
+    /// A share was accepted into an unseal attempt that then ended without unsealing.
+    UnsealShareAbandoned,
+    /// The shares received so far were discarded on request.
+    UnsealReset,
+    /// The unseal progress timed out and its shares were forgotten.
+    UnsealExpired,
+    /// The threshold was reached but the shares did not rebuild the master key.
+    UnsealFailed,
+    /// More happened while sealed than was kept: the count of what was dropped.
+    UnsealEventsDropped,
     /// The orchestrator read the actual state of the tenants.
     StateRead,
     /// The orchestrator applied a desired state: its generation is recorded.
@@ -145,6 +157,12 @@ impl Operation {
             Self::TenantMoveL1 => "tenant-move-l1",
             Self::TenantRotateL2 => "tenant-rotate-l2",
             Self::TenantRetireL2 => "tenant-retire-l2",
+            Self::UnsealShareRefused => "unseal-share-refused",
+            Self::UnsealShareAbandoned => "unseal-share-abandoned",
+            Self::UnsealReset => "unseal-reset",
+            Self::UnsealExpired => "unseal-expired",
+            Self::UnsealFailed => "unseal-failed",
+            Self::UnsealEventsDropped => "unseal-events-dropped",
             Self::StateRead => "state-read",
             Self::DesiredStateApply => "desired-state-apply",
         }
@@ -185,6 +203,28 @@ pub(crate) struct AuditEntry {
 struct Checkpoint {
     sequence: u64,
     hash: Link,
+}
+
+/// Something that happened while no record could be written (the core was sealed), written
+/// later as a record of its own with the time it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Noted {
+    time_unix_millis: u64,
+    operation: Operation,
+    caller: String,
+    subject: String,
+}
+
+impl Noted {
+    /// `operation` by `caller` on `subject`, now.
+    pub(crate) fn now(operation: Operation, caller: String, subject: String) -> Self {
+        Self {
+            time_unix_millis: now_unix_millis(),
+            operation,
+            caller,
+            subject,
+        }
+    }
 }
 
 /// What an orchestrator's task did, found by its id: stored in [`Column::Tasks`] with the
@@ -362,8 +402,42 @@ impl AuditLog {
         operation: Operation,
         caller: &Caller,
     ) -> Result<u64, Error> {
+        self.append_about(store, key, operation, caller, None)
+    }
+
+    /// [`append`](Self::append) for an operation on `subject`.
+    pub(crate) fn append_about(
+        &self,
+        store: &Store,
+        key: &dyn SealingKeys,
+        operation: Operation,
+        caller: &Caller,
+        subject: Option<String>,
+    ) -> Result<u64, Error> {
         let mut batch = store.batch(key);
-        self.stage(&mut batch, operation, caller)?;
+        self.stage_about(&mut batch, operation, caller, subject)?;
+        batch.commit_audited()
+    }
+
+    /// Writes `noted` durably as a record of its own, with the time it happened.
+    pub(crate) fn append_noted(
+        &self,
+        store: &Store,
+        key: &dyn SealingKeys,
+        noted: Noted,
+    ) -> Result<u64, Error> {
+        let mut batch = store.batch(key);
+        batch.add_audit(Box::new(PendingRecord {
+            head: Arc::clone(&self.head),
+            entry: AuditEntry {
+                time_unix_millis: noted.time_unix_millis,
+                operation: noted.operation,
+                caller: noted.caller,
+                subject: Some(noted.subject),
+                previous: None,
+            },
+            task: None,
+        }))?;
         batch.commit_audited()
     }
 

@@ -199,6 +199,7 @@ impl v1::control_server::Control for ControlService {
         let text = Zeroizing::new(std::mem::take(&mut request.share));
         let share = text.parse::<shamir::Share>().map_err(|refusal| {
             tracing::warn!(%caller, error = %refusal, "unseal share refused");
+            self.core.note_refused_share(&caller, &refusal.to_string());
             Status::from(Error::from(refusal))
         })?;
         // An unseal re-opens every linked tenant before it returns, each bounded in time.

@@ -265,6 +265,9 @@ impl Core {
         let deadline = Instant::now() + self.unseal_timeout;
         self.transition(|lifecycle| {
             let (lifecycle, restarted) = lifecycle.expire(Instant::now());
+            if restarted {
+                self.unseal_expired();
+            }
             let step = match lifecycle {
                 Lifecycle::Uninitialized => return (lifecycle, Err(Error::Uninitialized)),
                 Lifecycle::Unsealed(_) => return (lifecycle, Err(Error::AlreadyUnsealed)),
@@ -297,6 +300,9 @@ impl Core {
         };
         match step {
             AddShare::Pending(attempt) => {
+                if let Some(index) = index {
+                    self.unseal_events.accepted(index, caller);
+                }
                 let progress = attempt.progress();
                 tracing::info!(
                     %caller,
@@ -311,9 +317,12 @@ impl Core {
                 )
             }
             AddShare::Unsealed(mut unsealed) => {
+                if let Some(index) = index {
+                    self.unseal_events.accepted(index, caller);
+                }
                 let opened = RecordKeys::load(&self.store, unsealed.master())
                     .map(|records| unsealed.load_records(records))
-                    .and_then(|()| self.append_audit(&unsealed, operation, caller))
+                    .and_then(|()| self.record_unseal(&unsealed, operation, caller))
                     .and_then(|sequence| Ok((sequence, self.mark_tenants(&unsealed)?)));
                 match opened {
                     Ok((sequence, opening)) => {
@@ -331,9 +340,17 @@ impl Core {
             }
             AddShare::Refused(lifecycle, error) => {
                 tracing::warn!(%caller, index = ?index, error = %ErrorChain(&error), "unseal share refused");
+                let reason = ErrorChain(&error).to_string();
+                self.unseal_events.refused(index, caller, &reason);
                 (lifecycle, Err(error))
             }
             AddShare::Failed(sealed, error) => {
+                if let Some(index) = index {
+                    self.unseal_events.accepted(index, caller);
+                }
+                let reason = ErrorChain(&error).to_string();
+                self.unseal_events
+                    .abandoned(Operation::UnsealFailed, caller, &reason);
                 tracing::error!(
                     %caller,
                     error = %ErrorChain(&error),
@@ -350,6 +367,9 @@ impl Core {
             Lifecycle::Unsealing(attempt) => {
                 let (sealed, discarded) = attempt.reset();
                 tracing::warn!(%caller, discarded, "unseal progress reset");
+                let reason = format!("{discarded} shares discarded");
+                self.unseal_events
+                    .abandoned(Operation::UnsealReset, caller, &reason);
                 (Lifecycle::Sealed(sealed), Ok(discarded))
             }
             Lifecycle::Sealed(_) => (lifecycle, Ok(0)),
@@ -448,6 +468,7 @@ impl Core {
             let (lifecycle, expired) = lifecycle.expire(Instant::now());
             if expired {
                 tracing::warn!("unseal progress expired; the shares received were forgotten");
+                self.unseal_expired();
             }
             (lifecycle, Ok(()))
         })
@@ -460,6 +481,50 @@ impl Core {
             Lifecycle::Unsealing(attempt) => (Lifecycle::Sealed(attempt.reset().0), Ok(())),
             other => (other, Ok(())),
         })
+    }
+
+    /// A share refused before it reached the unseal (it does not parse), for the audit log.
+    pub(crate) fn note_refused_share(&self, caller: &Caller, reason: &str) {
+        self.unseal_events.refused(None, caller, reason);
+    }
+
+    fn unseal_expired(&self) {
+        let reason = "the unseal progress timed out; its shares were forgotten";
+        self.unseal_events
+            .abandoned(Operation::UnsealExpired, &Caller::Core, reason);
+    }
+
+    /// Writes the unseal's audit record, naming the shares that rebuilt the key and who gave
+    /// them, then what happened while sealed. What cannot be written after the unseal record
+    /// is kept for the next unseal: it does not undo the unseal.
+    fn record_unseal(
+        &self,
+        unsealed: &Unsealed,
+        operation: Operation,
+        caller: &Caller,
+    ) -> Result<u64, Error> {
+        let (shares, noted) = self.unseal_events.take();
+        let keys = unsealed.records();
+        let sequence = match self
+            .audit
+            .append_about(&self.store, keys, operation, caller, shares)
+        {
+            Ok(sequence) => sequence,
+            Err(error) => {
+                self.unseal_events.put_back(noted);
+                return Err(error);
+            }
+        };
+        let mut noted = noted.into_iter();
+        while let Some(event) = noted.next() {
+            if let Err(error) = self.audit.append_noted(&self.store, keys, event.clone()) {
+                tracing::error!(error = %ErrorChain(&error), "the unseal attempts could not be audited; they are kept for the next unseal");
+                self.unseal_events
+                    .put_back(std::iter::once(event).chain(noted).collect());
+                break;
+            }
+        }
+        Ok(sequence)
     }
 
     /// Appends the audit record of `operation` on its own.

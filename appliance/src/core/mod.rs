@@ -5,6 +5,7 @@
 //! | what                                   | where                  |
 //! |----------------------------------------|------------------------|
 //! | init, unseal (and re-open), seal       | [`ceremony`]           |
+//! | unseal attempts, audited at the unseal | [`unseal_events`]      |
 //! | the PKCS#11 seal's auto-unseal         | [`auto_unseal`]        |
 //! | rekey: new shares, then confirmed      | [`rekey`]              |
 //! | master-key rotation and its re-seal    | [`rotation`]           |
@@ -42,6 +43,7 @@ mod rotation;
 mod service_versions;
 mod tasks;
 mod tenants;
+mod unseal_events;
 mod watch;
 
 use std::path::Path;
@@ -84,6 +86,8 @@ pub(crate) struct Core {
     resealing: rotation::Resealing,
     /// What each gateway last reported of its re-wrap, in memory.
     rewrap_progress: rewrap_progress::RewrapProgress,
+    /// The unseal attempts while sealed, until the next unseal records them.
+    unseal_events: unseal_events::UnsealEvents,
     started: Instant,
     unseal_timeout: Duration,
 }
@@ -138,6 +142,7 @@ impl Core {
             registry_edits: EditLock::default(),
             resealing: rotation::Resealing::default(),
             rewrap_progress: rewrap_progress::RewrapProgress::default(),
+            unseal_events: unseal_events::UnsealEvents::default(),
             started: Instant::now(),
             unseal_timeout,
         })
