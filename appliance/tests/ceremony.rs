@@ -345,7 +345,7 @@ fn data_survives_restart_and_the_audit_log_names_each_operation() {
     let status_sequence = status["audit_sequence"].as_u64().unwrap();
     core.stop();
 
-    let _core = site.start();
+    let core = site.start();
     site.unseal(&[&shares[1], &shares[2]]);
     let tail = site
         .ctl(&["--json", "audit", "tail", "--from", "1"])
@@ -375,6 +375,17 @@ fn data_survives_restart_and_the_audit_log_names_each_operation() {
         .stdout();
     assert_eq!(human.lines().count(), 2, "{human}");
     assert!(human.contains("audit-log"), "{human}");
+
+    // Each record is also a log event of its own, with its fields (journal fields under
+    // systemd).
+    let log = core.log();
+    let read = format!("audit_sequence={} ", tail["audit_sequence"]);
+    let event = log
+        .lines()
+        .find(|line| line.contains("krypton_audit") && line.contains(&read))
+        .unwrap_or_else(|| panic!("no audit event for the read: {log}"));
+    assert!(event.contains("operation=\"audit-log\""), "{event}");
+    assert!(event.contains(&format!("caller=uid={uid} pid=")), "{event}");
 }
 
 #[test]

@@ -495,6 +495,16 @@ impl Numbered for PendingRecord {
         }
         batch.put_sealed(Column::Meta, CHECKPOINT_KEY, &Checkpoint { sequence, hash })?;
         batch.write()?;
+        // The same record as journal fields (target `krypton_audit`), for a SIEM reading the
+        // journal: F_AUDIT_SEQUENCE, F_OPERATION, F_CALLER, F_SUBJECT.
+        tracing::info!(
+            target: "krypton_audit",
+            audit_sequence = sequence,
+            operation = entry.operation.name(),
+            caller = %entry.caller,
+            subject = entry.subject.as_deref().unwrap_or_default(),
+            "audit record"
+        );
         head.next = sequence + 1;
         head.last = Some(hash);
         head.written.send_replace(sequence);
