@@ -743,12 +743,7 @@ async fn follow_audit(
         // Marked seen before the reads: a record written during them wakes the next wait.
         written.borrow_and_update();
         loop {
-            let reader = Arc::clone(&core);
-            let page =
-                tokio::task::spawn_blocking(move || reader.followed_records(next, MAX_AUDIT_PAGE))
-                    .await
-                    .map_err(|join| Error::Internal(Bug::Task(join)))
-                    .and_then(|page| page);
+            let page = core.followed_records(next, MAX_AUDIT_PAGE).await;
             let page = match page {
                 Ok(page) => page,
                 Err(error) => {

@@ -435,15 +435,17 @@ impl Core {
         })
     }
 
-    /// Up to `limit` records from `from` on, for a follow audited when it started.
-    pub(crate) fn followed_records(
-        &self,
+    /// Up to `limit` records from `from` on, for a follow audited when it started; read on
+    /// the blocking pool.
+    pub(crate) async fn followed_records(
+        self: &Arc<Self>,
         from: u64,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, Error> {
-        self.with_unsealed(|unsealed| {
-            AuditLog::read(&self.store, unsealed.records(), Some(from), limit)
+        self.unsealed(move |core, unsealed| {
+            AuditLog::read(&core.store, unsealed.records(), Some(from), limit)
         })
+        .await
     }
 
     /// Walks the audit log from `from` (its start when `None`), checking every record's seal
