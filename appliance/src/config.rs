@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use krypton_service::audit::AuditConfig;
 use krypton_service::config::{parse_toml, read_toml, require_absolute, require_range};
 use krypton_service::hardening::Hardening;
 use krypton_service::telemetry::TelemetryConfig;
@@ -44,6 +45,9 @@ pub struct Config {
     kmip: Option<KmipConfig>,
     /// `[telemetry]`: metrics, liveness and readiness over HTTP; absent: off.
     telemetry: Option<TelemetryConfig>,
+    /// `[audit]`: whether the data path is recorded, and the JSON-lines export.
+    #[serde(default)]
+    audit: AuditConfig,
     /// `[orchestration]`: the governance plane's gRPC listener and task broker; absent: off.
     orchestration: Option<OrchestrationConfig>,
     /// Built from `kmip.gateways` by validation.
@@ -118,6 +122,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         require_absolute("data_dir", &self.data_dir)?;
+        self.audit.check::<ConfigError>()?;
         require_absolute("control.socket", &self.control.socket)?;
         require_range(
             "control.max_request_bytes",
@@ -206,6 +211,7 @@ impl Config {
             ("[kmip] identity_source", source(self) != source(next)),
             ("[kmip.limits]", limits(self) != limits(next)),
             ("[telemetry]", self.telemetry != next.telemetry),
+            ("[audit]", self.audit != next.audit),
             ("[orchestration]", self.orchestration != next.orchestration),
         ]
         .into_iter()
@@ -230,6 +236,11 @@ impl Config {
     /// The telemetry listener, if configured.
     pub(crate) fn telemetry(&self) -> Option<&TelemetryConfig> {
         self.telemetry.as_ref()
+    }
+
+    /// What is recorded and where it is exported.
+    pub(crate) fn audit(&self) -> &AuditConfig {
+        &self.audit
     }
 
     /// The `[orchestration]` table, if the governance plane drives this core.

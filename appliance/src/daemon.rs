@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kmip::net::TlsSource;
+use krypton_service::audit::AuditExport;
 use krypton_service::telemetry::Telemetry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -18,7 +19,7 @@ use crate::config::Config;
 use crate::control::service::ControlService;
 use crate::control::v1::control_server::ControlServer;
 use crate::control::{connections, socket};
-use crate::core::Core;
+use crate::core::{AuditSettings, Core};
 use crate::error::{ErrorChain, StartError};
 use crate::hsm::Hsm;
 use crate::kmip_service::KmipService;
@@ -64,11 +65,20 @@ impl Daemon {
             }
             None => None,
         };
+        let export = AuditExport::open(self.config.audit()).map_err(|source| StartError::Io {
+            context: "opening the audit JSON-lines file",
+            source,
+        })?;
+        let audit = AuditSettings {
+            data_path: self.config.audit().data_path,
+            export: Arc::new(export),
+        };
         let core = Arc::new(Core::open(
             self.config.data_dir(),
             self.config.unseal_progress_timeout(),
             hsm,
             self.config.seal(),
+            &audit,
         )?);
         let kmip = match self.config.kmip() {
             Some((config, gateways)) => {
@@ -103,6 +113,8 @@ impl Daemon {
         let listener = socket::bind(path)?;
         tracing::info!(socket = %path.display(), "control API listening");
         let (stop, stopping) = watch::channel(false);
+        let audit_writer =
+            tokio::spawn(Arc::clone(&core).write_data_audit(stopped(stopping.clone())));
         let (kmip, reloadable) = match kmip {
             Some((listener, tls, config, service, reloadable)) => {
                 let stopping = stopped(stopping.clone());
@@ -179,6 +191,11 @@ impl Daemon {
             watcher.abort();
         }
         reporter.abort();
+        // The KMIP service has stopped: the last data-path records are written before the
+        // keys that seal them go.
+        if let Err(join) = audit_writer.await {
+            tracing::error!(error = %join, "the audit writer task failed");
+        }
         let zeroized = core.zeroize();
         socket::remove(path);
         tracing::info!("core stopped; keys zeroized");

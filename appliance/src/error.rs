@@ -365,6 +365,13 @@ pub enum RequestError {
         state: &'static str,
     },
 
+    /// The audit log could not take the request's record in time (its writer is behind: the
+    /// disk is slow or failing), so the request was refused before it did anything.
+    #[error(
+        "the audit log cannot take the record of this request now: refused, not served unrecorded"
+    )]
+    AuditUnavailable,
+
     /// The core failed beneath the request: sealed, the tenant unavailable, the store.
     #[error(transparent)]
     Core(#[from] Error),

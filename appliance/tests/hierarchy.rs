@@ -285,6 +285,7 @@ fn delegated(tenant: &str) -> RequestHeader {
         credentials: vec![Credential::Delegated(DelegatedIdentity {
             tenant: tenant.into(),
             identity: "app-1".into(),
+            correlation: None,
         })],
     });
     header

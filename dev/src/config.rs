@@ -26,6 +26,13 @@ pub struct CoreToml {
     pub telemetry: Option<Telemetry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub orchestration: Option<CoreOrchestration>,
+    pub audit: Audit,
+}
+
+/// `[audit]`: the JSON-lines export (the data path is recorded by default).
+#[derive(Debug, Clone, Serialize)]
+pub struct Audit {
+    pub json_lines: PathBuf,
 }
 
 /// `[orchestration]`: the governance plane's gRPC listener and task broker.
@@ -145,6 +152,7 @@ pub struct GatewayToml {
     pub telemetry: Option<Telemetry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rewrap: Option<Rewrap>,
+    pub audit: Audit,
 }
 
 /// The gateway's `[rewrap]`: the background re-wrap under the active service key version.

@@ -6,7 +6,7 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 use crate::config::{
-    self, Control, CoreKmip, CoreOrchestration, CoreToml, Hardening, PinFile, Pkcs11, Seal,
+    self, Audit, Control, CoreKmip, CoreOrchestration, CoreToml, Hardening, PinFile, Pkcs11, Seal,
     Telemetry,
 };
 use crate::ctl::{CoreState, Ctl};
@@ -18,6 +18,8 @@ use crate::{Error, pki, softhsm};
 const START_LIMIT: Duration = Duration::from_secs(60);
 /// The store's directory within the core's directory.
 pub(crate) const STORE_DIR: &str = "store";
+/// The core's audit JSON-lines file, in its directory.
+pub(crate) const AUDIT_FILE: &str = "audit.jsonl";
 /// The dev split: three shares, any two of which unseal.
 const SHARES: u32 = 3;
 const THRESHOLD: u32 = 2;
@@ -107,6 +109,9 @@ impl Core {
             kmip,
             telemetry: telemetry.map(|listen| Telemetry { listen }),
             orchestration,
+            audit: Audit {
+                json_lines: dir.join(AUDIT_FILE),
+            },
         };
         let config_file = dir.join("core.toml");
         config::write(&config_file, "core.toml", &toml)?;

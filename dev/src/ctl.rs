@@ -249,6 +249,29 @@ impl Ctl {
         Ok(answer["records"].as_array().cloned().unwrap_or_default())
     }
 
+    /// The newest `limit` records that `filter` matches (pairs of `audit tail` options and
+    /// values, e.g. `("--operation", "backup")`), however many data-path records came after.
+    pub fn audit_search(&self, limit: u32, filter: &[(&str, &str)]) -> Result<Vec<Value>, Error> {
+        let limit = limit.to_string();
+        let mut args: Vec<&OsStr> = vec![
+            "audit".as_ref(),
+            "tail".as_ref(),
+            "--limit".as_ref(),
+            limit.as_ref(),
+        ];
+        for (option, value) in filter {
+            args.push(option.as_ref());
+            args.push(value.as_ref());
+        }
+        let answer = self.run(&args)?;
+        Ok(answer["records"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// `kryptonctl --json audit verify`'s verdict on an intact log (a broken one is an error).
+    pub fn audit_verify(&self) -> Result<Value, Error> {
+        self.run(&["audit".as_ref(), "verify".as_ref()])
+    }
+
     /// Why `tenant` is unavailable, as `kryptonctl tenant list` reports it.
     pub fn tenant_reason(&self, tenant: &str) -> Result<Option<String>, Error> {
         let answer = self.run(&["tenant".as_ref(), "list".as_ref()])?;

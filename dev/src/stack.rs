@@ -12,7 +12,7 @@ use tempfile::TempDir;
 
 use crate::Error;
 use crate::config::{
-    self, AllowedGateway, ClientTls, CoreKmip, CoreOrchestration, GatewayCore, GatewayToml,
+    self, AllowedGateway, Audit, ClientTls, CoreKmip, CoreOrchestration, GatewayCore, GatewayToml,
     Hardening, Mapping, OrchestrationAmqp, OrchestrationGrpc, Password, Rewrap, ServerTls,
     Telemetry, Vault,
 };
@@ -354,6 +354,16 @@ impl Stack {
         core_dir(&self.data_dir).join(crate::core::STORE_DIR)
     }
 
+    /// The core's audit JSON-lines file.
+    pub fn core_audit_file(&self) -> PathBuf {
+        core_dir(&self.data_dir).join(crate::core::AUDIT_FILE)
+    }
+
+    /// The audit JSON-lines file of the gateway `name` (`"gateway"`: the stack's own).
+    pub fn gateway_audit_file(&self, name: &str) -> PathBuf {
+        gateway_audit_file(&self.data_dir, name)
+    }
+
     /// The saved dev shares (DEV ONLY).
     pub fn share_files(&self) -> Vec<PathBuf> {
         share_files(&self.data_dir.join("shares"))
@@ -438,6 +448,10 @@ fn gateway_dir(data_dir: &Path) -> PathBuf {
 
 fn gateway_vault(data_dir: &Path) -> PathBuf {
     gateway_dir(data_dir).join("vault")
+}
+
+fn gateway_audit_file(data_dir: &Path, name: &str) -> PathBuf {
+    gateway_dir(data_dir).join(format!("{name}-audit.jsonl"))
 }
 
 fn core_dir(data_dir: &Path) -> PathBuf {
@@ -622,6 +636,9 @@ fn start_gateway(
         identities,
         telemetry: config.telemetry.then_some(Telemetry { listen: telemetry }),
         rewrap: config.rewrap,
+        audit: Audit {
+            json_lines: gateway_audit_file(data_dir, name),
+        },
     };
     let config_file = dir.join(format!("{name}.toml"));
     config::write(&config_file, "gateway.toml", &toml)?;

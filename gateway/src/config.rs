@@ -50,6 +50,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kmip::net::{ClientLimits, ClientTlsFiles, IdentitySource, ServerLimits, TlsFiles};
+use krypton_service::audit::AuditConfig;
 use krypton_service::config::{parse_toml, read_toml, require_absolute, require_range};
 use krypton_service::hardening::Hardening;
 use krypton_service::secret_file::SecretSource;
@@ -88,6 +89,9 @@ pub struct Config {
     hardening: Hardening,
     /// `[telemetry]`: metrics, liveness and readiness over HTTP; absent: off.
     telemetry: Option<TelemetryConfig>,
+    /// `[audit]`: whether each operation is exported, and the JSON-lines file.
+    #[serde(default)]
+    audit: AuditConfig,
     identities: BTreeMap<String, L3Ref>,
 }
 
@@ -323,6 +327,7 @@ impl Config {
         ] {
             require_absolute(key, path)?;
         }
+        self.audit.check::<ConfigError>()?;
         match &self.vault {
             VaultConfig::Memory {} => {}
             VaultConfig::Rocksdb { path } => require_absolute("vault.path", path)?,
@@ -415,6 +420,12 @@ impl Config {
         self.telemetry.as_ref()
     }
 
+    /// What is exported of each operation, and where.
+    #[must_use]
+    pub fn audit(&self) -> &AuditConfig {
+        &self.audit
+    }
+
     /// How records are re-wrapped under the active versions of their service keys.
     #[must_use]
     pub fn rewrap(&self) -> RewrapConfig {
@@ -456,6 +467,7 @@ impl Config {
             ("[rewrap]", self.rewrap != next.rewrap),
             ("[hardening]", self.hardening != next.hardening),
             ("[telemetry]", self.telemetry != next.telemetry),
+            ("[audit]", self.audit != next.audit),
         ]
         .into_iter()
         .filter_map(|(name, changed)| changed.then_some(name))

@@ -44,6 +44,7 @@ use tokio::sync::Notify;
 use kmip::objects::WrapBinding;
 use kmip::objects::wrap_binding::InvalidBinding;
 
+use crate::audit::current_correlation;
 use crate::config::CoreConfig;
 use crate::principal::L3Ref;
 use crate::vault::WrappedKey;
@@ -394,10 +395,13 @@ fn link_request(payload: impl TypedRequest) -> Item {
     link_message(vec![RequestBatchItem::new(payload)])
 }
 
-/// A request of the gateway's own with `batch_items`, in the link's version.
+/// A request of the gateway's own with `batch_items`, in the link's version, carrying the
+/// correlation id of the application's request it serves, if any.
 fn link_message(batch_items: Vec<RequestBatchItem>) -> Item {
+    let mut header = RequestHeader::new(LINK_VERSION);
+    header.client_correlation_value = current_correlation();
     RequestMessage {
-        header: RequestHeader::new(LINK_VERSION),
+        header,
         batch_items,
     }
     .to_item()

@@ -12,10 +12,12 @@ use kmip::{
     ResponseMessage, ResponsePayload, ResultReason, ResultStatus,
 };
 
+use crate::audit::current_correlation;
 use crate::core_link::{CoreError, CoreLink};
 use crate::principal::Principal;
 
-/// `header`, speaking for `principal` instead of whoever the application claimed to be.
+/// `header`, speaking for `principal` instead of whoever the application claimed to be, with
+/// the correlation id of the item being answered.
 #[must_use]
 pub fn delegated(header: &RequestHeader, principal: Principal<'_>) -> RequestHeader {
     RequestHeader {
@@ -23,6 +25,7 @@ pub fn delegated(header: &RequestHeader, principal: Principal<'_>) -> RequestHea
             credentials: vec![Credential::Delegated(DelegatedIdentity {
                 tenant: principal.l3.tenant.clone(),
                 identity: principal.identity.to_owned(),
+                correlation: current_correlation(),
             })],
         }),
         ..header.clone()
@@ -89,6 +92,7 @@ mod tests {
                 credentials: vec![Credential::Delegated(DelegatedIdentity {
                     tenant: "acme".into(),
                     identity: "app-1".into(),
+                    correlation: None,
                 })],
             })
         );

@@ -14,6 +14,7 @@
 //! The crate builds the `krypton-gateway` program: [`Config`] read from a TOML file, a
 //! [`Server`] bound from it, run until SIGTERM or SIGINT.
 
+mod audit;
 mod cbor;
 mod check;
 mod config;

@@ -15,6 +15,7 @@ use krypton_service::telemetry::Telemetry;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+use crate::audit::GatewayAudit;
 use crate::config::{Config, RewrapConfig, VaultConfig};
 use crate::core_link::CoreLink;
 use crate::error::{Error, ErrorChain};
@@ -78,22 +79,34 @@ impl Server {
         let core = CoreLink::new(config.core())?;
         let tenancy = Tenancy::new(config.identities());
         let keys = config.keys();
+        let audit = GatewayAudit::open(config.audit()).map_err(|source| Error::Io {
+            context: "opening the audit JSON-lines file",
+            source,
+        })?;
         let gateway = match config.vault() {
             VaultConfig::Memory {} => {
                 let vault = Metered::new(MemoryVault::new(), "memory");
-                Backend::Memory(Arc::new(Gateway::new(vault, core, tenancy, keys)))
+                Backend::Memory(Arc::new(
+                    Gateway::new(vault, core, tenancy, keys).with_audit(audit),
+                ))
             }
             VaultConfig::Rocksdb { path } => {
                 let vault = Metered::new(RocksDbVault::open(path).await?, "rocksdb");
-                Backend::RocksDb(Arc::new(Gateway::new(vault, core, tenancy, keys)))
+                Backend::RocksDb(Arc::new(
+                    Gateway::new(vault, core, tenancy, keys).with_audit(audit),
+                ))
             }
             VaultConfig::Postgres(settings) => {
                 let vault = Metered::new(PostgresVault::connect(settings).await?, "postgres");
-                Backend::Postgres(Arc::new(Gateway::new(vault, core, tenancy, keys)))
+                Backend::Postgres(Arc::new(
+                    Gateway::new(vault, core, tenancy, keys).with_audit(audit),
+                ))
             }
             VaultConfig::Redis(settings) => {
                 let vault = Metered::new(RedisVault::connect(settings).await?, "redis");
-                Backend::Redis(Arc::new(Gateway::new(vault, core, tenancy, keys)))
+                Backend::Redis(Arc::new(
+                    Gateway::new(vault, core, tenancy, keys).with_audit(audit),
+                ))
             }
         };
         let listener = TcpListener::bind(config.listen())

@@ -24,6 +24,7 @@ use kmip::{
     ResponsePayload, ResultReason, UniqueIdentifier, UniqueIdentifierPlaceholder,
 };
 
+use crate::audit::{CORRELATION, GatewayAudit};
 use crate::config::KeyLimits;
 use crate::core_link::{CoreError, CoreLink};
 use crate::forward::forward_item;
@@ -73,6 +74,8 @@ pub struct Gateway<V> {
     /// Replaced whole by a configuration reload; each request reads it once.
     tenancy: RwLock<Arc<Tenancy>>,
     keys: KeyLimits,
+    /// Where each operation's event goes.
+    audit: GatewayAudit,
 }
 
 /// The items of one request, answered for one caller.
@@ -100,7 +103,13 @@ impl<V: Vault> Gateway<V> {
             core,
             tenancy: RwLock::new(Arc::new(tenancy)),
             keys,
+            audit: GatewayAudit::journal_only(),
         }
+    }
+
+    /// The gateway, exporting its audit events to `audit`.
+    pub(crate) fn with_audit(self, audit: GatewayAudit) -> Self {
+        Self { audit, ..self }
     }
 
     /// Who may use the gateway now.
@@ -146,6 +155,16 @@ impl<V: Vault> Gateway<V> {
                 ResultReason::PermissionDenied,
                 format!("identity {identity:?} is not assigned to a tenant on this gateway"),
             );
+            for item in &message.batch_items {
+                let correlation = self.audit.correlation();
+                self.audit.record(
+                    item.operation,
+                    identity,
+                    None,
+                    Err(&refusal),
+                    Some(&correlation),
+                );
+            }
             return server::refuse(&message, &refusal);
         };
         let items = Items {
@@ -157,12 +176,12 @@ impl<V: Vault> Gateway<V> {
     }
 
     /// Decides where `item` is answered, reading the caller's record when the item names an
-    /// object. A missing identifier is taken from `placeholder` and written into the item.
+    /// object (`target`, resolved by [`resolve_target`]).
     async fn route(
         &self,
         context: &Context<'_, V>,
-        mut item: RequestBatchItem,
-        placeholder: Option<&str>,
+        item: RequestBatchItem,
+        target: Option<String>,
     ) -> Route {
         let unbound = match &item.payload {
             RequestPayload::Create(create) => create.object_type == ObjectType::SymmetricKey,
@@ -172,7 +191,7 @@ impl<V: Vault> Gateway<V> {
         if unbound {
             return Route::Here(Ok(Local::Unbound(item.payload)));
         }
-        let Some(id) = resolve_target(&mut item.payload, placeholder) else {
+        let Some(id) = target else {
             return Route::Core(item);
         };
         match self.vault.get(context.owner(), &id).await {
@@ -200,12 +219,33 @@ impl<V: Vault> Dispatch for Items<'_, V> {
             now: self.now,
             keys: gateway.keys,
         };
-        match gateway.route(&context, item, placeholder).await {
-            Route::Here(local) => operations::run(&context, local?).await,
-            Route::Core(item) => forward_item(&gateway.core, header, item, self.principal)
-                .await
-                .map_err(relay_failure),
-        }
+        let operation = item.operation;
+        let mut item = item;
+        let target = resolve_target(&mut item.payload, placeholder);
+        let l3 = self.principal.l3;
+        let subject = match &target {
+            Some(id) => format!("{}/{} object {id}", l3.tenant, l3.service),
+            None => format!("{}/{}", l3.tenant, l3.service),
+        };
+        let correlation = gateway.audit.correlation();
+        let answer = CORRELATION
+            .scope(correlation.clone(), async {
+                match gateway.route(&context, item, target).await {
+                    Route::Here(local) => operations::run(&context, local?).await,
+                    Route::Core(item) => forward_item(&gateway.core, header, item, self.principal)
+                        .await
+                        .map_err(relay_failure),
+                }
+            })
+            .await;
+        gateway.audit.record(
+            operation,
+            self.principal.identity,
+            Some(&subject),
+            answer.as_ref(),
+            Some(&correlation),
+        );
+        answer
     }
 }
 
@@ -224,7 +264,7 @@ impl<V: Vault> Service for Gateway<V> {
 /// item. `None` for an operation that names no object, or names it in a way only the core can
 /// resolve.
 fn resolve_target(payload: &mut RequestPayload, placeholder: Option<&str>) -> Option<String> {
-    let slot = target(payload)?;
+    let slot = payload.target_mut()?;
     match slot {
         Some(UniqueIdentifier::Text(id)) => Some(id.clone()),
         None | Some(UniqueIdentifier::Placeholder(UniqueIdentifierPlaceholder::IdPlaceholder)) => {
@@ -234,26 +274,6 @@ fn resolve_target(payload: &mut RequestPayload, placeholder: Option<&str>) -> Op
         }
         Some(_) => None,
     }
-}
-
-/// The Unique Identifier field of an operation that names one object.
-fn target(payload: &mut RequestPayload) -> Option<&mut Option<UniqueIdentifier>> {
-    use RequestPayload as P;
-    Some(match payload {
-        P::Get(request) => &mut request.unique_identifier,
-        P::GetAttributes(request) => &mut request.unique_identifier,
-        P::GetAttributeList(request) => &mut request.unique_identifier,
-        P::AddAttribute(request) => &mut request.unique_identifier,
-        P::ModifyAttribute(request) => &mut request.unique_identifier,
-        P::DeleteAttribute(request) => &mut request.unique_identifier,
-        P::SetAttribute(request) => &mut request.unique_identifier,
-        P::AdjustAttribute(request) => &mut request.unique_identifier,
-        P::Check(request) => &mut request.unique_identifier,
-        P::Activate(request) => &mut request.unique_identifier,
-        P::Revoke(request) => &mut request.unique_identifier,
-        P::Destroy(request) => &mut request.unique_identifier,
-        _ => return None,
-    })
 }
 
 /// The refusal for an item the core did not answer: its own refusal, relayed as it came, or

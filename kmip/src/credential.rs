@@ -58,14 +58,18 @@ kmip_struct! {
 
 kmip_struct! {
     /// The application a Krypton gateway forwards a request for: Krypton's vendor credential
-    /// (Credential Type `0x8000_0001`, extension tags `0x540001` and `0x540002`). The gateway
-    /// puts it in place of whatever the application sent; krypton-core accepts it only from
-    /// gateway certificates it trusts.
+    /// (Credential Type `0x8000_0001`, extension tags `0x540001`, `0x540002` and `0x540007`).
+    /// The gateway puts it in place of whatever the application sent; krypton-core accepts it
+    /// only from gateway certificates it trusts.
     pub struct DelegatedIdentity {
         /// The tenant the gateway maps the application to.
         pub tenant: required String => KRYPTON_TENANT,
         /// The application's identity, as the gateway read it from its certificate.
         pub identity: required String => KRYPTON_IDENTITY,
+        /// The gateway's correlation id of the request, for the audit records of both: carried
+        /// here because a forwarded request keeps the application's protocol version, and
+        /// versions before 1.4 have no Client Correlation Value.
+        pub correlation: optional String => KRYPTON_CORRELATION,
     }
 }
 

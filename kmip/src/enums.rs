@@ -164,6 +164,20 @@ pub(crate) fn decode_enum<E: KmipEnum>(tag: Tag, value: u32) -> Result<E, Error>
 }
 
 impl Operation {
+    /// The specification's name in lower kebab case (`get-attributes`, `other` for a code it
+    /// does not name): for logs and audit records.
+    #[must_use]
+    pub fn kebab_name(self) -> String {
+        let mut name = String::new();
+        for c in self.name().chars() {
+            if c.is_ascii_uppercase() && !name.is_empty() {
+                name.push('-');
+            }
+            name.push(c.to_ascii_lowercase());
+        }
+        name
+    }
+
     /// Reads the Operation field of a batch item, which keeps any code: one KMIP does not
     /// define becomes [`Self::Unassigned`], for the server to answer that item *Operation Not
     /// Supported* rather than refuse the message.
@@ -961,5 +975,20 @@ kmip_enum! {
         RekeyKeyPair = 0x0000000F,
         RekeyKeyPairPrivateKey = 0x00000010,
         RekeyKeyPairPublicKey = 0x00000011,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kebab_names_follow_the_specifications_names() {
+        assert_eq!(Operation::Get.kebab_name(), "get");
+        assert_eq!(
+            Operation::GetAttributeList.kebab_name(),
+            "get-attribute-list"
+        );
+        assert_eq!(Operation::RewrapReport.kebab_name(), "rewrap-report");
     }
 }

@@ -11,6 +11,7 @@ fn delegated(tenant: &str, identity: &str) -> Credential {
     Credential::Delegated(DelegatedIdentity {
         tenant: tenant.into(),
         identity: identity.into(),
+        correlation: Some("9f1c0a7e3b5d2c14-1".into()),
     })
 }
 

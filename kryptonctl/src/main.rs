@@ -195,9 +195,12 @@ struct AuditFilterArgs {
     /// Only records whose caller contains this text (e.g. `uid=0`, an orchestrator's name).
     #[arg(long)]
     caller: Option<String>,
-    /// Only records of this operation (e.g. `tenant-unlink`).
+    /// Only records of this operation (e.g. `tenant-unlink`, `kmip-get`).
     #[arg(long)]
     operation: Option<String>,
+    /// Only records of this outcome.
+    #[arg(long, value_parser = ["ok", "refused"])]
+    outcome: Option<String>,
 }
 
 impl From<AuditFilterArgs> for v1::AuditFilter {
@@ -206,6 +209,7 @@ impl From<AuditFilterArgs> for v1::AuditFilter {
             tenant: args.tenant.unwrap_or_default(),
             caller: args.caller.unwrap_or_default(),
             operation: args.operation.unwrap_or_default(),
+            outcome: args.outcome.unwrap_or_default(),
         }
     }
 }

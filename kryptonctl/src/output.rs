@@ -350,17 +350,21 @@ impl Output {
                 continue;
             }
             let time = UNIX_EPOCH + Duration::from_millis(record.time_unix_millis);
+            let optional = |label: &str, value: &Option<String>| {
+                value
+                    .as_ref()
+                    .map(|value| format!("  {label}{value}"))
+                    .unwrap_or_default()
+            };
             println!(
-                "{:>8}  {}  {:<14}  {}{}",
+                "{:>8}  {}  {:<14}  {}{}{}{}",
                 record.sequence,
                 humantime::format_rfc3339_millis(time),
                 record.operation,
                 record.caller,
-                record
-                    .subject
-                    .as_ref()
-                    .map(|subject| format!("  {subject}"))
-                    .unwrap_or_default(),
+                optional("", &record.subject),
+                optional("REFUSED: ", &record.refused),
+                optional("correlation=", &record.correlation),
             );
         }
     }
@@ -625,6 +629,9 @@ fn audit_json(record: &v1::AuditRecord) -> Value {
         "operation": record.operation,
         "caller": record.caller,
         "subject": record.subject,
+        "outcome": if record.refused.is_some() { "refused" } else { "ok" },
+        "reason": record.refused,
+        "correlation": record.correlation,
     })
 }
 

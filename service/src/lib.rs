@@ -15,6 +15,8 @@
 //!   their own, when configured.
 //! - [`doctor`]: the findings of `kryptonctl doctor` and `krypton-gateway check`, and the
 //!   checks of files both daemons share (secrets' access, certificates' dates).
+//! - [`audit`]: the audit trail as both daemons export it: JSON lines in a rotated file and
+//!   journal fields.
 //! - [`ErrorChain`]: an error and its causes on one line, as the daemons log them.
 
 use std::io::{self, IsTerminal};
@@ -25,6 +27,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+pub mod audit;
 pub mod config;
 pub mod daemon;
 pub mod doctor;

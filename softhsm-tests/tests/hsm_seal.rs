@@ -97,7 +97,11 @@ fn a_core_on_the_hsm_seal_restarts_and_serves_with_no_operator(fixture: &Fixture
     assert_eq!(alice.get(&uid).len(), 64);
 
     // Every auto-unseal is audited, as the core's own act.
-    let audit = stack.core().ctl().audit_tail(50).unwrap();
+    let audit = stack
+        .core()
+        .ctl()
+        .audit_search(50, &[("--operation", "auto-unseal")])
+        .unwrap();
     let auto_unseals = audit
         .iter()
         .filter(|r| r["operation"] == "auto-unseal" && r["caller"] == "krypton-core")

@@ -203,7 +203,7 @@ fn link_and_unlink_calls_drive_the_gateway_once_per_task(fixture: &Fixture) {
     let callers: Vec<String> = stack
         .core()
         .ctl()
-        .audit_tail(20)
+        .audit_search(20, &[("--caller", "orchestrator=")])
         .unwrap()
         .iter()
         .map(|record| record["caller"].as_str().unwrap_or_default().to_owned())
@@ -542,7 +542,7 @@ fn broker_tasks_act_once_and_poison_is_dead_lettered(fixture: &Fixture) {
     let callers: BTreeMap<String, usize> = stack
         .core()
         .ctl()
-        .audit_tail(50)
+        .audit_search(50, &[("--caller", "orchestrator=")])
         .unwrap()
         .iter()
         .filter_map(|record| record["caller"].as_str().map(str::to_owned))

@@ -23,9 +23,9 @@
 //! after its record.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest;
+use krypton_service::audit::{AuditEvent, AuditExport, Outcome, Plane, now_unix_millis};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -48,6 +48,11 @@ const CHECKPOINT_KEY: &[u8] = b"audit-checkpoint";
 
 /// The most records one read returns.
 pub(crate) const MAX_AUDIT_PAGE: usize = 1000;
+
+/// The most records a filtered read of the newest records looks at, going back from the end:
+/// the data path can put many records between two control operations, and a search must
+/// still end.
+pub(crate) const MAX_FILTERED_SCAN: u64 = 200_000;
 
 /// A control operation, as the audit log names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,6 +174,74 @@ impl Operation {
     }
 }
 
+/// What a record is of: a control operation, or a KMIP operation on the data path.
+///
+/// Stored as the operation's name (a control operation's, as records always were, or
+/// `kmip-` and the KMIP operation's), so that records written before the data path was
+/// recorded read and hash as they did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Action {
+    /// An operator's, the orchestrator's or the core's own.
+    Control(Operation),
+    /// A gateway's or, through one, an application's.
+    Kmip(KmipOperation),
+}
+
+impl Action {
+    /// The name in the log: `tenant-unlink`, `kmip-decrypt`.
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            Self::Control(operation) => operation.name(),
+            Self::Kmip(operation) => &operation.0,
+        }
+    }
+
+    /// The plane it belongs to, for the export.
+    fn plane(&self) -> Plane {
+        match self {
+            Self::Control(_) => Plane::Control,
+            Self::Kmip(_) => Plane::Data,
+        }
+    }
+}
+
+impl From<Operation> for Action {
+    fn from(operation: Operation) -> Self {
+        Self::Control(operation)
+    }
+}
+
+/// A KMIP operation's name in the log: `kmip-` and the specification's name in kebab case
+/// (`kmip-get-attributes`); `kmip-other` for a code the specification does not name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub(crate) struct KmipOperation(String);
+
+impl From<kmip::Operation> for KmipOperation {
+    fn from(operation: kmip::Operation) -> Self {
+        Self(format!("kmip-{}", operation.kebab_name()))
+    }
+}
+
+impl TryFrom<String> for KmipOperation {
+    type Error = &'static str;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        if name.starts_with("kmip-") {
+            Ok(Self(name))
+        } else {
+            Err("not a KMIP operation's name")
+        }
+    }
+}
+
+impl From<KmipOperation> for String {
+    fn from(operation: KmipOperation) -> Self {
+        operation.0
+    }
+}
+
 /// One record of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AuditRecord {
@@ -184,17 +257,66 @@ pub(crate) struct AuditEntry {
     /// When the operation was served, in milliseconds since the Unix epoch.
     pub(crate) time_unix_millis: u64,
     /// What was done.
-    pub(crate) operation: Operation,
+    pub(crate) operation: Action,
     /// Who asked, as the transport authenticated them.
     pub(crate) caller: String,
     /// What the operation was about, e.g. `acme` or `acme/payments v2`; never secret. Absent
     /// for operations on the core as a whole (and in records written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) subject: Option<String>,
+    /// Why it was refused (the KMIP Result Reason and message); absent when it was done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) refused: Option<String>,
+    /// The gateway's id of the request (KMIP Client Correlation Value), also in its own
+    /// export: ties the gateway's event to this record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) correlation: Option<String>,
     /// The [`chain_hash`] of the record before ([`GENESIS`] for the first); absent in records
     /// written before the chain existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) previous: Option<Link>,
+}
+
+impl AuditEntry {
+    /// A record of a data-path request, now: `operation` by `caller` (`gateway=gw-1
+    /// for=app-7`) on `subject`, refused for `refused` if it was.
+    pub(crate) fn data_path(
+        operation: kmip::Operation,
+        caller: String,
+        subject: Option<String>,
+        refused: Option<String>,
+        correlation: Option<String>,
+    ) -> Self {
+        Self {
+            time_unix_millis: now_unix_millis(),
+            operation: Action::Kmip(operation.into()),
+            caller,
+            subject,
+            refused,
+            correlation,
+            previous: None,
+        }
+    }
+
+    /// The record as the export shows it: at `sequence` in the chain, if it is in it.
+    fn event(&self, sequence: Option<u64>) -> AuditEvent<'_> {
+        AuditEvent {
+            sequence,
+            time_unix_millis: self.time_unix_millis,
+            source: "krypton-core",
+            plane: self.operation.plane(),
+            operation: self.operation.name(),
+            caller: &self.caller,
+            subject: self.subject.as_deref(),
+            outcome: if self.refused.is_some() {
+                Outcome::Refused
+            } else {
+                Outcome::Ok
+            },
+            reason: self.refused.as_deref(),
+            correlation: self.correlation.as_deref(),
+        }
+    }
 }
 
 /// The last record as of the last audited write, sealed in [`Column::Meta`]: a tail deleted or
@@ -241,6 +363,8 @@ pub(crate) struct TaskDone {
 #[derive(Debug)]
 pub(crate) struct AuditLog {
     head: Arc<Mutex<Head>>,
+    /// Where each record also goes as it is written: the journal, a JSON-lines file.
+    export: Arc<AuditExport>,
 }
 
 /// Where the chain stands: the next sequence number and the hash the next record links to.
@@ -264,9 +388,19 @@ pub(crate) struct Filter {
     pub(crate) caller: String,
     /// Records of the operation of this name.
     pub(crate) operation: String,
+    /// Records of this outcome: `ok` or `refused`.
+    pub(crate) outcome: String,
 }
 
 impl Filter {
+    /// Whether the filter matches every record.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tenant.is_empty()
+            && self.caller.is_empty()
+            && self.operation.is_empty()
+            && self.outcome.is_empty()
+    }
+
     /// Whether `record` is one to show.
     pub(crate) fn matches(&self, record: &AuditRecord) -> bool {
         let entry = &record.entry;
@@ -278,6 +412,11 @@ impl Filter {
         (self.tenant.is_empty() || entry.subject.as_deref().is_some_and(about_tenant))
             && entry.caller.contains(self.caller.as_str())
             && (self.operation.is_empty() || entry.operation.name() == self.operation)
+            && match self.outcome.as_str() {
+                "ok" => entry.refused.is_none(),
+                "refused" => entry.refused.is_some(),
+                _ => true,
+            }
     }
 }
 
@@ -286,13 +425,17 @@ impl Filter {
 #[derive(Debug)]
 struct PendingRecord {
     head: Arc<Mutex<Head>>,
-    entry: AuditEntry,
+    export: Arc<AuditExport>,
+    /// One record, or a group from the data path ([`AuditLog::append_data`]).
+    entries: Vec<AuditEntry>,
+    /// The task the (one) record is of.
     task: Option<TaskId>,
 }
 
 impl AuditLog {
-    /// Resumes the log after the last record on disk.
-    pub(crate) fn open(store: &Store) -> Result<Self, Error> {
+    /// Resumes the log after the last record on disk; each record written is also exported
+    /// to `export`.
+    pub(crate) fn open(store: &Store, export: Arc<AuditExport>) -> Result<Self, Error> {
         let next = match store.last_key(Column::Audit)? {
             None => 1,
             Some(key) => decode_sequence(&key)?
@@ -306,7 +449,33 @@ impl AuditLog {
         };
         Ok(Self {
             head: Arc::new(Mutex::new(head)),
+            export,
         })
+    }
+
+    /// A record for each of `entries`, in order, in one durable write: how the data path's
+    /// records are written, a group at a time (`core::data_audit`).
+    pub(crate) fn append_data(
+        &self,
+        store: &Store,
+        key: &dyn SealingKeys,
+        entries: Vec<AuditEntry>,
+    ) -> Result<u64, Error> {
+        let mut batch = store.batch(key);
+        batch.add_audit(Box::new(PendingRecord {
+            head: Arc::clone(&self.head),
+            export: Arc::clone(&self.export),
+            entries,
+            task: None,
+        }))?;
+        batch.commit_audited()
+    }
+
+    /// Exports `entries` that could not be written to the chain (the core sealed first), so
+    /// that they are not lost from the journal and the JSON lines too.
+    pub(crate) fn export_unwritten(&self, entries: &[AuditEntry]) {
+        let events: Vec<_> = entries.iter().map(|entry| entry.event(None)).collect();
+        self.export.emit(&events);
     }
 
     /// Tells of every record written from now on: its sequence number.
@@ -339,13 +508,16 @@ impl AuditLog {
     ) -> Result<(), Error> {
         batch.add_audit(Box::new(PendingRecord {
             head: Arc::clone(&self.head),
-            entry: AuditEntry {
+            export: Arc::clone(&self.export),
+            entries: vec![AuditEntry {
                 time_unix_millis: now_unix_millis(),
-                operation,
+                operation: operation.into(),
                 caller: caller.to_string(),
                 subject,
+                refused: None,
+                correlation: None,
                 previous: None,
-            },
+            }],
             task: caller.task().cloned(),
         }))
     }
@@ -429,16 +601,50 @@ impl AuditLog {
         let mut batch = store.batch(key);
         batch.add_audit(Box::new(PendingRecord {
             head: Arc::clone(&self.head),
-            entry: AuditEntry {
+            export: Arc::clone(&self.export),
+            entries: vec![AuditEntry {
                 time_unix_millis: noted.time_unix_millis,
-                operation: noted.operation,
+                operation: noted.operation.into(),
                 caller: noted.caller,
                 subject: Some(noted.subject),
+                refused: None,
+                correlation: None,
                 previous: None,
-            },
+            }],
             task: None,
         }))?;
         batch.commit_audited()
+    }
+
+    /// The newest `limit` records (capped at [`MAX_AUDIT_PAGE`]) that `filter` matches, in log
+    /// order, looking back from the end page by page through at most [`MAX_FILTERED_SCAN`]
+    /// records. A tampered record fails the read.
+    pub(crate) fn read_newest_matching(
+        store: &Store,
+        key: &dyn SealingKeys,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, Error> {
+        let limit = limit.min(MAX_AUDIT_PAGE);
+        let Some(last) = store.last_key(Column::Audit)? else {
+            return Ok(Vec::new());
+        };
+        let end = decode_sequence(&last)?;
+        let page = MAX_AUDIT_PAGE as u64;
+        let mut found: Vec<AuditRecord> = Vec::new();
+        let mut upto = end;
+        while found.len() < limit && upto > 0 && end - upto < MAX_FILTERED_SCAN {
+            let from = upto.saturating_sub(page - 1).max(1);
+            let mut matched: Vec<_> = Self::read(store, key, Some(from), MAX_AUDIT_PAGE)?
+                .into_iter()
+                .filter(|record| record.sequence <= upto && filter.matches(record))
+                .collect();
+            matched.append(&mut found);
+            found = matched;
+            upto = from - 1;
+        }
+        let surplus = found.len().saturating_sub(limit);
+        Ok(found.split_off(surplus))
     }
 
     /// Reads up to `limit` records (capped at [`MAX_AUDIT_PAGE`]) forward from `from`, or the
@@ -468,47 +674,54 @@ impl AuditLog {
 }
 
 impl Numbered for PendingRecord {
-    /// Numbers and links the record, adds it (with its task's index and the checkpoint) to
-    /// `batch`, and writes the batch; the chain moves on only if the write is durable.
+    /// Numbers and links the records, adds them (with the task's index and the checkpoint) to
+    /// `batch`, and writes the batch; the chain moves on only if the write is durable. Returns
+    /// the last record's sequence number.
     fn commit(self: Box<Self>, mut batch: Batch<'_>) -> Result<u64, Error> {
         // Held across the write: records are numbered and linked in the order they commit.
         let mut head = self.head.lock().unwrap_or_else(PoisonError::into_inner);
-        let (sequence, previous) = match head.last {
+        let (first, mut previous) = match head.last {
             Some(last) => (head.next, last),
             None => resume(batch.store(), batch.keys(), head.next)?,
         };
-        if sequence == u64::MAX {
-            return Err(Error::Internal(Bug::AuditSequenceExhausted));
+        let count = u64::try_from(self.entries.len()).unwrap_or(u64::MAX);
+        let last = first
+            .checked_add(count)
+            .filter(|&end| end < u64::MAX && count > 0)
+            .ok_or(Error::Internal(Bug::AuditSequenceExhausted))?
+            - 1;
+        let mut linked = Vec::with_capacity(self.entries.len());
+        for (sequence, entry) in (first..=last).zip(self.entries) {
+            let entry = AuditEntry {
+                previous: Some(previous),
+                ..entry
+            };
+            previous = chain_hash(sequence, &entry)?;
+            batch.put_sealed(Column::Audit, &sequence.to_be_bytes(), &entry)?;
+            linked.push(entry);
         }
-        let entry = AuditEntry {
-            previous: Some(previous),
-            ..self.entry
-        };
-        let hash = chain_hash(sequence, &entry)?;
-        batch.put_sealed(Column::Audit, &sequence.to_be_bytes(), &entry)?;
-        if let Some(task) = &self.task {
+        if let (Some(task), Some(entry)) = (&self.task, linked.last()) {
             let done = TaskDone {
-                sequence,
+                sequence: last,
                 time_unix_millis: entry.time_unix_millis,
             };
             batch.put_sealed(Column::Tasks, task.as_str().as_bytes(), &done)?;
         }
-        batch.put_sealed(Column::Meta, CHECKPOINT_KEY, &Checkpoint { sequence, hash })?;
+        let checkpoint = Checkpoint {
+            sequence: last,
+            hash: previous,
+        };
+        batch.put_sealed(Column::Meta, CHECKPOINT_KEY, &checkpoint)?;
         batch.write()?;
-        // The same record as journal fields (target `krypton_audit`), for a SIEM reading the
-        // journal: F_AUDIT_SEQUENCE, F_OPERATION, F_CALLER, F_SUBJECT.
-        tracing::info!(
-            target: "krypton_audit",
-            audit_sequence = sequence,
-            operation = entry.operation.name(),
-            caller = %entry.caller,
-            subject = entry.subject.as_deref().unwrap_or_default(),
-            "audit record"
-        );
-        head.next = sequence + 1;
-        head.last = Some(hash);
-        head.written.send_replace(sequence);
-        Ok(sequence)
+        let events: Vec<_> = (first..)
+            .zip(&linked)
+            .map(|(n, e)| e.event(Some(n)))
+            .collect();
+        self.export.emit(&events);
+        head.next = last + 1;
+        head.last = Some(previous);
+        head.written.send_replace(last);
+        Ok(last)
     }
 }
 
@@ -562,15 +775,6 @@ fn decode_sequence(key: &[u8]) -> Result<u64, Error> {
     Ok(u64::from_be_bytes(bytes))
 }
 
-fn now_unix_millis() -> u64 {
-    // A clock before 1970 is a broken clock; record it as the epoch rather than refuse to log.
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,7 +791,7 @@ mod tests {
         let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            let log = AuditLog::open(&store).unwrap();
+            let log = AuditLog::open(&store, Arc::new(AuditExport::journal_only())).unwrap();
             assert_eq!(
                 log.append(&store, &key, Operation::Init, &CALLER).unwrap(),
                 1
@@ -599,7 +803,7 @@ mod tests {
             );
         }
         let store = Store::open(dir.path()).unwrap();
-        let log = AuditLog::open(&store).unwrap();
+        let log = AuditLog::open(&store, Arc::new(AuditExport::journal_only())).unwrap();
         assert_eq!(
             log.append(&store, &key, Operation::Seal, &CALLER).unwrap(),
             3
@@ -607,14 +811,14 @@ mod tests {
         let records = AuditLog::read(&store, &key, None, 10).unwrap();
         let ops: Vec<_> = records
             .iter()
-            .map(|r| (r.sequence, r.entry.operation))
+            .map(|r| (r.sequence, r.entry.operation.clone()))
             .collect();
         assert_eq!(
             ops,
             [
-                (1, Operation::Init),
-                (2, Operation::Status),
-                (3, Operation::Seal)
+                (1, Operation::Init.into()),
+                (2, Operation::Status.into()),
+                (3, Operation::Seal.into())
             ]
         );
         assert_eq!(records[0].entry.caller, "uid=1000 pid=42");
@@ -625,7 +829,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let log = AuditLog::open(&store).unwrap();
+        let log = AuditLog::open(&store, Arc::new(AuditExport::journal_only())).unwrap();
         for _ in 0..10 {
             log.append(&store, &key, Operation::Status, &CALLER)
                 .unwrap();
@@ -645,6 +849,84 @@ mod tests {
             AuditLog::read(&store, &key, Some(11), 5)
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_group_of_data_path_records_is_chained_and_a_filtered_tail_looks_past_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let log = AuditLog::open(&store, Arc::new(AuditExport::journal_only())).unwrap();
+        log.append(&store, &key, Operation::Seal, &CALLER).unwrap();
+        let entry = |n: usize| {
+            AuditEntry::data_path(
+                kmip::Operation::Decrypt,
+                "gateway=gw-1 for=app-1".into(),
+                Some(format!("acme/payments key k{n}")),
+                n.is_multiple_of(2)
+                    .then(|| "PermissionDenied: unlinked".to_owned()),
+                Some(format!("c-{n}")),
+            )
+        };
+        // Two groups, far more records than a page.
+        assert_eq!(
+            log.append_data(&store, &key, (0..1500).map(entry).collect())
+                .unwrap(),
+            1501
+        );
+        assert_eq!(
+            log.append_data(&store, &key, (1500..2500).map(entry).collect())
+                .unwrap(),
+            2501
+        );
+        assert_eq!(
+            verify(&store, &key, None).unwrap(),
+            Verification::Intact {
+                range: Some((1, 2501)),
+                unchained: 0
+            }
+        );
+
+        let seal = Filter {
+            operation: "seal".into(),
+            ..Filter::default()
+        };
+        let found = AuditLog::read_newest_matching(&store, &key, &seal, 5).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].sequence, 1);
+
+        let refused = Filter {
+            outcome: "refused".into(),
+            tenant: "acme".into(),
+            ..Filter::default()
+        };
+        let found = AuditLog::read_newest_matching(&store, &key, &refused, 3).unwrap();
+        let sequences: Vec<u64> = found.iter().map(|r| r.sequence).collect();
+        // Records 2..=2501 hold k0..=k2499; the even ones are refused.
+        assert_eq!(sequences, [2496, 2498, 2500]);
+        assert_eq!(found[2].entry.operation.name(), "kmip-decrypt");
+        assert_eq!(found[2].entry.correlation.as_deref(), Some("c-2498"));
+    }
+
+    #[test]
+    fn actions_are_stored_as_their_names_and_read_back() {
+        // A control operation's stored form is what it always was: its name alone, so older
+        // records read and hash as they did.
+        for action in [
+            Action::from(Operation::TenantUnlink),
+            Action::Kmip(kmip::Operation::GetAttributes.into()),
+        ] {
+            let mut encoded = Vec::new();
+            ciborium::into_writer(&action, &mut encoded).unwrap();
+            let text: String = ciborium::from_reader(encoded.as_slice()).unwrap();
+            assert_eq!(text, action.name());
+            let read: Action = ciborium::from_reader(encoded.as_slice()).unwrap();
+            assert_eq!(read, action);
+        }
+        assert_eq!(
+            Action::Kmip(kmip::Operation::GetAttributes.into()).name(),
+            "kmip-get-attributes"
         );
     }
 

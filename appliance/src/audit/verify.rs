@@ -201,6 +201,10 @@ fn broken(sequence: u64, reason: String) -> Verification {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    use krypton_service::audit::AuditExport;
+
     use crate::audit::{AuditLog, Operation};
     use crate::caller::Caller;
     use crate::secret::{SecretKey, WhenIdle};
@@ -232,7 +236,7 @@ mod tests {
 
         /// Appends `count` records, as a core that just started would.
         fn append(&self, count: usize) {
-            let audit = AuditLog::open(&self.store).unwrap();
+            let audit = AuditLog::open(&self.store, Arc::new(AuditExport::journal_only())).unwrap();
             for _ in 0..count {
                 audit
                     .append(&self.store, &self.key, Operation::Status, &CALLER)
@@ -377,7 +381,7 @@ mod tests {
         // Replaced: another operation in its place.
         let log = Log::of(5);
         let mut replaced = log.entry(4);
-        replaced.operation = Operation::Seal;
+        replaced.operation = Operation::Seal.into();
         log.tamper(|batch| {
             batch
                 .put_sealed(Column::Audit, &4u64.to_be_bytes(), &replaced)
@@ -434,9 +438,11 @@ mod tests {
         let log = Log::of(0);
         let old = |time| AuditEntry {
             time_unix_millis: time,
-            operation: Operation::Status,
+            operation: Operation::Status.into(),
             caller: "uid=0".to_owned(),
             subject: None,
+            refused: None,
+            correlation: None,
             previous: None,
         };
         // A gap (a failed write, as the old log allowed) among them.

@@ -283,7 +283,7 @@ impl v1::control_server::Control for ControlService {
             0 => DEFAULT_AUDIT_PAGE,
             limit => usize::try_from(limit).unwrap_or(usize::MAX),
         };
-        let filter = audit_filter(request.filter);
+        let filter = audit_filter(request.filter)?;
         let (records, audit_sequence) = self
             .run(move |core| core.audit_log(&caller, request.from_sequence, limit, &filter))
             .await?;
@@ -301,7 +301,7 @@ impl v1::control_server::Control for ControlService {
     ) -> Result<Response<Self::FollowAuditStream>, Status> {
         let caller = self.caller(&request)?;
         let request = request.into_inner();
-        let filter = audit_filter(request.filter);
+        let filter = audit_filter(request.filter)?;
         let from = request.from_sequence;
         let (start, written) = self
             .run(move |core| core.follow_audit(&caller, from))
@@ -720,13 +720,20 @@ fn finding(finding: Finding) -> v1::Finding {
     }
 }
 
-fn audit_filter(filter: Option<v1::AuditFilter>) -> Filter {
+/// The records `filter` asks for; refuses an outcome that is neither `ok` nor `refused`.
+fn audit_filter(filter: Option<v1::AuditFilter>) -> Result<Filter, Status> {
     let filter = filter.unwrap_or_default();
-    Filter {
+    if !["", "ok", "refused"].contains(&filter.outcome.as_str()) {
+        return Err(Status::invalid_argument(
+            "the outcome filter is \"ok\" or \"refused\"",
+        ));
+    }
+    Ok(Filter {
         tenant: filter.tenant,
         caller: filter.caller,
         operation: filter.operation,
-    }
+        outcome: filter.outcome,
+    })
 }
 
 /// Sends `records` every record from `next` on that `filter` matches, as they are written,
@@ -778,5 +785,7 @@ fn audit_record(record: AuditRecord) -> v1::AuditRecord {
         operation: record.entry.operation.name().to_owned(),
         caller: record.entry.caller,
         subject: record.entry.subject,
+        refused: record.entry.refused,
+        correlation: record.entry.correlation,
     }
 }

@@ -414,8 +414,17 @@ impl Core {
         filter: &Filter,
     ) -> Result<(Vec<AuditRecord>, u64), Error> {
         self.with_unsealed(|unsealed| {
-            let mut records = AuditLog::read(&self.store, unsealed.records(), from, limit)?;
-            records.retain(|record| filter.matches(record));
+            let records = match from {
+                // The newest records that match, however far back the data path put them.
+                None if !filter.is_empty() => {
+                    AuditLog::read_newest_matching(&self.store, unsealed.records(), filter, limit)?
+                }
+                _ => {
+                    let mut records = AuditLog::read(&self.store, unsealed.records(), from, limit)?;
+                    records.retain(|record| filter.matches(record));
+                    records
+                }
+            };
             let sequence = self.append_audit(unsealed, Operation::AuditLog, caller)?;
             Ok((records, sequence))
         })

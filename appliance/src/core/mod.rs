@@ -15,6 +15,7 @@
 //! | retire, reinstate, destroy L3 versions | [`service_versions`]   |
 //! | orchestrator tasks, once per task id   | [`tasks`]              |
 //! | wrap / unwrap / re-wrap of L4s, registry | [`data`]             |
+//! | the data path's audit records, in groups | [`data_audit`]       |
 //! | the gateways' re-wrap reports          | [`rewrap_progress`]    |
 //! | L1 liveness: failing a tenant closed   | [`watch`]              |
 //! | `kryptonctl doctor`: state, HSMs, L1s  | [`doctor`]             |
@@ -33,6 +34,7 @@
 mod auto_unseal;
 mod ceremony;
 mod data;
+mod data_audit;
 mod doctor;
 mod health;
 mod l1_move;
@@ -47,7 +49,7 @@ mod unseal_events;
 mod watch;
 
 use std::path::Path;
-use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use crate::audit::{AuditLog, Operation};
@@ -61,6 +63,7 @@ use crate::seal::{Lifecycle, Progress, State, Unsealed};
 use crate::store::{Column, Store};
 
 pub(crate) use ceremony::{InstallationInfo, StatusReport, UnsealOutcome, UnsealReport};
+pub(crate) use data_audit::AuditSettings;
 pub(crate) use l1_move::L1Move;
 pub(crate) use l2_rotation::L2Rotation;
 pub(crate) use rewrap_progress::{GatewayRewrap, RewrapReport};
@@ -88,6 +91,8 @@ pub(crate) struct Core {
     rewrap_progress: rewrap_progress::RewrapProgress,
     /// The unseal attempts while sealed, until the next unseal records them.
     unseal_events: unseal_events::UnsealEvents,
+    /// The queue of the data path's audit records; `None` when they are not recorded.
+    data_audit: Option<data_audit::DataAudit>,
     started: Instant,
     unseal_timeout: Duration,
 }
@@ -101,9 +106,10 @@ impl Core {
         unseal_timeout: Duration,
         hsm: Option<Hsm>,
         seal: &SealConfig,
+        audit: &AuditSettings,
     ) -> Result<Self, Error> {
         let store = Store::open(data_dir)?;
-        let audit = AuditLog::open(&store)?;
+        let audit_log = AuditLog::open(&store, Arc::clone(&audit.export))?;
         let installation = store
             .get_plain(Column::Meta, installation::RECORD_KEY)?
             .map(|stored| StoredInstallation::decode(&stored))
@@ -133,7 +139,7 @@ impl Core {
         tracing::info!(state = ?lifecycle.state(), "core started");
         Ok(Self {
             store,
-            audit,
+            audit: audit_log,
             lifecycle: RwLock::new(lifecycle),
             hsm,
             seal,
@@ -143,6 +149,7 @@ impl Core {
             resealing: rotation::Resealing::default(),
             rewrap_progress: rewrap_progress::RewrapProgress::default(),
             unseal_events: unseal_events::UnsealEvents::default(),
+            data_audit: audit.data_path.then(data_audit::DataAudit::new),
             started: Instant::now(),
             unseal_timeout,
         })

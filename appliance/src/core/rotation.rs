@@ -184,13 +184,18 @@ impl Core {
 mod tests {
     use super::*;
     use crate::audit::Filter;
+    use crate::core::AuditSettings;
     use crate::hsm_seal::SealConfig;
 
     const OPERATOR: Caller = Caller::LocalProcess { uid: 0, pid: None };
 
     fn open_core(dir: &std::path::Path) -> Arc<Core> {
         let seal = SealConfig::Shamir {};
-        Arc::new(Core::open(dir, Duration::from_secs(60), None, &seal).unwrap())
+        let audit = AuditSettings {
+            data_path: false,
+            export: Arc::new(krypton_service::audit::AuditExport::journal_only()),
+        };
+        Arc::new(Core::open(dir, Duration::from_secs(60), None, &seal, &audit).unwrap())
     }
 
     async fn unseal(core: &Arc<Core>, shares: &[String]) {
@@ -271,7 +276,7 @@ mod tests {
             .unwrap();
         let retire = records
             .iter()
-            .find(|r| r.entry.operation == Operation::MasterKeyRetire);
+            .find(|r| r.entry.operation == Operation::MasterKeyRetire.into());
         assert!(retire.is_some(), "{records:?}");
     }
 

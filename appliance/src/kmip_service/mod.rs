@@ -29,6 +29,7 @@
 //!
 //! Errors become KMIP results in one function, [`result::result_of`].
 
+mod audit;
 pub(crate) mod config;
 mod registry_seam;
 mod result;
@@ -53,6 +54,7 @@ use crate::hierarchy::L3Id;
 use crate::hierarchy::shred::L4Id;
 use crate::hsm::TenantId;
 use crate::registry::Owner;
+use audit::About;
 use config::Gateways;
 use registry_seam::{Requester, registry_answer};
 pub(crate) use result::result_of;
@@ -351,6 +353,24 @@ impl KmipService {
     }
 }
 
+impl KmipService {
+    /// Records each item of a request refused as a whole, if the audit log takes them now.
+    async fn record_refused(
+        &self,
+        peer: &PeerIdentity,
+        message: &kmip::RequestMessage,
+        refused: &Refusal,
+    ) {
+        for item in &message.batch_items {
+            let Ok(place) = self.core.audit_place().await else {
+                return;
+            };
+            let about = About::peer(peer.name());
+            place.fill(about.record(item.operation, &message.header, Err(refused)));
+        }
+    }
+}
+
 impl Service for KmipService {
     async fn handle(&self, peer: &PeerIdentity, request: Item) -> Item {
         let message = match server::read(&request) {
@@ -366,7 +386,11 @@ impl Service for KmipService {
                 };
                 SERVER.answer(message, &items).await
             }
-            Err(error) => server::refuse(&message, &refusal(peer, None, &error)),
+            Err(error) => {
+                let refused = refusal(peer, None, &error);
+                self.record_refused(peer, &message, &refused).await;
+                server::refuse(&message, &refused)
+            }
         }
     }
 
@@ -394,10 +418,18 @@ impl Dispatch for Items<'_> {
         _placeholder: Option<&str>,
     ) -> Result<ResponsePayload, Refusal> {
         let operation = item.operation;
-        self.service
+        let refuse = |error| refusal(self.peer, Some(operation), &error);
+        // The place in the audit queue first: a request that could not be recorded does
+        // nothing.
+        let place = self.service.core.audit_place().await.map_err(refuse)?;
+        let about = About::request(&self.checked.requester, &item.payload);
+        let answer = self
+            .service
             .answer_item(&self.checked, header, item)
             .await
-            .map_err(|error| refusal(self.peer, Some(operation), &error))
+            .map_err(refuse);
+        place.fill(about.record(operation, header, answer.as_ref()));
+        answer
     }
 }
 

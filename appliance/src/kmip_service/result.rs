@@ -24,6 +24,7 @@ pub(crate) fn result_of(error: &RequestError) -> (ResultReason, String) {
         RequestError::UnauthenticWrappedKey => described(ResultReason::CryptographicFailure),
         RequestError::Shredded(_) => described(ResultReason::ObjectDestroyed),
         RequestError::VersionClosed { .. } => described(ResultReason::WrongKeyLifecycleState),
+        RequestError::AuditUnavailable => described(ResultReason::GeneralFailure),
         RequestError::CorruptObject(_) => internal(error),
         RequestError::Core(core) => core_result(core).unwrap_or_else(|| internal(error)),
     }

@@ -34,6 +34,7 @@ pub use retrieval::{
 
 use crate::enums::Operation;
 use crate::error::Error;
+use crate::identifier::UniqueIdentifier;
 use crate::message::{TypedRequest, TypedResponse};
 use crate::structure::{Builder, Fields, read_structure, write_structure};
 use crate::ttlv::{Item, Tag};
@@ -180,4 +181,80 @@ payloads! {
     Decrypt(DecryptRequest, DecryptResponse),
     Rewrap(RewrapRequest, RewrapResponse),
     RewrapReport(RewrapReportRequest, RewrapReportResponse),
+}
+
+impl RequestPayload {
+    /// The Unique Identifier field of an operation on one managed object (absent or not), for a
+    /// proxy to fill in from the ID Placeholder; `None` for any other operation.
+    pub fn target_mut(&mut self) -> Option<&mut Option<UniqueIdentifier>> {
+        Some(match self {
+            Self::Get(request) => &mut request.unique_identifier,
+            Self::GetAttributes(request) => &mut request.unique_identifier,
+            Self::GetAttributeList(request) => &mut request.unique_identifier,
+            Self::AddAttribute(request) => &mut request.unique_identifier,
+            Self::ModifyAttribute(request) => &mut request.unique_identifier,
+            Self::DeleteAttribute(request) => &mut request.unique_identifier,
+            Self::SetAttribute(request) => &mut request.unique_identifier,
+            Self::AdjustAttribute(request) => &mut request.unique_identifier,
+            Self::Check(request) => &mut request.unique_identifier,
+            Self::Activate(request) => &mut request.unique_identifier,
+            Self::Revoke(request) => &mut request.unique_identifier,
+            Self::Destroy(request) => &mut request.unique_identifier,
+            // The cryptographic operations name a key too, but no proxy fills theirs in: a
+            // gateway's Encrypt and Decrypt name the service key themselves.
+            Self::Encrypt(_)
+            | Self::Decrypt(_)
+            | Self::Rewrap(_)
+            | Self::DiscoverVersions(_)
+            | Self::Query(_)
+            | Self::Create(_)
+            | Self::Register(_)
+            | Self::Locate(_)
+            | Self::RewrapReport(_)
+            | Self::Other(_) => return None,
+        })
+    }
+
+    /// The object the request names by a textual Unique Identifier, if it names one so: what
+    /// an audit record says it was about.
+    #[must_use]
+    pub fn target_text(&self) -> Option<&str> {
+        let uid = match self {
+            Self::Get(request) => request.unique_identifier.as_ref(),
+            Self::GetAttributes(request) => request.unique_identifier.as_ref(),
+            Self::GetAttributeList(request) => request.unique_identifier.as_ref(),
+            Self::AddAttribute(request) => request.unique_identifier.as_ref(),
+            Self::ModifyAttribute(request) => request.unique_identifier.as_ref(),
+            Self::DeleteAttribute(request) => request.unique_identifier.as_ref(),
+            Self::SetAttribute(request) => request.unique_identifier.as_ref(),
+            Self::AdjustAttribute(request) => request.unique_identifier.as_ref(),
+            Self::Check(request) => request.unique_identifier.as_ref(),
+            Self::Activate(request) => request.unique_identifier.as_ref(),
+            Self::Revoke(request) => request.unique_identifier.as_ref(),
+            Self::Destroy(request) => request.unique_identifier.as_ref(),
+            Self::Encrypt(request) => request.unique_identifier.as_ref(),
+            Self::Decrypt(request) => request.unique_identifier.as_ref(),
+            Self::Rewrap(request) => request.unique_identifier.as_ref(),
+            Self::RewrapReport(request) => Some(&request.unique_identifier),
+            Self::DiscoverVersions(_)
+            | Self::Query(_)
+            | Self::Create(_)
+            | Self::Register(_)
+            | Self::Locate(_)
+            | Self::Other(_) => None,
+        };
+        uid.and_then(UniqueIdentifier::as_text)
+    }
+}
+
+impl ResponsePayload {
+    /// The identifier of the object a Create or Register made.
+    #[must_use]
+    pub fn created(&self) -> Option<&str> {
+        match self {
+            Self::Create(response) => Some(&response.unique_identifier),
+            Self::Register(response) => Some(&response.unique_identifier),
+            _ => None,
+        }
+    }
 }
