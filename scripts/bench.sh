@@ -24,6 +24,7 @@ kmip_version=${BENCH_KMIP_VERSION:-1.4}
 out=${BENCH_OUT:-}
 vault=${BENCH_VAULT:-rocksdb}
 telemetry=${BENCH_TELEMETRY:-on}
+audit=${BENCH_AUDIT:-on}
 
 # Bounds on the waits: start-up of each server, and its orderly stop before it is killed.
 readonly START_TIMEOUT=180
@@ -46,6 +47,8 @@ after the other in the same run, and prints the results side by side.
   --vault V              the gateway's vault: rocksdb (default), postgres or redis, the last
                          two a private server krypton-dev starts (env BENCH_VAULT)
   --telemetry on|off     both daemons' [telemetry] (default on; env BENCH_TELEMETRY)
+  --audit on|off         the data path's audit on both daemons: chained records at the core,
+                         JSON-lines files on both (default on; env BENCH_AUDIT)
   --out DIR              where the reports go (default: a new krypton-bench-<time> directory
                          under \${TMPDIR:-/tmp}; env BENCH_OUT)
 
@@ -68,6 +71,7 @@ while [ $# -gt 0 ]; do
         --out) out=${2:?--out needs a value}; shift 2 ;;
         --vault) vault=${2:?--vault needs a value}; shift 2 ;;
         --telemetry) telemetry=${2:?--telemetry needs a value}; shift 2 ;;
+        --audit) audit=${2:?--audit needs a value}; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; fail "unknown argument: $1" ;;
     esac
@@ -86,6 +90,11 @@ case $telemetry in
     on) telemetry_flag=() ;;
     off) telemetry_flag=(--no-telemetry) ;;
     *) fail "--telemetry is on or off, not '$telemetry'" ;;
+esac
+case $audit in
+    on) audit_flag=() ;;
+    off) audit_flag=(--no-data-audit) ;;
+    *) fail "--audit is on or off, not '$audit'" ;;
 esac
 case $vault in
     rocksdb | postgres | redis) ;;
@@ -194,7 +203,8 @@ cd "$work"
 echo "bench: starting Krypton (krypton-dev) on 127.0.0.1:$gateway_port"
 setsid "$bin_dir/krypton-dev" --data-dir "$work/krypton" \
     --listen "127.0.0.1:$gateway_port" --core-listen "127.0.0.1:$core_port" --vault "$vault" \
-    ${telemetry_flag[@]+"${telemetry_flag[@]}"} >"$work/krypton-dev.log" 2>&1 </dev/null &
+    ${telemetry_flag[@]+"${telemetry_flag[@]}"} ${audit_flag[@]+"${audit_flag[@]}"} \
+    >"$work/krypton-dev.log" 2>&1 </dev/null &
 dev_pid=$!
 wait_ready krypton-dev "$dev_pid" "$work/krypton-dev.log" \
     grep -qsF "krypton-dev: ready" "$work/krypton-dev.log"
@@ -235,7 +245,7 @@ pykmip_version=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.
 cat >"$out/setup.txt" <<EOF
 date: $(date -u +%Y-%m-%dT%H:%M:%SZ)
 host: $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-krypton: $krypton_version (krypton-dev: krypton-gateway + krypton-core, SoftHSM2 L1, $vault vault, telemetry $telemetry)
+krypton: $krypton_version (krypton-dev: krypton-gateway + krypton-core, SoftHSM2 L1, $vault vault, telemetry $telemetry, data-path audit $audit)
 pykmip: $pykmip_version (pykmip-server, SQLite, TLS 1.2)
 krypton-load: KMIP $kmip_version, ${duration}s per run, as app-alice
 EOF

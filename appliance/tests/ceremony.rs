@@ -389,6 +389,55 @@ fn data_survives_restart_and_the_audit_log_names_each_operation() {
 }
 
 #[test]
+fn refused_control_operations_are_recorded_with_why_even_while_sealed() {
+    let site = Site::new();
+    let mut core = site.start();
+    let shares = site.init(3, 2);
+    site.unseal(&[&shares[0], &shares[1]]);
+    // No HSM is configured: a link is refused.
+    let refused = site.ctl(&["tenant", "link", "acme", "--l1", "acme-l1"]);
+    assert_ne!(refused.code(), 0);
+    // Sealed, a service cannot be made: refused, and recorded at the next unseal.
+    site.ctl(&["seal"]).success();
+    let sealed = site.ctl(&["service", "create", "acme", "payments"]);
+    assert_ne!(sealed.code(), 0);
+    site.unseal(&[&shares[1], &shares[2]]);
+
+    let refusals = site
+        .ctl(&["--json", "audit", "tail", "--outcome", "refused"])
+        .success()
+        .json();
+    let records = refusals["records"].as_array().unwrap();
+    let by_operation = |operation: &str| {
+        records
+            .iter()
+            .find(|r| r["operation"] == operation)
+            .unwrap_or_else(|| panic!("no refused {operation}: {records:?}"))
+    };
+    let link = by_operation("tenant-link");
+    assert_eq!(link["subject"], "acme", "{link}");
+    assert_eq!(link["outcome"], "refused", "{link}");
+    assert!(
+        link["reason"].as_str().unwrap().contains("HSM"),
+        "the reason says why: {link}"
+    );
+    let create = by_operation("service-create");
+    assert_eq!(create["subject"], "acme/payments", "{create}");
+    assert!(
+        create["reason"].as_str().unwrap().contains("sealed"),
+        "{create}"
+    );
+    // The done operations are not among the refused ones, and the log is whole.
+    assert!(
+        records.iter().all(|r| r["outcome"] == "refused"),
+        "{records:?}"
+    );
+    let verified = site.ctl(&["--json", "audit", "verify"]).success().json();
+    assert_eq!(verified["intact"], true, "{verified}");
+    core.stop();
+}
+
+#[test]
 fn audit_tail_filters_and_follows_until_the_core_seals() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};

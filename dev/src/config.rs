@@ -29,10 +29,22 @@ pub struct CoreToml {
     pub audit: Audit,
 }
 
-/// `[audit]`: the JSON-lines export (the data path is recorded by default).
+/// `[audit]`: whether the data path is recorded, and the JSON-lines export.
 #[derive(Debug, Clone, Serialize)]
 pub struct Audit {
-    pub json_lines: PathBuf,
+    pub data_path: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json_lines: Option<PathBuf>,
+}
+
+impl Audit {
+    /// The data path recorded and exported to `json_lines`, or neither.
+    pub fn new(data_path: bool, json_lines: PathBuf) -> Self {
+        Self {
+            data_path,
+            json_lines: data_path.then_some(json_lines),
+        }
+    }
 }
 
 /// `[orchestration]`: the governance plane's gRPC listener and task broker.

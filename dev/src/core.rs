@@ -38,9 +38,8 @@ pub enum Ceremony {
     AutoUnsealed,
 }
 
-/// A running krypton-core whose files live in one directory: `core.toml`, `store/` and
-/// `control.sock`. Stopped when dropped.
-/// What a core serves besides its control socket; `Default`: nothing.
+/// What a core serves besides its control socket, and whether it records the data path;
+/// `Default`: nothing served, the data path recorded.
 #[derive(Debug, Clone, Default)]
 pub struct Listeners {
     /// `[kmip]`, for gateways.
@@ -49,8 +48,12 @@ pub struct Listeners {
     pub telemetry: Option<SocketAddr>,
     /// `[orchestration]`, for the governance plane.
     pub orchestration: Option<CoreOrchestration>,
+    /// `[audit] data_path = false` and no JSON-lines file (to measure what the audit costs).
+    pub without_data_audit: bool,
 }
 
+/// A running krypton-core whose files live in one directory: `core.toml`, `store/`,
+/// `control.sock` and `audit.jsonl`. Stopped when dropped.
 #[derive(Debug)]
 pub struct Core {
     daemon: Daemon,
@@ -73,6 +76,7 @@ impl Core {
             kmip,
             telemetry,
             orchestration,
+            without_data_audit,
         } = listeners;
         pki::create_private_dir(dir)?;
         let socket = dir.join("control.sock");
@@ -109,9 +113,7 @@ impl Core {
             kmip,
             telemetry: telemetry.map(|listen| Telemetry { listen }),
             orchestration,
-            audit: Audit {
-                json_lines: dir.join(AUDIT_FILE),
-            },
+            audit: Audit::new(!without_data_audit, dir.join(AUDIT_FILE)),
         };
         let config_file = dir.join("core.toml");
         config::write(&config_file, "core.toml", &toml)?;

@@ -47,6 +47,10 @@ struct Args {
     /// Run both daemons without `[telemetry]` (to measure what metrics cost).
     #[arg(long)]
     no_telemetry: bool,
+    /// Run both daemons with `[audit] data_path = false` and no JSON-lines file (to measure
+    /// what the data path's audit costs); control operations are audited still.
+    #[arg(long)]
+    no_data_audit: bool,
     /// Play the governance plane: the core serves its orchestration API (gRPC, mutual TLS)
     /// and takes tasks from a private RabbitMQ broker started for this run.
     #[arg(long)]
@@ -152,6 +156,7 @@ fn run(args: Args) -> Result<ExitCode, Error> {
     }
     config.vault = vault;
     config.telemetry = !args.no_telemetry;
+    config.data_audit = !args.no_data_audit;
     config.data_dir = Some(data_dir);
     config.gateway_listen = args.listen;
     config.core_listen = args.core_listen;
@@ -251,6 +256,13 @@ fn print_banner(stack: &Stack, bin_dir: &Path) {
     if let (Some(gateway), Some(core)) = (stack.gateway_telemetry(), stack.core_telemetry()) {
         println!(
             "  telemetry              http://{gateway}/metrics (gateway), http://{core}/metrics (core)"
+        );
+    }
+    if stack.config().data_audit {
+        println!(
+            "  audit (JSON lines)     {} (core), {} (gateway)",
+            stack.core_audit_file().display(),
+            stack.gateway_audit_file("gateway").display()
         );
     }
     println!(

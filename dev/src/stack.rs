@@ -49,6 +49,9 @@ pub struct StackConfig {
     pub vault: StackVault,
     /// Whether both daemons serve `[telemetry]` (metrics, health, readiness).
     pub telemetry: bool,
+    /// Whether both daemons record the data path (`[audit] data_path`) and write their audit
+    /// JSON-lines files ([`Stack::core_audit_file`], [`Stack::gateway_audit_file`]).
+    pub data_audit: bool,
     /// Whether the core serves the orchestration API (gRPC, mutual TLS) to
     /// [`ORCHESTRATOR_IDENTITY`](crate::pki::ORCHESTRATOR_IDENTITY).
     pub orchestration: bool,
@@ -99,6 +102,7 @@ impl StackConfig {
             apps: vec!["app-alice".to_owned(), "app-bob".to_owned()],
             vault: StackVault::Rocksdb,
             telemetry: true,
+            data_audit: true,
             orchestration: false,
             amqp: None,
             rewrap: None,
@@ -549,6 +553,7 @@ fn launch_core(
         kmip: Some(core_kmip(config, pki, ports.kmip)),
         telemetry: config.telemetry.then_some(ports.telemetry),
         orchestration,
+        without_data_audit: !config.data_audit,
     };
     Core::start(
         &config.bin_dir,
@@ -636,9 +641,7 @@ fn start_gateway(
         identities,
         telemetry: config.telemetry.then_some(Telemetry { listen: telemetry }),
         rewrap: config.rewrap,
-        audit: Audit {
-            json_lines: gateway_audit_file(data_dir, name),
-        },
+        audit: Audit::new(config.data_audit, gateway_audit_file(data_dir, name)),
     };
     let config_file = dir.join(format!("{name}.toml"));
     config::write(&config_file, "gateway.toml", &toml)?;

@@ -66,6 +66,10 @@ fn the_wire_form_is_the_agreed_one() {
                 tag: Tag(0x54_0002),
                 value: Value::TextString("spiffe://acme/app".into()),
             },
+            Item {
+                tag: Tag(0x54_0007),
+                value: Value::TextString("9f1c0a7e3b5d2c14-1".into()),
+            },
         ])
     );
     assert_eq!(
@@ -112,7 +116,7 @@ fn a_delegation_without_identity_is_refused() {
     let Value::Structure(value) = &mut credential[1].value else {
         panic!()
     };
-    value.pop();
+    value.retain(|field| field.tag != Tag(0x54_0002));
     let error = RequestMessage::from_item(&through_wire(&item)).unwrap_err();
     assert!(
         matches!(

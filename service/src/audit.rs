@@ -139,11 +139,11 @@ impl AuditEvent<'_> {
             audit_sequence = self.sequence,
             source = self.source,
             operation = self.operation,
-            caller = self.caller,
-            subject = self.subject.unwrap_or_default(),
+            caller = %self.caller,
+            subject = self.subject,
             outcome,
-            reason = self.reason.unwrap_or_default(),
-            correlation = self.correlation.unwrap_or_default(),
+            reason = self.reason,
+            correlation = self.correlation,
             "audit record"
         );
     }

@@ -327,14 +327,15 @@ struct Checkpoint {
     hash: Link,
 }
 
-/// Something that happened while no record could be written (the core was sealed), written
-/// later as a record of its own with the time it happened.
+/// Something to record on its own, with the time it happened: while sealed, kept until the
+/// next unseal can write it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Noted {
     time_unix_millis: u64,
     operation: Operation,
     caller: String,
-    subject: String,
+    subject: Option<String>,
+    refused: Option<String>,
 }
 
 impl Noted {
@@ -344,7 +345,24 @@ impl Noted {
             time_unix_millis: now_unix_millis(),
             operation,
             caller,
+            subject: Some(subject),
+            refused: None,
+        }
+    }
+
+    /// `operation` by `caller` on `subject`, refused now for `reason`.
+    pub(crate) fn refusal(
+        operation: Operation,
+        caller: String,
+        subject: Option<String>,
+        reason: String,
+    ) -> Self {
+        Self {
+            time_unix_millis: now_unix_millis(),
+            operation,
+            caller,
             subject,
+            refused: Some(reason),
         }
     }
 }
@@ -606,8 +624,8 @@ impl AuditLog {
                 time_unix_millis: noted.time_unix_millis,
                 operation: noted.operation.into(),
                 caller: noted.caller,
-                subject: Some(noted.subject),
-                refused: None,
+                subject: noted.subject,
+                refused: noted.refused,
                 correlation: None,
                 previous: None,
             }],

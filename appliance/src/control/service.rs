@@ -11,14 +11,14 @@ use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
 
 use super::v1;
-use crate::audit::{AuditRecord, Filter, MAX_AUDIT_PAGE, Verification};
+use crate::audit::{AuditRecord, Filter, MAX_AUDIT_PAGE, Operation, Verification};
 use crate::caller::Caller;
 use crate::core::{
     Core, GatewayRewrap, InstallationInfo, L1Move, L2Rotation, ServiceInfo, StatusReport,
     TenantInfo, UnsealOutcome, UnsealReport, VersionOf,
 };
 use crate::doctor;
-use crate::error::{Bug, Error};
+use crate::error::{Bug, Error, ErrorChain};
 use crate::hierarchy::{ServiceName, VersionChange, VersionState, tenant_id};
 use crate::installation::SealKind;
 use crate::orchestration::{Links, LinksReport};
@@ -91,11 +91,42 @@ impl ControlService {
         &self,
         operation: impl FnOnce(&Core) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Status> {
+        self.run_core(operation).await.map_err(Status::from)
+    }
+
+    /// [`run`](Self::run), the core's error as it is.
+    async fn run_core<T: Send + 'static>(
+        &self,
+        operation: impl FnOnce(&Core) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
         let core = Arc::clone(&self.core);
         tokio::task::spawn_blocking(move || operation(&core))
             .await
             .map_err(|join| Error::Internal(Bug::Task(join)))?
-            .map_err(Status::from)
+    }
+
+    /// `result` of `operation` by `caller` on `subject`, a refusal recorded in the audit log
+    /// with why: every decision of the core is in the log, the refused ones too.
+    async fn recorded<T>(
+        &self,
+        operation: Operation,
+        caller: &Caller,
+        subject: Option<String>,
+        result: Result<T, Error>,
+    ) -> Result<T, Status> {
+        if let Err(error) = &result {
+            let core = Arc::clone(&self.core);
+            let caller = caller.clone();
+            let reason = ErrorChain(error).to_string();
+            // On the blocking pool: the record is a synced write.
+            let recording = tokio::task::spawn_blocking(move || {
+                core.record_refusal(operation, &caller, subject, reason);
+            });
+            if let Err(join) = recording.await {
+                tracing::error!(error = %join, "recording a refusal failed");
+            }
+        }
+        result.map_err(Status::from)
     }
 }
 
@@ -119,7 +150,10 @@ impl v1::control_server::Control for ControlService {
         let threshold = small("threshold", request.threshold)?;
         let count = small("shares", request.shares)?;
         // On the PKCS#11 seal, init asks the seal HSM (each call bounded in time).
-        let report = self.core.init(caller, threshold, count).await?;
+        let report = self.core.init(caller.clone(), threshold, count).await;
+        let report = self
+            .recorded(Operation::Init, &caller, None, report)
+            .await?;
         Ok(Response::new(v1::InitResponse {
             shares: report
                 .shares
@@ -147,7 +181,10 @@ impl v1::control_server::Control for ControlService {
         };
         let report = self
             .core
-            .rekey(caller, current, (threshold, count), to)
+            .rekey(caller.clone(), current, (threshold, count), to)
+            .await;
+        let report = self
+            .recorded(Operation::RekeyStart, &caller, None, report)
             .await?;
         Ok(Response::new(v1::RekeyResponse {
             shares: report
@@ -166,8 +203,12 @@ impl v1::control_server::Control for ControlService {
         let caller = self.caller(&request)?;
         let mut request = request.into_inner();
         let new = parse_shares(&caller, std::mem::take(&mut request.new_shares))?;
+        let by = caller.clone();
+        let confirmed = self
+            .run_core(move |core| core.confirm_rekey(&by, &new))
+            .await;
         let (info, audit_sequence) = self
-            .run(move |core| core.confirm_rekey(&caller, &new))
+            .recorded(Operation::Rekey, &caller, None, confirmed)
             .await?;
         Ok(Response::new(v1::ConfirmRekeyResponse {
             installation: Some(installation(&info)),
@@ -182,7 +223,11 @@ impl v1::control_server::Control for ControlService {
         request: Request<v1::BackupRequest>,
     ) -> Result<Response<Self::BackupStream>, Status> {
         let caller = self.caller(&request)?;
-        let file = self.run(move |core| core.backup(&caller)).await?;
+        let by = caller.clone();
+        let file = self.run_core(move |core| core.backup(&by)).await;
+        let file = self
+            .recorded(Operation::Backup, &caller, None, file)
+            .await?;
         let (chunks, stream) = tokio::sync::mpsc::channel(BACKUP_CHUNKS_IN_FLIGHT);
         // The file is read on a blocking thread, a chunk at a time, as fast as the client
         // takes them; it is deleted when closed.
@@ -223,7 +268,11 @@ impl v1::control_server::Control for ControlService {
         request: Request<v1::SealRequest>,
     ) -> Result<Response<v1::SealResponse>, Status> {
         let caller = self.caller(&request)?;
-        let audit_sequence = self.run(move |core| core.seal(&caller)).await?;
+        let by = caller.clone();
+        let sealed = self.run_core(move |core| core.seal(&by)).await;
+        let audit_sequence = self
+            .recorded(Operation::Seal, &caller, None, sealed)
+            .await?;
         Ok(Response::new(v1::SealResponse { audit_sequence }))
     }
 
@@ -247,7 +296,10 @@ impl v1::control_server::Control for ControlService {
         request: Request<v1::RotateMasterKeyRequest>,
     ) -> Result<Response<v1::RotateMasterKeyResponse>, Status> {
         let caller = self.caller(&request)?;
-        let (version, audit_sequence) = self.core.rotate_master_key(caller).await?;
+        let rotated = self.core.rotate_master_key(caller.clone()).await;
+        let (version, audit_sequence) = self
+            .recorded(Operation::MasterKeyRotate, &caller, None, rotated)
+            .await?;
         Ok(Response::new(v1::RotateMasterKeyResponse {
             version,
             audit_sequence,
@@ -351,7 +403,14 @@ impl v1::control_server::Control for ControlService {
         let caller = self.caller(&request)?;
         let request = request.into_inner();
         let tenant = tenant_id(request.tenant)?;
-        let report = self.core.link(caller, tenant, request.l1_label).await?;
+        let subject = Some(tenant.to_string());
+        let report = self
+            .core
+            .link(caller.clone(), tenant, request.l1_label)
+            .await;
+        let report = self
+            .recorded(Operation::TenantLink, &caller, subject, report)
+            .await?;
         Ok(Response::new(v1::LinkTenantResponse {
             relinked: report.relinked,
             audit_sequence: report.audit_sequence,
@@ -365,7 +424,17 @@ impl v1::control_server::Control for ControlService {
         let caller = self.caller(&request)?;
         let request = request.into_inner();
         let tenant = tenant_id(request.tenant)?;
-        let audit_sequence = self.core.unlink(caller, tenant, request.destroy).await?;
+        let subject = Some(tenant.to_string());
+        let operation = if request.destroy {
+            Operation::TenantDestroy
+        } else {
+            Operation::TenantUnlink
+        };
+        let unlinked = self
+            .core
+            .unlink(caller.clone(), tenant, request.destroy)
+            .await;
+        let audit_sequence = self.recorded(operation, &caller, subject, unlinked).await?;
         Ok(Response::new(v1::UnlinkTenantResponse { audit_sequence }))
     }
 
@@ -438,7 +507,20 @@ impl v1::control_server::Control for ControlService {
             service: ServiceName::new(request.service)?,
             version: request.version,
         };
-        let (info, audit_sequence) = self.core.change_version(caller, version, change).await?;
+        let subject = Some(format!(
+            "{}/{} v{}",
+            version.tenant, version.service, version.version
+        ));
+        let operation = match change {
+            VersionChange::Retire => Operation::ServiceVersionRetire,
+            VersionChange::Reinstate => Operation::ServiceVersionReinstate,
+            VersionChange::Destroy => Operation::ServiceVersionDestroy,
+        };
+        let changed = self
+            .core
+            .change_version(caller.clone(), version, change)
+            .await;
+        let (info, audit_sequence) = self.recorded(operation, &caller, subject, changed).await?;
         Ok(Response::new(v1::ServiceResponse {
             service: Some(service(info)),
             audit_sequence,
@@ -456,7 +538,15 @@ impl v1::control_server::Control for ControlService {
             moved,
             previous_l1_label,
             audit_sequence,
-        } = self.core.move_l1(caller, tenant, request.l1_label).await?;
+        } = {
+            let subject = Some(tenant.to_string());
+            let moved = self
+                .core
+                .move_l1(caller.clone(), tenant, request.l1_label)
+                .await;
+            self.recorded(Operation::TenantMoveL1, &caller, subject, moved)
+                .await?
+        };
         Ok(Response::new(v1::MoveTenantL1Response {
             moved,
             previous_l1_label,
@@ -473,7 +563,12 @@ impl v1::control_server::Control for ControlService {
         let L2Rotation {
             version,
             audit_sequence,
-        } = self.core.rotate_l2(caller, tenant).await?;
+        } = {
+            let subject = Some(tenant.to_string());
+            let rotated = self.core.rotate_l2(caller.clone(), tenant).await;
+            self.recorded(Operation::TenantRotateL2, &caller, subject, rotated)
+                .await?
+        };
         Ok(Response::new(v1::RotateTenantL2Response {
             l2_version: version,
             audit_sequence,
@@ -491,10 +586,17 @@ impl ControlService {
     ) -> Result<Response<v1::ServiceResponse>, Status> {
         let tenant = tenant_id(tenant)?;
         let name = ServiceName::new(service_name)?;
-        let (info, audit_sequence) = self
+        let subject = Some(format!("{tenant}/{name}"));
+        let operation = if rotate {
+            Operation::ServiceRotate
+        } else {
+            Operation::ServiceCreate
+        };
+        let made = self
             .core
-            .new_service_key(caller, tenant, name, rotate)
-            .await?;
+            .new_service_key(caller.clone(), tenant, name, rotate)
+            .await;
+        let (info, audit_sequence) = self.recorded(operation, &caller, subject, made).await?;
         Ok(Response::new(v1::ServiceResponse {
             service: Some(service(info)),
             audit_sequence,

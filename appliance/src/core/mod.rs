@@ -52,7 +52,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use crate::audit::{AuditLog, Operation};
+use crate::audit::{AuditLog, Noted, Operation};
 use crate::caller::Caller;
 use crate::error::{Bug, Error};
 use crate::hsm::Hsm;
@@ -223,6 +223,34 @@ impl Core {
             .stage_about(&mut batch, operation, caller, subject)?;
         let sequence = batch.commit_audited()?;
         Ok(sequence)
+    }
+
+    /// Records that `operation` by `caller` (on `subject`) was refused, for `reason`: at once
+    /// while unsealed, else at the next unseal (kept with the unseal attempts, bounded). A
+    /// record that cannot be written is logged: the refusal stands either way.
+    pub(crate) fn record_refusal(
+        &self,
+        operation: Operation,
+        caller: &Caller,
+        subject: Option<String>,
+        reason: String,
+    ) {
+        let noted = Noted::refusal(operation, caller.to_string(), subject, reason);
+        let written = self.with_unsealed(|unsealed| {
+            self.audit
+                .append_noted(&self.store, unsealed.records(), noted.clone())
+        });
+        match written {
+            Ok(_) => {}
+            Err(Error::Sealed | Error::Uninitialized) => {
+                self.unseal_events.refused_operation(noted);
+            }
+            Err(error) => tracing::error!(
+                error = %crate::error::ErrorChain(&error),
+                operation = operation.name(),
+                "a refused control operation could not be recorded"
+            ),
+        }
     }
 
     /// Moves the lifecycle through `f`, which consumes the current state and returns the next.

@@ -44,6 +44,11 @@ impl UnsealEvents {
         );
     }
 
+    /// A control operation was refused while sealed: recorded at the next unseal.
+    pub(super) fn refused_operation(&self, noted: Noted) {
+        self.lock().keep(noted);
+    }
+
     /// The attempt in progress ended without unsealing (`operation`: reset, expired, failed),
     /// through `caller`, for `reason`: its shares are recorded as abandoned, then the end.
     pub(super) fn abandoned(&self, operation: Operation, caller: &Caller, reason: &str) {
@@ -106,10 +111,14 @@ impl UnsealEvents {
 
 impl Events {
     fn note(&mut self, operation: Operation, caller: String, subject: String) {
+        self.keep(Noted::now(operation, caller, subject));
+    }
+
+    fn keep(&mut self, noted: Noted) {
         if self.noted.len() == MAX_EVENTS {
             self.noted.pop_front();
             self.dropped += 1;
         }
-        self.noted.push_back(Noted::now(operation, caller, subject));
+        self.noted.push_back(noted);
     }
 }
