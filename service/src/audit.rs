@@ -340,6 +340,20 @@ mod tests {
         }
     }
 
+    /// Every line kept, oldest file first (`keep` = 2: `.2`, `.1`, then the file itself).
+    fn kept_lines(path: &Path) -> Vec<serde_json::Value> {
+        let rotated = |n: u32| PathBuf::from(format!("{}.{n}", path.display()));
+        [rotated(2), rotated(1), path.to_owned()]
+            .iter()
+            .filter_map(|file| std::fs::read_to_string(file).ok())
+            .flat_map(|text| {
+                text.lines()
+                    .map(|line| serde_json::from_str(line).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     #[test]
     fn lines_are_written_in_order_and_rotated() {
         let dir = tempfile::tempdir().unwrap();
@@ -351,26 +365,35 @@ mod tests {
             ..AuditConfig::default()
         };
         let export = AuditExport::open(&config).unwrap();
-        let names: Vec<String> = (0..100).map(|n| format!("kmip-get-{n}")).collect();
-        for name in &names {
+        let names: Vec<String> = (0..80).map(|n| format!("kmip-get-{n}")).collect();
+        for (n, name) in names.iter().enumerate() {
             export.emit(&[event(name)]);
+            // Each line written before the next is sent: one group per write, so that the
+            // file is cut between lines as it fills.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while kept_lines(&path).last().map(|l| l["operation"].clone())
+                != Some(serde_json::Value::from(format!("kmip-get-{n}")))
+            {
+                assert!(std::time::Instant::now() < deadline, "line {n} not written");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
         }
         drop(export);
-        let newest = std::fs::read_to_string(&path).unwrap();
-        let rotated = std::fs::read_to_string(dir.path().join("audit.jsonl.1")).unwrap();
-        let lines: Vec<serde_json::Value> = rotated
-            .lines()
-            .chain(newest.lines())
-            .map(|line| serde_json::from_str(line).unwrap())
+        let lines = kept_lines(&path);
+        let last = lines.last().unwrap();
+        assert_eq!(last["operation"], "kmip-get-79");
+        assert_eq!(last["outcome"], "refused");
+        assert_eq!(last["correlation"], "c-1");
+        assert_eq!(last["sequence"], 7);
+        let numbers: Vec<u32> = lines
+            .iter()
+            .map(|l| l["operation"].as_str().unwrap()[9..].parse().unwrap())
             .collect();
-        assert_eq!(lines.last().unwrap()["operation"], "kmip-get-99");
-        assert_eq!(lines.last().unwrap()["outcome"], "refused");
-        assert_eq!(lines.last().unwrap()["correlation"], "c-1");
-        assert_eq!(lines.last().unwrap()["sequence"], 7);
-        let operations: Vec<_> = lines.iter().map(|l| l["operation"].clone()).collect();
-        let mut sorted = operations.clone();
-        sorted.sort_by_key(|op| op.as_str().unwrap()[9..].parse::<u32>().unwrap());
-        assert_eq!(operations, sorted, "lines keep their order across rotation");
+        assert!(
+            numbers.windows(2).all(|pair| pair[1] == pair[0] + 1),
+            "lines keep their order across rotations: {numbers:?}"
+        );
+        assert!(numbers[0] > 0, "the oldest were rotated away: {numbers:?}");
         assert!(!dir.path().join("audit.jsonl.3").exists(), "keep = 2");
     }
 

@@ -307,7 +307,19 @@ fn master_key_rotation_killed_at_every_point_keeps_every_key_readable(fixture: &
     suite::wait_for_tenant(&stack, "active", REOPEN_LIMIT);
 
     for operation in ["master-key-rotate", "master-key-retire"] {
-        let audit = ctl.audit_search(10, &[("--operation", operation)]).unwrap();
+        let done = [("--operation", operation), ("--outcome", "ok")];
+        let audit = ctl.audit_search(10, &done).unwrap();
         assert_eq!(audit.len(), 2, "{operation}: {audit:?}");
     }
+    // The rotation asked while sealed is on record too, refused, with why.
+    let refused = [
+        ("--operation", "master-key-rotate"),
+        ("--outcome", "refused"),
+    ];
+    let audit = ctl.audit_search(10, &refused).unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert!(
+        audit[0]["reason"].as_str().unwrap().contains("sealed"),
+        "{audit:?}"
+    );
 }

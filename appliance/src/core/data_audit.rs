@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use krypton_service::audit::AuditExport;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::{self, OwnedPermit, Receiver, Sender};
 
 use super::{Core, blocking};
@@ -88,9 +89,15 @@ impl Core {
             return Ok(AuditPlace(None));
         };
         let queue = data_audit.queue.clone();
+        // At once in the common case, without arming a timer.
+        let queue = match queue.try_reserve_owned() {
+            Ok(permit) => return Ok(AuditPlace(Some(permit))),
+            Err(TrySendError::Full(queue)) => queue,
+            // Closed: the writer stopped, at shutdown.
+            Err(TrySendError::Closed(_)) => return Err(RequestError::AuditUnavailable),
+        };
         match tokio::time::timeout(ROOM_WAIT, queue.reserve_owned()).await {
             Ok(Ok(permit)) => Ok(AuditPlace(Some(permit))),
-            // Closed: the writer stopped, at shutdown.
             Ok(Err(_)) | Err(_) => Err(RequestError::AuditUnavailable),
         }
     }
@@ -118,6 +125,8 @@ impl Core {
                         return;
                     }
                     self.write_group(std::mem::replace(&mut group, Vec::with_capacity(GROUP))).await;
+                    // How far the chain is behind the requests answered: the audit lag.
+                    metrics::gauge!("krypton_audit_queued_records").set(records.len() as f64);
                 }
                 () = &mut stopping => break,
             }
@@ -146,7 +155,11 @@ impl Core {
             })
             .await;
             match written {
-                Ok(_) => return,
+                Ok(_) => {
+                    metrics::counter!("krypton_audit_data_records_total")
+                        .increment(group.len() as u64);
+                    return;
+                }
                 Err(Error::Sealed | Error::Uninitialized) => {
                     tracing::warn!(
                         records = group.len(),
@@ -165,5 +178,33 @@ impl Core {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hsm_seal::SealConfig;
+
+    #[tokio::test]
+    async fn a_request_that_finds_no_place_in_time_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = AuditSettings {
+            data_path: true,
+            export: Arc::new(AuditExport::journal_only()),
+        };
+        let core = Core::open(dir.path(), ROOM_WAIT, None, &SealConfig::Shamir {}, &audit).unwrap();
+        // No writer runs: the places taken are never freed, as when the disk stalls.
+        let mut taken = Vec::with_capacity(QUEUE);
+        for _ in 0..QUEUE {
+            taken.push(core.audit_place().await.unwrap());
+        }
+        let started = std::time::Instant::now();
+        let refused = core.audit_place().await;
+        assert!(matches!(refused, Err(RequestError::AuditUnavailable)));
+        assert!(started.elapsed() >= ROOM_WAIT);
+        // A place given back is taken at once.
+        drop(taken.pop());
+        assert!(core.audit_place().await.is_ok());
     }
 }
