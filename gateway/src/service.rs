@@ -203,11 +203,12 @@ impl<V: Vault> Gateway<V> {
 }
 
 impl<V: Vault> Dispatch for Items<'_, V> {
-    /// One item, answered here or forwarded on its own to the core.
+    /// One item, answered here or forwarded on its own to the core, under a correlation id of
+    /// its own, and exported as an audit event.
     async fn answer(
         &self,
         header: &RequestHeader,
-        item: RequestBatchItem,
+        mut item: RequestBatchItem,
         placeholder: Option<&str>,
     ) -> Result<ResponsePayload, Refusal> {
         let gateway = self.gateway;
@@ -220,7 +221,6 @@ impl<V: Vault> Dispatch for Items<'_, V> {
             keys: gateway.keys,
         };
         let operation = item.operation;
-        let mut item = item;
         let target = resolve_target(&mut item.payload, placeholder);
         let l3 = self.principal.l3;
         let subject = match &target {

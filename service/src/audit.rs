@@ -7,7 +7,8 @@
 //! correlation id.
 //!
 //! **Never in the way of a request.** Lines are written by a thread of their own, a group per
-//! write: an event is queued (at most [`QUEUE_GROUPS`] groups) and the caller goes on. When the
+//! write every few milliseconds: an event is queued (at most [`QUEUE_GROUPS`] groups) and the
+//! caller goes on. When the
 //! file falls that far behind, what does not fit is counted, and the count written as an event
 //! of its own (`audit-export-dropped`) once there is room again.
 //!
@@ -33,6 +34,9 @@ use crate::config::{OutOfRange, RelativePath, require_absolute, require_range};
 
 /// Groups of lines queued for the writer thread at most.
 pub const QUEUE_GROUPS: usize = 4096;
+
+/// How long the writer lets lines gather after the first before it writes them.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// The `[audit]` table of a daemon's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -306,6 +310,9 @@ impl Drop for FileWriter {
 fn write_groups(mut file: FileRotate<AppendCount>, groups: &Receiver<Vec<u8>>) {
     let mut failing = false;
     while let Ok(mut pending) = groups.recv() {
+        // Let more gather: one write (and one wake of this thread) per few milliseconds, not
+        // per event. A sender never waits for this thread.
+        std::thread::sleep(GATHER);
         while let Ok(more) = groups.try_recv() {
             pending.extend_from_slice(&more);
         }

@@ -9,8 +9,9 @@
 //! the core does not serve what it cannot record.
 //!
 //! **What a crash can lose**: records queued and not yet written, of requests already
-//! answered — no more than the writer's current group and what queued behind it, which is
-//! small unless the disk is stalling (then requests stop at the queue's bound). A seal between
+//! answered — the group gathering ([`GATHER`], a few milliseconds), the one being written, and
+//! what queued behind them, which is small unless the disk is stalling (then requests stop at
+//! the queue's bound). A seal between
 //! a request and its group's write leaves no key to seal the records with: they go to the
 //! export (journal, JSON lines) without a sequence number, and a warning counts them.
 
@@ -30,6 +31,9 @@ const QUEUE: usize = 65_536;
 
 /// Records written together, at most: one synced write.
 const GROUP: usize = 4096;
+
+/// How long a group gathers after its first record before it is written.
+const GATHER: Duration = Duration::from_millis(5);
 
 /// How long a request waits for a place in a full queue before it is refused.
 const ROOM_WAIT: Duration = Duration::from_secs(2);
@@ -123,6 +127,13 @@ impl Core {
                 received = records.recv_many(&mut group, GROUP) => {
                     if received == 0 {
                         return;
+                    }
+                    // Let the group gather: a synced write (and a wake of this task) per few
+                    // milliseconds, not per request, whatever the request rate.
+                    tokio::time::sleep(GATHER).await;
+                    while group.len() < GROUP {
+                        let Ok(record) = records.try_recv() else { break };
+                        group.push(record);
                     }
                     self.write_group(std::mem::replace(&mut group, Vec::with_capacity(GROUP))).await;
                     // How far the chain is behind the requests answered: the audit lag.
