@@ -83,9 +83,7 @@ impl GatewayAudit {
             return;
         }
         let name = format!("kmip-{}", operation.kebab_name());
-        let reason = answer
-            .err()
-            .map(|refusal| format!("{}: {}", refusal.reason.name(), refusal.message));
+        let reason = answer.err().map(Refusal::summary);
         let created = answer.ok().and_then(ResponsePayload::created);
         let subject = match (subject, created) {
             (Some(subject), Some(id)) => Some(format!("{subject} object {id}")),
@@ -99,11 +97,7 @@ impl GatewayAudit {
             operation: &name,
             caller: identity,
             subject: subject.as_deref(),
-            outcome: if reason.is_some() {
-                Outcome::Refused
-            } else {
-                Outcome::Ok
-            },
+            outcome: Outcome::of(reason.as_deref()),
             reason: reason.as_deref(),
             correlation,
         }]);

@@ -100,6 +100,18 @@ pub enum Outcome {
     Refused,
 }
 
+impl Outcome {
+    /// Refused when there is a reason why, else done.
+    #[must_use]
+    pub fn of(reason: Option<&str>) -> Self {
+        if reason.is_some() {
+            Self::Refused
+        } else {
+            Self::Ok
+        }
+    }
+}
+
 /// One event, as the JSON line and the journal fields show it. Never a key, a share or a PIN:
 /// identifiers and reasons only.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -308,11 +308,7 @@ impl AuditEntry {
             operation: self.operation.name(),
             caller: &self.caller,
             subject: self.subject.as_deref(),
-            outcome: if self.refused.is_some() {
-                Outcome::Refused
-            } else {
-                Outcome::Ok
-            },
+            outcome: Outcome::of(self.refused.as_deref()),
             reason: self.refused.as_deref(),
             correlation: self.correlation.as_deref(),
         }

@@ -59,9 +59,7 @@ impl About {
         {
             *subject = format!("{subject} object {id}");
         }
-        let refused = answer
-            .err()
-            .map(|refusal| format!("{}: {}", refusal.reason.name(), refusal.message));
+        let refused = answer.err().map(Refusal::summary);
         let correlation =
             correlation_of(header).map(|value| bounded(value, MAX_CORRELATION).to_owned());
         AuditEntry::data_path(operation, self.caller, subject, refused, correlation)

@@ -29,6 +29,13 @@ impl Refusal {
         }
     }
 
+    /// The Result Reason's name and the message, `ItemNotFound: no object "k1"`: how an audit
+    /// record says why.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        format!("{}: {}", self.reason.name(), self.message)
+    }
+
     /// The caller has no object `id`: whether another identity has one is not said.
     #[must_use]
     pub fn not_found(id: &str) -> Self {
