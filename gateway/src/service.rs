@@ -44,6 +44,8 @@ static SERVER: Server = Server::new(
         Offered::reads(Operation::Locate),
         Offered::reads(Operation::Check),
         Offered::reads(Operation::Get),
+        Offered::reads(Operation::Encrypt),
+        Offered::reads(Operation::Decrypt),
         Offered::reads(Operation::GetAttributes),
         Offered::reads(Operation::GetAttributeList),
         Offered::changes(Operation::AddAttribute),

@@ -16,13 +16,14 @@ use common::{Pki, dead_address};
 use kmip::net::ClientLimits;
 use kmip::{
     ActivateRequest, AddAttributeRequest, Attribute, AttributeReference, AttributeType,
-    BatchErrorContinuationOption, CreateRequest, CryptographicAlgorithm, DateTime,
-    DeleteAttributeRequest, DestroyRequest, DiscoverVersionsRequest, GetAttributeListRequest,
-    GetAttributesRequest, GetRequest, Item, ModifyAttributeRequest, Name, ObjectType, Operation,
-    ProtocolVersion, QueryFunction, QueryRequest, RequestBatchItem, RequestHeader, RequestMessage,
-    ResponseBatchItem, ResponseMessage, ResponsePayload, ResultReason, ResultStatus,
-    RevocationReason, RevocationReasonCode, RevokeRequest, SetAttributeRequest, State, Tag,
-    TypedRequest, Value,
+    BatchErrorContinuationOption, BlockCipherMode, CreateRequest, CryptographicAlgorithm,
+    CryptographicParameters, CryptographicUsageMask, DateTime, DecryptRequest,
+    DeleteAttributeRequest, DestroyRequest, DiscoverVersionsRequest, EncryptRequest,
+    GetAttributeListRequest, GetAttributesRequest, GetRequest, Item, ModifyAttributeRequest, Name,
+    ObjectType, Operation, PaddingMethod, ProtocolVersion, QueryFunction, QueryRequest,
+    RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem, ResponseMessage,
+    ResponsePayload, ResultReason, ResultStatus, RevocationReason, RevocationReasonCode,
+    RevokeRequest, SetAttributeRequest, State, Tag, TypedRequest, Value,
 };
 use krypton_gateway::{
     CoreConfig, CoreLink, Filter, Gateway, KeyLimits, MemoryVault, Record, Tenancy, Vault,
@@ -705,4 +706,155 @@ async fn operations_that_would_use_the_key_here_are_not_offered() {
     };
     h.refuses(V1_4, check, ResultReason::OperationNotSupported)
         .await;
+}
+
+fn cbc() -> CryptographicParameters {
+    CryptographicParameters {
+        block_cipher_mode: Some(BlockCipherMode::Cbc),
+        padding_method: Some(PaddingMethod::Pkcs5),
+        ..CryptographicParameters::default()
+    }
+}
+
+fn gcm() -> CryptographicParameters {
+    CryptographicParameters {
+        block_cipher_mode: Some(BlockCipherMode::Gcm),
+        ..CryptographicParameters::default()
+    }
+}
+
+fn encrypt(key: &str, parameters: Option<CryptographicParameters>) -> EncryptRequest {
+    EncryptRequest {
+        unique_identifier: id(key),
+        cryptographic_parameters: parameters,
+        data: b"sixteen bytes!!!".to_vec().into(),
+        iv_counter_nonce: None,
+        authenticated_encryption_additional_data: None,
+    }
+}
+
+fn decrypt(key: &str, parameters: CryptographicParameters, iv: Option<Vec<u8>>) -> DecryptRequest {
+    DecryptRequest {
+        unique_identifier: id(key),
+        cryptographic_parameters: Some(parameters),
+        data: vec![0; 32],
+        iv_counter_nonce: iv,
+        authenticated_encryption_additional_data: None,
+        authenticated_encryption_tag: None,
+    }
+}
+
+/// Encrypt and Decrypt decide everything they can before the core unwraps the key: the key's
+/// state and usage mask, the parameters, the IV. With the core down, what passes those checks
+/// fails closed; what does not is refused with the specification's reason.
+#[tokio::test]
+async fn encrypt_and_decrypt_refuse_what_the_key_or_the_parameters_do_not_allow() {
+    let h = harness(&[
+        ("active", State::Active),
+        ("pre", State::PreActive),
+        ("revoked", State::Deactivated),
+    ])
+    .await;
+    let mut decrypt_only = app_a_key("decrypt-only", State::Active, &[]);
+    decrypt_only.metadata.usage_mask = Some(CryptographicUsageMask::DECRYPT);
+    h.gateway.vault().create(decrypt_only).await.unwrap();
+
+    // What passes every check reaches the core, which is down.
+    failed_closed(&h.ask(V2_0, encrypt("active", Some(cbc()))).await);
+    failed_closed(
+        &h.ask(V2_0, decrypt("revoked", cbc(), Some(vec![0; 16])))
+            .await,
+    );
+    failed_closed(
+        &h.ask(V2_0, decrypt("decrypt-only", cbc(), Some(vec![0; 16])))
+            .await,
+    );
+    // GCM from KMIP 1.4 on, where the tag has a field.
+    failed_closed(&h.ask(V1_4, encrypt("active", Some(gcm()))).await);
+
+    let cases = [
+        // State: a Pre-Active key does nothing; a Deactivated one decrypts but never encrypts.
+        (
+            h.ask(V2_0, encrypt("pre", Some(cbc()))).await,
+            ResultReason::WrongKeyLifecycleState,
+        ),
+        (
+            h.ask(V2_0, encrypt("revoked", Some(cbc()))).await,
+            ResultReason::WrongKeyLifecycleState,
+        ),
+        (
+            h.ask(V2_0, decrypt("pre", cbc(), Some(vec![0; 16]))).await,
+            ResultReason::WrongKeyLifecycleState,
+        ),
+        // 1.x clients get their version's reason.
+        (
+            h.ask(V1_4, encrypt("pre", Some(cbc()))).await,
+            ResultReason::PermissionDenied,
+        ),
+        // Usage mask.
+        (
+            h.ask(V2_0, encrypt("decrypt-only", Some(cbc()))).await,
+            ResultReason::IncompatibleCryptographicUsageMask,
+        ),
+        // Parameters: none sent and none on the key; a mode not offered; GCM before 1.4.
+        (
+            h.ask(V2_0, encrypt("active", None)).await,
+            ResultReason::MissingData,
+        ),
+        (
+            h.ask(
+                V2_0,
+                encrypt(
+                    "active",
+                    Some(CryptographicParameters {
+                        block_cipher_mode: Some(BlockCipherMode::Ecb),
+                        ..CryptographicParameters::default()
+                    }),
+                ),
+            )
+            .await,
+            ResultReason::UnsupportedCryptographicParameters,
+        ),
+        (
+            h.ask(ProtocolVersion::V1_2, encrypt("active", Some(gcm())))
+                .await,
+            ResultReason::FeatureNotSupported,
+        ),
+        // The IV: Decrypt needs one of the mode's length; Encrypt takes one or draws one.
+        (
+            h.ask(V2_0, decrypt("active", cbc(), None)).await,
+            ResultReason::MissingInitializationVector,
+        ),
+        (
+            h.ask(V2_0, decrypt("active", cbc(), Some(vec![0; 12])))
+                .await,
+            ResultReason::BadCryptographicParameters,
+        ),
+        (
+            h.ask(
+                V2_0,
+                EncryptRequest {
+                    iv_counter_nonce: Some(vec![0; 16]),
+                    ..encrypt(
+                        "active",
+                        Some(CryptographicParameters {
+                            random_iv: Some(true),
+                            ..cbc()
+                        }),
+                    )
+                },
+            )
+            .await,
+            ResultReason::InvalidField,
+        ),
+        // GCM's tag is needed to decrypt.
+        (
+            h.ask(V2_0, decrypt("active", gcm(), Some(vec![0; 12])))
+                .await,
+            ResultReason::MissingData,
+        ),
+    ];
+    for (answer, reason) in &cases {
+        refused(answer, *reason);
+    }
 }

@@ -241,9 +241,10 @@ impl ResultReason {
         }
         match self {
             Self::ObjectNotFound | Self::WrappingObjectNotFound => Self::ItemNotFound,
-            Self::NotAuthorised | Self::WrongKeyLifecycleState | Self::ObjectDestroyed => {
-                Self::PermissionDenied
-            }
+            Self::NotAuthorised
+            | Self::WrongKeyLifecycleState
+            | Self::ObjectDestroyed
+            | Self::IncompatibleCryptographicUsageMask => Self::PermissionDenied,
             Self::CodecError
             | Self::UnsupportedProtocolVersion
             | Self::UnknownMessageExtension

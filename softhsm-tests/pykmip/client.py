@@ -14,6 +14,15 @@ arguments:
   {"op": "register_secret", "value": H} Secret Data (password) of the hex bytes H -> uid
   {"op": "register_key", "value": H}    AES Symmetric Key of the hex bytes H -> uid
   {"op": "register_opaque", "value": H} Opaque Object of the hex bytes H -> uid
+  {"op": "encrypt", "uid": U, "mode": M, "data": H, "iv": H?, "random_iv": bool?}
+                                        AES in mode M (CBC with PKCS5 padding, CTR, ECB) by
+                                        the server -> {"data": hex, "iv": hex or null}
+  {"op": "decrypt", "uid": U, "mode": M, "data": H, "iv": H}  by the server -> hex
+  {"op": "aes", "key": H, "mode": M, "iv": H, "data": H, "aad": H?, "tag": H?, "decrypt": bool}
+                                        the same here, with the `cryptography` package (and
+                                        GCM, whose tag PyKMIP does not carry): the oracle the
+                                        server's results are checked against -> hex (GCM
+                                        encryption: {"data": hex, "tag": hex})
 
 Prints one JSON list with one entry per command: {"ok": result}, or {"error": Result Reason,
 "message": Result Message} for a KMIP failure, or {"exception": text} for anything else (such
@@ -67,7 +76,65 @@ def run(client, command):
         opaque = objects.OpaqueObject(
             bytes.fromhex(command["value"]), enums.OpaqueDataType.NONE)
         return client.register(opaque)
+    if op == "encrypt":
+        data, iv = client.encrypt(
+            bytes.fromhex(command["data"]), uid=command["uid"],
+            cryptographic_parameters=parameters(command),
+            iv_counter_nonce=optional_hex(command.get("iv")))
+        return {"data": data.hex(), "iv": iv.hex() if iv else None}
+    if op == "decrypt":
+        data = client.decrypt(
+            bytes.fromhex(command["data"]), uid=command["uid"],
+            cryptographic_parameters=parameters(command),
+            iv_counter_nonce=optional_hex(command.get("iv")))
+        return data.hex()
     raise ValueError("unknown op " + op)
+
+
+def optional_hex(value):
+    return bytes.fromhex(value) if value is not None else None
+
+
+def parameters(command):
+    mode = command["mode"]
+    result = {
+        "cryptographic_algorithm": enums.CryptographicAlgorithm.AES,
+        "block_cipher_mode": getattr(enums.BlockCipherMode, mode),
+    }
+    if mode == "CBC":
+        result["padding_method"] = enums.PaddingMethod.PKCS5
+    if command.get("random_iv"):
+        result["random_iv"] = True
+    return result
+
+
+def local_aes(command):
+    """AES by the `cryptography` package: an implementation independent of the server's."""
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key, iv, data = (bytes.fromhex(command[k]) for k in ("key", "iv", "data"))
+    mode, decrypting = command["mode"], command.get("decrypt", False)
+    if mode == "GCM":
+        aad = bytes.fromhex(command.get("aad", ""))
+        if decrypting:
+            return AESGCM(key).decrypt(iv, data + bytes.fromhex(command["tag"]), aad).hex()
+        sealed = AESGCM(key).encrypt(iv, data, aad)
+        return {"data": sealed[:-16].hex(), "tag": sealed[-16:].hex()}
+    cipher = Cipher(algorithms.AES(key), modes.CBC(iv) if mode == "CBC" else modes.CTR(iv))
+    if decrypting:
+        context = cipher.decryptor()
+        plain = context.update(data) + context.finalize()
+        if mode == "CBC":
+            unpadder = padding.PKCS7(128).unpadder()
+            plain = unpadder.update(plain) + unpadder.finalize()
+        return plain.hex()
+    if mode == "CBC":
+        padder = padding.PKCS7(128).padder()
+        data = padder.update(data) + padder.finalize()
+    context = cipher.encryptor()
+    return (context.update(data) + context.finalize()).hex()
 
 
 def main():
@@ -77,6 +144,9 @@ def main():
     with client:
         for command in json.loads(commands):
             try:
+                if command["op"] == "aes":
+                    results.append({"ok": local_aes(command)})
+                    continue
                 results.append({"ok": run(client, command)})
             except KmipOperationFailure as failure:
                 results.append({"error": failure.reason.name, "message": failure.message})

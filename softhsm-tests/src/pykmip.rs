@@ -1,5 +1,7 @@
 //! PyKMIP's `ProxyKmipClient` as an application of krypton-gateway: `pykmip/client.py` runs a
-//! list of commands on one mutual-TLS connection and prints one JSON result per command.
+//! list of commands on one mutual-TLS connection and prints one JSON result per command. And
+//! MongoDB's libmongocrypt (pymongocrypt) using the gateway as its KMIP key manager:
+//! `pykmip/mongocrypt.py`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,6 +13,7 @@ use serde_json::{Value, json};
 use crate::binaries::python;
 
 const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/pykmip/client.py");
+const MONGOCRYPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/pykmip/mongocrypt.py");
 
 /// Where a client connects and the certificate files it presents.
 #[derive(Debug, Clone)]
@@ -71,6 +74,30 @@ impl App {
             .unwrap_or_else(|_| panic!("client.py printed {:?}", output.stdout));
         assert_eq!(results.len(), commands.as_array().map_or(0, Vec::len));
         results
+    }
+
+    /// MongoDB's libmongocrypt making a data key with the gateway as its KMIP key manager in
+    /// `mode` (`default` or `delegated`), encrypting a value and decrypting it again (see
+    /// mongocrypt.py): what the script reports.
+    pub fn mongocrypt(&self, mode: &str) -> Value {
+        let output = Command::new(python())
+            .arg(MONGOCRYPT)
+            .arg(self.gateway.ip().to_string())
+            .arg(self.gateway.port().to_string())
+            .arg(&self.cert)
+            .arg(&self.key)
+            .arg(&self.ca)
+            .arg(mode)
+            .output()
+            .expect("KRYPTON_PYTHON runs");
+        assert!(
+            output.status.success(),
+            "libmongocrypt in {mode} mode failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("mongocrypt.py printed {:?}", output.stdout))
     }
 
     /// Creates an AES-256 key named `name`; its id.

@@ -11,8 +11,17 @@
 
 use std::collections::HashSet;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use kmip::net::{Client, ClientLimits, ClientTlsFiles, client_config};
+use kmip::{
+    BlockCipherMode, CryptographicParameters, DecryptRequest, EncryptRequest, ProtocolVersion,
+    RequestBatchItem, RequestHeader, RequestMessage, ResponseMessage, ResponsePayload,
+    TypedRequest,
+};
+use krypton_dev::Stack;
 use krypton_dev::http::{self, scrape, value};
+use krypton_dev::pki::SERVER_NAMES;
 use krypton_softhsm_tests::pykmip::{App, ok, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, Test};
 use prometheus_parse::Value;
@@ -21,7 +30,7 @@ use serde_json::json;
 const ALICE: &str = "app-alice";
 const BOB: &str = "app-bob";
 
-const TESTS: [(&str, Test); 6] = [
+const TESTS: [(&str, Test); 8] = [
     ("lifecycle_per_identity", lifecycle_per_identity),
     ("identities_are_isolated", identities_are_isolated),
     (
@@ -39,6 +48,14 @@ const TESTS: [(&str, Test); 6] = [
     (
         "both_daemons_report_the_work_on_their_telemetry",
         both_daemons_report_the_work_on_their_telemetry,
+    ),
+    (
+        "encrypt_and_decrypt_use_the_key_without_it_leaving",
+        encrypt_and_decrypt_use_the_key_without_it_leaving,
+    ),
+    (
+        "mongodb_client_side_encryption_keeps_its_keys_here_in_both_modes",
+        mongodb_client_side_encryption_keeps_its_keys_here_in_both_modes,
     ),
 ];
 
@@ -322,4 +339,239 @@ fn dashboard_metrics() -> HashSet<String> {
     }
     assert!(metrics.len() >= 10, "{metrics:?}");
     metrics
+}
+
+/// Encrypt and Decrypt at the gateway with Alice's key, which never leaves Krypton. CBC (PKCS#5
+/// padding, an IV the server draws: MongoDB's delegated KMIP mode) and CTR through PyKMIP at
+/// KMIP 1.2; GCM, whose tag PyKMIP does not carry, through Krypton's codec at 1.4. Every result
+/// is checked against the `cryptography` package's AES with the key read back by Get. Bob
+/// cannot use Alice's key; once revoked, the key decrypts but no longer encrypts.
+fn encrypt_and_decrypt_use_the_key_without_it_leaving(fixture: &Fixture) {
+    let stack = fixture.stack();
+    let alice = App::of(&stack, ALICE);
+    let uid = alice.create("encrypts-here");
+    ok(&alice.run(&json!([{"op": "activate", "uid": uid}]))[0]);
+    let key = alice.get(&uid);
+    // A data key as MongoDB's delegated mode sends one: 96 bytes.
+    let plain: String = (0..96u8).map(|byte| format!("{byte:02x}")).collect();
+    let counter = "f0".repeat(16);
+    let results = alice.run(&json!([
+        {"op": "encrypt", "uid": uid, "mode": "CBC", "data": plain, "random_iv": true},
+        {"op": "encrypt", "uid": uid, "mode": "CTR", "data": plain, "iv": counter},
+        {"op": "encrypt", "uid": uid, "mode": "ECB", "data": plain},
+    ]));
+    let cbc = ok(&results[0]);
+    let (cbc_data, cbc_iv) = (text(&cbc["data"]), text(&cbc["iv"]));
+    assert_eq!((cbc_data.len(), cbc_iv.len()), (2 * 112, 32), "{cbc}");
+    let ctr = ok(&results[1]);
+    assert!(
+        ctr["iv"].is_null(),
+        "the client's counter is not sent back: {ctr}"
+    );
+    let ctr_data = text(&ctr["data"]);
+    assert_eq!(
+        reason(&results[2]),
+        "FEATURE_NOT_SUPPORTED",
+        "{}",
+        results[2]
+    );
+    assert!(!results.iter().any(|r| r.to_string().contains(&key)));
+
+    let (gcm_data, gcm_tag) = encrypt_gcm(&stack, &uid, &plain);
+    let checks = alice.run(&json!([
+        {"op": "aes", "key": key, "mode": "CBC", "iv": cbc_iv, "data": cbc_data, "decrypt": true},
+        {"op": "aes", "key": key, "mode": "CTR", "iv": counter, "data": plain},
+        {"op": "aes", "key": key, "mode": "GCM", "iv": GCM_NONCE, "data": gcm_data,
+         "tag": gcm_tag, "aad": GCM_AAD, "decrypt": true},
+        {"op": "decrypt", "uid": uid, "mode": "CBC", "data": cbc_data, "iv": cbc_iv},
+        {"op": "decrypt", "uid": uid, "mode": "CTR", "data": ctr_data, "iv": counter},
+        // A wrong IV garbles the first block; a truncated ciphertext does not decrypt.
+        {"op": "decrypt", "uid": uid, "mode": "CBC", "data": cbc_data, "iv": "00".repeat(16)},
+        {"op": "decrypt", "uid": uid, "mode": "CBC", "data": &cbc_data[2..], "iv": cbc_iv},
+    ]));
+    assert_eq!(ok(&checks[0]), &json!(plain), "the server's CBC");
+    assert_eq!(ok(&checks[1]), &json!(ctr_data), "the server's CTR");
+    assert_eq!(ok(&checks[2]), &json!(plain), "the server's GCM");
+    assert_eq!(ok(&checks[3]), &json!(plain));
+    assert_eq!(ok(&checks[4]), &json!(plain));
+    assert_ne!(ok(&checks[5]), &json!(plain));
+    assert_eq!(reason(&checks[6]), "CRYPTOGRAPHIC_FAILURE", "{}", checks[6]);
+
+    // Bob is told exactly what he is told of a key that does not exist: not one of his, so
+    // the request goes on to the core's registry, which holds no key of that name he owns.
+    let bob = App::of(&stack, BOB).run(&json!([
+        {"op": "encrypt", "uid": uid, "mode": "CBC", "data": plain, "random_iv": true},
+        {"op": "decrypt", "uid": uid, "mode": "CBC", "data": cbc_data, "iv": cbc_iv},
+        {"op": "encrypt", "uid": "no-such-key", "mode": "CBC", "data": plain, "random_iv": true},
+        {"op": "decrypt", "uid": "no-such-key", "mode": "CBC", "data": cbc_data, "iv": cbc_iv},
+    ]));
+    for (result, nothing) in bob[..2].iter().zip(&bob[2..]) {
+        assert!(
+            result.get("error").is_some(),
+            "Bob with Alice's key: {result}"
+        );
+        assert_eq!(result, nothing, "Bob with Alice's key, and with none");
+        assert!(!result.to_string().contains(&plain), "{result}");
+    }
+
+    let results = alice.run(&json!([
+        {"op": "revoke", "uid": uid},
+        {"op": "encrypt", "uid": uid, "mode": "CBC", "data": plain, "random_iv": true},
+        {"op": "decrypt", "uid": uid, "mode": "CBC", "data": cbc_data, "iv": cbc_iv},
+    ]));
+    ok(&results[0]);
+    assert_eq!(reason(&results[1]), "PERMISSION_DENIED", "{}", results[1]);
+    assert_eq!(
+        ok(&results[2]),
+        &json!(plain),
+        "a revoked key decrypts what it protected"
+    );
+}
+
+/// MongoDB's client-side encryption (libmongocrypt, from PyPI's pymongocrypt) with the gateway
+/// as its KMIP key manager, as a driver would use it, without a mongod: in the default mode its
+/// master key is a Secret Data it registers (forwarded to the core's registry) and later Gets;
+/// in the delegated mode an AES-256 key the gateway creates, and the data key is encrypted and
+/// decrypted by the gateway (AES-CBC), the master key never leaving. Each time a value encrypted
+/// with the data key is decrypted by a second libmongocrypt, which opens the data key through
+/// the gateway again.
+fn mongodb_client_side_encryption_keeps_its_keys_here_in_both_modes(fixture: &Fixture) {
+    let stack = fixture.stack();
+    let alice = App::of(&stack, ALICE);
+    for mode in ["default", "delegated"] {
+        let report = alice.mongocrypt(mode);
+        assert_eq!(report["value_back"], true, "{mode}: {report}");
+        assert!(
+            report["requests_to_open_it_again"].as_u64() >= Some(1),
+            "{mode}: {report}"
+        );
+        let master_key = &report["master_key"];
+        assert_eq!(master_key["provider"], "kmip", "{report}");
+        assert_eq!(
+            master_key["delegated"].as_bool().unwrap_or(false),
+            mode == "delegated",
+            "{report}"
+        );
+        let uid = text(&master_key["keyId"]);
+        let results = alice.run(&json!([{"op": "get_attributes", "uid": uid}]));
+        let attributes = ok(&results[0]);
+        let expected_type = if mode == "delegated" {
+            "SYMMETRIC_KEY"
+        } else {
+            "SECRET_DATA"
+        };
+        assert!(
+            attributes["Object Type"]
+                .as_str()
+                .is_some_and(|t| t.contains(expected_type)),
+            "{mode}: {attributes}"
+        );
+        assert!(
+            attributes["State"]
+                .as_str()
+                .is_some_and(|s| s.contains("ACTIVE")),
+            "{mode}: {attributes}"
+        );
+        // Bob cannot use Alice's master key.
+        let results = App::of(&stack, BOB).run(&json!([{"op": "get", "uid": uid}]));
+        assert!(
+            ["ITEM_NOT_FOUND", "PERMISSION_DENIED"].contains(&reason(&results[0])),
+            "{}",
+            results[0]
+        );
+    }
+}
+
+const GCM_NONCE: &str = "000102030405060708090a0b";
+const GCM_AAD: &str = "6b727970746f6e";
+
+/// AES-GCM Encrypt of `plain` (hex) with `uid` as Alice, at KMIP 1.4: the ciphertext and the
+/// tag, in hex.
+fn encrypt_gcm(stack: &Stack, uid: &str, plain: &str) -> (String, String) {
+    let request = EncryptRequest {
+        unique_identifier: Some(uid.into()),
+        cryptographic_parameters: Some(CryptographicParameters {
+            block_cipher_mode: Some(BlockCipherMode::Gcm),
+            ..CryptographicParameters::default()
+        }),
+        data: hex::decode(plain).unwrap().into(),
+        iv_counter_nonce: Some(hex::decode(GCM_NONCE).unwrap()),
+        authenticated_encryption_additional_data: Some(hex::decode(GCM_AAD).unwrap()),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (encrypted, decrypted) = runtime.block_on(async {
+        let mut client = alice_client(stack).await;
+        let Some(ResponsePayload::Encrypt(encrypted)) = call(&mut client, request).await else {
+            panic!("GCM Encrypt failed")
+        };
+        // The server's own Decrypt, and with a tag altered, a refusal.
+        let decrypt = |tag: Vec<u8>| DecryptRequest {
+            unique_identifier: Some(uid.into()),
+            cryptographic_parameters: Some(CryptographicParameters {
+                block_cipher_mode: Some(BlockCipherMode::Gcm),
+                ..CryptographicParameters::default()
+            }),
+            data: encrypted.data.clone(),
+            iv_counter_nonce: Some(hex::decode(GCM_NONCE).unwrap()),
+            authenticated_encryption_additional_data: Some(hex::decode(GCM_AAD).unwrap()),
+            authenticated_encryption_tag: Some(tag),
+        };
+        let tag = encrypted.authenticated_encryption_tag.clone().unwrap();
+        let Some(ResponsePayload::Decrypt(decrypted)) =
+            call(&mut client, decrypt(tag.clone())).await
+        else {
+            panic!("GCM Decrypt failed")
+        };
+        let mut forged = tag;
+        forged[0] ^= 1;
+        assert!(call(&mut client, decrypt(forged)).await.is_none());
+        (encrypted, decrypted)
+    });
+    assert_eq!(hex::encode(&decrypted.data[..]), plain);
+    assert_eq!(
+        encrypted.iv_counter_nonce, None,
+        "the client's nonce is not sent back"
+    );
+    let tag = encrypted.authenticated_encryption_tag.unwrap();
+    assert_eq!(tag.len(), 16);
+    (hex::encode(&encrypted.data), hex::encode(&tag))
+}
+
+/// app-alice at the gateway, with Krypton's own KMIP client.
+async fn alice_client(stack: &Stack) -> Client {
+    let pki = stack.pki();
+    let (_, alice) = pki.apps.iter().find(|(name, _)| name == ALICE).unwrap();
+    let files = ClientTlsFiles {
+        cert_chain: alice.cert.clone(),
+        private_key: alice.key.clone(),
+        server_ca: pki.ca.clone(),
+    };
+    Client::connect(
+        &stack.gateway_addr().to_string(),
+        SERVER_NAMES[0],
+        Arc::new(client_config(&files).unwrap()),
+        &ClientLimits::default(),
+    )
+    .await
+    .unwrap()
+}
+
+/// The payload of the one item's answer at KMIP 1.4; `None` if it failed.
+async fn call(client: &mut Client, request: impl TypedRequest) -> Option<ResponsePayload> {
+    let message = RequestMessage {
+        header: RequestHeader::new(ProtocolVersion::V1_4),
+        batch_items: vec![RequestBatchItem::new(request)],
+    };
+    let item = client.call(&message.to_item()).await.unwrap();
+    let mut response = ResponseMessage::from_item(&item).unwrap();
+    response.batch_items.remove(0).payload
+}
+
+fn text(value: &serde_json::Value) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("expected text: {value}"))
 }

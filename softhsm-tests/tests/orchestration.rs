@@ -533,6 +533,26 @@ fn broker_tasks_act_once_and_poison_is_dead_lettered(fixture: &Fixture) {
     assert_eq!(dead.headers["x-krypton-attempt"], "2", "{:?}", dead.headers);
     let expected: Value = serde_json::from_slice(&dead.body).unwrap();
     assert_eq!(expected, doomed);
+    // Each refused attempt is a decision of the core: in its audit log, with why.
+    let refusals = stack
+        .core()
+        .ctl()
+        .audit_search(
+            10,
+            &[("--caller", "task=b-link-3"), ("--outcome", "refused")],
+        )
+        .unwrap();
+    assert_eq!(refusals.len(), 2, "{refusals:?}");
+    for record in &refusals {
+        assert_eq!(
+            (&record["operation"], &record["subject"]),
+            (&json!("tenant-link"), &json!("ghost")),
+            "{record}"
+        );
+        let reason = record["reason"].as_str().unwrap();
+        assert!(reason.contains("no-such-l1"), "{record}");
+        assert_eq!(reason, dead.headers["x-krypton-reason"], "{record}");
+    }
 
     // What status shows, and what the audit log holds: each effect once, with its task.
     let status = stack.core().ctl().status_document().unwrap();

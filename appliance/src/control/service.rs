@@ -115,16 +115,10 @@ impl ControlService {
         result: Result<T, Error>,
     ) -> Result<T, Status> {
         if let Err(error) = &result {
-            let core = Arc::clone(&self.core);
-            let caller = caller.clone();
             let reason = ErrorChain(error).to_string();
-            // On the blocking pool: the record is a synced write.
-            let recording = tokio::task::spawn_blocking(move || {
-                core.record_refusal(operation, &caller, subject, reason);
-            });
-            if let Err(join) = recording.await {
-                tracing::error!(error = %join, "recording a refusal failed");
-            }
+            self.core
+                .record_refusal_later(operation, caller.clone(), subject, reason)
+                .await;
         }
         result.map_err(Status::from)
     }

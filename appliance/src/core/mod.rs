@@ -253,6 +253,24 @@ impl Core {
         }
     }
 
+    /// [`record_refusal`](Self::record_refusal) from async code: on the blocking pool, for the
+    /// record is a synced write.
+    pub(crate) async fn record_refusal_later(
+        self: &Arc<Self>,
+        operation: Operation,
+        caller: Caller,
+        subject: Option<String>,
+        reason: String,
+    ) {
+        let core = Arc::clone(self);
+        let recording = tokio::task::spawn_blocking(move || {
+            core.record_refusal(operation, &caller, subject, reason);
+        });
+        if let Err(join) = recording.await {
+            tracing::error!(error = %join, "recording a refusal failed");
+        }
+    }
+
     /// Moves the lifecycle through `f`, which consumes the current state and returns the next.
     /// If `f` panics the lock is poisoned and every later call fails closed.
     fn transition<T>(

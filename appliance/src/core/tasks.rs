@@ -56,6 +56,27 @@ impl Task {
         }
     }
 
+    /// The control operation the task is, as the audit log names it.
+    const fn operation(&self) -> Operation {
+        match self {
+            Self::Link { .. } => Operation::TenantLink,
+            Self::Unlink { destroy: false, .. } => Operation::TenantUnlink,
+            Self::Unlink { destroy: true, .. } => Operation::TenantDestroy,
+            Self::CreateService { .. } => Operation::ServiceCreate,
+            Self::RotateService { .. } => Operation::ServiceRotate,
+        }
+    }
+
+    /// What the task is about, as the audit log names it: `acme`, `acme/payments`.
+    fn subject(&self) -> String {
+        match self {
+            Self::Link { tenant, .. } | Self::Unlink { tenant, .. } => tenant.to_string(),
+            Self::CreateService { tenant, service } | Self::RotateService { tenant, service } => {
+                format!("{tenant}/{service}")
+            }
+        }
+    }
+
     /// The tenant the task is about.
     pub(crate) const fn tenant(&self) -> &TenantId {
         match self {
@@ -104,12 +125,28 @@ pub(crate) struct TenantState {
 }
 
 impl Core {
-    /// Carries out `task` for `caller`, once per task id.
+    /// Carries out `task` for `caller`, once per task id. A refusal is recorded in the audit
+    /// log with why, as the control socket's are; a sealed core is not a refusal (the task
+    /// waits for the unseal).
     pub(crate) async fn run_task(
         self: &Arc<Self>,
         caller: Caller,
         task: Task,
     ) -> Result<TaskOutcome, Error> {
+        let (operation, subject) = (task.operation(), task.subject());
+        let outcome = self.carry_out(caller.clone(), task).await;
+        if let Err(error) = &outcome
+            && !matches!(error, Error::Sealed | Error::Uninitialized)
+        {
+            let reason = crate::error::ErrorChain(error).to_string();
+            self.record_refusal_later(operation, caller, Some(subject), reason)
+                .await;
+        }
+        outcome
+    }
+
+    /// [`run_task`](Self::run_task) without its record of a refusal.
+    async fn carry_out(self: &Arc<Self>, caller: Caller, task: Task) -> Result<TaskOutcome, Error> {
         if let Some(id) = caller.task().cloned() {
             let done = self
                 .unsealed(move |core, unsealed| {

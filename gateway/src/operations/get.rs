@@ -21,7 +21,7 @@ use crate::error::ErrorChain;
 use crate::lifecycle;
 use crate::operations::{Context, core_failure};
 use crate::refusal::Refusal;
-use crate::vault::{Record, Vault, VaultError};
+use crate::vault::{Record, Vault, VaultError, WrappedKey};
 
 pub(super) async fn get<V: Vault>(
     context: &Context<'_, V>,
@@ -33,29 +33,7 @@ pub(super) async fn get<V: Vault>(
     let Some(wrapped) = &record.wrapped else {
         return Err(Refusal::wrong_state("Get", record.metadata.state));
     };
-    super::lifecycle::refuse_if_shredding(context, &record).await?;
-    let key = context
-        .core
-        .unwrap(&record.l3, &record.owner, &record.id, wrapped)
-        .await
-        .map_err(|error| unwrap_failure(&record, error))?;
-    let expected = record
-        .metadata
-        .length
-        .and_then(|bits| usize::try_from(bits / 8).ok())
-        .unwrap_or(0);
-    if key.len() != expected {
-        tracing::error!(
-            key = %record.id,
-            expected,
-            got = key.len(),
-            "krypton-core unwrapped a key of the wrong length"
-        );
-        return Err(Refusal::new(
-            ResultReason::CryptographicFailure,
-            "the unwrapped key does not have the key's length",
-        ));
-    }
+    let key = unwrap_key(context, &record, wrapped).await?;
     if wrapped.binds_id_only() {
         rewrap(context, &record, &key).await;
     }
@@ -75,6 +53,39 @@ pub(super) async fn get<V: Vault>(
             },
         }),
     })
+}
+
+/// The key of `record` (whose blob is `wrapped`), unwrapped by the core, checked to have the
+/// record's length: for a Get, or for the gateway's own use of it (Encrypt, Decrypt).
+pub(super) async fn unwrap_key<V: Vault>(
+    context: &Context<'_, V>,
+    record: &Record,
+    wrapped: &WrappedKey,
+) -> Result<SecretBytes, Refusal> {
+    super::lifecycle::refuse_if_shredding(context, record).await?;
+    let key = context
+        .core
+        .unwrap(&record.l3, &record.owner, &record.id, wrapped)
+        .await
+        .map_err(|error| unwrap_failure(record, error))?;
+    let expected = record
+        .metadata
+        .length
+        .and_then(|bits| usize::try_from(bits / 8).ok())
+        .unwrap_or(0);
+    if key.len() != expected {
+        tracing::error!(
+            key = %record.id,
+            expected,
+            got = key.len(),
+            "krypton-core unwrapped a key of the wrong length"
+        );
+        return Err(Refusal::new(
+            ResultReason::CryptographicFailure,
+            "the unwrapped key does not have the key's length",
+        ));
+    }
+    Ok(key)
 }
 
 /// The refusal for an unwrap that failed: a blob the core finds unauthentic is one whose record

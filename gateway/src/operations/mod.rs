@@ -1,5 +1,6 @@
 //! The operations the gateway answers itself: the life of its own L4 keys (Create, Get, the
-//! lifecycle and attribute operations, Locate). Discover Versions and Query are the shared
+//! lifecycle and attribute operations, Locate) and their use without leaving it (Encrypt,
+//! Decrypt). Discover Versions and Query are the shared
 //! skeleton's (`kmip::server`), answered from the gateway's table of operations.
 //!
 //! Each operation takes a [`Context`] — the caller, the time of the request, the vault and the
@@ -9,6 +10,7 @@
 
 mod attributes;
 mod create;
+mod crypto;
 mod get;
 mod lifecycle;
 mod locate;
@@ -75,6 +77,12 @@ pub(crate) async fn run<V: Vault>(
             lifecycle::revoke(context, *record, request).await?.into()
         }
         Local::Owned(record, P::Destroy(_)) => lifecycle::destroy(context, *record).await?.into(),
+        Local::Owned(record, P::Encrypt(request)) => {
+            crypto::encrypt(context, *record, request).await?.into()
+        }
+        Local::Owned(record, P::Decrypt(request)) => {
+            crypto::decrypt(context, *record, request).await?.into()
+        }
         Local::Owned(record, P::GetAttributes(request)) => {
             attributes::get_attributes(context, &record, &request).into()
         }

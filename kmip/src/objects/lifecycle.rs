@@ -22,6 +22,10 @@
 //!   Deactivated"; a Compromised key moves to Destroyed Compromised per the state diagram); the
 //!   key material goes, the metadata stays, with the Destroy Date set.
 //!
+//! - **Encrypt** needs an Active key ("SHALL NOT be used to apply cryptographic protection"
+//!   in any other state); **Decrypt** an Active or Deactivated one, as Get (a Pre-Active key
+//!   "SHALL NOT be used for any cryptographic purpose").
+//!
 //! Refusals are *Wrong Key Lifecycle State*, or *Object Destroyed* for a destroyed key (1.x
 //! clients receive *Permission Denied*, their version's equivalent).
 
@@ -40,6 +44,39 @@ pub fn check_get(metadata: &Metadata, now: DateTime) -> Result<(), Refusal> {
     match metadata.state_at(now) {
         State::PreActive | State::Active | State::Deactivated => Ok(()),
         state => Err(Refusal::wrong_state("Get", state)),
+    }
+}
+
+/// Whether the key may protect data now (Encrypt, and later Sign and MAC): only while Active.
+///
+/// # Errors
+///
+/// A [`Refusal`] in any other state.
+pub fn check_protect(
+    metadata: &Metadata,
+    now: DateTime,
+    operation: &'static str,
+) -> Result<(), Refusal> {
+    match metadata.state_at(now) {
+        State::Active => Ok(()),
+        state => Err(Refusal::wrong_state(operation, state)),
+    }
+}
+
+/// Whether the key may process data it protected (Decrypt, and later Signature Verify): while
+/// Active, and once Deactivated, as for [`check_get`].
+///
+/// # Errors
+///
+/// A [`Refusal`] in any other state.
+pub fn check_process(
+    metadata: &Metadata,
+    now: DateTime,
+    operation: &'static str,
+) -> Result<(), Refusal> {
+    match metadata.state_at(now) {
+        State::Active | State::Deactivated => Ok(()),
+        state => Err(Refusal::wrong_state(operation, state)),
     }
 }
 

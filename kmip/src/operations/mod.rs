@@ -200,11 +200,11 @@ impl RequestPayload {
             Self::Activate(request) => &mut request.unique_identifier,
             Self::Revoke(request) => &mut request.unique_identifier,
             Self::Destroy(request) => &mut request.unique_identifier,
-            // The cryptographic operations name a key too, but no proxy fills theirs in: a
-            // gateway's Encrypt and Decrypt name the service key themselves.
-            Self::Encrypt(_)
-            | Self::Decrypt(_)
-            | Self::Rewrap(_)
+            Self::Encrypt(request) => &mut request.unique_identifier,
+            Self::Decrypt(request) => &mut request.unique_identifier,
+            // Krypton's extension between gateway and core names a service key, never a
+            // placeholder.
+            Self::Rewrap(_)
             | Self::DiscoverVersions(_)
             | Self::Query(_)
             | Self::Create(_)

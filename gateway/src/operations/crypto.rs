@@ -1,0 +1,415 @@
+//! Encrypt and Decrypt with one of the caller's keys, the key never leaving Krypton: the core
+//! unwraps it for the one operation, the gateway uses it and wipes it. This is what clients
+//! that must not hold keys ask for — MongoDB's "delegated" KMIP mode (AES-CBC, PKCS#5 padding,
+//! a random IV drawn by the server), database TDE products wrapping their own keys.
+//!
+//! **What is done**, AES keys of 128, 192 or 256 bits, aws-lc-rs underneath:
+//!
+//! | Block Cipher Mode | Padding | IV/Counter/Nonce | additional data and tag |
+//! |---|---|---|---|
+//! | GCM | none | 12 bytes | Authenticated Encryption Additional Data; a 16-byte tag (KMIP 1.4 and later, whose messages carry it) |
+//! | CBC | PKCS#5 | 16 bytes | — |
+//! | CTR | none | 16 bytes, the initial counter block | — |
+//!
+//! The parameters are the request's Cryptographic Parameters, or else the key's Cryptographic
+//! Parameters attribute (set by the client). Encrypt takes the client's IV, or draws one when
+//! the client sends none (or asks for a Random IV) and returns it; Decrypt needs it. Anything
+//! else — another algorithm, mode, padding or tag length, streaming — is refused with the
+//! reason, before the key is unwrapped.
+//!
+//! **Who may**: Encrypt needs an Active key whose Cryptographic Usage Mask has Encrypt;
+//! Decrypt an Active or Deactivated key whose mask has Decrypt (KMIP lets a deactivated key
+//! process data it protected). A key created without a mask may do neither: nothing is allowed
+//! that the key's creator did not ask for.
+
+use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::cipher::{
+    self, DecryptingKey, DecryptionContext, EncryptingKey, EncryptionContext,
+    PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey,
+};
+use aws_lc_rs::error::Unspecified;
+use kmip::objects::lifecycle;
+use kmip::{
+    Attribute, BlockCipherMode, CryptographicAlgorithm, CryptographicParameters,
+    CryptographicUsageMask, DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse,
+    PaddingMethod, ProtocolVersion, ResultReason, SecretBytes,
+};
+use zeroize::Zeroizing;
+
+use crate::operations::Context;
+use crate::refusal::Refusal;
+use crate::vault::{Record, Vault};
+
+/// The only GCM tag length aws-lc-rs produces and checks.
+const GCM_TAG_LEN: usize = 16;
+/// The GCM nonce length aws-lc-rs takes (96 bits, as SP 800-38D recommends).
+const GCM_NONCE_LEN: usize = 12;
+/// The AES block: CBC's IV and CTR's counter block.
+const BLOCK_LEN: usize = 16;
+
+/// How a key encrypts, from the Cryptographic Parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Gcm,
+    CbcPkcs5,
+    Ctr,
+}
+
+impl Mode {
+    fn iv_len(self) -> usize {
+        match self {
+            Self::Gcm => GCM_NONCE_LEN,
+            Self::CbcPkcs5 | Self::Ctr => BLOCK_LEN,
+        }
+    }
+}
+
+/// Encrypt: `request.data` under the caller's `record`.
+pub(super) async fn encrypt<V: Vault>(
+    context: &Context<'_, V>,
+    record: Record,
+    request: EncryptRequest,
+) -> Result<EncryptResponse, Refusal> {
+    let mode = mode(request.cryptographic_parameters.as_ref(), &record)?;
+    lifecycle::check_protect(&record.metadata, context.now, "Encrypt")?;
+    require_usage(&record, CryptographicUsageMask::ENCRYPT, "Encrypt")?;
+    require_aead_fields(
+        mode,
+        context.version(),
+        request.authenticated_encryption_additional_data.is_some(),
+    )?;
+    let random = request
+        .cryptographic_parameters
+        .as_ref()
+        .and_then(|parameters| parameters.random_iv)
+        .unwrap_or(false);
+    let (iv, drawn) = match request.iv_counter_nonce {
+        Some(_) if random => {
+            return Err(Refusal::new(
+                ResultReason::InvalidField,
+                "Random IV asks the server to draw the IV: send no IV/Counter/Nonce with it",
+            ));
+        }
+        Some(iv) => (checked_iv(mode, iv)?, false),
+        None => (random_iv(mode)?, true),
+    };
+    let key = unwrapped(context, &record, "Encrypt").await?;
+    let aad = request
+        .authenticated_encryption_additional_data
+        .unwrap_or_default();
+    let (data, tag) = seal(mode, &key, &iv, &aad, &request.data).map_err(|_| crypto_failure())?;
+    Ok(EncryptResponse {
+        unique_identifier: record.id,
+        data,
+        iv_counter_nonce: drawn.then_some(iv),
+        authenticated_encryption_tag: tag,
+    })
+}
+
+/// Decrypt: `request.data` under the caller's `record`.
+pub(super) async fn decrypt<V: Vault>(
+    context: &Context<'_, V>,
+    record: Record,
+    request: DecryptRequest,
+) -> Result<DecryptResponse, Refusal> {
+    let mode = mode(request.cryptographic_parameters.as_ref(), &record)?;
+    lifecycle::check_process(&record.metadata, context.now, "Decrypt")?;
+    require_usage(&record, CryptographicUsageMask::DECRYPT, "Decrypt")?;
+    require_aead_fields(
+        mode,
+        context.version(),
+        request.authenticated_encryption_additional_data.is_some(),
+    )?;
+    let iv = request.iv_counter_nonce.ok_or_else(|| {
+        Refusal::new(
+            ResultReason::MissingInitializationVector,
+            "Decrypt needs the IV/Counter/Nonce the data was encrypted with",
+        )
+    })?;
+    let iv = checked_iv(mode, iv)?;
+    let tag = match (mode, request.authenticated_encryption_tag) {
+        (Mode::Gcm, Some(tag)) if tag.len() == GCM_TAG_LEN => Some(tag),
+        (Mode::Gcm, Some(tag)) => {
+            return Err(Refusal::new(
+                ResultReason::BadCryptographicParameters,
+                format!(
+                    "the Authenticated Encryption Tag is {} bytes; GCM tags here are {GCM_TAG_LEN}",
+                    tag.len()
+                ),
+            ));
+        }
+        (Mode::Gcm, None) => {
+            return Err(Refusal::new(
+                ResultReason::MissingData,
+                "GCM decryption needs the Authenticated Encryption Tag",
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(Refusal::new(
+                ResultReason::InvalidField,
+                "an Authenticated Encryption Tag belongs to GCM only",
+            ));
+        }
+        (_, None) => None,
+    };
+    let key = unwrapped(context, &record, "Decrypt").await?;
+    let aad = request
+        .authenticated_encryption_additional_data
+        .unwrap_or_default();
+    let data =
+        open(mode, &key, &iv, &aad, request.data, tag.as_deref()).map_err(|_| decrypt_failure())?;
+    Ok(DecryptResponse {
+        unique_identifier: record.id,
+        data,
+    })
+}
+
+/// The mode the parameters (the request's, else the key's attribute) name, for an AES key.
+fn mode(requested: Option<&CryptographicParameters>, record: &Record) -> Result<Mode, Refusal> {
+    let metadata = &record.metadata;
+    if metadata.algorithm != Some(CryptographicAlgorithm::Aes) {
+        return Err(unsupported(format!(
+            "server-side encryption takes AES keys; this key is {:?}",
+            metadata.algorithm
+        )));
+    }
+    let of_the_key = metadata
+        .client_attributes
+        .iter()
+        .find_map(|attribute| match attribute {
+            Attribute::CryptographicParameters(parameters) => Some(parameters),
+            _ => None,
+        });
+    let parameters = requested.or(of_the_key).ok_or_else(|| {
+        Refusal::new(
+            ResultReason::MissingData,
+            "no Cryptographic Parameters: send them, or set them on the key as its attribute",
+        )
+    })?;
+    if let Some(algorithm) = parameters.cryptographic_algorithm
+        && algorithm != CryptographicAlgorithm::Aes
+    {
+        return Err(unsupported(format!(
+            "Cryptographic Algorithm {algorithm:?} does not match the AES key"
+        )));
+    }
+    let padding = parameters.padding_method;
+    let mode = match (parameters.block_cipher_mode, padding) {
+        (Some(BlockCipherMode::Gcm), None | Some(PaddingMethod::None)) => Mode::Gcm,
+        (Some(BlockCipherMode::Cbc), Some(PaddingMethod::Pkcs5)) => Mode::CbcPkcs5,
+        (Some(BlockCipherMode::Ctr), None | Some(PaddingMethod::None)) => Mode::Ctr,
+        (None, _) => {
+            return Err(Refusal::new(
+                ResultReason::MissingData,
+                "the Cryptographic Parameters name no Block Cipher Mode",
+            ));
+        }
+        (Some(mode), padding) => {
+            return Err(unsupported(format!(
+                "Block Cipher Mode {mode:?} with Padding Method {padding:?} is not offered: \
+                 GCM, CBC with PKCS5 padding and CTR are"
+            )));
+        }
+    };
+    if mode == Mode::Gcm
+        && let Some(bytes) = parameters.tag_length
+        && usize::try_from(bytes).ok() != Some(GCM_TAG_LEN)
+    {
+        return Err(unsupported(format!(
+            "a GCM tag of {bytes} bytes is not offered: tags are {GCM_TAG_LEN} bytes"
+        )));
+    }
+    // KMIP gives the IV Length in bits.
+    if let Some(bits) = parameters.iv_length
+        && usize::try_from(bits).ok() != Some(mode.iv_len() * 8)
+    {
+        return Err(unsupported(format!(
+            "an IV Length of {bits} bits is not offered for {mode:?}: it is {} bits",
+            mode.iv_len() * 8
+        )));
+    }
+    Ok(mode)
+}
+
+fn unsupported(message: String) -> Refusal {
+    Refusal::new(ResultReason::UnsupportedCryptographicParameters, message)
+}
+
+/// The key's usage mask must hold `needed`.
+fn require_usage(
+    record: &Record,
+    needed: CryptographicUsageMask,
+    operation: &str,
+) -> Result<(), Refusal> {
+    match record.metadata.usage_mask {
+        Some(mask) if mask.contains(needed) => Ok(()),
+        _ => Err(Refusal::new(
+            ResultReason::IncompatibleCryptographicUsageMask,
+            format!("the key's Cryptographic Usage Mask does not allow {operation}"),
+        )),
+    }
+}
+
+/// Additional data goes with GCM only, and GCM needs the tag field KMIP 1.4 brought.
+fn require_aead_fields(
+    mode: Mode,
+    version: ProtocolVersion,
+    additional_data: bool,
+) -> Result<(), Refusal> {
+    if mode == Mode::Gcm && version < ProtocolVersion::V1_4 {
+        return Err(unsupported(format!(
+            "GCM needs KMIP 1.4 or later, whose messages carry the Authenticated Encryption Tag; \
+             this request speaks {version}"
+        )));
+    }
+    if mode != Mode::Gcm && additional_data {
+        return Err(Refusal::new(
+            ResultReason::InvalidField,
+            "Authenticated Encryption Additional Data belongs to GCM only",
+        ));
+    }
+    Ok(())
+}
+
+fn checked_iv(mode: Mode, iv: Vec<u8>) -> Result<Vec<u8>, Refusal> {
+    if iv.len() == mode.iv_len() {
+        Ok(iv)
+    } else {
+        Err(Refusal::new(
+            ResultReason::BadCryptographicParameters,
+            format!(
+                "the IV/Counter/Nonce is {} bytes; {mode:?} takes {}",
+                iv.len(),
+                mode.iv_len()
+            ),
+        ))
+    }
+}
+
+fn random_iv(mode: Mode) -> Result<Vec<u8>, Refusal> {
+    let mut iv = vec![0; mode.iv_len()];
+    aws_lc_rs::rand::fill(&mut iv).map_err(|_| crypto_failure())?;
+    Ok(iv)
+}
+
+/// The record's key, unwrapped by the core for this one operation.
+async fn unwrapped<V: Vault>(
+    context: &Context<'_, V>,
+    record: &Record,
+    operation: &'static str,
+) -> Result<SecretBytes, Refusal> {
+    let Some(wrapped) = &record.wrapped else {
+        return Err(Refusal::wrong_state(operation, record.metadata.state));
+    };
+    super::get::unwrap_key(context, record, wrapped).await
+}
+
+fn crypto_failure() -> Refusal {
+    Refusal::new(
+        ResultReason::CryptographicFailure,
+        "the cryptographic operation failed",
+    )
+}
+
+fn decrypt_failure() -> Refusal {
+    Refusal::new(
+        ResultReason::CryptographicFailure,
+        "the data does not decrypt under this key with these parameters",
+    )
+}
+
+fn aes_gcm(key: &[u8]) -> Result<LessSafeKey, Unspecified> {
+    let algorithm = match key.len() {
+        16 => &aead::AES_128_GCM,
+        24 => &aead::AES_192_GCM,
+        32 => &aead::AES_256_GCM,
+        _ => return Err(Unspecified),
+    };
+    UnboundKey::new(algorithm, key).map(LessSafeKey::new)
+}
+
+fn aes(key: &[u8]) -> Result<UnboundCipherKey, Unspecified> {
+    let algorithm = match key.len() {
+        16 => &cipher::AES_128,
+        24 => &cipher::AES_192,
+        32 => &cipher::AES_256,
+        _ => return Err(Unspecified),
+    };
+    UnboundCipherKey::new(algorithm, key)
+}
+
+fn block(iv: &[u8]) -> Result<[u8; BLOCK_LEN], Unspecified> {
+    iv.try_into().map_err(|_| Unspecified)
+}
+
+/// Encrypts `plaintext`: the ciphertext, and GCM's tag.
+fn seal(
+    mode: Mode,
+    key: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<(Vec<u8>, Option<Vec<u8>>), Unspecified> {
+    // Encrypted in place, in a buffer sized for CBC's padding so that it never reallocates
+    // (and leaves no plaintext behind), wiped if anything fails before it is ciphertext.
+    let mut buffer = Zeroizing::new(Vec::with_capacity(plaintext.len() + BLOCK_LEN));
+    buffer.extend_from_slice(plaintext);
+    let tag = match mode {
+        Mode::Gcm => {
+            let nonce = Nonce::try_assume_unique_for_key(iv)?;
+            let tag =
+                aes_gcm(key)?.seal_in_place_separate_tag(nonce, Aad::from(aad), &mut buffer[..])?;
+            Some(tag.as_ref().to_vec())
+        }
+        Mode::CbcPkcs5 => {
+            let context = EncryptionContext::Iv128(block(iv)?.into());
+            PaddedBlockEncryptingKey::cbc_pkcs7(aes(key)?)?
+                .less_safe_encrypt(&mut *buffer, context)?;
+            None
+        }
+        Mode::Ctr => {
+            let context = EncryptionContext::Iv128(block(iv)?.into());
+            EncryptingKey::ctr(aes(key)?)?.less_safe_encrypt(&mut buffer[..], context)?;
+            None
+        }
+    };
+    Ok((std::mem::take(&mut *buffer), tag))
+}
+
+/// Decrypts `ciphertext`, checking GCM's `tag`. A failure says nothing of why: a wrong key,
+/// IV, tag or padding look alike to the client, as they must.
+fn open(
+    mode: Mode,
+    key: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    ciphertext: Vec<u8>,
+    tag: Option<&[u8]>,
+) -> Result<SecretBytes, Unspecified> {
+    let mut buffer = Zeroizing::new(ciphertext);
+    let length = match mode {
+        Mode::Gcm => {
+            // aws-lc-rs opens the ciphertext with its tag at the end; neither is secret, so
+            // growing the buffer for it leaves nothing behind.
+            buffer.extend_from_slice(tag.ok_or(Unspecified)?);
+            let nonce = Nonce::try_assume_unique_for_key(iv)?;
+            aes_gcm(key)?
+                .open_in_place(nonce, Aad::from(aad), &mut buffer)?
+                .len()
+        }
+        Mode::CbcPkcs5 => {
+            let context = DecryptionContext::Iv128(block(iv)?.into());
+            PaddedBlockDecryptingKey::cbc_pkcs7(aes(key)?)?
+                .decrypt(&mut buffer[..], context)?
+                .len()
+        }
+        Mode::Ctr => {
+            let context = DecryptionContext::Iv128(block(iv)?.into());
+            DecryptingKey::ctr(aes(key)?)?
+                .decrypt(&mut buffer[..], context)?
+                .len()
+        }
+    };
+    buffer.truncate(length);
+    Ok(SecretBytes::new(std::mem::take(&mut *buffer)))
+}
