@@ -54,24 +54,9 @@ impl App {
 
     /// Runs `commands` (see client.py) on one connection; one result per command.
     pub fn run(&self, commands: &Value) -> Vec<Value> {
-        let output = Command::new(python())
-            .arg(CLIENT)
-            .arg(self.gateway.ip().to_string())
-            .arg(self.gateway.port().to_string())
-            .arg(&self.cert)
-            .arg(&self.key)
-            .arg(&self.ca)
-            .arg(commands.to_string())
-            .output()
-            .expect("KRYPTON_PYTHON runs");
-        assert!(
-            output.status.success(),
-            "PyKMIP {commands} failed: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let results: Vec<Value> = serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|_| panic!("client.py printed {:?}", output.stdout));
+        let results = self.script(CLIENT, &commands.to_string());
+        let results: Vec<Value> = serde_json::from_value(results)
+            .unwrap_or_else(|error| panic!("client.py did not print a list: {error}"));
         assert_eq!(results.len(), commands.as_array().map_or(0, Vec::len));
         results
     }
@@ -80,24 +65,30 @@ impl App {
     /// `mode` (`default` or `delegated`), encrypting a value and decrypting it again (see
     /// mongocrypt.py): what the script reports.
     pub fn mongocrypt(&self, mode: &str) -> Value {
+        self.script(MONGOCRYPT, mode)
+    }
+
+    /// Runs `script` with the gateway's address, this application's certificate files and
+    /// `argument`: the JSON it prints.
+    fn script(&self, script: &str, argument: &str) -> Value {
         let output = Command::new(python())
-            .arg(MONGOCRYPT)
+            .arg(script)
             .arg(self.gateway.ip().to_string())
             .arg(self.gateway.port().to_string())
             .arg(&self.cert)
             .arg(&self.key)
             .arg(&self.ca)
-            .arg(mode)
+            .arg(argument)
             .output()
             .expect("KRYPTON_PYTHON runs");
         assert!(
             output.status.success(),
-            "libmongocrypt in {mode} mode failed: {}{}",
+            "{script} {argument} failed: {}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
         serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|_| panic!("mongocrypt.py printed {:?}", output.stdout))
+            .unwrap_or_else(|_| panic!("{script} printed {:?}", output.stdout))
     }
 
     /// Creates an AES-256 key named `name`; its id.
