@@ -64,19 +64,63 @@ impl Mode {
     }
 }
 
+/// What an operation does with the key.
+#[derive(Clone, Copy, Debug)]
+enum Use {
+    /// Protect data: Encrypt.
+    Protect,
+    /// Process data the key protected: Decrypt.
+    Process,
+}
+
+impl Use {
+    const fn operation(self) -> &'static str {
+        match self {
+            Self::Protect => "Encrypt",
+            Self::Process => "Decrypt",
+        }
+    }
+
+    const fn usage(self) -> CryptographicUsageMask {
+        match self {
+            Self::Protect => CryptographicUsageMask::ENCRYPT,
+            Self::Process => CryptographicUsageMask::DECRYPT,
+        }
+    }
+}
+
+/// The mode in which `record`'s key may be put to `to` now, or why it may not: its algorithm
+/// and the parameters, its state, its usage mask, and the fields the request's version
+/// carries. Decided before the core is asked to unwrap anything.
+fn admitted<V>(
+    context: &Context<'_, V>,
+    record: &Record,
+    parameters: Option<&CryptographicParameters>,
+    additional_data: bool,
+    to: Use,
+) -> Result<Mode, Refusal> {
+    let mode = mode(parameters, record)?;
+    match to {
+        Use::Protect => lifecycle::check_protect(&record.metadata, context.now, to.operation()),
+        Use::Process => lifecycle::check_process(&record.metadata, context.now, to.operation()),
+    }?;
+    require_usage(record, to.usage(), to.operation())?;
+    require_aead_fields(mode, context.version(), additional_data)?;
+    Ok(mode)
+}
+
 /// Encrypt: `request.data` under the caller's `record`.
 pub(super) async fn encrypt<V: Vault>(
     context: &Context<'_, V>,
     record: Record,
     request: EncryptRequest,
 ) -> Result<EncryptResponse, Refusal> {
-    let mode = mode(request.cryptographic_parameters.as_ref(), &record)?;
-    lifecycle::check_protect(&record.metadata, context.now, "Encrypt")?;
-    require_usage(&record, CryptographicUsageMask::ENCRYPT, "Encrypt")?;
-    require_aead_fields(
-        mode,
-        context.version(),
+    let mode = admitted(
+        context,
+        &record,
+        request.cryptographic_parameters.as_ref(),
         request.authenticated_encryption_additional_data.is_some(),
+        Use::Protect,
     )?;
     let random = request
         .cryptographic_parameters
@@ -93,7 +137,7 @@ pub(super) async fn encrypt<V: Vault>(
         Some(iv) => (checked_iv(mode, iv)?, false),
         None => (random_iv(mode)?, true),
     };
-    let key = unwrapped(context, &record, "Encrypt").await?;
+    let key = unwrapped(context, &record, Use::Protect).await?;
     let aad = request
         .authenticated_encryption_additional_data
         .unwrap_or_default();
@@ -112,13 +156,12 @@ pub(super) async fn decrypt<V: Vault>(
     record: Record,
     request: DecryptRequest,
 ) -> Result<DecryptResponse, Refusal> {
-    let mode = mode(request.cryptographic_parameters.as_ref(), &record)?;
-    lifecycle::check_process(&record.metadata, context.now, "Decrypt")?;
-    require_usage(&record, CryptographicUsageMask::DECRYPT, "Decrypt")?;
-    require_aead_fields(
-        mode,
-        context.version(),
+    let mode = admitted(
+        context,
+        &record,
+        request.cryptographic_parameters.as_ref(),
         request.authenticated_encryption_additional_data.is_some(),
+        Use::Process,
     )?;
     let iv = request.iv_counter_nonce.ok_or_else(|| {
         Refusal::new(
@@ -152,7 +195,7 @@ pub(super) async fn decrypt<V: Vault>(
         }
         (_, None) => None,
     };
-    let key = unwrapped(context, &record, "Decrypt").await?;
+    let key = unwrapped(context, &record, Use::Process).await?;
     let aad = request
         .authenticated_encryption_additional_data
         .unwrap_or_default();
@@ -296,10 +339,10 @@ fn random_iv(mode: Mode) -> Result<Vec<u8>, Refusal> {
 async fn unwrapped<V: Vault>(
     context: &Context<'_, V>,
     record: &Record,
-    operation: &'static str,
+    to: Use,
 ) -> Result<SecretBytes, Refusal> {
     let Some(wrapped) = &record.wrapped else {
-        return Err(Refusal::wrong_state(operation, record.metadata.state));
+        return Err(Refusal::wrong_state(to.operation(), record.metadata.state));
     };
     super::get::unwrap_key(context, record, wrapped).await
 }
