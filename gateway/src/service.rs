@@ -1,8 +1,8 @@
 //! The gateway as a KMIP service: each request, batch item by batch item, answered here or
 //! forwarded to the core.
 //!
-//! **Routing.** The gateway answers Create of symmetric keys, Locate, Discover Versions and
-//! Query, and every operation on a key the caller owns in the vault. The other operations it
+//! **Routing.** The gateway answers Create of symmetric keys, Locate, RNG Retrieve, Discover
+//! Versions and Query, and every operation on a key the caller owns in the vault. The other operations it
 //! offers — and identifiers the caller does not own here — go to the core, which answers for
 //! the caller's objects there and *Item Not Found* for everything else. So another identity's
 //! key is never found, and whether it exists is never said. An operation the gateway does not
@@ -46,6 +46,9 @@ static SERVER: Server = Server::new(
         Offered::reads(Operation::Get),
         Offered::reads(Operation::Encrypt),
         Offered::reads(Operation::Decrypt),
+        Offered::reads(Operation::Mac),
+        Offered::reads(Operation::MacVerify),
+        Offered::reads(Operation::RngRetrieve),
         Offered::reads(Operation::GetAttributes),
         Offered::reads(Operation::GetAttributeList),
         Offered::changes(Operation::AddAttribute),
@@ -187,7 +190,7 @@ impl<V: Vault> Gateway<V> {
     ) -> Route {
         let unbound = match &item.payload {
             RequestPayload::Create(create) => create.object_type == ObjectType::SymmetricKey,
-            RequestPayload::Locate(_) => true,
+            RequestPayload::Locate(_) | RequestPayload::RngRetrieve(_) => true,
             _ => false,
         };
         if unbound {

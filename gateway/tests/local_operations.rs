@@ -19,11 +19,12 @@ use kmip::{
     BatchErrorContinuationOption, BlockCipherMode, CreateRequest, CryptographicAlgorithm,
     CryptographicParameters, CryptographicUsageMask, DateTime, DecryptRequest,
     DeleteAttributeRequest, DestroyRequest, DiscoverVersionsRequest, EncryptRequest,
-    GetAttributeListRequest, GetAttributesRequest, GetRequest, Item, ModifyAttributeRequest, Name,
-    ObjectType, Operation, PaddingMethod, ProtocolVersion, QueryFunction, QueryRequest,
-    RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem, ResponseMessage,
-    ResponsePayload, ResultReason, ResultStatus, RevocationReason, RevocationReasonCode,
-    RevokeRequest, SetAttributeRequest, State, Tag, TypedRequest, Value,
+    GetAttributeListRequest, GetAttributesRequest, GetRequest, HashingAlgorithm, Item, MacRequest,
+    MacVerifyRequest, ModifyAttributeRequest, Name, ObjectType, Operation, PaddingMethod,
+    ProtocolVersion, QueryFunction, QueryRequest, RequestBatchItem, RequestHeader, RequestMessage,
+    ResponseBatchItem, ResponseMessage, ResponsePayload, ResultReason, ResultStatus,
+    RevocationReason, RevocationReasonCode, RevokeRequest, RngRetrieveRequest, SetAttributeRequest,
+    State, Tag, TypedRequest, Value,
 };
 use krypton_gateway::{
     CoreConfig, CoreLink, Filter, Gateway, KeyLimits, MemoryVault, Record, Tenancy, Vault,
@@ -856,5 +857,136 @@ async fn encrypt_and_decrypt_refuse_what_the_key_or_the_parameters_do_not_allow(
     ];
     for (answer, reason) in &cases {
         refused(answer, *reason);
+    }
+}
+
+/// app-a's Active HMAC-SHA-256 key `id` allowed `usage`, in `state`.
+fn hmac_key(id: &str, state: State, usage: CryptographicUsageMask) -> Record {
+    let mut record = app_a_key(id, state, &[]);
+    record.metadata.algorithm = Some(CryptographicAlgorithm::HmacSha256);
+    record.metadata.usage_mask = Some(usage);
+    record
+}
+
+fn mac(key: &str, parameters: Option<CryptographicParameters>) -> MacRequest {
+    MacRequest {
+        unique_identifier: id(key),
+        cryptographic_parameters: parameters,
+        data: b"a token to sign".to_vec().into(),
+    }
+}
+
+fn mac_verify(key: &str) -> MacVerifyRequest {
+    MacVerifyRequest {
+        unique_identifier: id(key),
+        cryptographic_parameters: None,
+        data: b"a token to sign".to_vec().into(),
+        mac_data: vec![0; 32],
+    }
+}
+
+/// MAC and MAC Verify, like Encrypt and Decrypt, decide on the key's algorithm, state and
+/// usage mask and on the parameters before the core unwraps anything.
+#[tokio::test]
+async fn mac_refuses_what_the_key_or_the_parameters_do_not_allow() {
+    use CryptographicUsageMask as U;
+    let h = harness(&[("aes", State::Active)]).await;
+    let vault = h.gateway.vault();
+    let both = U::MAC_GENERATE | U::MAC_VERIFY;
+    vault
+        .create(hmac_key("mac", State::Active, both))
+        .await
+        .unwrap();
+    vault
+        .create(hmac_key("verify-only", State::Active, U::MAC_VERIFY))
+        .await
+        .unwrap();
+    vault
+        .create(hmac_key("pre", State::PreActive, both))
+        .await
+        .unwrap();
+    let mut old = hmac_key("old", State::Deactivated, both);
+    old.metadata.deactivation_date = Some(CREATED);
+    vault.create(old).await.unwrap();
+
+    let sha256 = CryptographicParameters {
+        cryptographic_algorithm: Some(CryptographicAlgorithm::HmacSha256),
+        hashing_algorithm: Some(HashingAlgorithm::Sha256),
+        ..CryptographicParameters::default()
+    };
+    failed_closed(&h.ask(V2_0, mac("mac", None)).await);
+    failed_closed(&h.ask(ProtocolVersion::V1_2, mac("mac", Some(sha256))).await);
+    failed_closed(&h.ask(V2_0, mac_verify("old")).await);
+    failed_closed(&h.ask(V2_0, mac_verify("verify-only")).await);
+
+    let other_hash = CryptographicParameters {
+        hashing_algorithm: Some(HashingAlgorithm::Sha512),
+        ..CryptographicParameters::default()
+    };
+    let other_algorithm = CryptographicParameters {
+        cryptographic_algorithm: Some(CryptographicAlgorithm::HmacSha384),
+        ..CryptographicParameters::default()
+    };
+    let cases = [
+        (
+            h.ask(V2_0, mac("aes", None)).await,
+            ResultReason::UnsupportedCryptographicParameters,
+        ),
+        (
+            h.ask(V2_0, mac("mac", Some(other_hash))).await,
+            ResultReason::UnsupportedCryptographicParameters,
+        ),
+        (
+            h.ask(V2_0, mac("mac", Some(other_algorithm))).await,
+            ResultReason::UnsupportedCryptographicParameters,
+        ),
+        (
+            h.ask(V2_0, mac("verify-only", None)).await,
+            ResultReason::IncompatibleCryptographicUsageMask,
+        ),
+        (
+            h.ask(V2_0, mac("old", None)).await,
+            ResultReason::WrongKeyLifecycleState,
+        ),
+        (
+            h.ask(V2_0, mac_verify("pre")).await,
+            ResultReason::WrongKeyLifecycleState,
+        ),
+    ];
+    for (answer, reason) in &cases {
+        refused(answer, *reason);
+    }
+}
+
+/// RNG Retrieve is the gateway's, with the core down too, and bounded.
+#[tokio::test]
+async fn rng_retrieve_answers_here_within_its_bound() {
+    let h = harness(&[]).await;
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let answer = h.ask(V2_0, RngRetrieveRequest { data_length: 48 }).await;
+        let Some(ResponsePayload::RngRetrieve(random)) = answer.payload else {
+            panic!("{answer:?}")
+        };
+        assert_eq!(random.data.len(), 48);
+        seen.push(random.data.to_vec());
+    }
+    assert_ne!(seen[0], seen[1]);
+    succeeded(
+        &h.ask(
+            ProtocolVersion::V1_2,
+            RngRetrieveRequest {
+                data_length: 65_536,
+            },
+        )
+        .await,
+    );
+    for data_length in [0, -1, 65_537] {
+        h.refuses(
+            V2_0,
+            RngRetrieveRequest { data_length },
+            ResultReason::InvalidField,
+        )
+        .await;
     }
 }

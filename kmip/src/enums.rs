@@ -699,6 +699,15 @@ kmip_enum! {
 }
 
 kmip_enum! {
+    /// The answer of a verification (MAC Verify, Signature Verify).
+    pub enum ValidityIndicator {
+        Valid = 0x00000001,
+        Invalid = 0x00000002,
+        Unknown = 0x00000003,
+    }
+}
+
+kmip_enum! {
     /// Why an object was revoked.
     pub enum RevocationReasonCode {
         Unspecified = 0x00000001,

@@ -52,7 +52,7 @@ pub use enums::{
     HashingAlgorithm, KeyCompressionType, KeyFormatType, KeyRoleType, KeyWrapType, KmipEnum,
     LinkType, MaskGenerator, NameType, ObjectGroupMember, ObjectType, Operation, PaddingMethod,
     QueryFunction, ResultReason, ResultStatus, RevocationReasonCode, SecretDataType, State,
-    StorageStatusMask, UnassignedCode, UniqueIdentifierPlaceholder,
+    StorageStatusMask, UnassignedCode, UniqueIdentifierPlaceholder, ValidityIndicator,
 };
 pub use identifier::UniqueIdentifier;
 pub use message::{
@@ -69,10 +69,11 @@ pub use operations::{
     DeleteAttributeResponse, DestroyRequest, DestroyResponse, DiscoverVersionsRequest,
     DiscoverVersionsResponse, EncryptRequest, EncryptResponse, GetAttributeListRequest,
     GetAttributeListResponse, GetAttributesRequest, GetAttributesResponse, GetRequest, GetResponse,
-    LocateRequest, LocateResponse, ModifyAttributeRequest, ModifyAttributeResponse, QueryRequest,
-    QueryResponse, RegisterRequest, RegisterResponse, RequestPayload, ResponsePayload,
-    RevokeRequest, RevokeResponse, RewrapReportRequest, RewrapReportResponse, RewrapRequest,
-    RewrapResponse, SetAttributeRequest, SetAttributeResponse, VersionBehind,
+    LocateRequest, LocateResponse, MacRequest, MacResponse, MacVerifyRequest, MacVerifyResponse,
+    ModifyAttributeRequest, ModifyAttributeResponse, QueryRequest, QueryResponse, RegisterRequest,
+    RegisterResponse, RequestPayload, ResponsePayload, RevokeRequest, RevokeResponse,
+    RewrapReportRequest, RewrapReportResponse, RewrapRequest, RewrapResponse, RngRetrieveRequest,
+    RngRetrieveResponse, SetAttributeRequest, SetAttributeResponse, VersionBehind,
 };
 pub use secret::{SecretBytes, SecretString};
 pub use version::ProtocolVersion;

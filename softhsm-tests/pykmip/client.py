@@ -4,7 +4,10 @@ Usage: client.py HOST PORT CERT KEY CA COMMANDS
 
 COMMANDS is a JSON list run in order on one connection, each an object with "op" and its
 arguments:
-  {"op": "create", "name": N}           AES-256, Name N, usage mask Encrypt|Decrypt -> uid
+  {"op": "create", "name": N, "algorithm": A?, "length": L?, "usage": [U, ...]?}
+                                        a key of PyKMIP's CryptographicAlgorithm A and L bits
+                                        (AES, 256), Name N, usage mask U|... (ENCRYPT|DECRYPT)
+                                        -> uid
   {"op": "activate", "uid": U}          -> uid
   {"op": "get", "uid": U}               -> {"type": object type, "value": hex}
   {"op": "get_attributes", "uid": U}    -> {attribute name: value as text}
@@ -18,17 +21,21 @@ arguments:
                                         AES in mode M (CBC with PKCS5 padding, CTR, ECB) by
                                         the server -> {"data": hex, "iv": hex or null}
   {"op": "decrypt", "uid": U, "mode": M, "data": H, "iv": H}  by the server -> hex
+  {"op": "mac", "uid": U, "data": H}    HMAC-SHA256 by the server -> hex
   {"op": "aes", "key": H, "mode": M, "iv": H, "data": H, "aad": H?, "tag": H?, "decrypt": bool}
                                         the same here, with the `cryptography` package (and
                                         GCM, whose tag PyKMIP does not carry): the oracle the
                                         server's results are checked against -> hex (GCM
                                         encryption: {"data": hex, "tag": hex})
+  {"op": "hmac", "key": H, "data": H}   HMAC-SHA256 here, by Python's hmac module -> hex
 
 Prints one JSON list with one entry per command: {"ok": result}, or {"error": Result Reason,
 "message": Result Message} for a KMIP failure, or {"exception": text} for anything else (such
 as a dropped connection). The exit status is 0 whenever the list is printed.
 """
 
+import hashlib
+import hmac
 import json
 import sys
 
@@ -42,9 +49,11 @@ from kmip.pie.exceptions import KmipOperationFailure
 def run(client, command):
     op = command["op"]
     if op == "create":
-        mask = [enums.CryptographicUsageMask.ENCRYPT, enums.CryptographicUsageMask.DECRYPT]
+        algorithm = getattr(enums.CryptographicAlgorithm, command.get("algorithm", "AES"))
+        usage = command.get("usage", ["ENCRYPT", "DECRYPT"])
+        mask = [getattr(enums.CryptographicUsageMask, name) for name in usage]
         return client.create(
-            enums.CryptographicAlgorithm.AES, 256, name=command["name"],
+            algorithm, command.get("length", 256), name=command["name"],
             cryptographic_usage_mask=mask)
     if op == "activate":
         client.activate(command["uid"])
@@ -88,6 +97,11 @@ def run(client, command):
             cryptographic_parameters=parameters(command),
             iv_counter_nonce=optional_hex(command.get("iv")))
         return data.hex()
+    if op == "mac":
+        _, mac = client.mac(
+            bytes.fromhex(command["data"]), uid=command["uid"],
+            algorithm=enums.CryptographicAlgorithm.HMAC_SHA256)
+        return mac.hex()
     raise ValueError("unknown op " + op)
 
 
@@ -146,6 +160,10 @@ def main():
             try:
                 if command["op"] == "aes":
                     results.append({"ok": local_aes(command)})
+                    continue
+                if command["op"] == "hmac":
+                    key, data = bytes.fromhex(command["key"]), bytes.fromhex(command["data"])
+                    results.append({"ok": hmac.new(key, data, hashlib.sha256).hexdigest()})
                     continue
                 results.append({"ok": run(client, command)})
             except KmipOperationFailure as failure:

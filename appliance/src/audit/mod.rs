@@ -705,13 +705,15 @@ impl Numbered for PendingRecord {
             .ok_or(Error::Internal(Bug::AuditSequenceExhausted))?
             - 1;
         let mut linked = Vec::with_capacity(self.entries.len());
-        for (sequence, entry) in (first..=last).zip(self.entries) {
-            let entry = AuditEntry {
-                previous: Some(previous),
-                ..entry
-            };
-            previous = chain_hash(sequence, &entry)?;
-            batch.put_sealed(Column::Audit, &sequence.to_be_bytes(), &entry)?;
+        // Each record is encoded once, for its link and its seal alike: a group holds
+        // thousands. Records hold no secret, so one buffer serves them all.
+        let mut encoded = Vec::new();
+        for (sequence, mut entry) in (first..=last).zip(self.entries) {
+            entry.previous = Some(previous);
+            encoded.clear();
+            encode_entry(&entry, &mut encoded)?;
+            previous = link(sequence, &encoded);
+            batch.put_sealed_encoded(Column::Audit, &sequence.to_be_bytes(), &encoded)?;
             linked.push(entry);
         }
         if let (Some(task), Some(entry)) = (&self.task, linked.last()) {
@@ -771,14 +773,23 @@ fn resume(store: &Store, keys: &dyn SealingKeys, next_on_disk: u64) -> Result<(u
 /// SHA-256 of a record's sequence number (8 bytes, big-endian) and its CBOR.
 pub(crate) fn chain_hash(sequence: u64, entry: &AuditEntry) -> Result<Link, Error> {
     let mut encoded = Vec::new();
-    ciborium::into_writer(entry, &mut encoded)
-        .map_err(|e| Error::Internal(Bug::RecordEncode(e)))?;
+    encode_entry(entry, &mut encoded)?;
+    Ok(link(sequence, &encoded))
+}
+
+/// Appends the CBOR of `entry` to `out`: what is sealed, and what its link hashes.
+fn encode_entry(entry: &AuditEntry, out: &mut Vec<u8>) -> Result<(), Error> {
+    ciborium::into_writer(entry, out).map_err(|e| Error::Internal(Bug::RecordEncode(e)))
+}
+
+/// The [`chain_hash`] of the record at `sequence` whose CBOR is `encoded`.
+fn link(sequence: u64, encoded: &[u8]) -> Link {
     let mut context = digest::Context::new(&digest::SHA256);
     context.update(&sequence.to_be_bytes());
-    context.update(&encoded);
+    context.update(encoded);
     let mut link = GENESIS;
     link.copy_from_slice(context.finish().as_ref());
-    Ok(link)
+    link
 }
 
 fn decode_sequence(key: &[u8]) -> Result<u64, Error> {

@@ -135,7 +135,28 @@ impl Batch<'_> {
         value: &T,
     ) -> Result<(), Error> {
         let plaintext = encode(value)?;
-        let sealed = sealed_record::seal(keys, column, record_key, &plaintext)?;
+        self.put_plaintext_with(keys, column, record_key, &plaintext)
+    }
+
+    /// Adds `plaintext`, a value its caller encoded already (the audit log, which hashes the
+    /// same bytes), sealed at `record_key` in `column`.
+    pub(crate) fn put_sealed_encoded(
+        &mut self,
+        column: Column,
+        record_key: &[u8],
+        plaintext: &[u8],
+    ) -> Result<(), Error> {
+        self.put_plaintext_with(self.keys, column, record_key, plaintext)
+    }
+
+    fn put_plaintext_with(
+        &mut self,
+        keys: &dyn SealingKeys,
+        column: Column,
+        record_key: &[u8],
+        plaintext: &[u8],
+    ) -> Result<(), Error> {
+        let sealed = sealed_record::seal(keys, column, record_key, plaintext)?;
         self.batch
             .put_cf(self.store.family(column)?, record_key, sealed);
         Ok(())

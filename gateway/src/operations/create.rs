@@ -32,7 +32,7 @@ pub(super) async fn create<V: Vault>(
     }
     let template = Template::read(&request.attributes, context.keys)?;
     let id = new_identifier()?;
-    let key = random_key(template.key_bytes)?;
+    let key = random_bytes(template.key_bytes)?;
     let wrapped = context
         .core
         .wrap(context.principal.l3, context.owner(), &id, &key)
@@ -146,24 +146,88 @@ fn missing(attribute: &'static str) -> Refusal {
     )
 }
 
+/// The lengths, in bits, of the keys the gateway makes of one algorithm.
+#[derive(Clone, Copy, Debug)]
+enum Lengths {
+    /// Exactly these.
+    Of(&'static [i32]),
+    /// From the first to the second, in steps of the third.
+    Range(i32, i32, i32),
+}
+
+impl Lengths {
+    fn allow(self, bits: i32) -> bool {
+        match self {
+            Self::Of(lengths) => lengths.contains(&bits),
+            Self::Range(min, max, step) => (min..=max).contains(&bits) && (bits - min) % step == 0,
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Self::Of([only]) => format!("{only} bits"),
+            Self::Of(lengths) => {
+                let text: Vec<String> = lengths.iter().map(i32::to_string).collect();
+                format!("{} bits", text.join(", "))
+            }
+            Self::Range(min, max, step) => format!("{min} to {max} bits, in steps of {step}"),
+        }
+    }
+}
+
+/// The symmetric algorithms the gateway makes keys of, at the lengths each one's definition
+/// allows — and none shorter than 112 bits, the least NIST SP 800-131A accepts: single DES
+/// and Skipjack keys can be searched exhaustively and are not made, nor are short Blowfish,
+/// CAST5 or RC keys. HMAC-MD5 is not made either. The gateway makes random bytes of the
+/// length; what it can also compute with (Encrypt: AES; MAC: HMAC-SHA-1 to -512) is up to the
+/// operation.
+fn lengths(algorithm: CryptographicAlgorithm) -> Option<Lengths> {
+    use CryptographicAlgorithm as A;
+    use Lengths::{Of, Range};
+    Some(match algorithm {
+        A::Aes | A::Camellia | A::Aria | A::Twofish => Of(&[128, 192, 256]),
+        // Two- and three-key, counted with their parity bits as KMIP clients do.
+        A::TripleDes => Of(&[128, 192]),
+        A::Idea | A::Seed | A::Sm4 => Of(&[128]),
+        A::Chacha20 | A::Chacha20Poly1305 | A::Gost28147_89 | A::GostR34_13_2015 => Of(&[256]),
+        A::Blowfish => Range(112, 448, 8),
+        A::Cast5 => Range(112, 128, 8),
+        A::Mars => Range(128, 448, 32),
+        A::Rc2 => Range(112, 1024, 8),
+        A::Rc4 => Range(112, 2048, 8),
+        A::Rc5 => Range(112, 2040, 8),
+        A::HmacSha1
+        | A::HmacSha224
+        | A::HmacSha256
+        | A::HmacSha384
+        | A::HmacSha512
+        | A::HmacSha3_224
+        | A::HmacSha3_256
+        | A::HmacSha3_384
+        | A::HmacSha3_512 => Range(128, 1024, 8),
+        _ => return None,
+    })
+}
+
 /// The key size in bytes for `algorithm` at `length` bits, if the gateway makes such keys.
 fn key_bytes(algorithm: CryptographicAlgorithm, length: i32) -> Result<usize, Refusal> {
-    use CryptographicAlgorithm as A;
-    let supported = match algorithm {
-        A::Aes => matches!(length, 128 | 192 | 256),
-        A::Chacha20 => length == 256,
-        A::HmacSha1 | A::HmacSha224 | A::HmacSha256 | A::HmacSha384 | A::HmacSha512 => {
-            (128..=1024).contains(&length) && length % 8 == 0
-        }
-        _ => false,
+    let Some(lengths) = lengths(algorithm) else {
+        return Err(Refusal::new(
+            ResultReason::InvalidField,
+            format!(
+                "the gateway does not make {algorithm:?} keys: it makes symmetric keys (AES, \
+                 3DES, Camellia, ARIA, ChaCha20, HMAC and the other block and stream ciphers \
+                 KMIP names) of 112 bits or more"
+            ),
+        ));
     };
     match usize::try_from(length / 8) {
-        Ok(bytes) if supported => Ok(bytes),
+        Ok(bytes) if lengths.allow(length) => Ok(bytes),
         _ => Err(Refusal::new(
             ResultReason::InvalidField,
             format!(
-                "cannot create a {length}-bit {algorithm:?} key: the gateway creates AES keys of \
-                 128, 192 or 256 bits, ChaCha20 keys of 256 bits and HMAC keys of 128 to 1024 bits"
+                "cannot make a {length}-bit {algorithm:?} key: {algorithm:?} keys are {}",
+                lengths.describe()
             ),
         )),
     }
@@ -177,7 +241,7 @@ fn new_identifier() -> Result<String, Refusal> {
 }
 
 /// `len` bytes from the operating system's CSPRNG, through aws-lc-rs.
-fn random_key(len: usize) -> Result<SecretBytes, Refusal> {
+pub(super) fn random_bytes(len: usize) -> Result<SecretBytes, Refusal> {
     let mut key = Zeroizing::new(vec![0u8; len]);
     aws_lc_rs::rand::fill(&mut key).map_err(|_| random_failure())?;
     Ok(SecretBytes::new(std::mem::take(&mut *key)))
@@ -242,12 +306,51 @@ mod tests {
     }
 
     #[test]
+    fn makes_every_symmetric_algorithm_at_its_lengths_and_no_short_key() {
+        use CryptographicAlgorithm as A;
+        for (algorithm, length, bytes) in [
+            (A::Aes, 192, 24),
+            (A::TripleDes, 192, 24),
+            (A::Camellia, 256, 32),
+            (A::Blowfish, 448, 56),
+            (A::Cast5, 128, 16),
+            (A::Idea, 128, 16),
+            (A::Mars, 160, 20),
+            (A::Rc4, 2048, 256),
+            (A::Twofish, 128, 16),
+            (A::Aria, 128, 16),
+            (A::Sm4, 128, 16),
+            (A::HmacSha3_256, 256, 32),
+        ] {
+            assert_eq!(
+                key_bytes(algorithm, length).unwrap(),
+                bytes,
+                "{algorithm:?}"
+            );
+        }
+        for (algorithm, length) in [
+            (A::Des, 64),
+            (A::Skipjack, 80),
+            (A::TripleDes, 64),
+            (A::Blowfish, 104),
+            (A::Blowfish, 452),
+            (A::Mars, 136),
+            (A::HmacMd5, 128),
+            (A::Poly1305, 256),
+            (A::Aes, -128),
+        ] {
+            let refusal = key_bytes(algorithm, length).unwrap_err();
+            assert_eq!(refusal.reason, ResultReason::InvalidField, "{algorithm:?}");
+        }
+    }
+
+    #[test]
     fn identifiers_are_uuid_v4_and_keys_random() {
         let id = new_identifier().unwrap();
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
         assert_ne!(id, new_identifier().unwrap());
-        let (a, b) = (random_key(32).unwrap(), random_key(32).unwrap());
+        let (a, b) = (random_bytes(32).unwrap(), random_bytes(32).unwrap());
         assert_eq!(a.len(), 32);
         assert_ne!(&a[..], &b[..]);
     }

@@ -1,6 +1,6 @@
 //! The operations the gateway answers itself: the life of its own L4 keys (Create, Get, the
-//! lifecycle and attribute operations, Locate) and their use without leaving it (Encrypt,
-//! Decrypt). Discover Versions and Query are the shared
+//! lifecycle and attribute operations, Locate), their use without leaving it (Encrypt,
+//! Decrypt, MAC, MAC Verify), and RNG Retrieve. Discover Versions and Query are the shared
 //! skeleton's (`kmip::server`), answered from the gateway's table of operations.
 //!
 //! Each operation takes a [`Context`] — the caller, the time of the request, the vault and the
@@ -14,6 +14,7 @@ mod crypto;
 mod get;
 mod lifecycle;
 mod locate;
+mod random;
 
 use kmip::{
     DateTime, ProtocolVersion, RequestHeader, RequestPayload, ResponsePayload, ResultReason,
@@ -71,6 +72,7 @@ pub(crate) async fn run<V: Vault>(
     Ok(match local {
         Local::Unbound(P::Create(request)) => create::create(context, request).await?.into(),
         Local::Unbound(P::Locate(request)) => locate::locate(context, request).await?.into(),
+        Local::Unbound(P::RngRetrieve(request)) => random::rng_retrieve(&request)?.into(),
         Local::Owned(record, P::Get(request)) => get::get(context, *record, &request).await?.into(),
         Local::Owned(record, P::Activate(_)) => lifecycle::activate(context, *record).await?.into(),
         Local::Owned(record, P::Revoke(request)) => {
@@ -82,6 +84,12 @@ pub(crate) async fn run<V: Vault>(
         }
         Local::Owned(record, P::Decrypt(request)) => {
             crypto::decrypt(context, *record, request).await?.into()
+        }
+        Local::Owned(record, P::Mac(request)) => {
+            crypto::mac(context, *record, request).await?.into()
+        }
+        Local::Owned(record, P::MacVerify(request)) => {
+            crypto::mac_verify(context, *record, request).await?.into()
         }
         Local::Owned(record, P::GetAttributes(request)) => {
             attributes::get_attributes(context, &record, &request).into()

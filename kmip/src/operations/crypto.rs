@@ -1,10 +1,12 @@
-//! Encrypt and Decrypt with a key the server holds (KMIP 1.4 §4.29, §4.30). Streaming
-//! (Correlation Value, Init and Final Indicators) is not supported: requests using it are
-//! refused on decode. Plaintext is held in [`SecretBytes`]. Also Krypton's two vendor
+//! Encrypt and Decrypt (KMIP 1.4 §4.29, §4.30), MAC and MAC Verify (§4.33, §4.34) with a key
+//! the server holds, and RNG Retrieve (§4.35). Streaming (Correlation Value, Init and Final
+//! Indicators) is not supported: requests using it are refused on decode. Plaintext, the data
+//! a MAC is made over and random bytes are held in [`SecretBytes`]. Also Krypton's two vendor
 //! extensions between gateway and core: Rewrap and Rewrap Report.
 
 use crate::attribute_values::CryptographicParameters;
 use crate::datetime::DateTime;
+use crate::enums::ValidityIndicator;
 use crate::identifier::UniqueIdentifier;
 use crate::operations::struct_payload;
 use crate::secret::SecretBytes;
@@ -48,6 +50,50 @@ kmip_struct! {
 kmip_struct! {
     pub struct DecryptResponse {
         pub unique_identifier: required String => UNIQUE_IDENTIFIER,
+        pub data: required SecretBytes => DATA,
+    }
+}
+
+kmip_struct! {
+    pub struct MacRequest {
+        pub unique_identifier: optional UniqueIdentifier => UNIQUE_IDENTIFIER,
+        pub cryptographic_parameters: optional CryptographicParameters => CRYPTOGRAPHIC_PARAMETERS,
+        pub data: required SecretBytes => DATA,
+    }
+}
+
+kmip_struct! {
+    pub struct MacResponse {
+        pub unique_identifier: required String => UNIQUE_IDENTIFIER,
+        pub mac_data: required Vec<u8> => MAC_DATA,
+    }
+}
+
+kmip_struct! {
+    pub struct MacVerifyRequest {
+        pub unique_identifier: optional UniqueIdentifier => UNIQUE_IDENTIFIER,
+        pub cryptographic_parameters: optional CryptographicParameters => CRYPTOGRAPHIC_PARAMETERS,
+        pub data: required SecretBytes => DATA,
+        pub mac_data: required Vec<u8> => MAC_DATA,
+    }
+}
+
+kmip_struct! {
+    pub struct MacVerifyResponse {
+        pub unique_identifier: required String => UNIQUE_IDENTIFIER,
+        pub validity_indicator: required ValidityIndicator => VALIDITY_INDICATOR,
+    }
+}
+
+kmip_struct! {
+    pub struct RngRetrieveRequest {
+        /// How many random bytes.
+        pub data_length: required i32 => DATA_LENGTH,
+    }
+}
+
+kmip_struct! {
+    pub struct RngRetrieveResponse {
         pub data: required SecretBytes => DATA,
     }
 }
@@ -109,6 +155,12 @@ struct_payload!(
     EncryptResponse,
     DecryptRequest,
     DecryptResponse,
+    MacRequest,
+    MacResponse,
+    MacVerifyRequest,
+    MacVerifyResponse,
+    RngRetrieveRequest,
+    RngRetrieveResponse,
     RewrapRequest,
     RewrapResponse,
     RewrapReportRequest,

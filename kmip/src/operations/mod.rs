@@ -18,8 +18,9 @@ pub use attribute::{
     ModifyAttributeResponse, SetAttributeRequest, SetAttributeResponse,
 };
 pub use crypto::{
-    DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse, RewrapReportRequest,
-    RewrapReportResponse, RewrapRequest, RewrapResponse, VersionBehind,
+    DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse, MacRequest, MacResponse,
+    MacVerifyRequest, MacVerifyResponse, RewrapReportRequest, RewrapReportResponse, RewrapRequest,
+    RewrapResponse, RngRetrieveRequest, RngRetrieveResponse, VersionBehind,
 };
 pub use discovery::{
     DiscoverVersionsRequest, DiscoverVersionsResponse, QueryRequest, QueryResponse,
@@ -179,6 +180,9 @@ payloads! {
     Destroy(DestroyRequest, DestroyResponse),
     Encrypt(EncryptRequest, EncryptResponse),
     Decrypt(DecryptRequest, DecryptResponse),
+    Mac(MacRequest, MacResponse),
+    MacVerify(MacVerifyRequest, MacVerifyResponse),
+    RngRetrieve(RngRetrieveRequest, RngRetrieveResponse),
     Rewrap(RewrapRequest, RewrapResponse),
     RewrapReport(RewrapReportRequest, RewrapReportResponse),
 }
@@ -202,6 +206,8 @@ impl RequestPayload {
             Self::Destroy(request) => &mut request.unique_identifier,
             Self::Encrypt(request) => &mut request.unique_identifier,
             Self::Decrypt(request) => &mut request.unique_identifier,
+            Self::Mac(request) => &mut request.unique_identifier,
+            Self::MacVerify(request) => &mut request.unique_identifier,
             // Krypton's extension between gateway and core names a service key, never a
             // placeholder.
             Self::Rewrap(_)
@@ -211,6 +217,7 @@ impl RequestPayload {
             | Self::Register(_)
             | Self::Locate(_)
             | Self::RewrapReport(_)
+            | Self::RngRetrieve(_)
             | Self::Other(_) => return None,
         })
     }
@@ -234,6 +241,8 @@ impl RequestPayload {
             Self::Destroy(request) => request.unique_identifier.as_ref(),
             Self::Encrypt(request) => request.unique_identifier.as_ref(),
             Self::Decrypt(request) => request.unique_identifier.as_ref(),
+            Self::Mac(request) => request.unique_identifier.as_ref(),
+            Self::MacVerify(request) => request.unique_identifier.as_ref(),
             Self::Rewrap(request) => request.unique_identifier.as_ref(),
             Self::RewrapReport(request) => Some(&request.unique_identifier),
             Self::DiscoverVersions(_)
@@ -241,6 +250,7 @@ impl RequestPayload {
             | Self::Create(_)
             | Self::Register(_)
             | Self::Locate(_)
+            | Self::RngRetrieve(_)
             | Self::Other(_) => None,
         };
         uid.and_then(UniqueIdentifier::as_text)

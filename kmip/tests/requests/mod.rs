@@ -9,10 +9,11 @@ use kmip::{
     CryptographicAlgorithm, CryptographicParameters, DateTime, DecryptRequest,
     DeleteAttributeRequest, DestroyRequest, DiscoverVersionsRequest, EncryptRequest,
     GetAttributeListRequest, GetAttributesRequest, GetRequest, KeyBlock, KeyFormatType,
-    KeyMaterial, LocateRequest, ManagedObject, ModifyAttributeRequest, Name, ObjectType, Operation,
-    QueryFunction, QueryRequest, RegisterRequest, RequestPayload, RevocationReason,
-    RevocationReasonCode, RevokeRequest, RewrapReportRequest, RewrapRequest, SecretBytes,
-    SecretData, SecretDataType, SetAttributeRequest, Value, VersionBehind,
+    KeyMaterial, LocateRequest, MacRequest, MacVerifyRequest, ManagedObject,
+    ModifyAttributeRequest, Name, ObjectType, Operation, QueryFunction, QueryRequest,
+    RegisterRequest, RequestPayload, RevocationReason, RevocationReasonCode, RevokeRequest,
+    RewrapReportRequest, RewrapRequest, RngRetrieveRequest, SecretBytes, SecretData,
+    SecretDataType, SetAttributeRequest, Value, VersionBehind,
 };
 
 /// A request of `operation` naming the object `id` where it names one (the service key, for
@@ -140,6 +141,20 @@ pub fn request(operation: Operation, id: &str) -> Option<RequestPayload> {
             authenticated_encryption_tag: None,
         }
         .into(),
+        Operation::Mac => MacRequest {
+            unique_identifier: uid(),
+            cryptographic_parameters: None,
+            data: SecretBytes::new(vec![1; 32]),
+        }
+        .into(),
+        Operation::MacVerify => MacVerifyRequest {
+            unique_identifier: uid(),
+            cryptographic_parameters: None,
+            data: SecretBytes::new(vec![1; 32]),
+            mac_data: vec![2; 32],
+        }
+        .into(),
+        Operation::RngRetrieve => RngRetrieveRequest { data_length: 32 }.into(),
         Operation::Rewrap => RewrapRequest {
             unique_identifier: uid(),
             data: vec![1; 64],

@@ -1,7 +1,4 @@
-//! Encrypt and Decrypt with one of the caller's keys, the key never leaving Krypton: the core
-//! unwraps it for the one operation, the gateway uses it and wipes it. This is what clients
-//! that must not hold keys ask for — MongoDB's "delegated" KMIP mode (AES-CBC, PKCS#5 padding,
-//! a random IV drawn by the server), database TDE products wrapping their own keys.
+//! Encrypt and Decrypt with one of the caller's AES keys.
 //!
 //! **What is done**, AES keys of 128, 192 or 256 bits, aws-lc-rs underneath:
 //!
@@ -16,11 +13,6 @@
 //! the client sends none (or asks for a Random IV) and returns it; Decrypt needs it. Anything
 //! else — another algorithm, mode, padding or tag length, streaming — is refused with the
 //! reason, before the key is unwrapped.
-//!
-//! **Who may**: Encrypt needs an Active key whose Cryptographic Usage Mask has Encrypt;
-//! Decrypt an Active or Deactivated key whose mask has Decrypt (KMIP lets a deactivated key
-//! process data it protected). A key created without a mask may do neither: nothing is allowed
-//! that the key's creator did not ask for.
 
 use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::cipher::{
@@ -28,14 +20,14 @@ use aws_lc_rs::cipher::{
     PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey,
 };
 use aws_lc_rs::error::Unspecified;
-use kmip::objects::lifecycle;
 use kmip::{
-    Attribute, BlockCipherMode, CryptographicAlgorithm, CryptographicParameters,
-    CryptographicUsageMask, DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse,
-    PaddingMethod, ProtocolVersion, ResultReason, SecretBytes,
+    BlockCipherMode, CryptographicAlgorithm, CryptographicParameters, DecryptRequest,
+    DecryptResponse, EncryptRequest, EncryptResponse, PaddingMethod, ProtocolVersion, ResultReason,
+    SecretBytes,
 };
 use zeroize::Zeroizing;
 
+use super::{Use, admit, crypto_failure, parameters, unsupported, unwrapped};
 use crate::operations::Context;
 use crate::refusal::Refusal;
 use crate::vault::{Record, Vault};
@@ -64,31 +56,6 @@ impl Mode {
     }
 }
 
-/// What an operation does with the key.
-#[derive(Clone, Copy, Debug)]
-enum Use {
-    /// Protect data: Encrypt.
-    Protect,
-    /// Process data the key protected: Decrypt.
-    Process,
-}
-
-impl Use {
-    const fn operation(self) -> &'static str {
-        match self {
-            Self::Protect => "Encrypt",
-            Self::Process => "Decrypt",
-        }
-    }
-
-    const fn usage(self) -> CryptographicUsageMask {
-        match self {
-            Self::Protect => CryptographicUsageMask::ENCRYPT,
-            Self::Process => CryptographicUsageMask::DECRYPT,
-        }
-    }
-}
-
 /// The mode in which `record`'s key may be put to `to` now, or why it may not: its algorithm
 /// and the parameters, its state, its usage mask, and the fields the request's version
 /// carries. Decided before the core is asked to unwrap anything.
@@ -100,17 +67,13 @@ fn admitted<V>(
     to: Use,
 ) -> Result<Mode, Refusal> {
     let mode = mode(parameters, record)?;
-    match to {
-        Use::Protect => lifecycle::check_protect(&record.metadata, context.now, to.operation()),
-        Use::Process => lifecycle::check_process(&record.metadata, context.now, to.operation()),
-    }?;
-    require_usage(record, to.usage(), to.operation())?;
+    admit(context, record, to)?;
     require_aead_fields(mode, context.version(), additional_data)?;
     Ok(mode)
 }
 
 /// Encrypt: `request.data` under the caller's `record`.
-pub(super) async fn encrypt<V: Vault>(
+pub(in crate::operations) async fn encrypt<V: Vault>(
     context: &Context<'_, V>,
     record: Record,
     request: EncryptRequest,
@@ -120,7 +83,7 @@ pub(super) async fn encrypt<V: Vault>(
         &record,
         request.cryptographic_parameters.as_ref(),
         request.authenticated_encryption_additional_data.is_some(),
-        Use::Protect,
+        Use::Encrypt,
     )?;
     let random = request
         .cryptographic_parameters
@@ -137,7 +100,7 @@ pub(super) async fn encrypt<V: Vault>(
         Some(iv) => (checked_iv(mode, iv)?, false),
         None => (random_iv(mode)?, true),
     };
-    let key = unwrapped(context, &record, Use::Protect).await?;
+    let key = unwrapped(context, &record, Use::Encrypt).await?;
     let aad = request
         .authenticated_encryption_additional_data
         .unwrap_or_default();
@@ -151,7 +114,7 @@ pub(super) async fn encrypt<V: Vault>(
 }
 
 /// Decrypt: `request.data` under the caller's `record`.
-pub(super) async fn decrypt<V: Vault>(
+pub(in crate::operations) async fn decrypt<V: Vault>(
     context: &Context<'_, V>,
     record: Record,
     request: DecryptRequest,
@@ -161,7 +124,7 @@ pub(super) async fn decrypt<V: Vault>(
         &record,
         request.cryptographic_parameters.as_ref(),
         request.authenticated_encryption_additional_data.is_some(),
-        Use::Process,
+        Use::Decrypt,
     )?;
     let iv = request.iv_counter_nonce.ok_or_else(|| {
         Refusal::new(
@@ -195,7 +158,7 @@ pub(super) async fn decrypt<V: Vault>(
         }
         (_, None) => None,
     };
-    let key = unwrapped(context, &record, Use::Process).await?;
+    let key = unwrapped(context, &record, Use::Decrypt).await?;
     let aad = request
         .authenticated_encryption_additional_data
         .unwrap_or_default();
@@ -216,14 +179,7 @@ fn mode(requested: Option<&CryptographicParameters>, record: &Record) -> Result<
             metadata.algorithm
         )));
     }
-    let of_the_key = metadata
-        .client_attributes
-        .iter()
-        .find_map(|attribute| match attribute {
-            Attribute::CryptographicParameters(parameters) => Some(parameters),
-            _ => None,
-        });
-    let parameters = requested.or(of_the_key).ok_or_else(|| {
+    let parameters = parameters(requested, record).ok_or_else(|| {
         Refusal::new(
             ResultReason::MissingData,
             "no Cryptographic Parameters: send them, or set them on the key as its attribute",
@@ -274,25 +230,6 @@ fn mode(requested: Option<&CryptographicParameters>, record: &Record) -> Result<
     Ok(mode)
 }
 
-fn unsupported(message: String) -> Refusal {
-    Refusal::new(ResultReason::UnsupportedCryptographicParameters, message)
-}
-
-/// The key's usage mask must hold `needed`.
-fn require_usage(
-    record: &Record,
-    needed: CryptographicUsageMask,
-    operation: &str,
-) -> Result<(), Refusal> {
-    match record.metadata.usage_mask {
-        Some(mask) if mask.contains(needed) => Ok(()),
-        _ => Err(Refusal::new(
-            ResultReason::IncompatibleCryptographicUsageMask,
-            format!("the key's Cryptographic Usage Mask does not allow {operation}"),
-        )),
-    }
-}
-
 /// Additional data goes with GCM only, and GCM needs the tag field KMIP 1.4 brought.
 fn require_aead_fields(
     mode: Mode,
@@ -333,25 +270,6 @@ fn random_iv(mode: Mode) -> Result<Vec<u8>, Refusal> {
     let mut iv = vec![0; mode.iv_len()];
     aws_lc_rs::rand::fill(&mut iv).map_err(|_| crypto_failure())?;
     Ok(iv)
-}
-
-/// The record's key, unwrapped by the core for this one operation.
-async fn unwrapped<V: Vault>(
-    context: &Context<'_, V>,
-    record: &Record,
-    to: Use,
-) -> Result<SecretBytes, Refusal> {
-    let Some(wrapped) = &record.wrapped else {
-        return Err(Refusal::wrong_state(to.operation(), record.metadata.state));
-    };
-    super::get::unwrap_key(context, record, wrapped).await
-}
-
-fn crypto_failure() -> Refusal {
-    Refusal::new(
-        ResultReason::CryptographicFailure,
-        "the cryptographic operation failed",
-    )
 }
 
 fn decrypt_failure() -> Refusal {

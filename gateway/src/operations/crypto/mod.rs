@@ -1,0 +1,123 @@
+//! The caller's keys put to use without leaving Krypton: the core unwraps the key for the one
+//! operation, the gateway uses it and wipes it. This is what clients that must not hold keys
+//! ask for — MongoDB's "delegated" KMIP mode, database TDE products wrapping their own keys,
+//! services that sign tokens with an HMAC key they never see.
+//!
+//! - [`cipher`]: Encrypt and Decrypt with AES keys;
+//! - [`mac`]: MAC and MAC Verify with HMAC keys.
+//!
+//! **Who may** ([`admit`]): an operation that protects data (Encrypt, MAC) needs an Active
+//! key; one that processes what a key protected (Decrypt, MAC Verify) an Active or
+//! Deactivated key, as KMIP lets a deactivated key check what it made. The key's Cryptographic
+//! Usage Mask must name the operation: a key created without a mask does nothing here, since
+//! nothing is allowed that the key's creator did not ask for. Everything is decided before the
+//! core is asked to unwrap anything.
+
+mod cipher;
+mod mac;
+
+pub(super) use cipher::{decrypt, encrypt};
+pub(super) use mac::{mac, mac_verify};
+
+use kmip::objects::lifecycle;
+use kmip::{Attribute, CryptographicParameters, CryptographicUsageMask, ResultReason, SecretBytes};
+
+use crate::operations::Context;
+use crate::refusal::Refusal;
+use crate::vault::{Record, Vault};
+
+/// What an operation does with the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Use {
+    Encrypt,
+    Decrypt,
+    Mac,
+    MacVerify,
+}
+
+impl Use {
+    const fn operation(self) -> &'static str {
+        match self {
+            Self::Encrypt => "Encrypt",
+            Self::Decrypt => "Decrypt",
+            Self::Mac => "MAC",
+            Self::MacVerify => "MAC Verify",
+        }
+    }
+
+    const fn usage(self) -> CryptographicUsageMask {
+        match self {
+            Self::Encrypt => CryptographicUsageMask::ENCRYPT,
+            Self::Decrypt => CryptographicUsageMask::DECRYPT,
+            Self::Mac => CryptographicUsageMask::MAC_GENERATE,
+            Self::MacVerify => CryptographicUsageMask::MAC_VERIFY,
+        }
+    }
+
+    /// Whether it protects data (only an Active key may), rather than processing data the key
+    /// protected.
+    const fn protects(self) -> bool {
+        matches!(self, Self::Encrypt | Self::Mac)
+    }
+}
+
+/// Whether `record`'s key may be put to `to` now: its state and its usage mask.
+fn admit<V>(context: &Context<'_, V>, record: &Record, to: Use) -> Result<(), Refusal> {
+    let metadata = &record.metadata;
+    if to.protects() {
+        lifecycle::check_protect(metadata, context.now, to.operation())?;
+    } else {
+        lifecycle::check_process(metadata, context.now, to.operation())?;
+    }
+    match metadata.usage_mask {
+        Some(mask) if mask.contains(to.usage()) => Ok(()),
+        _ => Err(Refusal::new(
+            ResultReason::IncompatibleCryptographicUsageMask,
+            format!(
+                "the key's Cryptographic Usage Mask does not allow {}",
+                to.operation()
+            ),
+        )),
+    }
+}
+
+/// The parameters an operation runs with: the request's, else the key's Cryptographic
+/// Parameters attribute (set by the client).
+fn parameters<'a>(
+    requested: Option<&'a CryptographicParameters>,
+    record: &'a Record,
+) -> Option<&'a CryptographicParameters> {
+    requested.or_else(|| {
+        record
+            .metadata
+            .client_attributes
+            .iter()
+            .find_map(|attribute| match attribute {
+                Attribute::CryptographicParameters(parameters) => Some(parameters),
+                _ => None,
+            })
+    })
+}
+
+/// The record's key, unwrapped by the core for this one operation.
+async fn unwrapped<V: Vault>(
+    context: &Context<'_, V>,
+    record: &Record,
+    to: Use,
+) -> Result<SecretBytes, Refusal> {
+    let Some(wrapped) = &record.wrapped else {
+        return Err(Refusal::wrong_state(to.operation(), record.metadata.state));
+    };
+    super::get::unwrap_key(context, record, wrapped).await
+}
+
+fn unsupported(message: String) -> Refusal {
+    Refusal::new(ResultReason::UnsupportedCryptographicParameters, message)
+}
+
+fn crypto_failure() -> Refusal {
+    Refusal::new(
+        ResultReason::CryptographicFailure,
+        "the cryptographic operation failed",
+    )
+}
