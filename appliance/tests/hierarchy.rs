@@ -711,7 +711,7 @@ fn the_core_answers_what_it_offers_batch_by_batch(hsm: &SoftHsm) -> Result<(), F
             0x0000_00FF,
             0x00AB_CDEF,
             0x8000_0042,
-            Operation::Rekey.to_u32(),
+            Operation::Certify.to_u32(),
         ] {
             let operation = Operation::from_u32(code)
                 .or_else(|| UnassignedCode::new(code).map(Operation::Unassigned))

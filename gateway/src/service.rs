@@ -41,6 +41,7 @@ static SERVER: Server = Server::new(
     &[
         Offered::changes(Operation::Create),
         Offered::changes(Operation::Register),
+        Offered::changes(Operation::Rekey),
         Offered::reads(Operation::Locate),
         Offered::reads(Operation::Check),
         Offered::reads(Operation::Get),

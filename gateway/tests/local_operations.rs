@@ -21,10 +21,10 @@ use kmip::{
     DeleteAttributeRequest, DestroyRequest, DiscoverVersionsRequest, EncryptRequest,
     GetAttributeListRequest, GetAttributesRequest, GetRequest, HashingAlgorithm, Item, MacRequest,
     MacVerifyRequest, ModifyAttributeRequest, Name, ObjectType, Operation, PaddingMethod,
-    ProtocolVersion, QueryFunction, QueryRequest, RequestBatchItem, RequestHeader, RequestMessage,
-    ResponseBatchItem, ResponseMessage, ResponsePayload, ResultReason, ResultStatus,
-    RevocationReason, RevocationReasonCode, RevokeRequest, RngRetrieveRequest, SetAttributeRequest,
-    State, Tag, TypedRequest, Value,
+    ProtocolVersion, QueryFunction, QueryRequest, RekeyRequest, RequestBatchItem, RequestHeader,
+    RequestMessage, ResponseBatchItem, ResponseMessage, ResponsePayload, ResultReason,
+    ResultStatus, RevocationReason, RevocationReasonCode, RevokeRequest, RngRetrieveRequest,
+    SetAttributeRequest, State, Tag, TypedRequest, Value,
 };
 use krypton_gateway::{
     CoreConfig, CoreLink, Filter, Gateway, KeyLimits, MemoryVault, Record, Tenancy, Vault,
@@ -989,4 +989,59 @@ async fn rng_retrieve_answers_here_within_its_bound() {
         )
         .await;
     }
+}
+
+/// Re-key decides before it makes anything: a destroyed key, a key replaced already, or
+/// attributes it does not set are refused; with the core down it fails closed and the old key
+/// is left exactly as it was (its names, no link).
+#[tokio::test]
+async fn rekey_refuses_what_it_cannot_replace_and_changes_nothing_when_it_fails() {
+    let h = harness(&[("k1", State::Active), ("gone", State::PreActive)]).await;
+    h.succeeds(V2_0, destroy("gone")).await;
+    let mut replaced = app_a_key("replaced", State::Active, &["old"]);
+    replaced
+        .metadata
+        .client_attributes
+        .push(Attribute::Link(kmip::Link {
+            link_type: kmip::LinkType::ReplacementObjectLink,
+            linked_object_identifier: "newer".into(),
+        }));
+    h.gateway.vault().create(replaced).await.unwrap();
+    let rekey = |key: &str, attributes: Vec<Attribute>| RekeyRequest {
+        unique_identifier: id(key),
+        offset: None,
+        attributes,
+    };
+    let before = h.record("k1").await;
+    failed_closed(&h.ask(V2_0, rekey("k1", Vec::new())).await);
+    failed_closed(
+        &h.ask(
+            V1_4,
+            RekeyRequest {
+                offset: Some(60),
+                ..rekey("k1", Vec::new())
+            },
+        )
+        .await,
+    );
+    assert_eq!(h.record("k1").await, before, "nothing changed");
+
+    h.refuses(
+        V2_0,
+        rekey("gone", Vec::new()),
+        ResultReason::ObjectDestroyed,
+    )
+    .await;
+    h.refuses(
+        V2_0,
+        rekey("replaced", Vec::new()),
+        ResultReason::InvalidField,
+    )
+    .await;
+    h.refuses(
+        V2_0,
+        rekey("k1", vec![Attribute::Name(Name::text("renamed"))]),
+        ResultReason::InvalidField,
+    )
+    .await;
 }

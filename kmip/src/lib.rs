@@ -71,9 +71,10 @@ pub use operations::{
     GetAttributeListResponse, GetAttributesRequest, GetAttributesResponse, GetRequest, GetResponse,
     LocateRequest, LocateResponse, MacRequest, MacResponse, MacVerifyRequest, MacVerifyResponse,
     ModifyAttributeRequest, ModifyAttributeResponse, QueryRequest, QueryResponse, RegisterRequest,
-    RegisterResponse, RequestPayload, ResponsePayload, RevokeRequest, RevokeResponse,
-    RewrapReportRequest, RewrapReportResponse, RewrapRequest, RewrapResponse, RngRetrieveRequest,
-    RngRetrieveResponse, SetAttributeRequest, SetAttributeResponse, VersionBehind,
+    RegisterResponse, RekeyRequest, RekeyResponse, RequestPayload, ResponsePayload, RevokeRequest,
+    RevokeResponse, RewrapReportRequest, RewrapReportResponse, RewrapRequest, RewrapResponse,
+    RngRetrieveRequest, RngRetrieveResponse, SetAttributeRequest, SetAttributeResponse,
+    VersionBehind,
 };
 pub use secret::{SecretBytes, SecretString};
 pub use version::ProtocolVersion;

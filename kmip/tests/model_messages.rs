@@ -27,12 +27,12 @@ fn unknown_operations_keep_their_code_and_raw_payload() {
         text(Tag(0x54_0001), "vendor data"),
         integer(Tag(0x54_0002), 7),
     ];
-    let rekey_payload = vec![text(Tag::UNIQUE_IDENTIFIER, "k1")];
+    let certify_payload = vec![text(Tag::UNIQUE_IDENTIFIER, "k1")];
     let item = request_item(
         (1, 4),
         vec![
             batch_item(0x8000_0042, vendor_payload.clone()),
-            batch_item(Operation::Rekey.to_u32(), rekey_payload.clone()),
+            batch_item(Operation::Certify.to_u32(), certify_payload.clone()),
         ],
     );
     let message = RequestMessage::from_item(&through_wire(&item)).unwrap();
@@ -42,10 +42,10 @@ fn unknown_operations_keep_their_code_and_raw_payload() {
         message.batch_items[0].payload,
         RequestPayload::Other(structure(Tag::REQUEST_PAYLOAD, vendor_payload))
     );
-    assert_eq!(message.batch_items[1].operation, Operation::Rekey);
+    assert_eq!(message.batch_items[1].operation, Operation::Certify);
     assert_eq!(
         message.batch_items[1].payload,
-        RequestPayload::Other(structure(Tag::REQUEST_PAYLOAD, rekey_payload))
+        RequestPayload::Other(structure(Tag::REQUEST_PAYLOAD, certify_payload))
     );
     // Forwarded unchanged.
     assert_eq!(message.to_item(), item);

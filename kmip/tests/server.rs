@@ -327,7 +327,7 @@ async fn operations_not_offered_are_refused_item_by_item_with_their_code_echoed(
         0x0000_00FF,                       // not a KMIP operation
         0x00AB_CDEF,                       // nor this
         0x8000_0042,                       // a vendor extension
-        Operation::Rekey.to_u32(),         // KMIP's, not offered
+        Operation::Certify.to_u32(),       // KMIP's, not offered
         Operation::GetAttributes.to_u32(), // KMIP's, typed, not offered
     ];
     let mut items: Vec<Item> = codes.iter().map(|&code| batch_item(code, vec![])).collect();
@@ -352,7 +352,7 @@ async fn operations_not_offered_are_refused_item_by_item_with_their_code_echoed(
     assert!(message.contains("0x000000FF"), "{message}");
     let message = answers[3].result_message.as_deref().unwrap();
     assert!(
-        message.contains("Test server does not offer Rekey"),
+        message.contains("Test server does not offer Certify"),
         "{message}"
     );
     assert_eq!(answers[codes.len()].result_status, ResultStatus::Success);

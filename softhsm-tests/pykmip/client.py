@@ -10,9 +10,13 @@ arguments:
                                         -> uid
   {"op": "activate", "uid": U}          -> uid
   {"op": "get", "uid": U}               -> {"type": object type, "value": hex}
-  {"op": "get_attributes", "uid": U}    -> {attribute name: value as text}
+  {"op": "get_attributes", "uid": U, "names": [N, ...]?}
+                                        the attributes named N (all without names) ->
+                                        {attribute name: value as text}
   {"op": "locate", "name": N}           -> [uid, ...]
   {"op": "revoke", "uid": U}            Cessation of Operation -> uid
+  {"op": "rekey", "uid": U, "offset": O?}  Re-key, the new key active O seconds after it is
+                                        made -> the new key's uid
   {"op": "destroy", "uid": U}           -> uid
   {"op": "register_secret", "value": H} Secret Data (password) of the hex bytes H -> uid
   {"op": "register_key", "value": H}    AES Symmetric Key of the hex bytes H -> uid
@@ -62,11 +66,13 @@ def run(client, command):
         managed = client.get(command["uid"])
         return {"type": managed.object_type.name, "value": managed.value.hex()}
     if op == "get_attributes":
-        _, attributes = client.get_attributes(command["uid"])
+        _, attributes = client.get_attributes(command["uid"], command.get("names"))
         return {a.attribute_name.value: str(a.attribute_value) for a in attributes}
     if op == "locate":
         name = AttributeFactory().create_attribute(enums.AttributeType.NAME, command["name"])
         return client.locate(attributes=[name])
+    if op == "rekey":
+        return client.rekey(uid=command["uid"], offset=command.get("offset"))
     if op == "revoke":
         client.revoke(enums.RevocationReasonCode.CESSATION_OF_OPERATION, command["uid"])
         return command["uid"]

@@ -31,8 +31,25 @@ pub(super) async fn create<V: Vault>(
         ));
     }
     let template = Template::read(&request.attributes, context.keys)?;
+    let key_bytes = template.key_bytes;
+    let id = make_key(context, key_bytes, template.into_metadata(context.now)).await?;
+    tracing::info!(owner = context.owner(), key = %id, "L4 key created");
+    Ok(CreateResponse {
+        object_type: ObjectType::SymmetricKey,
+        unique_identifier: id,
+        attributes: Vec::new(),
+    })
+}
+
+/// Makes a key of `key_bytes` random bytes, has the core wrap it for the caller, and stores it
+/// with `metadata`: its new identifier. Nothing is stored unless the core wrapped the key.
+pub(super) async fn make_key<V: Vault>(
+    context: &Context<'_, V>,
+    key_bytes: usize,
+    metadata: Metadata,
+) -> Result<String, Refusal> {
     let id = new_identifier()?;
-    let key = random_bytes(template.key_bytes)?;
+    let key = random_bytes(key_bytes)?;
     let wrapped = context
         .core
         .wrap(context.principal.l3, context.owner(), &id, &key)
@@ -44,19 +61,14 @@ pub(super) async fn create<V: Vault>(
         id.clone(),
         context.principal.l3.clone(),
         wrapped,
-        template.into_metadata(context.now),
+        metadata,
     );
     context
         .vault
         .create(record)
         .await
         .map_err(|error| vault_failure(&error))?;
-    tracing::info!(owner = context.owner(), key = %id, "L4 key created");
-    Ok(CreateResponse {
-        object_type: ObjectType::SymmetricKey,
-        unique_identifier: id,
-        attributes: Vec::new(),
-    })
+    Ok(id)
 }
 
 /// What the client asked the new key to be.
@@ -210,7 +222,7 @@ fn lengths(algorithm: CryptographicAlgorithm) -> Option<Lengths> {
 }
 
 /// The key size in bytes for `algorithm` at `length` bits, if the gateway makes such keys.
-fn key_bytes(algorithm: CryptographicAlgorithm, length: i32) -> Result<usize, Refusal> {
+pub(super) fn key_bytes(algorithm: CryptographicAlgorithm, length: i32) -> Result<usize, Refusal> {
     let Some(lengths) = lengths(algorithm) else {
         return Err(Refusal::new(
             ResultReason::InvalidField,

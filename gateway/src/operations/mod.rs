@@ -1,5 +1,5 @@
 //! The operations the gateway answers itself: the life of its own L4 keys (Create, Get, the
-//! lifecycle and attribute operations, Locate), their use without leaving it (Encrypt,
+//! lifecycle and attribute operations, Re-key, Locate), their use without leaving it (Encrypt,
 //! Decrypt, MAC, MAC Verify), and RNG Retrieve. Discover Versions and Query are the shared
 //! skeleton's (`kmip::server`), answered from the gateway's table of operations.
 //!
@@ -15,6 +15,7 @@ mod get;
 mod lifecycle;
 mod locate;
 mod random;
+mod rekey;
 
 use kmip::{
     DateTime, ProtocolVersion, RequestHeader, RequestPayload, ResponsePayload, ResultReason,
@@ -79,6 +80,9 @@ pub(crate) async fn run<V: Vault>(
             lifecycle::revoke(context, *record, request).await?.into()
         }
         Local::Owned(record, P::Destroy(_)) => lifecycle::destroy(context, *record).await?.into(),
+        Local::Owned(record, P::Rekey(request)) => {
+            rekey::rekey(context, *record, request).await?.into()
+        }
         Local::Owned(record, P::Encrypt(request)) => {
             crypto::encrypt(context, *record, request).await?.into()
         }

@@ -27,7 +27,8 @@ pub use discovery::{
 };
 pub use lifecycle::{
     ActivateRequest, ActivateResponse, CreateRequest, CreateResponse, DestroyRequest,
-    DestroyResponse, RegisterRequest, RegisterResponse, RevokeRequest, RevokeResponse,
+    DestroyResponse, RegisterRequest, RegisterResponse, RekeyRequest, RekeyResponse, RevokeRequest,
+    RevokeResponse,
 };
 pub use retrieval::{
     CheckRequest, CheckResponse, GetRequest, GetResponse, LocateRequest, LocateResponse,
@@ -165,6 +166,7 @@ payloads! {
     Query(QueryRequest, QueryResponse),
     Create(CreateRequest, CreateResponse),
     Register(RegisterRequest, RegisterResponse),
+    Rekey(RekeyRequest, RekeyResponse),
     Get(GetRequest, GetResponse),
     GetAttributes(GetAttributesRequest, GetAttributesResponse),
     GetAttributeList(GetAttributeListRequest, GetAttributeListResponse),
@@ -204,6 +206,7 @@ impl RequestPayload {
             Self::Activate(request) => &mut request.unique_identifier,
             Self::Revoke(request) => &mut request.unique_identifier,
             Self::Destroy(request) => &mut request.unique_identifier,
+            Self::Rekey(request) => &mut request.unique_identifier,
             Self::Encrypt(request) => &mut request.unique_identifier,
             Self::Decrypt(request) => &mut request.unique_identifier,
             Self::Mac(request) => &mut request.unique_identifier,
@@ -239,6 +242,7 @@ impl RequestPayload {
             Self::Activate(request) => request.unique_identifier.as_ref(),
             Self::Revoke(request) => request.unique_identifier.as_ref(),
             Self::Destroy(request) => request.unique_identifier.as_ref(),
+            Self::Rekey(request) => request.unique_identifier.as_ref(),
             Self::Encrypt(request) => request.unique_identifier.as_ref(),
             Self::Decrypt(request) => request.unique_identifier.as_ref(),
             Self::Mac(request) => request.unique_identifier.as_ref(),
@@ -264,6 +268,7 @@ impl ResponsePayload {
         match self {
             Self::Create(response) => Some(&response.unique_identifier),
             Self::Register(response) => Some(&response.unique_identifier),
+            Self::Rekey(response) => Some(&response.unique_identifier),
             _ => None,
         }
     }

@@ -11,8 +11,8 @@ use kmip::{
     GetAttributeListRequest, GetAttributesRequest, GetRequest, KeyBlock, KeyFormatType,
     KeyMaterial, LocateRequest, MacRequest, MacVerifyRequest, ManagedObject,
     ModifyAttributeRequest, Name, ObjectType, Operation, QueryFunction, QueryRequest,
-    RegisterRequest, RequestPayload, RevocationReason, RevocationReasonCode, RevokeRequest,
-    RewrapReportRequest, RewrapRequest, RngRetrieveRequest, SecretBytes, SecretData,
+    RegisterRequest, RekeyRequest, RequestPayload, RevocationReason, RevocationReasonCode,
+    RevokeRequest, RewrapReportRequest, RewrapRequest, RngRetrieveRequest, SecretBytes, SecretData,
     SecretDataType, SetAttributeRequest, Value, VersionBehind,
 };
 
@@ -139,6 +139,12 @@ pub fn request(operation: Operation, id: &str) -> Option<RequestPayload> {
             iv_counter_nonce: None,
             authenticated_encryption_additional_data: Some(id.as_bytes().to_vec()),
             authenticated_encryption_tag: None,
+        }
+        .into(),
+        Operation::Rekey => RekeyRequest {
+            unique_identifier: uid(),
+            offset: Some(3600),
+            attributes: Vec::new(),
         }
         .into(),
         Operation::Mac => MacRequest {
