@@ -92,25 +92,40 @@ impl Payload for RegisterRequest {
     }
 }
 
-/// The registered object's identifier, and in KMIP 1.x the attributes the server set.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RegisterResponse {
-    pub unique_identifier: String,
-    pub attributes: Vec<Attribute>,
+/// Declares a response that names the object the operation made and, in KMIP 1.x, the
+/// attributes the server set implicitly: Register's and Re-key's.
+macro_rules! made_object_response {
+    ($($(#[$doc:meta])* $name:ident,)+) => {
+        $(
+            $(#[$doc])*
+            #[derive(Clone, Debug, PartialEq, Eq)]
+            pub struct $name {
+                pub unique_identifier: String,
+                pub attributes: Vec<Attribute>,
+            }
+
+            impl Payload for $name {
+                fn read(fields: &mut Fields<'_>, version: ProtocolVersion) -> Result<Self, Error> {
+                    Ok(Self {
+                        unique_identifier: fields.required(Tag::UNIQUE_IDENTIFIER)?,
+                        attributes: read_implicit_attributes(fields, version)?,
+                    })
+                }
+
+                fn write(&self, b: &mut Builder, version: ProtocolVersion) {
+                    b.push(Tag::UNIQUE_IDENTIFIER, &self.unique_identifier);
+                    push_implicit_attributes(b, &self.attributes, version);
+                }
+            }
+        )+
+    };
 }
 
-impl Payload for RegisterResponse {
-    fn read(fields: &mut Fields<'_>, version: ProtocolVersion) -> Result<Self, Error> {
-        Ok(Self {
-            unique_identifier: fields.required(Tag::UNIQUE_IDENTIFIER)?,
-            attributes: read_implicit_attributes(fields, version)?,
-        })
-    }
-
-    fn write(&self, b: &mut Builder, version: ProtocolVersion) {
-        b.push(Tag::UNIQUE_IDENTIFIER, &self.unique_identifier);
-        push_implicit_attributes(b, &self.attributes, version);
-    }
+made_object_response! {
+    /// The registered object's identifier, and in KMIP 1.x the attributes the server set.
+    RegisterResponse,
+    /// The new key's identifier, and in KMIP 1.x the attributes the server set implicitly.
+    RekeyResponse,
 }
 
 /// Re-key: a new symmetric key replacing the key `unique_identifier` (without one, the object
@@ -152,27 +167,6 @@ impl Payload for RekeyRequest {
         if !self.attributes.is_empty() {
             push_attribute_set(b, &self.attributes, version);
         }
-    }
-}
-
-/// The new key's identifier, and in KMIP 1.x the attributes the server set implicitly.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RekeyResponse {
-    pub unique_identifier: String,
-    pub attributes: Vec<Attribute>,
-}
-
-impl Payload for RekeyResponse {
-    fn read(fields: &mut Fields<'_>, version: ProtocolVersion) -> Result<Self, Error> {
-        Ok(Self {
-            unique_identifier: fields.required(Tag::UNIQUE_IDENTIFIER)?,
-            attributes: read_implicit_attributes(fields, version)?,
-        })
-    }
-
-    fn write(&self, b: &mut Builder, version: ProtocolVersion) {
-        b.push(Tag::UNIQUE_IDENTIFIER, &self.unique_identifier);
-        push_implicit_attributes(b, &self.attributes, version);
     }
 }
 
