@@ -1,8 +1,8 @@
 //! The gateway as a KMIP service: each request, batch item by batch item, answered here or
 //! forwarded to the core.
 //!
-//! **Routing.** The gateway answers Create of symmetric keys, Locate, RNG Retrieve, Discover
-//! Versions and Query, and every operation on a key the caller owns in the vault. The other operations it
+//! **Routing.** The gateway answers Create of symmetric keys, Create Key Pair, Locate, RNG
+//! Retrieve, Discover Versions and Query, and every operation on a key the caller owns in the vault. The other operations it
 //! offers — and identifiers the caller does not own here — go to the core, which answers for
 //! the caller's objects there and *Item Not Found* for everything else. So another identity's
 //! key is never found, and whether it exists is never said. An operation the gateway does not
@@ -35,11 +35,12 @@ use crate::shredding;
 use crate::vault::Vault;
 
 /// What the gateway offers: the operations it answers for its own keys and those it forwards
-/// to the core, the object types a client can create (symmetric keys, held here) or register
-/// (held by the core). Query lists these; any other operation is refused.
+/// to the core, the object types a client can create (symmetric keys and key pairs, held here)
+/// or register (held by the core). Query lists these; any other operation is refused.
 static SERVER: Server = Server::new(
     &[
         Offered::changes(Operation::Create),
+        Offered::changes(Operation::CreateKeyPair),
         Offered::changes(Operation::Register),
         Offered::changes(Operation::Rekey),
         Offered::reads(Operation::Locate),
@@ -47,6 +48,8 @@ static SERVER: Server = Server::new(
         Offered::reads(Operation::Get),
         Offered::reads(Operation::Encrypt),
         Offered::reads(Operation::Decrypt),
+        Offered::reads(Operation::Sign),
+        Offered::reads(Operation::SignatureVerify),
         Offered::reads(Operation::Mac),
         Offered::reads(Operation::MacVerify),
         Offered::reads(Operation::RngRetrieve),
@@ -65,6 +68,8 @@ static SERVER: Server = Server::new(
     ],
     &[
         ObjectType::SymmetricKey,
+        ObjectType::PublicKey,
+        ObjectType::PrivateKey,
         ObjectType::SecretData,
         ObjectType::OpaqueData,
     ],
@@ -191,7 +196,9 @@ impl<V: Vault> Gateway<V> {
     ) -> Route {
         let unbound = match &item.payload {
             RequestPayload::Create(create) => create.object_type == ObjectType::SymmetricKey,
-            RequestPayload::Locate(_) | RequestPayload::RngRetrieve(_) => true,
+            RequestPayload::CreateKeyPair(_)
+            | RequestPayload::Locate(_)
+            | RequestPayload::RngRetrieve(_) => true,
             _ => false,
         };
         if unbound {

@@ -16,15 +16,16 @@ use common::{Pki, dead_address};
 use kmip::net::ClientLimits;
 use kmip::{
     ActivateRequest, AddAttributeRequest, Attribute, AttributeReference, AttributeType,
-    BatchErrorContinuationOption, BlockCipherMode, CreateRequest, CryptographicAlgorithm,
-    CryptographicParameters, CryptographicUsageMask, DateTime, DecryptRequest,
-    DeleteAttributeRequest, DestroyRequest, DiscoverVersionsRequest, EncryptRequest,
-    GetAttributeListRequest, GetAttributesRequest, GetRequest, HashingAlgorithm, Item, MacRequest,
-    MacVerifyRequest, ModifyAttributeRequest, Name, ObjectType, Operation, PaddingMethod,
-    ProtocolVersion, QueryFunction, QueryRequest, RekeyRequest, RequestBatchItem, RequestHeader,
-    RequestMessage, ResponseBatchItem, ResponseMessage, ResponsePayload, ResultReason,
-    ResultStatus, RevocationReason, RevocationReasonCode, RevokeRequest, RngRetrieveRequest,
-    SetAttributeRequest, State, Tag, TypedRequest, Value,
+    BatchErrorContinuationOption, BlockCipherMode, CreateKeyPairRequest, CreateRequest,
+    CryptographicAlgorithm, CryptographicParameters, CryptographicUsageMask, DateTime,
+    DecryptRequest, DeleteAttributeRequest, DestroyRequest, DiscoverVersionsRequest,
+    EncryptRequest, GetAttributeListRequest, GetAttributesRequest, GetRequest, HashingAlgorithm,
+    Item, KeyFormatType, MacRequest, MacVerifyRequest, ModifyAttributeRequest, Name, ObjectType,
+    Operation, PaddingMethod, ProtocolVersion, QueryFunction, QueryRequest, RekeyRequest,
+    RequestBatchItem, RequestHeader, RequestMessage, RequestPayload, ResponseBatchItem,
+    ResponseMessage, ResponsePayload, ResultReason, ResultStatus, RevocationReason,
+    RevocationReasonCode, RevokeRequest, RngRetrieveRequest, SetAttributeRequest, SignRequest,
+    SignatureVerifyRequest, State, Tag, TypedRequest, Value,
 };
 use krypton_gateway::{
     CoreConfig, CoreLink, Filter, Gateway, KeyLimits, MemoryVault, Record, Tenancy, Vault,
@@ -1044,4 +1045,314 @@ async fn rekey_refuses_what_it_cannot_replace_and_changes_nothing_when_it_fails(
         ResultReason::InvalidField,
     )
     .await;
+}
+
+/// A Create Key Pair with the `common` attributes and those of each half.
+fn key_pair(
+    common: Vec<Attribute>,
+    private: Vec<Attribute>,
+    public: Vec<Attribute>,
+) -> CreateKeyPairRequest {
+    CreateKeyPairRequest {
+        common_attributes: common,
+        private_key_attributes: private,
+        public_key_attributes: public,
+    }
+}
+
+fn ecdsa_p256() -> Vec<Attribute> {
+    vec![
+        Attribute::CryptographicAlgorithm(CryptographicAlgorithm::Ecdsa),
+        Attribute::CryptographicLength(256),
+    ]
+}
+
+/// Create Key Pair decides what to make before it makes anything: a kind or length it does not
+/// make, halves that disagree, attributes the gateway sets, are refused; what passes fails
+/// closed with the core down, in the 1.x and the 2.x forms, and leaves nothing in the vault.
+#[tokio::test]
+async fn create_key_pair_refuses_what_it_cannot_make_and_leaves_nothing_when_it_fails() {
+    let h = harness(&[]).await;
+    let named = |name: &str| vec![Attribute::Name(Name::text(name))];
+    for version in [ProtocolVersion::V1_2, V1_4, V2_0] {
+        failed_closed(
+            &h.ask(
+                version,
+                key_pair(ecdsa_p256(), named("signer"), named("verifier")),
+            )
+            .await,
+        );
+    }
+    let rsa = |length| {
+        vec![
+            Attribute::CryptographicAlgorithm(CryptographicAlgorithm::Rsa),
+            Attribute::CryptographicLength(length),
+        ]
+    };
+    failed_closed(
+        &h.ask(V2_0, key_pair(rsa(4096), Vec::new(), Vec::new()))
+            .await,
+    );
+    let located = h
+        .gateway
+        .vault()
+        .locate(
+            "app-a",
+            &Filter::new(Vec::new(), None, DateTime::now()),
+            100,
+        )
+        .await
+        .unwrap();
+    assert!(located.is_empty(), "nothing stored: {located:?}");
+
+    for (request, reason) in [
+        (
+            key_pair(rsa(1024), Vec::new(), Vec::new()),
+            ResultReason::InvalidField,
+        ),
+        (
+            key_pair(rsa(2048)[1..].to_vec(), Vec::new(), Vec::new()),
+            ResultReason::InvalidField,
+        ),
+        (
+            key_pair(
+                vec![
+                    Attribute::CryptographicAlgorithm(CryptographicAlgorithm::Aes),
+                    Attribute::CryptographicLength(256),
+                ],
+                Vec::new(),
+                Vec::new(),
+            ),
+            ResultReason::InvalidField,
+        ),
+        (
+            key_pair(Vec::new(), rsa(2048), ecdsa_p256()),
+            ResultReason::InvalidField,
+        ),
+        (
+            key_pair(
+                ecdsa_p256(),
+                vec![Attribute::ObjectType(ObjectType::PublicKey)],
+                Vec::new(),
+            ),
+            ResultReason::ReadOnlyAttribute,
+        ),
+        (
+            key_pair(
+                ecdsa_p256(),
+                Vec::new(),
+                vec![Attribute::State(State::Active)],
+            ),
+            ResultReason::ReadOnlyAttribute,
+        ),
+        (
+            key_pair(
+                ecdsa_p256(),
+                vec![
+                    Attribute::CryptographicUsageMask(CryptographicUsageMask::SIGN),
+                    Attribute::CryptographicUsageMask(CryptographicUsageMask::DECRYPT),
+                ],
+                Vec::new(),
+            ),
+            ResultReason::AttributeSingleValued,
+        ),
+    ] {
+        h.refuses(V2_0, request, reason).await;
+    }
+}
+
+/// app-a's half of a key pair: `object_type`, an `algorithm` key of `length` bits, in `state`,
+/// with `usage`.
+fn half(
+    key: &str,
+    object_type: ObjectType,
+    algorithm: CryptographicAlgorithm,
+    length: i32,
+    state: State,
+    usage: CryptographicUsageMask,
+) -> Record {
+    let mut record = app_a_key(key, state, &[]);
+    record.metadata.object_type = object_type;
+    record.metadata.algorithm = Some(algorithm);
+    record.metadata.length = Some(length);
+    record.metadata.usage_mask = Some(usage);
+    record
+}
+
+fn sign(key: &str, parameters: Option<CryptographicParameters>) -> SignRequest {
+    SignRequest {
+        unique_identifier: id(key),
+        cryptographic_parameters: parameters,
+        data: b"a payment order".to_vec().into(),
+    }
+}
+
+fn signature_verify(key: &str) -> SignatureVerifyRequest {
+    SignatureVerifyRequest {
+        unique_identifier: id(key),
+        cryptographic_parameters: None,
+        data: b"a payment order".to_vec().into(),
+        signature_data: vec![0; 64],
+    }
+}
+
+/// Sign, Signature Verify and Get of a key pair's halves decide everything they can before the
+/// core unwraps the key: the half, its state and usage mask, the parameters, the key format.
+/// What passes fails closed with the core down; the rest is refused with the spec's reason.
+/// Streaming (an Init Indicator) is refused.
+#[tokio::test]
+async fn sign_and_verify_refuse_what_the_key_or_the_parameters_do_not_allow() {
+    use CryptographicAlgorithm as A;
+    use CryptographicUsageMask as U;
+    let h = harness(&[("aes", State::Active)]).await;
+    for record in [
+        half(
+            "ec",
+            ObjectType::PrivateKey,
+            A::Ecdsa,
+            256,
+            State::Active,
+            U::SIGN,
+        ),
+        half(
+            "ec-public",
+            ObjectType::PublicKey,
+            A::Ecdsa,
+            256,
+            State::Deactivated,
+            U::VERIFY,
+        ),
+        half(
+            "rsa",
+            ObjectType::PrivateKey,
+            A::Rsa,
+            2048,
+            State::Active,
+            U::SIGN,
+        ),
+        half(
+            "pre",
+            ObjectType::PrivateKey,
+            A::Ed25519,
+            256,
+            State::PreActive,
+            U::SIGN,
+        ),
+        half(
+            "decrypts",
+            ObjectType::PrivateKey,
+            A::Rsa,
+            2048,
+            State::Active,
+            U::DECRYPT,
+        ),
+        half(
+            "verify-off",
+            ObjectType::PublicKey,
+            A::Ed25519,
+            256,
+            State::Active,
+            U::ENCRYPT,
+        ),
+    ] {
+        h.gateway.vault().create(record).await.unwrap();
+    }
+    let pss = CryptographicParameters {
+        padding_method: Some(PaddingMethod::Pss),
+        hashing_algorithm: Some(HashingAlgorithm::Sha256),
+        ..CryptographicParameters::default()
+    };
+
+    // What passes every check reaches the core, which is down.
+    failed_closed(&h.ask(V2_0, sign("ec", None)).await);
+    failed_closed(
+        &h.ask(ProtocolVersion::V1_2, sign("rsa", Some(pss.clone())))
+            .await,
+    );
+    failed_closed(&h.ask(V2_0, signature_verify("ec-public")).await);
+    failed_closed(&h.ask(V2_0, get("ec-public")).await);
+    let pkcs1 = |key: &str| GetRequest {
+        key_format_type: Some(KeyFormatType::Pkcs1),
+        ..get(key)
+    };
+
+    let sha384 = CryptographicParameters {
+        hashing_algorithm: Some(HashingAlgorithm::Sha384),
+        ..CryptographicParameters::default()
+    };
+    for (request, reason) in [
+        (sign("ec-public", None), ResultReason::InvalidObjectType),
+        (sign("aes", None), ResultReason::InvalidObjectType),
+        (sign("pre", None), ResultReason::WrongKeyLifecycleState),
+        (
+            sign("decrypts", Some(pss.clone())),
+            ResultReason::IncompatibleCryptographicUsageMask,
+        ),
+        (sign("rsa", None), ResultReason::MissingData),
+        (
+            sign("ec", Some(sha384)),
+            ResultReason::UnsupportedCryptographicParameters,
+        ),
+    ] {
+        h.refuses(V2_0, request, reason).await;
+    }
+    h.refuses(
+        V2_0,
+        signature_verify("ec"),
+        ResultReason::InvalidObjectType,
+    )
+    .await;
+    h.refuses(
+        V2_0,
+        signature_verify("verify-off"),
+        ResultReason::IncompatibleCryptographicUsageMask,
+    )
+    .await;
+    h.refuses(
+        V2_0,
+        pkcs1("ec-public"),
+        ResultReason::KeyFormatTypeNotSupported,
+    )
+    .await;
+    h.refuses(V2_0, pkcs1("rsa"), ResultReason::KeyFormatTypeNotSupported)
+        .await;
+    // A key pair's half is not re-keyed as a symmetric key is.
+    let rekey = RekeyRequest {
+        unique_identifier: id("ec"),
+        offset: None,
+        attributes: Vec::new(),
+    };
+    h.refuses(V2_0, rekey, ResultReason::InvalidObjectType)
+        .await;
+
+    // Streaming: a Sign with an Init Indicator (which the model does not carry) is refused.
+    let mut payload = RequestPayload::from(sign("ec", None)).to_item(V2_0);
+    let Value::Structure(fields) = &mut payload.value else {
+        panic!()
+    };
+    fields.push(Item {
+        tag: Tag(0x42_00D7),
+        value: Value::Boolean(true),
+    });
+    let item = RequestBatchItem {
+        operation: Operation::Sign,
+        ephemeral: None,
+        unique_batch_item_id: None,
+        payload: RequestPayload::Other(payload),
+        message_extension: None,
+    };
+    let answer = h
+        .batch("app-a", RequestHeader::new(V2_0), vec![item])
+        .await
+        .remove(0);
+    assert_eq!(
+        answer.result_status,
+        ResultStatus::OperationFailed,
+        "{answer:?}"
+    );
+    assert_ne!(
+        answer.result_reason,
+        Some(ResultReason::GeneralFailure),
+        "{answer:?}"
+    );
 }

@@ -60,21 +60,23 @@ pub use message::{
     ResponseMessage, TypedRequest, TypedResponse,
 };
 pub use object::{
-    KeyBlock, KeyMaterial, ManagedObject, OpaqueDataType, OpaqueObject, SecretData, SymmetricKey,
+    KeyBlock, KeyMaterial, ManagedObject, OpaqueDataType, OpaqueObject, PrivateKey, PublicKey,
+    SecretData, SymmetricKey,
 };
 pub use operations::{
     ActivateRequest, ActivateResponse, AddAttributeRequest, AddAttributeResponse,
-    AdjustAttributeRequest, AdjustAttributeResponse, CheckRequest, CheckResponse, CreateRequest,
-    CreateResponse, DecryptRequest, DecryptResponse, DeleteAttributeRequest,
-    DeleteAttributeResponse, DestroyRequest, DestroyResponse, DiscoverVersionsRequest,
-    DiscoverVersionsResponse, EncryptRequest, EncryptResponse, GetAttributeListRequest,
-    GetAttributeListResponse, GetAttributesRequest, GetAttributesResponse, GetRequest, GetResponse,
-    LocateRequest, LocateResponse, MacRequest, MacResponse, MacVerifyRequest, MacVerifyResponse,
-    ModifyAttributeRequest, ModifyAttributeResponse, QueryRequest, QueryResponse, RegisterRequest,
-    RegisterResponse, RekeyRequest, RekeyResponse, RequestPayload, ResponsePayload, RevokeRequest,
-    RevokeResponse, RewrapReportRequest, RewrapReportResponse, RewrapRequest, RewrapResponse,
-    RngRetrieveRequest, RngRetrieveResponse, SetAttributeRequest, SetAttributeResponse,
-    VersionBehind,
+    AdjustAttributeRequest, AdjustAttributeResponse, CheckRequest, CheckResponse,
+    CreateKeyPairRequest, CreateKeyPairResponse, CreateRequest, CreateResponse, DecryptRequest,
+    DecryptResponse, DeleteAttributeRequest, DeleteAttributeResponse, DestroyRequest,
+    DestroyResponse, DiscoverVersionsRequest, DiscoverVersionsResponse, EncryptRequest,
+    EncryptResponse, GetAttributeListRequest, GetAttributeListResponse, GetAttributesRequest,
+    GetAttributesResponse, GetRequest, GetResponse, LocateRequest, LocateResponse, MacRequest,
+    MacResponse, MacVerifyRequest, MacVerifyResponse, ModifyAttributeRequest,
+    ModifyAttributeResponse, QueryRequest, QueryResponse, RegisterRequest, RegisterResponse,
+    RekeyRequest, RekeyResponse, RequestPayload, ResponsePayload, RevokeRequest, RevokeResponse,
+    RewrapReportRequest, RewrapReportResponse, RewrapRequest, RewrapResponse, RngRetrieveRequest,
+    RngRetrieveResponse, SetAttributeRequest, SetAttributeResponse, SignRequest, SignResponse,
+    SignatureVerifyRequest, SignatureVerifyResponse, VersionBehind,
 };
 pub use secret::{SecretBytes, SecretString};
 pub use version::ProtocolVersion;

@@ -1,9 +1,12 @@
-//! The managed objects Krypton stores: Symmetric Key, Secret Data and Opaque Object, with the
-//! Key Block that carries key material (KMIP 1.4 §2.1.3–2.1.7 and §2.2, 2.1 §2.3 and §3).
+//! The managed objects Krypton stores: Symmetric Key, Public Key, Private Key, Secret Data and
+//! Opaque Object, with the Key Block that carries key material (KMIP 1.4 §2.1.3–2.1.7 and §2.2,
+//! 2.1 §2.3 and §3). Public and private keys carry their material as a DER byte string (the
+//! PKCS#1, PKCS#8, SubjectPublicKeyInfo and EC Private Key formats).
 //!
 //! Key material is held in [`SecretBytes`]: wiped on drop, never printed. Wrapped key blocks
-//! (`Key Wrapping Data`), attributes inside a Key Value, and the certificate and asymmetric
-//! object types are refused on decode: the appliance neither stores nor returns them.
+//! (`Key Wrapping Data`), attributes inside a Key Value, the Transparent asymmetric key
+//! structures and the certificate object types are refused on decode: the appliance neither
+//! stores nor returns them.
 
 use crate::enums::{
     CryptographicAlgorithm, KeyCompressionType, KeyFormatType, ObjectType, SecretDataType,
@@ -161,6 +164,20 @@ kmip_struct! {
 }
 
 kmip_struct! {
+    /// The public half of a key pair.
+    pub struct PublicKey {
+        pub key_block: required KeyBlock => KEY_BLOCK,
+    }
+}
+
+kmip_struct! {
+    /// The private half of a key pair.
+    pub struct PrivateKey {
+        pub key_block: required KeyBlock => KEY_BLOCK,
+    }
+}
+
+kmip_struct! {
     /// A secret that is not a key: a password or a seed, of any length.
     pub struct SecretData {
         pub secret_data_type: required SecretDataType => SECRET_DATA_TYPE,
@@ -181,6 +198,8 @@ kmip_struct! {
 #[non_exhaustive]
 pub enum ManagedObject {
     SymmetricKey(SymmetricKey),
+    PublicKey(PublicKey),
+    PrivateKey(PrivateKey),
     SecretData(SecretData),
     OpaqueObject(OpaqueObject),
 }
@@ -190,6 +209,8 @@ impl ManagedObject {
     pub fn object_type(&self) -> ObjectType {
         match self {
             Self::SymmetricKey(_) => ObjectType::SymmetricKey,
+            Self::PublicKey(_) => ObjectType::PublicKey,
+            Self::PrivateKey(_) => ObjectType::PrivateKey,
             Self::SecretData(_) => ObjectType::SecretData,
             Self::OpaqueObject(_) => ObjectType::OpaqueData,
         }
@@ -203,6 +224,16 @@ impl ManagedObject {
                 SymmetricKey::read_fields,
             )
             .map(Self::SymmetricKey),
+            ObjectType::PublicKey => read_structure(
+                fields.required_item(Tag::PUBLIC_KEY)?,
+                PublicKey::read_fields,
+            )
+            .map(Self::PublicKey),
+            ObjectType::PrivateKey => read_structure(
+                fields.required_item(Tag::PRIVATE_KEY)?,
+                PrivateKey::read_fields,
+            )
+            .map(Self::PrivateKey),
             ObjectType::SecretData => read_structure(
                 fields.required_item(Tag::SECRET_DATA)?,
                 SecretData::read_fields,
@@ -228,6 +259,14 @@ impl ManagedObject {
             Self::SymmetricKey(key) => {
                 key.write_fields(&mut b, latest);
                 Tag::SYMMETRIC_KEY
+            }
+            Self::PublicKey(key) => {
+                key.write_fields(&mut b, latest);
+                Tag::PUBLIC_KEY
+            }
+            Self::PrivateKey(key) => {
+                key.write_fields(&mut b, latest);
+                Tag::PRIVATE_KEY
             }
             Self::SecretData(secret) => {
                 secret.write_fields(&mut b, latest);

@@ -12,20 +12,21 @@ mod oracle;
 use kmip::{
     ActivateRequest, ActivateResponse, AddAttributeRequest, Attribute, AttributeReference,
     AttributeType, Authentication, BatchErrorContinuationOption, BlockCipherMode, CheckRequest,
-    CheckResponse, CreateRequest, CreateResponse, Credential, CryptographicAlgorithm,
-    CryptographicParameters, CryptographicUsageMask, DateTime, DecryptRequest, DecryptResponse,
-    DeleteAttributeRequest, DeleteAttributeResponse, DestroyRequest, DestroyResponse,
-    DiscoverVersionsRequest, DiscoverVersionsResponse, EncryptRequest, EncryptResponse,
-    GetAttributeListRequest, GetAttributeListResponse, GetAttributesRequest, GetAttributesResponse,
-    GetRequest, GetResponse, Item, KeyBlock, KeyFormatType, KeyMaterial, Limits, LocateRequest,
-    LocateResponse, ManagedObject, ModifyAttributeRequest, ModifyAttributeResponse, Name,
-    ObjectType, Operation, ProtocolVersion, QueryFunction, QueryRequest, QueryResponse,
-    RegisterRequest, RegisterResponse, RequestBatchItem, RequestHeader, RequestMessage,
-    ResponseBatchItem, ResponseHeader, ResponseMessage, ResultReason, RevocationReason,
-    RevocationReasonCode, RevokeRequest, RevokeResponse, SecretBytes, SecretData, SecretDataType,
-    SetAttributeRequest, SetAttributeResponse, State, StorageStatusMask, SymmetricKey,
-    TypedRequest, TypedResponse, UniqueIdentifier, UsernamePasswordCredential, Value,
-    VendorAttribute,
+    CheckResponse, CreateKeyPairRequest, CreateKeyPairResponse, CreateRequest, CreateResponse,
+    Credential, CryptographicAlgorithm, CryptographicParameters, CryptographicUsageMask, DateTime,
+    DecryptRequest, DecryptResponse, DeleteAttributeRequest, DeleteAttributeResponse,
+    DestroyRequest, DestroyResponse, DiscoverVersionsRequest, DiscoverVersionsResponse,
+    EncryptRequest, EncryptResponse, GetAttributeListRequest, GetAttributeListResponse,
+    GetAttributesRequest, GetAttributesResponse, GetRequest, GetResponse, HashingAlgorithm, Item,
+    KeyBlock, KeyFormatType, KeyMaterial, Limits, LocateRequest, LocateResponse, ManagedObject,
+    ModifyAttributeRequest, ModifyAttributeResponse, Name, ObjectType, Operation, PaddingMethod,
+    ProtocolVersion, QueryFunction, QueryRequest, QueryResponse, RegisterRequest, RegisterResponse,
+    RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem, ResponseHeader,
+    ResponseMessage, ResultReason, RevocationReason, RevocationReasonCode, RevokeRequest,
+    RevokeResponse, SecretBytes, SecretData, SecretDataType, SetAttributeRequest,
+    SetAttributeResponse, SignRequest, SignResponse, SignatureVerifyRequest,
+    SignatureVerifyResponse, State, StorageStatusMask, SymmetricKey, TypedRequest, TypedResponse,
+    UniqueIdentifier, UsernamePasswordCredential, ValidityIndicator, Value, VendorAttribute,
 };
 use oracle::vector;
 
@@ -455,6 +456,69 @@ fn check() {
             lease_time: None,
         };
         check_response("check_response", v, answer);
+    }
+}
+
+#[test]
+fn create_key_pair() {
+    for v in EVERY {
+        let ask = CreateKeyPairRequest {
+            common_attributes: vec![
+                Attribute::CryptographicAlgorithm(CryptographicAlgorithm::Rsa),
+                Attribute::CryptographicLength(2048),
+            ],
+            private_key_attributes: vec![
+                Attribute::Name(Name::text("signer")),
+                Attribute::CryptographicUsageMask(CryptographicUsageMask::SIGN),
+            ],
+            public_key_attributes: vec![
+                Attribute::Name(Name::text("verifier")),
+                Attribute::CryptographicUsageMask(CryptographicUsageMask::VERIFY),
+            ],
+        };
+        check_request("create_key_pair_request", v, ask);
+        let answer = CreateKeyPairResponse {
+            private_key_unique_identifier: UID.into(),
+            public_key_unique_identifier: UID2.into(),
+        };
+        check_response("create_key_pair_response", v, answer);
+    }
+}
+
+#[test]
+fn sign_and_signature_verify() {
+    let pss = || {
+        Some(CryptographicParameters {
+            padding_method: Some(PaddingMethod::Pss),
+            hashing_algorithm: Some(HashingAlgorithm::Sha256),
+            cryptographic_algorithm: Some(CryptographicAlgorithm::Rsa),
+            ..CryptographicParameters::default()
+        })
+    };
+    for v in FROM_1_2 {
+        let sign = SignRequest {
+            unique_identifier: uid(),
+            cryptographic_parameters: pss(),
+            data: PLAINTEXT.into(),
+        };
+        check_request("sign_request", v, sign);
+        let signed = SignResponse {
+            unique_identifier: UID.into(),
+            signature_data: ciphertext(),
+        };
+        check_response("sign_response", v, signed);
+        let verify = SignatureVerifyRequest {
+            unique_identifier: Some(UID2.into()),
+            cryptographic_parameters: pss(),
+            data: PLAINTEXT.into(),
+            signature_data: ciphertext(),
+        };
+        check_request("signature_verify_request", v, verify);
+        let verified = SignatureVerifyResponse {
+            unique_identifier: UID2.into(),
+            validity_indicator: ValidityIndicator::Invalid,
+        };
+        check_response("signature_verify_response", v, verified);
     }
 }
 

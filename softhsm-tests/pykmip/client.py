@@ -26,12 +26,29 @@ arguments:
                                         the server -> {"data": hex, "iv": hex or null}
   {"op": "decrypt", "uid": U, "mode": M, "data": H, "iv": H}  by the server -> hex
   {"op": "mac", "uid": U, "data": H}    HMAC-SHA256 by the server -> hex
+  {"op": "create_key_pair", "algorithm": A, "length": L, "name": N?, "private_usage": [U]?,
+   "public_usage": [U]?}                a key pair of PyKMIP's CryptographicAlgorithm A (RSA,
+                                        ECDSA, ED25519) and L bits, both halves named N (the
+                                        private one N-private), usage masks as given (none:
+                                        the server's) -> {"private": uid, "public": uid}
+  {"op": "sign", "uid": U, "data": H, "params": P?}
+                                        Sign by the server with Cryptographic Parameters P
+                                        ({PyKMIP parameter name: enumeration member name},
+                                        e.g. {"padding_method": "PSS", "hashing_algorithm":
+                                        "SHA_256"}) -> hex
+  {"op": "verify", "uid": U, "data": H, "signature": H, "params": P?}
+                                        Signature Verify by the server -> "VALID" or "INVALID"
   {"op": "aes", "key": H, "mode": M, "iv": H, "data": H, "aad": H?, "tag": H?, "decrypt": bool}
                                         the same here, with the `cryptography` package (and
                                         GCM, whose tag PyKMIP does not carry): the oracle the
                                         server's results are checked against -> hex (GCM
                                         encryption: {"data": hex, "tag": hex})
   {"op": "hmac", "key": H, "data": H}   HMAC-SHA256 here, by Python's hmac module -> hex
+  {"op": "check_signature", "key": H, "data": H, "signature": H, "scheme": S}
+                                        the signature checked here with the `cryptography`
+                                        package against the DER public key H (as Get returns
+                                        it), S one of PSS_SHA256, PKCS1_SHA256, ECDSA_SHA256,
+                                        ECDSA_SHA384, ED25519 -> true or false
 
 Prints one JSON list with one entry per command: {"ok": result}, or {"error": Result Reason,
 "message": Result Message} for a KMIP failure, or {"exception": text} for anything else (such
@@ -64,7 +81,12 @@ def run(client, command):
         return command["uid"]
     if op == "get":
         managed = client.get(command["uid"])
-        return {"type": managed.object_type.name, "value": managed.value.hex()}
+        result = {"type": managed.object_type.name, "value": managed.value.hex()}
+        if managed.object_type in (enums.ObjectType.PUBLIC_KEY, enums.ObjectType.PRIVATE_KEY):
+            result["format"] = managed.key_format_type.name
+            result["algorithm"] = managed.cryptographic_algorithm.name
+            result["length"] = managed.cryptographic_length
+        return result
     if op == "get_attributes":
         _, attributes = client.get_attributes(command["uid"], command.get("names"))
         return {a.attribute_name.value: str(a.attribute_value) for a in attributes}
@@ -108,7 +130,73 @@ def run(client, command):
             bytes.fromhex(command["data"]), uid=command["uid"],
             algorithm=enums.CryptographicAlgorithm.HMAC_SHA256)
         return mac.hex()
+    if op == "create_key_pair":
+        name = command.get("name")
+        public, private = client.create_key_pair(
+            getattr(enums.CryptographicAlgorithm, command["algorithm"]), command["length"],
+            public_name=name, private_name=name and name + "-private",
+            public_usage_mask=usage_mask(command.get("public_usage")),
+            private_usage_mask=usage_mask(command.get("private_usage")))
+        return {"private": private, "public": public}
+    if op == "sign":
+        signature = client.sign(
+            bytes.fromhex(command["data"]), uid=command["uid"],
+            cryptographic_parameters=signature_parameters(command))
+        return signature.hex()
+    if op == "verify":
+        validity = client.signature_verify(
+            bytes.fromhex(command["data"]), bytes.fromhex(command["signature"]),
+            uid=command["uid"], cryptographic_parameters=signature_parameters(command))
+        return validity.name
     raise ValueError("unknown op " + op)
+
+
+def usage_mask(names):
+    return [getattr(enums.CryptographicUsageMask, name) for name in names] if names else None
+
+
+# The enumeration each Cryptographic Parameters field a test names takes its members from.
+PARAMETER_ENUMS = {
+    "padding_method": enums.PaddingMethod,
+    "hashing_algorithm": enums.HashingAlgorithm,
+    "digital_signature_algorithm": enums.DigitalSignatureAlgorithm,
+    "cryptographic_algorithm": enums.CryptographicAlgorithm,
+}
+
+
+def signature_parameters(command):
+    params = command.get("params")
+    if not params:
+        return None
+    return {field: getattr(PARAMETER_ENUMS[field], member) for field, member in params.items()}
+
+
+def check_signature(command):
+    """The signature checked by the `cryptography` package: independent of the server's."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+
+    key = serialization.load_der_public_key(bytes.fromhex(command["key"]))
+    data, signature = bytes.fromhex(command["data"]), bytes.fromhex(command["signature"])
+    scheme = command["scheme"]
+    try:
+        if scheme == "PSS_SHA256":
+            key.verify(signature, data, padding.PSS(
+                mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256())
+        elif scheme == "PKCS1_SHA256":
+            key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+        elif scheme == "ECDSA_SHA256":
+            key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+        elif scheme == "ECDSA_SHA384":
+            key.verify(signature, data, ec.ECDSA(hashes.SHA384()))
+        elif scheme == "ED25519":
+            key.verify(signature, data)
+        else:
+            raise ValueError("unknown scheme " + scheme)
+    except InvalidSignature:
+        return False
+    return True
 
 
 def optional_hex(value):
@@ -166,6 +254,9 @@ def main():
             try:
                 if command["op"] == "aes":
                     results.append({"ok": local_aes(command)})
+                    continue
+                if command["op"] == "check_signature":
+                    results.append({"ok": check_signature(command)})
                     continue
                 if command["op"] == "hmac":
                     key, data = bytes.fromhex(command["key"]), bytes.fromhex(command["data"])

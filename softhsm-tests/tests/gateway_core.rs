@@ -4,7 +4,8 @@
 //! lifecycle, isolation between identities, the core going away and coming back, a gateway
 //! restart on its RocksDB vault, Register forwarded to the core's registry, what both
 //! daemons' telemetry says about it, and the keys put to use without leaving (Encrypt, Decrypt,
-//! MAC, MAC Verify; MongoDB's libmongocrypt), and RNG Retrieve.
+//! MAC, MAC Verify; MongoDB's libmongocrypt; Sign and Signature Verify with the key pairs the
+//! gateway makes), and RNG Retrieve.
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
 
@@ -32,7 +33,7 @@ use serde_json::json;
 const ALICE: &str = "app-alice";
 const BOB: &str = "app-bob";
 
-const TESTS: [(&str, Test); 11] = [
+const TESTS: [(&str, Test); 13] = [
     ("lifecycle_per_identity", lifecycle_per_identity),
     ("identities_are_isolated", identities_are_isolated),
     (
@@ -70,6 +71,14 @@ const TESTS: [(&str, Test); 11] = [
     (
         "rekey_replaces_a_key_and_takes_its_name",
         rekey_replaces_a_key_and_takes_its_name,
+    ),
+    (
+        "key_pairs_sign_here_and_their_signatures_verify_anywhere",
+        key_pairs_sign_here_and_their_signatures_verify_anywhere,
+    ),
+    (
+        "key_pairs_are_linked_located_and_retired_like_keys",
+        key_pairs_are_linked_located_and_retired_like_keys,
     ),
 ];
 
@@ -702,6 +711,321 @@ fn rekey_replaces_a_key_and_takes_its_name(fixture: &Fixture) {
     assert_eq!(bob[0], bob[1], "Bob with Alice's key, and with none");
 }
 
+/// Creates a key pair as Alice through PyKMIP and activates both halves: (private, public).
+fn active_key_pair(alice: &App, algorithm: &str, length: u32, name: &str) -> (String, String) {
+    let results = alice.run(&json!([{"op": "create_key_pair", "algorithm": algorithm,
+        "length": length, "name": name}]));
+    let pair = ok(&results[0]);
+    let (private, public) = (text(&pair["private"]), text(&pair["public"]));
+    for result in alice.run(&json!([
+        {"op": "activate", "uid": private},
+        {"op": "activate", "uid": public},
+    ])) {
+        ok(&result);
+    }
+    (private.to_owned(), public.to_owned())
+}
+
+/// PyKMIP makes RSA-2048 and ECDSA P-256 key pairs (and Ed25519, an enumeration it names)
+/// at the gateway, signs with the private keys there, and the signatures verify with the
+/// `cryptography` package against the public keys read back by Get, and with the gateway's
+/// Signature Verify: *Valid* for each, *Invalid* once tampered with. The private key of a
+/// 4096-bit pair (a PKCS#8 of about 2.4 KB) is wrapped by the core and read back. Bob can
+/// neither sign with Alice's key nor tell it exists.
+fn key_pairs_sign_here_and_their_signatures_verify_anywhere(fixture: &Fixture) {
+    let stack = fixture.stack();
+    let alice = App::of(&stack, ALICE);
+    let data = hex::encode(b"pay 100 EUR to account 42");
+    let pss = json!({"padding_method": "PSS", "hashing_algorithm": "SHA_256"});
+    let pkcs1 = json!({"digital_signature_algorithm": "SHA256_WITH_RSA_ENCRYPTION"});
+    let (rsa, rsa_public) = active_key_pair(&alice, "RSA", 2048, "signs-payments");
+    let (ec, ec_public) = active_key_pair(&alice, "ECDSA", 256, "signs-tokens");
+    let (ed, ed_public) = active_key_pair(&alice, "ED25519", 256, "signs-releases");
+    let cases = [
+        (&rsa, &rsa_public, pss.clone(), "PSS_SHA256", "RSA", 2048),
+        (&rsa, &rsa_public, pkcs1, "PKCS1_SHA256", "RSA", 2048),
+        (&ec, &ec_public, json!(null), "ECDSA_SHA256", "ECDSA", 256),
+        (&ed, &ed_public, json!(null), "ED25519", "ED25519", 256),
+    ];
+    for (private, public, params, scheme, algorithm, length) in cases {
+        let results = alice.run(&json!([
+            {"op": "sign", "uid": private, "data": data, "params": params},
+            {"op": "get", "uid": public},
+        ]));
+        let signature = text(ok(&results[0])).to_owned();
+        let key = ok(&results[1]);
+        assert_eq!(key["type"], "PUBLIC_KEY", "{key}");
+        assert_eq!(
+            key["format"], "X_509",
+            "SubjectPublicKeyInfo by default: {key}"
+        );
+        assert_eq!(key["algorithm"], algorithm, "{key}");
+        assert_eq!(key["length"], length, "{key}");
+        let mut tampered = hex::decode(&signature).unwrap();
+        tampered[7] ^= 1;
+        let tampered = hex::encode(tampered);
+        let other_data = hex::encode(b"pay 900 EUR to account 42");
+        let results = alice.run(&json!([
+            {"op": "check_signature", "key": key["value"], "data": data,
+                "signature": signature, "scheme": scheme},
+            {"op": "check_signature", "key": key["value"], "data": data,
+                "signature": tampered, "scheme": scheme},
+            {"op": "verify", "uid": public, "data": data, "signature": signature,
+                "params": params},
+            {"op": "verify", "uid": public, "data": data, "signature": tampered,
+                "params": params},
+            {"op": "verify", "uid": public, "data": other_data, "signature": signature,
+                "params": params},
+        ]));
+        assert_eq!(
+            ok(&results[0]),
+            &json!(true),
+            "{scheme}: cryptography's verdict"
+        );
+        assert_eq!(ok(&results[1]), &json!(false), "{scheme}: tampered");
+        assert_eq!(ok(&results[2]), &json!("VALID"), "{scheme}");
+        assert_eq!(ok(&results[3]), &json!("INVALID"), "{scheme}");
+        assert_eq!(ok(&results[4]), &json!("INVALID"), "{scheme}");
+    }
+
+    // An RSA signature needs its padding and hash named; the public key does not sign.
+    let results = alice.run(&json!([
+        {"op": "sign", "uid": rsa, "data": data},
+        {"op": "sign", "uid": rsa_public, "data": data, "params": pss},
+        {"op": "get", "uid": rsa},
+    ]));
+    assert_eq!(reason(&results[0]), "MISSING_DATA", "{}", results[0]);
+    // Invalid Object Type, as KMIP 1.2 (which lacks it) says it.
+    assert_eq!(reason(&results[1]), "INVALID_FIELD", "{}", results[1]);
+    let private = ok(&results[2]);
+    assert_eq!(private["type"], "PRIVATE_KEY", "{private}");
+    assert_eq!(private["format"], "PKCS_8", "{private}");
+
+    // The largest pair: its private key is the largest L4 the core wraps.
+    let results = alice.run(&json!([{"op": "create_key_pair", "algorithm": "RSA",
+        "length": 4096}]));
+    let big = text(&ok(&results[0])["private"]).to_owned();
+    let results = alice.run(&json!([{"op": "get", "uid": big}]));
+    let key = ok(&results[0]);
+    assert_eq!(key["length"], 4096, "{key}");
+    let der = text(&key["value"]).len() / 2;
+    assert!(
+        (2300..4096).contains(&der),
+        "a PKCS#8 RSA-4096 key: {der} bytes"
+    );
+
+    let bob = App::of(&stack, BOB).run(&json!([
+        {"op": "sign", "uid": ec, "data": data},
+        {"op": "sign", "uid": "no-such-key", "data": data},
+    ]));
+    assert!(
+        bob[0].get("error").is_some(),
+        "Bob with Alice's key: {}",
+        bob[0]
+    );
+    assert_eq!(bob[0], bob[1], "Bob with Alice's key, and with none");
+}
+
+/// Create Key Pair through Krypton's codec in KMIP 2.0 (Common, Private Key and Public Key
+/// Attributes): each half links to the other, has its own usage mask and name, and is found
+/// by Locate on its Object Type; a half that may not sign is refused with the spec's reason;
+/// Get converts the public key to PKCS#1 and the private key of an EC pair to an EC Private
+/// Key; revoked and destroyed, either half stops working.
+fn key_pairs_are_linked_located_and_retired_like_keys(fixture: &Fixture) {
+    use kmip::{
+        CreateKeyPairRequest, CryptographicAlgorithm, CryptographicUsageMask, GetRequest,
+        KeyFormatType, LocateRequest, ManagedObject, Name, ObjectType, SignRequest,
+    };
+    let stack = fixture.stack();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (rsa_private, rsa_public) = runtime.block_on(async {
+        let mut client = alice_client(&stack).await;
+        let v2 = ProtocolVersion::V2_0;
+        let pair = |algorithm, length, name: &str| CreateKeyPairRequest {
+            common_attributes: vec![
+                Attribute::CryptographicAlgorithm(algorithm),
+                Attribute::CryptographicLength(length),
+            ],
+            private_key_attributes: vec![
+                Attribute::Name(Name::text(format!("{name}-private"))),
+                // A private key that may decrypt but not sign.
+                Attribute::CryptographicUsageMask(CryptographicUsageMask::DECRYPT),
+            ],
+            public_key_attributes: vec![Attribute::Name(Name::text(format!("{name}-public")))],
+        };
+        let Some(ResponsePayload::CreateKeyPair(rsa)) = call_in(
+            &mut client,
+            v2,
+            pair(CryptographicAlgorithm::Rsa, 3072, "linked"),
+        )
+        .await
+        else {
+            panic!("Create Key Pair failed")
+        };
+        let (private, public) = (
+            rsa.private_key_unique_identifier,
+            rsa.public_key_unique_identifier,
+        );
+        for (id, link_type, other, mask, object_type) in [
+            (
+                &private,
+                LinkType::PublicKeyLink,
+                &public,
+                CryptographicUsageMask::DECRYPT,
+                ObjectType::PrivateKey,
+            ),
+            (
+                &public,
+                LinkType::PrivateKeyLink,
+                &private,
+                CryptographicUsageMask::VERIFY,
+                ObjectType::PublicKey,
+            ),
+        ] {
+            let Some(ResponsePayload::GetAttributes(attributes)) = call_in(
+                &mut client,
+                v2,
+                GetAttributesRequest {
+                    unique_identifier: Some(id.as_str().into()),
+                    attribute_references: Vec::new(),
+                },
+            )
+            .await
+            else {
+                panic!("Get Attributes failed")
+            };
+            let attributes = attributes.attributes;
+            assert!(
+                attributes.iter().any(|attribute| matches!(attribute,
+                    Attribute::Link(link) if link.link_type == link_type
+                        && &link.linked_object_identifier == other)),
+                "{attributes:?}"
+            );
+            assert!(attributes.contains(&Attribute::CryptographicUsageMask(mask)));
+            assert!(attributes.contains(&Attribute::ObjectType(object_type)));
+            assert!(attributes.contains(&Attribute::CryptographicLength(3072)));
+            let Some(ResponsePayload::Locate(located)) = call_in(
+                &mut client,
+                v2,
+                LocateRequest {
+                    attributes: vec![Attribute::ObjectType(object_type)],
+                    ..LocateRequest::default()
+                },
+            )
+            .await
+            else {
+                panic!("Locate failed")
+            };
+            assert!(located.unique_identifiers.contains(id));
+            assert!(!located.unique_identifiers.contains(other));
+        }
+
+        // Pre-Active, the private key may not sign; Active, its usage mask still forbids it.
+        let sign = SignRequest {
+            unique_identifier: Some(private.as_str().into()),
+            cryptographic_parameters: Some(CryptographicParameters {
+                digital_signature_algorithm: Some(
+                    kmip::DigitalSignatureAlgorithm::Sha256WithRsaEncryption,
+                ),
+                ..CryptographicParameters::default()
+            }),
+            data: b"anything".to_vec().into(),
+        };
+        assert_eq!(
+            refusal_in(&mut client, v2, sign.clone()).await,
+            kmip::ResultReason::WrongKeyLifecycleState
+        );
+        let activate = kmip::ActivateRequest {
+            unique_identifier: Some(private.as_str().into()),
+        };
+        assert!(call_in(&mut client, v2, activate).await.is_some());
+        let refused = refusal_in(&mut client, v2, sign).await;
+        assert_eq!(
+            refused,
+            kmip::ResultReason::IncompatibleCryptographicUsageMask
+        );
+
+        // Get in the other formats.
+        let get = |id: &str, format| GetRequest {
+            unique_identifier: Some(id.into()),
+            key_format_type: Some(format),
+            ..GetRequest::default()
+        };
+        let Some(ResponsePayload::Get(pkcs1)) =
+            call_in(&mut client, v2, get(&public, KeyFormatType::Pkcs1)).await
+        else {
+            panic!("Get as PKCS#1 failed")
+        };
+        let ManagedObject::PublicKey(key) = pkcs1.object else {
+            panic!("not a public key")
+        };
+        assert_eq!(key.key_block.key_format_type, KeyFormatType::Pkcs1);
+        aws_lc_rs::rsa::PublicKey::from_der(key.key_block.key_material.key()).unwrap();
+        assert_eq!(
+            refusal_in(&mut client, v2, get(&private, KeyFormatType::Pkcs1)).await,
+            kmip::ResultReason::KeyFormatTypeNotSupported
+        );
+
+        let Some(ResponsePayload::CreateKeyPair(ec)) = call_in(
+            &mut client,
+            v2,
+            pair(CryptographicAlgorithm::Ec, 384, "curve"),
+        )
+        .await
+        else {
+            panic!("Create Key Pair (EC) failed")
+        };
+        let Some(ResponsePayload::Get(sec1)) = call_in(
+            &mut client,
+            v2,
+            get(
+                &ec.private_key_unique_identifier,
+                KeyFormatType::EcPrivateKey,
+            ),
+        )
+        .await
+        else {
+            panic!("Get as EC Private Key failed")
+        };
+        let ManagedObject::PrivateKey(key) = sec1.object else {
+            panic!("not a private key")
+        };
+        aws_lc_rs::signature::EcdsaKeyPair::from_private_key_der(
+            &aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+            key.key_block.key_material.key(),
+        )
+        .unwrap();
+        (private, public)
+    });
+
+    // Revoked, then destroyed, through PyKMIP: each half on its own.
+    let alice = App::of(&stack, ALICE);
+    let data = hex::encode(b"after the end");
+    let params = json!({"digital_signature_algorithm": "SHA256_WITH_RSA_ENCRYPTION"});
+    let results = alice.run(&json!([
+        {"op": "revoke", "uid": rsa_private},
+        {"op": "sign", "uid": rsa_private, "data": data, "params": params},
+        {"op": "destroy", "uid": rsa_private},
+        {"op": "get", "uid": rsa_private},
+        {"op": "activate", "uid": rsa_public},
+        {"op": "revoke", "uid": rsa_public},
+        {"op": "destroy", "uid": rsa_public},
+        {"op": "get", "uid": rsa_public},
+    ]));
+    ok(&results[0]);
+    // Wrong Key Lifecycle State, as KMIP 1.2 (which lacks it) says it.
+    assert_eq!(reason(&results[1]), "PERMISSION_DENIED", "{}", results[1]);
+    ok(&results[2]);
+    assert!(results[3].get("error").is_some(), "{}", results[3]);
+    for result in &results[4..7] {
+        ok(result);
+    }
+    assert!(results[7].get("error").is_some(), "{}", results[7]);
+}
+
 const GCM_NONCE: &str = "000102030405060708090a0b";
 const GCM_AAD: &str = "6b727970746f6e";
 
@@ -781,13 +1105,42 @@ async fn alice_client(stack: &Stack) -> Client {
 
 /// The payload of the one item's answer at KMIP 1.4; `None` if it failed.
 async fn call(client: &mut Client, request: impl TypedRequest) -> Option<ResponsePayload> {
+    call_in(client, ProtocolVersion::V1_4, request).await
+}
+
+/// The payload of the one item's answer at `version`; `None` if it failed.
+async fn call_in(
+    client: &mut Client,
+    version: ProtocolVersion,
+    request: impl TypedRequest,
+) -> Option<ResponsePayload> {
+    answer_in(client, version, request).await.payload
+}
+
+/// The Result Reason of the one item's answer at `version`, which must be a failure.
+async fn refusal_in(
+    client: &mut Client,
+    version: ProtocolVersion,
+    request: impl TypedRequest,
+) -> kmip::ResultReason {
+    let answer = answer_in(client, version, request).await;
+    answer
+        .result_reason
+        .unwrap_or_else(|| panic!("expected a refusal: {answer:?}"))
+}
+
+async fn answer_in(
+    client: &mut Client,
+    version: ProtocolVersion,
+    request: impl TypedRequest,
+) -> kmip::ResponseBatchItem {
     let message = RequestMessage {
-        header: RequestHeader::new(ProtocolVersion::V1_4),
+        header: RequestHeader::new(version),
         batch_items: vec![RequestBatchItem::new(request)],
     };
     let item = client.call(&message.to_item()).await.unwrap();
     let mut response = ResponseMessage::from_item(&item).unwrap();
-    response.batch_items.remove(0).payload
+    response.batch_items.remove(0)
 }
 
 fn text(value: &serde_json::Value) -> &str {

@@ -50,93 +50,144 @@ pub(super) async fn make_key<V: Vault>(
 ) -> Result<String, Refusal> {
     let id = new_identifier()?;
     let key = random_bytes(key_bytes)?;
+    let record = wrapped_record(context, id.clone(), &key, metadata).await?;
+    drop(key);
+    store(context, record).await?;
+    Ok(id)
+}
+
+/// The record of the new key `key`, named `id`, once the core has wrapped it for the caller:
+/// the only form in which a key is ever stored.
+pub(super) async fn wrapped_record<V: Vault>(
+    context: &Context<'_, V>,
+    id: String,
+    key: &SecretBytes,
+    metadata: Metadata,
+) -> Result<Record, Refusal> {
     let wrapped = context
         .core
-        .wrap(context.principal.l3, context.owner(), &id, &key)
+        .wrap(context.principal.l3, context.owner(), &id, key)
         .await
         .map_err(|error| core_failure("wrap the new key", error))?;
-    drop(key);
-    let record = Record::new(
+    Ok(Record::new(
         context.owner(),
-        id.clone(),
+        id,
         context.principal.l3.clone(),
         wrapped,
         metadata,
-    );
+    ))
+}
+
+/// Stores a new key's `record`.
+pub(super) async fn store<V: Vault>(
+    context: &Context<'_, V>,
+    record: Record,
+) -> Result<(), Refusal> {
     context
         .vault
         .create(record)
         .await
-        .map_err(|error| vault_failure(&error))?;
-    Ok(id)
+        .map_err(|error| vault_failure(&error))
 }
 
-/// What the client asked the new key to be.
-#[derive(Debug)]
-struct Template {
-    algorithm: CryptographicAlgorithm,
-    length: i32,
-    key_bytes: usize,
-    usage_mask: Option<CryptographicUsageMask>,
-    activation_date: Option<DateTime>,
-    deactivation_date: Option<DateTime>,
-    client_attributes: Vec<Attribute>,
+/// The attributes a client asks a new key to have, read from one set of a request (Create's,
+/// or one of Create Key Pair's three). What the gateway sets itself is refused as read-only by
+/// the attribute policy; what it does not interpret is kept as the client's.
+#[derive(Debug, Default)]
+pub(super) struct Requested {
+    pub(super) algorithm: Option<CryptographicAlgorithm>,
+    pub(super) length: Option<i32>,
+    pub(super) usage_mask: Option<CryptographicUsageMask>,
+    pub(super) activation_date: Option<DateTime>,
+    pub(super) deactivation_date: Option<DateTime>,
+    pub(super) client_attributes: Vec<Attribute>,
 }
 
-impl Template {
-    fn read(attributes: &[Attribute], limits: KeyLimits) -> Result<Self, Refusal> {
-        let mut algorithm = None;
-        let mut length = None;
-        let mut usage_mask = None;
-        let mut activation_date = None;
-        let mut deactivation_date = None;
-        let mut client_attributes = Vec::new();
+impl Requested {
+    /// Reads `attributes`, in which an Object Type may only repeat `object_type` (and is
+    /// refused where no object type is given, as in the attributes common to a key pair).
+    pub(super) fn read(
+        attributes: &[Attribute],
+        object_type: Option<ObjectType>,
+    ) -> Result<Self, Refusal> {
+        let mut requested = Self::default();
         for attribute in attributes {
             match attribute {
                 Attribute::CryptographicAlgorithm(value) => {
-                    once(&mut algorithm, *value, attribute)?
+                    once(&mut requested.algorithm, *value, attribute)?
                 }
-                Attribute::CryptographicLength(value) => once(&mut length, *value, attribute)?,
+                Attribute::CryptographicLength(value) => {
+                    once(&mut requested.length, *value, attribute)?
+                }
                 Attribute::CryptographicUsageMask(value) => {
-                    once(&mut usage_mask, *value, attribute)?
+                    once(&mut requested.usage_mask, *value, attribute)?
                 }
-                Attribute::ActivationDate(value) => once(&mut activation_date, *value, attribute)?,
+                Attribute::ActivationDate(value) => {
+                    once(&mut requested.activation_date, *value, attribute)?
+                }
                 Attribute::DeactivationDate(value) => {
-                    once(&mut deactivation_date, *value, attribute)?;
+                    once(&mut requested.deactivation_date, *value, attribute)?;
                 }
-                // Redundant with the request's Object Type, which the router checked.
-                Attribute::ObjectType(ObjectType::SymmetricKey) => {}
+                // Redundant with the request's object type, which the router checked.
+                Attribute::ObjectType(given) if Some(*given) == object_type => {}
                 Attribute::ObjectType(_) => return Err(read_only(&attribute.reference())),
-                _ => client_attributes.push(attribute.clone()),
+                _ => requested.client_attributes.push(attribute.clone()),
             }
         }
-        admit(&client_attributes, limits)?;
-        let algorithm = algorithm.ok_or_else(|| missing("Cryptographic Algorithm"))?;
-        let length = length.ok_or_else(|| missing("Cryptographic Length"))?;
-        Ok(Self {
-            algorithm,
-            length,
-            key_bytes: key_bytes(algorithm, length)?,
-            usage_mask,
-            activation_date,
-            deactivation_date,
-            client_attributes,
-        })
+        Ok(requested)
     }
 
-    fn into_metadata(self, now: DateTime) -> Metadata {
+    /// These attributes over `common`: each single-valued attribute this set names replaces
+    /// the common one, and the others (names, groups…) are those of both.
+    pub(super) fn over(mut self, common: &Self) -> Self {
+        self.algorithm = self.algorithm.or(common.algorithm);
+        self.length = self.length.or(common.length);
+        self.usage_mask = self.usage_mask.or(common.usage_mask);
+        self.activation_date = self.activation_date.or(common.activation_date);
+        self.deactivation_date = self.deactivation_date.or(common.deactivation_date);
+        let mut client_attributes = common.client_attributes.clone();
+        client_attributes.append(&mut self.client_attributes);
+        self.client_attributes = client_attributes;
+        self
+    }
+
+    /// The metadata of a new key of `object_type` with these attributes, as of `now`.
+    pub(super) fn into_metadata(self, object_type: ObjectType, now: DateTime) -> Metadata {
         Metadata {
             usage_mask: self.usage_mask,
             activation_date: self.activation_date,
             deactivation_date: self.deactivation_date,
             client_attributes: self.client_attributes,
-            ..Metadata::new(
-                ObjectType::SymmetricKey,
-                Some(self.algorithm),
-                Some(self.length),
-                now,
-            )
+            ..Metadata::new(object_type, self.algorithm, self.length, now)
         }
+    }
+}
+
+/// What the client asked the new symmetric key to be.
+#[derive(Debug)]
+struct Template {
+    requested: Requested,
+    key_bytes: usize,
+}
+
+impl Template {
+    fn read(attributes: &[Attribute], limits: KeyLimits) -> Result<Self, Refusal> {
+        let requested = Requested::read(attributes, Some(ObjectType::SymmetricKey))?;
+        admit(&requested.client_attributes, limits)?;
+        let algorithm = requested
+            .algorithm
+            .ok_or_else(|| missing("Cryptographic Algorithm"))?;
+        let length = requested
+            .length
+            .ok_or_else(|| missing("Cryptographic Length"))?;
+        Ok(Self {
+            key_bytes: key_bytes(algorithm, length)?,
+            requested,
+        })
+    }
+
+    fn into_metadata(self, now: DateTime) -> Metadata {
+        self.requested.into_metadata(ObjectType::SymmetricKey, now)
     }
 }
 
@@ -246,7 +297,7 @@ pub(super) fn key_bytes(algorithm: CryptographicAlgorithm, length: i32) -> Resul
 }
 
 /// A fresh identifier: a random (version 4) UUID.
-fn new_identifier() -> Result<String, Refusal> {
+pub(super) fn new_identifier() -> Result<String, Refusal> {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| random_failure())?;
     Ok(kmip::objects::identifier::uuid_v4(bytes))
@@ -291,7 +342,7 @@ mod tests {
         ]);
         let template = Template::read(&attributes, KeyLimits::default()).unwrap();
         assert_eq!(template.key_bytes, 32);
-        assert_eq!(template.client_attributes.len(), 2);
+        assert_eq!(template.requested.client_attributes.len(), 2);
         let metadata = template.into_metadata(DateTime(7));
         assert_eq!(metadata.state, State::PreActive);
         assert_eq!(metadata.initial_date, DateTime(7));

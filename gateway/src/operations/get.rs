@@ -3,18 +3,21 @@
 //! The local state decides first (see [`crate::lifecycle`]): a compromised or destroyed key is
 //! refused without asking the core. Otherwise the core unwraps the blob under the L3 that
 //! wrapped it, bound to the record's owner and identifier: a record moved or copied from
-//! another owner or key does not unwrap, and is refused as such. The key goes back to the
-//! client as Raw or Transparent Symmetric Key bytes; every copy is wiped when the response has
-//! been written.
+//! another owner or key does not unwrap, and is refused as such. A symmetric key goes back to
+//! the client as Raw or Transparent Symmetric Key bytes, a public or private key in its stored
+//! DER format or another one it converts to ([`super::asymmetric`]); the format is decided
+//! before anything is unwrapped. Every copy is wiped when the response has been written.
 //!
 //! A blob of the older format, bound to the identifier only, is re-wrapped in the current one
 //! once it has unwrapped, and the record replaced if no one changed it meanwhile (a lost race
 //! leaves it for the next Get).
 
 use kmip::{
-    GetRequest, GetResponse, KeyBlock, KeyFormatType, KeyMaterial, ManagedObject, ResultReason,
-    SecretBytes, SymmetricKey,
+    GetRequest, GetResponse, KeyBlock, KeyFormatType, KeyMaterial, ManagedObject, ObjectType,
+    PrivateKey, PublicKey, ResultReason, SecretBytes, SymmetricKey,
 };
+
+use super::asymmetric::KeyKind;
 
 use crate::core_link::CoreError;
 use crate::error::ErrorChain;
@@ -28,7 +31,7 @@ pub(super) async fn get<V: Vault>(
     record: Record,
     request: &GetRequest,
 ) -> Result<GetResponse, Refusal> {
-    let format = key_format(request)?;
+    let format = key_format(&record, request)?;
     lifecycle::check_get(&record.metadata, context.now)?;
     let Some(wrapped) = &record.wrapped else {
         return Err(Refusal::wrong_state("Get", record.metadata.state));
@@ -37,21 +40,29 @@ pub(super) async fn get<V: Vault>(
     if wrapped.binds_id_only() {
         rewrap(context, &record, &key).await;
     }
+    let metadata = &record.metadata;
     let key_material = match format {
-        KeyFormatType::TransparentSymmetricKey => KeyMaterial::TransparentSymmetricKey(key),
-        _ => KeyMaterial::Bytes(key),
+        Format::Symmetric(KeyFormatType::TransparentSymmetricKey) => {
+            KeyMaterial::TransparentSymmetricKey(key)
+        }
+        Format::Symmetric(_) => KeyMaterial::Bytes(key),
+        Format::Asymmetric(kind, format) => KeyMaterial::Bytes(kind.encode(format, key)?),
+    };
+    let key_block = KeyBlock {
+        key_format_type: format.key_format_type(),
+        key_compression_type: None,
+        key_material,
+        cryptographic_algorithm: metadata.algorithm,
+        cryptographic_length: metadata.length,
+    };
+    let object = match metadata.object_type {
+        ObjectType::PrivateKey => ManagedObject::PrivateKey(PrivateKey { key_block }),
+        ObjectType::PublicKey => ManagedObject::PublicKey(PublicKey { key_block }),
+        _ => ManagedObject::SymmetricKey(SymmetricKey { key_block }),
     };
     Ok(GetResponse {
         unique_identifier: record.id,
-        object: ManagedObject::SymmetricKey(SymmetricKey {
-            key_block: KeyBlock {
-                key_format_type: format,
-                key_compression_type: None,
-                key_material,
-                cryptographic_algorithm: record.metadata.algorithm,
-                cryptographic_length: record.metadata.length,
-            },
-        }),
+        object,
     })
 }
 
@@ -68,12 +79,14 @@ pub(super) async fn unwrap_key<V: Vault>(
         .unwrap(&record.l3, &record.owner, &record.id, wrapped)
         .await
         .map_err(|error| unwrap_failure(record, error))?;
+    // A symmetric key is its length's bytes. The DER of a public or private key has no fixed
+    // length; it is parsed where it is used, and the core authenticated it as this record's.
     let expected = record
         .metadata
         .length
         .and_then(|bits| usize::try_from(bits / 8).ok())
         .unwrap_or(0);
-    if key.len() != expected {
+    if record.metadata.object_type == ObjectType::SymmetricKey && key.len() != expected {
         tracing::error!(
             key = %record.id,
             expected,
@@ -144,17 +157,52 @@ async fn rewrap<V: Vault>(context: &Context<'_, V>, record: &Record, key: &Secre
     }
 }
 
-/// The key format asked for: Raw unless the client names Transparent Symmetric Key.
-fn key_format(request: &GetRequest) -> Result<KeyFormatType, Refusal> {
+/// The form a Get answers in.
+#[derive(Clone, Copy, Debug)]
+enum Format {
+    Symmetric(KeyFormatType),
+    Asymmetric(KeyKind, KeyFormatType),
+}
+
+impl Format {
+    fn key_format_type(self) -> KeyFormatType {
+        match self {
+            Self::Symmetric(format) | Self::Asymmetric(_, format) => format,
+        }
+    }
+}
+
+/// The key format asked for, decided before the key is unwrapped: for a symmetric key Raw
+/// unless the client names Transparent Symmetric Key; for a public or private key its stored
+/// format unless the client names another one it can be converted to
+/// ([`KeyKind::format`]).
+fn key_format(record: &Record, request: &GetRequest) -> Result<Format, Refusal> {
     if request.key_compression_type.is_some() {
         return Err(Refusal::new(
             ResultReason::KeyCompressionTypeNotSupported,
-            "symmetric keys are not compressed",
+            "keys are not compressed",
         ));
     }
+    let metadata = &record.metadata;
+    if matches!(
+        metadata.object_type,
+        ObjectType::PublicKey | ObjectType::PrivateKey
+    ) {
+        let kind = KeyKind::of_record(metadata).ok_or_else(|| {
+            Refusal::new(
+                ResultReason::GeneralFailure,
+                "the stored key names no kind of key pair the gateway makes",
+            )
+        })?;
+        return kind
+            .format(metadata.object_type, request.key_format_type)
+            .map(|format| Format::Asymmetric(kind, format));
+    }
     match request.key_format_type {
-        None | Some(KeyFormatType::Raw) => Ok(KeyFormatType::Raw),
-        Some(KeyFormatType::TransparentSymmetricKey) => Ok(KeyFormatType::TransparentSymmetricKey),
+        None | Some(KeyFormatType::Raw) => Ok(Format::Symmetric(KeyFormatType::Raw)),
+        Some(KeyFormatType::TransparentSymmetricKey) => {
+            Ok(Format::Symmetric(KeyFormatType::TransparentSymmetricKey))
+        }
         Some(other) => Err(Refusal::new(
             ResultReason::KeyFormatTypeNotSupported,
             format!("symmetric keys are returned Raw or Transparent Symmetric Key, not {other:?}"),

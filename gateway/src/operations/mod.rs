@@ -1,6 +1,6 @@
-//! The operations the gateway answers itself: the life of its own L4 keys (Create, Get, the
-//! lifecycle and attribute operations, Re-key, Locate), their use without leaving it (Encrypt,
-//! Decrypt, MAC, MAC Verify), and RNG Retrieve. Discover Versions and Query are the shared
+//! The operations the gateway answers itself: the life of its own L4 keys (Create, Create Key
+//! Pair, Get, the lifecycle and attribute operations, Re-key, Locate), their use without
+//! leaving it (Encrypt, Decrypt, Sign, Signature Verify, MAC, MAC Verify), and RNG Retrieve. Discover Versions and Query are the shared
 //! skeleton's (`kmip::server`), answered from the gateway's table of operations.
 //!
 //! Each operation takes a [`Context`] — the caller, the time of the request, the vault and the
@@ -8,10 +8,12 @@
 //! the caller's record, already read: the router found it while deciding the request was the
 //! gateway's.
 
+mod asymmetric;
 mod attributes;
 mod create;
 mod crypto;
 mod get;
+mod key_pair;
 mod lifecycle;
 mod locate;
 mod random;
@@ -72,6 +74,9 @@ pub(crate) async fn run<V: Vault>(
     use RequestPayload as P;
     Ok(match local {
         Local::Unbound(P::Create(request)) => create::create(context, request).await?.into(),
+        Local::Unbound(P::CreateKeyPair(request)) => {
+            key_pair::create_key_pair(context, request).await?.into()
+        }
         Local::Unbound(P::Locate(request)) => locate::locate(context, request).await?.into(),
         Local::Unbound(P::RngRetrieve(request)) => random::rng_retrieve(&request)?.into(),
         Local::Owned(record, P::Get(request)) => get::get(context, *record, &request).await?.into(),
@@ -88,6 +93,14 @@ pub(crate) async fn run<V: Vault>(
         }
         Local::Owned(record, P::Decrypt(request)) => {
             crypto::decrypt(context, *record, request).await?.into()
+        }
+        Local::Owned(record, P::Sign(request)) => {
+            crypto::sign(context, *record, request).await?.into()
+        }
+        Local::Owned(record, P::SignatureVerify(request)) => {
+            crypto::signature_verify(context, *record, request)
+                .await?
+                .into()
         }
         Local::Owned(record, P::Mac(request)) => {
             crypto::mac(context, *record, request).await?.into()

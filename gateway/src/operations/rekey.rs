@@ -13,7 +13,10 @@
 //! again: its replacement is. The new key is stored before the old one is linked to it; should
 //! that second write fail, the new key stays, linked to the old one, and the client is told.
 
-use kmip::{Attribute, DateTime, Link, LinkType, RekeyRequest, RekeyResponse, ResultReason, State};
+use kmip::{
+    Attribute, DateTime, Link, LinkType, ObjectType, RekeyRequest, RekeyResponse, ResultReason,
+    State,
+};
 
 use super::create::{key_bytes, make_key};
 use crate::attribute_policy::{admit, describe};
@@ -28,6 +31,13 @@ pub(super) async fn rekey<V: Vault>(
     request: RekeyRequest,
 ) -> Result<RekeyResponse, Refusal> {
     let old = &record.metadata;
+    if old.object_type != ObjectType::SymmetricKey {
+        return Err(Refusal::new(
+            ResultReason::InvalidObjectType,
+            "Re-key replaces symmetric keys; the halves of a key pair are replaced with Re-key \
+             Key Pair, which the gateway does not offer",
+        ));
+    }
     if matches!(old.state, State::Destroyed | State::DestroyedCompromised) {
         return Err(Refusal::wrong_state("Re-key", old.state));
     }

@@ -47,7 +47,7 @@ pub fn check_get(metadata: &Metadata, now: DateTime) -> Result<(), Refusal> {
     }
 }
 
-/// Whether the key may protect data now (Encrypt, and later Sign and MAC): only while Active.
+/// Whether the key may protect data now (Encrypt, Sign, MAC): only while Active.
 ///
 /// # Errors
 ///
@@ -63,7 +63,7 @@ pub fn check_protect(
     }
 }
 
-/// Whether the key may process data it protected (Decrypt, and later Signature Verify): while
+/// Whether the key may process data it protected (Decrypt, Signature Verify, MAC Verify): while
 /// Active, and once Deactivated, as for [`check_get`].
 ///
 /// # Errors

@@ -1,7 +1,8 @@
-//! Encrypt and Decrypt (KMIP 1.4 §4.29, §4.30), MAC and MAC Verify (§4.33, §4.34) with a key
-//! the server holds, and RNG Retrieve (§4.35). Streaming (Correlation Value, Init and Final
-//! Indicators) is not supported: requests using it are refused on decode. Plaintext, the data
-//! a MAC is made over and random bytes are held in [`SecretBytes`]. Also Krypton's two vendor
+//! Encrypt and Decrypt (KMIP 1.4 §4.29, §4.30), Sign and Signature Verify (§4.31, §4.32), MAC
+//! and MAC Verify (§4.33, §4.34) with a key the server holds, and RNG Retrieve (§4.35).
+//! Streaming (Correlation Value, Init and Final Indicators) and KMIP 2.x's Digested Data are not
+//! supported: requests using them are refused on decode. Plaintext, the data a MAC or a
+//! signature is made over and random bytes are held in [`SecretBytes`]. Also Krypton's two vendor
 //! extensions between gateway and core: Rewrap and Rewrap Report.
 
 use crate::attribute_values::CryptographicParameters;
@@ -51,6 +52,37 @@ kmip_struct! {
     pub struct DecryptResponse {
         pub unique_identifier: required String => UNIQUE_IDENTIFIER,
         pub data: required SecretBytes => DATA,
+    }
+}
+
+kmip_struct! {
+    pub struct SignRequest {
+        pub unique_identifier: optional UniqueIdentifier => UNIQUE_IDENTIFIER,
+        pub cryptographic_parameters: optional CryptographicParameters => CRYPTOGRAPHIC_PARAMETERS,
+        pub data: required SecretBytes => DATA,
+    }
+}
+
+kmip_struct! {
+    pub struct SignResponse {
+        pub unique_identifier: required String => UNIQUE_IDENTIFIER,
+        pub signature_data: required Vec<u8> => SIGNATURE_DATA,
+    }
+}
+
+kmip_struct! {
+    pub struct SignatureVerifyRequest {
+        pub unique_identifier: optional UniqueIdentifier => UNIQUE_IDENTIFIER,
+        pub cryptographic_parameters: optional CryptographicParameters => CRYPTOGRAPHIC_PARAMETERS,
+        pub data: required SecretBytes => DATA,
+        pub signature_data: required Vec<u8> => SIGNATURE_DATA,
+    }
+}
+
+kmip_struct! {
+    pub struct SignatureVerifyResponse {
+        pub unique_identifier: required String => UNIQUE_IDENTIFIER,
+        pub validity_indicator: required ValidityIndicator => VALIDITY_INDICATOR,
     }
 }
 
@@ -155,6 +187,10 @@ struct_payload!(
     EncryptResponse,
     DecryptRequest,
     DecryptResponse,
+    SignRequest,
+    SignResponse,
+    SignatureVerifyRequest,
+    SignatureVerifyResponse,
     MacRequest,
     MacResponse,
     MacVerifyRequest,

@@ -4,7 +4,7 @@
 use crate::attribute_values::RevocationReason;
 use crate::attributes::{
     Attribute, push_attribute_set, read_attribute_set, read_tagged, read_template_attribute,
-    template_attribute,
+    tagged, template_attribute,
 };
 use crate::datetime::DateTime;
 use crate::enums::ObjectType;
@@ -59,6 +59,79 @@ impl Payload for CreateResponse {
         b.push(Tag::OBJECT_TYPE, &self.object_type);
         b.push(Tag::UNIQUE_IDENTIFIER, &self.unique_identifier);
         push_implicit_attributes(b, &self.attributes, version);
+    }
+}
+
+/// Create Key Pair (KMIP 1.4 §4.2, 2.1 §6.1.4): make a private and a public key together, with
+/// the attributes common to both and those of each half. KMIP 1.x carries the three sets as
+/// Template-Attributes, 2.x as Attributes structures; each set is optional. The 2.x Protection
+/// Storage Masks are not supported and are refused on decode.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CreateKeyPairRequest {
+    pub common_attributes: Vec<Attribute>,
+    pub private_key_attributes: Vec<Attribute>,
+    pub public_key_attributes: Vec<Attribute>,
+}
+
+/// The tags of Create Key Pair's three attribute sets in `version`: common, private, public.
+fn key_pair_tags(version: ProtocolVersion) -> [Tag; 3] {
+    if version.uses_tagged_attributes() {
+        [
+            Tag::COMMON_ATTRIBUTES,
+            Tag::PRIVATE_KEY_ATTRIBUTES,
+            Tag::PUBLIC_KEY_ATTRIBUTES,
+        ]
+    } else {
+        [
+            Tag::COMMON_TEMPLATE_ATTRIBUTE,
+            Tag::PRIVATE_KEY_TEMPLATE_ATTRIBUTE,
+            Tag::PUBLIC_KEY_TEMPLATE_ATTRIBUTE,
+        ]
+    }
+}
+
+impl Payload for CreateKeyPairRequest {
+    fn read(fields: &mut Fields<'_>, version: ProtocolVersion) -> Result<Self, Error> {
+        let [common, private, public] = key_pair_tags(version);
+        let mut set = |tag| match fields.next_item(tag) {
+            Some(item) if version.uses_tagged_attributes() => read_tagged(item),
+            Some(item) => read_template_attribute(item),
+            None => Ok(Vec::new()),
+        };
+        Ok(Self {
+            common_attributes: set(common)?,
+            private_key_attributes: set(private)?,
+            public_key_attributes: set(public)?,
+        })
+    }
+
+    fn write(&self, b: &mut Builder, version: ProtocolVersion) {
+        let sets = [
+            &self.common_attributes,
+            &self.private_key_attributes,
+            &self.public_key_attributes,
+        ];
+        for (tag, attributes) in key_pair_tags(version).into_iter().zip(sets) {
+            if attributes.is_empty() {
+                continue;
+            }
+            if version.uses_tagged_attributes() {
+                b.push_item(tagged(attributes, version, tag));
+            } else {
+                let mut item = template_attribute(attributes, version);
+                item.tag = tag;
+                b.push_item(item);
+            }
+        }
+    }
+}
+
+kmip_struct! {
+    /// The identifiers of the two keys Create Key Pair made. (KMIP 1.x lets a server list the
+    /// attributes it set implicitly on each; Krypton's servers list none.)
+    pub struct CreateKeyPairResponse {
+        pub private_key_unique_identifier: required String => PRIVATE_KEY_UNIQUE_IDENTIFIER,
+        pub public_key_unique_identifier: required String => PUBLIC_KEY_UNIQUE_IDENTIFIER,
     }
 }
 
@@ -238,6 +311,7 @@ kmip_struct! {
 }
 
 struct_payload!(
+    CreateKeyPairResponse,
     ActivateRequest,
     ActivateResponse,
     RevokeRequest,

@@ -20,15 +20,16 @@ pub use attribute::{
 pub use crypto::{
     DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse, MacRequest, MacResponse,
     MacVerifyRequest, MacVerifyResponse, RewrapReportRequest, RewrapReportResponse, RewrapRequest,
-    RewrapResponse, RngRetrieveRequest, RngRetrieveResponse, VersionBehind,
+    RewrapResponse, RngRetrieveRequest, RngRetrieveResponse, SignRequest, SignResponse,
+    SignatureVerifyRequest, SignatureVerifyResponse, VersionBehind,
 };
 pub use discovery::{
     DiscoverVersionsRequest, DiscoverVersionsResponse, QueryRequest, QueryResponse,
 };
 pub use lifecycle::{
-    ActivateRequest, ActivateResponse, CreateRequest, CreateResponse, DestroyRequest,
-    DestroyResponse, RegisterRequest, RegisterResponse, RekeyRequest, RekeyResponse, RevokeRequest,
-    RevokeResponse,
+    ActivateRequest, ActivateResponse, CreateKeyPairRequest, CreateKeyPairResponse, CreateRequest,
+    CreateResponse, DestroyRequest, DestroyResponse, RegisterRequest, RegisterResponse,
+    RekeyRequest, RekeyResponse, RevokeRequest, RevokeResponse,
 };
 pub use retrieval::{
     CheckRequest, CheckResponse, GetRequest, GetResponse, LocateRequest, LocateResponse,
@@ -165,6 +166,7 @@ payloads! {
     DiscoverVersions(DiscoverVersionsRequest, DiscoverVersionsResponse),
     Query(QueryRequest, QueryResponse),
     Create(CreateRequest, CreateResponse),
+    CreateKeyPair(CreateKeyPairRequest, CreateKeyPairResponse),
     Register(RegisterRequest, RegisterResponse),
     Rekey(RekeyRequest, RekeyResponse),
     Get(GetRequest, GetResponse),
@@ -182,6 +184,8 @@ payloads! {
     Destroy(DestroyRequest, DestroyResponse),
     Encrypt(EncryptRequest, EncryptResponse),
     Decrypt(DecryptRequest, DecryptResponse),
+    Sign(SignRequest, SignResponse),
+    SignatureVerify(SignatureVerifyRequest, SignatureVerifyResponse),
     Mac(MacRequest, MacResponse),
     MacVerify(MacVerifyRequest, MacVerifyResponse),
     RngRetrieve(RngRetrieveRequest, RngRetrieveResponse),
@@ -209,6 +213,8 @@ impl RequestPayload {
             Self::Rekey(request) => &mut request.unique_identifier,
             Self::Encrypt(request) => &mut request.unique_identifier,
             Self::Decrypt(request) => &mut request.unique_identifier,
+            Self::Sign(request) => &mut request.unique_identifier,
+            Self::SignatureVerify(request) => &mut request.unique_identifier,
             Self::Mac(request) => &mut request.unique_identifier,
             Self::MacVerify(request) => &mut request.unique_identifier,
             // Krypton's extension between gateway and core names a service key, never a
@@ -217,6 +223,7 @@ impl RequestPayload {
             | Self::DiscoverVersions(_)
             | Self::Query(_)
             | Self::Create(_)
+            | Self::CreateKeyPair(_)
             | Self::Register(_)
             | Self::Locate(_)
             | Self::RewrapReport(_)
@@ -245,6 +252,8 @@ impl RequestPayload {
             Self::Rekey(request) => request.unique_identifier.as_ref(),
             Self::Encrypt(request) => request.unique_identifier.as_ref(),
             Self::Decrypt(request) => request.unique_identifier.as_ref(),
+            Self::Sign(request) => request.unique_identifier.as_ref(),
+            Self::SignatureVerify(request) => request.unique_identifier.as_ref(),
             Self::Mac(request) => request.unique_identifier.as_ref(),
             Self::MacVerify(request) => request.unique_identifier.as_ref(),
             Self::Rewrap(request) => request.unique_identifier.as_ref(),
@@ -252,6 +261,7 @@ impl RequestPayload {
             Self::DiscoverVersions(_)
             | Self::Query(_)
             | Self::Create(_)
+            | Self::CreateKeyPair(_)
             | Self::Register(_)
             | Self::Locate(_)
             | Self::RngRetrieve(_)
@@ -262,11 +272,13 @@ impl RequestPayload {
 }
 
 impl ResponsePayload {
-    /// The identifier of the object a Create or Register made.
+    /// The identifier of the object a Create or Register made: for Create Key Pair, the
+    /// private key, which KMIP makes the ID Placeholder.
     #[must_use]
     pub fn created(&self) -> Option<&str> {
         match self {
             Self::Create(response) => Some(&response.unique_identifier),
+            Self::CreateKeyPair(response) => Some(&response.private_key_unique_identifier),
             Self::Register(response) => Some(&response.unique_identifier),
             Self::Rekey(response) => Some(&response.unique_identifier),
             _ => None,

@@ -346,6 +346,72 @@ def decrypt_response(v):
         unique_identifier=UID, data=PLAINTEXT), None)])
 
 
+def key_pair_template(attrs, tag):
+    return objects.TemplateAttribute(attributes=attrs, tag=tag)
+
+
+def create_key_pair_request(v):
+    """RSA-2048 in the common set, a name and usage mask for each half."""
+    common = [
+        attribute_factory.create_attribute(
+            enums.AttributeType.CRYPTOGRAPHIC_ALGORITHM, enums.CryptographicAlgorithm.RSA),
+        attribute_factory.create_attribute(enums.AttributeType.CRYPTOGRAPHIC_LENGTH, 2048),
+    ]
+    private = [
+        attribute_factory.create_attribute(enums.AttributeType.NAME, "signer"),
+        attribute_factory.create_attribute(
+            enums.AttributeType.CRYPTOGRAPHIC_USAGE_MASK, [enums.CryptographicUsageMask.SIGN]),
+    ]
+    public = [
+        attribute_factory.create_attribute(enums.AttributeType.NAME, "verifier"),
+        attribute_factory.create_attribute(
+            enums.AttributeType.CRYPTOGRAPHIC_USAGE_MASK, [enums.CryptographicUsageMask.VERIFY]),
+    ]
+    return request(v, [(enums.Operation.CREATE_KEY_PAIR, payloads.CreateKeyPairRequestPayload(
+        common_template_attribute=key_pair_template(
+            common, enums.Tags.COMMON_TEMPLATE_ATTRIBUTE),
+        private_key_template_attribute=key_pair_template(
+            private, enums.Tags.PRIVATE_KEY_TEMPLATE_ATTRIBUTE),
+        public_key_template_attribute=key_pair_template(
+            public, enums.Tags.PUBLIC_KEY_TEMPLATE_ATTRIBUTE)), None)])
+
+
+def create_key_pair_response(v):
+    return response(v, [(enums.Operation.CREATE_KEY_PAIR, payloads.CreateKeyPairResponsePayload(
+        private_key_unique_identifier=UID, public_key_unique_identifier=UID2), None)])
+
+
+def signature_parameters():
+    return cattributes.CryptographicParameters(
+        padding_method=enums.PaddingMethod.PSS,
+        hashing_algorithm=enums.HashingAlgorithm.SHA_256,
+        cryptographic_algorithm=enums.CryptographicAlgorithm.RSA)
+
+
+def sign_request(v):
+    return request(v, [(enums.Operation.SIGN, payloads.SignRequestPayload(
+        unique_identifier=UID, cryptographic_parameters=signature_parameters(),
+        data=PLAINTEXT), None)])
+
+
+def sign_response(v):
+    return response(v, [(enums.Operation.SIGN, payloads.SignResponsePayload(
+        unique_identifier=UID, signature_data=CIPHERTEXT), None)])
+
+
+def signature_verify_request(v):
+    return request(v, [(enums.Operation.SIGNATURE_VERIFY, payloads.SignatureVerifyRequestPayload(
+        unique_identifier=UID2, cryptographic_parameters=signature_parameters(),
+        data=PLAINTEXT, signature_data=CIPHERTEXT), None)])
+
+
+def signature_verify_response(v):
+    return response(v, [(enums.Operation.SIGNATURE_VERIFY,
+                         payloads.SignatureVerifyResponsePayload(
+                             unique_identifier=UID2,
+                             validity_indicator=enums.ValidityIndicator.INVALID), None)])
+
+
 class AddAttributeRequestPayload(primitives.Struct):
     """PyKMIP 0.11 has no Add Attribute payload: this one is assembled from PyKMIP's own
     primitives and attribute objects, in the field order of KMIP 1.4 §4.13."""
@@ -493,6 +559,12 @@ BUILDERS = {
     "encrypt_response": (encrypt_response, FROM_1_2),
     "decrypt_request": (decrypt_request, FROM_1_2),
     "decrypt_response": (decrypt_response, FROM_1_2),
+    "create_key_pair_request": (create_key_pair_request, EVERY),
+    "create_key_pair_response": (create_key_pair_response, EVERY),
+    "sign_request": (sign_request, FROM_1_2),
+    "sign_response": (sign_response, FROM_1_2),
+    "signature_verify_request": (signature_verify_request, FROM_1_2),
+    "signature_verify_response": (signature_verify_response, FROM_1_2),
     "add_attribute_request": (add_attribute_request, ALL_1X),
     "modify_attribute_request": (modify_attribute_request, EVERY),
     "modify_attribute_response": (modify_attribute_response, EVERY),

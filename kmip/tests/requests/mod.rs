@@ -5,15 +5,15 @@
 
 use kmip::{
     ActivateRequest, AddAttributeRequest, AdjustAttributeRequest, AdjustmentType, Attribute,
-    AttributeReference, AttributeType, BlockCipherMode, CheckRequest, CreateRequest,
-    CryptographicAlgorithm, CryptographicParameters, DateTime, DecryptRequest,
+    AttributeReference, AttributeType, BlockCipherMode, CheckRequest, CreateKeyPairRequest,
+    CreateRequest, CryptographicAlgorithm, CryptographicParameters, DateTime, DecryptRequest,
     DeleteAttributeRequest, DestroyRequest, DiscoverVersionsRequest, EncryptRequest,
     GetAttributeListRequest, GetAttributesRequest, GetRequest, KeyBlock, KeyFormatType,
     KeyMaterial, LocateRequest, MacRequest, MacVerifyRequest, ManagedObject,
     ModifyAttributeRequest, Name, ObjectType, Operation, QueryFunction, QueryRequest,
     RegisterRequest, RekeyRequest, RequestPayload, RevocationReason, RevocationReasonCode,
     RevokeRequest, RewrapReportRequest, RewrapRequest, RngRetrieveRequest, SecretBytes, SecretData,
-    SecretDataType, SetAttributeRequest, Value, VersionBehind,
+    SecretDataType, SetAttributeRequest, SignRequest, SignatureVerifyRequest, Value, VersionBehind,
 };
 
 /// A request of `operation` naming the object `id` where it names one (the service key, for
@@ -158,6 +158,28 @@ pub fn request(operation: Operation, id: &str) -> Option<RequestPayload> {
             cryptographic_parameters: None,
             data: SecretBytes::new(vec![1; 32]),
             mac_data: vec![2; 32],
+        }
+        .into(),
+        Operation::CreateKeyPair => CreateKeyPairRequest {
+            common_attributes: vec![
+                Attribute::CryptographicAlgorithm(CryptographicAlgorithm::Ecdsa),
+                Attribute::CryptographicLength(256),
+            ],
+            private_key_attributes: vec![name()],
+            public_key_attributes: Vec::new(),
+        }
+        .into(),
+        Operation::Sign => SignRequest {
+            unique_identifier: uid(),
+            cryptographic_parameters: None,
+            data: SecretBytes::new(vec![1; 32]),
+        }
+        .into(),
+        Operation::SignatureVerify => SignatureVerifyRequest {
+            unique_identifier: uid(),
+            cryptographic_parameters: None,
+            data: SecretBytes::new(vec![1; 32]),
+            signature_data: vec![2; 64],
         }
         .into(),
         Operation::RngRetrieve => RngRetrieveRequest { data_length: 32 }.into(),

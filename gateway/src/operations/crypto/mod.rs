@@ -4,20 +4,23 @@
 //! services that sign tokens with an HMAC key they never see.
 //!
 //! - [`cipher`]: Encrypt and Decrypt with AES keys;
+//! - [`signature`]: Sign and Signature Verify with the private and public keys of key pairs;
 //! - [`mac`]: MAC and MAC Verify with HMAC keys.
 //!
-//! **Who may** ([`admit`]): an operation that protects data (Encrypt, MAC) needs an Active
-//! key; one that processes what a key protected (Decrypt, MAC Verify) an Active or
-//! Deactivated key, as KMIP lets a deactivated key check what it made. The key's Cryptographic
+//! **Who may** ([`admit`]): an operation that protects data (Encrypt, Sign, MAC) needs an
+//! Active key; one that processes what a key protected (Decrypt, Signature Verify, MAC Verify)
+//! an Active or Deactivated key, as KMIP lets a deactivated key check what it made. The key's Cryptographic
 //! Usage Mask must name the operation: a key created without a mask does nothing here, since
 //! nothing is allowed that the key's creator did not ask for. Everything is decided before the
 //! core is asked to unwrap anything.
 
 mod cipher;
 mod mac;
+mod signature;
 
 pub(super) use cipher::{decrypt, encrypt};
 pub(super) use mac::{mac, mac_verify};
+pub(super) use signature::{sign, signature_verify};
 
 use kmip::objects::lifecycle;
 use kmip::{Attribute, CryptographicParameters, CryptographicUsageMask, ResultReason, SecretBytes};
@@ -31,6 +34,8 @@ use crate::vault::{Record, Vault};
 enum Use {
     Encrypt,
     Decrypt,
+    Sign,
+    SignatureVerify,
     Mac,
     MacVerify,
 }
@@ -40,6 +45,8 @@ impl Use {
         match self {
             Self::Encrypt => "Encrypt",
             Self::Decrypt => "Decrypt",
+            Self::Sign => "Sign",
+            Self::SignatureVerify => "Signature Verify",
             Self::Mac => "MAC",
             Self::MacVerify => "MAC Verify",
         }
@@ -49,6 +56,8 @@ impl Use {
         match self {
             Self::Encrypt => CryptographicUsageMask::ENCRYPT,
             Self::Decrypt => CryptographicUsageMask::DECRYPT,
+            Self::Sign => CryptographicUsageMask::SIGN,
+            Self::SignatureVerify => CryptographicUsageMask::VERIFY,
             Self::Mac => CryptographicUsageMask::MAC_GENERATE,
             Self::MacVerify => CryptographicUsageMask::MAC_VERIFY,
         }
@@ -57,7 +66,7 @@ impl Use {
     /// Whether it protects data (only an Active key may), rather than processing data the key
     /// protected.
     const fn protects(self) -> bool {
-        matches!(self, Self::Encrypt | Self::Mac)
+        matches!(self, Self::Encrypt | Self::Sign | Self::Mac)
     }
 }
 

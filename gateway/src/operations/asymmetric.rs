@@ -1,0 +1,342 @@
+//! The key pairs the gateway makes, all with aws-lc-rs: RSA of 2048, 3072 or 4096 bits, ECDSA
+//! on P-256 or P-384, and Ed25519; their DER encodings, and the other formats a Get may ask
+//! for.
+//!
+//! **Stored forms.** A private key is kept (wrapped by the core, like any L4) as PKCS#8
+//! (`PrivateKeyInfo`, version 1), a public key as X.509 `SubjectPublicKeyInfo`: the forms
+//! every client and library reads, and the ones aws-lc-rs both writes and parses for every
+//! algorithm here. Get returns them as stored unless the client names another format:
+//!
+//! | object | formats |
+//! |---|---|
+//! | Private Key | PKCS#8 (the default); EC Private Key (RFC 5915) for ECDSA keys |
+//! | Public Key | X.509 `SubjectPublicKeyInfo` (the default); PKCS#1 `RSAPublicKey` for RSA keys |
+//!
+//! PKCS#1 `RSAPrivateKey` is not offered (aws-lc-rs reads it but does not write it), nor are
+//! the Transparent structures: those are refused with *Key Format Type Not Supported*.
+
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::error::Unspecified;
+use aws_lc_rs::rsa::{self, KeySize};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair,
+    EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair,
+};
+use kmip::{CryptographicAlgorithm, KeyFormatType, ObjectType, ResultReason, SecretBytes};
+
+use crate::metadata::Metadata;
+use crate::refusal::Refusal;
+
+/// A kind of key pair the gateway makes and uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum KeyKind {
+    Rsa(KeySize),
+    P256,
+    P384,
+    Ed25519,
+}
+
+/// A new key pair's two halves, DER-encoded; the private one wiped on drop.
+pub(super) struct KeyPairMaterial {
+    /// PKCS#8.
+    pub(super) private: SecretBytes,
+    /// `SubjectPublicKeyInfo`.
+    pub(super) public: SecretBytes,
+}
+
+impl KeyKind {
+    /// The kind of pair `algorithm` at `length` bits names, if the gateway makes it. An EC
+    /// curve is chosen by its length (256: P-256, 384: P-384); Ed25519 has one length, which
+    /// the client may leave out.
+    pub(super) fn of(
+        algorithm: CryptographicAlgorithm,
+        length: Option<i32>,
+    ) -> Result<Self, Refusal> {
+        use CryptographicAlgorithm as A;
+        let kind = match (algorithm, length) {
+            (A::Rsa, Some(2048)) => Self::Rsa(KeySize::Rsa2048),
+            (A::Rsa, Some(3072)) => Self::Rsa(KeySize::Rsa3072),
+            (A::Rsa, Some(4096)) => Self::Rsa(KeySize::Rsa4096),
+            (A::Ec | A::Ecdsa, Some(256)) => Self::P256,
+            (A::Ec | A::Ecdsa, Some(384)) => Self::P384,
+            (A::Ed25519, None | Some(256)) => Self::Ed25519,
+            (A::Rsa | A::Ec | A::Ecdsa | A::Ed25519, _) => {
+                return Err(Refusal::new(
+                    ResultReason::InvalidField,
+                    format!(
+                        "cannot make a {algorithm:?} key pair of length {length:?}: RSA pairs \
+                         are 2048, 3072 or 4096 bits, EC and ECDSA pairs 256 (P-256) or 384 \
+                         (P-384), Ed25519 pairs 256"
+                    ),
+                ));
+            }
+            _ => {
+                return Err(Refusal::new(
+                    ResultReason::InvalidField,
+                    format!(
+                        "the gateway does not make {algorithm:?} key pairs: it makes RSA, EC \
+                         (ECDSA) and Ed25519 pairs"
+                    ),
+                ));
+            }
+        };
+        Ok(kind)
+    }
+
+    /// The kind of a stored public or private key, from its metadata; `None` for any other
+    /// object, or one the gateway did not make.
+    pub(super) fn of_record(metadata: &Metadata) -> Option<Self> {
+        if !matches!(
+            metadata.object_type,
+            ObjectType::PublicKey | ObjectType::PrivateKey
+        ) {
+            return None;
+        }
+        Self::of(metadata.algorithm?, metadata.length).ok()
+    }
+
+    /// The Cryptographic Length of keys of this kind, in bits.
+    pub(super) fn bits(self) -> i32 {
+        match self {
+            Self::Rsa(size) => i32::try_from(size.len().saturating_mul(8)).unwrap_or(i32::MAX),
+            Self::P256 | Self::Ed25519 => 256,
+            Self::P384 => 384,
+        }
+    }
+
+    /// The ECDSA signing algorithm of an EC kind.
+    pub(super) fn ecdsa(self) -> Option<&'static EcdsaSigningAlgorithm> {
+        match self {
+            Self::P256 => Some(&ECDSA_P256_SHA256_ASN1_SIGNING),
+            Self::P384 => Some(&ECDSA_P384_SHA384_ASN1_SIGNING),
+            Self::Rsa(_) | Self::Ed25519 => None,
+        }
+    }
+
+    /// A new key pair of this kind. RSA generation takes up to seconds: the caller runs it off
+    /// the async workers.
+    pub(super) fn generate(self) -> Result<KeyPairMaterial, Refusal> {
+        self.generate_der().map_err(|Unspecified| {
+            tracing::error!(kind = ?self, "aws-lc-rs failed to make a key pair");
+            Refusal::new(
+                ResultReason::CryptographicFailure,
+                "the gateway could not make the key pair",
+            )
+        })
+    }
+
+    fn generate_der(self) -> Result<KeyPairMaterial, Unspecified> {
+        let material = |private: &[u8], public: PublicKeyX509Der<'_>| KeyPairMaterial {
+            private: secret(private),
+            public: secret(public.as_ref()),
+        };
+        Ok(match self {
+            Self::Rsa(size) => {
+                let pair = rsa::KeyPair::generate(size)?;
+                let private: Pkcs8V1Der<'_> = pair.as_der()?;
+                material(private.as_ref(), pair.public_key().as_der()?)
+            }
+            Self::P256 | Self::P384 => {
+                let pair = EcdsaKeyPair::generate(self.ecdsa().ok_or(Unspecified)?)?;
+                material(pair.to_pkcs8v1()?.as_ref(), pair.public_key().as_der()?)
+            }
+            Self::Ed25519 => {
+                let pair = Ed25519KeyPair::generate()?;
+                material(pair.to_pkcs8v1()?.as_ref(), pair.public_key().as_der()?)
+            }
+        })
+    }
+
+    /// The format a Get of a key of this kind and `object_type` answers in when the client
+    /// asks for `requested` (`None`: the stored one), decided before the key is unwrapped.
+    pub(super) fn format(
+        self,
+        object_type: ObjectType,
+        requested: Option<KeyFormatType>,
+    ) -> Result<KeyFormatType, Refusal> {
+        let private = object_type == ObjectType::PrivateKey;
+        let format = match requested {
+            None if private => KeyFormatType::Pkcs8,
+            None => KeyFormatType::X509,
+            Some(format) => format,
+        };
+        let offered = match format {
+            KeyFormatType::Pkcs8 => private,
+            KeyFormatType::X509 => !private,
+            KeyFormatType::EcPrivateKey => private && self.ecdsa().is_some(),
+            KeyFormatType::Pkcs1 => !private && matches!(self, Self::Rsa(_)),
+            _ => false,
+        };
+        if offered {
+            Ok(format)
+        } else {
+            Err(Refusal::new(
+                ResultReason::KeyFormatTypeNotSupported,
+                format!(
+                    "{} keys of this kind are returned as {}, not {format:?}",
+                    if private { "private" } else { "public" },
+                    match (private, self) {
+                        (true, Self::P256 | Self::P384) => "PKCS#8 or EC Private Key",
+                        (true, _) => "PKCS#8",
+                        (false, Self::Rsa(_)) => "X.509 (SubjectPublicKeyInfo) or PKCS#1",
+                        (false, _) => "X.509 (SubjectPublicKeyInfo)",
+                    }
+                ),
+            ))
+        }
+    }
+
+    /// `stored` (PKCS#8 or `SubjectPublicKeyInfo`) in `format`, which [`Self::format`] chose.
+    pub(super) fn encode(
+        self,
+        format: KeyFormatType,
+        stored: SecretBytes,
+    ) -> Result<SecretBytes, Refusal> {
+        let converted = match (format, self.ecdsa(), self) {
+            (KeyFormatType::EcPrivateKey, Some(algorithm), _) => {
+                EcdsaKeyPair::from_pkcs8(algorithm, &stored)
+                    .map_err(Unspecified::from)
+                    .and_then(|pair| pair.private_key().as_der())
+                    .map(|der| secret(der.as_ref()))
+            }
+            (KeyFormatType::Pkcs1, _, Self::Rsa(_)) => rsa::PublicKey::from_der(&stored)
+                .map(|public| secret(public.as_ref()))
+                .map_err(Unspecified::from),
+            _ => return Ok(stored),
+        };
+        converted.map_err(|Unspecified| {
+            tracing::error!(kind = ?self, ?format, "a stored key does not convert");
+            Refusal::new(
+                ResultReason::CryptographicFailure,
+                "the stored key could not be converted to the format asked for",
+            )
+        })
+    }
+}
+
+fn secret(der: &[u8]) -> SecretBytes {
+    SecretBytes::new(der.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::signature::{
+        ECDSA_P384_SHA384_ASN1, ED25519, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey,
+    };
+
+    use super::*;
+
+    #[test]
+    fn makes_pairs_whose_halves_belong_together() {
+        let message = b"to be signed";
+        let rsa = KeyKind::Rsa(KeySize::Rsa2048).generate().unwrap();
+        let pair = rsa::KeyPair::from_pkcs8(&rsa.private).unwrap();
+        let mut signature = vec![0; pair.public_modulus_len()];
+        pair.sign(
+            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            message,
+            &mut signature,
+        )
+        .unwrap();
+        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &rsa.public[..])
+            .verify(message, &signature)
+            .unwrap();
+
+        let ec = KeyKind::P384.generate().unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, &ec.private).unwrap();
+        let signature = pair
+            .sign(&aws_lc_rs::rand::SystemRandom::new(), message)
+            .unwrap();
+        UnparsedPublicKey::new(&ECDSA_P384_SHA384_ASN1, &ec.public[..])
+            .verify(message, signature.as_ref())
+            .unwrap();
+
+        let ed = KeyKind::Ed25519.generate().unwrap();
+        let pair = Ed25519KeyPair::from_pkcs8(&ed.private).unwrap();
+        UnparsedPublicKey::new(&ED25519, &ed.public[..])
+            .verify(message, pair.sign(message).as_ref())
+            .unwrap();
+    }
+
+    #[test]
+    fn converts_to_the_formats_offered_and_refuses_the_others() {
+        let rsa = KeyKind::Rsa(KeySize::Rsa2048);
+        let pair = rsa.generate().unwrap();
+        let format = rsa
+            .format(ObjectType::PublicKey, Some(KeyFormatType::Pkcs1))
+            .unwrap();
+        let pkcs1 = rsa.encode(format, pair.public.clone()).unwrap();
+        assert_ne!(&pkcs1[..], &pair.public[..]);
+        // PKCS#1 parses back to the same key.
+        let again: PublicKeyX509Der<'_> =
+            rsa::PublicKey::from_der(&pkcs1).unwrap().as_der().unwrap();
+        assert_eq!(again.as_ref(), &pair.public[..]);
+
+        let ec = KeyKind::P256;
+        let pair = ec.generate().unwrap();
+        let format = ec
+            .format(ObjectType::PrivateKey, Some(KeyFormatType::EcPrivateKey))
+            .unwrap();
+        let sec1 = ec.encode(format, pair.private.clone()).unwrap();
+        EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_ASN1_SIGNING, &sec1).unwrap();
+
+        for (kind, object, format) in [
+            (rsa, ObjectType::PrivateKey, KeyFormatType::Pkcs1),
+            (rsa, ObjectType::PrivateKey, KeyFormatType::X509),
+            (rsa, ObjectType::PublicKey, KeyFormatType::Pkcs8),
+            (ec, ObjectType::PublicKey, KeyFormatType::Pkcs1),
+            (
+                KeyKind::Ed25519,
+                ObjectType::PrivateKey,
+                KeyFormatType::EcPrivateKey,
+            ),
+            (
+                rsa,
+                ObjectType::PrivateKey,
+                KeyFormatType::TransparentRsaPrivateKey,
+            ),
+            (ec, ObjectType::PublicKey, KeyFormatType::Raw),
+        ] {
+            let refusal = kind.format(object, Some(format)).unwrap_err();
+            assert_eq!(
+                refusal.reason,
+                ResultReason::KeyFormatTypeNotSupported,
+                "{kind:?} {object:?} {format:?}"
+            );
+        }
+        assert_eq!(
+            rsa.format(ObjectType::PublicKey, None).unwrap(),
+            KeyFormatType::X509
+        );
+        assert_eq!(
+            ec.format(ObjectType::PrivateKey, None).unwrap(),
+            KeyFormatType::Pkcs8
+        );
+    }
+
+    #[test]
+    fn makes_the_kinds_and_lengths_it_names_and_no_other() {
+        use CryptographicAlgorithm as A;
+        for (algorithm, length, kind) in [
+            (A::Rsa, Some(3072), KeyKind::Rsa(KeySize::Rsa3072)),
+            (A::Ecdsa, Some(256), KeyKind::P256),
+            (A::Ec, Some(384), KeyKind::P384),
+            (A::Ed25519, None, KeyKind::Ed25519),
+        ] {
+            assert_eq!(KeyKind::of(algorithm, length).unwrap(), kind);
+        }
+        for (algorithm, length) in [
+            (A::Rsa, Some(1024)),
+            (A::Rsa, None),
+            (A::Ecdsa, Some(521)),
+            (A::Ed25519, Some(255)),
+            (A::Aes, Some(256)),
+            (A::Dsa, Some(2048)),
+        ] {
+            let refusal = KeyKind::of(algorithm, length).unwrap_err();
+            assert_eq!(refusal.reason, ResultReason::InvalidField, "{algorithm:?}");
+        }
+        assert_eq!(KeyKind::Rsa(KeySize::Rsa4096).bits(), 4096);
+    }
+}
