@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds the krypton-core and krypton-gateway packages, checks their metadata and file lists,
 # installs the .debs, checks what the maintainer scripts and units set up, runs the installed
-# core as the krypton user under a stand-in for systemd's notify socket, removes and purges
+# core as the krypton user under a stand-in for systemd's notify socket, then its installed unit
+# under a private systemd manager (the watchdog restarts a stopped core), removes and purges
 # the packages, and checks that the key store (/var/lib/krypton) survived.
 #
 #   packaging/test.sh [--profile NAME]   # as root; the binaries must be built (see build.sh)
 #
 # Needs no running systemd: units are checked with `systemd-analyze verify` and
-# `systemd-analyze security --offline=true`. Ends with "packaging: N passed, M failed".
+# `systemd-analyze security --offline=true`, and run by a `systemd --user` manager the test
+# starts and stops. Ends with "packaging: N passed, M failed".
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -58,6 +60,11 @@ had_state=$([ -e /var/lib/krypton ] && echo yes || echo no)
 had_gateway_state=$([ -e /var/lib/krypton-gateway ] && echo yes || echo no)
 had_run=$([ -e /run/krypton ] && echo yes || echo no)
 core_pid=
+manager_pid=
+manager_run=
+made_marker=no
+run_systemd_before=
+systemd_booted=yes
 listener_pids=()
 fake_journal=no
 remove_fake_journal() {
@@ -66,8 +73,24 @@ remove_fake_journal() {
     [ "$had_run_systemd" = yes ] || rmdir /run/systemd
     fake_journal=removed
 }
+# Removes the systemd manager's runtime directory and what it (or this test) added under
+# /run/systemd.
+remove_manager_files() {
+    rm -rf "$manager_run"
+    manager_run=
+    [ "$made_marker" = yes ] && rmdir /run/systemd/system 2>/dev/null && made_marker=no
+    # On a host booted with systemd, /run/systemd is the system manager's: left alone.
+    [ "$systemd_booted" = no ] || return 0
+    local entry
+    for entry in $(ls -A /run/systemd 2>/dev/null); do
+        grep -qxF -- "$entry" <<<"$run_systemd_before" || rm -rf "/run/systemd/${entry:?}"
+    done
+    [ -n "$run_systemd_before" ] || rmdir /run/systemd 2>/dev/null || true
+}
 cleanup() {
     [ -n "$core_pid" ] && kill "$core_pid" 2>/dev/null || true
+    [ -n "$manager_pid" ] && kill "$manager_pid" 2>/dev/null || true
+    [ -n "$manager_run" ] && remove_manager_files
     [ ${#listener_pids[@]} -eq 0 ] || kill "${listener_pids[@]}" 2>/dev/null || true
     [ "$fake_journal" = yes ] && remove_fake_journal || true
     dpkg --purge krypton-core krypton-gateway >/dev/null 2>&1 || true
@@ -281,6 +304,80 @@ check "without a journal stream the core logs to stderr" grep -q "control API li
 kill "${listener_pids[@]}" 2>/dev/null || true
 wait "${listener_pids[@]}" 2>/dev/null || true
 [ "$failed" -eq 0 ] || { sed 's/^/    notify: /' "$notify_log"; sed 's/^/    core: /' "$work/core.log"; }
+
+echo "== the installed core unit under a systemd manager: the watchdog restarts a stopped core"
+# No systemd runs as PID 1 on a CI machine, so a private manager (`systemd --user`, here as
+# root, so that User=krypton applies) runs the installed unit with a drop-in that:
+# - shortens the watchdog and the restart delay;
+# - replaces the directories the unit has systemd create, which a user manager would put under
+#   XDG paths, by the ones the package made;
+# - gives CAP_IPC_LOCK for LimitMEMLOCK=infinity, as the runs above do (a container may forbid
+#   raising the limit), and drops the HSM PIN credential, which this test does not use;
+# - turns off the four settings that remount /proc or /sys, which a manager in a container
+#   cannot do (exit 226/NAMESPACE); `systemd-analyze security` above checks the unit has them.
+manager_run=$(mktemp -d /run/krypton-packaging-systemd.XXXXXX)
+chmod 0755 "$manager_run"
+# What the manager adds under /run/systemd (the marker a user manager looks for before it
+# starts, the inaccessible nodes that sandboxing mounts over hidden paths, its staging
+# directories) is removed afterwards: the marker at once, so that dpkg's scripts never see it.
+run_systemd_before=$(ls -A /run/systemd 2>/dev/null || true)
+systemd_booted=$([ -d /run/systemd/system ] && echo yes || echo no)
+[ "$systemd_booted" = yes ] || { mkdir -p /run/systemd/system && made_marker=yes; }
+XDG_RUNTIME_DIR="$manager_run" setsid /usr/lib/systemd/systemd --user </dev/null >/dev/null 2>&1 &
+manager_pid=$!
+for _ in $(seq 100); do [ -S "$manager_run/systemd/private" ] && break; sleep 0.1; done
+[ "$made_marker" = yes ] && rmdir /run/systemd/system && made_marker=no
+[ -d /run/systemd/inaccessible ] || cp -a "$manager_run/systemd/inaccessible" /run/systemd/
+# The system manager's notify socket is writable by every service's user; a user manager's is
+# its own user's alone.
+chmod 0666 "$manager_run/systemd/notify"
+manager() { XDG_RUNTIME_DIR="$manager_run" timeout 60 systemctl --user "$@"; }
+show() { manager show --value -p "$1" krypton-core.service; }
+mkdir -p "$manager_run/systemd/user/krypton-core.service.d"
+cp "$unit_dir/krypton-core.service" "$manager_run/systemd/user/"
+cat >"$manager_run/systemd/user/krypton-core.service.d/test.conf" <<DROPIN
+[Service]
+WatchdogSec=2s
+RestartSec=1s
+StateDirectory=
+LogsDirectory=
+RuntimeDirectory=
+ConfigurationDirectory=
+ReadWritePaths=/var/lib/krypton /run/krypton
+LoadCredential=
+CapabilityBoundingSet=CAP_IPC_LOCK
+AmbientCapabilities=CAP_IPC_LOCK
+ProtectKernelTunables=no
+ProtectControlGroups=no
+ProtectProc=default
+ProcSubset=all
+StandardError=append:$work/core-systemd.log
+DROPIN
+manager daemon-reload
+check "the manager starts the installed unit (Type=notify: ready when the core says so)" \
+    manager start krypton-core.service
+first_pid=$(show MainPID)
+check "the core runs as krypton under the unit" test "$(stat -c %U "/proc/$first_pid")" = krypton
+restarted() {
+    local pid
+    pid=$(show MainPID)
+    [ "$(show NRestarts)" = 1 ] && [ "$(show ActiveState)" = active ] &&
+        [ "$pid" != "$first_pid" ] && [ "$pid" != 0 ]
+}
+# Never `kill -STOP 0`: that would stop this script's own process group.
+if [ "${first_pid:-0}" -gt 0 ]; then
+    kill -STOP "$first_pid"
+    for _ in $(seq 200); do restarted && break; sleep 0.1; done
+fi
+check "a core stopped with SIGSTOP misses its watchdog pings and is restarted" restarted
+check "the stopped process is gone (killed by systemd, not left behind)" test ! -e "/proc/$first_pid"
+check "the restarted core is sealed and says so" test "$(show StatusText)" = Sealed
+manager stop krypton-core.service
+kill "$manager_pid" 2>/dev/null || true
+wait "$manager_pid" 2>/dev/null || true
+manager_pid=
+remove_manager_files
+[ "$failed" -eq 0 ] || sed 's/^/    core: /' "$work/core-systemd.log"
 
 echo "== remove, then purge"
 dpkg -r krypton-core krypton-gateway >"$work/dpkg-remove.log" 2>&1 || { cat "$work/dpkg-remove.log"; exit 1; }

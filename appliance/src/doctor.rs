@@ -1,5 +1,6 @@
 //! `kryptonctl doctor`'s checks of the core's files, as the configuration file names them now:
-//! the file itself, the data directory, the PIN files and the KMIP listener's TLS files. The
+//! the file itself, the data directory, the PIN files and the TLS files of the KMIP,
+//! orchestration and telemetry listeners. The
 //! file is read again (as a reload would), so an edit that would break the next start or reload
 //! shows before it is needed.
 
@@ -25,14 +26,18 @@ pub(crate) fn file_findings(path: &Path, now: SystemTime) -> Vec<Finding> {
         findings.push(doctor::secret("seal-pin", seal.hsm().pin()));
     }
     if let Some((kmip, _)) = config.kmip() {
-        let files = &kmip.tls;
-        let paths = TlsPaths {
-            cert_chain: &files.cert_chain,
-            private_key: &files.private_key,
-            peer_ca: &files.client_ca,
-            crls: &files.client_crls,
-        };
-        findings.extend(doctor::tls("tls", paths, now));
+        findings.extend(doctor::tls("tls", TlsPaths::from(&kmip.tls), now));
+    }
+    let grpc = config.orchestration().and_then(|o| o.grpc.as_ref());
+    if let Some(grpc) = grpc {
+        findings.extend(doctor::tls(
+            "orchestration-tls",
+            TlsPaths::from(&grpc.tls),
+            now,
+        ));
+    }
+    if let Some(tls) = config.telemetry().and_then(|t| t.tls.as_ref()) {
+        findings.extend(doctor::tls("telemetry-tls", TlsPaths::from(tls), now));
     }
     findings
 }

@@ -140,6 +140,9 @@ pub struct ServerTls {
     pub cert_chain: PathBuf,
     pub private_key: PathBuf,
     pub client_ca: PathBuf,
+    /// Revocation lists of the client CA, read again by the daemon when they change.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub client_crls: Vec<PathBuf>,
 }
 
 /// One `[[kmip.gateways]]` entry: a gateway identity and the tenants it may use.

@@ -1,12 +1,14 @@
 //! The client side of the daemons' telemetry listeners, for tests: one bounded HTTP GET
-//! (`Connection: close`), `/readyz` read as ready or the reason why not, and `/metrics` parsed
+//! (`Connection: close`), over TCP or TLS, `/readyz` read as ready or the reason why not, and `/metrics` parsed
 //! as Prometheus parses it.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_parse::{Sample, Scrape, Value};
+use rustls_pki_types::ServerName;
 
 /// The longest a GET may take to connect, and then to answer.
 const LIMIT: Duration = Duration::from_secs(20);
@@ -17,9 +19,33 @@ const LIMIT: Duration = Duration::from_secs(20);
 ///
 /// The I/O error, or [`io::ErrorKind::InvalidData`] for an answer that is not HTTP.
 pub fn get(addr: SocketAddr, path: &str) -> io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, LIMIT)?;
+    exchange(connect(addr)?, path)
+}
+
+/// As [`get`], over TLS configured by `tls` (a listener with `[telemetry.tls]`), the server
+/// named `localhost`.
+///
+/// # Errors
+///
+/// As [`get`]; a refused handshake is an I/O error.
+pub fn get_over_tls(
+    addr: SocketAddr,
+    path: &str,
+    tls: Arc<rustls::ClientConfig>,
+) -> io::Result<(u16, String)> {
+    let server = ServerName::try_from("localhost").map_err(io::Error::other)?;
+    let connection = rustls::ClientConnection::new(tls, server).map_err(io::Error::other)?;
+    exchange(rustls::StreamOwned::new(connection, connect(addr)?), path)
+}
+
+fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, LIMIT)?;
     stream.set_read_timeout(Some(LIMIT))?;
     stream.set_write_timeout(Some(LIMIT))?;
+    Ok(stream)
+}
+
+fn exchange(mut stream: impl Read + Write, path: &str) -> io::Result<(u16, String)> {
     let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes())?;
     let mut response = String::new();

@@ -225,8 +225,15 @@ impl DevPki {
         if pki.ca.exists() {
             return pki.check_complete(dir).map(|()| pki);
         }
-        create_private_dir(dir)?;
         let ca = Ca::new("Krypton dev CA (throw-away)").map_err(Error::Pki)?;
+        Self::issued_by(&ca, dir, apps)
+    }
+
+    /// A new PKI in `dir` (which must hold none) issued by `ca`, for a test that keeps the CA
+    /// to issue or revoke certificates later; [`DevPki::ensure`] then finds it complete.
+    pub fn issued_by(ca: &Ca, dir: &Path, apps: &[&str]) -> Result<Self, Error> {
+        let pki = Self::layout(dir, apps);
+        create_private_dir(dir)?;
         let server = server_params(&SERVER_NAMES).map_err(Error::Pki)?;
         ca.issue(&server, dir, "core-server")?;
         ca.issue(&server, dir, "gateway-server")?;

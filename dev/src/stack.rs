@@ -55,6 +55,8 @@ pub struct StackConfig {
     /// Whether the core serves the orchestration API (gRPC, mutual TLS) to
     /// [`ORCHESTRATOR_IDENTITY`](crate::pki::ORCHESTRATOR_IDENTITY).
     pub orchestration: bool,
+    /// Revocation lists for the orchestration API's client certificates; empty: none.
+    pub orchestrator_crls: Vec<PathBuf>,
     /// A broker the core takes orchestration tasks from.
     pub amqp: Option<OrchestrationAmqp>,
     /// The gateways' `[rewrap]`; `None`: its defaults.
@@ -104,6 +106,7 @@ impl StackConfig {
             telemetry: true,
             data_audit: true,
             orchestration: false,
+            orchestrator_crls: Vec::new(),
             amqp: None,
             rewrap: None,
         }
@@ -478,6 +481,7 @@ fn core_kmip(config: &StackConfig, pki: &DevPki, listen: SocketAddr) -> CoreKmip
             cert_chain: pki.core_server.cert.clone(),
             private_key: pki.core_server.key.clone(),
             client_ca: pki.ca.clone(),
+            client_crls: Vec::new(),
         },
         gateways: vec![AllowedGateway {
             identity: GATEWAY_IDENTITY.to_owned(),
@@ -543,6 +547,7 @@ fn launch_core(
             cert_chain: pki.core_server.cert.clone(),
             private_key: pki.core_server.key.clone(),
             client_ca: pki.ca.clone(),
+            client_crls: config.orchestrator_crls.clone(),
         },
     });
     let orchestration = (grpc.is_some() || config.amqp.is_some()).then(|| CoreOrchestration {
@@ -607,6 +612,7 @@ fn start_gateway(
             cert_chain: pki.gateway_server.cert.clone(),
             private_key: pki.gateway_server.key.clone(),
             client_ca: pki.ca.clone(),
+            client_crls: Vec::new(),
         },
         core: GatewayCore {
             address: core_addr,

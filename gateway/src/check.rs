@@ -30,19 +30,13 @@ pub async fn check(path: &Path) -> Vec<Finding> {
     findings
 }
 
-/// The KMIP listener's TLS files (`tls`) and the core link's (`core-tls`).
+/// The KMIP listener's TLS files (`tls`), the core link's (`core-tls`) and the telemetry
+/// listener's (`telemetry-tls`).
 fn tls_findings(config: &Config, now: SystemTime) -> Vec<Finding> {
-    let server = config.tls();
-    let mut findings = doctor::tls(
-        "tls",
-        TlsPaths {
-            cert_chain: &server.cert_chain,
-            private_key: &server.private_key,
-            peer_ca: &server.client_ca,
-            crls: &server.client_crls,
-        },
-        now,
-    );
+    let mut findings = doctor::tls("tls", TlsPaths::from(config.tls()), now);
+    if let Some(tls) = config.telemetry().and_then(|t| t.tls.as_ref()) {
+        findings.extend(doctor::tls("telemetry-tls", TlsPaths::from(tls), now));
+    }
     let client = &config.core().tls;
     findings.extend(doctor::tls(
         "core-tls",

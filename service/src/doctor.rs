@@ -120,6 +120,18 @@ pub struct TlsPaths<'a> {
     pub crls: &'a [PathBuf],
 }
 
+impl<'a> From<&'a kmip::net::TlsFiles> for TlsPaths<'a> {
+    /// The files of a server that requires client certificates.
+    fn from(files: &'a kmip::net::TlsFiles) -> Self {
+        Self {
+            cert_chain: &files.cert_chain,
+            private_key: &files.private_key,
+            peer_ca: &files.client_ca,
+            crls: &files.client_crls,
+        }
+    }
+}
+
 /// Every file of a TLS endpoint, each a finding named `check` (`check-key`, `check-ca`, ...).
 pub fn tls(check: &str, paths: TlsPaths<'_>, now: SystemTime) -> Vec<Finding> {
     let mut findings = vec![

@@ -23,7 +23,8 @@ use krypton_dev::broker::{BROKER_USER, RabbitServer};
 use krypton_dev::config::{OrchestrationAmqp, Password};
 use krypton_dev::orbital::{self, OrchestrationClient};
 use krypton_dev::orbital::{Received, TaskBroker};
-use krypton_dev::pki::{Ca, Subject, client_params};
+use krypton_dev::pki::{Ca, DevPki, ORCHESTRATOR_IDENTITY, Subject, client_params};
+use krypton_dev::stack::claim_data_dir;
 use krypton_dev::vault_server::Crashable;
 use krypton_softhsm_tests::pykmip::{App, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, REOPEN_LIMIT, Test};
@@ -33,7 +34,7 @@ use tonic::Code;
 
 const ALICE: &str = "app-alice";
 
-const TESTS: [(&str, Test); 6] = [
+const TESTS: [(&str, Test); 7] = [
     (
         "link_and_unlink_calls_drive_the_gateway_once_per_task",
         link_and_unlink_calls_drive_the_gateway_once_per_task,
@@ -45,6 +46,10 @@ const TESTS: [(&str, Test); 6] = [
     (
         "certificates_of_no_orchestrator_are_refused",
         certificates_of_no_orchestrator_are_refused,
+    ),
+    (
+        "an_orchestrator_certificate_put_on_the_crl_is_refused_without_a_restart",
+        an_orchestrator_certificate_put_on_the_crl_is_refused_without_a_restart,
     ),
     (
         "broker_tasks_act_once_and_poison_is_dead_lettered",
@@ -369,6 +374,61 @@ fn certificates_of_no_orchestrator_are_refused(fixture: &Fixture) {
     rt.block_on(orbital.get_state(GetStateRequest::default()))
         .unwrap();
 }
+
+/// Revocation on the orchestration listener: the stack's PKI is made here, by a CA this test
+/// keeps, so that it can issue a second orchestrator certificate and later revoke it.
+fn an_orchestrator_certificate_put_on_the_crl_is_refused_without_a_restart(fixture: &Fixture) {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("stack");
+    claim_data_dir(&data_dir).unwrap();
+    let ca = Ca::new("a CA this test keeps").unwrap();
+    let crl = dir.path().join("orchestrators.crl.pem");
+    std::fs::write(&crl, ca.revocation_list(1, &[]).unwrap()).unwrap();
+    let stack = fixture.stack_configured(|config| {
+        let apps: Vec<&str> = config.apps.iter().map(String::as_str).collect();
+        DevPki::issued_by(&ca, &data_dir.join("pki"), &apps).unwrap();
+        config.data_dir = Some(data_dir.clone());
+        config.orchestration = true;
+        config.orchestrator_crls = vec![crl.clone()];
+    });
+    let rt = runtime();
+    let _inside = rt.enter();
+    let pki = stack.pki();
+    let addr = stack.core_orchestration().unwrap();
+    let mut params = client_params(&Subject::common_name(ORCHESTRATOR_IDENTITY)).unwrap();
+    params.serial_number = Some(STOLEN_SERIAL.into());
+    let stolen = ca
+        .issue(&params, dir.path(), "stolen-orchestrator")
+        .unwrap();
+    let state_as = |files| {
+        let mut client = orbital::connect(addr, files, &pki.ca).unwrap();
+        rt.block_on(client.get_state(GetStateRequest::default()))
+    };
+    state_as(&stolen).unwrap();
+
+    std::fs::write(&crl, ca.revocation_list(2, &[STOLEN_SERIAL]).unwrap()).unwrap();
+    // The core reads a changed list within a second, at the next handshake.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        match state_as(&stolen) {
+            Err(status) => break status,
+            Ok(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Ok(_) => panic!("the revoked orchestrator certificate is still served"),
+        }
+    };
+    assert_refused_by_the_transport(&refused);
+    state_as(&pki.orchestrator).unwrap();
+    let log = std::fs::read_to_string(stack.core().log()).unwrap();
+    assert!(
+        log.contains("orchestration connection refused") && log.contains("Revoked"),
+        "{log}"
+    );
+}
+
+/// The serial number of the orchestrator certificate that is revoked.
+const STOLEN_SERIAL: u64 = 4242;
 
 /// The queues and exchange of one test on a shared broker.
 #[derive(Debug, Clone)]

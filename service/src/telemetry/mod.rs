@@ -9,7 +9,11 @@
 //! telemetry off pays an atomic load per event.
 //!
 //! The listener is meant for a loopback or management address: it serves no key material, no
-//! identifier beyond tenant and service names, and takes no input beyond the path.
+//! identifier beyond tenant and service names, and takes no input beyond the path. For a
+//! scraper on another host, `[telemetry.tls]` puts it behind mutual TLS: only clients with a
+//! certificate of the configured CA (and on none of its revocation lists) are answered.
+
+mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,9 +24,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use kmip::net::{NetError, TlsFiles};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
+
+use tls::TlsListener;
 
 /// Latency buckets, in seconds, of every `*_duration_seconds` histogram: from 50 µs (a Get
 /// answered from memory) to 5 s (a request near its timeout).
@@ -37,6 +44,10 @@ const DURATION_BUCKETS: &[f64] = &[
 pub struct TelemetryConfig {
     /// Where the HTTP listener binds: a loopback or management address (port 0: any free port).
     pub listen: SocketAddr,
+    /// `[telemetry.tls]`: HTTPS, answering only clients with a certificate of `client_ca`;
+    /// absent: plain HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFiles>,
 }
 
 /// Whether a daemon can serve requests now.
@@ -89,6 +100,9 @@ pub enum TelemetryError {
     /// The metrics recorder could not be built or installed (another one is installed).
     #[error("cannot install the metrics recorder")]
     Recorder(#[source] BuildError),
+    /// The TLS files of `[telemetry.tls]` could not be used.
+    #[error("cannot set up TLS for the telemetry listener")]
+    Tls(#[source] NetError),
     /// The listener could not be bound.
     #[error("cannot bind the telemetry listener to {address}")]
     Bind {
@@ -104,6 +118,7 @@ pub enum TelemetryError {
 #[derive(Debug)]
 pub struct Telemetry {
     listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     metrics: PrometheusHandle,
 }
 
@@ -112,8 +127,15 @@ impl Telemetry {
     ///
     /// # Errors
     ///
-    /// [`TelemetryError`]: the address cannot be bound, or a recorder is installed already.
+    /// [`TelemetryError`]: the TLS files cannot be used, the address cannot be bound, or a
+    /// recorder is installed already.
     pub async fn bind(config: &TelemetryConfig) -> Result<Self, TelemetryError> {
+        let tls = match &config.tls {
+            Some(files) => Some(Arc::new(
+                kmip::net::server_config(files).map_err(TelemetryError::Tls)?,
+            )),
+            None => None,
+        };
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -129,7 +151,11 @@ impl Telemetry {
             .map_err(TelemetryError::Recorder)?
             .install_recorder()
             .map_err(TelemetryError::Recorder)?;
-        Ok(Self { listener, metrics })
+        Ok(Self {
+            listener,
+            tls,
+            metrics,
+        })
     }
 
     /// The address the listener is bound to.
@@ -148,7 +174,12 @@ impl Telemetry {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) {
         let address = self.listener.local_addr().ok();
-        tracing::info!(?address, "telemetry listening: /metrics, /healthz, /readyz");
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        tracing::info!(
+            ?address,
+            scheme,
+            "telemetry listening: /metrics, /healthz, /readyz"
+        );
         let routes = Router::new()
             .route("/metrics", get(metrics::<H>))
             .route("/healthz", get(|| async { "ok\n" }))
@@ -157,10 +188,22 @@ impl Telemetry {
                 health,
                 metrics: self.metrics,
             }));
-        if let Err(error) = axum::serve(self.listener, routes)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
+        let served = match self.tls {
+            None => {
+                axum::serve(self.listener, routes)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            Some(tls) => match TlsListener::new(self.listener, tls) {
+                Ok(listener) => {
+                    axum::serve(listener, routes)
+                        .with_graceful_shutdown(shutdown)
+                        .await
+                }
+                Err(error) => Err(error),
+            },
+        };
+        if let Err(error) = served {
             tracing::error!(%error, "the telemetry listener failed");
         }
     }
