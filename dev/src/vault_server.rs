@@ -27,7 +27,7 @@ use nix::unistd::{Gid, Uid, User, chown};
 use tempfile::TempDir;
 
 use crate::Error;
-use crate::pki::{Ca, SERVER_NAMES, server_params};
+use crate::pki::{Ca, CertFiles, SERVER_NAMES, Subject, client_params, server_params};
 use crate::process::{Daemon, command_result, free_loopback_addr, run_bounded, share};
 
 /// Where Debian's `postgresql` package puts each major version's binaries.
@@ -121,7 +121,9 @@ impl PostgresServer {
     }
 
     /// As [`start`](Self::start), the server also taking TLS with a certificate for
-    /// `localhost` and `127.0.0.1` from a CA of its own ([`ca`](Self::ca)).
+    /// `localhost` and `127.0.0.1` from a CA of its own ([`ca`](Self::ca)); over TCP it then
+    /// takes TLS sessions only, of clients with a certificate of that CA for [`VAULT_USER`]
+    /// ([`client_certificate`](Self::client_certificate)) and the password.
     pub fn start_with_tls() -> Result<Self, Error> {
         Self::start_with(true)
     }
@@ -158,6 +160,19 @@ impl PostgresServer {
         check_command("initdb", ran)?;
 
         let ca = tls.then(|| server_certificate(dir.path())).transpose()?;
+        if ca.is_some() {
+            // Rewritten in place: the file keeps the server user as its owner.
+            fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\n\
+                 hostssl all all 127.0.0.1/32 scram-sha-256 clientcert=verify-full\n",
+            )
+            .map_err(|source| Error::Io {
+                action: "write",
+                path: data.join("pg_hba.conf"),
+                source,
+            })?;
+        }
         let addr = free_loopback_addr()?;
         let daemon = spawn_postgres(&bin, dir.path(), addr, ca.is_some())?;
         let mut server = Self {
@@ -217,6 +232,12 @@ impl PostgresServer {
             .args(["-d", database, "-c", sql]);
         let output = run_bounded(psql, COMMAND_LIMIT)?;
         check_command("psql", output)
+    }
+
+    /// The certificate for [`VAULT_USER`] the server asks of TLS clients, if it was started with
+    /// TLS.
+    pub fn client_certificate(&self) -> Option<CertFiles> {
+        self.ca.as_ref().map(|_| client_files(self.dir.path()))
     }
 
     /// The CA of the server's TLS certificate, if it was started with TLS.
@@ -299,7 +320,7 @@ impl RedisServer {
                 "--tls-ca-cert-file".into(),
                 file("ca.pem"),
                 "--tls-auth-clients".into(),
-                "no".into(),
+                "yes".into(),
             ]);
             Some((tls_addr, ca))
         } else {
@@ -335,7 +356,8 @@ impl RedisServer {
         format!("redis://{}/0", self.addr)
     }
 
-    /// The `rediss://` URL of its TLS port, by name, if it was started with TLS.
+    /// The `rediss://` URL of its TLS port, by name, if it was started with TLS: it takes
+    /// clients with a certificate of its CA only ([`client_certificate`](Self::client_certificate)).
     pub fn tls_url(&self) -> Option<String> {
         self.tls
             .as_ref()
@@ -345,6 +367,11 @@ impl RedisServer {
     /// The CA of its TLS certificate, if it was started with TLS.
     pub fn ca(&self) -> Option<&Path> {
         self.tls.as_ref().map(|(_, ca)| ca.as_path())
+    }
+
+    /// The certificate its TLS port asks of clients, if it was started with TLS.
+    pub fn client_certificate(&self) -> Option<CertFiles> {
+        self.tls.as_ref().map(|_| client_files(self.dir.path()))
     }
 
     /// The file holding the default user's password, owned by this process's user, mode 0600.
@@ -394,6 +421,8 @@ fn spawn_postgres(bin: &Path, dir: &Path, addr: SocketAddr, tls: bool) -> Result
         ));
         postgres.arg("-c");
         postgres.arg(format!("ssl_key_file={}", dir.join("server.key").display()));
+        postgres.arg("-c");
+        postgres.arg(format!("ssl_ca_file={}", dir.join("ca.pem").display()));
     }
     // SIGINT is PostgreSQL's fast shutdown: SIGTERM would wait for every client to leave.
     Daemon::spawn_command(
@@ -411,9 +440,21 @@ fn server_certificate(dir: &Path) -> Result<PathBuf, Error> {
     let params = server_params(&SERVER_NAMES).map_err(Error::Pki)?;
     let files = ca.issue(&params, dir, "server")?;
     hand_over(&files.key)?;
+    let client = client_params(&Subject::common_name(VAULT_USER)).map_err(Error::Pki)?;
+    ca.issue(&client, dir, "client")?;
     let ca_file = dir.join("ca.pem");
     write_private(&ca_file, ca.pem().as_bytes())?;
+    // The server reads the CA too, to verify its clients.
+    hand_over(&ca_file)?;
     Ok(ca_file)
+}
+
+/// The client certificate [`server_certificate`] issued in `dir`.
+fn client_files(dir: &Path) -> CertFiles {
+    CertFiles {
+        cert: dir.join("client.pem"),
+        key: dir.join("client.key"),
+    }
 }
 
 fn spawn_redis(args: &[String], dir: &Path) -> Result<Daemon, Error> {

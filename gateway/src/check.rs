@@ -77,7 +77,8 @@ async fn reached(opened: Result<impl Vault, VaultError>) -> Result<(), String> {
     probe_vault(&vault).await
 }
 
-/// The password file's finding, and whether the server at `settings.url` answered.
+/// The password file's and client certificate's findings, and whether the server at
+/// `settings.url` answered.
 fn server_findings(
     backend: &str,
     settings: &ServerVaultConfig,
@@ -88,6 +89,15 @@ fn server_findings(
         .iter()
         .map(|password| doctor::secret("vault-password", password))
         .collect();
+    if let (Some(client), Some(ca)) = (&settings.client_certificate, &settings.server_ca) {
+        let paths = TlsPaths {
+            cert_chain: &client.cert_chain,
+            private_key: &client.private_key,
+            peer_ca: ca,
+            crls: &[],
+        };
+        findings.extend(doctor::tls("vault-tls", paths, SystemTime::now()));
+    }
     findings.push(match reached {
         Ok(()) => Finding::ok("vault", format!("{backend} at {} answers", settings.url)),
         Err(why) => Finding::fail("vault", format!("{backend} at {}: {why}", settings.url)),

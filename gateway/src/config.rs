@@ -143,6 +143,11 @@ pub struct ServerVaultConfig {
     /// Redis: the trust anchor of a `rediss://` URL. Absolute.
     #[serde(default)]
     pub server_ca: Option<PathBuf>,
+    /// A certificate the gateway presents to the server, for a server that authenticates its
+    /// clients by certificate (PostgreSQL `clientcert=verify-full` or `cert`, Redis
+    /// `tls-auth-clients yes`). Only with `server_ca`: it goes over verified TLS alone.
+    #[serde(default)]
+    pub client_certificate: Option<ClientCertificate>,
     /// How many connections the gateway keeps to the server.
     #[serde(default = "default_pool_size")]
     pub pool_size: usize,
@@ -165,6 +170,16 @@ pub struct ServerVaultConfig {
     pub key_prefix: String,
 }
 
+/// `vault.client_certificate`: the gateway's certificate towards its vault server.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertificate {
+    /// The certificate followed by its intermediates, in PEM. Absolute.
+    pub cert_chain: PathBuf,
+    /// Its private key in PEM: PKCS#8, PKCS#1 (RSA) or SEC1 (EC). Absolute.
+    pub private_key: PathBuf,
+}
+
 impl ServerVaultConfig {
     /// The most connections one gateway may keep to its vault server.
     pub const MAX_POOL_SIZE: usize = 1024;
@@ -178,6 +193,7 @@ impl ServerVaultConfig {
             url: url.into(),
             password: None,
             server_ca: None,
+            client_certificate: None,
             pool_size: default_pool_size(),
             connect_timeout: default_connect_timeout(),
             request_timeout: default_request_timeout(),
@@ -191,6 +207,16 @@ impl ServerVaultConfig {
         }
         if let Some(path) = &self.server_ca {
             require_absolute("vault.server_ca", path)?;
+        }
+        if let Some(client) = &self.client_certificate {
+            if self.server_ca.is_none() {
+                return Err(ConfigError::Conflict {
+                    key: "vault.client_certificate",
+                    reason: "needs vault.server_ca: a client certificate goes over verified TLS only",
+                });
+            }
+            require_absolute("vault.client_certificate.cert_chain", &client.cert_chain)?;
+            require_absolute("vault.client_certificate.private_key", &client.private_key)?;
         }
         require_range(
             "vault.pool_size",
@@ -612,6 +638,37 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_vault_client_certificate_needs_the_server_ca() {
+        let client = "client_certificate = { cert_chain = \"/etc/k/db-client.pem\", \
+                      private_key = \"/etc/k/db-client.key\" }";
+        let without_ca = MINIMAL.replace(
+            "backend = \"memory\"",
+            &format!("backend = \"postgres\"\nurl = \"postgres://k@localhost/v\"\n{client}"),
+        );
+        assert!(matches!(
+            Config::parse(&without_ca).unwrap_err(),
+            ConfigError::Conflict {
+                key: "vault.client_certificate",
+                ..
+            }
+        ));
+        let with_ca = without_ca.replace(
+            "client_certificate",
+            "server_ca = \"/etc/k/db.pem\"\nclient_certificate",
+        );
+        let VaultConfig::Postgres(vault) = Config::parse(&with_ca).unwrap().vault().clone() else {
+            panic!("not a PostgreSQL vault");
+        };
+        assert_eq!(
+            vault.client_certificate,
+            Some(ClientCertificate {
+                cert_chain: "/etc/k/db-client.pem".into(),
+                private_key: "/etc/k/db-client.key".into(),
+            })
+        );
     }
 
     #[test]

@@ -99,4 +99,13 @@ pub enum ConfigError {
     /// The identity map is empty: no application could use the gateway.
     #[error("[identities] maps no identity to a tenant and service")]
     NoIdentities,
+
+    /// A setting that is valid alone but not with the others.
+    #[error("{key} {reason}")]
+    Conflict {
+        /// The setting at fault.
+        key: &'static str,
+        /// What it needs, or what it contradicts.
+        reason: &'static str,
+    },
 }

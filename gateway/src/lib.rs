@@ -36,8 +36,8 @@ use kmip::objects::{attribute_policy, lifecycle, metadata, refusal};
 
 pub use check::check;
 pub use config::{
-    Config, CoreConfig, DEFAULT_CONFIG_PATH, KMIP_PORT, KeyLimits, RewrapConfig, ServerVaultConfig,
-    VaultConfig,
+    ClientCertificate, Config, CoreConfig, DEFAULT_CONFIG_PATH, KMIP_PORT, KeyLimits, RewrapConfig,
+    ServerVaultConfig, VaultConfig,
 };
 pub use copy::{CopyError, CopyReport, copy, copy_between};
 pub use core_link::{CoreError, CoreLink};

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use common::records::record;
 use kmip::DateTime;
 use krypton_dev::vault_server::{AppendFsync, Crashable, PostgresServer, RedisServer};
-use krypton_gateway::{Filter, PostgresVault, RedisVault, ServerVaultConfig, Vault, VaultError};
+use krypton_gateway::{
+    ClientCertificate, Filter, PostgresVault, RedisVault, ServerVaultConfig, Vault, VaultError,
+};
 use krypton_service::secret_file::SecretSource;
 
 /// How long a vault waits for its server in these tests: short, so an outage shows quickly.
@@ -229,6 +231,15 @@ async fn a_killed_redis_with_appendfsync_always_loses_no_acknowledged_create() {
 
 // ---- TLS to the server ---------------------------------------------------------------------------
 
+/// The gateway's setting for the client certificate a TLS test server issued.
+fn client_certificate(files: Option<krypton_dev::pki::CertFiles>) -> ClientCertificate {
+    let files = files.unwrap();
+    ClientCertificate {
+        cert_chain: files.cert,
+        private_key: files.key,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_postgres_vault_speaks_tls_to_a_server_it_verifies() {
     let server = tokio::task::block_in_place(|| PostgresServer::start_with_tls().unwrap());
@@ -240,6 +251,13 @@ async fn the_postgres_vault_speaks_tls_to_a_server_it_verifies() {
     );
     let mut settings = settings(url, server.password_file());
     settings.server_ca = Some(server.ca().unwrap().to_owned());
+    // The server asks for a client certificate: without one, no session.
+    let refused = PostgresVault::connect(&settings).await;
+    assert!(
+        matches!(refused, Err(VaultError::Storage { .. })),
+        "{refused:?}"
+    );
+    settings.client_certificate = Some(client_certificate(server.client_certificate()));
     let vault = PostgresVault::connect(&settings).await.unwrap();
     vault.create(record("app-a", "k1", &[])).await.unwrap();
     assert!(vault.get("app-a", "k1").await.unwrap().is_some());
@@ -274,6 +292,13 @@ async fn the_redis_vault_speaks_tls_to_a_server_it_verifies() {
         tokio::task::block_in_place(|| RedisServer::start_with_tls(AppendFsync::EverySec).unwrap());
     let mut settings = settings(server.tls_url().unwrap(), server.password_file());
     settings.server_ca = Some(server.ca().unwrap().to_owned());
+    // The server asks for a client certificate: without one, no session.
+    let refused = RedisVault::connect(&settings).await;
+    assert!(
+        matches!(refused, Err(VaultError::Storage { .. })),
+        "{refused:?}"
+    );
+    settings.client_certificate = Some(client_certificate(server.client_certificate()));
     let vault = RedisVault::connect(&settings).await.unwrap();
     vault.create(record("app-a", "k1", &[])).await.unwrap();
     assert_eq!(

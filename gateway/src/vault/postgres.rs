@@ -26,6 +26,7 @@ use std::time::Duration;
 use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction,
 };
+use kmip::net::ClientTlsFiles;
 use tokio_postgres::NoTls;
 use tokio_postgres::config::{Config as PgConfig, Host, SslMode};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -103,8 +104,15 @@ impl PostgresVault {
         };
         let manager = match &settings.server_ca {
             Some(ca) => {
-                let tls = kmip::net::server_verifying_config(ca)
-                    .map_err(|source| storage("loading the vault server's CA", source))?;
+                let tls = match &settings.client_certificate {
+                    Some(client) => kmip::net::client_config(&ClientTlsFiles {
+                        cert_chain: client.cert_chain.clone(),
+                        private_key: client.private_key.clone(),
+                        server_ca: ca.clone(),
+                    }),
+                    None => kmip::net::server_verifying_config(ca),
+                }
+                .map_err(|source| storage("loading the vault's TLS files", source))?;
                 Manager::from_config(config, MakeRustlsConnect::new(tls), recycling)
             }
             None => Manager::from_config(config, NoTls, recycling),

@@ -26,10 +26,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{Client, ConnectionAddr, IntoConnectionInfo, RedisError, Script, TlsCertificates};
+use ::redis::{
+    Client, ClientTlsConfig, ConnectionAddr, IntoConnectionInfo, RedisError, Script,
+    TlsCertificates,
+};
+use zeroize::Zeroizing;
 
 use crate::cbor;
-use crate::config::ServerVaultConfig;
+use crate::config::{ClientCertificate, ServerVaultConfig};
 use crate::vault::batch::{Answers, Place, ReadBatcher};
 use crate::vault::key::{owner_prefix, record_key, split_key};
 use crate::vault::record::{decode, encode};
@@ -39,8 +43,8 @@ use crate::vault::{Filter, Record, ScanCursor, ScanPage, ShredNotice, Vault, Vau
 const LOCATE_PAGE: isize = 256;
 /// How often a connection is retried within one call before the call fails.
 const RECONNECT_ATTEMPTS: usize = 2;
-/// The largest CA bundle read for `rediss://`.
-const MAX_CA_BYTES: u64 = 1024 * 1024;
+/// The largest PEM file read for `rediss://`: the CA bundle, the client certificate, its key.
+const MAX_PEM_BYTES: u64 = 1024 * 1024;
 
 /// What the scripts answer.
 const OK: i64 = 1;
@@ -414,11 +418,16 @@ fn client(settings: &ServerVaultConfig) -> Result<Client, VaultError> {
     let info = info.set_redis_settings(redis);
     match (&settings.server_ca, tls) {
         (Some(ca), true) => {
-            let root_cert = read_ca(ca)?;
+            let root_cert = read_pem(ca, "reading the vault server's CA")?;
+            let client_tls = settings
+                .client_certificate
+                .as_ref()
+                .map(client_tls)
+                .transpose()?;
             Client::build_with_tls(
                 info,
                 TlsCertificates {
-                    client_tls: None,
+                    client_tls,
                     root_cert: Some(root_cert),
                 },
             )
@@ -433,13 +442,26 @@ fn client(settings: &ServerVaultConfig) -> Result<Client, VaultError> {
     .map_err(|source| storage("setting up the vault client", source))
 }
 
-fn read_ca(path: &std::path::Path) -> Result<Vec<u8>, VaultError> {
+fn read_pem(path: &std::path::Path, action: &'static str) -> Result<Vec<u8>, VaultError> {
     use std::io::Read;
     let mut pem = Vec::new();
     std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_CA_BYTES).read_to_end(&mut pem))
-        .map_err(|source| storage("reading the vault server's CA", source))?;
+        .and_then(|file| file.take(MAX_PEM_BYTES).read_to_end(&mut pem))
+        .map_err(|source| storage(action, source))?;
     Ok(pem)
+}
+
+/// The gateway's certificate and key towards the server. The redis client keeps both for its
+/// reconnections, in memory it owns and does not wipe; the copy read here is wiped.
+fn client_tls(client: &ClientCertificate) -> Result<ClientTlsConfig, VaultError> {
+    let key = Zeroizing::new(read_pem(
+        &client.private_key,
+        "reading the vault client certificate's key",
+    )?);
+    Ok(ClientTlsConfig {
+        client_cert: read_pem(&client.cert_chain, "reading the vault client certificate")?,
+        client_key: key.to_vec(),
+    })
 }
 
 /// Whether `error` is a connection lost or refused, rather than an answer of the server.
