@@ -64,6 +64,13 @@ pub enum Workload {
     Query,
     /// Locate by a name no key has: the search without the transfer.
     Locate,
+    /// Encrypt 1 KiB with AES-256-GCM under a key made at set-up: server-side cryptography,
+    /// the key unwrapped by the core for each request.
+    Encrypt,
+    /// HMAC-SHA256 of 1 KiB under a key made at set-up.
+    Mac,
+    /// Sign 1 KiB with ECDSA P-256 (SHA-256) under a key pair made at set-up.
+    Sign,
 }
 
 impl Workload {
@@ -76,6 +83,9 @@ impl Workload {
             Self::Lifecycle => "lifecycle",
             Self::Query => "query",
             Self::Locate => "locate",
+            Self::Encrypt => "encrypt",
+            Self::Mac => "mac",
+            Self::Sign => "sign",
         }
     }
 }

@@ -1,15 +1,18 @@
 //! The requests of each workload, and the check that each was answered with success.
 //!
 //! Requests are plain KMIP a standard server understands: an AES-256 Create with a usage mask
-//! (PyKMIP's server requires one), Get by identifier, Revoke with Cessation of Operation.
+//! (PyKMIP's server requires one), Get by identifier, Revoke with Cessation of Operation. The
+//! server-side cryptography workloads make and activate their key at set-up, then send 1 KiB
+//! per request with the parameters named (no server defaults relied on).
 
 use kmip::net::Client;
 use kmip::{
-    ActivateRequest, Attribute, CreateRequest, CryptographicAlgorithm, CryptographicUsageMask,
-    DestroyRequest, GetRequest, LocateRequest, Name, ObjectType, ProtocolVersion, QueryFunction,
-    QueryRequest, RequestBatchItem, RequestHeader, RequestMessage, ResponseMessage,
-    ResponsePayload, ResultStatus, RevocationReason, RevocationReasonCode, RevokeRequest,
-    TypedRequest,
+    ActivateRequest, Attribute, BlockCipherMode, CreateKeyPairRequest, CreateRequest,
+    CryptographicAlgorithm, CryptographicParameters, CryptographicUsageMask, DestroyRequest,
+    DigitalSignatureAlgorithm, EncryptRequest, GetRequest, LocateRequest, MacRequest, Name,
+    ObjectType, ProtocolVersion, QueryFunction, QueryRequest, RequestBatchItem, RequestHeader,
+    RequestMessage, ResponseMessage, ResponsePayload, ResultStatus, RevocationReason,
+    RevocationReasonCode, RevokeRequest, SignRequest, TypedRequest,
 };
 
 use crate::args::Workload;
@@ -17,6 +20,8 @@ use crate::error::Error;
 
 /// The name Locate looks for: no key carries it, so every Locate searches and finds nothing.
 const ABSENT_NAME: &str = "krypton-load: no key has this name";
+/// What the cryptography workloads encrypt, MAC or sign: 1 KiB, a small document or a token.
+const DATA: [u8; 1024] = [0x5a; 1024];
 
 /// One connection's client, in the KMIP version of the run.
 #[derive(Debug)]
@@ -35,6 +40,12 @@ pub enum Plan {
     Lifecycle,
     Query,
     Locate,
+    /// Encrypt under this key.
+    Encrypt(String),
+    /// MAC under this key.
+    Mac(String),
+    /// Sign with this private key.
+    Sign(String),
 }
 
 /// Readies `workload` on `session`, outside the measurement: `get` creates its key.
@@ -50,6 +61,9 @@ pub async fn prepare(workload: Workload, session: &mut Session) -> Result<Plan, 
         Workload::Lifecycle => Plan::Lifecycle,
         Workload::Query => Plan::Query,
         Workload::Locate => Plan::Locate,
+        Workload::Encrypt => Plan::Encrypt(session.active_aes_key().await?),
+        Workload::Mac => Plan::Mac(session.active_hmac_key().await?),
+        Workload::Sign => Plan::Sign(session.active_signing_key().await?),
     })
 }
 
@@ -69,6 +83,9 @@ pub async fn once(plan: &Plan, session: &mut Session) -> Result<(), Error> {
         Plan::Lifecycle => session.lifecycle().await,
         Plan::Query => session.query().await,
         Plan::Locate => session.locate().await,
+        Plan::Encrypt(key) => session.encrypt(key).await,
+        Plan::Mac(key) => session.mac(key).await,
+        Plan::Sign(key) => session.sign(key).await,
     }
 }
 
@@ -92,6 +109,102 @@ impl Session {
         }
     }
 
+    /// An AES-256 key, activated.
+    async fn active_aes_key(&mut self) -> Result<String, Error> {
+        let key = self.create().await?;
+        self.activate(&key).await?;
+        Ok(key)
+    }
+
+    /// An HMAC-SHA256 key, activated.
+    async fn active_hmac_key(&mut self) -> Result<String, Error> {
+        let request = CreateRequest {
+            object_type: ObjectType::SymmetricKey,
+            attributes: vec![
+                Attribute::CryptographicAlgorithm(CryptographicAlgorithm::HmacSha256),
+                Attribute::CryptographicLength(256),
+                Attribute::CryptographicUsageMask(CryptographicUsageMask::MAC_GENERATE),
+            ],
+        };
+        let ResponsePayload::Create(created) = self.call(request).await? else {
+            return Err(Error::Unexpected {
+                operation: CreateRequest::OPERATION,
+            });
+        };
+        self.activate(&created.unique_identifier).await?;
+        Ok(created.unique_identifier)
+    }
+
+    /// The private key of an ECDSA P-256 pair, activated.
+    async fn active_signing_key(&mut self) -> Result<String, Error> {
+        let request = CreateKeyPairRequest {
+            common_attributes: vec![
+                Attribute::CryptographicAlgorithm(CryptographicAlgorithm::Ecdsa),
+                Attribute::CryptographicLength(256),
+            ],
+            private_key_attributes: vec![Attribute::CryptographicUsageMask(
+                CryptographicUsageMask::SIGN,
+            )],
+            public_key_attributes: vec![Attribute::CryptographicUsageMask(
+                CryptographicUsageMask::VERIFY,
+            )],
+        };
+        let ResponsePayload::CreateKeyPair(pair) = self.call(request).await? else {
+            return Err(Error::Unexpected {
+                operation: CreateKeyPairRequest::OPERATION,
+            });
+        };
+        self.activate(&pair.private_key_unique_identifier).await?;
+        Ok(pair.private_key_unique_identifier)
+    }
+
+    async fn activate(&mut self, key: &str) -> Result<(), Error> {
+        self.call(ActivateRequest {
+            unique_identifier: Some(key.into()),
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn encrypt(&mut self, key: &str) -> Result<(), Error> {
+        self.call(EncryptRequest {
+            unique_identifier: Some(key.into()),
+            cryptographic_parameters: Some(CryptographicParameters {
+                block_cipher_mode: Some(BlockCipherMode::Gcm),
+                tag_length: Some(16),
+                ..CryptographicParameters::default()
+            }),
+            data: DATA.as_slice().into(),
+            iv_counter_nonce: None,
+            authenticated_encryption_additional_data: None,
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn mac(&mut self, key: &str) -> Result<(), Error> {
+        self.call(MacRequest {
+            unique_identifier: Some(key.into()),
+            cryptographic_parameters: None,
+            data: DATA.as_slice().into(),
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn sign(&mut self, key: &str) -> Result<(), Error> {
+        self.call(SignRequest {
+            unique_identifier: Some(key.into()),
+            cryptographic_parameters: Some(CryptographicParameters {
+                digital_signature_algorithm: Some(DigitalSignatureAlgorithm::EcdsaWithSha256),
+                ..CryptographicParameters::default()
+            }),
+            data: DATA.as_slice().into(),
+        })
+        .await
+        .map(drop)
+    }
+
     async fn get(&mut self, key: &str) -> Result<(), Error> {
         self.call(GetRequest {
             unique_identifier: Some(key.into()),
@@ -104,10 +217,7 @@ impl Session {
     async fn lifecycle(&mut self) -> Result<(), Error> {
         let key = self.create().await?;
         let id = || Some(key.as_str().into());
-        self.call(ActivateRequest {
-            unique_identifier: id(),
-        })
-        .await?;
+        self.activate(&key).await?;
         self.get(&key).await?;
         self.call(RevokeRequest {
             unique_identifier: id(),

@@ -9,7 +9,9 @@
 //!   afterwards, every key still readable, across a restart and a kill -9 during a move;
 //! - a tenant's L2 rotated while applications create and get keys and register objects, the
 //!   old L2 retired once the registry is re-sealed, across a restart and a kill -9 during a
-//!   rotation.
+//!   rotation;
+//! - krypton-load's server-side cryptography workloads (the benchmarks' Encrypt, MAC and Sign)
+//!   answered without a failure.
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
 
@@ -41,7 +43,11 @@ const REWRAP_LIMIT: Duration = Duration::from_secs(300);
 /// The keys re-wrapped from version 1 to version 3 under load.
 const MANY_KEYS: usize = 100_000;
 
-const TESTS: [(&str, Test); 4] = [
+const TESTS: [(&str, Test); 5] = [
+    (
+        "krypton_load_drives_the_server_side_cryptography_workloads",
+        krypton_load_drives_the_server_side_cryptography_workloads,
+    ),
     (
         "old_versions_are_rewrapped_under_load_then_retired_and_a_saved_blob_is_refused",
         old_versions_are_rewrapped_under_load_then_retired_and_a_saved_blob_is_refused,
@@ -478,6 +484,15 @@ fn alice_values(alice: &App, records: &BTreeMap<(String, String), Record>) -> Ve
         .flat_map(|chunk| alice.run(&Value::Array(chunk.to_vec())))
         .map(|result| ok(&result)["value"].as_str().unwrap().to_owned())
         .collect()
+}
+
+fn krypton_load_drives_the_server_side_cryptography_workloads(fixture: &Fixture) {
+    let stack = fixture.stack();
+    for workload in ["encrypt", "mac", "sign"] {
+        let run = load(&stack, workload, 2, Duration::from_millis(500));
+        assert_eq!(run["failures"], 0, "{workload}: {run}");
+        assert!(run["operations"].as_u64().unwrap() > 0, "{workload}: {run}");
+    }
 }
 
 /// At least `count` keys created by krypton-load as app-alice, none failing.
