@@ -52,10 +52,10 @@ use crate::vault::WrappedKey;
 /// The protocol version of the gateway's own requests: the first with AEAD fields.
 const LINK_VERSION: ProtocolVersion = ProtocolVersion::V1_4;
 
-/// The largest wrapped blob accepted from the core: the core's largest L4 (4 KiB, room for an
-/// RSA-4096 private key in PKCS#8) plus its header (format, L3 version, IV) and tag, with some
-/// slack; far below anything that could bloat the vault.
-const MAX_WRAPPED_LEN: usize = 4096 + 64;
+/// The largest wrapped blob accepted from the core: the core's largest L4 (64 KiB, for the
+/// largest certificate the gateway registers; keys are at most 4 KiB) plus its header (format,
+/// L3 version, IV) and tag, with some slack; far below anything that could bloat the vault.
+const MAX_WRAPPED_LEN: usize = 64 * 1024 + 64;
 
 /// Connections to the core.
 #[derive(Debug)]

@@ -1,11 +1,13 @@
 //! The gateway as a KMIP service: each request, batch item by batch item, answered here or
 //! forwarded to the core.
 //!
-//! **Routing.** The gateway answers Create of symmetric keys, Create Key Pair, Locate, RNG
-//! Retrieve, Discover Versions and Query, and every operation on a key the caller owns in the vault. The other operations it
-//! offers — and identifiers the caller does not own here — go to the core, which answers for
-//! the caller's objects there and *Item Not Found* for everything else. So another identity's
-//! key is never found, and whether it exists is never said. An operation the gateway does not
+//! **Routing.** The gateway answers Create of symmetric keys, Create Key Pair, Register of
+//! public keys, private keys (which it uses for Sign and Signature Verify) and certificates,
+//! Locate, RNG Retrieve, Discover Versions and Query, and every operation on a key the caller
+//! owns in the vault. The other operations it offers — and identifiers the caller does not own
+//! here — go to the core, which answers for the caller's objects there and *Item Not Found*
+//! for everything else. So another identity's key is never found, and whether it exists is
+//! never said. An operation the gateway does not
 //! offer ([`SERVER`]) is answered *Operation Not Supported* without going anywhere.
 //!
 //! **Batches.** The shared skeleton (`kmip::server`) runs the batch: Batch Error Continuation
@@ -35,8 +37,9 @@ use crate::shredding;
 use crate::vault::Vault;
 
 /// What the gateway offers: the operations it answers for its own keys and those it forwards
-/// to the core, the object types a client can create (symmetric keys and key pairs, held here)
-/// or register (held by the core). Query lists these; any other operation is refused.
+/// to the core, the object types a client can create or register (symmetric keys, public and
+/// private keys and certificates, held here; registered symmetric keys, Secret Data and Opaque
+/// Objects, held by the core). Query lists these; any other operation is refused.
 static SERVER: Server = Server::new(
     &[
         Offered::changes(Operation::Create),
@@ -70,6 +73,7 @@ static SERVER: Server = Server::new(
         ObjectType::SymmetricKey,
         ObjectType::PublicKey,
         ObjectType::PrivateKey,
+        ObjectType::Certificate,
         ObjectType::SecretData,
         ObjectType::OpaqueData,
     ],
@@ -196,6 +200,9 @@ impl<V: Vault> Gateway<V> {
     ) -> Route {
         let unbound = match &item.payload {
             RequestPayload::Create(create) => create.object_type == ObjectType::SymmetricKey,
+            RequestPayload::Register(register) => {
+                operations::registers_here(register.object_type())
+            }
             RequestPayload::CreateKeyPair(_)
             | RequestPayload::Locate(_)
             | RequestPayload::RngRetrieve(_) => true,

@@ -11,21 +11,27 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use aws_lc_rs::encoding::{AsDer, EcPrivateKeyRfc5915Der, PublicKeyX509Der};
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P521_SHA512_ASN1_SIGNING, EcdsaKeyPair, KeyPair,
+};
 use common::records::{CREATED, app_a_key, l3};
 use common::{Pki, dead_address};
 use kmip::net::ClientLimits;
 use kmip::{
     ActivateRequest, AddAttributeRequest, Attribute, AttributeReference, AttributeType,
-    BatchErrorContinuationOption, BlockCipherMode, CreateKeyPairRequest, CreateRequest,
-    CryptographicAlgorithm, CryptographicParameters, CryptographicUsageMask, DateTime,
-    DecryptRequest, DeleteAttributeRequest, DestroyRequest, DiscoverVersionsRequest,
-    EncryptRequest, GetAttributeListRequest, GetAttributesRequest, GetRequest, HashingAlgorithm,
-    Item, KeyFormatType, MacRequest, MacVerifyRequest, ModifyAttributeRequest, Name, ObjectType,
-    Operation, PaddingMethod, ProtocolVersion, QueryFunction, QueryRequest, RekeyRequest,
-    RequestBatchItem, RequestHeader, RequestMessage, RequestPayload, ResponseBatchItem,
-    ResponseMessage, ResponsePayload, ResultReason, ResultStatus, RevocationReason,
-    RevocationReasonCode, RevokeRequest, RngRetrieveRequest, SetAttributeRequest, SignRequest,
-    SignatureVerifyRequest, State, Tag, TypedRequest, Value,
+    BatchErrorContinuationOption, BlockCipherMode, Certificate, CertificateType,
+    CreateKeyPairRequest, CreateRequest, CryptographicAlgorithm, CryptographicParameters,
+    CryptographicUsageMask, DateTime, DecryptRequest, DeleteAttributeRequest, DestroyRequest,
+    DiscoverVersionsRequest, EncryptRequest, GetAttributeListRequest, GetAttributesRequest,
+    GetRequest, HashingAlgorithm, Item, KeyBlock, KeyFormatType, KeyMaterial, MacRequest,
+    MacVerifyRequest, ManagedObject, ModifyAttributeRequest, Name, ObjectType, Operation,
+    PaddingMethod, PrivateKey, ProtocolVersion, PublicKey, QueryFunction, QueryRequest,
+    RegisterRequest, RekeyRequest, RequestBatchItem, RequestHeader, RequestMessage, RequestPayload,
+    ResponseBatchItem, ResponseMessage, ResponsePayload, ResultReason, ResultStatus,
+    RevocationReason, RevocationReasonCode, RevokeRequest, RngRetrieveRequest, SecretBytes,
+    SetAttributeRequest, SignRequest, SignatureVerifyRequest, State, Tag, TypedRequest, Value,
 };
 use krypton_gateway::{
     CoreConfig, CoreLink, Filter, Gateway, KeyLimits, MemoryVault, Record, Tenancy, Vault,
@@ -1355,4 +1361,242 @@ async fn sign_and_verify_refuse_what_the_key_or_the_parameters_do_not_allow() {
         Some(ResultReason::GeneralFailure),
         "{answer:?}"
     );
+}
+
+/// A Register of app-a's public or private key (`object_type`), `der` in `format`.
+fn register_key(
+    object_type: ObjectType,
+    format: KeyFormatType,
+    der: &[u8],
+    attributes: Vec<Attribute>,
+) -> RegisterRequest {
+    let key_block = KeyBlock {
+        key_format_type: format,
+        key_compression_type: None,
+        key_material: KeyMaterial::Bytes(SecretBytes::new(der.to_vec())),
+        cryptographic_algorithm: None,
+        cryptographic_length: None,
+    };
+    let object = if object_type == ObjectType::PrivateKey {
+        ManagedObject::PrivateKey(PrivateKey { key_block })
+    } else {
+        ManagedObject::PublicKey(PublicKey { key_block })
+    };
+    RegisterRequest { attributes, object }
+}
+
+fn register_certificate(der: Vec<u8>, attributes: Vec<Attribute>) -> RegisterRequest {
+    RegisterRequest {
+        attributes,
+        object: ManagedObject::Certificate(Certificate {
+            certificate_type: CertificateType::X509,
+            certificate_value: der,
+        }),
+    }
+}
+
+/// A DER X.509 certificate from a test CA.
+fn test_certificate() -> Vec<u8> {
+    let ca = krypton_dev::pki::Ca::new("Krypton register test CA").unwrap();
+    let params =
+        krypton_dev::pki::client_params(&krypton_dev::pki::Subject::common_name("db-01")).unwrap();
+    ca.sign(&params).unwrap().0.der().to_vec()
+}
+
+/// The first item tagged `tag` in `item`, depth first.
+fn find_item(item: &mut Item, tag: Tag) -> Option<&mut Item> {
+    if item.tag == tag {
+        return Some(item);
+    }
+    let Value::Structure(children) = &mut item.value else {
+        return None;
+    };
+    children.iter_mut().find_map(|child| find_item(child, tag))
+}
+
+/// Register of public keys, private keys and certificates decides everything at the gateway
+/// before the core is asked to wrap: a format the object type is not registered in, material
+/// that is not a key of a kind the gateway uses (or not in the format announced), an algorithm
+/// or length that is not the key's, a certificate that does not parse, attributes the gateway
+/// sets. What passes fails closed with the core down, in 1.x and 2.x, and leaves nothing.
+#[tokio::test]
+async fn register_refuses_keys_and_certificates_it_cannot_use_and_leaves_nothing_when_it_fails() {
+    use KeyFormatType as F;
+    use ObjectType::{PrivateKey as Private, PublicKey as Public};
+    let h = harness(&[]).await;
+    let p256 = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+    let pkcs8 = p256.to_pkcs8v1().unwrap().as_ref().to_vec();
+    let sec1 = AsDer::<EcPrivateKeyRfc5915Der<'_>>::as_der(&p256.private_key())
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    let spki = AsDer::<PublicKeyX509Der<'_>>::as_der(p256.public_key())
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    let rsa = aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048).unwrap();
+    let rsa_pkcs1_public = rsa.public_key().as_ref().to_vec();
+    let p521 = EcdsaKeyPair::generate(&ECDSA_P521_SHA512_ASN1_SIGNING)
+        .unwrap()
+        .to_pkcs8v1()
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    let certificate = test_certificate();
+    let named = |name: &str| vec![Attribute::Name(Name::text(name))];
+
+    for version in [ProtocolVersion::V1_2, V1_4, V2_0] {
+        for request in [
+            register_key(Private, F::Pkcs8, &pkcs8, named("signer")),
+            register_key(Private, F::EcPrivateKey, &sec1, ecdsa_p256()),
+            register_key(Public, F::X509, &spki, Vec::new()),
+            register_key(Public, F::Pkcs1, &rsa_pkcs1_public, Vec::new()),
+            register_certificate(certificate.clone(), named("db-01")),
+        ] {
+            failed_closed(&h.ask(version, request).await);
+        }
+    }
+    let located = h
+        .gateway
+        .vault()
+        .locate(
+            "app-a",
+            &Filter::new(Vec::new(), None, DateTime::now()),
+            100,
+        )
+        .await
+        .unwrap();
+    assert!(located.is_empty(), "nothing stored: {located:?}");
+
+    let rsa_2048 = vec![
+        Attribute::CryptographicAlgorithm(CryptographicAlgorithm::Rsa),
+        Attribute::CryptographicLength(2048),
+    ];
+    let p384 = vec![
+        Attribute::CryptographicAlgorithm(CryptographicAlgorithm::Ec),
+        Attribute::CryptographicLength(384),
+    ];
+    let mut trailing = certificate.clone();
+    trailing.push(0);
+    for (request, reason) in [
+        (
+            register_key(Private, F::X509, &pkcs8, Vec::new()),
+            ResultReason::KeyFormatTypeNotSupported,
+        ),
+        (
+            register_key(Public, F::Pkcs8, &spki, Vec::new()),
+            ResultReason::KeyFormatTypeNotSupported,
+        ),
+        (
+            register_key(Private, F::Pkcs8, b"not a key", Vec::new()),
+            ResultReason::InvalidField,
+        ),
+        // PKCS#1 announced as X.509, a bare EC point announced as X.509, SEC1 as PKCS#8.
+        (
+            register_key(Public, F::X509, &rsa_pkcs1_public, Vec::new()),
+            ResultReason::InvalidField,
+        ),
+        (
+            register_key(Public, F::X509, &spki[spki.len() - 65..], Vec::new()),
+            ResultReason::InvalidField,
+        ),
+        (
+            register_key(Private, F::Pkcs8, &sec1, Vec::new()),
+            ResultReason::InvalidField,
+        ),
+        // A key of a kind the gateway does not use.
+        (
+            register_key(Private, F::Pkcs8, &p521, Vec::new()),
+            ResultReason::InvalidField,
+        ),
+        // An algorithm or length that is not the key's.
+        (
+            register_key(Private, F::Pkcs8, &pkcs8, rsa_2048),
+            ResultReason::InvalidField,
+        ),
+        (
+            register_key(Private, F::Pkcs8, &pkcs8, p384),
+            ResultReason::InvalidField,
+        ),
+        (
+            register_key(
+                Public,
+                F::X509,
+                &spki,
+                vec![Attribute::State(State::Active)],
+            ),
+            ResultReason::ReadOnlyAttribute,
+        ),
+        (
+            register_key(Private, F::Pkcs8, &[0x30; 4097], Vec::new()),
+            ResultReason::InvalidField,
+        ),
+        (
+            register_certificate(b"not a certificate".to_vec(), Vec::new()),
+            ResultReason::InvalidField,
+        ),
+        (
+            register_certificate(trailing, Vec::new()),
+            ResultReason::InvalidField,
+        ),
+        (
+            register_certificate(vec![0x30; 64 * 1024 + 1], Vec::new()),
+            ResultReason::InvalidField,
+        ),
+        (
+            register_certificate(
+                certificate.clone(),
+                vec![Attribute::CryptographicAlgorithm(
+                    CryptographicAlgorithm::Rsa,
+                )],
+            ),
+            ResultReason::InvalidField,
+        ),
+        (
+            register_certificate(certificate.clone(), vec![Attribute::CertificateLength(1)]),
+            ResultReason::ReadOnlyAttribute,
+        ),
+    ] {
+        h.refuses(V2_0, request, reason).await;
+    }
+
+    // Wrapped material and the Transparent structures are refused with the reasons KMIP gives
+    // them, as the one failed item of an answer in the request's version.
+    let wrapped = |item: &mut Item| {
+        let Value::Structure(fields) = &mut find_item(item, Tag::KEY_BLOCK).unwrap().value else {
+            panic!()
+        };
+        fields.push(Item {
+            tag: Tag(0x42_0046),
+            value: Value::Structure(Vec::new()),
+        });
+    };
+    let transparent = |item: &mut Item| {
+        find_item(item, Tag::KEY_FORMAT_TYPE).unwrap().value = Value::Enumeration(0x0A);
+    };
+    for (edit, reason) in [
+        (
+            &wrapped as &dyn Fn(&mut Item),
+            ResultReason::FeatureNotSupported,
+        ),
+        (&transparent, ResultReason::KeyFormatTypeNotSupported),
+    ] {
+        for version in [ProtocolVersion::V1_2, V2_0] {
+            let mut request = RequestMessage {
+                header: RequestHeader::new(version),
+                batch_items: vec![RequestBatchItem::new(register_key(
+                    Private,
+                    F::Pkcs8,
+                    &pkcs8,
+                    Vec::new(),
+                ))],
+            }
+            .to_item();
+            edit(&mut request);
+            let response = h.gateway.answer("app-a", request).await;
+            let response = ResponseMessage::from_item(&response).unwrap();
+            assert_eq!(response.header.protocol_version, version);
+            refused(&response.batch_items[0], reason);
+        }
+    }
 }

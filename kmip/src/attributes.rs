@@ -15,7 +15,9 @@
 use crate::attribute_type::{AttributeReference, AttributeType};
 use crate::attribute_values::{CryptographicParameters, Digest, Link, Name, RevocationReason};
 use crate::datetime::DateTime;
-use crate::enums::{CryptographicAlgorithm, CryptographicUsageMask, ObjectType, State};
+use crate::enums::{
+    CertificateType, CryptographicAlgorithm, CryptographicUsageMask, ObjectType, State,
+};
 use crate::error::Error;
 use crate::structure::{Builder, FieldValue, Fields};
 use crate::ttlv::{Item, Tag, Value};
@@ -79,6 +81,8 @@ typed_attributes! {
     CryptographicAlgorithm(CryptographicAlgorithm),
     CryptographicLength(i32),
     CryptographicParameters(CryptographicParameters),
+    CertificateType(CertificateType),
+    CertificateLength(i32),
     Digest(Digest),
     OperationPolicyName(String),
     CryptographicUsageMask(CryptographicUsageMask),

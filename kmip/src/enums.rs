@@ -625,6 +625,14 @@ kmip_enum! {
 }
 
 kmip_enum! {
+    /// The kind of a Certificate object (KMIP 1.4 §3.8).
+    pub enum CertificateType {
+        X509 = 0x00000001,
+        Pgp = 0x00000002,
+    }
+}
+
+kmip_enum! {
     /// A cryptographic algorithm.
     pub enum CryptographicAlgorithm {
         Des = 0x00000001,

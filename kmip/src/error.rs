@@ -107,6 +107,16 @@ pub enum Error {
     #[error("item {tag}: invalid value: {reason}")]
     InvalidValue { tag: Tag, reason: &'static str },
 
+    /// A well-formed field asks for something the model does not carry (wrapped key
+    /// material, a Transparent asymmetric key structure): answered with `reason`, the Result
+    /// Reason the specification gives for it, rather than as a malformed message.
+    #[error("item {tag}: {message}")]
+    NotSupported {
+        tag: Tag,
+        reason: ResultReason,
+        message: &'static str,
+    },
+
     /// The message uses a KMIP protocol version this crate does not speak.
     #[error("unsupported KMIP protocol version {major}.{minor}")]
     UnsupportedVersion { major: i32, minor: i32 },
@@ -170,6 +180,7 @@ impl Error {
             | Self::UnexpectedTag { .. }
             | Self::UnsupportedVersion { .. } => ResultReason::InvalidMessage,
             Self::UnknownEnumValue { .. } | Self::InvalidValue { .. } => ResultReason::InvalidField,
+            Self::NotSupported { reason, .. } => *reason,
             Self::EncodeTooLarge { .. }
             | Self::EncodeTooDeep { .. }
             | Self::EncodeInvalidTag { .. }

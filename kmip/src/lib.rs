@@ -47,12 +47,13 @@ pub use credential::{
 };
 pub use datetime::DateTime;
 pub use enums::{
-    AdjustmentType, AttestationType, BatchErrorContinuationOption, BlockCipherMode, CredentialType,
-    CryptographicAlgorithm, CryptographicUsageMask, DigitalSignatureAlgorithm, ExtensionCode,
-    HashingAlgorithm, KeyCompressionType, KeyFormatType, KeyRoleType, KeyWrapType, KmipEnum,
-    LinkType, MaskGenerator, NameType, ObjectGroupMember, ObjectType, Operation, PaddingMethod,
-    QueryFunction, ResultReason, ResultStatus, RevocationReasonCode, SecretDataType, State,
-    StorageStatusMask, UnassignedCode, UniqueIdentifierPlaceholder, ValidityIndicator,
+    AdjustmentType, AttestationType, BatchErrorContinuationOption, BlockCipherMode,
+    CertificateType, CredentialType, CryptographicAlgorithm, CryptographicUsageMask,
+    DigitalSignatureAlgorithm, ExtensionCode, HashingAlgorithm, KeyCompressionType, KeyFormatType,
+    KeyRoleType, KeyWrapType, KmipEnum, LinkType, MaskGenerator, NameType, ObjectGroupMember,
+    ObjectType, Operation, PaddingMethod, QueryFunction, ResultReason, ResultStatus,
+    RevocationReasonCode, SecretDataType, State, StorageStatusMask, UnassignedCode,
+    UniqueIdentifierPlaceholder, ValidityIndicator,
 };
 pub use identifier::UniqueIdentifier;
 pub use message::{
@@ -60,8 +61,8 @@ pub use message::{
     ResponseMessage, TypedRequest, TypedResponse,
 };
 pub use object::{
-    KeyBlock, KeyMaterial, ManagedObject, OpaqueDataType, OpaqueObject, PrivateKey, PublicKey,
-    SecretData, SymmetricKey,
+    Certificate, KeyBlock, KeyMaterial, ManagedObject, OpaqueDataType, OpaqueObject, PrivateKey,
+    PublicKey, SecretData, SymmetricKey,
 };
 pub use operations::{
     ActivateRequest, ActivateResponse, AddAttributeRequest, AddAttributeResponse,

@@ -1,15 +1,19 @@
-//! The managed objects Krypton stores: Symmetric Key, Public Key, Private Key, Secret Data and
-//! Opaque Object, with the Key Block that carries key material (KMIP 1.4 §2.1.3–2.1.7 and §2.2,
-//! 2.1 §2.3 and §3). Public and private keys carry their material as a DER byte string (the
-//! PKCS#1, PKCS#8, SubjectPublicKeyInfo and EC Private Key formats).
+//! The managed objects Krypton stores: Symmetric Key, Public Key, Private Key, Secret Data,
+//! Opaque Object and Certificate (its DER as a byte string), with the Key Block that carries
+//! key material (KMIP 1.4 §2.1.3–2.1.7 and §2.2, 2.1 §2.3 and §3). Public and private keys
+//! carry their material as a DER byte string (the PKCS#1, PKCS#8, SubjectPublicKeyInfo and EC
+//! Private Key formats).
 //!
 //! Key material is held in [`SecretBytes`]: wiped on drop, never printed. Wrapped key blocks
 //! (`Key Wrapping Data`), attributes inside a Key Value, the Transparent asymmetric key
-//! structures and the certificate object types are refused on decode: the appliance neither
-//! stores nor returns them.
+//! structures, Certificate Requests and PGP Keys are refused on decode: the appliance neither
+//! stores nor returns them. Wrapped key blocks are refused with *Feature Not Supported* and
+//! the Transparent asymmetric formats with *Key Format Type Not Supported*
+//! ([`Error::NotSupported`]), so a client learns which of its choices to change.
 
 use crate::enums::{
-    CryptographicAlgorithm, KeyCompressionType, KeyFormatType, ObjectType, SecretDataType,
+    CertificateType, CryptographicAlgorithm, KeyCompressionType, KeyFormatType, ObjectType,
+    ResultReason, SecretDataType,
 };
 use crate::error::Error;
 use crate::secret::SecretBytes;
@@ -36,6 +40,15 @@ impl KeyMaterial {
     }
 
     fn read(item: &Item, format: KeyFormatType) -> Result<Self, Error> {
+        if is_transparent_asymmetric(format) {
+            return Err(Error::NotSupported {
+                tag: Tag::KEY_FORMAT_TYPE,
+                reason: ResultReason::KeyFormatTypeNotSupported,
+                message: "Transparent public and private key structures are not accepted: \
+                          give the key as PKCS#1, PKCS#8, X.509 (SubjectPublicKeyInfo) or EC \
+                          Private Key DER",
+            });
+        }
         if format == KeyFormatType::TransparentSymmetricKey {
             read_structure(item, |fields| fields.required(Tag::KEY))
                 .map(Self::TransparentSymmetricKey)
@@ -95,6 +108,14 @@ impl FieldValue for KeyBlock {
         let key_value = fields.required_item(Tag::KEY_VALUE)?;
         let cryptographic_algorithm = fields.optional(Tag::CRYPTOGRAPHIC_ALGORITHM)?;
         let cryptographic_length = fields.optional(Tag::CRYPTOGRAPHIC_LENGTH)?;
+        if fields.next_item(Tag::KEY_WRAPPING_DATA).is_some() {
+            return Err(Error::NotSupported {
+                tag: Tag::KEY_WRAPPING_DATA,
+                reason: ResultReason::FeatureNotSupported,
+                message: "wrapped key material (Key Wrapping Data) is not accepted: give the \
+                          key unwrapped",
+            });
+        }
         fields.finish()?;
         Ok(Self {
             key_format_type,
@@ -125,6 +146,28 @@ impl FieldValue for KeyBlock {
         );
         b.into_value()
     }
+}
+
+/// Whether `format` is one of the Transparent public or private key structures.
+fn is_transparent_asymmetric(format: KeyFormatType) -> bool {
+    use KeyFormatType as F;
+    matches!(
+        format,
+        F::TransparentDsaPrivateKey
+            | F::TransparentDsaPublicKey
+            | F::TransparentRsaPrivateKey
+            | F::TransparentRsaPublicKey
+            | F::TransparentDhPrivateKey
+            | F::TransparentDhPublicKey
+            | F::TransparentEcdsaPrivateKey
+            | F::TransparentEcdsaPublicKey
+            | F::TransparentEcdhPrivateKey
+            | F::TransparentEcdhPublicKey
+            | F::TransparentEcmqvPrivateKey
+            | F::TransparentEcmqvPublicKey
+            | F::TransparentEcPrivateKey
+            | F::TransparentEcPublicKey
+    )
 }
 
 /// Reads an unwrapped Key Value: a structure holding only the Key Material. A wrapped key
@@ -186,6 +229,15 @@ kmip_struct! {
 }
 
 kmip_struct! {
+    /// A certificate: its type and its encoding (DER for X.509). Not secret, so held as plain
+    /// bytes.
+    pub struct Certificate {
+        pub certificate_type: required CertificateType => CERTIFICATE_TYPE,
+        pub certificate_value: required Vec<u8> => CERTIFICATE_VALUE,
+    }
+}
+
+kmip_struct! {
     /// Bytes the server stores without interpreting.
     pub struct OpaqueObject {
         pub opaque_data_type: required OpaqueDataType => OPAQUE_DATA_TYPE,
@@ -202,6 +254,7 @@ pub enum ManagedObject {
     PrivateKey(PrivateKey),
     SecretData(SecretData),
     OpaqueObject(OpaqueObject),
+    Certificate(Certificate),
 }
 
 impl ManagedObject {
@@ -213,6 +266,7 @@ impl ManagedObject {
             Self::PrivateKey(_) => ObjectType::PrivateKey,
             Self::SecretData(_) => ObjectType::SecretData,
             Self::OpaqueObject(_) => ObjectType::OpaqueData,
+            Self::Certificate(_) => ObjectType::Certificate,
         }
     }
 
@@ -244,6 +298,11 @@ impl ManagedObject {
                 OpaqueObject::read_fields,
             )
             .map(Self::OpaqueObject),
+            ObjectType::Certificate => read_structure(
+                fields.required_item(Tag::CERTIFICATE)?,
+                Certificate::read_fields,
+            )
+            .map(Self::Certificate),
             _ => Err(Error::InvalidValue {
                 tag: Tag::OBJECT_TYPE,
                 reason: "object type not supported",
@@ -275,6 +334,10 @@ impl ManagedObject {
             Self::OpaqueObject(opaque) => {
                 opaque.write_fields(&mut b, latest);
                 Tag::OPAQUE_OBJECT
+            }
+            Self::Certificate(certificate) => {
+                certificate.write_fields(&mut b, latest);
+                Tag::CERTIFICATE
             }
         };
         b.finish(tag)

@@ -1,14 +1,15 @@
 //! Managed objects and the payloads PyKMIP cannot build: Transparent Symmetric Keys, Opaque
-//! Objects, wrapped key blocks, and the KMIP 2.x Add and Adjust Attribute forms.
+//! Objects, certificates, wrapped key blocks and Transparent asymmetric keys (refused with the
+//! reasons KMIP gives), and the KMIP 2.x Add and Adjust Attribute forms.
 #![allow(clippy::unwrap_used)]
 
 use kmip::{
     AddAttributeRequest, AddAttributeResponse, AdjustAttributeRequest, AdjustmentType, Attribute,
-    AttributeReference, AttributeType, CryptographicAlgorithm, DateTime, Error, GetResponse,
-    KeyBlock, KeyFormatType, KeyMaterial, Limits, ManagedObject, Name, OpaqueDataType,
-    OpaqueObject, ProtocolVersion, RegisterRequest, RequestBatchItem, RequestHeader,
-    RequestMessage, ResponseBatchItem, ResponseHeader, ResponseMessage, SecretBytes, SymmetricKey,
-    Tag, Value,
+    AttributeReference, AttributeType, Certificate, CertificateType, CryptographicAlgorithm,
+    DateTime, Error, GetResponse, KeyBlock, KeyFormatType, KeyMaterial, Limits, ManagedObject,
+    Name, OpaqueDataType, OpaqueObject, PrivateKey, ProtocolVersion, RegisterRequest,
+    RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem, ResponseHeader,
+    ResponseMessage, ResultReason, SecretBytes, SymmetricKey, Tag, Value,
 };
 
 fn key() -> SecretBytes {
@@ -118,6 +119,72 @@ fn key_material_must_match_its_format() {
             }
         ),
         "{err:?}"
+    );
+}
+
+#[test]
+fn certificates_round_trip() {
+    let certificate = ManagedObject::Certificate(Certificate {
+        certificate_type: CertificateType::X509,
+        certificate_value: vec![0x30, 0x03, 0x02, 0x01, 0x01],
+    });
+    let register = RegisterRequest {
+        attributes: vec![Attribute::Name(Name::text("db-01"))],
+        object: certificate.clone(),
+    };
+    let get = GetResponse {
+        unique_identifier: "c1".into(),
+        object: certificate,
+    };
+    for version in ProtocolVersion::SUPPORTED {
+        round_trip_request(version, RequestBatchItem::new(register.clone()));
+        round_trip_response(version, ResponseBatchItem::success(get.clone()));
+    }
+}
+
+/// A wrapped key block (Key Wrapping Data) and the Transparent asymmetric structures are not
+/// malformed KMIP: they are refused with *Feature Not Supported* and *Key Format Type Not
+/// Supported*.
+#[test]
+fn wrapped_and_transparent_asymmetric_keys_are_refused_with_the_spec_reasons() {
+    let register = RequestMessage {
+        header: RequestHeader::new(ProtocolVersion::V1_4),
+        batch_items: vec![RequestBatchItem::new(RegisterRequest {
+            attributes: Vec::new(),
+            object: ManagedObject::PrivateKey(PrivateKey {
+                key_block: KeyBlock {
+                    key_format_type: KeyFormatType::Pkcs8,
+                    key_compression_type: None,
+                    key_material: KeyMaterial::Bytes(key()),
+                    cryptographic_algorithm: Some(CryptographicAlgorithm::Rsa),
+                    cryptographic_length: Some(2048),
+                },
+            }),
+        })],
+    };
+    let mut wrapped = register.to_item();
+    let Value::Structure(fields) = &mut find(&mut wrapped, Tag::KEY_BLOCK).value else {
+        panic!()
+    };
+    fields.push(kmip::Item {
+        tag: Tag::KEY_WRAPPING_DATA,
+        value: Value::Structure(Vec::new()),
+    });
+    let err = RequestMessage::from_item(&wrapped).unwrap_err();
+    assert_eq!(
+        err.result_reason(),
+        ResultReason::FeatureNotSupported,
+        "{err}"
+    );
+
+    let mut transparent = register.to_item();
+    // Transparent RSA Private Key.
+    find(&mut transparent, Tag::KEY_FORMAT_TYPE).value = Value::Enumeration(0x0A);
+    let err = RequestMessage::from_item(&transparent).unwrap_err();
+    assert_eq!(
+        err.result_reason(),
+        ResultReason::KeyFormatTypeNotSupported,
+        "{err}"
     );
 }
 

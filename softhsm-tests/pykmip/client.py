@@ -9,11 +9,15 @@ arguments:
                                         (AES, 256), Name N, usage mask U|... (ENCRYPT|DECRYPT)
                                         -> uid
   {"op": "activate", "uid": U}          -> uid
-  {"op": "get", "uid": U}               -> {"type": object type, "value": hex}
+  {"op": "get", "uid": U}               -> {"type": object type, "value": hex}, and a key's
+                                        "format", "algorithm", "length", a certificate's
+                                        "certificate_type"
   {"op": "get_attributes", "uid": U, "names": [N, ...]?}
                                         the attributes named N (all without names) ->
-                                        {attribute name: value as text}
-  {"op": "locate", "name": N}           -> [uid, ...]
+                                        {attribute name: value as text; a Digest as
+                                        "ALGORITHM:hex"}
+  {"op": "locate", "name": N?, "object_type": T?}
+                                        by Name N and/or PyKMIP's ObjectType T -> [uid, ...]
   {"op": "revoke", "uid": U}            Cessation of Operation -> uid
   {"op": "rekey", "uid": U, "offset": O?}  Re-key, the new key active O seconds after it is
                                         made -> the new key's uid
@@ -21,6 +25,13 @@ arguments:
   {"op": "register_secret", "value": H} Secret Data (password) of the hex bytes H -> uid
   {"op": "register_key", "value": H}    AES Symmetric Key of the hex bytes H -> uid
   {"op": "register_opaque", "value": H} Opaque Object of the hex bytes H -> uid
+  {"op": "register_asymmetric", "kind": "PRIVATE" or "PUBLIC", "format": F, "algorithm": A,
+   "length": L, "value": H, "name": N?, "usage": [U]?}
+                                        a Private or Public Key of PyKMIP's KeyFormatType F
+                                        (PKCS_8, PKCS_1, X_509), CryptographicAlgorithm A and
+                                        L bits, DER H -> uid
+  {"op": "register_certificate", "value": H, "name": N?}
+                                        an X.509 Certificate of DER H -> uid
   {"op": "encrypt", "uid": U, "mode": M, "data": H, "iv": H?, "random_iv": bool?}
                                         AES in mode M (CBC with PKCS5 padding, CTR, ECB) by
                                         the server -> {"data": hex, "iv": hex or null}
@@ -49,6 +60,13 @@ arguments:
                                         package against the DER public key H (as Get returns
                                         it), S one of PSS_SHA256, PKCS1_SHA256, ECDSA_SHA256,
                                         ECDSA_SHA384, ED25519 -> true or false
+  {"op": "generate_rsa", "bits": B}     an RSA key pair made here by the `cryptography`
+                                        package -> {"pkcs8": hex, "pkcs1": hex, "spki": hex,
+                                        "pkcs1_public": hex}
+  {"op": "make_certificate", "cn": CN, "sans": N?}
+                                        a self-signed X.509 certificate (P-256) made here by
+                                        the `cryptography` package, with N DNS names in its
+                                        Subject Alternative Name (none by default) -> DER as hex
 
 Prints one JSON list with one entry per command: {"ok": result}, or {"error": Result Reason,
 "message": Result Message} for a KMIP failure, or {"exception": text} for anything else (such
@@ -86,13 +104,22 @@ def run(client, command):
             result["format"] = managed.key_format_type.name
             result["algorithm"] = managed.cryptographic_algorithm.name
             result["length"] = managed.cryptographic_length
+        if managed.object_type == enums.ObjectType.CERTIFICATE:
+            result["certificate_type"] = managed.certificate_type.name
         return result
     if op == "get_attributes":
         _, attributes = client.get_attributes(command["uid"], command.get("names"))
-        return {a.attribute_name.value: str(a.attribute_value) for a in attributes}
+        return {a.attribute_name.value: attribute_text(a.attribute_value) for a in attributes}
     if op == "locate":
-        name = AttributeFactory().create_attribute(enums.AttributeType.NAME, command["name"])
-        return client.locate(attributes=[name])
+        factory = AttributeFactory()
+        filters = []
+        if "name" in command:
+            filters.append(factory.create_attribute(enums.AttributeType.NAME, command["name"]))
+        if "object_type" in command:
+            filters.append(factory.create_attribute(
+                enums.AttributeType.OBJECT_TYPE,
+                getattr(enums.ObjectType, command["object_type"])))
+        return client.locate(attributes=filters)
     if op == "rekey":
         return client.rekey(uid=command["uid"], offset=command.get("offset"))
     if op == "revoke":
@@ -113,6 +140,20 @@ def run(client, command):
         opaque = objects.OpaqueObject(
             bytes.fromhex(command["value"]), enums.OpaqueDataType.NONE)
         return client.register(opaque)
+    if op == "register_asymmetric":
+        kind = objects.PrivateKey if command["kind"] == "PRIVATE" else objects.PublicKey
+        key = kind(
+            getattr(enums.CryptographicAlgorithm, command["algorithm"]), command["length"],
+            bytes.fromhex(command["value"]), getattr(enums.KeyFormatType, command["format"]),
+            masks=usage_mask(command.get("usage")))
+        if "name" in command:
+            key.names = [command["name"]]
+        return client.register(key)
+    if op == "register_certificate":
+        certificate = objects.X509Certificate(bytes.fromhex(command["value"]))
+        if "name" in command:
+            certificate.names = [command["name"]]
+        return client.register(certificate)
     if op == "encrypt":
         data, iv = client.encrypt(
             bytes.fromhex(command["data"]), uid=command["uid"],
@@ -199,6 +240,61 @@ def check_signature(command):
     return True
 
 
+def attribute_text(value):
+    """An attribute's value as text; a Digest (whose text PyKMIP does not give) as ALG:hex."""
+    if hasattr(value, "digest_value"):
+        return "{}:{}".format(value.hashing_algorithm.value.name, value.digest_value.value.hex())
+    return str(value)
+
+
+def generate_rsa(command):
+    """An RSA key pair in the DER forms a client registers, made by the `cryptography`
+    package."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=command["bits"])
+    der, none = serialization.Encoding.DER, serialization.NoEncryption()
+    return {
+        "pkcs8": key.private_bytes(der, serialization.PrivateFormat.PKCS8, none).hex(),
+        "pkcs1": key.private_bytes(
+            der, serialization.PrivateFormat.TraditionalOpenSSL, none).hex(),
+        "spki": key.public_key().public_bytes(
+            der, serialization.PublicFormat.SubjectPublicKeyInfo).hex(),
+        "pkcs1_public": key.public_key().public_bytes(
+            der, serialization.PublicFormat.PKCS1).hex(),
+    }
+
+
+def make_certificate(command):
+    """A self-signed X.509 certificate for a new P-256 key, made by the `cryptography`
+    package."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, command["cn"])])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30)))
+    sans = command.get("sans", 0)
+    if sans:
+        names = [x509.DNSName("host-{:05}.example.com".format(i)) for i in range(sans)]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    certificate = builder.sign(key, hashes.SHA256())
+    return certificate.public_bytes(serialization.Encoding.DER).hex()
+
+
+LOCAL_OPS = {"check_signature": check_signature, "generate_rsa": generate_rsa,
+             "make_certificate": make_certificate}
+
+
 def optional_hex(value):
     return bytes.fromhex(value) if value is not None else None
 
@@ -255,8 +351,8 @@ def main():
                 if command["op"] == "aes":
                     results.append({"ok": local_aes(command)})
                     continue
-                if command["op"] == "check_signature":
-                    results.append({"ok": check_signature(command)})
+                if command["op"] in LOCAL_OPS:
+                    results.append({"ok": LOCAL_OPS[command["op"]](command)})
                     continue
                 if command["op"] == "hmac":
                     key, data = bytes.fromhex(command["key"]), bytes.fromhex(command["data"])

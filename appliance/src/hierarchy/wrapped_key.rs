@@ -8,7 +8,7 @@
 //! | 0      | 1    | format: 2 (written), or 1 (still read)              |
 //! | 1      | 4    | the L3 version that sealed it                       |
 //! | 5      | 12   | nonce, drawn at random by the core                  |
-//! | 17     | n    | ciphertext of the L4 (n = its length, 1 to 4096)    |
+//! | 17     | n    | ciphertext of the L4 (n = its length, 1 to 65536)   |
 //! | 17 + n | 16   | tag                                                 |
 //!
 //! **Format 2** seals with AES-256-GCM-SIV (docs/architecture.md says why) under the associated
@@ -42,11 +42,12 @@ use super::gcm::{self, Cipher, IV_LEN, TAG_LEN};
 const DOMAIN_V1: &[u8] = b"krypton/l4-wrap/v1\0";
 const DOMAIN_V2: &[u8] = b"krypton/l4-wrap/v2\0";
 const HEADER_LEN: usize = 1 + 4 + IV_LEN;
-/// The largest L4 wrapped. Symmetric data keys are 16 to 256 bytes, but the gateway also keeps
-/// the private halves of the key pairs it makes, as PKCS#8: about 2.4 KB for RSA-4096, the
-/// largest it makes. 4 KiB holds any of them with room for the encoding's variations, and
-/// keeps a blob under the gateway's bound on what it accepts back.
-pub(crate) const MAX_KEY_LEN: usize = 4096;
+/// The largest L4 wrapped. Symmetric data keys are 16 to 256 bytes and the private keys the
+/// gateway keeps are at most about 2.4 KB (RSA-4096 as PKCS#8), but the gateway also keeps the
+/// X.509 certificates applications register, wrapped like everything it stores, and takes
+/// those up to 64 KiB. The bound matches the gateway's, so a blob stays under what it accepts
+/// back.
+pub(crate) const MAX_KEY_LEN: usize = 64 * 1024;
 
 /// Wraps `key`, the L4 `binding` names, under `l3_key`, version `version` of `l3`: a format 2
 /// blob.
@@ -59,7 +60,7 @@ pub(super) fn wrap(
 ) -> Result<Vec<u8>, RequestError> {
     if key.is_empty() || key.len() > MAX_KEY_LEN {
         return Err(RequestError::InvalidRequest(
-            "the data to wrap must be 1 to 4096 bytes",
+            "the data to wrap must be 1 to 65536 bytes",
         ));
     }
     let aad = associated_data_v2(l3, version, binding)?;

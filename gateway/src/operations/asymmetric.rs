@@ -14,13 +14,21 @@
 //!
 //! PKCS#1 `RSAPrivateKey` is not offered (aws-lc-rs reads it but does not write it), nor are
 //! the Transparent structures: those are refused with *Key Format Type Not Supported*.
+//!
+//! **Registered keys** ([`KeyKind::parse_private`], [`KeyKind::parse_public`]) are parsed by
+//! aws-lc-rs from the formats it reads — PKCS#8, PKCS#1 (RSA) and EC Private Key for private
+//! keys, `SubjectPublicKeyInfo` and PKCS#1 (RSA) for public keys — and re-encoded in the
+//! stored forms, so a registered key is stored, returned and used exactly as a made one. Only
+//! the kinds above are taken: a key the gateway could not use (RSA-1024, P-521, DSA…) is
+//! refused rather than kept unusable.
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::error::Unspecified;
 use aws_lc_rs::rsa::{self, KeySize};
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair,
-    EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair,
+    ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1,
+    ECDSA_P384_SHA384_ASN1_SIGNING, ED25519, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair,
+    KeyPair, ParsedPublicKey, VerificationAlgorithm,
 };
 use kmip::{CryptographicAlgorithm, KeyFormatType, ObjectType, ResultReason, SecretBytes};
 
@@ -35,6 +43,11 @@ pub(super) enum KeyKind {
     P384,
     Ed25519,
 }
+
+/// The largest key material a client may register, checked before it is parsed: every key of
+/// a kind the gateway uses is smaller in every format (an RSA-4096 private key is about 2.4 KB
+/// as PKCS#8).
+pub(super) const MAX_REGISTERED_KEY_LEN: usize = 4096;
 
 /// A new key pair's two halves, DER-encoded; the private one wiped on drop.
 pub(super) struct KeyPairMaterial {
@@ -93,6 +106,125 @@ impl KeyKind {
             return None;
         }
         Self::of(metadata.algorithm?, metadata.length).ok()
+    }
+
+    /// Whether `algorithm` names keys of this kind: a registered key's Cryptographic
+    /// Algorithm, checked against the key itself.
+    pub(super) fn is_named_by(self, algorithm: CryptographicAlgorithm) -> bool {
+        use CryptographicAlgorithm as A;
+        matches!(
+            (self, algorithm),
+            (Self::Rsa(_), A::Rsa)
+                | (Self::P256 | Self::P384, A::Ec | A::Ecdsa)
+                | (Self::Ed25519, A::Ed25519)
+        )
+    }
+
+    /// The Cryptographic Algorithm a registered key of this kind is given when the client
+    /// names none (EC, the key's own type, for both curves).
+    pub(super) fn algorithm(self) -> CryptographicAlgorithm {
+        match self {
+            Self::Rsa(_) => CryptographicAlgorithm::Rsa,
+            Self::P256 | Self::P384 => CryptographicAlgorithm::Ec,
+            Self::Ed25519 => CryptographicAlgorithm::Ed25519,
+        }
+    }
+
+    /// The kind of an RSA key with a modulus of `bytes` bytes, if the gateway uses it.
+    fn rsa_of(bytes: usize) -> Option<Self> {
+        [KeySize::Rsa2048, KeySize::Rsa3072, KeySize::Rsa4096]
+            .into_iter()
+            .find(|size| size.len() == bytes)
+            .map(Self::Rsa)
+    }
+
+    /// A private key a client registers, `der` in `format`: its kind and its PKCS#8 (the stored
+    /// form). aws-lc-rs parses the key and writes it anew, so what is stored is its canonical
+    /// encoding.
+    pub(super) fn parse_private(
+        format: KeyFormatType,
+        der: &[u8],
+    ) -> Result<(Self, SecretBytes), Refusal> {
+        let parsed = match format {
+            KeyFormatType::Pkcs8 => Self::private_from_pkcs8(der),
+            KeyFormatType::Pkcs1 => rsa::KeyPair::from_der(der)
+                .ok()
+                .and_then(|pair| Self::rsa_private(&pair)),
+            KeyFormatType::EcPrivateKey => [Self::P256, Self::P384].into_iter().find_map(|kind| {
+                let pair = EcdsaKeyPair::from_private_key_der(kind.ecdsa()?, der).ok()?;
+                Some((kind, secret(pair.to_pkcs8v1().ok()?.as_ref())))
+            }),
+            _ => {
+                return Err(unregistrable(
+                    format,
+                    "private keys are registered as PKCS#8, PKCS#1 (RSA) or EC Private Key (P-256, P-384)",
+                ));
+            }
+        };
+        parsed.ok_or_else(|| unusable(format, "private"))
+    }
+
+    fn private_from_pkcs8(der: &[u8]) -> Option<(Self, SecretBytes)> {
+        if let Ok(pair) = rsa::KeyPair::from_pkcs8(der) {
+            return Self::rsa_private(&pair);
+        }
+        for kind in [Self::P256, Self::P384] {
+            if let Ok(pair) = EcdsaKeyPair::from_pkcs8(kind.ecdsa()?, der) {
+                return Some((kind, secret(pair.to_pkcs8v1().ok()?.as_ref())));
+            }
+        }
+        let pair = Ed25519KeyPair::from_pkcs8(der).ok()?;
+        Some((Self::Ed25519, secret(pair.to_pkcs8v1().ok()?.as_ref())))
+    }
+
+    fn rsa_private(pair: &rsa::KeyPair) -> Option<(Self, SecretBytes)> {
+        let kind = Self::rsa_of(pair.public_modulus_len())?;
+        let pkcs8: Pkcs8V1Der<'_> = pair.as_der().ok()?;
+        Some((kind, secret(pkcs8.as_ref())))
+    }
+
+    /// A public key a client registers, `der` in `format`: its kind and its
+    /// `SubjectPublicKeyInfo` (the stored form). The DER given must be exactly the encoding
+    /// `format` names: aws-lc-rs would also read a bare EC point or Ed25519 key, or PKCS#1
+    /// where X.509 is announced, which a client announcing X.509 did not mean.
+    pub(super) fn parse_public(
+        format: KeyFormatType,
+        der: &[u8],
+    ) -> Result<(Self, SecretBytes), Refusal> {
+        let parsed = match format {
+            KeyFormatType::X509 => Self::public_from_spki(der),
+            KeyFormatType::Pkcs1 => rsa::PublicKey::from_der(der).ok().and_then(|public| {
+                if public.as_ref() != der {
+                    return None;
+                }
+                let spki: PublicKeyX509Der<'_> = public.as_der().ok()?;
+                Some((Self::rsa_of(public.modulus_len())?, secret(spki.as_ref())))
+            }),
+            _ => {
+                return Err(unregistrable(
+                    format,
+                    "public keys are registered as X.509 (SubjectPublicKeyInfo) or PKCS#1 (RSA)",
+                ));
+            }
+        };
+        parsed.ok_or_else(|| unusable(format, "public"))
+    }
+
+    fn public_from_spki(der: &[u8]) -> Option<(Self, SecretBytes)> {
+        let canonical = |spki: PublicKeyX509Der<'_>| (spki.as_ref() == der).then(|| secret(der));
+        if let Ok(public) = rsa::PublicKey::from_der(der) {
+            let kind = Self::rsa_of(public.modulus_len())?;
+            return Some((kind, canonical(public.as_der().ok()?)?));
+        }
+        let curves: [(Self, &'static dyn VerificationAlgorithm); 3] = [
+            (Self::P256, &ECDSA_P256_SHA256_ASN1),
+            (Self::P384, &ECDSA_P384_SHA384_ASN1),
+            (Self::Ed25519, &ED25519),
+        ];
+        curves.into_iter().find_map(|(kind, algorithm)| {
+            let public = ParsedPublicKey::new(algorithm, der).ok()?;
+            Some((kind, canonical(public.as_der().ok()?)?))
+        })
     }
 
     /// The Cryptographic Length of keys of this kind, in bits.
@@ -218,6 +350,26 @@ fn secret(der: &[u8]) -> SecretBytes {
     SecretBytes::new(der.to_vec())
 }
 
+/// The refusal for a key registered in a format the gateway does not take for its object type.
+fn unregistrable(format: KeyFormatType, offered: &str) -> Refusal {
+    Refusal::new(
+        ResultReason::KeyFormatTypeNotSupported,
+        format!("{offered}, not {format:?}"),
+    )
+}
+
+/// The refusal for registered key material that is not a key of a kind the gateway uses, in
+/// the format announced.
+fn unusable(format: KeyFormatType, half: &str) -> Refusal {
+    Refusal::new(
+        ResultReason::InvalidField,
+        format!(
+            "the key material is not a {format:?} {half} key of a kind the gateway uses: RSA of \
+             2048, 3072 or 4096 bits, EC on P-256 or P-384, or Ed25519"
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use aws_lc_rs::signature::{
@@ -313,6 +465,57 @@ mod tests {
             ec.format(ObjectType::PrivateKey, None).unwrap(),
             KeyFormatType::Pkcs8
         );
+    }
+
+    #[test]
+    fn registered_keys_are_read_in_every_format_and_stored_as_made_ones() {
+        for kind in [
+            KeyKind::Rsa(KeySize::Rsa2048),
+            KeyKind::P256,
+            KeyKind::P384,
+            KeyKind::Ed25519,
+        ] {
+            let made = kind.generate().unwrap();
+            let (private, pkcs8) =
+                KeyKind::parse_private(KeyFormatType::Pkcs8, &made.private).unwrap();
+            assert_eq!((private, &pkcs8[..]), (kind, &made.private[..]), "{kind:?}");
+            let (public, spki) = KeyKind::parse_public(KeyFormatType::X509, &made.public).unwrap();
+            assert_eq!((public, &spki[..]), (kind, &made.public[..]), "{kind:?}");
+            // The other formats Get offers for this kind read back to the same stored form.
+            if let Ok(format) =
+                kind.format(ObjectType::PrivateKey, Some(KeyFormatType::EcPrivateKey))
+            {
+                let sec1 = kind.encode(format, made.private.clone()).unwrap();
+                let (_, again) = KeyKind::parse_private(format, &sec1).unwrap();
+                assert_eq!(&again[..], &made.private[..], "{kind:?}");
+            }
+            if let Ok(format) = kind.format(ObjectType::PublicKey, Some(KeyFormatType::Pkcs1)) {
+                let pkcs1 = kind.encode(format, made.public.clone()).unwrap();
+                let (_, again) = KeyKind::parse_public(format, &pkcs1).unwrap();
+                assert_eq!(&again[..], &made.public[..], "{kind:?}");
+                // PKCS#1 is not taken where SubjectPublicKeyInfo is announced.
+                let refusal = KeyKind::parse_public(KeyFormatType::X509, &pkcs1).unwrap_err();
+                assert_eq!(refusal.reason, ResultReason::InvalidField);
+            }
+        }
+        let ed = KeyKind::Ed25519.generate().unwrap();
+        let bare = &ed.public[ed.public.len() - 32..];
+        for refusal in [
+            KeyKind::parse_public(KeyFormatType::X509, bare).unwrap_err(),
+            KeyKind::parse_private(KeyFormatType::Pkcs1, &ed.private).unwrap_err(),
+            KeyKind::parse_private(KeyFormatType::EcPrivateKey, &ed.private).unwrap_err(),
+        ] {
+            assert_eq!(refusal.reason, ResultReason::InvalidField);
+        }
+        for refusal in [
+            KeyKind::parse_private(KeyFormatType::X509, &ed.private).unwrap_err(),
+            KeyKind::parse_public(KeyFormatType::Pkcs8, &ed.public).unwrap_err(),
+            KeyKind::parse_public(KeyFormatType::Raw, bare).unwrap_err(),
+        ] {
+            assert_eq!(refusal.reason, ResultReason::KeyFormatTypeNotSupported);
+        }
+        assert!(KeyKind::P384.is_named_by(CryptographicAlgorithm::Ecdsa));
+        assert!(!KeyKind::Ed25519.is_named_by(CryptographicAlgorithm::Ec));
     }
 
     #[test]

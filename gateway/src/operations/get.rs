@@ -5,8 +5,9 @@
 //! wrapped it, bound to the record's owner and identifier: a record moved or copied from
 //! another owner or key does not unwrap, and is refused as such. A symmetric key goes back to
 //! the client as Raw or Transparent Symmetric Key bytes, a public or private key in its stored
-//! DER format or another one it converts to ([`super::asymmetric`]); the format is decided
-//! before anything is unwrapped. Every copy is wiped when the response has been written.
+//! DER format or another one it converts to ([`super::asymmetric`]), a certificate as it was
+//! registered; the format is decided before anything is unwrapped. Every copy of a key is
+//! wiped when the response has been written (a certificate, not secret, is not).
 //!
 //! A blob of the older format, bound to the identifier only, is re-wrapped in the current one
 //! once it has unwrapped, and the record replaced if no one changed it meanwhile (a lost race
@@ -40,30 +41,41 @@ pub(super) async fn get<V: Vault>(
     if wrapped.binds_id_only() {
         rewrap(context, &record, &key).await;
     }
-    let metadata = &record.metadata;
-    let key_material = match format {
-        Format::Symmetric(KeyFormatType::TransparentSymmetricKey) => {
-            KeyMaterial::TransparentSymmetricKey(key)
-        }
-        Format::Symmetric(_) => KeyMaterial::Bytes(key),
-        Format::Asymmetric(kind, format) => KeyMaterial::Bytes(kind.encode(format, key)?),
-    };
-    let key_block = KeyBlock {
-        key_format_type: format.key_format_type(),
-        key_compression_type: None,
-        key_material,
-        cryptographic_algorithm: metadata.algorithm,
-        cryptographic_length: metadata.length,
-    };
-    let object = match metadata.object_type {
-        ObjectType::PrivateKey => ManagedObject::PrivateKey(PrivateKey { key_block }),
-        ObjectType::PublicKey => ManagedObject::PublicKey(PublicKey { key_block }),
-        _ => ManagedObject::SymmetricKey(SymmetricKey { key_block }),
+    let object = match format {
+        Format::Certificate => ManagedObject::Certificate(super::certificate::object(&key)),
+        Format::Symmetric(KeyFormatType::TransparentSymmetricKey) => key_object(
+            &record,
+            KeyFormatType::TransparentSymmetricKey,
+            KeyMaterial::TransparentSymmetricKey(key),
+        ),
+        Format::Symmetric(format) => key_object(&record, format, KeyMaterial::Bytes(key)),
+        Format::Asymmetric(kind, format) => key_object(
+            &record,
+            format,
+            KeyMaterial::Bytes(kind.encode(format, key)?),
+        ),
     };
     Ok(GetResponse {
         unique_identifier: record.id,
         object,
     })
+}
+
+/// The key object of `record`, its material `key_material` in `format`.
+fn key_object(record: &Record, format: KeyFormatType, key_material: KeyMaterial) -> ManagedObject {
+    let metadata = &record.metadata;
+    let key_block = KeyBlock {
+        key_format_type: format,
+        key_compression_type: None,
+        key_material,
+        cryptographic_algorithm: metadata.algorithm,
+        cryptographic_length: metadata.length,
+    };
+    match metadata.object_type {
+        ObjectType::PrivateKey => ManagedObject::PrivateKey(PrivateKey { key_block }),
+        ObjectType::PublicKey => ManagedObject::PublicKey(PublicKey { key_block }),
+        _ => ManagedObject::SymmetricKey(SymmetricKey { key_block }),
+    }
 }
 
 /// The key of `record` (whose blob is `wrapped`), unwrapped by the core, checked to have the
@@ -162,14 +174,8 @@ async fn rewrap<V: Vault>(context: &Context<'_, V>, record: &Record, key: &Secre
 enum Format {
     Symmetric(KeyFormatType),
     Asymmetric(KeyKind, KeyFormatType),
-}
-
-impl Format {
-    fn key_format_type(self) -> KeyFormatType {
-        match self {
-            Self::Symmetric(format) | Self::Asymmetric(_, format) => format,
-        }
-    }
+    /// A certificate's own encoding (DER for X.509): it has no Key Format Type.
+    Certificate,
 }
 
 /// The key format asked for, decided before the key is unwrapped: for a symmetric key Raw
@@ -184,6 +190,15 @@ fn key_format(record: &Record, request: &GetRequest) -> Result<Format, Refusal> 
         ));
     }
     let metadata = &record.metadata;
+    if metadata.object_type == ObjectType::Certificate {
+        return match request.key_format_type {
+            None => Ok(Format::Certificate),
+            Some(other) => Err(Refusal::new(
+                ResultReason::KeyFormatTypeNotSupported,
+                format!("a certificate is returned as it was registered, not as {other:?}"),
+            )),
+        };
+    }
     if matches!(
         metadata.object_type,
         ObjectType::PublicKey | ObjectType::PrivateKey

@@ -120,27 +120,43 @@ fn kind(private: &Requested, public: &Requested) -> Result<KeyKind, Refusal> {
     KeyKind::of(algorithm, private.length)
 }
 
-/// The metadata of one half of a `kind` pair, linked by `link_type` to the other half,
-/// `other_id`.
-fn half<V>(
+/// The metadata of a public or private key of `kind` (one half of a new pair, or a
+/// registered key) with the `requested` attributes: its length the key's, its usage mask the
+/// one asked for or the default (Sign for a private key, Verify for a public key), and `link`
+/// to its other half, if it has one.
+pub(super) fn key_metadata<V>(
     context: &Context<'_, V>,
     mut requested: Requested,
     kind: KeyKind,
     object_type: ObjectType,
-    link_type: LinkType,
-    other_id: &str,
+    link: Option<Link>,
 ) -> Result<Metadata, Refusal> {
     requested.length = Some(kind.bits());
     requested.usage_mask = requested.usage_mask.or(Some(match object_type {
         ObjectType::PrivateKey => CryptographicUsageMask::SIGN,
         _ => CryptographicUsageMask::VERIFY,
     }));
-    requested.client_attributes.push(Attribute::Link(Link {
-        link_type,
-        linked_object_identifier: other_id.to_owned(),
-    }));
+    requested
+        .client_attributes
+        .extend(link.map(Attribute::Link));
     admit(&requested.client_attributes, context.keys)?;
     Ok(requested.into_metadata(object_type, context.now))
+}
+
+/// One half of a pair, linked by `link_type` to the other half, `other_id`.
+fn half<V>(
+    context: &Context<'_, V>,
+    requested: Requested,
+    kind: KeyKind,
+    object_type: ObjectType,
+    link_type: LinkType,
+    other_id: &str,
+) -> Result<Metadata, Refusal> {
+    let link = Link {
+        link_type,
+        linked_object_identifier: other_id.to_owned(),
+    };
+    key_metadata(context, requested, kind, object_type, Some(link))
 }
 
 /// Destroys the public key of a pair whose private key could not be stored, and returns the

@@ -1,7 +1,8 @@
 //! The operations the gateway answers itself: the life of its own L4 keys (Create, Create Key
-//! Pair, Get, the lifecycle and attribute operations, Re-key, Locate), their use without
-//! leaving it (Encrypt, Decrypt, Sign, Signature Verify, MAC, MAC Verify), and RNG Retrieve. Discover Versions and Query are the shared
-//! skeleton's (`kmip::server`), answered from the gateway's table of operations.
+//! Pair, Register of public keys, private keys and X.509 certificates, Get, the lifecycle and
+//! attribute operations, Re-key, Locate), their use without leaving it (Encrypt, Decrypt,
+//! Sign, Signature Verify, MAC, MAC Verify), and RNG Retrieve. Discover Versions and Query are
+//! the shared skeleton's (`kmip::server`), answered from the gateway's table of operations.
 //!
 //! Each operation takes a [`Context`] — the caller, the time of the request, the vault and the
 //! core — and returns the response payload or a [`Refusal`]. Operations on an existing key get
@@ -10,6 +11,7 @@
 
 mod asymmetric;
 mod attributes;
+mod certificate;
 mod create;
 mod crypto;
 mod get;
@@ -17,7 +19,10 @@ mod key_pair;
 mod lifecycle;
 mod locate;
 mod random;
+mod register;
 mod rekey;
+
+pub(crate) use register::registers_here;
 
 use kmip::{
     DateTime, ProtocolVersion, RequestHeader, RequestPayload, ResponsePayload, ResultReason,
@@ -79,6 +84,7 @@ pub(crate) async fn run<V: Vault>(
         }
         Local::Unbound(P::Locate(request)) => locate::locate(context, request).await?.into(),
         Local::Unbound(P::RngRetrieve(request)) => random::rng_retrieve(&request)?.into(),
+        Local::Unbound(P::Register(request)) => register::register(context, request).await?.into(),
         Local::Owned(record, P::Get(request)) => get::get(context, *record, &request).await?.into(),
         Local::Owned(record, P::Activate(_)) => lifecycle::activate(context, *record).await?.into(),
         Local::Owned(record, P::Revoke(request)) => {

@@ -2,7 +2,8 @@
 //!
 //! The server owns the attributes it acts on or that record what happened to an object: identity,
 //! type, algorithm and length, usage mask, state, the lifecycle dates and the revocation reason,
-//! and attributes that only a server can know (digest, freshness, key value presence…). Those
+//! and attributes that only a server can know (digest, a certificate's type, length, subject and
+//! issuer, freshness, key value presence…). Those
 //! change only through Create and the lifecycle operations. Every other attribute — names, object
 //! groups, descriptions, contact information, custom `x-` attributes, and 1.x attributes such as
 //! Operation Policy Name — is the client's: kept, shown back, editable, never interpreted.
@@ -53,6 +54,15 @@ pub fn is_server_managed(reference: &AttributeReference) -> bool {
                 | T::ArchiveDate
                 | T::OriginalCreationDate
                 | T::Digest
+                | T::CertificateType
+                | T::CertificateLength
+                | T::CertificateIdentifier
+                | T::CertificateSubject
+                | T::CertificateIssuer
+                | T::X509CertificateIdentifier
+                | T::X509CertificateSubject
+                | T::X509CertificateIssuer
+                | T::DigitalSignatureAlgorithm
                 | T::Fresh
                 | T::KeyValuePresent
                 | T::KeyValueLocation

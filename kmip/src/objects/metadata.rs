@@ -49,6 +49,10 @@ pub struct Metadata {
     pub last_change_date: DateTime,
     /// The attributes the client set that the gateway keeps without interpreting.
     pub client_attributes: Vec<Attribute>,
+    /// Attributes the server derived from the object itself when it was registered (a
+    /// certificate's type, length and digest): shown like the others, never edited. Apart from
+    /// `client_attributes` because the attribute policy refuses them there.
+    pub server_attributes: Vec<Attribute>,
 }
 
 impl Metadata {
@@ -76,6 +80,7 @@ impl Metadata {
             revocation_reason: None,
             last_change_date: now,
             client_attributes: Vec::new(),
+            server_attributes: Vec::new(),
         }
     }
 
@@ -130,6 +135,7 @@ impl Metadata {
                 .map(Attribute::RevocationReason),
         );
         attributes.push(Attribute::LastChangeDate(self.last_change_date));
+        attributes.extend(self.server_attributes.iter().cloned());
         attributes.extend(self.client_attributes.iter().cloned());
         attributes
     }
@@ -173,6 +179,10 @@ struct StoredMetadata {
     revocation_reason: Option<(u32, Option<String>)>,
     last_change_date: i64,
     client_attributes: Vec<StoredAttribute>,
+    /// Absent from records that have none (every record written before it was kept), so
+    /// their stored form is unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    server_attributes: Vec<StoredAttribute>,
 }
 
 /// One client attribute: its TTLV encoding in the form of `version`.
@@ -228,6 +238,17 @@ fn enumeration<E: KmipEnum>(what: &'static str, value: u32) -> Result<E, StoredE
     E::from_u32(value).ok_or(StoredError::Enumeration { what, value })
 }
 
+fn stored_attributes(attributes: &[Attribute]) -> Result<Vec<StoredAttribute>, StoredError> {
+    attributes
+        .iter()
+        .map(StoredAttribute::from_attribute)
+        .collect()
+}
+
+fn attributes(stored: &[StoredAttribute]) -> Result<Vec<Attribute>, StoredError> {
+    stored.iter().map(StoredAttribute::to_attribute).collect()
+}
+
 impl TryFrom<&Metadata> for StoredMetadata {
     type Error = StoredError;
 
@@ -250,11 +271,8 @@ impl TryFrom<&Metadata> for StoredMetadata {
                 .as_ref()
                 .map(|reason| (reason.code.to_u32(), reason.message.clone())),
             last_change_date: metadata.last_change_date.unix_seconds(),
-            client_attributes: metadata
-                .client_attributes
-                .iter()
-                .map(StoredAttribute::from_attribute)
-                .collect::<Result<_, _>>()?,
+            client_attributes: stored_attributes(&metadata.client_attributes)?,
+            server_attributes: stored_attributes(&metadata.server_attributes)?,
         })
     }
 }
@@ -288,11 +306,8 @@ impl TryFrom<StoredMetadata> for Metadata {
                 })
                 .transpose()?,
             last_change_date: DateTime(stored.last_change_date),
-            client_attributes: stored
-                .client_attributes
-                .iter()
-                .map(StoredAttribute::to_attribute)
-                .collect::<Result<_, _>>()?,
+            client_attributes: attributes(&stored.client_attributes)?,
+            server_attributes: attributes(&stored.server_attributes)?,
         })
     }
 }
@@ -350,6 +365,31 @@ mod tests {
                 DateTime(1_000),
             )
         }
+    }
+
+    #[test]
+    fn server_attributes_are_kept_and_absent_from_records_without_them() {
+        use crate::enums::CertificateType;
+        let plain = sample();
+        let without = to_cbor(&plain);
+        let mut certificate = Metadata::new(ObjectType::Certificate, None, None, DateTime(1_000));
+        certificate.server_attributes = vec![
+            Attribute::CertificateType(CertificateType::X509),
+            Attribute::CertificateLength(564),
+        ];
+        let with = to_cbor(&certificate);
+        assert_eq!(from_cbor(&with).unwrap(), certificate);
+        assert!(
+            certificate
+                .attributes("c1", DateTime(1_000))
+                .contains(&Attribute::CertificateLength(564))
+        );
+        let field = b"server_attributes";
+        assert!(with.windows(field.len()).any(|w| w == field));
+        assert!(
+            !without.windows(field.len()).any(|w| w == field),
+            "the stored form of records without them is unchanged"
+        );
     }
 
     #[test]
