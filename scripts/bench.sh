@@ -103,8 +103,8 @@ esac
 [ ${#workload_names[@]} -gt 0 ] || fail "--workloads names no workload"
 for w in "${workload_names[@]}"; do
     case $w in
-        create | get | create-get | lifecycle | query | locate) ;;
-        *) fail "unknown workload '$w' (create, get, create-get, lifecycle, query, locate)" ;;
+        create | get | create-get | lifecycle | query | locate | encrypt | mac | sign) ;;
+        *) fail "unknown workload '$w' (create, get, create-get, lifecycle, query, locate, encrypt, mac, sign)" ;;
     esac
 done
 

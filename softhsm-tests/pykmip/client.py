@@ -50,6 +50,7 @@ arguments:
   {"op": "verify", "uid": U, "data": H, "signature": H, "params": P?}
                                         Signature Verify by the server -> "VALID" or "INVALID"
   {"op": "aes", "key": H, "mode": M, "iv": H, "data": H, "aad": H?, "tag": H?, "decrypt": bool}
+                                        (M NIST_KEY_WRAP or AES_KEY_WRAP_PADDING: no "iv")
                                         the same here, with the `cryptography` package (and
                                         GCM, whose tag PyKMIP does not carry): the oracle the
                                         server's results are checked against -> hex (GCM
@@ -318,8 +319,17 @@ def local_aes(command):
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    key, iv, data = (bytes.fromhex(command[k]) for k in ("key", "iv", "data"))
+    key, data = bytes.fromhex(command["key"]), bytes.fromhex(command["data"])
     mode, decrypting = command["mode"], command.get("decrypt", False)
+    if mode in ("NIST_KEY_WRAP", "AES_KEY_WRAP_PADDING"):
+        from cryptography.hazmat.primitives import keywrap
+        padded = mode == "AES_KEY_WRAP_PADDING"
+        if decrypting:
+            unwrap = keywrap.aes_key_unwrap_with_padding if padded else keywrap.aes_key_unwrap
+            return unwrap(key, data).hex()
+        wrap = keywrap.aes_key_wrap_with_padding if padded else keywrap.aes_key_wrap
+        return wrap(key, data).hex()
+    iv = bytes.fromhex(command["iv"])
     if mode == "GCM":
         aad = bytes.fromhex(command.get("aad", ""))
         if decrypting:

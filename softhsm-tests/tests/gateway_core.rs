@@ -421,6 +421,38 @@ fn encrypt_and_decrypt_use_the_key_without_it_leaving(fixture: &Fixture) {
         {"op": "decrypt", "uid": uid, "mode": "CBC", "data": cbc_data, "iv": "00".repeat(16)},
         {"op": "decrypt", "uid": uid, "mode": "CBC", "data": &cbc_data[2..], "iv": cbc_iv},
     ]));
+    // The key wraps: RFC 3394 over whole semiblocks, RFC 5649 over any length (21 bytes here).
+    let odd = &plain[..42];
+    let wraps = alice.run(&json!([
+        {"op": "encrypt", "uid": uid, "mode": "NIST_KEY_WRAP", "data": plain},
+        {"op": "encrypt", "uid": uid, "mode": "AES_KEY_WRAP_PADDING", "data": odd},
+        {"op": "encrypt", "uid": uid, "mode": "NIST_KEY_WRAP", "data": odd},
+    ]));
+    let (kw, kwp) = (ok(&wraps[0]), ok(&wraps[1]));
+    assert!(kw["iv"].is_null() && kwp["iv"].is_null(), "{kw} {kwp}");
+    let (kw_data, kwp_data) = (text(&kw["data"]), text(&kwp["data"]));
+    assert_eq!(reason(&wraps[2]), "INVALID_FIELD", "{}", wraps[2]);
+    let unwraps = alice.run(&json!([
+        {"op": "aes", "key": key, "mode": "NIST_KEY_WRAP", "data": kw_data, "decrypt": true},
+        {"op": "aes", "key": key, "mode": "AES_KEY_WRAP_PADDING", "data": kwp_data,
+         "decrypt": true},
+        {"op": "decrypt", "uid": uid, "mode": "NIST_KEY_WRAP", "data": kw_data},
+        {"op": "decrypt", "uid": uid, "mode": "AES_KEY_WRAP_PADDING", "data": kwp_data},
+        // A wrap changed by one bit fails its integrity check.
+        {"op": "decrypt", "uid": uid, "mode": "NIST_KEY_WRAP",
+         "data": format!("{}{}", if kw_data.starts_with('0') { "1" } else { "0" }, &kw_data[1..])},
+    ]));
+    assert_eq!(ok(&unwraps[0]), &json!(plain), "the server's RFC 3394 wrap");
+    assert_eq!(ok(&unwraps[1]), &json!(odd), "the server's RFC 5649 wrap");
+    assert_eq!(ok(&unwraps[2]), &json!(plain));
+    assert_eq!(ok(&unwraps[3]), &json!(odd));
+    assert_eq!(
+        reason(&unwraps[4]),
+        "CRYPTOGRAPHIC_FAILURE",
+        "{}",
+        unwraps[4]
+    );
+
     assert_eq!(ok(&checks[0]), &json!(plain), "the server's CBC");
     assert_eq!(ok(&checks[1]), &json!(ctr_data), "the server's CTR");
     assert_eq!(ok(&checks[2]), &json!(plain), "the server's GCM");

@@ -7,6 +7,12 @@
 //! | GCM | none | 12 bytes | Authenticated Encryption Additional Data; a 16-byte tag (KMIP 1.4 and later, whose messages carry it) |
 //! | CBC | PKCS#5 | 16 bytes | — |
 //! | CTR | none | 16 bytes, the initial counter block | — |
+//! | NIST Key Wrap (RFC 3394, SP 800-38F KW) | none | none (the default ICV) | — |
+//! | AES Key Wrap Padding (RFC 5649, KWP) | none | none (the default ICV) | — |
+//!
+//! The two key wraps take 128- and 256-bit keys only (aws-lc-rs has no AES-192 key wrap), and
+//! KW data of 16 bytes or more in whole 8-byte blocks (KWP takes any length): they wrap key
+//! material a client holds under a key it keeps here.
 //!
 //! The parameters are the request's Cryptographic Parameters, or else the key's Cryptographic
 //! Parameters attribute (set by the client). Encrypt takes the client's IV, or draws one when
@@ -20,6 +26,7 @@ use aws_lc_rs::cipher::{
     PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey,
 };
 use aws_lc_rs::error::Unspecified;
+use aws_lc_rs::key_wrap::{self, AesKek, KeyWrap, KeyWrapPadded};
 use kmip::{
     BlockCipherMode, CryptographicAlgorithm, CryptographicParameters, DecryptRequest,
     DecryptResponse, EncryptRequest, EncryptResponse, PaddingMethod, ProtocolVersion, ResultReason,
@@ -38,6 +45,10 @@ const GCM_TAG_LEN: usize = 16;
 const GCM_NONCE_LEN: usize = 12;
 /// The AES block: CBC's IV and CTR's counter block.
 const BLOCK_LEN: usize = 16;
+/// What a key wrap adds to the data: the integrity check value's semiblock (KW), and up to
+/// seven bytes of padding before it (KWP).
+const KW_OVERHEAD: usize = 8;
+const KWP_OVERHEAD: usize = 15;
 
 /// How a key encrypts, from the Cryptographic Parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,14 +56,24 @@ enum Mode {
     Gcm,
     CbcPkcs5,
     Ctr,
+    /// RFC 3394 (SP 800-38F KW).
+    KeyWrap,
+    /// RFC 5649 (SP 800-38F KWP).
+    KeyWrapPadded,
 }
 
 impl Mode {
+    /// The IV/Counter/Nonce the mode takes; 0: none (the key wraps use their default ICV).
     fn iv_len(self) -> usize {
         match self {
             Self::Gcm => GCM_NONCE_LEN,
             Self::CbcPkcs5 | Self::Ctr => BLOCK_LEN,
+            Self::KeyWrap | Self::KeyWrapPadded => 0,
         }
+    }
+
+    fn takes_iv(self) -> bool {
+        self.iv_len() > 0
     }
 }
 
@@ -98,8 +119,10 @@ pub(in crate::operations) async fn encrypt<V: Vault>(
             ));
         }
         Some(iv) => (checked_iv(mode, iv)?, false),
-        None => (random_iv(mode)?, true),
+        None if mode.takes_iv() => (random_iv(mode)?, true),
+        None => (Vec::new(), false),
     };
+    require_wrappable(mode, request.data.len())?;
     let key = unwrapped(context, &record, Use::Encrypt).await?;
     let aad = request
         .authenticated_encryption_additional_data
@@ -126,13 +149,16 @@ pub(in crate::operations) async fn decrypt<V: Vault>(
         request.authenticated_encryption_additional_data.is_some(),
         Use::Decrypt,
     )?;
-    let iv = request.iv_counter_nonce.ok_or_else(|| {
-        Refusal::new(
-            ResultReason::MissingInitializationVector,
-            "Decrypt needs the IV/Counter/Nonce the data was encrypted with",
-        )
-    })?;
-    let iv = checked_iv(mode, iv)?;
+    let iv = match request.iv_counter_nonce {
+        Some(iv) => checked_iv(mode, iv)?,
+        None if mode.takes_iv() => {
+            return Err(Refusal::new(
+                ResultReason::MissingInitializationVector,
+                "Decrypt needs the IV/Counter/Nonce the data was encrypted with",
+            ));
+        }
+        None => Vec::new(),
+    };
     let tag = match (mode, request.authenticated_encryption_tag) {
         (Mode::Gcm, Some(tag)) if tag.len() == GCM_TAG_LEN => Some(tag),
         (Mode::Gcm, Some(tag)) => {
@@ -197,6 +223,10 @@ fn mode(requested: Option<&CryptographicParameters>, record: &Record) -> Result<
         (Some(BlockCipherMode::Gcm), None | Some(PaddingMethod::None)) => Mode::Gcm,
         (Some(BlockCipherMode::Cbc), Some(PaddingMethod::Pkcs5)) => Mode::CbcPkcs5,
         (Some(BlockCipherMode::Ctr), None | Some(PaddingMethod::None)) => Mode::Ctr,
+        (Some(BlockCipherMode::NistKeyWrap), None | Some(PaddingMethod::None)) => Mode::KeyWrap,
+        (Some(BlockCipherMode::AesKeyWrapPadding), None | Some(PaddingMethod::None)) => {
+            Mode::KeyWrapPadded
+        }
         (None, _) => {
             return Err(Refusal::new(
                 ResultReason::MissingData,
@@ -206,10 +236,18 @@ fn mode(requested: Option<&CryptographicParameters>, record: &Record) -> Result<
         (Some(mode), padding) => {
             return Err(unsupported(format!(
                 "Block Cipher Mode {mode:?} with Padding Method {padding:?} is not offered: \
-                 GCM, CBC with PKCS5 padding and CTR are"
+                 GCM, CBC with PKCS5 padding, CTR, NIST Key Wrap and AES Key Wrap Padding are"
             )));
         }
     };
+    if matches!(mode, Mode::KeyWrap | Mode::KeyWrapPadded)
+        && !matches!(metadata.length, Some(128 | 256))
+    {
+        return Err(unsupported(format!(
+            "the AES key wraps take 128- or 256-bit keys; this key is {:?} bits",
+            metadata.length
+        )));
+    }
     if mode == Mode::Gcm
         && let Some(bytes) = parameters.tag_length
         && usize::try_from(bytes).ok() != Some(GCM_TAG_LEN)
@@ -219,7 +257,8 @@ fn mode(requested: Option<&CryptographicParameters>, record: &Record) -> Result<
         )));
     }
     // KMIP gives the IV Length in bits.
-    if let Some(bits) = parameters.iv_length
+    if mode.takes_iv()
+        && let Some(bits) = parameters.iv_length
         && usize::try_from(bits).ok() != Some(mode.iv_len() * 8)
     {
         return Err(unsupported(format!(
@@ -251,7 +290,29 @@ fn require_aead_fields(
     Ok(())
 }
 
+/// RFC 3394 wraps whole semiblocks, two at least; RFC 5649 pads whatever it is given.
+fn require_wrappable(mode: Mode, len: usize) -> Result<(), Refusal> {
+    if mode == Mode::KeyWrap && (len < 16 || !len.is_multiple_of(8)) {
+        return Err(Refusal::new(
+            ResultReason::InvalidField,
+            format!(
+                "NIST Key Wrap takes 16 bytes or more in whole 8-byte blocks, not {len}: \
+                 AES Key Wrap Padding takes any length"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn checked_iv(mode: Mode, iv: Vec<u8>) -> Result<Vec<u8>, Refusal> {
+    if !mode.takes_iv() {
+        return Err(Refusal::new(
+            ResultReason::InvalidField,
+            format!(
+                "{mode:?} takes no IV/Counter/Nonce: it uses its default integrity check value"
+            ),
+        ));
+    }
     if iv.len() == mode.iv_len() {
         Ok(iv)
     } else {
@@ -299,6 +360,15 @@ fn aes(key: &[u8]) -> Result<UnboundCipherKey, Unspecified> {
     UnboundCipherKey::new(algorithm, key)
 }
 
+fn kek(key: &[u8]) -> Result<AesKek, Unspecified> {
+    let algorithm = match key.len() {
+        16 => &key_wrap::AES_128,
+        32 => &key_wrap::AES_256,
+        _ => return Err(Unspecified),
+    };
+    AesKek::new(algorithm, key)
+}
+
 fn block(iv: &[u8]) -> Result<[u8; BLOCK_LEN], Unspecified> {
     iv.try_into().map_err(|_| Unspecified)
 }
@@ -332,6 +402,19 @@ fn seal(
             let context = EncryptionContext::Iv128(block(iv)?.into());
             EncryptingKey::ctr(aes(key)?)?.less_safe_encrypt(&mut buffer[..], context)?;
             None
+        }
+        // Not in place: the wrapped data is written apart, and the plaintext buffer wiped.
+        Mode::KeyWrap => {
+            let mut wrapped = vec![0; plaintext.len() + KW_OVERHEAD];
+            let len = kek(key)?.wrap(plaintext, &mut wrapped)?.len();
+            wrapped.truncate(len);
+            return Ok((wrapped, None));
+        }
+        Mode::KeyWrapPadded => {
+            let mut wrapped = vec![0; plaintext.len() + KWP_OVERHEAD];
+            let len = kek(key)?.wrap_with_padding(plaintext, &mut wrapped)?.len();
+            wrapped.truncate(len);
+            return Ok((wrapped, None));
         }
     };
     Ok((std::mem::take(&mut *buffer), tag))
@@ -370,7 +453,75 @@ fn open(
                 .decrypt(&mut buffer[..], context)?
                 .len()
         }
+        // The unwrapped data is never longer than the wrapped: it goes to a wiped buffer of
+        // that size.
+        Mode::KeyWrap | Mode::KeyWrapPadded => {
+            let mut unwrapped = Zeroizing::new(vec![0; buffer.len()]);
+            let len = if mode == Mode::KeyWrap {
+                kek(key)?.unwrap(&buffer, &mut unwrapped)?.len()
+            } else {
+                kek(key)?
+                    .unwrap_with_padding(&buffer, &mut unwrapped)?
+                    .len()
+            };
+            unwrapped.truncate(len);
+            buffer = unwrapped;
+            len
+        }
     };
     buffer.truncate(length);
     Ok(SecretBytes::new(std::mem::take(&mut *buffer)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn hex(text: &str) -> Vec<u8> {
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn nist_key_wrap_matches_rfc_3394() {
+        // RFC 3394 §4.1: 128 bits of key data under a 128-bit KEK.
+        let kek = hex("000102030405060708090A0B0C0D0E0F");
+        let data = hex("00112233445566778899AABBCCDDEEFF");
+        let (wrapped, tag) = seal(Mode::KeyWrap, &kek, &[], &[], &data).unwrap();
+        assert_eq!(
+            wrapped,
+            hex("1FA68B0A8112B447AEF34BD8FB5A7B829D3E862371D2CFE5")
+        );
+        assert_eq!(tag, None);
+        let opened = open(Mode::KeyWrap, &kek, &[], &[], wrapped, None).unwrap();
+        assert_eq!(&*opened, data.as_slice());
+    }
+
+    #[test]
+    fn key_wrap_with_padding_takes_any_length_and_refuses_a_changed_wrap() {
+        let kek = [7; 32];
+        for len in [1, 7, 20, 33] {
+            let data = vec![0xa5; len];
+            let (mut wrapped, _) = seal(Mode::KeyWrapPadded, &kek, &[], &[], &data).unwrap();
+            assert_eq!(wrapped.len(), len.div_ceil(8) * 8 + 8);
+            let opened = open(Mode::KeyWrapPadded, &kek, &[], &[], wrapped.clone(), None).unwrap();
+            assert_eq!(&*opened, data.as_slice());
+            wrapped[0] ^= 1;
+            assert!(open(Mode::KeyWrapPadded, &kek, &[], &[], wrapped, None).is_err());
+        }
+    }
+
+    #[test]
+    fn nist_key_wrap_refuses_data_it_cannot_wrap() {
+        assert!(require_wrappable(Mode::KeyWrap, 24).is_ok());
+        for len in [0, 8, 20] {
+            let refusal = require_wrappable(Mode::KeyWrap, len).unwrap_err();
+            assert_eq!(refusal.reason, ResultReason::InvalidField);
+        }
+        assert!(require_wrappable(Mode::KeyWrapPadded, 3).is_ok());
+    }
 }
