@@ -13,6 +13,8 @@
 //!   shutdown signal.
 //! - [`telemetry`]: Prometheus metrics, liveness and readiness over HTTP on a listener of
 //!   their own, when configured.
+//! - [`tls_accept`]: the accept loop of a TLS-only listener (orchestration, telemetry with TLS):
+//!   handshakes on their own tasks, bounded in time and number.
 //! - [`doctor`]: the findings of `kryptonctl doctor` and `krypton-gateway check`, and the
 //!   checks of files both daemons share (secrets' access, certificates' dates).
 //! - [`audit`]: the audit trail as both daemons export it: JSON lines in a rotated file and
@@ -36,6 +38,7 @@ pub mod hardening;
 pub mod notify;
 pub mod secret_file;
 pub mod telemetry;
+pub mod tls_accept;
 
 pub use error_chain::ErrorChain;
 

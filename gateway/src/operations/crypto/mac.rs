@@ -9,10 +9,10 @@
 use aws_lc_rs::hmac;
 use kmip::{
     CryptographicAlgorithm, CryptographicParameters, HashingAlgorithm, MacRequest, MacResponse,
-    MacVerifyRequest, MacVerifyResponse, ValidityIndicator,
+    MacVerifyRequest, MacVerifyResponse,
 };
 
-use super::{Use, admit, parameters, unsupported, unwrapped};
+use super::{Use, admit, parameters, unsupported, unwrapped, validity};
 use crate::operations::Context;
 use crate::refusal::Refusal;
 use crate::vault::{Record, Vault};
@@ -57,11 +57,7 @@ pub(in crate::operations) async fn mac_verify<V: Vault>(
     );
     Ok(MacVerifyResponse {
         unique_identifier: record.id,
-        validity_indicator: if valid.is_ok() {
-            ValidityIndicator::Valid
-        } else {
-            ValidityIndicator::Invalid
-        },
+        validity_indicator: validity(valid.is_ok()),
     })
 }
 

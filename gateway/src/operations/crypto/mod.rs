@@ -23,7 +23,10 @@ pub(super) use mac::{mac, mac_verify};
 pub(super) use signature::{sign, signature_verify};
 
 use kmip::objects::lifecycle;
-use kmip::{Attribute, CryptographicParameters, CryptographicUsageMask, ResultReason, SecretBytes};
+use kmip::{
+    Attribute, CryptographicParameters, CryptographicUsageMask, ResultReason, SecretBytes,
+    ValidityIndicator,
+};
 
 use crate::operations::Context;
 use crate::refusal::Refusal;
@@ -122,6 +125,15 @@ async fn unwrapped<V: Vault>(
 
 fn unsupported(message: String) -> Refusal {
     Refusal::new(ResultReason::UnsupportedCryptographicParameters, message)
+}
+
+/// A verification's answer: MAC Verify and Signature Verify.
+fn validity(valid: bool) -> ValidityIndicator {
+    if valid {
+        ValidityIndicator::Valid
+    } else {
+        ValidityIndicator::Invalid
+    }
 }
 
 fn crypto_failure() -> Refusal {

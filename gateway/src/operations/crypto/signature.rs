@@ -24,10 +24,10 @@ use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, UnparsedPublicKey
 use kmip::{
     CryptographicAlgorithm, CryptographicParameters, DigitalSignatureAlgorithm, HashingAlgorithm,
     ObjectType, PaddingMethod, ResultReason, SignRequest, SignResponse, SignatureVerifyRequest,
-    SignatureVerifyResponse, ValidityIndicator,
+    SignatureVerifyResponse,
 };
 
-use super::{Use, admit, crypto_failure, parameters, unsupported, unwrapped};
+use super::{Use, admit, crypto_failure, parameters, unsupported, unwrapped, validity};
 use crate::operations::Context;
 use crate::operations::asymmetric::KeyKind;
 use crate::refusal::Refusal;
@@ -166,11 +166,7 @@ pub(in crate::operations) async fn signature_verify<V: Vault>(
     let valid = scheme.verify(&key, &request.data, &request.signature_data);
     Ok(SignatureVerifyResponse {
         unique_identifier: record.id,
-        validity_indicator: if valid {
-            ValidityIndicator::Valid
-        } else {
-            ValidityIndicator::Invalid
-        },
+        validity_indicator: validity(valid),
     })
 }
 
