@@ -170,6 +170,7 @@ impl Session {
         self.call(EncryptRequest {
             unique_identifier: Some(key.into()),
             cryptographic_parameters: Some(CryptographicParameters {
+                cryptographic_algorithm: Some(CryptographicAlgorithm::Aes),
                 block_cipher_mode: Some(BlockCipherMode::Gcm),
                 tag_length: Some(16),
                 ..CryptographicParameters::default()
