@@ -610,16 +610,7 @@ fn mac_and_random_bytes_come_from_the_gateway(fixture: &Fixture) {
         assert_eq!(drawn.len(), 2, "fresh bytes each time");
     });
 
-    let bob = App::of(&stack, BOB).run(&json!([
-        {"op": "mac", "uid": uid, "data": data},
-        {"op": "mac", "uid": "no-such-key", "data": data},
-    ]));
-    assert!(
-        bob[0].get("error").is_some(),
-        "Bob with Alice's key: {}",
-        bob[0]
-    );
-    assert_eq!(bob[0], bob[1], "Bob with Alice's key, and with none");
+    assert_bob_is_told_nothing(&stack, json!({"op": "mac", "uid": uid, "data": data}));
 }
 
 /// PyKMIP creates keys of the symmetric algorithms it names, at their lengths, and reads them
@@ -740,16 +731,7 @@ fn rekey_replaces_a_key_and_takes_its_name(fixture: &Fixture) {
         "an Offset of an hour: {next_attributes}"
     );
 
-    let bob = App::of(&stack, BOB).run(&json!([
-        {"op": "rekey", "uid": next},
-        {"op": "rekey", "uid": "no-such-key"},
-    ]));
-    assert!(
-        bob[0].get("error").is_some(),
-        "Bob with Alice's key: {}",
-        bob[0]
-    );
-    assert_eq!(bob[0], bob[1], "Bob with Alice's key, and with none");
+    assert_bob_is_told_nothing(&stack, json!({"op": "rekey", "uid": next}));
 }
 
 /// Creates a key pair as Alice through PyKMIP and activates both halves: (private, public).
@@ -855,16 +837,7 @@ fn key_pairs_sign_here_and_their_signatures_verify_anywhere(fixture: &Fixture) {
         "a PKCS#8 RSA-4096 key: {der} bytes"
     );
 
-    let bob = App::of(&stack, BOB).run(&json!([
-        {"op": "sign", "uid": ec, "data": data},
-        {"op": "sign", "uid": "no-such-key", "data": data},
-    ]));
-    assert!(
-        bob[0].get("error").is_some(),
-        "Bob with Alice's key: {}",
-        bob[0]
-    );
-    assert_eq!(bob[0], bob[1], "Bob with Alice's key, and with none");
+    assert_bob_is_told_nothing(&stack, json!({"op": "sign", "uid": ec, "data": data}));
 }
 
 /// Create Key Pair through Krypton's codec in KMIP 2.0 (Common, Private Key and Public Key
@@ -1179,12 +1152,10 @@ fn registered_keys_sign_here_and_their_signatures_verify_anywhere(fixture: &Fixt
     assert_eq!(reason(&results[0]), "INVALID_FIELD", "{}", results[0]);
     assert_eq!(reason(&results[1]), "INVALID_FIELD", "{}", results[1]);
 
-    let bob = App::of(&stack, BOB).run(&json!([
-        {"op": "sign", "uid": pkcs8, "data": data, "params": pss},
-        {"op": "sign", "uid": "no-such-key", "data": data, "params": pss},
-    ]));
-    assert!(bob[0].get("error").is_some(), "{}", bob[0]);
-    assert_eq!(bob[0], bob[1], "Bob with Alice's key, and with none");
+    assert_bob_is_told_nothing(
+        &stack,
+        json!({"op": "sign", "uid": pkcs8, "data": data, "params": pss}),
+    );
 }
 
 /// PyKMIP registers an X.509 certificate made by the `cryptography` package, gets it back byte
@@ -1474,6 +1445,20 @@ async fn answer_in(
     let item = client.call(&message.to_item()).await.unwrap();
     let mut response = ResponseMessage::from_item(&item).unwrap();
     response.batch_items.remove(0)
+}
+
+/// Bob, running `command` on one of Alice's keys, is refused and told exactly what he is told
+/// of a key that does not exist.
+fn assert_bob_is_told_nothing(stack: &Stack, command: serde_json::Value) {
+    let mut absent = command.clone();
+    absent["uid"] = json!("no-such-key");
+    let bob = App::of(stack, BOB).run(&json!([command, absent]));
+    assert!(
+        bob[0].get("error").is_some(),
+        "Bob with Alice's key: {}",
+        bob[0]
+    );
+    assert_eq!(bob[0], bob[1], "Bob with Alice's key, and with none");
 }
 
 fn text(value: &serde_json::Value) -> &str {
