@@ -25,6 +25,8 @@ out=${BENCH_OUT:-}
 vault=${BENCH_VAULT:-rocksdb}
 telemetry=${BENCH_TELEMETRY:-on}
 audit=${BENCH_AUDIT:-on}
+data_size=${BENCH_DATA_SIZE:-1024}
+second_gateway=${BENCH_SECOND_GATEWAY:-off}
 
 # Bounds on the waits: start-up of each server, and its orderly stop before it is killed.
 readonly START_TIMEOUT=180
@@ -44,9 +46,16 @@ after the other in the same run, and prints the results side by side.
   --workloads "W ..."    krypton-load workloads (default "create get create-get";
                          env BENCH_WORKLOADS)
   --kmip-version V       KMIP version of the requests (default 1.4; env BENCH_KMIP_VERSION)
+  --data-size BYTES      what each encrypt, mac or sign request carries (default 1024;
+                         env BENCH_DATA_SIZE)
   --vault V              the gateway's vault: rocksdb (default), postgres or redis, the last
                          two a private server krypton-dev starts (env BENCH_VAULT)
   --telemetry on|off     both daemons' [telemetry] (default on; env BENCH_TELEMETRY)
+  --second-gateway on|off
+                         also run a second gateway on the same core and vault (postgres or
+                         redis only) and measure both driven together, each by half the
+                         connections, next to one gateway taking them all (default off; env
+                         BENCH_SECOND_GATEWAY)
   --audit on|off         the data path's audit on both daemons: chained records at the core,
                          JSON-lines files on both (default on; env BENCH_AUDIT)
   --out DIR              where the reports go (default: a new krypton-bench-<time> directory
@@ -68,9 +77,11 @@ while [ $# -gt 0 ]; do
         --connections) connections=${2:?--connections needs a value}; shift 2 ;;
         --workloads) workloads=${2:?--workloads needs a value}; shift 2 ;;
         --kmip-version) kmip_version=${2:?--kmip-version needs a value}; shift 2 ;;
+        --data-size) data_size=${2:?--data-size needs a value}; shift 2 ;;
         --out) out=${2:?--out needs a value}; shift 2 ;;
         --vault) vault=${2:?--vault needs a value}; shift 2 ;;
         --telemetry) telemetry=${2:?--telemetry needs a value}; shift 2 ;;
+        --second-gateway) second_gateway=${2:?--second-gateway needs a value}; shift 2 ;;
         --audit) audit=${2:?--audit needs a value}; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; fail "unknown argument: $1" ;;
@@ -100,6 +111,18 @@ case $vault in
     rocksdb | postgres | redis) ;;
     *) fail "unknown vault '$vault' (rocksdb, postgres, redis)" ;;
 esac
+[[ $data_size =~ ^[1-9][0-9]{0,4}$ ]] && [ "$data_size" -le 65536 ] ||
+    fail "--data-size must be a number of bytes from 1 to 65536, not '$data_size'"
+case $second_gateway in
+    off) second_gateway_flag=() ;;
+    on)
+        [ "$vault" != rocksdb ] || fail "--second-gateway on needs --vault postgres or redis"
+        for c in "${connection_counts[@]}"; do
+            [ $((c % 2)) -eq 0 ] || fail "--second-gateway on splits each connection count in two: $c is odd"
+        done
+        ;;
+    *) fail "--second-gateway is on or off, not '$second_gateway'" ;;
+esac
 [ ${#workload_names[@]} -gt 0 ] || fail "--workloads names no workload"
 for w in "${workload_names[@]}"; do
     case $w in
@@ -127,8 +150,8 @@ out=$(cd "$out" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/krypton-bench-work.XXXXXX")
 dev_pid=
 pykmip_pid=
-load_pid=
-load_files=
+load_pids=()
+load_files=()
 
 # Deletes the report and error files $1.{json,err} that stayed empty.
 drop_empty() {
@@ -157,11 +180,13 @@ stop_server() {
 }
 
 cleanup() {
-    if [ -n "$load_pid" ]; then
-        kill -TERM "$load_pid" 2>/dev/null || true
-        wait "$load_pid" 2>/dev/null || true
+    if [ ${#load_pids[@]} -gt 0 ]; then
+        kill -TERM "${load_pids[@]}" 2>/dev/null || true
+        wait "${load_pids[@]}" 2>/dev/null || true
         echo "bench: interrupted; the finished runs are in $out" >&2
-        drop_empty "$load_files"
+        for file in "${load_files[@]}"; do
+            drop_empty "$file"
+        done
     fi
     stop_server "$pykmip_pid" "the PyKMIP server"
     stop_server "$dev_pid" krypton-dev
@@ -194,8 +219,9 @@ listening() {
     grep -qi "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") 00000000:0000 0A " /proc/net/tcp
 }
 
-# Three distinct free loopback ports, held together while chosen.
-read -r gateway_port core_port pykmip_port < <(free_loopback_ports 3)
+# Four distinct free loopback ports, held together while chosen.
+read -r gateway_port core_port pykmip_port second_port < <(free_loopback_ports 4)
+[ "$second_gateway" = off ] || second_gateway_flag=(--second-gateway "127.0.0.1:$second_port")
 
 # Both servers run from the work directory: nothing they write lands in the repo.
 cd "$work"
@@ -204,6 +230,7 @@ echo "bench: starting Krypton (krypton-dev) on 127.0.0.1:$gateway_port"
 setsid "$bin_dir/krypton-dev" --data-dir "$work/krypton" \
     --listen "127.0.0.1:$gateway_port" --core-listen "127.0.0.1:$core_port" --vault "$vault" \
     ${telemetry_flag[@]+"${telemetry_flag[@]}"} ${audit_flag[@]+"${audit_flag[@]}"} \
+    ${second_gateway_flag[@]+"${second_gateway_flag[@]}"} \
     >"$work/krypton-dev.log" 2>&1 </dev/null &
 dev_pid=$!
 wait_ready krypton-dev "$dev_pid" "$work/krypton-dev.log" \
@@ -245,42 +272,62 @@ pykmip_version=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.
 cat >"$out/setup.txt" <<EOF
 date: $(date -u +%Y-%m-%dT%H:%M:%SZ)
 host: $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-krypton: $krypton_version (krypton-dev: krypton-gateway + krypton-core, SoftHSM2 L1, $vault vault, telemetry $telemetry, data-path audit $audit)
+krypton: $krypton_version (krypton-dev: krypton-gateway + krypton-core, SoftHSM2 L1, $vault vault, telemetry $telemetry, data-path audit $audit, second gateway $second_gateway)
 pykmip: $pykmip_version (pykmip-server, SQLite, TLS 1.2)
-krypton-load: KMIP $kmip_version, ${duration}s per run, as app-alice
+krypton-load: KMIP $kmip_version, ${duration}s per run, as app-alice, $data_size bytes per encrypt, mac or sign
 EOF
 cp "$work/pykmip/server.conf" "$out/pykmip-server.conf"
 
-# One krypton-load run against $1 (krypton or pykmip) at port $2: workload $3, $4 connections.
-# Its status goes into runs.tsv: 0 all succeeded, 1 some failed (both with a JSON report),
-# 2 it could not run (set-up failed), 124 it was stopped at its bound.
+# One measurement, written to runs.tsv as $1 (krypton, krypton-2gw or pykmip): workload $2, $3
+# connections in all, split evenly between the ports $4... — one krypton-load each, run
+# together, its report in $1-$2-c$3[-<port index>].{json,err}. Status: 0 all succeeded, 1 some
+# failed (both with JSON reports), 2 one could not run (set-up failed), 124 one was stopped at
+# its bound; the worst of the loads.
 measure() {
-    local peer=$1 port=$2 workload=$3 count=$4 status=0
-    local name=$peer-$workload-c$count
+    local peer=$1 workload=$2 count=$3 status=0 part=0 port code
+    shift 3
+    local name=$peer-$workload-c$count share=$((count / $#))
     # Connecting and the set-up of `get` take up to two request timeouts per connection.
-    local limit=$((duration + 2 * REQUEST_TIMEOUT * count + 30))
+    local limit=$((duration + 2 * REQUEST_TIMEOUT * share + 30))
     echo "bench: $workload, $count connection(s), against $peer"
-    timeout --kill-after=10 "$limit" "$bin_dir/krypton-load" \
-        --address "127.0.0.1:$port" --server-name localhost \
-        --cert "$pki/app-alice.pem" --key "$pki/app-alice.key" --ca "$pki/ca.pem" \
-        --workload "$workload" --connections "$count" --duration "${duration}s" \
-        --kmip-version "$kmip_version" --request-timeout "${REQUEST_TIMEOUT}s" --json \
-        >"$out/$name.json" 2>"$out/$name.err" &
+    load_pids=()
+    load_files=()
+    for port in "$@"; do
+        local file=$out/$name
+        [ $# -eq 1 ] || file=$out/$name-$part
+        timeout --kill-after=10 "$limit" "$bin_dir/krypton-load" \
+            --address "127.0.0.1:$port" --server-name localhost \
+            --cert "$pki/app-alice.pem" --key "$pki/app-alice.key" --ca "$pki/ca.pem" \
+            --workload "$workload" --connections "$share" --duration "${duration}s" \
+            --kmip-version "$kmip_version" --request-timeout "${REQUEST_TIMEOUT}s" \
+            --data-size "$data_size" --json \
+            >"$file.json" 2>"$file.err" &
+        load_pids+=($!)
+        load_files+=("$file")
+        part=$((part + 1))
+    done
     # Waited for in the background, so that Ctrl-C or SIGTERM stops the run at once (the shell
     # runs its traps only when a foreground command has ended).
-    load_pid=$!
-    load_files=$out/$name
-    wait "$load_pid" || status=$?
-    load_pid=
-    drop_empty "$out/$name"
-    printf '%s\t%s\t%s\t%s\t%s\n' "$peer" "$workload" "$count" "$status" "$limit" >>"$out/runs.tsv"
+    for part in "${!load_pids[@]}"; do
+        code=0
+        wait "${load_pids[$part]}" || code=$?
+        [ $code -le $status ] || status=$code
+        drop_empty "${load_files[$part]}"
+    done
+    load_pids=()
+    load_files=()
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$peer" "$workload" "$count" "$status" "$limit" "$#" \
+        >>"$out/runs.tsv"
 }
 
 : >"$out/runs.tsv"
 for workload in "${workload_names[@]}"; do
     for count in "${connection_counts[@]}"; do
-        measure krypton "$gateway_port" "$workload" "$count"
-        measure pykmip "$pykmip_port" "$workload" "$count"
+        measure krypton "$workload" "$count" "$gateway_port"
+        if [ "$second_gateway" = on ]; then
+            measure krypton-2gw "$workload" "$count" "$gateway_port" "$second_port"
+        fi
+        measure pykmip "$workload" "$count" "$pykmip_port"
     done
 done
 
@@ -293,6 +340,7 @@ import sys
 out, krypton_version, pykmip_version = sys.argv[1:4]
 names = {
     "krypton": f"Krypton {krypton_version}",
+    "krypton-2gw": f"Krypton {krypton_version}, two gateways",
     "pykmip": f"PyKMIP {pykmip_version}",
 }
 
@@ -302,16 +350,32 @@ def millis(micros):
     return f"{ms:.0f} ms" if ms >= 100 else f"{ms:.1f} ms" if ms >= 10 else f"{ms:.2f} ms"
 
 
+def combined(reports):
+    """Several loads run together as one: throughputs and failures add up; each latency
+    percentile is the worst of the loads' (percentiles do not add)."""
+    latencies = [r["latency_us"] for r in reports if r["latency_us"]]
+    return {
+        "ops_per_s": sum(r["ops_per_s"] for r in reports),
+        "failures": sum(r["failures"] for r in reports),
+        "first_failure": next((r["first_failure"] for r in reports if r["first_failure"]), None),
+        "latency_us": {k: max(l[k] for l in latencies) for k in latencies[0]} if latencies else None,
+    }
+
+
 rows, notes = [], []
 with open(os.path.join(out, "runs.tsv")) as runs:
     for line in runs:
-        peer, workload, count, status, limit = line.rstrip("\n").split("\t")
+        peer, workload, count, status, limit, loads = line.rstrip("\n").split("\t")
         name = f"{peer}-{workload}-c{count}"
         cells = [workload, count, names[peer]]
-        report_path = os.path.join(out, name + ".json")
-        if status in ("0", "1") and os.path.exists(report_path):
-            with open(report_path) as f:
-                report = json.load(f)
+        parts = [name] if loads == "1" else [f"{name}-{i}" for i in range(int(loads))]
+        report_paths = [os.path.join(out, part + ".json") for part in parts]
+        if status in ("0", "1") and all(os.path.exists(path) for path in report_paths):
+            reports = []
+            for path in report_paths:
+                with open(path) as f:
+                    reports.append(json.load(f))
+            report = combined(reports)
             latency = report["latency_us"]
             cells.append(f"{report['ops_per_s']:,.0f}")
             if latency:
@@ -324,10 +388,11 @@ with open(os.path.join(out, "runs.tsv")) as runs:
         else:
             what = f"stopped after {limit} s" if status == "124" else f"did not run (exit {status})"
             cells += ["–"] * 5 + [what]
-            error_path = os.path.join(out, name + ".err")
-            if os.path.exists(error_path):
-                with open(error_path) as f:
-                    notes.append(f"{name}: {f.read().strip()}")
+            for part in parts:
+                error_path = os.path.join(out, part + ".err")
+                if os.path.exists(error_path):
+                    with open(error_path) as f:
+                        notes.append(f"{part}: {f.read().strip()}")
         rows.append(cells)
 
 print("| workload | connections | server | ops/s | p50 | p90 | p99 | p99.9 | failed |")

@@ -14,7 +14,7 @@ use krypton_dev::broker::RabbitServer;
 use krypton_dev::core::Ceremony;
 use krypton_dev::stack::{claim_data_dir, wipe_data_dir};
 use krypton_dev::vault_server::{AppendFsync, PostgresServer, RedisServer};
-use krypton_dev::{Error, Stack, StackConfig, StackVault, orbital, token};
+use krypton_dev::{Error, ExtraGateway, Stack, StackConfig, StackVault, orbital, token};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Runs krypton-core and krypton-gateway on this machine with a throw-away PKI, SoftHSM2 token
@@ -44,6 +44,10 @@ struct Args {
     /// Redis server started for this run (its keys are gone when the run ends).
     #[arg(long, value_enum, default_value = "rocksdb")]
     vault: VaultKind,
+    /// Also run a second gateway on the same core and vault, for applications at ADDR (only
+    /// with `--vault postgres` or `--vault redis`: a RocksDB vault belongs to one process).
+    #[arg(long, value_name = "ADDR")]
+    second_gateway: Option<SocketAddr>,
     /// Run both daemons without `[telemetry]` (to measure what metrics cost).
     #[arg(long)]
     no_telemetry: bool,
@@ -76,6 +80,9 @@ enum VaultKind {
     Postgres,
     Redis,
 }
+
+/// The name of `--second-gateway`'s configuration and log.
+const SECOND_GATEWAY: &str = "gateway-2";
 
 /// How often the running processes are checked while serving.
 const HEALTH_CHECK: Duration = Duration::from_millis(500);
@@ -161,9 +168,40 @@ fn run(args: Args) -> Result<ExitCode, Error> {
     config.gateway_listen = args.listen;
     config.core_listen = args.core_listen;
     let mut stack = Stack::start(config)?;
+    let mut second = match args.second_gateway {
+        Some(addr) => match stack.start_gateway_at(SECOND_GATEWAY, addr) {
+            Ok(gateway) => Some(gateway),
+            Err(error) => {
+                let _ = stack.stop();
+                return Err(error);
+            }
+        },
+        None => None,
+    };
     print_banner(&stack, &bin_dir);
+    if let Some(gateway) = &second {
+        println!(
+            "  second gateway         {} on the same core and vault, log {}\n",
+            gateway.addr,
+            gateway.daemon.log().display()
+        );
+    }
 
-    let served = runtime.block_on(serve(&mut stack, &mut interrupt, &mut terminate));
+    let served = runtime.block_on(serve(
+        &mut stack,
+        second.as_mut(),
+        &mut interrupt,
+        &mut terminate,
+    ));
+    // The second gateway goes first: the stack's stop ends with the core.
+    if let Some(mut gateway) = second
+        && let Err(error) = gateway.daemon.stop()
+    {
+        eprintln!(
+            "krypton-dev: stopping the second gateway: {}",
+            chain(&error)
+        );
+    }
     if let Err(error) = served {
         eprintln!("krypton-dev: {}", chain(&error));
         eprintln!("krypton-dev: stopping");
@@ -187,9 +225,10 @@ fn run(args: Args) -> Result<ExitCode, Error> {
     })
 }
 
-/// Serves until SIGINT or SIGTERM; fails if the core or the gateway exits meanwhile.
+/// Serves until SIGINT or SIGTERM; fails if the core or a gateway exits meanwhile.
 async fn serve(
     stack: &mut Stack,
+    mut second: Option<&mut ExtraGateway>,
     interrupt: &mut Signal,
     terminate: &mut Signal,
 ) -> Result<(), Error> {
@@ -198,7 +237,12 @@ async fn serve(
         tokio::select! {
             _ = interrupt.recv() => return Ok(()),
             _ = terminate.recv() => return Ok(()),
-            _ = check.tick() => stack.check_running()?,
+            _ = check.tick() => {
+                stack.check_running()?;
+                if let Some(gateway) = second.as_deref_mut() {
+                    gateway.daemon.check_running()?;
+                }
+            }
         }
     }
 }

@@ -295,7 +295,11 @@ impl Stack {
     /// and log named after `name` (not "gateway"). Only a shared vault (PostgreSQL, Redis) can
     /// have two: a second gateway on the RocksDB vault fails to start.
     pub fn start_gateway(&self, name: &str) -> Result<ExtraGateway, Error> {
-        let addr = free_loopback_addr()?;
+        self.start_gateway_at(name, free_loopback_addr()?)
+    }
+
+    /// [`Self::start_gateway`], serving applications at `addr`.
+    pub fn start_gateway_at(&self, name: &str, addr: SocketAddr) -> Result<ExtraGateway, Error> {
         let telemetry = free_loopback_addr()?;
         let daemon = start_gateway(
             &self.config,

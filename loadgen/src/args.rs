@@ -44,6 +44,9 @@ pub struct Args {
     /// The longest one request may take before it counts as failed.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+    /// Bytes each `encrypt`, `mac` or `sign` request carries (1 to 65,536).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub data_size: u32,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -64,16 +67,21 @@ pub enum Workload {
     Query,
     /// Locate by a name no key has: the search without the transfer.
     Locate,
-    /// Encrypt 1 KiB with AES-256-GCM under a key made at set-up: server-side cryptography,
-    /// the key unwrapped by the core for each request.
+    /// Encrypt `--data-size` bytes with AES-256-GCM under a key made at set-up: server-side
+    /// cryptography, the key unwrapped by the core for each request.
     Encrypt,
-    /// HMAC-SHA256 of 1 KiB under a key made at set-up.
+    /// HMAC-SHA256 of `--data-size` bytes under a key made at set-up.
     Mac,
-    /// Sign 1 KiB with ECDSA P-256 (SHA-256) under a key pair made at set-up.
+    /// Sign `--data-size` bytes with ECDSA P-256 (SHA-256) under a key pair made at set-up.
     Sign,
 }
 
 impl Workload {
+    /// Whether its requests carry `--data-size` bytes of data.
+    pub fn carries_data(self) -> bool {
+        matches!(self, Self::Encrypt | Self::Mac | Self::Sign)
+    }
+
     /// The name on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {

@@ -81,6 +81,8 @@ impl Latency {
 #[derive(Debug)]
 pub struct Report {
     pub workload: &'static str,
+    /// The bytes each request carried, for the workloads that carry data.
+    pub data_size: Option<u32>,
     pub connections: u16,
     pub kmip_version: String,
     pub address: String,
@@ -106,6 +108,7 @@ impl Report {
             .collect();
         Self {
             workload: args.workload.name(),
+            data_size: args.workload.carries_data().then_some(args.data_size),
             connections: args.connections,
             kmip_version: args.kmip_version.to_string(),
             address: args.address.clone(),
@@ -148,6 +151,7 @@ impl Report {
         };
         json!({
             "workload": self.workload,
+            "data_bytes": self.data_size,
             "connections": self.connections,
             "kmip_version": self.kmip_version,
             "address": self.address,
@@ -166,10 +170,13 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.workload)?;
+        if let Some(bytes) = self.data_size {
+            write!(f, " of {bytes} bytes")?;
+        }
         writeln!(
             f,
-            "{} against {}: {} connection(s), KMIP {}, {:.2} s",
-            self.workload,
+            " against {}: {} connection(s), KMIP {}, {:.2} s",
             self.address,
             self.connections,
             self.kmip_version,

@@ -68,7 +68,7 @@ pub async fn run(args: &Args) -> Result<Report, Error> {
     let mut ready = Vec::with_capacity(usize::from(args.connections));
     for connection in 0..usize::from(args.connections) {
         let mut session = target.connect(connection).await?;
-        let plan = workload::prepare(args.workload, &mut session).await?;
+        let plan = workload::prepare(args.workload, args.data_size, &mut session).await?;
         ready.push((connection, session, plan));
     }
 

@@ -2,8 +2,9 @@
 //!
 //! Requests are plain KMIP a standard server understands: an AES-256 Create with a usage mask
 //! (PyKMIP's server requires one), Get by identifier, Revoke with Cessation of Operation. The
-//! server-side cryptography workloads make and activate their key at set-up, then send 1 KiB
-//! per request with the parameters named (no server defaults relied on).
+//! server-side cryptography workloads make and activate their key at set-up, then send the
+//! run's data (`--data-size` bytes) per request with the parameters named (no server defaults
+//! relied on).
 
 use kmip::net::Client;
 use kmip::{
@@ -20,8 +21,8 @@ use crate::error::Error;
 
 /// The name Locate looks for: no key carries it, so every Locate searches and finds nothing.
 const ABSENT_NAME: &str = "krypton-load: no key has this name";
-/// What the cryptography workloads encrypt, MAC or sign: 1 KiB, a small document or a token.
-const DATA: [u8; 1024] = [0x5a; 1024];
+/// The byte the cryptography workloads' data is made of.
+const DATA_BYTE: u8 = 0x5a;
 
 /// One connection's client, in the KMIP version of the run.
 #[derive(Debug)]
@@ -40,20 +41,32 @@ pub enum Plan {
     Lifecycle,
     Query,
     Locate,
-    /// Encrypt under this key.
-    Encrypt(String),
-    /// MAC under this key.
-    Mac(String),
-    /// Sign with this private key.
-    Sign(String),
+    /// Encrypt the data under this key.
+    Encrypt(String, Data),
+    /// MAC the data under this key.
+    Mac(String, Data),
+    /// Sign the data with this private key.
+    Sign(String, Data),
 }
 
-/// Readies `workload` on `session`, outside the measurement: `get` creates its key.
+/// What a cryptography workload encrypts, MACs or signs in each request.
+pub type Data = Box<[u8]>;
+
+/// Readies `workload` on `session`, outside the measurement: `get` creates its key, the
+/// cryptography workloads their key and `data_size` bytes of data.
 ///
 /// # Errors
 ///
 /// The failure of the set-up request.
-pub async fn prepare(workload: Workload, session: &mut Session) -> Result<Plan, Error> {
+pub async fn prepare(
+    workload: Workload,
+    data_size: u32,
+    session: &mut Session,
+) -> Result<Plan, Error> {
+    let data = || -> Data {
+        let size = usize::try_from(data_size).unwrap_or(usize::MAX);
+        vec![DATA_BYTE; size].into()
+    };
     Ok(match workload {
         Workload::Create => Plan::Create,
         Workload::Get => Plan::Get(session.create().await?),
@@ -61,9 +74,9 @@ pub async fn prepare(workload: Workload, session: &mut Session) -> Result<Plan, 
         Workload::Lifecycle => Plan::Lifecycle,
         Workload::Query => Plan::Query,
         Workload::Locate => Plan::Locate,
-        Workload::Encrypt => Plan::Encrypt(session.active_aes_key().await?),
-        Workload::Mac => Plan::Mac(session.active_hmac_key().await?),
-        Workload::Sign => Plan::Sign(session.active_signing_key().await?),
+        Workload::Encrypt => Plan::Encrypt(session.active_aes_key().await?, data()),
+        Workload::Mac => Plan::Mac(session.active_hmac_key().await?, data()),
+        Workload::Sign => Plan::Sign(session.active_signing_key().await?, data()),
     })
 }
 
@@ -83,9 +96,9 @@ pub async fn once(plan: &Plan, session: &mut Session) -> Result<(), Error> {
         Plan::Lifecycle => session.lifecycle().await,
         Plan::Query => session.query().await,
         Plan::Locate => session.locate().await,
-        Plan::Encrypt(key) => session.encrypt(key).await,
-        Plan::Mac(key) => session.mac(key).await,
-        Plan::Sign(key) => session.sign(key).await,
+        Plan::Encrypt(key, data) => session.encrypt(key, data).await,
+        Plan::Mac(key, data) => session.mac(key, data).await,
+        Plan::Sign(key, data) => session.sign(key, data).await,
     }
 }
 
@@ -166,7 +179,7 @@ impl Session {
         .map(drop)
     }
 
-    async fn encrypt(&mut self, key: &str) -> Result<(), Error> {
+    async fn encrypt(&mut self, key: &str, data: &[u8]) -> Result<(), Error> {
         self.call(EncryptRequest {
             unique_identifier: Some(key.into()),
             cryptographic_parameters: Some(CryptographicParameters {
@@ -175,7 +188,7 @@ impl Session {
                 tag_length: Some(16),
                 ..CryptographicParameters::default()
             }),
-            data: DATA.as_slice().into(),
+            data: data.into(),
             iv_counter_nonce: None,
             authenticated_encryption_additional_data: None,
         })
@@ -183,24 +196,24 @@ impl Session {
         .map(drop)
     }
 
-    async fn mac(&mut self, key: &str) -> Result<(), Error> {
+    async fn mac(&mut self, key: &str, data: &[u8]) -> Result<(), Error> {
         self.call(MacRequest {
             unique_identifier: Some(key.into()),
             cryptographic_parameters: None,
-            data: DATA.as_slice().into(),
+            data: data.into(),
         })
         .await
         .map(drop)
     }
 
-    async fn sign(&mut self, key: &str) -> Result<(), Error> {
+    async fn sign(&mut self, key: &str, data: &[u8]) -> Result<(), Error> {
         self.call(SignRequest {
             unique_identifier: Some(key.into()),
             cryptographic_parameters: Some(CryptographicParameters {
                 digital_signature_algorithm: Some(DigitalSignatureAlgorithm::EcdsaWithSha256),
                 ..CryptographicParameters::default()
             }),
-            data: DATA.as_slice().into(),
+            data: data.into(),
         })
         .await
         .map(drop)

@@ -159,7 +159,14 @@ fn wait_for_pass(stack: &Stack, before: f64) -> (f64, Instant) {
 /// krypton-load as app-alice on [`CONNECTIONS`] connections; no failure is expected.
 fn load(stack: &Stack, workload: &str, duration: Duration) -> Value {
     let binary = release_bin_dir().join("krypton-load");
-    let report = krypton_load(&binary, stack, "app-alice", workload, CONNECTIONS, duration);
+    let report = krypton_load(
+        &binary,
+        stack,
+        "app-alice",
+        &[workload],
+        CONNECTIONS,
+        duration,
+    );
     assert_eq!(report["failures"], 0, "{report}");
     report
 }

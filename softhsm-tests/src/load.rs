@@ -11,12 +11,13 @@ use krypton_dev::http::{scrape, sum, value};
 use serde_json::Value;
 
 /// Runs the krypton-load at `binary` as `app` (one of the dev PKI's applications) against
-/// `stack`'s gateway: `workload` on `connections` connections for `duration`. Its JSON report.
+/// `stack`'s gateway: `workload` (the workload's name, then any options of its own, such as
+/// `--data-size 64`) on `connections` connections for `duration`. Its JSON report.
 pub fn krypton_load(
     binary: &Path,
     stack: &Stack,
     app: &str,
-    workload: &str,
+    workload: &[&str],
     connections: u16,
     duration: Duration,
 ) -> Value {
@@ -29,13 +30,8 @@ pub fn krypton_load(
     let output = Command::new(binary)
         .arg("--address")
         .arg(stack.gateway_addr().to_string())
-        .args([
-            "--server-name",
-            "localhost",
-            "--json",
-            "--workload",
-            workload,
-        ])
+        .args(["--server-name", "localhost", "--json", "--workload"])
+        .args(workload)
         .arg("--connections")
         .arg(connections.to_string())
         .arg("--duration")

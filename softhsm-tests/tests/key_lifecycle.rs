@@ -107,7 +107,7 @@ fn old_versions_are_rewrapped_under_load_then_retired_and_a_saved_blob_is_refuse
     // The first Create under version 3 tells the gateway of the rotation; the re-wrap runs
     // while applications create and get keys, and none of them fails.
     let during = thread::scope(|scope| {
-        let load = scope.spawn(|| load(&stack, "create-get", 2, Duration::from_secs(4)));
+        let load = scope.spawn(|| load(&stack, &["create-get"], 2, Duration::from_secs(4)));
         wait_for_pass_after(&stack, rotated);
         load.join().unwrap()
     });
@@ -198,7 +198,7 @@ fn a_rewrap_survives_kill_9_of_the_gateway_and_of_the_core(fixture: &Fixture) {
     let mut stack = fixture.stack_configured(|config| config.rewrap = Some(paced(300)));
     let (tenant, service) = names(&stack);
     let alice = App::of(&stack, ALICE);
-    let created = load(&stack, "create", 2, Duration::from_secs(4));
+    let created = load(&stack, &["create"], 2, Duration::from_secs(4));
     assert_eq!(created["failures"], 0, "{created}");
     stack.stop_gateway().unwrap();
     let before = vault_records(&stack);
@@ -333,7 +333,7 @@ fn a_tenant_l2_rotates_under_load_and_the_old_one_is_retired(fixture: &Fixture) 
     // Two rotations while one application creates and gets keys and another registers
     // objects: no request fails.
     let (during, registered) = thread::scope(|scope| {
-        let load = scope.spawn(|| load(&stack, "create-get", 2, Duration::from_secs(4)));
+        let load = scope.spawn(|| load(&stack, &["create-get"], 2, Duration::from_secs(4)));
         let registering = scope.spawn(|| register_secrets(&alice, 2400, 300));
         thread::sleep(Duration::from_millis(500));
         assert_eq!(ctl.rotate_l2(&tenant).unwrap(), 2);
@@ -384,7 +384,7 @@ fn a_tenant_l2_rotates_under_load_and_the_old_one_is_retired(fixture: &Fixture) 
     wait_for_l2(&ctl, &tenant, version + 1);
     assert_registered(&alice, &objects);
     assert_eq!(alice.get(&uid), value);
-    let after = load(&stack, "create-get", 2, Duration::from_secs(1));
+    let after = load(&stack, &["create-get"], 2, Duration::from_secs(1));
     assert_eq!(after["failures"], 0, "{after}");
 
     // A kill -9 of the gateway during a rotation: the core finishes it and its re-seal, the
@@ -489,9 +489,17 @@ fn alice_values(alice: &App, records: &BTreeMap<(String, String), Record>) -> Ve
 fn krypton_load_drives_the_server_side_cryptography_workloads(fixture: &Fixture) {
     let stack = fixture.stack();
     for workload in ["encrypt", "mac", "sign"] {
-        let run = load(&stack, workload, 2, Duration::from_millis(500));
-        assert_eq!(run["failures"], 0, "{workload}: {run}");
-        assert!(run["operations"].as_u64().unwrap() > 0, "{workload}: {run}");
+        for size in ["1", "64", "4096", "65536"] {
+            let run = load(
+                &stack,
+                &[workload, "--data-size", size],
+                2,
+                Duration::from_millis(300),
+            );
+            assert_eq!(run["failures"], 0, "{workload} of {size} bytes: {run}");
+            assert!(run["operations"].as_u64().unwrap() > 0, "{workload}: {run}");
+            assert_eq!(run["data_bytes"].to_string(), size, "{run}");
+        }
     }
 }
 
@@ -499,7 +507,7 @@ fn krypton_load_drives_the_server_side_cryptography_workloads(fixture: &Fixture)
 fn create_keys(stack: &Stack, count: usize) {
     let mut created = 0;
     for _ in 0..100 {
-        let run = load(stack, "create", 8, Duration::from_secs(5));
+        let run = load(stack, &["create"], 8, Duration::from_secs(5));
         assert_eq!(run["failures"], 0, "{run}");
         created += usize::try_from(run["operations"].as_u64().unwrap()).unwrap();
         if created >= count {
@@ -511,7 +519,7 @@ fn create_keys(stack: &Stack, count: usize) {
 
 /// krypton-load as app-alice against the stack's gateway: `workload` on `connections`
 /// connections for `duration`; its JSON report.
-fn load(stack: &Stack, workload: &str, connections: u16, duration: Duration) -> Value {
+fn load(stack: &Stack, workload: &[&str], connections: u16, duration: Duration) -> Value {
     let binary = debug_binary("krypton-load").unwrap();
     krypton_load(&binary, stack, ALICE, workload, connections, duration)
 }

@@ -137,7 +137,14 @@ fn rewrapped_then_retired(fixture: &Fixture, vault: StackVault) {
     });
     let values = values_of(&alice, &uids);
     let binary = debug_binary("krypton-load").unwrap();
-    let bulk = krypton_load(&binary, &stack, ALICE, "create", 2, Duration::from_secs(1));
+    let bulk = krypton_load(
+        &binary,
+        &stack,
+        ALICE,
+        &["create"],
+        2,
+        Duration::from_secs(1),
+    );
     assert!(bulk["operations"].as_u64().unwrap() > 256, "{bulk}");
 
     assert_eq!(ctl.rotate_service(tenant, service).unwrap(), 2);
