@@ -2,7 +2,8 @@
 //! forwarded to the core.
 //!
 //! **Routing.** The gateway answers Create of symmetric keys, Create Key Pair, Register of
-//! public keys, private keys (which it uses for Sign and Signature Verify) and certificates,
+//! public keys, private keys (which it uses for Sign and Signature Verify), certificates and
+//! symmetric keys wrapped under a key it holds,
 //! Locate, RNG Retrieve, Discover Versions and Query, and every operation on a key the caller
 //! owns in the vault. The other operations it offers — and identifiers the caller does not own
 //! here — go to the core, which answers for the caller's objects there and *Item Not Found*
@@ -46,6 +47,7 @@ static SERVER: Server = Server::new(
         Offered::changes(Operation::CreateKeyPair),
         Offered::changes(Operation::Register),
         Offered::changes(Operation::Rekey),
+        Offered::changes(Operation::DeriveKey),
         Offered::reads(Operation::Locate),
         Offered::reads(Operation::Check),
         Offered::reads(Operation::Get),
@@ -200,9 +202,7 @@ impl<V: Vault> Gateway<V> {
     ) -> Route {
         let unbound = match &item.payload {
             RequestPayload::Create(create) => create.object_type == ObjectType::SymmetricKey,
-            RequestPayload::Register(register) => {
-                operations::registers_here(register.object_type())
-            }
+            RequestPayload::Register(register) => operations::registers_here(register),
             RequestPayload::CreateKeyPair(_)
             | RequestPayload::Locate(_)
             | RequestPayload::RngRetrieve(_) => true,
@@ -284,6 +284,10 @@ impl<V: Vault> Service for Gateway<V> {
 /// item. `None` for an operation that names no object, or names it in a way only the core can
 /// resolve.
 fn resolve_target(payload: &mut RequestPayload, placeholder: Option<&str>) -> Option<String> {
+    // Derive Key names its base object first, never by the placeholder (KMIP 1.4 §4.6).
+    if let RequestPayload::DeriveKey(_) = payload {
+        return payload.target_text().map(str::to_owned);
+    }
     let slot = payload.target_mut()?;
     match slot {
         Some(UniqueIdentifier::Text(id)) => Some(id.clone()),

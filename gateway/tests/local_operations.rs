@@ -23,15 +23,17 @@ use kmip::{
     ActivateRequest, AddAttributeRequest, Attribute, AttributeReference, AttributeType,
     BatchErrorContinuationOption, BlockCipherMode, Certificate, CertificateType,
     CreateKeyPairRequest, CreateRequest, CryptographicAlgorithm, CryptographicParameters,
-    CryptographicUsageMask, DateTime, DecryptRequest, DeleteAttributeRequest, DestroyRequest,
-    DiscoverVersionsRequest, EncryptRequest, GetAttributeListRequest, GetAttributesRequest,
-    GetRequest, HashingAlgorithm, Item, KeyBlock, KeyFormatType, KeyMaterial, MacRequest,
-    MacVerifyRequest, ManagedObject, ModifyAttributeRequest, Name, ObjectType, Operation,
-    PaddingMethod, PrivateKey, ProtocolVersion, PublicKey, QueryFunction, QueryRequest,
-    RegisterRequest, RekeyRequest, RequestBatchItem, RequestHeader, RequestMessage, RequestPayload,
-    ResponseBatchItem, ResponseMessage, ResponsePayload, ResultReason, ResultStatus,
-    RevocationReason, RevocationReasonCode, RevokeRequest, RngRetrieveRequest, SecretBytes,
-    SetAttributeRequest, SignRequest, SignatureVerifyRequest, State, Tag, TypedRequest, Value,
+    CryptographicUsageMask, DateTime, DecryptRequest, DeleteAttributeRequest, DerivationMethod,
+    DerivationParameters, DeriveKeyRequest, DestroyRequest, DiscoverVersionsRequest,
+    EncodingOption, EncryptRequest, EncryptionKeyInformation, GetAttributeListRequest,
+    GetAttributesRequest, GetRequest, HashingAlgorithm, Item, KeyBlock, KeyFormatType, KeyMaterial,
+    KeyWrappingData, KeyWrappingSpecification, MacRequest, MacVerifyRequest, ManagedObject,
+    ModifyAttributeRequest, Name, ObjectType, Operation, PaddingMethod, PrivateKey,
+    ProtocolVersion, PublicKey, QueryFunction, QueryRequest, RegisterRequest, RekeyRequest,
+    RequestBatchItem, RequestHeader, RequestMessage, RequestPayload, ResponseBatchItem,
+    ResponseMessage, ResponsePayload, ResultReason, ResultStatus, RevocationReason,
+    RevocationReasonCode, RevokeRequest, RngRetrieveRequest, SecretBytes, SetAttributeRequest,
+    SignRequest, SignatureVerifyRequest, State, Tag, TypedRequest, Value, WrappingMethod,
 };
 use krypton_gateway::{
     CoreConfig, CoreLink, Filter, Gateway, KeyLimits, MemoryVault, Record, Tenancy, Vault,
@@ -815,13 +817,31 @@ async fn encrypt_and_decrypt_refuse_what_the_key_or_the_parameters_do_not_allow(
                 encrypt(
                     "active",
                     Some(CryptographicParameters {
-                        block_cipher_mode: Some(BlockCipherMode::Ecb),
+                        block_cipher_mode: Some(BlockCipherMode::Ofb),
                         ..CryptographicParameters::default()
                     }),
                 ),
             )
             .await,
             ResultReason::UnsupportedCryptographicParameters,
+        ),
+        // ECB without padding takes whole blocks.
+        (
+            h.ask(
+                V2_0,
+                EncryptRequest {
+                    data: b"seventeen bytes!!".to_vec().into(),
+                    ..encrypt(
+                        "active",
+                        Some(CryptographicParameters {
+                            block_cipher_mode: Some(BlockCipherMode::Ecb),
+                            ..CryptographicParameters::default()
+                        }),
+                    )
+                },
+            )
+            .await,
+            ResultReason::InvalidField,
         ),
         (
             h.ask(ProtocolVersion::V1_2, encrypt("active", Some(gcm())))
@@ -1376,6 +1396,7 @@ fn register_key(
         key_material: KeyMaterial::Bytes(SecretBytes::new(der.to_vec())),
         cryptographic_algorithm: None,
         cryptographic_length: None,
+        key_wrapping_data: None,
     };
     let object = if object_type == ObjectType::PrivateKey {
         ManagedObject::PrivateKey(PrivateKey { key_block })
@@ -1560,15 +1581,19 @@ async fn register_refuses_keys_and_certificates_it_cannot_use_and_leaves_nothing
         h.refuses(V2_0, request, reason).await;
     }
 
-    // Wrapped material and the Transparent structures are refused with the reasons KMIP gives
-    // them, as the one failed item of an answer in the request's version.
+    // Wrapped material in the TTLV encoding (no Encoding Option) and the Transparent
+    // structures are refused with the reasons KMIP gives them, as the one failed item of an
+    // answer in the request's version.
     let wrapped = |item: &mut Item| {
         let Value::Structure(fields) = &mut find_item(item, Tag::KEY_BLOCK).unwrap().value else {
             panic!()
         };
         fields.push(Item {
-            tag: Tag(0x42_0046),
-            value: Value::Structure(Vec::new()),
+            tag: Tag::KEY_WRAPPING_DATA,
+            value: Value::Structure(vec![Item {
+                tag: Tag::WRAPPING_METHOD,
+                value: Value::Enumeration(1),
+            }]),
         });
     };
     let transparent = |item: &mut Item| {
@@ -1577,7 +1602,7 @@ async fn register_refuses_keys_and_certificates_it_cannot_use_and_leaves_nothing
     for (edit, reason) in [
         (
             &wrapped as &dyn Fn(&mut Item),
-            ResultReason::FeatureNotSupported,
+            ResultReason::EncodingOptionError,
         ),
         (&transparent, ResultReason::KeyFormatTypeNotSupported),
     ] {
@@ -1599,4 +1624,531 @@ async fn register_refuses_keys_and_certificates_it_cannot_use_and_leaves_nothing
             refused(&response.batch_items[0], reason);
         }
     }
+}
+
+/// app-a's AES-256 key `id` in `state`, allowed `usage`.
+fn derivable(id: &str, state: State, usage: CryptographicUsageMask) -> Record {
+    let mut record = app_a_key(id, state, &[]);
+    record.metadata.usage_mask = Some(usage);
+    record
+}
+
+/// Derive Key of an AES-`bits` key from `base` by HKDF-SHA-256 (KMIP's HMAC method).
+fn derive_key(base: &str, bits: i32) -> DeriveKeyRequest {
+    DeriveKeyRequest {
+        object_type: ObjectType::SymmetricKey,
+        unique_identifiers: vec![base.into()],
+        derivation_method: DerivationMethod::Hmac,
+        derivation_parameters: Box::new(derivation(HashingAlgorithm::Sha256)),
+        attributes: vec![
+            Attribute::CryptographicAlgorithm(CryptographicAlgorithm::Aes),
+            Attribute::CryptographicLength(bits),
+        ],
+    }
+}
+
+fn derivation(hash: HashingAlgorithm) -> DerivationParameters {
+    DerivationParameters {
+        cryptographic_parameters: Some(CryptographicParameters {
+            hashing_algorithm: Some(hash),
+            ..CryptographicParameters::default()
+        }),
+        derivation_data: Some(SecretBytes::new(b"context".to_vec())),
+        ..DerivationParameters::default()
+    }
+}
+
+/// Derive Key decides on the base key's type, state and usage mask, on the new key's
+/// attributes and on the method and its parameters before the core unwraps anything; with the
+/// core down it fails closed and stores nothing; and another identity learns nothing of the
+/// base key.
+#[tokio::test]
+async fn derive_key_refuses_what_the_base_or_the_request_do_not_allow() {
+    use CryptographicUsageMask as U;
+    let h = harness(&[]).await;
+    let vault = h.gateway.vault();
+    for record in [
+        derivable("base", State::Active, U::DERIVE_KEY),
+        derivable("encrypt-only", State::Active, U::ENCRYPT),
+        derivable("pre", State::PreActive, U::DERIVE_KEY),
+        hmac_key("hmac", State::Active, U::DERIVE_KEY),
+    ] {
+        vault.create(record).await.unwrap();
+    }
+    for version in [ProtocolVersion::V1_2, V1_4, V2_0] {
+        failed_closed(&h.ask(version, derive_key("base", 256)).await);
+    }
+    let everything = Filter::new(Vec::new(), None, DateTime::now());
+    let stored = vault.locate("app-a", &everything, 100).await.unwrap();
+    assert_eq!(
+        stored,
+        ["base", "encrypt-only", "hmac", "pre"],
+        "nothing stored"
+    );
+
+    let with = |change: &dyn Fn(&mut DeriveKeyRequest)| {
+        let mut request = derive_key("base", 256);
+        change(&mut request);
+        request
+    };
+    let pbkdf2 = |salt: Option<Vec<u8>>, iterations: i32| {
+        with(&|request| {
+            request.derivation_method = DerivationMethod::Pbkdf2;
+            request.derivation_parameters.salt.clone_from(&salt);
+            request.derivation_parameters.iteration_count = Some(iterations);
+        })
+    };
+    let ctr = CryptographicParameters {
+        block_cipher_mode: Some(BlockCipherMode::Ctr),
+        ..CryptographicParameters::default()
+    };
+    let cases = [
+        (
+            with(&|request| request.object_type = ObjectType::SecretData),
+            ResultReason::InvalidObjectType,
+        ),
+        (
+            with(&|request| request.unique_identifiers.push("base".into())),
+            ResultReason::InvalidField,
+        ),
+        (
+            derive_key("encrypt-only", 256),
+            ResultReason::IncompatibleCryptographicUsageMask,
+        ),
+        (derive_key("pre", 256), ResultReason::WrongKeyLifecycleState),
+        (derive_key("base", 100), ResultReason::InvalidField),
+        (
+            with(&|request| request.attributes.truncate(1)),
+            ResultReason::InvalidField,
+        ),
+        (pbkdf2(None, 1000), ResultReason::InvalidField),
+        (
+            pbkdf2(Some(vec![7; 16]), 10_000_001),
+            ResultReason::InvalidField,
+        ),
+        (pbkdf2(Some(vec![7; 16]), 0), ResultReason::InvalidField),
+        (
+            with(&|request| request.derivation_method = DerivationMethod::Nist800_108F),
+            ResultReason::InvalidField,
+        ),
+        (
+            with(&|request| *request.derivation_parameters = derivation(HashingAlgorithm::Md5)),
+            ResultReason::UnsupportedCryptographicParameters,
+        ),
+        (
+            with(&|request| {
+                request.derivation_method = DerivationMethod::Nist800_108C;
+                request.derivation_parameters.derivation_data = None;
+            }),
+            ResultReason::InvalidField,
+        ),
+        (
+            // SHA-256 makes 32 bytes: not a 1024-bit HMAC key.
+            with(&|request| {
+                request.derivation_method = DerivationMethod::Hash;
+                request.derivation_parameters.derivation_data = None;
+                request.attributes = vec![
+                    Attribute::CryptographicAlgorithm(CryptographicAlgorithm::HmacSha256),
+                    Attribute::CryptographicLength(1024),
+                ];
+            }),
+            ResultReason::CryptographicFailure,
+        ),
+        (
+            DeriveKeyRequest {
+                derivation_method: DerivationMethod::Encrypt,
+                derivation_parameters: Box::new(DerivationParameters {
+                    cryptographic_parameters: Some(ctr.clone()),
+                    initialization_vector: Some(vec![0; 16]),
+                    ..derivation(HashingAlgorithm::Sha256)
+                }),
+                ..derive_key("hmac", 128)
+            },
+            ResultReason::UnsupportedCryptographicParameters,
+        ),
+        (
+            with(&|request| {
+                request.derivation_method = DerivationMethod::Encrypt;
+                request.derivation_parameters.cryptographic_parameters = Some(ctr.clone());
+            }),
+            ResultReason::InvalidField,
+        ),
+    ];
+    for (request, reason) in cases {
+        let answer = h.ask(V2_0, request.clone()).await;
+        assert_eq!(
+            answer.result_reason,
+            Some(reason),
+            "{request:?}: {answer:?}"
+        );
+    }
+
+    // app-b is told of app-a's key what it is told of none.
+    let mut header = RequestHeader::new(V1_4);
+    header.batch_error_continuation_option = Some(BatchErrorContinuationOption::Continue);
+    let on_existing = h
+        .batch(
+            "app-b",
+            header.clone(),
+            vec![RequestBatchItem::new(derive_key("base", 256))],
+        )
+        .await;
+    let on_missing = h
+        .batch(
+            "app-b",
+            header,
+            vec![RequestBatchItem::new(derive_key("no-such-key", 256))],
+        )
+        .await;
+    assert_eq!(on_existing[0].result_status, ResultStatus::OperationFailed);
+    assert_eq!(
+        (
+            &on_existing[0].result_reason,
+            &on_existing[0].result_message
+        ),
+        (&on_missing[0].result_reason, &on_missing[0].result_message),
+    );
+    assert_eq!(
+        h.record("base").await.revision,
+        1,
+        "the base key is unchanged"
+    );
+}
+
+/// The Key Wrapping Specification of a Get naming `wrapping` with `parameters`, Encoding
+/// Option No Encoding.
+fn wrapping(
+    wrapping: &str,
+    parameters: Option<CryptographicParameters>,
+) -> KeyWrappingSpecification {
+    KeyWrappingSpecification {
+        wrapping_method: WrappingMethod::Encrypt,
+        encryption_key_information: Some(EncryptionKeyInformation {
+            unique_identifier: wrapping.into(),
+            cryptographic_parameters: parameters.map(Box::new),
+        }),
+        mac_signature_key_information: None,
+        attribute_names: Vec::new(),
+        encoding_option: Some(EncodingOption::NoEncoding),
+    }
+}
+
+fn get_wrapped(key: &str, spec: KeyWrappingSpecification) -> GetRequest {
+    GetRequest {
+        key_wrapping_specification: Some(spec),
+        ..get(key)
+    }
+}
+
+fn oaep(hash: HashingAlgorithm) -> CryptographicParameters {
+    CryptographicParameters {
+        padding_method: Some(PaddingMethod::Oaep),
+        hashing_algorithm: Some(hash),
+        ..CryptographicParameters::default()
+    }
+}
+
+/// Register of an AES-256 key wrapped as `data` says.
+fn register_wrapped(data: KeyWrappingData) -> RegisterRequest {
+    RegisterRequest {
+        attributes: Vec::new(),
+        object: ManagedObject::SymmetricKey(kmip::SymmetricKey {
+            key_block: KeyBlock {
+                key_wrapping_data: Some(data),
+                ..KeyBlock::raw(CryptographicAlgorithm::Aes, SecretBytes::new(vec![7; 40]))
+            },
+        }),
+    }
+}
+
+fn wrapped_under(wrapping: &str, parameters: Option<CryptographicParameters>) -> KeyWrappingData {
+    KeyWrappingData {
+        wrapping_method: WrappingMethod::Encrypt,
+        encryption_key_information: Some(EncryptionKeyInformation {
+            unique_identifier: wrapping.into(),
+            cryptographic_parameters: parameters.map(Box::new),
+        }),
+        mac_signature_key_information: None,
+        mac_signature: None,
+        iv_counter_nonce: None,
+        encoding_option: Some(EncodingOption::NoEncoding),
+    }
+}
+
+/// Get with a Key Wrapping Specification, RSA-OAEP Encrypt and Decrypt, and Register of wrapped
+/// key material decide everything they can before the core unwraps a key: the wrapping
+/// method, encoding and key (the caller's, its kind, state and usage mask), the parameters,
+/// the half of the pair. What passes fails closed with the core down; the rest is refused with
+/// the spec's reason, and nothing is stored.
+#[tokio::test]
+async fn key_wrapping_and_rsa_oaep_refuse_what_the_keys_or_the_parameters_do_not_allow() {
+    use CryptographicAlgorithm as A;
+    use CryptographicUsageMask as U;
+    use ObjectType::{PrivateKey as Private, PublicKey as Public};
+    let h = harness(&[("data", State::Active)]).await;
+    let symmetric =
+        |id, state, usage| half(id, ObjectType::SymmetricKey, A::Aes, 256, state, usage);
+    let mut kek_192 = symmetric("kek-192", State::Active, U::WRAP_KEY);
+    kek_192.metadata.length = Some(192);
+    for record in [
+        symmetric("kek", State::Active, U::WRAP_KEY | U::UNWRAP_KEY),
+        symmetric("kek-pre", State::PreActive, U::WRAP_KEY),
+        kek_192,
+        half(
+            "rsa-public",
+            Public,
+            A::Rsa,
+            2048,
+            State::Active,
+            U::ENCRYPT | U::WRAP_KEY,
+        ),
+        half(
+            "rsa-private",
+            Private,
+            A::Rsa,
+            2048,
+            State::Active,
+            U::DECRYPT | U::UNWRAP_KEY,
+        ),
+        half("verifies", Public, A::Rsa, 2048, State::Active, U::VERIFY),
+    ] {
+        h.gateway.vault().create(record).await.unwrap();
+    }
+    let sha256 = oaep(HashingAlgorithm::Sha256);
+    let kwp = CryptographicParameters {
+        block_cipher_mode: Some(BlockCipherMode::AesKeyWrapPadding),
+        ..CryptographicParameters::default()
+    };
+    let rsa_encrypt = encrypt;
+
+    // What passes every check reaches the core, which is down.
+    for version in [V1_4, V2_0] {
+        failed_closed(
+            &h.ask(version, get_wrapped("data", wrapping("kek", None)))
+                .await,
+        );
+    }
+    failed_closed(
+        &h.ask(V2_0, get_wrapped("data", wrapping("kek", Some(kwp))))
+            .await,
+    );
+    failed_closed(
+        &h.ask(
+            V2_0,
+            get_wrapped("data", wrapping("rsa-public", Some(sha256.clone()))),
+        )
+        .await,
+    );
+    failed_closed(
+        &h.ask(V2_0, rsa_encrypt("rsa-public", Some(sha256.clone())))
+            .await,
+    );
+    failed_closed(
+        &h.ask(V2_0, decrypt("rsa-private", sha256.clone(), None))
+            .await,
+    );
+    failed_closed(
+        &h.ask(V2_0, register_wrapped(wrapped_under("kek", None)))
+            .await,
+    );
+    failed_closed(
+        &h.ask(
+            V2_0,
+            register_wrapped(wrapped_under("rsa-private", Some(sha256.clone()))),
+        )
+        .await,
+    );
+
+    let spec = |change: fn(&mut KeyWrappingSpecification)| {
+        let mut spec = wrapping("kek", None);
+        change(&mut spec);
+        get_wrapped("data", spec)
+    };
+    let gcm = CryptographicParameters {
+        block_cipher_mode: Some(BlockCipherMode::Gcm),
+        ..CryptographicParameters::default()
+    };
+    let mgf1_sha1 = CryptographicParameters {
+        mask_generator_hashing_algorithm: Some(HashingAlgorithm::Sha1),
+        ..sha256.clone()
+    };
+    let pkcs1 = CryptographicParameters {
+        padding_method: Some(PaddingMethod::Pkcs1v15),
+        ..sha256.clone()
+    };
+    let get_cases: Vec<(GetRequest, ResultReason)> = vec![
+        (
+            spec(|s| s.encoding_option = None),
+            ResultReason::EncodingOptionError,
+        ),
+        (
+            spec(|s| s.encoding_option = Some(EncodingOption::TtlvEncoding)),
+            ResultReason::EncodingOptionError,
+        ),
+        (
+            spec(|s| s.wrapping_method = WrappingMethod::MacSign),
+            ResultReason::FeatureNotSupported,
+        ),
+        (
+            spec(|s| s.attribute_names = vec!["Name".into()]),
+            ResultReason::FeatureNotSupported,
+        ),
+        (
+            spec(|s| s.encryption_key_information = None),
+            ResultReason::MissingData,
+        ),
+        (
+            get_wrapped("data", wrapping("nope", None)),
+            ResultReason::WrappingObjectNotFound,
+        ),
+        (
+            get_wrapped("data", wrapping("data", None)),
+            ResultReason::IncompatibleCryptographicUsageMask,
+        ),
+        (
+            get_wrapped("data", wrapping("kek-pre", None)),
+            ResultReason::WrongKeyLifecycleState,
+        ),
+        (
+            get_wrapped("data", wrapping("kek", Some(gcm))),
+            ResultReason::UnsupportedCryptographicParameters,
+        ),
+        (
+            get_wrapped("data", wrapping("kek-192", None)),
+            ResultReason::UnsupportedCryptographicParameters,
+        ),
+        (
+            get_wrapped("data", wrapping("rsa-public", None)),
+            ResultReason::MissingData,
+        ),
+        (
+            get_wrapped("data", wrapping("rsa-public", Some(mgf1_sha1.clone()))),
+            ResultReason::UnsupportedCryptographicParameters,
+        ),
+        (
+            get_wrapped("data", wrapping("rsa-private", Some(sha256.clone()))),
+            ResultReason::InvalidObjectType,
+        ),
+        (
+            GetRequest {
+                key_format_type: Some(KeyFormatType::TransparentSymmetricKey),
+                ..get_wrapped("data", wrapping("kek", None))
+            },
+            ResultReason::KeyFormatTypeNotSupported,
+        ),
+    ];
+    for (request, reason) in get_cases {
+        refused(&h.ask(V2_0, request).await, reason);
+    }
+    // KMIP 1.x has no Wrapping Object Not Found: its clients are told Item Not Found.
+    refused(
+        &h.ask(V1_4, get_wrapped("data", wrapping("nope", None)))
+            .await,
+        ResultReason::ItemNotFound,
+    );
+    // Another identity's wrapping key is not found either.
+    let items = h
+        .batch(
+            "app-b",
+            RequestHeader::new(V2_0),
+            vec![RequestBatchItem::new(register_wrapped(wrapped_under(
+                "kek", None,
+            )))],
+        )
+        .await;
+    refused(&items[0], ResultReason::WrappingObjectNotFound);
+
+    let encrypt_cases = [
+        (rsa_encrypt("rsa-public", None), ResultReason::MissingData),
+        (
+            rsa_encrypt("rsa-public", Some(CryptographicParameters::default())),
+            ResultReason::MissingData,
+        ),
+        (
+            rsa_encrypt("rsa-public", Some(pkcs1)),
+            ResultReason::UnsupportedCryptographicParameters,
+        ),
+        (
+            rsa_encrypt("rsa-public", Some(mgf1_sha1)),
+            ResultReason::UnsupportedCryptographicParameters,
+        ),
+        (
+            rsa_encrypt("rsa-public", Some(oaep(HashingAlgorithm::Md5))),
+            ResultReason::UnsupportedCryptographicParameters,
+        ),
+        (
+            EncryptRequest {
+                iv_counter_nonce: Some(vec![0; 16]),
+                ..rsa_encrypt("rsa-public", Some(sha256.clone()))
+            },
+            ResultReason::InvalidField,
+        ),
+        (
+            rsa_encrypt("rsa-private", Some(sha256.clone())),
+            ResultReason::InvalidObjectType,
+        ),
+        (
+            rsa_encrypt("verifies", Some(sha256.clone())),
+            ResultReason::IncompatibleCryptographicUsageMask,
+        ),
+    ];
+    for (request, reason) in encrypt_cases {
+        refused(&h.ask(V2_0, request).await, reason);
+    }
+    refused(
+        &h.ask(V2_0, decrypt("rsa-public", sha256.clone(), None))
+            .await,
+        ResultReason::InvalidObjectType,
+    );
+
+    let mac_signed = KeyWrappingData {
+        mac_signature: Some(vec![0; 32]),
+        ..wrapped_under("kek", None)
+    };
+    let with_iv = KeyWrappingData {
+        iv_counter_nonce: Some(vec![0; 12]),
+        ..wrapped_under("kek", None)
+    };
+    let register_cases = [
+        (
+            register_wrapped(wrapped_under("nope", None)),
+            ResultReason::WrappingObjectNotFound,
+        ),
+        (
+            register_wrapped(wrapped_under("data", None)),
+            ResultReason::IncompatibleCryptographicUsageMask,
+        ),
+        (
+            register_wrapped(mac_signed),
+            ResultReason::FeatureNotSupported,
+        ),
+        (register_wrapped(with_iv), ResultReason::InvalidField),
+        // A public key unwraps nothing; one not linked to its private key names none.
+        (
+            register_wrapped(wrapped_under("rsa-public", Some(sha256.clone()))),
+            ResultReason::InvalidObjectType,
+        ),
+    ];
+    for (request, reason) in register_cases {
+        refused(&h.ask(V2_0, request).await, reason);
+    }
+    let mut public = register_key(Public, KeyFormatType::X509, &[0x30, 0], Vec::new());
+    if let ManagedObject::PublicKey(key) = &mut public.object {
+        key.key_block.key_wrapping_data = Some(wrapped_under("kek", None));
+    }
+    refused(
+        &h.ask(V2_0, public).await,
+        ResultReason::FeatureNotSupported,
+    );
+    let located = h
+        .gateway
+        .vault()
+        .locate(
+            "app-a",
+            &Filter::new(Vec::new(), None, DateTime::now()),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(located.len(), 7, "nothing stored: {located:?}");
 }

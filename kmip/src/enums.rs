@@ -775,6 +775,26 @@ kmip_enum! {
 }
 
 kmip_enum! {
+    /// How key material is wrapped (KMIP 1.0).
+    pub enum WrappingMethod {
+        Encrypt = 0x00000001,
+        MacSign = 0x00000002,
+        EncryptThenMacSign = 0x00000003,
+        MacSignThenEncrypt = 0x00000004,
+        Tr31 = 0x00000005,
+    }
+}
+
+kmip_enum! {
+    /// What a key wrap encrypts: the Key Material's bytes alone, or the TTLV-encoded Key Value
+    /// (KMIP 1.1).
+    pub enum EncodingOption {
+        NoEncoding = 0x00000001,
+        TtlvEncoding = 0x00000002,
+    }
+}
+
+kmip_enum! {
     /// How the value of a Name is to be read.
     pub enum NameType {
         UninterpretedTextString = 0x00000001,
@@ -819,6 +839,25 @@ kmip_enum! {
         QueryClientRegistrationMethods = 0x0000000C,
         QueryDefaultsInformation = 0x0000000D,
         QueryStorageProtectionMasks = 0x0000000E,
+    }
+}
+
+kmip_enum! {
+    /// How Derive Key makes the new key from its base object.
+    pub enum DerivationMethod {
+        Pbkdf2 = 0x00000001,
+        Hash = 0x00000002,
+        Hmac = 0x00000003,
+        Encrypt = 0x00000004,
+        Nist800_108C = 0x00000005,
+        Nist800_108F = 0x00000006,
+        Nist800_108Dpi = 0x00000007,
+        /// KMIP 1.4.
+        AsymmetricKey = 0x00000008,
+        /// KMIP 2.0.
+        AwsSignatureVersion4 = 0x00000009,
+        /// KMIP 2.0.
+        Hkdf = 0x0000000A,
     }
 }
 

@@ -15,6 +15,7 @@ mod credential;
 mod datetime;
 mod enums;
 mod identifier;
+mod key_wrapping;
 mod message;
 mod object;
 mod operations;
@@ -49,13 +50,16 @@ pub use datetime::DateTime;
 pub use enums::{
     AdjustmentType, AttestationType, BatchErrorContinuationOption, BlockCipherMode,
     CertificateType, CredentialType, CryptographicAlgorithm, CryptographicUsageMask,
-    DigitalSignatureAlgorithm, ExtensionCode, HashingAlgorithm, KeyCompressionType, KeyFormatType,
-    KeyRoleType, KeyWrapType, KmipEnum, LinkType, MaskGenerator, NameType, ObjectGroupMember,
-    ObjectType, Operation, PaddingMethod, QueryFunction, ResultReason, ResultStatus,
-    RevocationReasonCode, SecretDataType, State, StorageStatusMask, UnassignedCode,
-    UniqueIdentifierPlaceholder, ValidityIndicator,
+    DerivationMethod, DigitalSignatureAlgorithm, EncodingOption, ExtensionCode, HashingAlgorithm,
+    KeyCompressionType, KeyFormatType, KeyRoleType, KeyWrapType, KmipEnum, LinkType, MaskGenerator,
+    NameType, ObjectGroupMember, ObjectType, Operation, PaddingMethod, QueryFunction, ResultReason,
+    ResultStatus, RevocationReasonCode, SecretDataType, State, StorageStatusMask, UnassignedCode,
+    UniqueIdentifierPlaceholder, ValidityIndicator, WrappingMethod,
 };
 pub use identifier::UniqueIdentifier;
+pub use key_wrapping::{
+    EncryptionKeyInformation, KeyWrappingData, KeyWrappingSpecification, MacSignatureKeyInformation,
+};
 pub use message::{
     RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem, ResponseHeader,
     ResponseMessage, TypedRequest, TypedResponse,
@@ -68,16 +72,16 @@ pub use operations::{
     ActivateRequest, ActivateResponse, AddAttributeRequest, AddAttributeResponse,
     AdjustAttributeRequest, AdjustAttributeResponse, CheckRequest, CheckResponse,
     CreateKeyPairRequest, CreateKeyPairResponse, CreateRequest, CreateResponse, DecryptRequest,
-    DecryptResponse, DeleteAttributeRequest, DeleteAttributeResponse, DestroyRequest,
-    DestroyResponse, DiscoverVersionsRequest, DiscoverVersionsResponse, EncryptRequest,
-    EncryptResponse, GetAttributeListRequest, GetAttributeListResponse, GetAttributesRequest,
-    GetAttributesResponse, GetRequest, GetResponse, LocateRequest, LocateResponse, MacRequest,
-    MacResponse, MacVerifyRequest, MacVerifyResponse, ModifyAttributeRequest,
-    ModifyAttributeResponse, QueryRequest, QueryResponse, RegisterRequest, RegisterResponse,
-    RekeyRequest, RekeyResponse, RequestPayload, ResponsePayload, RevokeRequest, RevokeResponse,
-    RewrapReportRequest, RewrapReportResponse, RewrapRequest, RewrapResponse, RngRetrieveRequest,
-    RngRetrieveResponse, SetAttributeRequest, SetAttributeResponse, SignRequest, SignResponse,
-    SignatureVerifyRequest, SignatureVerifyResponse, VersionBehind,
+    DecryptResponse, DeleteAttributeRequest, DeleteAttributeResponse, DerivationParameters,
+    DeriveKeyRequest, DeriveKeyResponse, DestroyRequest, DestroyResponse, DiscoverVersionsRequest,
+    DiscoverVersionsResponse, EncryptRequest, EncryptResponse, GetAttributeListRequest,
+    GetAttributeListResponse, GetAttributesRequest, GetAttributesResponse, GetRequest, GetResponse,
+    LocateRequest, LocateResponse, MacRequest, MacResponse, MacVerifyRequest, MacVerifyResponse,
+    ModifyAttributeRequest, ModifyAttributeResponse, QueryRequest, QueryResponse, RegisterRequest,
+    RegisterResponse, RekeyRequest, RekeyResponse, RequestPayload, ResponsePayload, RevokeRequest,
+    RevokeResponse, RewrapReportRequest, RewrapReportResponse, RewrapRequest, RewrapResponse,
+    RngRetrieveRequest, RngRetrieveResponse, SetAttributeRequest, SetAttributeResponse,
+    SignRequest, SignResponse, SignatureVerifyRequest, SignatureVerifyResponse, VersionBehind,
 };
 pub use secret::{SecretBytes, SecretString};
 pub use version::ProtocolVersion;

@@ -4,18 +4,22 @@
 //! carry their material as a DER byte string (the PKCS#1, PKCS#8, SubjectPublicKeyInfo and EC
 //! Private Key formats).
 //!
-//! Key material is held in [`SecretBytes`]: wiped on drop, never printed. Wrapped key blocks
-//! (`Key Wrapping Data`), attributes inside a Key Value, the Transparent asymmetric key
+//! Key material is held in [`SecretBytes`]: wiped on drop, never printed. A wrapped key block
+//! (one with [`KeyWrappingData`]) holds the wrapped bytes of the Key Material as its material,
+//! with the Encoding Option *No Encoding* only; a wrapped TTLV-encoded Key Value is refused
+//! with *Encoding Option Error*. Attributes inside a Key Value, the Transparent asymmetric key
 //! structures, Certificate Requests and PGP Keys are refused on decode: the appliance neither
-//! stores nor returns them. Wrapped key blocks are refused with *Feature Not Supported* and
-//! the Transparent asymmetric formats with *Key Format Type Not Supported*
-//! ([`Error::NotSupported`]), so a client learns which of its choices to change.
+//! stores nor returns them. The Transparent asymmetric formats are refused with *Key Format
+//! Type Not Supported* ([`Error::NotSupported`]), so a client learns which of its choices to
+//! change.
 
+use crate::enums::EncodingOption;
 use crate::enums::{
     CertificateType, CryptographicAlgorithm, KeyCompressionType, KeyFormatType, ObjectType,
     ResultReason, SecretDataType,
 };
 use crate::error::Error;
+use crate::key_wrapping::KeyWrappingData;
 use crate::secret::SecretBytes;
 use crate::structure::{Builder, FieldValue, Fields, kmip_struct, read_structure, wrong_type};
 use crate::ttlv::{Item, ItemType, Tag, Value};
@@ -72,10 +76,12 @@ impl KeyMaterial {
     }
 }
 
-/// A Key Block holding unwrapped key material.
+/// A Key Block: key material, plain or wrapped.
 ///
 /// Decoding guarantees that the material's form matches `key_format_type`
 /// ([`KeyMaterial::TransparentSymmetricKey`] exactly for the Transparent Symmetric Key format).
+/// With `key_wrapping_data`, the material is [`KeyMaterial::Bytes`] holding the wrapped bytes
+/// of the key material of `key_format_type` (Encoding Option *No Encoding*).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyBlock {
     pub key_format_type: KeyFormatType,
@@ -83,6 +89,7 @@ pub struct KeyBlock {
     pub key_material: KeyMaterial,
     pub cryptographic_algorithm: Option<CryptographicAlgorithm>,
     pub cryptographic_length: Option<i32>,
+    pub key_wrapping_data: Option<KeyWrappingData>,
 }
 
 impl KeyBlock {
@@ -96,6 +103,7 @@ impl KeyBlock {
             key_material: KeyMaterial::Bytes(key),
             cryptographic_algorithm: Some(algorithm),
             cryptographic_length: Some(bits),
+            key_wrapping_data: None,
         }
     }
 }
@@ -108,21 +116,19 @@ impl FieldValue for KeyBlock {
         let key_value = fields.required_item(Tag::KEY_VALUE)?;
         let cryptographic_algorithm = fields.optional(Tag::CRYPTOGRAPHIC_ALGORITHM)?;
         let cryptographic_length = fields.optional(Tag::CRYPTOGRAPHIC_LENGTH)?;
-        if fields.next_item(Tag::KEY_WRAPPING_DATA).is_some() {
-            return Err(Error::NotSupported {
-                tag: Tag::KEY_WRAPPING_DATA,
-                reason: ResultReason::FeatureNotSupported,
-                message: "wrapped key material (Key Wrapping Data) is not accepted: give the \
-                          key unwrapped",
-            });
-        }
+        let key_wrapping_data: Option<KeyWrappingData> = fields.optional(Tag::KEY_WRAPPING_DATA)?;
         fields.finish()?;
+        let key_material = match &key_wrapping_data {
+            None => read_key_value(key_value, key_format_type)?,
+            Some(wrapping) => read_wrapped_key_value(key_value, key_format_type, wrapping)?,
+        };
         Ok(Self {
             key_format_type,
             key_compression_type,
-            key_material: read_key_value(key_value, key_format_type)?,
+            key_material,
             cryptographic_algorithm,
             cryptographic_length,
+            key_wrapping_data,
         })
     }
 
@@ -144,6 +150,7 @@ impl FieldValue for KeyBlock {
             Tag::CRYPTOGRAPHIC_LENGTH,
             self.cryptographic_length.as_ref(),
         );
+        b.push_opt(Tag::KEY_WRAPPING_DATA, self.key_wrapping_data.as_ref());
         b.into_value()
     }
 }
@@ -179,6 +186,39 @@ fn read_key_value(item: &Item, format: KeyFormatType) -> Result<KeyMaterial, Err
     read_structure(item, |fields| {
         KeyMaterial::read(fields.required_item(Tag::KEY_MATERIAL)?, format)
     })
+}
+
+/// Reads the Key Value of a wrapped key block: the wrapped bytes of the key material, as a
+/// Byte String (as KMIP writes it) or inside a Key Value structure's Key Material (as PyKMIP
+/// and other clients write it). Only the bare key material is taken wrapped (Encoding Option
+/// *No Encoding*): a wrapped TTLV-encoded Key Value, KMIP's default, is refused.
+fn read_wrapped_key_value(
+    item: &Item,
+    format: KeyFormatType,
+    wrapping: &KeyWrappingData,
+) -> Result<KeyMaterial, Error> {
+    if wrapping.encoding_option != Some(EncodingOption::NoEncoding) {
+        return Err(Error::NotSupported {
+            tag: Tag::ENCODING_OPTION,
+            reason: ResultReason::EncodingOptionError,
+            message: "wrapped key material is taken with the Encoding Option No Encoding only: \
+                      a wrapped TTLV-encoded Key Value (the default) is not",
+        });
+    }
+    if format == KeyFormatType::TransparentSymmetricKey || is_transparent_asymmetric(format) {
+        return Err(Error::NotSupported {
+            tag: Tag::KEY_FORMAT_TYPE,
+            reason: ResultReason::KeyFormatTypeNotSupported,
+            message: "wrapped key material without encoding is a byte string: a Transparent \
+                      key structure is not taken wrapped",
+        });
+    }
+    match &item.value {
+        Value::ByteString(_) => SecretBytes::read(item).map(KeyMaterial::Bytes),
+        _ => read_structure(item, |fields| {
+            SecretBytes::read(fields.required_item(Tag::KEY_MATERIAL)?).map(KeyMaterial::Bytes)
+        }),
+    }
 }
 
 /// The type of an Opaque Object's data. KMIP defines no values: every one is a vendor

@@ -10,11 +10,11 @@ use std::fmt::Debug;
 use items::{batch_item, enumeration, request_item, structure};
 use kmip::{
     AdjustmentType, AttestationType, BatchErrorContinuationOption, BlockCipherMode, CredentialType,
-    CryptographicAlgorithm, CryptographicUsageMask, DigitalSignatureAlgorithm, Error,
-    ExtensionCode, HashingAlgorithm, KeyCompressionType, KeyFormatType, KeyRoleType, KeyWrapType,
-    KmipEnum, LinkType, MaskGenerator, NameType, ObjectGroupMember, ObjectType, Operation,
-    PaddingMethod, ProtocolVersion, QueryFunction, RequestMessage, ResultReason, ResultStatus,
-    RevocationReasonCode, SecretDataType, State, StorageStatusMask, Tag,
+    CryptographicAlgorithm, CryptographicUsageMask, DerivationMethod, DigitalSignatureAlgorithm,
+    Error, ExtensionCode, HashingAlgorithm, KeyCompressionType, KeyFormatType, KeyRoleType,
+    KeyWrapType, KmipEnum, LinkType, MaskGenerator, NameType, ObjectGroupMember, ObjectType,
+    Operation, PaddingMethod, ProtocolVersion, QueryFunction, RequestMessage, ResultReason,
+    ResultStatus, RevocationReasonCode, SecretDataType, State, StorageStatusMask, Tag,
     UniqueIdentifierPlaceholder,
 };
 
@@ -55,6 +55,7 @@ fn every_enumeration_round_trips() {
     round_trips(LinkType::ALL);
     round_trips(QueryFunction::ALL);
     round_trips(BlockCipherMode::ALL);
+    round_trips(DerivationMethod::ALL);
     round_trips(PaddingMethod::ALL);
     round_trips(HashingAlgorithm::ALL);
     round_trips(KeyRoleType::ALL);

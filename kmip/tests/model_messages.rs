@@ -166,6 +166,28 @@ fn missing_required_fields_name_the_structure_and_the_field() {
         "{err:?}"
     );
 
+    // A Derive Key naming no object to derive from.
+    let derive = batch_item(
+        Operation::DeriveKey.to_u32(),
+        vec![
+            enumeration(Tag::OBJECT_TYPE, 2),
+            enumeration(Tag::DERIVATION_METHOD, 1),
+            structure(Tag::DERIVATION_PARAMETERS, vec![]),
+            structure(Tag::ATTRIBUTES, vec![]),
+        ],
+    );
+    let err = RequestMessage::from_item(&request_item((2, 0), vec![derive])).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::MissingField {
+                parent: Tag::REQUEST_PAYLOAD,
+                field: Tag::UNIQUE_IDENTIFIER
+            }
+        ),
+        "{err:?}"
+    );
+
     // A message without batch items.
     let empty = structure(Tag::REQUEST_MESSAGE, vec![header(1, 0, 0)]);
     let err = RequestMessage::from_item(&empty).unwrap_err();

@@ -1,6 +1,7 @@
 //! Managed objects and the payloads PyKMIP cannot build: Transparent Symmetric Keys, Opaque
-//! Objects, certificates, wrapped key blocks and Transparent asymmetric keys (refused with the
-//! reasons KMIP gives), and the KMIP 2.x Add and Adjust Attribute forms.
+//! Objects, certificates, TTLV-encoded wrapped key blocks and Transparent asymmetric keys
+//! (refused with the reasons KMIP gives), and the KMIP 2.x Add and Adjust Attribute forms.
+//! Wrapped key blocks are in `model_key_wrapping.rs`.
 #![allow(clippy::unwrap_used)]
 
 use kmip::{
@@ -52,6 +53,7 @@ fn transparent_symmetric_keys_round_trip() {
                 key_material: KeyMaterial::TransparentSymmetricKey(key()),
                 cryptographic_algorithm: Some(CryptographicAlgorithm::Aes),
                 cryptographic_length: Some(256),
+                key_wrapping_data: None,
             },
         }),
     };
@@ -142,9 +144,9 @@ fn certificates_round_trip() {
     }
 }
 
-/// A wrapped key block (Key Wrapping Data) and the Transparent asymmetric structures are not
-/// malformed KMIP: they are refused with *Feature Not Supported* and *Key Format Type Not
-/// Supported*.
+/// A wrapped key block in the TTLV encoding (KMIP's default: Key Wrapping Data naming no
+/// Encoding Option) and the Transparent asymmetric structures are not malformed KMIP: they are
+/// refused with *Encoding Option Error* and *Key Format Type Not Supported*.
 #[test]
 fn wrapped_and_transparent_asymmetric_keys_are_refused_with_the_spec_reasons() {
     let register = RequestMessage {
@@ -158,6 +160,7 @@ fn wrapped_and_transparent_asymmetric_keys_are_refused_with_the_spec_reasons() {
                     key_material: KeyMaterial::Bytes(key()),
                     cryptographic_algorithm: Some(CryptographicAlgorithm::Rsa),
                     cryptographic_length: Some(2048),
+                    key_wrapping_data: None,
                 },
             }),
         })],
@@ -168,12 +171,16 @@ fn wrapped_and_transparent_asymmetric_keys_are_refused_with_the_spec_reasons() {
     };
     fields.push(kmip::Item {
         tag: Tag::KEY_WRAPPING_DATA,
-        value: Value::Structure(Vec::new()),
+        // Wrapping Method Encrypt, and nothing else.
+        value: Value::Structure(vec![kmip::Item {
+            tag: Tag::WRAPPING_METHOD,
+            value: Value::Enumeration(1),
+        }]),
     });
     let err = RequestMessage::from_item(&wrapped).unwrap_err();
     assert_eq!(
         err.result_reason(),
-        ResultReason::FeatureNotSupported,
+        ResultReason::EncodingOptionError,
         "{err}"
     );
 

@@ -15,10 +15,11 @@ use kmip::{
     CheckResponse, CreateKeyPairRequest, CreateKeyPairResponse, CreateRequest, CreateResponse,
     Credential, CryptographicAlgorithm, CryptographicParameters, CryptographicUsageMask, DateTime,
     DecryptRequest, DecryptResponse, DeleteAttributeRequest, DeleteAttributeResponse,
-    DestroyRequest, DestroyResponse, DiscoverVersionsRequest, DiscoverVersionsResponse,
-    EncryptRequest, EncryptResponse, GetAttributeListRequest, GetAttributeListResponse,
-    GetAttributesRequest, GetAttributesResponse, GetRequest, GetResponse, HashingAlgorithm, Item,
-    KeyBlock, KeyFormatType, KeyMaterial, Limits, LocateRequest, LocateResponse, ManagedObject,
+    DerivationMethod, DerivationParameters, DeriveKeyRequest, DeriveKeyResponse, DestroyRequest,
+    DestroyResponse, DiscoverVersionsRequest, DiscoverVersionsResponse, EncryptRequest,
+    EncryptResponse, GetAttributeListRequest, GetAttributeListResponse, GetAttributesRequest,
+    GetAttributesResponse, GetRequest, GetResponse, HashingAlgorithm, Item, KeyBlock,
+    KeyFormatType, KeyMaterial, Limits, LocateRequest, LocateResponse, ManagedObject,
     ModifyAttributeRequest, ModifyAttributeResponse, Name, ObjectType, Operation, PaddingMethod,
     ProtocolVersion, QueryFunction, QueryRequest, QueryResponse, RegisterRequest, RegisterResponse,
     RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem, ResponseHeader,
@@ -202,6 +203,56 @@ fn get() {
     }
 }
 
+/// Get with a Key Wrapping Specification (UID under UID2, NIST Key Wrap, No Encoding), and the
+/// answer: the key block with its Key Wrapping Data, the wrapped bytes as Key Material in a Key
+/// Value structure, as PyKMIP writes and reads them.
+#[test]
+fn get_wrapped() {
+    let information = || {
+        Some(kmip::EncryptionKeyInformation {
+            unique_identifier: UID2.into(),
+            cryptographic_parameters: Some(Box::new(CryptographicParameters {
+                block_cipher_mode: Some(BlockCipherMode::NistKeyWrap),
+                ..CryptographicParameters::default()
+            })),
+        })
+    };
+    for v in FROM_1_2 {
+        let get = GetRequest {
+            unique_identifier: uid(),
+            key_wrapping_specification: Some(kmip::KeyWrappingSpecification {
+                wrapping_method: kmip::WrappingMethod::Encrypt,
+                encryption_key_information: information(),
+                mac_signature_key_information: None,
+                attribute_names: Vec::new(),
+                encoding_option: Some(kmip::EncodingOption::NoEncoding),
+            }),
+            ..GetRequest::default()
+        };
+        check_request("get_wrapped_request", v, get);
+        let key_block = KeyBlock {
+            key_format_type: KeyFormatType::Raw,
+            key_compression_type: None,
+            key_material: KeyMaterial::Bytes(SecretBytes::new((0..40).collect())),
+            cryptographic_algorithm: Some(CryptographicAlgorithm::Aes),
+            cryptographic_length: Some(256),
+            key_wrapping_data: Some(kmip::KeyWrappingData {
+                wrapping_method: kmip::WrappingMethod::Encrypt,
+                encryption_key_information: information(),
+                mac_signature_key_information: None,
+                mac_signature: None,
+                iv_counter_nonce: None,
+                encoding_option: Some(kmip::EncodingOption::NoEncoding),
+            }),
+        };
+        let got = GetResponse {
+            unique_identifier: UID.into(),
+            object: ManagedObject::SymmetricKey(SymmetricKey { key_block }),
+        };
+        check_response("get_wrapped_response", v, got);
+    }
+}
+
 #[test]
 fn get_response_decodes_to_the_key_material() {
     let item = kmip::decode(vector("get_response_1_0"), &Limits::default()).unwrap();
@@ -267,6 +318,7 @@ fn register() {
                     key_material: KeyMaterial::Bytes(secret()),
                     cryptographic_algorithm: None,
                     cryptographic_length: None,
+                    key_wrapping_data: None,
                 },
             }),
         };
@@ -456,6 +508,37 @@ fn check() {
             lease_time: None,
         };
         check_response("check_response", v, answer);
+    }
+}
+
+#[test]
+fn derive_key() {
+    for v in EVERY {
+        let derive = DeriveKeyRequest {
+            object_type: ObjectType::SymmetricKey,
+            unique_identifiers: vec![UID.into(), UID2.into()],
+            derivation_method: DerivationMethod::Pbkdf2,
+            derivation_parameters: Box::new(DerivationParameters {
+                cryptographic_parameters: Some(CryptographicParameters {
+                    hashing_algorithm: Some(HashingAlgorithm::Sha256),
+                    ..CryptographicParameters::default()
+                }),
+                initialization_vector: Some((0..16).collect()),
+                derivation_data: Some(PLAINTEXT.into()),
+                salt: Some(b"salt".to_vec()),
+                iteration_count: Some(4096),
+            }),
+            attributes: vec![
+                Attribute::CryptographicAlgorithm(CryptographicAlgorithm::Aes),
+                Attribute::CryptographicLength(128),
+            ],
+        };
+        check_request("derive_key_request", v, derive);
+        let derived = DeriveKeyResponse {
+            unique_identifier: UID.into(),
+            attributes: Vec::new(),
+        };
+        check_response("derive_key_response", v, derived);
     }
 }
 

@@ -14,14 +14,15 @@ use kmip::objects::Refusal;
 use kmip::server::{self, Dispatch, Effect, Offered, Server};
 use kmip::{
     ActivateRequest, ActivateResponse, BatchErrorContinuationOption, CheckRequest, CheckResponse,
-    CreateRequest, CreateResponse, DiscoverVersionsRequest, Item, KmipEnum, Limits, ObjectType,
-    Operation, ProtocolVersion, QueryFunction, QueryRequest, QueryResponse, RequestBatchItem,
-    RequestHeader, RequestMessage, RequestPayload, ResponseBatchItem, ResponseMessage,
-    ResponsePayload, ResultReason, ResultStatus, Tag, UnassignedCode, UniqueIdentifier,
+    CreateRequest, CreateResponse, DiscoverVersionsRequest, Item, KmipEnum, Limits, LocateRequest,
+    LocateResponse, ObjectType, Operation, ProtocolVersion, QueryFunction, QueryRequest,
+    QueryResponse, RequestBatchItem, RequestHeader, RequestMessage, RequestPayload,
+    ResponseBatchItem, ResponseMessage, ResponsePayload, ResultReason, ResultStatus, Tag,
+    UnassignedCode, UniqueIdentifier,
 };
 
-/// A stand-in daemon's offer: Create and Activate change state, Check and the protocol's own
-/// operations only read.
+/// A stand-in daemon's offer: Create and Activate change state, Check, Locate and the
+/// protocol's own operations only read.
 static SERVER: Server = Server::new(
     &[
         Offered::reads(Operation::DiscoverVersions),
@@ -29,6 +30,7 @@ static SERVER: Server = Server::new(
         Offered::changes(Operation::Create),
         Offered::changes(Operation::Activate),
         Offered::reads(Operation::Check),
+        Offered::reads(Operation::Locate),
     ],
     &[ObjectType::SymmetricKey],
     "Test server",
@@ -38,7 +40,8 @@ static SERVER: Server = Server::new(
 const MISSING: &str = "missing";
 
 /// The stand-in daemon: Create makes `k<n>` (n counting the items it was asked), Activate and
-/// Check succeed on any object but [`MISSING`] (*Item Not Found*). It records what it was asked
+/// Check succeed on any object but [`MISSING`] (*Item Not Found*), Locate finds as many
+/// objects as its Maximum Items (`found1`, `found2`…). It records what it was asked
 /// and the ID Placeholder it was given.
 #[derive(Debug, Default)]
 struct Daemon {
@@ -98,6 +101,13 @@ impl Dispatch for Daemon {
                 }
                 .into()
             }),
+            RequestPayload::Locate(request) => Ok(LocateResponse {
+                located_items: None,
+                unique_identifiers: (1..=request.maximum_items.unwrap_or_default())
+                    .map(|n| format!("found{n}"))
+                    .collect(),
+            }
+            .into()),
             other => panic!("the skeleton dispatched {other:?}"),
         }
     }
@@ -392,6 +402,51 @@ async fn every_typed_operation_the_table_does_not_list_is_refused_before_the_dae
         assert_eq!(answer.operation, Some(item.operation));
     }
     assert!(daemon.asked().is_empty());
+}
+
+/// KMIP 1.4 §4.9: a Locate that finds one object makes it the ID Placeholder (so that a Get
+/// batched after it reads it); one that finds several empties it.
+#[tokio::test]
+async fn a_locate_sets_the_id_placeholder_to_the_one_object_it_finds() {
+    let daemon = Daemon::default();
+    let locate = |maximum_items| {
+        RequestBatchItem::new(LocateRequest {
+            maximum_items: Some(maximum_items),
+            ..LocateRequest::default()
+        })
+    };
+    let check = || RequestBatchItem::new(CheckRequest::default());
+    let answers = batch(
+        &daemon,
+        None,
+        vec![
+            RequestBatchItem::new(CreateRequest {
+                object_type: ObjectType::SymmetricKey,
+                attributes: Vec::new(),
+            }),
+            locate(1),
+            check(),
+            locate(2),
+            check(),
+        ],
+    )
+    .await;
+    assert_eq!(statuses(&answers), [ResultStatus::Success; 5]);
+    let placeholders: Vec<_> = daemon
+        .asked()
+        .into_iter()
+        .map(|(_, placeholder)| placeholder)
+        .collect();
+    assert_eq!(
+        placeholders,
+        [
+            None,
+            Some("k1".to_owned()),
+            Some("found1".to_owned()),
+            Some("found1".to_owned()),
+            None,
+        ]
+    );
 }
 
 #[tokio::test]

@@ -36,6 +36,28 @@ arguments:
                                         AES in mode M (CBC with PKCS5 padding, CTR, ECB) by
                                         the server -> {"data": hex, "iv": hex or null}
   {"op": "decrypt", "uid": U, "mode": M, "data": H, "iv": H}  by the server -> hex
+                                        (encrypt and decrypt with "params" P instead of
+                                        "mode": the Cryptographic Parameters P, as for "sign",
+                                        e.g. RSA-OAEP)
+  {"op": "get_wrapped", "uid": U, "wrapping_uid": W, "params": P?, "encoding": E?,
+   "method": M?, "attribute_names": [N]?}
+                                        Get with a Key Wrapping Specification: Wrapping Method
+                                        M (ENCRYPT), the key W with Cryptographic Parameters P
+                                        (as for "sign"), Encoding Option E (NO_ENCODING;
+                                        "NONE" sends none) -> {"value": hex of the wrapped
+                                        material, "format": F, "wrapping": the Key Wrapping
+                                        Data as PyKMIP reads it, enumerations by name}
+  {"op": "register_wrapped", "kind": "SYMMETRIC" or "PRIVATE", "value": H, "wrapping_uid": W,
+   "params": P?, "algorithm": A, "length": L, "format": F?, "usage": [U]?}
+                                        a Symmetric Key (Raw) or Private Key (format F) whose
+                                        material H is wrapped under the key W (Encryption Key
+                                        Information with parameters P, Encoding Option No
+                                        Encoding) -> uid
+  {"op": "oaep", "key": H, "data": H, "hash": S, "decrypt": bool?}
+                                        RSA-OAEP (MGF1 of the same hash S: SHA1, SHA256…) here,
+                                        with the `cryptography` package: encrypting under the
+                                        DER public key H (SubjectPublicKeyInfo or PKCS#1), or
+                                        decrypting under the PKCS#8 private key H -> hex
   {"op": "mac", "uid": U, "data": H}    HMAC-SHA256 by the server -> hex
   {"op": "create_key_pair", "algorithm": A, "length": L, "name": N?, "private_usage": [U]?,
    "public_usage": [U]?}                a key pair of PyKMIP's CryptographicAlgorithm A (RSA,
@@ -56,6 +78,19 @@ arguments:
                                         server's results are checked against -> hex (GCM
                                         encryption: {"data": hex, "tag": hex})
   {"op": "hmac", "key": H, "data": H}   HMAC-SHA256 here, by Python's hmac module -> hex
+  {"op": "derive", "uid": U, "method": M, "algorithm": A, "length": L, "usage": [U]?,
+   "params": P?, "data": H?, "salt": H?, "iterations": N?, "iv": H?}
+                                        Derive Key of a Symmetric Key of PyKMIP's
+                                        CryptographicAlgorithm A and L bits from the key U by
+                                        PyKMIP's DerivationMethod M, with Cryptographic
+                                        Parameters P (as for "sign", and "block_cipher_mode"),
+                                        Derivation Data, Salt, Iteration Count and
+                                        Initialization Vector as given -> the new key's uid
+  {"op": "kdf", "key": H, "method": M, "bytes": B, ...}
+                                        the key "derive" makes (same arguments), made here from
+                                        the key bytes H twice: with the `cryptography` package
+                                        and hashlib, and with PyKMIP's own server engine; the
+                                        two must agree -> hex of B bytes
   {"op": "check_signature", "key": H, "data": H, "signature": H, "scheme": S}
                                         the signature checked here with the `cryptography`
                                         package against the DER public key H (as Get returns
@@ -190,7 +225,89 @@ def run(client, command):
             bytes.fromhex(command["data"]), bytes.fromhex(command["signature"]),
             uid=command["uid"], cryptographic_parameters=signature_parameters(command))
         return validity.name
+    if op == "get_wrapped":
+        information = {"unique_identifier": command["wrapping_uid"]}
+        if command.get("params"):
+            information["cryptographic_parameters"] = signature_parameters(command)
+        spec = {
+            "wrapping_method": getattr(enums.WrappingMethod, command.get("method", "ENCRYPT")),
+            "encryption_key_information": information,
+        }
+        if command.get("encoding", "NO_ENCODING") != "NONE":
+            spec["encoding_option"] = getattr(
+                enums.EncodingOption, command.get("encoding", "NO_ENCODING"))
+        if command.get("attribute_names"):
+            spec["attribute_names"] = command["attribute_names"]
+        managed = client.get(command["uid"], key_wrapping_specification=spec)
+        return {
+            "value": managed.value.hex(),
+            "format": managed.key_format_type.name,
+            "wrapping": enum_names(managed.key_wrapping_data),
+        }
+    if op == "register_wrapped":
+        information = {"unique_identifier": command["wrapping_uid"]}
+        if command.get("params"):
+            information["cryptographic_parameters"] = signature_parameters(command)
+        wrapping = {
+            "wrapping_method": enums.WrappingMethod.ENCRYPT,
+            "encryption_key_information": information,
+            "encoding_option": enums.EncodingOption.NO_ENCODING,
+        }
+        algorithm = getattr(enums.CryptographicAlgorithm, command["algorithm"])
+        value = bytes.fromhex(command["value"])
+        if command["kind"] == "SYMMETRIC":
+            key = objects.SymmetricKey(
+                algorithm, command["length"], value, masks=usage_mask(command.get("usage")),
+                key_wrapping_data=wrapping)
+        else:
+            key = objects.PrivateKey(
+                algorithm, command["length"], value,
+                getattr(enums.KeyFormatType, command.get("format", "PKCS_8")),
+                masks=usage_mask(command.get("usage")), key_wrapping_data=wrapping)
+        return client.register(key)
+    if op == "derive":
+        derivation = {
+            "cryptographic_parameters": signature_parameters(command),
+            "derivation_data": optional_hex(command.get("data")),
+            "salt": optional_hex(command.get("salt")),
+            "iteration_count": command.get("iterations"),
+            "initialization_vector": optional_hex(command.get("iv")),
+        }
+        return client.derive_key(
+            enums.ObjectType.SYMMETRIC_KEY, [command["uid"]],
+            getattr(enums.DerivationMethod, command["method"]),
+            {name: value for name, value in derivation.items() if value is not None},
+            cryptographic_algorithm=getattr(enums.CryptographicAlgorithm, command["algorithm"]),
+            cryptographic_length=command["length"],
+            cryptographic_usage_mask=usage_mask(command.get("usage")))
     raise ValueError("unknown op " + op)
+
+
+def enum_names(value):
+    """PyKMIP's nested dictionaries of enumerations, as JSON: members by name, bytes as hex,
+    empty entries left out."""
+    if isinstance(value, dict):
+        return {k: enum_names(v) for k, v in value.items() if v not in (None, {}, [])}
+    if isinstance(value, bytes):
+        return value.hex()
+    return getattr(value, "name", value)
+
+
+def local_oaep(command):
+    """RSA-OAEP by the `cryptography` package: the oracle for the server's."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    hash_algorithm = getattr(hashes, command["hash"])()
+    oaep = padding.OAEP(mgf=padding.MGF1(hash_algorithm), algorithm=hash_algorithm, label=None)
+    key, data = bytes.fromhex(command["key"]), bytes.fromhex(command["data"])
+    if command.get("decrypt"):
+        return serialization.load_der_private_key(key, None).decrypt(data, oaep).hex()
+    try:
+        public = serialization.load_der_public_key(key)
+    except ValueError:
+        public = serialization.load_der_private_key(key, None).public_key()
+    return public.encrypt(data, oaep).hex()
 
 
 def usage_mask(names):
@@ -203,6 +320,7 @@ PARAMETER_ENUMS = {
     "hashing_algorithm": enums.HashingAlgorithm,
     "digital_signature_algorithm": enums.DigitalSignatureAlgorithm,
     "cryptographic_algorithm": enums.CryptographicAlgorithm,
+    "block_cipher_mode": enums.BlockCipherMode,
 }
 
 
@@ -292,8 +410,61 @@ def make_certificate(command):
     return certificate.public_bytes(serialization.Encoding.DER).hex()
 
 
+def kdf(command):
+    """The key Derive Key makes, computed with the `cryptography` package and hashlib, and
+    checked against PyKMIP's server engine: what PyKMIP's server would have stored."""
+    from cryptography.hazmat.primitives import hashes, padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf import hkdf, kbkdf
+    import warnings
+    with warnings.catch_warnings():
+        # PyKMIP's engine names ciphers the `cryptography` package has since moved.
+        warnings.simplefilter("ignore")
+        from kmip.services.server.crypto.engine import CryptographyEngine
+
+    key, length, method = bytes.fromhex(command["key"]), command["bytes"], command["method"]
+    params = signature_parameters(command) or {}
+    data, salt = optional_hex(command.get("data")), optional_hex(command.get("salt"))
+    iv = optional_hex(command.get("iv")) or b""
+    hash_name = params["hashing_algorithm"].name.replace("_", "").lower() \
+        if "hashing_algorithm" in params else None
+    if method == "PBKDF2":
+        ours = hashlib.pbkdf2_hmac(hash_name, key, salt, command["iterations"], length)
+    elif method == "HMAC":
+        ours = hkdf.HKDF(getattr(hashes, hash_name.upper())(), length, salt, data).derive(key)
+    elif method == "NIST800_108_C":
+        ours = kbkdf.KBKDFHMAC(
+            getattr(hashes, hash_name.upper())(), kbkdf.Mode.CounterMode, length, 4, None,
+            kbkdf.CounterLocation.BeforeFixed, None, None, fixed=data).derive(key)
+    elif method == "HASH":
+        ours = hashlib.new(hash_name, key).digest()[:length]
+    elif method == "ENCRYPT":
+        mode, plain = params["block_cipher_mode"].name, data
+        if mode in ("CBC", "ECB"):
+            padder = padding.PKCS7(128).padder()
+            plain = padder.update(plain) + padder.finalize()
+        cipher_mode = {"CBC": lambda: modes.CBC(iv), "ECB": modes.ECB,
+                       "CTR": lambda: modes.CTR(iv)}[mode]()
+        encryptor = Cipher(algorithms.AES(key), cipher_mode).encryptor()
+        ours = (encryptor.update(plain) + encryptor.finalize())[:length]
+    else:
+        raise ValueError("unknown method " + method)
+    theirs = CryptographyEngine().derive_key(
+        getattr(enums.DerivationMethod, method), length, derivation_data=data,
+        key_material=key,
+        hash_algorithm=params.get("hashing_algorithm"), salt=salt,
+        iteration_count=command.get("iterations"),
+        encryption_algorithm=enums.CryptographicAlgorithm.AES,
+        cipher_mode=params.get("block_cipher_mode"),
+        padding_method=params.get("padding_method"), iv_nonce=iv)[:length]
+    if ours != theirs:
+        raise ValueError("cryptography and PyKMIP's engine disagree: {} {}".format(
+            ours.hex(), theirs.hex()))
+    return ours.hex()
+
+
 LOCAL_OPS = {"check_signature": check_signature, "generate_rsa": generate_rsa,
-             "make_certificate": make_certificate}
+             "make_certificate": make_certificate, "kdf": kdf, "oaep": local_oaep}
 
 
 def optional_hex(value):
@@ -301,6 +472,8 @@ def optional_hex(value):
 
 
 def parameters(command):
+    if "params" in command:
+        return signature_parameters(command)
     mode = command["mode"]
     result = {
         "cryptographic_algorithm": enums.CryptographicAlgorithm.AES,

@@ -5,8 +5,8 @@
 //! restart on its RocksDB vault, Register forwarded to the core's registry, what both
 //! daemons' telemetry says about it, and the keys put to use without leaving (Encrypt, Decrypt,
 //! MAC, MAC Verify; MongoDB's libmongocrypt; Sign and Signature Verify with the key pairs the
-//! gateway makes and the keys applications register), RNG Retrieve, and X.509 certificates
-//! registered, read back and located.
+//! gateway makes and the keys applications register), keys derived from keys (Derive Key),
+//! RNG Retrieve, and X.509 certificates registered, read back and located.
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
 
@@ -26,7 +26,7 @@ use kmip::{
 use krypton_dev::Stack;
 use krypton_dev::http::{self, scrape, value};
 use krypton_dev::pki::SERVER_NAMES;
-use krypton_softhsm_tests::pykmip::{App, ok, reason};
+use krypton_softhsm_tests::pykmip::{App, message, ok, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, Test};
 use prometheus_parse::Value;
 use serde_json::json;
@@ -34,7 +34,7 @@ use serde_json::json;
 const ALICE: &str = "app-alice";
 const BOB: &str = "app-bob";
 
-const TESTS: [(&str, Test); 15] = [
+const TESTS: [(&str, Test); 19] = [
     ("lifecycle_per_identity", lifecycle_per_identity),
     ("identities_are_isolated", identities_are_isolated),
     (
@@ -74,6 +74,10 @@ const TESTS: [(&str, Test); 15] = [
         rekey_replaces_a_key_and_takes_its_name,
     ),
     (
+        "derive_key_makes_the_keys_pykmip_would",
+        derive_key_makes_the_keys_pykmip_would,
+    ),
+    (
         "key_pairs_sign_here_and_their_signatures_verify_anywhere",
         key_pairs_sign_here_and_their_signatures_verify_anywhere,
     ),
@@ -88,6 +92,18 @@ const TESTS: [(&str, Test); 15] = [
     (
         "certificates_are_registered_read_back_located_and_retired",
         certificates_are_registered_read_back_located_and_retired,
+    ),
+    (
+        "rsa_oaep_encrypts_with_the_public_key_and_decrypts_with_the_private",
+        rsa_oaep_encrypts_with_the_public_key_and_decrypts_with_the_private,
+    ),
+    (
+        "get_returns_keys_wrapped_under_the_callers_keys",
+        get_returns_keys_wrapped_under_the_callers_keys,
+    ),
+    (
+        "register_unwraps_key_material_wrapped_under_the_callers_keys",
+        register_unwraps_key_material_wrapped_under_the_callers_keys,
     ),
 ];
 
@@ -688,29 +704,7 @@ fn rekey_replaces_a_key_and_takes_its_name(fixture: &Fixture) {
             "{attributes}"
         );
     }
-    let links = |uid: &str| {
-        let request = GetAttributesRequest {
-            unique_identifier: Some(uid.into()),
-            attribute_references: Vec::new(),
-        };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let Some(ResponsePayload::GetAttributes(answer)) =
-            runtime.block_on(async { call(&mut alice_client(&stack).await, request).await })
-        else {
-            panic!("Get Attributes of {uid} failed")
-        };
-        answer
-            .attributes
-            .into_iter()
-            .filter_map(|attribute| match attribute {
-                Attribute::Link(link) => Some((link.link_type, link.linked_object_identifier)),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-    };
+    let links = |uid: &str| links(&stack, uid);
     assert_eq!(
         links(&old),
         [(LinkType::ReplacementObjectLink, new.clone())]
@@ -735,6 +729,197 @@ fn rekey_replaces_a_key_and_takes_its_name(fixture: &Fixture) {
 }
 
 /// Creates a key pair as Alice through PyKMIP and activates both halves: (private, public).
+/// The links of Alice's object `uid`, read with Krypton's codec: PyKMIP cannot read a Link
+/// attribute back (its attribute factory has none).
+fn links(stack: &Stack, uid: &str) -> Vec<(LinkType, String)> {
+    let request = GetAttributesRequest {
+        unique_identifier: Some(uid.into()),
+        attribute_references: Vec::new(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some(ResponsePayload::GetAttributes(answer)) =
+        runtime.block_on(async { call(&mut alice_client(stack).await, request).await })
+    else {
+        panic!("Get Attributes of {uid} failed")
+    };
+    answer
+        .attributes
+        .into_iter()
+        .filter_map(|attribute| match attribute {
+            Attribute::Link(link) => Some((link.link_type, link.linked_object_identifier)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Derive Key through PyKMIP from an Active AES key whose usage mask allows it: each method
+/// (PBKDF2, HMAC, NIST 800-108 counter mode, Hash, Encrypt) makes a new key whose bytes, read
+/// back with Get, are those the `cryptography` package and PyKMIP's own server engine derive
+/// from the base key's; the new key is Pre-Active, of the algorithm and length asked, and
+/// linked to its base; so is the key Krypton's codec derives by HKDF at KMIP 2.0. A base whose
+/// mask does not allow Derive Key, an absurd iteration count and a method that is not offered
+/// are refused; Bob is told of Alice's key what he is told of none.
+fn derive_key_makes_the_keys_pykmip_would(fixture: &Fixture) {
+    let stack = fixture.stack();
+    let alice = App::of(&stack, ALICE);
+    let results = alice.run(&json!([
+        {"op": "create", "name": "derives", "usage": ["DERIVE_KEY"]},
+        {"op": "create", "name": "encrypts-only"},
+    ]));
+    let base = text(ok(&results[0])).to_owned();
+    let encrypts = text(ok(&results[1])).to_owned();
+    for result in alice.run(&json!([
+        {"op": "activate", "uid": base},
+        {"op": "activate", "uid": encrypts},
+    ])) {
+        ok(&result);
+    }
+    let key = alice.get(&base);
+    let data = hex::encode(b"payments/2026");
+    let salt = hex::encode(b"NaCl-and-pepper!");
+    let iv = "000102030405060708090a0b0c0d0e0f";
+    let sha = |name: &str| json!({"hashing_algorithm": name});
+    let derivations = [
+        json!({"method": "PBKDF2", "params": sha("SHA_256"), "salt": salt, "iterations": 4096,
+               "algorithm": "AES", "length": 256}),
+        json!({"method": "PBKDF2", "params": sha("SHA_1"), "salt": salt, "iterations": 1000,
+               "algorithm": "AES", "length": 128}),
+        json!({"method": "HMAC", "params": sha("SHA_512"), "salt": salt, "data": data,
+               "algorithm": "HMAC_SHA512", "length": 512}),
+        json!({"method": "HMAC", "params": sha("SHA_256"), "algorithm": "AES", "length": 192}),
+        json!({"method": "NIST800_108_C", "params": sha("SHA_384"), "data": data,
+               "algorithm": "AES", "length": 256}),
+        json!({"method": "HASH", "params": sha("SHA_256"), "algorithm": "AES", "length": 128}),
+        json!({"method": "ENCRYPT", "params": {"cryptographic_algorithm": "AES",
+               "block_cipher_mode": "CBC", "padding_method": "PKCS5"}, "iv": iv,
+               "data": hex::encode([7u8; 32]), "algorithm": "AES", "length": 256}),
+        json!({"method": "ENCRYPT", "params": {"block_cipher_mode": "CTR"}, "iv": iv,
+               "data": hex::encode(b"payments/2026/orders"), "algorithm": "HMAC_SHA256",
+               "length": 160}),
+    ];
+    let mut commands = Vec::new();
+    for derivation in &derivations {
+        let mut derive = derivation.clone();
+        derive["op"] = json!("derive");
+        derive["uid"] = json!(base);
+        derive["usage"] = json!(["ENCRYPT", "DECRYPT"]);
+        let mut kdf = derivation.clone();
+        kdf["op"] = json!("kdf");
+        kdf["key"] = json!(key);
+        kdf["bytes"] = json!(derivation["length"].as_u64().unwrap() / 8);
+        commands.extend([derive, kdf]);
+    }
+    let results = alice.run(&json!(commands));
+    let names = ["State", "Cryptographic Algorithm", "Cryptographic Length"];
+    for (derivation, pair) in derivations.iter().zip(results.chunks(2)) {
+        let uid = text(ok(&pair[0]));
+        let expected = text(ok(&pair[1]));
+        assert_ne!(uid, base);
+        let results = alice.run(&json!([
+            {"op": "get_attributes", "uid": uid, "names": names},
+            {"op": "activate", "uid": uid},
+            {"op": "get", "uid": uid},
+        ]));
+        let attributes = ok(&results[0]);
+        assert_eq!(
+            text(&attributes["State"]),
+            "State.PRE_ACTIVE",
+            "{attributes}"
+        );
+        assert_eq!(
+            attributes["Cryptographic Algorithm"],
+            json!(format!(
+                "CryptographicAlgorithm.{}",
+                text(&derivation["algorithm"])
+            )),
+        );
+        assert_eq!(
+            attributes["Cryptographic Length"],
+            json!(derivation["length"].to_string()),
+        );
+        ok(&results[1]);
+        assert_eq!(text(&ok(&results[2])["value"]), expected, "{derivation}");
+        assert_eq!(
+            links(&stack, uid),
+            [(LinkType::DerivationBaseObjectLink, base.clone())]
+        );
+    }
+
+    let hmac = json!({"op": "derive", "uid": base, "method": "HMAC", "params": sha("SHA_256"),
+                      "data": data, "algorithm": "AES", "length": 256});
+    let mut unmasked = hmac.clone();
+    unmasked["uid"] = json!(encrypts);
+    let mut endless = hmac.clone();
+    endless["method"] = json!("PBKDF2");
+    endless["salt"] = json!(salt);
+    endless["iterations"] = json!(10_000_001);
+    let mut feedback = hmac.clone();
+    feedback["method"] = json!("NIST800_108_F");
+    let results = alice.run(&json!([unmasked, endless, feedback]));
+    // *Incompatible Cryptographic Usage Mask* is KMIP 2.0's: a 1.2 client is told *Permission
+    // Denied*.
+    assert_eq!(reason(&results[0]), "PERMISSION_DENIED", "{}", results[0]);
+    assert_eq!(reason(&results[1]), "INVALID_FIELD", "{}", results[1]);
+    assert_eq!(reason(&results[2]), "INVALID_FIELD", "{}", results[2]);
+
+    // KMIP 2.0 through Krypton's codec, by HKDF: 2.0's name for what PyKMIP's HMAC does.
+    let expected = alice.run(&json!([{"op": "kdf", "method": "HMAC", "key": key,
+        "params": sha("SHA_256"), "salt": salt, "data": data, "bytes": 32}]));
+    let uid = derive_in_2_0(&stack, &base);
+    ok(&alice.run(&json!([{"op": "activate", "uid": uid}]))[0]);
+    assert_eq!(alice.get(&uid), text(ok(&expected[0])));
+    assert_eq!(
+        links(&stack, &uid),
+        [(LinkType::DerivationBaseObjectLink, base.clone())]
+    );
+
+    assert_bob_is_told_nothing(&stack, hmac);
+}
+
+/// An AES-256 key derived from Alice's `base` by HKDF-SHA-256 at KMIP 2.0, with the Salt and
+/// Derivation Data of [`derive_key_makes_the_keys_pykmip_would`]: its identifier.
+fn derive_in_2_0(stack: &Stack, base: &str) -> String {
+    use kmip::{
+        CryptographicAlgorithm, CryptographicUsageMask, DerivationMethod, DerivationParameters,
+        DeriveKeyRequest, HashingAlgorithm, ObjectType,
+    };
+    let request = DeriveKeyRequest {
+        object_type: ObjectType::SymmetricKey,
+        unique_identifiers: vec![base.into()],
+        derivation_method: DerivationMethod::Hkdf,
+        derivation_parameters: Box::new(DerivationParameters {
+            cryptographic_parameters: Some(CryptographicParameters {
+                hashing_algorithm: Some(HashingAlgorithm::Sha256),
+                ..CryptographicParameters::default()
+            }),
+            derivation_data: Some(b"payments/2026".to_vec().into()),
+            salt: Some(b"NaCl-and-pepper!".to_vec()),
+            ..DerivationParameters::default()
+        }),
+        attributes: vec![
+            Attribute::CryptographicAlgorithm(CryptographicAlgorithm::Aes),
+            Attribute::CryptographicLength(256),
+            Attribute::CryptographicUsageMask(CryptographicUsageMask::ENCRYPT),
+        ],
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut client = alice_client(stack).await;
+        let Some(ResponsePayload::DeriveKey(derived)) =
+            call_in(&mut client, ProtocolVersion::V2_0, request).await
+        else {
+            panic!("Derive Key at 2.0 failed")
+        };
+        derived.unique_identifier
+    })
+}
+
 fn active_key_pair(alice: &App, algorithm: &str, length: u32, name: &str) -> (String, String) {
     let results = alice.run(&json!([{"op": "create_key_pair", "algorithm": algorithm,
         "length": length, "name": name}]));
@@ -778,9 +963,14 @@ fn key_pairs_sign_here_and_their_signatures_verify_anywhere(fixture: &Fixture) {
         let signature = text(ok(&results[0])).to_owned();
         let key = ok(&results[1]);
         assert_eq!(key["type"], "PUBLIC_KEY", "{key}");
+        let default_format = if algorithm == "RSA" {
+            "PKCS_1"
+        } else {
+            "X_509"
+        };
         assert_eq!(
-            key["format"], "X_509",
-            "SubjectPublicKeyInfo by default: {key}"
+            key["format"], default_format,
+            "PKCS#1 for RSA, SubjectPublicKeyInfo for the others, by default: {key}"
         );
         assert_eq!(key["algorithm"], algorithm, "{key}");
         assert_eq!(key["length"], length, "{key}");
@@ -968,16 +1158,26 @@ fn key_pairs_are_linked_located_and_retired_like_keys(fixture: &Fixture) {
             key_format_type: Some(format),
             ..GetRequest::default()
         };
-        let Some(ResponsePayload::Get(pkcs1)) =
-            call_in(&mut client, v2, get(&public, KeyFormatType::Pkcs1)).await
+        let Some(ResponsePayload::Get(spki)) =
+            call_in(&mut client, v2, get(&public, KeyFormatType::X509)).await
         else {
-            panic!("Get as PKCS#1 failed")
+            panic!("Get as SubjectPublicKeyInfo failed")
         };
-        let ManagedObject::PublicKey(key) = pkcs1.object else {
+        let ManagedObject::PublicKey(key) = spki.object else {
             panic!("not a public key")
         };
-        assert_eq!(key.key_block.key_format_type, KeyFormatType::Pkcs1);
-        aws_lc_rs::rsa::PublicKey::from_der(key.key_block.key_material.key()).unwrap();
+        assert_eq!(key.key_block.key_format_type, KeyFormatType::X509);
+        // A SubjectPublicKeyInfo names its algorithm (rsaEncryption); PKCS#1 does not.
+        const RSA_ENCRYPTION: [u8; 11] = [
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+        ];
+        assert!(
+            key.key_block
+                .key_material
+                .key()
+                .windows(RSA_ENCRYPTION.len())
+                .any(|window| window == RSA_ENCRYPTION)
+        );
         assert_eq!(
             refusal_in(&mut client, v2, get(&private, KeyFormatType::Pkcs1)).await,
             kmip::ResultReason::KeyFormatTypeNotSupported
@@ -1044,8 +1244,8 @@ fn key_pairs_are_linked_located_and_retired_like_keys(fixture: &Fixture) {
 /// PKCS#8 and as PKCS#1) and its public key twice (as SubjectPublicKeyInfo and as PKCS#1). Each
 /// registered key starts Pre-Active and signs only once activated; both private keys sign at
 /// the gateway, the signatures verify with `cryptography` and with the gateway's Signature
-/// Verify under both registered public keys. Get returns the keys normalised to the stored
-/// forms, byte for byte the DER `cryptography` writes for them (PKCS#8, SubjectPublicKeyInfo).
+/// Verify under both registered public keys. Get returns the keys in the default forms, byte for
+/// byte the DER `cryptography` writes for them (PKCS#8; PKCS#1 for an RSA public key).
 /// Material that is not what its format says, or a key that is not of the algorithm the
 /// request states, is refused; Bob can neither use Alice's registered key nor tell it exists.
 fn registered_keys_sign_here_and_their_signatures_verify_anywhere(fixture: &Fixture) {
@@ -1123,7 +1323,7 @@ fn registered_keys_sign_here_and_their_signatures_verify_anywhere(fixture: &Fixt
         assert_eq!(ok(&results[3]), &json!("INVALID"));
     }
 
-    // Read back in the stored forms, whatever they were registered as.
+    // Read back in the default forms, whatever they were registered as.
     let results = alice.run(&json!([
         {"op": "get", "uid": pkcs1},
         {"op": "get", "uid": pkcs8},
@@ -1132,7 +1332,7 @@ fn registered_keys_sign_here_and_their_signatures_verify_anywhere(fixture: &Fixt
     for (result, format, value) in [
         (&results[0], "PKCS_8", &der["pkcs8"]),
         (&results[1], "PKCS_8", &der["pkcs8"]),
-        (&results[2], "X_509", &der["spki"]),
+        (&results[2], "PKCS_1", &der["pkcs1_public"]),
     ] {
         let key = ok(result);
         assert_eq!(key["format"], format, "{key}");
@@ -1459,6 +1659,357 @@ fn assert_bob_is_told_nothing(stack: &Stack, command: serde_json::Value) {
         bob[0]
     );
     assert_eq!(bob[0], bob[1], "Bob with Alice's key, and with none");
+}
+
+/// An RSA key pair made at the gateway whose halves may `public_usage` and `private_usage`,
+/// both activated: (private, public, the private key's PKCS#8, the public key's DER).
+fn active_rsa_pair(
+    alice: &App,
+    name: &str,
+    public_usage: &str,
+    private_usage: &str,
+) -> (String, String, String, String) {
+    let results = alice.run(&json!([{"op": "create_key_pair", "algorithm": "RSA",
+        "length": 2048, "name": name, "public_usage": [public_usage],
+        "private_usage": [private_usage]}]));
+    let pair = ok(&results[0]);
+    let (private, public) = (text(&pair["private"]), text(&pair["public"]));
+    let results = alice.run(&json!([
+        {"op": "activate", "uid": private},
+        {"op": "activate", "uid": public},
+        {"op": "get", "uid": private},
+        {"op": "get", "uid": public},
+    ]));
+    let (pkcs8, der) = (ok(&results[2]), ok(&results[3]));
+    (
+        private.to_owned(),
+        public.to_owned(),
+        text(&pkcs8["value"]).to_owned(),
+        text(&der["value"]).to_owned(),
+    )
+}
+
+/// RSA-OAEP through PyKMIP: Encrypt with the public key of a pair made at the gateway, Decrypt
+/// with its private key, with SHA-1, SHA-256, SHA-384 and SHA-512 (MGF1 of the same hash). The
+/// `cryptography` package decrypts what the gateway encrypted, and the gateway decrypts what
+/// `cryptography` encrypted. A message longer than the key takes, a changed ciphertext,
+/// parameters without a hash, the wrong half, a pair whose usage masks do not allow it, and
+/// Bob with Alice's key are refused.
+fn rsa_oaep_encrypts_with_the_public_key_and_decrypts_with_the_private(fixture: &Fixture) {
+    let stack = fixture.stack();
+    let alice = App::of(&stack, ALICE);
+    let (private, public, pkcs8, der) = active_rsa_pair(&alice, "oaep", "ENCRYPT", "DECRYPT");
+    let plain = hex::encode(b"a data key of 32 bytes, wrapped!");
+    for (hash, kmip_hash) in [
+        ("SHA1", "SHA_1"),
+        ("SHA256", "SHA_256"),
+        ("SHA384", "SHA_384"),
+        ("SHA512", "SHA_512"),
+    ] {
+        let params = json!({"padding_method": "OAEP", "hashing_algorithm": kmip_hash});
+        let results = alice.run(&json!([
+            {"op": "encrypt", "uid": public, "data": plain, "params": params},
+            {"op": "oaep", "key": der, "data": plain, "hash": hash},
+        ]));
+        let sealed = text(&ok(&results[0])["data"]).to_owned();
+        assert_eq!(sealed.len(), 2 * 256, "{hash}");
+        let theirs = text(ok(&results[1])).to_owned();
+        let results = alice.run(&json!([
+            {"op": "oaep", "key": pkcs8, "data": sealed, "hash": hash, "decrypt": true},
+            {"op": "decrypt", "uid": private, "data": theirs, "params": params},
+        ]));
+        assert_eq!(ok(&results[0]), &json!(plain), "{hash}: the gateway's OAEP");
+        assert_eq!(
+            ok(&results[1]),
+            &json!(plain),
+            "{hash}: cryptography's OAEP"
+        );
+    }
+
+    let params = json!({"padding_method": "OAEP", "hashing_algorithm": "SHA_256"});
+    let sealed = alice.run(&json!([
+        {"op": "encrypt", "uid": public, "data": plain, "params": params},
+    ]));
+    let sealed = text(&ok(&sealed[0])["data"]).to_owned();
+    let mut altered = hex::decode(&sealed).unwrap();
+    altered[9] ^= 1;
+    let (_, signing, _, _) = active_rsa_pair(&alice, "oaep-sign", "VERIFY", "SIGN");
+    let results = alice.run(&json!([
+        // RSA-2048 with SHA-256 takes 256 - 2 * 32 - 2 = 190 bytes.
+        {"op": "encrypt", "uid": public, "data": "00".repeat(190), "params": params},
+        {"op": "encrypt", "uid": public, "data": "00".repeat(191), "params": params},
+        {"op": "decrypt", "uid": private, "data": hex::encode(&altered), "params": params},
+        {"op": "encrypt", "uid": public, "data": plain,
+            "params": {"padding_method": "OAEP"}},
+        {"op": "decrypt", "uid": public, "data": sealed, "params": params},
+        {"op": "encrypt", "uid": public, "data": plain,
+            "params": {"padding_method": "PKCS1v15", "hashing_algorithm": "SHA_256"}},
+        // The signing pair's public key may verify, not encrypt.
+        {"op": "encrypt", "uid": signing, "data": plain, "params": params},
+    ]));
+    ok(&results[0]);
+    assert_eq!(reason(&results[1]), "INVALID_FIELD", "{}", results[1]);
+    assert_eq!(
+        reason(&results[2]),
+        "CRYPTOGRAPHIC_FAILURE",
+        "{}",
+        results[2]
+    );
+    assert_eq!(reason(&results[3]), "MISSING_DATA", "{}", results[3]);
+    // KMIP 1.2's equivalents of Invalid Object Type, Unsupported Cryptographic Parameters
+    // and Incompatible Cryptographic Usage Mask, which 2.0 brought.
+    assert_eq!(reason(&results[4]), "INVALID_FIELD", "{}", results[4]);
+    assert_eq!(
+        reason(&results[5]),
+        "FEATURE_NOT_SUPPORTED",
+        "{}",
+        results[5]
+    );
+    assert_eq!(reason(&results[6]), "PERMISSION_DENIED", "{}", results[6]);
+    assert!(
+        message(&results[6]).contains("Usage Mask"),
+        "{}",
+        results[6]
+    );
+
+    let bob = App::of(&stack, BOB).run(&json!([
+        {"op": "decrypt", "uid": private, "data": sealed, "params": params},
+        {"op": "decrypt", "uid": "no-such-key", "data": sealed, "params": params},
+    ]));
+    assert!(bob[0].get("error").is_some(), "{}", bob[0]);
+    assert_eq!(bob[0], bob[1], "Bob with Alice's key, and with none");
+}
+
+/// Get with a Key Wrapping Specification through PyKMIP: an AES key returned wrapped under
+/// one of Alice's AES keys (NIST Key Wrap by default, AES Key Wrap Padding when named) and
+/// under the public key of one of her RSA pairs (RSA-OAEP), an EC private key (PKCS#8, not a
+/// whole number of semiblocks) under AES Key Wrap Padding. Each wrap is undone by the
+/// `cryptography` package with the wrapping key read back by a plain Get, and gives the key a
+/// plain Get returns; the Key Wrapping Data says how it was wrapped. Refused: TTLV encoding
+/// (KMIP's default), MAC/signature wrapping, attributes, a wrapping key without Wrap Key in
+/// its mask or not Active, NIST Key Wrap of material it cannot wrap, Bob's keys under Alice's
+/// wrapping key, and objects held by the core.
+fn get_returns_keys_wrapped_under_the_callers_keys(fixture: &Fixture) {
+    let stack = fixture.stack();
+    let alice = App::of(&stack, ALICE);
+    let created = alice.run(&json!([
+        {"op": "create", "name": "kek", "usage": ["WRAP_KEY", "UNWRAP_KEY"]},
+        {"op": "create", "name": "kek-pre-active", "usage": ["WRAP_KEY"]},
+        {"op": "create", "name": "wrapped-data-key"},
+        {"op": "create_key_pair", "algorithm": "ECDSA", "length": 256, "name": "wrapped-ec"},
+        {"op": "register_secret", "value": "73656372657421"},
+    ]));
+    let ids: Vec<&str> = created[..3].iter().map(|r| text(ok(r))).collect();
+    let (kek, pre_active, key) = (ids[0], ids[1], ids[2]);
+    let ec = text(&ok(&created[3])["private"]).to_owned();
+    let secret = text(ok(&created[4])).to_owned();
+    ok(&alice.run(&json!([{"op": "activate", "uid": kek}]))[0]);
+    let (_, rsa_public, rsa_pkcs8, _) = active_rsa_pair(&alice, "wraps", "WRAP_KEY", "UNWRAP_KEY");
+    let (kek_bytes, key_bytes) = (alice.get(kek), alice.get(key));
+    let ec_pkcs8 = text(&ok(&alice.run(&json!([{"op": "get", "uid": ec}]))[0])["value"]).to_owned();
+    assert!(
+        !ec_pkcs8.len().is_multiple_of(16),
+        "not whole semiblocks: {ec_pkcs8}"
+    );
+
+    let kwp = json!({"block_cipher_mode": "AES_KEY_WRAP_PADDING"});
+    let oaep = json!({"padding_method": "OAEP", "hashing_algorithm": "SHA_256"});
+    let results = alice.run(&json!([
+        {"op": "get_wrapped", "uid": key, "wrapping_uid": kek},
+        {"op": "get_wrapped", "uid": key, "wrapping_uid": kek, "params": kwp},
+        {"op": "get_wrapped", "uid": key, "wrapping_uid": rsa_public, "params": oaep},
+        {"op": "get_wrapped", "uid": ec, "wrapping_uid": kek, "params": kwp},
+    ]));
+    let wrapped: Vec<&serde_json::Value> = results.iter().map(ok).collect();
+    let data = &wrapped[0]["wrapping"];
+    assert_eq!(data["wrapping_method"], "ENCRYPT", "{data}");
+    assert_eq!(data["encoding_option"], "NO_ENCODING", "{data}");
+    let information = &data["encryption_key_information"];
+    assert_eq!(information["unique_identifier"], kek, "{data}");
+    assert_eq!(
+        information["cryptographic_parameters"]["block_cipher_mode"], "NIST_KEY_WRAP",
+        "the mode used is said: {data}"
+    );
+    assert_eq!(wrapped[0]["format"], "RAW", "{}", wrapped[0]);
+    assert_eq!(wrapped[3]["format"], "PKCS_8", "{}", wrapped[3]);
+    assert!(!results.iter().any(|r| r.to_string().contains(&key_bytes)));
+    let unwrapped = alice.run(&json!([
+        {"op": "aes", "key": kek_bytes, "mode": "NIST_KEY_WRAP", "data": wrapped[0]["value"],
+            "decrypt": true},
+        {"op": "aes", "key": kek_bytes, "mode": "AES_KEY_WRAP_PADDING",
+            "data": wrapped[1]["value"], "decrypt": true},
+        {"op": "oaep", "key": rsa_pkcs8, "data": wrapped[2]["value"], "hash": "SHA256",
+            "decrypt": true},
+        {"op": "aes", "key": kek_bytes, "mode": "AES_KEY_WRAP_PADDING",
+            "data": wrapped[3]["value"], "decrypt": true},
+    ]));
+    assert_eq!(ok(&unwrapped[0]), &json!(key_bytes), "RFC 3394");
+    assert_eq!(ok(&unwrapped[1]), &json!(key_bytes), "RFC 5649");
+    assert_eq!(ok(&unwrapped[2]), &json!(key_bytes), "RSA-OAEP");
+    assert_eq!(
+        ok(&unwrapped[3]),
+        &json!(ec_pkcs8),
+        "a private key, RFC 5649"
+    );
+
+    let results = alice.run(&json!([
+        {"op": "get_wrapped", "uid": key, "wrapping_uid": kek, "encoding": "NONE"},
+        {"op": "get_wrapped", "uid": key, "wrapping_uid": kek, "encoding": "TTLV_ENCODING"},
+        {"op": "get_wrapped", "uid": key, "wrapping_uid": kek, "method": "MAC_SIGN"},
+        {"op": "get_wrapped", "uid": key, "wrapping_uid": kek,
+            "attribute_names": ["Cryptographic Usage Mask"]},
+        // The data key may encrypt and decrypt, not wrap.
+        {"op": "get_wrapped", "uid": kek, "wrapping_uid": key},
+        {"op": "get_wrapped", "uid": key, "wrapping_uid": pre_active},
+        {"op": "get_wrapped", "uid": ec, "wrapping_uid": kek},
+        {"op": "get_wrapped", "uid": secret, "wrapping_uid": kek},
+        {"op": "get_wrapped", "uid": key, "wrapping_uid": "no-such-key"},
+    ]));
+    assert_eq!(
+        reason(&results[0]),
+        "ENCODING_OPTION_ERROR",
+        "{}",
+        results[0]
+    );
+    assert_eq!(
+        reason(&results[1]),
+        "ENCODING_OPTION_ERROR",
+        "{}",
+        results[1]
+    );
+    assert_eq!(
+        reason(&results[2]),
+        "FEATURE_NOT_SUPPORTED",
+        "{}",
+        results[2]
+    );
+    assert_eq!(
+        reason(&results[3]),
+        "FEATURE_NOT_SUPPORTED",
+        "{}",
+        results[3]
+    );
+    // KMIP 1.2's Incompatible Cryptographic Usage Mask.
+    assert_eq!(reason(&results[4]), "PERMISSION_DENIED", "{}", results[4]);
+    assert!(message(&results[4]).contains("Wrap Key"), "{}", results[4]);
+    assert!(results[5].get("error").is_some(), "{}", results[5]);
+    assert_eq!(reason(&results[6]), "INVALID_FIELD", "{}", results[6]);
+    assert_eq!(
+        reason(&results[7]),
+        "FEATURE_NOT_SUPPORTED",
+        "{}",
+        results[7]
+    );
+    assert_eq!(reason(&results[8]), "ITEM_NOT_FOUND", "{}", results[8]);
+
+    let bob = App::of(&stack, BOB);
+    let bobs = bob.create("bobs-key");
+    let results = bob.run(&json!([
+        {"op": "get_wrapped", "uid": bobs, "wrapping_uid": kek},
+        {"op": "get_wrapped", "uid": key, "wrapping_uid": kek},
+    ]));
+    assert_eq!(reason(&results[0]), "ITEM_NOT_FOUND", "{}", results[0]);
+    assert!(results[1].get("error").is_some(), "{}", results[1]);
+}
+
+/// Register of wrapped key material through PyKMIP: an AES key wrapped by the `cryptography`
+/// package under one of Alice's AES keys (RFC 3394) and under the public key of one of her RSA
+/// pairs (RSA-OAEP, unwrapped by its private key), and an RSA private key (PKCS#8) wrapped
+/// with RFC 5649, are unwrapped by the gateway and stored: a plain Get returns the keys
+/// `cryptography` wrapped, and the AES key encrypts at the gateway. A wrap altered by one bit
+/// is a Cryptographic Failure and stores nothing; a wrapping key without Unwrap Key in its
+/// mask, and Bob with Alice's wrapping key, are refused.
+fn register_unwraps_key_material_wrapped_under_the_callers_keys(fixture: &Fixture) {
+    let stack = fixture.stack();
+    let alice = App::of(&stack, ALICE);
+    let created = alice.run(&json!([
+        {"op": "create", "name": "unwrapping-kek", "usage": ["WRAP_KEY", "UNWRAP_KEY"]},
+        {"op": "create", "name": "wrap-only-kek", "usage": ["WRAP_KEY"]},
+        {"op": "generate_rsa", "bits": 2048},
+    ]));
+    let (kek, wrap_only) = (text(ok(&created[0])), text(ok(&created[1])));
+    let generated = ok(&created[2]).clone();
+    for uid in [kek, wrap_only] {
+        ok(&alice.run(&json!([{"op": "activate", "uid": uid}]))[0]);
+    }
+    let (_, rsa_public, _, rsa_der) = active_rsa_pair(&alice, "unwraps", "WRAP_KEY", "UNWRAP_KEY");
+    let kek_bytes = alice.get(kek);
+    let key: String = (0..32u8)
+        .map(|byte| format!("{:02x}", byte ^ 0xa5))
+        .collect();
+    let wraps = alice.run(&json!([
+        {"op": "aes", "key": kek_bytes, "mode": "NIST_KEY_WRAP", "data": key},
+        {"op": "oaep", "key": rsa_der, "data": key, "hash": "SHA256"},
+        {"op": "aes", "key": kek_bytes, "mode": "AES_KEY_WRAP_PADDING",
+            "data": generated["pkcs8"]},
+    ]));
+    let (kw, oaep_wrap, kwp) = (ok(&wraps[0]), ok(&wraps[1]), ok(&wraps[2]));
+    let symmetric = |value: &serde_json::Value, wrapping: &str, params: serde_json::Value| {
+        json!({"op": "register_wrapped", "kind": "SYMMETRIC", "value": value,
+            "wrapping_uid": wrapping, "params": params, "algorithm": "AES", "length": 256,
+            "usage": ["ENCRYPT", "DECRYPT"]})
+    };
+    let oaep = json!({"padding_method": "OAEP", "hashing_algorithm": "SHA_256"});
+    let mut altered = hex::decode(text(kw)).unwrap();
+    altered[3] ^= 1;
+    let altered = json!(hex::encode(altered));
+    let before = alice.run(&json!([{"op": "locate", "object_type": "SYMMETRIC_KEY"}]));
+    let results = alice.run(&json!([
+        symmetric(kw, kek, json!(null)),
+        symmetric(oaep_wrap, &rsa_public, oaep),
+        {"op": "register_wrapped", "kind": "PRIVATE", "value": kwp, "wrapping_uid": kek,
+            "params": {"block_cipher_mode": "AES_KEY_WRAP_PADDING"}, "algorithm": "RSA",
+            "length": 2048, "usage": ["SIGN"]},
+    ]));
+    let ids: Vec<&str> = results.iter().map(|r| text(ok(r))).collect();
+    let gets = alice.run(&json!([
+        {"op": "get", "uid": ids[0]},
+        {"op": "get", "uid": ids[1]},
+        {"op": "get", "uid": ids[2]},
+        {"op": "activate", "uid": ids[0]},
+        {"op": "encrypt", "uid": ids[0], "mode": "CBC", "data": "00".repeat(16),
+            "random_iv": true},
+    ]));
+    assert_eq!(ok(&gets[0])["value"], json!(key), "RFC 3394 unwrapped");
+    assert_eq!(ok(&gets[1])["value"], json!(key), "RSA-OAEP unwrapped");
+    assert_eq!(
+        ok(&gets[2])["value"],
+        generated["pkcs8"],
+        "RFC 5649 unwrapped"
+    );
+    ok(&gets[4]);
+
+    let middle = alice.run(&json!([{"op": "locate", "object_type": "SYMMETRIC_KEY"}]));
+    let results = alice.run(&json!([
+        symmetric(&altered, kek, json!(null)),
+        symmetric(kw, wrap_only, json!(null)),
+        symmetric(kw, "no-such-key", json!(null)),
+        {"op": "locate", "object_type": "SYMMETRIC_KEY"},
+    ]));
+    assert_eq!(
+        reason(&results[0]),
+        "CRYPTOGRAPHIC_FAILURE",
+        "{}",
+        results[0]
+    );
+    // KMIP 1.2's Incompatible Cryptographic Usage Mask.
+    assert_eq!(reason(&results[1]), "PERMISSION_DENIED", "{}", results[1]);
+    assert!(
+        message(&results[1]).contains("Unwrap Key"),
+        "{}",
+        results[1]
+    );
+    assert_eq!(reason(&results[2]), "ITEM_NOT_FOUND", "{}", results[2]);
+    let count = |located: &serde_json::Value| ok(located).as_array().unwrap().len();
+    assert_eq!(
+        count(&middle[0]),
+        count(&before[0]) + 2,
+        "two keys registered"
+    );
+    assert_eq!(count(&results[3]), count(&middle[0]), "nothing stored");
+
+    let bob = App::of(&stack, BOB).run(&json!([symmetric(kw, kek, json!(null))]));
+    assert_eq!(reason(&bob[0]), "ITEM_NOT_FOUND", "{}", bob[0]);
 }
 
 fn text(value: &serde_json::Value) -> &str {

@@ -1,7 +1,9 @@
 //! krypton-gateway in front of krypton-core, driven by a second KMIP client that shares no code
 //! with Krypton or PyKMIP: NLnet Labs' `kmip-protocol` crate (KMIP 1.0–1.2). Requests are the
 //! crate's request types encoded by its TTLV serializer; responses are decoded into its response
-//! types; the identities are "app-alice" and "app-bob" over mutual TLS.
+//! types; the identities are "app-alice" and "app-bob" over mutual TLS. Besides the symmetric key
+//! lifecycle, it runs the flow of Krill's KMIP signer, the crate's reason to exist: an RSA key
+//! pair, Sign, Get of the public key, renaming, RNG Retrieve.
 //!
 //! The crate's `Client` is compiled only with one of its TLS features, each of which brings a TLS
 //! stack of its own (OpenSSL, or rustls 0.19 with ring 0.16), and it fixes the protocol version
@@ -19,12 +21,15 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 use kmip_protocol::types::common::{
-    AttributeIndex, AttributeName, AttributeValue, CryptographicAlgorithm, KeyFormatType,
-    KeyMaterial, NameValue, ObjectType, Operation, RevocationReasonCode, State, UniqueIdentifier,
+    AttributeIndex, AttributeName, AttributeValue, CryptographicAlgorithm, CryptographicParameters,
+    CryptographicUsageMask, Data, DataLength, HashingAlgorithm, KeyFormatType, KeyMaterial,
+    NameValue, ObjectType, Operation, PaddingMethod, RevocationReasonCode, State, UniqueIdentifier,
 };
 use kmip_protocol::types::request::{
-    self, Attribute, BatchCount, ProtocolVersion, ProtocolVersionMajor, ProtocolVersionMinor,
+    self, Attribute, BatchCount, CommonTemplateAttribute, PrivateKeyTemplateAttribute,
+    ProtocolVersion, ProtocolVersionMajor, ProtocolVersionMinor, PublicKeyTemplateAttribute,
     QueryFunction, RequestHeader, RequestMessage, RequestPayload, RevocationReason,
     TemplateAttribute,
 };
@@ -63,7 +68,7 @@ const CHECKED_ATTRIBUTES: [&str; 5] = [
     "Name",
 ];
 
-const TESTS: [(&str, Test); 5] = [
+const TESTS: [(&str, Test); 6] = [
     (
         "lifecycle_per_identity_at_each_version",
         lifecycle_per_identity_at_each_version,
@@ -78,6 +83,7 @@ const TESTS: [(&str, Test); 5] = [
         gateway_restart_keeps_every_key,
     ),
     ("discover_versions_and_query", discover_versions_and_query),
+    ("krill_signer_at_each_version", krill_signer_at_each_version),
 ];
 
 fn main() -> ExitCode {
@@ -340,6 +346,91 @@ fn discover_versions_and_query(fixture: &Fixture) {
     }
 }
 
+/// Krill's KMIP signer, as the crate's `Client` drives it (`create_rsa_key_pair`,
+/// `activate_key`, `get_key`, `sign`, `rename_key`, `rng_retrieve`, `revoke_key`,
+/// `destroy_key`), at each version: an RSA-2048 pair whose halves carry their names and masks;
+/// the public key read back as PKCS#1 (the only public key form the crate decodes) and the
+/// PKCS#1 v1.5 SHA-256 signature of the private key checked against it by aws-lc-rs; the
+/// private key renamed by Modify Attribute and found under its new name alone; 32 random bytes.
+/// Sign and RNG Retrieve are KMIP 1.2 operations, served to requests labelled 1.0 or 1.1 too
+/// (their encoding is the same; Query at those versions does not list them). Bob is told of
+/// Alice's key what he is told of a key that does not exist.
+fn krill_signer_at_each_version(fixture: &Fixture) {
+    let stack = fixture.stack();
+    let data = b"RPKI manifest 0001".to_vec();
+    for version in VERSIONS {
+        let mut alice = Client::connect(&stack, ALICE, version);
+        let name = format!("krill-{version}");
+        let (private, public) = alice.create_rsa_pair(&name);
+        alice.activate(&private);
+        alice.activate(&public);
+
+        let ResponsePayload::Get(got) = alice.ok(get_request(&public)) else {
+            unreachable!("checked by Client::ok")
+        };
+        assert_eq!(got.object_type, ObjectType::PublicKey);
+        let ManagedObject::PublicKey(key) = got.cryptographic_object else {
+            panic!("Get of {public} returned {:?}", got.cryptographic_object)
+        };
+        assert_eq!(key.key_block.key_format_type, KeyFormatType::PKCS1);
+        assert_eq!(key.key_block.cryptographic_length, Some(2048));
+        let KeyMaterial::Bytes(pkcs1) = key.key_block.key_value.key_material else {
+            panic!(
+                "public key material {:?}",
+                key.key_block.key_value.key_material
+            )
+        };
+
+        let ResponsePayload::Sign(signed) = alice.ok(sign_request(&private, &data)) else {
+            unreachable!("checked by Client::ok")
+        };
+        assert_eq!(signed.unique_identifier.0, private);
+        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &pkcs1)
+            .verify(&data, &signed.signature_data)
+            .unwrap_or_else(|_| panic!("the signature at {version} does not verify"));
+
+        let ResponsePayload::RNGRetrieve(random) =
+            alice.ok(RequestPayload::RNGRetrieve(DataLength(32)))
+        else {
+            unreachable!("checked by Client::ok")
+        };
+        assert_eq!(random.data.len(), 32);
+        assert_ne!(random.data, [0; 32]);
+
+        // Bob is told of Alice's key what he is told of a key that does not exist.
+        let mut bob = Client::connect(&stack, BOB, version);
+        let nowhere = "no-such-key";
+        for (attempt, control) in [
+            (sign_request(&private, &data), sign_request(nowhere, &data)),
+            (get_request(&private), get_request(nowhere)),
+        ] {
+            let operation = attempt.operation();
+            assert_eq!(
+                bob.refused(attempt).0,
+                bob.refused(control).0,
+                "Bob's {operation:?} of Alice's key at {version}"
+            );
+        }
+
+        let renamed = format!("{name}-renamed");
+        let rename = RequestPayload::ModifyAttribute(
+            Some(UniqueIdentifier(private.clone())),
+            Attribute::Name(renamed.clone()),
+        );
+        alice.ok(rename);
+        assert_eq!(alice.locate(&renamed), vec![private.clone()]);
+        assert_eq!(
+            alice.locate(&format!("{name}-private")),
+            Vec::<String>::new()
+        );
+
+        for id in [&private, &public] {
+            alice.revoke(id, RevocationReasonCode::CessationOfOperation);
+            alice.destroy(id);
+        }
+    }
+}
+
 /// The protocol version requests are sent in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Version {
@@ -463,6 +554,38 @@ impl Client {
         created.unique_identifier.0
     }
 
+    /// Makes an RSA-2048 pair as the crate's `create_rsa_key_pair` does: the halves named
+    /// `<name>-private` and `<name>-public`, masked Sign and Verify; (private, public).
+    fn create_rsa_pair(&mut self, name: &str) -> (String, String) {
+        let half = |half: &str, usage| {
+            vec![
+                Attribute::Name(format!("{name}-{half}")),
+                Attribute::CryptographicUsageMask(usage),
+            ]
+        };
+        let request = RequestPayload::CreateKeyPair(
+            Some(CommonTemplateAttribute::unnamed(vec![
+                Attribute::CryptographicAlgorithm(CryptographicAlgorithm::RSA),
+                Attribute::CryptographicLength(2048),
+            ])),
+            Some(PrivateKeyTemplateAttribute::unnamed(half(
+                "private",
+                CryptographicUsageMask::Sign,
+            ))),
+            Some(PublicKeyTemplateAttribute::unnamed(half(
+                "public",
+                CryptographicUsageMask::Verify,
+            ))),
+        );
+        let ResponsePayload::CreateKeyPair(created) = self.ok(request) else {
+            unreachable!("checked by Client::ok")
+        };
+        (
+            created.private_key_unique_identifier.0,
+            created.public_key_unique_identifier.0,
+        )
+    }
+
     fn activate(&mut self, id: &str) {
         let payload = RequestPayload::Activate(Some(UniqueIdentifier(id.to_owned())));
         let ResponsePayload::Activate(activated) = self.ok(payload) else {
@@ -567,6 +690,20 @@ fn revoke_request(id: &str, reason: RevocationReasonCode) -> RequestPayload {
     )
 }
 
+/// Sign as the crate's `sign` asks for it: RSA, PKCS#1 v1.5 padding, SHA-256.
+fn sign_request(id: &str, data: &[u8]) -> RequestPayload {
+    RequestPayload::Sign(
+        Some(UniqueIdentifier(id.to_owned())),
+        Some(
+            CryptographicParameters::default()
+                .with_padding_method(PaddingMethod::PKCS1_v1_5)
+                .with_hashing_algorithm(HashingAlgorithm::SHA256)
+                .with_cryptographic_algorithm(CryptographicAlgorithm::RSA),
+        ),
+        Data(data.to_vec()),
+    )
+}
+
 /// The bytes of a Get response that must be the Raw AES-256 key `id`.
 fn key_bytes(id: &str, got: GetResponsePayload) -> Vec<u8> {
     assert_eq!(got.unique_identifier.0, id);
@@ -599,6 +736,10 @@ fn hex_of(bytes: &[u8]) -> String {
 fn payload_operation(payload: &ResponsePayload) -> Operation {
     match payload {
         ResponsePayload::Create(_) => Operation::Create,
+        ResponsePayload::CreateKeyPair(_) => Operation::CreateKeyPair,
+        ResponsePayload::ModifyAttribute(_) => Operation::ModifyAttribute,
+        ResponsePayload::Sign(_) => Operation::Sign,
+        ResponsePayload::RNGRetrieve(_) => Operation::RNGRetrieve,
         ResponsePayload::Locate(_) => Operation::Locate,
         ResponsePayload::Get(_) => Operation::Get,
         ResponsePayload::GetAttributes(_) => Operation::GetAttributes,

@@ -211,6 +211,15 @@ fn get(
         )
         .into());
     }
+    // The wrapping keys a client owns are the gateway's: the registry has none to wrap with.
+    if request.key_wrapping_specification.is_some() {
+        return Err(Refusal::new(
+            ResultReason::FeatureNotSupported,
+            "objects held in krypton-core's registry are not returned wrapped: only keys the \
+             gateway holds are",
+        )
+        .into());
+    }
     lifecycle::check_get(&stored.metadata, now)?;
     let Some(material) = &stored.material else {
         return Err(Refusal::wrong_state("Get", stored.metadata.state).into());

@@ -89,6 +89,7 @@ impl Material {
                         key_material,
                         cryptographic_algorithm: metadata.algorithm,
                         cryptographic_length: metadata.length,
+                        key_wrapping_data: None,
                     },
                 })
             }
@@ -104,6 +105,7 @@ impl Material {
                     key_material: KeyMaterial::Bytes(data.clone()),
                     cryptographic_algorithm: metadata.algorithm,
                     cryptographic_length: metadata.length,
+                    key_wrapping_data: None,
                 },
             }),
             Self::Opaque {

@@ -107,6 +107,15 @@ fn check_block(
             "key material is registered uncompressed",
         ));
     }
+    // Wrapped key material is unwrapped by the gateway, which holds the wrapping keys; what
+    // reaches the registry wrapped is not its to store as a key.
+    if block.key_wrapping_data.is_some() {
+        return Err(Refusal::new(
+            ResultReason::FeatureNotSupported,
+            "krypton-core's registry takes key material unwrapped: wrapped symmetric and \
+             private keys are registered with the gateway, under a wrapping key held there",
+        ));
+    }
     let bits = i32::try_from(len.saturating_mul(8)).unwrap_or(i32::MAX);
     if symmetric {
         if !matches!(

@@ -136,6 +136,7 @@ fn aes_key(name: &str, key: SecretBytes) -> RegisterRequest {
                 key_material: KeyMaterial::Bytes(key),
                 cryptographic_algorithm: Some(CryptographicAlgorithm::Aes),
                 cryptographic_length: Some(bits),
+                key_wrapping_data: None,
             },
         }),
     }
@@ -155,6 +156,7 @@ fn secret(name: &str, data: SecretBytes) -> RegisterRequest {
                 key_material: KeyMaterial::Bytes(data),
                 cryptographic_algorithm: None,
                 cryptographic_length: None,
+                key_wrapping_data: None,
             },
         }),
     }
@@ -534,6 +536,43 @@ fn every_refusal_carries_its_result_reason() {
             }
             .into(),
             ResultReason::KeyCompressionTypeNotSupported,
+        ),
+        // The wrapping keys are the gateway's: the registry neither wraps nor unwraps.
+        (
+            GetRequest {
+                key_wrapping_specification: Some(kmip::KeyWrappingSpecification {
+                    wrapping_method: kmip::WrappingMethod::Encrypt,
+                    encryption_key_information: Some(kmip::EncryptionKeyInformation {
+                        unique_identifier: "kek".into(),
+                        cryptographic_parameters: None,
+                    }),
+                    mac_signature_key_information: None,
+                    attribute_names: Vec::new(),
+                    encoding_option: Some(kmip::EncodingOption::NoEncoding),
+                }),
+                ..get(&id)
+            }
+            .into(),
+            ResultReason::FeatureNotSupported,
+        ),
+        (
+            {
+                let mut wrapped = aes_key("wrapped", key_bytes(40, 3));
+                if let ManagedObject::SymmetricKey(key) = &mut wrapped.object {
+                    key.key_block.cryptographic_length = None;
+                    key.key_block.key_wrapping_data = Some(kmip::KeyWrappingData {
+                        wrapping_method: kmip::WrappingMethod::Encrypt,
+                        encryption_key_information: None,
+                        mac_signature_key_information: None,
+                        mac_signature: None,
+                        iv_counter_nonce: None,
+                        encoding_option: Some(kmip::EncodingOption::NoEncoding),
+                    });
+                }
+                wrapped.attributes.remove(1);
+                wrapped.into()
+            },
+            ResultReason::FeatureNotSupported,
         ),
         (
             AddAttributeRequest {

@@ -5,12 +5,15 @@
 //! **Stored forms.** A private key is kept (wrapped by the core, like any L4) as PKCS#8
 //! (`PrivateKeyInfo`, version 1), a public key as X.509 `SubjectPublicKeyInfo`: the forms
 //! every client and library reads, and the ones aws-lc-rs both writes and parses for every
-//! algorithm here. Get returns them as stored unless the client names another format:
+//! algorithm here. Get returns them in these forms unless the client names another format —
+//! except an RSA public key, which a Get naming no format returns as PKCS#1 `RSAPublicKey`: the
+//! form KMIP 1.x's Asymmetric Key Lifecycle profile, its OASIS test cases and PyKMIP's server
+//! use, and the only one some 1.x clients (NLnet Labs' `kmip-protocol`, so Krill) can decode.
 //!
 //! | object | formats |
 //! |---|---|
 //! | Private Key | PKCS#8 (the default); EC Private Key (RFC 5915) for ECDSA keys |
-//! | Public Key | X.509 `SubjectPublicKeyInfo` (the default); PKCS#1 `RSAPublicKey` for RSA keys |
+//! | Public Key | PKCS#1 `RSAPublicKey` (RSA keys: the default) or X.509 `SubjectPublicKeyInfo` (the default of the others) |
 //!
 //! PKCS#1 `RSAPrivateKey` is not offered (aws-lc-rs reads it but does not write it), nor are
 //! the Transparent structures: those are refused with *Key Format Type Not Supported*.
@@ -280,7 +283,8 @@ impl KeyKind {
     }
 
     /// The format a Get of a key of this kind and `object_type` answers in when the client
-    /// asks for `requested` (`None`: the stored one), decided before the key is unwrapped.
+    /// asks for `requested` (`None`: the default of the module's table), decided before the
+    /// key is unwrapped.
     pub(super) fn format(
         self,
         object_type: ObjectType,
@@ -289,6 +293,7 @@ impl KeyKind {
         let private = object_type == ObjectType::PrivateKey;
         let format = match requested {
             None if private => KeyFormatType::Pkcs8,
+            None if matches!(self, Self::Rsa(_)) => KeyFormatType::Pkcs1,
             None => KeyFormatType::X509,
             Some(format) => format,
         };
@@ -459,6 +464,10 @@ mod tests {
         }
         assert_eq!(
             rsa.format(ObjectType::PublicKey, None).unwrap(),
+            KeyFormatType::Pkcs1
+        );
+        assert_eq!(
+            ec.format(ObjectType::PublicKey, None).unwrap(),
             KeyFormatType::X509
         );
         assert_eq!(

@@ -163,15 +163,15 @@ impl Requested {
     }
 }
 
-/// What the client asked the new symmetric key to be.
+/// What the client asked the new symmetric key to be: Create's, and Derive Key's.
 #[derive(Debug)]
-struct Template {
+pub(super) struct Template {
     requested: Requested,
-    key_bytes: usize,
+    pub(super) key_bytes: usize,
 }
 
 impl Template {
-    fn read(attributes: &[Attribute], limits: KeyLimits) -> Result<Self, Refusal> {
+    pub(super) fn read(attributes: &[Attribute], limits: KeyLimits) -> Result<Self, Refusal> {
         let requested = Requested::read(attributes, Some(ObjectType::SymmetricKey))?;
         admit(&requested.client_attributes, limits)?;
         let algorithm = requested
@@ -186,7 +186,7 @@ impl Template {
         })
     }
 
-    fn into_metadata(self, now: DateTime) -> Metadata {
+    pub(super) fn into_metadata(self, now: DateTime) -> Metadata {
         self.requested.into_metadata(ObjectType::SymmetricKey, now)
     }
 }
@@ -205,7 +205,7 @@ fn once<T>(slot: &mut Option<T>, value: T, attribute: &Attribute) -> Result<(), 
 fn missing(attribute: &'static str) -> Refusal {
     Refusal::new(
         ResultReason::InvalidField,
-        format!("Create needs a {attribute} attribute"),
+        format!("the new key needs a {attribute} attribute"),
     )
 }
 

@@ -9,16 +9,23 @@
 //! registered; the format is decided before anything is unwrapped. Every copy of a key is
 //! wiped when the response has been written (a certificate, not secret, is not).
 //!
+//! With a Key Wrapping Specification, the key's material (in the format asked for, a byte
+//! string) is returned wrapped under another of the caller's keys, with the Key Wrapping Data
+//! that says how ([`super::crypto::Wrapper`]); the wrapping key is admitted before anything is
+//! unwrapped.
+//!
 //! A blob of the older format, bound to the identifier only, is re-wrapped in the current one
 //! once it has unwrapped, and the record replaced if no one changed it meanwhile (a lost race
 //! leaves it for the next Get).
 
 use kmip::{
-    GetRequest, GetResponse, KeyBlock, KeyFormatType, KeyMaterial, ManagedObject, ObjectType,
-    PrivateKey, PublicKey, ResultReason, SecretBytes, SymmetricKey,
+    GetRequest, GetResponse, KeyBlock, KeyFormatType, KeyMaterial, KeyWrappingData,
+    KeyWrappingSpecification, ManagedObject, ObjectType, PrivateKey, PublicKey, ResultReason,
+    SecretBytes, SymmetricKey,
 };
 
 use super::asymmetric::KeyKind;
+use super::crypto::Wrapper;
 
 use crate::core_link::CoreError;
 use crate::error::ErrorChain;
@@ -37,32 +44,70 @@ pub(super) async fn get<V: Vault>(
     let Some(wrapped) = &record.wrapped else {
         return Err(Refusal::wrong_state("Get", record.metadata.state));
     };
+    let wrapper = match &request.key_wrapping_specification {
+        Some(spec) => Some(wrapper(context, format, spec).await?),
+        None => None,
+    };
     let key = unwrap_key(context, &record, wrapped).await?;
     if wrapped.binds_id_only() {
         rewrap(context, &record, &key).await;
     }
-    let object = match format {
-        Format::Certificate => ManagedObject::Certificate(super::certificate::object(&key)),
-        Format::Symmetric(KeyFormatType::TransparentSymmetricKey) => key_object(
-            &record,
+    let (format, material) = match format {
+        Format::Certificate => {
+            return Ok(GetResponse {
+                unique_identifier: record.id,
+                object: ManagedObject::Certificate(super::certificate::object(&key)),
+            });
+        }
+        Format::Symmetric(KeyFormatType::TransparentSymmetricKey) => (
             KeyFormatType::TransparentSymmetricKey,
             KeyMaterial::TransparentSymmetricKey(key),
         ),
-        Format::Symmetric(format) => key_object(&record, format, KeyMaterial::Bytes(key)),
-        Format::Asymmetric(kind, format) => key_object(
-            &record,
-            format,
-            KeyMaterial::Bytes(kind.encode(format, key)?),
-        ),
+        Format::Symmetric(format) => (format, KeyMaterial::Bytes(key)),
+        Format::Asymmetric(kind, format) => (format, KeyMaterial::Bytes(kind.encode(format, key)?)),
     };
+    let (material, wrapping) = match wrapper {
+        Some(wrapper) => {
+            let (sealed, data) = wrapper.wrap(context, material.key()).await?;
+            (KeyMaterial::Bytes(sealed), Some(data))
+        }
+        None => (material, None),
+    };
+    let object = key_object(&record, format, material, wrapping);
     Ok(GetResponse {
         unique_identifier: record.id,
         object,
     })
 }
 
-/// The key object of `record`, its material `key_material` in `format`.
-fn key_object(record: &Record, format: KeyFormatType, key_material: KeyMaterial) -> ManagedObject {
+/// The wrapping key a Get's `spec` names, admitted, for a key returned in `format`: wrapped
+/// key material is a byte string, which a certificate and a Transparent Symmetric Key are not.
+async fn wrapper<V: Vault>(
+    context: &Context<'_, V>,
+    format: Format,
+    spec: &KeyWrappingSpecification,
+) -> Result<Wrapper, Refusal> {
+    match format {
+        Format::Certificate => Err(Refusal::new(
+            ResultReason::InvalidObjectType,
+            "a certificate is not secret and is not returned wrapped: keys are",
+        )),
+        Format::Symmetric(KeyFormatType::TransparentSymmetricKey) => Err(Refusal::new(
+            ResultReason::KeyFormatTypeNotSupported,
+            "a wrapped key is returned Raw: the Transparent Symmetric Key structure is not wrapped",
+        )),
+        Format::Symmetric(_) | Format::Asymmetric(..) => Wrapper::for_get(context, spec).await,
+    }
+}
+
+/// The key object of `record`, its material `key_material` in `format` — wrapped, if
+/// `key_wrapping_data` says how.
+fn key_object(
+    record: &Record,
+    format: KeyFormatType,
+    key_material: KeyMaterial,
+    key_wrapping_data: Option<KeyWrappingData>,
+) -> ManagedObject {
     let metadata = &record.metadata;
     let key_block = KeyBlock {
         key_format_type: format,
@@ -70,6 +115,7 @@ fn key_object(record: &Record, format: KeyFormatType, key_material: KeyMaterial)
         key_material,
         cryptographic_algorithm: metadata.algorithm,
         cryptographic_length: metadata.length,
+        key_wrapping_data,
     };
     match metadata.object_type {
         ObjectType::PrivateKey => ManagedObject::PrivateKey(PrivateKey { key_block }),

@@ -1,8 +1,9 @@
 //! The operations the gateway answers itself: the life of its own L4 keys (Create, Create Key
 //! Pair, Register of public keys, private keys and X.509 certificates, Get, the lifecycle and
-//! attribute operations, Re-key, Locate), their use without leaving it (Encrypt, Decrypt,
-//! Sign, Signature Verify, MAC, MAC Verify), and RNG Retrieve. Discover Versions and Query are
-//! the shared skeleton's (`kmip::server`), answered from the gateway's table of operations.
+//! attribute operations, Re-key, Derive Key, Locate), their use without leaving it (Encrypt,
+//! Decrypt, Sign, Signature Verify, MAC, MAC Verify), and RNG Retrieve. Discover Versions and
+//! Query are the shared skeleton's (`kmip::server`), answered from the gateway's table of
+//! operations.
 //!
 //! Each operation takes a [`Context`] — the caller, the time of the request, the vault and the
 //! core — and returns the response payload or a [`Refusal`]. Operations on an existing key get
@@ -14,6 +15,7 @@ mod attributes;
 mod certificate;
 mod create;
 mod crypto;
+mod derive;
 mod get;
 mod key_pair;
 mod lifecycle;
@@ -93,6 +95,9 @@ pub(crate) async fn run<V: Vault>(
         Local::Owned(record, P::Destroy(_)) => lifecycle::destroy(context, *record).await?.into(),
         Local::Owned(record, P::Rekey(request)) => {
             rekey::rekey(context, *record, request).await?.into()
+        }
+        Local::Owned(record, P::DeriveKey(request)) => {
+            derive::derive_key(context, *record, request).await?.into()
         }
         Local::Owned(record, P::Encrypt(request)) => {
             crypto::encrypt(context, *record, request).await?.into()

@@ -8,32 +8,46 @@
 //! algorithm and length come from the key itself, and an algorithm or length the request
 //! states (in the Key Block or as attributes) must be the key's. The usage mask is the one
 //! asked for or Create Key Pair's default, and the key starts Pre-Active (Active once an
-//! Activation Date it was given has come), like every registered object. Wrapped material and
-//! the Transparent structures never get here: the codec refuses them with the reason KMIP
-//! gives ([`kmip::Error::NotSupported`]).
+//! Activation Date it was given has come), like every registered object. The Transparent
+//! structures never get here: the codec refuses them with the reason KMIP gives
+//! ([`kmip::Error::NotSupported`]).
 //!
-//! Other object types are registered in the core's registry: the router forwards them.
+//! **Wrapped key material** (a Key Block with Key Wrapping Data): a symmetric or private key
+//! wrapped under one of the caller's keys here is unwrapped first
+//! ([`super::crypto::unwrap_registered`]), then registered as the plain key would be; a wrap
+//! that does not check out is a Cryptographic Failure, and nothing is stored. A wrapped
+//! symmetric key is the gateway's to register (it holds the wrapping key) and is kept here,
+//! like a created one: Raw, of an algorithm and length the gateway makes.
+//!
+//! Other object types, and plain symmetric keys, are registered in the core's registry: the
+//! router forwards them.
 
 use kmip::{
-    Attribute, KeyBlock, KeyMaterial, ManagedObject, ObjectType, RegisterRequest, RegisterResponse,
-    ResultReason, SecretBytes,
+    Attribute, KeyBlock, KeyFormatType, KeyMaterial, ManagedObject, ObjectType, RegisterRequest,
+    RegisterResponse, ResultReason, SecretBytes,
 };
 
 use super::asymmetric::{KeyKind, MAX_REGISTERED_KEY_LEN};
 use super::certificate;
-use super::create::{Requested, new_identifier, store, wrapped_record};
+use super::create::{Requested, key_bytes, new_identifier, store, wrapped_record};
+use super::crypto::unwrap_registered;
 use super::key_pair::key_metadata;
+use crate::attribute_policy::admit;
 use crate::metadata::Metadata;
 use crate::operations::Context;
 use crate::refusal::Refusal;
 use crate::vault::Vault;
 
-/// Whether the gateway registers objects of `object_type` itself.
-pub(crate) fn registers_here(object_type: ObjectType) -> bool {
-    matches!(
-        object_type,
-        ObjectType::PublicKey | ObjectType::PrivateKey | ObjectType::Certificate
-    )
+/// Whether the gateway registers the object of `request` itself: public and private keys,
+/// certificates, and symmetric keys wrapped under one of the caller's keys here.
+pub(crate) fn registers_here(request: &RegisterRequest) -> bool {
+    match &request.object {
+        ManagedObject::PublicKey(_)
+        | ManagedObject::PrivateKey(_)
+        | ManagedObject::Certificate(_) => true,
+        ManagedObject::SymmetricKey(key) => key.key_block.key_wrapping_data.is_some(),
+        _ => false,
+    }
 }
 
 pub(super) async fn register<V: Vault>(
@@ -43,11 +57,15 @@ pub(super) async fn register<V: Vault>(
     let object_type = request.object_type();
     let attributes = &request.attributes;
     let (material, metadata) = match &request.object {
+        ManagedObject::SymmetricKey(key) => {
+            read_wrapped_symmetric(context, &key.key_block, attributes).await?
+        }
         ManagedObject::PublicKey(key) => {
             read_key(context, &key.key_block, object_type, attributes)?
         }
         ManagedObject::PrivateKey(key) => {
-            read_key(context, &key.key_block, object_type, attributes)?
+            let block = unwrapped_block(context, &key.key_block).await?;
+            read_key(context, &block, object_type, attributes)?
         }
         ManagedObject::Certificate(object) => certificate::read(context, object, attributes)?,
         _ => {
@@ -68,6 +86,99 @@ pub(super) async fn register<V: Vault>(
     })
 }
 
+/// The largest wrapped key material taken, checked before it is unwrapped: the largest key
+/// registered, with what a key wrap adds (RSA-OAEP's ciphertext, at most 512 bytes, is less).
+const MAX_WRAPPED_KEY_LEN: usize = MAX_REGISTERED_KEY_LEN + 16;
+
+/// `block` with its material unwrapped if it is wrapped (under the caller's key its Key
+/// Wrapping Data names), else as it is.
+async fn unwrapped_block<V: Vault>(
+    context: &Context<'_, V>,
+    block: &KeyBlock,
+) -> Result<KeyBlock, Refusal> {
+    let Some(data) = &block.key_wrapping_data else {
+        return Ok(block.clone());
+    };
+    uncompressed(block)?;
+    let wrapped = block.key_material.key();
+    if wrapped.len() > MAX_WRAPPED_KEY_LEN {
+        return Err(Refusal::new(
+            ResultReason::InvalidField,
+            format!(
+                "the wrapped key material is {} bytes; it is at most {MAX_WRAPPED_KEY_LEN}",
+                wrapped.len()
+            ),
+        ));
+    }
+    let key = unwrap_registered(context, data, wrapped).await?;
+    Ok(KeyBlock {
+        key_material: KeyMaterial::Bytes(key),
+        key_wrapping_data: None,
+        ..block.clone()
+    })
+}
+
+/// The key and metadata of a symmetric key registered wrapped as `block` with `attributes`:
+/// Raw, its algorithm named (in the Key Block or as an attribute) and its length the
+/// unwrapped key's, of a kind the gateway makes ([`key_bytes`]).
+async fn read_wrapped_symmetric<V: Vault>(
+    context: &Context<'_, V>,
+    block: &KeyBlock,
+    attributes: &[Attribute],
+) -> Result<(SecretBytes, Metadata), Refusal> {
+    if block.key_format_type != KeyFormatType::Raw {
+        return Err(Refusal::new(
+            ResultReason::KeyFormatTypeNotSupported,
+            format!(
+                "a wrapped symmetric key is registered Raw, not {:?}",
+                block.key_format_type
+            ),
+        ));
+    }
+    let mut requested = Requested::read(attributes, Some(ObjectType::SymmetricKey))?;
+    let algorithm = match (block.cryptographic_algorithm, requested.algorithm) {
+        (Some(given), Some(other)) if given != other => {
+            return Err(mismatch(format!(
+                "the Key Block's Cryptographic Algorithm {given:?} is not the attribute's {other:?}"
+            )));
+        }
+        (Some(algorithm), _) | (None, Some(algorithm)) => algorithm,
+        (None, None) => {
+            return Err(Refusal::new(
+                ResultReason::MissingData,
+                "a symmetric key's key block names its Cryptographic Algorithm",
+            ));
+        }
+    };
+    admit(&requested.client_attributes, context.keys)?;
+    let KeyBlock { key_material, .. } = unwrapped_block(context, block).await?;
+    let key = key_material.key().clone();
+    let bits = i32::try_from(key.len().saturating_mul(8)).unwrap_or(i32::MAX);
+    let lengths = [block.cryptographic_length, requested.length];
+    if let Some(stated) = lengths.into_iter().flatten().find(|l| *l != bits) {
+        return Err(mismatch(format!(
+            "the Cryptographic Length {stated} is not the unwrapped key's ({bits})"
+        )));
+    }
+    key_bytes(algorithm, bits)?;
+    requested.algorithm = Some(algorithm);
+    requested.length = Some(bits);
+    Ok((
+        key,
+        requested.into_metadata(ObjectType::SymmetricKey, context.now),
+    ))
+}
+
+fn uncompressed(block: &KeyBlock) -> Result<(), Refusal> {
+    if block.key_compression_type.is_some() {
+        return Err(Refusal::new(
+            ResultReason::KeyCompressionTypeNotSupported,
+            "key material is registered uncompressed",
+        ));
+    }
+    Ok(())
+}
+
 /// The stored form and metadata of a public or private key (`object_type`) registered as
 /// `block` with `attributes`.
 fn read_key<V>(
@@ -76,10 +187,11 @@ fn read_key<V>(
     object_type: ObjectType,
     attributes: &[Attribute],
 ) -> Result<(SecretBytes, Metadata), Refusal> {
-    if block.key_compression_type.is_some() {
+    uncompressed(block)?;
+    if block.key_wrapping_data.is_some() {
         return Err(Refusal::new(
-            ResultReason::KeyCompressionTypeNotSupported,
-            "key material is registered uncompressed",
+            ResultReason::FeatureNotSupported,
+            "a public key is not secret and is registered unwrapped",
         ));
     }
     let KeyMaterial::Bytes(der) = &block.key_material else {

@@ -1,18 +1,19 @@
-//! Create, Register, Re-key, Activate, Revoke and Destroy: the life of a managed object
-//! (KMIP 1.4 §4.1, §4.3, §4.4, §4.19–4.21).
+//! Create, Register, Re-key, Derive Key, Activate, Revoke and Destroy: the life of a managed
+//! object (KMIP 1.4 §4.1, §4.3, §4.4, §4.6, §4.19–4.21).
 
-use crate::attribute_values::RevocationReason;
+use crate::attribute_values::{CryptographicParameters, RevocationReason};
 use crate::attributes::{
     Attribute, push_attribute_set, read_attribute_set, read_tagged, read_template_attribute,
     tagged, template_attribute,
 };
 use crate::datetime::DateTime;
-use crate::enums::ObjectType;
+use crate::enums::{DerivationMethod, ObjectType};
 use crate::error::Error;
 use crate::identifier::UniqueIdentifier;
 use crate::object::ManagedObject;
 use crate::operations::{Payload, struct_payload};
-use crate::structure::{Builder, Fields, kmip_struct};
+use crate::secret::SecretBytes;
+use crate::structure::{Builder, Fields, kmip_struct, structure_field};
 use crate::ttlv::Tag;
 use crate::version::ProtocolVersion;
 
@@ -199,7 +200,67 @@ made_object_response! {
     RegisterResponse,
     /// The new key's identifier, and in KMIP 1.x the attributes the server set implicitly.
     RekeyResponse,
+    /// The derived object's identifier, and in KMIP 1.x the attributes the server set
+    /// implicitly.
+    DeriveKeyResponse,
 }
+
+/// Derive Key (KMIP 1.4 §4.6): a new `object_type` object made by
+/// `derivation_method` from the objects `unique_identifiers` name, with `attributes`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeriveKeyRequest {
+    pub object_type: ObjectType,
+    /// At least one: the base object first; KMIP lets a second name a Secret Data object whose
+    /// value is the Derivation Data. Never the ID Placeholder, which KMIP rules out here.
+    pub unique_identifiers: Vec<UniqueIdentifier>,
+    pub derivation_method: DerivationMethod,
+    /// Boxed: the largest field of any request, kept off the stack of every other one.
+    pub derivation_parameters: Box<DerivationParameters>,
+    pub attributes: Vec<Attribute>,
+}
+
+impl Payload for DeriveKeyRequest {
+    fn read(fields: &mut Fields<'_>, version: ProtocolVersion) -> Result<Self, Error> {
+        let object_type = fields.required(Tag::OBJECT_TYPE)?;
+        let unique_identifiers = fields.repeated(Tag::UNIQUE_IDENTIFIER)?;
+        if unique_identifiers.is_empty() {
+            return Err(Error::MissingField {
+                parent: fields.parent(),
+                field: Tag::UNIQUE_IDENTIFIER,
+            });
+        }
+        Ok(Self {
+            object_type,
+            unique_identifiers,
+            derivation_method: fields.required(Tag::DERIVATION_METHOD)?,
+            derivation_parameters: Box::new(fields.required(Tag::DERIVATION_PARAMETERS)?),
+            attributes: read_attribute_set(fields, version)?,
+        })
+    }
+
+    fn write(&self, b: &mut Builder, version: ProtocolVersion) {
+        b.push(Tag::OBJECT_TYPE, &self.object_type);
+        b.push_all(Tag::UNIQUE_IDENTIFIER, &self.unique_identifiers);
+        b.push(Tag::DERIVATION_METHOD, &self.derivation_method);
+        b.push(Tag::DERIVATION_PARAMETERS, &*self.derivation_parameters);
+        push_attribute_set(b, &self.attributes, version);
+    }
+}
+
+kmip_struct! {
+    /// What a Derive Key method takes besides the base key: each field as the method needs it.
+    /// The Derivation Data may be what the client keeps secret (Encrypt makes the key from it),
+    /// so it is wiped on drop.
+    #[derive(Default)]
+    pub struct DerivationParameters {
+        pub cryptographic_parameters: optional CryptographicParameters => CRYPTOGRAPHIC_PARAMETERS,
+        pub initialization_vector: optional Vec<u8> => INITIALIZATION_VECTOR,
+        pub derivation_data: optional SecretBytes => DERIVATION_DATA,
+        pub salt: optional Vec<u8> => SALT,
+        pub iteration_count: optional i32 => ITERATION_COUNT,
+    }
+}
+structure_field!(DerivationParameters);
 
 /// Re-key: a new symmetric key replacing the key `unique_identifier` (without one, the object
 /// the previous batch item produced), with `attributes` for the new key. `offset`, in seconds,

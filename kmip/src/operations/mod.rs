@@ -28,8 +28,9 @@ pub use discovery::{
 };
 pub use lifecycle::{
     ActivateRequest, ActivateResponse, CreateKeyPairRequest, CreateKeyPairResponse, CreateRequest,
-    CreateResponse, DestroyRequest, DestroyResponse, RegisterRequest, RegisterResponse,
-    RekeyRequest, RekeyResponse, RevokeRequest, RevokeResponse,
+    CreateResponse, DerivationParameters, DeriveKeyRequest, DeriveKeyResponse, DestroyRequest,
+    DestroyResponse, RegisterRequest, RegisterResponse, RekeyRequest, RekeyResponse, RevokeRequest,
+    RevokeResponse,
 };
 pub use retrieval::{
     CheckRequest, CheckResponse, GetRequest, GetResponse, LocateRequest, LocateResponse,
@@ -169,6 +170,7 @@ payloads! {
     CreateKeyPair(CreateKeyPairRequest, CreateKeyPairResponse),
     Register(RegisterRequest, RegisterResponse),
     Rekey(RekeyRequest, RekeyResponse),
+    DeriveKey(DeriveKeyRequest, DeriveKeyResponse),
     Get(GetRequest, GetResponse),
     GetAttributes(GetAttributesRequest, GetAttributesResponse),
     GetAttributeList(GetAttributeListRequest, GetAttributeListResponse),
@@ -219,7 +221,9 @@ impl RequestPayload {
             Self::MacVerify(request) => &mut request.unique_identifier,
             // Krypton's extension between gateway and core names a service key, never a
             // placeholder.
+            // Derive Key names its objects itself: KMIP rules the ID Placeholder out there.
             Self::Rewrap(_)
+            | Self::DeriveKey(_)
             | Self::DiscoverVersions(_)
             | Self::Query(_)
             | Self::Create(_)
@@ -258,6 +262,8 @@ impl RequestPayload {
             Self::MacVerify(request) => request.unique_identifier.as_ref(),
             Self::Rewrap(request) => request.unique_identifier.as_ref(),
             Self::RewrapReport(request) => Some(&request.unique_identifier),
+            // The base object: the object the derived key is made from.
+            Self::DeriveKey(request) => request.unique_identifiers.first(),
             Self::DiscoverVersions(_)
             | Self::Query(_)
             | Self::Create(_)
@@ -272,8 +278,8 @@ impl RequestPayload {
 }
 
 impl ResponsePayload {
-    /// The identifier of the object a Create or Register made: for Create Key Pair, the
-    /// private key, which KMIP makes the ID Placeholder.
+    /// The identifier of the object a Create, Register, Re-key or Derive Key made: for Create
+    /// Key Pair, the private key, which KMIP makes the ID Placeholder.
     #[must_use]
     pub fn created(&self) -> Option<&str> {
         match self {
@@ -281,6 +287,7 @@ impl ResponsePayload {
             Self::CreateKeyPair(response) => Some(&response.private_key_unique_identifier),
             Self::Register(response) => Some(&response.unique_identifier),
             Self::Rekey(response) => Some(&response.unique_identifier),
+            Self::DeriveKey(response) => Some(&response.unique_identifier),
             _ => None,
         }
     }

@@ -8,6 +8,7 @@ use crate::enums::{
 };
 use crate::error::Error;
 use crate::identifier::UniqueIdentifier;
+use crate::key_wrapping::KeyWrappingSpecification;
 use crate::object::ManagedObject;
 use crate::operations::{Payload, struct_payload};
 use crate::structure::{Builder, Fields, kmip_struct};
@@ -15,14 +16,16 @@ use crate::ttlv::Tag;
 use crate::version::ProtocolVersion;
 
 kmip_struct! {
-    /// Get: return an object, optionally in a given key format. Key wrapping on Get is not
-    /// supported: a request asking for it is refused on decode.
+    /// Get: return an object, optionally in a given key format, and wrapped as the Key
+    /// Wrapping Specification says.
     #[derive(Default)]
     pub struct GetRequest {
         pub unique_identifier: optional UniqueIdentifier => UNIQUE_IDENTIFIER,
         pub key_format_type: optional KeyFormatType => KEY_FORMAT_TYPE,
         pub key_wrap_type: optional KeyWrapType => KEY_WRAP_TYPE since V1_4,
         pub key_compression_type: optional KeyCompressionType => KEY_COMPRESSION_TYPE,
+        pub key_wrapping_specification: optional KeyWrappingSpecification
+            => KEY_WRAPPING_SPECIFICATION,
     }
 }
 

@@ -19,8 +19,11 @@
 //! An operation the server does not offer never runs, so it changes nothing: it is refused
 //! *Operation Not Supported* in its place in the batch.
 //!
-//! The batch's ID Placeholder is kept here: the identifier of the object the last successful
-//! Create or Register made, handed to the daemon for items that name no object.
+//! The batch's ID Placeholder is kept here and handed to the daemon for items that name no
+//! object: the object the last successful item made ([`ResponsePayload::created`]: Create,
+//! Create Key Pair's private key, Register, Re-key…), or the one object a Locate found (KMIP 1.4
+//! §4.9: a Locate finding several, or none, empties it, so that the items after it fail rather
+//! than act on an earlier object).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -101,8 +104,8 @@ impl Server {
                 .answer_item(header, item, placeholder.as_deref(), dispatch)
                 .await;
             count(operation, &answer, started.elapsed());
-            if let Some(created) = answer.as_ref().ok().and_then(created_id) {
-                placeholder = Some(created.to_owned());
+            if let Some(next) = answer.as_ref().ok().and_then(next_placeholder) {
+                placeholder = next;
             }
             let failed = answer.is_err();
             answers.push(result_item(operation, id, answer));
@@ -161,11 +164,14 @@ fn count(operation: Operation, answer: &Result<ResponsePayload, Refusal>, took: 
         .record(took.as_secs_f64());
 }
 
-/// The identifier of the object a Create or Register made: the batch's next ID Placeholder.
-fn created_id(payload: &ResponsePayload) -> Option<&str> {
+/// The batch's ID Placeholder after an item answered `payload`, or `None` when the operation
+/// leaves it as it was.
+fn next_placeholder(payload: &ResponsePayload) -> Option<Option<String>> {
     match payload {
-        ResponsePayload::Create(response) => Some(&response.unique_identifier),
-        ResponsePayload::Register(response) => Some(&response.unique_identifier),
-        _ => None,
+        ResponsePayload::Locate(located) => Some(match located.unique_identifiers.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        }),
+        made => made.created().map(|id| Some(id.to_owned())),
     }
 }

@@ -33,6 +33,7 @@ TIME_STAMP = 1_700_000_000
 UID = "b4faee10-aa2a-4446-8ad4-0881f3422959"
 UID2 = "1f165d65-cbbd-4bd6-9867-80e0b390acf9"
 KEY = bytes(range(32))
+WRAPPED_KEY = bytes(range(40))  # KEY's length wrapped by RFC 3394
 SECRET = bytes(range(96))  # 96 bytes: the Secret Data libmongocrypt registers
 IV = bytes(range(16))
 PLAINTEXT = b"attack at dawn"
@@ -142,6 +143,39 @@ def get_response(v):
     return response(v, [(enums.Operation.GET, payloads.GetResponsePayload(
         object_type=enums.ObjectType.SYMMETRIC_KEY, unique_identifier=UID,
         secret=symmetric_key()), None)])
+
+
+def wrapping_key_information():
+    """UID2, an AES key, wrapping with NIST Key Wrap."""
+    return {"unique_identifier": UID2,
+            "cryptographic_parameters": {"block_cipher_mode": enums.BlockCipherMode.NIST_KEY_WRAP}}
+
+
+def get_wrapped_request(v):
+    """Get of UID wrapped under UID2: a Key Wrapping Specification, No Encoding."""
+    information = wrapping_key_information()
+    return request(v, [(enums.Operation.GET, payloads.GetRequestPayload(
+        unique_identifier=UID,
+        key_wrapping_specification=objects.KeyWrappingSpecification(
+            wrapping_method=enums.WrappingMethod.ENCRYPT,
+            encryption_key_information=objects.EncryptionKeyInformation(
+                unique_identifier=information["unique_identifier"],
+                cryptographic_parameters=cattributes.CryptographicParameters(
+                    **information["cryptographic_parameters"])),
+            encoding_option=enums.EncodingOption.NO_ENCODING)), None)])
+
+
+def get_wrapped_response(v):
+    """The AES-256 key UID, wrapped (40 bytes) as get_wrapped_request asks."""
+    key = object_factory.convert(pie_objects.SymmetricKey(
+        enums.CryptographicAlgorithm.AES, 256, WRAPPED_KEY, key_wrapping_data={
+            "wrapping_method": enums.WrappingMethod.ENCRYPT,
+            "encryption_key_information": wrapping_key_information(),
+            "encoding_option": enums.EncodingOption.NO_ENCODING,
+        }))
+    return response(v, [(enums.Operation.GET, payloads.GetResponsePayload(
+        object_type=enums.ObjectType.SYMMETRIC_KEY, unique_identifier=UID,
+        secret=key), None)])
 
 
 def create_request(v):
@@ -346,6 +380,30 @@ def decrypt_response(v):
         unique_identifier=UID, data=PLAINTEXT), None)])
 
 
+def derive_key_request(v):
+    """PBKDF2 from UID (UID2 names a Secret Data), every Derivation Parameter set."""
+    attrs = [
+        attribute_factory.create_attribute(
+            enums.AttributeType.CRYPTOGRAPHIC_ALGORITHM, enums.CryptographicAlgorithm.AES
+        ),
+        attribute_factory.create_attribute(enums.AttributeType.CRYPTOGRAPHIC_LENGTH, 128),
+    ]
+    parameters = cattributes.DerivationParameters(
+        cryptographic_parameters=cattributes.CryptographicParameters(
+            hashing_algorithm=enums.HashingAlgorithm.SHA_256),
+        initialization_vector=IV, derivation_data=PLAINTEXT, salt=b"salt",
+        iteration_count=4096)
+    return request(v, [(enums.Operation.DERIVE_KEY, payloads.DeriveKeyRequestPayload(
+        object_type=enums.ObjectType.SYMMETRIC_KEY, unique_identifiers=[UID, UID2],
+        derivation_method=enums.DerivationMethod.PBKDF2,
+        derivation_parameters=parameters, template_attribute=template(attrs)), None)])
+
+
+def derive_key_response(v):
+    return response(v, [(enums.Operation.DERIVE_KEY, payloads.DeriveKeyResponsePayload(
+        unique_identifier=UID), None)])
+
+
 def key_pair_template(attrs, tag):
     return objects.TemplateAttribute(attributes=attrs, tag=tag)
 
@@ -531,6 +589,8 @@ FROM_1_2 = ("1_2", "1_4", "2_0")
 BUILDERS = {
     "get_request": (get_request, EVERY),
     "get_response": (get_response, EVERY),
+    "get_wrapped_request": (get_wrapped_request, FROM_1_2),
+    "get_wrapped_response": (get_wrapped_response, FROM_1_2),
     "create_request": (create_request, EVERY),
     "create_response": (create_response, EVERY),
     "register_symmetric_request": (register_symmetric_request, EVERY),
@@ -559,6 +619,8 @@ BUILDERS = {
     "encrypt_response": (encrypt_response, FROM_1_2),
     "decrypt_request": (decrypt_request, FROM_1_2),
     "decrypt_response": (decrypt_response, FROM_1_2),
+    "derive_key_request": (derive_key_request, EVERY),
+    "derive_key_response": (derive_key_response, EVERY),
     "create_key_pair_request": (create_key_pair_request, EVERY),
     "create_key_pair_response": (create_key_pair_response, EVERY),
     "sign_request": (sign_request, FROM_1_2),

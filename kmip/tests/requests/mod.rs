@@ -7,13 +7,14 @@ use kmip::{
     ActivateRequest, AddAttributeRequest, AdjustAttributeRequest, AdjustmentType, Attribute,
     AttributeReference, AttributeType, BlockCipherMode, CheckRequest, CreateKeyPairRequest,
     CreateRequest, CryptographicAlgorithm, CryptographicParameters, DateTime, DecryptRequest,
-    DeleteAttributeRequest, DestroyRequest, DiscoverVersionsRequest, EncryptRequest,
-    GetAttributeListRequest, GetAttributesRequest, GetRequest, KeyBlock, KeyFormatType,
-    KeyMaterial, LocateRequest, MacRequest, MacVerifyRequest, ManagedObject,
-    ModifyAttributeRequest, Name, ObjectType, Operation, QueryFunction, QueryRequest,
-    RegisterRequest, RekeyRequest, RequestPayload, RevocationReason, RevocationReasonCode,
-    RevokeRequest, RewrapReportRequest, RewrapRequest, RngRetrieveRequest, SecretBytes, SecretData,
-    SecretDataType, SetAttributeRequest, SignRequest, SignatureVerifyRequest, Value, VersionBehind,
+    DeleteAttributeRequest, DerivationMethod, DerivationParameters, DeriveKeyRequest,
+    DestroyRequest, DiscoverVersionsRequest, EncryptRequest, GetAttributeListRequest,
+    GetAttributesRequest, GetRequest, HashingAlgorithm, KeyBlock, KeyFormatType, KeyMaterial,
+    LocateRequest, MacRequest, MacVerifyRequest, ManagedObject, ModifyAttributeRequest, Name,
+    ObjectType, Operation, QueryFunction, QueryRequest, RegisterRequest, RekeyRequest,
+    RequestPayload, RevocationReason, RevocationReasonCode, RevokeRequest, RewrapReportRequest,
+    RewrapRequest, RngRetrieveRequest, SecretBytes, SecretData, SecretDataType,
+    SetAttributeRequest, SignRequest, SignatureVerifyRequest, Value, VersionBehind,
 };
 
 /// A request of `operation` naming the object `id` where it names one (the service key, for
@@ -52,6 +53,7 @@ pub fn request(operation: Operation, id: &str) -> Option<RequestPayload> {
                     key_material: KeyMaterial::Bytes(SecretBytes::new(b"every".to_vec())),
                     cryptographic_algorithm: None,
                     cryptographic_length: None,
+                    key_wrapping_data: None,
                 },
             }),
         }
@@ -145,6 +147,24 @@ pub fn request(operation: Operation, id: &str) -> Option<RequestPayload> {
             unique_identifier: uid(),
             offset: Some(3600),
             attributes: Vec::new(),
+        }
+        .into(),
+        Operation::DeriveKey => DeriveKeyRequest {
+            object_type: ObjectType::SymmetricKey,
+            unique_identifiers: vec![id.into()],
+            derivation_method: DerivationMethod::Hmac,
+            derivation_parameters: Box::new(DerivationParameters {
+                cryptographic_parameters: Some(CryptographicParameters {
+                    hashing_algorithm: Some(HashingAlgorithm::Sha256),
+                    ..CryptographicParameters::default()
+                }),
+                derivation_data: Some(SecretBytes::new(vec![1; 16])),
+                ..DerivationParameters::default()
+            }),
+            attributes: vec![
+                Attribute::CryptographicAlgorithm(CryptographicAlgorithm::Aes),
+                Attribute::CryptographicLength(256),
+            ],
         }
         .into(),
         Operation::Mac => MacRequest {

@@ -5,20 +5,25 @@
 //! | Block Cipher Mode | Padding | IV/Counter/Nonce | additional data and tag |
 //! |---|---|---|---|
 //! | GCM | none | 12 bytes | Authenticated Encryption Additional Data; a 16-byte tag (KMIP 1.4 and later, whose messages carry it) |
-//! | CBC | PKCS#5 | 16 bytes | — |
+//! | CBC | PKCS#5, or none (whole blocks) | 16 bytes | — |
+//! | ECB | PKCS#5, or none (whole blocks) | none | — |
 //! | CTR | none | 16 bytes, the initial counter block | — |
 //! | NIST Key Wrap (RFC 3394, SP 800-38F KW) | none | none (the default ICV) | — |
 //! | AES Key Wrap Padding (RFC 5649, KWP) | none | none (the default ICV) | — |
 //!
 //! The two key wraps take 128- and 256-bit keys only (aws-lc-rs has no AES-192 key wrap), and
 //! KW data of 16 bytes or more in whole 8-byte blocks (KWP takes any length): they wrap key
-//! material a client holds under a key it keeps here.
+//! material a client holds under a key it keeps here, and are how a Get returns a key wrapped
+//! under one of the caller's AES keys, or a Register unwraps one ([`AesKeyWrap`],
+//! [`super::key_wrap`]).
 //!
 //! The parameters are the request's Cryptographic Parameters, or else the key's Cryptographic
 //! Parameters attribute (set by the client). Encrypt takes the client's IV, or draws one when
 //! the client sends none (or asks for a Random IV) and returns it; Decrypt needs it. Anything
 //! else — another algorithm, mode, padding or tag length, streaming — is refused with the
-//! reason, before the key is unwrapped.
+//! reason, before the key is unwrapped. ECB, which shows equal blocks as equal, is offered
+//! because KMIP's Basic Cryptographic profile requires it and key check values use it; what
+//! to encrypt with it is the client's choice.
 
 use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::cipher::{
@@ -55,6 +60,11 @@ const KWP_OVERHEAD: usize = 15;
 enum Mode {
     Gcm,
     CbcPkcs5,
+    /// CBC without padding: whole blocks only.
+    Cbc,
+    EcbPkcs5,
+    /// ECB without padding: whole blocks only.
+    Ecb,
     Ctr,
     /// RFC 3394 (SP 800-38F KW).
     KeyWrap,
@@ -67,8 +77,8 @@ impl Mode {
     fn iv_len(self) -> usize {
         match self {
             Self::Gcm => GCM_NONCE_LEN,
-            Self::CbcPkcs5 | Self::Ctr => BLOCK_LEN,
-            Self::KeyWrap | Self::KeyWrapPadded => 0,
+            Self::CbcPkcs5 | Self::Cbc | Self::Ctr => BLOCK_LEN,
+            Self::EcbPkcs5 | Self::Ecb | Self::KeyWrap | Self::KeyWrapPadded => 0,
         }
     }
 
@@ -91,6 +101,54 @@ fn admitted<V>(
     admit(context, record, to)?;
     require_aead_fields(mode, context.version(), additional_data)?;
     Ok(mode)
+}
+
+/// One of the AES key wraps, for the key material of a Get or a Register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct AesKeyWrap(Mode);
+
+impl AesKeyWrap {
+    /// The key wrap `parameters` name for `record`'s AES key: NIST Key Wrap (RFC 3394) unless
+    /// they name a Block Cipher Mode, which must be one of the two key wraps.
+    pub(super) fn of(
+        parameters: Option<&CryptographicParameters>,
+        record: &Record,
+    ) -> Result<Self, Refusal> {
+        let default = CryptographicParameters {
+            block_cipher_mode: Some(BlockCipherMode::NistKeyWrap),
+            ..CryptographicParameters::default()
+        };
+        let parameters = parameters
+            .filter(|parameters| parameters.block_cipher_mode.is_some())
+            .unwrap_or(&default);
+        match mode(Some(parameters), record)? {
+            mode @ (Mode::KeyWrap | Mode::KeyWrapPadded) => Ok(Self(mode)),
+            other => Err(unsupported(format!(
+                "keys are wrapped with NIST Key Wrap or AES Key Wrap Padding, not {other:?}"
+            ))),
+        }
+    }
+
+    pub(super) fn block_cipher_mode(self) -> BlockCipherMode {
+        if self.0 == Mode::KeyWrap {
+            BlockCipherMode::NistKeyWrap
+        } else {
+            BlockCipherMode::AesKeyWrapPadding
+        }
+    }
+
+    /// `material` wrapped under the AES key `kek`.
+    pub(super) fn wrap(self, kek: &[u8], material: &[u8]) -> Result<Vec<u8>, Refusal> {
+        require_length(self.0, material.len())?;
+        let (wrapped, _) = seal(self.0, kek, &[], &[], material).map_err(|_| crypto_failure())?;
+        Ok(wrapped)
+    }
+
+    /// `wrapped` unwrapped under the AES key `kek`: a wrap that does not check out (another
+    /// key, altered bytes) is a Cryptographic Failure.
+    pub(super) fn unwrap(self, kek: &[u8], wrapped: Vec<u8>) -> Result<SecretBytes, Refusal> {
+        open(self.0, kek, &[], &[], wrapped, None).map_err(|_| decrypt_failure())
+    }
 }
 
 /// Encrypt: `request.data` under the caller's `record`.
@@ -122,7 +180,7 @@ pub(in crate::operations) async fn encrypt<V: Vault>(
         None if mode.takes_iv() => (random_iv(mode)?, true),
         None => (Vec::new(), false),
     };
-    require_wrappable(mode, request.data.len())?;
+    require_length(mode, request.data.len())?;
     let key = unwrapped(context, &record, Use::Encrypt).await?;
     let aad = request
         .authenticated_encryption_additional_data
@@ -222,6 +280,9 @@ fn mode(requested: Option<&CryptographicParameters>, record: &Record) -> Result<
     let mode = match (parameters.block_cipher_mode, padding) {
         (Some(BlockCipherMode::Gcm), None | Some(PaddingMethod::None)) => Mode::Gcm,
         (Some(BlockCipherMode::Cbc), Some(PaddingMethod::Pkcs5)) => Mode::CbcPkcs5,
+        (Some(BlockCipherMode::Cbc), None | Some(PaddingMethod::None)) => Mode::Cbc,
+        (Some(BlockCipherMode::Ecb), Some(PaddingMethod::Pkcs5)) => Mode::EcbPkcs5,
+        (Some(BlockCipherMode::Ecb), None | Some(PaddingMethod::None)) => Mode::Ecb,
         (Some(BlockCipherMode::Ctr), None | Some(PaddingMethod::None)) => Mode::Ctr,
         (Some(BlockCipherMode::NistKeyWrap), None | Some(PaddingMethod::None)) => Mode::KeyWrap,
         (Some(BlockCipherMode::AesKeyWrapPadding), None | Some(PaddingMethod::None)) => {
@@ -236,7 +297,8 @@ fn mode(requested: Option<&CryptographicParameters>, record: &Record) -> Result<
         (Some(mode), padding) => {
             return Err(unsupported(format!(
                 "Block Cipher Mode {mode:?} with Padding Method {padding:?} is not offered: \
-                 GCM, CBC with PKCS5 padding, CTR, NIST Key Wrap and AES Key Wrap Padding are"
+                 GCM, CBC and ECB (with PKCS5 padding or none), CTR, NIST Key Wrap and AES Key \
+                 Wrap Padding are"
             )));
         }
     };
@@ -290,8 +352,18 @@ fn require_aead_fields(
     Ok(())
 }
 
-/// RFC 3394 wraps whole semiblocks, two at least; RFC 5649 pads whatever it is given.
-fn require_wrappable(mode: Mode, len: usize) -> Result<(), Refusal> {
+/// RFC 3394 wraps whole semiblocks, two at least; RFC 5649 pads whatever it is given; CBC and
+/// ECB without padding take whole blocks.
+fn require_length(mode: Mode, len: usize) -> Result<(), Refusal> {
+    if matches!(mode, Mode::Cbc | Mode::Ecb) && !len.is_multiple_of(BLOCK_LEN) {
+        return Err(Refusal::new(
+            ResultReason::InvalidField,
+            format!(
+                "{mode:?} without padding takes whole {BLOCK_LEN}-byte blocks, not {len} bytes: \
+                 ask for PKCS5 padding"
+            ),
+        ));
+    }
     if mode == Mode::KeyWrap && (len < 16 || !len.is_multiple_of(8)) {
         return Err(Refusal::new(
             ResultReason::InvalidField,
@@ -308,9 +380,7 @@ fn checked_iv(mode: Mode, iv: Vec<u8>) -> Result<Vec<u8>, Refusal> {
     if !mode.takes_iv() {
         return Err(Refusal::new(
             ResultReason::InvalidField,
-            format!(
-                "{mode:?} takes no IV/Counter/Nonce: it uses its default integrity check value"
-            ),
+            format!("{mode:?} takes no IV/Counter/Nonce"),
         ));
     }
     if iv.len() == mode.iv_len() {
@@ -398,6 +468,19 @@ fn seal(
                 .less_safe_encrypt(&mut *buffer, context)?;
             None
         }
+        Mode::Cbc => {
+            let context = EncryptionContext::Iv128(block(iv)?.into());
+            EncryptingKey::cbc(aes(key)?)?.less_safe_encrypt(&mut buffer[..], context)?;
+            None
+        }
+        Mode::EcbPkcs5 => {
+            PaddedBlockEncryptingKey::ecb_pkcs7(aes(key)?)?.encrypt(&mut *buffer)?;
+            None
+        }
+        Mode::Ecb => {
+            EncryptingKey::ecb(aes(key)?)?.encrypt(&mut buffer[..])?;
+            None
+        }
         Mode::Ctr => {
             let context = EncryptionContext::Iv128(block(iv)?.into());
             EncryptingKey::ctr(aes(key)?)?.less_safe_encrypt(&mut buffer[..], context)?;
@@ -447,6 +530,18 @@ fn open(
                 .decrypt(&mut buffer[..], context)?
                 .len()
         }
+        Mode::Cbc => {
+            let context = DecryptionContext::Iv128(block(iv)?.into());
+            DecryptingKey::cbc(aes(key)?)?
+                .decrypt(&mut buffer[..], context)?
+                .len()
+        }
+        Mode::EcbPkcs5 => PaddedBlockDecryptingKey::ecb_pkcs7(aes(key)?)?
+            .decrypt(&mut buffer[..], DecryptionContext::None)?
+            .len(),
+        Mode::Ecb => DecryptingKey::ecb(aes(key)?)?
+            .decrypt(&mut buffer[..], DecryptionContext::None)?
+            .len(),
         Mode::Ctr => {
             let context = DecryptionContext::Iv128(block(iv)?.into());
             DecryptingKey::ctr(aes(key)?)?
@@ -517,11 +612,49 @@ mod tests {
 
     #[test]
     fn nist_key_wrap_refuses_data_it_cannot_wrap() {
-        assert!(require_wrappable(Mode::KeyWrap, 24).is_ok());
+        assert!(require_length(Mode::KeyWrap, 24).is_ok());
         for len in [0, 8, 20] {
-            let refusal = require_wrappable(Mode::KeyWrap, len).unwrap_err();
+            let refusal = require_length(Mode::KeyWrap, len).unwrap_err();
             assert_eq!(refusal.reason, ResultReason::InvalidField);
         }
-        assert!(require_wrappable(Mode::KeyWrapPadded, 3).is_ok());
+        assert!(require_length(Mode::KeyWrapPadded, 3).is_ok());
+    }
+
+    #[test]
+    fn ecb_and_cbc_give_the_known_answers_with_and_without_padding() {
+        // KMIP 1.4 profile test cases CS-BC-M-4-14 (ECB) and CS-BC-M-8-14 (ECB, PKCS#5):
+        // one block under an AES-128 key; NIST SP 800-38A F.2.1 (CBC).
+        let key = hex("0123456789abcdef0123456789abcdef");
+        let block = hex("01020304050607080910111213141516");
+        let (ecb, _) = seal(Mode::Ecb, &key, &[], &[], &block).unwrap();
+        assert_eq!(ecb, hex("d9bcce11b0b437b90239552df3a360c9"));
+        let (padded, _) = seal(Mode::EcbPkcs5, &key, &[], &[], &block).unwrap();
+        assert_eq!(padded.len(), 32);
+        assert_eq!(padded[..16], ecb[..]);
+        for (mode, ciphertext) in [(Mode::Ecb, ecb), (Mode::EcbPkcs5, padded)] {
+            let opened = open(mode, &key, &[], &[], ciphertext, None).unwrap();
+            assert_eq!(&*opened, block.as_slice());
+        }
+
+        let key = hex("2b7e151628aed2a6abf7158809cf4f3c");
+        let iv = hex("000102030405060708090a0b0c0d0e0f");
+        let plaintext = hex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51");
+        let (cbc, _) = seal(Mode::Cbc, &key, &iv, &[], &plaintext).unwrap();
+        assert_eq!(
+            cbc,
+            hex("7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b2")
+        );
+        let opened = open(Mode::Cbc, &key, &iv, &[], cbc, None).unwrap();
+        assert_eq!(&*opened, plaintext.as_slice());
+    }
+
+    #[test]
+    fn unpadded_modes_take_whole_blocks() {
+        for mode in [Mode::Ecb, Mode::Cbc] {
+            assert!(require_length(mode, 32).is_ok());
+            let refusal = require_length(mode, 17).unwrap_err();
+            assert_eq!(refusal.reason, ResultReason::InvalidField);
+        }
+        assert!(require_length(Mode::EcbPkcs5, 17).is_ok());
     }
 }

@@ -4,28 +4,37 @@
 //! services that sign tokens with an HMAC key they never see.
 //!
 //! - [`cipher`]: Encrypt and Decrypt with AES keys;
+//! - [`oaep`]: Encrypt and Decrypt with RSA key pairs (RSA-OAEP);
+//! - [`key_wrap`]: keys returned wrapped by Get, and wrapped keys unwrapped for Register,
+//!   under the caller's AES keys (key wrap) or RSA key pairs (RSA-OAEP);
 //! - [`signature`]: Sign and Signature Verify with the private and public keys of key pairs;
-//! - [`mac`]: MAC and MAC Verify with HMAC keys.
+//! - [`mac`]: MAC and MAC Verify with HMAC keys;
+//! - [`kdf`]: the key derivation functions of Derive Key ([`super::derive`]).
 //!
-//! **Who may** ([`admit`]): an operation that protects data (Encrypt, Sign, MAC) needs an
-//! Active key; one that processes what a key protected (Decrypt, Signature Verify, MAC Verify)
-//! an Active or Deactivated key, as KMIP lets a deactivated key check what it made. The key's Cryptographic
-//! Usage Mask must name the operation: a key created without a mask does nothing here, since
-//! nothing is allowed that the key's creator did not ask for. Everything is decided before the
-//! core is asked to unwrap anything.
+//! **Who may** ([`admit`]): an operation that protects data (Encrypt, Sign, MAC) or makes a
+//! key from the key (Derive Key) needs an Active key; one that processes what a key protected
+//! (Decrypt, Signature Verify, MAC Verify) an Active or Deactivated key, as KMIP lets a
+//! deactivated key check what it made. The key's Cryptographic Usage Mask must name the
+//! operation: a key created without a mask does nothing here, since nothing is allowed that the
+//! key's creator did not ask for. Everything is decided before the core is asked to unwrap
+//! anything.
 
 mod cipher;
+mod kdf;
+mod key_wrap;
 mod mac;
+mod oaep;
 mod signature;
 
-pub(super) use cipher::{decrypt, encrypt};
+pub(super) use kdf::Derivation;
+pub(super) use key_wrap::{Wrapper, unwrap_registered};
 pub(super) use mac::{mac, mac_verify};
 pub(super) use signature::{sign, signature_verify};
 
 use kmip::objects::lifecycle;
 use kmip::{
-    Attribute, CryptographicParameters, CryptographicUsageMask, ResultReason, SecretBytes,
-    ValidityIndicator,
+    Attribute, CryptographicParameters, CryptographicUsageMask, DecryptRequest, DecryptResponse,
+    EncryptRequest, EncryptResponse, ObjectType, ResultReason, SecretBytes, ValidityIndicator,
 };
 
 use crate::operations::Context;
@@ -34,13 +43,18 @@ use crate::vault::{Record, Vault};
 
 /// What an operation does with the key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Use {
+pub(super) enum Use {
     Encrypt,
     Decrypt,
     Sign,
     SignatureVerify,
     Mac,
     MacVerify,
+    /// Wrapping another key for a Get.
+    WrapKey,
+    /// Unwrapping key material for a Register.
+    UnwrapKey,
+    DeriveKey,
 }
 
 impl Use {
@@ -52,6 +66,9 @@ impl Use {
             Self::SignatureVerify => "Signature Verify",
             Self::Mac => "MAC",
             Self::MacVerify => "MAC Verify",
+            Self::WrapKey => "Wrap Key",
+            Self::UnwrapKey => "Unwrap Key",
+            Self::DeriveKey => "Derive Key",
         }
     }
 
@@ -63,18 +80,57 @@ impl Use {
             Self::SignatureVerify => CryptographicUsageMask::VERIFY,
             Self::Mac => CryptographicUsageMask::MAC_GENERATE,
             Self::MacVerify => CryptographicUsageMask::MAC_VERIFY,
+            Self::WrapKey => CryptographicUsageMask::WRAP_KEY,
+            Self::UnwrapKey => CryptographicUsageMask::UNWRAP_KEY,
+            Self::DeriveKey => CryptographicUsageMask::DERIVE_KEY,
         }
     }
 
-    /// Whether it protects data (only an Active key may), rather than processing data the key
-    /// protected.
+    /// Whether it protects data or makes a key (only an Active key may), rather than processing
+    /// data the key protected.
     const fn protects(self) -> bool {
-        matches!(self, Self::Encrypt | Self::Sign | Self::Mac)
+        matches!(
+            self,
+            Self::Encrypt | Self::Sign | Self::Mac | Self::WrapKey | Self::DeriveKey
+        )
     }
 }
 
+/// Encrypt: with an RSA public key ([`oaep`]) or a symmetric key ([`cipher`]).
+pub(in crate::operations) async fn encrypt<V: Vault>(
+    context: &Context<'_, V>,
+    record: Record,
+    request: EncryptRequest,
+) -> Result<EncryptResponse, Refusal> {
+    if is_key_pair_half(&record) {
+        oaep::encrypt(context, record, request).await
+    } else {
+        cipher::encrypt(context, record, request).await
+    }
+}
+
+/// Decrypt: with an RSA private key ([`oaep`]) or a symmetric key ([`cipher`]).
+pub(in crate::operations) async fn decrypt<V: Vault>(
+    context: &Context<'_, V>,
+    record: Record,
+    request: DecryptRequest,
+) -> Result<DecryptResponse, Refusal> {
+    if is_key_pair_half(&record) {
+        oaep::decrypt(context, record, request).await
+    } else {
+        cipher::decrypt(context, record, request).await
+    }
+}
+
+fn is_key_pair_half(record: &Record) -> bool {
+    matches!(
+        record.metadata.object_type,
+        ObjectType::PublicKey | ObjectType::PrivateKey
+    )
+}
+
 /// Whether `record`'s key may be put to `to` now: its state and its usage mask.
-fn admit<V>(context: &Context<'_, V>, record: &Record, to: Use) -> Result<(), Refusal> {
+pub(super) fn admit<V>(context: &Context<'_, V>, record: &Record, to: Use) -> Result<(), Refusal> {
     let metadata = &record.metadata;
     if to.protects() {
         lifecycle::check_protect(metadata, context.now, to.operation())?;
@@ -112,7 +168,7 @@ fn parameters<'a>(
 }
 
 /// The record's key, unwrapped by the core for this one operation.
-async fn unwrapped<V: Vault>(
+pub(super) async fn unwrapped<V: Vault>(
     context: &Context<'_, V>,
     record: &Record,
     to: Use,
