@@ -1626,6 +1626,74 @@ async fn register_refuses_keys_and_certificates_it_cannot_use_and_leaves_nothing
     }
 }
 
+/// A Register of the symmetric `key` (Raw) of `algorithm`, with `attributes`.
+fn register_symmetric(
+    algorithm: CryptographicAlgorithm,
+    key: &[u8],
+    attributes: Vec<Attribute>,
+) -> RegisterRequest {
+    RegisterRequest {
+        attributes,
+        object: ManagedObject::SymmetricKey(kmip::SymmetricKey {
+            key_block: KeyBlock::raw(algorithm, SecretBytes::new(key.to_vec())),
+        }),
+    }
+}
+
+/// A symmetric key is registered here, as a key the gateway makes: of an algorithm and length
+/// it makes, stated consistently, uncompressed. With the core down a good one fails closed, and
+/// no Register leaves anything in the vault.
+#[tokio::test]
+async fn register_of_a_symmetric_key_is_the_gateways_and_fails_closed() {
+    use CryptographicAlgorithm::{Aes, Des};
+    let h = harness(&[]).await;
+    let compressed = {
+        let mut request = register_symmetric(Aes, &[1; 32], Vec::new());
+        if let ManagedObject::SymmetricKey(key) = &mut request.object {
+            key.key_block.key_compression_type =
+                Some(kmip::KeyCompressionType::EcPublicKeyTypeUncompressed);
+        }
+        request
+    };
+    for version in [ProtocolVersion::V1_2, V1_4, V2_0] {
+        for (request, reason) in [
+            // Single DES: weaker than anything Create makes.
+            (
+                register_symmetric(Des, &[1; 8], Vec::new()),
+                ResultReason::InvalidField,
+            ),
+            // 20 bytes are no AES key.
+            (
+                register_symmetric(Aes, &[1; 20], Vec::new()),
+                ResultReason::InvalidField,
+            ),
+            // A stated length that is not the key's.
+            (
+                register_symmetric(Aes, &[1; 32], vec![Attribute::CryptographicLength(128)]),
+                ResultReason::InvalidField,
+            ),
+            (
+                compressed.clone(),
+                ResultReason::KeyCompressionTypeNotSupported,
+            ),
+        ] {
+            refused(&h.ask(version, request).await, reason);
+        }
+        failed_closed(
+            &h.ask(version, register_symmetric(Aes, &[1; 32], Vec::new()))
+                .await,
+        );
+    }
+    let everything = Filter::new(Vec::new(), None, DateTime::now());
+    let stored = h
+        .gateway
+        .vault()
+        .locate("app-a", &everything, 100)
+        .await
+        .unwrap();
+    assert!(stored.is_empty(), "{stored:?}");
+}
+
 /// app-a's AES-256 key `id` in `state`, allowed `usage`.
 fn derivable(id: &str, state: State, usage: CryptographicUsageMask) -> Record {
     let mut record = app_a_key(id, state, &[]);

@@ -67,11 +67,12 @@ fn main() -> ExitCode {
     unsafe { suite::run(&TESTS) }
 }
 
-/// One of each object type the core's registry keeps, registered by `app`: (uid, hex value).
+/// A symmetric key (which the gateway keeps) and one of each object type the core's registry
+/// keeps, registered by `app`: (uid, hex value), the key first.
 fn register_one_of_each(app: &App) -> Vec<(String, String)> {
     let values = [
-        ("register_secret", "5ec2e7da7a0001"),
         ("register_key", &"4b".repeat(32)[..]),
+        ("register_secret", "5ec2e7da7a0001"),
         ("register_opaque", "0bad0f00d5"),
     ];
     let commands: Vec<Value> = values
@@ -146,7 +147,10 @@ fn registered_objects_fall_with_their_tenant(fixture: &Fixture) {
     );
     ctl.link_tenant(tenant, &fixture.hsm().l1_label).unwrap();
     ctl.create_service(tenant, &stack.config().service).unwrap();
-    assert_refused(&alice, &objects, "ITEM_NOT_FOUND", "");
+    let (key, registry) = objects.split_at(1);
+    assert_refused(&alice, registry, "ITEM_NOT_FOUND", "");
+    // The key's record is still in the gateway's vault, but no key of the new L2 opens it.
+    assert_refused(&alice, key, "CRYPTOGRAPHIC_FAILURE", "does not unwrap");
 }
 
 /// A key created by `app` and a secret it registered, with their values, for the checks of a

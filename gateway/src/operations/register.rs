@@ -1,9 +1,14 @@
-//! Register of a Public Key, Private Key or X.509 Certificate: an object the client brings,
-//! wrapped by the core and kept by the gateway like the keys it makes, so Get, the lifecycle
-//! operations, Locate (and, for keys, Sign and Signature Verify) treat both alike.
+//! Register of a Symmetric Key, Public Key, Private Key or X.509 Certificate: an object the
+//! client brings, wrapped by the core and kept by the gateway like the keys it makes, so Get,
+//! the lifecycle operations, Locate and the cryptographic operations (Encrypt, Decrypt, MAC,
+//! Derive Key for symmetric keys; Sign and Signature Verify for key pairs) treat both alike.
 //! Certificates are checked and described by [`super::certificate`]; keys as follows.
 //!
-//! The material is parsed by aws-lc-rs and normalised to the stored forms (PKCS#8 for a
+//! A symmetric key is Raw or a Transparent Symmetric Key, its algorithm named (in the Key Block
+//! or as an attribute), its length the key's, of an algorithm and length the gateway makes
+//! ([`key_bytes`]: a weaker one, such as single DES, is refused as Create refuses it).
+//!
+//! A public or private key's material is parsed by aws-lc-rs and normalised to the stored forms (PKCS#8 for a
 //! private key, `SubjectPublicKeyInfo` for a public key; [`super::asymmetric`]); the key's
 //! algorithm and length come from the key itself, and an algorithm or length the request
 //! states (in the Key Block or as attributes) must be the key's. The usage mask is the one
@@ -14,12 +19,11 @@
 //!
 //! **Wrapped key material** (a Key Block with Key Wrapping Data): a symmetric or private key
 //! wrapped under one of the caller's keys here is unwrapped first
-//! ([`super::crypto::unwrap_registered`]), then registered as the plain key would be; a wrap
-//! that does not check out is a Cryptographic Failure, and nothing is stored. A wrapped
-//! symmetric key is the gateway's to register (it holds the wrapping key) and is kept here,
-//! like a created one: Raw, of an algorithm and length the gateway makes.
+//! ([`super::crypto::unwrap_registered`]), then registered as the plain key would be (a
+//! wrapped symmetric key Raw); a wrap that does not check out is a Cryptographic Failure, and
+//! nothing is stored.
 //!
-//! Other object types, and plain symmetric keys, are registered in the core's registry: the
+//! Other object types (Secret Data, Opaque Objects) are registered in the core's registry: the
 //! router forwards them.
 
 use kmip::{
@@ -38,16 +42,15 @@ use crate::operations::Context;
 use crate::refusal::Refusal;
 use crate::vault::Vault;
 
-/// Whether the gateway registers the object of `request` itself: public and private keys,
-/// certificates, and symmetric keys wrapped under one of the caller's keys here.
+/// Whether the gateway registers the object of `request` itself: keys and certificates.
 pub(crate) fn registers_here(request: &RegisterRequest) -> bool {
-    match &request.object {
-        ManagedObject::PublicKey(_)
-        | ManagedObject::PrivateKey(_)
-        | ManagedObject::Certificate(_) => true,
-        ManagedObject::SymmetricKey(key) => key.key_block.key_wrapping_data.is_some(),
-        _ => false,
-    }
+    matches!(
+        &request.object,
+        ManagedObject::SymmetricKey(_)
+            | ManagedObject::PublicKey(_)
+            | ManagedObject::PrivateKey(_)
+            | ManagedObject::Certificate(_)
+    )
 }
 
 pub(super) async fn register<V: Vault>(
@@ -58,7 +61,7 @@ pub(super) async fn register<V: Vault>(
     let attributes = &request.attributes;
     let (material, metadata) = match &request.object {
         ManagedObject::SymmetricKey(key) => {
-            read_wrapped_symmetric(context, &key.key_block, attributes).await?
+            read_symmetric(context, &key.key_block, attributes).await?
         }
         ManagedObject::PublicKey(key) => {
             read_key(context, &key.key_block, object_type, attributes)?
@@ -71,7 +74,7 @@ pub(super) async fn register<V: Vault>(
         _ => {
             return Err(Refusal::new(
                 ResultReason::InvalidObjectType,
-                "the gateway registers public keys, private keys and X.509 certificates",
+                "the gateway registers symmetric, public and private keys and X.509 certificates",
             ));
         }
     };
@@ -118,20 +121,24 @@ async fn unwrapped_block<V: Vault>(
     })
 }
 
-/// The key and metadata of a symmetric key registered wrapped as `block` with `attributes`:
-/// Raw, its algorithm named (in the Key Block or as an attribute) and its length the
-/// unwrapped key's, of a kind the gateway makes ([`key_bytes`]).
-async fn read_wrapped_symmetric<V: Vault>(
+/// The key and metadata of a symmetric key registered as `block` (wrapped or not) with
+/// `attributes` (the module's rules).
+async fn read_symmetric<V: Vault>(
     context: &Context<'_, V>,
     block: &KeyBlock,
     attributes: &[Attribute],
 ) -> Result<(SecretBytes, Metadata), Refusal> {
-    if block.key_format_type != KeyFormatType::Raw {
+    uncompressed(block)?;
+    let wrapped = block.key_wrapping_data.is_some();
+    let format = block.key_format_type;
+    if !(format == KeyFormatType::Raw
+        || format == KeyFormatType::TransparentSymmetricKey && !wrapped)
+    {
         return Err(Refusal::new(
             ResultReason::KeyFormatTypeNotSupported,
             format!(
-                "a wrapped symmetric key is registered Raw, not {:?}",
-                block.key_format_type
+                "a symmetric key is registered Raw (or, unwrapped, as a Transparent Symmetric \
+                 Key), not {format:?}"
             ),
         ));
     }
