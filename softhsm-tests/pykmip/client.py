@@ -23,7 +23,9 @@ arguments:
                                         made -> the new key's uid
   {"op": "destroy", "uid": U}           -> uid
   {"op": "register_secret", "value": H} Secret Data (password) of the hex bytes H -> uid
-  {"op": "register_key", "value": H}    AES Symmetric Key of the hex bytes H -> uid
+  {"op": "register_key", "value": H, "usage": [U]?}
+                                        AES Symmetric Key of the hex bytes H, with the usage
+                                        mask of PyKMIP's CryptographicUsageMask names U -> uid
   {"op": "register_opaque", "value": H} Opaque Object of the hex bytes H -> uid
   {"op": "register_asymmetric", "kind": "PRIVATE" or "PUBLIC", "format": F, "algorithm": A,
    "length": L, "value": H, "name": N?, "usage": [U]?}
@@ -72,7 +74,7 @@ arguments:
   {"op": "verify", "uid": U, "data": H, "signature": H, "params": P?}
                                         Signature Verify by the server -> "VALID" or "INVALID"
   {"op": "aes", "key": H, "mode": M, "iv": H, "data": H, "aad": H?, "tag": H?, "decrypt": bool}
-                                        (M NIST_KEY_WRAP or AES_KEY_WRAP_PADDING: no "iv")
+                                        (M NIST_KEY_WRAP, AES_KEY_WRAP_PADDING or ECB: no "iv")
                                         the same here, with the `cryptography` package (and
                                         GCM, whose tag PyKMIP does not carry): the oracle the
                                         server's results are checked against -> hex (GCM
@@ -170,7 +172,9 @@ def run(client, command):
         return client.register(secret)
     if op == "register_key":
         value = bytes.fromhex(command["value"])
-        key = objects.SymmetricKey(enums.CryptographicAlgorithm.AES, len(value) * 8, value)
+        key = objects.SymmetricKey(
+            enums.CryptographicAlgorithm.AES, len(value) * 8, value,
+            masks=usage_mask(command.get("usage")))
         return client.register(key)
     if op == "register_opaque":
         opaque = objects.OpaqueObject(
@@ -502,6 +506,11 @@ def local_aes(command):
             return unwrap(key, data).hex()
         wrap = keywrap.aes_key_wrap_with_padding if padded else keywrap.aes_key_wrap
         return wrap(key, data).hex()
+    if mode == "ECB":
+        # No padding: whole blocks, as the server's ECB without a Padding Method.
+        cipher = Cipher(algorithms.AES(key), modes.ECB())
+        context = cipher.decryptor() if decrypting else cipher.encryptor()
+        return (context.update(data) + context.finalize()).hex()
     iv = bytes.fromhex(command["iv"])
     if mode == "GCM":
         aad = bytes.fromhex(command.get("aad", ""))

@@ -417,12 +417,10 @@ fn encrypt_and_decrypt_use_the_key_without_it_leaving(fixture: &Fixture) {
         "the client's counter is not sent back: {ctr}"
     );
     let ctr_data = text(&ctr["data"]);
-    assert_eq!(
-        reason(&results[2]),
-        "FEATURE_NOT_SUPPORTED",
-        "{}",
-        results[2]
-    );
+    // ECB without padding: whole blocks (96 bytes here), no IV.
+    let ecb = ok(&results[2]);
+    assert!(ecb["iv"].is_null(), "{ecb}");
+    let ecb_data = text(&ecb["data"]);
     assert!(!results.iter().any(|r| r.to_string().contains(&key)));
 
     let (gcm_data, gcm_tag) = encrypt_gcm(&stack, &uid, &plain);
@@ -436,6 +434,8 @@ fn encrypt_and_decrypt_use_the_key_without_it_leaving(fixture: &Fixture) {
         // A wrong IV garbles the first block; a truncated ciphertext does not decrypt.
         {"op": "decrypt", "uid": uid, "mode": "CBC", "data": cbc_data, "iv": "00".repeat(16)},
         {"op": "decrypt", "uid": uid, "mode": "CBC", "data": &cbc_data[2..], "iv": cbc_iv},
+        {"op": "aes", "key": key, "mode": "ECB", "data": ecb_data, "decrypt": true},
+        {"op": "decrypt", "uid": uid, "mode": "ECB", "data": ecb_data},
     ]));
     // The key wraps: RFC 3394 over whole semiblocks, RFC 5649 over any length (21 bytes here).
     let odd = &plain[..42];
@@ -476,6 +476,25 @@ fn encrypt_and_decrypt_use_the_key_without_it_leaving(fixture: &Fixture) {
     assert_eq!(ok(&checks[4]), &json!(plain));
     assert_ne!(ok(&checks[5]), &json!(plain));
     assert_eq!(reason(&checks[6]), "CRYPTOGRAPHIC_FAILURE", "{}", checks[6]);
+    assert_eq!(ok(&checks[7]), &json!(plain), "the server's ECB");
+    assert_eq!(ok(&checks[8]), &json!(plain));
+
+    // A key the application registers encrypts here like a made one.
+    let registered = "5a".repeat(32);
+    let results = alice.run(&json!([
+        {"op": "register_key", "value": registered, "usage": ["ENCRYPT", "DECRYPT"]},
+    ]));
+    let registered_uid = text(ok(&results[0])).to_owned();
+    let results = alice.run(&json!([
+        {"op": "activate", "uid": registered_uid},
+        {"op": "encrypt", "uid": registered_uid, "mode": "CBC", "data": plain, "iv": counter},
+    ]));
+    let sealed = ok(&results[1]);
+    let check = alice.run(&json!([
+        {"op": "aes", "key": registered, "mode": "CBC", "iv": counter, "data": sealed["data"],
+         "decrypt": true},
+    ]));
+    assert_eq!(ok(&check[0]), &json!(plain), "CBC under the registered key");
 
     // Bob is told exactly what he is told of a key that does not exist: not one of his, so
     // the request goes on to the core's registry, which holds no key of that name he owns.
