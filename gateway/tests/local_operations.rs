@@ -157,6 +157,16 @@ impl Harness {
             .unwrap()
     }
 
+    /// The identifiers of every object of app-a's in the vault (at most 100).
+    async fn stored(&self) -> Vec<String> {
+        let everything = Filter::new(Vec::new(), None, DateTime::now());
+        self.gateway
+            .vault()
+            .locate("app-a", &everything, 100)
+            .await
+            .unwrap()
+    }
+
     async fn record(&self, id: &str) -> Record {
         self.gateway
             .vault()
@@ -333,13 +343,7 @@ async fn create_and_get_fail_closed_while_the_core_is_down() {
         }
     }
     // Nothing half-written: the vault holds the two keys it had.
-    let everything = Filter::new(Vec::new(), None, DateTime::now());
-    let stored = h
-        .gateway
-        .vault()
-        .locate("app-a", &everything, 100)
-        .await
-        .unwrap();
+    let stored = h.stored().await;
     assert_eq!(stored, ["k1", "k2"]);
     assert_eq!(h.record("k1").await.revision, 1);
 }
@@ -726,6 +730,14 @@ fn cbc() -> CryptographicParameters {
     }
 }
 
+/// Parameters naming `mode` and nothing else.
+fn block_mode(mode: BlockCipherMode) -> CryptographicParameters {
+    CryptographicParameters {
+        block_cipher_mode: Some(mode),
+        ..CryptographicParameters::default()
+    }
+}
+
 fn gcm() -> CryptographicParameters {
     CryptographicParameters {
         block_cipher_mode: Some(BlockCipherMode::Gcm),
@@ -768,9 +780,21 @@ async fn encrypt_and_decrypt_refuse_what_the_key_or_the_parameters_do_not_allow(
     let mut decrypt_only = app_a_key("decrypt-only", State::Active, &[]);
     decrypt_only.metadata.usage_mask = Some(CryptographicUsageMask::DECRYPT);
     h.gateway.vault().create(decrypt_only).await.unwrap();
+    // A key whose own Cryptographic Parameters ask the server to draw the IV.
+    let draws_its_iv = CryptographicParameters {
+        random_iv: Some(true),
+        ..cbc()
+    };
+    let mut random_iv = app_a_key("random-iv", State::Active, &[]);
+    random_iv
+        .metadata
+        .client_attributes
+        .push(Attribute::CryptographicParameters(draws_its_iv));
+    h.gateway.vault().create(random_iv).await.unwrap();
 
     // What passes every check reaches the core, which is down.
     failed_closed(&h.ask(V2_0, encrypt("active", Some(cbc()))).await);
+    failed_closed(&h.ask(V2_0, encrypt("random-iv", None)).await);
     failed_closed(
         &h.ask(V2_0, decrypt("revoked", cbc(), Some(vec![0; 16])))
             .await,
@@ -783,6 +807,18 @@ async fn encrypt_and_decrypt_refuse_what_the_key_or_the_parameters_do_not_allow(
     failed_closed(&h.ask(V1_4, encrypt("active", Some(gcm()))).await);
 
     let cases = [
+        // An IV sent for a key whose parameters have the server draw it.
+        (
+            h.ask(
+                V2_0,
+                EncryptRequest {
+                    iv_counter_nonce: Some(vec![0; 16]),
+                    ..encrypt("random-iv", None)
+                },
+            )
+            .await,
+            ResultReason::InvalidField,
+        ),
         // State: a Pre-Active key does nothing; a Deactivated one decrypts but never encrypts.
         (
             h.ask(V2_0, encrypt("pre", Some(cbc()))).await,
@@ -814,13 +850,7 @@ async fn encrypt_and_decrypt_refuse_what_the_key_or_the_parameters_do_not_allow(
         (
             h.ask(
                 V2_0,
-                encrypt(
-                    "active",
-                    Some(CryptographicParameters {
-                        block_cipher_mode: Some(BlockCipherMode::Ofb),
-                        ..CryptographicParameters::default()
-                    }),
-                ),
+                encrypt("active", Some(block_mode(BlockCipherMode::Ofb))),
             )
             .await,
             ResultReason::UnsupportedCryptographicParameters,
@@ -831,13 +861,7 @@ async fn encrypt_and_decrypt_refuse_what_the_key_or_the_parameters_do_not_allow(
                 V2_0,
                 EncryptRequest {
                     data: b"seventeen bytes!!".to_vec().into(),
-                    ..encrypt(
-                        "active",
-                        Some(CryptographicParameters {
-                            block_cipher_mode: Some(BlockCipherMode::Ecb),
-                            ..CryptographicParameters::default()
-                        }),
-                    )
+                    ..encrypt("active", Some(block_mode(BlockCipherMode::Ecb)))
                 },
             )
             .await,
@@ -1119,16 +1143,7 @@ async fn create_key_pair_refuses_what_it_cannot_make_and_leaves_nothing_when_it_
         &h.ask(V2_0, key_pair(rsa(4096), Vec::new(), Vec::new()))
             .await,
     );
-    let located = h
-        .gateway
-        .vault()
-        .locate(
-            "app-a",
-            &Filter::new(Vec::new(), None, DateTime::now()),
-            100,
-        )
-        .await
-        .unwrap();
+    let located = h.stored().await;
     assert!(located.is_empty(), "nothing stored: {located:?}");
 
     for (request, reason) in [
@@ -1477,16 +1492,7 @@ async fn register_refuses_keys_and_certificates_it_cannot_use_and_leaves_nothing
             failed_closed(&h.ask(version, request).await);
         }
     }
-    let located = h
-        .gateway
-        .vault()
-        .locate(
-            "app-a",
-            &Filter::new(Vec::new(), None, DateTime::now()),
-            100,
-        )
-        .await
-        .unwrap();
+    let located = h.stored().await;
     assert!(located.is_empty(), "nothing stored: {located:?}");
 
     let rsa_2048 = vec![
@@ -1684,13 +1690,7 @@ async fn register_of_a_symmetric_key_is_the_gateways_and_fails_closed() {
                 .await,
         );
     }
-    let everything = Filter::new(Vec::new(), None, DateTime::now());
-    let stored = h
-        .gateway
-        .vault()
-        .locate("app-a", &everything, 100)
-        .await
-        .unwrap();
+    let stored = h.stored().await;
     assert!(stored.is_empty(), "{stored:?}");
 }
 
@@ -1746,10 +1746,8 @@ async fn derive_key_refuses_what_the_base_or_the_request_do_not_allow() {
     for version in [ProtocolVersion::V1_2, V1_4, V2_0] {
         failed_closed(&h.ask(version, derive_key("base", 256)).await);
     }
-    let everything = Filter::new(Vec::new(), None, DateTime::now());
-    let stored = vault.locate("app-a", &everything, 100).await.unwrap();
     assert_eq!(
-        stored,
+        h.stored().await,
         ["base", "encrypt-only", "hmac", "pre"],
         "nothing stored"
     );
@@ -2208,15 +2206,6 @@ async fn key_wrapping_and_rsa_oaep_refuse_what_the_keys_or_the_parameters_do_not
         &h.ask(V2_0, public).await,
         ResultReason::FeatureNotSupported,
     );
-    let located = h
-        .gateway
-        .vault()
-        .locate(
-            "app-a",
-            &Filter::new(Vec::new(), None, DateTime::now()),
-            100,
-        )
-        .await
-        .unwrap();
+    let located = h.stored().await;
     assert_eq!(located.len(), 7, "nothing stored: {located:?}");
 }

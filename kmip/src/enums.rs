@@ -245,17 +245,19 @@ impl ResultReason {
             | Self::WrongKeyLifecycleState
             | Self::ObjectDestroyed
             | Self::IncompatibleCryptographicUsageMask => Self::PermissionDenied,
+            // A missing IV as KMIP 1.4's Basic Cryptographic test cases (CS-BC-M-11..13-14)
+            // answer it.
             Self::CodecError
             | Self::UnsupportedProtocolVersion
             | Self::UnknownMessageExtension
-            | Self::UnknownTag => Self::InvalidMessage,
+            | Self::UnknownTag
+            | Self::MissingInitializationVector => Self::InvalidMessage,
             Self::InvalidAttribute
             | Self::InvalidAttributeValue
             | Self::UnknownEnumeration
             | Self::InvalidDataType
             | Self::NumericRange
             | Self::BadCryptographicParameters
-            | Self::MissingInitializationVector
             | Self::InvalidObjectType
             | Self::IllegalObjectType
             | Self::ReadOnlyAttribute

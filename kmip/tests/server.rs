@@ -432,11 +432,7 @@ async fn a_locate_sets_the_id_placeholder_to_the_one_object_it_finds() {
     )
     .await;
     assert_eq!(statuses(&answers), [ResultStatus::Success; 5]);
-    let placeholders: Vec<_> = daemon
-        .asked()
-        .into_iter()
-        .map(|(_, placeholder)| placeholder)
-        .collect();
+    let placeholders = placeholders_seen(&daemon);
     assert_eq!(
         placeholders,
         [
@@ -471,11 +467,7 @@ async fn the_id_placeholder_is_the_last_created_object() {
     )
     .await;
     assert_eq!(statuses(&answers), [ResultStatus::Success; 5]);
-    let placeholders: Vec<_> = daemon
-        .asked()
-        .into_iter()
-        .map(|(_, placeholder)| placeholder)
-        .collect();
+    let placeholders = placeholders_seen(&daemon);
     assert_eq!(
         placeholders,
         [
@@ -656,4 +648,13 @@ fn the_table_says_what_each_operation_may_do() {
     assert_eq!(SERVER.effect(Operation::Create), Some(Effect::Changes));
     assert_eq!(SERVER.effect(Operation::Check), Some(Effect::ReadsOnly));
     assert_eq!(SERVER.effect(Operation::Rekey), None);
+}
+
+/// The ID Placeholder each item the daemon was asked saw, in order.
+fn placeholders_seen(daemon: &Daemon) -> Vec<Option<String>> {
+    daemon
+        .asked()
+        .into_iter()
+        .map(|(_, placeholder)| placeholder)
+        .collect()
 }

@@ -164,9 +164,8 @@ pub(in crate::operations) async fn encrypt<V: Vault>(
         request.authenticated_encryption_additional_data.is_some(),
         Use::Encrypt,
     )?;
-    let random = request
-        .cryptographic_parameters
-        .as_ref()
+    // From the parameters the mode came from: the request's, else the key's attribute.
+    let random = parameters(request.cryptographic_parameters.as_ref(), &record)
         .and_then(|parameters| parameters.random_iv)
         .unwrap_or(false);
     let (iv, drawn) = match request.iv_counter_nonce {
