@@ -114,6 +114,7 @@ as a dropped connection). The exit status is 0 whenever the list is printed.
 import hashlib
 import hmac
 import json
+import os
 import sys
 
 from kmip.core import enums
@@ -536,7 +537,14 @@ def local_aes(command):
 def main():
     host, port, cert, key, ca, commands = sys.argv[1:7]
     results = []
-    client = ProxyKmipClient(hostname=host, port=int(port), cert=cert, key=key, ca=ca)
+    # The KMIP version the client speaks: PyKMIP's default (1.2) unless the environment names
+    # another ("1.4", "2.0").
+    version = os.environ.get("KRYPTON_PYKMIP_VERSION")
+    options = {}
+    if version:
+        from kmip.core.enums import KMIPVersion
+        options["kmip_version"] = getattr(KMIPVersion, "KMIP_" + version.replace(".", "_"))
+    client = ProxyKmipClient(hostname=host, port=int(port), cert=cert, key=key, ca=ca, **options)
     with client:
         for command in json.loads(commands):
             try:

@@ -22,6 +22,8 @@ pub struct App {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub ca: PathBuf,
+    /// The KMIP version client.py speaks (`"1.4"`, `"2.0"`); `None`: PyKMIP's default, 1.2.
+    pub kmip_version: Option<&'static str>,
 }
 
 impl App {
@@ -38,6 +40,7 @@ impl App {
             cert: files.cert.clone(),
             key: files.key.clone(),
             ca: pki.ca.clone(),
+            kmip_version: None,
         }
     }
 
@@ -49,6 +52,7 @@ impl App {
             cert: pki.join(format!("{name}.pem")),
             key: pki.join(format!("{name}.key")),
             ca: pki.join("ca.pem"),
+            kmip_version: None,
         }
     }
 
@@ -79,6 +83,11 @@ impl App {
             .arg(&self.key)
             .arg(&self.ca)
             .arg(argument)
+            .env_remove("KRYPTON_PYKMIP_VERSION")
+            .envs(
+                self.kmip_version
+                    .map(|version| ("KRYPTON_PYKMIP_VERSION", version)),
+            )
             .output()
             .expect("KRYPTON_PYTHON runs");
         assert!(

@@ -34,7 +34,7 @@ use serde_json::json;
 const ALICE: &str = "app-alice";
 const BOB: &str = "app-bob";
 
-const TESTS: [(&str, Test); 19] = [
+const TESTS: [(&str, Test); 20] = [
     ("lifecycle_per_identity", lifecycle_per_identity),
     ("identities_are_isolated", identities_are_isolated),
     (
@@ -80,6 +80,10 @@ const TESTS: [(&str, Test); 19] = [
     (
         "key_pairs_sign_here_and_their_signatures_verify_anywhere",
         key_pairs_sign_here_and_their_signatures_verify_anywhere,
+    ),
+    (
+        "pykmip_at_1_4_and_2_0_runs_the_operations_end_to_end",
+        pykmip_at_1_4_and_2_0_runs_the_operations_end_to_end,
     ),
     (
         "key_pairs_are_linked_located_and_retired_like_keys",
@@ -951,6 +955,74 @@ fn active_key_pair(alice: &App, algorithm: &str, length: u32, name: &str) -> (St
         ok(&result);
     }
     (private.to_owned(), public.to_owned())
+}
+
+/// PyKMIP's `ProxyKmipClient` speaking KMIP 1.4 and 2.0 (the other tests speak its default,
+/// 1.2) through the whole stack: Create, Activate, Get, Encrypt and Decrypt (CBC, checked by
+/// the `cryptography` package), Create Key Pair, Sign and Signature Verify, Register of a
+/// symmetric key used for Encrypt, Locate by name, Revoke and Destroy — and a Get after
+/// Destroy refused.
+fn pykmip_at_1_4_and_2_0_runs_the_operations_end_to_end(fixture: &Fixture) {
+    let stack = fixture.stack();
+    let plain = hex::encode(b"a record of forty-two bytes, more or less");
+    let iv = "a5".repeat(16);
+    for version in ["1.4", "2.0"] {
+        let alice = App {
+            kmip_version: Some(version),
+            ..App::of(&stack, ALICE)
+        };
+        let name = format!("speaks-{version}");
+        let results = alice.run(&json!([
+            {"op": "create", "name": name},
+            {"op": "register_key", "value": "3c".repeat(32), "usage": ["ENCRYPT", "DECRYPT"]},
+        ]));
+        let (uid, registered) = (text(ok(&results[0])), text(ok(&results[1])));
+        let results = alice.run(&json!([
+            {"op": "activate", "uid": uid},
+            {"op": "activate", "uid": registered},
+            {"op": "get", "uid": uid},
+            {"op": "encrypt", "uid": uid, "mode": "CBC", "data": plain, "iv": iv},
+            {"op": "encrypt", "uid": registered, "mode": "CBC", "data": plain, "iv": iv},
+            {"op": "locate", "name": name},
+        ]));
+        for result in &results[..2] {
+            ok(result);
+        }
+        let key = text(&ok(&results[2])["value"]).to_owned();
+        let sealed = text(&ok(&results[3])["data"]).to_owned();
+        let registered_sealed = text(&ok(&results[4])["data"]).to_owned();
+        assert_eq!(ok(&results[5]), &json!([uid]), "at {version}");
+        let checks = alice.run(&json!([
+            {"op": "aes", "key": key, "mode": "CBC", "iv": iv, "data": sealed, "decrypt": true},
+            {"op": "aes", "key": "3c".repeat(32), "mode": "CBC", "iv": iv,
+             "data": registered_sealed, "decrypt": true},
+            {"op": "decrypt", "uid": uid, "mode": "CBC", "data": sealed, "iv": iv},
+        ]));
+        for check in &checks {
+            assert_eq!(ok(check), &json!(plain), "at {version}");
+        }
+
+        let (private, public) = active_key_pair(&alice, "ECDSA", 256, &format!("pair-{version}"));
+        let results = alice.run(&json!([{"op": "sign", "uid": private, "data": plain}]));
+        let signature = text(ok(&results[0])).to_owned();
+        let results = alice.run(&json!([
+            {"op": "verify", "uid": public, "data": plain, "signature": signature},
+        ]));
+        assert_eq!(ok(&results[0]), &json!("VALID"), "at {version}");
+
+        let results = alice.run(&json!([
+            {"op": "revoke", "uid": uid},
+            {"op": "destroy", "uid": uid},
+            {"op": "get", "uid": uid},
+        ]));
+        ok(&results[0]);
+        ok(&results[1]);
+        assert!(
+            results[2].get("error").is_some(),
+            "at {version}: {}",
+            results[2]
+        );
+    }
 }
 
 /// PyKMIP makes RSA-2048 and ECDSA P-256 key pairs (and Ed25519, an enumeration it names)
