@@ -1211,10 +1211,24 @@ fn cs_bc_m_5_14_registered_key_ecb_decrypt(fixture: &Fixture) {
 
 /// CS-BC-M-6-14: Encrypt then Decrypt of one block in ECB with the registered key.
 fn cs_bc_m_6_14_registered_key_ecb_round_trip(fixture: &Fixture) {
-    let register = register_request("CS-BC-M-6-14", KEY, vec![]);
+    round_trip(fixture, "CS-BC-M-6-14", ecb, (BLOCK, None), ECB_BLOCK);
+}
+
+/// The test case `case`: Register of [`KEY`], then Encrypt of `plaintext` (hex) with
+/// `parameters` and the client's `iv` (hex) to the known `ciphertext` (hex), and Decrypt of it
+/// back to `plaintext`.
+fn round_trip(
+    fixture: &Fixture,
+    case: &str,
+    parameters: fn() -> Option<CryptographicParameters>,
+    (plaintext, iv): (&str, Option<&str>),
+    ciphertext: &str,
+) {
+    let register = register_request(case, KEY, vec![]);
     with_registered_key(fixture, register, |alice, uid| {
-        assert_encrypts(alice, encrypt(uid, ecb(), BLOCK, None), ECB_BLOCK);
-        assert_decrypts(alice, decrypt(uid, ecb(), &bytes(ECB_BLOCK), None), BLOCK);
+        assert_encrypts(alice, encrypt(uid, parameters(), plaintext, iv), ciphertext);
+        let back = decrypt(uid, parameters(), &bytes(ciphertext), iv);
+        assert_decrypts(alice, back, plaintext);
     });
 }
 
@@ -1246,12 +1260,13 @@ fn cs_bc_m_7_14_usage_limits_in_bytes(fixture: &Fixture) {
 /// CS-BC-M-8-14: ECB with PKCS#5 padding over one block (two blocks out) and back.
 fn cs_bc_m_8_14_ecb_pkcs5_one_block(fixture: &Fixture) {
     let ciphertext = "d9bcce11b0b437b90239552df3a360c90efb6bfed93b4d1ea2123ba4db075ff6";
-    let register = register_request("CS-BC-M-8-14", KEY, vec![]);
-    with_registered_key(fixture, register, |alice, uid| {
-        assert_encrypts(alice, encrypt(uid, ecb_pkcs5(), BLOCK, None), ciphertext);
-        let back = decrypt(uid, ecb_pkcs5(), &bytes(ciphertext), None);
-        assert_decrypts(alice, back, BLOCK);
-    });
+    round_trip(
+        fixture,
+        "CS-BC-M-8-14",
+        ecb_pkcs5,
+        (BLOCK, None),
+        ciphertext,
+    );
 }
 
 /// CS-BC-M-9-14: ECB with PKCS#5 padding over two blocks and a byte (three blocks out, the
@@ -1259,25 +1274,26 @@ fn cs_bc_m_8_14_ecb_pkcs5_one_block(fixture: &Fixture) {
 fn cs_bc_m_9_14_ecb_pkcs5_three_blocks(fixture: &Fixture) {
     let ciphertext = "d9bcce11b0b437b90239552df3a360c9d9bcce11b0b437b90239552df3a360c9\
                       be261a7bd1371bb738fe004d500381d0";
-    let register = register_request("CS-BC-M-9-14", KEY, vec![]);
-    with_registered_key(fixture, register, |alice, uid| {
-        assert_encrypts(alice, encrypt(uid, ecb_pkcs5(), BLOCKS, None), ciphertext);
-        let back = decrypt(uid, ecb_pkcs5(), &bytes(ciphertext), None);
-        assert_decrypts(alice, back, BLOCKS);
-    });
+    round_trip(
+        fixture,
+        "CS-BC-M-9-14",
+        ecb_pkcs5,
+        (BLOCKS, None),
+        ciphertext,
+    );
 }
 
 /// CS-BC-M-10-14: CBC with PKCS#5 padding and the client's IV, and back.
 fn cs_bc_m_10_14_cbc_pkcs5_client_iv(fixture: &Fixture) {
     let ciphertext = "79abc5c23868ad84d388ce61110a62742bda19d694bbcb757dd06617c0d80fb1\
                       df2e71864ad9633d7d797e30860df00d";
-    let register = register_request("CS-BC-M-10-14", KEY, vec![]);
-    with_registered_key(fixture, register, |alice, uid| {
-        let request = encrypt(uid, cbc_pkcs5(), BLOCKS, Some(BLOCK));
-        assert_encrypts(alice, request, ciphertext);
-        let back = decrypt(uid, cbc_pkcs5(), &bytes(ciphertext), Some(BLOCK));
-        assert_decrypts(alice, back, BLOCKS);
-    });
+    round_trip(
+        fixture,
+        "CS-BC-M-10-14",
+        cbc_pkcs5,
+        (BLOCKS, Some(BLOCK)),
+        ciphertext,
+    );
 }
 
 /// CS-BC-M-11-14: CBC with PKCS#5 padding and the client's IV; a Decrypt with another IV
