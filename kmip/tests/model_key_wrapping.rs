@@ -5,6 +5,10 @@
 //! Transparent structures are refused with the reasons KMIP gives.
 #![allow(clippy::unwrap_used)]
 
+mod items;
+
+use items::find;
+
 use kmip::{
     BlockCipherMode, CryptographicAlgorithm, CryptographicParameters, DateTime, EncodingOption,
     EncryptionKeyInformation, GetRequest, GetResponse, HashingAlgorithm, Item, KeyBlock,
@@ -152,20 +156,6 @@ fn wrapped_key_blocks_round_trip_in_every_version() {
             "{version}"
         );
     }
-}
-
-/// The first item with `tag` in a depth-first walk.
-fn find(item: &mut Item, tag: Tag) -> &mut Item {
-    fn walk(item: &mut Item, tag: Tag) -> Option<&mut Item> {
-        if item.tag == tag {
-            return Some(item);
-        }
-        match &mut item.value {
-            Value::Structure(children) => children.iter_mut().find_map(|c| walk(c, tag)),
-            _ => None,
-        }
-    }
-    walk(item, tag).unwrap()
 }
 
 fn register(block: KeyBlock) -> RequestMessage {

@@ -4,6 +4,10 @@
 //! Wrapped key blocks are in `model_key_wrapping.rs`.
 #![allow(clippy::unwrap_used)]
 
+mod items;
+
+use items::find;
+
 use kmip::{
     AddAttributeRequest, AddAttributeResponse, AdjustAttributeRequest, AdjustmentType, Attribute,
     AttributeReference, AttributeType, Certificate, CertificateType, CryptographicAlgorithm,
@@ -193,20 +197,6 @@ fn wrapped_and_transparent_asymmetric_keys_are_refused_with_the_spec_reasons() {
         ResultReason::KeyFormatTypeNotSupported,
         "{err}"
     );
-}
-
-/// The first item with `tag` in a depth-first walk.
-fn find(item: &mut kmip::Item, tag: Tag) -> &mut kmip::Item {
-    fn walk(item: &mut kmip::Item, tag: Tag) -> Option<&mut kmip::Item> {
-        if item.tag == tag {
-            return Some(item);
-        }
-        match &mut item.value {
-            Value::Structure(children) => children.iter_mut().find_map(|c| walk(c, tag)),
-            _ => None,
-        }
-    }
-    walk(item, tag).unwrap()
 }
 
 #[test]

@@ -1180,19 +1180,7 @@ fn key_pairs_are_linked_located_and_retired_like_keys(fixture: &Fixture) {
                 ObjectType::PublicKey,
             ),
         ] {
-            let Some(ResponsePayload::GetAttributes(attributes)) = call_in(
-                &mut client,
-                v2,
-                GetAttributesRequest {
-                    unique_identifier: Some(id.as_str().into()),
-                    attribute_references: Vec::new(),
-                },
-            )
-            .await
-            else {
-                panic!("Get Attributes failed")
-            };
-            let attributes = attributes.attributes;
+            let attributes = attributes_in(&mut client, v2, id).await;
             assert!(
                 attributes.iter().any(|attribute| matches!(attribute,
                     Attribute::Link(link) if link.link_type == link_type
@@ -1517,19 +1505,7 @@ fn certificates_are_registered_read_back_located_and_retired(fixture: &Fixture) 
     runtime.block_on(async {
         let mut client = alice_client(&stack).await;
         let v2 = ProtocolVersion::V2_0;
-        let Some(ResponsePayload::GetAttributes(attributes)) = call_in(
-            &mut client,
-            v2,
-            GetAttributesRequest {
-                unique_identifier: Some(id.as_str().into()),
-                attribute_references: Vec::new(),
-            },
-        )
-        .await
-        else {
-            panic!("Get Attributes failed")
-        };
-        let attributes = attributes.attributes;
+        let attributes = attributes_in(&mut client, v2, &id).await;
         assert!(attributes.contains(&Attribute::ObjectType(ObjectType::Certificate)));
         assert!(attributes.contains(&Attribute::CertificateType(CertificateType::X509)));
         assert!(attributes.contains(&Attribute::CertificateLength(
@@ -1710,6 +1686,19 @@ async fn call_in(
     request: impl TypedRequest,
 ) -> Option<ResponsePayload> {
     answer_in(client, version, request).await.payload
+}
+
+/// Every attribute of `id`, read by Get Attributes at `version`, which must succeed.
+async fn attributes_in(client: &mut Client, version: ProtocolVersion, id: &str) -> Vec<Attribute> {
+    let request = GetAttributesRequest {
+        unique_identifier: Some(id.into()),
+        attribute_references: Vec::new(),
+    };
+    let Some(ResponsePayload::GetAttributes(answer)) = call_in(client, version, request).await
+    else {
+        panic!("Get Attributes of {id} failed")
+    };
+    answer.attributes
 }
 
 /// The Result Reason of the one item's answer at `version`, which must be a failure.

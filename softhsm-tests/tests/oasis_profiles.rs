@@ -639,37 +639,20 @@ fn tl_m_3_14_locate_by_application_data(fixture: &Fixture) {
     let uid = create_tape_key(&mut alice);
     // Another symmetric key, without the tape's data, so that the Locate has to tell them apart.
     alice.create(aes(256, encrypt_decrypt()));
-    let locate = || {
-        RequestBatchItem::new(LocateRequest {
-            attributes: vec![
-                Attribute::ObjectType(ObjectType::SymmetricKey),
-                application_data(),
-            ],
-            ..LocateRequest::default()
-        })
-        .with_id([1u8])
-    };
-    let located = |answer: ResponseBatchItem| {
-        let found = expect!(success(answer), Locate);
-        assert_eq!(found.unique_identifiers, std::slice::from_ref(&uid));
-    };
-
-    let [found, got] = <[_; 2]>::try_from(alice.batch(vec![
-        locate(),
-        RequestBatchItem::new(GetRequest::default()).with_id([2u8]),
-    ]))
-    .unwrap();
-    located(found);
+    let [got] = after_locate(
+        &mut alice,
+        &uid,
+        vec![RequestBatchItem::new(GetRequest::default())],
+    );
     let got = expect!(success(got), Get);
     assert_eq!(got.unique_identifier, uid);
     assert_raw_aes_256(&got.object);
 
-    let [found, list] = <[_; 2]>::try_from(alice.batch(vec![
-        locate(),
-        RequestBatchItem::new(GetAttributeListRequest::default()).with_id([2u8]),
-    ]))
-    .unwrap();
-    located(found);
+    let [list] = after_locate(
+        &mut alice,
+        &uid,
+        vec![RequestBatchItem::new(GetAttributeListRequest::default())],
+    );
     let list = expect!(success(list), GetAttributeList);
     assert_eq!(list.unique_identifier, uid);
     for expected in [
@@ -699,12 +682,11 @@ fn tl_m_3_14_locate_by_application_data(fixture: &Fixture) {
         );
     }
 
-    let [found, attributes] = <[_; 2]>::try_from(alice.batch(vec![
-        locate(),
-        RequestBatchItem::new(GetAttributesRequest::default()).with_id([2u8]),
-    ]))
-    .unwrap();
-    located(found);
+    let [attributes] = after_locate(
+        &mut alice,
+        &uid,
+        vec![RequestBatchItem::new(GetAttributesRequest::default())],
+    );
     let attributes = expect!(success(attributes), GetAttributes).attributes;
     for custom in tape_attributes()
         .into_iter()
@@ -736,19 +718,46 @@ fn tl_m_3_14_locate_by_application_data(fixture: &Fixture) {
         current_attribute: None,
         new_attribute: attribute.clone(),
     };
-    let answers = alice.batch(vec![
-        locate(),
-        RequestBatchItem::new(modify(&modified_date)).with_id([2u8]),
-        RequestBatchItem::new(modify(&modified_number)).with_id([3u8]),
-    ]);
-    let [found, date, number] = <[_; 3]>::try_from(answers).unwrap();
-    located(found);
+    let [date, number] = after_locate(
+        &mut alice,
+        &uid,
+        vec![
+            RequestBatchItem::new(modify(&modified_date)),
+            RequestBatchItem::new(modify(&modified_number)),
+        ],
+    );
     for (answer, attribute) in [(date, modified_date), (number, modified_number)] {
         let modified = expect!(success(answer), ModifyAttribute);
         assert_eq!(modified.unique_identifier, uid);
         assert_eq!(modified.attribute, Some(attribute));
     }
     alice.destroy(&uid);
+}
+
+/// TL-M-3-14's batches: its Locate by Object Type and Application Specific Information, which
+/// must find `uid` alone, then `requests`, which name no object and so act on the one found
+/// (the ID Placeholder). The answers to `requests`, in order.
+fn after_locate<const N: usize>(
+    alice: &mut Alice,
+    uid: &str,
+    requests: Vec<RequestBatchItem>,
+) -> [ResponseBatchItem; N] {
+    let locate = LocateRequest {
+        attributes: vec![
+            Attribute::ObjectType(ObjectType::SymmetricKey),
+            application_data(),
+        ],
+        ..LocateRequest::default()
+    };
+    let items = std::iter::once(RequestBatchItem::new(locate))
+        .chain(requests)
+        .zip(1u8..)
+        .map(|(item, id)| item.with_id([id]))
+        .collect();
+    let mut answers = alice.batch(items);
+    let found = expect!(success(answers.remove(0)), Locate);
+    assert_eq!(found.unique_identifiers, [uid.to_owned()]);
+    <[_; N]>::try_from(answers).unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------

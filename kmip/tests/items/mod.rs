@@ -72,3 +72,17 @@ pub fn batch_item(operation: u32, payload: Vec<Item>) -> Item {
         ],
     )
 }
+
+/// The first item with `tag` in a depth-first walk of `item`.
+pub fn find(item: &mut Item, tag: Tag) -> &mut Item {
+    fn walk(item: &mut Item, tag: Tag) -> Option<&mut Item> {
+        if item.tag == tag {
+            return Some(item);
+        }
+        match &mut item.value {
+            Value::Structure(children) => children.iter_mut().find_map(|c| walk(c, tag)),
+            _ => None,
+        }
+    }
+    walk(item, tag).unwrap_or_else(|| panic!("no {tag:?} in the item"))
+}
