@@ -69,7 +69,7 @@ pub(crate) fn take(store: &Store, header: &Header) -> Result<File, Error> {
     let io = |context| move |source| Error::Io { context, source };
     let work = tempfile::Builder::new()
         .prefix(".backup-")
-        .tempdir_in(store.dir())
+        .tempdir_in(store.checkpoint_dir()?)
         .map_err(io("making the backup's working directory"))?;
     let checkpoint = work.path().join("checkpoint");
     store.checkpoint(&checkpoint)?;
@@ -189,7 +189,7 @@ mod tests {
         let header = Header::of(&StoredInstallation::decode(&stored).unwrap());
         let mut file = take(&store, &header).unwrap();
         // The working directory is gone; only the store's own files are left.
-        let left: Vec<_> = std::fs::read_dir(store.dir())
+        let left: Vec<_> = std::fs::read_dir(store.checkpoint_dir().unwrap())
             .unwrap()
             .map(|entry| entry.unwrap().file_name().into_string().unwrap())
             .filter(|name| name.starts_with(".backup-"))

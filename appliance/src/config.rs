@@ -19,6 +19,7 @@ use crate::hsm::HsmConfig;
 use crate::hsm_seal::SealConfig;
 use crate::kmip_service::config::{Gateways, KmipConfig};
 use crate::orchestration::OrchestrationConfig;
+use crate::store::StoreConfig;
 
 /// Where the core reads its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/krypton/core.toml";
@@ -27,8 +28,11 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/krypton/core.toml";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The directory that holds the RocksDB database. Absolute.
+    /// The core's directory: the RocksDB database when `[store]` is RocksDB. Absolute.
     data_dir: PathBuf,
+    /// `[store]`: where the sealed records are kept; RocksDB in `data_dir` by default.
+    #[serde(default)]
+    store: StoreConfig,
     #[serde(default)]
     control: ControlConfig,
     #[serde(default)]
@@ -122,6 +126,9 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         require_absolute("data_dir", &self.data_dir)?;
+        if let StoreConfig::Postgres(store) = &self.store {
+            store.validate()?;
+        }
         self.audit.check::<ConfigError>()?;
         require_absolute("control.socket", &self.control.socket)?;
         require_range(
@@ -157,9 +164,14 @@ impl Config {
         Ok(())
     }
 
-    /// The directory that holds the database.
+    /// The core's directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Where the sealed records are kept.
+    pub fn store(&self) -> &StoreConfig {
+        &self.store
     }
 
     /// The path of the operators' control socket.
@@ -192,7 +204,6 @@ impl Config {
         Duration::from_secs(self.unseal.progress_timeout_secs)
     }
 
-    /// The `[pkcs11]` table, if the core reaches an HSM.
     /// The settings a reload does not apply (only `[kmip.tls]` and `[[kmip.gateways]]` are),
     /// named, that differ between `self`, the configuration the core started with, and `next`.
     pub(crate) fn restart_only_changes(&self, next: &Self) -> Vec<&'static str> {
@@ -202,6 +213,7 @@ impl Config {
         let limits = |config: &Self| config.kmip.as_ref().map(|kmip| kmip.limits.clone());
         [
             ("data_dir", self.data_dir != next.data_dir),
+            ("[store]", self.store != next.store),
             ("[control]", self.control != next.control),
             ("[unseal]", self.unseal != next.unseal),
             ("[hardening]", self.hardening != next.hardening),

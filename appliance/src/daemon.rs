@@ -25,6 +25,7 @@ use crate::hsm::Hsm;
 use crate::kmip_service::KmipService;
 use crate::orchestration::Orchestration;
 use crate::reload::{Reloadable, Reloader, hangups, reload_on_hangups};
+use crate::store::Store;
 
 /// How often an expired unseal attempt is looked for, so its shares leave memory promptly.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(1);
@@ -73,8 +74,9 @@ impl Daemon {
             data_path: self.config.audit().data_path,
             export: Arc::new(export),
         };
+        let store = Store::open_configured(self.config.store(), self.config.data_dir())?;
         let core = Arc::new(Core::open(
-            self.config.data_dir(),
+            store,
             self.config.unseal_progress_timeout(),
             hsm,
             self.config.seal(),

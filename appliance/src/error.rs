@@ -26,7 +26,7 @@ use crate::store::Column;
 ///   [`ServiceExists`](Error::ServiceExists), [`VersionNotFound`](Error::VersionNotFound),
 ///   [`VersionChangeRefused`](Error::VersionChangeRefused),
 ///   [`HsmNotConfigured`](Error::HsmNotConfigured),
-///   [`StaleGeneration`](Error::StaleGeneration);
+///   [`StaleGeneration`](Error::StaleGeneration), [`BackupOnPostgres`](Error::BackupOnPostgres);
 /// - **a tenant's keys** out of reach: [`TenantUnavailable`](Error::TenantUnavailable) (unlinked,
 ///   or its L1 refused by the HSM), [`Hsm`](Error::Hsm) (the HSM failed a link);
 /// - **operator input** at the unseal ceremony: [`ShareRefused`](Error::ShareRefused) (not
@@ -217,6 +217,12 @@ pub enum Error {
         applied: u64,
     },
 
+    /// `kryptonctl backup` of a store in PostgreSQL: PostgreSQL's own tools back it up.
+    #[error(
+        "this core's store is in PostgreSQL: back it up with PostgreSQL's tools (pg_dump, pg_basebackup), which copy its records sealed as they are; kryptonctl backup takes RocksDB checkpoints"
+    )]
+    BackupOnPostgres,
+
     /// A rekey confirmation with no rekey started, or one already confirmed.
     #[error("no rekey is waiting for confirmation: start one with rekey")]
     NoRekeyPending,
@@ -248,14 +254,14 @@ pub enum Error {
         key: Box<[u8]>,
     },
 
-    /// The database failed.
-    #[error("database error while {context}")]
+    /// The store failed, or refused what was asked of it.
+    #[error("store error while {context}")]
     Store {
         /// What the core was doing.
         context: &'static str,
-        /// RocksDB's error.
+        /// The backend's error.
         #[source]
-        source: rocksdb::Error,
+        source: crate::store::StoreError,
     },
 
     /// A file system or socket operation failed.
@@ -535,6 +541,9 @@ pub enum ConfigError {
     /// `[orchestration]` lists no orchestrator, or names a broker or queue that cannot be.
     #[error("{0}")]
     Orchestration(String),
+    /// `[store]` combines settings that do not go together.
+    #[error("{0}")]
+    Store(&'static str),
     /// A path that must be absolute is relative.
     #[error(transparent)]
     RelativePath(#[from] RelativePath),

@@ -8,8 +8,9 @@
 //!
 //! The crate builds the `krypton-core` process ([`Daemon`], configured by [`Config`]), which
 //! serves the control API of `krypton-control-api` to operators' `kryptonctl` on an owner-only
-//! Unix socket. Everything the core stores lives in one RocksDB database, each value sealed
-//! under a key derived from the master key; the master key itself exists only in guarded
+//! Unix socket. Everything the core stores lives in one database (RocksDB in its data
+//! directory, or PostgreSQL: [`StoreConfig`]), each value sealed under a key derived from the
+//! master key; the master key itself exists only in guarded
 //! memory, and only while the core is unsealed.
 
 mod admitted;
@@ -49,3 +50,6 @@ pub use hsm_seal::{Pkcs11Seal, SealConfig};
 pub use liveness::LivenessConfig;
 pub use secret::{SecretError, SecretKey, WhenIdle};
 pub use store::column::Column;
+pub use store::{
+    ClientCertificate, CopyReport, PostgresStoreConfig, StoreConfig, StoreError, copy as copy_store,
+};

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use krypton_core::{Config, DEFAULT_CONFIG_PATH, Daemon, ErrorChain, StartError, restore};
+use krypton_core::{
+    Config, DEFAULT_CONFIG_PATH, Daemon, ErrorChain, StartError, copy_store, restore,
+};
 use krypton_service::daemon::serve;
 use krypton_service::hardening::harden_process;
 use nix::sys::stat::{Mode, umask};
@@ -38,13 +40,33 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data_dir: PathBuf,
     },
+    /// Work on a store offline (no core may be using it).
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCommand {
+    /// Copy every record, as it is stored, from the store one configuration names into the
+    /// store another names (RocksDB to PostgreSQL, or back), then read both back and compare.
+    /// Resumes after the last record the target already holds.
+    Copy {
+        /// The configuration whose `data_dir` and `[store]` name the source.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The configuration whose `data_dir` and `[store]` name the target.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     krypton_service::init_logging();
-    if let Some(Command::Restore { file, data_dir }) = &args.command {
-        return restore_backup(file, data_dir);
+    match &args.command {
+        Some(Command::Restore { file, data_dir }) => return restore_backup(file, data_dir),
+        Some(Command::Store(StoreCommand::Copy { from, to })) => return store_copy(from, to),
+        None => {}
     }
     let Err(error) = run(&args) else {
         return ExitCode::SUCCESS;
@@ -68,6 +90,27 @@ fn restore_backup(file: &Path, data_dir: &Path) -> ExitCode {
         }
         Err(error) => {
             eprintln!("krypton-core restore: {}", ErrorChain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn store_copy(from: &Path, to: &Path) -> ExitCode {
+    umask(Mode::from_bits_truncate(0o077));
+    let copied = Config::load(from)
+        .map_err(StartError::from)
+        .and_then(|from| Ok((from, Config::load(to)?)))
+        .and_then(|(from, to)| Ok(copy_store(&from, &to)?));
+    match copied {
+        Ok(report) => {
+            println!(
+                "copied {} records; {} records verified equal in both stores",
+                report.copied, report.verified
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("krypton-core store copy: {}", ErrorChain(&error));
             ExitCode::FAILURE
         }
     }

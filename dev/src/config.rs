@@ -14,6 +14,8 @@ use crate::Error;
 #[derive(Debug, Clone, Serialize)]
 pub struct CoreToml {
     pub data_dir: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<CoreStore>,
     pub control: Control,
     pub hardening: Hardening,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -27,6 +29,13 @@ pub struct CoreToml {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub orchestration: Option<CoreOrchestration>,
     pub audit: Audit,
+}
+
+/// The core's `[store]` when it is not RocksDB in its data dir.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "backend", rename_all = "snake_case")]
+pub enum CoreStore {
+    Postgres { url: String, password: Password },
 }
 
 /// `[audit]`: whether the data path is recorded, and the JSON-lines export.
@@ -216,7 +225,7 @@ pub enum Vault {
 }
 
 /// Where a server's password is read (a vault server, the task broker).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Password {
     File(PathBuf),

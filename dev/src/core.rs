@@ -6,8 +6,8 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 use crate::config::{
-    self, Audit, Control, CoreKmip, CoreOrchestration, CoreToml, Hardening, PinFile, Pkcs11, Seal,
-    Telemetry,
+    self, Audit, Control, CoreKmip, CoreOrchestration, CoreStore, CoreToml, Hardening, PinFile,
+    Pkcs11, Seal, Telemetry,
 };
 use crate::ctl::{CoreState, Ctl};
 use crate::process::Daemon;
@@ -18,6 +18,8 @@ use crate::{Error, pki, softhsm};
 const START_LIMIT: Duration = Duration::from_secs(60);
 /// The store's directory within the core's directory.
 pub(crate) const STORE_DIR: &str = "store";
+/// The core's configuration file, in its directory.
+pub(crate) const CONFIG_FILE: &str = "core.toml";
 /// The core's audit JSON-lines file, in its directory.
 pub(crate) const AUDIT_FILE: &str = "audit.jsonl";
 /// The dev split: three shares, any two of which unseal.
@@ -38,10 +40,13 @@ pub enum Ceremony {
     AutoUnsealed,
 }
 
-/// What a core serves besides its control socket, and whether it records the data path;
-/// `Default`: nothing served, the data path recorded.
+/// What a core serves besides its control socket, where it keeps its records, and whether it
+/// records the data path; `Default`: nothing served, RocksDB in its directory, the data path
+/// recorded.
 #[derive(Debug, Clone, Default)]
 pub struct Listeners {
+    /// `[store]`; `None`: RocksDB in the core's directory.
+    pub store: Option<CoreStore>,
     /// `[kmip]`, for gateways.
     pub kmip: Option<CoreKmip>,
     /// `[telemetry]`'s address.
@@ -73,6 +78,7 @@ impl Core {
         log: &Path,
     ) -> Result<Self, Error> {
         let Listeners {
+            store,
             kmip,
             telemetry,
             orchestration,
@@ -82,6 +88,7 @@ impl Core {
         let socket = dir.join("control.sock");
         let toml = CoreToml {
             data_dir: dir.join(STORE_DIR),
+            store,
             control: Control {
                 socket: socket.clone(),
             },
@@ -115,8 +122,8 @@ impl Core {
             orchestration,
             audit: Audit::new(!without_data_audit, dir.join(AUDIT_FILE)),
         };
-        let config_file = dir.join("core.toml");
-        config::write(&config_file, "core.toml", &toml)?;
+        let config_file = dir.join(CONFIG_FILE);
+        config::write(&config_file, CONFIG_FILE, &toml)?;
         let ctl_program = bin_dir.join("kryptonctl");
         if !ctl_program.is_file() {
             return Err(Error::MissingBinary(ctl_program));

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use krypton_dev::broker::RabbitServer;
+use krypton_dev::config::{CoreStore, Password};
 use krypton_dev::core::Ceremony;
 use krypton_dev::stack::{claim_data_dir, wipe_data_dir};
 use krypton_dev::vault_server::{AppendFsync, PostgresServer, RedisServer};
@@ -44,6 +45,11 @@ struct Args {
     /// Redis server started for this run (its keys are gone when the run ends).
     #[arg(long, value_enum, default_value = "rocksdb")]
     vault: VaultKind,
+    /// Where the core keeps its sealed records: RocksDB in the data dir, or a private
+    /// PostgreSQL server started for this run (shared with `--vault postgres`). Its records are
+    /// gone when the run ends, so a PostgreSQL store starts the run fresh.
+    #[arg(long, value_enum, default_value = "rocksdb")]
+    core_store: CoreStoreKind,
     /// Also run a second gateway on the same core and vault, for applications at ADDR (only
     /// with `--vault postgres` or `--vault redis`: a RocksDB vault belongs to one process).
     #[arg(long, value_name = "ADDR")]
@@ -81,6 +87,13 @@ enum VaultKind {
     Redis,
 }
 
+/// The core's store backend in a dev run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CoreStoreKind {
+    Rocksdb,
+    Postgres,
+}
+
 /// The name of `--second-gateway`'s configuration and log.
 const SECOND_GATEWAY: &str = "gateway-2";
 
@@ -109,7 +122,9 @@ fn run(args: Args) -> Result<ExitCode, Error> {
         println!("{result}");
         return Ok(ExitCode::SUCCESS);
     }
-    if args.fresh {
+    // A core store on this run's PostgreSQL server is gone when the run ends: so are the
+    // shares and the vault's keys that went with it.
+    if args.fresh || args.core_store == CoreStoreKind::Postgres {
         wipe_data_dir(&data_dir)?;
     }
     claim_data_dir(&data_dir)?;
@@ -133,10 +148,24 @@ fn run(args: Args) -> Result<ExitCode, Error> {
 
     // Kept until the stack has stopped: the gateway closes its vault first.
     let (mut _postgres, mut _redis) = (None, None);
+    let core_store = match args.core_store {
+        CoreStoreKind::Rocksdb => None,
+        CoreStoreKind::Postgres => {
+            let server = _postgres.insert(PostgresServer::start()?);
+            let database = server.create_database()?;
+            Some(CoreStore::Postgres {
+                url: server.url(&database),
+                password: Password::File(server.password_file().to_owned()),
+            })
+        }
+    };
     let vault = match args.vault {
         VaultKind::Rocksdb => StackVault::Rocksdb,
         VaultKind::Postgres => {
-            let server = _postgres.insert(PostgresServer::start()?);
+            let server = match &mut _postgres {
+                Some(server) => server,
+                None => _postgres.insert(PostgresServer::start()?),
+            };
             let database = server.create_database()?;
             StackVault::Postgres {
                 url: server.url(&database),
@@ -162,6 +191,7 @@ fn run(args: Args) -> Result<ExitCode, Error> {
         orbital::save_broker(&data_dir, broker)?;
     }
     config.vault = vault;
+    config.core_store = core_store;
     config.telemetry = !args.no_telemetry;
     config.data_audit = !args.no_data_audit;
     config.data_dir = Some(data_dir);

@@ -12,9 +12,9 @@ use tempfile::TempDir;
 
 use crate::Error;
 use crate::config::{
-    self, AllowedGateway, Audit, ClientTls, CoreKmip, CoreOrchestration, GatewayCore, GatewayToml,
-    Hardening, Mapping, OrchestrationAmqp, OrchestrationGrpc, Password, Rewrap, ServerTls,
-    Telemetry, Vault,
+    self, AllowedGateway, Audit, ClientTls, CoreKmip, CoreOrchestration, CoreStore, GatewayCore,
+    GatewayToml, Hardening, Mapping, OrchestrationAmqp, OrchestrationGrpc, Password, Rewrap,
+    ServerTls, Telemetry, Vault,
 };
 use crate::core::{Ceremony, Core, Listeners, share_files};
 use crate::pki::{self, DevPki, GATEWAY_IDENTITY, ORCHESTRATOR_IDENTITY, SERVER_NAMES};
@@ -47,6 +47,8 @@ pub struct StackConfig {
     pub apps: Vec<String>,
     /// Where the gateway keeps its keys.
     pub vault: StackVault,
+    /// Where the core keeps its sealed records; `None`: RocksDB in the data dir.
+    pub core_store: Option<CoreStore>,
     /// Whether both daemons serve `[telemetry]` (metrics, health, readiness).
     pub telemetry: bool,
     /// Whether both daemons record the data path (`[audit] data_path`) and write their audit
@@ -103,6 +105,7 @@ impl StackConfig {
             service: "app".to_owned(),
             apps: vec!["app-alice".to_owned(), "app-bob".to_owned()],
             vault: StackVault::Rocksdb,
+            core_store: None,
             telemetry: true,
             data_audit: true,
             orchestration: false,
@@ -279,6 +282,17 @@ impl Stack {
     /// Gateways started from now on keep their keys in `vault` (an operator moving vaults).
     pub fn reconfigure_vault(&mut self, vault: StackVault) {
         self.config.vault = vault;
+    }
+
+    /// The core keeps its records in `store` from its next start on (an operator moving it
+    /// after `krypton-core store copy`).
+    pub fn reconfigure_core_store(&mut self, store: Option<CoreStore>) {
+        self.config.core_store = store;
+    }
+
+    /// The core's configuration file.
+    pub fn core_config(&self) -> PathBuf {
+        core_dir(&self.data_dir).join(crate::core::CONFIG_FILE)
     }
 
     /// Gateways started from now on re-wrap with `rewrap` (`None`: the gateway's defaults).
@@ -559,6 +573,7 @@ fn launch_core(
         amqp: config.amqp.clone(),
     });
     let listeners = Listeners {
+        store: config.core_store.clone(),
         kmip: Some(core_kmip(config, pki, ports.kmip)),
         telemetry: config.telemetry.then_some(ports.telemetry),
         orchestration,

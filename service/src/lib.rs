@@ -19,6 +19,8 @@
 //!   checks of files both daemons share (secrets' access, certificates' dates).
 //! - [`audit`]: the audit trail as both daemons export it: JSON lines in a rotated file and
 //!   journal fields.
+//! - [`postgres`]: a PostgreSQL connection pool set up as both daemons need one (TLS or
+//!   loopback, password from a file, synchronous commit, bounded sessions) and a versioned schema.
 //! - [`ErrorChain`]: an error and its causes on one line, as the daemons log them.
 
 use std::io::{self, IsTerminal};
@@ -36,6 +38,7 @@ pub mod doctor;
 mod error_chain;
 pub mod hardening;
 pub mod notify;
+pub mod postgres;
 pub mod secret_file;
 pub mod telemetry;
 pub mod tls_accept;

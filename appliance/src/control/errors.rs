@@ -89,6 +89,7 @@ fn classify(error: &Error) -> (Code, ErrorReason) {
         }
         // Restore runs offline: never on the control API.
         Error::InvalidBackup(_) => (Code::Internal, ErrorReason::Internal),
+        Error::BackupOnPostgres => (Code::FailedPrecondition, ErrorReason::InvalidConfiguration),
         Error::SealMismatch { .. } => (Code::FailedPrecondition, ErrorReason::Sealed),
         Error::TamperedRecord { .. } => (Code::DataLoss, ErrorReason::TamperedRecord),
         Error::InvalidName(_) => (Code::InvalidArgument, ErrorReason::InvalidArgument),

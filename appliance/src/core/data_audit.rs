@@ -196,6 +196,7 @@ impl Core {
 mod tests {
     use super::*;
     use crate::hsm_seal::SealConfig;
+    use crate::store::Store;
 
     #[tokio::test]
     async fn a_request_that_finds_no_place_in_time_is_refused() {
@@ -204,7 +205,14 @@ mod tests {
             data_path: true,
             export: Arc::new(AuditExport::journal_only()),
         };
-        let core = Core::open(dir.path(), ROOM_WAIT, None, &SealConfig::Shamir {}, &audit).unwrap();
+        let core = Core::open(
+            Store::open(dir.path()).unwrap(),
+            ROOM_WAIT,
+            None,
+            &SealConfig::Shamir {},
+            &audit,
+        )
+        .unwrap();
         // No writer runs: the places taken are never freed, as when the disk stalls.
         let mut taken = Vec::with_capacity(QUEUE);
         for _ in 0..QUEUE {

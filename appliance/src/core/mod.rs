@@ -48,7 +48,6 @@ mod tenants;
 mod unseal_events;
 mod watch;
 
-use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -98,17 +97,16 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    /// Opens the store in `data_dir`. The core starts sealed, or uninitialized. `hsm` is the
+    /// Serves from `store`. The core starts sealed, or uninitialized. `hsm` is the
     /// customer's HSM, if one is configured: without it no tenant can be linked or re-opened.
     /// `seal` must be the seal the installation was made with, if it was.
     pub(crate) fn open(
-        data_dir: &Path,
+        store: Store,
         unseal_timeout: Duration,
         hsm: Option<Hsm>,
         seal: &SealConfig,
         audit: &AuditSettings,
     ) -> Result<Self, Error> {
-        let store = Store::open(data_dir)?;
         let audit_log = AuditLog::open(&store, Arc::clone(&audit.export))?;
         let installation = store
             .get_plain(Column::Meta, installation::RECORD_KEY)?

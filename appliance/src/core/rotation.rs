@@ -186,6 +186,7 @@ mod tests {
     use crate::audit::Filter;
     use crate::core::AuditSettings;
     use crate::hsm_seal::SealConfig;
+    use crate::store::Store;
 
     const OPERATOR: Caller = Caller::LocalProcess { uid: 0, pid: None };
 
@@ -195,7 +196,16 @@ mod tests {
             data_path: false,
             export: Arc::new(krypton_service::audit::AuditExport::journal_only()),
         };
-        Arc::new(Core::open(dir, Duration::from_secs(60), None, &seal, &audit).unwrap())
+        Arc::new(
+            Core::open(
+                Store::open(dir).unwrap(),
+                Duration::from_secs(60),
+                None,
+                &seal,
+                &audit,
+            )
+            .unwrap(),
+        )
     }
 
     async fn unseal(core: &Arc<Core>, shares: &[String]) {

@@ -69,6 +69,7 @@ fn core_result(error: &Error) -> Option<(ResultReason, String)> {
         | Error::StaleGeneration { .. }
         | Error::SealNotConfigured
         | Error::InvalidBackup(_)
+        | Error::BackupOnPostgres
         | Error::SealMismatch { .. }
         | Error::TamperedRecord { .. }
         | Error::Store { .. }

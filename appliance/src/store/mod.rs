@@ -1,45 +1,81 @@
-//! The core's persistent state: one RocksDB database under the data directory, with a column
-//! family per kind of record.
+//! The core's persistent state: a record per key in one of a few [`Column`]s, on a backend
+//! chosen in `[store]`: a RocksDB database under the data directory (one machine, the default)
+//! or a PostgreSQL database ([`StoreConfig`]).
 //!
 //! Every value except the install metadata is CBOR sealed under the master key's record key
-//! (see [`sealed_record`]), so nothing secret reaches the disk in plaintext. Every write is
-//! synced to the write-ahead log before it returns: a caller told "done" keeps its write
-//! through a crash or `kill -9`. Writers never take a lock of ours, so RocksDB groups
-//! concurrent writers into one WAL write and one sync.
+//! (see [`sealed_record`]), so nothing secret reaches either backend in plaintext, and a sealed
+//! record is bound to its column and key, not to the backend: `krypton-core store copy` moves
+//! records as they are. Every write is durable before it returns (RocksDB's synced WAL,
+//! PostgreSQL's synchronous commit): a caller told "done" keeps its write through a crash or
+//! `kill -9`.
 
 pub(crate) mod column;
+mod config;
+mod copy;
 pub(crate) mod key;
+mod postgres;
+mod rocks;
 mod sealed_record;
 
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
+use std::time::Duration;
 
-use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, DB, DBRecoveryMode, Direction, IteratorMode, Options,
-    WriteBatch, WriteOptions,
-};
+use krypton_service::postgres::PostgresError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use crate::error::{Bug, Error};
 pub(crate) use column::Column;
+pub use config::{ClientCertificate, PostgresStoreConfig, StoreConfig};
+pub use copy::{CopyReport, copy};
 pub(crate) use sealed_record::SealingKeys;
 
-/// Old info logs RocksDB keeps in the data directory.
-const KEEP_INFO_LOGS: usize = 10;
+/// Why a backend failed a call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// RocksDB failed.
+    #[error("RocksDB failed")]
+    RocksDb(#[source] rocksdb::Error),
+    /// PostgreSQL could not be reached, refused the settings, or failed a statement.
+    #[error("PostgreSQL failed")]
+    Postgres(#[source] Box<PostgresError>),
+    /// PostgreSQL did not answer in time.
+    #[error("no answer from PostgreSQL within {0:?}")]
+    Timeout(Duration),
+    /// Another core holds this store: until cores share one state, one core owns it.
+    #[error("another core holds this store's ownership lock: one core per store")]
+    Owned,
+    /// A copy's target holds another installation's records.
+    #[error("the target store holds another installation")]
+    OtherInstallation,
+    /// A copy's target does not hold what its source does.
+    #[error("the copy differs from its source in column {0}")]
+    CopyDiffers(Column),
+}
 
 /// The database, open.
 pub(crate) struct Store {
-    db: DB,
+    backend: Backend,
+}
+
+/// Where the records are.
+enum Backend {
+    Rocks(rocks::Rocks),
+    Postgres(postgres::Postgres),
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("path", &self.db.path())
-            .finish_non_exhaustive()
+        match &self.backend {
+            Backend::Rocks(rocks) => f
+                .debug_struct("Store")
+                .field("path", &rocks.dir())
+                .finish_non_exhaustive(),
+            Backend::Postgres(postgres) => f.debug_tuple("Store").field(postgres).finish(),
+        }
     }
 }
 
@@ -52,6 +88,48 @@ pub(crate) enum Scan<'a> {
     Last,
     /// The records at or after `from` whose keys start with `prefix`, in key order.
     Within { prefix: &'a [u8], from: &'a [u8] },
+}
+
+/// What a backend scans: the records at or after `start` whose keys begin with `prefix`, in
+/// key order; or those with the greatest keys, greatest first.
+#[derive(Debug, Clone, Copy)]
+enum Range<'a> {
+    From { start: &'a [u8], prefix: &'a [u8] },
+    Last,
+}
+
+impl<'a> From<Scan<'a>> for Range<'a> {
+    fn from(scan: Scan<'a>) -> Self {
+        match scan {
+            Scan::From(start) => Range::From { start, prefix: &[] },
+            Scan::Last => Range::Last,
+            Scan::Within { prefix, from } => Range::From {
+                start: from,
+                prefix,
+            },
+        }
+    }
+}
+
+/// A record as a backend stores it: its key and its sealed (or plain) value.
+type Raw = (Box<[u8]>, Vec<u8>);
+
+/// One change of a [`Batch`], as a backend applies it.
+#[derive(Debug)]
+enum Write {
+    Put {
+        column: Column,
+        key: Box<[u8]>,
+        value: Vec<u8>,
+    },
+    Delete {
+        column: Column,
+        key: Box<[u8]>,
+    },
+    DeletePrefix {
+        column: Column,
+        prefix: Box<[u8]>,
+    },
 }
 
 /// A record read back: its key and its opened value.
@@ -74,7 +152,7 @@ pub(crate) struct Resealed {
 pub(crate) struct Batch<'a> {
     store: &'a Store,
     keys: &'a dyn SealingKeys,
-    batch: WriteBatch,
+    writes: Vec<Write>,
     /// The audit record of this write, numbered and chained only as it commits
     /// ([`AuditLog::stage`](crate::audit::AuditLog::stage)).
     audit: Option<Box<dyn Numbered>>,
@@ -90,7 +168,7 @@ pub(crate) trait Numbered: Send + std::fmt::Debug {
 impl std::fmt::Debug for Batch<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Batch")
-            .field("writes", &self.batch.len())
+            .field("writes", &self.writes.len())
             .finish_non_exhaustive()
     }
 }
@@ -157,56 +235,45 @@ impl Batch<'_> {
         plaintext: &[u8],
     ) -> Result<(), Error> {
         let sealed = sealed_record::seal(keys, column, record_key, plaintext)?;
-        self.batch
-            .put_cf(self.store.family(column)?, record_key, sealed);
-        Ok(())
+        self.put_plain(column, record_key, &sealed)
     }
 
     /// Adds `value` as it is. Only for records that hold no secret and are authenticated by
-    /// their own means (the install metadata, which must be readable before unseal).
+    /// their own means (the install metadata, which must be readable before unseal), and for
+    /// sealed records moved as they are.
     pub(crate) fn put_plain(
         &mut self,
         column: Column,
         record_key: &[u8],
         value: &[u8],
     ) -> Result<(), Error> {
-        self.batch
-            .put_cf(self.store.family(column)?, record_key, value);
+        self.writes.push(Write::Put {
+            column,
+            key: record_key.into(),
+            value: value.to_vec(),
+        });
         Ok(())
     }
 
     /// Removes the record at `record_key` in `column`.
     pub(crate) fn delete(&mut self, column: Column, record_key: &[u8]) -> Result<(), Error> {
-        self.batch.delete_cf(self.store.family(column)?, record_key);
+        self.writes.push(Write::Delete {
+            column,
+            key: record_key.into(),
+        });
         Ok(())
     }
 
     /// Removes every record of `column` whose key starts with `prefix`.
     pub(crate) fn delete_prefix(&mut self, column: Column, prefix: &[u8]) -> Result<(), Error> {
-        let family = self.store.family(column)?;
-        if let Some(end) = prefix_end(prefix) {
-            self.batch.delete_range_cf(family, prefix, &end[..]);
-            return Ok(());
-        }
-        // A prefix of 0xff bytes only has no end key: delete what the scan finds.
-        let keys = self
-            .store
-            .db
-            .iterator_cf(family, IteratorMode::From(prefix, Direction::Forward));
-        for item in keys {
-            let (key, _) = item.map_err(|source| Error::Store {
-                context: "scanning",
-                source,
-            })?;
-            if !key.starts_with(prefix) {
-                break;
-            }
-            self.batch.delete_cf(family, key);
-        }
+        self.writes.push(Write::DeletePrefix {
+            column,
+            prefix: prefix.into(),
+        });
         Ok(())
     }
 
-    /// Commits the batch: it is in the synced WAL when this returns `Ok`.
+    /// Commits the batch: it is durable when this returns `Ok`.
     pub(crate) fn commit(self) -> Result<(), Error> {
         self.commit_maybe_audited().map(drop)
     }
@@ -226,17 +293,9 @@ impl Batch<'_> {
         }
     }
 
-    /// Writes the batch as it is, synced.
+    /// Writes the batch as it is, durably.
     pub(crate) fn write(self) -> Result<(), Error> {
-        let mut options = WriteOptions::default();
-        options.set_sync(true);
-        self.store
-            .db
-            .write_opt(self.batch, &options)
-            .map_err(|source| Error::Store {
-                context: "writing",
-                source,
-            })
+        self.store.write(self.writes)
     }
 }
 
@@ -252,50 +311,49 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// The least key greater than `key`.
+fn after(key: Box<[u8]>) -> Box<[u8]> {
+    let mut next = key.into_vec();
+    next.push(0);
+    next.into_boxed_slice()
+}
+
 impl Store {
-    /// Opens the database in `dir`, creating it and its column families if missing.
+    /// Opens the RocksDB database in `dir`, creating it and its column families if missing.
     pub(crate) fn open(dir: &Path) -> Result<Self, Error> {
-        // Only the core's user may enter a directory it makes (`kryptonctl doctor` checks it).
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|source| Error::Io {
-                context: "creating the data directory",
-                source,
-            })?;
-        let mut options = Options::default();
-        options.create_if_missing(true);
-        options.create_missing_column_families(true);
-        options.set_keep_log_file_num(KEEP_INFO_LOGS);
-        // Every acknowledged write was synced, so replay up to the last intact WAL record:
-        // only a write that was never acknowledged can be torn.
-        options.set_wal_recovery_mode(DBRecoveryMode::PointInTime);
-        let families = Column::ALL
-            .iter()
-            .map(|c| ColumnFamilyDescriptor::new(c.name(), Options::default()));
-        let db =
-            DB::open_cf_descriptors(&options, dir, families).map_err(|source| Error::Store {
-                context: "opening the database",
-                source,
-            })?;
-        Ok(Self { db })
+        rocks::Rocks::open(dir).map(|rocks| Self {
+            backend: Backend::Rocks(rocks),
+        })
     }
 
-    /// The directory the database lives in.
-    pub(crate) fn dir(&self) -> &Path {
-        self.db.path()
+    /// Opens the store `config` names: RocksDB in `data_dir`, or a PostgreSQL database.
+    pub(crate) fn open_configured(config: &StoreConfig, data_dir: &Path) -> Result<Self, Error> {
+        match config {
+            StoreConfig::Rocksdb {} => Self::open(data_dir),
+            StoreConfig::Postgres(settings) => {
+                postgres::Postgres::connect(settings).map(|postgres| Self {
+                    backend: Backend::Postgres(postgres),
+                })
+            }
+        }
+    }
+
+    /// The directory a checkpoint of the store is taken in: RocksDB's. A store in PostgreSQL
+    /// is backed up with PostgreSQL's own tools.
+    pub(crate) fn checkpoint_dir(&self) -> Result<&Path, Error> {
+        match &self.backend {
+            Backend::Rocks(rocks) => Ok(rocks.dir()),
+            Backend::Postgres(_) => Err(Error::BackupOnPostgres),
+        }
     }
 
     /// Writes a consistent snapshot of the database to `into` (which must not exist), while
     /// it serves: a RocksDB checkpoint, hard links of the immutable files where it can.
     pub(crate) fn checkpoint(&self, into: &Path) -> Result<(), Error> {
-        rocksdb::checkpoint::Checkpoint::new(&self.db)
-            .and_then(|checkpoint| checkpoint.create_checkpoint(into))
-            .map_err(|source| Error::Store {
-                context: "taking a checkpoint",
-                source,
-            })
+        match &self.backend {
+            Backend::Rocks(rocks) => rocks.checkpoint(into),
+            Backend::Postgres(_) => self.checkpoint_dir().map(drop),
+        }
     }
 
     /// Starts a batch of writes whose sealed records are sealed under `keys`.
@@ -303,8 +361,16 @@ impl Store {
         Batch {
             store: self,
             keys,
-            batch: WriteBatch::default(),
+            writes: Vec::new(),
             audit: None,
+        }
+    }
+
+    /// Applies `writes` durably, all or none.
+    fn write(&self, writes: Vec<Write>) -> Result<(), Error> {
+        match &self.backend {
+            Backend::Rocks(rocks) => rocks.write(&writes),
+            Backend::Postgres(postgres) => postgres.write(writes),
         }
     }
 
@@ -314,12 +380,18 @@ impl Store {
         column: Column,
         record_key: &[u8],
     ) -> Result<Option<Vec<u8>>, Error> {
-        self.db
-            .get_cf(self.family(column)?, record_key)
-            .map_err(|source| Error::Store {
-                context: "reading",
-                source,
-            })
+        match &self.backend {
+            Backend::Rocks(rocks) => rocks.get(column, record_key),
+            Backend::Postgres(postgres) => postgres.get(column, record_key),
+        }
+    }
+
+    /// Up to `limit` records of `column` in `range`, as they are stored.
+    fn scan_raw(&self, column: Column, range: Range<'_>, limit: usize) -> Result<Vec<Raw>, Error> {
+        match &self.backend {
+            Backend::Rocks(rocks) => rocks.scan(column, range, limit),
+            Backend::Postgres(postgres) => postgres.scan(column, range, limit),
+        }
     }
 
     /// Reads and opens the sealed record at `record_key` in `column`, if there is one. A record
@@ -344,38 +416,11 @@ impl Store {
         scan: Scan<'_>,
         limit: usize,
     ) -> Result<Vec<Entry<T>>, Error> {
-        let (mode, prefix) = match scan {
-            Scan::From(start) => (IteratorMode::From(start, Direction::Forward), &[][..]),
-            Scan::Last => (IteratorMode::End, &[][..]),
-            Scan::Within { prefix, from } => (
-                IteratorMode::From(from.max(prefix), Direction::Forward),
-                prefix,
-            ),
-        };
-        let mut records = self
-            .db
-            .iterator_cf(self.family(column)?, mode)
-            .take_while(|item| {
-                item.as_ref()
-                    .map_or(true, |(record_key, _)| record_key.starts_with(prefix))
-            })
-            .take(limit)
-            .map(|item| {
-                let (record_key, sealed) = item.map_err(|source| Error::Store {
-                    context: "scanning",
-                    source,
-                })?;
-                let value = open_record(key, column, &record_key, &sealed)?;
-                Ok(Entry {
-                    key: record_key,
-                    value,
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
+        let mut records = self.scan_raw(column, scan.into(), limit)?;
         if matches!(scan, Scan::Last) {
             records.reverse();
         }
-        Ok(records)
+        open_all(key, column, records)
     }
 
     /// Reads and opens the sealed records of `column` whose keys start with `prefix`, in key
@@ -387,73 +432,41 @@ impl Store {
         prefix: &[u8],
         limit: usize,
     ) -> Result<Vec<Entry<T>>, Error> {
-        let mut records = Vec::new();
-        let iter = self.db.iterator_cf(
-            self.family(column)?,
-            IteratorMode::From(prefix, Direction::Forward),
-        );
-        for item in iter {
-            let (record_key, sealed) = item.map_err(|source| Error::Store {
-                context: "scanning",
-                source,
-            })?;
-            if !record_key.starts_with(prefix) {
-                break;
-            }
-            if records.len() == limit {
-                return Err(Error::Internal(Bug::TooManyRecords { column, limit }));
-            }
-            let value = open_record(key, column, &record_key, &sealed)?;
-            records.push(Entry {
-                key: record_key,
-                value,
-            });
+        let range = Range::From {
+            start: prefix,
+            prefix,
+        };
+        let records = self.scan_raw(column, range, limit.saturating_add(1))?;
+        if records.len() > limit {
+            return Err(Error::Internal(Bug::TooManyRecords { column, limit }));
         }
-        Ok(records)
+        open_all(key, column, records)
     }
 
-    /// Flushes `column` and compacts it whole, so deleted records leave the files on disk
-    /// now rather than at some later compaction: how a destroyed tenant's wrapped keys are
-    /// shredded.
+    /// Has deleted records of `column` leave the backend's files now rather than later: how
+    /// a destroyed tenant's wrapped keys are shredded. RocksDB flushes and compacts the
+    /// column; PostgreSQL vacuums the table.
     pub(crate) fn purge_deleted(&self, column: Column) -> Result<(), Error> {
-        let family = self.family(column)?;
-        let failed = |source| Error::Store {
-            context: "purging deleted records",
-            source,
-        };
-        self.db.flush_cf(family).map_err(failed)?;
-        self.db
-            .compact_range_cf(family, None::<&[u8]>, None::<&[u8]>);
-        Ok(())
+        match &self.backend {
+            Backend::Rocks(rocks) => rocks.purge_deleted(column),
+            Backend::Postgres(postgres) => postgres.purge_deleted(),
+        }
     }
 
     /// The greatest key in `column`, if any.
     pub(crate) fn last_key(&self, column: Column) -> Result<Option<Box<[u8]>>, Error> {
-        self.db
-            .iterator_cf(self.family(column)?, IteratorMode::End)
-            .next()
-            .transpose()
-            .map(|entry| entry.map(|(key, _)| key))
-            .map_err(|source| Error::Store {
-                context: "scanning",
-                source,
-            })
+        Ok(self
+            .scan_raw(column, Range::Last, 1)?
+            .pop()
+            .map(|(key, _)| key))
     }
 
     /// How many records `column` holds.
     pub(crate) fn count(&self, column: Column) -> Result<u64, Error> {
-        let mut iter = self.db.raw_iterator_cf(self.family(column)?);
-        iter.seek_to_first();
-        let mut count = 0;
-        while iter.valid() {
-            count += 1;
-            iter.next();
+        match &self.backend {
+            Backend::Rocks(rocks) => rocks.count(column),
+            Backend::Postgres(postgres) => postgres.count(column),
         }
-        iter.status().map_err(|source| Error::Store {
-            context: "counting",
-            source,
-        })?;
-        Ok(count)
     }
 
     /// Re-seals under the sealing version of `keys` the records of `column` sealed under an
@@ -471,28 +484,24 @@ impl Store {
         from: &[u8],
         limit: usize,
     ) -> Result<Resealed, Error> {
-        let family = self.family(column)?;
         let (current, _) = keys.sealing();
+        let records = self.scan_raw(
+            column,
+            Range::From {
+                start: from,
+                prefix,
+            },
+            limit,
+        )?;
+        let scanned = records.len();
         let mut batch = self.batch(keys);
-        let (mut scanned, mut resealed) = (0, 0);
+        let mut resealed = 0;
         let mut last = None;
-        let iter = self.db.iterator_cf(
-            family,
-            IteratorMode::From(from.max(prefix), Direction::Forward),
-        );
-        for item in iter.take(limit) {
-            let (record_key, sealed) = item.map_err(|source| Error::Store {
-                context: "scanning",
-                source,
-            })?;
-            if !record_key.starts_with(prefix) {
-                break;
-            }
-            scanned += 1;
+        for (record_key, sealed) in records {
             if sealed_record::key_version(&sealed) != Some(current) {
                 let plaintext = open_raw(keys, column, &record_key, &sealed)?;
                 let sealed = sealed_record::seal(keys, column, &record_key, &plaintext)?;
-                batch.batch.put_cf(family, &record_key, sealed);
+                batch.put_plain(column, &record_key, &sealed)?;
                 resealed += 1;
             }
             last = Some(record_key);
@@ -501,11 +510,7 @@ impl Store {
             batch.commit()?;
         }
         // Fewer than `limit` records: the scan reached the end of the column or of `prefix`.
-        let next = last.filter(|_| scanned == limit).map(|key| {
-            let mut next = key.into_vec();
-            next.push(0);
-            next.into_boxed_slice()
-        });
+        let next = last.filter(|_| scanned == limit).map(after);
         Ok(Resealed { next, resealed })
     }
 
@@ -513,17 +518,37 @@ impl Store {
     /// re-seal against without opening anything.
     #[cfg(test)]
     pub(crate) fn key_versions(&self, column: Column) -> Vec<Option<u32>> {
-        self.db
-            .iterator_cf(self.family(column).unwrap(), IteratorMode::Start)
-            .map(|item| sealed_record::key_version(&item.unwrap().1))
-            .collect()
+        self.scan_raw(
+            column,
+            Range::From {
+                start: &[],
+                prefix: &[],
+            },
+            usize::MAX,
+        )
+        .unwrap()
+        .iter()
+        .map(|(_, sealed)| sealed_record::key_version(sealed))
+        .collect()
     }
+}
 
-    fn family(&self, column: Column) -> Result<&ColumnFamily, Error> {
-        self.db
-            .cf_handle(column.name())
-            .ok_or(Error::Internal(Bug::MissingColumnFamily(column)))
-    }
+/// Opens every record of `records`, stopping at the first that fails.
+fn open_all<T: DeserializeOwned>(
+    key: &dyn SealingKeys,
+    column: Column,
+    records: Vec<Raw>,
+) -> Result<Vec<Entry<T>>, Error> {
+    records
+        .into_iter()
+        .map(|(record_key, sealed)| {
+            let value = open_record(key, column, &record_key, &sealed)?;
+            Ok(Entry {
+                key: record_key,
+                value,
+            })
+        })
+        .collect()
 }
 
 fn open_record<T: DeserializeOwned>(
@@ -581,7 +606,10 @@ impl io::Write for ByteCounter {
 mod tests {
     use super::*;
     use crate::secret::{SecretKey, WhenIdle};
+    use krypton_dev::vault_server::PostgresServer;
+    use krypton_service::secret_file::SecretSource;
     use serde::Deserialize;
+    use std::sync::Arc;
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     struct Record {
@@ -602,34 +630,64 @@ mod tests {
         batch.commit().unwrap();
     }
 
+    /// Opens one store again and again: at one place on one backend.
+    type Opener = Box<dyn Fn() -> Result<Store, Error>>;
+
+    /// The settings of a fresh database on the test binary's PostgreSQL server.
+    fn postgres_settings() -> PostgresStoreConfig {
+        let server = PostgresServer::shared().unwrap();
+        let database = server.create_database().unwrap();
+        let mut settings = PostgresStoreConfig::new(server.url(&database));
+        settings.password = Some(SecretSource::File(server.password_file().to_owned()));
+        settings.request_timeout = Duration::from_secs(2);
+        settings
+    }
+
+    /// A fresh, empty store on each backend: RocksDB in a temporary directory, and a database
+    /// of its own on the test binary's PostgreSQL server.
+    fn each_backend() -> [(&'static str, Opener); 2] {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let config = StoreConfig::Postgres(postgres_settings());
+        [
+            ("rocksdb", Box::new(move || Store::open(dir.path()))),
+            (
+                "postgres",
+                Box::new(move || Store::open_configured(&config, Path::new("/nonexistent"))),
+            ),
+        ]
+    }
+
     #[test]
     fn sealed_records_survive_reopen() {
-        let dir = tempfile::tempdir().unwrap();
         let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
-        {
-            let store = Store::open(dir.path()).unwrap();
-            put(&store, &key, Column::Audit, b"a", 1);
-        }
-        let store = Store::open(dir.path()).unwrap();
-        let got: Vec<Entry<Record>> = store
-            .scan_sealed(&key, Column::Audit, Scan::From(b""), 10)
-            .unwrap();
-        assert_eq!(
-            got,
-            [Entry {
+        for (backend, open) in each_backend() {
+            {
+                let store = open().unwrap();
+                put(&store, &key, Column::Audit, b"a", 1);
+            }
+            let store = open().unwrap();
+            let got: Vec<Entry<Record>> = store
+                .scan_sealed(&key, Column::Audit, Scan::From(b""), 10)
+                .unwrap();
+            let expected = [Entry {
                 key: b"a".as_slice().into(),
-                value: record(1)
-            }]
-        );
+                value: record(1),
+            }];
+            assert_eq!(got, expected, "{backend}");
+        }
     }
 
     #[test]
     fn scans_are_bounded_and_ordered() {
-        let dir = tempfile::tempdir().unwrap();
+        for (backend, open) in each_backend() {
+            scans_on(&open().unwrap(), backend);
+        }
+    }
+
+    fn scans_on(store: &Store, backend: &str) {
         let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
-        let store = Store::open(dir.path()).unwrap();
         for n in 1..=5u64 {
-            put(&store, &key, Column::Audit, &n.to_be_bytes(), n);
+            put(store, &key, Column::Audit, &n.to_be_bytes(), n);
         }
         let numbers = |records: Vec<Entry<Record>>| -> Vec<u64> {
             records.into_iter().map(|entry| entry.value.n).collect()
@@ -637,11 +695,11 @@ mod tests {
         let first = store
             .scan_sealed(&key, Column::Audit, Scan::From(&2u64.to_be_bytes()), 2)
             .unwrap();
-        assert_eq!(numbers(first), [2, 3]);
+        assert_eq!(numbers(first), [2, 3], "{backend}");
         let last = store
             .scan_sealed(&key, Column::Audit, Scan::Last, 3)
             .unwrap();
-        assert_eq!(numbers(last), [3, 4, 5]);
+        assert_eq!(numbers(last), [3, 4, 5], "{backend}");
         assert_eq!(store.count(Column::Audit).unwrap(), 5);
         assert_eq!(store.count(Column::Tenants).unwrap(), 0);
         assert_eq!(
@@ -653,10 +711,14 @@ mod tests {
 
     #[test]
     fn a_record_moved_to_another_key_is_reported_not_served() {
-        let dir = tempfile::tempdir().unwrap();
+        for (_, open) in each_backend() {
+            moved_record_on(&open().unwrap());
+        }
+    }
+
+    fn moved_record_on(store: &Store) {
         let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        put(&store, &key, Column::Audit, b"a", 1);
+        put(store, &key, Column::Audit, b"a", 1);
         let sealed = store.get_plain(Column::Audit, b"a").unwrap().unwrap();
         let mut batch = store.batch(&key);
         batch.put_plain(Column::Audit, b"b", &sealed).unwrap();
@@ -676,6 +738,70 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn prefixes_are_deleted_and_bounded_alike_on_both_backends() {
+        let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
+        for (backend, open) in each_backend() {
+            let store = open().unwrap();
+            for record_key in [
+                &b"t/a/1"[..],
+                b"t/a/2",
+                b"t/b/1",
+                b"\xff\xff",
+                b"\xff\xff\x01",
+            ] {
+                put(&store, &key, Column::Registry, record_key, 1);
+            }
+            let prefix_of = |prefix: &[u8], limit| {
+                store
+                    .scan_prefix_sealed::<Record>(&key, Column::Registry, prefix, limit)
+                    .map(|found| found.len())
+            };
+            assert_eq!(prefix_of(b"t/a/", 2).unwrap(), 2, "{backend}");
+            assert!(
+                matches!(
+                    prefix_of(b"t/", 2),
+                    Err(Error::Internal(Bug::TooManyRecords { .. }))
+                ),
+                "{backend}"
+            );
+            assert_eq!(prefix_of(b"\xff\xff", 5).unwrap(), 2, "{backend}");
+            let mut batch = store.batch(&key);
+            batch.delete_prefix(Column::Registry, b"t/a/").unwrap();
+            batch.delete_prefix(Column::Registry, b"\xff\xff").unwrap();
+            batch.delete(Column::Registry, b"t/b/1").unwrap();
+            batch.commit().unwrap();
+            assert_eq!(store.count(Column::Registry).unwrap(), 0, "{backend}");
+            store.purge_deleted(Column::Registry).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_postgres_store_has_one_core_at_a_time() {
+        let config = StoreConfig::Postgres(postgres_settings());
+        let open = || Store::open_configured(&config, Path::new("/nonexistent"));
+        let first = open().unwrap();
+        let refused = open().unwrap_err();
+        assert!(
+            matches!(
+                &refused,
+                Error::Store {
+                    source: StoreError::Owned,
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+        drop(first);
+        // The first core's session ends as it goes; the next core waits for that, briefly.
+        let second = open().unwrap();
+        assert_eq!(second.count(Column::Audit).unwrap(), 0);
+        assert!(matches!(
+            second.checkpoint_dir(),
+            Err(Error::BackupOnPostgres)
+        ));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! and revision, and writes it back: concurrent changes of one record, from any gateway, are
 //! ordered by the row lock and none is lost. A Destroy writes the record and its shred notice
 //! in the same transaction. Every session runs with `synchronous_commit = on`, whatever the
-//! server's default, so an acknowledged write is in the server's flushed WAL.
+//! server's default, so an acknowledged write is in the server's flushed WAL
+//! ([`krypton_service::postgres`] sets the sessions up).
 //!
 //! The gateway creates and migrates its own schema: a `krypton_vault_schema` table holds the
 //! version, and a gateway that finds a newer one refuses to start rather than guess. Gateways
@@ -19,17 +20,10 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
-use std::net::IpAddr;
-use std::str::FromStr;
 use std::time::Duration;
 
-use deadpool_postgres::{
-    GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction,
-};
-use kmip::net::ClientTlsFiles;
-use tokio_postgres::NoTls;
-use tokio_postgres::config::{Config as PgConfig, Host, SslMode};
-use tokio_postgres_rustls::MakeRustlsConnect;
+use deadpool_postgres::{GenericClient, Object, Pool, Transaction};
+use krypton_service::postgres::{Connection, PostgresError, Schema};
 
 use crate::cbor;
 use crate::config::ServerVaultConfig;
@@ -38,11 +32,12 @@ use crate::vault::key::{record_key, split_key};
 use crate::vault::record::{decode, encode};
 use crate::vault::{Filter, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError, storage};
 
-/// The schema version this gateway writes and reads.
-const SCHEMA_VERSION: i32 = 1;
-
-/// The schema of each version, applied in order from the one found.
-const MIGRATIONS: [&str; 1] = [r#"
+/// The vault's schema: each version's SQL, applied in order from the one found.
+const SCHEMA: Schema = Schema {
+    application: "gateway",
+    version_table: "krypton_vault_schema",
+    lock: MIGRATION_LOCK,
+    migrations: &[r#"
     CREATE TABLE krypton_vault_records (
         owner text COLLATE "C" NOT NULL,
         id text COLLATE "C" NOT NULL,
@@ -55,7 +50,8 @@ const MIGRATIONS: [&str; 1] = [r#"
         notice bytea NOT NULL,
         PRIMARY KEY (owner, id)
     );
-"#];
+"#],
+};
 
 /// The advisory lock migrations take ("kryptonM").
 const MIGRATION_LOCK: i64 = 0x6b72_7970_746f_6e4d;
@@ -98,38 +94,15 @@ impl PostgresVault {
     /// [`VaultError::Settings`] for settings that cannot be used, [`VaultError::Storage`] if
     /// the server cannot be reached, refuses the login, or holds a newer schema.
     pub async fn connect(settings: &ServerVaultConfig) -> Result<Self, VaultError> {
-        let config = session_config(settings)?;
-        let recycling = ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        };
-        let manager = match &settings.server_ca {
-            Some(ca) => {
-                let tls = match &settings.client_certificate {
-                    Some(client) => kmip::net::client_config(&ClientTlsFiles {
-                        cert_chain: client.cert_chain.clone(),
-                        private_key: client.private_key.clone(),
-                        server_ca: ca.clone(),
-                    }),
-                    None => kmip::net::server_verifying_config(ca),
-                }
-                .map_err(|source| storage("loading the vault's TLS files", source))?;
-                Manager::from_config(config, MakeRustlsConnect::new(tls), recycling)
-            }
-            None => Manager::from_config(config, NoTls, recycling),
-        };
-        let pool = Pool::builder(manager)
-            .max_size(settings.pool_size)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(settings.request_timeout))
-            .create_timeout(Some(settings.connect_timeout))
-            .recycle_timeout(Some(settings.connect_timeout))
-            .build()
-            .map_err(|source| storage("building the connection pool", source))?;
+        let pool = connection(settings).pool().map_err(setup_error)?;
         let db = Pooled {
             pool,
             request_timeout: settings.request_timeout,
         };
-        db.bounded("migrating the schema", migrate).await?;
+        db.bounded("migrating the schema", |mut client| async move {
+            SCHEMA.migrate(&mut client).await.map_err(setup_error)
+        })
+        .await?;
         let records = {
             let db = db.clone();
             ReadBatcher::spawn("reading records", move |places| {
@@ -187,106 +160,30 @@ impl Pooled {
     }
 }
 
-/// The connection settings: the URL's, checked, with the password, TLS and the session
-/// settings the vault relies on.
-fn session_config(settings: &ServerVaultConfig) -> Result<PgConfig, VaultError> {
-    let mut config = PgConfig::from_str(&settings.url).map_err(|error| {
-        VaultError::Settings(format!("vault.url is not a PostgreSQL URL: {error}"))
-    })?;
-    if config.get_password().is_some() {
-        return Err(VaultError::Settings(
-            "vault.url carries a password: give it in vault.password (a file or a systemd \
-             credential) instead"
-                .into(),
-        ));
-    }
-    if config.get_ssl_mode() != SslMode::Prefer {
-        return Err(VaultError::Settings(
-            "vault.url sets sslmode: TLS is on when vault.server_ca names the server's CA".into(),
-        ));
-    }
-    if settings.server_ca.is_some() {
-        config.ssl_mode(SslMode::Require);
-    } else if config.get_hosts().iter().all(is_local) {
-        config.ssl_mode(SslMode::Disable);
-    } else {
-        return Err(VaultError::Settings(
-            "vault.url names a host off this machine: give vault.server_ca, so that the \
-             connection is TLS and the server verified"
-                .into(),
-        ));
-    }
-    if let Some(password) = &settings.password {
-        let password = password
-            .read()
-            .map_err(|source| storage("reading the vault password", source))?;
-        config.password(password.as_slice());
-    }
-    let bound = settings.request_timeout.as_millis();
-    let options = format!(
-        "{} -c synchronous_commit=on -c statement_timeout={bound} \
-         -c idle_in_transaction_session_timeout={bound}",
-        config.get_options().unwrap_or_default()
-    );
-    config
-        .options(options.trim_start())
-        .application_name("krypton-gateway")
-        .connect_timeout(settings.connect_timeout);
-    Ok(config)
-}
-
-/// Whether a connection to `host` stays on this machine.
-fn is_local(host: &Host) -> bool {
-    match host {
-        Host::Unix(_) => true,
-        Host::Tcp(name) => {
-            name == "localhost" || IpAddr::from_str(name).is_ok_and(|ip| ip.is_loopback())
-        }
+/// The shared PostgreSQL settings of `settings`.
+fn connection(settings: &ServerVaultConfig) -> Connection<'_> {
+    Connection {
+        section: "vault",
+        application: "krypton-gateway",
+        url: &settings.url,
+        password: settings.password.as_ref(),
+        server_ca: settings.server_ca.as_deref(),
+        client_certificate: settings
+            .client_certificate
+            .as_ref()
+            .map(|client| (client.cert_chain.as_path(), client.private_key.as_path())),
+        pool_size: settings.pool_size,
+        connect_timeout: settings.connect_timeout,
+        request_timeout: settings.request_timeout,
     }
 }
 
-/// Brings the schema to [`SCHEMA_VERSION`], in one transaction under the migration lock.
-async fn migrate(mut client: Object) -> Result<(), VaultError> {
-    let failed = |source| storage("migrating the schema", source);
-    let tx = client.transaction().await.map_err(failed)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-        .await
-        .map_err(failed)?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS krypton_vault_schema (version integer NOT NULL)")
-        .await
-        .map_err(failed)?;
-    let found: i32 = tx
-        .query_one(
-            "SELECT coalesce(max(version), 0) FROM krypton_vault_schema",
-            &[],
-        )
-        .await
-        .map_err(failed)?
-        .get(0);
-    if found > SCHEMA_VERSION {
-        return Err(storage(
-            "migrating the schema",
-            format!(
-                "the vault's schema is version {found}, newer than this gateway's \
-                 {SCHEMA_VERSION}: upgrade the gateway"
-            ),
-        ));
+/// A setup failure as the vault reports it: settings that cannot be used, or the server.
+fn setup_error(error: PostgresError) -> VaultError {
+    match error {
+        PostgresError::Settings(message) => VaultError::Settings(message),
+        other => storage("setting up the PostgreSQL vault", other),
     }
-    for migration in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
-        tx.batch_execute(migration).await.map_err(failed)?;
-    }
-    if found < SCHEMA_VERSION {
-        tx.execute("DELETE FROM krypton_vault_schema", &[])
-            .await
-            .map_err(failed)?;
-        tx.execute(
-            "INSERT INTO krypton_vault_schema (version) VALUES ($1)",
-            &[&SCHEMA_VERSION],
-        )
-        .await
-        .map_err(failed)?;
-    }
-    tx.commit().await.map_err(failed)
 }
 
 impl Vault for PostgresVault {
@@ -597,39 +494,4 @@ async fn replace(tx: &Transaction<'_>, mut record: Record) -> Result<Record, Vau
         .await
         .map_err(failed)?;
     Ok(record)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn refusal(url: &str) -> String {
-        match session_config(&ServerVaultConfig::new(url)) {
-            Err(VaultError::Settings(why)) => why,
-            other => panic!("{url}: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn unusable_urls_are_refused_before_connecting() {
-        assert!(refusal("postgres://k:secret@localhost/v").contains("password"));
-        assert!(refusal("postgres://k@localhost/v?sslmode=disable").contains("sslmode"));
-        assert!(refusal("postgres://k@db.example/v").contains("server_ca"));
-        assert!(refusal("mysql://k@localhost/v").contains("not a PostgreSQL URL"));
-    }
-
-    #[test]
-    fn a_local_server_is_plaintext_and_every_session_commits_synchronously() {
-        for url in [
-            "postgres://k@localhost/v",
-            "postgres://k@127.0.0.1:5433/v",
-            "postgres://k@%2Frun%2Fpostgresql/v",
-        ] {
-            let config = session_config(&ServerVaultConfig::new(url)).unwrap();
-            assert_eq!(config.get_ssl_mode(), SslMode::Disable, "{url}");
-            let options = config.get_options().unwrap();
-            assert!(options.contains("-c synchronous_commit=on"), "{options}");
-            assert!(options.contains("-c statement_timeout=10000"), "{options}");
-        }
-    }
 }

@@ -1,0 +1,173 @@
+//! `[store]`: where the core keeps its sealed records.
+//!
+//! ```toml
+//! [store]
+//! backend = "rocksdb"          # the default: a RocksDB database in data_dir
+//! # backend = "postgres"
+//! # url = "postgres://krypton@db.example:5432/krypton_core"   # no password here
+//! # password = { file = "/etc/krypton/store-password" }       # or { credential = "…" }
+//! # server_ca = "/etc/krypton/db-ca.pem"                      # TLS; required off this machine
+//! # pool_size = 8
+//! # connect_timeout = "5s"
+//! # request_timeout = "10s"
+//! ```
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use krypton_service::config::{require_absolute, require_range};
+use krypton_service::postgres::Connection;
+use krypton_service::secret_file::SecretSource;
+use serde::Deserialize;
+
+use crate::error::ConfigError;
+
+/// `[store]`: the backend of the core's store.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "backend", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StoreConfig {
+    /// A RocksDB database in `data_dir`, for one core on one machine: the default. (A struct
+    /// variant, so that settings of another backend given with it are refused.)
+    Rocksdb {},
+    /// A PostgreSQL database, which the operator replicates and backs up with its own tools.
+    Postgres(PostgresStoreConfig),
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self::Rocksdb {}
+    }
+}
+
+/// The settings of a store in PostgreSQL.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresStoreConfig {
+    /// `postgres://user@host:port/database`, never with a password.
+    pub url: String,
+    /// Where the password is read at start-up, if the server asks for one.
+    #[serde(default)]
+    pub password: Option<SecretSource>,
+    /// The CA bundle the server's certificate must chain to: given, the connection is TLS and
+    /// verified; absent, plaintext, allowed only to a Unix socket or loopback. Absolute.
+    #[serde(default)]
+    pub server_ca: Option<PathBuf>,
+    /// A certificate the core presents to a server that authenticates clients by certificate.
+    /// Only with `server_ca`.
+    #[serde(default)]
+    pub client_certificate: Option<ClientCertificate>,
+    /// How many connections the core keeps to the server (one more holds its ownership).
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+    /// The longest wait for a new connection.
+    #[serde(
+        default = "default_connect_timeout",
+        deserialize_with = "kmip::net::humantime_duration::deserialize"
+    )]
+    pub connect_timeout: Duration,
+    /// The longest one store call may take: past it the call fails, and what needed it.
+    #[serde(
+        default = "default_request_timeout",
+        deserialize_with = "kmip::net::humantime_duration::deserialize"
+    )]
+    pub request_timeout: Duration,
+}
+
+/// `store.client_certificate`: the core's certificate towards its database server.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertificate {
+    /// The certificate followed by its intermediates, in PEM. Absolute.
+    pub cert_chain: PathBuf,
+    /// Its private key in PEM. Absolute.
+    pub private_key: PathBuf,
+}
+
+impl PostgresStoreConfig {
+    /// The most connections the core keeps to its store.
+    pub const MAX_POOL_SIZE: usize = 256;
+    /// The longest timeout accepted.
+    pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+
+    /// The settings of a store at `url`, with no password, no TLS and the defaults.
+    #[must_use]
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            password: None,
+            server_ca: None,
+            client_certificate: None,
+            pool_size: default_pool_size(),
+            connect_timeout: default_connect_timeout(),
+            request_timeout: default_request_timeout(),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(path) = self.password.as_ref().and_then(SecretSource::file) {
+            require_absolute("store.password.file", path)?;
+        }
+        if let Some(path) = &self.server_ca {
+            require_absolute("store.server_ca", path)?;
+        }
+        if let Some(client) = &self.client_certificate {
+            if self.server_ca.is_none() {
+                return Err(ConfigError::Store(
+                    "store.client_certificate needs store.server_ca: a client certificate goes \
+                     over verified TLS only",
+                ));
+            }
+            require_absolute("store.client_certificate.cert_chain", &client.cert_chain)?;
+            require_absolute("store.client_certificate.private_key", &client.private_key)?;
+        }
+        require_range(
+            "store.pool_size",
+            self.pool_size,
+            1,
+            Self::MAX_POOL_SIZE as u64,
+        )?;
+        for (key, timeout) in [
+            ("store.connect_timeout", self.connect_timeout),
+            ("store.request_timeout", self.request_timeout),
+        ] {
+            require_range(
+                key,
+                timeout.as_millis(),
+                1,
+                Self::MAX_TIMEOUT.as_millis() as u64,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The shared PostgreSQL settings, with one connection more than the pool size: the
+    /// session that holds the store's ownership lock is taken out of the pool.
+    pub(crate) fn connection(&self) -> Connection<'_> {
+        Connection {
+            section: "store",
+            application: "krypton-core",
+            url: &self.url,
+            password: self.password.as_ref(),
+            server_ca: self.server_ca.as_deref(),
+            client_certificate: self
+                .client_certificate
+                .as_ref()
+                .map(|client| (client.cert_chain.as_path(), client.private_key.as_path())),
+            pool_size: self.pool_size + 1,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+        }
+    }
+}
+
+fn default_pool_size() -> usize {
+    8
+}
+
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(10)
+}

@@ -1,0 +1,285 @@
+//! The core's store end to end on the real binaries, on both backends:
+//! - backup and restore: a backup taken by `kryptonctl backup` while applications create keys,
+//!   the core's store deleted, rebuilt by `krypton-core restore`, and every key created before
+//!   the backup readable through the gateway once the restored core is unsealed with the same
+//!   shares;
+//! - a core on PostgreSQL (`[store] backend = "postgres"`, a private server): keys kept across
+//!   a restart, only sealed records in the database, a second core on the same database
+//!   refused, `kryptonctl backup` refused with what to do instead;
+//! - `krypton-core store copy` moving a core from RocksDB to PostgreSQL, every key readable
+//!   through the gateway from the moved core.
+//!
+//! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use krypton_dev::Stack;
+use krypton_dev::config::{CoreStore, Password};
+use krypton_dev::vault_server::PostgresServer;
+use krypton_softhsm_tests::binaries::debug_bin_dir;
+use krypton_softhsm_tests::pykmip::App;
+use krypton_softhsm_tests::suite::{self, Fixture, REOPEN_LIMIT, Test};
+
+const ALICE: &str = "app-alice";
+const BOB: &str = "app-bob";
+/// How long a core refused its store may take to give up: its request timeout (2 s here) and
+/// start-up.
+const REFUSAL_LIMIT: Duration = Duration::from_secs(30);
+
+const TESTS: [(&str, Test); 3] = [
+    (
+        "a_backup_taken_under_load_restores_every_key_created_before_it",
+        a_backup_taken_under_load_restores_every_key_created_before_it,
+    ),
+    (
+        "a_core_on_postgresql_keeps_its_keys_and_admits_no_second_core",
+        a_core_on_postgresql_keeps_its_keys_and_admits_no_second_core,
+    ),
+    (
+        "store_copy_moves_a_core_from_rocksdb_to_postgresql_with_every_key",
+        store_copy_moves_a_core_from_rocksdb_to_postgresql_with_every_key,
+    ),
+];
+
+fn main() -> ExitCode {
+    // SAFETY: first statement of main; no other thread exists yet.
+    unsafe { suite::run(&TESTS) }
+}
+
+fn restore(file: &Path, data_dir: &Path) -> Output {
+    Command::new(debug_bin_dir().join("krypton-core"))
+        .arg("restore")
+        .arg(file)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap()
+}
+
+fn a_backup_taken_under_load_restores_every_key_created_before_it(fixture: &Fixture) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut stack = fixture.stack();
+    let (alice, bob) = (App::of(&stack, ALICE), App::of(&stack, BOB));
+    let before: Vec<(String, String)> = (0..5)
+        .map(|i| {
+            let uid = alice.create(&format!("before-the-backup-{i}"));
+            let key = alice.get(&uid);
+            (uid, key)
+        })
+        .collect();
+    let backup = dir.path().join("core.backup");
+    let ctl = stack.core().ctl().clone();
+    // Bob keeps creating keys while the backup is taken.
+    std::thread::scope(|scope| {
+        let load = scope.spawn(|| {
+            for i in 0..10 {
+                bob.create(&format!("during-the-backup-{i}"));
+            }
+        });
+        ctl.backup(&backup).unwrap();
+        load.join().unwrap();
+    });
+    let audit = ctl.audit_search(1, &[("--operation", "backup")]).unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    // An existing file is never overwritten.
+    assert!(ctl.backup(&backup).is_err());
+
+    // The core's store is lost.
+    stack.stop_core().unwrap();
+    let store = stack.core_store();
+    std::fs::remove_dir_all(&store).unwrap();
+
+    // A restore refuses a directory that is not empty, and a file that is not a backup.
+    let occupied = dir.path().join("occupied");
+    std::fs::create_dir(&occupied).unwrap();
+    std::fs::write(occupied.join("x"), b"x").unwrap();
+    let refused = restore(&backup, &occupied);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not empty"),
+        "{refused:?}"
+    );
+    let refused = restore(&occupied.join("x"), &dir.path().join("never"));
+    assert!(!refused.status.success());
+
+    let restored = restore(&backup, &store);
+    assert!(restored.status.success(), "{restored:?}");
+    // The restored core is sealed; the same shares unseal it and the tenant re-opens.
+    stack.restart_core().unwrap();
+    suite::wait_for_tenant(&stack, "active", REOPEN_LIMIT);
+    for (uid, key) in &before {
+        assert_eq!(&alice.get(uid), key);
+    }
+}
+
+/// A fresh database on the test binary's PostgreSQL server, as a core's `[store]`.
+fn postgres_store(server: &PostgresServer) -> (String, CoreStore) {
+    let database = server.create_database().unwrap();
+    let store = CoreStore::Postgres {
+        url: server.url(&database),
+        password: Password::File(server.password_file().to_owned()),
+    };
+    (database, store)
+}
+
+/// A core configuration of its own in `dir`, on `store`: its own data dir and control socket,
+/// no HSM, no listener.
+fn other_core_config(dir: &Path, name: &str, store: &CoreStore) -> PathBuf {
+    let CoreStore::Postgres {
+        url,
+        password: Password::File(password),
+    } = store;
+    let path = dir.join(format!("{name}.toml"));
+    let text = format!(
+        "data_dir = \"{data}\"\n\
+         [store]\nbackend = \"postgres\"\nurl = \"{url}\"\npassword = {{ file = \"{password}\" }}\n\
+         request_timeout = \"2s\"\n\
+         [control]\nsocket = \"{socket}\"\n\
+         [hardening]\nallow_unlocked_memory = true\n",
+        data = dir.join(name).display(),
+        password = password.display(),
+        socket = dir.join(format!("{name}.sock")).display(),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs `krypton-core` with `args`, killed if it has not exited within `limit`.
+fn krypton_core(args: &[&std::ffi::OsStr], limit: Duration) -> Output {
+    let mut child = Command::new(debug_bin_dir().join("krypton-core"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("krypton-core {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Creates `n` keys as `app`, returning each id with its key material.
+fn keys(app: &App, name: &str, n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| {
+            let uid = app.create(&format!("{name}-{i}"));
+            let key = app.get(&uid);
+            (uid, key)
+        })
+        .collect()
+}
+
+fn assert_readable(app: &App, keys: &[(String, String)]) {
+    for (uid, key) in keys {
+        assert_eq!(&app.get(uid), key, "{uid}");
+    }
+}
+
+fn a_core_on_postgresql_keeps_its_keys_and_admits_no_second_core(fixture: &Fixture) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = PostgresServer::shared().unwrap();
+    let (database, store) = postgres_store(server);
+    let mut stack = fixture.stack_configured(|config| config.core_store = Some(store.clone()));
+    let alice = App::of(&stack, ALICE);
+    let created = keys(&alice, "on-postgresql", 3);
+
+    // The records are in PostgreSQL, and no RocksDB store was made.
+    assert!(!stack.core_store().exists());
+    let tenants = server
+        .psql(
+            &database,
+            "SELECT count(*) FROM krypton_core_records WHERE family = 'tenants'",
+        )
+        .unwrap();
+    assert_eq!(tenants.trim(), "1");
+    // Sealed: the tenant's name is in the key, nowhere in a value.
+    let plaintext = server
+        .psql(
+            &database,
+            "SELECT count(*) FROM krypton_core_records WHERE position('demo'::bytea in value) > 0",
+        )
+        .unwrap();
+    assert_eq!(plaintext.trim(), "0");
+
+    // A second core on the same database is refused while the first runs.
+    let second = other_core_config(dir.path(), "second", &store);
+    let refused = krypton_core(&["--config".as_ref(), second.as_os_str()], REFUSAL_LIMIT);
+    assert!(!refused.status.success(), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("one core per store"), "{stderr}");
+    // Nor does store copy write into it.
+    let from = other_core_config(dir.path(), "from", &postgres_store(server).1);
+    let copy = krypton_core(
+        &[
+            "store".as_ref(),
+            "copy".as_ref(),
+            "--from".as_ref(),
+            from.as_os_str(),
+            "--to".as_ref(),
+            second.as_os_str(),
+        ],
+        REFUSAL_LIMIT,
+    );
+    assert!(!copy.status.success(), "{copy:?}");
+
+    // kryptonctl backup says what to do instead.
+    let refused = stack.core().ctl().backup(&dir.path().join("backup"));
+    let message = format!("{:?}", refused.unwrap_err());
+    assert!(message.contains("pg_dump"), "{message}");
+
+    // Restarted, the core comes up sealed on the same store; the shares unseal it.
+    stack.restart_core().unwrap();
+    suite::wait_for_tenant(&stack, "active", REOPEN_LIMIT);
+    assert_readable(&alice, &created);
+    assert_readable(&alice, &keys(&alice, "after-restart", 1));
+}
+
+fn store_copy_moves_a_core_from_rocksdb_to_postgresql_with_every_key(fixture: &Fixture) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = PostgresServer::shared().unwrap();
+    let mut stack: Stack = fixture.stack();
+    let alice = App::of(&stack, ALICE);
+    let created = keys(&alice, "before-the-move", 3);
+
+    // Offline: the core is stopped, and the copy resumes and verifies.
+    stack.stop_core().unwrap();
+    let (_, store) = postgres_store(server);
+    let to = other_core_config(dir.path(), "moved", &store);
+    let copy = |limit| {
+        let output = krypton_core(
+            &[
+                "store".as_ref(),
+                "copy".as_ref(),
+                "--from".as_ref(),
+                stack.core_config().as_os_str(),
+                "--to".as_ref(),
+                to.as_os_str(),
+            ],
+            limit,
+        );
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let first = copy(REFUSAL_LIMIT);
+    assert!(first.contains("records verified equal"), "{first}");
+    let again = copy(REFUSAL_LIMIT);
+    assert!(again.starts_with("copied 0 records"), "{again}");
+
+    // The RocksDB store is gone; the core serves from PostgreSQL with the same shares.
+    std::fs::remove_dir_all(stack.core_store()).unwrap();
+    stack.reconfigure_core_store(Some(store));
+    stack.restart_core().unwrap();
+    suite::wait_for_tenant(&stack, "active", REOPEN_LIMIT);
+    assert!(!stack.core_store().exists());
+    assert_readable(&alice, &created);
+    assert_readable(&alice, &keys(&alice, "after-the-move", 1));
+}
