@@ -4,8 +4,11 @@
 //! core runs ([`crate::reload`]), as `kryptonctl reload` does.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kmip::net::TlsSource;
@@ -20,15 +23,18 @@ use crate::control::service::ControlService;
 use crate::control::v1::control_server::ControlServer;
 use crate::control::{connections, socket};
 use crate::core::{AuditSettings, Core};
-use crate::error::{ErrorChain, StartError};
+use crate::error::{Bug, Error, ErrorChain, StartError};
 use crate::hsm::Hsm;
 use crate::kmip_service::KmipService;
 use crate::orchestration::Orchestration;
 use crate::reload::{Reloadable, Reloader, hangups, reload_on_hangups};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// How often an expired unseal attempt is looked for, so its shares leave memory promptly.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(1);
+/// How often a core that may stand by checks whether it serves its tenants yet, to bind its
+/// KMIP listener: the last part of a takeover.
+const SERVING_CHECK: Duration = Duration::from_millis(50);
 /// How often the state is compared with the one last reported to systemd (`STATUS=`).
 const STATE_REPORT: Duration = Duration::from_secs(1);
 /// The first wait before the PKCS#11 seal's auto-unseal is tried again; it doubles after each
@@ -74,7 +80,11 @@ impl Daemon {
             data_path: self.config.audit().data_path,
             export: Arc::new(export),
         };
-        let store = Store::open_configured(self.config.store(), self.config.data_dir())?;
+        let mut shutdown = std::pin::pin!(shutdown);
+        let Some(store) = self.open_store(shutdown.as_mut()).await? else {
+            tracing::info!("stopped while waiting as a standby");
+            return Ok(());
+        };
         let core = Arc::new(Core::open(
             store,
             self.config.unseal_progress_timeout(),
@@ -85,13 +95,13 @@ impl Daemon {
         let kmip = match self.config.kmip() {
             Some((config, gateways)) => {
                 let tls = kmip::net::server_config(&config.tls).map_err(StartError::KmipSetup)?;
-                let listener =
-                    TcpListener::bind(config.listen)
-                        .await
-                        .map_err(|source| StartError::Io {
-                            context: "binding the KMIP listener",
-                            source,
-                        })?;
+                // A core that may stand by for another serves gateways only once it can serve
+                // its tenants: until then they go on to the core that does.
+                let listener = if self.config.store().standby() {
+                    KmipListener::WhenServing(config.listen)
+                } else {
+                    KmipListener::Bound(bind_kmip(config.listen).await?)
+                };
                 let service = Arc::new(KmipService::new(Arc::clone(&core), gateways.clone()));
                 let (tls, tls_reload) = TlsSource::reloadable(Arc::new(tls));
                 let reloadable = Reloadable {
@@ -120,14 +130,21 @@ impl Daemon {
         let (kmip, reloadable) = match kmip {
             Some((listener, tls, config, service, reloadable)) => {
                 let stopping = stopped(stopping.clone());
-                let served = tokio::spawn(kmip::net::serve(
-                    listener,
-                    tls,
-                    config.identity_source,
-                    config.limits,
-                    service,
-                    stopping,
-                ));
+                let core = Arc::clone(&core);
+                let served = tokio::spawn(async move {
+                    let Some(listener) = listener.bound(&core).await else {
+                        return;
+                    };
+                    kmip::net::serve(
+                        listener,
+                        tls,
+                        config.identity_source,
+                        config.limits,
+                        service,
+                        stopping,
+                    )
+                    .await;
+                });
                 (Some(served), Some(reloadable))
             }
             None => (None, None),
@@ -158,6 +175,10 @@ impl Daemon {
             .config
             .hsm()
             .map(|hsm| tokio::spawn(Arc::clone(&core).watch_l1s(hsm.liveness())));
+        // A core that lost its store to another stops: it fails closed, keys zeroized.
+        let lost = core.ownership_lost();
+        let ownership_lost = Arc::new(AtomicBool::new(false));
+        let lost_flag = Arc::clone(&ownership_lost);
         let service = ControlServer::new(ControlService::new(Arc::clone(&core), reloader, links))
             .max_decoding_message_size(self.config.max_request_bytes());
         let served = Server::builder()
@@ -167,7 +188,10 @@ impl Daemon {
             .serve_with_incoming_shutdown(
                 connections::capped(listener, self.config.max_connections()),
                 async move {
-                    shutdown.await;
+                    tokio::select! {
+                        () = shutdown => {}
+                        () = lost => lost_flag.store(true, Ordering::Release),
+                    }
                     stop.send_replace(true);
                 },
             )
@@ -201,8 +225,87 @@ impl Daemon {
         let zeroized = core.zeroize();
         socket::remove(path);
         tracing::info!("core stopped; keys zeroized");
-        served.and(zeroized.map_err(StartError::from))
+        let lost = if ownership_lost.load(Ordering::Acquire) {
+            Err(StartError::Core(Error::Store {
+                context: "serving",
+                source: StoreError::OwnershipLost,
+            }))
+        } else {
+            Ok(())
+        };
+        served.and(zeroized.map_err(StartError::from)).and(lost)
     }
+
+    /// Opens the store. A standby waits here until the core that holds the store goes,
+    /// reported to systemd as ready meanwhile (a standby is up, waiting), or until `shutdown`
+    /// completes: then `None`.
+    async fn open_store(
+        &self,
+        mut shutdown: Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<Option<Store>, StartError> {
+        if self.config.store().standby() {
+            krypton_service::notify::ready("standby: taking over the store, or waiting for it");
+        }
+        let cancel = Arc::new(AtomicBool::new(false));
+        let mut opening = tokio::task::spawn_blocking({
+            let (config, dir) = (
+                self.config.store().clone(),
+                self.config.data_dir().to_owned(),
+            );
+            let cancel = Arc::clone(&cancel);
+            move || Store::open_configured(&config, &dir, &cancel)
+        });
+        let opened = tokio::select! {
+            opened = &mut opening => opened,
+            () = shutdown.as_mut() => {
+                cancel.store(true, Ordering::Release);
+                // The wait ends within one retry; what it opened meanwhile closes here.
+                let _ = opening.await;
+                return Ok(None);
+            }
+        };
+        let store = opened.map_err(|join| Error::Internal(Bug::Task(join)))??;
+        Ok(Some(store))
+    }
+}
+
+/// The KMIP listener for gateways: bound at start, or once the core serves its tenants.
+enum KmipListener {
+    Bound(TcpListener),
+    WhenServing(SocketAddr),
+}
+
+impl KmipListener {
+    /// The listener, bound; `None` if the daemon stops first.
+    async fn bound(self, core: &Core) -> Option<TcpListener> {
+        let address = match self {
+            Self::Bound(listener) => return Some(listener),
+            Self::WhenServing(address) => address,
+        };
+        let mut ticks = tokio::time::interval(SERVING_CHECK);
+        loop {
+            ticks.tick().await;
+            if !core.serves_tenants() {
+                continue;
+            }
+            match bind_kmip(address).await {
+                Ok(listener) => {
+                    tracing::info!(%address, "serving its tenants: KMIP listener bound");
+                    return Some(listener);
+                }
+                Err(error) => tracing::error!(error = %ErrorChain(&error), "retrying"),
+            }
+        }
+    }
+}
+
+async fn bind_kmip(address: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| StartError::Io {
+            context: "binding the KMIP listener",
+            source,
+        })
 }
 
 /// Completes when `stopping` turns true or its sender is gone.

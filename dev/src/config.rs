@@ -35,7 +35,13 @@ pub struct CoreToml {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "backend", rename_all = "snake_case")]
 pub enum CoreStore {
-    Postgres { url: String, password: Password },
+    Postgres {
+        url: String,
+        password: Password,
+        /// Wait to take the store over when another core holds it.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        standby: bool,
+    },
 }
 
 /// `[audit]`: whether the data path is recorded, and the JSON-lines export.
@@ -195,6 +201,8 @@ pub struct Telemetry {
 #[derive(Debug, Clone, Serialize)]
 pub struct GatewayCore {
     pub address: SocketAddr,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failover: Vec<SocketAddr>,
     pub server_name: String,
     pub tls: ClientTls,
 }

@@ -68,8 +68,10 @@ pub struct Core {
 }
 
 impl Core {
-    /// Writes `dir/core.toml` (with `[pkcs11]`, `[seal]`, and the `listeners` given), starts the core from `bin_dir` with its output in `log`, and waits until its
-    /// control socket answers.
+    /// Writes `dir/core.toml` (with `[pkcs11]`, `[seal]`, and the `listeners` given), starts
+    /// the core from `bin_dir` with its output in `log`, and waits until its control socket
+    /// answers: unless its store is a PostgreSQL store it may stand by for (then
+    /// [`Core::wait_for_control`] waits for the takeover).
     pub fn start(
         bin_dir: &Path,
         dir: &Path,
@@ -85,6 +87,7 @@ impl Core {
             without_data_audit,
         } = listeners;
         pki::create_private_dir(dir)?;
+        let standby = matches!(&store, Some(CoreStore::Postgres { standby: true, .. }));
         let socket = dir.join("control.sock");
         let toml = CoreToml {
             data_dir: dir.join(STORE_DIR),
@@ -132,22 +135,32 @@ impl Core {
         let _token_files = hsm.map(|_| softhsm::token_files());
         let env = hsm.map(HsmSetup::core_env).unwrap_or_default();
         let env: Vec<_> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
-        let mut daemon = Daemon::spawn(
+        let daemon = Daemon::spawn(
             "krypton-core",
             &bin_dir.join("krypton-core"),
             &["--config".as_ref(), config_file.as_os_str()],
             &env,
             log,
         )?;
-        let ctl = Ctl::new(&ctl_program, &socket);
-        daemon.wait_until("answering on its control socket", START_LIMIT, || {
-            socket.exists() && ctl.status().is_ok()
-        })?;
-        Ok(Self {
+        let mut core = Self {
             daemon,
-            ctl,
+            ctl: Ctl::new(&ctl_program, &socket),
             auto_unseal: hsm.is_some_and(|hsm| hsm.seal.is_some()),
-        })
+        };
+        if !standby {
+            core.wait_for_control(START_LIMIT)?;
+        }
+        Ok(core)
+    }
+
+    /// Waits up to `limit` for the core's control socket to answer: at once for a core that
+    /// owns its store, once it took over for a standby.
+    pub fn wait_for_control(&mut self, limit: Duration) -> Result<(), Error> {
+        let (ctl, socket) = (&self.ctl, self.ctl.socket().to_owned());
+        self.daemon
+            .wait_until("answering on its control socket", limit, || {
+                socket.exists() && ctl.status().is_ok()
+            })
     }
 
     /// kryptonctl for this core.

@@ -156,6 +156,7 @@ fn run(args: Args) -> Result<ExitCode, Error> {
             Some(CoreStore::Postgres {
                 url: server.url(&database),
                 password: Password::File(server.password_file().to_owned()),
+                standby: false,
             })
         }
     };

@@ -21,6 +21,8 @@ use crate::pki::{self, DevPki, GATEWAY_IDENTITY, ORCHESTRATOR_IDENTITY, SERVER_N
 use crate::process::{Daemon, free_loopback_addr};
 use crate::token::HsmSetup;
 
+/// How long the core may take to answer on its control socket.
+const CORE_START_LIMIT: Duration = Duration::from_secs(60);
 /// How long the gateway may take to open its vault and listen.
 const GATEWAY_START_LIMIT: Duration = Duration::from_secs(60);
 /// The file that marks a directory as a krypton-dev data dir, so that only such a directory is
@@ -49,6 +51,9 @@ pub struct StackConfig {
     pub vault: StackVault,
     /// Where the core keeps its sealed records; `None`: RocksDB in the data dir.
     pub core_store: Option<CoreStore>,
+    /// Further cores' KMIP addresses the gateways fail over to (`[core] failover`): standbys
+    /// started by [`Stack::start_standby_core`].
+    pub core_failover: Vec<SocketAddr>,
     /// Whether both daemons serve `[telemetry]` (metrics, health, readiness).
     pub telemetry: bool,
     /// Whether both daemons record the data path (`[audit] data_path`) and write their audit
@@ -106,6 +111,7 @@ impl StackConfig {
             apps: vec!["app-alice".to_owned(), "app-bob".to_owned()],
             vault: StackVault::Rocksdb,
             core_store: None,
+            core_failover: Vec::new(),
             telemetry: true,
             data_audit: true,
             orchestration: false,
@@ -277,6 +283,20 @@ impl Stack {
     /// tenant's L1 must stay where it was.
     pub fn reconfigure_hsm(&mut self, hsm: HsmSetup) {
         self.config.hsm = hsm;
+    }
+
+    /// Starts another core on the stack's PostgreSQL store (which must be configured with
+    /// `standby`), its KMIP service at `kmip` (one of [`StackConfig::core_failover`]), its
+    /// files in `<data dir>/<name>` and its log `<data dir>/logs/<name>.log`. It waits as a
+    /// standby while the stack's core holds the store and takes over when it goes: on the
+    /// PKCS#11 seal it unseals itself, re-opens the tenants and serves.
+    pub fn start_standby_core(&self, name: &str, kmip: SocketAddr) -> Result<Core, Error> {
+        let ports = CorePorts {
+            kmip,
+            telemetry: free_loopback_addr()?,
+            orchestration: free_loopback_addr()?,
+        };
+        launch_core_named(&self.config, &self.pki, &self.data_dir, ports, name)
     }
 
     /// Gateways started from now on keep their keys in `vault` (an operator moving vaults).
@@ -479,8 +499,11 @@ fn gateway_audit_file(data_dir: &Path, name: &str) -> PathBuf {
     gateway_dir(data_dir).join(format!("{name}-audit.jsonl"))
 }
 
+/// The stack's core: its directory in the data dir, and its log's name.
+const CORE: &str = "core";
+
 fn core_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("core")
+    data_dir.join(CORE)
 }
 
 fn resolve(addr: SocketAddr) -> Result<SocketAddr, Error> {
@@ -558,6 +581,20 @@ fn launch_core(
     data_dir: &Path,
     ports: CorePorts,
 ) -> Result<Core, Error> {
+    let mut core = launch_core_named(config, pki, data_dir, ports, CORE)?;
+    // Even one that may stand by: the stack's own core is the first on its store.
+    core.wait_for_control(CORE_START_LIMIT)?;
+    Ok(core)
+}
+
+/// Starts a core whose files are in `<data dir>/<name>`, as [`launch_core`] does.
+fn launch_core_named(
+    config: &StackConfig,
+    pki: &DevPki,
+    data_dir: &Path,
+    ports: CorePorts,
+    name: &str,
+) -> Result<Core, Error> {
     let grpc = config.orchestration.then(|| OrchestrationGrpc {
         listen: ports.orchestration,
         orchestrators: vec![ORCHESTRATOR_IDENTITY.to_owned()],
@@ -581,10 +618,10 @@ fn launch_core(
     };
     Core::start(
         &config.bin_dir,
-        &core_dir(data_dir),
+        &data_dir.join(name),
         Some(&config.hsm),
         listeners,
-        &data_dir.join("logs").join("core.log"),
+        &data_dir.join("logs").join(format!("{name}.log")),
     )
 }
 
@@ -635,6 +672,7 @@ fn start_gateway(
         },
         core: GatewayCore {
             address: core_addr,
+            failover: config.core_failover.clone(),
             server_name: SERVER_NAMES[0].to_owned(),
             tls: ClientTls {
                 cert_chain: pki.gateway_client.cert.clone(),

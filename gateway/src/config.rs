@@ -16,6 +16,7 @@
 //!
 //! [core]
 //! address = "core.example:5697"
+//! # failover = ["core-2.example:5697"]  # standby cores, tried when the one answering goes
 //! server_name = "core.example"
 //! [core.tls]
 //! cert_chain = "/etc/krypton/gateway/to-core.pem"
@@ -101,6 +102,12 @@ pub struct Config {
 pub struct CoreConfig {
     /// `host:port` of the core's KMIP service.
     pub address: String,
+    /// `host:port` of further cores on the same store (a standby that takes over), tried in
+    /// order when the one that answered last cannot be reached; then a call goes on trying
+    /// them all, within the request timeout, until one answers. Their certificates must be
+    /// valid for `server_name` too.
+    #[serde(default)]
+    pub failover: Vec<String>,
     /// The name the core's certificate must carry.
     pub server_name: String,
     /// The gateway's client certificate and the CA of the core's certificate.
@@ -108,6 +115,16 @@ pub struct CoreConfig {
     /// Connect and request timeouts, and how many connections the pool keeps.
     #[serde(default)]
     pub limits: ClientLimits,
+}
+
+impl CoreConfig {
+    /// The most further cores a gateway lists.
+    pub const MAX_FAILOVER: usize = 8;
+
+    /// Every core's address, the configured one first.
+    pub fn addresses(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.address.as_str()).chain(self.failover.iter().map(String::as_str))
+    }
 }
 
 /// `[vault]`: where wrapped keys and their metadata are kept.
@@ -354,6 +371,12 @@ impl Config {
             require_absolute(key, path)?;
         }
         self.audit.check::<ConfigError>()?;
+        require_range(
+            "core.failover",
+            self.core.failover.len(),
+            0,
+            CoreConfig::MAX_FAILOVER as u64,
+        )?;
         match &self.vault {
             VaultConfig::Memory {} => {}
             VaultConfig::Rocksdb { path } => require_absolute("vault.path", path)?,

@@ -27,10 +27,19 @@
 //! L3, does not unwrap. Every call is bounded by the pool's connect and request timeouts; when the
 //! core is down a call fails as soon as the connection does, so Create and Get fail closed at
 //! once, and the next call dials again: the link recovers by itself.
+//!
+//! **Several cores** (`[core] failover`, an active core and its standbys on one store): a call
+//! goes to the core that answered last. When that core cannot be reached it goes to the next,
+//! and goes on trying them all until one answers or the request timeout has passed, so a
+//! standby's takeover within that bound fails no request. A request that may have reached a
+//! core that then went away is repeated on another only if repeating it is harmless: the
+//! link's own operations (a wrap made twice keeps the second; an unwrap, a shred, a re-wrap and
+//! a report change nothing twice), never a client's forwarded request.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use kmip::net::{NetError, Pool};
 use kmip::{
@@ -57,11 +66,44 @@ const LINK_VERSION: ProtocolVersion = ProtocolVersion::V1_4;
 /// L3 version, IV) and tag, with some slack; far below anything that could bloat the vault.
 const MAX_WRAPPED_LEN: usize = 64 * 1024 + 64;
 
-/// Connections to the core.
+/// How long a call waits before trying every core again when none could be reached.
+const FAILOVER_PAUSE: Duration = Duration::from_millis(50);
+
+/// Connections to the core, or to each of several cores on one store.
 #[derive(Debug)]
 pub struct CoreLink {
-    pool: Pool,
+    /// A pool per core, the configured `address` first.
+    cores: Vec<Pool>,
+    /// The core that answered last: calls go there first.
+    current: AtomicUsize,
+    /// How long a call may go on trying cores.
+    request_timeout: Duration,
     versions: ActiveVersions,
+}
+
+/// Whether a request may be sent again to another core after its first core went away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// Only if it was never sent: a client's request, which may change state.
+    IfUnsent,
+    /// Also if it may have been sent: the link's own, harmless to repeat.
+    Harmless,
+}
+
+impl Repeat {
+    /// Whether `error` from one core lets the request go to another.
+    fn allows(self, error: &NetError) -> bool {
+        match error {
+            NetError::Connect { .. }
+            | NetError::ConnectTimeout { .. }
+            | NetError::Handshake { .. }
+            | NetError::PoolBusy { .. } => true,
+            NetError::Closed | NetError::Transport(_) | NetError::Poisoned => {
+                self == Self::Harmless
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The newest version of each L3 the core has wrapped under, as its blobs say.
@@ -145,14 +187,21 @@ impl CoreLink {
     /// invalid.
     pub fn new(config: &CoreConfig) -> Result<Self, NetError> {
         let tls = Arc::new(kmip::net::client_config(&config.tls)?);
-        let pool = Pool::new(
-            &config.address,
-            &config.server_name,
-            tls,
-            config.limits.clone(),
-        )?;
+        let cores = config
+            .addresses()
+            .map(|address| {
+                Pool::new(
+                    address,
+                    &config.server_name,
+                    Arc::clone(&tls),
+                    config.limits.clone(),
+                )
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
-            pool,
+            cores,
+            current: AtomicUsize::new(0),
+            request_timeout: config.limits.request_timeout,
             versions: ActiveVersions::default(),
         })
     }
@@ -285,8 +334,12 @@ impl CoreLink {
     /// Measured as `krypton_core_link_duration_seconds` and
     /// `krypton_core_link_calls_total{result="answered"|"unreachable"}`.
     pub(crate) async fn call(&self, request: &Item) -> Result<Item, CoreError> {
+        self.call_repeating(request, Repeat::IfUnsent).await
+    }
+
+    async fn call_repeating(&self, request: &Item, repeat: Repeat) -> Result<Item, CoreError> {
         let started = Instant::now();
-        let response = self.pool.call(request).await;
+        let response = self.any_core(request, repeat).await;
         metrics::histogram!("krypton_core_link_duration_seconds")
             .record(started.elapsed().as_secs_f64());
         let result = if response.is_ok() {
@@ -308,10 +361,42 @@ impl CoreLink {
         only_payload(self.send(&link_request(payload)).await?)
     }
 
-    /// Sends `request` and decodes the answer.
+    /// Sends `request`, one of the link's own, and decodes the answer.
     async fn send(&self, request: &Item) -> Result<ResponseMessage, CoreError> {
-        let response = self.call(request).await?;
+        let response = self.call_repeating(request, Repeat::Harmless).await?;
         ResponseMessage::from_item(&response).map_err(CoreError::Decode)
+    }
+
+    /// Sends `request` to the core that answered last, or, when it cannot be reached and
+    /// `repeat` allows, to the others in turn until one answers or the request timeout passed.
+    async fn any_core(&self, request: &Item, repeat: Repeat) -> Result<Item, NetError> {
+        let [only] = self.cores.as_slice() else {
+            return self.failover(request, repeat).await;
+        };
+        only.call(request).await
+    }
+
+    async fn failover(&self, request: &Item, repeat: Repeat) -> Result<Item, NetError> {
+        let deadline = Instant::now() + self.request_timeout;
+        let count = self.cores.len();
+        loop {
+            let first = self.current.load(Ordering::Relaxed);
+            let mut last = None;
+            for index in (first..first + count).map(|index| index % count) {
+                match self.cores[index].call(request).await {
+                    Ok(answer) => {
+                        self.current.store(index, Ordering::Relaxed);
+                        return Ok(answer);
+                    }
+                    Err(error) if repeat.allows(&error) => last = Some(error),
+                    Err(error) => return Err(error),
+                }
+            }
+            if Instant::now() + FAILOVER_PAUSE >= deadline {
+                return Err(last.unwrap_or(NetError::Closed));
+            }
+            tokio::time::sleep(FAILOVER_PAUSE).await;
+        }
     }
 }
 

@@ -61,6 +61,7 @@ async fn harness_with_core(
     let pki = Pki::new();
     let core = CoreLink::new(&CoreConfig {
         address,
+        failover: Vec::new(),
         server_name: "localhost".into(),
         tls: pki.core_client(),
         limits,

@@ -7,7 +7,10 @@
 //!   a restart, only sealed records in the database, a second core on the same database
 //!   refused, `kryptonctl backup` refused with what to do instead;
 //! - `krypton-core store copy` moving a core from RocksDB to PostgreSQL, every key readable
-//!   through the gateway from the moved core.
+//!   through the gateway from the moved core;
+//! - active/standby cores on one PostgreSQL store with the PKCS#11 seal: the active core
+//!   killed under load, the standby taking over with no failed request, PostgreSQL stopped
+//!   (the core fails closed: it stops) and back, and an unlink through the new active core.
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
 
@@ -19,18 +22,27 @@ use std::time::{Duration, Instant};
 
 use krypton_dev::Stack;
 use krypton_dev::config::{CoreStore, Password};
-use krypton_dev::vault_server::PostgresServer;
-use krypton_softhsm_tests::binaries::debug_bin_dir;
-use krypton_softhsm_tests::pykmip::App;
+use krypton_dev::core::Core;
+use krypton_dev::process::free_loopback_addr;
+use krypton_dev::vault_server::{Crashable, PostgresServer};
+use krypton_softhsm_tests::binaries::{debug_bin_dir, debug_binary};
+use krypton_softhsm_tests::load::krypton_load;
+use krypton_softhsm_tests::pykmip::{App, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, REOPEN_LIMIT, Test};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::json;
 
 const ALICE: &str = "app-alice";
 const BOB: &str = "app-bob";
 /// How long a core refused its store may take to give up: its request timeout (2 s here) and
 /// start-up.
 const REFUSAL_LIMIT: Duration = Duration::from_secs(30);
+/// How long a standby may take to take a store over, unseal and re-open its tenant, or a core
+/// to notice that PostgreSQL is gone: a bound against a hang, not a speed expectation.
+const TAKEOVER_LIMIT: Duration = Duration::from_secs(60);
 
-const TESTS: [(&str, Test); 3] = [
+const TESTS: [(&str, Test); 4] = [
     (
         "a_backup_taken_under_load_restores_every_key_created_before_it",
         a_backup_taken_under_load_restores_every_key_created_before_it,
@@ -42,6 +54,10 @@ const TESTS: [(&str, Test); 3] = [
     (
         "store_copy_moves_a_core_from_rocksdb_to_postgresql_with_every_key",
         store_copy_moves_a_core_from_rocksdb_to_postgresql_with_every_key,
+    ),
+    (
+        "a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_postgresql",
+        a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_postgresql,
     ),
 ];
 
@@ -116,12 +132,13 @@ fn a_backup_taken_under_load_restores_every_key_created_before_it(fixture: &Fixt
     }
 }
 
-/// A fresh database on the test binary's PostgreSQL server, as a core's `[store]`.
+/// A fresh database on `server`, as a core's `[store]`.
 fn postgres_store(server: &PostgresServer) -> (String, CoreStore) {
     let database = server.create_database().unwrap();
     let store = CoreStore::Postgres {
         url: server.url(&database),
         password: Password::File(server.password_file().to_owned()),
+        standby: false,
     };
     (database, store)
 }
@@ -132,6 +149,7 @@ fn other_core_config(dir: &Path, name: &str, store: &CoreStore) -> PathBuf {
     let CoreStore::Postgres {
         url,
         password: Password::File(password),
+        ..
     } = store;
     let path = dir.join(format!("{name}.toml"));
     let text = format!(
@@ -282,4 +300,106 @@ fn store_copy_moves_a_core_from_rocksdb_to_postgresql_with_every_key(fixture: &F
     assert!(!stack.core_store().exists());
     assert_readable(&alice, &created);
     assert_readable(&alice, &keys(&alice, "after-the-move", 1));
+}
+
+/// Waits until `core` has exited by itself; the end of its log.
+fn wait_for_exit(core: &mut Core, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Err(exited) = core.check_running() {
+            return exited.to_string();
+        }
+        assert!(Instant::now() < deadline, "still running after {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until `core`, a standby that took over, serves its tenant.
+fn wait_until_serving(core: &mut Core, tenant: &str) {
+    core.wait_for_control(TAKEOVER_LIMIT).unwrap();
+    let deadline = Instant::now() + TAKEOVER_LIMIT;
+    while core.ctl().tenant_state(tenant).unwrap().as_deref() != Some("active") {
+        assert!(Instant::now() < deadline, "the tenant is not active");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_postgresql(
+    fixture: &Fixture,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    // A server of this test's own: it is stopped and started again.
+    let mut server = PostgresServer::start().unwrap();
+    let (_, store) = postgres_store(&server);
+    let store = match store {
+        CoreStore::Postgres { url, password, .. } => CoreStore::Postgres {
+            url,
+            password,
+            standby: true,
+        },
+    };
+    let standby_kmip = free_loopback_addr().unwrap();
+    let hsm = fixture.sealed_hsm(&dir.path().join("seal-pin"));
+    let stack = fixture.stack_configured(|config| {
+        config.hsm = hsm;
+        config.core_store = Some(store);
+        config.core_failover = vec![standby_kmip];
+    });
+    let tenant = stack.config().tenant.clone();
+    let alice = App::of(&stack, ALICE);
+    let created = keys(&alice, "before-the-takeover", 3);
+    let mut standby = stack.start_standby_core("core-2", standby_kmip).unwrap();
+
+    // The active core dies under load: the standby takes over, the gateway follows, and no
+    // request fails.
+    let binary = debug_binary("krypton-load").unwrap();
+    let report = std::thread::scope(|scope| {
+        let load = scope.spawn(|| {
+            krypton_load(
+                &binary,
+                &stack,
+                ALICE,
+                &["create"],
+                4,
+                Duration::from_secs(6),
+            )
+        });
+        std::thread::sleep(Duration::from_secs(2));
+        let active = stack.core().pid().unwrap();
+        kill(
+            Pid::from_raw(i32::try_from(active).unwrap()),
+            Signal::SIGKILL,
+        )
+        .unwrap();
+        load.join().unwrap()
+    });
+    assert_eq!(report["failures"].as_u64(), Some(0), "{report}");
+    eprintln!(
+        "takeover under load: slowest request {} µs",
+        report["latency_us"]["max"]
+    );
+    wait_until_serving(&mut standby, &tenant);
+    assert_readable(&alice, &created);
+
+    // PostgreSQL goes away: the serving core loses the store and stops; nothing serves.
+    server.kill().unwrap();
+    let exited = wait_for_exit(&mut standby, TAKEOVER_LIMIT);
+    assert!(exited.contains("lost the store's ownership"), "{exited}");
+    let refused = alice.run(&json!([{"op": "get", "uid": created[0].0}]));
+    assert!(
+        !refused[0].to_string().contains(&created[0].1),
+        "{}",
+        refused[0]
+    );
+
+    // PostgreSQL is back: a core started again takes the store and serves every key.
+    server.restart().unwrap();
+    let mut again = stack.start_standby_core("core-2", standby_kmip).unwrap();
+    wait_until_serving(&mut again, &tenant);
+    assert_readable(&alice, &created);
+
+    // The kill switch through the core that now serves.
+    again.ctl().unlink_tenant(&tenant).unwrap();
+    let refused = alice.run(&json!([{"op": "get", "uid": created[0].0}]));
+    assert_eq!(reason(&refused[0]), "PERMISSION_DENIED", "{}", refused[0]);
 }

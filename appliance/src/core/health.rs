@@ -9,6 +9,31 @@ use crate::error::Error;
 use crate::hierarchy::TenantState;
 use crate::seal::State;
 
+impl Core {
+    /// Whether the core can serve its tenants now: unsealed, and no tenant's L2 still being
+    /// opened by the HSM. A standby that took over serves KMIP from then on, so that gateways
+    /// go on trying the cores they know until one answers with keys.
+    pub(crate) fn serves_tenants(&self) -> bool {
+        self.with_unsealed(|unsealed| {
+            Ok::<_, Error>(
+                unsealed
+                    .keyring()
+                    .counts()
+                    .get("opening")
+                    .copied()
+                    .unwrap_or(0)
+                    == 0,
+            )
+        })
+        .unwrap_or(false)
+    }
+
+    /// Completes when this core has lost its store to another core: it must stop serving.
+    pub(crate) fn ownership_lost(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.store.ownership_lost()
+    }
+}
+
 impl Health for Core {
     async fn readiness(&self) -> Readiness {
         match self.state() {

@@ -10,7 +10,13 @@
 //! # pool_size = 8
 //! # connect_timeout = "5s"
 //! # request_timeout = "10s"
+//! # standby = true      # another core holds the store: wait, then take over (see below)
 //! ```
+//!
+//! One core at a time serves a PostgreSQL store (it holds the store's ownership lock). With
+//! `standby = true` a core that finds the store held waits for the holder to go and then
+//! takes over: active/standby high availability, with gateways listing every core
+//! (`[core] failover`). A standby serves nothing while it waits.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -31,6 +37,13 @@ pub enum StoreConfig {
     Rocksdb {},
     /// A PostgreSQL database, which the operator replicates and backs up with its own tools.
     Postgres(PostgresStoreConfig),
+}
+
+impl StoreConfig {
+    /// Whether this core waits as a standby when another holds the store.
+    pub fn standby(&self) -> bool {
+        matches!(self, Self::Postgres(settings) if settings.standby)
+    }
 }
 
 impl Default for StoreConfig {
@@ -71,6 +84,10 @@ pub struct PostgresStoreConfig {
         deserialize_with = "kmip::net::humantime_duration::deserialize"
     )]
     pub request_timeout: Duration,
+    /// Whether a core that finds the store held by another waits to take over (a standby)
+    /// rather than refusing to start.
+    #[serde(default)]
+    pub standby: bool,
 }
 
 /// `store.client_certificate`: the core's certificate towards its database server.
@@ -100,6 +117,7 @@ impl PostgresStoreConfig {
             pool_size: default_pool_size(),
             connect_timeout: default_connect_timeout(),
             request_timeout: default_request_timeout(),
+            standby: false,
         }
     }
 

@@ -7,6 +7,8 @@
 //! in key order, a page per durable write, and resumes after the last key the target already
 //! has; then every record is read back from both and compared.
 
+use std::sync::atomic::AtomicBool;
+
 use super::{Range, Raw, Store, StoreError, Write, after};
 use crate::config::Config;
 use crate::error::Error;
@@ -34,8 +36,10 @@ pub struct CopyReport {
 /// [`Error::Store`] when either store cannot be opened (one a core holds included) or fails;
 /// when the target holds another installation; when the verification finds a difference.
 pub fn copy(from: &Config, to: &Config) -> Result<CopyReport, Error> {
-    let source = Store::open_configured(from.store(), from.data_dir())?;
-    let target = Store::open_configured(to.store(), to.data_dir())?;
+    // Offline work: nothing waits as a standby, nothing cancels.
+    let never = AtomicBool::new(false);
+    let source = Store::open_configured(from.store(), from.data_dir(), &never)?;
+    let target = Store::open_configured(to.store(), to.data_dir(), &never)?;
     let installed = |store: &Store| store.get_plain(Column::Meta, installation::RECORD_KEY);
     if let Some(theirs) = installed(&target)?
         && installed(&source)?.as_ref() != Some(&theirs)
@@ -130,7 +134,9 @@ mod tests {
     }
 
     fn fill(config: &Config, installation: &[u8], records: u64) {
-        let store = Store::open_configured(config.store(), config.data_dir()).unwrap();
+        let store =
+            Store::open_configured(config.store(), config.data_dir(), &AtomicBool::new(false))
+                .unwrap();
         let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
         let mut batch = store.batch(&key);
         batch

@@ -19,6 +19,8 @@ mod sealed_record;
 
 use std::io;
 use std::path::Path;
+use std::pin::Pin;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use krypton_service::postgres::PostgresError;
@@ -45,9 +47,13 @@ pub enum StoreError {
     /// PostgreSQL did not answer in time.
     #[error("no answer from PostgreSQL within {0:?}")]
     Timeout(Duration),
-    /// Another core holds this store: until cores share one state, one core owns it.
+    /// Another core holds this store: one core at a time serves it.
     #[error("another core holds this store's ownership lock: one core per store")]
     Owned,
+    /// This core held the store and lost it (its lock's session ended, or another core took
+    /// the store over): it serves no more.
+    #[error("this core lost the store's ownership")]
+    OwnershipLost,
     /// A copy's target holds another installation's records.
     #[error("the target store holds another installation")]
     OtherInstallation,
@@ -326,15 +332,29 @@ impl Store {
         })
     }
 
-    /// Opens the store `config` names: RocksDB in `data_dir`, or a PostgreSQL database.
-    pub(crate) fn open_configured(config: &StoreConfig, data_dir: &Path) -> Result<Self, Error> {
+    /// Opens the store `config` names: RocksDB in `data_dir`, or a PostgreSQL database. A
+    /// standby waits until it owns the store, or until `cancel` turns true.
+    pub(crate) fn open_configured(
+        config: &StoreConfig,
+        data_dir: &Path,
+        cancel: &AtomicBool,
+    ) -> Result<Self, Error> {
         match config {
             StoreConfig::Rocksdb {} => Self::open(data_dir),
             StoreConfig::Postgres(settings) => {
-                postgres::Postgres::connect(settings).map(|postgres| Self {
+                postgres::Postgres::connect(settings, cancel).map(|postgres| Self {
                     backend: Backend::Postgres(postgres),
                 })
             }
+        }
+    }
+
+    /// Completes when this core has lost the store to another (never, for RocksDB, whose lock
+    /// file is held by the process itself).
+    pub(crate) fn ownership_lost(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        match &self.backend {
+            Backend::Rocks(_) => Box::pin(std::future::pending()),
+            Backend::Postgres(postgres) => Box::pin(postgres.ownership_lost()),
         }
     }
 
@@ -635,12 +655,23 @@ mod tests {
 
     /// The settings of a fresh database on the test binary's PostgreSQL server.
     fn postgres_settings() -> PostgresStoreConfig {
+        postgres_database().1
+    }
+
+    /// A fresh database on the test binary's PostgreSQL server: its name and the settings of
+    /// a store in it.
+    fn postgres_database() -> (String, PostgresStoreConfig) {
         let server = PostgresServer::shared().unwrap();
         let database = server.create_database().unwrap();
         let mut settings = PostgresStoreConfig::new(server.url(&database));
         settings.password = Some(SecretSource::File(server.password_file().to_owned()));
         settings.request_timeout = Duration::from_secs(2);
-        settings
+        (database, settings)
+    }
+
+    fn open_postgres(settings: &PostgresStoreConfig) -> Result<Store, Error> {
+        let config = StoreConfig::Postgres(settings.clone());
+        Store::open_configured(&config, Path::new("/nonexistent"), &AtomicBool::new(false))
     }
 
     /// A fresh, empty store on each backend: RocksDB in a temporary directory, and a database
@@ -652,7 +683,13 @@ mod tests {
             ("rocksdb", Box::new(move || Store::open(dir.path()))),
             (
                 "postgres",
-                Box::new(move || Store::open_configured(&config, Path::new("/nonexistent"))),
+                Box::new(move || {
+                    Store::open_configured(
+                        &config,
+                        Path::new("/nonexistent"),
+                        &AtomicBool::new(false),
+                    )
+                }),
             ),
         ]
     }
@@ -781,7 +818,8 @@ mod tests {
     #[test]
     fn a_postgres_store_has_one_core_at_a_time() {
         let config = StoreConfig::Postgres(postgres_settings());
-        let open = || Store::open_configured(&config, Path::new("/nonexistent"));
+        let open =
+            || Store::open_configured(&config, Path::new("/nonexistent"), &AtomicBool::new(false));
         let first = open().unwrap();
         let refused = open().unwrap_err();
         assert!(
@@ -802,6 +840,93 @@ mod tests {
             second.checkpoint_dir(),
             Err(Error::BackupOnPostgres)
         ));
+    }
+
+    #[test]
+    fn a_standby_takes_over_and_the_old_owner_writes_nothing_more() {
+        let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
+        let (database, settings) = postgres_database();
+        let first = open_postgres(&settings).unwrap();
+        put(&first, &key, Column::Audit, b"first", 1);
+        let lost = first.ownership_lost();
+
+        let standby = PostgresStoreConfig {
+            standby: true,
+            ..settings
+        };
+        let (opened, taking_over) = std::sync::mpsc::channel();
+        std::thread::spawn(move || opened.send(open_postgres(&standby)));
+        // A standby waits, past its request timeout, for as long as the owner holds the store.
+        assert!(taking_over.recv_timeout(Duration::from_secs(3)).is_err());
+
+        // The owner's lock session is ended by the server (a network cut, an administrator).
+        PostgresServer::shared()
+            .unwrap()
+            .psql(
+                &database,
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' \
+                 AND classid = x'6b727970'::int AND objid = x'746f6e4f'::int",
+            )
+            .unwrap();
+        let second = taking_over
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap()
+            .unwrap();
+        put(&second, &key, Column::Audit, b"second", 2);
+
+        // The old owner knows it lost the store, and writes nothing more.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(async { tokio::time::timeout(Duration::from_secs(10), lost).await })
+            .unwrap();
+        let mut batch = first.batch(&key);
+        batch
+            .put_sealed(Column::Audit, b"late", &record(3))
+            .unwrap();
+        let refused = batch.commit().unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                Error::Store {
+                    source: StoreError::OwnershipLost,
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(second.count(Column::Audit).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_write_of_an_owner_that_was_taken_over_is_fenced_off() {
+        let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
+        let (database, settings) = postgres_database();
+        let first = open_postgres(&settings).unwrap();
+        // Another core takes the store over before the first noticed anything: the epoch moves.
+        PostgresServer::shared()
+            .unwrap()
+            .psql(&database, "UPDATE krypton_core_owner SET epoch = epoch + 1")
+            .unwrap();
+        let mut batch = first.batch(&key);
+        batch
+            .put_sealed(Column::Audit, b"late", &record(1))
+            .unwrap();
+        let refused = batch.commit().unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                Error::Store {
+                    source: StoreError::OwnershipLost,
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+        // Lost for good: reads fail too.
+        assert!(first.count(Column::Audit).is_err());
     }
 
     #[test]

@@ -7,25 +7,27 @@
 //! plain channel, bounded by `request_timeout`. Each write is one transaction, committed with
 //! `synchronous_commit = on` before it is acknowledged.
 //!
-//! **One core per store**, until cores share one state: the core holds a session-level
-//! advisory lock on a connection of its own for as long as it runs. A second core is refused at
-//! start-up; a core whose lock session ended (the server restarted) takes the lock again
-//! before its next call, or fails that call, so two cores never write one store.
+//! **One core per store** ([`ownership`]): a second core is refused at start-up, or waits as a
+//! standby (`standby = true`) and takes over when the owner goes; a core that lost the store
+//! fails every later call and stops, and no write of it lands after another core took over.
+
+mod ownership;
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{ClientWrapper, Object, Pool};
+use deadpool_postgres::{Object, Pool};
 use krypton_service::postgres::{PostgresError, Schema};
 use tokio::runtime::Runtime;
-use tokio::sync::Mutex;
 
 use super::config::PostgresStoreConfig;
 use super::{Range, Raw, StoreError, Write, prefix_end};
 use crate::error::Error;
 use crate::store::Column;
+use ownership::Ownership;
 
 /// The core's schema, version by version.
 const SCHEMA: Schema = Schema {
@@ -39,14 +41,14 @@ const SCHEMA: Schema = Schema {
         value bytea NOT NULL,
         PRIMARY KEY (family, key)
     );
+    CREATE TABLE krypton_core_owner (epoch bigint NOT NULL);
+    INSERT INTO krypton_core_owner (epoch) VALUES (0);
 "#],
 };
 
 /// The advisory lock migrations take ("kryptonm").
 const MIGRATION_LOCK: i64 = 0x6b72_7970_746f_6e6d;
-/// The advisory lock the one core of a store holds for as long as it runs ("kryptonO").
-const OWNER_LOCK: i64 = 0x6b72_7970_746f_6e4f;
-/// How often a starting core asks again for the ownership lock another session holds.
+/// How often a starting core, or a standby, asks again for the store another core holds.
 const OWNERSHIP_RETRY: Duration = Duration::from_millis(250);
 /// The threads of the store's runtime: calls are short, and the pool bounds them anyway.
 const RUNTIME_THREADS: usize = 2;
@@ -62,8 +64,7 @@ pub(super) struct Postgres {
 #[derive(Clone)]
 struct Db {
     pool: Pool,
-    /// The session that holds [`OWNER_LOCK`], out of the pool.
-    owner: Arc<Mutex<Option<ClientWrapper>>>,
+    ownership: Arc<Ownership>,
     request_timeout: Duration,
 }
 
@@ -95,9 +96,13 @@ fn statement(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -> Err
 }
 
 impl Postgres {
-    /// Connects to the database `settings` name, takes the store's ownership and creates or
-    /// migrates the schema.
-    pub(super) fn connect(settings: &PostgresStoreConfig) -> Result<Self, Error> {
+    /// Connects to the database `settings` name, creates or migrates the schema and takes
+    /// the store's ownership: within `request_timeout`, or, for a standby, whenever the core
+    /// that holds it goes (or `cancel` turns true).
+    pub(super) fn connect(
+        settings: &PostgresStoreConfig,
+        cancel: &AtomicBool,
+    ) -> Result<Self, Error> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(RUNTIME_THREADS)
             .thread_name("krypton-store")
@@ -119,39 +124,89 @@ impl Postgres {
             runtime: Some(runtime),
             db: Db {
                 pool,
-                owner: Arc::new(Mutex::new(None)),
+                ownership: Arc::new(Ownership::new()),
                 request_timeout: settings.request_timeout,
             },
         };
-        store.take_ownership(settings.request_timeout)?;
-        store.call("migrating the schema", |db| async move {
-            let mut client = db.client("migrating the schema").await?;
-            SCHEMA
-                .migrate(&mut client)
-                .await
-                .map_err(failed("migrating the schema"))
-        })?;
+        store.take_ownership(settings, cancel)?;
+        if let Some(runtime) = &store.runtime {
+            let ownership = Arc::clone(&store.db.ownership);
+            runtime.spawn(async move { ownership.watch().await });
+        }
         Ok(store)
     }
 
-    /// Takes the store's ownership lock, waiting up to `patience` for a core that held it to
-    /// let go (one stopping, or the session of one that died being ended by the server).
-    fn take_ownership(&self, patience: Duration) -> Result<(), Error> {
-        let deadline = Instant::now() + patience;
+    /// Migrates the schema and takes the store, waiting as `settings` say for a core that
+    /// holds it: one stopping, or the session of one that died being ended by the server.
+    fn take_ownership(
+        &self,
+        settings: &PostgresStoreConfig,
+        cancel: &AtomicBool,
+    ) -> Result<(), Error> {
+        let deadline = Instant::now() + settings.request_timeout;
+        let (mut waiting, mut migrated) = (false, false);
         loop {
-            match self.call("taking the store's ownership", |_| async { Ok(()) }) {
-                Err(Error::Store {
-                    source: StoreError::Owned,
-                    ..
-                }) if Instant::now() < deadline => std::thread::sleep(OWNERSHIP_RETRY),
-                taken => return taken,
+            let taken = self.call_unowned("taking the store's ownership", move |db| async move {
+                if !migrated {
+                    let mut client = db.client("migrating the schema").await?;
+                    SCHEMA
+                        .migrate(&mut client)
+                        .await
+                        .map_err(failed("migrating the schema"))?;
+                }
+                db.ownership.try_take(&db.pool).await
+            });
+            migrated |= taken.is_ok();
+            match taken {
+                Ok(true) => return Ok(()),
+                // A standby waits through the server's absence too.
+                Ok(false) | Err(_) if settings.standby => {
+                    if !waiting {
+                        tracing::warn!(
+                            "standby: another core holds the store (or it cannot be reached); \
+                             waiting to take over"
+                        );
+                        waiting = true;
+                    }
+                }
+                Ok(false) if Instant::now() < deadline => {}
+                Ok(false) => {
+                    return Err(Error::Store {
+                        context: "taking the store's ownership",
+                        source: StoreError::Owned,
+                    });
+                }
+                Err(error) => return Err(error),
             }
+            if cancel.load(Ordering::Acquire) {
+                return Err(Error::Store {
+                    context: "waiting as a standby",
+                    source: StoreError::Owned,
+                });
+            }
+            std::thread::sleep(OWNERSHIP_RETRY);
         }
     }
 
-    /// Runs `work` on the store's runtime once this core owns the store, and waits for its
+    /// Completes when this core has lost the store.
+    pub(super) fn ownership_lost(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.db.ownership.lost()
+    }
+
+    /// Runs `work` on the store's runtime while this core owns the store, and waits for its
     /// answer within `request_timeout`.
     fn call<T, F, Fut>(&self, context: &'static str, work: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(Db) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, Error>> + Send,
+    {
+        self.db.ownership.check(context)?;
+        self.call_unowned(context, work)
+    }
+
+    /// Runs `work` on the store's runtime and waits for its answer within `request_timeout`.
+    fn call_unowned<T, F, Fut>(&self, context: &'static str, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(Db) -> Fut + Send + 'static,
@@ -168,11 +223,7 @@ impl Postgres {
             return Err(timed_out());
         };
         runtime.spawn(async move {
-            let run = async {
-                db.own(context).await?;
-                work(db).await
-            };
-            let result = tokio::time::timeout(bound, run)
+            let result = tokio::time::timeout(bound, work(db))
                 .await
                 .unwrap_or_else(|_| Err(timed_out()));
             // The caller may have gone; the answer then has nobody to go to.
@@ -250,11 +301,13 @@ impl Postgres {
         })
     }
 
-    /// Applies `writes` in one transaction: all or none, committed synchronously.
+    /// Applies `writes` in one transaction, fenced by this core's ownership: all or none,
+    /// committed synchronously.
     pub(super) fn write(&self, writes: Vec<Write>) -> Result<(), Error> {
         self.call("writing", move |db| async move {
             let mut client = db.client("writing").await?;
             let tx = client.transaction().await.map_err(statement("writing"))?;
+            db.ownership.fence(&tx).await?;
             for write in &writes {
                 apply(&tx, write).await?;
             }
@@ -348,28 +401,5 @@ impl Db {
             .get()
             .await
             .map_err(|source| failed(context)(PostgresError::Connect(source)))
-    }
-
-    /// Makes sure this core holds the store's ownership lock, taking it if its session ended.
-    async fn own(&self, context: &'static str) -> Result<(), Error> {
-        let mut owner = self.owner.lock().await;
-        if owner.as_ref().is_some_and(|session| !session.is_closed()) {
-            return Ok(());
-        }
-        *owner = None;
-        let session = Object::take(self.client(context).await?);
-        let taken: bool = session
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&OWNER_LOCK])
-            .await
-            .map_err(statement(context))?
-            .get(0);
-        if !taken {
-            return Err(Error::Store {
-                context,
-                source: StoreError::Owned,
-            });
-        }
-        *owner = Some(session);
-        Ok(())
     }
 }
