@@ -23,6 +23,7 @@ workloads=${BENCH_WORKLOADS:-create get create-get}
 kmip_version=${BENCH_KMIP_VERSION:-1.4}
 out=${BENCH_OUT:-}
 vault=${BENCH_VAULT:-rocksdb}
+core_store=${BENCH_CORE_STORE:-rocksdb}
 telemetry=${BENCH_TELEMETRY:-on}
 audit=${BENCH_AUDIT:-on}
 data_size=${BENCH_DATA_SIZE:-1024}
@@ -50,6 +51,8 @@ after the other in the same run, and prints the results side by side.
                          env BENCH_DATA_SIZE)
   --vault V              the gateway's vault: rocksdb (default), postgres or redis, the last
                          two a private server krypton-dev starts (env BENCH_VAULT)
+  --core-store S         the core's store: rocksdb (default) or postgres, a private server
+                         krypton-dev starts (env BENCH_CORE_STORE)
   --telemetry on|off     both daemons' [telemetry] (default on; env BENCH_TELEMETRY)
   --second-gateway on|off
                          also run a second gateway on the same core and vault (postgres or
@@ -80,6 +83,7 @@ while [ $# -gt 0 ]; do
         --data-size) data_size=${2:?--data-size needs a value}; shift 2 ;;
         --out) out=${2:?--out needs a value}; shift 2 ;;
         --vault) vault=${2:?--vault needs a value}; shift 2 ;;
+        --core-store) core_store=${2:?--core-store needs a value}; shift 2 ;;
         --telemetry) telemetry=${2:?--telemetry needs a value}; shift 2 ;;
         --second-gateway) second_gateway=${2:?--second-gateway needs a value}; shift 2 ;;
         --audit) audit=${2:?--audit needs a value}; shift 2 ;;
@@ -110,6 +114,10 @@ esac
 case $vault in
     rocksdb | postgres | redis) ;;
     *) fail "unknown vault '$vault' (rocksdb, postgres, redis)" ;;
+esac
+case $core_store in
+    rocksdb | postgres) ;;
+    *) fail "unknown core store '$core_store' (rocksdb, postgres)" ;;
 esac
 [[ $data_size =~ ^[1-9][0-9]{0,4}$ ]] && [ "$data_size" -le 65536 ] ||
     fail "--data-size must be a number of bytes from 1 to 65536, not '$data_size'"
@@ -229,6 +237,7 @@ cd "$work"
 echo "bench: starting Krypton (krypton-dev) on 127.0.0.1:$gateway_port"
 setsid "$bin_dir/krypton-dev" --data-dir "$work/krypton" \
     --listen "127.0.0.1:$gateway_port" --core-listen "127.0.0.1:$core_port" --vault "$vault" \
+    --core-store "$core_store" \
     ${telemetry_flag[@]+"${telemetry_flag[@]}"} ${audit_flag[@]+"${audit_flag[@]}"} \
     ${second_gateway_flag[@]+"${second_gateway_flag[@]}"} \
     >"$work/krypton-dev.log" 2>&1 </dev/null &
@@ -272,7 +281,7 @@ pykmip_version=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.
 cat >"$out/setup.txt" <<EOF
 date: $(date -u +%Y-%m-%dT%H:%M:%SZ)
 host: $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-krypton: $krypton_version (krypton-dev: krypton-gateway + krypton-core, SoftHSM2 L1, $vault vault, telemetry $telemetry, data-path audit $audit, second gateway $second_gateway)
+krypton: $krypton_version (krypton-dev: krypton-gateway + krypton-core, SoftHSM2 L1, $vault vault, $core_store core store, telemetry $telemetry, data-path audit $audit, second gateway $second_gateway)
 pykmip: $pykmip_version (pykmip-server, SQLite, TLS 1.2)
 krypton-load: KMIP $kmip_version, ${duration}s per run, as app-alice, $data_size bytes per encrypt, mac or sign
 EOF
