@@ -1,5 +1,5 @@
 //! `kryptonctl doctor`'s checks of the core's files, as the configuration file names them now:
-//! the file itself, the data directory, the PIN files and the TLS files of the KMIP,
+//! the file itself, the data directory (or the PostgreSQL store's password), the PIN files and the TLS files of the KMIP,
 //! orchestration and telemetry listeners. The
 //! file is read again (as a reload would), so an edit that would break the next start or reload
 //! shows before it is needed.
@@ -11,6 +11,7 @@ use krypton_service::doctor::{self, Finding, TlsPaths};
 
 use crate::config::Config;
 use crate::hsm_seal::SealConfig;
+use crate::store::StoreConfig;
 
 /// The findings on the configuration file at `path` and the files it names. Blocking file I/O.
 pub(crate) fn file_findings(path: &Path, now: SystemTime) -> Vec<Finding> {
@@ -18,7 +19,16 @@ pub(crate) fn file_findings(path: &Path, now: SystemTime) -> Vec<Finding> {
     let Some(config) = config else {
         return findings;
     };
-    findings.push(doctor::private_directory("data-dir", config.data_dir()));
+    match config.store() {
+        StoreConfig::Rocksdb {} => {
+            findings.push(doctor::private_directory("data-dir", config.data_dir()));
+        }
+        StoreConfig::Postgres(store) => {
+            if let Some(password) = &store.password {
+                findings.push(doctor::secret("store-password", password));
+            }
+        }
+    }
     if let Some(hsm) = config.hsm() {
         findings.push(doctor::secret("hsm-pin", hsm.pin()));
     }

@@ -360,7 +360,7 @@ fn a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_pos
                 &stack,
                 ALICE,
                 &["create"],
-                4,
+                16,
                 Duration::from_secs(6),
             )
         });

@@ -25,7 +25,7 @@ use tokio::runtime::Runtime;
 
 use super::config::PostgresStoreConfig;
 use super::{Range, Raw, StoreError, Write, prefix_end};
-use crate::error::Error;
+use crate::error::{Error, ErrorChain};
 use crate::store::Column;
 use ownership::Ownership;
 
@@ -145,6 +145,7 @@ impl Postgres {
     ) -> Result<(), Error> {
         let deadline = Instant::now() + settings.request_timeout;
         let (mut waiting, mut migrated) = (false, false);
+        let mut last_failure = None;
         loop {
             let taken = self.call_unowned("taking the store's ownership", move |db| async move {
                 if !migrated {
@@ -159,14 +160,20 @@ impl Postgres {
             migrated |= taken.is_ok();
             match taken {
                 Ok(true) => return Ok(()),
-                // A standby waits through the server's absence too.
-                Ok(false) | Err(_) if settings.standby => {
+                Ok(false) if settings.standby => {
                     if !waiting {
                         tracing::warn!(
-                            "standby: another core holds the store (or it cannot be reached); \
-                             waiting to take over"
+                            "standby: another core holds the store; waiting to take over"
                         );
                         waiting = true;
+                    }
+                }
+                // A standby waits through the server's absence too, saying why once per cause.
+                Err(error) if settings.standby => {
+                    let failure = ErrorChain(&error).to_string();
+                    if last_failure.as_ref() != Some(&failure) {
+                        tracing::warn!(error = %failure, "standby: the store cannot be reached; retrying");
+                        last_failure = Some(failure);
                     }
                 }
                 Ok(false) if Instant::now() < deadline => {}
