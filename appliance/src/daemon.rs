@@ -129,11 +129,12 @@ impl Daemon {
             tokio::spawn(Arc::clone(&core).write_data_audit(stopped(stopping.clone())));
         let (kmip, reloadable) = match kmip {
             Some((listener, tls, config, service, reloadable)) => {
-                let stopping = stopped(stopping.clone());
+                let (waiting, stopping) = (stopped(stopping.clone()), stopped(stopping.clone()));
                 let core = Arc::clone(&core);
                 let served = tokio::spawn(async move {
-                    let Some(listener) = listener.bound(&core).await else {
-                        return;
+                    let listener = tokio::select! {
+                        listener = listener.bound(core) => listener,
+                        () = waiting => return,
                     };
                     kmip::net::serve(
                         listener,
@@ -276,22 +277,27 @@ enum KmipListener {
 }
 
 impl KmipListener {
-    /// The listener, bound; `None` if the daemon stops first.
-    async fn bound(self, core: &Core) -> Option<TcpListener> {
+    /// The listener, bound: at once, or once `core` serves its tenants.
+    async fn bound(self, core: Arc<Core>) -> TcpListener {
         let address = match self {
-            Self::Bound(listener) => return Some(listener),
+            Self::Bound(listener) => return listener,
             Self::WhenServing(address) => address,
         };
         let mut ticks = tokio::time::interval(SERVING_CHECK);
         loop {
             ticks.tick().await;
-            if !core.serves_tenants() {
+            let core = Arc::clone(&core);
+            // A transition holds the lifecycle lock across disk syncs: wait for it off the runtime.
+            if !matches!(
+                tokio::task::spawn_blocking(move || core.serves_tenants()).await,
+                Ok(true)
+            ) {
                 continue;
             }
             match bind_kmip(address).await {
                 Ok(listener) => {
                     tracing::info!(%address, "serving its tenants: KMIP listener bound");
-                    return Some(listener);
+                    return listener;
                 }
                 Err(error) => tracing::error!(error = %ErrorChain(&error), "retrying"),
             }

@@ -54,6 +54,7 @@ use kmip::net::{ClientLimits, ClientTlsFiles, IdentitySource, ServerLimits, TlsF
 use krypton_service::audit::AuditConfig;
 use krypton_service::config::{parse_toml, read_toml, require_absolute, require_range};
 use krypton_service::hardening::Hardening;
+use krypton_service::postgres::{Connection, SettingKeys, SettingsError};
 use krypton_service::secret_file::SecretSource;
 use krypton_service::telemetry::TelemetryConfig;
 use serde::Deserialize;
@@ -219,40 +220,45 @@ impl ServerVaultConfig {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if let Some(path) = self.password.as_ref().and_then(SecretSource::file) {
-            require_absolute("vault.password.file", path)?;
+        if self.client_certificate.is_some() && self.server_ca.is_none() {
+            return Err(ConfigError::Conflict {
+                key: "vault.client_certificate",
+                reason: "needs vault.server_ca: a client certificate goes over verified TLS only",
+            });
         }
-        if let Some(path) = &self.server_ca {
-            require_absolute("vault.server_ca", path)?;
+        let keys = SettingKeys {
+            password_file: "vault.password.file",
+            server_ca: "vault.server_ca",
+            cert_chain: "vault.client_certificate.cert_chain",
+            private_key: "vault.client_certificate.private_key",
+            pool_size: "vault.pool_size",
+            connect_timeout: "vault.connect_timeout",
+            request_timeout: "vault.request_timeout",
+        };
+        self.connection()
+            .check(&keys, Self::MAX_POOL_SIZE, Self::MAX_TIMEOUT)
+            .map_err(|refused| match refused {
+                SettingsError::RelativePath(error) => ConfigError::RelativePath(error),
+                SettingsError::OutOfRange(error) => ConfigError::OutOfRange(error),
+            })
+    }
+
+    /// These settings as the shared PostgreSQL set-up takes them (Redis reads the same ones).
+    pub(crate) fn connection(&self) -> Connection<'_> {
+        Connection {
+            section: "vault",
+            application: "krypton-gateway",
+            url: &self.url,
+            password: self.password.as_ref(),
+            server_ca: self.server_ca.as_deref(),
+            client_certificate: self
+                .client_certificate
+                .as_ref()
+                .map(|client| (client.cert_chain.as_path(), client.private_key.as_path())),
+            pool_size: self.pool_size,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
         }
-        if let Some(client) = &self.client_certificate {
-            if self.server_ca.is_none() {
-                return Err(ConfigError::Conflict {
-                    key: "vault.client_certificate",
-                    reason: "needs vault.server_ca: a client certificate goes over verified TLS only",
-                });
-            }
-            require_absolute("vault.client_certificate.cert_chain", &client.cert_chain)?;
-            require_absolute("vault.client_certificate.private_key", &client.private_key)?;
-        }
-        require_range(
-            "vault.pool_size",
-            self.pool_size,
-            1,
-            Self::MAX_POOL_SIZE as u64,
-        )?;
-        for (key, timeout) in [
-            ("vault.connect_timeout", self.connect_timeout),
-            ("vault.request_timeout", self.request_timeout),
-        ] {
-            require_range(
-                key,
-                timeout.as_millis(),
-                1,
-                Self::MAX_TIMEOUT.as_millis() as u64,
-            )?;
-        }
-        Ok(())
     }
 }
 

@@ -19,6 +19,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres::config::{Config as PgConfig, Host, SslMode};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::config::{OutOfRange, RelativePath, require_absolute, require_range};
 use crate::secret_file::{SecretError, SecretSource};
 
 /// How a daemon reaches its PostgreSQL server: its configuration, borrowed.
@@ -42,6 +43,30 @@ pub struct Connection<'a> {
     pub connect_timeout: Duration,
     /// The longest one call may take, waiting for a connection included.
     pub request_timeout: Duration,
+}
+
+/// The configuration keys of a daemon's database-server settings, as its messages name them.
+#[derive(Debug)]
+pub struct SettingKeys {
+    pub password_file: &'static str,
+    pub server_ca: &'static str,
+    pub cert_chain: &'static str,
+    pub private_key: &'static str,
+    pub pool_size: &'static str,
+    pub connect_timeout: &'static str,
+    pub request_timeout: &'static str,
+}
+
+/// Database-server settings that cannot be used. Exhaustive: each daemon maps it onto its own
+/// configuration error, variant for variant.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A path is relative.
+    #[error(transparent)]
+    RelativePath(#[from] RelativePath),
+    /// The pool size or a timeout is out of range.
+    #[error(transparent)]
+    OutOfRange(#[from] OutOfRange),
 }
 
 /// Why a connection pool could not be set up or a schema migrated.
@@ -79,6 +104,39 @@ pub enum PostgresError {
 }
 
 impl Connection<'_> {
+    /// Checks what the types alone do not: absolute paths, and the pool size (1 to
+    /// `max_pool_size`) and timeouts (1 ms to `max_timeout`) in range, named by `keys`. (Whether
+    /// a client certificate comes with `server_ca` each daemon checks, in its own words.)
+    ///
+    /// # Errors
+    ///
+    /// The first setting refused.
+    pub fn check(
+        &self,
+        keys: &SettingKeys,
+        max_pool_size: usize,
+        max_timeout: Duration,
+    ) -> Result<(), SettingsError> {
+        if let Some(path) = self.password.and_then(SecretSource::file) {
+            require_absolute(keys.password_file, path)?;
+        }
+        if let Some(path) = self.server_ca {
+            require_absolute(keys.server_ca, path)?;
+        }
+        if let Some((cert_chain, private_key)) = self.client_certificate {
+            require_absolute(keys.cert_chain, cert_chain)?;
+            require_absolute(keys.private_key, private_key)?;
+        }
+        require_range(keys.pool_size, self.pool_size, 1, max_pool_size as u64)?;
+        for (key, timeout) in [
+            (keys.connect_timeout, self.connect_timeout),
+            (keys.request_timeout, self.request_timeout),
+        ] {
+            require_range(key, timeout.as_millis(), 1, max_timeout.as_millis() as u64)?;
+        }
+        Ok(())
+    }
+
     /// A pool of connections with these settings. No connection is made yet.
     ///
     /// # Errors

@@ -4,6 +4,9 @@
 //! backup) never gives the key back — refused by the core once it has heard of the Destroy, and
 //! by the gateway itself until then, the core being down meanwhile.
 //!
+//! Also with the core's store in PostgreSQL, whose in-memory record of the destroyed-L4 keys it
+//! knows absent must learn of the Destroy.
+//!
 //! The vault is read and written between gateway runs through krypton-gateway's own
 //! `RocksDbVault`, as a backup restore would put the record back.
 //!
@@ -18,6 +21,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use krypton_dev::Stack;
+use krypton_dev::config::{CoreStore, Password};
+use krypton_dev::vault_server::PostgresServer;
 use krypton_gateway::{Record, RocksDbVault, ShredNotice, Vault};
 use krypton_softhsm_tests::pykmip::{App, message, ok, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, Test};
@@ -29,10 +34,14 @@ const ALICE: &str = "app-alice";
 /// back: a bound against a hang, well above the courier's longest backoff (60 s).
 const DELIVERY_LIMIT: Duration = Duration::from_secs(150);
 
-const TESTS: [(&str, Test); 2] = [
+const TESTS: [(&str, Test); 3] = [
     (
         "a_destroyed_keys_blob_written_back_into_the_vault_is_refused",
         a_destroyed_keys_blob_written_back_into_the_vault_is_refused,
+    ),
+    (
+        "a_destroyed_keys_blob_is_refused_by_a_core_on_postgresql",
+        a_destroyed_keys_blob_is_refused_by_a_core_on_postgresql,
     ),
     (
         "a_destroy_while_the_core_is_down_is_delivered_when_it_is_back",
@@ -106,21 +115,39 @@ fn assert_refused(result: &Value, key: &str, why: &str) {
 }
 
 fn a_destroyed_keys_blob_written_back_into_the_vault_is_refused(fixture: &Fixture) {
-    let mut stack = fixture.stack();
-    let alice = App::of(&stack, ALICE);
+    a_blob_written_back_is_refused(&mut fixture.stack());
+}
+
+/// The same on a core whose store is in PostgreSQL, which keeps in memory the destroyed-L4
+/// records it knows are absent: the Get before the Destroy taught it this one's.
+fn a_destroyed_keys_blob_is_refused_by_a_core_on_postgresql(fixture: &Fixture) {
+    let server = PostgresServer::shared().unwrap();
+    let database = server.create_database().unwrap();
+    let store = CoreStore::Postgres {
+        url: server.url(&database),
+        password: Password::File(server.password_file().to_owned()),
+        standby: false,
+    };
+    a_blob_written_back_is_refused(
+        &mut fixture.stack_configured(|config| config.core_store = Some(store)),
+    );
+}
+
+fn a_blob_written_back_is_refused(stack: &mut Stack) {
+    let alice = App::of(stack, ALICE);
     let uid = alice.create("shredded");
     let key = alice.get(&uid);
     let sibling = alice.create("kept");
     let sibling_key = alice.get(&sibling);
     stack.stop_gateway().unwrap();
-    let saved = back_up(&stack, &uid);
+    let saved = back_up(stack, &uid);
     stack.restart_gateway().unwrap();
 
     ok(&alice.run(&json!([{"op": "destroy", "uid": uid}]))[0]);
     stack.stop_gateway().unwrap();
     // The core acknowledged at once: nothing is left to deliver.
-    assert_eq!(queued(&stack), []);
-    restore(&stack, saved);
+    assert_eq!(queued(stack), []);
+    restore(stack, saved);
     stack.restart_gateway().unwrap();
 
     assert_refused(&get(&alice, &uid), &key, "krypton-core refused");

@@ -21,8 +21,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use krypton_service::config::{require_absolute, require_range};
-use krypton_service::postgres::Connection;
+use krypton_service::postgres::{Connection, SettingKeys, SettingsError};
 use krypton_service::secret_file::SecretSource;
 use serde::Deserialize;
 
@@ -122,40 +121,32 @@ impl PostgresStoreConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if let Some(path) = self.password.as_ref().and_then(SecretSource::file) {
-            require_absolute("store.password.file", path)?;
+        if self.client_certificate.is_some() && self.server_ca.is_none() {
+            return Err(ConfigError::Store(
+                "store.client_certificate needs store.server_ca: a client certificate goes \
+                 over verified TLS only",
+            ));
         }
-        if let Some(path) = &self.server_ca {
-            require_absolute("store.server_ca", path)?;
-        }
-        if let Some(client) = &self.client_certificate {
-            if self.server_ca.is_none() {
-                return Err(ConfigError::Store(
-                    "store.client_certificate needs store.server_ca: a client certificate goes \
-                     over verified TLS only",
-                ));
-            }
-            require_absolute("store.client_certificate.cert_chain", &client.cert_chain)?;
-            require_absolute("store.client_certificate.private_key", &client.private_key)?;
-        }
-        require_range(
-            "store.pool_size",
-            self.pool_size,
-            1,
-            Self::MAX_POOL_SIZE as u64,
-        )?;
-        for (key, timeout) in [
-            ("store.connect_timeout", self.connect_timeout),
-            ("store.request_timeout", self.request_timeout),
-        ] {
-            require_range(
-                key,
-                timeout.as_millis(),
-                1,
-                Self::MAX_TIMEOUT.as_millis() as u64,
-            )?;
-        }
-        Ok(())
+        let keys = SettingKeys {
+            password_file: "store.password.file",
+            server_ca: "store.server_ca",
+            cert_chain: "store.client_certificate.cert_chain",
+            private_key: "store.client_certificate.private_key",
+            pool_size: "store.pool_size",
+            connect_timeout: "store.connect_timeout",
+            request_timeout: "store.request_timeout",
+        };
+        // The ownership session is one more than the pool size: check the size configured.
+        let configured = Connection {
+            pool_size: self.pool_size,
+            ..self.connection()
+        };
+        configured
+            .check(&keys, Self::MAX_POOL_SIZE, Self::MAX_TIMEOUT)
+            .map_err(|refused| match refused {
+                SettingsError::RelativePath(error) => ConfigError::RelativePath(error),
+                SettingsError::OutOfRange(error) => ConfigError::OutOfRange(error),
+            })
     }
 
     /// The shared PostgreSQL settings, with one connection more than the pool size: the

@@ -842,6 +842,25 @@ mod tests {
         ));
     }
 
+    /// Asserts that `store`, taken over, writes nothing more.
+    fn assert_late_write_refused(store: &Store, key: &SecretKey) {
+        let mut batch = store.batch(key);
+        batch
+            .put_sealed(Column::Audit, b"late", &record(3))
+            .unwrap();
+        let refused = batch.commit().unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                Error::Store {
+                    source: StoreError::OwnershipLost,
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+    }
+
     #[test]
     fn a_standby_takes_over_and_the_old_owner_writes_nothing_more() {
         let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
@@ -855,7 +874,10 @@ mod tests {
             ..settings
         };
         let (opened, taking_over) = std::sync::mpsc::channel();
-        std::thread::spawn(move || opened.send(open_postgres(&standby)));
+        std::thread::spawn(move || {
+            // The test may have failed and gone: then nobody hears the answer.
+            let _ = opened.send(open_postgres(&standby));
+        });
         // A standby waits, past its request timeout, for as long as the owner holds the store.
         assert!(taking_over.recv_timeout(Duration::from_secs(3)).is_err());
 
@@ -882,21 +904,7 @@ mod tests {
         runtime
             .block_on(async { tokio::time::timeout(Duration::from_secs(10), lost).await })
             .unwrap();
-        let mut batch = first.batch(&key);
-        batch
-            .put_sealed(Column::Audit, b"late", &record(3))
-            .unwrap();
-        let refused = batch.commit().unwrap_err();
-        assert!(
-            matches!(
-                refused,
-                Error::Store {
-                    source: StoreError::OwnershipLost,
-                    ..
-                }
-            ),
-            "{refused:?}"
-        );
+        assert_late_write_refused(&first, &key);
         assert_eq!(second.count(Column::Audit).unwrap(), 2);
     }
 
@@ -910,21 +918,7 @@ mod tests {
             .unwrap()
             .psql(&database, "UPDATE krypton_core_owner SET epoch = epoch + 1")
             .unwrap();
-        let mut batch = first.batch(&key);
-        batch
-            .put_sealed(Column::Audit, b"late", &record(1))
-            .unwrap();
-        let refused = batch.commit().unwrap_err();
-        assert!(
-            matches!(
-                refused,
-                Error::Store {
-                    source: StoreError::OwnershipLost,
-                    ..
-                }
-            ),
-            "{refused:?}"
-        );
+        assert_late_write_refused(&first, &key);
         // Lost for good: reads fail too.
         assert!(first.count(Column::Audit).is_err());
     }

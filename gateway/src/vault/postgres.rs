@@ -23,7 +23,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Object, Pool, Transaction};
-use krypton_service::postgres::{Connection, PostgresError, Schema};
+use krypton_service::postgres::{PostgresError, Schema};
 
 use crate::cbor;
 use crate::config::ServerVaultConfig;
@@ -94,7 +94,7 @@ impl PostgresVault {
     /// [`VaultError::Settings`] for settings that cannot be used, [`VaultError::Storage`] if
     /// the server cannot be reached, refuses the login, or holds a newer schema.
     pub async fn connect(settings: &ServerVaultConfig) -> Result<Self, VaultError> {
-        let pool = connection(settings).pool().map_err(setup_error)?;
+        let pool = settings.connection().pool().map_err(setup_error)?;
         let db = Pooled {
             pool,
             request_timeout: settings.request_timeout,
@@ -157,24 +157,6 @@ impl Pooled {
                     format!("no answer within {:?}", self.request_timeout),
                 )
             })?
-    }
-}
-
-/// The shared PostgreSQL settings of `settings`.
-fn connection(settings: &ServerVaultConfig) -> Connection<'_> {
-    Connection {
-        section: "vault",
-        application: "krypton-gateway",
-        url: &settings.url,
-        password: settings.password.as_ref(),
-        server_ca: settings.server_ca.as_deref(),
-        client_certificate: settings
-            .client_certificate
-            .as_ref()
-            .map(|client| (client.cert_chain.as_path(), client.private_key.as_path())),
-        pool_size: settings.pool_size,
-        connect_timeout: settings.connect_timeout,
-        request_timeout: settings.request_timeout,
     }
 }
 

@@ -11,6 +11,7 @@
 //! standby (`standby = true`) and takes over when the owner goes; a core that lost the store
 //! fails every later call and stops, and no write of it lands after another core took over.
 
+mod absent;
 mod ownership;
 
 use std::fmt;
@@ -27,6 +28,7 @@ use super::config::PostgresStoreConfig;
 use super::{Range, Raw, StoreError, Write, prefix_end};
 use crate::error::{Error, ErrorChain};
 use crate::store::Column;
+use absent::{AbsentKeys, Known};
 use ownership::Ownership;
 
 /// The core's schema, version by version.
@@ -58,6 +60,8 @@ pub(super) struct Postgres {
     /// `Some` until dropped: it is shut down without waiting, which any thread may do.
     runtime: Option<Runtime>,
     db: Db,
+    /// Destroyed-L4 records known absent: the unwrap's check without a round trip.
+    absent: AbsentKeys,
 }
 
 /// What a call needs, cloned into it.
@@ -127,6 +131,7 @@ impl Postgres {
                 ownership: Arc::new(Ownership::new()),
                 request_timeout: settings.request_timeout,
             },
+            absent: AbsentKeys::default(),
         };
         store.take_ownership(settings, cancel)?;
         if let Some(runtime) = &store.runtime {
@@ -243,6 +248,20 @@ impl Postgres {
     }
 
     pub(super) fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        let known = self.absent.lookup(column, key);
+        if known == Known::Absent {
+            // Still only while this core owns the store.
+            self.db.ownership.check("reading")?;
+            return Ok(None);
+        }
+        let value = self.read(column, key)?;
+        if let (Known::Ask(ticket), None) = (known, &value) {
+            self.absent.learned_absent(key, ticket);
+        }
+        Ok(value)
+    }
+
+    fn read(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
         let key = key.to_vec();
         self.call("reading", move |db| async move {
             let client = db.client("reading").await?;
@@ -311,11 +330,18 @@ impl Postgres {
     /// Applies `writes` in one transaction, fenced by this core's ownership: all or none,
     /// committed synchronously.
     pub(super) fn write(&self, writes: Vec<Write>) -> Result<(), Error> {
+        let writes = Arc::new(writes);
+        let written = self.transact(Arc::clone(&writes));
+        self.absent.written(&writes, written.is_ok());
+        written
+    }
+
+    fn transact(&self, writes: Arc<Vec<Write>>) -> Result<(), Error> {
         self.call("writing", move |db| async move {
             let mut client = db.client("writing").await?;
             let tx = client.transaction().await.map_err(statement("writing"))?;
             db.ownership.fence(&tx).await?;
-            for write in &writes {
+            for write in writes.iter() {
                 apply(&tx, write).await?;
             }
             tx.commit().await.map_err(statement("writing"))
