@@ -1,7 +1,7 @@
 //! `krypton-gateway check --config FILE`: the gateway's half of `kryptonctl doctor`, run on the
 //! gateway's host. One finding per check: the configuration file, the TLS files of the KMIP
 //! listener and of the link to the core (permissions, certificates' and CRLs' dates), the
-//! vault's password file, the vault reachable (one cheap read) and the core reachable over
+//! vault's password file, the vault reachable (one cheap read) and each core reachable over
 //! mutual TLS (a Discover Versions) — each probe bounded as readiness bounds it.
 //!
 //! A RocksDB vault is checked as a directory and not opened: the gateway running on it holds
@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use krypton_service::ErrorChain;
 use krypton_service::doctor::{self, Finding, TlsPaths};
 
-use crate::config::{Config, ServerVaultConfig, VaultConfig};
+use crate::config::{Config, CoreConfig, ServerVaultConfig, VaultConfig};
 use crate::core_link::CoreLink;
 use crate::health::{probe_core, probe_vault};
 use crate::vault::{PostgresVault, RedisVault, Vault, VaultError};
@@ -26,7 +26,7 @@ pub async fn check(path: &Path) -> Vec<Finding> {
     };
     findings.extend(tls_findings(&config, SystemTime::now()));
     findings.extend(vault_findings(config.vault()).await);
-    findings.push(core_finding(&config).await);
+    findings.extend(core_findings(&config).await);
     findings
 }
 
@@ -105,16 +105,40 @@ fn server_findings(
     findings
 }
 
-/// A Discover Versions at the core, over the link the gateway would use.
-async fn core_finding(config: &Config) -> Finding {
+/// A Discover Versions at each core, over the link the gateway would use. With standbys listed
+/// (`[core] failover`), one core answering is enough: a standby does not listen until it takes
+/// over, so the others not answering is only a warning.
+async fn core_findings(config: &Config) -> Vec<Finding> {
     const CHECK: &str = "core";
-    let address = &config.core().address;
-    let link = match CoreLink::new(config.core()) {
-        Ok(link) => link,
-        Err(error) => return Finding::fail(CHECK, ErrorChain(&error).to_string()),
-    };
-    match probe_core(&link).await {
-        Ok(()) => Finding::ok(CHECK, format!("{address} answers over mutual TLS")),
-        Err(why) => Finding::fail(CHECK, format!("{address}: {why}")),
+    let core = config.core();
+    let mut findings = Vec::new();
+    let mut answered = false;
+    for address in core.addresses() {
+        let alone = CoreConfig {
+            address: address.to_owned(),
+            failover: Vec::new(),
+            ..core.clone()
+        };
+        let link = match CoreLink::new(&alone) {
+            Ok(link) => link,
+            Err(error) => return vec![Finding::fail(CHECK, ErrorChain(&error).to_string())],
+        };
+        findings.push(match probe_core(&link).await {
+            Ok(()) => {
+                answered = true;
+                Finding::ok(CHECK, format!("{address} answers over mutual TLS"))
+            }
+            Err(why) if core.failover.is_empty() => {
+                Finding::fail(CHECK, format!("{address}: {why}"))
+            }
+            Err(why) => Finding::warning(
+                CHECK,
+                format!("{address}: {why} (a standby listens only once it takes over)"),
+            ),
+        });
     }
+    if !answered && !core.failover.is_empty() {
+        findings.push(Finding::fail(CHECK, "no core answers"));
+    }
+    findings
 }

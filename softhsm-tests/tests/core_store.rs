@@ -349,6 +349,19 @@ fn a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_pos
     let alice = App::of(&stack, ALICE);
     let created = keys(&alice, "before-the-takeover", 3);
     let mut standby = stack.start_standby_core("core-2", standby_kmip).unwrap();
+    // The gateway's check: the active core answers, the standby does not yet (a warning).
+    let check = Command::new(debug_binary("krypton-gateway").unwrap())
+        .arg("check")
+        .arg("--config")
+        .arg(stack.gateway_config("gateway"))
+        .output()
+        .unwrap();
+    let findings = String::from_utf8_lossy(&check.stdout);
+    assert!(findings.contains("answers over mutual TLS"), "{findings}");
+    assert!(
+        findings.contains("a standby listens only once it takes over"),
+        "{findings}"
+    );
 
     // The active core dies under load: the standby takes over, the gateway follows, and no
     // request fails.
