@@ -40,7 +40,8 @@ usage() {
 Usage: scripts/bench.sh [options]
 
 Runs krypton-load against krypton-gateway + krypton-core and against the PyKMIP server, one
-after the other in the same run, and prints the results side by side.
+after the other in the same run, and prints the results side by side, with each server's
+resident memory (VmRSS, MiB; Krypton's as core/gateway) as each measurement ends.
 
   --duration SECONDS     how long each measurement runs (default 20; env BENCH_DURATION)
   --connections "N ..."  connection counts (default "1 16"; env BENCH_CONNECTIONS)
@@ -291,7 +292,7 @@ cp "$work/pykmip/server.conf" "$out/pykmip-server.conf"
 # connections in all, split evenly between the ports $4... — one krypton-load each, run
 # together, its report in $1-$2-c$3[-<port index>].{json,err}. Status: 0 all succeeded, 1 some
 # failed (both with JSON reports), 2 one could not run (set-up failed), 124 one was stopped at
-# its bound; the worst of the loads.
+# its bound; the worst of the loads. Last, the servers' resident memory as the run ends.
 measure() {
     local peer=$1 workload=$2 count=$3 status=0 part=0 port code
     shift 3
@@ -325,8 +326,31 @@ measure() {
     done
     load_pids=()
     load_files=()
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$peer" "$workload" "$count" "$status" "$limit" "$#" \
-        >>"$out/runs.tsv"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$peer" "$workload" "$count" "$status" "$limit" "$#" \
+        "$(server_rss "$peer")" >>"$out/runs.tsv"
+}
+
+# The resident memory, in MiB, of the processes $@ (VmRSS; a process gone counts nothing).
+rss_mib() {
+    local total=0 kib pid
+    for pid in "$@"; do
+        kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+        total=$((total + ${kib:-0}))
+    done
+    echo $((total / 1024))
+}
+
+# What the servers measured by $1 hold in memory as a run ends: "<core>/<gateway>" MiB for
+# Krypton (the first gateway), the PyKMIP server's processes together.
+server_rss() {
+    case $1 in
+        krypton | krypton-2gw)
+            # shellcheck disable=SC2046 # one pid per word
+            echo "$(rss_mib $(pgrep -f -- "$work/krypton/core/core.toml"))/$(rss_mib $(pgrep -f -- "$work/krypton/gateway/gateway.toml"))"
+            ;;
+        # shellcheck disable=SC2046
+        pykmip) rss_mib "$pykmip_pid" $(pgrep -P "$pykmip_pid") ;;
+    esac
 }
 
 : >"$out/runs.tsv"
@@ -374,7 +398,7 @@ def combined(reports):
 rows, notes = [], []
 with open(os.path.join(out, "runs.tsv")) as runs:
     for line in runs:
-        peer, workload, count, status, limit, loads = line.rstrip("\n").split("\t")
+        peer, workload, count, status, limit, loads, rss = line.rstrip("\n").split("\t")
         name = f"{peer}-{workload}-c{count}"
         cells = [workload, count, names[peer]]
         parts = [name] if loads == "1" else [f"{name}-{i}" for i in range(int(loads))]
@@ -402,10 +426,11 @@ with open(os.path.join(out, "runs.tsv")) as runs:
                 if os.path.exists(error_path):
                     with open(error_path) as f:
                         notes.append(f"{part}: {f.read().strip()}")
+        cells.append(rss)
         rows.append(cells)
 
-print("| workload | connections | server | ops/s | p50 | p90 | p99 | p99.9 | failed |")
-print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+print("| workload | connections | server | ops/s | p50 | p90 | p99 | p99.9 | failed | RSS MiB |")
+print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 for cells in rows:
     print("| " + " | ".join(cells) + " |")
 if notes:
