@@ -44,6 +44,15 @@ pub enum CoreStore {
     },
 }
 
+impl CoreStore {
+    /// Whether a core on this store waits as a standby while another holds it.
+    pub fn standby(&self) -> bool {
+        match self {
+            Self::Postgres { standby, .. } => *standby,
+        }
+    }
+}
+
 /// `[audit]`: whether the data path is recorded, and the JSON-lines export.
 #[derive(Debug, Clone, Serialize)]
 pub struct Audit {

@@ -87,7 +87,7 @@ impl Core {
             without_data_audit,
         } = listeners;
         pki::create_private_dir(dir)?;
-        let standby = matches!(&store, Some(CoreStore::Postgres { standby: true, .. }));
+        let standby = store.as_ref().is_some_and(CoreStore::standby);
         let socket = dir.join("control.sock");
         let toml = CoreToml {
             data_dir: dir.join(STORE_DIR),

@@ -582,8 +582,11 @@ fn launch_core(
     ports: CorePorts,
 ) -> Result<Core, Error> {
     let mut core = launch_core_named(config, pki, data_dir, ports, CORE)?;
-    // Even one that may stand by: the stack's own core is the first on its store.
-    core.wait_for_control(CORE_START_LIMIT)?;
+    // One that may stand by was not waited for, but the stack's own core is the first on its
+    // store: it takes it at once.
+    if config.core_store.as_ref().is_some_and(CoreStore::standby) {
+        core.wait_for_control(CORE_START_LIMIT)?;
+    }
     Ok(core)
 }
 

@@ -136,12 +136,7 @@ impl PostgresStoreConfig {
             connect_timeout: "store.connect_timeout",
             request_timeout: "store.request_timeout",
         };
-        // The ownership session is one more than the pool size: check the size configured.
-        let configured = Connection {
-            pool_size: self.pool_size,
-            ..self.connection()
-        };
-        configured
+        self.connection()
             .check(&keys, Self::MAX_POOL_SIZE, Self::MAX_TIMEOUT)
             .map_err(|refused| match refused {
                 SettingsError::RelativePath(error) => ConfigError::RelativePath(error),
@@ -149,8 +144,7 @@ impl PostgresStoreConfig {
             })
     }
 
-    /// The shared PostgreSQL settings, with one connection more than the pool size: the
-    /// session that holds the store's ownership lock is taken out of the pool.
+    /// These settings as the shared PostgreSQL set-up takes them.
     pub(crate) fn connection(&self) -> Connection<'_> {
         Connection {
             section: "store",
@@ -162,7 +156,7 @@ impl PostgresStoreConfig {
                 .client_certificate
                 .as_ref()
                 .map(|client| (client.cert_chain.as_path(), client.private_key.as_path())),
-            pool_size: self.pool_size + 1,
+            pool_size: self.pool_size,
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
         }

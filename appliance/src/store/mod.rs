@@ -372,7 +372,7 @@ impl Store {
     pub(crate) fn checkpoint(&self, into: &Path) -> Result<(), Error> {
         match &self.backend {
             Backend::Rocks(rocks) => rocks.checkpoint(into),
-            Backend::Postgres(_) => self.checkpoint_dir().map(drop),
+            Backend::Postgres(_) => Err(Error::BackupOnPostgres),
         }
     }
 

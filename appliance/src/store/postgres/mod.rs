@@ -21,7 +21,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Object, Pool};
-use krypton_service::postgres::{PostgresError, Schema};
+use krypton_service::postgres::{Connection, PostgresError, Schema};
 use tokio::runtime::Runtime;
 
 use super::config::PostgresStoreConfig;
@@ -119,10 +119,14 @@ impl Postgres {
         let pool = {
             // The pool's connections are made by tasks of the runtime it is built in.
             let _entered = runtime.enter();
-            settings
-                .connection()
-                .pool()
-                .map_err(failed("connecting to PostgreSQL"))?
+            // One connection more than configured: the ownership session is taken out of it.
+            let connection = settings.connection();
+            Connection {
+                pool_size: connection.pool_size + 1,
+                ..connection
+            }
+            .pool()
+            .map_err(failed("connecting to PostgreSQL"))?
         };
         let store = Self {
             runtime: Some(runtime),

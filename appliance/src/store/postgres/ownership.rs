@@ -138,16 +138,14 @@ impl Ownership {
     }
 
     /// Marks ownership lost, for good, and ends the lock's session.
-    fn lose(&self, why: &'static str) -> impl Future<Output = ()> + '_ {
+    async fn lose(&self, why: &'static str) {
         if !self.lost.send_replace(true) {
             tracing::error!(
                 why,
                 "this core lost the store's ownership: it stops serving"
             );
         }
-        async move {
-            self.session.lock().await.take();
-        }
+        self.session.lock().await.take();
     }
 }
 
