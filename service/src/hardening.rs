@@ -4,10 +4,15 @@
 //! - `RLIMIT_CORE = 0`, soft and hard: no core file can be written, so no key ends up in one.
 //! - `PR_SET_DUMPABLE = 0`: no core dump by any route, and processes of the same user that are
 //!   not root can neither `ptrace` this one nor read its `/proc/<pid>/mem`.
-//! - `mlockall(MCL_CURRENT | MCL_FUTURE)`: no page of the process, now or later, is written to
-//!   swap. New mappings are populated as they are made, so thread stacks and RocksDB's caches
-//!   count in full against `RLIMIT_MEMLOCK`: both daemons' systemd units set
-//!   `LimitMEMLOCK=infinity`.
+//! - `mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)`: no page of the process, now or later,
+//!   is written to swap. `MCL_ONFAULT` locks each page when it is first touched, before anything
+//!   is written to it, instead of populating every mapping as it is made: the guarantee is the
+//!   same (a page that ever held a byte is locked), but the untouched rest of each thread's
+//!   stack and of malloc's reservations costs no memory. Without it each thread held its whole
+//!   stack, 2 MiB for a Rust thread and 8 MiB for RocksDB's, so a gateway under 256
+//!   connections held 470 MiB. A kernel older than 4.4 lacks the flag; the lock is then taken
+//!   without it. Locked pages still count against `RLIMIT_MEMLOCK`: both daemons' systemd
+//!   units set `LimitMEMLOCK=infinity`.
 //!
 //! Both daemons read [`Hardening`] from the `[hardening]` table of their configuration file.
 
@@ -87,13 +92,18 @@ pub fn harden_process(options: Hardening) -> Result<HardeningReport, HardeningEr
 }
 
 fn lock_memory() -> Result<(), HardeningError> {
-    mlockall(MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE).map_err(|source| {
-        HardeningError::MemoryLock {
-            limit: getrlimit(Resource::RLIMIT_MEMLOCK)
-                .ok()
-                .map(|(soft, _hard)| soft),
-            source,
-        }
+    let now_and_later = MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE;
+    // nix names no MCL_ONFAULT; libc has the kernel's value.
+    let on_fault = MlockAllFlags::from_bits_retain(libc::MCL_ONFAULT);
+    let locked = match mlockall(now_and_later | on_fault) {
+        Err(Errno::EINVAL) => mlockall(now_and_later),
+        locked => locked,
+    };
+    locked.map_err(|source| HardeningError::MemoryLock {
+        limit: getrlimit(Resource::RLIMIT_MEMLOCK)
+            .ok()
+            .map(|(soft, _hard)| soft),
+        source,
     })
 }
 

@@ -21,6 +21,8 @@
 //!   journal fields.
 //! - [`postgres`]: a PostgreSQL connection pool set up as both daemons need one (TLS or
 //!   loopback, password from a file, synchronous commit, bounded sessions) and a versioned schema.
+//! - [`rocks`]: RocksDB opened as both daemons need it (the core's store, the gateway's vault):
+//!   replayed to the last acknowledged write, within a fixed memory budget.
 //! - [`ErrorChain`]: an error and its causes on one line, as the daemons log them.
 
 use std::io::{self, IsTerminal};
@@ -39,6 +41,7 @@ mod error_chain;
 pub mod hardening;
 pub mod notify;
 pub mod postgres;
+pub mod rocks;
 pub mod secret_file;
 pub mod telemetry;
 pub mod tls_accept;

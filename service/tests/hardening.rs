@@ -150,6 +150,16 @@ mod scenarios {
 
         // MCL_FUTURE: memory the process maps after hardening is locked as well.
         let late = black_box(vec![0x5au8; 16 << 20]);
+        // MCL_ONFAULT: memory mapped but never touched (like the unused depth of a thread's
+        // stack) is not made resident by the lock.
+        let before = kib("/proc/self/status", "VmRSS");
+        let reserved: Vec<u8> = black_box(Vec::with_capacity(64 << 20));
+        let after = kib("/proc/self/status", "VmRSS");
+        assert!(
+            after < before + (8 << 10),
+            "64 MiB reserved, untouched: VmRSS {before} kB, then {after} kB"
+        );
+        drop(reserved);
 
         // Every mapping with resident pages carries VM_LOCKED ("lo"), except the kernel's own
         // vDSO-style mappings, which mlock skips.

@@ -6,17 +6,11 @@
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
-use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, DB, DBRecoveryMode, Direction, IteratorMode, Options,
-    WriteBatch, WriteOptions,
-};
+use rocksdb::{ColumnFamily, DB, Direction, IteratorMode, WriteBatch, WriteOptions};
 
 use super::{Range, Raw, StoreError, Write, prefix_end};
 use crate::error::{Bug, Error};
 use crate::store::Column;
-
-/// Old info logs RocksDB keeps in the data directory.
-const KEEP_INFO_LOGS: usize = 10;
 
 /// The database, open.
 pub(super) struct Rocks {
@@ -42,17 +36,8 @@ impl Rocks {
                 context: "creating the data directory",
                 source,
             })?;
-        let mut options = Options::default();
-        options.create_if_missing(true);
-        options.create_missing_column_families(true);
-        options.set_keep_log_file_num(KEEP_INFO_LOGS);
-        // Every acknowledged write was synced, so replay up to the last intact WAL record:
-        // only a write that was never acknowledged can be torn.
-        options.set_wal_recovery_mode(DBRecoveryMode::PointInTime);
-        let families = Column::ALL
-            .iter()
-            .map(|c| ColumnFamilyDescriptor::new(c.name(), Options::default()));
-        let db = DB::open_cf_descriptors(&options, dir, families)
+        let names = Column::ALL.map(Column::name);
+        let db = krypton_service::rocks::open(dir, &names)
             .map_err(failed("opening the database"))?;
         Ok(Self { db })
     }

@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use ::rocksdb::{
-    ColumnFamily, DB, DBRecoveryMode, DEFAULT_COLUMN_FAMILY_NAME, Direction, ErrorKind,
-    IteratorMode, Options, ReadOptions, ReadTier, WriteBatch, WriteOptions,
+    ColumnFamily, DB, DEFAULT_COLUMN_FAMILY_NAME, Direction, ErrorKind, IteratorMode, ReadOptions,
+    ReadTier, WriteBatch, WriteOptions,
 };
 
 use crate::cbor;
@@ -35,9 +35,6 @@ use crate::vault::{Filter, Record, ScanCursor, ScanPage, ShredNotice, Vault, Vau
 
 /// The column family of the shred notices not yet acknowledged by the core.
 const SHREDS: &str = "shreds";
-
-/// Old RocksDB info logs kept in the database directory.
-const KEEP_INFO_LOGS: usize = 10;
 
 /// How many locks the compare-and-set is striped over.
 const LOCK_STRIPES: usize = 64;
@@ -112,15 +109,8 @@ fn open_db(dir: &Path) -> Result<DB, VaultError> {
         .mode(0o700)
         .create(dir)
         .map_err(|source| storage("creating the vault directory", source))?;
-    let mut options = Options::default();
-    options.create_if_missing(true);
     // A vault made before the queue existed gains its column family on first open.
-    options.create_missing_column_families(true);
-    options.set_keep_log_file_num(KEEP_INFO_LOGS);
-    // Every acknowledged write was synced, so replay up to the last intact WAL record: only a
-    // write that was never acknowledged can be torn.
-    options.set_wal_recovery_mode(DBRecoveryMode::PointInTime);
-    DB::open_cf(&options, dir, [DEFAULT_COLUMN_FAMILY_NAME, SHREDS])
+    krypton_service::rocks::open(dir, &[DEFAULT_COLUMN_FAMILY_NAME, SHREDS])
         .map_err(|source| storage("opening the vault database", source))
 }
 
