@@ -330,16 +330,6 @@ measure() {
         "$(server_rss "$peer")" >>"$out/runs.tsv"
 }
 
-# The resident memory, in MiB, of the processes $@ (VmRSS; a process gone counts nothing).
-rss_mib() {
-    local total=0 kib pid
-    for pid in "$@"; do
-        kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
-        total=$((total + ${kib:-0}))
-    done
-    echo $((total / 1024))
-}
-
 # What the servers measured by $1 hold in memory as a run ends: "<core>/<gateway>" MiB for
 # Krypton (the first gateway), the PyKMIP server's processes together.
 server_rss() {

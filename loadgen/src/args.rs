@@ -9,7 +9,8 @@ use kmip::ProtocolVersion;
 /// A closed-loop KMIP load generator over mutual TLS.
 ///
 /// Each of `--connections` connections runs the workload back to back for `--duration`; set-up
-/// (connecting, and the keys `get` reads) is not measured. One operation is one run of the
+/// (connecting, and the keys `get` reads: all connections make theirs together) is not
+/// measured. One operation is one run of the
 /// workload: `create-get` and `lifecycle` take several requests each.
 #[derive(Debug, Parser)]
 #[command(name = "krypton-load", version)]
@@ -44,6 +45,11 @@ pub struct Args {
     /// The longest one request may take before it counts as failed.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+    /// Keys `get` reads, made at set-up and shared out among the connections, each reading its
+    /// own in turn (1 to 10,000,000; default: one per connection). A million of them read over
+    /// is how the servers' memory is measured against a full vault.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub keys: Option<u32>,
     /// Bytes each `encrypt`, `mac` or `sign` request carries (1 to 65,536).
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub data_size: u32,
@@ -57,7 +63,7 @@ pub struct Args {
 pub enum Workload {
     /// Create an AES-256 key.
     Create,
-    /// Get a key created during set-up (one per connection).
+    /// Get a key created during set-up (one per connection, or `--keys` in all).
     Get,
     /// Create an AES-256 key, then Get it.
     CreateGet,

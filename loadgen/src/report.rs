@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
-use crate::args::Args;
+use crate::args::{Args, Workload};
 use crate::error::{Chain, Error};
 
 /// One connection's results.
@@ -83,6 +83,8 @@ pub struct Report {
     pub workload: &'static str,
     /// The bytes each request carried, for the workloads that carry data.
     pub data_size: Option<u32>,
+    /// The keys `get` read, round and round.
+    pub keys: Option<u32>,
     pub connections: u16,
     pub kmip_version: String,
     pub address: String,
@@ -109,6 +111,8 @@ impl Report {
         Self {
             workload: args.workload.name(),
             data_size: args.workload.carries_data().then_some(args.data_size),
+            keys: (args.workload == Workload::Get)
+                .then(|| args.keys.unwrap_or(u32::from(args.connections))),
             connections: args.connections,
             kmip_version: args.kmip_version.to_string(),
             address: args.address.clone(),
@@ -152,6 +156,7 @@ impl Report {
         json!({
             "workload": self.workload,
             "data_bytes": self.data_size,
+            "keys": self.keys,
             "connections": self.connections,
             "kmip_version": self.kmip_version,
             "address": self.address,
@@ -173,6 +178,9 @@ impl fmt::Display for Report {
         write!(f, "{}", self.workload)?;
         if let Some(bytes) = self.data_size {
             write!(f, " of {bytes} bytes")?;
+        }
+        if let Some(keys) = self.keys {
+            write!(f, " of {keys} key(s)")?;
         }
         writeln!(
             f,

@@ -65,20 +65,16 @@ pub async fn run(args: &Args) -> Result<Report, Error> {
         },
         version: args.kmip_version,
     });
-    let mut ready = Vec::with_capacity(usize::from(args.connections));
-    for connection in 0..usize::from(args.connections) {
-        let mut session = target.connect(connection).await?;
-        let plan = workload::prepare(args.workload, args.data_size, &mut session).await?;
-        ready.push((connection, session, plan));
-    }
+    let ready = prepare_all(&target, args).await?;
 
     let started = Instant::now();
     let deadline = started + args.duration;
     let mut workers = JoinSet::new();
-    for (connection, session, plan) in ready {
+    for (connection, session, mut plan) in ready {
         let target = Arc::clone(&target);
-        workers
-            .spawn(async move { closed_loop(&target, connection, &plan, session, deadline).await });
+        workers.spawn(async move {
+            closed_loop(&target, connection, &mut plan, session, deadline).await
+        });
     }
     let mut tallies = Vec::with_capacity(usize::from(args.connections));
     while let Some(joined) = workers.join_next().await {
@@ -92,12 +88,48 @@ pub async fn run(args: &Args) -> Result<Report, Error> {
     Ok(Report::new(args, started.elapsed(), tallies))
 }
 
+/// Connects every connection and readies its workload, all at once (a million keys for `get`
+/// are made by all the connections together), in connection order.
+async fn prepare_all(
+    target: &Arc<Target>,
+    args: &Args,
+) -> Result<Vec<(usize, Session, Plan)>, Error> {
+    let connections = usize::from(args.connections);
+    let keys = args.keys.map_or(connections, |keys| keys as usize);
+    let mut preparing = JoinSet::new();
+    for connection in 0..connections {
+        let target = Arc::clone(target);
+        let (workload, data_size) = (args.workload, args.data_size);
+        let share = share(keys, connections, connection);
+        preparing.spawn(async move {
+            let mut session = target.connect(connection).await?;
+            let plan = workload::prepare(workload, share, data_size, &mut session).await?;
+            Ok::<_, Error>((connection, session, plan))
+        });
+    }
+    let mut ready = Vec::with_capacity(connections);
+    while let Some(joined) = preparing.join_next().await {
+        match joined {
+            Ok(prepared) => ready.push(prepared?),
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        }
+    }
+    ready.sort_by_key(|(connection, ..)| *connection);
+    Ok(ready)
+}
+
+/// The keys of `keys` that `connection` of `connections` makes: as even as they go, the first
+/// connections taking one more.
+fn share(keys: usize, connections: usize, connection: usize) -> usize {
+    keys / connections + usize::from(connection < keys % connections)
+}
+
 /// One connection's loop: the next operation starts when the previous one ended, until
 /// `deadline`. A failed operation is counted; one that lost the connection dials anew.
 async fn closed_loop(
     target: &Target,
     connection: usize,
-    plan: &Plan,
+    plan: &mut Plan,
     mut session: Session,
     deadline: Instant,
 ) -> Tally {
@@ -121,4 +153,21 @@ async fn closed_loop(
         }
     }
     tally
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share;
+
+    #[test]
+    fn the_keys_are_shared_out_evenly_and_all() {
+        for (keys, connections) in [(16, 16), (1_000_000, 16), (40, 3), (5, 7)] {
+            let shares: Vec<_> = (0..connections)
+                .map(|connection| share(keys, connections, connection))
+                .collect();
+            assert_eq!(shares.iter().sum::<usize>(), keys, "{shares:?}");
+            let (least, most) = (shares.iter().min().unwrap(), shares.iter().max().unwrap());
+            assert!(most - least <= 1, "{shares:?}");
+        }
+    }
 }

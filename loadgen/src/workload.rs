@@ -35,8 +35,8 @@ pub struct Session {
 #[derive(Debug)]
 pub enum Plan {
     Create,
-    /// Get of this key.
-    Get(String),
+    /// Get of these keys, one after the other, round and round.
+    Get(Keys),
     CreateGet,
     Lifecycle,
     Query,
@@ -52,14 +52,31 @@ pub enum Plan {
 /// What a cryptography workload encrypts, MACs or signs in each request.
 pub type Data = Box<[u8]>;
 
-/// Readies `workload` on `session`, outside the measurement: `get` creates its key, the
-/// cryptography workloads their key and `data_size` bytes of data.
+/// The keys one connection's `get` reads, and which is next.
+#[derive(Debug)]
+pub struct Keys {
+    ids: Vec<String>,
+    next: usize,
+}
+
+impl Keys {
+    /// The key to read now; the one after it next time.
+    fn next(&mut self) -> &str {
+        let id = self.next;
+        self.next = (id + 1) % self.ids.len();
+        &self.ids[id]
+    }
+}
+
+/// Readies `workload` on `session`, outside the measurement: `get` creates its `keys` (at least
+/// one), the cryptography workloads their key and `data_size` bytes of data.
 ///
 /// # Errors
 ///
 /// The failure of the set-up request.
 pub async fn prepare(
     workload: Workload,
+    keys: usize,
     data_size: u32,
     session: &mut Session,
 ) -> Result<Plan, Error> {
@@ -69,7 +86,13 @@ pub async fn prepare(
     };
     Ok(match workload {
         Workload::Create => Plan::Create,
-        Workload::Get => Plan::Get(session.create().await?),
+        Workload::Get => {
+            let mut ids = Vec::with_capacity(keys.max(1));
+            while ids.len() < keys.max(1) {
+                ids.push(session.create().await?);
+            }
+            Plan::Get(Keys { ids, next: 0 })
+        }
         Workload::CreateGet => Plan::CreateGet,
         Workload::Lifecycle => Plan::Lifecycle,
         Workload::Query => Plan::Query,
@@ -85,10 +108,10 @@ pub async fn prepare(
 /// # Errors
 ///
 /// The failure of the first request that failed; the rest of the operation is not run.
-pub async fn once(plan: &Plan, session: &mut Session) -> Result<(), Error> {
+pub async fn once(plan: &mut Plan, session: &mut Session) -> Result<(), Error> {
     match plan {
         Plan::Create => session.create().await.map(drop),
-        Plan::Get(key) => session.get(key).await,
+        Plan::Get(keys) => session.get(keys.next()).await,
         Plan::CreateGet => {
             let key = session.create().await?;
             session.get(&key).await
@@ -293,5 +316,20 @@ impl Session {
         // A Success with no payload is what some operations answer in some versions; for the
         // operations here it means the server did not do what was asked.
         item.payload.ok_or(Error::Unexpected { operation })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Keys;
+
+    #[test]
+    fn a_connection_reads_its_keys_round_and_round() {
+        let mut keys = Keys {
+            ids: ["a", "b", "c"].map(String::from).to_vec(),
+            next: 0,
+        };
+        let read: Vec<_> = (0..7).map(|_| keys.next().to_owned()).collect();
+        assert_eq!(read, ["a", "b", "c", "a", "b", "c", "a"]);
     }
 }

@@ -81,7 +81,10 @@ mod tests {
         }
         let db = open(dir.path(), &["one", "two"]).unwrap();
         let two = db.cf_handle("two").unwrap();
-        assert_eq!(db.get_cf(two, b"key").unwrap().as_deref(), Some(&b"value"[..]));
+        assert_eq!(
+            db.get_cf(two, b"key").unwrap().as_deref(),
+            Some(&b"value"[..])
+        );
         assert!(db.cf_handle("one").is_some());
     }
 }

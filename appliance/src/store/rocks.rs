@@ -37,8 +37,8 @@ impl Rocks {
                 source,
             })?;
         let names = Column::ALL.map(Column::name);
-        let db = krypton_service::rocks::open(dir, &names)
-            .map_err(failed("opening the database"))?;
+        let db =
+            krypton_service::rocks::open(dir, &names).map_err(failed("opening the database"))?;
         Ok(Self { db })
     }
 
