@@ -18,6 +18,7 @@ mod tls;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -37,6 +38,11 @@ const DURATION_BUCKETS: &[f64] = &[
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
     1.0, 2.5, 5.0,
 ];
+
+/// How often the recorder folds the histogram samples it has taken into their buckets. It keeps
+/// every sample until then (or until a scrape), so without this a daemon nobody scrapes would
+/// hold eight bytes more per request for ever: about 1 MiB a second under load.
+const UPKEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// The `[telemetry]` table of a daemon's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,12 +173,14 @@ impl Telemetry {
         self.listener.local_addr()
     }
 
-    /// Serves `/metrics`, `/healthz` and `/readyz` until `shutdown` completes.
+    /// Serves `/metrics`, `/healthz` and `/readyz` until `shutdown` completes, keeping the
+    /// recorder's memory bounded meanwhile.
     pub async fn serve<H: Health>(
         self,
         health: Arc<H>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) {
+        let upkeep = tokio::spawn(upkeep(self.metrics.clone()));
         let address = self.listener.local_addr().ok();
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         tracing::info!(
@@ -203,9 +211,20 @@ impl Telemetry {
                 Err(error) => Err(error),
             },
         };
+        upkeep.abort();
         if let Err(error) = served {
             tracing::error!(%error, "the telemetry listener failed");
         }
+    }
+}
+
+/// Folds the histograms' samples into their buckets every [`UPKEEP_EVERY`], for ever.
+async fn upkeep(metrics: PrometheusHandle) {
+    let mut every = tokio::time::interval(UPKEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        metrics.run_upkeep();
     }
 }
 
