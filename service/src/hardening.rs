@@ -13,6 +13,9 @@
 //!   connections held 470 MiB. A kernel older than 4.4 lacks the flag; the lock is then taken
 //!   without it. Locked pages still count against `RLIMIT_MEMLOCK`: both daemons' systemd
 //!   units set `LimitMEMLOCK=infinity`.
+//! - One malloc arena per CPU (glibc's `M_ARENA_MAX`) instead of eight: every arena a thread
+//!   has touched stays locked, and with tokio's and RocksDB's threads each picking its own the
+//!   arenas held about 16 MiB per daemon more under load, with no gain in speed on two CPUs.
 //!
 //! Both daemons read [`Hardening`] from the `[hardening]` table of their configuration file.
 
@@ -83,6 +86,7 @@ pub enum HardeningError {
 pub fn harden_process(options: Hardening) -> Result<HardeningReport, HardeningError> {
     setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(HardeningError::CoreLimit)?;
     prctl::set_dumpable(false).map_err(HardeningError::Dumpable)?;
+    limit_malloc_arenas();
     let unlocked_memory = match lock_memory() {
         Ok(()) => None,
         Err(error) if options.allow_unlocked_memory => Some(error),
@@ -90,6 +94,21 @@ pub fn harden_process(options: Hardening) -> Result<HardeningReport, HardeningEr
     };
     Ok(HardeningReport { unlocked_memory })
 }
+
+/// Caps glibc's malloc arenas at the CPUs this process may use. Best effort: were it refused,
+/// the process would only hold more memory.
+#[cfg(target_env = "gnu")]
+fn limit_malloc_arenas() {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let arenas = libc::c_int::try_from(cpus).unwrap_or(libc::c_int::MAX);
+    // SAFETY: mallopt sets one of glibc's allocator parameters, read when a thread next picks
+    // an arena; it takes no pointer and is called before the runtime's threads exist.
+    let _ = unsafe { libc::mallopt(libc::M_ARENA_MAX, arenas) };
+}
+
+/// Other C libraries' allocators are not glibc's: nothing to cap.
+#[cfg(not(target_env = "gnu"))]
+fn limit_malloc_arenas() {}
 
 fn lock_memory() -> Result<(), HardeningError> {
     let now_and_later = MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE;

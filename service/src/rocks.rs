@@ -13,7 +13,10 @@
 
 use std::path::Path;
 
-use rocksdb::{BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBRecoveryMode, Options};
+use rocksdb::{
+    BlockBasedIndexType, BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBRecoveryMode,
+    Options,
+};
 
 /// What the memtables of all column families may hold before the largest is flushed.
 pub const MEMTABLES: usize = 16 << 20;
@@ -57,7 +60,13 @@ fn family_options() -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(&cache);
     table.set_cache_index_and_filter_blocks(true);
-    // The newest tables' index and filter are read by almost every lookup: kept in the cache.
+    // A table's index and filter in partitions of a few KiB, found through a small top level
+    // pinned in the cache: a lookup in a vault larger than the cache reads back the one
+    // partition it needs, not a table's whole index and filter (hundreds of KiB each).
+    table.set_index_type(BlockBasedIndexType::TwoLevelIndexSearch);
+    table.set_partition_filters(true);
+    table.set_pin_top_level_index_and_filter(true);
+    // The newest tables' are read by almost every lookup: kept in the cache whole.
     table.set_pin_l0_filter_and_index_blocks_in_cache(true);
     table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
     let mut options = Options::default();
