@@ -97,14 +97,17 @@ for name, seconds in (("krypton-core", int(sys.argv[2]) / hz),
                       ("krypton-load", user + system)):
     print(f"  {name:16} {seconds:6.2f} s CPU, {seconds / operations * 1e6:6.1f} µs per operation")
 EOF
+# perf's reports go to files first: `head` closing a pipe early would fail the script.
+top_entries() {
+    perf report -i "$out/$1.data" --no-children --sort "$2" --stdio >"$work/report" 2>/dev/null
+    grep -v '^#' "$work/report" | grep -v '^$' | head -n "$3" | cut -c1-150 | sed 's/ *$//' || true
+}
 for process in core gateway; do
     {
         echo
         echo "== krypton-$process: samples by shared object"
-        perf report -i "$out/$process.data" --no-children --sort dso --stdio 2>/dev/null |
-            grep -v '^#' | grep -v '^$' | head -n 6
+        top_entries "$process" dso 6
         echo "== krypton-$process: top $top symbols"
-        perf report -i "$out/$process.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
-            grep -v '^#' | grep -v '^$' | head -n "$top" | cut -c1-150 | sed 's/ *$//'
+        top_entries "$process" dso,symbol "$top"
     } | tee -a "$out/summary.txt"
 done

@@ -50,7 +50,7 @@ async fn histogram_samples_no_one_scrapes_do_not_pile_up() {
         let _ = stopped.await;
     }));
 
-    // Without upkeep each million samples would stay as 8 MB more; with it the memory of one
+    // Without upkeep each million samples would stay, some 16 MB more; with it the memory of one
     // million is reused by the next.
     a_million_requests();
     tokio::time::sleep(Duration::from_millis(2000)).await;
