@@ -184,6 +184,25 @@ mod scenarios {
         );
         drop(late);
 
+        // M_MMAP_THRESHOLD: blocks of a MiB are unmapped when freed, even after glibc has seen
+        // such a block freed (which would raise its threshold) and with small allocations made
+        // between them still in use (which would keep the heap's holes resident and locked).
+        drop(black_box(vec![0xa5u8; 1 << 20]));
+        let settled = kib("/proc/self/status", "VmRSS");
+        let mut pins = Vec::new();
+        let mut blocks = Vec::new();
+        for _ in 0..16 {
+            blocks.push(black_box(vec![0xa5u8; 1 << 20]));
+            pins.push(black_box(Box::new([0u8; 64])));
+        }
+        drop(blocks);
+        let after = kib("/proc/self/status", "VmRSS");
+        assert!(
+            after < settled + (4 << 10),
+            "16 MiB freed: VmRSS {settled} kB, then {after} kB"
+        );
+        drop(pins);
+
         assert!(!prctl::get_dumpable().unwrap());
         assert_no_core_files();
     }
