@@ -1,6 +1,9 @@
 # Shared by the benchmark scripts (sourced, not run): where the release binaries are, free
-# loopback ports, and processes' resident memory. Expects $repo (the repository) and $venv
-# (the venv with Python) to be set and a `fail` function.
+# loopback ports, processes' resident memory, and starting and stopping servers. Expects $repo
+# (the repository) and $venv (the venv with Python) to be set and a `fail` function.
+
+# The longest a server may take to be ready, and to stop.
+readonly START_TIMEOUT=180 STOP_TIMEOUT=30
 
 # Prints the directory of the release binaries: KRYPTON_BIN_DIR if set (binaries built
 # already), else builds them with cargo and prints where cargo put them.
@@ -40,29 +43,55 @@ rss_mib() {
 }
 
 # Starts a throw-away krypton-dev stack (RocksDB vault and store, SoftHSM2 L1) from the
-# binaries in $1, with its data, PKI and log under $2, and waits (bounded) until it is ready.
-# Sets dev_pid (its process group leader), core_pid, gateway_pid, gateway_port and pki.
+# binaries in $1, with its data, PKI and log under $2, and waits until it is ready. Sets
+# dev_pid (its process group leader: stop it with stop_server), core_pid, gateway_pid,
+# gateway_port and pki.
 start_dev_stack() {
-    local bin_dir=$1 work=$2 core_port deadline=$((SECONDS + 180))
+    local bin_dir=$1 work=$2 core_port
     read -r gateway_port core_port < <(free_loopback_ports 2)
     (cd "$work" && exec setsid "$bin_dir/krypton-dev" --data-dir "$work/krypton" \
         --listen "127.0.0.1:$gateway_port" --core-listen "127.0.0.1:$core_port" \
         >"$work/krypton-dev.log" 2>&1 </dev/null) &
     dev_pid=$!
-    until grep -qsF "krypton-dev: ready" "$work/krypton-dev.log"; do
-        kill -0 "$dev_pid" 2>/dev/null || { tail -n 20 "$work/krypton-dev.log" >&2; fail "krypton-dev exited"; }
-        [ $SECONDS -lt "$deadline" ] || fail "krypton-dev was not ready within 180 s"
-        sleep 0.2
-    done
+    wait_ready krypton-dev "$dev_pid" "$work/krypton-dev.log" \
+        grep -qsF "krypton-dev: ready" "$work/krypton-dev.log"
     core_pid=$(pgrep -f -- "$work/krypton/core/core.toml")
     gateway_pid=$(pgrep -f -- "$work/krypton/gateway/gateway.toml")
     pki=$work/krypton/pki
 }
 
-# Stops the stack start_dev_stack started, if it did: SIGTERM (krypton-dev stops the gateway,
-# then the core), SIGKILL to its process group if it has not exited within 30 s.
-stop_dev_stack() {
-    [ -n "${dev_pid:-}" ] || return 0
-    kill -TERM "$dev_pid" 2>/dev/null || true
-    timeout 30 tail --pid="$dev_pid" -f /dev/null 2>/dev/null || kill -KILL -- "-$dev_pid" 2>/dev/null || true
+# Stops the server whose process (and process group, made by setsid) is $1: SIGTERM for an
+# orderly stop (krypton-dev stops the gateway, then the core), SIGKILL to the group if it is
+# still there after STOP_TIMEOUT seconds or has left children behind.
+stop_server() {
+    local pid=$1 name=$2 waited=0
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null && [ $waited -lt $((STOP_TIMEOUT * 5)) ]; do
+        sleep 0.2
+        waited=$((waited + 1))
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "$name did not stop within ${STOP_TIMEOUT}s; killing it" >&2
+    fi
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# Waits until `$4...` succeeds, for server $1 (process $2, output in $3); fails if the process
+# exits first or START_TIMEOUT seconds pass.
+wait_ready() {
+    local name=$1 pid=$2 log=$3 deadline=$((SECONDS + START_TIMEOUT))
+    shift 3
+    until "$@"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$log" >&2 || true
+            fail "$name exited before it was ready"
+        fi
+        if [ $SECONDS -ge $deadline ]; then
+            tail -n 20 "$log" >&2 || true
+            fail "$name was not ready within ${START_TIMEOUT}s"
+        fi
+        sleep 0.2
+    done
 }

@@ -51,7 +51,7 @@ load_pid=
 
 cleanup() {
     [ -z "$load_pid" ] || kill -TERM "$load_pid" 2>/dev/null || true
-    stop_dev_stack
+    stop_server "${dev_pid:-}" krypton-dev
     rm -rf "$work"
 }
 trap cleanup EXIT

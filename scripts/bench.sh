@@ -30,8 +30,6 @@ data_size=${BENCH_DATA_SIZE:-1024}
 second_gateway=${BENCH_SECOND_GATEWAY:-off}
 
 # Bounds on the waits: start-up of each server, and its orderly stop before it is killed.
-readonly START_TIMEOUT=180
-readonly STOP_TIMEOUT=30
 # krypton-load's own bound on one request (and one connect); its run is bounded from it below.
 readonly REQUEST_TIMEOUT=10
 
@@ -170,24 +168,6 @@ drop_empty() {
     done
 }
 
-# Stops the server whose process (and process group, made by setsid) is $1: SIGTERM for an
-# orderly stop (krypton-dev stops the gateway, then the core), SIGKILL to the group if it is
-# still there after STOP_TIMEOUT seconds or has left children behind.
-stop_server() {
-    local pid=$1 name=$2 waited=0
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null && [ $waited -lt $((STOP_TIMEOUT * 5)) ]; do
-        sleep 0.2
-        waited=$((waited + 1))
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "bench: $name did not stop within ${STOP_TIMEOUT}s; killing it" >&2
-    fi
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
     if [ ${#load_pids[@]} -gt 0 ]; then
         kill -TERM "${load_pids[@]}" 2>/dev/null || true
@@ -204,24 +184,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# Waits until `$4...` succeeds, for server $1 (process $2, output in $3); fails if the process
-# exits first or START_TIMEOUT seconds pass.
-wait_ready() {
-    local name=$1 pid=$2 log=$3 deadline=$((SECONDS + START_TIMEOUT))
-    shift 3
-    until "$@"; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            tail -n 20 "$log" >&2 || true
-            fail "$name exited before it was ready"
-        fi
-        if [ $SECONDS -ge $deadline ]; then
-            tail -n 20 "$log" >&2 || true
-            fail "$name was not ready within ${START_TIMEOUT}s"
-        fi
-        sleep 0.2
-    done
-}
 
 # Whether a socket listens on loopback port $1, without connecting to it.
 listening() {

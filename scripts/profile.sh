@@ -52,7 +52,7 @@ out=$(cd "$out" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/krypton-profile.XXXXXX")
 
 cleanup() {
-    stop_dev_stack
+    stop_server "${dev_pid:-}" krypton-dev
     rm -rf "$work"
 }
 trap cleanup EXIT
