@@ -42,15 +42,19 @@ rss_mib() {
     echo $((total / 1024))
 }
 
-# Starts a throw-away krypton-dev stack (RocksDB vault and store, SoftHSM2 L1) from the
-# binaries in $1, with its data, PKI and log under $2, and waits until it is ready. Sets
-# dev_pid (its process group leader: stop it with stop_server), core_pid, gateway_pid,
-# gateway_port and pki.
+# Starts a throw-away krypton-dev stack (RocksDB vault and store, SoftHSM2 L1, unless further
+# arguments, passed on to krypton-dev, say otherwise) from the binaries in $1, with its data, PKI
+# and log under $2, and waits until it is ready. Listens on $gateway_port and $core_port if the
+# caller chose them, else on two free ports. Sets dev_pid (its process group leader: stop it
+# with stop_server), core_pid, gateway_pid, gateway_port and pki.
 start_dev_stack() {
-    local bin_dir=$1 work=$2 core_port
-    read -r gateway_port core_port < <(free_loopback_ports 2)
+    local bin_dir=$1 work=$2
+    shift 2
+    if [ -z "${gateway_port:-}" ]; then
+        read -r gateway_port core_port < <(free_loopback_ports 2)
+    fi
     (cd "$work" && exec setsid "$bin_dir/krypton-dev" --data-dir "$work/krypton" \
-        --listen "127.0.0.1:$gateway_port" --core-listen "127.0.0.1:$core_port" \
+        --listen "127.0.0.1:$gateway_port" --core-listen "127.0.0.1:$core_port" "$@" \
         >"$work/krypton-dev.log" 2>&1 </dev/null) &
     dev_pid=$!
     wait_ready krypton-dev "$dev_pid" "$work/krypton-dev.log" \

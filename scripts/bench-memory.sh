@@ -11,8 +11,9 @@
 #
 # Builds the release binaries unless KRYPTON_BIN_DIR names binaries built already. Everything
 # lives in a temporary directory removed on exit; every wait is bounded. Writes rss.tsv
-# (seconds since the Gets began, core MiB, gateway MiB; row "setup" right after the keys were
-# made) and krypton-load's JSON report to the output directory, and prints both.
+# (seconds since the stack was ready, phase — "setup" while the keys are made, then "gets" —,
+# core MiB, gateway MiB) and krypton-load's JSON report to the output directory, and prints
+# both.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)

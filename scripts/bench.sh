@@ -198,17 +198,9 @@ read -r gateway_port core_port pykmip_port second_port < <(free_loopback_ports 4
 cd "$work"
 
 echo "bench: starting Krypton (krypton-dev) on 127.0.0.1:$gateway_port"
-setsid "$bin_dir/krypton-dev" --data-dir "$work/krypton" \
-    --listen "127.0.0.1:$gateway_port" --core-listen "127.0.0.1:$core_port" --vault "$vault" \
-    --core-store "$core_store" \
+start_dev_stack "$bin_dir" "$work" --vault "$vault" --core-store "$core_store" \
     ${telemetry_flag[@]+"${telemetry_flag[@]}"} ${audit_flag[@]+"${audit_flag[@]}"} \
-    ${second_gateway_flag[@]+"${second_gateway_flag[@]}"} \
-    >"$work/krypton-dev.log" 2>&1 </dev/null &
-dev_pid=$!
-wait_ready krypton-dev "$dev_pid" "$work/krypton-dev.log" \
-    grep -qsF "krypton-dev: ready" "$work/krypton-dev.log"
-
-pki=$work/krypton/pki
+    ${second_gateway_flag[@]+"${second_gateway_flag[@]}"}
 mkdir -p "$work/pykmip/policies"
 # The PyKMIP server with the dev PKI: the gateway's server certificate (names localhost and
 # 127.0.0.1), client certificates required and checked against the dev CA (ssl.CERT_REQUIRED),
@@ -296,11 +288,8 @@ measure() {
 # Krypton (the first gateway), the PyKMIP server's processes together.
 server_rss() {
     case $1 in
-        krypton | krypton-2gw)
-            # shellcheck disable=SC2046 # one pid per word
-            echo "$(rss_mib $(pgrep -f -- "$work/krypton/core/core.toml"))/$(rss_mib $(pgrep -f -- "$work/krypton/gateway/gateway.toml"))"
-            ;;
-        # shellcheck disable=SC2046
+        krypton | krypton-2gw) echo "$(rss_mib "$core_pid")/$(rss_mib "$gateway_pid")" ;;
+        # shellcheck disable=SC2046 # one pid per word
         pykmip) rss_mib "$pykmip_pid" $(pgrep -P "$pykmip_pid") ;;
     esac
 }

@@ -58,6 +58,13 @@ pub struct Args {
     pub json: bool,
 }
 
+impl Args {
+    /// The keys `get` reads: `--keys`, or one per connection.
+    pub fn get_keys(&self) -> u32 {
+        self.keys.unwrap_or(u32::from(self.connections))
+    }
+}
+
 /// The unit of work a connection repeats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Workload {

@@ -111,8 +111,7 @@ impl Report {
         Self {
             workload: args.workload.name(),
             data_size: args.workload.carries_data().then_some(args.data_size),
-            keys: (args.workload == Workload::Get)
-                .then(|| args.keys.unwrap_or(u32::from(args.connections))),
+            keys: (args.workload == Workload::Get).then(|| args.get_keys()),
             connections: args.connections,
             kmip_version: args.kmip_version.to_string(),
             address: args.address.clone(),

@@ -95,7 +95,7 @@ async fn prepare_all(
     args: &Args,
 ) -> Result<Vec<(usize, Session, Plan)>, Error> {
     let connections = usize::from(args.connections);
-    let keys = args.keys.map_or(connections, |keys| keys as usize);
+    let keys = args.get_keys() as usize;
     let mut preparing = JoinSet::new();
     for connection in 0..connections {
         let target = Arc::clone(target);

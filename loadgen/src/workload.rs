@@ -87,8 +87,9 @@ pub async fn prepare(
     Ok(match workload {
         Workload::Create => Plan::Create,
         Workload::Get => {
-            let mut ids = Vec::with_capacity(keys.max(1));
-            while ids.len() < keys.max(1) {
+            let keys = keys.max(1);
+            let mut ids = Vec::with_capacity(keys);
+            while ids.len() < keys {
                 ids.push(session.create().await?);
             }
             Plan::Get(Keys { ids, next: 0 })
