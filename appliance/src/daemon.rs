@@ -7,13 +7,13 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use kmip::net::TlsSource;
 use krypton_service::audit::AuditExport;
-use krypton_service::telemetry::Telemetry;
+use krypton_service::telemetry::{Health, Readiness, Telemetry};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::Server;
@@ -80,9 +80,24 @@ impl Daemon {
             data_path: self.config.audit().data_path,
             export: Arc::new(export),
         };
+        // Telemetry first, so that a standby is seen up (and not ready) while it waits.
+        let standing = Arc::new(Standing::new(self.config.store().standby()));
+        // Stopped with the other listeners, not gracefully: a scraper's kept-alive connection
+        // must not hold the shutdown up.
+        let telemetry = match self.config.telemetry() {
+            Some(config) => {
+                let telemetry = Telemetry::bind(config).await?;
+                let health = Arc::clone(&standing);
+                Some(tokio::spawn(
+                    telemetry.serve(health, std::future::pending()),
+                ))
+            }
+            None => None,
+        };
         let mut shutdown = std::pin::pin!(shutdown);
         let Some(store) = self.open_store(shutdown.as_mut()).await? else {
             tracing::info!("stopped while waiting as a standby");
+            telemetry.inspect(tokio::task::JoinHandle::abort);
             return Ok(());
         };
         let core = Arc::new(Core::open(
@@ -92,6 +107,7 @@ impl Daemon {
             self.config.seal(),
             &audit,
         )?);
+        standing.opened(Arc::clone(&core));
         let kmip = match self.config.kmip() {
             Some((config, gateways)) => {
                 let tls = kmip::net::server_config(&config.tls).map_err(StartError::KmipSetup)?;
@@ -110,10 +126,6 @@ impl Daemon {
                 };
                 Some((listener, tls, config.clone(), service, reloadable))
             }
-            None => None,
-        };
-        let telemetry = match self.config.telemetry() {
-            Some(config) => Some(Telemetry::bind(config).await?),
             None => None,
         };
         let orchestration = match self.config.orchestration() {
@@ -162,11 +174,6 @@ impl Daemon {
         };
         let reloader = Arc::new(Reloader::new(self.path, self.config.clone(), reloadable));
         let reloads = tokio::spawn(reload_on_hangups(Arc::clone(&reloader), hangups));
-        // Stopped with the other listeners, not gracefully: a scraper's kept-alive connection
-        // must not hold the shutdown up.
-        let telemetry = telemetry.map(|telemetry| {
-            tokio::spawn(telemetry.serve(Arc::clone(&core), std::future::pending()))
-        });
         let status = core.status_line()?;
         krypton_service::notify::ready(&status);
         let reporter = tokio::spawn(report_state(Arc::clone(&core), status));
@@ -267,6 +274,46 @@ impl Daemon {
         };
         let store = opened.map_err(|join| Error::Internal(Bug::Task(join)))??;
         Ok(Some(store))
+    }
+}
+
+/// What the telemetry listener reports: not ready while the store is being opened — for a
+/// core that stands by for another, until it takes the store over — then the core's health.
+struct Standing {
+    standby: bool,
+    core: OnceLock<Arc<Core>>,
+}
+
+impl Standing {
+    fn new(standby: bool) -> Self {
+        Self {
+            standby,
+            core: OnceLock::new(),
+        }
+    }
+
+    /// The store is open: from now on the core answers.
+    fn opened(&self, core: Arc<Core>) {
+        let _ = self.core.set(core);
+    }
+}
+
+impl Health for Standing {
+    async fn readiness(&self) -> Readiness {
+        match (self.core.get(), self.standby) {
+            (Some(core), _) => core.readiness().await,
+            (None, true) => Readiness::not_ready(
+                "standby",
+                "standing by: another core holds the store; this one takes over when it goes",
+            ),
+            (None, false) => Readiness::not_ready("starting", "opening the store"),
+        }
+    }
+
+    fn observe(&self) {
+        if let Some(core) = self.core.get() {
+            core.observe();
+        }
     }
 }
 

@@ -63,6 +63,8 @@ pub struct Listeners {
 pub struct Core {
     daemon: Daemon,
     ctl: Ctl,
+    /// Its `[telemetry]` listener, if it has one.
+    telemetry: Option<SocketAddr>,
     /// On the PKCS#11 seal: the core unseals itself, the shares only recover.
     auto_unseal: bool,
 }
@@ -145,6 +147,7 @@ impl Core {
         let mut core = Self {
             daemon,
             ctl: Ctl::new(&ctl_program, &socket),
+            telemetry,
             auto_unseal: hsm.is_some_and(|hsm| hsm.seal.is_some()),
         };
         if !standby {
@@ -166,6 +169,11 @@ impl Core {
     /// kryptonctl for this core.
     pub fn ctl(&self) -> &Ctl {
         &self.ctl
+    }
+
+    /// Its telemetry listener (`/metrics`, `/healthz`, `/readyz`), if it has one.
+    pub fn telemetry(&self) -> Option<SocketAddr> {
+        self.telemetry
     }
 
     /// The core's process id, while it runs.

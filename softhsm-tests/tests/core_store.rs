@@ -16,6 +16,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 use krypton_dev::Stack;
 use krypton_dev::config::{CoreStore, Password};
 use krypton_dev::core::Core;
+use krypton_dev::http;
 use krypton_dev::process::free_loopback_addr;
 use krypton_dev::vault_server::{Crashable, PostgresServer};
 use krypton_softhsm_tests::binaries::{debug_bin_dir, debug_binary};
@@ -314,6 +316,19 @@ fn wait_for_exit(core: &mut Core, limit: Duration) -> String {
     }
 }
 
+/// Waits until the telemetry listener at `address` answers `/readyz` with `expected`.
+fn wait_for_readiness(address: SocketAddr, expected: Result<(), String>) {
+    let deadline = Instant::now() + TAKEOVER_LIMIT;
+    loop {
+        let said = http::readiness(address);
+        if said.as_ref().is_ok_and(|said| *said == expected) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "/readyz: {said:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Waits until `core`, a standby that took over, serves its tenant.
 fn wait_until_serving(core: &mut Core, tenant: &str) {
     core.wait_for_control(TAKEOVER_LIMIT).unwrap();
@@ -349,6 +364,9 @@ fn a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_pos
     let alice = App::of(&stack, ALICE);
     let created = keys(&alice, "before-the-takeover", 3);
     let mut standby = stack.start_standby_core("core-2", standby_kmip).unwrap();
+    // Up and seen so by monitoring, not ready: its telemetry says it stands by.
+    let standby_telemetry = standby.telemetry().unwrap();
+    wait_for_readiness(standby_telemetry, Err("standby".to_owned()));
     // The gateway's check: the active core answers, the standby does not yet (a warning).
     let check = Command::new(debug_binary("krypton-gateway").unwrap())
         .arg("check")
@@ -392,6 +410,7 @@ fn a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_pos
         report["latency_us"]["max"]
     );
     wait_until_serving(&mut standby, &tenant);
+    wait_for_readiness(standby_telemetry, Ok(()));
     assert_readable(&alice, &created);
 
     // PostgreSQL goes away: the serving core loses the store and stops; nothing serves.
