@@ -14,8 +14,8 @@
 //!   without it. Locked pages still count against `RLIMIT_MEMLOCK`: both daemons' systemd
 //!   units set `LimitMEMLOCK=infinity`.
 //! - glibc's malloc kept to what is in use, since every page it keeps stays locked: one arena per
-//!   CPU (`M_ARENA_MAX`) instead of up to eight per CPU, which with tokio's and RocksDB's threads each picking
-//!   its own held about 16 MiB more per daemon under load; and blocks of 256 KiB and more
+//!   CPU (`M_ARENA_MAX`) instead of up to eight per CPU, which with tokio's and RocksDB's
+//!   threads each picking its own held about 16 MiB more per daemon under load; and blocks of 256 KiB and more
 //!   (RocksDB's memtable blocks) mapped for themselves and unmapped when freed
 //!   (`M_MMAP_THRESHOLD`, which also stops glibc raising that threshold as it sees them freed):
 //!   otherwise they came from the heap and left the core's memory creeping up, some 25 MiB in

@@ -12,6 +12,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::process::{Command, ExitCode};
 
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -75,20 +77,12 @@ fn run_scenario(name: &str) -> Result<(), Failed> {
 mod scenarios {
     use std::hint::black_box;
 
+    use crate::common::status_kib;
+
     use krypton_service::hardening::{Hardening, HardeningError, harden_process};
     use nix::sys::prctl;
     use nix::sys::resource::{Resource, setrlimit};
     use nix::unistd::{Gid, Uid, geteuid, setgid, setgroups, setuid};
-
-    /// A `kB` field of `/proc/self/status`, or any other `/proc` file of that shape.
-    fn kib(file: &str, field: &str) -> u64 {
-        let text = std::fs::read_to_string(file).unwrap();
-        let line = text
-            .lines()
-            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-            .unwrap_or_else(|| panic!("no {field} in {file}"));
-        line.trim().trim_end_matches(" kB").trim().parse().unwrap()
-    }
 
     /// Special mappings the kernel installs and `mlock` leaves alone.
     const KERNEL_MAPPINGS: [&str; 4] = ["[vdso]", "[vvar]", "[vvar_vclock]", "[vsyscall]"];
@@ -152,9 +146,9 @@ mod scenarios {
         let late = black_box(vec![0x5au8; 16 << 20]);
         // MCL_ONFAULT: memory mapped but never touched (like the unused depth of a thread's
         // stack) is not made resident by the lock.
-        let before = kib("/proc/self/status", "VmRSS");
+        let before = status_kib("VmRSS");
         let reserved: Vec<u8> = black_box(Vec::with_capacity(64 << 20));
-        let after = kib("/proc/self/status", "VmRSS");
+        let after = status_kib("VmRSS");
         assert!(
             after < before + (8 << 10),
             "64 MiB reserved, untouched: VmRSS {before} kB, then {after} kB"
@@ -172,8 +166,8 @@ mod scenarios {
             "resident but not locked: {unlocked:?}"
         );
         // The headline numbers: the locked size covers the resident set.
-        let locked = kib("/proc/self/status", "VmLck");
-        let resident = kib("/proc/self/status", "VmRSS");
+        let locked = status_kib("VmLck");
+        let resident = status_kib("VmRSS");
         assert!(
             locked + unlocked_kib >= resident,
             "VmLck {locked} kB, VmRSS {resident} kB"
@@ -188,7 +182,7 @@ mod scenarios {
         // such a block freed (which would raise its threshold) and with small allocations made
         // between them still in use (which would keep the heap's holes resident and locked).
         drop(black_box(vec![0xa5u8; 1 << 20]));
-        let settled = kib("/proc/self/status", "VmRSS");
+        let settled = status_kib("VmRSS");
         let mut pins = Vec::new();
         let mut blocks = Vec::new();
         for _ in 0..16 {
@@ -196,7 +190,7 @@ mod scenarios {
             pins.push(black_box(Box::new([0u8; 64])));
         }
         drop(blocks);
-        let after = kib("/proc/self/status", "VmRSS");
+        let after = status_kib("VmRSS");
         assert!(
             after < settled + (4 << 10),
             "16 MiB freed: VmRSS {settled} kB, then {after} kB"
@@ -227,7 +221,7 @@ mod scenarios {
         }
         // Core files were disabled before locking failed.
         assert_no_core_files();
-        assert_eq!(kib("/proc/self/status", "VmLck"), 0);
+        assert_eq!(status_kib("VmLck"), 0);
     }
 
     pub(super) fn memlock_failure_allowed() {

@@ -10,6 +10,10 @@ use std::time::Duration;
 
 use krypton_service::telemetry::{Health, Readiness, Telemetry, TelemetryConfig};
 
+use common::status_kib;
+
+mod common;
+
 struct AlwaysReady;
 
 impl Health for AlwaysReady {
@@ -18,16 +22,6 @@ impl Health for AlwaysReady {
     }
 
     fn observe(&self) {}
-}
-
-/// This process's resident memory, in KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))
-        .unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 /// Takes a million samples of a latency histogram, as a million requests would.
@@ -54,12 +48,12 @@ async fn histogram_samples_no_one_scrapes_do_not_pile_up() {
     // million is reused by the next.
     a_million_requests();
     tokio::time::sleep(Duration::from_millis(2000)).await;
-    let settled = rss_kib();
+    let settled = status_kib("VmRSS");
     for _ in 0..4 {
         a_million_requests();
         tokio::time::sleep(Duration::from_millis(2000)).await;
     }
-    let grown = rss_kib().saturating_sub(settled);
+    let grown = status_kib("VmRSS").saturating_sub(settled);
     assert!(
         grown < 12 * 1024,
         "four million more samples grew the process by {grown} KiB"
