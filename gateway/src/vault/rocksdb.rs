@@ -1,33 +1,32 @@
 //! The durable vault: one RocksDB database, each record CBOR under `(owner, id)`.
 //!
 //! Every write is synced to the write-ahead log before it is acknowledged, so a key the client
-//! was told exists survives a crash or `kill -9`. Writers take no lock of ours while syncing
-//! one another's records, so RocksDB groups concurrent writes into one WAL write and one sync
-//! (its group commit). A create only claims its key while it checks and writes it, and takes no
-//! lock: a lock held across the sync would make every writer that needs it wait a whole sync
-//! and miss the group. A compare-and-set holds a lock striped by record, so updates of one
-//! record are ordered while different records proceed in parallel.
+//! was told exists survives a crash or `kill -9`. Every change goes through one writer thread
+//! ([`writer`]), which checks and writes the changes queued in turn and syncs them with one
+//! sync: it groups the writes, and orders each read-check-write (create-if-absent, the
+//! compare-and-set of an update) after every change before it, without a lock of ours.
 //!
 //! Shred notices live in their own column family, under the same `(owner, id)` key as their
-//! record, and are written with the destroyed record in one synced write batch: the two
-//! cannot be separated by a crash.
+//! record, and are written with the destroyed record in one write batch: the two cannot be
+//! separated by a crash.
 //!
-//! RocksDB calls block, so each runs on the blocking thread pool, never on the async runtime.
+//! RocksDB calls block: reads that may touch the disk run on the blocking thread pool, never on
+//! the async runtime.
 
-use std::collections::HashSet;
-use std::collections::hash_map::DefaultHasher;
+mod writer;
+
 use std::fs::DirBuilder;
-use std::hash::{Hash, Hasher};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use ::rocksdb::{
     ColumnFamily, DB, DEFAULT_COLUMN_FAMILY_NAME, Direction, ErrorKind, IteratorMode, ReadOptions,
     ReadTier, WriteBatch, WriteOptions,
 };
 
+use self::writer::Writer;
 use crate::cbor;
 use crate::vault::key::{owner_prefix, record_key, split_key};
 use crate::vault::record::{decode, encode};
@@ -36,30 +35,25 @@ use crate::vault::{Filter, Record, ScanCursor, ScanPage, ShredNotice, Vault, Vau
 /// The column family of the shred notices not yet acknowledged by the core.
 const SHREDS: &str = "shreds";
 
-/// How many locks the compare-and-set is striped over.
-const LOCK_STRIPES: usize = 64;
-
 /// A vault in a RocksDB database directory.
 #[derive(Clone)]
 pub struct RocksDbVault {
-    inner: Arc<Inner>,
+    store: Arc<Store>,
+    writer: Arc<Writer>,
 }
 
-struct Inner {
+/// The database, shared by the readers and the writer thread.
+struct Store {
     db: DB,
-    /// Orders the read-compare-write of updates, per stripe of records.
-    stripes: Vec<Mutex<()>>,
-    /// The keys of the creates being checked and written.
-    creating: Mutex<HashSet<Vec<u8>>>,
-    /// How many shred notices are queued: changed only under the stripe lock of the notice's
-    /// key, together with the notice. Zero spares every Get a read of the queue.
+    /// How many shred notices are queued: changed only by the writer, with the notice. Zero
+    /// spares every Get a read of the queue.
     shreds_queued: AtomicUsize,
 }
 
 impl std::fmt::Debug for RocksDbVault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RocksDbVault")
-            .field("path", &self.inner.db.path())
+            .field("path", &self.store.db.path())
             .finish_non_exhaustive()
     }
 }
@@ -73,30 +67,31 @@ impl RocksDbVault {
     /// example because another process has it open).
     pub async fn open(dir: &Path) -> Result<Self, VaultError> {
         let dir = dir.to_owned();
-        let (db, queued) = tokio::task::spawn_blocking(move || {
+        let store = tokio::task::spawn_blocking(move || {
             let db = open_db(&dir)?;
             let queued = count_shreds(&db)?;
-            Ok::<_, VaultError>((db, queued))
+            Ok::<_, VaultError>(Store {
+                db,
+                shreds_queued: AtomicUsize::new(queued),
+            })
         })
         .await
         .map_err(VaultError::Task)??;
+        let store = Arc::new(store);
+        let writer = Writer::start(Arc::clone(&store))?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                db,
-                stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
-                creating: Mutex::default(),
-                shreds_queued: AtomicUsize::new(queued),
-            }),
+            store,
+            writer: Arc::new(writer),
         })
     }
 
     /// Runs `work` on the blocking pool.
     async fn blocking<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Inner) -> Result<T, VaultError> + Send + 'static,
+        work: impl FnOnce(&Store) -> Result<T, VaultError> + Send + 'static,
     ) -> Result<T, VaultError> {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || work(&inner))
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || work(&store))
             .await
             .map_err(VaultError::Task)?
     }
@@ -134,28 +129,28 @@ fn shreds_cf(db: &DB) -> Result<&ColumnFamily, VaultError> {
 
 impl Vault for RocksDbVault {
     async fn create(&self, record: Record) -> Result<(), VaultError> {
-        self.blocking(move |inner| {
-            let key = record_key(&record.owner, &record.id);
-            let value = encode(&record)?;
-            let claim = Claim::take(inner, key).ok_or(VaultError::Exists)?;
-            if inner.read(&claim.key)?.is_some() {
-                return Err(VaultError::Exists);
-            }
-            inner.write(&claim.key, &value)
-        })
-        .await
+        let key = record_key(&record.owner, &record.id);
+        let value = encode(&record)?;
+        self.writer
+            .apply(move |store| {
+                if store.read(&key)?.is_some() {
+                    return Err(VaultError::Exists);
+                }
+                store.put(&key, &value)
+            })
+            .await
     }
 
     async fn get(&self, owner: &str, id: &str) -> Result<Option<Record>, VaultError> {
         let key = record_key(owner, id);
         // Every Get of a key comes here: a record in the memtable or the block cache is read
         // inline, which never touches the disk and costs less than the hop to the blocking pool.
-        if let Some(cached) = self.inner.read_cached(&key)? {
+        if let Some(cached) = self.store.read_cached(&key)? {
             return cached.map(|value| decode(owner, id, &value)).transpose();
         }
         let (owner, id) = (owner.to_owned(), id.to_owned());
-        self.blocking(move |inner| {
-            inner
+        self.blocking(move |store| {
+            store
                 .read(&key)?
                 .map(|value| decode(&owner, &id, &value))
                 .transpose()
@@ -164,16 +159,16 @@ impl Vault for RocksDbVault {
     }
 
     async fn update(&self, mut record: Record) -> Result<(), VaultError> {
-        self.blocking(move |inner| {
-            let key = record_key(&record.owner, &record.id);
-            let read = record.revision;
-            record.revision = read.saturating_add(1);
-            let value = encode(&record)?;
-            let _stripe = inner.lock(&key);
-            inner.compare_revision(&key, &record, read)?;
-            inner.write(&key, &value)
-        })
-        .await
+        let key = record_key(&record.owner, &record.id);
+        let read = record.revision;
+        record.revision = read.saturating_add(1);
+        let value = encode(&record)?;
+        self.writer
+            .apply(move |store| {
+                store.compare_revision(&key, &record, read)?;
+                store.put(&key, &value)
+            })
+            .await
     }
 
     async fn locate(
@@ -184,99 +179,78 @@ impl Vault for RocksDbVault {
     ) -> Result<Vec<String>, VaultError> {
         let owner = owner.to_owned();
         let filter = filter.clone();
-        self.blocking(move |inner| inner.scan(&owner, &filter, limit))
+        self.blocking(move |store| store.scan(&owner, &filter, limit))
             .await
     }
 
     async fn shred(&self, mut record: Record, max_pending: usize) -> Result<(), VaultError> {
-        self.blocking(move |inner| {
-            let key = record_key(&record.owner, &record.id);
-            let notice = cbor::encode(&ShredNotice::of(&record))
-                .map_err(|source| storage("encoding a shred notice", source))?;
-            let read = record.revision;
-            record.revision = read.saturating_add(1);
-            let value = encode(&record)?;
-            let _stripe = inner.lock(&key);
-            inner.compare_revision(&key, &record, read)?;
-            let shreds = shreds_cf(&inner.db)?;
-            let requeued = inner.read_shred(&key)?.is_some();
-            if !requeued {
-                inner
-                    .shreds_queued
-                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
-                        (queued < max_pending).then_some(queued + 1)
-                    })
-                    .map_err(|_| VaultError::ShredQueueFull { limit: max_pending })?;
-            }
-            let mut batch = WriteBatch::default();
-            batch.put(&key, &value);
-            batch.put_cf(shreds, &key, &notice);
-            let written = inner.write_batch(batch);
-            if written.is_err() && !requeued {
-                inner.shreds_queued.fetch_sub(1, Ordering::AcqRel);
-            }
-            written
-        })
-        .await
+        let key = record_key(&record.owner, &record.id);
+        let notice = cbor::encode(&ShredNotice::of(&record))
+            .map_err(|source| storage("encoding a shred notice", source))?;
+        let read = record.revision;
+        record.revision = read.saturating_add(1);
+        let value = encode(&record)?;
+        self.writer
+            .apply(move |store| {
+                store.compare_revision(&key, &record, read)?;
+                let requeued = store.read_shred(&key)?.is_some();
+                let queued = store.shreds_queued.load(Ordering::Acquire);
+                if !requeued && queued >= max_pending {
+                    return Err(VaultError::ShredQueueFull { limit: max_pending });
+                }
+                let mut batch = WriteBatch::default();
+                batch.put(&key, &value);
+                batch.put_cf(shreds_cf(&store.db)?, &key, &notice);
+                store.write(batch)?;
+                if !requeued {
+                    store.shreds_queued.store(queued + 1, Ordering::Release);
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn shred_pending(&self, owner: &str, id: &str) -> Result<bool, VaultError> {
-        if self.inner.shreds_queued.load(Ordering::Acquire) == 0 {
+        if self.store.shreds_queued.load(Ordering::Acquire) == 0 {
             return Ok(false);
         }
         let key = record_key(owner, id);
-        self.blocking(move |inner| Ok(inner.read_shred(&key)?.is_some()))
+        self.blocking(move |store| Ok(store.read_shred(&key)?.is_some()))
             .await
     }
 
     async fn pending_shreds(&self, limit: usize) -> Result<Vec<ShredNotice>, VaultError> {
-        if self.inner.shreds_queued.load(Ordering::Acquire) == 0 {
+        if self.store.shreds_queued.load(Ordering::Acquire) == 0 {
             return Ok(Vec::new());
         }
-        self.blocking(move |inner| inner.scan_shreds(limit)).await
+        self.blocking(move |store| store.scan_shreds(limit)).await
     }
 
     async fn acknowledge_shred(&self, owner: &str, id: &str) -> Result<(), VaultError> {
         let key = record_key(owner, id);
-        self.blocking(move |inner| {
-            let _stripe = inner.lock(&key);
-            if inner.read_shred(&key)?.is_none() {
-                return Ok(());
-            }
-            let mut batch = WriteBatch::default();
-            batch.delete_cf(shreds_cf(&inner.db)?, &key);
-            inner.write_batch(batch)?;
-            inner.shreds_queued.fetch_sub(1, Ordering::AcqRel);
-            Ok(())
-        })
-        .await
+        self.writer
+            .apply(move |store| {
+                if store.read_shred(&key)?.is_none() {
+                    return Ok(());
+                }
+                let mut batch = WriteBatch::default();
+                batch.delete_cf(shreds_cf(&store.db)?, &key);
+                store.write(batch)?;
+                store.shreds_queued.fetch_sub(1, Ordering::AcqRel);
+                Ok(())
+            })
+            .await
     }
 
     async fn scan(&self, from: Option<ScanCursor>, limit: usize) -> Result<ScanPage, VaultError> {
-        self.blocking(move |inner| inner.scan_all(from, limit))
+        self.blocking(move |store| store.scan_all(from, limit))
             .await
     }
 }
 
-impl Inner {
-    /// The lock of the stripe `key` falls in. Held only around a read-compare-write of one
-    /// record; a poisoned stripe guards no data of its own and is taken over.
-    fn lock(&self, key: &[u8]) -> std::sync::MutexGuard<'_, ()> {
-        let mut hasher = DefaultHasher::new();
-        key.hash(&mut hasher);
-        let stripe = usize::try_from(hasher.finish() % LOCK_STRIPES as u64).unwrap_or(0);
-        self.stripes[stripe]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn creating(&self) -> std::sync::MutexGuard<'_, HashSet<Vec<u8>>> {
-        // Each change of the set is one insert or remove: a panic cannot leave it half-changed.
-        self.creating.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Fails unless the stored `record` (at `key`) is still at revision `read`. Call it under
-    /// the record's stripe lock.
+impl Store {
+    /// Fails unless the stored `record` (at `key`) is still at revision `read`. Called by the
+    /// writer, which no other change can interleave with.
     fn compare_revision(&self, key: &[u8], record: &Record, read: u64) -> Result<(), VaultError> {
         let stored = self.read(key)?.ok_or(VaultError::NotFound)?;
         if decode(&record.owner, &record.id, &stored)?.revision == read {
@@ -304,22 +278,25 @@ impl Inner {
         }
     }
 
-    /// Writes and syncs the WAL before returning.
-    fn write(&self, key: &[u8], value: &[u8]) -> Result<(), VaultError> {
-        let mut options = WriteOptions::default();
-        options.set_sync(true);
+    /// Writes `value` at `key`: see [`write`](Self::write).
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), VaultError> {
+        let mut batch = WriteBatch::default();
+        batch.put(key, value);
+        self.write(batch)
+    }
+
+    /// Writes `batch` atomically, to the log and the memtable, without syncing: only in a
+    /// change the [`Writer`] applies, which syncs the group before answering. Later changes of
+    /// the group read what it wrote.
+    fn write(&self, batch: WriteBatch) -> Result<(), VaultError> {
         self.db
-            .put_opt(key, value, &options)
+            .write_opt(batch, &WriteOptions::default())
             .map_err(|source| storage("writing a record", source))
     }
 
-    /// Writes `batch` atomically and syncs the WAL before returning.
-    fn write_batch(&self, batch: WriteBatch) -> Result<(), VaultError> {
-        let mut options = WriteOptions::default();
-        options.set_sync(true);
-        self.db
-            .write_opt(batch, &options)
-            .map_err(|source| storage("writing a batch", source))
+    /// Syncs the write-ahead log: every write before it is durable once it returns.
+    fn sync(&self) -> Result<(), ::rocksdb::Error> {
+        self.db.flush_wal(true)
     }
 
     fn read_shred(&self, key: &[u8]) -> Result<Option<Vec<u8>>, VaultError> {
@@ -398,27 +375,6 @@ impl Inner {
     }
 }
 
-/// A create's claim on its key, given back when the create is done, whatever its outcome.
-struct Claim<'a> {
-    inner: &'a Inner,
-    key: Vec<u8>,
-}
-
-impl<'a> Claim<'a> {
-    /// Claims `key`; `None` if another create has it.
-    fn take(inner: &'a Inner, key: Vec<u8>) -> Option<Self> {
-        let claimed = inner.creating().insert(key.clone());
-        // Built only once claimed: dropping an unclaimed one would give back another's claim.
-        claimed.then(|| Self { inner, key })
-    }
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        self.inner.creating().remove(&self.key);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,20 +387,20 @@ mod tests {
         let path = dir.path().join("vault");
         {
             let vault = RocksDbVault::open(&path).await.unwrap();
-            vault.inner.write(b"k", b"v").unwrap();
+            vault.store.put(b"k", b"v").unwrap();
             assert_eq!(
-                vault.inner.read_cached(b"k").unwrap(),
+                vault.store.read_cached(b"k").unwrap(),
                 Some(Some(b"v".to_vec()))
             );
-            vault.inner.db.flush().unwrap();
+            vault.store.db.flush().unwrap();
         }
         let vault = RocksDbVault::open(&path).await.unwrap();
-        assert_eq!(vault.inner.read_cached(b"k").unwrap(), None);
-        assert_eq!(vault.inner.read(b"k").unwrap(), Some(b"v".to_vec()));
+        assert_eq!(vault.store.read_cached(b"k").unwrap(), None);
+        assert_eq!(vault.store.read(b"k").unwrap(), Some(b"v".to_vec()));
         assert_eq!(
-            vault.inner.read_cached(b"k").unwrap(),
+            vault.store.read_cached(b"k").unwrap(),
             Some(Some(b"v".to_vec()))
         );
-        assert_eq!(vault.inner.read_cached(b"absent").unwrap(), Some(None));
+        assert_eq!(vault.store.read_cached(b"absent").unwrap(), Some(None));
     }
 }
