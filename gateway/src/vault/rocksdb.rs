@@ -403,4 +403,28 @@ mod tests {
         );
         assert_eq!(vault.store.read_cached(b"absent").unwrap(), Some(None));
     }
+
+    /// A change that panics fails alone, and the writer goes on with the next.
+    #[tokio::test]
+    async fn a_change_that_panics_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = RocksDbVault::open(&dir.path().join("vault")).await.unwrap();
+        let panicked = vault.writer.apply(|_| panic!("a bug")).await;
+        assert!(
+            matches!(
+                panicked,
+                Err(VaultError::Storage {
+                    context: "applying a change",
+                    ..
+                })
+            ),
+            "{panicked:?}"
+        );
+        vault
+            .writer
+            .apply(|store| store.put(b"k", b"v"))
+            .await
+            .unwrap();
+        assert_eq!(vault.store.read(b"k").unwrap(), Some(b"v".to_vec()));
+    }
 }
