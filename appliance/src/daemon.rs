@@ -21,6 +21,7 @@ use tonic::transport::Server;
 use crate::config::Config;
 use crate::control::service::ControlService;
 use crate::control::v1::control_server::ControlServer;
+use crate::control::standby::StandbyControl;
 use crate::control::{connections, socket};
 use crate::core::{AuditSettings, Core};
 use crate::error::{Bug, Error, ErrorChain, StartError};
@@ -249,11 +250,30 @@ impl Daemon {
     /// completes: then `None`.
     async fn open_store(
         &self,
+        shutdown: Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<Option<Store>, StartError> {
+        // A standby answers on its control socket while it waits: kryptonctl says it stands by.
+        let standby_control = if self.config.store().standby() {
+            krypton_service::notify::ready("standby: taking over the store, or waiting for it");
+            Some(StandbyControl::serve(
+                self.config.control_socket(),
+                self.config.max_connections(),
+            )?)
+        } else {
+            None
+        };
+        let opened = self.wait_for_store(shutdown).await;
+        if let Some(standby_control) = standby_control {
+            standby_control.stop().await;
+        }
+        opened
+    }
+
+    /// Opens the store, or waits for it as a standby; `None` if `shutdown` completes first.
+    async fn wait_for_store(
+        &self,
         mut shutdown: Pin<&mut impl Future<Output = ()>>,
     ) -> Result<Option<Store>, StartError> {
-        if self.config.store().standby() {
-            krypton_service::notify::ready("standby: taking over the store, or waiting for it");
-        }
         let cancel = Arc::new(AtomicBool::new(false));
         let mut opening = tokio::task::spawn_blocking({
             let (config, dir) = (

@@ -367,6 +367,13 @@ fn a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_pos
     // Up and seen so by monitoring, not ready: its telemetry says it stands by.
     let standby_telemetry = standby.telemetry().unwrap();
     wait_for_readiness(standby_telemetry, Err("standby".to_owned()));
+    // kryptonctl on its machine is told it stands by, not that no core runs.
+    match standby.ctl().status() {
+        Err(krypton_dev::Error::Ctl { message, .. }) => {
+            assert!(message.contains("standing by"), "{message}");
+        }
+        other => panic!("a standby answered status with {other:?}"),
+    }
     // The gateway's check: the active core answers, the standby does not yet (a warning).
     let check = Command::new(debug_binary("krypton-gateway").unwrap())
         .arg("check")
