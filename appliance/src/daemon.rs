@@ -20,8 +20,8 @@ use tonic::transport::Server;
 
 use crate::config::Config;
 use crate::control::service::ControlService;
-use crate::control::v1::control_server::ControlServer;
 use crate::control::standby::StandbyControl;
+use crate::control::v1::control_server::ControlServer;
 use crate::control::{connections, socket};
 use crate::core::{AuditSettings, Core};
 use crate::error::{Bug, Error, ErrorChain, StartError};
