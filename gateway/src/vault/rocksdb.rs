@@ -159,14 +159,11 @@ impl Vault for RocksDbVault {
     }
 
     async fn update(&self, mut record: Record) -> Result<(), VaultError> {
-        let key = record_key(&record.owner, &record.id);
-        let read = record.revision;
-        record.revision = read.saturating_add(1);
-        let value = encode(&record)?;
+        let next = Replacement::of(&mut record)?;
         self.writer
             .apply(move |store| {
-                store.compare_revision(&key, &record, read)?;
-                store.put(&key, &value)
+                store.compare_revision(&next.key, &record, next.read)?;
+                store.put(&next.key, &next.value)
             })
             .await
     }
@@ -184,12 +181,9 @@ impl Vault for RocksDbVault {
     }
 
     async fn shred(&self, mut record: Record, max_pending: usize) -> Result<(), VaultError> {
-        let key = record_key(&record.owner, &record.id);
         let notice = cbor::encode(&ShredNotice::of(&record))
             .map_err(|source| storage("encoding a shred notice", source))?;
-        let read = record.revision;
-        record.revision = read.saturating_add(1);
-        let value = encode(&record)?;
+        let Replacement { key, read, value } = Replacement::of(&mut record)?;
         self.writer
             .apply(move |store| {
                 store.compare_revision(&key, &record, read)?;
@@ -245,6 +239,27 @@ impl Vault for RocksDbVault {
     async fn scan(&self, from: Option<ScanCursor>, limit: usize) -> Result<ScanPage, VaultError> {
         self.blocking(move |store| store.scan_all(from, limit))
             .await
+    }
+}
+
+/// What a compare-and-set writes in place of a record read at revision `read`.
+struct Replacement {
+    key: Vec<u8>,
+    read: u64,
+    /// The record at its next revision, encoded.
+    value: Vec<u8>,
+}
+
+impl Replacement {
+    /// Moves `record` on to its next revision and encodes it.
+    fn of(record: &mut Record) -> Result<Self, VaultError> {
+        let read = record.revision;
+        record.revision = read.saturating_add(1);
+        Ok(Self {
+            key: record_key(&record.owner, &record.id),
+            read,
+            value: encode(record)?,
+        })
     }
 }
 
