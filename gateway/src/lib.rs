@@ -48,6 +48,6 @@ pub use principal::{L3Ref, Principal, Tenancy};
 pub use server::Server;
 pub use service::Gateway;
 pub use vault::{
-    Filter, MemoryVault, Metered, PostgresVault, Record, RedisVault, RocksDbVault, ScanCursor,
-    ScanPage, ShredNotice, Vault, VaultError, WrappedKey,
+    Filter, Found, MemoryVault, Metered, PostgresVault, Record, RedisVault, RocksDbVault,
+    ScanCursor, ScanPage, ShredNotice, Vault, VaultError, WrappedKey,
 };

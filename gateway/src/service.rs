@@ -214,8 +214,8 @@ impl<V: Vault> Gateway<V> {
         let Some(id) = target else {
             return Route::Core(item);
         };
-        match self.vault.get(context.owner(), &id).await {
-            Ok(Some(record)) => Route::Here(Ok(Local::Owned(Box::new(record), item.payload))),
+        match self.vault.find(context.owner(), &id).await {
+            Ok(Some(found)) => Route::Here(Ok(Local::Owned(Box::new(found), item.payload))),
             Ok(None) => Route::Core(item),
             Err(error) => Route::Here(Err(vault_failure(&error))),
         }

@@ -23,13 +23,14 @@ use super::crypto::{Derivation, Use, admit, unwrapped};
 use crate::attribute_policy;
 use crate::operations::Context;
 use crate::refusal::Refusal;
-use crate::vault::{Record, Vault};
+use crate::vault::{Found, Vault};
 
 pub(super) async fn derive_key<V: Vault>(
     context: &Context<'_, V>,
-    base: Record,
+    found: Found,
     request: DeriveKeyRequest,
 ) -> Result<DeriveKeyResponse, Refusal> {
+    let base = &found.record;
     if request.object_type != ObjectType::SymmetricKey {
         return Err(Refusal::new(
             ResultReason::InvalidObjectType,
@@ -52,7 +53,7 @@ pub(super) async fn derive_key<V: Vault>(
             ),
         ));
     }
-    admit(context, &base, Use::DeriveKey)?;
+    admit(context, base, Use::DeriveKey)?;
     let template = Template::read(&request.attributes, context.keys)?;
     let derivation = Derivation::read(
         request.derivation_method,
@@ -67,7 +68,7 @@ pub(super) async fn derive_key<V: Vault>(
     }));
     attribute_policy::admit(&metadata.client_attributes, context.keys)?;
 
-    let key = unwrapped(context, &base, Use::DeriveKey).await?;
+    let key = unwrapped(context, &found, Use::DeriveKey).await?;
     // PBKDF2 may take seconds: off the threads that answer requests.
     let derived = tokio::task::spawn_blocking(move || derivation.derive(&key))
         .await

@@ -32,14 +32,15 @@ use crate::error::ErrorChain;
 use crate::lifecycle;
 use crate::operations::{Context, core_failure};
 use crate::refusal::Refusal;
-use crate::vault::{Record, Vault, VaultError, WrappedKey};
+use crate::vault::{Found, Record, Vault, VaultError, WrappedKey};
 
 pub(super) async fn get<V: Vault>(
     context: &Context<'_, V>,
-    record: Record,
+    found: Found,
     request: &GetRequest,
 ) -> Result<GetResponse, Refusal> {
-    let format = key_format(&record, request)?;
+    let record = &found.record;
+    let format = key_format(record, request)?;
     lifecycle::check_get(&record.metadata, context.now)?;
     let Some(wrapped) = &record.wrapped else {
         return Err(Refusal::wrong_state("Get", record.metadata.state));
@@ -48,14 +49,14 @@ pub(super) async fn get<V: Vault>(
         Some(spec) => Some(wrapper(context, format, spec).await?),
         None => None,
     };
-    let key = unwrap_key(context, &record, wrapped).await?;
+    let key = unwrap_key(context, &found, wrapped).await?;
     if wrapped.binds_id_only() {
-        rewrap(context, &record, &key).await;
+        rewrap(context, record, &key).await;
     }
     let (format, material) = match format {
         Format::Certificate => {
             return Ok(GetResponse {
-                unique_identifier: record.id,
+                unique_identifier: record.id.clone(),
                 object: ManagedObject::Certificate(super::certificate::object(&key)),
             });
         }
@@ -73,9 +74,9 @@ pub(super) async fn get<V: Vault>(
         }
         None => (material, None),
     };
-    let object = key_object(&record, format, material, wrapping);
+    let object = key_object(record, format, material, wrapping);
     Ok(GetResponse {
-        unique_identifier: record.id,
+        unique_identifier: found.record.id,
         object,
     })
 }
@@ -124,14 +125,15 @@ fn key_object(
     }
 }
 
-/// The key of `record` (whose blob is `wrapped`), unwrapped by the core, checked to have the
-/// record's length: for a Get, or for the gateway's own use of it (Encrypt, Decrypt).
+/// The key of the found record (whose blob is `wrapped`), unwrapped by the core, checked to
+/// have the record's length: for a Get, or for the gateway's own use of it (Encrypt, Decrypt).
 pub(super) async fn unwrap_key<V: Vault>(
     context: &Context<'_, V>,
-    record: &Record,
+    found: &Found,
     wrapped: &WrappedKey,
 ) -> Result<SecretBytes, Refusal> {
-    super::lifecycle::refuse_if_shredding(context, record).await?;
+    super::lifecycle::refuse_if_shredding(found)?;
+    let record = &found.record;
     let key = context
         .core
         .unwrap(&record.l3, &record.owner, &record.id, wrapped)

@@ -11,10 +11,10 @@ use kmip::{ActivateResponse, DestroyResponse, ResultReason, RevokeRequest, Revok
 
 use crate::error::ErrorChain;
 use crate::lifecycle;
-use crate::operations::{Context, shred, update, vault_failure};
+use crate::operations::{Context, shred, update};
 use crate::refusal::Refusal;
 use crate::shredding;
-use crate::vault::{Record, ShredNotice, Vault};
+use crate::vault::{Found, Record, ShredNotice, Vault};
 
 pub(super) async fn activate<V: Vault>(
     context: &Context<'_, V>,
@@ -86,16 +86,9 @@ pub(super) async fn destroy<V: Vault>(
 
 /// Refuses a key destroyed here that the core has not yet acknowledged: a copy of its record
 /// with the wrapped blob (restored from a backup, say) must not unwrap meanwhile.
-pub(super) async fn refuse_if_shredding<V: Vault>(
-    context: &Context<'_, V>,
-    record: &Record,
-) -> Result<(), Refusal> {
-    let pending = context
-        .vault
-        .shred_pending(&record.owner, &record.id)
-        .await
-        .map_err(|error| vault_failure(&error))?;
-    if pending {
+pub(super) fn refuse_if_shredding(found: &Found) -> Result<(), Refusal> {
+    let record = &found.record;
+    if found.shred_pending {
         tracing::warn!(
             owner = %record.owner,
             key = %record.id,

@@ -36,7 +36,7 @@ use crate::error::ErrorChain;
 use crate::principal::Principal;
 use crate::refusal::Refusal;
 use crate::shredding;
-use crate::vault::{Record, Vault, VaultError};
+use crate::vault::{Found, Record, Vault, VaultError};
 
 /// How often an update is retried when concurrent requests change the same key.
 const MAX_UPDATE_ATTEMPTS: usize = 8;
@@ -69,8 +69,8 @@ impl<V> Context<'_, V> {
 pub(crate) enum Local {
     /// An operation that names no existing key.
     Unbound(RequestPayload),
-    /// An operation on one of the caller's keys, with its record.
-    Owned(Box<Record>, RequestPayload),
+    /// An operation on one of the caller's keys, with its record as found.
+    Owned(Box<Found>, RequestPayload),
 }
 
 /// Answers one local batch item.
@@ -87,60 +87,72 @@ pub(crate) async fn run<V: Vault>(
         Local::Unbound(P::Locate(request)) => locate::locate(context, request).await?.into(),
         Local::Unbound(P::RngRetrieve(request)) => random::rng_retrieve(&request)?.into(),
         Local::Unbound(P::Register(request)) => register::register(context, request).await?.into(),
-        Local::Owned(record, P::Get(request)) => get::get(context, *record, &request).await?.into(),
-        Local::Owned(record, P::Activate(_)) => lifecycle::activate(context, *record).await?.into(),
-        Local::Owned(record, P::Revoke(request)) => {
-            lifecycle::revoke(context, *record, request).await?.into()
+        Local::Owned(found, P::Get(request)) => get::get(context, *found, &request).await?.into(),
+        Local::Owned(found, P::Activate(_)) => {
+            lifecycle::activate(context, found.record).await?.into()
         }
-        Local::Owned(record, P::Destroy(_)) => lifecycle::destroy(context, *record).await?.into(),
-        Local::Owned(record, P::Rekey(request)) => {
-            rekey::rekey(context, *record, request).await?.into()
-        }
-        Local::Owned(record, P::DeriveKey(request)) => {
-            derive::derive_key(context, *record, request).await?.into()
-        }
-        Local::Owned(record, P::Encrypt(request)) => {
-            crypto::encrypt(context, *record, request).await?.into()
-        }
-        Local::Owned(record, P::Decrypt(request)) => {
-            crypto::decrypt(context, *record, request).await?.into()
-        }
-        Local::Owned(record, P::Sign(request)) => {
-            crypto::sign(context, *record, request).await?.into()
-        }
-        Local::Owned(record, P::SignatureVerify(request)) => {
-            crypto::signature_verify(context, *record, request)
+        Local::Owned(found, P::Revoke(request)) => {
+            lifecycle::revoke(context, found.record, request)
                 .await?
                 .into()
         }
-        Local::Owned(record, P::Mac(request)) => {
-            crypto::mac(context, *record, request).await?.into()
+        Local::Owned(found, P::Destroy(_)) => {
+            lifecycle::destroy(context, found.record).await?.into()
         }
-        Local::Owned(record, P::MacVerify(request)) => {
-            crypto::mac_verify(context, *record, request).await?.into()
+        Local::Owned(found, P::Rekey(request)) => {
+            rekey::rekey(context, found.record, request).await?.into()
         }
-        Local::Owned(record, P::GetAttributes(request)) => {
-            attributes::get_attributes(context, &record, &request).into()
+        Local::Owned(found, P::DeriveKey(request)) => {
+            derive::derive_key(context, *found, request).await?.into()
         }
-        Local::Owned(record, P::GetAttributeList(_)) => {
-            attributes::get_attribute_list(context, &record).into()
+        Local::Owned(found, P::Encrypt(request)) => {
+            crypto::encrypt(context, *found, request).await?.into()
         }
-        Local::Owned(record, P::AddAttribute(request)) => {
-            attributes::add(context, *record, request).await?.into()
+        Local::Owned(found, P::Decrypt(request)) => {
+            crypto::decrypt(context, *found, request).await?.into()
         }
-        Local::Owned(record, P::ModifyAttribute(request)) => {
-            attributes::modify_attribute(context, *record, request)
+        Local::Owned(found, P::Sign(request)) => {
+            crypto::sign(context, *found, request).await?.into()
+        }
+        Local::Owned(found, P::SignatureVerify(request)) => {
+            crypto::signature_verify(context, *found, request)
                 .await?
                 .into()
         }
-        Local::Owned(record, P::DeleteAttribute(request)) => {
-            attributes::delete(context, *record, request).await?.into()
+        Local::Owned(found, P::Mac(request)) => crypto::mac(context, *found, request).await?.into(),
+        Local::Owned(found, P::MacVerify(request)) => {
+            crypto::mac_verify(context, *found, request).await?.into()
         }
-        Local::Owned(record, P::SetAttribute(request)) => {
-            attributes::set(context, *record, request).await?.into()
+        Local::Owned(found, P::GetAttributes(request)) => {
+            attributes::get_attributes(context, &found.record, &request).into()
         }
-        Local::Owned(record, P::AdjustAttribute(request)) => {
-            attributes::adjust(context, *record, request).await?.into()
+        Local::Owned(found, P::GetAttributeList(_)) => {
+            attributes::get_attribute_list(context, &found.record).into()
+        }
+        Local::Owned(found, P::AddAttribute(request)) => {
+            attributes::add(context, found.record, request)
+                .await?
+                .into()
+        }
+        Local::Owned(found, P::ModifyAttribute(request)) => {
+            attributes::modify_attribute(context, found.record, request)
+                .await?
+                .into()
+        }
+        Local::Owned(found, P::DeleteAttribute(request)) => {
+            attributes::delete(context, found.record, request)
+                .await?
+                .into()
+        }
+        Local::Owned(found, P::SetAttribute(request)) => {
+            attributes::set(context, found.record, request)
+                .await?
+                .into()
+        }
+        Local::Owned(found, P::AdjustAttribute(request)) => {
+            attributes::adjust(context, found.record, request)
+                .await?
+                .into()
         }
         Local::Owned(..) | Local::Unbound(_) => {
             return Err(Refusal::new(

@@ -1,10 +1,9 @@
-//! Reads of many callers sent to a vault server together: one round trip answers every read of
-//! one kind (records, or whether shred notices are queued) that arrived while the previous
-//! round trips were out.
+//! Reads of many callers sent to a vault server together: one round trip answers every read
+//! that arrived while the previous round trips were out.
 //!
-//! On a shared vault a KMIP Get is two reads of the server (PostgreSQL or Redis): its record,
-//! and whether a shred notice of it is queued. On a small machine the server's per-request
-//! work, not the network, is what bounds Gets per second. So under load reads queue here, and a
+//! On a shared vault every KMIP operation on a key reads the server (PostgreSQL or Redis): its
+//! record, with whether a shred notice of it is queued. On a small machine the server's
+//! per-request work, not the network, is what bounds Gets per second. So under load reads queue here, and a
 //! worker sends what has queued as one request (a single `SELECT` or one pipeline) while at
 //! most [`IN_FLIGHT`] are out; the batches grow by themselves, and no read waits for a timer.
 //! A read that finds nothing queued and a round trip free goes out at once from its own task,

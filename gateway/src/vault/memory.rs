@@ -7,7 +7,7 @@ use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 
 use crate::vault::key::{record_key, split_key};
-use crate::vault::{Filter, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError};
+use crate::vault::{Filter, Found, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError};
 
 /// Records keyed by `(owner, id)`, ordered so one owner's records are one range, and the shred
 /// notices not yet acknowledged by the core.
@@ -60,6 +60,19 @@ impl Vault for MemoryVault {
                 Ok(record.clone())
             })
             .transpose()
+    }
+
+    async fn find(&self, owner: &str, id: &str) -> Result<Option<Found>, VaultError> {
+        let Some(record) = self.get(owner, id).await? else {
+            return Ok(None);
+        };
+        let shred_pending = self
+            .shreds()
+            .contains_key(&(owner.to_owned(), id.to_owned()));
+        Ok(Some(Found {
+            record,
+            shred_pending,
+        }))
     }
 
     async fn update(&self, mut record: Record) -> Result<(), VaultError> {
@@ -115,12 +128,6 @@ impl Vault for MemoryVault {
         record.revision = record.revision.saturating_add(1);
         *stored = record;
         Ok(())
-    }
-
-    async fn shred_pending(&self, owner: &str, id: &str) -> Result<bool, VaultError> {
-        Ok(self
-            .shreds()
-            .contains_key(&(owner.to_owned(), id.to_owned())))
     }
 
     async fn pending_shreds(&self, limit: usize) -> Result<Vec<ShredNotice>, VaultError> {

@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::time::Instant;
 
-use super::{Filter, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError};
+use super::{Filter, Found, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError};
 
 /// `V`, with every call measured under the backend name it was given.
 #[derive(Debug)]
@@ -63,6 +63,10 @@ impl<V: Vault> Vault for Metered<V> {
         self.measured("get", self.vault.get(owner, id)).await
     }
 
+    async fn find(&self, owner: &str, id: &str) -> Result<Option<Found>, VaultError> {
+        self.measured("find", self.vault.find(owner, id)).await
+    }
+
     async fn update(&self, record: Record) -> Result<(), VaultError> {
         self.measured("update", self.vault.update(record)).await
     }
@@ -79,11 +83,6 @@ impl<V: Vault> Vault for Metered<V> {
 
     async fn shred(&self, record: Record, max_pending: usize) -> Result<(), VaultError> {
         self.measured("shred", self.vault.shred(record, max_pending))
-            .await
-    }
-
-    async fn shred_pending(&self, owner: &str, id: &str) -> Result<bool, VaultError> {
-        self.measured("shred_pending", self.vault.shred_pending(owner, id))
             .await
     }
 

@@ -62,6 +62,18 @@ pub trait Vault: Send + Sync + 'static {
         id: &str,
     ) -> impl Future<Output = Result<Option<Record>, VaultError>> + Send;
 
+    /// The owner's record `id` as an operation on its key reads it: with whether a shred notice
+    /// of it is queued, read in the same round trip where the backend has round trips.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
+    fn find(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Found>, VaultError>> + Send;
+
     /// Replaces a record the caller read and changed. `record.revision` is the revision the
     /// caller read; the record is stored with the next revision if the stored one still has
     /// that revision.
@@ -99,17 +111,6 @@ pub trait Vault: Send + Sync + 'static {
         max_pending: usize,
     ) -> impl Future<Output = Result<(), VaultError>> + Send;
 
-    /// Whether a shred notice of the owner's key `id` is queued.
-    ///
-    /// # Errors
-    ///
-    /// A storage error.
-    fn shred_pending(
-        &self,
-        owner: &str,
-        id: &str,
-    ) -> impl Future<Output = Result<bool, VaultError>> + Send;
-
     /// The first `limit` queued shred notices, in `(owner, id)` order.
     ///
     /// # Errors
@@ -145,6 +146,16 @@ pub trait Vault: Send + Sync + 'static {
         from: Option<ScanCursor>,
         limit: usize,
     ) -> impl Future<Output = Result<ScanPage, VaultError>> + Send;
+}
+
+/// A record as [`Vault::find`] reads it for an operation on its key.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The record.
+    pub record: Record,
+    /// Whether a shred notice of it is queued: its key was destroyed here and the core has not
+    /// acknowledged that yet, so no copy of its wrapped blob may be unwrapped meanwhile.
+    pub shred_pending: bool,
 }
 
 /// Why a vault call failed.

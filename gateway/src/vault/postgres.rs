@@ -17,7 +17,7 @@
 //! within `request_timeout`; the server ends a statement or an idle transaction past the same
 //! bound, so a gateway that dies mid-change does not hold a row.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
@@ -30,7 +30,9 @@ use crate::config::ServerVaultConfig;
 use crate::vault::batch::{Answers, Place, ReadBatcher};
 use crate::vault::key::{record_key, split_key};
 use crate::vault::record::{decode, encode};
-use crate::vault::{Filter, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError, storage};
+use crate::vault::{
+    Filter, Found, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError, storage,
+};
 
 /// The vault's schema: each version's SQL, applied in order from the one found.
 const SCHEMA: Schema = Schema {
@@ -67,8 +69,7 @@ const LOCATE_PAGE: i64 = 256;
 #[derive(Clone)]
 pub struct PostgresVault {
     db: Pooled,
-    records: ReadBatcher<Option<Record>>,
-    shreds: ReadBatcher<bool>,
+    records: ReadBatcher<Option<Found>>,
 }
 
 /// The pool and the bound on each call: all a call needs, and all the read batcher holds.
@@ -108,28 +109,12 @@ impl PostgresVault {
             ReadBatcher::spawn("reading records", move |places| {
                 let db = db.clone();
                 async move {
-                    db.bounded("reading records", |client| read_records(client, places))
+                    db.bounded("reading records", |client| read_found(client, places))
                         .await
                 }
             })
         };
-        let shreds = {
-            let db = db.clone();
-            ReadBatcher::spawn("reading shred notices", move |places| {
-                let db = db.clone();
-                async move {
-                    db.bounded("reading shred notices", |client| {
-                        read_shreds_pending(client, places)
-                    })
-                    .await
-                }
-            })
-        };
-        Ok(Self {
-            db,
-            records,
-            shreds,
-        })
+        Ok(Self { db, records })
     }
 }
 
@@ -195,6 +180,10 @@ impl Vault for PostgresVault {
     }
 
     async fn get(&self, owner: &str, id: &str) -> Result<Option<Record>, VaultError> {
+        Ok(self.find(owner, id).await?.map(|found| found.record))
+    }
+
+    async fn find(&self, owner: &str, id: &str) -> Result<Option<Found>, VaultError> {
         self.records.get(owner, id).await
     }
 
@@ -292,10 +281,6 @@ impl Vault for PostgresVault {
             .await
     }
 
-    async fn shred_pending(&self, owner: &str, id: &str) -> Result<bool, VaultError> {
-        self.shreds.get(owner, id).await
-    }
-
     async fn pending_shreds(&self, limit: usize) -> Result<Vec<ShredNotice>, VaultError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.db.bounded("scanning shred notices", |client| async move {
@@ -387,43 +372,34 @@ async fn read_record(
         .transpose()
 }
 
-/// The records at `places`, in one `SELECT`; each place's answer in order.
-async fn read_records(client: Object, places: Vec<Place>) -> Answers<Option<Record>> {
+/// The records at `places`, each with whether a shred notice of it is queued, in one
+/// `SELECT`; each place's answer in order.
+async fn read_found(client: Object, places: Vec<Place>) -> Answers<Option<Found>> {
     let rows = select_places(
         &client,
         "reading records",
-        "SELECT owner, id, record FROM krypton_vault_records",
+        "SELECT owner, id, record, EXISTS (SELECT 1 FROM krypton_vault_shreds AS s \
+         WHERE s.owner = r.owner AND s.id = r.id) FROM krypton_vault_records AS r",
         &places,
     )
     .await?;
-    let mut found: HashMap<(&str, &str), &[u8]> = HashMap::with_capacity(rows.len());
+    let mut found: HashMap<(&str, &str), (&[u8], bool)> = HashMap::with_capacity(rows.len());
     for row in &rows {
-        found.insert((row.get(0), row.get(1)), row.get(2));
+        found.insert((row.get(0), row.get(1)), (row.get(2), row.get(3)));
     }
     Ok(places
         .iter()
         .map(|(owner, id)| {
             found
                 .get(&(owner.as_str(), id.as_str()))
-                .map(|value| decode(owner, id, value))
+                .map(|&(value, shred_pending)| {
+                    Ok(Found {
+                        record: decode(owner, id, value)?,
+                        shred_pending,
+                    })
+                })
                 .transpose()
         })
-        .collect())
-}
-
-/// Whether a shred notice is queued for each of `places`, in one `SELECT`, in order.
-async fn read_shreds_pending(client: Object, places: Vec<Place>) -> Answers<bool> {
-    let rows = select_places(
-        &client,
-        "reading shred notices",
-        "SELECT owner, id FROM krypton_vault_shreds",
-        &places,
-    )
-    .await?;
-    let found: HashSet<(&str, &str)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
-    Ok(places
-        .iter()
-        .map(|(owner, id)| Ok(found.contains(&(owner.as_str(), id.as_str()))))
         .collect())
 }
 

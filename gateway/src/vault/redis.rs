@@ -37,7 +37,9 @@ use crate::config::{ClientCertificate, ServerVaultConfig};
 use crate::vault::batch::{Answers, Place, ReadBatcher};
 use crate::vault::key::{owner_prefix, record_key, split_key};
 use crate::vault::record::{decode, encode};
-use crate::vault::{Filter, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError, storage};
+use crate::vault::{
+    Filter, Found, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError, storage,
+};
 
 /// How many ids of one owner Locate reads per round trip.
 const LOCATE_PAGE: isize = 256;
@@ -94,9 +96,8 @@ return 1
 #[derive(Clone)]
 pub struct RedisVault {
     inner: Arc<Inner>,
-    /// The reads of a Get, pipelined (see [`ReadBatcher`]).
-    records: ReadBatcher<Option<Record>>,
-    shreds: ReadBatcher<bool>,
+    /// The reads of an operation on a key, pipelined (see [`ReadBatcher`]).
+    records: ReadBatcher<Option<Found>>,
 }
 
 struct Inner {
@@ -152,32 +153,22 @@ impl RedisVault {
             let inner = Arc::clone(&inner);
             ReadBatcher::spawn("reading records", move |places| {
                 let inner = Arc::clone(&inner);
-                async move { inner.read_records(places).await }
+                async move { inner.read_found(places).await }
             })
         };
-        let shreds = {
-            let inner = Arc::clone(&inner);
-            ReadBatcher::spawn("reading shred notices", move |places| {
-                let inner = Arc::clone(&inner);
-                async move { inner.read_shreds_pending(places).await }
-            })
-        };
-        Ok(Self {
-            inner,
-            records,
-            shreds,
-        })
+        Ok(Self { inner, records })
     }
 }
 
 impl Inner {
-    /// The records at `places`, one `HMGET` each, in one pipeline; each place's answer in
-    /// order.
-    async fn read_records(&self, places: Vec<Place>) -> Answers<Option<Record>> {
+    /// The records at `places`, each with whether a shred notice of it is queued: an `HMGET`
+    /// and an `HEXISTS` each, in one pipeline; each place's answer in order.
+    async fn read_found(&self, places: Vec<Place>) -> Answers<Option<Found>> {
         let stored: Vec<Vec<u8>> = places
             .iter()
             .map(|(owner, id)| record_key(owner, id))
             .collect();
+        let shreds = self.shreds_key();
         let mut pipeline = ::redis::pipe();
         for place in &stored {
             pipeline
@@ -185,8 +176,9 @@ impl Inner {
                 .arg(self.record_key(place))
                 .arg("place")
                 .arg("rec");
+            pipeline.cmd("HEXISTS").arg(&shreds).arg(place);
         }
-        let fields: Vec<StoredFields> = self
+        let answers: Vec<(StoredFields, bool)> = self
             .reading("reading records", |mut connection| {
                 let pipeline = &pipeline;
                 async move { pipeline.query_async(&mut connection).await }
@@ -195,29 +187,16 @@ impl Inner {
         Ok(places
             .iter()
             .zip(&stored)
-            .zip(fields)
-            .map(|(((owner, id), place), fields)| stored_record(owner, id, place, fields))
-            .collect())
-    }
-
-    /// Whether a shred notice is queued for each of `places`, one `HEXISTS` each, in one
-    /// pipeline, in order.
-    async fn read_shreds_pending(&self, places: Vec<Place>) -> Answers<bool> {
-        let shreds = self.shreds_key();
-        let mut pipeline = ::redis::pipe();
-        for (owner, id) in &places {
-            pipeline
-                .cmd("HEXISTS")
-                .arg(&shreds)
-                .arg(record_key(owner, id));
-        }
-        let pending: Vec<bool> = self
-            .reading("reading shred notices", |mut connection| {
-                let pipeline = &pipeline;
-                async move { pipeline.query_async(&mut connection).await }
+            .zip(answers)
+            .map(|(((owner, id), place), (fields, shred_pending))| {
+                Ok(
+                    stored_record(owner, id, place, fields)?.map(|record| Found {
+                        record,
+                        shred_pending,
+                    }),
+                )
             })
-            .await?;
-        Ok(pending.into_iter().map(Ok).collect())
+            .collect())
     }
 
     /// Runs `call` on the next connection, bounded by the request timeout. A write is tried
@@ -527,6 +506,10 @@ impl Vault for RedisVault {
     }
 
     async fn get(&self, owner: &str, id: &str) -> Result<Option<Record>, VaultError> {
+        Ok(self.find(owner, id).await?.map(|found| found.record))
+    }
+
+    async fn find(&self, owner: &str, id: &str) -> Result<Option<Found>, VaultError> {
         self.records.get(owner, id).await
     }
 
@@ -600,10 +583,6 @@ impl Vault for RedisVault {
             Some((notice, max_pending)),
         )
         .await
-    }
-
-    async fn shred_pending(&self, owner: &str, id: &str) -> Result<bool, VaultError> {
-        self.shreds.get(owner, id).await
     }
 
     async fn pending_shreds(&self, limit: usize) -> Result<Vec<ShredNotice>, VaultError> {

@@ -30,7 +30,9 @@ use self::writer::Writer;
 use crate::cbor;
 use crate::vault::key::{owner_prefix, record_key, split_key};
 use crate::vault::record::{decode, encode};
-use crate::vault::{Filter, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError, storage};
+use crate::vault::{
+    Filter, Found, Record, ScanCursor, ScanPage, ShredNotice, Vault, VaultError, storage,
+};
 
 /// The column family of the shred notices not yet acknowledged by the core.
 const SHREDS: &str = "shreds";
@@ -158,6 +160,24 @@ impl Vault for RocksDbVault {
         .await
     }
 
+    async fn find(&self, owner: &str, id: &str) -> Result<Option<Found>, VaultError> {
+        let Some(record) = self.get(owner, id).await? else {
+            return Ok(None);
+        };
+        // Notices are few and short-lived: with none queued, the queue is not read at all.
+        let shred_pending = if self.store.shreds_queued.load(Ordering::Acquire) == 0 {
+            false
+        } else {
+            let key = record_key(owner, id);
+            self.blocking(move |store| Ok(store.read_shred(&key)?.is_some()))
+                .await?
+        };
+        Ok(Some(Found {
+            record,
+            shred_pending,
+        }))
+    }
+
     async fn update(&self, mut record: Record) -> Result<(), VaultError> {
         let next = Replacement::of(&mut record)?;
         self.writer
@@ -201,15 +221,6 @@ impl Vault for RocksDbVault {
                 }
                 Ok(())
             })
-            .await
-    }
-
-    async fn shred_pending(&self, owner: &str, id: &str) -> Result<bool, VaultError> {
-        if self.store.shreds_queued.load(Ordering::Acquire) == 0 {
-            return Ok(false);
-        }
-        let key = record_key(owner, id);
-        self.blocking(move |store| Ok(store.read_shred(&key)?.is_some()))
             .await
     }
 

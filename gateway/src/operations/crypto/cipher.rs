@@ -42,7 +42,7 @@ use zeroize::Zeroizing;
 use super::{Use, admit, crypto_failure, parameters, unsupported, unwrapped};
 use crate::operations::Context;
 use crate::refusal::Refusal;
-use crate::vault::{Record, Vault};
+use crate::vault::{Found, Record, Vault};
 
 /// The only GCM tag length aws-lc-rs produces and checks.
 const GCM_TAG_LEN: usize = 16;
@@ -154,18 +154,19 @@ impl AesKeyWrap {
 /// Encrypt: `request.data` under the caller's `record`.
 pub(in crate::operations) async fn encrypt<V: Vault>(
     context: &Context<'_, V>,
-    record: Record,
+    found: Found,
     request: EncryptRequest,
 ) -> Result<EncryptResponse, Refusal> {
+    let record = &found.record;
     let mode = admitted(
         context,
-        &record,
+        record,
         request.cryptographic_parameters.as_ref(),
         request.authenticated_encryption_additional_data.is_some(),
         Use::Encrypt,
     )?;
     // From the parameters the mode came from: the request's, else the key's attribute.
-    let random = parameters(request.cryptographic_parameters.as_ref(), &record)
+    let random = parameters(request.cryptographic_parameters.as_ref(), record)
         .and_then(|parameters| parameters.random_iv)
         .unwrap_or(false);
     let (iv, drawn) = match request.iv_counter_nonce {
@@ -180,13 +181,13 @@ pub(in crate::operations) async fn encrypt<V: Vault>(
         None => (Vec::new(), false),
     };
     require_length(mode, request.data.len())?;
-    let key = unwrapped(context, &record, Use::Encrypt).await?;
+    let key = unwrapped(context, &found, Use::Encrypt).await?;
     let aad = request
         .authenticated_encryption_additional_data
         .unwrap_or_default();
     let (data, tag) = seal(mode, &key, &iv, &aad, &request.data).map_err(|_| crypto_failure())?;
     Ok(EncryptResponse {
-        unique_identifier: record.id,
+        unique_identifier: found.record.id,
         data,
         iv_counter_nonce: drawn.then_some(iv),
         authenticated_encryption_tag: tag,
@@ -196,12 +197,13 @@ pub(in crate::operations) async fn encrypt<V: Vault>(
 /// Decrypt: `request.data` under the caller's `record`.
 pub(in crate::operations) async fn decrypt<V: Vault>(
     context: &Context<'_, V>,
-    record: Record,
+    found: Found,
     request: DecryptRequest,
 ) -> Result<DecryptResponse, Refusal> {
+    let record = &found.record;
     let mode = admitted(
         context,
-        &record,
+        record,
         request.cryptographic_parameters.as_ref(),
         request.authenticated_encryption_additional_data.is_some(),
         Use::Decrypt,
@@ -241,14 +243,14 @@ pub(in crate::operations) async fn decrypt<V: Vault>(
         }
         (_, None) => None,
     };
-    let key = unwrapped(context, &record, Use::Decrypt).await?;
+    let key = unwrapped(context, &found, Use::Decrypt).await?;
     let aad = request
         .authenticated_encryption_additional_data
         .unwrap_or_default();
     let data =
         open(mode, &key, &iv, &aad, request.data, tag.as_deref()).map_err(|_| decrypt_failure())?;
     Ok(DecryptResponse {
-        unique_identifier: record.id,
+        unique_identifier: found.record.id,
         data,
     })
 }

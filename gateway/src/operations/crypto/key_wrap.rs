@@ -27,7 +27,7 @@ use super::oaep::Oaep;
 use super::{Use, admit, unwrapped};
 use crate::operations::{Context, vault_failure};
 use crate::refusal::Refusal;
-use crate::vault::{Record, Vault};
+use crate::vault::{Found, Record, Vault};
 
 /// How key material is wrapped under one wrapping key.
 #[derive(Clone, Copy, Debug)]
@@ -39,7 +39,7 @@ enum Scheme {
 /// The caller's wrapping key for a Get, admitted, and how it wraps.
 #[derive(Debug)]
 pub(in crate::operations) struct Wrapper {
-    record: Record,
+    key: Found,
     scheme: Scheme,
     information: EncryptionKeyInformation,
 }
@@ -70,9 +70,9 @@ impl Wrapper {
             ));
         }
         let information = encryption_key_information(spec.encryption_key_information.as_ref())?;
-        let record = wrapping_key(context, &information.unique_identifier).await?;
-        let scheme = scheme(&record, &information, ObjectType::PublicKey)?;
-        admit(context, &record, Use::WrapKey)?;
+        let key = wrapping_key(context, &information.unique_identifier).await?;
+        let scheme = scheme(&key.record, &information, ObjectType::PublicKey)?;
+        admit(context, &key.record, Use::WrapKey)?;
         let information = EncryptionKeyInformation {
             cryptographic_parameters: Some(Box::new(match scheme {
                 Scheme::Aes(wrap) => CryptographicParameters {
@@ -84,7 +84,7 @@ impl Wrapper {
             ..information
         };
         Ok(Self {
-            record,
+            key,
             scheme,
             information,
         })
@@ -96,13 +96,13 @@ impl Wrapper {
         context: &Context<'_, V>,
         material: &[u8],
     ) -> Result<(SecretBytes, KeyWrappingData), Refusal> {
-        let key = unwrapped(context, &self.record, Use::WrapKey).await?;
+        let key = unwrapped(context, &self.key, Use::WrapKey).await?;
         let wrapped = match self.scheme {
             Scheme::Aes(wrap) => wrap.wrap(&key, material)?,
             Scheme::Oaep(oaep) => oaep.seal(&key, material)?,
         };
         drop(key);
-        tracing::info!(owner = context.owner(), wrapping_key = %self.record.id, "key returned wrapped");
+        tracing::info!(owner = context.owner(), wrapping_key = %self.key.record.id, "key returned wrapped");
         let data = KeyWrappingData {
             wrapping_method: WrappingMethod::Encrypt,
             encryption_key_information: Some(self.information),
@@ -133,17 +133,17 @@ pub(in crate::operations) async fn unwrap_registered<V: Vault>(
         ));
     }
     let information = encryption_key_information(data.encryption_key_information.as_ref())?;
-    let mut record = wrapping_key(context, &information.unique_identifier).await?;
+    let mut found = wrapping_key(context, &information.unique_identifier).await?;
     // A client names the key it wrapped with: for RSA, the public key, whose pair's private
     // key unwraps.
-    if record.metadata.object_type == ObjectType::PublicKey
-        && let Some(private) = private_key_link(&record)
+    if found.record.metadata.object_type == ObjectType::PublicKey
+        && let Some(private) = private_key_link(&found.record)
     {
-        record = wrapping_key(context, &private).await?;
+        found = wrapping_key(context, &private).await?;
     }
-    let scheme = scheme(&record, &information, ObjectType::PrivateKey)?;
-    admit(context, &record, Use::UnwrapKey)?;
-    let key = unwrapped(context, &record, Use::UnwrapKey).await?;
+    let scheme = scheme(&found.record, &information, ObjectType::PrivateKey)?;
+    admit(context, &found.record, Use::UnwrapKey)?;
+    let key = unwrapped(context, &found, Use::UnwrapKey).await?;
     match scheme {
         Scheme::Aes(wrap) => wrap.unwrap(&key, wrapped.to_vec()),
         Scheme::Oaep(oaep) => oaep.open(&key, wrapped),
@@ -177,10 +177,10 @@ fn encryption_key_information(
 
 /// The caller's key `id`, read from the vault: another owner's key is not found, as
 /// everywhere.
-async fn wrapping_key<V: Vault>(context: &Context<'_, V>, id: &str) -> Result<Record, Refusal> {
+async fn wrapping_key<V: Vault>(context: &Context<'_, V>, id: &str) -> Result<Found, Refusal> {
     context
         .vault
-        .get(context.owner(), id)
+        .find(context.owner(), id)
         .await
         .map_err(|error| vault_failure(&error))?
         .ok_or_else(|| {

@@ -15,24 +15,25 @@ use kmip::{
 use super::{Use, admit, parameters, unsupported, unwrapped, validity};
 use crate::operations::Context;
 use crate::refusal::Refusal;
-use crate::vault::{Record, Vault};
+use crate::vault::{Found, Record, Vault};
 
 /// MAC: the HMAC of `request.data` under the caller's `record`.
 pub(in crate::operations) async fn mac<V: Vault>(
     context: &Context<'_, V>,
-    record: Record,
+    found: Found,
     request: MacRequest,
 ) -> Result<MacResponse, Refusal> {
+    let record = &found.record;
     let algorithm = admitted(
         context,
-        &record,
+        record,
         request.cryptographic_parameters.as_ref(),
         Use::Mac,
     )?;
-    let key = unwrapped(context, &record, Use::Mac).await?;
+    let key = unwrapped(context, &found, Use::Mac).await?;
     let tag = hmac::sign(&hmac::Key::new(algorithm, &key), &request.data);
     Ok(MacResponse {
-        unique_identifier: record.id,
+        unique_identifier: found.record.id,
         mac_data: tag.as_ref().to_vec(),
     })
 }
@@ -40,23 +41,24 @@ pub(in crate::operations) async fn mac<V: Vault>(
 /// MAC Verify: whether `request.mac_data` is the HMAC of `request.data` under `record`.
 pub(in crate::operations) async fn mac_verify<V: Vault>(
     context: &Context<'_, V>,
-    record: Record,
+    found: Found,
     request: MacVerifyRequest,
 ) -> Result<MacVerifyResponse, Refusal> {
+    let record = &found.record;
     let algorithm = admitted(
         context,
-        &record,
+        record,
         request.cryptographic_parameters.as_ref(),
         Use::MacVerify,
     )?;
-    let key = unwrapped(context, &record, Use::MacVerify).await?;
+    let key = unwrapped(context, &found, Use::MacVerify).await?;
     let valid = hmac::verify(
         &hmac::Key::new(algorithm, &key),
         &request.data,
         &request.mac_data,
     );
     Ok(MacVerifyResponse {
-        unique_identifier: record.id,
+        unique_identifier: found.record.id,
         validity_indicator: validity(valid.is_ok()),
     })
 }

@@ -39,7 +39,7 @@ use kmip::{
 
 use crate::operations::Context;
 use crate::refusal::Refusal;
-use crate::vault::{Record, Vault};
+use crate::vault::{Found, Record, Vault};
 
 /// What an operation does with the key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,26 +99,26 @@ impl Use {
 /// Encrypt: with an RSA public key ([`oaep`]) or a symmetric key ([`cipher`]).
 pub(in crate::operations) async fn encrypt<V: Vault>(
     context: &Context<'_, V>,
-    record: Record,
+    found: Found,
     request: EncryptRequest,
 ) -> Result<EncryptResponse, Refusal> {
-    if is_key_pair_half(&record) {
-        oaep::encrypt(context, record, request).await
+    if is_key_pair_half(&found.record) {
+        oaep::encrypt(context, found, request).await
     } else {
-        cipher::encrypt(context, record, request).await
+        cipher::encrypt(context, found, request).await
     }
 }
 
 /// Decrypt: with an RSA private key ([`oaep`]) or a symmetric key ([`cipher`]).
 pub(in crate::operations) async fn decrypt<V: Vault>(
     context: &Context<'_, V>,
-    record: Record,
+    found: Found,
     request: DecryptRequest,
 ) -> Result<DecryptResponse, Refusal> {
-    if is_key_pair_half(&record) {
-        oaep::decrypt(context, record, request).await
+    if is_key_pair_half(&found.record) {
+        oaep::decrypt(context, found, request).await
     } else {
-        cipher::decrypt(context, record, request).await
+        cipher::decrypt(context, found, request).await
     }
 }
 
@@ -167,16 +167,17 @@ fn parameters<'a>(
     })
 }
 
-/// The record's key, unwrapped by the core for this one operation.
+/// The found record's key, unwrapped by the core for this one operation.
 pub(super) async fn unwrapped<V: Vault>(
     context: &Context<'_, V>,
-    record: &Record,
+    found: &Found,
     to: Use,
 ) -> Result<SecretBytes, Refusal> {
+    let record = &found.record;
     let Some(wrapped) = &record.wrapped else {
         return Err(Refusal::wrong_state(to.operation(), record.metadata.state));
     };
-    super::get::unwrap_key(context, record, wrapped).await
+    super::get::unwrap_key(context, found, wrapped).await
 }
 
 fn unsupported(message: String) -> Refusal {

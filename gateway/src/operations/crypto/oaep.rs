@@ -29,7 +29,7 @@ use zeroize::Zeroizing;
 use super::{Use, admit, crypto_failure, parameters, unsupported, unwrapped};
 use crate::operations::Context;
 use crate::refusal::Refusal;
-use crate::vault::{Record, Vault};
+use crate::vault::{Found, Record, Vault};
 
 /// RSA-OAEP with one hash, for the hash and MGF1 both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,23 +198,24 @@ fn missing_parameters() -> Refusal {
 /// Encrypt: `request.data` under the caller's RSA public key `record`.
 pub(in crate::operations) async fn encrypt<V: Vault>(
     context: &Context<'_, V>,
-    record: Record,
+    found: Found,
     request: EncryptRequest,
 ) -> Result<EncryptResponse, Refusal> {
+    let record = &found.record;
     no_symmetric_fields(
         request.iv_counter_nonce.is_some()
             || request.authenticated_encryption_additional_data.is_some(),
     )?;
     let oaep = admitted(
         context,
-        &record,
+        record,
         request.cryptographic_parameters.as_ref(),
         Use::Encrypt,
     )?;
-    let key = unwrapped(context, &record, Use::Encrypt).await?;
+    let key = unwrapped(context, &found, Use::Encrypt).await?;
     let data = oaep.seal(&key, &request.data)?;
     Ok(EncryptResponse {
-        unique_identifier: record.id,
+        unique_identifier: found.record.id,
         data,
         iv_counter_nonce: None,
         authenticated_encryption_tag: None,
@@ -224,9 +225,10 @@ pub(in crate::operations) async fn encrypt<V: Vault>(
 /// Decrypt: `request.data` under the caller's RSA private key `record`.
 pub(in crate::operations) async fn decrypt<V: Vault>(
     context: &Context<'_, V>,
-    record: Record,
+    found: Found,
     request: DecryptRequest,
 ) -> Result<DecryptResponse, Refusal> {
+    let record = &found.record;
     no_symmetric_fields(
         request.iv_counter_nonce.is_some()
             || request.authenticated_encryption_additional_data.is_some()
@@ -234,14 +236,14 @@ pub(in crate::operations) async fn decrypt<V: Vault>(
     )?;
     let oaep = admitted(
         context,
-        &record,
+        record,
         request.cryptographic_parameters.as_ref(),
         Use::Decrypt,
     )?;
-    let key = unwrapped(context, &record, Use::Decrypt).await?;
+    let key = unwrapped(context, &found, Use::Decrypt).await?;
     let data = oaep.open(&key, &request.data)?;
     Ok(DecryptResponse {
-        unique_identifier: record.id,
+        unique_identifier: found.record.id,
         data,
     })
 }

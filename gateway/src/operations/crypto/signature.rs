@@ -31,7 +31,7 @@ use super::{Use, admit, crypto_failure, parameters, unsupported, unwrapped, vali
 use crate::operations::Context;
 use crate::operations::asymmetric::KeyKind;
 use crate::refusal::Refusal;
-use crate::vault::{Record, Vault};
+use crate::vault::{Found, Record, Vault};
 
 /// The hashes RSA signatures are made with here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,21 +130,22 @@ impl Scheme {
 /// Sign: the signature of `request.data` under the caller's private key `record`.
 pub(in crate::operations) async fn sign<V: Vault>(
     context: &Context<'_, V>,
-    record: Record,
+    found: Found,
     request: SignRequest,
 ) -> Result<SignResponse, Refusal> {
+    let record = &found.record;
     let scheme = admitted(
         context,
-        &record,
+        record,
         request.cryptographic_parameters.as_ref(),
         Use::Sign,
     )?;
-    let key = unwrapped(context, &record, Use::Sign).await?;
+    let key = unwrapped(context, &found, Use::Sign).await?;
     let signature_data = scheme
         .sign(&key, &request.data)
         .map_err(|Unspecified| crypto_failure())?;
     Ok(SignResponse {
-        unique_identifier: record.id,
+        unique_identifier: found.record.id,
         signature_data,
     })
 }
@@ -153,19 +154,20 @@ pub(in crate::operations) async fn sign<V: Vault>(
 /// the caller's public key `record`.
 pub(in crate::operations) async fn signature_verify<V: Vault>(
     context: &Context<'_, V>,
-    record: Record,
+    found: Found,
     request: SignatureVerifyRequest,
 ) -> Result<SignatureVerifyResponse, Refusal> {
+    let record = &found.record;
     let scheme = admitted(
         context,
-        &record,
+        record,
         request.cryptographic_parameters.as_ref(),
         Use::SignatureVerify,
     )?;
-    let key = unwrapped(context, &record, Use::SignatureVerify).await?;
+    let key = unwrapped(context, &found, Use::SignatureVerify).await?;
     let valid = scheme.verify(&key, &request.data, &request.signature_data);
     Ok(SignatureVerifyResponse {
-        unique_identifier: record.id,
+        unique_identifier: found.record.id,
         validity_indicator: validity(valid),
     })
 }
