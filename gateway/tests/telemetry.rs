@@ -126,8 +126,9 @@ async fn metrics_count_requests_by_operation_and_result_and_readiness_names_the_
         value(samples, "kmip_connections", &[("stage", "serving")]),
         Some(1.0)
     );
-    // The vault answered the Get (no such key) and the Locate; the core never answered.
-    for call in ["get", "locate"] {
+    // The vault answered the Get (its `find`: no such key) and the Locate; the core never
+    // answered.
+    for call in ["find", "locate"] {
         let count = value(
             samples,
             "krypton_vault_duration_seconds_count",
