@@ -3,9 +3,10 @@
 //!
 //! On a shared vault every KMIP operation on a key reads the server (PostgreSQL or Redis): its
 //! record, with whether a shred notice of it is queued. On a small machine the server's
-//! per-request work, not the network, is what bounds Gets per second. So under load reads queue here, and a
-//! worker sends what has queued as one request (a single `SELECT` or one pipeline) while at
-//! most [`IN_FLIGHT`] are out; the batches grow by themselves, and no read waits for a timer.
+//! per-request work, not the network, is what bounds Gets per second. So under load reads
+//! queue here, and a worker sends what has queued as one request (a single `SELECT` or one
+//! pipeline) while at most [`IN_FLIGHT`] are out; the batches grow by themselves, and no read
+//! waits for a timer.
 //! A read that finds nothing queued and a round trip free goes out at once from its own task,
 //! without the queue's hand-offs: at one connection the batcher costs nothing.
 //! Nothing is cached: every read is answered by the server, after it was asked.

@@ -179,11 +179,11 @@ impl Vault for RocksDbVault {
     }
 
     async fn update(&self, mut record: Record) -> Result<(), VaultError> {
-        let next = Replacement::of(&mut record)?;
+        let Replacement { key, read, value } = Replacement::of(&mut record)?;
         self.writer
             .apply(move |store| {
-                store.compare_revision(&next.key, &record, next.read)?;
-                store.put(&next.key, &next.value)
+                store.compare_revision(&key, &record, read)?;
+                store.put(&key, &value)
             })
             .await
     }
