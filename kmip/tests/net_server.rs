@@ -226,6 +226,8 @@ async fn a_flood_of_silent_connections_from_one_address_does_not_keep_a_client_o
     let limits = ServerLimits {
         max_handshakes: NonZeroUsize::new(64).unwrap(),
         max_handshakes_per_address: NonZeroUsize::new(16).unwrap(),
+        // As many wait for a place in the stage, at most.
+        max_connections_per_address: NonZeroUsize::new(16).unwrap(),
         // Long enough that no silent connection leaves by timing out: only eviction helps.
         handshake_timeout: Duration::from_secs(60),
         ..test_limits()
@@ -244,7 +246,8 @@ async fn a_flood_of_silent_connections_from_one_address_does_not_keep_a_client_o
             silent.push(bounded(TcpStream::connect(server.addr)).await.unwrap());
         }
     }
-    // The server closed the silent connections it pushed out: all but the newest few.
+    // The server closed the silent connections it pushed out: all but the newest few, in the
+    // stage (16) and waiting for a place in it (as many).
     let mut closed = 0;
     for connection in &mut silent {
         let mut buf = [0u8; 1];
@@ -258,10 +261,39 @@ async fn a_flood_of_silent_connections_from_one_address_does_not_keep_a_client_o
         }
     }
     assert!(
-        closed >= silent.len() - 16,
+        closed >= silent.len() - 32,
         "{closed} of {} closed",
         silent.len()
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_burst_of_clients_from_one_address_beyond_the_handshake_stage_is_served_whole() {
+    let pki = Pki::new();
+    let limits = ServerLimits {
+        max_handshakes: NonZeroUsize::new(8).unwrap(),
+        max_handshakes_per_address: NonZeroUsize::new(4).unwrap(),
+        ..test_limits()
+    };
+    let server = Running::start(&pki, IdentitySource::CommonName, limits, Echo);
+    let tls = tls_client_default(&pki.client("app", &Subject::common_name("app")));
+    // Forty handshakes at once, ten times the address's share of the stage, as an application
+    // opening its whole pool does: each waits for a place, none pushes another out.
+    let clients: Vec<_> = (0..40)
+        .map(|_| {
+            let (address, tls) = (server.addr_string(), tls.clone());
+            tokio::spawn(async move {
+                let mut client =
+                    Client::connect(&address, SERVER_NAME, tls, &client_limits()).await?;
+                client.call(&request()).await
+            })
+        })
+        .collect();
+    for client in clients {
+        let response = bounded(client).await.unwrap().unwrap();
+        assert_eq!(echoed(&response), ("app".to_owned(), request()));
+    }
     server.stop().await;
 }
 

@@ -1,13 +1,18 @@
 //! Who gets a place on the server: two stages, so that a flood of silent or unwanted
-//! connections cannot lock real clients out.
+//! connections cannot lock real clients out, and a burst of real ones is served whole.
 //!
 //! A new connection first stands in the *handshake* stage, for its TLS handshake and, when its
 //! certificate names no identity the service admits, for the one answer saying so. The stage is
 //! small ([`ServerLimits::max_handshakes`], and [`ServerLimits::max_handshakes_per_address`] for
-//! one IP address) and never turns a newcomer away: when it is full, the oldest connection in it
-//! (of that address, or of all) is dropped to make room. Connections that never finish a
-//! handshake therefore only push each other out, while a real client, whose handshake takes
-//! milliseconds, gets through.
+//! one IP address). A newcomer that finds it full waits up to [`GRACE`] for a place to free
+//! (in a waiting room as large as the serving stage), then pushes out the oldest connection
+//! there (of its address, or of all). A real client's handshake takes milliseconds, so a burst
+//! of them — an application opening its whole pool at once, many clients behind one NAT — gets
+//! through without anyone pushing anyone out, while connections that never finish a handshake
+//! are pushed out once they have had their grace. When the waiting room is full too (a flood),
+//! the newcomer pushes out the oldest at once: silent connections then only push each other
+//! out, while a real client, whose handshake is done before the flood reaches it again, gets
+//! through.
 //!
 //! An authenticated, admitted connection then takes a place in the *serving* stage
 //! ([`ServerLimits::max_connections`], and [`ServerLimits::max_connections_per_address`]), or is
@@ -17,16 +22,27 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
+use tokio::time::{Instant, sleep_until};
 
 use crate::net::limits::ServerLimits;
+
+/// How long a connection in the handshake stage is safe from being pushed out by a newcomer
+/// that could wait instead, and how long such a newcomer waits for a place before it pushes
+/// out the oldest: far longer than a handshake takes on a busy machine, far shorter than
+/// the handshake timeout a silent connection would otherwise hold its place for.
+const GRACE: Duration = Duration::from_secs(1);
 
 /// The places of one server.
 pub(super) struct Admission {
     limits: ServerLimits,
     state: Mutex<State>,
+    /// Told whenever a connection leaves the handshake stage: the waiting look again.
+    freed: Notify,
 }
 
 #[derive(Default)]
@@ -36,12 +52,18 @@ struct State {
     next: u64,
     handshakes: BTreeMap<u64, Handshaking>,
     handshakes_by_address: HashMap<IpAddr, usize>,
+    /// Newcomers waiting for a place in the handshake stage.
+    waiting: usize,
+    waiting_by_address: HashMap<IpAddr, usize>,
     serving: usize,
     serving_by_address: HashMap<IpAddr, usize>,
 }
 
 struct Handshaking {
     address: IpAddr,
+    /// When it took its place: it may be pushed out by a newcomer that could wait from
+    /// [`GRACE`] after.
+    since: Instant,
     /// Dropped to tell the connection it was pushed out.
     _evict: oneshot::Sender<()>,
 }
@@ -83,6 +105,7 @@ impl Admission {
         Arc::new(Self {
             limits,
             state: Mutex::default(),
+            freed: Notify::new(),
         })
     }
 
@@ -94,24 +117,56 @@ impl Admission {
         full
     }
 
-    /// A place in the handshake stage for a connection from `address`, pushing out the oldest
-    /// connection there (of this address first) if the stage is full.
-    pub(super) fn handshake(self: &Arc<Self>, address: IpAddr) -> HandshakePlace {
+    /// A place in the handshake stage for a connection from `address`: at once if there is
+    /// one; else after waiting up to [`GRACE`] for one to free, or after pushing out the
+    /// oldest connection there (of this address first) once it has had its grace, or at once
+    /// when the waiting room is full too.
+    pub(super) async fn handshake(self: &Arc<Self>, address: IpAddr) -> HandshakePlace {
+        let arrived = Instant::now();
+        let mut waiting = Waiting::new(self, address);
+        loop {
+            // Registered before the stage is looked at, so that a place freed in between is
+            // not missed.
+            let mut freed = pin!(self.freed.notified());
+            freed.as_mut().enable();
+            let wait_until = {
+                let mut state = self.lock();
+                let Some(blocker) = state.blocker(&self.limits, address) else {
+                    return self.enter(&mut state, address, &mut waiting);
+                };
+                let now = Instant::now();
+                let patient_until = (arrived + GRACE).min(blocker.since + GRACE);
+                let room = waiting.joined || state.may_wait(&self.limits, address);
+                if now >= patient_until || !room {
+                    state.evict(blocker.number);
+                    return self.enter(&mut state, address, &mut waiting);
+                }
+                waiting.join(&mut state);
+                patient_until
+            };
+            tokio::select! {
+                () = freed => {}
+                () = sleep_until(wait_until) => {}
+            }
+        }
+    }
+
+    /// Takes a place in the handshake stage for `address`, leaving the waiting room.
+    fn enter(
+        self: &Arc<Self>,
+        state: &mut State,
+        address: IpAddr,
+        waiting: &mut Waiting,
+    ) -> HandshakePlace {
+        waiting.leave(state);
         let (evict, evicted) = oneshot::channel();
-        let mut state = self.lock();
-        let of_address = state.handshakes_by_address.get(&address).copied();
-        if of_address >= Some(self.limits.max_handshakes_per_address.get()) {
-            state.evict_oldest(|handshaking| handshaking.address == address);
-        }
-        if state.handshakes.len() >= self.limits.max_handshakes.get() {
-            state.evict_oldest(|_| true);
-        }
         let number = state.next;
         state.next += 1;
         state.handshakes.insert(
             number,
             Handshaking {
                 address,
+                since: Instant::now(),
                 _evict: evict,
             },
         );
@@ -156,18 +211,43 @@ impl State {
         (of_address >= limits.max_connections_per_address.get()).then_some(Full::Address)
     }
 
-    /// Drops the oldest handshaking connection that `which` picks; its place is free at once.
-    fn evict_oldest(&mut self, which: impl Fn(&Handshaking) -> bool) {
-        let oldest = self
-            .handshakes
-            .iter()
-            .find(|(_, handshaking)| which(handshaking))
-            .map(|(&number, _)| number);
-        if let Some(number) = oldest {
-            self.leave_handshake(number);
-            metrics::counter!("kmip_connections_dropped_total", "why" => "handshake-stage-full")
-                .increment(1);
+    /// The connection whose place a newcomer from `address` needs, if the handshake stage is
+    /// full for it: the oldest of its address when the address has its share, else the oldest
+    /// of all when the stage is full.
+    fn blocker(&self, limits: &ServerLimits, address: IpAddr) -> Option<Blocker> {
+        let of_address = self.handshakes_by_address.get(&address).copied();
+        let oldest = |which: &dyn Fn(&Handshaking) -> bool| {
+            self.handshakes
+                .iter()
+                .find(|(_, handshaking)| which(handshaking))
+                .map(|(&number, handshaking)| Blocker {
+                    number,
+                    since: handshaking.since,
+                })
+        };
+        if of_address >= Some(limits.max_handshakes_per_address.get()) {
+            return oldest(&|handshaking| handshaking.address == address);
         }
+        if self.handshakes.len() >= limits.max_handshakes.get() {
+            return oldest(&|_| true);
+        }
+        None
+    }
+
+    /// Whether a newcomer from `address` may wait: the waiting room holds as many as may be
+    /// served ([`ServerLimits::max_connections`], per address
+    /// [`ServerLimits::max_connections_per_address`]), each a socket without TLS state yet.
+    fn may_wait(&self, limits: &ServerLimits, address: IpAddr) -> bool {
+        let of_address = self.waiting_by_address.get(&address).copied().unwrap_or(0);
+        self.waiting < limits.max_connections.get()
+            && of_address < limits.max_connections_per_address.get()
+    }
+
+    /// Drops handshaking connection `number`; its place is free at once.
+    fn evict(&mut self, number: u64) {
+        self.leave_handshake(number);
+        metrics::counter!("kmip_connections_dropped_total", "why" => "handshake-stage-full")
+            .increment(1);
     }
 
     /// The stages' sizes, for the daemon's metrics (a no-op unless a recorder is installed).
@@ -195,6 +275,55 @@ fn decrement(counts: &mut HashMap<IpAddr, usize>, address: IpAddr) {
     }
 }
 
+/// The handshaking connection in a newcomer's way, and since when.
+struct Blocker {
+    number: u64,
+    since: Instant,
+}
+
+/// A newcomer's place in the waiting room, if it took one; given back when it enters the
+/// stage or gives up (its task ends: the server stops).
+struct Waiting {
+    admission: Arc<Admission>,
+    address: IpAddr,
+    joined: bool,
+}
+
+impl Waiting {
+    fn new(admission: &Arc<Admission>, address: IpAddr) -> Self {
+        Self {
+            admission: Arc::clone(admission),
+            address,
+            joined: false,
+        }
+    }
+
+    fn join(&mut self, state: &mut State) {
+        if !self.joined {
+            self.joined = true;
+            state.waiting += 1;
+            *state.waiting_by_address.entry(self.address).or_default() += 1;
+        }
+    }
+
+    fn leave(&mut self, state: &mut State) {
+        if self.joined {
+            self.joined = false;
+            state.waiting -= 1;
+            decrement(&mut state.waiting_by_address, self.address);
+        }
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if self.joined {
+            let admission = Arc::clone(&self.admission);
+            self.leave(&mut admission.lock());
+        }
+    }
+}
+
 impl HandshakePlace {
     /// Completes when the connection was pushed out of the handshake stage by newer ones.
     pub(super) async fn evicted(&mut self) {
@@ -205,8 +334,10 @@ impl HandshakePlace {
 
 impl Drop for HandshakePlace {
     fn drop(&mut self) {
-        // Nothing to give back if it was evicted: eviction freed the place already.
+        // Nothing to give back if it was evicted: eviction freed the place already (and the
+        // newcomer that evicted it took it).
         self.admission.lock().leave_handshake(self.number);
+        self.admission.freed.notify_waiters();
     }
 }
 
@@ -246,25 +377,97 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_full_handshake_stage_pushes_out_the_oldest_of_the_same_address_first() {
+    /// `future`'s output if it is ready at its first poll.
+    async fn at_once<F: Future>(future: F) -> Option<F::Output> {
+        let mut future = std::pin::pin!(future);
+        std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
+            std::task::Poll::Ready(output) => std::task::Poll::Ready(Some(output)),
+            std::task::Poll::Pending => std::task::Poll::Ready(None),
+        })
+        .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_newcomer_waits_for_a_place_rather_than_push_out_a_young_handshake() {
         let admission = admission(3, 2);
-        let mut first = admission.handshake(address(1));
-        let mut other = admission.handshake(address(2));
-        let mut second = admission.handshake(address(1));
-        assert!(!is_evicted(&mut first) && !is_evicted(&mut other));
-        // A third from address 1 is over its share: its own oldest goes, not address 2's.
-        let mut third = admission.handshake(address(1));
+        let mut first = admission.handshake(address(1)).await;
+        let mut second = admission.handshake(address(1)).await;
+        // A third from address 1 is over its share: it waits, and a place freed is its.
+        let third = tokio::spawn({
+            let admission = Arc::clone(&admission);
+            async move { admission.handshake(address(1)).await }
+        });
+        tokio::time::sleep(GRACE / 2).await;
+        assert!(!third.is_finished());
+        assert!(!is_evicted(&mut first) && !is_evicted(&mut second));
+        assert_eq!(admission.lock().waiting, 1);
+        drop(first);
+        let third = third.await.unwrap();
+        assert!(!is_evicted(&mut second));
+        let state = admission.lock();
+        assert_eq!((state.handshakes.len(), state.waiting), (2, 0));
+        assert!(state.waiting_by_address.is_empty());
+        drop((state, second, third));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_its_grace_a_newcomer_pushes_out_the_oldest_of_the_same_address_first() {
+        let admission = admission(3, 2);
+        let mut first = admission.handshake(address(1)).await;
+        let mut other = admission.handshake(address(2)).await;
+        let mut second = admission.handshake(address(1)).await;
+        let started = Instant::now();
+        // A third from address 1 is over its share: after its grace its own oldest goes, not
+        // address 2's.
+        let mut third = admission.handshake(address(1)).await;
+        assert_eq!(started.elapsed(), GRACE);
         assert!(is_evicted(&mut first));
         assert!(!is_evicted(&mut other) && !is_evicted(&mut second));
-        // A newcomer from address 3 finds the stage full (3): the oldest of all goes.
-        let mut newcomer = admission.handshake(address(3));
+        // A newcomer from address 3 finds the stage full (3), and every place there past its
+        // grace: the oldest of all goes at once.
+        tokio::time::sleep(GRACE).await;
+        let mut newcomer = at_once(admission.handshake(address(3))).await.unwrap();
         assert!(is_evicted(&mut other));
         assert!(!is_evicted(&mut second) && !is_evicted(&mut third));
         assert!(!is_evicted(&mut newcomer));
         drop((first, other, second, third, newcomer));
         let state = admission.lock();
         assert!(state.handshakes.is_empty() && state.handshakes_by_address.is_empty());
+        assert_eq!(state.waiting, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_the_waiting_room_full_a_newcomer_pushes_out_the_oldest_at_once() {
+        let admission = admission(4, 1);
+        let mut first = admission.handshake(address(1)).await;
+        // The one waiting place of address 1 taken, by a connection that waits.
+        let waiter = tokio::spawn({
+            let admission = Arc::clone(&admission);
+            async move { admission.handshake(address(1)).await }
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(admission.lock().waiting, 1);
+        // A flood: the next newcomer cannot wait, and takes the oldest's place at once.
+        let mut newcomer = at_once(admission.handshake(address(1))).await.unwrap();
+        assert!(is_evicted(&mut first));
+        assert!(!is_evicted(&mut newcomer));
+        // The waiter still gets its place after its grace.
+        let mut waited = waiter.await.unwrap();
+        assert!(is_evicted(&mut newcomer) && !is_evicted(&mut waited));
+        drop((first, newcomer, waited));
+        assert_eq!(admission.lock().waiting, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_newcomer_that_gives_up_leaves_the_waiting_room() {
+        let admission = admission(4, 1);
+        let first = admission.handshake(address(1)).await;
+        let gave_up = tokio::time::timeout(GRACE / 2, admission.handshake(address(1))).await;
+        assert!(gave_up.is_err());
+        let state = admission.lock();
+        assert_eq!(state.waiting, 0);
+        assert!(state.waiting_by_address.is_empty());
+        drop((state, first));
     }
 
     #[test]

@@ -48,14 +48,18 @@ pub(super) struct Shared<S> {
 }
 
 /// Serves one accepted TCP connection from `address` to its end. It starts in the handshake
-/// stage (`place`), and moves to the serving stage once authenticated and admitted.
+/// stage, and moves to the serving stage once authenticated and admitted.
 pub(super) async fn serve_connection<S: Service>(
     shared: Arc<Shared<S>>,
     tcp: TcpStream,
     address: IpAddr,
-    mut place: HandshakePlace,
 ) {
     let mut stopping = shared.stopping.clone();
+    let mut place = tokio::select! {
+        biased;
+        _ = stopping.wait_for(|stopping| *stopping) => return,
+        place = shared.admission.handshake(address) => place,
+    };
     let Some(stream) = handshake(&shared, tcp, &mut stopping, &mut place).await else {
         return;
     };

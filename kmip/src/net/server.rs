@@ -79,8 +79,8 @@ pub async fn serve<S: Service>(
     info!("KMIP server stopped");
 }
 
-/// Starts the handshake of `tcp` in the handshake stage, unless it would find no place to be
-/// served: then it is closed at once.
+/// Starts the task of `tcp`, which takes a place in the handshake stage, unless it would find
+/// no place to be served: then it is closed at once.
 fn admit<S: Service>(
     shared: &Arc<Shared<S>>,
     connections: &mut JoinSet<()>,
@@ -99,9 +99,7 @@ fn admit<S: Service>(
     }
     let span = info_span!("kmip_connection", %remote, peer = tracing::field::Empty);
     span.in_scope(|| info!("connection accepted"));
-    let place = shared.admission.handshake(remote.ip());
-    connections
-        .spawn(serve_connection(Arc::clone(shared), tcp, remote.ip(), place).instrument(span));
+    connections.spawn(serve_connection(Arc::clone(shared), tcp, remote.ip()).instrument(span));
 }
 
 /// Carries on after a failed `accept`: at once if only that connection failed, after a pause if
