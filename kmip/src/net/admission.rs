@@ -253,8 +253,13 @@ impl State {
     /// The stages' sizes, for the daemon's metrics (a no-op unless a recorder is installed).
     fn publish(&self) {
         #[allow(clippy::cast_precision_loss)] // counts far below 2^52
-        let (handshaking, serving) = (self.handshakes.len() as f64, self.serving as f64);
+        let (handshaking, waiting, serving) = (
+            self.handshakes.len() as f64,
+            self.waiting as f64,
+            self.serving as f64,
+        );
         metrics::gauge!("kmip_connections", "stage" => "handshake").set(handshaking);
+        metrics::gauge!("kmip_connections", "stage" => "waiting").set(waiting);
         metrics::gauge!("kmip_connections", "stage" => "serving").set(serving);
     }
 
@@ -303,6 +308,7 @@ impl Waiting {
             self.joined = true;
             state.waiting += 1;
             *state.waiting_by_address.entry(self.address).or_default() += 1;
+            state.publish();
         }
     }
 
@@ -311,6 +317,7 @@ impl Waiting {
             self.joined = false;
             state.waiting -= 1;
             decrement(&mut state.waiting_by_address, self.address);
+            state.publish();
         }
     }
 }
