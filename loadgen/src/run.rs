@@ -91,8 +91,8 @@ pub async fn run(args: &Args) -> Result<Report, Error> {
 
 /// Connections dialling at once during set-up. Some servers take fewer: the PyKMIP server
 /// listens with a backlog of 5, so 64 dialling together overflow it and some wait out TCP's
-/// retransmissions past the connect timeout. Set-up is
-/// not measured, so dialling a few at a time costs the figures nothing.
+/// retransmissions past the connect timeout. Set-up is not measured, so dialling a few at a
+/// time costs the figures nothing.
 const DIALLING: usize = 8;
 
 /// Connects every connection ([`DIALLING`] at a time) and readies its workload, all at once (a
