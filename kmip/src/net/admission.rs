@@ -4,15 +4,15 @@
 //! A new connection first stands in the *handshake* stage, for its TLS handshake and, when its
 //! certificate names no identity the service admits, for the one answer saying so. The stage is
 //! small ([`ServerLimits::max_handshakes`], and [`ServerLimits::max_handshakes_per_address`] for
-//! one IP address). A newcomer that finds it full waits up to [`GRACE`] for a place to free
-//! (in a waiting room as large as the serving stage), then pushes out the oldest connection
-//! there (of its address, or of all). A real client's handshake takes milliseconds, so a burst
-//! of them — an application opening its whole pool at once, many clients behind one NAT — gets
-//! through without anyone pushing anyone out, while connections that never finish a handshake
-//! are pushed out once they have had their grace. When the waiting room is full too (a flood),
-//! the newcomer pushes out the oldest at once: silent connections then only push each other
-//! out, while a real client, whose handshake is done before the flood reaches it again, gets
-//! through.
+//! one IP address). A newcomer that finds it full waits for a place to free (in a waiting room
+//! as large as the serving stage), or pushes out the oldest connection there (of its address,
+//! or of all) once that one has been there for [`GRACE`]. A real client's handshake takes
+//! milliseconds, so a burst of them — an application opening its whole pool at once, many
+//! clients behind one NAT — gets through without anyone pushing anyone out, while connections
+//! that never finish a handshake are pushed out once they have had their grace. When the
+//! waiting room is full too (a flood), the newcomer pushes out the oldest at once: silent
+//! connections then only push each other out, while a real client, whose handshake is done
+//! before the flood reaches it again, gets through.
 //!
 //! An authenticated, admitted connection then takes a place in the *serving* stage
 //! ([`ServerLimits::max_connections`], and [`ServerLimits::max_connections_per_address`]), or is
@@ -32,9 +32,8 @@ use tokio::time::{Instant, sleep_until};
 use crate::net::limits::ServerLimits;
 
 /// How long a connection in the handshake stage is safe from being pushed out by a newcomer
-/// that could wait instead, and how long such a newcomer waits for a place before it pushes
-/// out the oldest: far longer than a handshake takes on a busy machine, far shorter than
-/// the handshake timeout a silent connection would otherwise hold its place for.
+/// that could wait instead: far longer than a handshake takes on a busy machine, far shorter
+/// than the handshake timeout a silent connection would otherwise hold its place for.
 const GRACE: Duration = Duration::from_secs(1);
 
 /// The places of one server.
@@ -117,48 +116,55 @@ impl Admission {
         full
     }
 
-    /// A place in the handshake stage for a connection from `address`: at once if there is
-    /// one; else after waiting up to [`GRACE`] for one to free, or after pushing out the
-    /// oldest connection there (of this address first) once it has had its grace, or at once
-    /// when the waiting room is full too.
-    pub(super) async fn handshake(self: &Arc<Self>, address: IpAddr) -> HandshakePlace {
-        let arrived = Instant::now();
-        let mut waiting = Waiting::new(self, address);
-        loop {
-            // Registered before the stage is looked at, so that a place freed in between is
-            // not missed.
-            let mut freed = pin!(self.freed.notified());
-            freed.as_mut().enable();
-            let wait_until = {
-                let mut state = self.lock();
-                let Some(blocker) = state.blocker(&self.limits, address) else {
-                    return self.enter(&mut state, address, &mut waiting);
-                };
-                let now = Instant::now();
-                let patient_until = (arrived + GRACE).min(blocker.since + GRACE);
-                let room = waiting.joined || state.may_wait(&self.limits, address);
-                if now >= patient_until || !room {
-                    state.evict(blocker.number);
-                    return self.enter(&mut state, address, &mut waiting);
-                }
+    /// A connection from `address` arrives at the handshake stage: it takes a place at once
+    /// if there is one, or pushes out the oldest connection there (of this address first) if
+    /// that one has had its [`GRACE`] or the waiting room is full; else it waits
+    /// ([`Arrival::place`]). Decided here, on the accept loop, in the order connections
+    /// arrive: a connection accepted later never decides before one accepted earlier.
+    ///
+    /// A waiting newcomer pushes out only a connection that has had its grace, never a young
+    /// one: else a crowd that waited together would, its patience run out, push out handshakes
+    /// a few milliseconds from done.
+    pub(super) fn handshake(self: &Arc<Self>, address: IpAddr) -> Arrival {
+        let mut waiting = Waiting {
+            admission: Arc::clone(self),
+            address,
+            joined: false,
+            deadline: Instant::now() + self.limits.handshake_timeout,
+        };
+        let mut state = self.lock();
+        match self.try_place(&mut state, &mut waiting) {
+            Ok(place) => Arrival::Placed(place),
+            Err(_) => {
                 waiting.join(&mut state);
-                patient_until
-            };
-            tokio::select! {
-                () = freed => {}
-                () = sleep_until(wait_until) => {}
+                Arrival::Waiting(waiting)
             }
         }
     }
 
-    /// Takes a place in the handshake stage for `address`, leaving the waiting room.
-    fn enter(
+    /// A place for `waiting`'s connection now, if there is one or one may be taken; else when
+    /// the connection in its way will have had its grace.
+    fn try_place(
         self: &Arc<Self>,
         state: &mut State,
-        address: IpAddr,
         waiting: &mut Waiting,
-    ) -> HandshakePlace {
+    ) -> Result<HandshakePlace, Instant> {
+        if let Some(blocker) = state.blocker(&self.limits, waiting.address) {
+            let graced = blocker.since + GRACE;
+            let room = waiting.joined || state.may_wait(&self.limits, waiting.address);
+            if Instant::now() < graced && room {
+                return Err(graced);
+            }
+            state.evict(blocker.number);
+        }
+        Ok(self.enter(state, waiting))
+    }
+
+    /// Takes a place in the handshake stage for `waiting`'s connection, leaving the waiting
+    /// room.
+    fn enter(self: &Arc<Self>, state: &mut State, waiting: &mut Waiting) -> HandshakePlace {
         waiting.leave(state);
+        let address = waiting.address;
         let (evict, evicted) = oneshot::channel();
         let number = state.next;
         state.next += 1;
@@ -286,20 +292,54 @@ struct Blocker {
     since: Instant,
 }
 
+/// Where an arriving connection stands: in the handshake stage, or waiting for a place there.
+pub(super) enum Arrival {
+    Placed(HandshakePlace),
+    Waiting(Waiting),
+}
+
+impl Arrival {
+    /// The connection's place in the handshake stage; `None` if none came within the handshake
+    /// timeout (a flood that never ends).
+    pub(super) async fn place(self) -> Option<HandshakePlace> {
+        match self {
+            Self::Placed(place) => Some(place),
+            Self::Waiting(waiting) => waiting.wait().await,
+        }
+    }
+}
+
 /// A newcomer's place in the waiting room, if it took one; given back when it enters the
 /// stage or gives up (its task ends: the server stops).
-struct Waiting {
+pub(super) struct Waiting {
     admission: Arc<Admission>,
     address: IpAddr,
     joined: bool,
+    /// When it gives up: the handshake timeout after it arrived.
+    deadline: Instant,
 }
 
 impl Waiting {
-    fn new(admission: &Arc<Admission>, address: IpAddr) -> Self {
-        Self {
-            admission: Arc::clone(admission),
-            address,
-            joined: false,
+    /// Waits until a place frees or the connection in the way has had its grace.
+    async fn wait(mut self) -> Option<HandshakePlace> {
+        let admission = Arc::clone(&self.admission);
+        loop {
+            // Registered before the stage is looked at, so that a place freed in between is
+            // not missed.
+            let mut freed = pin!(admission.freed.notified());
+            freed.as_mut().enable();
+            let wait_until = {
+                let mut state = admission.lock();
+                match admission.try_place(&mut state, &mut self) {
+                    Ok(place) => return Some(place),
+                    Err(_) if Instant::now() >= self.deadline => return None,
+                    Err(graced) => graced.min(self.deadline),
+                }
+            };
+            tokio::select! {
+                () = freed => {}
+                () = sleep_until(wait_until) => {}
+            }
         }
     }
 
@@ -397,12 +437,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_newcomer_waits_for_a_place_rather_than_push_out_a_young_handshake() {
         let admission = admission(3, 2);
-        let mut first = admission.handshake(address(1)).await;
-        let mut second = admission.handshake(address(1)).await;
+        let mut first = admission.handshake(address(1)).place().await.unwrap();
+        let mut second = admission.handshake(address(1)).place().await.unwrap();
         // A third from address 1 is over its share: it waits, and a place freed is its.
         let third = tokio::spawn({
             let admission = Arc::clone(&admission);
-            async move { admission.handshake(address(1)).await }
+            async move { admission.handshake(address(1)).place().await.unwrap() }
         });
         tokio::time::sleep(GRACE / 2).await;
         assert!(!third.is_finished());
@@ -420,20 +460,23 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn after_its_grace_a_newcomer_pushes_out_the_oldest_of_the_same_address_first() {
         let admission = admission(3, 2);
-        let mut first = admission.handshake(address(1)).await;
-        let mut other = admission.handshake(address(2)).await;
-        let mut second = admission.handshake(address(1)).await;
+        let mut first = admission.handshake(address(1)).place().await.unwrap();
+        let mut other = admission.handshake(address(2)).place().await.unwrap();
+        let mut second = admission.handshake(address(1)).place().await.unwrap();
         let started = Instant::now();
         // A third from address 1 is over its share: after its grace its own oldest goes, not
         // address 2's.
-        let mut third = admission.handshake(address(1)).await;
+        let mut third = admission.handshake(address(1)).place().await.unwrap();
         assert_eq!(started.elapsed(), GRACE);
         assert!(is_evicted(&mut first));
         assert!(!is_evicted(&mut other) && !is_evicted(&mut second));
         // A newcomer from address 3 finds the stage full (3), and every place there past its
         // grace: the oldest of all goes at once.
         tokio::time::sleep(GRACE).await;
-        let mut newcomer = at_once(admission.handshake(address(3))).await.unwrap();
+        let mut newcomer = at_once(admission.handshake(address(3)).place())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(is_evicted(&mut other));
         assert!(!is_evicted(&mut second) && !is_evicted(&mut third));
         assert!(!is_evicted(&mut newcomer));
@@ -444,18 +487,44 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_newcomer_that_waited_long_still_spares_a_young_handshake() {
+        let admission = admission(4, 1);
+        let first = admission.handshake(address(1)).place().await.unwrap();
+        let waiter = tokio::spawn({
+            let admission = Arc::clone(&admission);
+            async move { admission.handshake(address(1)).place().await.unwrap() }
+        });
+        tokio::time::sleep(GRACE * 9 / 10).await;
+        // The place frees, and a newcomer takes it before the waiter looks again.
+        drop(first);
+        let mut young = at_once(admission.handshake(address(1)).place())
+            .await
+            .unwrap()
+            .unwrap();
+        // The waiter has waited past its own grace, but the young handshake has not had its.
+        tokio::time::sleep(GRACE / 2).await;
+        assert!(!waiter.is_finished() && !is_evicted(&mut young));
+        let mut waited = waiter.await.unwrap();
+        assert!(is_evicted(&mut young) && !is_evicted(&mut waited));
+        drop((young, waited));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn with_the_waiting_room_full_a_newcomer_pushes_out_the_oldest_at_once() {
         let admission = admission(4, 1);
-        let mut first = admission.handshake(address(1)).await;
+        let mut first = admission.handshake(address(1)).place().await.unwrap();
         // The one waiting place of address 1 taken, by a connection that waits.
         let waiter = tokio::spawn({
             let admission = Arc::clone(&admission);
-            async move { admission.handshake(address(1)).await }
+            async move { admission.handshake(address(1)).place().await.unwrap() }
         });
         tokio::task::yield_now().await;
         assert_eq!(admission.lock().waiting, 1);
         // A flood: the next newcomer cannot wait, and takes the oldest's place at once.
-        let mut newcomer = at_once(admission.handshake(address(1))).await.unwrap();
+        let mut newcomer = at_once(admission.handshake(address(1)).place())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(is_evicted(&mut first));
         assert!(!is_evicted(&mut newcomer));
         // The waiter still gets its place after its grace.
@@ -468,8 +537,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_newcomer_that_gives_up_leaves_the_waiting_room() {
         let admission = admission(4, 1);
-        let first = admission.handshake(address(1)).await;
-        let gave_up = tokio::time::timeout(GRACE / 2, admission.handshake(address(1))).await;
+        let first = admission.handshake(address(1)).place().await.unwrap();
+        let gave_up =
+            tokio::time::timeout(GRACE / 2, admission.handshake(address(1)).place()).await;
         assert!(gave_up.is_err());
         let state = admission.lock();
         assert_eq!(state.waiting, 0);

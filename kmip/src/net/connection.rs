@@ -27,7 +27,7 @@ use tracing::{Span, debug, info, warn};
 use crate::enums::ResultReason;
 use crate::framing::{FrameReader, FrameWriter};
 use crate::message::{RequestMessage, ResponseMessage};
-use crate::net::admission::{Admission, HandshakePlace};
+use crate::net::admission::{Admission, Arrival, HandshakePlace};
 use crate::net::error::NetError;
 use crate::net::identity::{IdentitySource, PeerIdentity};
 use crate::net::limits::ServerLimits;
@@ -48,17 +48,25 @@ pub(super) struct Shared<S> {
 }
 
 /// Serves one accepted TCP connection from `address` to its end. It starts in the handshake
-/// stage, and moves to the serving stage once authenticated and admitted.
+/// stage (once `arrival` has a place there), and moves to the serving stage once
+/// authenticated and admitted.
 pub(super) async fn serve_connection<S: Service>(
     shared: Arc<Shared<S>>,
     tcp: TcpStream,
     address: IpAddr,
+    arrival: Arrival,
 ) {
     let mut stopping = shared.stopping.clone();
     let mut place = tokio::select! {
         biased;
         _ = stopping.wait_for(|stopping| *stopping) => return,
-        place = shared.admission.handshake(address) => place,
+        place = arrival.place() => match place {
+            Some(place) => place,
+            None => {
+                info!("connection dropped: no place in the handshake stage in time");
+                return;
+            }
+        },
     };
     let Some(stream) = handshake(&shared, tcp, &mut stopping, &mut place).await else {
         return;

@@ -39,10 +39,11 @@ pub struct ServerLimits {
     /// The most authenticated connections from one IP address. Default: 256.
     pub max_connections_per_address: NonZeroUsize,
     /// The most connections still in their TLS handshake (or refused for their identity and
-    /// waiting to be told). A newcomer beyond it waits up to a second for a place, then the
-    /// oldest is dropped to make room (at once when as many as `max_connections` wait): a
-    /// burst of clients is served whole, and a client that completes its handshake in time is
-    /// served whatever a flood of silent connections does. Default: 256.
+    /// waiting to be told). A newcomer beyond it waits for a place, and the oldest is dropped
+    /// to make room once it has been there a second (at once when as many as
+    /// `max_connections` wait): a burst of clients is served whole, and a client that
+    /// completes its handshake in time is served whatever a flood of silent connections does.
+    /// Default: 256.
     pub max_handshakes: NonZeroUsize,
     /// As `max_handshakes`, for the connections from one IP address. Default: 32.
     pub max_handshakes_per_address: NonZeroUsize,

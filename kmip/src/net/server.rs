@@ -79,8 +79,8 @@ pub async fn serve<S: Service>(
     info!("KMIP server stopped");
 }
 
-/// Starts the task of `tcp`, which takes a place in the handshake stage, unless it would find
-/// no place to be served: then it is closed at once.
+/// Starts the handshake of `tcp` in the handshake stage (or waiting for a place there), unless
+/// it would find no place to be served: then it is closed at once.
 fn admit<S: Service>(
     shared: &Arc<Shared<S>>,
     connections: &mut JoinSet<()>,
@@ -99,7 +99,11 @@ fn admit<S: Service>(
     }
     let span = info_span!("kmip_connection", %remote, peer = tracing::field::Empty);
     span.in_scope(|| info!("connection accepted"));
-    connections.spawn(serve_connection(Arc::clone(shared), tcp, remote.ip()).instrument(span));
+    // Placed here, in the order connections are accepted; only a wait for a place goes to the
+    // connection's task.
+    let arrival = shared.admission.handshake(remote.ip());
+    connections
+        .spawn(serve_connection(Arc::clone(shared), tcp, remote.ip(), arrival).instrument(span));
 }
 
 /// Carries on after a failed `accept`: at once if only that connection failed, after a pause if
