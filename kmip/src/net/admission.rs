@@ -424,14 +424,12 @@ mod tests {
         )
     }
 
-    /// `future`'s output if it is ready at its first poll.
-    async fn at_once<F: Future>(future: F) -> Option<F::Output> {
-        let mut future = std::pin::pin!(future);
-        std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
-            std::task::Poll::Ready(output) => std::task::Poll::Ready(Some(output)),
-            std::task::Poll::Pending => std::task::Poll::Ready(None),
-        })
-        .await
+    /// The place `arrival` took at once, without waiting.
+    fn placed(arrival: Arrival) -> HandshakePlace {
+        match arrival {
+            Arrival::Placed(place) => place,
+            Arrival::Waiting(_) => panic!("the newcomer waits instead of taking a place at once"),
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -473,10 +471,7 @@ mod tests {
         // A newcomer from address 3 finds the stage full (3), and every place there past its
         // grace: the oldest of all goes at once.
         tokio::time::sleep(GRACE).await;
-        let mut newcomer = at_once(admission.handshake(address(3)).place())
-            .await
-            .unwrap()
-            .unwrap();
+        let mut newcomer = placed(admission.handshake(address(3)));
         assert!(is_evicted(&mut other));
         assert!(!is_evicted(&mut second) && !is_evicted(&mut third));
         assert!(!is_evicted(&mut newcomer));
@@ -497,10 +492,7 @@ mod tests {
         tokio::time::sleep(GRACE * 9 / 10).await;
         // The place frees, and a newcomer takes it before the waiter looks again.
         drop(first);
-        let mut young = at_once(admission.handshake(address(1)).place())
-            .await
-            .unwrap()
-            .unwrap();
+        let mut young = placed(admission.handshake(address(1)));
         // The waiter has waited past its own grace, but the young handshake has not had its.
         tokio::time::sleep(GRACE / 2).await;
         assert!(!waiter.is_finished() && !is_evicted(&mut young));
@@ -521,10 +513,7 @@ mod tests {
         tokio::task::yield_now().await;
         assert_eq!(admission.lock().waiting, 1);
         // A flood: the next newcomer cannot wait, and takes the oldest's place at once.
-        let mut newcomer = at_once(admission.handshake(address(1)).place())
-            .await
-            .unwrap()
-            .unwrap();
+        let mut newcomer = placed(admission.handshake(address(1)));
         assert!(is_evicted(&mut first));
         assert!(!is_evicted(&mut newcomer));
         // The waiter still gets its place after its grace.
