@@ -1313,10 +1313,17 @@ async fn sign_and_verify_refuse_what_the_key_or_the_parameters_do_not_allow() {
     );
     failed_closed(&h.ask(V2_0, signature_verify("ec-public")).await);
     failed_closed(&h.ask(V2_0, get("ec-public")).await);
-    let pkcs1 = |key: &str| GetRequest {
-        key_format_type: Some(KeyFormatType::Pkcs1),
+    let in_format = |key: &str, format| GetRequest {
+        key_format_type: Some(format),
         ..get(key)
     };
+    // An RSA private key as PKCS#1 and as its numbers passes the checks.
+    for format in [
+        KeyFormatType::Pkcs1,
+        KeyFormatType::TransparentRsaPrivateKey,
+    ] {
+        failed_closed(&h.ask(V2_0, in_format("rsa", format)).await);
+    }
 
     let sha384 = CryptographicParameters {
         hashing_algorithm: Some(HashingAlgorithm::Sha384),
@@ -1350,14 +1357,19 @@ async fn sign_and_verify_refuse_what_the_key_or_the_parameters_do_not_allow() {
         ResultReason::IncompatibleCryptographicUsageMask,
     )
     .await;
-    h.refuses(
-        V2_0,
-        pkcs1("ec-public"),
-        ResultReason::KeyFormatTypeNotSupported,
-    )
-    .await;
-    h.refuses(V2_0, pkcs1("rsa"), ResultReason::KeyFormatTypeNotSupported)
+    for (key, format) in [
+        ("ec-public", KeyFormatType::Pkcs1),
+        ("ec-public", KeyFormatType::TransparentRsaPublicKey),
+        ("rsa", KeyFormatType::TransparentEcPrivateKey),
+        ("rsa", KeyFormatType::X509),
+    ] {
+        h.refuses(
+            V2_0,
+            in_format(key, format),
+            ResultReason::KeyFormatTypeNotSupported,
+        )
         .await;
+    }
     // A key pair's half is not re-keyed as a symmetric key is.
     let rekey = RekeyRequest {
         unique_identifier: id("ec"),
@@ -1588,9 +1600,9 @@ async fn register_refuses_keys_and_certificates_it_cannot_use_and_leaves_nothing
         h.refuses(V2_0, request, reason).await;
     }
 
-    // Wrapped material in the TTLV encoding (no Encoding Option) and the Transparent
-    // structures are refused with the reasons KMIP gives them, as the one failed item of an
-    // answer in the request's version.
+    // Wrapped material naming no wrapping key, and the Transparent DSA structures, are
+    // refused with the reasons KMIP gives them, as the one failed item of an answer in the
+    // request's version.
     let wrapped = |item: &mut Item| {
         let Value::Structure(fields) = &mut find_item(item, Tag::KEY_BLOCK).unwrap().value else {
             panic!()
@@ -1604,13 +1616,11 @@ async fn register_refuses_keys_and_certificates_it_cannot_use_and_leaves_nothing
         });
     };
     let transparent = |item: &mut Item| {
-        find_item(item, Tag::KEY_FORMAT_TYPE).unwrap().value = Value::Enumeration(0x0A);
+        // Transparent DSA Private Key.
+        find_item(item, Tag::KEY_FORMAT_TYPE).unwrap().value = Value::Enumeration(0x08);
     };
     for (edit, reason) in [
-        (
-            &wrapped as &dyn Fn(&mut Item),
-            ResultReason::EncodingOptionError,
-        ),
+        (&wrapped as &dyn Fn(&mut Item), ResultReason::MissingData),
         (&transparent, ResultReason::KeyFormatTypeNotSupported),
     ] {
         for version in [ProtocolVersion::V1_2, V2_0] {
@@ -2045,14 +2055,6 @@ async fn key_wrapping_and_rsa_oaep_refuse_what_the_keys_or_the_parameters_do_not
     };
     let get_cases: Vec<(GetRequest, ResultReason)> = vec![
         (
-            spec(|s| s.encoding_option = None),
-            ResultReason::EncodingOptionError,
-        ),
-        (
-            spec(|s| s.encoding_option = Some(EncodingOption::TtlvEncoding)),
-            ResultReason::EncodingOptionError,
-        ),
-        (
             spec(|s| s.wrapping_method = WrappingMethod::MacSign),
             ResultReason::FeatureNotSupported,
         ),
@@ -2106,6 +2108,17 @@ async fn key_wrapping_and_rsa_oaep_refuse_what_the_keys_or_the_parameters_do_not
     ];
     for (request, reason) in get_cases {
         refused(&h.ask(V2_0, request).await, reason);
+    }
+    // The TTLV encoding, named or not (KMIP's default), passes the checks, and wraps a
+    // Transparent structure too.
+    for encoding in [None, Some(EncodingOption::TtlvEncoding)] {
+        let mut spec = wrapping("kek", None);
+        spec.encoding_option = encoding;
+        let request = GetRequest {
+            key_format_type: Some(KeyFormatType::TransparentSymmetricKey),
+            ..get_wrapped("data", spec)
+        };
+        failed_closed(&h.ask(V2_0, request).await);
     }
     // KMIP 1.x has no Wrapping Object Not Found: its clients are told Item Not Found.
     refused(

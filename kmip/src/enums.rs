@@ -758,6 +758,112 @@ kmip_enum! {
     }
 }
 
+impl KeyFormatType {
+    /// Whether this is one of the Transparent formats: key material as a structure of fields
+    /// rather than one byte string.
+    #[must_use]
+    pub fn is_transparent(self) -> bool {
+        use KeyFormatType as F;
+        match self {
+            F::TransparentSymmetricKey
+            | F::TransparentDsaPrivateKey
+            | F::TransparentDsaPublicKey
+            | F::TransparentRsaPrivateKey
+            | F::TransparentRsaPublicKey
+            | F::TransparentDhPrivateKey
+            | F::TransparentDhPublicKey
+            | F::TransparentEcdsaPrivateKey
+            | F::TransparentEcdsaPublicKey
+            | F::TransparentEcdhPrivateKey
+            | F::TransparentEcdhPublicKey
+            | F::TransparentEcmqvPrivateKey
+            | F::TransparentEcmqvPublicKey
+            | F::TransparentEcPrivateKey
+            | F::TransparentEcPublicKey => true,
+            F::Raw | F::Opaque | F::Pkcs1 | F::Pkcs8 | F::X509 | F::EcPrivateKey | F::Pkcs12 => {
+                false
+            }
+        }
+    }
+}
+
+kmip_enum! {
+    /// The named elliptic curves, as the Transparent EC key structures name theirs (KMIP 1.2
+    /// added the SEC, ANSI X9.62 and Brainpool curves, 2.0 Curve25519 and Curve448).
+    pub enum RecommendedCurve {
+        P192 = 0x00000001,
+        K163 = 0x00000002,
+        B163 = 0x00000003,
+        P224 = 0x00000004,
+        K233 = 0x00000005,
+        B233 = 0x00000006,
+        P256 = 0x00000007,
+        K283 = 0x00000008,
+        B283 = 0x00000009,
+        P384 = 0x0000000A,
+        K409 = 0x0000000B,
+        B409 = 0x0000000C,
+        P521 = 0x0000000D,
+        K571 = 0x0000000E,
+        B571 = 0x0000000F,
+        Secp112r1 = 0x00000010,
+        Secp112r2 = 0x00000011,
+        Secp128r1 = 0x00000012,
+        Secp128r2 = 0x00000013,
+        Secp160k1 = 0x00000014,
+        Secp160r1 = 0x00000015,
+        Secp160r2 = 0x00000016,
+        Secp191k1 = 0x00000017,
+        Secp224k1 = 0x00000018,
+        Secp256k1 = 0x00000019,
+        Sect113r1 = 0x0000001A,
+        Sect113r2 = 0x0000001B,
+        Sect131r1 = 0x0000001C,
+        Sect131r2 = 0x0000001D,
+        Sect163r1 = 0x0000001E,
+        Sect193r1 = 0x0000001F,
+        Sect193r2 = 0x00000020,
+        Sect239k1 = 0x00000021,
+        Ansix9p192v2 = 0x00000022,
+        Ansix9p192v3 = 0x00000023,
+        Ansix9p239v1 = 0x00000024,
+        Ansix9p239v2 = 0x00000025,
+        Ansix9p239v3 = 0x00000026,
+        Ansix9c2pnb163v1 = 0x00000027,
+        Ansix9c2pnb163v2 = 0x00000028,
+        Ansix9c2pnb163v3 = 0x00000029,
+        Ansix9c2pnb176v1 = 0x0000002A,
+        Ansix9c2tnb191v1 = 0x0000002B,
+        Ansix9c2tnb191v2 = 0x0000002C,
+        Ansix9c2tnb191v3 = 0x0000002D,
+        Ansix9c2pnb208w1 = 0x0000002E,
+        Ansix9c2tnb239v1 = 0x0000002F,
+        Ansix9c2tnb239v2 = 0x00000030,
+        Ansix9c2tnb239v3 = 0x00000031,
+        Ansix9c2pnb272w1 = 0x00000032,
+        Ansix9c2pnb304w1 = 0x00000033,
+        Ansix9c2tnb359v1 = 0x00000034,
+        Ansix9c2pnb368w1 = 0x00000035,
+        Ansix9c2tnb431r1 = 0x00000036,
+        Brainpoolp160r1 = 0x00000037,
+        Brainpoolp160t1 = 0x00000038,
+        Brainpoolp192r1 = 0x00000039,
+        Brainpoolp192t1 = 0x0000003A,
+        Brainpoolp224r1 = 0x0000003B,
+        Brainpoolp224t1 = 0x0000003C,
+        Brainpoolp256r1 = 0x0000003D,
+        Brainpoolp256t1 = 0x0000003E,
+        Brainpoolp320r1 = 0x0000003F,
+        Brainpoolp320t1 = 0x00000040,
+        Brainpoolp384r1 = 0x00000041,
+        Brainpoolp384t1 = 0x00000042,
+        Brainpoolp512r1 = 0x00000043,
+        Brainpoolp512t1 = 0x00000044,
+        Curve25519 = 0x00000045,
+        Curve448 = 0x00000046,
+    }
+}
+
 kmip_enum! {
     /// The compression of elliptic-curve public key material.
     pub enum KeyCompressionType {

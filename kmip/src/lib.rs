@@ -22,6 +22,7 @@ mod operations;
 mod secret;
 mod structure;
 mod tags;
+mod transparent;
 mod version;
 
 // The object-management rules shared by the servers (gateway and core). Behind the `objects`
@@ -52,9 +53,10 @@ pub use enums::{
     CertificateType, CredentialType, CryptographicAlgorithm, CryptographicUsageMask,
     DerivationMethod, DigitalSignatureAlgorithm, EncodingOption, ExtensionCode, HashingAlgorithm,
     KeyCompressionType, KeyFormatType, KeyRoleType, KeyWrapType, KmipEnum, LinkType, MaskGenerator,
-    NameType, ObjectGroupMember, ObjectType, Operation, PaddingMethod, QueryFunction, ResultReason,
-    ResultStatus, RevocationReasonCode, SecretDataType, State, StorageStatusMask, UnassignedCode,
-    UniqueIdentifierPlaceholder, ValidityIndicator, WrappingMethod,
+    NameType, ObjectGroupMember, ObjectType, Operation, PaddingMethod, QueryFunction,
+    RecommendedCurve, ResultReason, ResultStatus, RevocationReasonCode, SecretDataType, State,
+    StorageStatusMask, UnassignedCode, UniqueIdentifierPlaceholder, ValidityIndicator,
+    WrappingMethod,
 };
 pub use identifier::UniqueIdentifier;
 pub use key_wrapping::{
@@ -83,7 +85,11 @@ pub use operations::{
     RngRetrieveRequest, RngRetrieveResponse, SetAttributeRequest, SetAttributeResponse,
     SignRequest, SignResponse, SignatureVerifyRequest, SignatureVerifyResponse, VersionBehind,
 };
-pub use secret::{SecretBytes, SecretString};
+pub use secret::{SecretBytes, SecretInteger, SecretString};
+pub use transparent::{
+    TransparentEcPrivateKey, TransparentEcPublicKey, TransparentRsaPrivateKey,
+    TransparentRsaPublicKey,
+};
 pub use version::ProtocolVersion;
 
 pub use decode::{Limits, decode, peek_header};

@@ -2,16 +2,16 @@
 //! Opaque Object and Certificate (its DER as a byte string), with the Key Block that carries
 //! key material (KMIP 1.4 §2.1.3–2.1.7 and §2.2, 2.1 §2.3 and §3). Public and private keys
 //! carry their material as a DER byte string (the PKCS#1, PKCS#8, SubjectPublicKeyInfo and EC
-//! Private Key formats).
+//! Private Key formats) or as a Transparent RSA or EC structure ([`crate::transparent`]).
 //!
-//! Key material is held in [`SecretBytes`]: wiped on drop, never printed. A wrapped key block
-//! (one with [`KeyWrappingData`]) holds the wrapped bytes of the Key Material as its material,
-//! with the Encoding Option *No Encoding* only; a wrapped TTLV-encoded Key Value is refused
-//! with *Encoding Option Error*. Attributes inside a Key Value, the Transparent asymmetric key
-//! structures, Certificate Requests and PGP Keys are refused on decode: the appliance neither
-//! stores nor returns them. The Transparent asymmetric formats are refused with *Key Format
-//! Type Not Supported* ([`Error::NotSupported`]), so a client learns which of its choices to
-//! change.
+//! Key material is held in [`SecretBytes`] and [`crate::SecretInteger`]: wiped on drop, never
+//! printed. A wrapped key block (one with [`KeyWrappingData`]) holds the wrapped bytes as its
+//! material: of the bare Key Material (Encoding Option *No Encoding*) or of the TTLV-encoded
+//! Key Value (*TTLV Encoding*, KMIP's default), which [`KeyMaterial::key_value_ttlv`] and
+//! [`KeyMaterial::from_key_value_ttlv`] make and read. Attributes inside a Key Value,
+//! Certificate Requests and PGP Keys are refused on decode: the appliance neither stores nor
+//! returns them. The Transparent DSA and DH structures are refused with *Key Format Type
+//! Not Supported* ([`Error::NotSupported`]), so a client learns which of its choices to change.
 
 use crate::enums::EncodingOption;
 use crate::enums::{
@@ -21,7 +21,13 @@ use crate::enums::{
 use crate::error::Error;
 use crate::key_wrapping::KeyWrappingData;
 use crate::secret::SecretBytes;
-use crate::structure::{Builder, FieldValue, Fields, kmip_struct, read_structure, wrong_type};
+use crate::structure::{
+    Builder, FieldValue, Fields, kmip_struct, read_structure, write_structure, wrong_type,
+};
+use crate::transparent::{
+    TransparentEcPrivateKey, TransparentEcPublicKey, TransparentRsaPrivateKey,
+    TransparentRsaPublicKey,
+};
 use crate::ttlv::{Item, ItemType, Tag, Value};
 use crate::version::ProtocolVersion;
 
@@ -32,56 +38,129 @@ pub enum KeyMaterial {
     Bytes(SecretBytes),
     /// A `Transparent Symmetric Key` structure holding the key bytes.
     TransparentSymmetricKey(SecretBytes),
+    /// A `Transparent RSA Public Key` structure.
+    TransparentRsaPublicKey(Box<TransparentRsaPublicKey>),
+    /// A `Transparent RSA Private Key` structure.
+    TransparentRsaPrivateKey(Box<TransparentRsaPrivateKey>),
+    /// A `Transparent EC Public Key` structure, or one of the 1.x ECDSA, ECDH and ECMQV
+    /// structures of the same fields (the Key Format Type says which).
+    TransparentEcPublicKey(TransparentEcPublicKey),
+    /// A `Transparent EC Private Key` structure, or one of the 1.x ECDSA, ECDH and ECMQV
+    /// structures of the same fields (the Key Format Type says which).
+    TransparentEcPrivateKey(TransparentEcPrivateKey),
 }
 
 impl KeyMaterial {
-    /// The key bytes, whichever the form.
+    /// The key bytes of the byte-string forms and of a Transparent Symmetric Key; `None` for
+    /// the Transparent public and private key structures, which hold numbers.
     #[must_use]
-    pub fn key(&self) -> &SecretBytes {
+    pub fn key(&self) -> Option<&SecretBytes> {
         match self {
-            Self::Bytes(key) | Self::TransparentSymmetricKey(key) => key,
+            Self::Bytes(key) | Self::TransparentSymmetricKey(key) => Some(key),
+            Self::TransparentRsaPublicKey(_)
+            | Self::TransparentRsaPrivateKey(_)
+            | Self::TransparentEcPublicKey(_)
+            | Self::TransparentEcPrivateKey(_) => None,
         }
     }
 
-    fn read(item: &Item, format: KeyFormatType) -> Result<Self, Error> {
-        if is_transparent_asymmetric(format) {
-            return Err(Error::NotSupported {
-                tag: Tag::KEY_FORMAT_TYPE,
-                reason: ResultReason::KeyFormatTypeNotSupported,
-                message: "Transparent public and private key structures are not accepted: \
-                          give the key as PKCS#1, PKCS#8, X.509 (SubjectPublicKeyInfo) or EC \
-                          Private Key DER",
+    /// The TTLV encoding of a Key Value holding this material: what a key wrapped with the
+    /// Encoding Option *TTLV Encoding* (KMIP's default) wraps.
+    ///
+    /// # Errors
+    /// [`Error::EncodeTooLarge`] for material beyond what a TTLV item can hold.
+    pub fn key_value_ttlv(&self) -> Result<SecretBytes, Error> {
+        let key_value = write_structure(Tag::KEY_VALUE, |b| b.push_item(self.to_item()));
+        let mut bytes = Vec::new();
+        crate::encode::encode(&key_value, &mut bytes)?;
+        Ok(SecretBytes::new(bytes))
+    }
+
+    /// The material of `bytes`, the TTLV encoding of a Key Value (unwrapped: see
+    /// [`Self::key_value_ttlv`]), in the form `format` gives it. As in a plain Key Block, a
+    /// Key Value carrying attributes is refused.
+    ///
+    /// # Errors
+    /// Any decoding error, as for a message: the bytes are not one Key Value of `format`.
+    pub fn from_key_value_ttlv(bytes: &[u8], format: KeyFormatType) -> Result<Self, Error> {
+        let item = crate::decode::decode(bytes, &crate::decode::Limits::default())?;
+        if item.tag != Tag::KEY_VALUE {
+            return Err(Error::UnexpectedTag {
+                expected: Tag::KEY_VALUE,
+                found: item.tag,
             });
         }
-        if format == KeyFormatType::TransparentSymmetricKey {
-            read_structure(item, |fields| fields.required(Tag::KEY))
-                .map(Self::TransparentSymmetricKey)
-        } else {
-            SecretBytes::read(item).map(Self::Bytes)
+        read_key_value(&item, format)
+    }
+
+    fn read(item: &Item, format: KeyFormatType) -> Result<Self, Error> {
+        use KeyFormatType as F;
+        match format {
+            F::TransparentSymmetricKey => read_structure(item, |fields| fields.required(Tag::KEY))
+                .map(Self::TransparentSymmetricKey),
+            F::TransparentRsaPublicKey => {
+                read_structure(item, TransparentRsaPublicKey::read_fields)
+                    .map(|key| Self::TransparentRsaPublicKey(Box::new(key)))
+            }
+            F::TransparentRsaPrivateKey => {
+                read_structure(item, TransparentRsaPrivateKey::read_fields)
+                    .map(|key| Self::TransparentRsaPrivateKey(Box::new(key)))
+            }
+            F::TransparentEcdsaPublicKey
+            | F::TransparentEcdhPublicKey
+            | F::TransparentEcmqvPublicKey
+            | F::TransparentEcPublicKey => {
+                read_structure(item, TransparentEcPublicKey::read_fields)
+                    .map(Self::TransparentEcPublicKey)
+            }
+            F::TransparentEcdsaPrivateKey
+            | F::TransparentEcdhPrivateKey
+            | F::TransparentEcmqvPrivateKey
+            | F::TransparentEcPrivateKey => {
+                read_structure(item, TransparentEcPrivateKey::read_fields)
+                    .map(Self::TransparentEcPrivateKey)
+            }
+            F::TransparentDsaPrivateKey
+            | F::TransparentDsaPublicKey
+            | F::TransparentDhPrivateKey
+            | F::TransparentDhPublicKey => Err(Error::NotSupported {
+                tag: Tag::KEY_FORMAT_TYPE,
+                reason: ResultReason::KeyFormatTypeNotSupported,
+                message: "Transparent DSA and DH key structures are not accepted: the \
+                          Transparent structures taken are the symmetric, RSA and EC ones",
+            }),
+            F::Raw | F::Opaque | F::Pkcs1 | F::Pkcs8 | F::X509 | F::EcPrivateKey | F::Pkcs12 => {
+                SecretBytes::read(item).map(Self::Bytes)
+            }
         }
     }
 
     fn to_item(&self) -> Item {
+        // Every field of a Transparent structure exists in every version that has the
+        // structure, so the newest version's writer serves all of them.
+        let latest = ProtocolVersion::V2_1;
+        let structure = |write: &dyn Fn(&mut Builder)| write_structure(Tag::KEY_MATERIAL, write);
         match self {
             Self::Bytes(key) => Item {
                 tag: Tag::KEY_MATERIAL,
                 value: key.value(),
             },
-            Self::TransparentSymmetricKey(key) => {
-                let mut b = Builder::new();
-                b.push(Tag::KEY, key);
-                b.finish(Tag::KEY_MATERIAL)
-            }
+            Self::TransparentSymmetricKey(key) => structure(&|b| b.push(Tag::KEY, key)),
+            Self::TransparentRsaPublicKey(key) => structure(&|b| key.write_fields(b, latest)),
+            Self::TransparentRsaPrivateKey(key) => structure(&|b| key.write_fields(b, latest)),
+            Self::TransparentEcPublicKey(key) => structure(&|b| key.write_fields(b, latest)),
+            Self::TransparentEcPrivateKey(key) => structure(&|b| key.write_fields(b, latest)),
         }
     }
 }
 
 /// A Key Block: key material, plain or wrapped.
 ///
-/// Decoding guarantees that the material's form matches `key_format_type`
-/// ([`KeyMaterial::TransparentSymmetricKey`] exactly for the Transparent Symmetric Key format).
-/// With `key_wrapping_data`, the material is [`KeyMaterial::Bytes`] holding the wrapped bytes
-/// of the key material of `key_format_type` (Encoding Option *No Encoding*).
+/// Decoding guarantees that the material's form matches `key_format_type` (a Transparent
+/// structure exactly for its Transparent format). With `key_wrapping_data`, the material is
+/// [`KeyMaterial::Bytes`] holding the wrapped bytes: of the key material of `key_format_type`
+/// with the Encoding Option *No Encoding*, else of the TTLV-encoded Key Value
+/// ([`KeyMaterial::from_key_value_ttlv`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyBlock {
     pub key_format_type: KeyFormatType,
@@ -155,28 +234,6 @@ impl FieldValue for KeyBlock {
     }
 }
 
-/// Whether `format` is one of the Transparent public or private key structures.
-fn is_transparent_asymmetric(format: KeyFormatType) -> bool {
-    use KeyFormatType as F;
-    matches!(
-        format,
-        F::TransparentDsaPrivateKey
-            | F::TransparentDsaPublicKey
-            | F::TransparentRsaPrivateKey
-            | F::TransparentRsaPublicKey
-            | F::TransparentDhPrivateKey
-            | F::TransparentDhPublicKey
-            | F::TransparentEcdsaPrivateKey
-            | F::TransparentEcdsaPublicKey
-            | F::TransparentEcdhPrivateKey
-            | F::TransparentEcdhPublicKey
-            | F::TransparentEcmqvPrivateKey
-            | F::TransparentEcmqvPublicKey
-            | F::TransparentEcPrivateKey
-            | F::TransparentEcPublicKey
-    )
-}
-
 /// Reads an unwrapped Key Value: a structure holding only the Key Material. A wrapped key
 /// value is a Byte String, refused here as the wrong type.
 fn read_key_value(item: &Item, format: KeyFormatType) -> Result<KeyMaterial, Error> {
@@ -188,29 +245,22 @@ fn read_key_value(item: &Item, format: KeyFormatType) -> Result<KeyMaterial, Err
     })
 }
 
-/// Reads the Key Value of a wrapped key block: the wrapped bytes of the key material, as a
-/// Byte String (as KMIP writes it) or inside a Key Value structure's Key Material (as PyKMIP
-/// and other clients write it). Only the bare key material is taken wrapped (Encoding Option
-/// *No Encoding*): a wrapped TTLV-encoded Key Value, KMIP's default, is refused.
+/// Reads the Key Value of a wrapped key block: the wrapped bytes, as a Byte String (as KMIP
+/// writes it) or inside a Key Value structure's Key Material (as PyKMIP and other clients write
+/// it). What was wrapped is the bare key material with the Encoding Option *No Encoding*, which
+/// a Transparent structure cannot be, and otherwise (TTLV Encoding, KMIP's default) the TTLV
+/// encoding of the Key Value ([`KeyMaterial::from_key_value_ttlv`]).
 fn read_wrapped_key_value(
     item: &Item,
     format: KeyFormatType,
     wrapping: &KeyWrappingData,
 ) -> Result<KeyMaterial, Error> {
-    if wrapping.encoding_option != Some(EncodingOption::NoEncoding) {
-        return Err(Error::NotSupported {
-            tag: Tag::ENCODING_OPTION,
-            reason: ResultReason::EncodingOptionError,
-            message: "wrapped key material is taken with the Encoding Option No Encoding only: \
-                      a wrapped TTLV-encoded Key Value (the default) is not",
-        });
-    }
-    if format == KeyFormatType::TransparentSymmetricKey || is_transparent_asymmetric(format) {
+    if wrapping.encoding_option == Some(EncodingOption::NoEncoding) && format.is_transparent() {
         return Err(Error::NotSupported {
             tag: Tag::KEY_FORMAT_TYPE,
             reason: ResultReason::KeyFormatTypeNotSupported,
             message: "wrapped key material without encoding is a byte string: a Transparent \
-                      key structure is not taken wrapped",
+                      key structure is wrapped TTLV-encoded",
         });
     }
     match &item.value {

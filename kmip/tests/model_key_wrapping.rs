@@ -1,8 +1,10 @@
 //! Key wrapping in the model: the Key Wrapping Specification of a Get request and the Key
 //! Wrapping Data of a Key Block round-trip in every version (1.x and 2.x write them alike);
 //! wrapped material is read from a Key Value Byte String (as KMIP writes it) and from a Key
-//! Value structure's Key Material (as PyKMIP writes it); the TTLV encoding and wrapped
-//! Transparent structures are refused with the reasons KMIP gives.
+//! Value structure's Key Material (as PyKMIP writes it), whatever the Encoding Option; the
+//! TTLV-encoded Key Value a wrap of that encoding holds round-trips for every form of key
+//! material; a Transparent structure wrapped without encoding is refused with the reason KMIP
+//! gives.
 #![allow(clippy::unwrap_used)]
 
 mod items;
@@ -12,10 +14,11 @@ use items::find;
 use kmip::{
     BlockCipherMode, CryptographicAlgorithm, CryptographicParameters, DateTime, EncodingOption,
     EncryptionKeyInformation, GetRequest, GetResponse, HashingAlgorithm, Item, KeyBlock,
-    KeyFormatType, KeyWrappingData, KeyWrappingSpecification, Limits, MacSignatureKeyInformation,
-    ManagedObject, PaddingMethod, PrivateKey, ProtocolVersion, RegisterRequest, RequestBatchItem,
-    RequestHeader, RequestMessage, ResponseBatchItem, ResponseHeader, ResponseMessage,
-    ResultReason, SecretBytes, SymmetricKey, Tag, Value, WrappingMethod,
+    KeyFormatType, KeyMaterial, KeyWrappingData, KeyWrappingSpecification, Limits,
+    MacSignatureKeyInformation, ManagedObject, PaddingMethod, PrivateKey, ProtocolVersion,
+    RecommendedCurve, RegisterRequest, RequestBatchItem, RequestHeader, RequestMessage,
+    ResponseBatchItem, ResponseHeader, ResponseMessage, ResultReason, SecretBytes, SecretInteger,
+    SymmetricKey, Tag, TransparentEcPrivateKey, TransparentRsaPublicKey, Value, WrappingMethod,
 };
 
 fn information(uid: &str, parameters: Option<CryptographicParameters>) -> EncryptionKeyInformation {
@@ -178,21 +181,96 @@ fn a_wrapped_key_value_is_read_as_a_byte_string_too() {
     assert_eq!(decode_request(&item).unwrap(), message);
 }
 
+/// With no Encoding Option (TTLV encoding, KMIP's default) or TTLV Encoding named, the wrapped
+/// bytes are read as they are: what they hold is known once unwrapped.
 #[test]
-fn ttlv_encoded_and_transparent_wrapped_material_is_refused_with_the_spec_reasons() {
-    // No Encoding Option means TTLV encoding, as naming it does.
+fn ttlv_encoded_wrapped_material_is_read_whatever_its_format() {
     for encoding in [None, Some(EncodingOption::TtlvEncoding)] {
-        let message = register(KeyBlock {
-            key_wrapping_data: Some(wrapping_data(encoding)),
-            ..wrapped_block()
-        });
-        let err = decode_request(&message.to_item()).unwrap_err();
+        for format in [KeyFormatType::Raw, KeyFormatType::TransparentSymmetricKey] {
+            let message = register(KeyBlock {
+                key_format_type: format,
+                key_wrapping_data: Some(wrapping_data(encoding)),
+                ..wrapped_block()
+            });
+            assert_eq!(decode_request(&message.to_item()).unwrap(), message);
+        }
+    }
+}
+
+/// The Key Value a TTLV-encoded wrap holds: encoded and read back for bare bytes and every
+/// Transparent form; the exact bytes of a Raw key's; a Key Value in another format than the
+/// one announced, one carrying attributes, and anything but a Key Value are refused.
+#[test]
+fn key_values_encode_to_ttlv_and_back() {
+    let key = SecretBytes::new(vec![0x5A; 16]);
+    let number = |bytes: &[u8]| SecretInteger::from_be_bytes(bytes);
+    let forms = [
+        (KeyFormatType::Raw, KeyMaterial::Bytes(key.clone())),
+        (
+            KeyFormatType::TransparentSymmetricKey,
+            KeyMaterial::TransparentSymmetricKey(key.clone()),
+        ),
+        (
+            KeyFormatType::TransparentRsaPublicKey,
+            KeyMaterial::TransparentRsaPublicKey(Box::new(TransparentRsaPublicKey {
+                modulus: number(&[0xC1; 256]),
+                public_exponent: number(&[1, 0, 1]),
+            })),
+        ),
+        (
+            KeyFormatType::TransparentEcPrivateKey,
+            KeyMaterial::TransparentEcPrivateKey(TransparentEcPrivateKey {
+                recommended_curve: RecommendedCurve::P256,
+                d: number(&[0x9C; 32]),
+            }),
+        ),
+    ];
+    for (format, material) in &forms {
+        let ttlv = material.key_value_ttlv().unwrap();
         assert_eq!(
-            err.result_reason(),
-            ResultReason::EncodingOptionError,
-            "{err}"
+            &KeyMaterial::from_key_value_ttlv(&ttlv, *format).unwrap(),
+            material,
+            "{format:?}"
         );
     }
+    // Key Value { Key Material: Byte String of 16 bytes }.
+    let raw = forms[0].1.key_value_ttlv().unwrap();
+    let expected = [
+        &[0x42, 0x00, 0x45, 0x01, 0, 0, 0, 24][..],
+        &[0x42, 0x00, 0x43, 0x08, 0, 0, 0, 16],
+        &[0x5A; 16],
+    ]
+    .concat();
+    assert_eq!(&raw[..], &expected[..]);
+
+    let refused = |bytes: &[u8], format| KeyMaterial::from_key_value_ttlv(bytes, format).is_err();
+    assert!(refused(&raw, KeyFormatType::TransparentSymmetricKey));
+    assert!(
+        refused(&raw[8..], KeyFormatType::Raw),
+        "a Key Material alone"
+    );
+    assert!(
+        refused(&raw[..raw.len() - 8], KeyFormatType::Raw),
+        "cut short"
+    );
+    let with_attribute = Item {
+        tag: Tag::KEY_VALUE,
+        value: Value::Structure(vec![
+            Item {
+                tag: Tag::KEY_MATERIAL,
+                value: Value::ByteString(vec![0x5A; 16].into()),
+            },
+            Item {
+                tag: Tag::ATTRIBUTE,
+                value: Value::Structure(Vec::new()),
+            },
+        ]),
+    };
+    assert!(refused(&encoded(&with_attribute), KeyFormatType::Raw));
+}
+
+#[test]
+fn transparent_material_wrapped_without_encoding_is_refused_with_the_spec_reason() {
     let mut item = register(wrapped_block()).to_item();
     // Transparent Symmetric Key.
     find(&mut item, Tag::KEY_FORMAT_TYPE).value = Value::Enumeration(0x07);

@@ -1,6 +1,6 @@
-//! Managed objects and the payloads PyKMIP cannot build: Transparent Symmetric Keys, Opaque
-//! Objects, certificates, TTLV-encoded wrapped key blocks and Transparent asymmetric keys
-//! (refused with the reasons KMIP gives), and the KMIP 2.x Add and Adjust Attribute forms.
+//! Managed objects and the payloads PyKMIP cannot build: Transparent Symmetric, RSA and EC
+//! keys, Opaque Objects, certificates and Transparent DSA keys (refused with the reason KMIP
+//! gives), and the KMIP 2.x Add and Adjust Attribute forms.
 //! Wrapped key blocks are in `model_key_wrapping.rs`.
 #![allow(clippy::unwrap_used)]
 
@@ -12,9 +12,11 @@ use kmip::{
     AddAttributeRequest, AddAttributeResponse, AdjustAttributeRequest, AdjustmentType, Attribute,
     AttributeReference, AttributeType, Certificate, CertificateType, CryptographicAlgorithm,
     DateTime, Error, GetResponse, KeyBlock, KeyFormatType, KeyMaterial, Limits, ManagedObject,
-    Name, OpaqueDataType, OpaqueObject, PrivateKey, ProtocolVersion, RegisterRequest,
-    RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem, ResponseHeader,
-    ResponseMessage, ResultReason, SecretBytes, SymmetricKey, Tag, Value,
+    Name, OpaqueDataType, OpaqueObject, PrivateKey, ProtocolVersion, PublicKey, RecommendedCurve,
+    RegisterRequest, RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem,
+    ResponseHeader, ResponseMessage, ResultReason, SecretBytes, SecretInteger, SymmetricKey, Tag,
+    TransparentEcPrivateKey, TransparentEcPublicKey, TransparentRsaPrivateKey,
+    TransparentRsaPublicKey, Value,
 };
 
 fn key() -> SecretBytes {
@@ -64,6 +66,134 @@ fn transparent_symmetric_keys_round_trip() {
     for version in ProtocolVersion::SUPPORTED {
         round_trip_response(version, ResponseBatchItem::success(transparent.clone()));
     }
+}
+
+fn number(bytes: &[u8]) -> SecretInteger {
+    SecretInteger::from_be_bytes(bytes)
+}
+
+fn key_response(format: KeyFormatType, material: KeyMaterial, private: bool) -> GetResponse {
+    let key_block = KeyBlock {
+        key_format_type: format,
+        key_compression_type: None,
+        key_material: material,
+        cryptographic_algorithm: Some(CryptographicAlgorithm::Rsa),
+        cryptographic_length: Some(2048),
+        key_wrapping_data: None,
+    };
+    GetResponse {
+        unique_identifier: "k1".into(),
+        object: if private {
+            ManagedObject::PrivateKey(PrivateKey { key_block })
+        } else {
+            ManagedObject::PublicKey(PublicKey { key_block })
+        },
+    }
+}
+
+/// The Transparent RSA and EC structures round-trip in every version: an RSA private key with
+/// all its numbers and with the modulus and private exponent only, and the EC structures under
+/// each name KMIP gives them.
+#[test]
+fn transparent_rsa_and_ec_keys_round_trip() {
+    let rsa_public = KeyMaterial::TransparentRsaPublicKey(Box::new(TransparentRsaPublicKey {
+        modulus: number(&[0xC1; 256]),
+        public_exponent: number(&[1, 0, 1]),
+    }));
+    let rsa_private = |all: bool| {
+        let some = |byte: u8, len: usize| all.then(|| number(&vec![byte; len]));
+        KeyMaterial::TransparentRsaPrivateKey(Box::new(TransparentRsaPrivateKey {
+            modulus: number(&[0xC1; 256]),
+            private_exponent: Some(number(&[0x3D; 256])),
+            public_exponent: some(1, 3),
+            p: some(0xE1, 128),
+            q: some(0xF3, 128),
+            prime_exponent_p: some(0x11, 128),
+            prime_exponent_q: some(0x22, 128),
+            crt_coefficient: some(0x83, 127),
+        }))
+    };
+    let ec_private = KeyMaterial::TransparentEcPrivateKey(TransparentEcPrivateKey {
+        recommended_curve: RecommendedCurve::P256,
+        d: number(&[0x9C; 32]),
+    });
+    let ec_public = KeyMaterial::TransparentEcPublicKey(TransparentEcPublicKey {
+        recommended_curve: RecommendedCurve::P384,
+        q_string: [&[4][..], &[0x77; 96]].concat(),
+    });
+    use KeyFormatType as F;
+    let keys = [
+        key_response(F::TransparentRsaPublicKey, rsa_public, false),
+        key_response(F::TransparentRsaPrivateKey, rsa_private(true), true),
+        key_response(F::TransparentRsaPrivateKey, rsa_private(false), true),
+        key_response(F::TransparentEcPrivateKey, ec_private.clone(), true),
+        key_response(F::TransparentEcdsaPrivateKey, ec_private.clone(), true),
+        key_response(F::TransparentEcmqvPrivateKey, ec_private, true),
+        key_response(F::TransparentEcPublicKey, ec_public.clone(), false),
+        key_response(F::TransparentEcdhPublicKey, ec_public, false),
+    ];
+    for key in keys {
+        for version in ProtocolVersion::SUPPORTED {
+            round_trip_response(version, ResponseBatchItem::success(key.clone()));
+        }
+    }
+}
+
+/// A key's numbers are non-negative Big Integers: a magnitude whose top bit is set is written
+/// with a zero byte first (else it would read as negative), sign-extended with zeros to eight
+/// bytes; leading zero bytes are dropped on reading; a negative number is refused.
+#[test]
+fn key_numbers_are_non_negative_big_integers() {
+    let response = key_response(
+        KeyFormatType::TransparentRsaPublicKey,
+        KeyMaterial::TransparentRsaPublicKey(Box::new(TransparentRsaPublicKey {
+            modulus: number(&[0x80, 0x01]),
+            public_exponent: number(&[0, 0, 1, 0, 1]),
+        })),
+        false,
+    );
+    let message = ResponseMessage {
+        header: ResponseHeader::new(ProtocolVersion::V1_4, DateTime(0)),
+        batch_items: vec![ResponseBatchItem::success(response)],
+    };
+    let mut bytes = Vec::new();
+    kmip::encode(&message.to_item(), &mut bytes).unwrap();
+    let modulus = [
+        &[0x42, 0x00, 0x52, 0x04, 0, 0, 0, 8][..],
+        &[0, 0, 0, 0, 0, 0, 0x80, 0x01],
+    ]
+    .concat();
+    let exponent = [
+        &[0x42, 0x00, 0x6C, 0x04, 0, 0, 0, 8][..],
+        &[0, 0, 0, 0, 0, 1, 0, 1],
+    ]
+    .concat();
+    assert!(
+        bytes.windows(16).any(|w| w == modulus),
+        "modulus as written"
+    );
+    assert!(
+        bytes.windows(16).any(|w| w == exponent),
+        "exponent as written"
+    );
+    let decoded =
+        ResponseMessage::from_item(&kmip::decode(&bytes, &Limits::default()).unwrap()).unwrap();
+    assert_eq!(decoded, message);
+
+    let mut item = message.to_item();
+    find(&mut item, Tag::MODULUS).value = Value::BigInteger(vec![0xFF, 0x01].into());
+    let err = ResponseMessage::from_item(&item).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidValue {
+                tag: Tag::MODULUS,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.result_reason(), ResultReason::InvalidField);
 }
 
 #[test]
@@ -148,11 +278,10 @@ fn certificates_round_trip() {
     }
 }
 
-/// A wrapped key block in the TTLV encoding (KMIP's default: Key Wrapping Data naming no
-/// Encoding Option) and the Transparent asymmetric structures are not malformed KMIP: they are
-/// refused with *Encoding Option Error* and *Key Format Type Not Supported*.
+/// The Transparent DSA and DH structures are not malformed KMIP: they are refused with *Key
+/// Format Type Not Supported*.
 #[test]
-fn wrapped_and_transparent_asymmetric_keys_are_refused_with_the_spec_reasons() {
+fn transparent_dsa_keys_are_refused_with_the_spec_reason() {
     let register = RequestMessage {
         header: RequestHeader::new(ProtocolVersion::V1_4),
         batch_items: vec![RequestBatchItem::new(RegisterRequest {
@@ -169,28 +298,9 @@ fn wrapped_and_transparent_asymmetric_keys_are_refused_with_the_spec_reasons() {
             }),
         })],
     };
-    let mut wrapped = register.to_item();
-    let Value::Structure(fields) = &mut find(&mut wrapped, Tag::KEY_BLOCK).value else {
-        panic!()
-    };
-    fields.push(kmip::Item {
-        tag: Tag::KEY_WRAPPING_DATA,
-        // Wrapping Method Encrypt, and nothing else.
-        value: Value::Structure(vec![kmip::Item {
-            tag: Tag::WRAPPING_METHOD,
-            value: Value::Enumeration(1),
-        }]),
-    });
-    let err = RequestMessage::from_item(&wrapped).unwrap_err();
-    assert_eq!(
-        err.result_reason(),
-        ResultReason::EncodingOptionError,
-        "{err}"
-    );
-
     let mut transparent = register.to_item();
-    // Transparent RSA Private Key.
-    find(&mut transparent, Tag::KEY_FORMAT_TYPE).value = Value::Enumeration(0x0A);
+    // Transparent DSA Private Key.
+    find(&mut transparent, Tag::KEY_FORMAT_TYPE).value = Value::Enumeration(0x08);
     let err = RequestMessage::from_item(&transparent).unwrap_err();
     assert_eq!(
         err.result_reason(),

@@ -264,7 +264,7 @@ fn get_response_decodes_to_the_key_material() {
         panic!("not a key")
     };
     assert_eq!(key_object.key_block.key_material, KeyMaterial::Bytes(key()));
-    assert_eq!(**key_object.key_block.key_material.key(), *key());
+    assert_eq!(**key_object.key_block.key_material.key().unwrap(), *key());
 }
 
 #[test]

@@ -32,6 +32,23 @@ arguments:
                                         a Private or Public Key of PyKMIP's KeyFormatType F
                                         (PKCS_8, PKCS_1, X_509), CryptographicAlgorithm A and
                                         L bits, DER H -> uid
+  {"op": "get_in_format", "uid": U, "format": F}
+                                        Get in PyKMIP's KeyFormatType F through PyKMIP's
+                                        KMIPProxy (its ProxyKmipClient neither names a format
+                                        nor carries a structure of key material) -> {"format":
+                                        F, "value": hex} for key material that is a byte
+                                        string; for a Transparent structure {"format": F,
+                                        "fields": {tag name: hex of a Big Integer or Byte
+                                        String, name of an enumeration}}, the fields read by
+                                        PyKMIP's own primitives
+  {"op": "register_transparent", "kind": "PRIVATE" or "PUBLIC", "format": F, "algorithm": A,
+   "length": L, "fields": [[TAG, V], ...], "usage": [U]?}
+                                        a Private or Public Key in the Transparent format F
+                                        (PyKMIP's KeyFormatType), through KMIPProxy: its Key
+                                        Material structure written by PyKMIP's primitives, each
+                                        field a Big Integer of the hex V, but Q_STRING (a Byte
+                                        String of the hex V) and RECOMMENDED_CURVE (the
+                                        RecommendedCurve named V) -> uid
   {"op": "register_certificate", "value": H, "name": N?}
                                         an X.509 Certificate of DER H -> uid
   {"op": "encrypt", "uid": U, "mode": M, "data": H, "iv": H?, "random_iv": bool?}
@@ -50,11 +67,16 @@ arguments:
                                         material, "format": F, "wrapping": the Key Wrapping
                                         Data as PyKMIP reads it, enumerations by name}
   {"op": "register_wrapped", "kind": "SYMMETRIC" or "PRIVATE", "value": H, "wrapping_uid": W,
-   "params": P?, "algorithm": A, "length": L, "format": F?, "usage": [U]?}
+   "params": P?, "algorithm": A, "length": L, "format": F?, "usage": [U]?, "encoding": E?}
                                         a Symmetric Key (Raw) or Private Key (format F) whose
                                         material H is wrapped under the key W (Encryption Key
-                                        Information with parameters P, Encoding Option No
-                                        Encoding) -> uid
+                                        Information with parameters P, Encoding Option E:
+                                        NO_ENCODING by default, "NONE" sends none) -> uid
+  {"op": "key_value", "value": H}       the TTLV encoding of a Key Value holding the key
+                                        material H, written by PyKMIP (what a wrap in the TTLV
+                                        encoding wraps) -> hex
+  {"op": "read_key_value", "value": H}  the key material of the TTLV-encoded Key Value H, read
+                                        by PyKMIP -> hex
   {"op": "oaep", "key": H, "data": H, "hash": S, "decrypt": bool?}
                                         RSA-OAEP (MGF1 of the same hash S: SHA1, SHA256…) here,
                                         with the `cryptography` package: encrypting under the
@@ -100,7 +122,18 @@ arguments:
                                         ECDSA_SHA384, ED25519 -> true or false
   {"op": "generate_rsa", "bits": B}     an RSA key pair made here by the `cryptography`
                                         package -> {"pkcs8": hex, "pkcs1": hex, "spki": hex,
-                                        "pkcs1_public": hex}
+                                        "pkcs1_public": hex, "numbers": {tag name: hex}}
+                                        (the numbers under their Transparent RSA Private Key
+                                        tags, MODULUS…CRT_COEFFICIENT)
+  {"op": "generate_ec", "curve": C}     an EC key pair on C (P-256 or P-384) made here by the
+                                        `cryptography` package -> {"pkcs8": hex, "spki": hex,
+                                        "d": hex, "q": hex of the uncompressed point}
+  {"op": "key_numbers", "value": H, "private": bool}
+                                        the numbers of the DER key H (PKCS#8 private, or
+                                        SubjectPublicKeyInfo or PKCS#1 public), read here by the
+                                        `cryptography` package: RSA keys as "numbers" above
+                                        (a public key: MODULUS and PUBLIC_EXPONENT), EC keys as
+                                        {"D": hex} or {"Q_STRING": hex}
   {"op": "make_certificate", "cn": CN, "sans": N?}
                                         a self-signed X.509 certificate (P-256) made here by
                                         the `cryptography` package, with N DNS names in its
@@ -117,7 +150,9 @@ import json
 import os
 import sys
 
-from kmip.core import enums
+from kmip.core import attributes as core_attributes
+from kmip.core import enums, misc, primitives, secrets, utils
+from kmip.core import objects as core_objects
 from kmip.core.factories.attributes import AttributeFactory
 from kmip.pie import objects
 from kmip.pie.client import ProxyKmipClient
@@ -190,6 +225,22 @@ def run(client, command):
         if "name" in command:
             key.names = [command["name"]]
         return client.register(key)
+    if op == "get_in_format":
+        result = client.proxy.get(
+            command["uid"],
+            key_format_type=misc.KeyFormatType(getattr(enums.KeyFormatType, command["format"])))
+        if result.result_status.value != enums.ResultStatus.SUCCESS:
+            raise KmipOperationFailure(
+                result.result_status.value, result.result_reason.value,
+                result.result_message.value)
+        block = result.secret.key_block
+        material = block.key_value.key_material
+        if isinstance(material, core_objects.KeyMaterialStruct):
+            return {"format": block.key_format_type.value.name,
+                    "fields": read_fields(material.data.buffer)}
+        return {"format": block.key_format_type.value.name, "value": bytes(material.value).hex()}
+    if op == "register_transparent":
+        return register_transparent(client, command)
     if op == "register_certificate":
         certificate = objects.X509Certificate(bytes.fromhex(command["value"]))
         if "name" in command:
@@ -256,8 +307,10 @@ def run(client, command):
         wrapping = {
             "wrapping_method": enums.WrappingMethod.ENCRYPT,
             "encryption_key_information": information,
-            "encoding_option": enums.EncodingOption.NO_ENCODING,
         }
+        if command.get("encoding", "NO_ENCODING") != "NONE":
+            wrapping["encoding_option"] = getattr(
+                enums.EncodingOption, command.get("encoding", "NO_ENCODING"))
         algorithm = getattr(enums.CryptographicAlgorithm, command["algorithm"])
         value = bytes.fromhex(command["value"])
         if command["kind"] == "SYMMETRIC":
@@ -286,6 +339,71 @@ def run(client, command):
             cryptographic_length=command["length"],
             cryptographic_usage_mask=usage_mask(command.get("usage")))
     raise ValueError("unknown op " + op)
+
+
+def number_hex(value):
+    """A non-negative integer as hex of whole bytes, as every number here is compared."""
+    text = format(value, "x")
+    return "0" * (len(text) % 2) + text
+
+
+def read_fields(data):
+    """The fields of a Transparent key structure, read by PyKMIP's primitives."""
+    stream = utils.BytearrayStream(bytes(data))
+    fields = {}
+    while stream.length():
+        header = stream.peek(4)
+        tag = enums.Tags(int.from_bytes(header[:3], "big"))
+        item_type = enums.Types(header[3])
+        if item_type == enums.Types.BIG_INTEGER:
+            item = primitives.BigInteger(tag=tag)
+            item.read(stream)
+            fields[tag.name] = number_hex(item.value)
+        elif item_type == enums.Types.BYTE_STRING:
+            item = primitives.ByteString(tag=tag)
+            item.read(stream)
+            fields[tag.name] = bytes(item.value).hex()
+        elif item_type == enums.Types.ENUMERATION:
+            item = primitives.Enumeration(enums.RecommendedCurve, tag=tag)
+            item.read(stream)
+            fields[tag.name] = item.value.name
+        else:
+            raise ValueError("unexpected field {} of type {}".format(tag, item_type))
+    return fields
+
+
+def register_transparent(client, command):
+    """A key registered as a Transparent structure PyKMIP's primitives write."""
+    stream = utils.BytearrayStream()
+    for name, value in command["fields"]:
+        tag = getattr(enums.Tags, name)
+        if tag == enums.Tags.RECOMMENDED_CURVE:
+            item = primitives.Enumeration(
+                enums.RecommendedCurve, getattr(enums.RecommendedCurve, value), tag=tag)
+        elif tag == enums.Tags.Q_STRING:
+            item = primitives.ByteString(bytes.fromhex(value), tag=tag)
+        else:
+            item = primitives.BigInteger(int(value, 16), tag=tag)
+        item.write(stream)
+    material = core_objects.KeyMaterialStruct()
+    material.data = stream
+    block = core_objects.KeyBlock(
+        key_format_type=misc.KeyFormatType(getattr(enums.KeyFormatType, command["format"])),
+        key_value=core_objects.KeyValue(material),
+        cryptographic_algorithm=core_attributes.CryptographicAlgorithm(
+            getattr(enums.CryptographicAlgorithm, command["algorithm"])),
+        cryptographic_length=core_attributes.CryptographicLength(command["length"]))
+    private = command["kind"] == "PRIVATE"
+    key = secrets.PrivateKey(block) if private else secrets.PublicKey(block)
+    object_type = enums.ObjectType.PRIVATE_KEY if private else enums.ObjectType.PUBLIC_KEY
+    mask = AttributeFactory().create_attribute(
+        enums.AttributeType.CRYPTOGRAPHIC_USAGE_MASK, usage_mask(command.get("usage")) or [])
+    template = core_objects.TemplateAttribute(attributes=[mask])
+    result = client.proxy.register(object_type, template, key)
+    if result.result_status.value != enums.ResultStatus.SUCCESS:
+        raise KmipOperationFailure(
+            result.result_status.value, result.result_reason.value, result.result_message.value)
+    return result.uuid
 
 
 def enum_names(value):
@@ -380,6 +498,7 @@ def generate_rsa(command):
     key = rsa.generate_private_key(public_exponent=65537, key_size=command["bits"])
     der, none = serialization.Encoding.DER, serialization.NoEncryption()
     return {
+        "numbers": rsa_numbers(key),
         "pkcs8": key.private_bytes(der, serialization.PrivateFormat.PKCS8, none).hex(),
         "pkcs1": key.private_bytes(
             der, serialization.PrivateFormat.TraditionalOpenSSL, none).hex(),
@@ -388,6 +507,79 @@ def generate_rsa(command):
         "pkcs1_public": key.public_key().public_bytes(
             der, serialization.PublicFormat.PKCS1).hex(),
     }
+
+
+def rsa_numbers(key):
+    """An RSA private or public key's numbers, under their Transparent RSA key tags."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    public = key.public_key() if isinstance(key, rsa.RSAPrivateKey) else key
+    numbers = {"MODULUS": public.public_numbers().n, "PUBLIC_EXPONENT": public.public_numbers().e}
+    if isinstance(key, rsa.RSAPrivateKey):
+        private = key.private_numbers()
+        numbers.update({
+            "PRIVATE_EXPONENT": private.d, "P": private.p, "Q": private.q,
+            "PRIME_EXPONENT_P": private.dmp1, "PRIME_EXPONENT_Q": private.dmq1,
+            "CRT_COEFFICIENT": private.iqmp})
+    return {name: number_hex(value) for name, value in numbers.items()}
+
+
+def ec_point(public):
+    from cryptography.hazmat.primitives import serialization
+
+    return public.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint).hex()
+
+
+def generate_ec(command):
+    """An EC key pair made by the `cryptography` package: its DER and its numbers."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    curve = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1()}[command["curve"]]
+    key = ec.generate_private_key(curve)
+    der = serialization.Encoding.DER
+    return {
+        "pkcs8": key.private_bytes(
+            der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).hex(),
+        "spki": key.public_key().public_bytes(
+            der, serialization.PublicFormat.SubjectPublicKeyInfo).hex(),
+        "d": number_hex(key.private_numbers().private_value),
+        "q": ec_point(key.public_key()),
+    }
+
+
+def key_numbers(command):
+    """The numbers of a DER key, read by the `cryptography` package."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    value = bytes.fromhex(command["value"])
+    if command["private"]:
+        key = serialization.load_der_private_key(value, password=None)
+    else:
+        # SubjectPublicKeyInfo, or PKCS#1 RSAPublicKey: `cryptography` reads both.
+        key = serialization.load_der_public_key(value)
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        return rsa_numbers(key)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return {"D": number_hex(key.private_numbers().private_value)}
+    return {"Q_STRING": ec_point(key)}
+
+
+def key_value(command):
+    """A Key Value holding the bytes H, TTLV-encoded by PyKMIP."""
+    stream = utils.BytearrayStream()
+    value = core_objects.KeyValue(core_objects.KeyMaterial(bytes.fromhex(command["value"])))
+    value.write(stream)
+    return bytes(stream.buffer).hex()
+
+
+def read_key_value(command):
+    """The key material of a TTLV-encoded Key Value, read by PyKMIP."""
+    value = core_objects.KeyValue()
+    value.read(utils.BytearrayStream(bytes.fromhex(command["value"])))
+    return bytes(value.key_material.value).hex()
 
 
 def make_certificate(command):
@@ -469,6 +661,8 @@ def kdf(command):
 
 
 LOCAL_OPS = {"check_signature": check_signature, "generate_rsa": generate_rsa,
+             "generate_ec": generate_ec, "key_numbers": key_numbers,
+             "key_value": key_value, "read_key_value": read_key_value,
              "make_certificate": make_certificate, "kdf": kdf, "oaep": local_oaep}
 
 
@@ -534,7 +728,23 @@ def local_aes(command):
     return (context.update(data) + context.finalize()).hex()
 
 
+def accept_key_material_structures():
+    """PyKMIP 0.11 reads a Key Material structure (a Transparent key) into its
+    KeyMaterialStruct, whose fields it keeps as raw TTLV, and then its Key Value's own check
+    refuses anything but a byte-string Key Material, when reading and building alike. That one
+    check is widened to take the structure PyKMIP itself read or was given; every byte is still
+    written and read by PyKMIP."""
+    check = core_objects.KeyValue.validate
+
+    def validate(self):
+        if not isinstance(self.key_material, core_objects.KeyMaterialStruct):
+            check(self)
+
+    core_objects.KeyValue.validate = validate
+
+
 def main():
+    accept_key_material_structures()
     host, port, cert, key, ca, commands = sys.argv[1:7]
     results = []
     # The KMIP version the client speaks: PyKMIP's default (1.2) unless the environment names

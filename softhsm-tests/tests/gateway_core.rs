@@ -34,7 +34,7 @@ use serde_json::json;
 const ALICE: &str = "app-alice";
 const BOB: &str = "app-bob";
 
-const TESTS: [(&str, Test); 20] = [
+const TESTS: [(&str, Test); 21] = [
     ("lifecycle_per_identity", lifecycle_per_identity),
     ("identities_are_isolated", identities_are_isolated),
     (
@@ -92,6 +92,10 @@ const TESTS: [(&str, Test); 20] = [
     (
         "registered_keys_sign_here_and_their_signatures_verify_anywhere",
         registered_keys_sign_here_and_their_signatures_verify_anywhere,
+    ),
+    (
+        "transparent_keys_go_in_and_out_as_their_numbers",
+        transparent_keys_go_in_and_out_as_their_numbers,
     ),
     (
         "certificates_are_registered_read_back_located_and_retired",
@@ -1254,11 +1258,28 @@ fn key_pairs_are_linked_located_and_retired_like_keys(fixture: &Fixture) {
             key.key_block
                 .key_material
                 .key()
+                .unwrap()
                 .windows(RSA_ENCRYPTION.len())
                 .any(|window| window == RSA_ENCRYPTION)
         );
+        // The private key as PKCS#1, which aws-lc-rs reads as the same key; not as an EC key.
+        let Some(ResponsePayload::Get(pkcs1)) =
+            call_in(&mut client, v2, get(&private, KeyFormatType::Pkcs1)).await
+        else {
+            panic!("Get as PKCS#1 failed")
+        };
+        let ManagedObject::PrivateKey(key) = pkcs1.object else {
+            panic!("not a private key")
+        };
+        assert_eq!(key.key_block.key_format_type, KeyFormatType::Pkcs1);
+        aws_lc_rs::rsa::KeyPair::from_der(key.key_block.key_material.key().unwrap()).unwrap();
         assert_eq!(
-            refusal_in(&mut client, v2, get(&private, KeyFormatType::Pkcs1)).await,
+            refusal_in(
+                &mut client,
+                v2,
+                get(&private, KeyFormatType::TransparentEcPrivateKey)
+            )
+            .await,
             kmip::ResultReason::KeyFormatTypeNotSupported
         );
 
@@ -1288,7 +1309,7 @@ fn key_pairs_are_linked_located_and_retired_like_keys(fixture: &Fixture) {
         };
         aws_lc_rs::signature::EcdsaKeyPair::from_private_key_der(
             &aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
-            key.key_block.key_material.key(),
+            key.key_block.key_material.key().unwrap(),
         )
         .unwrap();
         (private, public)
@@ -1434,6 +1455,210 @@ fn registered_keys_sign_here_and_their_signatures_verify_anywhere(fixture: &Fixt
     assert_bob_is_told_nothing(
         &stack,
         json!({"op": "sign", "uid": pkcs8, "data": data, "params": pss}),
+    );
+}
+
+/// The Transparent key formats with PyKMIP's KMIPProxy, whose own primitives write and read
+/// the Big Integers. An RSA-2048 and a P-256 key pair made by the `cryptography` package are
+/// registered as their numbers (Transparent RSA and, KMIP 1.2's names, ECDSA keys): Get then
+/// returns byte for byte the DER `cryptography` writes for them (PKCS#8; PKCS#1 or
+/// SubjectPublicKeyInfo; the RSA private key as PKCS#1 too), and the private keys sign what
+/// `cryptography` verifies. Key pairs made here (RSA-3072, P-384) read back as Transparent
+/// structures at KMIP 1.2 and 2.0 (there under the EC names) hold the numbers `cryptography`
+/// reads from the same keys' DER. Numbers that do not belong together, and formats of
+/// another kind of key, are refused; Bob gets nothing of Alice's keys in any form.
+fn transparent_keys_go_in_and_out_as_their_numbers(fixture: &Fixture) {
+    let stack = fixture.stack();
+    let alice = App::of(&stack, ALICE);
+    let made = alice.run(&json!([
+        {"op": "generate_rsa", "bits": 2048},
+        {"op": "generate_ec", "curve": "P-256"},
+    ]));
+    let (rsa, ec) = (ok(&made[0]).clone(), ok(&made[1]).clone());
+    let numbers = &rsa["numbers"];
+    let fields = |tags: &[&str]| -> serde_json::Value {
+        tags.iter().map(|tag| json!([tag, numbers[tag]])).collect()
+    };
+    let rsa_private = fields(&[
+        "MODULUS",
+        "PRIVATE_EXPONENT",
+        "PUBLIC_EXPONENT",
+        "P",
+        "Q",
+        "PRIME_EXPONENT_P",
+        "PRIME_EXPONENT_Q",
+        "CRT_COEFFICIENT",
+    ]);
+    let register = |kind: &str, format: &str, algorithm: &str, length: i32, fields, usage| {
+        json!({"op": "register_transparent", "kind": kind, "format": format,
+            "algorithm": algorithm, "length": length, "fields": fields, "usage": [usage]})
+    };
+    let results = alice.run(&json!([
+        register(
+            "PRIVATE",
+            "TRANSPARENT_RSA_PRIVATE_KEY",
+            "RSA",
+            2048,
+            rsa_private.clone(),
+            "SIGN"
+        ),
+        register(
+            "PUBLIC",
+            "TRANSPARENT_RSA_PUBLIC_KEY",
+            "RSA",
+            2048,
+            fields(&["MODULUS", "PUBLIC_EXPONENT"]),
+            "VERIFY"
+        ),
+        register(
+            "PRIVATE",
+            "TRANSPARENT_ECDSA_PRIVATE_KEY",
+            "ECDSA",
+            256,
+            json!([["RECOMMENDED_CURVE", "P_256"], ["D", ec["d"]]]),
+            "SIGN"
+        ),
+        register(
+            "PUBLIC",
+            "TRANSPARENT_ECDSA_PUBLIC_KEY",
+            "ECDSA",
+            256,
+            json!([["RECOMMENDED_CURVE", "P_256"], ["Q_STRING", ec["q"]]]),
+            "VERIFY"
+        ),
+    ]));
+    let ids: Vec<String> = results.iter().map(|r| text(ok(r)).to_owned()).collect();
+    let mut commands: Vec<_> = ids
+        .iter()
+        .map(|id| json!({"op": "get", "uid": id}))
+        .collect();
+    commands.push(json!({"op": "get_in_format", "uid": ids[0], "format": "PKCS_1"}));
+    commands.extend(ids.iter().map(|id| json!({"op": "activate", "uid": id})));
+    let results = alice.run(&json!(commands));
+    let expected = [
+        &rsa["pkcs8"],
+        &rsa["pkcs1_public"],
+        &ec["pkcs8"],
+        &ec["spki"],
+    ];
+    for (result, value) in results.iter().zip(expected) {
+        assert_eq!(&ok(result)["value"], value, "{result}");
+    }
+    let pkcs1 = ok(&results[4]);
+    assert_eq!(pkcs1["format"], "PKCS_1", "{pkcs1}");
+    assert_eq!(
+        pkcs1["value"], rsa["pkcs1"],
+        "cryptography's TraditionalOpenSSL DER"
+    );
+    for result in &results[5..] {
+        ok(result);
+    }
+
+    let data = hex::encode(b"settlement batch 7");
+    let pss = json!({"padding_method": "PSS", "hashing_algorithm": "SHA_256"});
+    let results = alice.run(&json!([
+        {"op": "sign", "uid": ids[0], "data": data, "params": pss},
+        {"op": "sign", "uid": ids[2], "data": data},
+    ]));
+    let (rsa_signature, ec_signature) = (text(ok(&results[0])), text(ok(&results[1])));
+    let results = alice.run(&json!([
+        {"op": "check_signature", "key": rsa["spki"], "data": data,
+            "signature": rsa_signature, "scheme": "PSS_SHA256"},
+        {"op": "check_signature", "key": ec["spki"], "data": data,
+            "signature": ec_signature, "scheme": "ECDSA_SHA256"},
+        {"op": "verify", "uid": ids[1], "data": data, "signature": rsa_signature,
+            "params": pss},
+        {"op": "verify", "uid": ids[3], "data": data, "signature": ec_signature},
+    ]));
+    assert_eq!(ok(&results[0]), &json!(true), "cryptography's verdict");
+    assert_eq!(ok(&results[1]), &json!(true), "cryptography's verdict");
+    assert_eq!(ok(&results[2]), &json!("VALID"));
+    assert_eq!(ok(&results[3]), &json!("VALID"));
+
+    // Key pairs made here, read as their numbers at 1.2 (ECDSA names) and 2.0 (EC names).
+    let pairs = alice.run(&json!([
+        {"op": "create_key_pair", "algorithm": "RSA", "length": 3072},
+        {"op": "create_key_pair", "algorithm": "ECDSA", "length": 384},
+    ]));
+    let (rsa_pair, ec_pair) = (ok(&pairs[0]), ok(&pairs[1]));
+    let halves = [
+        (&rsa_pair["private"], true, "TRANSPARENT_RSA_PRIVATE_KEY"),
+        (&rsa_pair["public"], false, "TRANSPARENT_RSA_PUBLIC_KEY"),
+        (&ec_pair["private"], true, "TRANSPARENT_EC_PRIVATE_KEY"),
+        (&ec_pair["public"], false, "TRANSPARENT_EC_PUBLIC_KEY"),
+    ];
+    let ders = alice.run(&json!(
+        halves
+            .iter()
+            .map(|(uid, _, _)| json!({"op": "get", "uid": uid}))
+            .collect::<Vec<_>>()
+    ));
+    let expected = alice.run(&json!(
+        halves
+            .iter()
+            .zip(&ders)
+            .map(|((_, private, _), der)| {
+                json!({"op": "key_numbers", "value": ok(der)["value"], "private": private})
+            })
+            .collect::<Vec<_>>()
+    ));
+    for (version, ec_name) in [(None, "ECDSA"), (Some("2.0"), "EC")] {
+        let app = App {
+            kmip_version: version,
+            ..App::of(&stack, ALICE)
+        };
+        let commands: Vec<_> = halves
+            .iter()
+            .map(|(uid, _, format)| {
+                let format = format.replace("_EC_", &format!("_{ec_name}_"));
+                json!({"op": "get_in_format", "uid": uid, "format": format})
+            })
+            .collect();
+        let results = app.run(&json!(commands));
+        for (index, (result, numbers)) in results.iter().zip(&expected).enumerate() {
+            let got = ok(result);
+            assert_eq!(got["format"], commands[index]["format"], "{got}");
+            let mut fields = got["fields"].clone();
+            if index >= 2 {
+                let curve = fields.as_object_mut().unwrap().remove("RECOMMENDED_CURVE");
+                assert_eq!(curve, Some(json!("P_384")), "{got}");
+            }
+            assert_eq!(&fields, ok(numbers), "at {version:?}: {got}");
+        }
+    }
+
+    // A CRT coefficient of another key; a format of another kind of key; as a wrapped key.
+    let mut wrong = rsa_private;
+    wrong[7][1] = numbers["P"].clone();
+    let results = alice.run(&json!([
+        register("PRIVATE", "TRANSPARENT_RSA_PRIVATE_KEY", "RSA", 2048, wrong, "SIGN"),
+        {"op": "get_in_format", "uid": rsa_pair["private"], "format": "TRANSPARENT_EC_PRIVATE_KEY"},
+        {"op": "get_in_format", "uid": ec_pair["public"], "format": "TRANSPARENT_RSA_PUBLIC_KEY"},
+    ]));
+    assert_eq!(reason(&results[0]), "INVALID_FIELD", "{}", results[0]);
+    assert_eq!(
+        reason(&results[1]),
+        "KEY_FORMAT_TYPE_NOT_SUPPORTED",
+        "{}",
+        results[1]
+    );
+    assert_eq!(
+        reason(&results[2]),
+        "KEY_FORMAT_TYPE_NOT_SUPPORTED",
+        "{}",
+        results[2]
+    );
+
+    // Bob is told what he is told of a key that does not exist.
+    let bob = App::of(&stack, BOB).run(&json!([
+        {"op": "get_in_format", "uid": ids[0], "format": "TRANSPARENT_RSA_PRIVATE_KEY"},
+        {"op": "get_in_format", "uid": "no-such-key", "format": "TRANSPARENT_RSA_PRIVATE_KEY"},
+    ]));
+    assert_eq!(reason(&bob[0]), "ITEM_NOT_FOUND", "{}", bob[0]);
+    assert_eq!(
+        message(&bob[0]).replace(&ids[0], "no-such-key"),
+        message(&bob[1]),
+        "Bob with Alice's key, and with none"
     );
 }
 
@@ -1865,10 +2090,11 @@ fn rsa_oaep_encrypts_with_the_public_key_and_decrypts_with_the_private(fixture: 
 /// under the public key of one of her RSA pairs (RSA-OAEP), an EC private key (PKCS#8, not a
 /// whole number of semiblocks) under AES Key Wrap Padding. Each wrap is undone by the
 /// `cryptography` package with the wrapping key read back by a plain Get, and gives the key a
-/// plain Get returns; the Key Wrapping Data says how it was wrapped. Refused: TTLV encoding
-/// (KMIP's default), MAC/signature wrapping, attributes, a wrapping key without Wrap Key in
-/// its mask or not Active, NIST Key Wrap of material it cannot wrap, Bob's keys under Alice's
-/// wrapping key, and objects held by the core.
+/// plain Get returns; the Key Wrapping Data says how it was wrapped. In the TTLV encoding
+/// (KMIP's default, and named), the wrap holds the key's Key Value, which PyKMIP reads.
+/// Refused: MAC/signature wrapping, attributes, a wrapping key without Wrap Key in its mask or
+/// not Active, NIST Key Wrap of material it cannot wrap, Bob's keys under Alice's wrapping
+/// key, and objects held by the core.
 fn get_returns_keys_wrapped_under_the_callers_keys(fixture: &Fixture) {
     let stack = fixture.stack();
     let alice = App::of(&stack, ALICE);
@@ -1945,18 +2171,22 @@ fn get_returns_keys_wrapped_under_the_callers_keys(fixture: &Fixture) {
         {"op": "get_wrapped", "uid": secret, "wrapping_uid": kek},
         {"op": "get_wrapped", "uid": key, "wrapping_uid": "no-such-key"},
     ]));
-    assert_eq!(
-        reason(&results[0]),
-        "ENCODING_OPTION_ERROR",
-        "{}",
-        results[0]
-    );
-    assert_eq!(
-        reason(&results[1]),
-        "ENCODING_OPTION_ERROR",
-        "{}",
-        results[1]
-    );
+    // In the TTLV encoding, named or not (KMIP's default), the wrap holds the key's Key Value
+    // as PyKMIP reads it.
+    for (result, named) in [(&results[0], false), (&results[1], true)] {
+        let wrapped = ok(result);
+        let encoding = &wrapped["wrapping"]["encoding_option"];
+        assert_eq!(
+            encoding.as_str() == Some("TTLV_ENCODING"),
+            named,
+            "{wrapped}"
+        );
+        let unwrapped = alice.run(&json!([{"op": "aes", "key": kek_bytes,
+            "mode": "NIST_KEY_WRAP", "data": wrapped["value"], "decrypt": true}]));
+        let key_value = alice.run(&json!([{"op": "read_key_value",
+            "value": ok(&unwrapped[0])}]));
+        assert_eq!(ok(&key_value[0]), &json!(key_bytes), "{wrapped}");
+    }
     assert_eq!(
         reason(&results[2]),
         "FEATURE_NOT_SUPPORTED",
@@ -1993,9 +2223,10 @@ fn get_returns_keys_wrapped_under_the_callers_keys(fixture: &Fixture) {
 }
 
 /// Register of wrapped key material through PyKMIP: an AES key wrapped by the `cryptography`
-/// package under one of Alice's AES keys (RFC 3394) and under the public key of one of her RSA
-/// pairs (RSA-OAEP, unwrapped by its private key), and an RSA private key (PKCS#8) wrapped
-/// with RFC 5649, are unwrapped by the gateway and stored: a plain Get returns the keys
+/// package under one of Alice's AES keys (RFC 3394: bare, and as the Key Value PyKMIP
+/// TTLV-encodes, no Encoding Option named) and under the public key of one of her RSA pairs
+/// (RSA-OAEP, unwrapped by its private key), and an RSA private key (PKCS#8) wrapped with RFC
+/// 5649, are unwrapped by the gateway and stored: a plain Get returns the keys
 /// `cryptography` wrapped, and the AES key encrypts at the gateway. A wrap altered by one bit
 /// is a Cryptographic Failure and stores nothing; a wrapping key without Unwrap Key in its
 /// mask, and Bob with Alice's wrapping key, are refused.
@@ -2017,13 +2248,16 @@ fn register_unwraps_key_material_wrapped_under_the_callers_keys(fixture: &Fixtur
     let key: String = (0..32u8)
         .map(|byte| format!("{:02x}", byte ^ 0xa5))
         .collect();
+    let key_value = alice.run(&json!([{"op": "key_value", "value": key}]));
     let wraps = alice.run(&json!([
         {"op": "aes", "key": kek_bytes, "mode": "NIST_KEY_WRAP", "data": key},
         {"op": "oaep", "key": rsa_der, "data": key, "hash": "SHA256"},
         {"op": "aes", "key": kek_bytes, "mode": "AES_KEY_WRAP_PADDING",
             "data": generated["pkcs8"]},
+        {"op": "aes", "key": kek_bytes, "mode": "NIST_KEY_WRAP", "data": ok(&key_value[0])},
     ]));
     let (kw, oaep_wrap, kwp) = (ok(&wraps[0]), ok(&wraps[1]), ok(&wraps[2]));
+    let ttlv_wrap = ok(&wraps[3]);
     let symmetric = |value: &serde_json::Value, wrapping: &str, params: serde_json::Value| {
         json!({"op": "register_wrapped", "kind": "SYMMETRIC", "value": value,
             "wrapping_uid": wrapping, "params": params, "algorithm": "AES", "length": 256,
@@ -2042,6 +2276,12 @@ fn register_unwraps_key_material_wrapped_under_the_callers_keys(fixture: &Fixtur
             "length": 2048, "usage": ["SIGN"]},
     ]));
     let ids: Vec<&str> = results.iter().map(|r| text(ok(r))).collect();
+    // Registered by a client naming no Encoding Option (in 1.2 PyKMIP writes it none): the
+    // wrap holds a TTLV-encoded Key Value, KMIP's default.
+    let mut ttlv = symmetric(ttlv_wrap, kek, json!(null));
+    ttlv["encoding"] = json!("NONE");
+    let registered = alice.run(&json!([ttlv]));
+    let ttlv_id = text(ok(&registered[0]));
     let gets = alice.run(&json!([
         {"op": "get", "uid": ids[0]},
         {"op": "get", "uid": ids[1]},
@@ -2049,6 +2289,7 @@ fn register_unwraps_key_material_wrapped_under_the_callers_keys(fixture: &Fixtur
         {"op": "activate", "uid": ids[0]},
         {"op": "encrypt", "uid": ids[0], "mode": "CBC", "data": "00".repeat(16),
             "random_iv": true},
+        {"op": "get", "uid": ttlv_id},
     ]));
     assert_eq!(ok(&gets[0])["value"], json!(key), "RFC 3394 unwrapped");
     assert_eq!(ok(&gets[1])["value"], json!(key), "RSA-OAEP unwrapped");
@@ -2058,6 +2299,7 @@ fn register_unwraps_key_material_wrapped_under_the_callers_keys(fixture: &Fixtur
         "RFC 5649 unwrapped"
     );
     ok(&gets[4]);
+    assert_eq!(ok(&gets[5])["value"], json!(key), "TTLV-encoded, unwrapped");
 
     let middle = alice.run(&json!([{"op": "locate", "object_type": "SYMMETRIC_KEY"}]));
     let results = alice.run(&json!([
@@ -2083,8 +2325,8 @@ fn register_unwraps_key_material_wrapped_under_the_callers_keys(fixture: &Fixtur
     let count = |located: &serde_json::Value| ok(located).as_array().unwrap().len();
     assert_eq!(
         count(&middle[0]),
-        count(&before[0]) + 2,
-        "two keys registered"
+        count(&before[0]) + 3,
+        "three keys registered"
     );
     assert_eq!(count(&results[3]), count(&middle[0]), "nothing stored");
 

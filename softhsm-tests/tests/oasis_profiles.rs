@@ -621,7 +621,7 @@ fn assert_raw_aes_256(object: &ManagedObject) {
         panic!("not a symmetric key: {object:?}")
     };
     assert_eq!(key_block.key_format_type, KeyFormatType::Raw);
-    assert_eq!(key_block.key_material.key().len(), 32);
+    assert_eq!(key_block.key_material.key().unwrap().len(), 32);
     assert_eq!(
         key_block.cryptographic_algorithm,
         Some(CryptographicAlgorithm::Aes)
@@ -1051,7 +1051,7 @@ fn key_of(alice: &mut Alice, uid: &str) -> Vec<u8> {
     let ManagedObject::SymmetricKey(SymmetricKey { key_block }) = got.object else {
         panic!("not a symmetric key: {:?}", got.object)
     };
-    key_block.key_material.key().to_vec()
+    key_block.key_material.key().unwrap().to_vec()
 }
 
 /// One AES-128 block through aws-lc-rs's ECB, the other way when `decrypting`.

@@ -42,18 +42,18 @@ pub(super) enum Material {
 }
 
 impl Material {
-    /// The material of `object`, taken out of it; `None` for an object type the registry
-    /// does not keep.
+    /// The material of `object`, taken out of it; `None` for an object type or a form of key
+    /// material the registry does not keep.
     pub(super) fn from_object(object: ManagedObject) -> Option<Self> {
         Some(match object {
             ManagedObject::SymmetricKey(key) => Self::SymmetricKey {
                 format: key.key_block.key_format_type.to_u32(),
-                key: key_bytes(key.key_block.key_material),
+                key: key_bytes(key.key_block.key_material)?,
             },
             ManagedObject::SecretData(secret) => Self::SecretData {
                 secret_data_type: secret.secret_data_type.to_u32(),
                 format: secret.key_block.key_format_type.to_u32(),
-                data: key_bytes(secret.key_block.key_material),
+                data: key_bytes(secret.key_block.key_material)?,
             },
             ManagedObject::OpaqueObject(opaque) => Self::Opaque {
                 opaque_data_type: opaque.opaque_data_type.0,
@@ -119,10 +119,14 @@ impl Material {
     }
 }
 
-/// The bytes of key material, whichever its form.
-fn key_bytes(material: KeyMaterial) -> SecretBytes {
+/// The bytes of key material held as bytes or as a Transparent Symmetric Key.
+fn key_bytes(material: KeyMaterial) -> Option<SecretBytes> {
     match material {
-        KeyMaterial::Bytes(bytes) | KeyMaterial::TransparentSymmetricKey(bytes) => bytes,
+        KeyMaterial::Bytes(bytes) | KeyMaterial::TransparentSymmetricKey(bytes) => Some(bytes),
+        KeyMaterial::TransparentRsaPublicKey(_)
+        | KeyMaterial::TransparentRsaPrivateKey(_)
+        | KeyMaterial::TransparentEcPublicKey(_)
+        | KeyMaterial::TransparentEcPrivateKey(_) => None,
     }
 }
 

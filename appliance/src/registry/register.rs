@@ -69,13 +69,10 @@ fn check_object(
     limits: &RegistryLimits,
 ) -> Result<(Option<CryptographicAlgorithm>, Option<i32>), Refusal> {
     let (block, len) = match object {
-        ManagedObject::SymmetricKey(key) => {
-            (Some(&key.key_block), key.key_block.key_material.key().len())
+        ManagedObject::SymmetricKey(key) => (Some(&key.key_block), material_len(&key.key_block)?),
+        ManagedObject::SecretData(secret) => {
+            (Some(&secret.key_block), material_len(&secret.key_block)?)
         }
-        ManagedObject::SecretData(secret) => (
-            Some(&secret.key_block),
-            secret.key_block.key_material.key().len(),
-        ),
         ManagedObject::OpaqueObject(opaque) => (None, opaque.opaque_data_value.len()),
         _ => return Err(unsupported_type()),
     };
@@ -165,6 +162,25 @@ fn once<T>(slot: &mut Option<T>, value: T, name: &str) -> Result<(), Refusal> {
         ));
     }
     Ok(())
+}
+
+/// The length of a key block's material, in one of the forms the registry keeps: a byte string
+/// or a Transparent Symmetric Key.
+fn material_len(block: &KeyBlock) -> Result<usize, Refusal> {
+    block
+        .key_material
+        .key()
+        .map(|key| key.len())
+        .ok_or_else(|| {
+            Refusal::new(
+                ResultReason::KeyFormatTypeNotSupported,
+                format!(
+                    "krypton-core's registry keeps key material as bytes or a Transparent \
+                     Symmetric Key, not {:?}",
+                    block.key_format_type
+                ),
+            )
+        })
 }
 
 fn unsupported_type() -> Refusal {

@@ -226,8 +226,8 @@ fn object(response: ResponsePayload) -> ManagedObject {
 
 fn material(object: &ManagedObject) -> Vec<u8> {
     match object {
-        ManagedObject::SymmetricKey(key) => key.key_block.key_material.key().to_vec(),
-        ManagedObject::SecretData(secret) => secret.key_block.key_material.key().to_vec(),
+        ManagedObject::SymmetricKey(key) => key.key_block.key_material.key().unwrap().to_vec(),
+        ManagedObject::SecretData(secret) => secret.key_block.key_material.key().unwrap().to_vec(),
         ManagedObject::OpaqueObject(opaque) => opaque.opaque_data_value.to_vec(),
         other => panic!("{other:?}"),
     }

@@ -12,18 +12,17 @@
 //!
 //! | object | formats |
 //! |---|---|
-//! | Private Key | PKCS#8 (the default); EC Private Key (RFC 5915) for ECDSA keys |
-//! | Public Key | PKCS#1 `RSAPublicKey` (RSA keys: the default) or X.509 `SubjectPublicKeyInfo` (the default of the others) |
+//! | Private Key | PKCS#8 (the default); PKCS#1 `RSAPrivateKey` and Transparent RSA Private Key for RSA keys; EC Private Key (RFC 5915) and Transparent EC (or 1.x ECDSA, ECDH, ECMQV) Private Key for EC keys |
+//! | Public Key | PKCS#1 `RSAPublicKey` (RSA keys: the default) or X.509 `SubjectPublicKeyInfo` (the default of the others); Transparent RSA Public Key for RSA keys, Transparent EC (or 1.x ECDSA, ECDH, ECMQV) Public Key for EC keys |
 //!
-//! PKCS#1 `RSAPrivateKey` is not offered (aws-lc-rs reads it but does not write it), nor are
-//! the Transparent structures: those are refused with *Key Format Type Not Supported*.
+//! The Transparent structures are converted by [`super::transparent`]; Ed25519 keys have none.
 //!
 //! **Registered keys** ([`KeyKind::parse_private`], [`KeyKind::parse_public`]) are parsed by
 //! aws-lc-rs from the formats it reads — PKCS#8, PKCS#1 (RSA) and EC Private Key for private
-//! keys, `SubjectPublicKeyInfo` and PKCS#1 (RSA) for public keys — and re-encoded in the
-//! stored forms, so a registered key is stored, returned and used exactly as a made one. Only
-//! the kinds above are taken: a key the gateway could not use (RSA-1024, P-521, DSA…) is
-//! refused rather than kept unusable.
+//! keys, `SubjectPublicKeyInfo` and PKCS#1 (RSA) for public keys, and the Transparent
+//! structures made into those first — and re-encoded in the stored forms, so a registered key
+//! is stored, returned and used exactly as a made one. Only the kinds above are taken: a key
+//! the gateway could not use (RSA-1024, P-521, DSA…) is refused rather than kept unusable.
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::error::Unspecified;
@@ -33,8 +32,11 @@ use aws_lc_rs::signature::{
     ECDSA_P384_SHA384_ASN1_SIGNING, ED25519, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair,
     KeyPair, ParsedPublicKey, VerificationAlgorithm,
 };
-use kmip::{CryptographicAlgorithm, KeyFormatType, ObjectType, ResultReason, SecretBytes};
+use kmip::{
+    CryptographicAlgorithm, KeyFormatType, KeyMaterial, ObjectType, ResultReason, SecretBytes,
+};
 
+use super::transparent;
 use crate::metadata::Metadata;
 use crate::refusal::Refusal;
 
@@ -134,7 +136,7 @@ impl KeyKind {
     }
 
     /// The kind of an RSA key with a modulus of `bytes` bytes, if the gateway uses it.
-    fn rsa_of(bytes: usize) -> Option<Self> {
+    pub(super) fn rsa_of(bytes: usize) -> Option<Self> {
         [KeySize::Rsa2048, KeySize::Rsa3072, KeySize::Rsa4096]
             .into_iter()
             .find(|size| size.len() == bytes)
@@ -297,11 +299,22 @@ impl KeyKind {
             None => KeyFormatType::X509,
             Some(format) => format,
         };
+        let (rsa, ec) = (matches!(self, Self::Rsa(_)), self.ecdsa().is_some());
         let offered = match format {
             KeyFormatType::Pkcs8 => private,
             KeyFormatType::X509 => !private,
-            KeyFormatType::EcPrivateKey => private && self.ecdsa().is_some(),
-            KeyFormatType::Pkcs1 => !private && matches!(self, Self::Rsa(_)),
+            KeyFormatType::Pkcs1 => rsa,
+            KeyFormatType::EcPrivateKey => private && ec,
+            KeyFormatType::TransparentRsaPrivateKey => private && rsa,
+            KeyFormatType::TransparentRsaPublicKey => !private && rsa,
+            KeyFormatType::TransparentEcPrivateKey
+            | KeyFormatType::TransparentEcdsaPrivateKey
+            | KeyFormatType::TransparentEcdhPrivateKey
+            | KeyFormatType::TransparentEcmqvPrivateKey => private && ec,
+            KeyFormatType::TransparentEcPublicKey
+            | KeyFormatType::TransparentEcdsaPublicKey
+            | KeyFormatType::TransparentEcdhPublicKey
+            | KeyFormatType::TransparentEcmqvPublicKey => !private && ec,
             _ => false,
         };
         if offered {
@@ -313,33 +326,52 @@ impl KeyKind {
                     "{} keys of this kind are returned as {}, not {format:?}",
                     if private { "private" } else { "public" },
                     match (private, self) {
-                        (true, Self::P256 | Self::P384) => "PKCS#8 or EC Private Key",
-                        (true, _) => "PKCS#8",
-                        (false, Self::Rsa(_)) => "X.509 (SubjectPublicKeyInfo) or PKCS#1",
-                        (false, _) => "X.509 (SubjectPublicKeyInfo)",
+                        (true, Self::Rsa(_)) => "PKCS#8, PKCS#1 or Transparent RSA Private Key",
+                        (true, Self::P256 | Self::P384) => {
+                            "PKCS#8, EC Private Key or Transparent EC Private Key"
+                        }
+                        (true, Self::Ed25519) => "PKCS#8",
+                        (false, Self::Rsa(_)) => {
+                            "X.509 (SubjectPublicKeyInfo), PKCS#1 or Transparent RSA Public Key"
+                        }
+                        (false, Self::P256 | Self::P384) => {
+                            "X.509 (SubjectPublicKeyInfo) or Transparent EC Public Key"
+                        }
+                        (false, Self::Ed25519) => "X.509 (SubjectPublicKeyInfo)",
                     }
                 ),
             ))
         }
     }
 
-    /// `stored` (PKCS#8 or `SubjectPublicKeyInfo`) in `format`, which [`Self::format`] chose.
+    /// `stored` (PKCS#8 or `SubjectPublicKeyInfo`, as `object_type` says) in `format`, which
+    /// [`Self::format`] chose.
     pub(super) fn encode(
         self,
+        object_type: ObjectType,
         format: KeyFormatType,
         stored: SecretBytes,
-    ) -> Result<SecretBytes, Refusal> {
-        let converted = match (format, self.ecdsa(), self) {
-            (KeyFormatType::EcPrivateKey, Some(algorithm), _) => {
-                EcdsaKeyPair::from_pkcs8(algorithm, &stored)
-                    .map_err(Unspecified::from)
-                    .and_then(|pair| pair.private_key().as_der())
-                    .map(|der| secret(der.as_ref()))
+    ) -> Result<KeyMaterial, Refusal> {
+        let private = object_type == ObjectType::PrivateKey;
+        let bytes = |der: &[u8]| KeyMaterial::Bytes(secret(der));
+        let converted = match format {
+            KeyFormatType::EcPrivateKey => self
+                .ecdsa()
+                .ok_or(Unspecified)
+                .and_then(|ecdsa| {
+                    EcdsaKeyPair::from_pkcs8(ecdsa, &stored).map_err(Unspecified::from)
+                })
+                .and_then(|pair| pair.private_key().as_der())
+                .map(|der| bytes(der.as_ref())),
+            KeyFormatType::Pkcs1 if private => {
+                transparent::rsa_private_pkcs1(&stored).map(KeyMaterial::Bytes)
             }
-            (KeyFormatType::Pkcs1, _, Self::Rsa(_)) => rsa::PublicKey::from_der(&stored)
-                .map(|public| secret(public.as_ref()))
+            KeyFormatType::Pkcs1 => rsa::PublicKey::from_der(&stored)
+                .map(|public| bytes(public.as_ref()))
                 .map_err(Unspecified::from),
-            _ => return Ok(stored),
+            format if format.is_transparent() && private => transparent::private(self, &stored),
+            format if format.is_transparent() => transparent::public(self, &stored),
+            _ => return Ok(KeyMaterial::Bytes(stored)),
         };
         converted.map_err(|Unspecified| {
             tracing::error!(kind = ?self, ?format, "a stored key does not convert");
@@ -416,6 +448,14 @@ mod tests {
             .unwrap();
     }
 
+    /// The DER a conversion gave.
+    fn der(material: KeyMaterial) -> SecretBytes {
+        let KeyMaterial::Bytes(der) = material else {
+            panic!("not DER")
+        };
+        der
+    }
+
     #[test]
     fn converts_to_the_formats_offered_and_refuses_the_others() {
         let rsa = KeyKind::Rsa(KeySize::Rsa2048);
@@ -423,35 +463,72 @@ mod tests {
         let format = rsa
             .format(ObjectType::PublicKey, Some(KeyFormatType::Pkcs1))
             .unwrap();
-        let pkcs1 = rsa.encode(format, pair.public.clone()).unwrap();
+        let pkcs1 = der(rsa
+            .encode(ObjectType::PublicKey, format, pair.public.clone())
+            .unwrap());
         assert_ne!(&pkcs1[..], &pair.public[..]);
         // PKCS#1 parses back to the same key.
         let again: PublicKeyX509Der<'_> =
             rsa::PublicKey::from_der(&pkcs1).unwrap().as_der().unwrap();
         assert_eq!(again.as_ref(), &pair.public[..]);
+        // So does a private key's.
+        let format = rsa
+            .format(ObjectType::PrivateKey, Some(KeyFormatType::Pkcs1))
+            .unwrap();
+        let pkcs1 = der(rsa
+            .encode(ObjectType::PrivateKey, format, pair.private.clone())
+            .unwrap());
+        let again: Pkcs8V1Der<'_> = rsa::KeyPair::from_der(&pkcs1).unwrap().as_der().unwrap();
+        assert_eq!(again.as_ref(), &pair.private[..]);
 
         let ec = KeyKind::P256;
         let pair = ec.generate().unwrap();
         let format = ec
             .format(ObjectType::PrivateKey, Some(KeyFormatType::EcPrivateKey))
             .unwrap();
-        let sec1 = ec.encode(format, pair.private.clone()).unwrap();
+        let sec1 = der(ec
+            .encode(ObjectType::PrivateKey, format, pair.private.clone())
+            .unwrap());
         EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_ASN1_SIGNING, &sec1).unwrap();
 
         for (kind, object, format) in [
-            (rsa, ObjectType::PrivateKey, KeyFormatType::Pkcs1),
             (rsa, ObjectType::PrivateKey, KeyFormatType::X509),
             (rsa, ObjectType::PublicKey, KeyFormatType::Pkcs8),
+            (
+                rsa,
+                ObjectType::PublicKey,
+                KeyFormatType::TransparentRsaPrivateKey,
+            ),
+            (
+                rsa,
+                ObjectType::PrivateKey,
+                KeyFormatType::TransparentEcPrivateKey,
+            ),
             (ec, ObjectType::PublicKey, KeyFormatType::Pkcs1),
+            (
+                ec,
+                ObjectType::PrivateKey,
+                KeyFormatType::TransparentEcPublicKey,
+            ),
+            (
+                ec,
+                ObjectType::PublicKey,
+                KeyFormatType::TransparentRsaPublicKey,
+            ),
+            (
+                ec,
+                ObjectType::PublicKey,
+                KeyFormatType::TransparentDsaPublicKey,
+            ),
             (
                 KeyKind::Ed25519,
                 ObjectType::PrivateKey,
                 KeyFormatType::EcPrivateKey,
             ),
             (
-                rsa,
+                KeyKind::Ed25519,
                 ObjectType::PrivateKey,
-                KeyFormatType::TransparentRsaPrivateKey,
+                KeyFormatType::TransparentEcPrivateKey,
             ),
             (ec, ObjectType::PublicKey, KeyFormatType::Raw),
         ] {
@@ -494,12 +571,16 @@ mod tests {
             if let Ok(format) =
                 kind.format(ObjectType::PrivateKey, Some(KeyFormatType::EcPrivateKey))
             {
-                let sec1 = kind.encode(format, made.private.clone()).unwrap();
+                let sec1 = der(kind
+                    .encode(ObjectType::PrivateKey, format, made.private.clone())
+                    .unwrap());
                 let (_, again) = KeyKind::parse_private(format, &sec1).unwrap();
                 assert_eq!(&again[..], &made.private[..], "{kind:?}");
             }
             if let Ok(format) = kind.format(ObjectType::PublicKey, Some(KeyFormatType::Pkcs1)) {
-                let pkcs1 = kind.encode(format, made.public.clone()).unwrap();
+                let pkcs1 = der(kind
+                    .encode(ObjectType::PublicKey, format, made.public.clone())
+                    .unwrap());
                 let (_, again) = KeyKind::parse_public(format, &pkcs1).unwrap();
                 assert_eq!(&again[..], &made.public[..], "{kind:?}");
                 // PKCS#1 is not taken where SubjectPublicKeyInfo is announced.

@@ -5,14 +5,15 @@
 //! wrapped it, bound to the record's owner and identifier: a record moved or copied from
 //! another owner or key does not unwrap, and is refused as such. A symmetric key goes back to
 //! the client as Raw or Transparent Symmetric Key bytes, a public or private key in its stored
-//! DER format or another one it converts to ([`super::asymmetric`]), a certificate as it was
+//! DER format or another one it converts to, Transparent structures among them
+//! ([`super::asymmetric`]), a certificate as it was
 //! registered; the format is decided before anything is unwrapped. Every copy of a key is
 //! wiped when the response has been written (a certificate, not secret, is not).
 //!
-//! With a Key Wrapping Specification, the key's material (in the format asked for, a byte
-//! string) is returned wrapped under another of the caller's keys, with the Key Wrapping Data
-//! that says how ([`super::crypto::Wrapper`]); the wrapping key is admitted before anything is
-//! unwrapped.
+//! With a Key Wrapping Specification, the key's material in the format asked for (bare, or
+//! TTLV-encoded as its Key Value) is returned wrapped under another of the caller's keys, with
+//! the Key Wrapping Data that says how ([`super::crypto::Wrapper`]); the wrapping key is
+//! admitted before anything is unwrapped.
 //!
 //! A blob of the older format, bound to the identifier only, is re-wrapped in the current one
 //! once it has unwrapped, and the record replaced if no one changed it meanwhile (a lost race
@@ -25,7 +26,7 @@ use kmip::{
 };
 
 use super::asymmetric::KeyKind;
-use super::crypto::Wrapper;
+use super::crypto::{Wrapper, bare_structure};
 
 use crate::core_link::CoreError;
 use crate::error::ErrorChain;
@@ -65,11 +66,14 @@ pub(super) async fn get<V: Vault>(
             KeyMaterial::TransparentSymmetricKey(key),
         ),
         Format::Symmetric(format) => (format, KeyMaterial::Bytes(key)),
-        Format::Asymmetric(kind, format) => (format, KeyMaterial::Bytes(kind.encode(format, key)?)),
+        Format::Asymmetric(kind, format) => (
+            format,
+            kind.encode(record.metadata.object_type, format, key)?,
+        ),
     };
     let (material, wrapping) = match wrapper {
         Some(wrapper) => {
-            let (sealed, data) = wrapper.wrap(context, material.key()).await?;
+            let (sealed, data) = wrapper.wrap(context, &material).await?;
             (KeyMaterial::Bytes(sealed), Some(data))
         }
         None => (material, None),
@@ -81,24 +85,27 @@ pub(super) async fn get<V: Vault>(
     })
 }
 
-/// The wrapping key a Get's `spec` names, admitted, for a key returned in `format`: wrapped
-/// key material is a byte string, which a certificate and a Transparent Symmetric Key are not.
+/// The wrapping key a Get's `spec` names, admitted, for a key returned in `format`: a
+/// certificate is not wrapped, and a Transparent structure only TTLV-encoded.
 async fn wrapper<V: Vault>(
     context: &Context<'_, V>,
     format: Format,
     spec: &KeyWrappingSpecification,
 ) -> Result<Wrapper, Refusal> {
-    match format {
-        Format::Certificate => Err(Refusal::new(
-            ResultReason::InvalidObjectType,
-            "a certificate is not secret and is not returned wrapped: keys are",
-        )),
-        Format::Symmetric(KeyFormatType::TransparentSymmetricKey) => Err(Refusal::new(
-            ResultReason::KeyFormatTypeNotSupported,
-            "a wrapped key is returned Raw: the Transparent Symmetric Key structure is not wrapped",
-        )),
-        Format::Symmetric(_) | Format::Asymmetric(..) => Wrapper::for_get(context, spec).await,
+    let format = match format {
+        Format::Certificate => {
+            return Err(Refusal::new(
+                ResultReason::InvalidObjectType,
+                "a certificate is not secret and is not returned wrapped: keys are",
+            ));
+        }
+        Format::Symmetric(format) | Format::Asymmetric(_, format) => format,
+    };
+    let wrapper = Wrapper::for_get(context, spec).await?;
+    if format.is_transparent() && wrapper.wraps_bare_material() {
+        return Err(bare_structure());
     }
+    Ok(wrapper)
 }
 
 /// The key object of `record`, its material `key_material` in `format` — wrapped, if

@@ -23,6 +23,7 @@ mod locate;
 mod random;
 mod register;
 mod rekey;
+mod transparent;
 
 pub(crate) use register::registers_here;
 

@@ -13,22 +13,25 @@
 //! algorithm and length come from the key itself, and an algorithm or length the request
 //! states (in the Key Block or as attributes) must be the key's. The usage mask is the one
 //! asked for or Create Key Pair's default, and the key starts Pre-Active (Active once an
-//! Activation Date it was given has come), like every registered object. The Transparent
+//! Activation Date it was given has come), like every registered object. A key given as a
+//! Transparent RSA or EC structure is first made into DER by aws-lc-rs
+//! ([`super::transparent`]) and then taken as the DER would be; the Transparent DSA and DH
 //! structures never get here: the codec refuses them with the reason KMIP gives
 //! ([`kmip::Error::NotSupported`]).
 //!
 //! **Wrapped key material** (a Key Block with Key Wrapping Data): a symmetric or private key
 //! wrapped under one of the caller's keys here is unwrapped first
-//! ([`super::crypto::unwrap_registered`]), then registered as the plain key would be (a
-//! wrapped symmetric key Raw); a wrap that does not check out is a Cryptographic Failure, and
-//! nothing is stored.
+//! ([`super::crypto::unwrap_registered`]) — the bare material with the Encoding Option *No
+//! Encoding*, else a TTLV-encoded Key Value, decoded in the Key Block's format — then
+//! registered as the plain key would be; a wrap that does not check out is a Cryptographic
+//! Failure, and nothing is stored.
 //!
 //! Other object types (Secret Data, Opaque Objects) are registered in the core's registry: the
 //! router forwards them.
 
 use kmip::{
-    Attribute, KeyBlock, KeyFormatType, KeyMaterial, ManagedObject, ObjectType, RegisterRequest,
-    RegisterResponse, ResultReason, SecretBytes,
+    Attribute, EncodingOption, KeyBlock, KeyFormatType, KeyMaterial, ManagedObject, ObjectType,
+    RegisterRequest, RegisterResponse, ResultReason, SecretBytes,
 };
 
 use super::asymmetric::{KeyKind, MAX_REGISTERED_KEY_LEN};
@@ -36,6 +39,7 @@ use super::certificate;
 use super::create::{Requested, key_bytes, new_identifier, store, wrapped_record};
 use super::crypto::unwrap_registered;
 use super::key_pair::key_metadata;
+use super::transparent;
 use crate::attribute_policy::admit;
 use crate::metadata::Metadata;
 use crate::operations::Context;
@@ -90,8 +94,10 @@ pub(super) async fn register<V: Vault>(
 }
 
 /// The largest wrapped key material taken, checked before it is unwrapped: the largest key
-/// registered, with what a key wrap adds (RSA-OAEP's ciphertext, at most 512 bytes, is less).
-const MAX_WRAPPED_KEY_LEN: usize = MAX_REGISTERED_KEY_LEN + 16;
+/// registered, with the TTLV headers of its Key Value (a Transparent RSA-4096 private key's
+/// are fewer than 128 bytes) and what a key wrap adds (RSA-OAEP's ciphertext, at most 512
+/// bytes, is less).
+const MAX_WRAPPED_KEY_LEN: usize = MAX_REGISTERED_KEY_LEN + 128 + 16;
 
 /// `block` with its material unwrapped if it is wrapped (under the caller's key its Key
 /// Wrapping Data names), else as it is.
@@ -103,7 +109,13 @@ async fn unwrapped_block<V: Vault>(
         return Ok(block.clone());
     };
     uncompressed(block)?;
-    let wrapped = block.key_material.key();
+    // The codec reads wrapped material as a byte string only.
+    let Some(wrapped) = block.key_material.key() else {
+        return Err(Refusal::new(
+            ResultReason::KeyFormatTypeNotSupported,
+            "wrapped key material is a byte string",
+        ));
+    };
     if wrapped.len() > MAX_WRAPPED_KEY_LEN {
         return Err(Refusal::new(
             ResultReason::InvalidField,
@@ -114,8 +126,22 @@ async fn unwrapped_block<V: Vault>(
         ));
     }
     let key = unwrap_registered(context, data, wrapped).await?;
+    let key_material = if data.encoding_option == Some(EncodingOption::NoEncoding) {
+        KeyMaterial::Bytes(key)
+    } else {
+        KeyMaterial::from_key_value_ttlv(&key, block.key_format_type).map_err(|error| {
+            Refusal::new(
+                error.result_reason(),
+                format!(
+                    "the unwrapped material is not the TTLV encoding of a Key Value of {:?} \
+                     (the Encoding Option named none, or TTLV Encoding): {error}",
+                    block.key_format_type
+                ),
+            )
+        })?
+    };
     Ok(KeyBlock {
-        key_material: KeyMaterial::Bytes(key),
+        key_material,
         key_wrapping_data: None,
         ..block.clone()
     })
@@ -129,16 +155,16 @@ async fn read_symmetric<V: Vault>(
     attributes: &[Attribute],
 ) -> Result<(SecretBytes, Metadata), Refusal> {
     uncompressed(block)?;
-    let wrapped = block.key_wrapping_data.is_some();
     let format = block.key_format_type;
-    if !(format == KeyFormatType::Raw
-        || format == KeyFormatType::TransparentSymmetricKey && !wrapped)
-    {
+    if !matches!(
+        format,
+        KeyFormatType::Raw | KeyFormatType::TransparentSymmetricKey
+    ) {
         return Err(Refusal::new(
             ResultReason::KeyFormatTypeNotSupported,
             format!(
-                "a symmetric key is registered Raw (or, unwrapped, as a Transparent Symmetric \
-                 Key), not {format:?}"
+                "a symmetric key is registered Raw or as a Transparent Symmetric Key, not \
+                 {format:?}"
             ),
         ));
     }
@@ -159,7 +185,12 @@ async fn read_symmetric<V: Vault>(
     };
     admit(&requested.client_attributes, context.keys)?;
     let KeyBlock { key_material, .. } = unwrapped_block(context, block).await?;
-    let key = key_material.key().clone();
+    let (KeyMaterial::Bytes(key) | KeyMaterial::TransparentSymmetricKey(key)) = key_material else {
+        return Err(Refusal::new(
+            ResultReason::KeyFormatTypeNotSupported,
+            "a symmetric key is registered Raw or as a Transparent Symmetric Key",
+        ));
+    };
     let bits = i32::try_from(key.len().saturating_mul(8)).unwrap_or(i32::MAX);
     let lengths = [block.cryptographic_length, requested.length];
     if let Some(stated) = lengths.into_iter().flatten().find(|l| *l != bits) {
@@ -201,26 +232,35 @@ fn read_key<V>(
             "a public key is not secret and is registered unwrapped",
         ));
     }
-    let KeyMaterial::Bytes(der) = &block.key_material else {
-        return Err(Refusal::new(
-            ResultReason::KeyFormatTypeNotSupported,
-            "a public or private key is not a Transparent Symmetric Key",
-        ));
-    };
-    if der.len() > MAX_REGISTERED_KEY_LEN {
-        return Err(Refusal::new(
-            ResultReason::InvalidField,
-            format!(
-                "the key material is {} bytes; keys the gateway uses are at most \
-                 {MAX_REGISTERED_KEY_LEN}",
-                der.len()
-            ),
-        ));
-    }
-    let (kind, stored) = if object_type == ObjectType::PrivateKey {
-        KeyKind::parse_private(block.key_format_type, der)?
-    } else {
-        KeyKind::parse_public(block.key_format_type, der)?
+    let private = object_type == ObjectType::PrivateKey;
+    let (kind, stored) = match &block.key_material {
+        KeyMaterial::Bytes(der) => {
+            if der.len() > MAX_REGISTERED_KEY_LEN {
+                return Err(Refusal::new(
+                    ResultReason::InvalidField,
+                    format!(
+                        "the key material is {} bytes; keys the gateway uses are at most \
+                         {MAX_REGISTERED_KEY_LEN}",
+                        der.len()
+                    ),
+                ));
+            }
+            if private {
+                KeyKind::parse_private(block.key_format_type, der)?
+            } else {
+                KeyKind::parse_public(block.key_format_type, der)?
+            }
+        }
+        KeyMaterial::TransparentSymmetricKey(_) => {
+            return Err(Refusal::new(
+                ResultReason::KeyFormatTypeNotSupported,
+                "a public or private key is not a Transparent Symmetric Key",
+            ));
+        }
+        numbers if private => {
+            KeyKind::parse_private(KeyFormatType::Pkcs8, &transparent::private_der(numbers)?)?
+        }
+        numbers => KeyKind::parse_public(KeyFormatType::X509, &transparent::public_der(numbers)?)?,
     };
     let mut requested = Requested::read(attributes, Some(object_type))?;
     let algorithms = [block.cryptographic_algorithm, requested.algorithm];

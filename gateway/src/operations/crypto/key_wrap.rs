@@ -8,18 +8,20 @@
 //! | AES, 128 or 256 bits | AES Key Wrap Padding (RFC 5649), any material | Block Cipher Mode AES Key Wrap Padding |
 //! | RSA public key (Get) / private key (Register) | RSA-OAEP ([`super::oaep`]) | Padding Method OAEP and a Hashing Algorithm (or the key's attribute) |
 //!
-//! Only Wrapping Method *Encrypt* with Encoding Option *No Encoding* is done: the bare key
-//! material is wrapped, as PyKMIP's server does. MAC/signature wrapping, attributes wrapped
-//! with the key and the TTLV encoding (KMIP's default when no Encoding Option is named) are
-//! refused with the reason. The wrapping key is one of the caller's keys here: Active with
+//! Wrapping Method *Encrypt* is done, in both encodings: *No Encoding* wraps the bare key
+//! material (a byte string: not a Transparent structure), as PyKMIP's server does; *TTLV
+//! Encoding*, KMIP's default when no Encoding Option is named, wraps the TTLV encoding of the
+//! Key Value ([`kmip::KeyMaterial::key_value_ttlv`]). MAC/signature wrapping and attributes
+//! wrapped with the key are refused with the reason. The wrapping key is one of the caller's keys here: Active with
 //! *Wrap Key* in its usage mask to wrap, Active or Deactivated with *Unwrap Key* to unwrap
 //! (the other half of an RSA pair is found by its link). All of it is decided before the core
 //! is asked to unwrap anything; the wrapping key is unwrapped by the core for the one
 //! operation and wiped after.
 
 use kmip::{
-    Attribute, CryptographicParameters, EncodingOption, EncryptionKeyInformation, KeyWrappingData,
-    KeyWrappingSpecification, LinkType, ObjectType, ResultReason, SecretBytes, WrappingMethod,
+    Attribute, CryptographicParameters, EncodingOption, EncryptionKeyInformation, KeyMaterial,
+    KeyWrappingData, KeyWrappingSpecification, LinkType, ObjectType, ResultReason, SecretBytes,
+    WrappingMethod,
 };
 
 use super::cipher::AesKeyWrap;
@@ -42,6 +44,8 @@ pub(in crate::operations) struct Wrapper {
     key: Found,
     scheme: Scheme,
     information: EncryptionKeyInformation,
+    /// As the client named it: `None` is TTLV Encoding.
+    encoding: Option<EncodingOption>,
 }
 
 impl Wrapper {
@@ -59,14 +63,6 @@ impl Wrapper {
                 ResultReason::FeatureNotSupported,
                 "attributes are not wrapped with the key: send the Key Wrapping Specification \
                  without Attribute Names",
-            ));
-        }
-        if spec.encoding_option != Some(EncodingOption::NoEncoding) {
-            return Err(Refusal::new(
-                ResultReason::EncodingOptionError,
-                "keys are wrapped with the Encoding Option No Encoding only (the bare key \
-                 material); without an Encoding Option KMIP means TTLV encoding, which is not \
-                 offered",
             ));
         }
         let information = encryption_key_information(spec.encryption_key_information.as_ref())?;
@@ -87,19 +83,36 @@ impl Wrapper {
             key,
             scheme,
             information,
+            encoding: spec.encoding_option,
         })
+    }
+
+    /// Whether this wrapper wraps the bare key material, which must then be a byte string.
+    pub(in crate::operations) fn wraps_bare_material(&self) -> bool {
+        self.encoding == Some(EncodingOption::NoEncoding)
     }
 
     /// `material` wrapped, with the Key Wrapping Data that says how.
     pub(in crate::operations) async fn wrap<V: Vault>(
         self,
         context: &Context<'_, V>,
-        material: &[u8],
+        material: &KeyMaterial,
     ) -> Result<(SecretBytes, KeyWrappingData), Refusal> {
+        let plain = if self.wraps_bare_material() {
+            material.key().cloned().ok_or_else(bare_structure)?
+        } else {
+            material.key_value_ttlv().map_err(|error| {
+                tracing::error!(%error, "a key's Key Value does not encode");
+                Refusal::new(
+                    ResultReason::GeneralFailure,
+                    "the key's Key Value could not be encoded for wrapping",
+                )
+            })?
+        };
         let key = unwrapped(context, &self.key, Use::WrapKey).await?;
         let wrapped = match self.scheme {
-            Scheme::Aes(wrap) => wrap.wrap(&key, material)?,
-            Scheme::Oaep(oaep) => oaep.seal(&key, material)?,
+            Scheme::Aes(wrap) => wrap.wrap(&key, &plain)?,
+            Scheme::Oaep(oaep) => oaep.seal(&key, &plain)?,
         };
         drop(key);
         tracing::info!(owner = context.owner(), wrapping_key = %self.key.record.id, "key returned wrapped");
@@ -109,10 +122,20 @@ impl Wrapper {
             mac_signature_key_information: None,
             mac_signature: None,
             iv_counter_nonce: None,
-            encoding_option: Some(EncodingOption::NoEncoding),
+            encoding_option: self.encoding,
         };
         Ok((SecretBytes::new(wrapped), data))
     }
+}
+
+/// The refusal for a Transparent structure to be wrapped without encoding.
+pub(in crate::operations) fn bare_structure() -> Refusal {
+    Refusal::new(
+        ResultReason::KeyFormatTypeNotSupported,
+        "with the Encoding Option No Encoding the bare key material is wrapped, a byte string \
+         (Raw, PKCS#1, PKCS#8, X.509 or EC Private Key): a Transparent structure is wrapped \
+         TTLV-encoded (no Encoding Option, or TTLV Encoding)",
+    )
 }
 
 /// Key material a client registers wrapped (`wrapped`, as `data` says), unwrapped under the

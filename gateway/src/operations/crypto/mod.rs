@@ -27,7 +27,7 @@ mod oaep;
 mod signature;
 
 pub(super) use kdf::Derivation;
-pub(super) use key_wrap::{Wrapper, unwrap_registered};
+pub(super) use key_wrap::{Wrapper, bare_structure, unwrap_registered};
 pub(super) use mac::{mac, mac_verify};
 pub(super) use signature::{sign, signature_verify};
 
