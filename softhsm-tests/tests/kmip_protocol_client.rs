@@ -3,7 +3,8 @@
 //! crate's request types encoded by its TTLV serializer; responses are decoded into its response
 //! types; the identities are "app-alice" and "app-bob" over mutual TLS. Besides the symmetric key
 //! lifecycle, it runs the flow of Krill's KMIP signer, the crate's reason to exist: an RSA key
-//! pair, Sign, Get of the public key, renaming, RNG Retrieve.
+//! pair, Sign, Get of the public key (also as a Transparent RSA Public Key, whose numbers the
+//! crate decodes), renaming, RNG Retrieve.
 //!
 //! The crate's `Client` is compiled only with one of its TLS features, each of which brings a TLS
 //! stack of its own (OpenSSL, or rustls 0.19 with ring 0.16), and it fixes the protocol version
@@ -21,7 +22,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents, UnparsedPublicKey};
 use kmip_protocol::types::common::{
     AttributeIndex, AttributeName, AttributeValue, CryptographicAlgorithm, CryptographicParameters,
     CryptographicUsageMask, Data, DataLength, HashingAlgorithm, KeyFormatType, KeyMaterial,
@@ -389,6 +390,48 @@ fn krill_signer_at_each_version(fixture: &Fixture) {
             .verify(&data, &signed.signature_data)
             .unwrap_or_else(|_| panic!("the signature at {version} does not verify"));
 
+        // The same keys as their numbers, decoded by the crate: the public key's verify the
+        // signature.
+        let mut numbers = |id: &str, format| {
+            let get = RequestPayload::Get(
+                Some(UniqueIdentifier(id.to_owned())),
+                Some(format),
+                None,
+                None,
+            );
+            let ResponsePayload::Get(got) = alice.ok(get) else {
+                unreachable!("checked by Client::ok")
+            };
+            let key_block = match got.cryptographic_object {
+                ManagedObject::PublicKey(key) => key.key_block,
+                ManagedObject::PrivateKey(key) => key.key_block,
+                other => panic!("Get of {id} returned {other:?}"),
+            };
+            assert_eq!(key_block.key_format_type, format);
+            key_block.key_value.key_material
+        };
+        let KeyMaterial::TransparentRSAPublicKey(public_numbers) =
+            numbers(&public, KeyFormatType::TransparentRSAPublicKey)
+        else {
+            panic!("not a Transparent RSA Public Key at {version}")
+        };
+        let public_key = RsaPublicKeyComponents {
+            n: unsigned(&public_numbers.modulus),
+            e: unsigned(&public_numbers.public_exponent),
+        };
+        public_key
+            .verify(&RSA_PKCS1_2048_8192_SHA256, &data, &signed.signature_data)
+            .unwrap_or_else(|_| panic!("the modulus and exponent at {version} do not verify"));
+        // The crate reads a Transparent RSA Private Key's modulus, and every optional number
+        // after it as absent (its decoder's limit): the modulus is the public key's. (PyKMIP
+        // checks all the numbers, in gateway_core.)
+        let KeyMaterial::TransparentRSAPrivateKey(private_numbers) =
+            numbers(&private, KeyFormatType::TransparentRSAPrivateKey)
+        else {
+            panic!("not a Transparent RSA Private Key at {version}")
+        };
+        assert_eq!(unsigned(&private_numbers.modulus), public_key.n);
+
         let ResponsePayload::RNGRetrieve(random) =
             alice.ok(RequestPayload::RNGRetrieve(DataLength(32)))
         else {
@@ -726,6 +769,16 @@ fn key_bytes(id: &str, got: GetResponsePayload) -> Vec<u8> {
     };
     assert_eq!(bytes.len(), 32, "{id}");
     bytes
+}
+
+/// A Big Integer as the crate decodes it (two's complement, sign-extended), as the unsigned
+/// big-endian bytes aws-lc-rs takes.
+fn unsigned(bytes: &[u8]) -> Vec<u8> {
+    let first = bytes
+        .iter()
+        .position(|byte| *byte != 0)
+        .unwrap_or(bytes.len());
+    bytes[first..].to_vec()
 }
 
 fn hex_of(bytes: &[u8]) -> String {
