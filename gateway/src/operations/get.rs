@@ -6,9 +6,9 @@
 //! another owner or key does not unwrap, and is refused as such. A symmetric key goes back to
 //! the client as Raw or Transparent Symmetric Key bytes, a public or private key in its stored
 //! DER format or another one it converts to, Transparent structures among them
-//! ([`super::asymmetric`]), a certificate as it was
-//! registered; the format is decided before anything is unwrapped. Every copy of a key is
-//! wiped when the response has been written (a certificate, not secret, is not).
+//! ([`super::asymmetric`]), a certificate as it was registered; the format is decided before
+//! anything is unwrapped. Every copy of a key is wiped when the response has been written (a
+//! certificate, not secret, is not).
 //!
 //! With a Key Wrapping Specification, the key's material in the format asked for (bare, or
 //! TTLV-encoded as its Key Value) is returned wrapped under another of the caller's keys, with

@@ -12,11 +12,11 @@
 //! material (a byte string: not a Transparent structure), as PyKMIP's server does; *TTLV
 //! Encoding*, KMIP's default when no Encoding Option is named, wraps the TTLV encoding of the
 //! Key Value ([`kmip::KeyMaterial::key_value_ttlv`]). MAC/signature wrapping and attributes
-//! wrapped with the key are refused with the reason. The wrapping key is one of the caller's keys here: Active with
-//! *Wrap Key* in its usage mask to wrap, Active or Deactivated with *Unwrap Key* to unwrap
-//! (the other half of an RSA pair is found by its link). All of it is decided before the core
-//! is asked to unwrap anything; the wrapping key is unwrapped by the core for the one
-//! operation and wiped after.
+//! wrapped with the key are refused with the reason. The wrapping key is one of the caller's
+//! keys here: Active with *Wrap Key* in its usage mask to wrap, Active or Deactivated with
+//! *Unwrap Key* to unwrap (the other half of an RSA pair is found by its link). All of it is
+//! decided before the core is asked to unwrap anything; the wrapping key is unwrapped by the
+//! core for the one operation and wiped after.
 
 use kmip::{
     Attribute, CryptographicParameters, EncodingOption, EncryptionKeyInformation, KeyMaterial,
