@@ -1464,9 +1464,9 @@ fn registered_keys_sign_here_and_their_signatures_verify_anywhere(fixture: &Fixt
 /// returns byte for byte the DER `cryptography` writes for them (PKCS#8; PKCS#1 or
 /// SubjectPublicKeyInfo; the RSA private key as PKCS#1 too), and the private keys sign what
 /// `cryptography` verifies. Key pairs made here (RSA-3072, P-384) read back as Transparent
-/// structures at KMIP 1.2 and 2.0 (there under the EC names) hold the numbers `cryptography`
-/// reads from the same keys' DER. Numbers that do not belong together, and formats of
-/// another kind of key, are refused; Bob gets nothing of Alice's keys in any form.
+/// structures at KMIP 1.2, 1.4 and 2.0 (the last two under the EC names) hold the numbers
+/// `cryptography` reads from the same keys' DER. Numbers that do not belong together, and
+/// formats of another kind of key, are refused; Bob gets nothing of Alice's keys in any form.
 fn transparent_keys_go_in_and_out_as_their_numbers(fixture: &Fixture) {
     let stack = fixture.stack();
     let alice = App::of(&stack, ALICE);
@@ -1575,7 +1575,7 @@ fn transparent_keys_go_in_and_out_as_their_numbers(fixture: &Fixture) {
     assert_eq!(ok(&results[2]), &json!("VALID"));
     assert_eq!(ok(&results[3]), &json!("VALID"));
 
-    // Key pairs made here, read as their numbers at 1.2 (ECDSA names) and 2.0 (EC names).
+    // Key pairs made here, read as their numbers at 1.2 (ECDSA names), 1.4 and 2.0 (EC names).
     let pairs = alice.run(&json!([
         {"op": "create_key_pair", "algorithm": "RSA", "length": 3072},
         {"op": "create_key_pair", "algorithm": "ECDSA", "length": 384},
@@ -1602,7 +1602,7 @@ fn transparent_keys_go_in_and_out_as_their_numbers(fixture: &Fixture) {
             })
             .collect::<Vec<_>>()
     ));
-    for (version, ec_name) in [(None, "ECDSA"), (Some("2.0"), "EC")] {
+    for (version, ec_name) in [(None, "ECDSA"), (Some("1.4"), "EC"), (Some("2.0"), "EC")] {
         let app = App {
             kmip_version: version,
             ..App::of(&stack, ALICE)
