@@ -80,7 +80,7 @@ pub enum SecretError {
     /// `vm.max_map_count`.
     #[error("cannot protect a key's memory page")]
     Protection(#[source] Errno),
-    /// As many keys as the process can guard are alive ([`key_limit`]): raise
+    /// As many keys as the process can guard are alive (`key_limit`): raise
     /// `vm.max_map_count` to hold more.
     #[error(
         "{limit} keys are held in guarded memory, the most vm.max_map_count allows; raise it (sysctl vm.max_map_count) to hold more"

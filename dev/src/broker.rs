@@ -413,7 +413,7 @@ fn running(pid: u32) -> bool {
     })
 }
 
-/// The state and parent of process `pid`, from /proc/<pid>/stat (after its name, which is in
+/// The state and parent of process `pid`, from `/proc/<pid>/stat` (after its name, which is in
 /// parentheses and may hold anything).
 fn stat(pid: u32) -> Option<(char, u32)> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

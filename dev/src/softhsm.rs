@@ -59,7 +59,7 @@ pub fn module() -> PathBuf {
 static TOKEN_FILES: Mutex<()> = Mutex::new(());
 
 /// Held while a core on a SoftHSM2 token starts up, and while this process writes to a token:
-/// see [`TOKEN_FILES`]. Also serialises object creation, which has failed at random with
+/// see `TOKEN_FILES`. Also serialises object creation, which has failed at random with
 /// CKR_GENERAL_ERROR when concurrent in SoftHSM2.
 pub fn token_files() -> MutexGuard<'static, ()> {
     // The lock guards no data: a panic while holding it leaves nothing to repair.

@@ -60,7 +60,7 @@ pub struct StackConfig {
     /// JSON-lines files ([`Stack::core_audit_file`], [`Stack::gateway_audit_file`]).
     pub data_audit: bool,
     /// Whether the core serves the orchestration API (gRPC, mutual TLS) to
-    /// [`ORCHESTRATOR_IDENTITY`](crate::pki::ORCHESTRATOR_IDENTITY).
+    /// [`crate::pki::ORCHESTRATOR_IDENTITY`].
     pub orchestration: bool,
     /// Revocation lists for the orchestration API's client certificates; empty: none.
     pub orchestrator_crls: Vec<PathBuf>,

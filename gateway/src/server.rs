@@ -143,8 +143,8 @@ impl Server {
     }
 
     /// From now on SIGHUP reads `path` again and applies its `[identities]` and `[tls]` (see
-    /// [`reload`]). Call it before telling systemd the gateway is ready: until then, SIGHUP
-    /// ends the process.
+    /// `reload_on_hangups`). Call it before telling systemd the gateway is ready: until then,
+    /// SIGHUP ends the process.
     ///
     /// # Errors
     ///

@@ -6,7 +6,7 @@
 //! no gaps: a write that fails takes no number. Each record carries the hash of the one before
 //! ([`chain_hash`]: SHA-256 of its sequence number and its CBOR), and every audited write also
 //! replaces a checkpoint (the last sequence number and hash, sealed like every record: a MAC
-//! under a key from the master key). [`verify`] walks the log: a record modified or moved does
+//! under a key from the master key). [`verify()`] walks the log: a record modified or moved does
 //! not open (its key is bound into its seal); one deleted leaves a gap; one inserted, reordered
 //! or replaced breaks the chain; a truncated or extended tail disagrees with the checkpoint.
 //! Records written before the chain existed carry no link and may have gaps; the chain starts
@@ -744,7 +744,7 @@ impl Numbered for PendingRecord {
 /// The next sequence number and the hash it links to, from the store: the checkpoint's when
 /// it is the newest, so that a tail deleted while the core was down stays a gap rather than
 /// being numbered again; else the last record's. What does not open (tampering, which
-/// [`verify`] reports) is passed over, so the core goes on recording.
+/// [`verify()`] reports) is passed over, so the core goes on recording.
 fn resume(store: &Store, keys: &dyn SealingKeys, next_on_disk: u64) -> Result<(u64, Link), Error> {
     let checkpoint = match store.get_sealed::<Checkpoint>(keys, Column::Meta, CHECKPOINT_KEY) {
         Ok(checkpoint) => checkpoint,

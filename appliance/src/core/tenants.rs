@@ -17,7 +17,8 @@
 //!   versions before it stay decrypt-only until an operator retires them
 //!   (`core/service_versions.rs`).
 //!
-//! Keys go into the keyring only by [`Keyring::install`] against the ticket taken when the
+//! Keys go into the keyring only by
+//! [`Keyring::install`](crate::hierarchy::Keyring::install) against the ticket taken when the
 //! slow work began, so neither a link nor a re-open can bring back a tenant unlinked meanwhile.
 
 use std::sync::Arc;

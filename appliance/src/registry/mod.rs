@@ -169,7 +169,7 @@ impl<'a> Registry<'a> {
     /// # Errors
     ///
     /// [`RegistryError::Refused`] with the KMIP Result Reason; [`RegistryError::Store`] when
-    /// storage failed. [`RegistryError::into_refusal`] turns either into the client's answer.
+    /// storage failed. Its conversion into a `RequestError` turns either into the client's answer.
     pub(crate) fn answer(
         &self,
         owner: &Owner,

@@ -65,7 +65,7 @@ const SHRED_QUEUE_LOCK: i64 = 0x6b72_7970_746f_6e53;
 const LOCATE_PAGE: i64 = 256;
 
 /// A vault in a PostgreSQL database, through a pool of connections; the reads of a Get are
-/// batched (see [`ReadBatcher`]).
+/// batched (see `vault/batch.rs`).
 #[derive(Clone)]
 pub struct PostgresVault {
     db: Pooled,

@@ -64,7 +64,7 @@ return 1
 ";
 
 /// The check a change makes before writing: the record exists, is in its place, and is at the
-/// revision the caller read. KEYS[1]: record. ARGV[1]: revision read, ARGV[2]: place.
+/// revision the caller read. `KEYS[1]`: record. `ARGV[1]`: revision read, `ARGV[2]`: place.
 const CHECK: &str = r"
 local stored = redis.call('HMGET', KEYS[1], 'rev', 'place')
 if not stored[1] then return 0 end
@@ -72,14 +72,15 @@ if stored[2] ~= ARGV[2] then return -1 end
 if stored[1] ~= ARGV[1] then return -2 end
 ";
 
-/// After [`CHECK`]. ARGV[3]: next revision, ARGV[4]: CBOR.
+/// After [`CHECK`]. `ARGV[3]`: next revision, `ARGV[4]`: CBOR.
 const UPDATE: &str = r"
 redis.call('HSET', KEYS[1], 'rev', ARGV[3], 'rec', ARGV[4])
 return 1
 ";
 
-/// After [`CHECK`]. KEYS[2]: shred notices (hash by place), KEYS[3]: their order (sorted set).
-/// ARGV[3]: next revision, ARGV[4]: CBOR, ARGV[5]: notice, ARGV[6]: the queue's bound.
+/// After [`CHECK`]. `KEYS[2]`: shred notices (hash by place), `KEYS[3]`: their order (sorted
+/// set). `ARGV[3]`: next revision, `ARGV[4]`: CBOR, `ARGV[5]`: notice, `ARGV[6]`: the queue's
+/// bound.
 const SHRED: &str = r"
 if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 0
     and redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[6]) then

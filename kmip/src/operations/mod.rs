@@ -50,7 +50,7 @@ pub(crate) trait Payload: Sized {
     fn write(&self, b: &mut Builder, version: ProtocolVersion);
 }
 
-/// Implements [`Payload`] for a [`kmip_struct!`] whose form depends on the version only
+/// Implements [`Payload`] for a `kmip_struct!` whose form depends on the version only
 /// through its `since` fields.
 macro_rules! struct_payload {
     ($($name:ident),+ $(,)?) => {

@@ -8,7 +8,7 @@
 //! - [`key_wrap`]: keys returned wrapped by Get, and wrapped keys unwrapped for Register,
 //!   under the caller's AES keys (key wrap) or RSA key pairs (RSA-OAEP);
 //! - [`signature`]: Sign and Signature Verify with the private and public keys of key pairs;
-//! - [`mac`]: MAC and MAC Verify with HMAC keys;
+//! - [`mac`](mod@mac): MAC and MAC Verify with HMAC keys;
 //! - [`kdf`]: the key derivation functions of Derive Key ([`super::derive`]).
 //!
 //! **Who may** ([`admit`]): an operation that protects data (Encrypt, Sign, MAC) or makes a
