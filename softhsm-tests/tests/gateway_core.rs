@@ -34,7 +34,7 @@ use serde_json::json;
 const ALICE: &str = "app-alice";
 const BOB: &str = "app-bob";
 
-const TESTS: [(&str, Test); 21] = [
+const TESTS: [(&str, Test); 22] = [
     ("lifecycle_per_identity", lifecycle_per_identity),
     ("identities_are_isolated", identities_are_isolated),
     (
@@ -96,6 +96,10 @@ const TESTS: [(&str, Test); 21] = [
     (
         "transparent_keys_go_in_and_out_as_their_numbers",
         transparent_keys_go_in_and_out_as_their_numbers,
+    ),
+    (
+        "transparent_keys_travel_wrapped_in_the_ttlv_encoding",
+        transparent_keys_travel_wrapped_in_the_ttlv_encoding,
     ),
     (
         "certificates_are_registered_read_back_located_and_retired",
@@ -1660,6 +1664,171 @@ fn transparent_keys_go_in_and_out_as_their_numbers(fixture: &Fixture) {
         message(&bob[1]),
         "Bob with Alice's key, and with none"
     );
+}
+
+/// Krypton's codec at KMIP 2.0: a P-256 and an RSA-2048 private key made here are returned as
+/// their Transparent structures wrapped under an AES key in the TTLV encoding (no Encoding
+/// Option named, KMIP's default). aws-lc-rs unwraps them with the key read back by Get: each
+/// holds a Key Value whose numbers are the ones a plain Get in the same format gives. Each
+/// wrap, registered as it came (a Transparent private key wrapped, no Encoding Option), is
+/// unwrapped by the gateway and stored: Get gives the original key's PKCS#8. With No Encoding a
+/// structure is not wrapped.
+fn transparent_keys_travel_wrapped_in_the_ttlv_encoding(fixture: &Fixture) {
+    use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrap};
+    use kmip::{
+        ActivateRequest, CreateKeyPairRequest, CreateRequest, CryptographicAlgorithm,
+        CryptographicUsageMask, EncodingOption, EncryptionKeyInformation, GetRequest, KeyBlock,
+        KeyFormatType, KeyMaterial, KeyWrappingData, KeyWrappingSpecification, ManagedObject,
+        ObjectType, PrivateKey, RegisterRequest, WrappingMethod,
+    };
+    let stack = fixture.stack();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut client = alice_client(&stack).await;
+        let v2 = ProtocolVersion::V2_0;
+        let mask = CryptographicUsageMask::WRAP_KEY | CryptographicUsageMask::UNWRAP_KEY;
+        let create = CreateRequest {
+            object_type: ObjectType::SymmetricKey,
+            attributes: vec![
+                Attribute::CryptographicAlgorithm(CryptographicAlgorithm::Aes),
+                Attribute::CryptographicLength(256),
+                Attribute::CryptographicUsageMask(mask),
+            ],
+        };
+        let Some(ResponsePayload::Create(kek)) = call_in(&mut client, v2, create).await else {
+            panic!("Create of the wrapping key failed")
+        };
+        let kek = kek.unique_identifier;
+        let activate = ActivateRequest {
+            unique_identifier: Some(kek.as_str().into()),
+        };
+        assert!(call_in(&mut client, v2, activate).await.is_some());
+        let get = |id: &str, format, wrapping: Option<KeyWrappingSpecification>| GetRequest {
+            unique_identifier: Some(id.into()),
+            key_format_type: format,
+            key_wrapping_specification: wrapping,
+            ..GetRequest::default()
+        };
+        let key_block = |payload: Option<ResponsePayload>| match payload {
+            Some(ResponsePayload::Get(got)) => match got.object {
+                ManagedObject::SymmetricKey(key) => key.key_block,
+                ManagedObject::PrivateKey(key) => key.key_block,
+                other => panic!("Get returned {other:?}"),
+            },
+            other => panic!("Get failed: {other:?}"),
+        };
+        let kek_bytes = key_block(call_in(&mut client, v2, get(&kek, None, None)).await)
+            .key_material
+            .key()
+            .unwrap()
+            .to_vec();
+        let information = EncryptionKeyInformation {
+            unique_identifier: kek.clone(),
+            cryptographic_parameters: Some(Box::new(CryptographicParameters {
+                block_cipher_mode: Some(BlockCipherMode::NistKeyWrap),
+                ..CryptographicParameters::default()
+            })),
+        };
+        let spec = |encoding_option| KeyWrappingSpecification {
+            wrapping_method: WrappingMethod::Encrypt,
+            encryption_key_information: Some(information.clone()),
+            mac_signature_key_information: None,
+            attribute_names: Vec::new(),
+            encoding_option,
+        };
+
+        let pairs = [
+            (
+                CryptographicAlgorithm::Ec,
+                256,
+                KeyFormatType::TransparentEcPrivateKey,
+            ),
+            (
+                CryptographicAlgorithm::Rsa,
+                2048,
+                KeyFormatType::TransparentRsaPrivateKey,
+            ),
+        ];
+        for (algorithm, length, format) in pairs {
+            let pair = CreateKeyPairRequest {
+                common_attributes: vec![
+                    Attribute::CryptographicAlgorithm(algorithm),
+                    Attribute::CryptographicLength(length),
+                ],
+                private_key_attributes: Vec::new(),
+                public_key_attributes: Vec::new(),
+            };
+            let Some(ResponsePayload::CreateKeyPair(pair)) = call_in(&mut client, v2, pair).await
+            else {
+                panic!("Create Key Pair of {algorithm:?} failed")
+            };
+            let private = pair.private_key_unique_identifier;
+            let numbers =
+                key_block(call_in(&mut client, v2, get(&private, Some(format), None)).await);
+            let wrapped = key_block(
+                call_in(
+                    &mut client,
+                    v2,
+                    get(&private, Some(format), Some(spec(None))),
+                )
+                .await,
+            );
+            assert_eq!(wrapped.key_format_type, format);
+            let data = wrapped.key_wrapping_data.clone().unwrap();
+            assert_eq!(data.encoding_option, None, "{data:?}");
+            let sealed = wrapped.key_material.key().unwrap();
+            let mut plain = vec![0; sealed.len()];
+            let plain = AesKek::new(&AES_256, &kek_bytes)
+                .unwrap()
+                .unwrap(sealed, &mut plain)
+                .unwrap();
+            let material = KeyMaterial::from_key_value_ttlv(plain, format).unwrap();
+            assert_eq!(material, numbers.key_material, "{algorithm:?}");
+
+            // Registered back as it came: a Transparent private key, wrapped, TTLV-encoded.
+            let register = RegisterRequest {
+                attributes: vec![Attribute::CryptographicUsageMask(
+                    CryptographicUsageMask::SIGN,
+                )],
+                object: ManagedObject::PrivateKey(PrivateKey {
+                    key_block: KeyBlock {
+                        key_wrapping_data: Some(KeyWrappingData {
+                            wrapping_method: WrappingMethod::Encrypt,
+                            encryption_key_information: Some(information.clone()),
+                            mac_signature_key_information: None,
+                            mac_signature: None,
+                            iv_counter_nonce: None,
+                            encoding_option: None,
+                        }),
+                        ..wrapped
+                    },
+                }),
+            };
+            let Some(ResponsePayload::Register(registered)) =
+                call_in(&mut client, v2, register).await
+            else {
+                panic!("Register of the wrapped {algorithm:?} key failed")
+            };
+            let pkcs8 = |id: &str| get(id, Some(KeyFormatType::Pkcs8), None);
+            let original = key_block(call_in(&mut client, v2, pkcs8(&private)).await);
+            let copy =
+                key_block(call_in(&mut client, v2, pkcs8(&registered.unique_identifier)).await);
+            assert_eq!(copy.key_material, original.key_material, "{algorithm:?}");
+
+            let bare = get(
+                &private,
+                Some(format),
+                Some(spec(Some(EncodingOption::NoEncoding))),
+            );
+            assert_eq!(
+                refusal_in(&mut client, v2, bare).await,
+                kmip::ResultReason::KeyFormatTypeNotSupported
+            );
+        }
+    });
 }
 
 /// PyKMIP registers an X.509 certificate made by the `cryptography` package, gets it back byte
