@@ -657,6 +657,17 @@ fn every_refusal_carries_its_result_reason() {
     if let ManagedObject::SymmetricKey(key) = &mut pkcs.object {
         key.key_block.key_format_type = KeyFormatType::Pkcs8;
     }
+    // Secret Data whose material is a Transparent RSA key's numbers: not bytes the registry
+    // keeps.
+    let mut numbers = secret("n", key_bytes(32, 0));
+    if let ManagedObject::SecretData(data) = &mut numbers.object {
+        data.key_block.key_format_type = KeyFormatType::TransparentRsaPublicKey;
+        data.key_block.key_material =
+            KeyMaterial::TransparentRsaPublicKey(Box::new(kmip::TransparentRsaPublicKey {
+                modulus: kmip::SecretInteger::from_be_bytes(&[0xC1; 256]),
+                public_exponent: kmip::SecretInteger::from_be_bytes(&[1, 0, 1]),
+            }));
+    }
     let mut read_only = aes_key("s", key_bytes(32, 0));
     read_only.attributes.push(Attribute::State(State::Active));
     let mut too_many = aes_key("m", key_bytes(32, 0));
@@ -668,6 +679,7 @@ fn every_refusal_carries_its_result_reason() {
         (compressed, ResultReason::KeyCompressionTypeNotSupported),
         (no_algorithm, ResultReason::MissingData),
         (pkcs, ResultReason::KeyFormatTypeNotSupported),
+        (numbers, ResultReason::KeyFormatTypeNotSupported),
         (read_only, ResultReason::ReadOnlyAttribute),
         (too_many, ResultReason::ServerLimitExceeded),
     ] {
