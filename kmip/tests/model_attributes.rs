@@ -369,3 +369,28 @@ fn references_name_attributes_in_both_forms() {
         !AttributeReference::Standard(AttributeType::QuantumSafe).exists_in(ProtocolVersion::V1_4)
     );
 }
+
+/// A 2.x Re-key takes its Attributes, and also a 1.x Template-Attribute in their place: PyKMIP
+/// 0.11 writes one into its 2.0 Re-key request. Either way the same attributes are read.
+#[test]
+fn a_2_0_rekey_takes_a_template_attribute_for_its_attributes() {
+    let attributes = vec![Attribute::Name(Name::text("replacement"))];
+    let rekey = |version| RequestMessage {
+        header: RequestHeader::new(version),
+        batch_items: vec![RequestBatchItem::new(kmip::RekeyRequest {
+            unique_identifier: Some("k1".into()),
+            offset: None,
+            attributes: attributes.clone(),
+        })],
+    };
+    let expected = rekey(ProtocolVersion::V2_0);
+    assert_eq!(
+        RequestMessage::from_item(&expected.to_item()).unwrap(),
+        expected
+    );
+    // The 1.4 request (a Template-Attribute), announced as 2.0.
+    let mut item = rekey(ProtocolVersion::V1_4).to_item();
+    *items::find(&mut item, Tag::PROTOCOL_VERSION_MINOR) = integer(Tag::PROTOCOL_VERSION_MINOR, 0);
+    *items::find(&mut item, Tag::PROTOCOL_VERSION_MAJOR) = integer(Tag::PROTOCOL_VERSION_MAJOR, 2);
+    assert_eq!(RequestMessage::from_item(&item).unwrap(), expected);
+}

@@ -278,7 +278,14 @@ impl Payload for RekeyRequest {
         let offset = fields.optional(Tag::OFFSET)?;
         // Optional here, unlike in Create: a re-key may ask for nothing new.
         let attributes = if version.uses_tagged_attributes() {
-            fields.next_item(Tag::ATTRIBUTES).map(read_tagged)
+            // PyKMIP 0.11 writes its 1.x Template-Attribute into a 2.x Re-key too: read as the
+            // Attributes it stands for (the same checks follow), so that it re-keys at 2.0.
+            match fields.next_item(Tag::ATTRIBUTES) {
+                Some(item) => Some(read_tagged(item)),
+                None => fields
+                    .next_item(Tag::TEMPLATE_ATTRIBUTE)
+                    .map(read_template_attribute),
+            }
         } else {
             fields
                 .next_item(Tag::TEMPLATE_ATTRIBUTE)
