@@ -1190,7 +1190,7 @@ fn key_pairs_sign_here_and_their_signatures_verify_anywhere(fixture: &Fixture) {
 fn key_pairs_are_linked_located_and_retired_like_keys(fixture: &Fixture) {
     use kmip::{
         CreateKeyPairRequest, CryptographicAlgorithm, CryptographicUsageMask, GetRequest,
-        KeyFormatType, LocateRequest, ManagedObject, Name, ObjectType, SignRequest,
+        KeyFormatType, LocateRequest, Name, ObjectType, SignRequest,
     };
     let stack = fixture.stack();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -1298,38 +1298,23 @@ fn key_pairs_are_linked_located_and_retired_like_keys(fixture: &Fixture) {
             key_format_type: Some(format),
             ..GetRequest::default()
         };
-        let Some(ResponsePayload::Get(spki)) =
-            call_in(&mut client, v2, get(&public, KeyFormatType::X509)).await
-        else {
-            panic!("Get as SubjectPublicKeyInfo failed")
-        };
-        let ManagedObject::PublicKey(key) = spki.object else {
-            panic!("not a public key")
-        };
-        assert_eq!(key.key_block.key_format_type, KeyFormatType::X509);
+        let spki = key_block_in(&mut client, v2, get(&public, KeyFormatType::X509)).await;
+        assert_eq!(spki.key_format_type, KeyFormatType::X509);
         // A SubjectPublicKeyInfo names its algorithm (rsaEncryption); PKCS#1 does not.
         const RSA_ENCRYPTION: [u8; 11] = [
             0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
         ];
         assert!(
-            key.key_block
-                .key_material
+            spki.key_material
                 .key()
                 .unwrap()
                 .windows(RSA_ENCRYPTION.len())
                 .any(|window| window == RSA_ENCRYPTION)
         );
         // The private key as PKCS#1, which aws-lc-rs reads as the same key; not as an EC key.
-        let Some(ResponsePayload::Get(pkcs1)) =
-            call_in(&mut client, v2, get(&private, KeyFormatType::Pkcs1)).await
-        else {
-            panic!("Get as PKCS#1 failed")
-        };
-        let ManagedObject::PrivateKey(key) = pkcs1.object else {
-            panic!("not a private key")
-        };
-        assert_eq!(key.key_block.key_format_type, KeyFormatType::Pkcs1);
-        aws_lc_rs::rsa::KeyPair::from_der(key.key_block.key_material.key().unwrap()).unwrap();
+        let pkcs1 = key_block_in(&mut client, v2, get(&private, KeyFormatType::Pkcs1)).await;
+        assert_eq!(pkcs1.key_format_type, KeyFormatType::Pkcs1);
+        aws_lc_rs::rsa::KeyPair::from_der(pkcs1.key_material.key().unwrap()).unwrap();
         assert_eq!(
             refusal_in(
                 &mut client,
@@ -1349,24 +1334,14 @@ fn key_pairs_are_linked_located_and_retired_like_keys(fixture: &Fixture) {
         else {
             panic!("Create Key Pair (EC) failed")
         };
-        let Some(ResponsePayload::Get(sec1)) = call_in(
-            &mut client,
-            v2,
-            get(
-                &ec.private_key_unique_identifier,
-                KeyFormatType::EcPrivateKey,
-            ),
-        )
-        .await
-        else {
-            panic!("Get as EC Private Key failed")
-        };
-        let ManagedObject::PrivateKey(key) = sec1.object else {
-            panic!("not a private key")
-        };
+        let sec1 = get(
+            &ec.private_key_unique_identifier,
+            KeyFormatType::EcPrivateKey,
+        );
+        let sec1 = key_block_in(&mut client, v2, sec1).await;
         aws_lc_rs::signature::EcdsaKeyPair::from_private_key_der(
             &aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
-            key.key_block.key_material.key().unwrap(),
+            sec1.key_material.key().unwrap(),
         )
         .unwrap();
         (private, public)
@@ -1765,15 +1740,8 @@ fn transparent_keys_travel_wrapped_in_the_ttlv_encoding(fixture: &Fixture) {
             key_wrapping_specification: wrapping,
             ..GetRequest::default()
         };
-        let key_block = |payload: Option<ResponsePayload>| match payload {
-            Some(ResponsePayload::Get(got)) => match got.object {
-                ManagedObject::SymmetricKey(key) => key.key_block,
-                ManagedObject::PrivateKey(key) => key.key_block,
-                other => panic!("Get returned {other:?}"),
-            },
-            other => panic!("Get failed: {other:?}"),
-        };
-        let kek_bytes = key_block(call_in(&mut client, v2, get(&kek, None, None)).await)
+        let kek_bytes = key_block_in(&mut client, v2, get(&kek, None, None))
+            .await
             .key_material
             .key()
             .unwrap()
@@ -1819,16 +1787,9 @@ fn transparent_keys_travel_wrapped_in_the_ttlv_encoding(fixture: &Fixture) {
                 panic!("Create Key Pair of {algorithm:?} failed")
             };
             let private = pair.private_key_unique_identifier;
-            let numbers =
-                key_block(call_in(&mut client, v2, get(&private, Some(format), None)).await);
-            let wrapped = key_block(
-                call_in(
-                    &mut client,
-                    v2,
-                    get(&private, Some(format), Some(spec(None))),
-                )
-                .await,
-            );
+            let numbers = key_block_in(&mut client, v2, get(&private, Some(format), None)).await;
+            let wrapped = get(&private, Some(format), Some(spec(None)));
+            let wrapped = key_block_in(&mut client, v2, wrapped).await;
             assert_eq!(wrapped.key_format_type, format);
             let data = wrapped.key_wrapping_data.clone().unwrap();
             assert_eq!(data.encoding_option, None, "{data:?}");
@@ -1866,9 +1827,8 @@ fn transparent_keys_travel_wrapped_in_the_ttlv_encoding(fixture: &Fixture) {
                 panic!("Register of the wrapped {algorithm:?} key failed")
             };
             let pkcs8 = |id: &str| get(id, Some(KeyFormatType::Pkcs8), None);
-            let original = key_block(call_in(&mut client, v2, pkcs8(&private)).await);
-            let copy =
-                key_block(call_in(&mut client, v2, pkcs8(&registered.unique_identifier)).await);
+            let original = key_block_in(&mut client, v2, pkcs8(&private)).await;
+            let copy = key_block_in(&mut client, v2, pkcs8(&registered.unique_identifier)).await;
             assert_eq!(copy.key_material, original.key_material, "{algorithm:?}");
 
             let bare = get(
@@ -2146,6 +2106,23 @@ async fn attributes_in(client: &mut Client, version: ProtocolVersion, id: &str) 
         panic!("Get Attributes of {id} failed")
     };
     answer.attributes
+}
+
+/// The Key Block of the key a Get at `version` returns, which must succeed.
+async fn key_block_in(
+    client: &mut Client,
+    version: ProtocolVersion,
+    get: kmip::GetRequest,
+) -> kmip::KeyBlock {
+    match call_in(client, version, get).await {
+        Some(ResponsePayload::Get(got)) => match got.object {
+            kmip::ManagedObject::SymmetricKey(key) => key.key_block,
+            kmip::ManagedObject::PublicKey(key) => key.key_block,
+            kmip::ManagedObject::PrivateKey(key) => key.key_block,
+            other => panic!("Get returned {other:?}"),
+        },
+        other => panic!("Get failed: {other:?}"),
+    }
 }
 
 /// The Result Reason of the one item's answer at `version`, which must be a failure.
