@@ -48,12 +48,12 @@ impl Material {
         Some(match object {
             ManagedObject::SymmetricKey(key) => Self::SymmetricKey {
                 format: key.key_block.key_format_type.to_u32(),
-                key: key_bytes(key.key_block.key_material)?,
+                key: key.key_block.key_material.key()?.clone(),
             },
             ManagedObject::SecretData(secret) => Self::SecretData {
                 secret_data_type: secret.secret_data_type.to_u32(),
                 format: secret.key_block.key_format_type.to_u32(),
-                data: key_bytes(secret.key_block.key_material)?,
+                data: secret.key_block.key_material.key()?.clone(),
             },
             ManagedObject::OpaqueObject(opaque) => Self::Opaque {
                 opaque_data_type: opaque.opaque_data_type.0,
@@ -116,17 +116,6 @@ impl Material {
                 opaque_data_value: data.clone(),
             }),
         })
-    }
-}
-
-/// The bytes of key material held as bytes or as a Transparent Symmetric Key.
-fn key_bytes(material: KeyMaterial) -> Option<SecretBytes> {
-    match material {
-        KeyMaterial::Bytes(bytes) | KeyMaterial::TransparentSymmetricKey(bytes) => Some(bytes),
-        KeyMaterial::TransparentRsaPublicKey(_)
-        | KeyMaterial::TransparentRsaPrivateKey(_)
-        | KeyMaterial::TransparentEcPublicKey(_)
-        | KeyMaterial::TransparentEcPrivateKey(_) => None,
     }
 }
 

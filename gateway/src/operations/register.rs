@@ -185,12 +185,12 @@ async fn read_symmetric<V: Vault>(
     };
     admit(&requested.client_attributes, context.keys)?;
     let KeyBlock { key_material, .. } = unwrapped_block(context, block).await?;
-    let (KeyMaterial::Bytes(key) | KeyMaterial::TransparentSymmetricKey(key)) = key_material else {
-        return Err(Refusal::new(
+    let key = key_material.key().cloned().ok_or_else(|| {
+        Refusal::new(
             ResultReason::KeyFormatTypeNotSupported,
             "a symmetric key is registered Raw or as a Transparent Symmetric Key",
-        ));
-    };
+        )
+    })?;
     let bits = i32::try_from(key.len().saturating_mul(8)).unwrap_or(i32::MAX);
     let lengths = [block.cryptographic_length, requested.length];
     if let Some(stated) = lengths.into_iter().flatten().find(|l| *l != bits) {
