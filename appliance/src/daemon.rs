@@ -114,7 +114,7 @@ impl Daemon {
                 let tls = kmip::net::server_config(&config.tls).map_err(StartError::KmipSetup)?;
                 // A core that may stand by for another serves gateways only once it can serve
                 // its tenants: until then they go on to the core that does.
-                let listener = if self.config.store().standby() {
+                let listener = if self.config.store().may_wait() {
                     KmipListener::WhenServing(config.listen)
                 } else {
                     KmipListener::Bound(bind_kmip(config.listen).await?)
@@ -163,13 +163,33 @@ impl Daemon {
             }
             None => (None, None),
         };
+        // A follower applies the leading core's changes until it leads.
+        let (led, leading) = watch::channel(core.leads());
+        let following = core.leader_changes().map(|changes| {
+            let core = Arc::clone(&core);
+            tokio::spawn(async move {
+                let followed = core.follow(changes).await;
+                if followed.is_ok() {
+                    led.send_replace(true);
+                }
+                followed
+            })
+        });
         let (orchestration, links) = match orchestration {
-            Some(orchestration) => {
+            Some(orchestration) if following.is_none() => {
                 let links = orchestration.links();
                 (
                     orchestration.serve(&core, stopped(stopping.clone()))?,
                     links,
                 )
+            }
+            // Tasks change what only the leading core changes: a follower takes them once it
+            // leads, and leaves them to the leader meanwhile.
+            Some(orchestration) => {
+                let links = orchestration.links();
+                let serving =
+                    serve_when_leading(orchestration, Arc::clone(&core), leading, stopping.clone());
+                (vec![tokio::spawn(serving)], links)
             }
             None => (Vec::new(), Arc::default()),
         };
@@ -184,10 +204,13 @@ impl Daemon {
             .config
             .hsm()
             .map(|hsm| tokio::spawn(Arc::clone(&core).watch_l1s(hsm.liveness())));
-        // A core that lost its store to another stops: it fails closed, keys zeroized.
+        // A core that lost its store to another stops: it fails closed, keys zeroized. So does
+        // a follower that cannot apply a change of the leading core's.
         let lost = core.ownership_lost();
         let ownership_lost = Arc::new(AtomicBool::new(false));
         let lost_flag = Arc::clone(&ownership_lost);
+        let follow_failed = Arc::new(OnceLock::new());
+        let unfollowed = stopped_following(following, Arc::clone(&follow_failed));
         let service = ControlServer::new(ControlService::new(Arc::clone(&core), reloader, links))
             .max_decoding_message_size(self.config.max_request_bytes());
         let served = Server::builder()
@@ -200,6 +223,7 @@ impl Daemon {
                     tokio::select! {
                         () = shutdown => {}
                         () = lost => lost_flag.store(true, Ordering::Release),
+                        () = unfollowed => {}
                     }
                     stop.send_replace(true);
                 },
@@ -239,6 +263,8 @@ impl Daemon {
                 context: "serving",
                 source: StoreError::OwnershipLost,
             }))
+        } else if let Some(error) = Arc::into_inner(follow_failed).and_then(OnceLock::into_inner) {
+            Err(StartError::Core(error))
         } else {
             Ok(())
         };
@@ -379,6 +405,47 @@ async fn bind_kmip(address: SocketAddr) -> Result<TcpListener, StartError> {
             context: "binding the KMIP listener",
             source,
         })
+}
+
+/// Serves `orchestration` once `leading` turns true, until `stopping` does.
+async fn serve_when_leading(
+    orchestration: Orchestration,
+    core: Arc<Core>,
+    mut leading: watch::Receiver<bool>,
+    stopping: watch::Receiver<bool>,
+) {
+    if leading.wait_for(|leads| *leads).await.is_err() {
+        return;
+    }
+    match orchestration.serve(&core, stopped(stopping)) {
+        Ok(tasks) => {
+            tracing::info!("leading the store: orchestration tasks are taken from now on");
+            for task in tasks {
+                let _ = task.await;
+            }
+        }
+        Err(error) => {
+            tracing::error!(error = %ErrorChain(&error), "the orchestration listeners did not start")
+        }
+    }
+}
+
+/// Completes when the follower's task `following` failed, with its error in `failed`; never
+/// for a leader, nor once the follower leads.
+async fn stopped_following(
+    following: Option<tokio::task::JoinHandle<Result<(), Error>>>,
+    failed: Arc<OnceLock<Error>>,
+) {
+    let error = match following {
+        Some(following) => match following.await {
+            Ok(Ok(())) => return std::future::pending().await,
+            Ok(Err(error)) => error,
+            Err(join) => Error::Internal(Bug::Task(join)),
+        },
+        None => return std::future::pending().await,
+    };
+    tracing::error!(error = %ErrorChain(&error), "this core stops: it cannot follow the leading core");
+    let _ = failed.set(error);
 }
 
 /// Completes when `stopping` turns true or its sender is gone.

@@ -47,6 +47,13 @@ pub enum Error {
     #[error("the core is sealed: unseal it first")]
     Sealed,
 
+    /// The operation changes what only the core leading the store changes, and this core
+    /// follows that one (`[store] follow`).
+    #[error(
+        "this core follows the core that leads its store: make changes through the leading core"
+    )]
+    Following,
+
     /// The operation needs an initialized core.
     #[error("the core is not initialized: run init first")]
     Uninitialized,

@@ -41,6 +41,9 @@ pub enum CoreStore {
         /// Wait to take the store over when another core holds it.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         standby: bool,
+        /// Serve the data path while another core leads the store, and lead when it goes.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        follow: bool,
     },
 }
 

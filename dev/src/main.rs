@@ -157,6 +157,7 @@ fn run(args: Args) -> Result<ExitCode, Error> {
                 url: server.url(&database),
                 password: Password::File(server.password_file().to_owned()),
                 standby: false,
+                follow: false,
             })
         }
     };

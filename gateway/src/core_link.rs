@@ -28,16 +28,21 @@
 //! core is down a call fails as soon as the connection does, so Create and Get fail closed at
 //! once, and the next call dials again: the link recovers by itself.
 //!
-//! **Several cores** (`[core] failover`, an active core and its standbys on one store): a call
-//! goes to the core that answered last. When that core cannot be reached it goes to the next,
-//! and goes on trying them all until one answers or the request timeout has passed, so a
-//! standby's takeover within that bound fails no request. A request that may have reached a
-//! core that then went away is repeated on another only if repeating it is harmless: the
-//! link's own operations (a wrap made twice keeps the second; an unwrap, a shred, a re-wrap and
-//! a report change nothing twice), never a client's forwarded request.
+//! **Several cores** (`[core] failover`: the core that leads the store, and standbys or
+//! followers on it). Wraps, unwraps and re-wraps — the data path, which followers serve too —
+//! are spread over the cores in turn ([`Route::AnyCore`]). Everything else (a shred, a report,
+//! a client's forwarded request) goes to the core that last accepted such a call
+//! ([`Route::Leader`]); a follower refuses it unread ([`kmip::objects::FOLLOWING_CORE`]) and it
+//! goes on to the next core. When a core cannot be reached the call goes to the next, and goes
+//! on trying them all until one answers or the request timeout has passed, so a takeover within
+//! that bound fails no request; a core that could not be reached is passed over by the next
+//! calls for [`DOWN_FOR`]. A request that may have reached a core that then went away is
+//! repeated on another only if repeating it is harmless: the link's own operations (a wrap made
+//! twice keeps the second; an unwrap, a shred, a re-wrap and a report change nothing twice),
+//! never a client's forwarded request.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -50,8 +55,8 @@ use kmip::{
 };
 use tokio::sync::Notify;
 
-use kmip::objects::WrapBinding;
 use kmip::objects::wrap_binding::InvalidBinding;
+use kmip::objects::{FOLLOWING_CORE, WrapBinding};
 
 use crate::audit::current_correlation;
 use crate::config::CoreConfig;
@@ -68,17 +73,35 @@ const MAX_WRAPPED_LEN: usize = 64 * 1024 + 64;
 
 /// How long a call waits before trying every core again when none could be reached.
 const FAILOVER_PAUSE: Duration = Duration::from_millis(50);
+/// How long a core that could not be reached is passed over, while another can be tried.
+const DOWN_FOR: Duration = Duration::from_secs(1);
 
 /// Connections to the core, or to each of several cores on one store.
 #[derive(Debug)]
 pub struct CoreLink {
     /// A pool per core, the configured `address` first.
     cores: Vec<Pool>,
-    /// The core that answered last: calls go there first.
+    /// The core that last accepted a call only the leading core takes: such calls go there
+    /// first.
     current: AtomicUsize,
+    /// Turns the data path over the cores.
+    next: AtomicUsize,
+    /// Per core, until when (milliseconds after `started`) it is passed over: it could not
+    /// be reached.
+    down_until: Vec<AtomicU64>,
+    started: Instant,
     /// How long a call may go on trying cores.
     request_timeout: Duration,
     versions: ActiveVersions,
+}
+
+/// Which cores a call may go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// Any: the data path, which a core following the leader serves too.
+    AnyCore,
+    /// The core that leads the store: anything that may change it.
+    Leader,
 }
 
 /// Whether a request may be sent again to another core after its first core went away.
@@ -198,9 +221,13 @@ impl CoreLink {
                 )
             })
             .collect::<Result<_, _>>()?;
+        let down_until = config.addresses().map(|_| AtomicU64::new(0)).collect();
         Ok(Self {
             cores,
             current: AtomicUsize::new(0),
+            next: AtomicUsize::new(0),
+            down_until,
+            started: Instant::now(),
             request_timeout: config.limits.request_timeout,
             versions: ActiveVersions::default(),
         })
@@ -219,7 +246,8 @@ impl CoreLink {
         id: &str,
         key: &SecretBytes,
     ) -> Result<WrappedKey, CoreError> {
-        let wrapped = match self.exchange(wrap_request(l3, owner, id, key)?).await? {
+        let request = wrap_request(l3, owner, id, key)?;
+        let wrapped = match self.exchange(request, Route::AnyCore).await? {
             ResponsePayload::Encrypt(response) => wrapped_blob(response)?,
             _ => {
                 return Err(CoreError::Contract(
@@ -246,7 +274,7 @@ impl CoreLink {
                 authenticated_encryption_additional_data: Some(binding(owner, id)?),
             }));
         }
-        let response = self.send(&link_message(items)).await?;
+        let response = self.send(&link_message(items), Route::AnyCore).await?;
         if response.batch_items.len() != records.len() {
             return Err(CoreError::Contract(
                 "the answer has another number of batch items than the request",
@@ -292,7 +320,7 @@ impl CoreLink {
                 })
                 .collect(),
         };
-        match self.exchange(request).await? {
+        match self.exchange(request, Route::Leader).await? {
             ResponsePayload::RewrapReport(_) => Ok(()),
             _ => Err(CoreError::Contract(
                 "Rewrap Report answered with another operation",
@@ -309,7 +337,7 @@ impl CoreLink {
         wrapped: &WrappedKey,
     ) -> Result<SecretBytes, CoreError> {
         match self
-            .exchange(unwrap_request(l3, owner, id, wrapped)?)
+            .exchange(unwrap_request(l3, owner, id, wrapped)?, Route::AnyCore)
             .await?
         {
             ResponsePayload::Decrypt(response) => Ok(response.data),
@@ -322,7 +350,10 @@ impl CoreLink {
     /// Tells the core that `owner`'s L4 `id`, wrapped under `l3`, is destroyed,
     /// so that it never unwraps it again. Idempotent: the core acknowledges a repeat alike.
     pub(crate) async fn shred(&self, l3: &L3Ref, owner: &str, id: &str) -> Result<(), CoreError> {
-        match self.exchange(shred_request(l3, owner, id)?).await? {
+        match self
+            .exchange(shred_request(l3, owner, id)?, Route::Leader)
+            .await?
+        {
             ResponsePayload::Destroy(_) => Ok(()),
             _ => Err(CoreError::Contract(
                 "Destroy answered with another operation",
@@ -334,12 +365,18 @@ impl CoreLink {
     /// Measured as `krypton_core_link_duration_seconds` and
     /// `krypton_core_link_calls_total{result="answered"|"unreachable"}`.
     pub(crate) async fn call(&self, request: &Item) -> Result<Item, CoreError> {
-        self.call_repeating(request, Repeat::IfUnsent).await
+        self.call_repeating(request, Repeat::IfUnsent, Route::Leader)
+            .await
     }
 
-    async fn call_repeating(&self, request: &Item, repeat: Repeat) -> Result<Item, CoreError> {
+    async fn call_repeating(
+        &self,
+        request: &Item,
+        repeat: Repeat,
+        route: Route,
+    ) -> Result<Item, CoreError> {
         let started = Instant::now();
-        let response = self.any_core(request, repeat).await;
+        let response = self.any_core(request, repeat, route).await;
         metrics::histogram!("krypton_core_link_duration_seconds")
             .record(started.elapsed().as_secs_f64());
         let result = if response.is_ok() {
@@ -357,47 +394,115 @@ impl CoreLink {
     }
 
     /// Sends one operation of the gateway's own and returns its successful payload.
-    async fn exchange(&self, payload: impl TypedRequest) -> Result<ResponsePayload, CoreError> {
-        only_payload(self.send(&link_request(payload)).await?)
+    async fn exchange(
+        &self,
+        payload: impl TypedRequest,
+        route: Route,
+    ) -> Result<ResponsePayload, CoreError> {
+        only_payload(self.send(&link_request(payload), route).await?)
     }
 
     /// Sends `request`, one of the link's own, and decodes the answer.
-    async fn send(&self, request: &Item) -> Result<ResponseMessage, CoreError> {
-        let response = self.call_repeating(request, Repeat::Harmless).await?;
+    async fn send(&self, request: &Item, route: Route) -> Result<ResponseMessage, CoreError> {
+        let response = self
+            .call_repeating(request, Repeat::Harmless, route)
+            .await?;
         ResponseMessage::from_item(&response).map_err(CoreError::Decode)
     }
 
-    /// Sends `request` to the core that answered last, or, when it cannot be reached and
-    /// `repeat` allows, to the others in turn until one answers or the request timeout passed.
-    async fn any_core(&self, request: &Item, repeat: Repeat) -> Result<Item, NetError> {
+    /// Sends `request` to a core `route` allows, or, when it cannot be reached and `repeat`
+    /// allows, to the others in turn until one answers or the request timeout passed.
+    async fn any_core(
+        &self,
+        request: &Item,
+        repeat: Repeat,
+        route: Route,
+    ) -> Result<Item, NetError> {
         let [only] = self.cores.as_slice() else {
-            return self.failover(request, repeat).await;
+            return self.failover(request, repeat, route).await;
         };
         only.call(request).await
     }
 
-    async fn failover(&self, request: &Item, repeat: Repeat) -> Result<Item, NetError> {
+    async fn failover(
+        &self,
+        request: &Item,
+        repeat: Repeat,
+        route: Route,
+    ) -> Result<Item, NetError> {
         let deadline = Instant::now() + self.request_timeout;
-        let count = self.cores.len();
+        // A follower's refusal: answered if no core accepts the request in time.
+        let mut refused = None;
         loop {
-            let first = self.current.load(Ordering::Relaxed);
+            let first = match route {
+                Route::AnyCore => self.next.fetch_add(1, Ordering::Relaxed),
+                Route::Leader => self.current.load(Ordering::Relaxed),
+            };
             let mut last = None;
-            for index in (first..first + count).map(|index| index % count) {
+            for index in self.in_turn(first) {
                 match self.cores[index].call(request).await {
+                    Ok(answer) if route == Route::Leader && from_follower(&answer) => {
+                        refused = Some(answer);
+                    }
                     Ok(answer) => {
-                        self.current.store(index, Ordering::Relaxed);
+                        if route == Route::Leader {
+                            self.current.store(index, Ordering::Relaxed);
+                        }
                         return Ok(answer);
                     }
-                    Err(error) if repeat.allows(&error) => last = Some(error),
+                    Err(error) if repeat.allows(&error) => {
+                        self.mark_down(index);
+                        last = Some(error);
+                    }
                     Err(error) => return Err(error),
                 }
             }
             if Instant::now() + FAILOVER_PAUSE >= deadline {
-                return Err(last.unwrap_or(NetError::Closed));
+                return match refused {
+                    Some(answer) => Ok(answer),
+                    None => Err(last.unwrap_or(NetError::Closed)),
+                };
             }
             tokio::time::sleep(FAILOVER_PAUSE).await;
         }
     }
+
+    /// Every core once, from `first` on: those that could not be reached lately last.
+    fn in_turn(&self, first: usize) -> Vec<usize> {
+        let count = self.cores.len();
+        let first = first % count;
+        let now = self.millis();
+        let (mut up, down): (Vec<_>, Vec<_>) = (first..first + count)
+            .map(|index| index % count)
+            .partition(|&index| self.down_until[index].load(Ordering::Relaxed) <= now);
+        up.extend(down);
+        up
+    }
+
+    /// Passes core `index` over for [`DOWN_FOR`].
+    fn mark_down(&self, index: usize) {
+        let until = self.millis().saturating_add(duration_millis(DOWN_FOR));
+        self.down_until[index].store(until, Ordering::Relaxed);
+    }
+
+    fn millis(&self) -> u64 {
+        duration_millis(self.started.elapsed())
+    }
+}
+
+fn duration_millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Whether `answer` is a follower's refusal of what only the leading core does: it did nothing
+/// with the request, which another core may take.
+fn from_follower(answer: &Item) -> bool {
+    ResponseMessage::from_item(answer).is_ok_and(|message| {
+        message.batch_items.iter().any(|item| {
+            item.result_status == ResultStatus::OperationFailed
+                && item.result_message.as_deref() == Some(FOLLOWING_CORE)
+        })
+    })
 }
 
 /// The Encrypt that wraps L4 `key`, `owner`'s key `id`, under `l3`.

@@ -144,6 +144,7 @@ pub(crate) enum Reason {
     MasterKeyRetiring,
     TooManyKeys,
     VersionState,
+    Following,
     InvalidConfiguration,
     ChecksFailed,
 }
@@ -175,6 +176,7 @@ impl Reason {
             Self::MasterKeyRetiring => "master-key-retiring",
             Self::TooManyKeys => "too-many-keys",
             Self::VersionState => "version-state",
+            Self::Following => "following",
             Self::InvalidConfiguration => "invalid-configuration",
             Self::ChecksFailed => "checks-failed",
         }
@@ -194,7 +196,8 @@ impl Reason {
             | Self::NoRekeyPending
             | Self::MasterKeyRetiring
             | Self::TooManyKeys
-            | Self::VersionState => 4,
+            | Self::VersionState
+            | Self::Following => 4,
             Self::MalformedShare | Self::ForeignShare | Self::DuplicateShare => 5,
             Self::WrongShares => 6,
             Self::TamperedRecord => 7,
@@ -234,6 +237,7 @@ impl From<ErrorReason> for Reason {
             ErrorReason::MasterKeyRetiring => Self::MasterKeyRetiring,
             ErrorReason::TooManyKeys => Self::TooManyKeys,
             ErrorReason::VersionState => Self::VersionState,
+            ErrorReason::Following => Self::Following,
             ErrorReason::InvalidConfiguration => Self::InvalidConfiguration,
         }
     }

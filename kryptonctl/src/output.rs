@@ -251,6 +251,7 @@ impl Output {
                     "progress": response.progress.as_ref().map(progress_json),
                     "installation": response.installation.as_ref().map(installation_json),
                     "tenants_linked": response.tenants_linked,
+                    "store_role": if response.follows { "follows" } else { "leads" },
                     "unavailable_tenants": response
                         .unavailable_tenants
                         .iter()
@@ -280,6 +281,9 @@ impl Output {
             return;
         }
         println!("state:          {}", state_name(response.state()));
+        if response.follows {
+            println!("store:          follows the core that leads it (changes go there)");
+        }
         if let Some(progress) = &response.progress {
             println!(
                 "unseal:         {}/{} shares received, expires in {}",

@@ -11,12 +11,15 @@
 use std::net::IpAddr;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use kmip::net::ClientTlsFiles;
-use tokio_postgres::NoTls;
+use tokio::sync::Notify;
 use tokio_postgres::config::{Config as PgConfig, Host, SslMode};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{AsyncMessage, Client, NoTls, Socket};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::{OutOfRange, RelativePath, require_absolute, require_range};
@@ -164,6 +167,31 @@ impl Connection<'_> {
             .map_err(PostgresError::Pool)
     }
 
+    /// A session of its own, outside the pool, that `LISTEN`s on `channel`: `heard` is woken
+    /// at each notification, and once more when the session ends. Pooled sessions cannot
+    /// listen: the pool drops what the server sends unasked. The session lasts as long as the
+    /// returned client.
+    ///
+    /// # Errors
+    ///
+    /// As [`pool`](Self::pool) for the settings; [`PostgresError::Server`] when the server
+    /// cannot be reached or refuses the `LISTEN`.
+    pub async fn listen(&self, channel: &str, heard: Arc<Notify>) -> Result<Client, PostgresError> {
+        let config = self.session_config()?;
+        let client = match self.tls_files() {
+            Some(Ok(tls)) => listening(&config, MakeRustlsConnect::new(tls), heard).await?,
+            Some(Err(error)) => return Err(PostgresError::Tls(error)),
+            None => listening(&config, NoTls, heard).await?,
+        };
+        // A channel name is an identifier: quoted, so that it is taken as written.
+        let quoted = channel.replace('"', "\"\"");
+        client
+            .batch_execute(&format!("LISTEN \"{quoted}\""))
+            .await
+            .map_err(PostgresError::Server)?;
+        Ok(client)
+    }
+
     fn tls_files(&self) -> Option<Result<rustls::ClientConfig, kmip::net::NetError>> {
         let ca = self.server_ca?;
         Some(match self.client_certificate {
@@ -224,6 +252,33 @@ impl Connection<'_> {
             .connect_timeout(self.connect_timeout);
         Ok(config)
     }
+}
+
+/// Connects with `tls` and spawns the task that drives the session, waking `heard` at each
+/// notification and when the session ends.
+async fn listening<T>(
+    config: &PgConfig,
+    tls: T,
+    heard: Arc<Notify>,
+) -> Result<Client, PostgresError>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    let (client, mut connection) = config.connect(tls).await.map_err(PostgresError::Server)?;
+    tokio::spawn(async move {
+        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            match message {
+                Ok(AsyncMessage::Notification(_)) => heard.notify_one(),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        heard.notify_one();
+    });
+    Ok(client)
 }
 
 /// Whether a connection to `host` stays on this machine.

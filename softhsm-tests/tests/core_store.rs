@@ -10,7 +10,11 @@
 //!   through the gateway from the moved core;
 //! - active/standby cores on one PostgreSQL store with the PKCS#11 seal: the active core
 //!   killed under load, the standby taking over with no failed request, PostgreSQL stopped
-//!   (the core fails closed: it stops) and back, and an unlink through the new active core.
+//!   (the core fails closed: it stops) and back, and an unlink through the new active core;
+//! - a leading core and a follower on one PostgreSQL store: the gateway spreads the data path
+//!   over both, the follower refuses changes, an unlink and a relink through the leader reach
+//!   the follower (the delay measured), the leader killed under load with no failed request,
+//!   the follower leading after it, and one audit chain written by both.
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
 
@@ -44,7 +48,7 @@ const REFUSAL_LIMIT: Duration = Duration::from_secs(30);
 /// to notice that PostgreSQL is gone: a bound against a hang, not a speed expectation.
 const TAKEOVER_LIMIT: Duration = Duration::from_secs(60);
 
-const TESTS: [(&str, Test); 4] = [
+const TESTS: [(&str, Test); 5] = [
     (
         "a_backup_taken_under_load_restores_every_key_created_before_it",
         a_backup_taken_under_load_restores_every_key_created_before_it,
@@ -60,6 +64,10 @@ const TESTS: [(&str, Test); 4] = [
     (
         "a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_postgresql",
         a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_postgresql,
+    ),
+    (
+        "a_follower_serves_with_the_leader_and_an_unlink_reaches_it",
+        a_follower_serves_with_the_leader_and_an_unlink_reaches_it,
     ),
 ];
 
@@ -141,6 +149,7 @@ fn postgres_store(server: &PostgresServer) -> (String, CoreStore) {
         url: server.url(&database),
         password: Password::File(server.password_file().to_owned()),
         standby: false,
+        follow: false,
     };
     (database, store)
 }
@@ -351,6 +360,7 @@ fn a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_pos
             url,
             password,
             standby: true,
+            follow: false,
         },
     };
     let standby_kmip = free_loopback_addr().unwrap();
@@ -441,4 +451,139 @@ fn a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_pos
     again.ctl().unlink_tenant(&tenant).unwrap();
     let refused = alice.run(&json!([{"op": "get", "uid": created[0].0}]));
     assert_eq!(reason(&refused[0]), "PERMISSION_DENIED", "{}", refused[0]);
+}
+
+/// How many of `operation` the core whose telemetry is at `address` answered with success.
+fn served(address: SocketAddr, operation: &str) -> f64 {
+    let samples = http::scrape(address).unwrap();
+    http::value(
+        &samples,
+        "kmip_requests_total",
+        &[("operation", operation), ("result", "Success")],
+    )
+    .unwrap_or(0.0)
+}
+
+/// Waits until `tenant` is in `state` on `core`; how long that took.
+fn until_tenant(core: &Core, tenant: &str, state: &str) -> Duration {
+    let started = Instant::now();
+    while core.ctl().tenant_state(tenant).unwrap().as_deref() != Some(state) {
+        assert!(
+            started.elapsed() < TAKEOVER_LIMIT,
+            "the tenant is not {state} on the follower"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    started.elapsed()
+}
+
+fn a_follower_serves_with_the_leader_and_an_unlink_reaches_it(fixture: &Fixture) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = PostgresServer::start().unwrap();
+    let (_, store) = postgres_store(&server);
+    let store = match store {
+        CoreStore::Postgres { url, password, .. } => CoreStore::Postgres {
+            url,
+            password,
+            standby: false,
+            follow: true,
+        },
+    };
+    let follower_kmip = free_loopback_addr().unwrap();
+    let hsm = fixture.sealed_hsm(&dir.path().join("seal-pin"));
+    let stack = fixture.stack_configured(|config| {
+        config.hsm = hsm;
+        config.core_store = Some(store);
+        config.core_failover = vec![follower_kmip];
+    });
+    let tenant = stack.config().tenant.clone();
+    let alice = App::of(&stack, ALICE);
+    let created = keys(&alice, "before-the-follower", 3);
+    // The first core on the store leads; the second finds it held and follows, serving.
+    let mut follower = stack.start_standby_core("core-2", follower_kmip).unwrap();
+    wait_until_serving(&mut follower, &tenant);
+    let follower_telemetry = follower.telemetry().unwrap();
+    wait_for_readiness(follower_telemetry, Ok(()));
+    let role = |core: &Core| core.ctl().status_document().unwrap()["store_role"].clone();
+    assert_eq!(role(&follower), json!("follows"));
+    assert_eq!(role(stack.core()), json!("leads"));
+
+    // The gateway spreads the data path over both cores: the follower unwraps too.
+    let binary = debug_binary("krypton-load").unwrap();
+    let before = served(follower_telemetry, "Decrypt");
+    let report = krypton_load(&binary, &stack, ALICE, &["get"], 4, Duration::from_secs(2));
+    assert_eq!(report["failures"].as_u64(), Some(0), "{report}");
+    assert!(
+        served(follower_telemetry, "Decrypt") > before,
+        "the follower served no unwrap"
+    );
+    assert_readable(&alice, &created);
+
+    // Changes are the leader's: the follower refuses them, and its tenant is untouched.
+    match follower.ctl().unlink_tenant(&tenant) {
+        Err(krypton_dev::Error::Ctl { message, .. }) => {
+            assert!(message.contains("follows"), "{message}");
+        }
+        other => panic!("a follower answered an unlink with {other:?}"),
+    }
+    assert_eq!(
+        follower.ctl().tenant_state(&tenant).unwrap().as_deref(),
+        Some("active")
+    );
+
+    // The kill switch through the leader reaches the follower; a relink brings it back.
+    stack.core().ctl().unlink_tenant(&tenant).unwrap();
+    let delay = until_tenant(&follower, &tenant, "unlinked");
+    eprintln!("unlink at the leader -> tenant unlinked on the follower: {delay:?}");
+    for _ in 0..4 {
+        let refused = alice.run(&json!([{"op": "get", "uid": created[0].0}]));
+        assert_eq!(reason(&refused[0]), "PERMISSION_DENIED", "{}", refused[0]);
+    }
+    let l1 = stack.core().ctl().tenant_l1(&tenant).unwrap().unwrap();
+    stack.core().ctl().link_tenant(&tenant, &l1).unwrap();
+    let delay = until_tenant(&follower, &tenant, "active");
+    eprintln!("relink at the leader -> tenant active on the follower: {delay:?}");
+    assert_readable(&alice, &created);
+
+    // The leader dies under load: the follower goes on serving, then leads.
+    let report = std::thread::scope(|scope| {
+        let load = scope.spawn(|| {
+            krypton_load(
+                &binary,
+                &stack,
+                ALICE,
+                &["create"],
+                16,
+                Duration::from_secs(5),
+            )
+        });
+        std::thread::sleep(Duration::from_secs(2));
+        let leader = stack.core().pid().unwrap();
+        kill(
+            Pid::from_raw(i32::try_from(leader).unwrap()),
+            Signal::SIGKILL,
+        )
+        .unwrap();
+        load.join().unwrap()
+    });
+    assert_eq!(report["failures"].as_u64(), Some(0), "{report}");
+    eprintln!(
+        "the leader killed under load: slowest request {} µs",
+        report["latency_us"]["max"]
+    );
+    assert_readable(&alice, &created);
+    let deadline = Instant::now() + TAKEOVER_LIMIT;
+    while follower
+        .ctl()
+        .create_service(&tenant, "after-the-leader")
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the follower does not lead");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(role(&follower), json!("leads"));
+
+    // Both cores appended to one audit chain.
+    let verified = follower.ctl().audit_verify().unwrap();
+    assert_eq!(verified["intact"], json!(true), "{verified}");
 }

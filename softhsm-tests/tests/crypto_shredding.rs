@@ -127,6 +127,7 @@ fn a_destroyed_keys_blob_is_refused_by_a_core_on_postgresql(fixture: &Fixture) {
         url: server.url(&database),
         password: Password::File(server.password_file().to_owned()),
         standby: false,
+        follow: false,
     };
     a_blob_written_back_is_refused(
         &mut fixture.stack_configured(|config| config.core_store = Some(store)),

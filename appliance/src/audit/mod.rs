@@ -31,7 +31,7 @@ use tokio::sync::watch;
 
 use crate::caller::{Caller, TaskId};
 use crate::error::{Bug, Error};
-use crate::store::{Batch, Column, Numbered, Scan, SealingKeys, Store};
+use crate::store::{Batch, ChainTurn, Column, Entry, Numbered, Scan, SealingKeys, Store};
 
 mod verify;
 
@@ -44,7 +44,7 @@ pub(crate) type Link = [u8; 32];
 const GENESIS: Link = [0; 32];
 
 /// The checkpoint's key in [`Column::Meta`].
-const CHECKPOINT_KEY: &[u8] = b"audit-checkpoint";
+pub(crate) const CHECKPOINT_KEY: &[u8] = b"audit-checkpoint";
 
 /// The most records one read returns.
 pub(crate) const MAX_AUDIT_PAGE: usize = 1000;
@@ -694,9 +694,15 @@ impl Numbered for PendingRecord {
     fn commit(self: Box<Self>, mut batch: Batch<'_>) -> Result<u64, Error> {
         // Held across the write: records are numbered and linked in the order they commit.
         let mut head = self.head.lock().unwrap_or_else(PoisonError::into_inner);
-        let (first, mut previous) = match head.last {
-            Some(last) => (head.next, last),
-            None => resume(batch.store(), batch.keys(), head.next)?,
+        // Where several cores append (PostgreSQL), the head is read under the chain's lock,
+        // held until the write commits; else it is this process's own.
+        let turn = batch
+            .store()
+            .chain_turn((Column::Meta, CHECKPOINT_KEY), Column::Audit)?;
+        let (first, mut previous) = match (&turn, head.last) {
+            (Some(turn), _) => resume_in(turn, batch.keys())?,
+            (None, Some(last)) => (head.next, last),
+            (None, None) => resume(batch.store(), batch.keys(), head.next)?,
         };
         let count = u64::try_from(self.entries.len()).unwrap_or(u64::MAX);
         let last = first
@@ -728,7 +734,10 @@ impl Numbered for PendingRecord {
             hash: previous,
         };
         batch.put_sealed(Column::Meta, CHECKPOINT_KEY, &checkpoint)?;
-        batch.write()?;
+        match turn {
+            Some(turn) => batch.write_in(turn)?,
+            None => batch.write()?,
+        }
         let events: Vec<_> = (first..)
             .zip(&linked)
             .map(|(n, e)| e.event(Some(n)))
@@ -746,7 +755,34 @@ impl Numbered for PendingRecord {
 /// being numbered again; else the last record's. What does not open (tampering, which
 /// [`verify()`] reports) is passed over, so the core goes on recording.
 fn resume(store: &Store, keys: &dyn SealingKeys, next_on_disk: u64) -> Result<(u64, Link), Error> {
-    let checkpoint = match store.get_sealed::<Checkpoint>(keys, Column::Meta, CHECKPOINT_KEY) {
+    let checkpoint = store.get_sealed::<Checkpoint>(keys, Column::Meta, CHECKPOINT_KEY);
+    let last = || {
+        store
+            .scan_sealed::<AuditEntry>(keys, Column::Audit, Scan::Last, 1)
+            .map(|mut last| last.pop())
+    };
+    chain_head(checkpoint, last, next_on_disk)
+}
+
+/// [`resume`] from what `turn` read under the chain's lock: another core may have written
+/// since this one last did.
+fn resume_in(turn: &ChainTurn, keys: &dyn SealingKeys) -> Result<(u64, Link), Error> {
+    let next_on_disk = match turn.tail_key() {
+        None => 1,
+        Some(key) => decode_sequence(key)?
+            .checked_add(1)
+            .ok_or(Error::Internal(Bug::AuditSequenceExhausted))?,
+    };
+    chain_head(turn.head(keys), || turn.tail(keys), next_on_disk)
+}
+
+/// The chain's head from its `checkpoint` and, if that is not the newest, its `last` record.
+fn chain_head(
+    checkpoint: Result<Option<Checkpoint>, Error>,
+    last: impl FnOnce() -> Result<Option<Entry<AuditEntry>>, Error>,
+    next_on_disk: u64,
+) -> Result<(u64, Link), Error> {
+    let checkpoint = match checkpoint {
         Ok(checkpoint) => checkpoint,
         Err(Error::TamperedRecord { .. }) => None,
         Err(error) => return Err(error),
@@ -758,8 +794,8 @@ fn resume(store: &Store, keys: &dyn SealingKeys, next_on_disk: u64) -> Result<(u
             .ok_or(Error::Internal(Bug::AuditSequenceExhausted))?;
         return Ok((next, checkpoint.hash));
     }
-    let last = match store.scan_sealed::<AuditEntry>(keys, Column::Audit, Scan::Last, 1) {
-        Ok(mut last) => last.pop(),
+    let last = match last() {
+        Ok(last) => last,
         Err(Error::TamperedRecord { .. }) => return Ok((next_on_disk, GENESIS)),
         Err(error) => return Err(error),
     };

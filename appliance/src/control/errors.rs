@@ -12,6 +12,7 @@ use tonic::{Code, Status};
 use super::v1::{ErrorDetail, ErrorReason};
 use crate::error::{Error, ErrorChain, ReloadError, ShareRefusal};
 use crate::secret::SecretError;
+use crate::store::StoreError;
 
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
@@ -67,6 +68,11 @@ impl From<ReloadError> for Status {
 fn classify(error: &Error) -> (Code, ErrorReason) {
     match error {
         Error::Sealed => (Code::FailedPrecondition, ErrorReason::Sealed),
+        Error::Following
+        | Error::Store {
+            source: StoreError::Following,
+            ..
+        } => (Code::FailedPrecondition, ErrorReason::Following),
         Error::Uninitialized => (Code::FailedPrecondition, ErrorReason::Uninitialized),
         Error::AlreadyInitialized => (Code::AlreadyExists, ErrorReason::AlreadyInitialized),
         Error::AlreadyUnsealed => (Code::FailedPrecondition, ErrorReason::AlreadyUnsealed),

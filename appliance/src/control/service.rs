@@ -764,6 +764,7 @@ fn status_response(report: StatusReport, links: LinksReport) -> v1::StatusRespon
             resealed: info.resealed,
         }),
         orchestration: orchestration(links),
+        follows: report.follows,
     }
 }
 

@@ -43,6 +43,8 @@ pub(crate) struct StatusReport {
     pub(crate) auto_unseal_error: Option<String>,
     /// Where the master key stands; `None` unless unsealed.
     pub(crate) master_key: Option<MasterKeyInfo>,
+    /// This core follows the core that leads its store.
+    pub(crate) follows: bool,
 }
 
 /// The public facts of an installation.
@@ -139,6 +141,7 @@ impl Core {
                 _ => None,
             },
             master_key,
+            follows: !self.leads(),
         })
     }
 

@@ -45,7 +45,7 @@ impl Core {
     ) -> Result<L1Move, Error> {
         let hsm = self.hsm.as_ref().ok_or(Error::HsmNotConfigured)?;
         let new_l1 = L1Ref::label(l1_label.clone()).map_err(Error::InvalidName)?;
-        let _admin = self.admin.lock().await;
+        let _admin = self.admin().await?;
         // Older L2 versions an L2 rotation still holds are wrapped by the old L1: they are
         // retired first, so that nothing is left depending on the L1 being replaced.
         self.retire_archived_l2(&tenant).await?;

@@ -68,7 +68,7 @@ impl Core {
         if self.hsm.is_none() {
             return Err(Error::HsmNotConfigured);
         }
-        let admin = self.admin.lock().await;
+        let admin = self.admin().await?;
         self.retire_archived_l2(&tenant).await?;
         let (record, ticket) = self.active_record(&tenant).await?;
         let version = record.l2_version.checked_add(1).ok_or(Error::OutOfRange {
@@ -167,7 +167,10 @@ impl Core {
     pub(super) fn resume_l2_retirement(self: &Arc<Self>, tenant: TenantId) {
         let core = Arc::clone(self);
         tokio::spawn(async move {
-            let _admin = core.admin.lock().await;
+            // A core that follows leaves it to the leading one, which re-opened the tenant too.
+            let Ok(_admin) = core.admin().await else {
+                return;
+            };
             if let Err(error) = core.retire_archived_l2(&tenant).await {
                 tracing::error!(%tenant, error = %ErrorChain(&error), "the archived L2 was not retired; its re-seal resumes at the next unseal, relink or rotation");
             }

@@ -19,11 +19,13 @@
 //! | the gateways' re-wrap reports          | [`rewrap_progress`]    |
 //! | L1 liveness: failing a tenant closed   | [`watch`]              |
 //! | `kryptonctl doctor`: state, HSMs, L1s  | [`doctor`]             |
+//! | a follower applying the leader's changes | [`follow`]           |
 //!
 //! **Locks, outermost first.**
 //! 1. `admin` (async mutex): one persistent tenant or service change at a time (link, the
-//!    durable half of unlink, an L1 move, service create/rotate, a version's state). Held across HSM calls, never by the data
-//!    path, never by the kill switch's in-memory half.
+//!    durable half of unlink, an L1 move, service create/rotate, a version's state). Held
+//!    across HSM calls, never by the data path, never by the kill switch's in-memory half.
+//!    Taken only by the core that leads its store: one that follows refuses the change.
 //! 2. `lifecycle` (read-write lock): transitions (init, unseal, seal, expiry) write it; every
 //!    operation that needs the master key reads it. A transition may hold it across a disk
 //!    sync; the data path only ever *tries* it and otherwise goes to the blocking pool.
@@ -36,6 +38,7 @@ mod ceremony;
 mod data;
 mod data_audit;
 mod doctor;
+mod follow;
 mod health;
 mod l1_move;
 mod l2_rotation;
@@ -206,6 +209,19 @@ impl Core {
             Lifecycle::Uninitialized => Err(Error::Uninitialized),
             Lifecycle::Sealed(_) | Lifecycle::Unsealing(_) => Err(Error::Sealed),
         }
+    }
+
+    /// The admin lock, for a persistent change: only the core that leads its store makes one.
+    async fn admin(&self) -> Result<tokio::sync::MutexGuard<'_, ()>, Error> {
+        if !self.store.leads() {
+            return Err(Error::Following);
+        }
+        Ok(self.admin.lock().await)
+    }
+
+    /// Whether this core leads its store, making changes; else it follows the one that does.
+    pub(crate) fn leads(&self) -> bool {
+        self.store.leads()
     }
 
     /// Writes the audit record of `operation` on `subject`, on its own.

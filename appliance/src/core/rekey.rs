@@ -43,6 +43,9 @@ impl Core {
         new: (u8, u8),
         to: Option<SealKind>,
     ) -> Result<InitReport, Error> {
+        if !self.leads() {
+            return Err(Error::Following);
+        }
         let (threshold, count) = new;
         let core = Arc::clone(self);
         let (master, installed) = blocking(move || {
@@ -67,6 +70,9 @@ impl Core {
         caller: &Caller,
         new: &[shamir::Share],
     ) -> Result<(InstallationInfo, u64), Error> {
+        if !self.leads() {
+            return Err(Error::Following);
+        }
         self.with_unsealed_mut(|unsealed| self.commit_rekey(unsealed, caller, new))
     }
 

@@ -65,6 +65,9 @@ impl Core {
         self: &Arc<Self>,
         caller: Caller,
     ) -> Result<(u32, u64), Error> {
+        if !self.leads() {
+            return Err(Error::Following);
+        }
         let core = Arc::clone(self);
         let rotated = blocking(move || {
             core.with_unsealed_mut(|unsealed| {
@@ -101,7 +104,8 @@ impl Core {
             self.read().as_deref(),
             Ok(Lifecycle::Unsealed(unsealed)) if !unsealed.records().retiring().is_empty()
         );
-        if !retiring || self.resealing.running.swap(true, Ordering::AcqRel) {
+        // The leading core re-seals; one that follows resumes it if it takes over.
+        if !retiring || !self.leads() || self.resealing.running.swap(true, Ordering::AcqRel) {
             return;
         }
         let core = Arc::clone(self);

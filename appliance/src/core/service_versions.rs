@@ -38,7 +38,7 @@ impl Core {
         version: VersionOf,
         change: VersionChange,
     ) -> Result<(ServiceInfo, u64), Error> {
-        let _admin = self.admin.lock().await;
+        let _admin = self.admin().await?;
         self.unsealed(move |core, unsealed| {
             let key = record_key(unsealed);
             let of = version;

@@ -249,7 +249,7 @@ impl Core {
         generation: u64,
         summary: String,
     ) -> Result<u64, Error> {
-        let _admin = self.admin.lock().await;
+        let _admin = self.admin().await?;
         self.unsealed(move |core, unsealed| {
             let key = unsealed.records();
             let applied: u64 = core

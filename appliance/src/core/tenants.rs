@@ -123,7 +123,7 @@ impl Core {
             return Err(Error::HsmNotConfigured);
         }
         let l1 = L1Ref::label(l1_label.clone()).map_err(Error::InvalidName)?;
-        let _admin = self.admin.lock().await;
+        let _admin = self.admin().await?;
         let (stored, ticket) = {
             let tenant = tenant.clone();
             let l1_label = l1_label.clone();
@@ -213,6 +213,10 @@ impl Core {
         tenant: TenantId,
         destroy: bool,
     ) -> Result<u64, Error> {
+        // Through the leading core only: a follower's keys go when the unlink reaches it.
+        if !self.leads() {
+            return Err(Error::Following);
+        }
         // The kill switch: from here on no wrap or unwrap for the tenant succeeds, whatever
         // happens to the writes below, and no link or re-open in progress can undo it.
         {
@@ -229,7 +233,7 @@ impl Core {
             })
             .await?;
         }
-        let _admin = self.admin.lock().await;
+        let _admin = self.admin().await?;
         self.unsealed(move |core, unsealed| {
             let key = record_key(unsealed);
             let record = records::read_tenant(&core.store, key, &tenant)?
@@ -295,7 +299,7 @@ impl Core {
         service: ServiceName,
         rotate: bool,
     ) -> Result<(ServiceInfo, u64), Error> {
-        let _admin = self.admin.lock().await;
+        let _admin = self.admin().await?;
         self.unsealed(move |core, unsealed| {
             let key = record_key(unsealed);
             let mut record = next_versions(core, key, &tenant, &service, rotate)?;
@@ -426,7 +430,7 @@ impl Core {
     }
 
     /// Unwraps `tenant`'s L2 in the HSM and opens its L3s.
-    async fn open_tenant(
+    pub(super) async fn open_tenant(
         self: &Arc<Self>,
         tenant: &TenantId,
         record: TenantRecord,
@@ -517,13 +521,21 @@ impl Core {
         let OpenedL2 { l2, origin, older } = opened;
         let services = records::open_services(&self.store, key, tenant, &l2)?;
         let keys = TenantKeys::new(tenant, l2, origin, older, services)?;
-        registry::migrate_legacy(&self.store, key, keys.registry_keys(), tenant)?;
+        // The leading core moves them; a follower reads them where they are moved to.
+        if self.leads() {
+            registry::migrate_legacy(&self.store, key, keys.registry_keys(), tenant)?;
+        }
         Ok(keys)
     }
 
     /// Installs `state` for `tenant` in the keyring of the unsealed core, if the slot is still
     /// at `ticket`.
-    fn install(&self, tenant: &TenantId, ticket: Ticket, state: TenantState) -> Result<(), Error> {
+    pub(super) fn install(
+        &self,
+        tenant: &TenantId,
+        ticket: Ticket,
+        state: TenantState,
+    ) -> Result<(), Error> {
         self.with_unsealed(|unsealed| {
             unsealed
                 .keyring()

@@ -180,6 +180,17 @@ pub(crate) fn service_key(tenant: &TenantId, service: &ServiceName) -> Vec<u8> {
     format!("{tenant}/{service}").into_bytes()
 }
 
+/// The tenant whose tenant or service record is at `key` in `column`; `None` for any other
+/// record.
+pub(crate) fn changed_tenant(column: Column, key: &[u8]) -> Option<TenantId> {
+    let tenant = match column {
+        Column::Tenants => key,
+        Column::Services => key.split(|&byte| byte == b'/').next()?,
+        _ => return None,
+    };
+    tenant_of(tenant).ok()
+}
+
 /// `tenant`'s record, if it was ever linked and not destroyed.
 pub(crate) fn read_tenant(
     store: &Store,

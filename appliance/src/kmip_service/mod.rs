@@ -197,6 +197,10 @@ impl KmipService {
             RequestPayload::Rewrap(request) if for_gateway => {
                 self.rewrap(checked, request).await.map(Into::into)
             }
+            // Kept in the memory of the core that leads, where `kryptonctl service list` reads it.
+            RequestPayload::RewrapReport(_) if for_gateway && !self.core.leads() => {
+                Err(RequestError::Core(crate::error::Error::Following))
+            }
             RequestPayload::RewrapReport(request) if for_gateway => {
                 self.rewrap_report(checked, request).await.map(Into::into)
             }

@@ -6,8 +6,10 @@
 //! failure, so a client learns nothing of the core's insides.
 
 use kmip::ResultReason;
+use kmip::objects::FOLLOWING_CORE;
 
 use crate::error::{Error, ErrorChain, RequestError};
+use crate::store::StoreError;
 
 /// The Result Reason and Result Message that answer `error`.
 pub(crate) fn result_of(error: &RequestError) -> (ResultReason, String) {
@@ -40,6 +42,12 @@ fn core_result(error: &Error) -> Option<(ResultReason, String)> {
             ResultReason::GeneralFailure,
             "krypton-core is sealed".into(),
         )),
+        // A gateway sends the request on to another core when it reads this message.
+        Error::Following
+        | Error::Store {
+            source: StoreError::Following,
+            ..
+        } => Some((ResultReason::GeneralFailure, FOLLOWING_CORE.into())),
         Error::Uninitialized => Some((
             ResultReason::GeneralFailure,
             "krypton-core is not initialized".into(),

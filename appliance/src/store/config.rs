@@ -11,12 +11,15 @@
 //! # connect_timeout = "5s"
 //! # request_timeout = "10s"
 //! # standby = true      # another core holds the store: wait, then take over (see below)
+//! # follow = true       # another core holds the store: serve wraps and unwraps meanwhile
 //! ```
 //!
-//! One core at a time serves a PostgreSQL store (it holds the store's ownership lock). With
-//! `standby = true` a core that finds the store held waits for the holder to go and then
-//! takes over: active/standby high availability, with gateways listing every core
-//! (`[core] failover`). A standby serves nothing while it waits.
+//! One core at a time *leads* a PostgreSQL store (it holds the store's ownership lock): it
+//! alone makes changes. With `standby = true` a core that finds the store held waits for the
+//! holder to go and then takes over: active/standby, serving nothing while it waits. With
+//! `follow = true` it serves the data path meanwhile (wraps, unwraps, re-wraps), following
+//! every change the leader makes, and takes over as a standby would: active-active for the
+//! data path. Gateways list every core (`[core] failover`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -39,9 +42,20 @@ pub enum StoreConfig {
 }
 
 impl StoreConfig {
-    /// Whether this core waits as a standby when another holds the store.
+    /// Whether this core waits as a standby when another holds the store (a follower does
+    /// not: it serves the data path meanwhile).
     pub fn standby(&self) -> bool {
         matches!(self, Self::Postgres(settings) if settings.standby)
+    }
+
+    /// Whether this core serves the data path as a follower when another holds the store.
+    pub fn follows(&self) -> bool {
+        matches!(self, Self::Postgres(settings) if settings.follow)
+    }
+
+    /// Whether this core may start without the store's lock: a standby or a follower.
+    pub fn may_wait(&self) -> bool {
+        self.standby() || self.follows()
     }
 }
 
@@ -87,6 +101,10 @@ pub struct PostgresStoreConfig {
     /// rather than refusing to start.
     #[serde(default)]
     pub standby: bool,
+    /// Whether a core that finds the store held by another serves the data path meanwhile,
+    /// following the holder's changes, and takes over when it goes.
+    #[serde(default)]
+    pub follow: bool,
 }
 
 /// `store.client_certificate`: the core's certificate towards its database server.
@@ -117,10 +135,17 @@ impl PostgresStoreConfig {
             connect_timeout: default_connect_timeout(),
             request_timeout: default_request_timeout(),
             standby: false,
+            follow: false,
         }
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.standby && self.follow {
+            return Err(ConfigError::Store(
+                "store.standby and store.follow are exclusive: a follower already takes over \
+                 when the leading core goes",
+            ));
+        }
         if self.client_certificate.is_some() && self.server_ca.is_none() {
             return Err(ConfigError::Store(
                 "store.client_certificate needs store.server_ca: a client certificate goes \

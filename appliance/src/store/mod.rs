@@ -54,6 +54,13 @@ pub enum StoreError {
     /// the store over): it serves no more.
     #[error("this core lost the store's ownership")]
     OwnershipLost,
+    /// The leading core changed the installation (the master key's record key versions, the
+    /// shares): a core that follows stops, and opens it again when it is started again.
+    #[error("the leading core changed the installation: this core stops, to be started again")]
+    InstallationChanged,
+    /// This core follows the core that leads the store: it changes nothing but the audit log.
+    #[error("this core follows another that leads the store: only the leading core makes changes")]
+    Following,
     /// A copy's target holds another installation's records.
     #[error("the target store holds another installation")]
     OtherInstallation,
@@ -136,6 +143,53 @@ enum Write {
         column: Column,
         prefix: Box<[u8]>,
     },
+}
+
+/// A record the leading core changed, as a follower learns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Change {
+    pub(crate) column: Column,
+    pub(crate) key: Box<[u8]>,
+}
+
+/// A turn at appending to a chain of records (the audit log) that several cores may append
+/// to: the chain's head and tail as read under the chain's lock, which is held until the
+/// write made with [`Batch::write_in`] commits. On RocksDB there is none: one process writes,
+/// and the chain's own lock orders its writes.
+#[derive(Debug)]
+pub(crate) struct ChainTurn {
+    turn: postgres::ChainTurn,
+    head: (Column, Box<[u8]>),
+    tail: Column,
+}
+
+impl ChainTurn {
+    /// The chain's head record, opened.
+    pub(crate) fn head<T: DeserializeOwned>(
+        &self,
+        keys: &dyn SealingKeys,
+    ) -> Result<Option<T>, Error> {
+        let (column, key) = (self.head.0, &self.head.1);
+        self.turn
+            .head
+            .as_ref()
+            .map(|sealed| open_record(keys, column, key, sealed))
+            .transpose()
+    }
+
+    /// The last record of the chain, opened.
+    pub(crate) fn tail<T: DeserializeOwned>(
+        &self,
+        keys: &dyn SealingKeys,
+    ) -> Result<Option<Entry<T>>, Error> {
+        let tail = self.turn.tail.clone();
+        Ok(open_all(keys, self.tail, tail.into_iter().collect())?.pop())
+    }
+
+    /// The key of the last record of the chain.
+    pub(crate) fn tail_key(&self) -> Option<&[u8]> {
+        self.turn.tail.as_ref().map(|(key, _)| &**key)
+    }
 }
 
 /// A record read back: its key and its opened value.
@@ -303,6 +357,15 @@ impl Batch<'_> {
     pub(crate) fn write(self) -> Result<(), Error> {
         self.store.write(self.writes)
     }
+
+    /// Writes the batch as it is, durably, within `turn` at the chain it appends to.
+    pub(crate) fn write_in(self, turn: ChainTurn) -> Result<(), Error> {
+        match &self.store.backend {
+            Backend::Postgres(postgres) => turn.turn.commit(postgres, self.writes),
+            // A turn is only had on PostgreSQL.
+            Backend::Rocks(_) => self.write(),
+        }
+    }
 }
 
 /// The least key greater than every key that starts with `prefix`, if there is one.
@@ -346,6 +409,41 @@ impl Store {
                     backend: Backend::Postgres(postgres),
                 })
             }
+        }
+    }
+
+    /// Whether this core leads its store, making changes (always, on RocksDB); else it
+    /// follows the core that does.
+    pub(crate) fn leads(&self) -> bool {
+        match &self.backend {
+            Backend::Rocks(_) => true,
+            Backend::Postgres(postgres) => postgres.leads(),
+        }
+    }
+
+    /// The changes the leading core makes, for a core that follows it: `None` for a leader,
+    /// and after the first call. Ends when this core leads, having caught up.
+    pub(crate) fn changes(&self) -> Option<tokio::sync::mpsc::Receiver<Vec<Change>>> {
+        match &self.backend {
+            Backend::Rocks(_) => None,
+            Backend::Postgres(postgres) => postgres.changes(),
+        }
+    }
+
+    /// A turn at appending to the chain whose head record is `head` and whose records are
+    /// `tail`'s: `None` on RocksDB, where one process writes.
+    pub(crate) fn chain_turn(
+        &self,
+        head: (Column, &[u8]),
+        tail: Column,
+    ) -> Result<Option<ChainTurn>, Error> {
+        match &self.backend {
+            Backend::Rocks(_) => Ok(None),
+            Backend::Postgres(postgres) => Ok(Some(ChainTurn {
+                turn: postgres.chain_turn(head, tail)?,
+                head: (head.0, head.1.into()),
+                tail,
+            })),
         }
     }
 
@@ -840,6 +938,132 @@ mod tests {
             second.checkpoint_dir(),
             Err(Error::BackupOnPostgres)
         ));
+    }
+
+    /// The changes `changes` delivers until `count` arrived, within a bound.
+    fn changes_until(
+        changes: &mut tokio::sync::mpsc::Receiver<Vec<Change>>,
+        count: usize,
+    ) -> Vec<Change> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut seen = Vec::new();
+        while seen.len() < count {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {seen:?} arrived"
+            );
+            match changes.try_recv() {
+                Ok(page) => seen.extend(page),
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn a_follower_learns_the_leaders_changes_and_writes_only_audit_records() {
+        let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
+        let (_, settings) = postgres_database();
+        let leader = open_postgres(&settings).unwrap();
+        let following = PostgresStoreConfig {
+            follow: true,
+            ..settings
+        };
+        let follower = open_postgres(&following).unwrap();
+        assert!(leader.leads() && !follower.leads());
+        assert!(leader.changes().is_none());
+        let mut changes = follower.changes().unwrap();
+
+        let mut batch = follower.batch(&key);
+        batch
+            .put_sealed(Column::Tenants, b"acme", &record(1))
+            .unwrap();
+        let refused = batch.commit().unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                Error::Store {
+                    source: StoreError::Following,
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(leader.count(Column::Tenants).unwrap(), 0);
+        put(&follower, &key, Column::Audit, &1_u64.to_be_bytes(), 1);
+
+        put(&leader, &key, Column::Registry, b"acme/not-held", 2);
+        put(&leader, &key, Column::Tenants, b"acme", 2);
+        put(&leader, &key, Column::Services, b"acme/payments", 3);
+        let change = |column, key: &[u8]| Change {
+            column,
+            key: key.into(),
+        };
+        assert_eq!(
+            changes_until(&mut changes, 2),
+            [
+                change(Column::Tenants, b"acme"),
+                change(Column::Services, b"acme/payments")
+            ]
+        );
+        assert_eq!(
+            follower
+                .get_sealed::<Record>(&key, Column::Tenants, b"acme")
+                .unwrap(),
+            Some(record(2))
+        );
+
+        // The leader goes: the follower takes the store over, and its feed ends.
+        drop(leader);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !follower.leads() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the follower never led"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        while changes.blocking_recv().is_some() {}
+        put(&follower, &key, Column::Tenants, b"acme", 4);
+    }
+
+    #[test]
+    fn two_cores_append_to_one_audit_chain() {
+        use crate::audit::{self, AuditLog, Operation, Verification};
+        use crate::caller::Caller;
+        use krypton_service::audit::AuditExport;
+        let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
+        let (_, settings) = postgres_database();
+        let leader = open_postgres(&settings).unwrap();
+        let follower = open_postgres(&PostgresStoreConfig {
+            follow: true,
+            ..settings
+        })
+        .unwrap();
+        let caller = Caller::LocalProcess { uid: 0, pid: None };
+        let logs = [&leader, &follower]
+            .map(|store| AuditLog::open(store, Arc::new(AuditExport::journal_only())).unwrap());
+        std::thread::scope(|scope| {
+            for (log, store) in logs.iter().zip([&leader, &follower]) {
+                let (key, caller) = (&key, &caller);
+                scope.spawn(move || {
+                    for _ in 0..25 {
+                        log.append(store, key, Operation::Status, caller).unwrap();
+                    }
+                });
+            }
+        });
+        let verified = audit::verify(&follower, &key, None).unwrap();
+        assert!(
+            matches!(
+                verified,
+                Verification::Intact {
+                    range: Some((1, 50)),
+                    unchained: 0
+                }
+            ),
+            "{verified:?}"
+        );
     }
 
     /// Asserts that `store`, taken over, writes nothing more.

@@ -7,25 +7,31 @@
 //! plain channel, bounded by `request_timeout`. Each write is one transaction, committed with
 //! `synchronous_commit = on` before it is acknowledged.
 //!
-//! **One core per store** ([`ownership`]): a second core is refused at start-up, or waits as a
-//! standby (`standby = true`) and takes over when the owner goes; a core that lost the store
-//! fails every later call and stops, and no write of it lands after another core took over.
+//! **One core leads a store** ([`ownership`]): a second core is refused at start-up, waits as
+//! a standby (`standby = true`), or follows (`follow = true`), and takes over when the leader
+//! goes; a core that lost the store fails every later call and stops, and no write of it lands
+//! after another core took over. A follower serves the data path from the records the leader
+//! wrote, learns each change from the [`feed`], and writes nothing but audit records.
+//!
+//! **The audit log is one chain whichever core appends** ([`Postgres::chain_turn`]): an
+//! audited write takes the log's lock in its transaction and reads the chain's head there.
 
 mod absent;
+mod feed;
 mod ownership;
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::{GenericClient, Object, Pool};
 use krypton_service::postgres::{Connection, PostgresError, Schema};
 use tokio::runtime::Runtime;
+use tokio::sync::mpsc as channel;
 
 use super::config::PostgresStoreConfig;
-use super::{Range, Raw, StoreError, Write, prefix_end};
+use super::{Change, Range, Raw, StoreError, Write, prefix_end};
 use crate::error::{Error, ErrorChain};
 use crate::store::Column;
 use absent::{AbsentKeys, Known};
@@ -36,7 +42,8 @@ const SCHEMA: Schema = Schema {
     application: "core",
     version_table: "krypton_core_schema",
     lock: MIGRATION_LOCK,
-    migrations: &[r#"
+    migrations: &[
+        r#"
     CREATE TABLE krypton_core_records (
         family text COLLATE "C" NOT NULL,
         key bytea NOT NULL,
@@ -45,11 +52,25 @@ const SCHEMA: Schema = Schema {
     );
     CREATE TABLE krypton_core_owner (epoch bigint NOT NULL);
     INSERT INTO krypton_core_owner (epoch) VALUES (0);
-"#],
+"#,
+        r#"
+    CREATE TABLE krypton_core_changes (
+        seq bigserial PRIMARY KEY,
+        family text COLLATE "C" NOT NULL,
+        key bytea NOT NULL,
+        at timestamptz NOT NULL DEFAULT now()
+    );
+"#,
+    ],
 };
 
 /// The advisory lock migrations take ("kryptonm").
 const MIGRATION_LOCK: i64 = 0x6b72_7970_746f_6e6d;
+/// The advisory lock an audited write holds from reading the chain's head to its commit
+/// ("kryptona").
+const CHAIN_LOCK: i64 = 0x6b72_7970_746f_6e61;
+/// How many pages of changes may wait for the core to take them in.
+const CHANGES_QUEUED: usize = 16;
 /// How often a starting core, or a standby, asks again for the store another core holds.
 const OWNERSHIP_RETRY: Duration = Duration::from_millis(250);
 /// The threads of the store's runtime: calls are short, and the pool bounds them anyway.
@@ -60,8 +81,11 @@ pub(super) struct Postgres {
     /// `Some` until dropped: it is shut down without waiting, which any thread may do.
     runtime: Option<Runtime>,
     db: Db,
-    /// Destroyed-L4 records known absent: the unwrap's check without a round trip.
+    /// Destroyed-L4 records known absent: the unwrap's check without a round trip. Used only
+    /// while this core leads: only the leader writes them.
     absent: AbsentKeys,
+    /// The leader's changes, for the core to take while it follows.
+    changes: Mutex<Option<channel::Receiver<Vec<Change>>>>,
 }
 
 /// What a call needs, cloned into it.
@@ -132,17 +156,50 @@ impl Postgres {
             runtime: Some(runtime),
             db: Db {
                 pool,
-                ownership: Arc::new(Ownership::new()),
+                ownership: Arc::new(Ownership::new(settings.request_timeout)),
                 request_timeout: settings.request_timeout,
             },
             absent: AbsentKeys::default(),
+            changes: Mutex::new(None),
         };
         store.take_ownership(settings, cancel)?;
+        if !store.db.ownership.leads() {
+            store.follow(settings)?;
+        }
         if let Some(runtime) = &store.runtime {
-            let ownership = Arc::clone(&store.db.ownership);
-            runtime.spawn(async move { ownership.watch().await });
+            let (ownership, pool) = (Arc::clone(&store.db.ownership), store.db.pool.clone());
+            runtime.spawn(async move { ownership.watch(pool).await });
         }
         Ok(store)
+    }
+
+    /// Starts following the leader's changes, from the feed's last row as of now: what the
+    /// core reads from here on is at least that recent.
+    fn follow(&self, settings: &PostgresStoreConfig) -> Result<(), Error> {
+        let seen = self.call_unowned("reading the change feed", |db| async move {
+            feed::last(&db).await
+        })?;
+        let (sender, receiver) = channel::channel(CHANGES_QUEUED);
+        *self.changes.lock().unwrap_or_else(PoisonError::into_inner) = Some(receiver);
+        if let Some(runtime) = &self.runtime {
+            let (db, settings) = (self.db.clone(), settings.clone());
+            runtime.spawn(feed::follow(db, settings, seen, sender));
+        }
+        tracing::warn!("another core leads the store: this one follows it, serving the data path");
+        Ok(())
+    }
+
+    /// Whether this core leads the store (else it follows another).
+    pub(super) fn leads(&self) -> bool {
+        self.db.ownership.leads()
+    }
+
+    /// The leader's changes while this core follows, once: `None` for a leader, or taken.
+    pub(super) fn changes(&self) -> Option<channel::Receiver<Vec<Change>>> {
+        self.changes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     /// Migrates the schema and takes the store, waiting as `settings` say for a core that
@@ -169,6 +226,7 @@ impl Postgres {
             migrated |= taken.is_ok();
             match taken {
                 Ok(true) => return Ok(()),
+                Ok(false) if settings.follow => return Ok(()),
                 Ok(false) if settings.standby => {
                     if !waiting {
                         tracing::warn!(
@@ -252,6 +310,10 @@ impl Postgres {
     }
 
     pub(super) fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        if !self.leads() {
+            // The leader may write any record meanwhile: nothing read is known for long.
+            return self.read(column, key);
+        }
         let known = self.absent.lookup(column, key);
         if known == Known::Absent {
             // Still only while this core owns the store.
@@ -344,11 +406,50 @@ impl Postgres {
         self.call("writing", move |db| async move {
             let mut client = db.client("writing").await?;
             let tx = client.transaction().await.map_err(statement("writing"))?;
-            db.ownership.fence(&tx).await?;
-            for write in writes.iter() {
-                apply(&tx, write).await?;
-            }
+            db.apply_all(&tx, &writes).await?;
             tx.commit().await.map_err(statement("writing"))
+        })
+    }
+
+    /// Takes the audit chain's lock in a transaction of its own and reads, under it, the
+    /// chain's `head` record and the last record of `tail`: several cores append to one chain.
+    /// The write that [`ChainTurn::commit`] makes in the same transaction releases the lock.
+    pub(super) fn chain_turn(
+        &self,
+        head: (Column, &[u8]),
+        tail: Column,
+    ) -> Result<ChainTurn, Error> {
+        let context = "locking the audit log";
+        let head_key = head.1.to_vec();
+        self.call(context, move |db| async move {
+            let client = Pinned(Some(db.client(context).await?));
+            let session = client.session();
+            session
+                .batch_execute("BEGIN")
+                .await
+                .map_err(statement(context))?;
+            session
+                .execute("SELECT pg_advisory_xact_lock($1)", &[&CHAIN_LOCK])
+                .await
+                .map_err(statement(context))?;
+            let head = session
+                .query_opt(
+                    "SELECT value FROM krypton_core_records WHERE family = $1 AND key = $2",
+                    &[&head.0.name(), &head_key],
+                )
+                .await
+                .map_err(statement(context))?
+                .map(|row| row.get(0));
+            let tail = session
+                .query_opt(
+                    "SELECT key, value FROM krypton_core_records WHERE family = $1 \
+                     ORDER BY key DESC LIMIT 1",
+                    &[&tail.name()],
+                )
+                .await
+                .map_err(statement(context))?
+                .map(|row| (row.get::<_, Vec<u8>>(0).into_boxed_slice(), row.get(1)));
+            Ok(ChainTurn { client, head, tail })
         })
     }
 
@@ -379,8 +480,75 @@ impl Postgres {
     }
 }
 
+/// A turn at appending to the audit chain: a transaction holding its lock, and the chain's
+/// head and tail as read under it.
+pub(super) struct ChainTurn {
+    client: Pinned,
+    pub(super) head: Option<Vec<u8>>,
+    pub(super) tail: Option<Raw>,
+}
+
+impl fmt::Debug for ChainTurn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChainTurn").finish_non_exhaustive()
+    }
+}
+
+impl ChainTurn {
+    /// Applies `writes` in the turn's transaction, as [`Postgres::write`] would, and commits:
+    /// the lock goes with the commit.
+    pub(super) fn commit(self, store: &Postgres, writes: Vec<Write>) -> Result<(), Error> {
+        let writes = Arc::new(writes);
+        let client = self.client;
+        let written = store.call("writing", {
+            let writes = Arc::clone(&writes);
+            move |db| async move {
+                let session = client.session();
+                db.apply_all(session, &writes).await?;
+                session
+                    .batch_execute("COMMIT")
+                    .await
+                    .map_err(statement("writing"))?;
+                client.release();
+                Ok(())
+            }
+        });
+        store.absent.written(&writes, written.is_ok());
+        written
+    }
+}
+
+/// A pooled session in a transaction of its own: if it is dropped before [`release`]
+/// (a failure, or a call that timed out) it leaves the pool and closes, so that no other
+/// call ever runs inside its transaction; the server rolls the transaction back.
+///
+/// [`release`]: Pinned::release
+struct Pinned(Option<Object>);
+
+impl Pinned {
+    fn session(&self) -> &Object {
+        // Some until released or dropped, both of which consume it.
+        self.0
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("a pinned session is used after release"))
+    }
+
+    /// Returns the session to the pool: its transaction ended.
+    fn release(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        if let Some(session) = self.0.take() {
+            drop(Object::take(session));
+        }
+    }
+}
+
 /// Adds `write` to the transaction `tx`.
-async fn apply(tx: &deadpool_postgres::Transaction<'_>, write: &Write) -> Result<(), Error> {
+async fn apply(tx: &impl GenericClient, write: &Write) -> Result<(), Error> {
     let (sql, family, key, value) = match write {
         Write::Put { column, key, value } => (
             "INSERT INTO krypton_core_records (family, key, value) VALUES ($1, $2, $3) \
@@ -407,7 +575,7 @@ async fn apply(tx: &deadpool_postgres::Transaction<'_>, write: &Write) -> Result
 
 /// Deletes the records of `column` whose keys start with `prefix`.
 async fn delete_prefix(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     column: Column,
     prefix: &[u8],
 ) -> Result<(), Error> {
@@ -432,6 +600,27 @@ async fn delete_prefix(
 }
 
 impl Db {
+    /// Applies `writes` in the open transaction `tx`: the leader's fenced by its epoch and
+    /// added to the change feed; a follower's only if they are audit records.
+    async fn apply_all(&self, tx: &impl GenericClient, writes: &[Write]) -> Result<(), Error> {
+        let leads = self.ownership.leads();
+        if leads {
+            self.ownership.fence(tx).await?;
+        } else if !feed::follower_may_write(writes) {
+            return Err(Error::Store {
+                context: "writing",
+                source: StoreError::Following,
+            });
+        }
+        for write in writes {
+            apply(tx, write).await?;
+        }
+        if leads {
+            feed::emit(tx, writes).await?;
+        }
+        Ok(())
+    }
+
     /// A pooled connection.
     async fn client(&self, context: &'static str) -> Result<Object, Error> {
         self.pool
