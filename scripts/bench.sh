@@ -51,7 +51,9 @@ resident memory (VmRSS, MiB; Krypton's as core/gateway) as each measurement ends
   --vault V              the gateway's vault: rocksdb (default), postgres or redis, the last
                          two a private server krypton-dev starts (env BENCH_VAULT)
   --core-store S         the core's store: rocksdb (default) or postgres, a private server
-                         krypton-dev starts (env BENCH_CORE_STORE)
+                         krypton-dev starts; postgres-follower: postgres with a second core
+                         following the first, the gateway spreading its data path over both
+                         (env BENCH_CORE_STORE)
   --telemetry on|off     both daemons' [telemetry] (default on; env BENCH_TELEMETRY)
   --second-gateway on|off
                          also run a second gateway on the same core and vault (postgres or
@@ -115,8 +117,9 @@ case $vault in
     *) fail "unknown vault '$vault' (rocksdb, postgres, redis)" ;;
 esac
 case $core_store in
-    rocksdb | postgres) ;;
-    *) fail "unknown core store '$core_store' (rocksdb, postgres)" ;;
+    rocksdb | postgres) core_store_flag=(--core-store "$core_store") ;;
+    postgres-follower) core_store_flag=(--core-store postgres) ;;
+    *) fail "unknown core store '$core_store' (rocksdb, postgres, postgres-follower)" ;;
 esac
 [[ $data_size =~ ^[1-9][0-9]{0,4}$ ]] && [ "$data_size" -le 65536 ] ||
     fail "--data-size must be a number of bytes from 1 to 65536, not '$data_size'"
@@ -191,14 +194,15 @@ listening() {
 }
 
 # Four distinct free loopback ports, held together while chosen.
-read -r gateway_port core_port pykmip_port second_port < <(free_loopback_ports 4)
+read -r gateway_port core_port pykmip_port second_port follower_port < <(free_loopback_ports 5)
 [ "$second_gateway" = off ] || second_gateway_flag=(--second-gateway "127.0.0.1:$second_port")
+[ "$core_store" != postgres-follower ] || core_store_flag+=(--follower "127.0.0.1:$follower_port")
 
 # Both servers run from the work directory: nothing they write lands in the repo.
 cd "$work"
 
 echo "bench: starting Krypton (krypton-dev) on 127.0.0.1:$gateway_port"
-start_dev_stack "$bin_dir" "$work" --vault "$vault" --core-store "$core_store" \
+start_dev_stack "$bin_dir" "$work" --vault "$vault" "${core_store_flag[@]}" \
     ${telemetry_flag[@]+"${telemetry_flag[@]}"} ${audit_flag[@]+"${audit_flag[@]}"} \
     ${second_gateway_flag[@]+"${second_gateway_flag[@]}"}
 mkdir -p "$work/pykmip/policies"

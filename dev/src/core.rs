@@ -166,6 +166,14 @@ impl Core {
             })
     }
 
+    /// Waits up to `limit` until `tenant` is active on this core: its keys re-opened.
+    pub fn wait_for_tenant(&mut self, tenant: &str, limit: Duration) -> Result<(), Error> {
+        let ctl = &self.ctl;
+        self.daemon.wait_until("serving its tenant", limit, || {
+            ctl.tenant_state(tenant).ok().flatten().as_deref() == Some("active")
+        })
+    }
+
     /// kryptonctl for this core.
     pub fn ctl(&self) -> &Ctl {
         &self.ctl

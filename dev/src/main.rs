@@ -12,7 +12,8 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use krypton_dev::broker::RabbitServer;
 use krypton_dev::config::{CoreStore, Password};
-use krypton_dev::core::Ceremony;
+use krypton_dev::core::{Ceremony, Core};
+use krypton_dev::ctl::CoreState;
 use krypton_dev::stack::{claim_data_dir, wipe_data_dir};
 use krypton_dev::vault_server::{AppendFsync, PostgresServer, RedisServer};
 use krypton_dev::{Error, ExtraGateway, Stack, StackConfig, StackVault, orbital, token};
@@ -54,6 +55,11 @@ struct Args {
     /// with `--vault postgres` or `--vault redis`: a RocksDB vault belongs to one process).
     #[arg(long, value_name = "ADDR")]
     second_gateway: Option<SocketAddr>,
+    /// Also run a second core, following the first on their PostgreSQL store and serving
+    /// wraps and unwraps with it, its KMIP listener for the gateway at ADDR (implies
+    /// `--core-store postgres`; the gateway spreads its data path over both cores).
+    #[arg(long, value_name = "ADDR")]
+    follower: Option<SocketAddr>,
     /// Run both daemons without `[telemetry]` (to measure what metrics cost).
     #[arg(long)]
     no_telemetry: bool,
@@ -96,6 +102,11 @@ enum CoreStoreKind {
 
 /// The name of `--second-gateway`'s configuration and log.
 const SECOND_GATEWAY: &str = "gateway-2";
+/// The name of `--follower`'s configuration and log.
+const FOLLOWER: &str = "core-2";
+
+/// How long the following core may take to re-open the tenant after its unseal.
+const FOLLOWER_OPEN_LIMIT: Duration = Duration::from_secs(60);
 
 /// How often the running processes are checked while serving.
 const HEALTH_CHECK: Duration = Duration::from_millis(500);
@@ -124,7 +135,11 @@ fn run(args: Args) -> Result<ExitCode, Error> {
     }
     // A core store on this run's PostgreSQL server is gone when the run ends: so are the
     // shares and the vault's keys that went with it.
-    if args.fresh || args.core_store == CoreStoreKind::Postgres {
+    let core_store_kind = match args.follower {
+        Some(_) => CoreStoreKind::Postgres,
+        None => args.core_store,
+    };
+    if args.fresh || core_store_kind == CoreStoreKind::Postgres {
         wipe_data_dir(&data_dir)?;
     }
     claim_data_dir(&data_dir)?;
@@ -148,7 +163,7 @@ fn run(args: Args) -> Result<ExitCode, Error> {
 
     // Kept until the stack has stopped: the gateway closes its vault first.
     let (mut _postgres, mut _redis) = (None, None);
-    let core_store = match args.core_store {
+    let core_store = match core_store_kind {
         CoreStoreKind::Rocksdb => None,
         CoreStoreKind::Postgres => {
             let server = _postgres.insert(PostgresServer::start()?);
@@ -157,7 +172,7 @@ fn run(args: Args) -> Result<ExitCode, Error> {
                 url: server.url(&database),
                 password: Password::File(server.password_file().to_owned()),
                 standby: false,
-                follow: false,
+                follow: args.follower.is_some(),
             })
         }
     };
@@ -199,7 +214,18 @@ fn run(args: Args) -> Result<ExitCode, Error> {
     config.data_dir = Some(data_dir);
     config.gateway_listen = args.listen;
     config.core_listen = args.core_listen;
+    config.core_failover = args.follower.into_iter().collect();
     let mut stack = Stack::start(config)?;
+    let mut follower = match args.follower {
+        Some(addr) => match start_follower(&stack, addr) {
+            Ok(core) => Some(core),
+            Err(error) => {
+                let _ = stack.stop();
+                return Err(error);
+            }
+        },
+        None => None,
+    };
     let mut second = match args.second_gateway {
         Some(addr) => match stack.start_gateway_at(SECOND_GATEWAY, addr) {
             Ok(gateway) => Some(gateway),
@@ -219,9 +245,17 @@ fn run(args: Args) -> Result<ExitCode, Error> {
         );
     }
 
+    if let (Some(core), Some(addr)) = (&follower, args.follower) {
+        println!(
+            "  following core         {addr} on the same store, serving wraps and unwraps; control socket {}, log {}\n",
+            core.ctl().socket().display(),
+            core.log().display()
+        );
+    }
+
     let served = runtime.block_on(serve(
         &mut stack,
-        second.as_mut(),
+        (second.as_mut(), follower.as_mut()),
         &mut interrupt,
         &mut terminate,
     ));
@@ -231,6 +265,14 @@ fn run(args: Args) -> Result<ExitCode, Error> {
     {
         eprintln!(
             "krypton-dev: stopping the second gateway: {}",
+            chain(&error)
+        );
+    }
+    if let Some(mut core) = follower
+        && let Err(error) = core.stop()
+    {
+        eprintln!(
+            "krypton-dev: stopping the following core: {}",
             chain(&error)
         );
     }
@@ -257,10 +299,24 @@ fn run(args: Args) -> Result<ExitCode, Error> {
     })
 }
 
-/// Serves until SIGINT or SIGTERM; fails if the core or a gateway exits meanwhile.
+/// Starts the core that follows the stack's, unseals it with the stack's shares and waits
+/// until it serves the tenant.
+fn start_follower(stack: &Stack, addr: SocketAddr) -> Result<Core, Error> {
+    let mut core = stack.start_another_core(FOLLOWER, addr)?;
+    for share in stack.share_files() {
+        if core.ctl().status()? == CoreState::Unsealed {
+            break;
+        }
+        core.ctl().unseal(&share)?;
+    }
+    core.wait_for_tenant(&stack.config().tenant, FOLLOWER_OPEN_LIMIT)?;
+    Ok(core)
+}
+
+/// Serves until SIGINT or SIGTERM; fails if a core or a gateway exits meanwhile.
 async fn serve(
     stack: &mut Stack,
-    mut second: Option<&mut ExtraGateway>,
+    (mut second, mut follower): (Option<&mut ExtraGateway>, Option<&mut Core>),
     interrupt: &mut Signal,
     terminate: &mut Signal,
 ) -> Result<(), Error> {
@@ -273,6 +329,9 @@ async fn serve(
                 stack.check_running()?;
                 if let Some(gateway) = second.as_deref_mut() {
                     gateway.daemon.check_running()?;
+                }
+                if let Some(core) = follower.as_deref_mut() {
+                    core.check_running()?;
                 }
             }
         }

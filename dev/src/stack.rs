@@ -52,7 +52,7 @@ pub struct StackConfig {
     /// Where the core keeps its sealed records; `None`: RocksDB in the data dir.
     pub core_store: Option<CoreStore>,
     /// Further cores' KMIP addresses the gateways fail over to (`[core] failover`): standbys
-    /// started by [`Stack::start_standby_core`].
+    /// started by [`Stack::start_another_core`].
     pub core_failover: Vec<SocketAddr>,
     /// Whether both daemons serve `[telemetry]` (metrics, health, readiness).
     pub telemetry: bool,
@@ -286,11 +286,12 @@ impl Stack {
     }
 
     /// Starts another core on the stack's PostgreSQL store (which must be configured with
-    /// `standby`), its KMIP service at `kmip` (one of [`StackConfig::core_failover`]), its
-    /// files in `<data dir>/<name>` and its log `<data dir>/logs/<name>.log`. It waits as a
-    /// standby while the stack's core holds the store and takes over when it goes: on the
-    /// PKCS#11 seal it unseals itself, re-opens the tenants and serves.
-    pub fn start_standby_core(&self, name: &str, kmip: SocketAddr) -> Result<Core, Error> {
+    /// `standby` or `follow`), its KMIP service at `kmip` (one of
+    /// [`StackConfig::core_failover`]), its files in `<data dir>/<name>` and its log
+    /// `<data dir>/logs/<name>.log`. While the stack's core holds the store it waits as a
+    /// standby, or follows it, serving the data path; it takes over when that core goes. On
+    /// the PKCS#11 seal it unseals itself and re-opens the tenants.
+    pub fn start_another_core(&self, name: &str, kmip: SocketAddr) -> Result<Core, Error> {
         let ports = CorePorts {
             kmip,
             telemetry: free_loopback_addr()?,

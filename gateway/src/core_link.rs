@@ -771,4 +771,24 @@ mod tests {
         let error = only_payload(message(vec![refusal.clone(), refusal])).unwrap_err();
         assert!(matches!(error, CoreError::Contract(_)));
     }
+
+    #[test]
+    fn a_followers_refusal_is_told_from_the_others() {
+        let answer = |message: &str| {
+            let item = ResponseBatchItem::failure(
+                Some(kmip::Operation::Register),
+                ResultReason::GeneralFailure,
+                message,
+            );
+            through_wire(
+                &ResponseMessage {
+                    header: ResponseHeader::new(ProtocolVersion::V1_4, DateTime(0)),
+                    batch_items: vec![item],
+                }
+                .to_item(),
+            )
+        };
+        assert!(from_follower(&answer(FOLLOWING_CORE)));
+        assert!(!from_follower(&answer("krypton-core is sealed")));
+    }
 }

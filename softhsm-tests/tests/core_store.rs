@@ -373,7 +373,7 @@ fn a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_pos
     let tenant = stack.config().tenant.clone();
     let alice = App::of(&stack, ALICE);
     let created = keys(&alice, "before-the-takeover", 3);
-    let mut standby = stack.start_standby_core("core-2", standby_kmip).unwrap();
+    let mut standby = stack.start_another_core("core-2", standby_kmip).unwrap();
     // Up and seen so by monitoring, not ready: its telemetry says it stands by.
     let standby_telemetry = standby.telemetry().unwrap();
     wait_for_readiness(standby_telemetry, Err("standby".to_owned()));
@@ -443,7 +443,7 @@ fn a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_pos
 
     // PostgreSQL is back: a core started again takes the store and serves every key.
     server.restart().unwrap();
-    let mut again = stack.start_standby_core("core-2", standby_kmip).unwrap();
+    let mut again = stack.start_another_core("core-2", standby_kmip).unwrap();
     wait_until_serving(&mut again, &tenant);
     assert_readable(&alice, &created);
 
@@ -500,7 +500,7 @@ fn a_follower_serves_with_the_leader_and_an_unlink_reaches_it(fixture: &Fixture)
     let alice = App::of(&stack, ALICE);
     let created = keys(&alice, "before-the-follower", 3);
     // The first core on the store leads; the second finds it held and follows, serving.
-    let mut follower = stack.start_standby_core("core-2", follower_kmip).unwrap();
+    let mut follower = stack.start_another_core("core-2", follower_kmip).unwrap();
     wait_until_serving(&mut follower, &tenant);
     let follower_telemetry = follower.telemetry().unwrap();
     wait_for_readiness(follower_telemetry, Ok(()));

@@ -126,6 +126,19 @@ mod tests {
         let (reason, message) = result_of(&Bug::Aead.into());
         assert_eq!(reason, ResultReason::GeneralFailure);
         assert!(!message.contains("AES"), "{message}");
+        // A follower's refusal, whether the core or its store refused the change.
+        for following in [
+            Error::Following,
+            Error::Store {
+                context: "writing",
+                source: StoreError::Following,
+            },
+        ] {
+            assert_eq!(
+                result_of(&following.into()),
+                (ResultReason::GeneralFailure, FOLLOWING_CORE.into())
+            );
+        }
         let (reason, message) = result_of(&RequestError::CorruptObject("7".into()));
         assert_eq!(reason, ResultReason::GeneralFailure);
         assert!(!message.contains('7'), "{message}");

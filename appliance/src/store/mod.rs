@@ -1013,6 +1013,30 @@ mod tests {
             Some(record(2))
         );
 
+        // A destroyed L4 the follower knew absent is read again once the leader records it.
+        let destroyed = b"acme/payments/l4";
+        assert_eq!(
+            follower.get_plain(Column::Shredded, destroyed).unwrap(),
+            None
+        );
+        assert_eq!(
+            follower.get_plain(Column::Shredded, destroyed).unwrap(),
+            None
+        );
+        put(&leader, &key, Column::Shredded, destroyed, 5);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while follower
+            .get_plain(Column::Shredded, destroyed)
+            .unwrap()
+            .is_none()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the follower still knows it absent"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+
         // The leader goes: the follower takes the store over, and its feed ends.
         drop(leader);
         let deadline = std::time::Instant::now() + Duration::from_secs(30);

@@ -2,9 +2,11 @@
 //! check every unwrap makes (was this L4 destroyed?) does not cost a PostgreSQL round trip each
 //! time the same key is read.
 //!
-//! Exact, not a guess, because a store has one owner at a time and only the owner writes
-//! ([`super::ownership`]: another core's write is fenced off), and every write of the column
-//! passes [`AbsentKeys::written`] once it has ended. A key learned absent from a read that
+//! On the leading core exact, not a guess, because only the leader writes ([`super::ownership`]:
+//! another core's write is fenced off), and every write of the column passes
+//! [`AbsentKeys::written`] once it has ended. A follower learns the leader's writes from the
+//! change feed ([`AbsentKeys::present`]): what it knows absent is as stale as the feed, at most
+//! its poll interval, or the core stops ([`super::feed`]). A key learned absent from a read that
 //! overlapped such a write is not kept: a read takes the generation first and keeps what it
 //! learned only if no write ended meanwhile. A write whose outcome is unknown (it failed, maybe
 //! after committing) turns the cache off for good: every check asks the server again.
@@ -90,15 +92,22 @@ impl AbsentKeys {
         if puts.is_empty() {
             return;
         }
-        let mut inner = self.lock();
-        inner.generation += 1;
-        if committed {
-            for key in puts {
-                inner.keys.remove(key);
-            }
-        } else {
+        if !committed {
+            let mut inner = self.lock();
+            inner.generation += 1;
             inner.off = true;
             inner.keys.clear();
+            return;
+        }
+        self.present(puts);
+    }
+
+    /// `keys` were written, here or (on a follower) by the leading core.
+    pub(super) fn present<'a>(&self, keys: impl IntoIterator<Item = &'a [u8]>) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        for key in keys {
+            inner.keys.remove(key);
         }
     }
 

@@ -1,14 +1,30 @@
 //! The change feed: how cores that follow a store learn what its leading core changed.
 //!
 //! Every write transaction of the leader that touches a record a follower holds in memory
-//! (tenants and their L2s, services and their L3s, the installation's metadata) adds a row per
-//! record to `krypton_core_changes` and notifies [`CHANNEL`], in the same transaction: the
-//! rows exist if and only if the change committed. A follower listens on a session of its own
-//! and reads the rows after the last it saw as soon as it is notified, and every
-//! [`POLL_EVERY`] anyway, so a lost notification delays a change by that much at most; a read
-//! that fails or hangs loses the store ([`Ownership::lose`]), and the core stops rather than
-//! serve keys it may no longer hold. Rows are kept for [`KEPT_FOR`], far longer than a
-//! follower can lag without stopping.
+//! (tenants and their L2s, services and their L3s, the installation's metadata) or caches (a
+//! destroyed L4's record, which its absent cache may know as absent) adds a row per record to
+//! `krypton_core_changes`, in the same transaction: the rows exist if and only if the change
+//! committed. A change a follower holds in memory also notifies [`CHANNEL`]; a destroyed L4
+//! does not (a notification serialises the commits of the transactions that send one).
+//!
+//! A follower listens on a session of its own and reads the rows as soon as it is notified,
+//! and every [`POLL_EVERY`] anyway, so a lost notification delays a change by that much at
+//! most. A read must never pass a row that commits later:
+//! - held changes are rare (operators' and orchestrators' changes): their transactions take
+//!   [`FEED_LOCK`] before numbering their rows and keep it until they commit, so their rows
+//!   commit in the order they are numbered, and a follower reads them by number;
+//! - destroyed L4s are as frequent as Destroys and must not queue behind one lock: their rows
+//!   are read in the order of the transaction ids that wrote them, up to the oldest
+//!   transaction still running (`pg_snapshot_xmin`). Every transaction below that bound has
+//!   ended; a long write transaction anywhere on the PostgreSQL server holds the bound back,
+//!   and with it what followers learn of Destroys (Krypton's own are bounded by its request
+//!   timeout).
+//!
+//! A read that fails or hangs loses the store ([`Ownership::lose`]): the core stops rather than
+//! serve keys it may no longer hold. The leader drops rows older than [`KEPT_FOR`],
+//! far longer than a follower can lag without stopping.
+//!
+//! [`Ownership::lose`]: super::ownership::Ownership::lose
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,15 +32,17 @@ use std::time::Duration;
 use deadpool_postgres::GenericClient;
 use tokio::sync::{Notify, mpsc};
 
+use super::absent::AbsentKeys;
 use super::ownership::CHECK_LIMIT;
 use super::{Db, Write, statement};
 use crate::audit::CHECKPOINT_KEY;
 use crate::error::{Error, ErrorChain};
-use crate::store::PostgresStoreConfig;
-use crate::store::{Change, Column};
+use crate::store::{Change, Column, PostgresStoreConfig};
 
 /// The channel changes are notified on.
 const CHANNEL: &str = "krypton_core_changes";
+/// The advisory lock a transaction adding held changes keeps until it commits ("kryptonf").
+const FEED_LOCK: i64 = 0x6b72_7970_746f_6e66;
 /// The longest a follower goes without reading the feed.
 const POLL_EVERY: Duration = Duration::from_millis(500);
 /// How long a follower waits before listening again on a session that ended.
@@ -32,7 +50,18 @@ const LISTEN_RETRY: Duration = Duration::from_secs(2);
 /// The most rows one read takes.
 const PAGE: i64 = 1000;
 /// How long the rows are kept (a PostgreSQL interval).
-const KEPT_FOR: &str = "1 hour";
+const KEPT_FOR: &str = "10 minutes";
+/// How often the leader drops the rows older than [`KEPT_FOR`].
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// Where a follower has read the feed up to.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Position {
+    /// The last held change read.
+    held: i64,
+    /// The transaction id and row of the last destroyed L4 read.
+    destroyed: (i64, i64),
+}
 
 /// The change a write makes to a record a follower holds in memory, if it does.
 fn followed(write: &Write) -> Option<(Column, &[u8])> {
@@ -49,6 +78,14 @@ fn followed(write: &Write) -> Option<(Column, &[u8])> {
     }
 }
 
+/// Whether `write` records a destroyed L4, which a follower may know as absent.
+fn shredded(write: &Write) -> Option<&[u8]> {
+    match write {
+        Write::Put { column, key, .. } if *column == Column::Shredded => Some(key),
+        _ => None,
+    }
+}
+
 /// Whether a follower may make `writes`: only records of the audit log, which every core
 /// appends to under the log's lock. Anything else is the leader's to change.
 pub(super) fn follower_may_write(writes: &[Write]) -> bool {
@@ -60,63 +97,97 @@ pub(super) fn follower_may_write(writes: &[Write]) -> bool {
     })
 }
 
-/// Adds to the leader's transaction `tx` a row for each record of `writes` a follower holds,
-/// and the notification, sent when `tx` commits.
+/// Adds to the leader's transaction `tx` a row for each record of `writes` a follower holds
+/// or caches, and the notification of a held one, sent when `tx` commits.
 pub(super) async fn emit(tx: &impl GenericClient, writes: &[Write]) -> Result<(), Error> {
-    let changes: Vec<_> = writes.iter().filter_map(followed).collect();
-    if changes.is_empty() {
+    let held: Vec<_> = writes.iter().filter_map(followed).collect();
+    let cached = writes.iter().filter_map(shredded);
+    let rows: Vec<_> = held
+        .iter()
+        .copied()
+        .chain(cached.map(|key| (Column::Shredded, key)))
+        .collect();
+    if rows.is_empty() {
         return Ok(());
     }
     let insert = tx
         .prepare_cached("INSERT INTO krypton_core_changes (family, key) VALUES ($1, $2)")
         .await
         .map_err(statement("writing"))?;
-    for (column, key) in changes {
+    if !held.is_empty() {
+        // Before the rows are numbered: see the module's comment.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])
+            .await
+            .map_err(statement("writing"))?;
+        tx.execute("SELECT pg_notify($1, '')", &[&CHANNEL])
+            .await
+            .map_err(statement("writing"))?;
+    }
+    for (column, key) in rows {
         tx.execute(&insert, &[&column.name(), &key])
             .await
             .map_err(statement("writing"))?;
     }
-    tx.execute("SELECT pg_notify($1, '')", &[&CHANNEL])
-        .await
-        .map_err(statement("writing"))?;
-    let prune =
-        format!("DELETE FROM krypton_core_changes WHERE at < now() - interval '{KEPT_FOR}'");
-    tx.execute(&prune, &[])
-        .await
-        .map_err(statement("writing"))
-        .map(drop)
+    Ok(())
 }
 
-/// The feed's last row: where a follower starts, before it reads anything else.
-pub(super) async fn last(db: &Db) -> Result<i64, Error> {
+/// Drops, while this core leads, the rows older than [`KEPT_FOR`], every [`PRUNE_EVERY`].
+pub(super) async fn prune(db: Db) {
+    let context = "pruning the change feed";
+    let sql = format!("DELETE FROM krypton_core_changes WHERE at < now() - interval '{KEPT_FOR}'");
+    let mut ticks = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        ticks.tick().await;
+        if !db.ownership.leads() {
+            continue;
+        }
+        let pruned = async {
+            let client = db.client(context).await?;
+            client.execute(&sql, &[]).await.map_err(statement(context))
+        };
+        if let Err(error) = pruned.await {
+            tracing::warn!(error = %ErrorChain(&error), "pruning the change feed failed; it is tried again later");
+        }
+    }
+}
+
+/// Where a follower starts, before it reads anything else: every transaction before the
+/// oldest one still running has ended, and what it wrote is in what the follower reads next.
+pub(super) async fn start(db: &Db) -> Result<Position, Error> {
     let context = "reading the change feed";
     let client = db.client(context).await?;
     let row = client
         .query_one(
-            "SELECT coalesce(max(seq), 0) FROM krypton_core_changes",
+            "SELECT coalesce(max(seq), 0), pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+             FROM krypton_core_changes WHERE family <> 'shredded'",
             &[],
         )
         .await
         .map_err(statement(context))?;
-    Ok(row.get(0))
+    Ok(Position {
+        held: row.get(0),
+        destroyed: (row.get(1), -1),
+    })
 }
 
-/// Follows the feed from after row `seen`, handing each page of changes to `changes`, until
-/// this core leads the store (after a last read: the takeover waited for the old leader's
-/// writes) or the feed cannot be read (the store is then lost).
+/// Follows the feed from `seen`, handing each page of held changes to `changes` and telling
+/// `absent` of the destroyed L4s, until this core leads the store (after a last read: the
+/// takeover waited for the old leader's writes) or the feed cannot be read (the store is then
+/// lost).
 pub(super) async fn follow(
     db: Db,
     settings: PostgresStoreConfig,
-    mut seen: i64,
+    mut seen: Position,
     changes: mpsc::Sender<Vec<Change>>,
+    absent: Arc<AbsentKeys>,
 ) {
     let heard = Arc::new(Notify::new());
     let listener = tokio::spawn(listen(settings, Arc::clone(&heard)));
     loop {
         let leads = db.ownership.leads();
         let read = tokio::time::timeout(CHECK_LIMIT, read_after(&db, seen)).await;
-        let page = match read {
-            Ok(Ok(page)) => page,
+        let (next, page) = match read {
+            Ok(Ok(read)) => read,
             Ok(Err(error)) => {
                 tracing::error!(error = %ErrorChain(&error), "the change feed could not be read");
                 db.ownership.lose("the change feed could not be read").await;
@@ -127,13 +198,20 @@ pub(super) async fn follow(
                 break;
             }
         };
-        let full = page.len() == usize::try_from(PAGE).unwrap_or(usize::MAX);
-        if let Some((last, _)) = page.last() {
-            seen = *last;
-            let page = page.into_iter().map(|(_, change)| change).collect();
-            if changes.send(page).await.is_err() {
-                break;
-            }
+        // A full page of either kind: read on at once.
+        let full = page.len() >= usize::try_from(PAGE).unwrap_or(usize::MAX);
+        seen = next;
+        absent.present(
+            page.iter()
+                .filter(|change| change.column == Column::Shredded)
+                .map(|change| &*change.key),
+        );
+        let held: Vec<_> = page
+            .into_iter()
+            .filter(|change| change.column != Column::Shredded)
+            .collect();
+        if !held.is_empty() && changes.send(held).await.is_err() {
+            break;
         }
         if full {
             continue;
@@ -172,30 +250,45 @@ async fn listen(settings: PostgresStoreConfig, heard: Arc<Notify>) {
     }
 }
 
-/// Up to [`PAGE`] changes after row `seen`, each with its row.
-async fn read_after(db: &Db, seen: i64) -> Result<Vec<(i64, Change)>, Error> {
+/// Up to [`PAGE`] held changes and [`PAGE`] destroyed L4s after `seen`, in the order a
+/// follower may read them, and where it has read up to then.
+async fn read_after(db: &Db, mut seen: Position) -> Result<(Position, Vec<Change>), Error> {
     let context = "reading the change feed";
     let client = db.client(context).await?;
-    let rows = client
+    let held = client
         .query(
-            "SELECT seq, family, key FROM krypton_core_changes WHERE seq > $1 \
-             ORDER BY seq LIMIT $2",
-            &[&seen, &PAGE],
+            "SELECT seq, family, key FROM krypton_core_changes \
+             WHERE family <> 'shredded' AND seq > $1 ORDER BY seq LIMIT $2",
+            &[&seen.held, &PAGE],
         )
         .await
         .map_err(statement(context))?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|row| {
-            let column = Column::named(row.get(1))?;
-            let key: Vec<u8> = row.get(2);
-            Some((
-                row.get(0),
-                Change {
-                    column,
-                    key: key.into_boxed_slice(),
-                },
-            ))
+    let destroyed = client
+        .query(
+            "SELECT xid, seq, family, key FROM krypton_core_changes \
+             WHERE family = 'shredded' AND (xid, seq) > ($1, $2) \
+             AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+             ORDER BY xid, seq LIMIT $3",
+            &[&seen.destroyed.0, &seen.destroyed.1, &PAGE],
+        )
+        .await
+        .map_err(statement(context))?;
+    if let Some(last) = held.last() {
+        seen.held = last.get(0);
+    }
+    if let Some(last) = destroyed.last() {
+        seen.destroyed = (last.get(0), last.get(1));
+    }
+    let changes = held
+        .iter()
+        .map(|row| (row.get(1), row.get(2)))
+        .chain(destroyed.iter().map(|row| (row.get(2), row.get(3))))
+        .filter_map(|(family, key): (&str, Vec<u8>)| {
+            Some(Change {
+                column: Column::named(family)?,
+                key: key.into_boxed_slice(),
+            })
         })
-        .collect())
+        .collect();
+    Ok((seen, changes))
 }

@@ -56,10 +56,16 @@ const SCHEMA: Schema = Schema {
         r#"
     CREATE TABLE krypton_core_changes (
         seq bigserial PRIMARY KEY,
+        xid bigint NOT NULL DEFAULT pg_current_xact_id()::text::bigint,
         family text COLLATE "C" NOT NULL,
         key bytea NOT NULL,
         at timestamptz NOT NULL DEFAULT now()
     );
+    CREATE INDEX krypton_core_changes_held ON krypton_core_changes (seq)
+        WHERE family <> 'shredded';
+    CREATE INDEX krypton_core_changes_destroyed ON krypton_core_changes (xid, seq)
+        WHERE family = 'shredded';
+    CREATE INDEX krypton_core_changes_at ON krypton_core_changes (at);
 "#,
     ],
 };
@@ -81,9 +87,9 @@ pub(super) struct Postgres {
     /// `Some` until dropped: it is shut down without waiting, which any thread may do.
     runtime: Option<Runtime>,
     db: Db,
-    /// Destroyed-L4 records known absent: the unwrap's check without a round trip. Used only
-    /// while this core leads: only the leader writes them.
-    absent: AbsentKeys,
+    /// Destroyed-L4 records known absent: the unwrap's check without a round trip. Only the
+    /// leader writes them; a follower forgets what the change feed says it wrote.
+    absent: Arc<AbsentKeys>,
     /// The leader's changes, for the core to take while it follows.
     changes: Mutex<Option<channel::Receiver<Vec<Change>>>>,
 }
@@ -159,7 +165,7 @@ impl Postgres {
                 ownership: Arc::new(Ownership::new(settings.request_timeout)),
                 request_timeout: settings.request_timeout,
             },
-            absent: AbsentKeys::default(),
+            absent: Arc::default(),
             changes: Mutex::new(None),
         };
         store.take_ownership(settings, cancel)?;
@@ -169,6 +175,7 @@ impl Postgres {
         if let Some(runtime) = &store.runtime {
             let (ownership, pool) = (Arc::clone(&store.db.ownership), store.db.pool.clone());
             runtime.spawn(async move { ownership.watch(pool).await });
+            runtime.spawn(feed::prune(store.db.clone()));
         }
         Ok(store)
     }
@@ -177,13 +184,14 @@ impl Postgres {
     /// core reads from here on is at least that recent.
     fn follow(&self, settings: &PostgresStoreConfig) -> Result<(), Error> {
         let seen = self.call_unowned("reading the change feed", |db| async move {
-            feed::last(&db).await
+            feed::start(&db).await
         })?;
         let (sender, receiver) = channel::channel(CHANGES_QUEUED);
         *self.changes.lock().unwrap_or_else(PoisonError::into_inner) = Some(receiver);
         if let Some(runtime) = &self.runtime {
-            let (db, settings) = (self.db.clone(), settings.clone());
-            runtime.spawn(feed::follow(db, settings, seen, sender));
+            let (db, settings, absent) =
+                (self.db.clone(), settings.clone(), Arc::clone(&self.absent));
+            runtime.spawn(feed::follow(db, settings, seen, sender, absent));
         }
         tracing::warn!("another core leads the store: this one follows it, serving the data path");
         Ok(())
@@ -310,10 +318,6 @@ impl Postgres {
     }
 
     pub(super) fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        if !self.leads() {
-            // The leader may write any record meanwhile: nothing read is known for long.
-            return self.read(column, key);
-        }
         let known = self.absent.lookup(column, key);
         if known == Known::Absent {
             // Still only while this core owns the store.
