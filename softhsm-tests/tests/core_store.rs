@@ -11,10 +11,12 @@
 //! - active/standby cores on one PostgreSQL store with the PKCS#11 seal: the active core
 //!   killed under load, the standby taking over with no failed request, PostgreSQL stopped
 //!   (the core fails closed: it stops) and back, and an unlink through the new active core;
-//! - a leading core and a follower on one PostgreSQL store: the gateway spreads the data path
-//!   over both, the follower refuses changes, an unlink and a relink through the leader reach
-//!   the follower (the delay measured), the leader killed under load with no failed request,
-//!   the follower leading after it, and one audit chain written by both.
+//! - a leading core and a follower on one PostgreSQL store, two gateways on one PostgreSQL
+//!   vault: the gateways spread the data path over both cores, keys made through either gateway
+//!   read through the other, the follower refuses changes, an unlink and a relink through the
+//!   leader reach the follower (the delay measured), the leader killed under load with no failed
+//!   request and every key readable through both gateways, the follower leading after it, and
+//!   one audit chain written by both cores.
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
 
@@ -25,12 +27,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use krypton_dev::Stack;
 use krypton_dev::config::{CoreStore, Password};
 use krypton_dev::core::Core;
 use krypton_dev::http;
 use krypton_dev::process::free_loopback_addr;
 use krypton_dev::vault_server::{Crashable, PostgresServer};
+use krypton_dev::{Stack, StackVault};
 use krypton_softhsm_tests::binaries::{debug_bin_dir, debug_binary};
 use krypton_softhsm_tests::load::krypton_load;
 use krypton_softhsm_tests::pykmip::{App, reason};
@@ -489,16 +491,26 @@ fn a_follower_serves_with_the_leader_and_an_unlink_reaches_it(fixture: &Fixture)
             follow: true,
         },
     };
+    let vault = server.create_database().unwrap();
     let follower_kmip = free_loopback_addr().unwrap();
     let hsm = fixture.sealed_hsm(&dir.path().join("seal-pin"));
     let stack = fixture.stack_configured(|config| {
         config.hsm = hsm;
         config.core_store = Some(store);
         config.core_failover = vec![follower_kmip];
+        config.vault = StackVault::Postgres {
+            url: server.url(&vault),
+            password_file: server.password_file().to_owned(),
+        };
     });
     let tenant = stack.config().tenant.clone();
     let alice = App::of(&stack, ALICE);
     let created = keys(&alice, "before-the-follower", 3);
+    let second_gateway = stack.start_gateway("gateway-2").unwrap();
+    let alice_at_two = App {
+        gateway: second_gateway.addr,
+        ..App::of(&stack, ALICE)
+    };
     // The first core on the store leads; the second finds it held and follows, serving.
     let mut follower = stack.start_another_core("core-2", follower_kmip).unwrap();
     wait_until_serving(&mut follower, &tenant);
@@ -517,7 +529,11 @@ fn a_follower_serves_with_the_leader_and_an_unlink_reaches_it(fixture: &Fixture)
         served(follower_telemetry, "Decrypt") > before,
         "the follower served no unwrap"
     );
-    assert_readable(&alice, &created);
+    let created_at_two = keys(&alice_at_two, "through-gateway-2", 3);
+    for app in [&alice, &alice_at_two] {
+        assert_readable(app, &created);
+        assert_readable(app, &created_at_two);
+    }
 
     // Changes are the leader's: the follower refuses them, and its tenant is untouched.
     match follower.ctl().unlink_tenant(&tenant) {
@@ -571,7 +587,10 @@ fn a_follower_serves_with_the_leader_and_an_unlink_reaches_it(fixture: &Fixture)
         "the leader killed under load: slowest request {} µs",
         report["latency_us"]["max"]
     );
-    assert_readable(&alice, &created);
+    for app in [&alice, &alice_at_two] {
+        assert_readable(app, &created);
+        assert_readable(app, &created_at_two);
+    }
     let deadline = Instant::now() + TAKEOVER_LIMIT;
     while follower
         .ctl()
