@@ -561,6 +561,19 @@ fn a_follower_serves_with_the_leader_and_an_unlink_reaches_it(fixture: &Fixture)
     eprintln!("relink at the leader -> tenant active on the follower: {delay:?}");
     assert_readable(&alice, &created);
 
+    // The follower dies: the gateways pass it over, and every key reads through both; it comes
+    // back by itself (the PKCS#11 seal) and follows again.
+    let pid = follower.pid().unwrap();
+    kill(Pid::from_raw(i32::try_from(pid).unwrap()), Signal::SIGKILL).unwrap();
+    for app in [&alice, &alice_at_two] {
+        assert_readable(app, &created);
+        assert_readable(app, &created_at_two);
+    }
+    let _ = wait_for_exit(&mut follower, TAKEOVER_LIMIT);
+    let mut follower = stack.start_another_core("core-2", follower_kmip).unwrap();
+    wait_until_serving(&mut follower, &tenant);
+    assert_eq!(role(&follower), json!("follows"));
+
     // The leader dies under load: the follower goes on serving, then leads.
     let report = std::thread::scope(|scope| {
         let load = scope.spawn(|| {

@@ -1052,6 +1052,36 @@ mod tests {
     }
 
     #[test]
+    fn a_follower_that_loses_its_sessions_loses_the_store() {
+        let (database, settings) = postgres_database();
+        let _leader = open_postgres(&settings).unwrap();
+        let follower = open_postgres(&PostgresStoreConfig {
+            follow: true,
+            ..settings
+        })
+        .unwrap();
+        let lost = follower.ownership_lost();
+        // The server ends every session of the database (an administrator, a failover).
+        PostgresServer::shared()
+            .unwrap()
+            .psql(
+                &database,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(async { tokio::time::timeout(Duration::from_secs(10), lost).await })
+            .unwrap();
+        // It fails closed: it serves no more reads either.
+        assert!(follower.count(Column::Audit).is_err());
+    }
+
+    #[test]
     fn two_cores_append_to_one_audit_chain() {
         use crate::audit::{self, AuditLog, Operation, Verification};
         use crate::caller::Caller;
