@@ -35,7 +35,7 @@ use krypton_dev::vault_server::{Crashable, PostgresServer};
 use krypton_dev::{Stack, StackVault};
 use krypton_softhsm_tests::binaries::{debug_bin_dir, debug_binary};
 use krypton_softhsm_tests::load::krypton_load;
-use krypton_softhsm_tests::pykmip::{App, reason};
+use krypton_softhsm_tests::pykmip::{App, ok, reason};
 use krypton_softhsm_tests::suite::{self, Fixture, REOPEN_LIMIT, Test};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -154,6 +154,24 @@ fn postgres_store(server: &PostgresServer) -> (String, CoreStore) {
         follow: false,
     };
     (database, store)
+}
+
+/// What a core does when another holds its store.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Standby,
+    Follower,
+}
+
+/// A fresh database on `server`, as the `[store]` of cores in `role`.
+fn on_postgres(server: &PostgresServer, role: Role) -> CoreStore {
+    let database = server.create_database().unwrap();
+    CoreStore::Postgres {
+        url: server.url(&database),
+        password: Password::File(server.password_file().to_owned()),
+        standby: role == Role::Standby,
+        follow: role == Role::Follower,
+    }
 }
 
 /// A core configuration of its own in `dir`, on `store`: its own data dir and control socket,
@@ -315,6 +333,30 @@ fn store_copy_moves_a_core_from_rocksdb_to_postgresql_with_every_key(fixture: &F
     assert_readable(&alice, &keys(&alice, "after-the-move", 1));
 }
 
+/// Kills `core` (SIGKILL).
+fn sigkill(core: &Core) {
+    let pid = i32::try_from(core.pid().unwrap()).unwrap();
+    kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+}
+
+/// Runs Creates as app-alice on 16 connections for `duration` and kills the stack's core 2 s
+/// in: no request may fail. Prints the slowest request, the window an application saw, as
+/// `what`.
+fn core_killed_under_load(stack: &Stack, duration: Duration, what: &str) {
+    let binary = debug_binary("krypton-load").unwrap();
+    let report = std::thread::scope(|scope| {
+        let load = scope.spawn(|| krypton_load(&binary, stack, ALICE, &["create"], 16, duration));
+        std::thread::sleep(Duration::from_secs(2));
+        sigkill(stack.core());
+        load.join().unwrap()
+    });
+    assert_eq!(report["failures"].as_u64(), Some(0), "{report}");
+    eprintln!(
+        "{what} under load: slowest request {} µs",
+        report["latency_us"]["max"]
+    );
+}
+
 /// Waits until `core` has exited by itself; the end of its log.
 fn wait_for_exit(core: &mut Core, limit: Duration) -> String {
     let deadline = Instant::now() + limit;
@@ -356,15 +398,7 @@ fn a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_pos
     let dir = tempfile::tempdir().unwrap();
     // A server of this test's own: it is stopped and started again.
     let mut server = PostgresServer::start().unwrap();
-    let (_, store) = postgres_store(&server);
-    let store = match store {
-        CoreStore::Postgres { url, password, .. } => CoreStore::Postgres {
-            url,
-            password,
-            standby: true,
-            follow: false,
-        },
-    };
+    let store = on_postgres(&server, Role::Standby);
     let standby_kmip = free_loopback_addr().unwrap();
     let hsm = fixture.sealed_hsm(&dir.path().join("seal-pin"));
     let stack = fixture.stack_configured(|config| {
@@ -402,32 +436,7 @@ fn a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_pos
 
     // The active core dies under load: the standby takes over, the gateway follows, and no
     // request fails.
-    let binary = debug_binary("krypton-load").unwrap();
-    let report = std::thread::scope(|scope| {
-        let load = scope.spawn(|| {
-            krypton_load(
-                &binary,
-                &stack,
-                ALICE,
-                &["create"],
-                16,
-                Duration::from_secs(6),
-            )
-        });
-        std::thread::sleep(Duration::from_secs(2));
-        let active = stack.core().pid().unwrap();
-        kill(
-            Pid::from_raw(i32::try_from(active).unwrap()),
-            Signal::SIGKILL,
-        )
-        .unwrap();
-        load.join().unwrap()
-    });
-    assert_eq!(report["failures"].as_u64(), Some(0), "{report}");
-    eprintln!(
-        "takeover under load: slowest request {} µs",
-        report["latency_us"]["max"]
-    );
+    core_killed_under_load(&stack, Duration::from_secs(6), "takeover");
     wait_until_serving(&mut standby, &tenant);
     wait_for_readiness(standby_telemetry, Ok(()));
     assert_readable(&alice, &created);
@@ -455,13 +464,14 @@ fn a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_pos
     assert_eq!(reason(&refused[0]), "PERMISSION_DENIED", "{}", refused[0]);
 }
 
-/// How many of `operation` the core whose telemetry is at `address` answered with success.
-fn served(address: SocketAddr, operation: &str) -> f64 {
+/// How many of `operation` the core whose telemetry is at `address` answered with `result`
+/// (`Success` or a Result Reason).
+fn answered(address: SocketAddr, operation: &str, result: &str) -> f64 {
     let samples = http::scrape(address).unwrap();
     http::value(
         &samples,
         "kmip_requests_total",
-        &[("operation", operation), ("result", "Success")],
+        &[("operation", operation), ("result", result)],
     )
     .unwrap_or(0.0)
 }
@@ -482,19 +492,11 @@ fn until_tenant(core: &Core, tenant: &str, state: &str) -> Duration {
 fn a_follower_serves_with_the_leader_and_an_unlink_reaches_it(fixture: &Fixture) {
     let dir = tempfile::tempdir().unwrap();
     let server = PostgresServer::start().unwrap();
-    let (_, store) = postgres_store(&server);
-    let store = match store {
-        CoreStore::Postgres { url, password, .. } => CoreStore::Postgres {
-            url,
-            password,
-            standby: false,
-            follow: true,
-        },
-    };
+    let store = on_postgres(&server, Role::Follower);
     let vault = server.create_database().unwrap();
     let follower_kmip = free_loopback_addr().unwrap();
     let hsm = fixture.sealed_hsm(&dir.path().join("seal-pin"));
-    let stack = fixture.stack_configured(|config| {
+    let mut stack = fixture.stack_configured(|config| {
         config.hsm = hsm;
         config.core_store = Some(store);
         config.core_failover = vec![follower_kmip];
@@ -522,11 +524,11 @@ fn a_follower_serves_with_the_leader_and_an_unlink_reaches_it(fixture: &Fixture)
 
     // The gateway spreads the data path over both cores: the follower unwraps too.
     let binary = debug_binary("krypton-load").unwrap();
-    let before = served(follower_telemetry, "Decrypt");
+    let before = answered(follower_telemetry, "Decrypt", "Success");
     let report = krypton_load(&binary, &stack, ALICE, &["get"], 4, Duration::from_secs(2));
     assert_eq!(report["failures"].as_u64(), Some(0), "{report}");
     assert!(
-        served(follower_telemetry, "Decrypt") > before,
+        answered(follower_telemetry, "Decrypt", "Success") > before,
         "the follower served no unwrap"
     );
     let created_at_two = keys(&alice_at_two, "through-gateway-2", 3);
@@ -563,8 +565,7 @@ fn a_follower_serves_with_the_leader_and_an_unlink_reaches_it(fixture: &Fixture)
 
     // The follower dies: the gateways pass it over, and every key reads through both; it comes
     // back by itself (the PKCS#11 seal) and follows again.
-    let pid = follower.pid().unwrap();
-    kill(Pid::from_raw(i32::try_from(pid).unwrap()), Signal::SIGKILL).unwrap();
+    sigkill(&follower);
     for app in [&alice, &alice_at_two] {
         assert_readable(app, &created);
         assert_readable(app, &created_at_two);
@@ -575,31 +576,7 @@ fn a_follower_serves_with_the_leader_and_an_unlink_reaches_it(fixture: &Fixture)
     assert_eq!(role(&follower), json!("follows"));
 
     // The leader dies under load: the follower goes on serving, then leads.
-    let report = std::thread::scope(|scope| {
-        let load = scope.spawn(|| {
-            krypton_load(
-                &binary,
-                &stack,
-                ALICE,
-                &["create"],
-                16,
-                Duration::from_secs(5),
-            )
-        });
-        std::thread::sleep(Duration::from_secs(2));
-        let leader = stack.core().pid().unwrap();
-        kill(
-            Pid::from_raw(i32::try_from(leader).unwrap()),
-            Signal::SIGKILL,
-        )
-        .unwrap();
-        load.join().unwrap()
-    });
-    assert_eq!(report["failures"].as_u64(), Some(0), "{report}");
-    eprintln!(
-        "the leader killed under load: slowest request {} µs",
-        report["latency_us"]["max"]
-    );
+    core_killed_under_load(&stack, Duration::from_secs(5), "the leader killed");
     for app in [&alice, &alice_at_two] {
         assert_readable(app, &created);
         assert_readable(app, &created_at_two);
@@ -614,6 +591,24 @@ fn a_follower_serves_with_the_leader_and_an_unlink_reaches_it(fixture: &Fixture)
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(role(&follower), json!("leads"));
+
+    // The old leader, started again, follows. A gateway started now sends what only the
+    // leader does to it first (the first core it lists): it refuses, having done nothing, and
+    // the gateway sends the request on to the leader.
+    stack.launch_core().unwrap();
+    suite::wait_for_tenant(&stack, "active", TAKEOVER_LIMIT);
+    assert_eq!(role(stack.core()), json!("follows"));
+    stack.restart_gateway().unwrap();
+    let registered = alice.run(&json!([{"op": "register_secret", "value": "0011223344"}]));
+    let secret = ok(&registered[0]).as_str().unwrap().to_owned();
+    let read = alice_at_two.run(&json!([{"op": "get", "uid": secret}]));
+    assert!(read[0].to_string().contains("0011223344"), "{}", read[0]);
+    let old_leader = stack.core_telemetry().unwrap();
+    // The gateway's re-wrap report may have been the first such request.
+    let refused = answered(old_leader, "Register", "GeneralFailure")
+        + answered(old_leader, "RewrapReport", "GeneralFailure");
+    assert!(refused >= 1.0, "the follower refused nothing");
+    assert_eq!(answered(old_leader, "Register", "Success"), 0.0);
 
     // Both cores appended to one audit chain.
     let verified = follower.ctl().audit_verify().unwrap();

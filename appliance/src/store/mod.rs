@@ -960,35 +960,27 @@ mod tests {
         seen
     }
 
-    #[test]
-    fn a_follower_learns_the_leaders_changes_and_writes_only_audit_records() {
-        let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
-        let (_, settings) = postgres_database();
+    /// A fresh database with a core leading it and one following: its name and both stores.
+    fn leader_and_follower() -> (String, Store, Store) {
+        let (database, settings) = postgres_database();
         let leader = open_postgres(&settings).unwrap();
         let following = PostgresStoreConfig {
             follow: true,
             ..settings
         };
-        let follower = open_postgres(&following).unwrap();
+        (database, leader, open_postgres(&following).unwrap())
+    }
+
+    #[test]
+    fn a_follower_learns_the_leaders_changes_and_writes_only_audit_records() {
+        let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
+        let (_, leader, follower) = leader_and_follower();
         assert!(leader.leads() && !follower.leads());
         assert!(leader.changes().is_none());
         let mut changes = follower.changes().unwrap();
 
-        let mut batch = follower.batch(&key);
-        batch
-            .put_sealed(Column::Tenants, b"acme", &record(1))
-            .unwrap();
-        let refused = batch.commit().unwrap_err();
-        assert!(
-            matches!(
-                refused,
-                Error::Store {
-                    source: StoreError::Following,
-                    ..
-                }
-            ),
-            "{refused:?}"
-        );
+        let refused = write_refusal(&follower, &key, Column::Tenants);
+        assert!(matches!(refused, StoreError::Following), "{refused:?}");
         assert_eq!(leader.count(Column::Tenants).unwrap(), 0);
         put(&follower, &key, Column::Audit, &1_u64.to_be_bytes(), 1);
 
@@ -1053,13 +1045,7 @@ mod tests {
 
     #[test]
     fn a_follower_that_loses_its_sessions_loses_the_store() {
-        let (database, settings) = postgres_database();
-        let _leader = open_postgres(&settings).unwrap();
-        let follower = open_postgres(&PostgresStoreConfig {
-            follow: true,
-            ..settings
-        })
-        .unwrap();
+        let (database, _leader, follower) = leader_and_follower();
         let lost = follower.ownership_lost();
         // The server ends every session of the database (an administrator, a failover).
         PostgresServer::shared()
@@ -1070,13 +1056,7 @@ mod tests {
                  WHERE datname = current_database() AND pid <> pg_backend_pid()",
             )
             .unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime
-            .block_on(async { tokio::time::timeout(Duration::from_secs(10), lost).await })
-            .unwrap();
+        wait_until_lost(lost);
         // It fails closed: it serves no more reads either.
         assert!(follower.count(Column::Audit).is_err());
     }
@@ -1087,13 +1067,7 @@ mod tests {
         use crate::caller::Caller;
         use krypton_service::audit::AuditExport;
         let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
-        let (_, settings) = postgres_database();
-        let leader = open_postgres(&settings).unwrap();
-        let follower = open_postgres(&PostgresStoreConfig {
-            follow: true,
-            ..settings
-        })
-        .unwrap();
+        let (_, leader, follower) = leader_and_follower();
         let caller = Caller::LocalProcess { uid: 0, pid: None };
         let logs = [&leader, &follower]
             .map(|store| AuditLog::open(store, Arc::new(AuditExport::journal_only())).unwrap());
@@ -1120,23 +1094,31 @@ mod tests {
         );
     }
 
+    /// Waits, within a bound, until `lost` (a store's [`Store::ownership_lost`]) completes.
+    fn wait_until_lost(lost: Pin<Box<dyn Future<Output = ()> + Send>>) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(async { tokio::time::timeout(Duration::from_secs(10), lost).await })
+            .unwrap();
+    }
+
+    /// Why `store` refuses a write of a record in `column`.
+    fn write_refusal(store: &Store, key: &SecretKey, column: Column) -> StoreError {
+        let mut batch = store.batch(key);
+        batch.put_sealed(column, b"late", &record(3)).unwrap();
+        match batch.commit() {
+            Err(Error::Store { source, .. }) => source,
+            other => panic!("not refused by the store: {other:?}"),
+        }
+    }
+
     /// Asserts that `store`, taken over, writes nothing more.
     fn assert_late_write_refused(store: &Store, key: &SecretKey) {
-        let mut batch = store.batch(key);
-        batch
-            .put_sealed(Column::Audit, b"late", &record(3))
-            .unwrap();
-        let refused = batch.commit().unwrap_err();
-        assert!(
-            matches!(
-                refused,
-                Error::Store {
-                    source: StoreError::OwnershipLost,
-                    ..
-                }
-            ),
-            "{refused:?}"
-        );
+        let refused = write_refusal(store, key, Column::Audit);
+        assert!(matches!(refused, StoreError::OwnershipLost), "{refused:?}");
     }
 
     #[test]
@@ -1175,13 +1157,7 @@ mod tests {
         put(&second, &key, Column::Audit, b"second", 2);
 
         // The old owner knows it lost the store, and writes nothing more.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime
-            .block_on(async { tokio::time::timeout(Duration::from_secs(10), lost).await })
-            .unwrap();
+        wait_until_lost(lost);
         assert_late_write_refused(&first, &key);
         assert_eq!(second.count(Column::Audit).unwrap(), 2);
     }
