@@ -163,20 +163,16 @@ impl Daemon {
             }
             None => (None, None),
         };
-        // A follower applies the leading core's changes until it leads.
-        let (led, leading) = watch::channel(core.leads());
-        let following = core.leader_changes().map(|changes| {
+        // Each core on a PostgreSQL store applies the others' changes; a follower that takes
+        // the store over resumes the leader's work.
+        let following = core.changes().map(|changes| {
             let core = Arc::clone(&core);
-            tokio::spawn(async move {
-                let followed = core.follow(changes).await;
-                if followed.is_ok() {
-                    led.send_replace(true);
-                }
-                followed
-            })
+            tokio::spawn(async move { core.follow(changes).await })
         });
+        let leading = core.leading();
+        let takeover = tokio::spawn(Arc::clone(&core).lead_on_takeover(leading.clone()));
         let (orchestration, links) = match orchestration {
-            Some(orchestration) if following.is_none() => {
+            Some(orchestration) if *leading.borrow() => {
                 let links = orchestration.links();
                 (
                     orchestration.serve(&core, stopped(stopping.clone()))?,
@@ -244,6 +240,7 @@ impl Daemon {
             telemetry.abort();
         }
         reloads.abort();
+        takeover.abort();
         sweeper.abort();
         auto_unseal.abort();
         if let Some(watcher) = watcher {
@@ -430,8 +427,8 @@ async fn serve_when_leading(
     }
 }
 
-/// Completes when the follower's task `following` failed, with its error in `failed`; never
-/// for a leader, nor once the follower leads.
+/// Completes when the task `following` the other cores failed, with its error in `failed`;
+/// never while it runs, nor without one (RocksDB).
 async fn stopped_following(
     following: Option<tokio::task::JoinHandle<Result<(), Error>>>,
     failed: Arc<OnceLock<Error>>,

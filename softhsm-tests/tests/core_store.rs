@@ -13,8 +13,9 @@
 //!   (the core fails closed: it stops) and back, and an unlink through the new active core;
 //! - a leading core and a follower on one PostgreSQL store, two gateways on one PostgreSQL
 //!   vault: the gateways spread the data path over both cores, keys made through either gateway
-//!   read through the other, the follower refuses changes, an unlink and a relink through the
-//!   leader reach the follower (the delay measured), the leader killed under load with no failed
+//!   read through the other, the follower refuses changes but an unlink, an unlink and a relink
+//!   through the leader reach the follower and an unlink through the follower reaches the
+//!   leader, which carries it out (the delays measured), the leader killed under load with no failed
 //!   request and every key readable through both gateways, the follower leading after it, and
 //!   one audit chain written by both cores.
 //!
@@ -476,6 +477,16 @@ fn answered(address: SocketAddr, operation: &str, result: &str) -> f64 {
     .unwrap_or(0.0)
 }
 
+/// Asserts that a Get of `uid` through each of `apps` is refused: its tenant is unlinked.
+fn assert_refused(apps: &[&App], uid: &str) {
+    for app in apps {
+        for _ in 0..2 {
+            let refused = app.run(&json!([{"op": "get", "uid": uid}]));
+            assert_eq!(reason(&refused[0]), "PERMISSION_DENIED", "{}", refused[0]);
+        }
+    }
+}
+
 /// Waits until `tenant` is in `state` on `core`; how long that took.
 fn until_tenant(core: &Core, tenant: &str, state: &str) -> Duration {
     let started = Instant::now();
@@ -537,12 +548,15 @@ fn a_follower_serves_with_the_leader_and_an_unlink_reaches_it(fixture: &Fixture)
         assert_readable(app, &created_at_two);
     }
 
-    // Changes are the leader's: the follower refuses them, and its tenant is untouched.
-    match follower.ctl().unlink_tenant(&tenant) {
+    // Changes are the leader's: the follower refuses them, and changes nothing.
+    match follower
+        .ctl()
+        .create_service(&tenant, "through-the-follower")
+    {
         Err(krypton_dev::Error::Ctl { message, .. }) => {
             assert!(message.contains("follows"), "{message}");
         }
-        other => panic!("a follower answered an unlink with {other:?}"),
+        other => panic!("a follower answered a service create with {other:?}"),
     }
     assert_eq!(
         follower.ctl().tenant_state(&tenant).unwrap().as_deref(),
@@ -553,15 +567,33 @@ fn a_follower_serves_with_the_leader_and_an_unlink_reaches_it(fixture: &Fixture)
     stack.core().ctl().unlink_tenant(&tenant).unwrap();
     let delay = until_tenant(&follower, &tenant, "unlinked");
     eprintln!("unlink at the leader -> tenant unlinked on the follower: {delay:?}");
-    for _ in 0..4 {
-        let refused = alice.run(&json!([{"op": "get", "uid": created[0].0}]));
-        assert_eq!(reason(&refused[0]), "PERMISSION_DENIED", "{}", refused[0]);
-    }
+    assert_refused(&[&alice, &alice_at_two], &created[0].0);
     let l1 = stack.core().ctl().tenant_l1(&tenant).unwrap().unwrap();
     stack.core().ctl().link_tenant(&tenant, &l1).unwrap();
     let delay = until_tenant(&follower, &tenant, "active");
     eprintln!("relink at the leader -> tenant active on the follower: {delay:?}");
     assert_readable(&alice, &created);
+
+    // The kill switch through the follower: unlinked there at once, carried out by the leader.
+    follower.ctl().unlink_tenant(&tenant).unwrap();
+    assert_eq!(
+        follower.ctl().tenant_state(&tenant).unwrap().as_deref(),
+        Some("unlinked")
+    );
+    let delay = until_tenant(stack.core(), &tenant, "unlinked");
+    eprintln!("unlink at the follower -> tenant unlinked on the leader: {delay:?}");
+    assert_refused(&[&alice, &alice_at_two], &created[0].0);
+    let until_linked = Instant::now() + TAKEOVER_LIMIT;
+    // Refused while the leader has not carried the unlink out yet.
+    while stack.core().ctl().link_tenant(&tenant, &l1).is_err() {
+        assert!(
+            Instant::now() < until_linked,
+            "the unlink is never carried out"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    until_tenant(&follower, &tenant, "active");
+    assert_readable(&alice_at_two, &created);
 
     // The follower dies: the gateways pass it over, and every key reads through both; it comes
     // back by itself (the PKCS#11 seal) and follows again.

@@ -49,7 +49,7 @@ impl Core {
         if let Err(join) = tokio::spawn(async move { core.reopen(opening).await }).await {
             tracing::error!(error = %join, "the tenants' re-open task failed");
         }
-        self.resume_resealing();
+        self.resume_leader_work();
         Ok(true)
     }
 

@@ -1,6 +1,8 @@
-//! Following the core that leads the store (`[store] follow`): each change the leader makes to
-//! a record this core holds in memory reaches it through the store's change feed, and is
-//! applied here, so that a follower serves the data path with the keys the leader would.
+//! The cores on one PostgreSQL store following each other (`[store] follow`): each change
+//! another core makes to a record this core holds in memory reaches it through the store's
+//! change feed and is applied here — on a follower, every change of the leader, so that it
+//! serves the data path with the keys the leader would; on the leader, the unlinks asked
+//! through followers, which it carries out.
 //!
 //! - A tenant **unlinked or destroyed** is revoked at once, wiping its keys, before any other
 //!   change is looked at and without waiting for a re-open under way: the kill switch reaches
@@ -12,6 +14,10 @@
 //! - A change to the **installation** (a master-key rotation or retirement, a rekey) stops the
 //!   core: it is started again by its service manager and unseals with the installation as it
 //!   now is.
+//! - An **unlink asked through a follower** (the kill switch pulled there) makes every core take
+//!   the tenant as unlinked at once; the leading core carries it out — the tenant's record
+//!   unlinked, the request removed — when it learns of it, when it unseals and when it takes the
+//!   store over.
 //!
 //! While sealed the changes wait: the unseal reads every tenant's record, and those that
 //! changed meanwhile are applied again once it is unsealed.
@@ -21,9 +27,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc::Receiver;
+use tokio::sync::watch;
 
 use super::Core;
 use super::tenants::{REOPEN_TIMEOUT, record_key};
+use crate::caller::Caller;
 use crate::error::{Error, ErrorChain};
 use crate::hierarchy::TenantState;
 use crate::hierarchy::records;
@@ -36,15 +44,69 @@ const SEALED_RETRY: Duration = Duration::from_millis(200);
 const REOPEN_TRIES: usize = 4;
 
 impl Core {
-    /// The leading core's changes, while this core follows it: `None` for a leader, and after
-    /// the first call.
-    pub(crate) fn leader_changes(&self) -> Option<Receiver<Vec<Change>>> {
+    /// The other cores' changes: `None` on RocksDB, and after the first call.
+    pub(crate) fn changes(&self) -> Option<Receiver<Vec<Change>>> {
         self.store.changes()
     }
 
-    /// Applies the leading core's changes as `changes` delivers them, until the feed ends:
-    /// this core then leads, and resumes what the leader does in the background. An
-    /// installation change is `Err`: the core stops.
+    /// Turns true when this core leads its store.
+    pub(crate) fn leading(&self) -> watch::Receiver<bool> {
+        self.store.leading()
+    }
+
+    /// Once a core that follows takes the store over: what the leader resumes.
+    pub(crate) async fn lead_on_takeover(self: Arc<Self>, mut leading: watch::Receiver<bool>) {
+        if *leading.borrow_and_update() {
+            // Leading from the start: the unseal resumes it.
+            return;
+        }
+        if leading.wait_for(|leads| *leads).await.is_ok() {
+            tracing::warn!("this core now leads the store");
+            self.resume_leader_work();
+        }
+    }
+
+    /// What the leading core resumes in the background when it unseals or takes the store
+    /// over: the re-seal after a master-key rotation, and the unlinks asked through followers.
+    pub(crate) fn resume_leader_work(self: &Arc<Self>) {
+        self.resume_resealing();
+        if !self.leads() {
+            return;
+        }
+        let core = Arc::clone(self);
+        tokio::spawn(async move {
+            let asked = core
+                .unsealed(|core, unsealed| {
+                    records::unlink_requests(&core.store, record_key(unsealed))
+                })
+                .await;
+            match asked {
+                Ok(asked) => {
+                    for tenant in asked {
+                        core.carry_out_unlink(tenant).await;
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(error = %ErrorChain(&error), "the unlinks asked through followers could not be read; they are carried out at the next unseal")
+                }
+            }
+        });
+    }
+
+    /// Carries out the unlink of `tenant` asked through a follower: as an unlink of its own.
+    async fn carry_out_unlink(self: &Arc<Self>, tenant: TenantId) {
+        match self.unlink(Caller::Core, tenant.clone(), false).await {
+            Ok(sequence) => {
+                tracing::warn!(%tenant, audit_sequence = sequence, "the unlink asked through a following core carried out")
+            }
+            Err(error) => {
+                tracing::error!(%tenant, error = %ErrorChain(&error), "the unlink asked through a following core was not carried out; every core takes the tenant as unlinked meanwhile")
+            }
+        }
+    }
+
+    /// Applies the other cores' changes as `changes` delivers them, until it ends (the core
+    /// stops). An installation change is `Err`: the core stops.
     pub(crate) async fn follow(
         self: &Arc<Self>,
         mut changes: Receiver<Vec<Change>>,
@@ -75,8 +137,6 @@ impl Core {
                 }
             }
         }
-        tracing::warn!("this core now leads the store");
-        self.resume_resealing();
         Ok(())
     }
 
@@ -84,6 +144,21 @@ impl Core {
     /// destroyed, else re-opened in the background.
     async fn catch_up(self: &Arc<Self>, tenant: TenantId) {
         match self.revoke_if_gone(&tenant).await {
+            Ok(true) if self.leads() => {
+                let core = Arc::clone(self);
+                tokio::spawn(async move {
+                    let asked = {
+                        let tenant = tenant.clone();
+                        core.unsealed(move |core, unsealed| {
+                            records::unlink_asked(&core.store, record_key(unsealed), &tenant)
+                        })
+                        .await
+                    };
+                    if matches!(asked, Ok(true)) {
+                        core.carry_out_unlink(tenant).await;
+                    }
+                });
+            }
             Ok(true) => {}
             Ok(false) => {
                 let core = Arc::clone(self);

@@ -30,13 +30,14 @@ const RESEAL_PAUSE: Duration = Duration::from_millis(5);
 
 /// The families sealed under the record key; the registry's objects are sealed under their
 /// tenant's key, and the install records are not sealed.
-const SEALED_BY_RECORD_KEY: [Column; 6] = [
+const SEALED_BY_RECORD_KEY: [Column; 7] = [
     Column::Tenants,
     Column::Services,
     Column::Objects,
     Column::Audit,
     Column::Shredded,
     Column::Tasks,
+    Column::Unlinks,
 ];
 
 /// The background re-seal's progress, for `status`.

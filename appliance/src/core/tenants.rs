@@ -128,6 +128,15 @@ impl Core {
             let tenant = tenant.clone();
             let l1_label = l1_label.clone();
             self.unsealed(move |core, unsealed| {
+                // An unlink asked through a follower goes first: the link would undo it.
+                if records::unlink_asked(&core.store, record_key(unsealed), &tenant)? {
+                    return Err(Error::TenantUnavailable {
+                        tenant,
+                        reason: "an unlink asked through a following core is being carried out; \
+                                 link it again once it is"
+                            .to_owned(),
+                    });
+                }
                 let record = records::read_tenant(&core.store, record_key(unsealed), &tenant)?;
                 // Another L1 is refused first, linked or not: "already linked" must mean
                 // linked to this L1, which an orchestrator takes as done.
@@ -213,8 +222,8 @@ impl Core {
         tenant: TenantId,
         destroy: bool,
     ) -> Result<u64, Error> {
-        // Through the leading core only: a follower's keys go when the unlink reaches it.
-        if !self.leads() {
+        // A follower destroys nothing: that is the leader's.
+        if destroy && !self.leads() {
             return Err(Error::Following);
         }
         // The kill switch: from here on no wrap or unwrap for the tenant succeeds, whatever
@@ -233,12 +242,16 @@ impl Core {
             })
             .await?;
         }
+        if !self.leads() {
+            return self.ask_unlink(caller, tenant).await;
+        }
         let _admin = self.admin().await?;
         self.unsealed(move |core, unsealed| {
             let key = record_key(unsealed);
             let record = records::read_tenant(&core.store, key, &tenant)?
                 .ok_or_else(|| Error::TenantNotFound(tenant.clone()))?;
             let mut batch = core.store.batch(key);
+            records::settle_unlink(&mut batch, &tenant)?;
             let tenant_key = records::tenant_key(&tenant);
             let operation = if destroy {
                 batch.delete(Column::Tenants, &tenant_key)?;
@@ -267,11 +280,35 @@ impl Core {
                     Column::Registry,
                     Column::Objects,
                     Column::Shredded,
+                    Column::Unlinks,
                 ] {
                     core.store.purge_deleted(column)?;
                 }
             }
             tracing::warn!(%caller, %tenant, operation = operation.name(), audit_sequence = sequence, "tenant unlinked");
+            Ok(sequence)
+        })
+        .await
+    }
+
+    /// The durable half of an unlink through a core that follows: the unlink is asked on
+    /// record, audited, and every core takes the tenant as unlinked from then on; the leading
+    /// core, told by the change feed, carries it out.
+    async fn ask_unlink(self: &Arc<Self>, caller: Caller, tenant: TenantId) -> Result<u64, Error> {
+        self.unsealed(move |core, unsealed| {
+            let key = record_key(unsealed);
+            records::read_tenant(&core.store, key, &tenant)?
+                .ok_or_else(|| Error::TenantNotFound(tenant.clone()))?;
+            let mut batch = core.store.batch(key);
+            records::ask_unlink(&mut batch, &tenant, caller.to_string())?;
+            core.audit.stage_about(
+                &mut batch,
+                Operation::TenantUnlink,
+                &caller,
+                Some(tenant.to_string()),
+            )?;
+            let sequence = batch.commit_audited()?;
+            tracing::warn!(%caller, %tenant, audit_sequence = sequence, "tenant unlinked through this following core; the leading core carries it out");
             Ok(sequence)
         })
         .await

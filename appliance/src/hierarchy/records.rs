@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::hsm::{TenantId, WrappedL2};
 use crate::secret::SecretKey;
-use crate::store::{Column, Entry, SealingKeys, Store};
+use crate::store::{Batch, Column, Entry, SealingKeys, Store};
 
 use super::keyring::{ServiceKeys, VersionKey};
 use super::l3;
@@ -184,33 +184,108 @@ pub(crate) fn service_key(tenant: &TenantId, service: &ServiceName) -> Vec<u8> {
 /// record.
 pub(crate) fn changed_tenant(column: Column, key: &[u8]) -> Option<TenantId> {
     let tenant = match column {
-        Column::Tenants => key,
+        Column::Tenants | Column::Unlinks => key,
         Column::Services => key.split(|&byte| byte == b'/').next()?,
         _ => return None,
     };
     tenant_of(tenant).ok()
 }
 
-/// `tenant`'s record, if it was ever linked and not destroyed.
+/// An unlink asked through a core that follows the store's leader, until the leader carries
+/// it out ([`Column::Unlinks`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct UnlinkRequest {
+    /// Who asked, as the audit log names callers.
+    pub(crate) caller: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub(crate) time_unix_millis: u64,
+}
+
+/// `tenant`'s record, if it was ever linked and not destroyed; unlinked while an unlink asked
+/// through a follower is on record.
 pub(crate) fn read_tenant(
     store: &Store,
     key: &dyn SealingKeys,
     tenant: &TenantId,
 ) -> Result<Option<TenantRecord>, Error> {
-    store.get_sealed(key, Column::Tenants, &tenant_key(tenant))
+    let record: Option<TenantRecord> =
+        store.get_sealed(key, Column::Tenants, &tenant_key(tenant))?;
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    if !record.linked {
+        return Ok(Some(record));
+    }
+    let asked = unlink_asked(store, key, tenant)?;
+    Ok(Some(TenantRecord {
+        linked: !asked,
+        ..record
+    }))
 }
 
-/// Every tenant on record, linked or not.
+/// Whether an unlink of `tenant` asked through a follower is on record.
+pub(crate) fn unlink_asked(
+    store: &Store,
+    key: &dyn SealingKeys,
+    tenant: &TenantId,
+) -> Result<bool, Error> {
+    Ok(store
+        .get_sealed::<UnlinkRequest>(key, Column::Unlinks, &tenant_key(tenant))?
+        .is_some())
+}
+
+/// Every tenant on record, linked or not; unlinked while an unlink asked through a follower is
+/// on record.
 pub(crate) fn tenants(
     store: &Store,
     key: &dyn SealingKeys,
 ) -> Result<Vec<(TenantId, TenantRecord)>, Error> {
     let stored: Vec<Entry<TenantRecord>> =
         store.scan_prefix_sealed(key, Column::Tenants, b"", MAX_TENANTS)?;
+    let asked = unlink_requests(store, key)?;
     stored
         .into_iter()
-        .map(|entry| Ok((tenant_of(&entry.key)?, entry.value)))
+        .map(|entry| {
+            let tenant = tenant_of(&entry.key)?;
+            let linked = entry.value.linked && !asked.contains(&tenant);
+            Ok((
+                tenant,
+                TenantRecord {
+                    linked,
+                    ..entry.value
+                },
+            ))
+        })
         .collect()
+}
+
+/// The tenants whose unlink was asked through a follower and not yet carried out.
+pub(crate) fn unlink_requests(
+    store: &Store,
+    key: &dyn SealingKeys,
+) -> Result<Vec<TenantId>, Error> {
+    let asked: Vec<Entry<UnlinkRequest>> =
+        store.scan_prefix_sealed(key, Column::Unlinks, b"", MAX_TENANTS)?;
+    asked.iter().map(|entry| tenant_of(&entry.key)).collect()
+}
+
+/// Adds to `batch` the unlink of `tenant` asked by `caller` through a follower.
+pub(crate) fn ask_unlink(
+    batch: &mut Batch<'_>,
+    tenant: &TenantId,
+    caller: String,
+) -> Result<(), Error> {
+    let request = UnlinkRequest {
+        caller,
+        time_unix_millis: krypton_service::audit::now_unix_millis(),
+    };
+    batch.put_sealed(Column::Unlinks, &tenant_key(tenant), &request)
+}
+
+/// Adds to `batch` the removal of an unlink of `tenant` asked through a follower: carried out,
+/// or overtaken by a link.
+pub(crate) fn settle_unlink(batch: &mut Batch<'_>, tenant: &TenantId) -> Result<(), Error> {
+    batch.delete(Column::Unlinks, &tenant_key(tenant))
 }
 
 /// Every service record of `tenant`.
@@ -314,5 +389,54 @@ fn tampered(column: Column, key: Vec<u8>) -> Error {
     Error::TamperedRecord {
         column,
         key: key.into_boxed_slice(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::WhenIdle;
+
+    #[test]
+    fn an_unlink_asked_through_a_follower_unlinks_the_tenant_until_it_is_settled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
+        let tenant = TenantId::new("acme").unwrap();
+        let other = TenantId::new("globex").unwrap();
+        let mut batch = store.batch(&key);
+        for tenant in [&tenant, &other] {
+            let record = TenantRecord::linked("l1".into(), &WrappedL2::sample());
+            batch
+                .put_sealed(Column::Tenants, &tenant_key(tenant), &record)
+                .unwrap();
+        }
+        batch.commit().unwrap();
+        let linked = |tenant: &TenantId| read_tenant(&store, &key, tenant).unwrap().unwrap().linked;
+        let listed = || -> Vec<(String, bool)> {
+            tenants(&store, &key)
+                .unwrap()
+                .into_iter()
+                .map(|(tenant, record)| (tenant.to_string(), record.linked))
+                .collect()
+        };
+
+        let mut batch = store.batch(&key);
+        ask_unlink(&mut batch, &tenant, "uid=0".into()).unwrap();
+        batch.commit().unwrap();
+        assert!(unlink_asked(&store, &key, &tenant).unwrap());
+        assert!(!linked(&tenant));
+        assert!(linked(&other));
+        assert_eq!(listed(), [("acme".into(), false), ("globex".into(), true)]);
+        assert_eq!(
+            unlink_requests(&store, &key).unwrap(),
+            std::slice::from_ref(&tenant)
+        );
+
+        let mut batch = store.batch(&key);
+        settle_unlink(&mut batch, &tenant).unwrap();
+        batch.commit().unwrap();
+        assert!(linked(&tenant));
+        assert!(unlink_requests(&store, &key).unwrap().is_empty());
     }
 }

@@ -27,11 +27,15 @@ pub enum Column {
     /// The orchestrator's tasks that took effect, by task id: the audit sequence of each, so
     /// a task delivered again acts once. Pruned after a retention period.
     Tasks,
+    /// Unlinks asked through a core that follows the store's leader, by tenant: the kill switch
+    /// pulled there. Every core takes the tenant as unlinked while one is on record; the leading
+    /// core carries it out and removes it.
+    Unlinks,
 }
 
 impl Column {
     /// Every family, in the order they are opened.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Meta,
         Self::Tenants,
         Self::Services,
@@ -40,6 +44,7 @@ impl Column {
         Self::Audit,
         Self::Shredded,
         Self::Tasks,
+        Self::Unlinks,
     ];
 
     /// The family's name on disk. Never change one: it is bound into every sealed record.
@@ -53,6 +58,7 @@ impl Column {
             Self::Audit => "audit",
             Self::Shredded => "shredded",
             Self::Tasks => "tasks",
+            Self::Unlinks => "unlinks",
         }
     }
 }

@@ -421,12 +421,21 @@ impl Store {
         }
     }
 
-    /// The changes the leading core makes, for a core that follows it: `None` for a leader,
-    /// and after the first call. Ends when this core leads, having caught up.
+    /// The changes the other cores on the store make: `None` on RocksDB (one core), and after
+    /// the first call.
     pub(crate) fn changes(&self) -> Option<tokio::sync::mpsc::Receiver<Vec<Change>>> {
         match &self.backend {
             Backend::Rocks(_) => None,
             Backend::Postgres(postgres) => postgres.changes(),
+        }
+    }
+
+    /// Turns true when this core leads its store: at once on RocksDB, or for a core that took
+    /// its PostgreSQL store; when a follower takes it over.
+    pub(crate) fn leading(&self) -> tokio::sync::watch::Receiver<bool> {
+        match &self.backend {
+            Backend::Rocks(_) => tokio::sync::watch::channel(true).1,
+            Backend::Postgres(postgres) => postgres.leading(),
         }
     }
 

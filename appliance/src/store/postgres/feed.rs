@@ -1,13 +1,14 @@
-//! The change feed: how cores that follow a store learn what its leading core changed.
+//! The change feed: how the cores on one store learn what the others changed — the
+//! followers, what the leading core changed; the leader, the unlinks asked through followers.
 //!
-//! Every write transaction of the leader that touches a record a follower holds in memory
-//! (tenants and their L2s, services and their L3s, the installation's metadata) or caches (a
+//! Every write transaction that touches a record another core holds in memory (tenants and
+//! their L2s, services and their L3s, the installation's metadata, unlinks asked) or caches (a
 //! destroyed L4's record, which its absent cache may know as absent) adds a row per record to
-//! `krypton_core_changes`, in the same transaction: the rows exist if and only if the change
-//! committed. A change a follower holds in memory also notifies [`CHANNEL`]; a destroyed L4
+//! `krypton_core_changes`, naming the core that wrote it, in the same transaction: the rows
+//! exist if and only if the change committed. A change a follower holds in memory also notifies [`CHANNEL`]; a destroyed L4
 //! does not (a notification serialises the commits of the transactions that send one).
 //!
-//! A follower listens on a session of its own and reads the rows as soon as it is notified,
+//! Each core listens on a session of its own and reads the others' rows as soon as it is notified,
 //! and every [`POLL_EVERY`] anyway, so a lost notification delays a change by that much at
 //! most. A read must never pass a row that commits later:
 //! - held changes are rare (operators' and orchestrators' changes): their transactions take
@@ -37,6 +38,7 @@ use super::ownership::CHECK_LIMIT;
 use super::{Db, Write, statement};
 use crate::audit::CHECKPOINT_KEY;
 use crate::error::{Error, ErrorChain};
+use crate::secret::SecretError;
 use crate::store::{Change, Column, PostgresStoreConfig};
 
 /// The channel changes are notified on.
@@ -70,7 +72,7 @@ fn followed(write: &Write) -> Option<(Column, &[u8])> {
         Write::DeletePrefix { column, prefix } => (*column, &**prefix),
     };
     match column {
-        Column::Tenants | Column::Services => Some((column, key)),
+        Column::Tenants | Column::Services | Column::Unlinks => Some((column, key)),
         // The audit log's checkpoint moves with every audited write and is read under the
         // log's lock, never held.
         Column::Meta if key != CHECKPOINT_KEY => Some((column, key)),
@@ -87,19 +89,34 @@ fn shredded(write: &Write) -> Option<&[u8]> {
 }
 
 /// Whether a follower may make `writes`: only records of the audit log, which every core
-/// appends to under the log's lock. Anything else is the leader's to change.
+/// appends to under the log's lock, and unlinks asked, which the leader carries out. Anything
+/// else is the leader's to change.
 pub(super) fn follower_may_write(writes: &[Write]) -> bool {
     writes.iter().all(|write| match write {
-        Write::Put { column, key, .. } => {
-            *column == Column::Audit || (*column == Column::Meta && &**key == CHECKPOINT_KEY)
-        }
+        Write::Put { column, key, .. } => match column {
+            Column::Audit | Column::Unlinks => true,
+            Column::Meta => &**key == CHECKPOINT_KEY,
+            _ => false,
+        },
         Write::Delete { .. } | Write::DeletePrefix { .. } => false,
     })
 }
 
-/// Adds to the leader's transaction `tx` a row for each record of `writes` a follower holds
-/// or caches, and the notification of a held one, sent when `tx` commits.
-pub(super) async fn emit(tx: &impl GenericClient, writes: &[Write]) -> Result<(), Error> {
+/// A random name for this process among the cores on a store.
+pub(super) fn origin() -> Result<i64, Error> {
+    let mut bytes = [0; 8];
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|source| Error::SecretMemory(SecretError::Random(source)))?;
+    Ok(i64::from_be_bytes(bytes))
+}
+
+/// Adds to the transaction `tx` of core `origin` a row for each record of `writes` another
+/// core holds or caches, and the notification of a held one, sent when `tx` commits.
+pub(super) async fn emit(
+    tx: &impl GenericClient,
+    writes: &[Write],
+    origin: i64,
+) -> Result<(), Error> {
     let held: Vec<_> = writes.iter().filter_map(followed).collect();
     let cached = writes.iter().filter_map(shredded);
     let rows: Vec<_> = held
@@ -111,7 +128,9 @@ pub(super) async fn emit(tx: &impl GenericClient, writes: &[Write]) -> Result<()
         return Ok(());
     }
     let insert = tx
-        .prepare_cached("INSERT INTO krypton_core_changes (family, key) VALUES ($1, $2)")
+        .prepare_cached(
+            "INSERT INTO krypton_core_changes (family, key, origin) VALUES ($1, $2, $3)",
+        )
         .await
         .map_err(statement("writing"))?;
     if !held.is_empty() {
@@ -124,7 +143,7 @@ pub(super) async fn emit(tx: &impl GenericClient, writes: &[Write]) -> Result<()
             .map_err(statement("writing"))?;
     }
     for (column, key) in rows {
-        tx.execute(&insert, &[&column.name(), &key])
+        tx.execute(&insert, &[&column.name(), &key, &origin])
             .await
             .map_err(statement("writing"))?;
     }
@@ -170,10 +189,9 @@ pub(super) async fn start(db: &Db) -> Result<Position, Error> {
     })
 }
 
-/// Follows the feed from `seen`, handing each page of held changes to `changes` and telling
-/// `absent` of the destroyed L4s, until this core leads the store (after a last read: the
-/// takeover waited for the old leader's writes) or the feed cannot be read (the store is then
-/// lost).
+/// Follows the other cores' rows of the feed from `seen`, handing each page of held changes
+/// to `changes` and telling `absent` of the destroyed L4s, until the core stops taking them or
+/// the feed cannot be read (the store is then lost).
 pub(super) async fn follow(
     db: Db,
     settings: PostgresStoreConfig,
@@ -184,7 +202,6 @@ pub(super) async fn follow(
     let heard = Arc::new(Notify::new());
     let listener = tokio::spawn(listen(settings, Arc::clone(&heard)));
     loop {
-        let leads = db.ownership.leads();
         let read = tokio::time::timeout(CHECK_LIMIT, read_after(&db, seen)).await;
         let (next, page) = match read {
             Ok(Ok(read)) => read,
@@ -215,10 +232,6 @@ pub(super) async fn follow(
         }
         if full {
             continue;
-        }
-        if leads {
-            tracing::info!("caught up with the change feed: this core now leads");
-            break;
         }
         // Woken by a notification, or the poll that covers one lost.
         let _ = tokio::time::timeout(POLL_EVERY, heard.notified()).await;
@@ -258,8 +271,8 @@ async fn read_after(db: &Db, mut seen: Position) -> Result<(Position, Vec<Change
     let held = client
         .query(
             "SELECT seq, family, key FROM krypton_core_changes \
-             WHERE family <> 'shredded' AND seq > $1 ORDER BY seq LIMIT $2",
-            &[&seen.held, &PAGE],
+             WHERE family <> 'shredded' AND seq > $1 AND origin <> $3 ORDER BY seq LIMIT $2",
+            &[&seen.held, &PAGE, &db.origin],
         )
         .await
         .map_err(statement(context))?;
@@ -268,8 +281,8 @@ async fn read_after(db: &Db, mut seen: Position) -> Result<(Position, Vec<Change
             "SELECT xid, seq, family, key FROM krypton_core_changes \
              WHERE family = 'shredded' AND (xid, seq) > ($1, $2) \
              AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
-             ORDER BY xid, seq LIMIT $3",
-            &[&seen.destroyed.0, &seen.destroyed.1, &PAGE],
+             AND origin <> $4 ORDER BY xid, seq LIMIT $3",
+            &[&seen.destroyed.0, &seen.destroyed.1, &PAGE, &db.origin],
         )
         .await
         .map_err(statement(context))?;

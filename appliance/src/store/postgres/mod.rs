@@ -59,6 +59,7 @@ const SCHEMA: Schema = Schema {
         xid bigint NOT NULL DEFAULT pg_current_xact_id()::text::bigint,
         family text COLLATE "C" NOT NULL,
         key bytea NOT NULL,
+        origin bigint NOT NULL,
         at timestamptz NOT NULL DEFAULT now()
     );
     CREATE INDEX krypton_core_changes_held ON krypton_core_changes (seq)
@@ -100,6 +101,8 @@ struct Db {
     pool: Pool,
     ownership: Arc<Ownership>,
     request_timeout: Duration,
+    /// This process among the cores on the store: the change feed's rows name who wrote them.
+    origin: i64,
 }
 
 impl fmt::Debug for Postgres {
@@ -164,14 +167,13 @@ impl Postgres {
                 pool,
                 ownership: Arc::new(Ownership::new(settings.request_timeout)),
                 request_timeout: settings.request_timeout,
+                origin: feed::origin()?,
             },
             absent: Arc::default(),
             changes: Mutex::new(None),
         };
         store.take_ownership(settings, cancel)?;
-        if !store.db.ownership.leads() {
-            store.follow(settings)?;
-        }
+        store.follow(settings)?;
         if let Some(runtime) = &store.runtime {
             let (ownership, pool) = (Arc::clone(&store.db.ownership), store.db.pool.clone());
             runtime.spawn(async move { ownership.watch(pool).await });
@@ -180,8 +182,8 @@ impl Postgres {
         Ok(store)
     }
 
-    /// Starts following the leader's changes, from the feed's last row as of now: what the
-    /// core reads from here on is at least that recent.
+    /// Starts following the other cores' changes, from the feed as of now: what the core reads
+    /// from here on is at least that recent.
     fn follow(&self, settings: &PostgresStoreConfig) -> Result<(), Error> {
         let seen = self.call_unowned("reading the change feed", |db| async move {
             feed::start(&db).await
@@ -193,7 +195,11 @@ impl Postgres {
                 (self.db.clone(), settings.clone(), Arc::clone(&self.absent));
             runtime.spawn(feed::follow(db, settings, seen, sender, absent));
         }
-        tracing::warn!("another core leads the store: this one follows it, serving the data path");
+        if !self.leads() {
+            tracing::warn!(
+                "another core leads the store: this one follows it, serving the data path"
+            );
+        }
         Ok(())
     }
 
@@ -202,7 +208,12 @@ impl Postgres {
         self.db.ownership.leads()
     }
 
-    /// The leader's changes while this core follows, once: `None` for a leader, or taken.
+    /// Turns true when this core leads the store (at once, if it does).
+    pub(super) fn leading(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.db.ownership.taken()
+    }
+
+    /// The other cores' changes, once: `None` after the first call.
     pub(super) fn changes(&self) -> Option<channel::Receiver<Vec<Change>>> {
         self.changes
             .lock()
@@ -604,8 +615,8 @@ async fn delete_prefix(
 }
 
 impl Db {
-    /// Applies `writes` in the open transaction `tx`: the leader's fenced by its epoch and
-    /// added to the change feed; a follower's only if they are audit records.
+    /// Applies `writes` in the open transaction `tx`, and adds them to the change feed: the
+    /// leader's fenced by its epoch; a follower's only if they are audit records or unlinks.
     async fn apply_all(&self, tx: &impl GenericClient, writes: &[Write]) -> Result<(), Error> {
         let leads = self.ownership.leads();
         if leads {
@@ -619,10 +630,7 @@ impl Db {
         for write in writes {
             apply(tx, write).await?;
         }
-        if leads {
-            feed::emit(tx, writes).await?;
-        }
-        Ok(())
+        feed::emit(tx, writes, self.origin).await
     }
 
     /// A pooled connection.

@@ -46,6 +46,8 @@ pub(super) struct Ownership {
     epoch: AtomicI64,
     /// Turns true, once, when ownership is lost.
     lost: watch::Sender<bool>,
+    /// Turns true when this core takes the store.
+    taken: watch::Sender<bool>,
     /// The longest a takeover may wait for the writes in flight of the core it replaces.
     takeover_limit: Duration,
 }
@@ -56,6 +58,7 @@ impl Ownership {
             session: Mutex::new(None),
             epoch: AtomicI64::new(0),
             lost: watch::Sender::new(false),
+            taken: watch::Sender::new(false),
             takeover_limit,
         }
     }
@@ -89,10 +92,16 @@ impl Ownership {
                 .map_err(statement(context))?
                 .get(0);
             self.epoch.store(epoch, Ordering::Release);
+            self.taken.send_replace(true);
             tracing::info!(epoch, "this core owns the store");
         }
         *session = Some(client);
         Ok(taken)
+    }
+
+    /// Turns true when this core takes the store (at once, if it has).
+    pub(super) fn taken(&self) -> watch::Receiver<bool> {
+        self.taken.subscribe()
     }
 
     /// Whether this core leads the store: it took it, and has not lost it.
