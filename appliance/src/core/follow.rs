@@ -179,11 +179,11 @@ impl Core {
                 Some(record) if record.linked => return Ok(false),
                 Some(_) => {
                     keyring.revoke(&tenant, TenantState::Unlinked);
-                    tracing::warn!(%tenant, "tenant unlinked by the leading core: its keys zeroized");
+                    tracing::warn!(%tenant, "tenant unlinked through another core: its keys zeroized");
                 }
                 None => {
                     keyring.remove(&tenant);
-                    tracing::warn!(%tenant, "tenant destroyed by the leading core: its keys zeroized");
+                    tracing::warn!(%tenant, "tenant destroyed through another core: its keys zeroized");
                 }
             }
             Ok(true)
