@@ -420,8 +420,14 @@ impl Stack {
         self.ceremony
     }
 
+    /// The core.
     pub fn core(&self) -> &Core {
         &self.core
+    }
+
+    /// The core, to wait on (its exit) or stop.
+    pub fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
     }
 
     pub fn gateway_pid(&self) -> Option<u32> {

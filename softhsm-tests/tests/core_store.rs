@@ -16,8 +16,9 @@
 //!   read through the other, the follower refuses changes but an unlink, an unlink and a relink
 //!   through the leader reach the follower and an unlink through the follower reaches the
 //!   leader, which carries it out (the delays measured), the leader killed under load with no failed
-//!   request and every key readable through both gateways, the follower leading after it, and
-//!   one audit chain written by both cores.
+//!   request and every key readable through both gateways, the follower leading after it, one
+//!   audit chain written by both cores, and PostgreSQL stopped (both cores stop) and back (they
+//!   lead and follow again).
 //!
 //! Runs the debug binaries of the workspace (`cargo test --workspace` builds them).
 
@@ -358,6 +359,23 @@ fn core_killed_under_load(stack: &Stack, duration: Duration, what: &str) {
     );
 }
 
+/// Kills `server`: each of `cores` loses the store and stops, and `app`'s Get of `key` no
+/// longer returns it.
+fn postgresql_gone(
+    server: &mut PostgresServer,
+    cores: &mut [&mut Core],
+    app: &App,
+    (uid, value): &(String, String),
+) {
+    server.kill().unwrap();
+    for core in cores {
+        let exited = wait_for_exit(core, TAKEOVER_LIMIT);
+        assert!(exited.contains("lost the store's ownership"), "{exited}");
+    }
+    let refused = app.run(&json!([{"op": "get", "uid": uid}]));
+    assert!(!refused[0].to_string().contains(value), "{}", refused[0]);
+}
+
 /// Waits until `core` has exited by itself; the end of its log.
 fn wait_for_exit(core: &mut Core, limit: Duration) -> String {
     let deadline = Instant::now() + limit;
@@ -443,15 +461,7 @@ fn a_standby_core_takes_over_with_no_failed_request_and_fails_closed_without_pos
     assert_readable(&alice, &created);
 
     // PostgreSQL goes away: the serving core loses the store and stops; nothing serves.
-    server.kill().unwrap();
-    let exited = wait_for_exit(&mut standby, TAKEOVER_LIMIT);
-    assert!(exited.contains("lost the store's ownership"), "{exited}");
-    let refused = alice.run(&json!([{"op": "get", "uid": created[0].0}]));
-    assert!(
-        !refused[0].to_string().contains(&created[0].1),
-        "{}",
-        refused[0]
-    );
+    postgresql_gone(&mut server, &mut [&mut standby], &alice, &created[0]);
 
     // PostgreSQL is back: a core started again takes the store and serves every key.
     server.restart().unwrap();
@@ -502,7 +512,7 @@ fn until_tenant(core: &Core, tenant: &str, state: &str) -> Duration {
 
 fn a_follower_serves_with_the_leader_and_an_unlink_reaches_it(fixture: &Fixture) {
     let dir = tempfile::tempdir().unwrap();
-    let server = PostgresServer::start().unwrap();
+    let mut server = PostgresServer::start().unwrap();
     let store = on_postgres(&server, Role::Follower);
     let vault = server.create_database().unwrap();
     let follower_kmip = free_loopback_addr().unwrap();
@@ -645,4 +655,26 @@ fn a_follower_serves_with_the_leader_and_an_unlink_reaches_it(fixture: &Fixture)
     // Both cores appended to one audit chain.
     let verified = follower.ctl().audit_verify().unwrap();
     assert_eq!(verified["intact"], json!(true), "{verified}");
+
+    // PostgreSQL goes away: both cores lose the store and stop, keys zeroized; nothing serves.
+    postgresql_gone(
+        &mut server,
+        &mut [&mut follower, stack.core_mut()],
+        &alice,
+        &created[0],
+    );
+
+    // PostgreSQL is back: the cores started again lead and follow, and serve every key through
+    // both gateways.
+    server.restart().unwrap();
+    stack.launch_core().unwrap();
+    suite::wait_for_tenant(&stack, "active", TAKEOVER_LIMIT);
+    let mut follower = stack.start_another_core("core-2", follower_kmip).unwrap();
+    wait_until_serving(&mut follower, &tenant);
+    assert_eq!(role(stack.core()), json!("leads"));
+    assert_eq!(role(&follower), json!("follows"));
+    for app in [&alice, &alice_at_two] {
+        assert_readable(app, &created);
+        assert_readable(app, &created_at_two);
+    }
 }

@@ -70,7 +70,8 @@ impl Core {
     /// over: the re-seal after a master-key rotation, and the unlinks asked through followers.
     pub(crate) fn resume_leader_work(self: &Arc<Self>) {
         self.resume_resealing();
-        if !self.leads() {
+        // Only a core that leads a store other cores follow has unlinks asked through them.
+        if !self.leads() || !self.store.shared() {
             return;
         }
         let core = Arc::clone(self);

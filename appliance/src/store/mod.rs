@@ -412,6 +412,12 @@ impl Store {
         }
     }
 
+    /// Whether other cores may serve this store too: PostgreSQL's (RocksDB's belongs to this
+    /// process).
+    pub(crate) fn shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
     /// Whether this core leads its store, making changes (always, on RocksDB); else it
     /// follows the core that does.
     pub(crate) fn leads(&self) -> bool {
@@ -985,13 +991,22 @@ mod tests {
         let key = SecretKey::random(WhenIdle::ReadOnly).unwrap();
         let (_, leader, follower) = leader_and_follower();
         assert!(leader.leads() && !follower.leads());
-        assert!(leader.changes().is_none());
         let mut changes = follower.changes().unwrap();
+        let mut at_leader = leader.changes().unwrap();
 
         let refused = write_refusal(&follower, &key, Column::Tenants);
         assert!(matches!(refused, StoreError::Following), "{refused:?}");
         assert_eq!(leader.count(Column::Tenants).unwrap(), 0);
         put(&follower, &key, Column::Audit, &1_u64.to_be_bytes(), 1);
+        // An unlink asked through the follower reaches the leader, which carries it out.
+        put(&follower, &key, Column::Unlinks, b"acme", 1);
+        assert_eq!(
+            changes_until(&mut at_leader, 1),
+            [Change {
+                column: Column::Unlinks,
+                key: b"acme"[..].into(),
+            }]
+        );
 
         put(&leader, &key, Column::Registry, b"acme/not-held", 2);
         put(&leader, &key, Column::Tenants, b"acme", 2);
@@ -1038,7 +1053,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
 
-        // The leader goes: the follower takes the store over, and its feed ends.
+        // The leader goes: the follower takes the store over, and makes changes.
         drop(leader);
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while !follower.leads() {
@@ -1048,7 +1063,6 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        while changes.blocking_recv().is_some() {}
         put(&follower, &key, Column::Tenants, b"acme", 4);
     }
 
