@@ -200,8 +200,8 @@ impl Daemon {
             .config
             .hsm()
             .map(|hsm| tokio::spawn(Arc::clone(&core).watch_l1s(hsm.liveness())));
-        // A core that lost its store to another stops: it fails closed, keys zeroized. So does
-        // a follower that cannot apply a change of the leading core's.
+        // A core that lost its store to another stops: it fails closed, keys zeroized. So does a
+        // core that cannot apply another core's change (an installation changed).
         let lost = core.ownership_lost();
         let ownership_lost = Arc::new(AtomicBool::new(false));
         let lost_flag = Arc::clone(&ownership_lost);

@@ -119,6 +119,16 @@ const TESTS: [(&str, Test); 22] = [
     ),
 ];
 
+/// Runs `future` to its end on a runtime of its own: the tests are synchronous, the KMIP
+/// client async.
+fn block_on<T>(future: impl Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
 fn main() -> ExitCode {
     // SAFETY: first statement of main; no other thread exists yet.
     unsafe { suite::run(&TESTS) }
@@ -613,11 +623,7 @@ fn mac_and_random_bytes_come_from_the_gateway(fixture: &Fixture) {
     assert_eq!(mac.len(), 64);
     assert_eq!(ok(&results[1]), &json!(mac), "the server's HMAC-SHA256");
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let mut client = alice_client(&stack).await;
         let verify = |mac_data: Vec<u8>| MacVerifyRequest {
             unique_identifier: Some(uid.as_str().into()),
@@ -767,12 +773,8 @@ fn links(stack: &Stack, uid: &str) -> Vec<(LinkType, String)> {
         unique_identifier: Some(uid.into()),
         attribute_references: Vec::new(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let Some(ResponsePayload::GetAttributes(answer)) =
-        runtime.block_on(async { call(&mut alice_client(stack).await, request).await })
+        block_on(async { call(&mut alice_client(stack).await, request).await })
     else {
         panic!("Get Attributes of {uid} failed")
     };
@@ -936,11 +938,7 @@ fn derive_in_2_0(stack: &Stack, base: &str) -> String {
             Attribute::CryptographicUsageMask(CryptographicUsageMask::ENCRYPT),
         ],
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let mut client = alice_client(stack).await;
         let Some(ResponsePayload::DeriveKey(derived)) =
             call_in(&mut client, ProtocolVersion::V2_0, request).await
@@ -1193,11 +1191,7 @@ fn key_pairs_are_linked_located_and_retired_like_keys(fixture: &Fixture) {
         KeyFormatType, LocateRequest, Name, ObjectType, SignRequest,
     };
     let stack = fixture.stack();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (rsa_private, rsa_public) = runtime.block_on(async {
+    let (rsa_private, rsa_public) = block_on(async {
         let mut client = alice_client(&stack).await;
         let v2 = ProtocolVersion::V2_0;
         let pair = |algorithm, length, name: &str| CreateKeyPairRequest {
@@ -1710,11 +1704,7 @@ fn transparent_keys_travel_wrapped_in_the_ttlv_encoding(fixture: &Fixture) {
         ObjectType, PrivateKey, RegisterRequest, WrappingMethod,
     };
     let stack = fixture.stack();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let mut client = alice_client(&stack).await;
         let v2 = ProtocolVersion::V2_0;
         let mask = CryptographicUsageMask::WRAP_KEY | CryptographicUsageMask::UNWRAP_KEY;
@@ -1905,11 +1895,7 @@ fn certificates_are_registered_read_back_located_and_retired(fixture: &Fixture) 
     );
     assert_eq!(ok(&results[3]), &json!([id]));
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let mut client = alice_client(&stack).await;
         let v2 = ProtocolVersion::V2_0;
         let attributes = attributes_in(&mut client, v2, &id).await;
@@ -2020,11 +2006,7 @@ fn encrypt_gcm(stack: &Stack, uid: &str, plain: &str) -> (String, String) {
         iv_counter_nonce: Some(hex::decode(GCM_NONCE).unwrap()),
         authenticated_encryption_additional_data: Some(hex::decode(GCM_AAD).unwrap()),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (encrypted, decrypted) = runtime.block_on(async {
+    let (encrypted, decrypted) = block_on(async {
         let mut client = alice_client(stack).await;
         let Some(ResponsePayload::Encrypt(encrypted)) = call(&mut client, request).await else {
             panic!("GCM Encrypt failed")
